@@ -1,0 +1,222 @@
+package front
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// servePost handles a client message (or a 2025-03-26 batch).
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
+	if !isJSONContent(r) {
+		writeError(w, http.StatusUnsupportedMediaType, nil, pipeline.CodeInvalidRequest,
+			"Unsupported Media Type: POST bodies must be Content-Type: application/json")
+		return
+	}
+	if !accepts(r, "application/json", "text/event-stream") {
+		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
+			"Not Acceptable: the client must accept both application/json and text/event-stream")
+		return
+	}
+	headerVersion := r.Header.Get("Mcp-Protocol-Version")
+	if headerVersion != "" && !supportedSessionVersion(headerVersion) && !isModernVersion(headerVersion) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(headerVersion)+"; supported: 2025-11-25, 2025-06-18, 2025-03-26")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, nil, pipeline.CodeInvalidRequest,
+				"Request Entity Too Large: the message exceeds max_message_size ("+strconv.FormatInt(s.cfg.MaxMessageSize, 10)+" bytes)")
+			return
+		}
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
+		return
+	}
+	msgs, batch, err := pipeline.ParseBody(body)
+	if err != nil {
+		code := pipeline.CodeInvalidRequest
+		if errors.Is(err, pipeline.ErrParse) {
+			code = pipeline.CodeParseError
+		}
+		writeError(w, http.StatusBadRequest, nil, code, err.Error())
+		return
+	}
+	for _, m := range msgs {
+		if isModernVersion(headerVersion) || isModernVersion(m.MetaProtocolVersion()) {
+			// Until the 2026-07-28 revision is served, answer as a
+			// legacy-only server does: dual-era clients read -32601 as
+			// "legacy" and fall back to initialize (MCP-TRANSPORTS.md §2).
+			writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeMethodNotFound,
+				"this endpoint serves MCP revisions 2025-03-26 to 2025-11-25 with sessions; start with initialize")
+			return
+		}
+	}
+	if len(msgs) == 1 && msgs[0].Method == "initialize" {
+		if batch {
+			writeError(w, http.StatusBadRequest, msgs[0].ID, pipeline.CodeInvalidRequest, "Bad Request: initialize must not be part of a batch")
+			return
+		}
+		s.initialize(w, r, msgs[0])
+		return
+	}
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
+			"Bad Request: Mcp-Session-Id header is required (send initialize first to get a session)")
+		return
+	}
+	sess := s.lookupSession(w, r, id)
+	if sess == nil {
+		return
+	}
+	version := headerVersion
+	if version == "" {
+		version = sess.Version()
+	}
+	if batch && !batchesAllowed(version) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: JSON-RPC batches are only allowed in protocol revision 2025-03-26 (this request is "+version+")")
+		return
+	}
+	for _, m := range msgs {
+		if m.Method == "initialize" {
+			writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeInvalidRequest, "Bad Request: initialize must be sent alone")
+			return
+		}
+	}
+	s.dispatch(w, r, sess, msgs, version)
+}
+
+func firstID(msgs []*pipeline.Message) json.RawMessage {
+	for _, m := range msgs {
+		if m.ID != nil {
+			return m.ID
+		}
+	}
+	return nil
+}
+
+// initialize starts a session: it opens the upstream and forwards the
+// request; the response carries our session id.
+func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.Message) {
+	if !m.IsRequest() {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: initialize must be a request with an id")
+		return
+	}
+	requested := m.ParamsProtocolVersion()
+	sess := newSession(s.cfg.Store, s.userID(r), s.settings, requested)
+	if err := s.cfg.Store.add(sess); err != nil {
+		sess.cancel()
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, errStoreClosed) {
+			writeError(w, status, m.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())
+			return
+		}
+		writeRetryLater(w, status, DefaultRetryAfter, m.ID, "Service Unavailable: "+err.Error())
+		return
+	}
+	conn, err := s.cfg.Upstream.Open(r.Context(), sess)
+	if err != nil {
+		sess.close("the upstream could not be opened")
+		s.cfg.Logger.Error("opening the upstream MCP server failed", zap.Error(err))
+		var busy *upstream.BusyError
+		if errors.As(err, &busy) {
+			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), m.ID,
+				"Service Unavailable: every upstream MCP server process is in use (max_processes); retry later")
+			return
+		}
+		writeError(w, http.StatusBadGateway, m.ID, pipeline.CodeInternalError,
+			"Bad Gateway: the upstream MCP server could not be started: "+err.Error())
+		return
+	}
+	if !sess.attachUpstream(conn) {
+		conn.Close()
+		writeError(w, http.StatusServiceUnavailable, m.ID, pipeline.CodeInternalError, "Service Unavailable: the session ended while starting")
+		return
+	}
+	w.Header().Set("Mcp-Session-Id", sess.id)
+	s.dispatch(w, r, sess, []*pipeline.Message{m}, requested)
+}
+
+// dispatch sends the client's messages through the pipeline to the
+// upstream and answers: 202 when there are no requests, else the stream of
+// their responses.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session, msgs []*pipeline.Message, version string) {
+	var st *stream
+	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version}
+	for _, m := range msgs {
+		if m.IsRequest() && st == nil {
+			var err error
+			if st, err = sess.newPostStream(); err != nil {
+				writeError(w, http.StatusNotFound, m.ID, codeSessionNotFound, "Session not found: "+err.Error())
+				return
+			}
+		}
+	}
+	for _, m := range msgs {
+		if m.IsRequest() {
+			if err := sess.begin(m, st); err != nil {
+				if len(msgs) == 1 {
+					sess.forgetStream(st)
+					s.rejectCall(w, m, err)
+					return
+				}
+				st.append(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, err.Error()))
+				continue
+			}
+		}
+		if m.Method == "notifications/cancelled" {
+			sess.cancelled(m)
+		}
+		v := sess.settings.Load().chain.Run(r.Context(), ex, m)
+		switch v.Action {
+		case pipeline.Respond:
+			if m.IsRequest() {
+				if c := sess.takeCall(m.IDKey()); c != nil {
+					c.stream.respond(v.Message)
+				}
+			}
+			continue
+		case pipeline.Drop:
+			if m.IsRequest() {
+				sess.fail(m.IDKey(), pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+			}
+			continue
+		}
+		conn := sess.upstream()
+		if err := conn.Send(r.Context(), v.Message); err != nil {
+			if m.IsRequest() {
+				sess.fail(m.IDKey(), pipeline.CodeConnectionClosed, "the request could not be sent to the upstream MCP server: "+err.Error())
+			}
+		}
+	}
+	if st == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	st.closeIfAnswered()
+	s.answer(w, r, sess, st, version)
+}
+
+// rejectCall answers a single request that could not even start.
+func (s *Server) rejectCall(w http.ResponseWriter, m *pipeline.Message, err error) {
+	switch {
+	case errors.Is(err, errTooManyCalls):
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID, "Too Many Requests: "+err.Error())
+	case errors.Is(err, errSessionClosed):
+		writeError(w, http.StatusNotFound, m.ID, codeSessionNotFound, "Session not found: "+err.Error())
+	default:
+		writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeInvalidRequest, "Bad Request: "+err.Error())
+	}
+}

@@ -1,0 +1,185 @@
+package front
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// answer writes the response stream of a POST. Clients of 2025-11-25 and
+// later get SSE at once with a priming event, so even a request whose
+// connection drops before its first event can be resumed. Older clients get
+// plain JSON when the response is the only message, and SSE as soon as
+// anything comes before it.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, version string) {
+	sess.readers.Add(1)
+	defer sess.readers.Add(-1)
+	defer sess.touch()
+	kick := st.attach()
+	defer st.detach(kick)
+
+	if primesStreams(version) {
+		sw := startSSE(w, http.StatusOK)
+		sw.event(eventID(st.index, 0), nil)
+		if sw.flush() != nil {
+			return
+		}
+		s.pump(r, sess, st, 0, sw, kick, false)
+		return
+	}
+	for {
+		res := st.read(0, nil)
+		if len(res.events) == 1 && res.done && res.events[0].msg.IsResponse() {
+			raw := res.events[0].msg.Raw
+			h := w.Header()
+			h.Set("Content-Type", "application/json")
+			h.Set("Content-Length", strconv.Itoa(len(raw)))
+			w.WriteHeader(http.StatusOK)
+			if _, err := w.Write(raw); err == nil {
+				st.markDelivered(res.events[0].seq)
+				sess.forgetStream(st)
+			}
+			return
+		}
+		if len(res.events) > 0 || res.done {
+			sw := startSSE(w, http.StatusOK)
+			s.pump(r, sess, st, 0, sw, kick, false)
+			return
+		}
+		select {
+		case <-res.wake:
+		case <-kick:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// pump tails st from cursor onto the client until the stream ends, the
+// client goes away, another reader takes over, or (for the GET stream) the
+// configuration is unloaded.
+func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, standalone bool) {
+	keepAlive := time.NewTicker(s.cfg.KeepAlive)
+	defer keepAlive.Stop()
+	var buf []event
+	for {
+		res := st.read(cursor, buf)
+		if res.missed > 0 {
+			s.cfg.Logger.Warn("a client fell behind its stream's replay buffer; events were lost",
+				zap.String("session", sess.id), zap.Uint64("stream", st.index), zap.Uint64("missed", res.missed))
+		}
+		for _, ev := range res.events {
+			sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
+			cursor = ev.seq
+		}
+		buf = res.events[:0]
+		if len(res.events) > 0 {
+			if sw.flush() != nil {
+				return
+			}
+			st.markDelivered(cursor)
+			keepAlive.Reset(s.cfg.KeepAlive)
+		}
+		if res.done {
+			sess.forgetStream(st)
+			return
+		}
+		select {
+		case <-res.wake:
+		case <-kick:
+			return
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			sw.comment("keepalive")
+			if sw.flush() != nil {
+				return
+			}
+		case <-s.shutdownIfStandalone(standalone):
+			// Hand the client to the configuration that replaced this one:
+			// it reconnects after the hint and resumes from the buffer.
+			sw.retry(500)
+			_ = sw.flush()
+			return
+		}
+	}
+}
+
+// shutdownIfStandalone returns the shutdown channel for the GET stream and a
+// nil channel (never ready) for POST streams, which finish on their own.
+func (s *Server) shutdownIfStandalone(standalone bool) <-chan struct{} {
+	if standalone {
+		return s.shutdown
+	}
+	return nil
+}
+
+// serveGet opens the standalone stream, or resumes a stream after
+// Last-Event-ID.
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
+	if !accepts(r, "text/event-stream") {
+		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
+			"Not Acceptable: a GET must accept text/event-stream")
+		return
+	}
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		w.Header().Set("Allow", "POST, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, nil, pipeline.CodeInvalidRequest,
+			"Method Not Allowed: a GET needs the Mcp-Session-Id header of a session (the 2024-11-05 HTTP+SSE transport is not served here)")
+		return
+	}
+	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && !supportedSessionVersion(v) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
+		return
+	}
+	var (
+		index  uint64 = getStreamIndex
+		cursor uint64
+		resume bool
+	)
+	if last := r.Header.Get("Last-Event-Id"); last != "" {
+		var err error
+		if index, cursor, err = parseEventID(last); err != nil {
+			writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: malformed Last-Event-ID "+quoteForMessage(last))
+			return
+		}
+		resume = true
+	}
+	sess := s.lookupSession(w, r, id)
+	if sess == nil {
+		return
+	}
+	st := sess.stream(index)
+	if st == nil {
+		// The stream is finished and no longer retained: nothing of it is
+		// left to replay. An empty, ended stream says so without a 404,
+		// which would make the client drop a live session.
+		sw := startSSE(w, http.StatusOK)
+		_ = sw.flush()
+		return
+	}
+	if !resume {
+		cursor = st.deliveredSeq()
+	}
+	sess.readers.Add(1)
+	defer sess.readers.Add(-1)
+	defer sess.touch()
+	kick := st.attach()
+	defer st.detach(kick)
+	sw := startSSE(w, http.StatusOK)
+	if index == getStreamIndex && !resume {
+		// A comment right after the headers: some HTTP/2 intermediaries
+		// hold a stream's headers until the first body bytes.
+		sw.comment("stream open")
+		if sw.flush() != nil {
+			return
+		}
+	}
+	s.pump(r, sess, st, cursor, sw, kick, index == getStreamIndex)
+}

@@ -1,0 +1,179 @@
+// Package front is the client side of the gateway: the Streamable HTTP
+// transport of the 2025 MCP revisions, with our own sessions, per-stream
+// replay buffers and resumable SSE streams. It is plain Go (no Caddy): the
+// Caddy face builds a Server from configuration and calls ServeHTTP.
+package front
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxMessageSize = 4 << 20
+	DefaultKeepAlive      = 15 * time.Second
+	DefaultReplayEvents   = 512
+	DefaultReplayBytes    = 1 << 20
+	DefaultMaxInFlight    = 64
+	DefaultRetryAfter     = 1 // seconds, for 503/429 answers
+)
+
+// Config configures a Server.
+type Config struct {
+	// Upstream opens the server side of each new session.
+	Upstream upstream.Upstream
+	// Store holds the sessions; it may outlive the Server (reloads).
+	Store *Store
+	// Chain is the pipeline every message passes; nil means none.
+	Chain *pipeline.Chain
+	// MaxMessageSize bounds a POST body in bytes.
+	MaxMessageSize int64
+	// RequestTimeout bounds how long a request waits for the server; 0 means no bound.
+	RequestTimeout time.Duration
+	// AllowedOrigins lists Origin values allowed besides loopback and the request's own host ("*" allows all).
+	AllowedOrigins []string
+	// AllowedHosts lists Host values allowed on a loopback listener besides loopback names ("*" allows all).
+	AllowedHosts []string
+	// KeepAlive is the interval of comment lines on idle SSE streams.
+	KeepAlive time.Duration
+	// ReplayEvents and ReplayBytes bound each stream's replay buffer.
+	ReplayEvents, ReplayBytes int
+	// MaxInFlight bounds the requests in flight per session.
+	MaxInFlight int
+	// UserID returns the authenticated user of a request ("" if none);
+	// sessions are bound to the user that created them.
+	UserID func(*http.Request) string
+	// Logger receives the server's logs.
+	Logger *zap.Logger
+}
+
+// codeSessionNotFound is the error code the TypeScript SDK uses for an
+// unknown session; clients key on the 404, the code only helps humans.
+const codeSessionNotFound = -32001
+
+// Server serves the MCP endpoint for one configuration.
+type Server struct {
+	cfg      Config
+	settings *sessionSettings
+
+	shutdownOnce sync.Once
+	shutdown     chan struct{} // closed when this configuration is unloaded
+}
+
+// New validates cfg, applies defaults and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Upstream == nil {
+		return nil, errors.New("front: no upstream")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("front: no session store")
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.ReplayEvents <= 0 {
+		cfg.ReplayEvents = DefaultReplayEvents
+	}
+	if cfg.ReplayBytes <= 0 {
+		cfg.ReplayBytes = DefaultReplayBytes
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Server{
+		cfg: cfg,
+		settings: &sessionSettings{
+			chain:          cfg.Chain,
+			requestTimeout: cfg.RequestTimeout,
+			replay:         replayLimits{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes},
+			maxInFlight:    cfg.MaxInFlight,
+			logger:         cfg.Logger,
+		},
+		shutdown: make(chan struct{}),
+	}, nil
+}
+
+// Shutdown is called when this configuration is unloaded. Standalone GET
+// streams served by it end gracefully with a retry hint, so their clients
+// reconnect (with Last-Event-ID) to the configuration that replaced it and
+// resume from the replay buffer, which lives in the Store. POST streams
+// finish on their own.
+func (s *Server) Shutdown() {
+	s.shutdownOnce.Do(func() { close(s.shutdown) })
+}
+
+// ServeHTTP serves one request to the MCP endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if reason := s.checkHostOrigin(r); reason != "" {
+		writeError(w, http.StatusForbidden, nil, pipeline.CodeInvalidRequest, "Forbidden: "+reason)
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		s.servePost(w, r)
+	case http.MethodGet:
+		s.serveGet(w, r)
+	case http.MethodDelete:
+		s.serveDelete(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, nil, pipeline.CodeInvalidRequest,
+			"Method Not Allowed: the MCP endpoint takes POST, GET and DELETE")
+	}
+}
+
+// lookupSession finds the session a request names and checks that it
+// belongs to the request's user. On failure it has answered the client.
+func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string) *Session {
+	sess := s.cfg.Store.get(id)
+	if sess == nil || sess.isClosed() {
+		writeError(w, http.StatusNotFound, nil, codeSessionNotFound,
+			"Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one")
+		return nil
+	}
+	if sess.user != s.userID(r) {
+		writeError(w, http.StatusForbidden, nil, pipeline.CodeInvalidRequest,
+			"Forbidden: this session belongs to another user")
+		return nil
+	}
+	sess.settings.Store(s.settings)
+	sess.touch()
+	return sess
+}
+
+func (s *Server) userID(r *http.Request) string {
+	if s.cfg.UserID == nil {
+		return ""
+	}
+	return s.cfg.UserID(r)
+}
+
+// serveDelete ends a session.
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: DELETE needs the Mcp-Session-Id header of the session to end")
+		return
+	}
+	sess := s.lookupSession(w, r, id)
+	if sess == nil {
+		return
+	}
+	sess.close("the client ended the session (DELETE)")
+	w.WriteHeader(http.StatusNoContent)
+}

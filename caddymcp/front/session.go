@@ -1,0 +1,394 @@
+package front
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// retainedStreams is how many finished POST streams a session keeps for
+// clients that come back with Last-Event-ID.
+const retainedStreams = 16
+
+// getStreamIndex is the index of the standalone GET stream; POST streams
+// count up from 1.
+const getStreamIndex = 0
+
+// sessionSettings are the per-configuration settings a session follows. A
+// reload that keeps the session hands it the new settings on its next
+// request.
+type sessionSettings struct {
+	chain          *pipeline.Chain
+	requestTimeout time.Duration
+	replay         replayLimits
+	maxInFlight    int
+	logger         *zap.Logger
+}
+
+// call is a client request waiting for the server's response.
+type call struct {
+	id     json.RawMessage
+	stream *stream
+	token  string // progress token key, "" if none
+	timer  *time.Timer
+}
+
+// Session is one client session of the 2025 revisions: our id, the
+// upstream connection it owns, and the streams its messages travel on.
+type Session struct {
+	id    string
+	user  string
+	store *Store
+
+	settings   atomic.Pointer[sessionSettings]
+	lastActive atomic.Int64 // unix nanoseconds
+	readers    atomic.Int32 // open HTTP streams; a listened-to session is not idle
+
+	ctx    context.Context // ends when the session ends
+	cancel context.CancelFunc
+
+	mu         sync.Mutex
+	closed     bool
+	conn       upstream.Conn // set once, right after the upstream opened
+	version    string
+	inflight   map[string]*call
+	tokens     map[string]*stream
+	streams    map[uint64]*stream
+	order      []uint64 // POST stream indexes, oldest first
+	nextStream uint64
+}
+
+func newSession(store *Store, user string, settings *sessionSettings, version string) *Session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		id:         newSessionID(),
+		user:       user,
+		store:      store,
+		ctx:        ctx,
+		cancel:     cancel,
+		version:    version,
+		inflight:   make(map[string]*call),
+		tokens:     make(map[string]*stream),
+		streams:    make(map[uint64]*stream, 2),
+		nextStream: 1,
+	}
+	s.settings.Store(settings)
+	s.streams[getStreamIndex] = newStream(getStreamIndex, settings.replay)
+	s.touch()
+	return s
+}
+
+// ID returns the client-facing session id.
+func (s *Session) ID() string { return s.id }
+
+func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
+
+// Version returns the negotiated protocol revision.
+func (s *Session) Version() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+func (s *Session) setVersion(v string) {
+	s.mu.Lock()
+	s.version = v
+	s.mu.Unlock()
+}
+
+// newPostStream creates the stream that answers one POST, and forgets the
+// oldest finished streams beyond the retention bound.
+func (s *Session) newPostStream() (*stream, error) {
+	st := newStream(0, s.settings.Load().replay)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errSessionClosed
+	}
+	st.index = s.nextStream
+	s.nextStream++
+	s.streams[st.index] = st
+	s.order = append(s.order, st.index)
+	s.pruneLocked()
+	return st, nil
+}
+
+func (s *Session) pruneLocked() {
+	finished := 0
+	keep := s.order[:0]
+	for i := len(s.order) - 1; i >= 0; i-- {
+		idx := s.order[i]
+		st := s.streams[idx]
+		if st == nil {
+			continue
+		}
+		if st.isClosed() {
+			finished++
+			if finished > retainedStreams {
+				delete(s.streams, idx)
+				continue
+			}
+		}
+		keep = append(keep, idx)
+	}
+	// keep was filled newest first; restore oldest-first order.
+	for i, j := 0, len(keep)-1; i < j; i, j = i+1, j-1 {
+		keep[i], keep[j] = keep[j], keep[i]
+	}
+	s.order = keep
+}
+
+// stream returns the stream with the given index, or nil.
+func (s *Session) stream(index uint64) *stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams[index]
+}
+
+// forgetStream drops a finished POST stream whose events all reached a
+// client.
+func (s *Session) forgetStream(st *stream) {
+	if st.index == getStreamIndex {
+		return
+	}
+	s.mu.Lock()
+	delete(s.streams, st.index)
+	s.mu.Unlock()
+}
+
+var (
+	errSessionClosed = errors.New("session ended")
+	errDuplicateID   = errors.New("a request with this id is already in flight in this session")
+	errTooManyCalls  = errors.New("too many requests in flight in this session")
+)
+
+// begin registers request m as waiting for a response on st.
+func (s *Session) begin(m *pipeline.Message, st *stream) error {
+	set := s.settings.Load()
+	key := m.IDKey()
+	var token string
+	if t := m.ProgressToken(); t != nil {
+		token = string(t)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return errSessionClosed
+	case s.inflight[key] != nil:
+		return errDuplicateID
+	case set.maxInFlight > 0 && len(s.inflight) >= set.maxInFlight:
+		return errTooManyCalls
+	}
+	c := &call{id: m.ID, stream: st, token: token}
+	if token != "" {
+		s.tokens[token] = st
+	}
+	if set.requestTimeout > 0 {
+		c.timer = time.AfterFunc(set.requestTimeout, func() { s.timeout(key, c, set.requestTimeout) })
+	}
+	s.inflight[key] = c
+	st.expect()
+	return nil
+}
+
+// takeCall removes the call with id key if it is still in flight.
+func (s *Session) takeCall(key string) *call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.inflight[key]
+	if c == nil {
+		return nil
+	}
+	s.dropCallLocked(key, c)
+	return c
+}
+
+func (s *Session) dropCallLocked(key string, c *call) {
+	delete(s.inflight, key)
+	if c.token != "" && s.tokens[c.token] == c.stream {
+		delete(s.tokens, c.token)
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// fail answers an in-flight request with an error, e.g. when it could not be
+// sent upstream.
+func (s *Session) fail(key string, code int, msg string) {
+	if c := s.takeCall(key); c != nil {
+		c.stream.respond(pipeline.NewError(c.id, code, msg))
+	}
+}
+
+// timeout answers a request that outlived request_timeout and tells the
+// server to stop working on it.
+func (s *Session) timeout(key string, c *call, after time.Duration) {
+	s.mu.Lock()
+	if s.inflight[key] != c {
+		s.mu.Unlock()
+		return
+	}
+	s.dropCallLocked(key, c)
+	s.mu.Unlock()
+	c.stream.respond(pipeline.NewError(c.id, pipeline.CodeRequestTimeout,
+		"the upstream MCP server did not answer within request_timeout ("+after.String()+")"))
+	s.sendBackground(pipeline.CancelledNotification(c.id, "request timed out at the gateway"))
+}
+
+// cancelled handles the client's notifications/cancelled: the stream of the
+// cancelled request ends without a response, and any late response is
+// dropped (the notification itself is forwarded by the caller).
+func (s *Session) cancelled(m *pipeline.Message) {
+	id := m.CancelledRequestID()
+	if id == nil {
+		return
+	}
+	if c := s.takeCall(string(id)); c != nil {
+		c.stream.respond(nil)
+	}
+}
+
+// sendBackground sends a message of the gateway's own (a cancellation, a
+// stage's answer to a server request) without blocking the caller.
+func (s *Session) sendBackground(m *pipeline.Message) {
+	conn := s.upstream()
+	if conn == nil {
+		return
+	}
+	s.store.goTracked(func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		defer cancel()
+		_ = conn.Send(ctx, m)
+	})
+}
+
+// upstream returns the session's upstream connection (nil while opening).
+func (s *Session) upstream() upstream.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// attachUpstream sets the connection once it opened. It reports false if
+// the session ended meanwhile; the caller then closes conn.
+func (s *Session) attachUpstream(conn upstream.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conn = conn
+	return true
+}
+
+// Deliver routes one message from the server (upstream.Receiver).
+func (s *Session) Deliver(m *pipeline.Message) {
+	set := s.settings.Load()
+	if set.chain.Len() > 0 {
+		v := set.chain.Run(s.ctx, &pipeline.Exchange{Direction: pipeline.ToClient, SessionID: s.id, ProtocolVersion: s.Version()}, m)
+		switch v.Action {
+		case pipeline.Drop:
+			return
+		case pipeline.Respond:
+			if m.IsRequest() {
+				s.sendBackground(v.Message)
+			}
+			return
+		}
+		m = v.Message
+	}
+	if m.IsResponse() {
+		c := s.takeCall(m.IDKey())
+		if c == nil {
+			if ce := set.logger.Check(zap.DebugLevel, "dropped a response to no request in flight (cancelled or timed out)"); ce != nil {
+				ce.Write(zap.String("session", s.id), zap.ByteString("id", m.ID))
+			}
+			return
+		}
+		c.stream.respond(m)
+		return
+	}
+	s.route(m).append(m)
+}
+
+// route picks the stream for a server request or notification. stdio
+// carries no link from a server message to its cause, so: progress goes to
+// the stream of the request that holds its token; requests and log messages
+// go to the POST stream of the only request in flight; everything else, and
+// anything ambiguous, goes to the GET stream, whose buffer holds it until a
+// client listens.
+func (s *Session) route(m *pipeline.Message) *stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case m.Method == "notifications/progress":
+		if st := s.tokens[string(m.NotificationProgressToken())]; st != nil {
+			return st
+		}
+	case m.IsRequest() || m.Method == "notifications/message":
+		if len(s.inflight) == 1 {
+			for _, c := range s.inflight {
+				return c.stream
+			}
+		}
+	}
+	return s.streams[getStreamIndex]
+}
+
+// Closed ends the session when the server side ended (upstream.Receiver).
+func (s *Session) Closed(err error) {
+	s.settings.Load().logger.Warn("upstream MCP server ended; closing its session",
+		zap.String("session", s.id), zap.Error(err))
+	s.close("the upstream MCP server ended: " + err.Error())
+}
+
+// close ends the session: requests in flight are answered with an error,
+// streams end, the upstream connection closes, and the id is forgotten, so
+// the client's next request gets 404 and it initializes again.
+func (s *Session) close(reason string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	calls := s.inflight
+	s.inflight = nil
+	streams := make([]*stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+
+	s.cancel()
+	for _, c := range calls {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		c.stream.respond(pipeline.NewError(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason))
+	}
+	for _, st := range streams {
+		st.close()
+	}
+	s.store.remove(s)
+	if conn := s.upstream(); conn != nil {
+		conn.Close()
+	}
+}
+
+// isClosed reports whether the session has ended.
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}

@@ -1,0 +1,83 @@
+package front
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+)
+
+// sseWriter frames server-sent events on an HTTP response and flushes each
+// event at once.
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+}
+
+// startSSE writes the headers of an event stream and flushes them, so the
+// client (and any proxy in between) sees the stream open at once.
+func startSSE(w http.ResponseWriter, status int) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	_ = sw.rc.Flush()
+	return sw
+}
+
+// event buffers one event. data may span lines; each gets its own "data:"
+// field so the framing survives any JSON formatting.
+func (sw *sseWriter) event(id string, data []byte) {
+	if id != "" {
+		sw.buf = append(sw.buf, "id: "...)
+		sw.buf = append(sw.buf, id...)
+		sw.buf = append(sw.buf, '\n')
+	}
+	if data == nil {
+		// A priming event: an id and empty data.
+		sw.buf = append(sw.buf, "data: \n\n"...)
+		return
+	}
+	sw.buf = append(sw.buf, "event: message\n"...)
+	for {
+		line, rest, more := bytes.Cut(data, []byte{'\n'})
+		sw.buf = append(sw.buf, "data: "...)
+		sw.buf = append(sw.buf, bytes.TrimSuffix(line, []byte{'\r'})...)
+		sw.buf = append(sw.buf, '\n')
+		if !more {
+			break
+		}
+		data = rest
+	}
+	sw.buf = append(sw.buf, '\n')
+}
+
+// retry buffers a reconnection hint in milliseconds.
+func (sw *sseWriter) retry(ms int64) {
+	sw.buf = append(sw.buf, "retry: "...)
+	sw.buf = strconv.AppendInt(sw.buf, ms, 10)
+	sw.buf = append(sw.buf, "\n\n"...)
+}
+
+// comment buffers a comment line, used as keep-alive.
+func (sw *sseWriter) comment(text string) {
+	sw.buf = append(sw.buf, ": "...)
+	sw.buf = append(sw.buf, text...)
+	sw.buf = append(sw.buf, "\n\n"...)
+}
+
+// flush writes what is buffered and flushes the connection.
+func (sw *sseWriter) flush() error {
+	if len(sw.buf) == 0 {
+		return nil
+	}
+	_, err := sw.w.Write(sw.buf)
+	sw.buf = sw.buf[:0]
+	if err != nil {
+		return err
+	}
+	return sw.rc.Flush()
+}

@@ -1,0 +1,199 @@
+package front
+
+import (
+	"sync"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// replayLimits bound one stream's replay buffer.
+type replayLimits struct {
+	events int
+	bytes  int
+}
+
+// event is one buffered server message with its sequence number.
+type event struct {
+	seq uint64
+	msg *pipeline.Message
+}
+
+// stream is one SSE stream of a session — the standalone GET stream or the
+// stream answering one POST — and its bounded replay buffer. The buffer is
+// the only outbound queue: the upstream reader appends and never blocks; a
+// writer tails the buffer from a cursor, so a resume is "tail from an
+// offset". When the buffer is full the oldest events are evicted; a reader
+// that had not yet sent them skips ahead and the loss is counted.
+type stream struct {
+	index  uint64
+	limits replayLimits
+
+	mu        sync.Mutex
+	events    []event
+	size      int    // bytes held
+	nextSeq   uint64 // seq of the next event; the first is 1, 0 is the priming event
+	closed    bool   // no more events will come
+	pending   int    // requests whose responses this POST stream still waits for
+	wake      chan struct{}
+	reader    chan struct{} // closed to tell the current reader to yield
+	delivered uint64        // highest seq written to some reader
+	evicted   uint64        // events evicted before any reader wrote them
+}
+
+func newStream(index uint64, limits replayLimits) *stream {
+	return &stream{index: index, limits: limits, nextSeq: 1, wake: make(chan struct{})}
+}
+
+// append adds m to the buffer. It reports false if the stream is closed.
+func (s *stream) append(m *pipeline.Message) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendLocked(m)
+}
+
+func (s *stream) appendLocked(m *pipeline.Message) bool {
+	if s.closed {
+		return false
+	}
+	s.events = append(s.events, event{seq: s.nextSeq, msg: m})
+	s.nextSeq++
+	s.size += len(m.Raw)
+	for len(s.events) > 1 && (len(s.events) > s.limits.events || s.size > s.limits.bytes) {
+		old := s.events[0]
+		if old.seq > s.delivered {
+			s.evicted++
+		}
+		s.size -= len(old.msg.Raw)
+		s.events[0] = event{}
+		s.events = s.events[1:]
+	}
+	s.signalLocked()
+	return true
+}
+
+// expect notes that one more response will arrive on this stream.
+func (s *stream) expect() {
+	s.mu.Lock()
+	s.pending++
+	s.mu.Unlock()
+}
+
+// respond appends a response (m may be nil when a request ended without
+// one, e.g. after a cancellation) and closes the stream when it was the last
+// one this stream waited for — both under one lock, so a reader sees the
+// response and the end together.
+func (s *stream) respond(m *pipeline.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m != nil {
+		s.appendLocked(m)
+	}
+	if s.pending > 0 {
+		s.pending--
+	}
+	if s.pending == 0 {
+		s.closeLocked()
+	}
+}
+
+// closeIfAnswered closes the stream if it waits for no response, as when
+// every request of a batch was refused before reaching the server.
+func (s *stream) closeIfAnswered() {
+	s.mu.Lock()
+	if s.pending == 0 {
+		s.closeLocked()
+	}
+	s.mu.Unlock()
+}
+
+// close ends the stream: readers finish once they have sent what is held.
+func (s *stream) close() {
+	s.mu.Lock()
+	s.closeLocked()
+	s.mu.Unlock()
+}
+
+func (s *stream) closeLocked() {
+	if !s.closed {
+		s.closed = true
+		s.signalLocked()
+	}
+}
+
+func (s *stream) signalLocked() {
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// attach makes the caller the stream's only reader and returns a channel
+// that is closed when another reader takes over.
+func (s *stream) attach() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reader != nil {
+		close(s.reader)
+	}
+	s.reader = make(chan struct{})
+	return s.reader
+}
+
+// detach gives up the reader role if kick is still the current one.
+func (s *stream) detach(kick <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reader != nil && (<-chan struct{})(s.reader) == kick {
+		s.reader = nil
+	}
+}
+
+// readResult is what one look at the buffer yields.
+type readResult struct {
+	events []event
+	done   bool            // closed, and nothing after the cursor is left
+	wake   <-chan struct{} // closed when something changes
+	missed uint64          // events after the cursor that were evicted
+}
+
+// read copies the events after cursor into buf[:0].
+func (s *stream) read(cursor uint64, buf []event) readResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := readResult{wake: s.wake}
+	i := 0
+	if len(s.events) > 0 {
+		first := s.events[0].seq
+		if cursor+1 < first {
+			res.missed = first - cursor - 1
+		} else {
+			i = int(cursor + 1 - first)
+		}
+	}
+	if i < len(s.events) {
+		res.events = append(buf[:0], s.events[i:]...)
+	}
+	res.done = s.closed
+	return res
+}
+
+// markDelivered records that a reader wrote everything up to seq.
+func (s *stream) markDelivered(seq uint64) {
+	s.mu.Lock()
+	if seq > s.delivered {
+		s.delivered = seq
+	}
+	s.mu.Unlock()
+}
+
+// deliveredSeq is where a new reader without Last-Event-ID starts.
+func (s *stream) deliveredSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delivered
+}
+
+// isClosed reports whether the stream has ended.
+func (s *stream) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}

@@ -1,0 +1,240 @@
+// Package caddymcp is the Caddy face of the MCP gateway: the
+// http.handlers.mcp_proxy module, its Caddyfile directive, and the app that
+// owns the stdio process pools. It turns configuration into the plain-Go
+// parts below it (front, upstream, pool, pipeline) and wires them to Caddy.
+package caddymcp
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/pool"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the handler's settings.
+const (
+	DefaultSessionIdleTimeout = 30 * time.Minute
+	DefaultMaxSessions        = 10000
+	DefaultRequestTimeout     = 10 * time.Minute
+)
+
+// Handler is an MCP endpoint: it serves MCP clients over Streamable HTTP
+// and forwards their sessions to an upstream MCP server.
+type Handler struct {
+	// Name identifies the endpoint's session store across reloads. A reload
+	// keeps every session of an endpoint whose name is unchanged. Defaults to
+	// a name derived from the upstream configuration.
+	Name string `json:"name,omitempty"`
+	// Stdio runs the MCP server as local subprocesses.
+	Stdio *StdioUpstream `json:"stdio,omitempty"`
+	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
+	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
+	// MaxSessions bounds the live sessions of the endpoint (default 10000).
+	MaxSessions int `json:"max_sessions,omitempty"`
+	// RequestTimeout bounds how long a request waits for the upstream's response (default 10m).
+	RequestTimeout caddy.Duration `json:"request_timeout,omitempty"`
+	// MaxMessageSize bounds a client message (a POST body) and a server message, in bytes (default 4 MiB).
+	MaxMessageSize int64 `json:"max_message_size,omitempty"`
+	// AllowedOrigins lists Origin header values accepted besides loopback origins and the request's own host; "*" accepts any.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// AllowedHosts lists Host header values accepted on a loopback listener besides loopback names; "*" accepts any.
+	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+	// KeepAlive is the interval of keep-alive comments on idle SSE streams (default 15s).
+	KeepAlive caddy.Duration `json:"keepalive,omitempty"`
+	// ReplayEvents bounds the events each stream keeps for resumption (default 512).
+	ReplayEvents int `json:"replay_events,omitempty"`
+	// ReplayBytes bounds the bytes each stream keeps for resumption (default 1 MiB).
+	ReplayBytes int `json:"replay_bytes,omitempty"`
+	// MaxInFlight bounds the requests in flight per session (default 64).
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+
+	server   *front.Server
+	storeKey string
+	poolKey  string
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.mcp_proxy",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision builds the endpoint. Expensive state (process pools, sessions)
+// comes from usage pools so that a reload that keeps it keeps it running;
+// no process starts here (the mcp app starts the pools).
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.Stdio == nil {
+		return errors.New("mcp_proxy: no upstream configured (add a stdio block)")
+	}
+	if err := h.validateSettings(); err != nil {
+		return err
+	}
+	maxMessage := h.MaxMessageSize
+	if maxMessage == 0 {
+		maxMessage = front.DefaultMaxMessageSize
+	}
+
+	appIface, err := ctx.App("mcp")
+	if err != nil {
+		return fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
+	}
+	app := appIface.(*App)
+
+	poolCfg := h.Stdio.poolConfig(h.logger.Named("stdio"))
+	if err := poolCfg.Validate(); err != nil {
+		return fmt.Errorf("mcp_proxy: stdio: %v", err)
+	}
+	h.poolKey = h.Stdio.key()
+	val, _, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+		p, err := pool.New(poolCfg)
+		if err != nil {
+			return nil, err
+		}
+		return &stdioEntry{pool: p, upstream: upstream.NewStdio(p, int(maxMessage), h.logger.Named("stdio"))}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("mcp_proxy: stdio: %v", err)
+	}
+	entry := val.(*stdioEntry)
+	app.register(entry.pool)
+
+	h.storeKey = h.Name
+	if h.storeKey == "" {
+		h.storeKey = "derived:" + h.poolKey
+	}
+	idle := time.Duration(h.SessionIdleTimeout)
+	if idle == 0 {
+		idle = DefaultSessionIdleTimeout
+	}
+	maxSessions := h.MaxSessions
+	if maxSessions == 0 {
+		maxSessions = DefaultMaxSessions
+	}
+	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
+		return &storeEntry{store: front.NewStore(maxSessions, idle, h.logger)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	store := sval.(*storeEntry).store
+	store.SetLimits(maxSessions, idle)
+
+	requestTimeout := time.Duration(h.RequestTimeout)
+	if requestTimeout == 0 {
+		requestTimeout = DefaultRequestTimeout
+	}
+	h.server, err = front.New(front.Config{
+		Upstream:       entry.upstream,
+		Store:          store,
+		MaxMessageSize: maxMessage,
+		RequestTimeout: requestTimeout,
+		AllowedOrigins: h.AllowedOrigins,
+		AllowedHosts:   h.AllowedHosts,
+		KeepAlive:      time.Duration(h.KeepAlive),
+		ReplayEvents:   h.ReplayEvents,
+		ReplayBytes:    h.ReplayBytes,
+		MaxInFlight:    h.MaxInFlight,
+		UserID:         userID,
+		Logger:         h.logger,
+	})
+	return err
+}
+
+// validateSettings rejects negative bounds with a message naming the setting.
+func (h *Handler) validateSettings() error {
+	var errs []error
+	for _, c := range []struct {
+		name string
+		v    int64
+	}{
+		{"session_idle_timeout", int64(h.SessionIdleTimeout)},
+		{"max_sessions", int64(h.MaxSessions)},
+		{"request_timeout", int64(h.RequestTimeout)},
+		{"max_message_size", h.MaxMessageSize},
+		{"keepalive", int64(h.KeepAlive)},
+		{"replay_events", int64(h.ReplayEvents)},
+		{"replay_bytes", int64(h.ReplayBytes)},
+		{"max_in_flight", int64(h.MaxInFlight)},
+	} {
+		if c.v < 0 {
+			errs = append(errs, fmt.Errorf("mcp_proxy: %s must not be negative", c.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// userID is the authenticated user Caddy's auth handlers set, if any.
+func userID(r *http.Request) string {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return ""
+	}
+	v, _ := repl.GetString("http.auth.user.id")
+	return v
+}
+
+// Validate checks the configuration after provisioning.
+func (h *Handler) Validate() error {
+	if h.Stdio == nil {
+		return errors.New("mcp_proxy: no upstream configured")
+	}
+	return nil
+}
+
+// Cleanup releases this configuration's hold on shared state. Sessions and
+// processes stay if the configuration replacing this one uses them.
+func (h *Handler) Cleanup() error {
+	if h.server != nil {
+		h.server.Shutdown()
+	}
+	var errs []error
+	if h.storeKey != "" {
+		if _, err := sessionStores.Delete(h.storeKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if h.poolKey != "" {
+		if _, err := stdioPools.Delete(h.poolKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	h.server.ServeHTTP(w, r)
+	return nil
+}
+
+// hashKey is a short stable hash for usage-pool keys.
+func hashKey(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,77 @@
+package caddymcp
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pool"
+)
+
+// StdioUpstream runs a local MCP server as a subprocess, one process per
+// client session, from a pool that keeps warm spares.
+type StdioUpstream struct {
+	// Command is the executable to run (no shell); a bare name is looked up
+	// in the child's PATH.
+	Command string `json:"command"`
+	// Args are the command's arguments.
+	Args []string `json:"args,omitempty"`
+	// Env sets environment variables of the child, on top of an allowlist
+	// taken from Caddy's own (PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR).
+	// Values may use placeholders such as {env.API_KEY}.
+	Env map[string]string `json:"env,omitempty"`
+	// Dir is the child's working directory (default: Caddy's).
+	Dir string `json:"dir,omitempty"`
+	// MaxProcesses bounds the live processes, warm spares included (default 16).
+	MaxProcesses int `json:"max_processes,omitempty"`
+	// Warm is how many spare processes are started ahead so a new session
+	// does not wait for a cold start (default 1; 0 for none).
+	Warm *int `json:"warm,omitempty"`
+	// IdleTimeout stops surplus spares (beyond Warm) unused this long (default 1m).
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+	// StopTimeout is each wait of the shutdown sequence close-stdin → SIGTERM → SIGKILL (default 5s).
+	StopTimeout caddy.Duration `json:"stop_timeout,omitempty"`
+	// AcquireTimeout is how long a new session waits for a free process
+	// before it is answered 503 with Retry-After (default 5s).
+	AcquireTimeout caddy.Duration `json:"acquire_timeout,omitempty"`
+}
+
+// poolConfig turns the configuration into the pool's, with placeholders in
+// the command, arguments, directory and environment replaced.
+func (u *StdioUpstream) poolConfig(logger *zap.Logger) pool.Config {
+	repl := caddy.NewReplacer()
+	cfg := pool.Config{
+		Command:        repl.ReplaceKnown(u.Command, ""),
+		Dir:            repl.ReplaceKnown(u.Dir, ""),
+		MaxProcesses:   u.MaxProcesses,
+		IdleTimeout:    time.Duration(u.IdleTimeout),
+		StopTimeout:    time.Duration(u.StopTimeout),
+		AcquireTimeout: time.Duration(u.AcquireTimeout),
+		Logger:         logger,
+	}
+	for _, a := range u.Args {
+		cfg.Args = append(cfg.Args, repl.ReplaceKnown(a, ""))
+	}
+	if len(u.Env) > 0 {
+		cfg.Env = make(map[string]string, len(u.Env))
+		for k, v := range u.Env {
+			cfg.Env[k] = repl.ReplaceKnown(v, "")
+		}
+	}
+	if u.Warm != nil {
+		cfg.Warm = *u.Warm
+		if cfg.Warm == 0 {
+			cfg.Warm = pool.NoWarm
+		}
+	}
+	return cfg
+}
+
+// key identifies the pool this configuration needs: an unchanged stdio block
+// maps to the same pool across reloads, so its processes survive.
+func (u *StdioUpstream) key() string {
+	b, _ := json.Marshal(u)
+	return "stdio:" + hashKey(b)
+}

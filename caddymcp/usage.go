@@ -1,0 +1,44 @@
+package caddymcp
+
+import (
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/pool"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// State that must survive configuration reloads lives in usage pools, keyed
+// by what defines it, and is destroyed when the last configuration using it
+// is cleaned up (see reverseproxy's hosts.go for the precedent).
+var (
+	// stdioPools holds *stdioEntry values keyed by StdioUpstream.key.
+	stdioPools = caddy.NewUsagePool()
+	// sessionStores holds *storeEntry values keyed by endpoint name.
+	sessionStores = caddy.NewUsagePool()
+)
+
+// stdioEntry is a process pool and the upstream that uses it.
+type stdioEntry struct {
+	pool     *pool.Pool
+	upstream *upstream.Stdio
+}
+
+// Destruct stops the spares; processes still held by sessions run on until
+// their sessions end (a drain), then the pool is done.
+func (e *stdioEntry) Destruct() error {
+	e.pool.Close()
+	return nil
+}
+
+// storeEntry is an endpoint's session store.
+type storeEntry struct {
+	store *front.Store
+}
+
+// Destruct ends every session left when no configuration serves the
+// endpoint any more.
+func (e *storeEntry) Destruct() error {
+	e.store.Close("the MCP endpoint was removed from the configuration")
+	return nil
+}

@@ -1,0 +1,40 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// ParseBody decodes an HTTP POST body: one message, or (when batches are
+// allowed, as in revision 2025-03-26) a JSON array of messages. batch reports
+// whether the body was an array. The body is copied; the caller may reuse it.
+func ParseBody(body []byte) (msgs []*Message, batch bool, err error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, false, fmt.Errorf("%w: empty body", ErrParse)
+	}
+	if trimmed[0] != '[' {
+		m, err := Parse(trimmed)
+		if err != nil {
+			return nil, false, err
+		}
+		return []*Message{m}, false, nil
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(trimmed, &parts); err != nil {
+		return nil, true, fmt.Errorf("%w: %v", ErrParse, err)
+	}
+	if len(parts) == 0 {
+		return nil, true, fmt.Errorf("%w: empty batch", ErrInvalid)
+	}
+	msgs = make([]*Message, 0, len(parts))
+	for i, p := range parts {
+		m, err := Parse(p)
+		if err != nil {
+			return nil, true, fmt.Errorf("batch element %d: %w", i, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, true, nil
+}

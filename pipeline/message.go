@@ -1,0 +1,248 @@
+// Package pipeline holds the MCP message model and the chain of stages every
+// message passes through on its way between a client and an upstream server.
+//
+// It imports nothing of this project: the Caddy face builds stages from
+// configuration, the front and the upstreams only run the chain.
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Kind tells what a JSON-RPC message is.
+type Kind uint8
+
+// The JSON-RPC message kinds.
+const (
+	KindInvalid Kind = iota
+	// KindRequest has an id and a method, and expects a response.
+	KindRequest
+	// KindNotification has a method and no id.
+	KindNotification
+	// KindResponse has an id and either a result or an error.
+	KindResponse
+)
+
+// String names the kind for logs.
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindNotification:
+		return "notification"
+	case KindResponse:
+		return "response"
+	}
+	return "invalid"
+}
+
+// Errors returned by Parse. They map onto the JSON-RPC codes -32700 and -32600.
+var (
+	// ErrParse means the bytes are not JSON.
+	ErrParse = errors.New("parse error")
+	// ErrInvalid means the bytes are JSON but not a JSON-RPC 2.0 message.
+	ErrInvalid = errors.New("invalid request")
+)
+
+// Message is one JSON-RPC message: the exact bytes it arrived with plus the
+// envelope decoded once. An unmodified message is forwarded as Raw, byte for
+// byte; a stage that changes a message builds a new one with New or Parse.
+//
+// A Message never aliases a pooled buffer: Parse copies its input.
+type Message struct {
+	// Raw is the message exactly as received (or as re-encoded by a stage).
+	Raw []byte
+	// Kind classifies the message.
+	Kind Kind
+	// ID is the raw JSON id (number or string, type preserved); nil for notifications.
+	ID json.RawMessage
+	// Method is set on requests and notifications.
+	Method string
+	// Params is the raw params object of a request or notification, if any.
+	Params json.RawMessage
+	// Result is the raw result of a successful response.
+	Result json.RawMessage
+	// Error is the raw error object of an error response.
+	Error json.RawMessage
+}
+
+// envelope is the wire shape decoded once per message.
+type envelope struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  json.RawMessage `json:"params"`
+	Result  json.RawMessage `json:"result"`
+	Error   json.RawMessage `json:"error"`
+}
+
+// Parse decodes one JSON-RPC message. It copies b, so the caller may reuse b.
+// The error wraps ErrParse or ErrInvalid and says what is wrong.
+func Parse(b []byte) (*Message, error) {
+	raw := bytes.TrimSpace(b)
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: empty message", ErrParse)
+	}
+	raw = bytes.Clone(raw)
+	return parseOwned(raw)
+}
+
+// parseOwned decodes raw, which the message takes ownership of.
+func parseOwned(raw []byte) (*Message, error) {
+	if raw[0] != '{' {
+		if json.Valid(raw) {
+			return nil, fmt.Errorf("%w: a JSON-RPC message must be a JSON object", ErrInvalid)
+		}
+		return nil, fmt.Errorf("%w: body is not valid JSON", ErrParse)
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || !json.Valid(raw) {
+			return nil, fmt.Errorf("%w: %v", ErrParse, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := checkKeys(raw); err != nil {
+		return nil, err
+	}
+	m := &Message{Raw: raw, Method: env.Method, Params: env.Params, Result: env.Result, Error: env.Error}
+	if env.JSONRPC != "2.0" {
+		return nil, fmt.Errorf("%w: \"jsonrpc\" must be \"2.0\"", ErrInvalid)
+	}
+	if len(env.ID) > 0 {
+		if !validID(env.ID) {
+			return nil, fmt.Errorf("%w: \"id\" must be a string, a number or null", ErrInvalid)
+		}
+		m.ID = env.ID
+	}
+	switch {
+	case env.Method != "":
+		if env.Result != nil || env.Error != nil {
+			return nil, fmt.Errorf("%w: a message with \"method\" cannot carry \"result\" or \"error\"", ErrInvalid)
+		}
+		if m.ID == nil {
+			m.Kind = KindNotification
+		} else {
+			if isNull(m.ID) {
+				return nil, fmt.Errorf("%w: a request id must not be null", ErrInvalid)
+			}
+			m.Kind = KindRequest
+		}
+	case env.Result != nil || env.Error != nil:
+		if (env.Result != nil) == (env.Error != nil) {
+			return nil, fmt.Errorf("%w: a response carries exactly one of \"result\" and \"error\"", ErrInvalid)
+		}
+		if m.ID == nil {
+			return nil, fmt.Errorf("%w: a response must carry an \"id\"", ErrInvalid)
+		}
+		m.Kind = KindResponse
+	default:
+		return nil, fmt.Errorf("%w: neither \"method\" nor \"result\"/\"error\" is present", ErrInvalid)
+	}
+	return m, nil
+}
+
+// envelopeKeys are the members Parse decodes; bit i of checkKeys' seen set
+// stands for envelopeKeys[i].
+var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params", "result", "error"}
+
+// checkKeys rejects an object whose top-level members encoding/json reads
+// differently from a strict, case-sensitive parser, so the gateway never
+// judges a different message than the upstream receives: a member whose name
+// matches an envelope key only case-insensitively (encoding/json folds names,
+// so {"method":"a","Method":"b"} decodes as method "b"), or an envelope key
+// given twice (parsers disagree on which copy wins). raw must be a valid JSON
+// object.
+func checkKeys(raw []byte) error {
+	var seen uint8
+	depth := 0
+	key := true // the next string at depth 1 is a member name
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				key = true
+			}
+		case '"':
+			start := i + 1
+			for {
+				// raw is valid JSON, so the string is closed.
+				i += 1 + bytes.IndexByte(raw[i+1:], '"')
+				n := 0
+				for raw[i-1-n] == '\\' {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+			}
+			if depth == 1 && key {
+				key = false
+				if err := checkKey(raw[start:i], &seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkKey checks one top-level member name (still JSON-escaped) against the
+// envelope keys, recording exact matches in seen.
+func checkKey(name []byte, seen *uint8) error {
+	if bytes.IndexByte(name, '\\') >= 0 {
+		var s string
+		quoted := make([]byte, 0, len(name)+2)
+		quoted = append(append(append(quoted, '"'), name...), '"')
+		if json.Unmarshal(quoted, &s) != nil {
+			return fmt.Errorf("%w: bad member name %s", ErrParse, quoted)
+		}
+		name = []byte(s)
+	}
+	for i, k := range envelopeKeys {
+		if string(name) == k {
+			if *seen&(1<<i) != 0 {
+				return fmt.Errorf("%w: member %q appears more than once", ErrInvalid, k)
+			}
+			*seen |= 1 << i
+			return nil
+		}
+		if bytes.EqualFold(name, []byte(k)) {
+			return fmt.Errorf("%w: member %q must be spelled %q", ErrInvalid, name, k)
+		}
+	}
+	return nil
+}
+
+// validID reports whether id is a JSON string, number or null.
+func validID(id json.RawMessage) bool {
+	switch c := id[0]; {
+	case c == '"', c == '-', c >= '0' && c <= '9':
+		return true
+	default:
+		return isNull(id)
+	}
+}
+
+func isNull(b json.RawMessage) bool { return string(b) == "null" }
+
+// IDKey returns a map key that identifies the message's id with its type:
+// the number 1 and the string "1" are different ids.
+func (m *Message) IDKey() string { return string(m.ID) }
+
+// IsRequest reports whether m is a request.
+func (m *Message) IsRequest() bool { return m.Kind == KindRequest }
+
+// IsNotification reports whether m is a notification.
+func (m *Message) IsNotification() bool { return m.Kind == KindNotification }
+
+// IsResponse reports whether m is a response (result or error).
+func (m *Message) IsResponse() bool { return m.Kind == KindResponse }

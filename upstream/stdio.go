@@ -1,0 +1,190 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pool"
+)
+
+// sendQueueLen bounds the messages waiting for a process's stdin. A full
+// queue blocks senders (back-pressure to the client), it never grows.
+const sendQueueLen = 64
+
+// Stdio is an upstream of local MCP servers run as subprocesses, one process
+// per client session, taken from a pool that keeps warm spares.
+type Stdio struct {
+	pool           *pool.Pool
+	maxMessageSize int
+	logger         *zap.Logger
+
+	wg sync.WaitGroup // the reader and writer goroutines of every conn
+}
+
+// NewStdio returns an upstream that takes its processes from p. Lines longer
+// than maxMessageSize on a server's stdout are dropped and logged.
+func NewStdio(p *pool.Pool, maxMessageSize int, logger *zap.Logger) *Stdio {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Stdio{pool: p, maxMessageSize: maxMessageSize, logger: logger}
+}
+
+// Pool returns the process pool behind the upstream.
+func (s *Stdio) Pool() *pool.Pool { return s.pool }
+
+// Wait blocks until the goroutines of every connection opened so far have
+// returned, which happens once their processes have exited.
+func (s *Stdio) Wait() { s.wg.Wait() }
+
+// Open takes a process from the pool and starts relaying its stdio.
+func (s *Stdio) Open(ctx context.Context, r Receiver) (Conn, error) {
+	proc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		if wait, full := pool.RetryAfter(err); full {
+			return nil, &BusyError{RetryAfter: wait, Err: err}
+		}
+		return nil, err
+	}
+	c := &stdioConn{
+		proc:   proc,
+		recv:   r,
+		logger: s.logger.With(zap.Int("pid", proc.PID())),
+		queue:  make(chan []byte, sendQueueLen),
+		done:   make(chan struct{}),
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); c.readLoop(s.maxMessageSize) }()
+	go func() { defer s.wg.Done(); c.writeLoop() }()
+	return c, nil
+}
+
+// stdioConn relays one session's messages to and from one process.
+type stdioConn struct {
+	proc   *pool.Process
+	recv   Receiver
+	logger *zap.Logger
+	queue  chan []byte
+
+	once   sync.Once
+	done   chan struct{} // closed when the connection ends, for any reason
+	mu     sync.Mutex
+	closed bool // Close was called: the end is ours, not the server's
+}
+
+// Send queues m for the process's stdin.
+func (c *stdioConn) Send(ctx context.Context, m *pipeline.Message) error {
+	select {
+	case <-c.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case c.queue <- m.Raw:
+		return nil
+	case <-c.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the process; the reader sees EOF once it has exited.
+func (c *stdioConn) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.end()
+}
+
+// end stops both loops and releases the process (which runs the stop
+// sequence in the pool's background).
+func (c *stdioConn) end() {
+	c.once.Do(func() {
+		close(c.done)
+		c.proc.Release()
+	})
+}
+
+// writeLoop writes queued messages, one per line. Writing happens here, not
+// in Send, so that no caller holds a lock while a pipe blocks.
+func (c *stdioConn) writeLoop() {
+	w := c.proc.Stdin()
+	var line []byte
+	for {
+		select {
+		case raw := <-c.queue:
+			line = append(append(line[:0], raw...), '\n')
+			if _, err := w.Write(line); err != nil {
+				c.logger.Debug("writing to server stdin failed", zap.Error(err))
+				c.end()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// readLoop parses the process's stdout into messages until EOF, then reports
+// the end to the receiver unless the session itself closed the connection.
+func (c *stdioConn) readLoop(maxMessageSize int) {
+	lr := newLineReader(c.proc.Stdout(), maxMessageSize)
+	var readErr error
+	for {
+		line, err := lr.next()
+		if errors.Is(err, errLineTooLong) {
+			c.logger.Warn("dropped a server message larger than max_message_size",
+				zap.Int("max_message_size", maxMessageSize))
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		m, err := pipeline.Parse(line)
+		if err != nil {
+			// stdout should carry only MCP messages; anything else is a
+			// server bug worth a log line, not a reason to drop the session.
+			c.logger.Warn("server wrote a line to stdout that is not a JSON-RPC message",
+				zap.Error(err), zap.ByteString("line", truncate(line, 256)))
+			continue
+		}
+		c.recv.Deliver(m)
+	}
+	c.end()
+	<-c.proc.Done()
+	c.mu.Lock()
+	ours := c.closed
+	c.mu.Unlock()
+	if ours {
+		return
+	}
+	err := c.proc.Err()
+	if readErr != nil {
+		err = readErr
+	}
+	if err == nil {
+		err = errors.New("exited")
+	}
+	c.recv.Closed(fmt.Errorf("MCP server process %d ended: %w", c.proc.PID(), err))
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}

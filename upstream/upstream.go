@@ -1,0 +1,61 @@
+// Package upstream is where messages go: the MCP servers behind the gateway.
+// An Upstream opens one Conn per client session; the Conn carries messages to
+// the server and hands the server's messages to a Receiver.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// ErrClosed is returned by Send after the connection ended.
+var ErrClosed = errors.New("upstream connection closed")
+
+// Receiver takes the server's side of a connection. Both methods are called
+// from the connection's reader goroutine, in order, and must not block for
+// long: the front appends to bounded replay buffers and returns.
+type Receiver interface {
+	// Deliver hands over one message from the server.
+	Deliver(m *pipeline.Message)
+	// Closed reports that the server side ended (process exit, EOF, error).
+	// No Deliver follows it. It is not called after Conn.Close.
+	Closed(err error)
+}
+
+// Conn is one client session's connection to an upstream server.
+type Conn interface {
+	// Send writes one message to the server. It blocks while the send
+	// queue is full, until ctx is done or the connection ends.
+	Send(ctx context.Context, m *pipeline.Message) error
+	// Close ends the connection and the server side of the session (a
+	// stdio process is stopped). It does not wait for the stop to finish.
+	Close()
+}
+
+// Upstream opens connections to one configured server.
+type Upstream interface {
+	// Open starts a connection for a new client session.
+	Open(ctx context.Context, r Receiver) (Conn, error)
+}
+
+// ErrBusy means the upstream has no capacity for a new session right now
+// (e.g. every process of the pool is in use). Errors matching it are
+// *BusyError values that say when to retry.
+var ErrBusy = errors.New("upstream busy")
+
+// BusyError is returned by Open when the upstream is at capacity.
+type BusyError struct {
+	// RetryAfter is a hint for the client's Retry-After header.
+	RetryAfter time.Duration
+	// Err is the underlying cause.
+	Err error
+}
+
+// Error says that the upstream is busy and why.
+func (e *BusyError) Error() string { return e.Err.Error() }
+
+// Unwrap lets errors.Is match ErrBusy and the cause.
+func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Err} }
