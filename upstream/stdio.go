@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -50,6 +51,11 @@ func (s *Stdio) Open(ctx context.Context, r Receiver) (Conn, error) {
 	if err != nil {
 		if wait, full := pool.RetryAfter(err); full {
 			return nil, &BusyError{RetryAfter: wait, Err: err}
+		}
+		if errors.Is(err, pool.ErrClosed) {
+			// A request that reached a configuration being replaced: the
+			// client's retry lands on the new one.
+			return nil, &BusyError{RetryAfter: time.Second, Err: err}
 		}
 		return nil, err
 	}

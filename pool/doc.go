@@ -1,0 +1,45 @@
+// Package pool is the stdio subprocess pool: it spawns MCP servers that speak
+// over stdin/stdout, keeps warm spares ready, reaps every child and shuts them
+// down cleanly.
+//
+// # Lifecycle
+//
+// New validates a Config and spawns nothing, so `caddy validate` (which
+// provisions but never starts apps) cannot start servers. Start begins keeping
+// Config.Warm spares. Acquire hands out a started process that nobody has
+// talked to yet — spares are never initialized, because `initialize` carries
+// the client's capabilities. Release ends a session: the pool runs the stop
+// sequence in the background and frees the slot once the child is reaped.
+// Close stops accepting Acquire and stops the spares; processes still assigned
+// keep running until released. Wait blocks until every child is reaped and
+// every goroutine of the pool has returned.
+//
+// # Ownership
+//
+// Every goroutine belongs to the pool and is counted by Wait: one waiter per
+// process (the only caller of exec.Cmd.Wait), one stderr reader per process,
+// one stop sequence per stopped process, and the spare keeper.
+//
+// The pool creates all three pipes with os.Pipe and closes the child's ends
+// right after the child started, so exec.Cmd never copies data and its Wait
+// never races a reader. The parent's ends are closed as follows:
+//   - stdin (write end): closed by the stop sequence (that is its first step)
+//     and, at the latest, when the child has been reaped. The session may close
+//     it earlier itself.
+//   - stderr (read end): closed by the waiter once the stderr reader reached
+//     EOF (or, if a process that escaped the group still holds the pipe, after
+//     StopTimeout).
+//   - stdout (read end): closed only when the child has been reaped AND the
+//     session released it, so a session reading stdout sees the child's last
+//     bytes and then a natural EOF. A spare's stdout is closed when it is reaped.
+//
+// # Processes die cleanly
+//
+// Each child runs in its own process group (Setpgid) and signals go to the
+// group. The stop sequence is: close stdin, wait StopTimeout, SIGTERM the
+// group, wait StopTimeout, SIGKILL the group, reap. After the leader exits the
+// group is SIGKILLed once more so grandchildren (npx → node) do not linger.
+//
+// The package has no other dependency than the standard library and zap, and
+// imports nothing of this project.
+package pool
