@@ -1,0 +1,240 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.uber.org/goleak"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pool"
+)
+
+// serverModeEnv makes the test binary act as a stdio MCP server: a real
+// go-sdk server for the happy paths, or a misbehaving one for faults.
+const serverModeEnv = "CADDY_MCP_UPSTREAM_TEST_SERVER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(serverModeEnv) {
+	case "":
+		goleak.VerifyTestMain(m)
+	case "gosdk":
+		runGoSDKServer()
+	case "garbage":
+		// Non-JSON noise and an oversized line before a valid message.
+		fmt.Println("this is not JSON")
+		fmt.Println(`{"jsonrpc":"2.0","method":"notifications/` + strings.Repeat("x", 4096) + `"}`)
+		fmt.Println(`{"jsonrpc":"2.0","method":"notifications/hello"}`)
+		select {} // until stopped
+	case "crash":
+		// Reads one message, then dies without answering it.
+		buf := make([]byte, 1)
+		_, _ = os.Stdin.Read(buf)
+		os.Exit(3)
+	}
+}
+
+func runGoSDKServer() {
+	s := mcp.NewServer(&mcp.Implementation{Name: "upstream-test", Version: "1"}, nil)
+	type echoArgs struct {
+		Text string `json:"text"`
+	}
+	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
+	})
+	if err := s.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// recorder is a Receiver that collects what the server sends.
+type recorder struct {
+	mu     sync.Mutex
+	msgs   []*pipeline.Message
+	got    chan struct{}
+	closed chan error
+}
+
+func newRecorder() *recorder {
+	return &recorder{got: make(chan struct{}, 100), closed: make(chan error, 1)}
+}
+
+func (r *recorder) Deliver(m *pipeline.Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+}
+
+func (r *recorder) Closed(err error) { r.closed <- err }
+
+func (r *recorder) next(t *testing.T) *pipeline.Message {
+	t.Helper()
+	select {
+	case <-r.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message from the server within 10s")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.msgs[0]
+	r.msgs = r.msgs[1:]
+	return m
+}
+
+func newTestStdio(t *testing.T, mode string, maxProcesses int) *Stdio {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.New(pool.Config{
+		Command:        self,
+		Env:            map[string]string{serverModeEnv: mode},
+		MaxProcesses:   maxProcesses,
+		Warm:           pool.NoWarm,
+		StopTimeout:    500 * time.Millisecond,
+		AcquireTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStdio(p, 1024, nil)
+	t.Cleanup(func() {
+		p.Close()
+		p.Wait()
+		s.Wait()
+	})
+	return s
+}
+
+func mustParse(t *testing.T, s string) *pipeline.Message {
+	t.Helper()
+	m, err := pipeline.Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestStdioRoundTripWithGoSDKServer(t *testing.T) {
+	s := newTestStdio(t, "gosdk", 2)
+	rec := newRecorder()
+	conn, err := s.Open(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	send := func(raw string) {
+		if err := conn.Send(ctx, mustParse(t, raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(`{"jsonrpc":"2.0","id":"init-1","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if m := rec.next(t); string(m.ID) != `"init-1"` || m.ResultProtocolVersion() != "2025-06-18" {
+		t.Fatalf("initialize response: %s", m.Raw)
+	}
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello through stdio"}}}`)
+	m := rec.next(t)
+	if string(m.ID) != "7" || !strings.Contains(string(m.Result), "hello through stdio") {
+		t.Fatalf("tools/call response: %s", m.Raw)
+	}
+}
+
+func TestStdioSkipsGarbageAndOversizedLines(t *testing.T) {
+	s := newTestStdio(t, "garbage", 1)
+	rec := newRecorder()
+	conn, err := s.Open(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if m := rec.next(t); m.Method != "notifications/hello" {
+		t.Fatalf("first delivered message should be the valid one, got %s", m.Raw)
+	}
+}
+
+func TestStdioCrashReportsClosed(t *testing.T) {
+	s := newTestStdio(t, "crash", 1)
+	rec := newRecorder()
+	conn, err := s.Open(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Send(context.Background(), mustParse(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-rec.closed:
+		if !strings.Contains(err.Error(), "exit status 3") {
+			t.Errorf("Closed error should name the exit status, got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Closed was not called after the process died")
+	}
+	if err := conn.Send(context.Background(), mustParse(t, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after the crash: got %v, want ErrClosed", err)
+	}
+}
+
+func TestStdioCloseIsNotReportedAsCrash(t *testing.T) {
+	s := newTestStdio(t, "gosdk", 1)
+	rec := newRecorder()
+	conn, err := s.Open(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	s.Wait()
+	select {
+	case err := <-rec.closed:
+		t.Fatalf("Closed called after our own Close: %v", err)
+	default:
+	}
+}
+
+func TestStdioOpenErrors(t *testing.T) {
+	t.Run("pool full is busy", func(t *testing.T) {
+		s := newTestStdio(t, "gosdk", 1)
+		conn, err := s.Open(context.Background(), newRecorder())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, err = s.Open(context.Background(), newRecorder())
+		var busy *BusyError
+		if !errors.As(err, &busy) || busy.RetryAfter <= 0 {
+			t.Fatalf("want *BusyError with a retry hint, got %v", err)
+		}
+	})
+	t.Run("closed pool is busy", func(t *testing.T) {
+		s := newTestStdio(t, "gosdk", 1)
+		s.Pool().Close()
+		_, err := s.Open(context.Background(), newRecorder())
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("want ErrBusy, got %v", err)
+		}
+	})
+	t.Run("missing command", func(t *testing.T) {
+		p, err := pool.New(pool.Config{Command: "/nonexistent/mcp-server", Warm: pool.NoWarm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { p.Close(); p.Wait() }()
+		_, err = NewStdio(p, 1024, nil).Open(context.Background(), newRecorder())
+		if !errors.Is(err, pool.ErrSpawn) || !strings.Contains(err.Error(), "/nonexistent/mcp-server") {
+			t.Fatalf("want ErrSpawn naming the command, got %v", err)
+		}
+	})
+}
