@@ -1,0 +1,193 @@
+package caddytest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddytester "github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// This file runs the one in-process Caddy that this test binary may have.
+
+const (
+	// proxyBaseURL is where the sites of these tests listen (http_port 9080,
+	// bound to loopback).
+	proxyBaseURL = "http://127.0.0.1:9080"
+
+	// caddyGlobals are the global options that every caddytest config needs:
+	// caddytest's fixed admin port, ports that need no privileges, no
+	// touching of the system trust store, and no waiting at reloads.
+	caddyGlobals = `{
+	skip_install_trust
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+}
+`
+)
+
+// TestMain points Caddy's storage at a temporary directory (caddytest
+// writes to $XDG_CONFIG_HOME/caddy and $XDG_DATA_HOME/caddy), provides a
+// directory for built peer binaries, and stops the in-process Caddy at the
+// end so that its modules clean up their child processes.
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "caddy-mcp-caddytest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain:", err)
+		return 2
+	}
+	defer os.RemoveAll(tmp)
+	for env, sub := range map[string]string{"XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "data"} {
+		dir := filepath.Join(tmp, sub)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			fmt.Fprintln(os.Stderr, "TestMain:", err)
+			return 2
+		}
+		if err := os.Setenv(env, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "TestMain:", err)
+			return 2
+		}
+	}
+	// Caddy computes these from the environment at package init, before
+	// TestMain runs; recompute them as `caddy run --envfile` does.
+	caddy.ConfigAutosavePath = filepath.Join(caddy.AppConfigDir(), "autosave.json")
+	caddy.DefaultStorage.Path = caddy.AppDataDir()
+
+	peerBinDir = filepath.Join(tmp, "bin")
+	if err := os.MkdirAll(peerBinDir, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain:", err)
+		return 2
+	}
+
+	code := m.Run()
+
+	// A no-op when no test started Caddy.
+	if err := caddy.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain: stopping Caddy:", err)
+	}
+	return code
+}
+
+// strictTB turns caddytest's skips — under -short, or when its in-process
+// Caddy cannot start (admin port taken) — into failures when CI is set.
+type strictTB struct{ testing.TB }
+
+// SkipNow fails the test in CI and skips it elsewhere.
+func (s strictTB) SkipNow() {
+	s.TB.Helper()
+	if inCI() {
+		s.TB.Fatal("caddytest wanted to skip this test (-short?); CI requires it to run")
+	}
+	s.TB.SkipNow()
+}
+
+// Skip fails the test in CI and skips it elsewhere.
+func (s strictTB) Skip(args ...any) {
+	s.TB.Helper()
+	if inCI() {
+		s.TB.Fatal(append([]any{"caddytest wanted to skip this test; CI requires it to run:"}, args...)...)
+	}
+	s.TB.Skip(args...)
+}
+
+// Skipf fails the test in CI and skips it elsewhere.
+func (s strictTB) Skipf(format string, args ...any) {
+	s.TB.Helper()
+	if inCI() {
+		s.TB.Fatalf("caddytest wanted to skip this test; CI requires it to run: "+format, args...)
+	}
+	s.TB.Skipf("SKIPPED — "+format, args...)
+}
+
+// caddyStarted tells whether this test binary has started its in-process
+// Caddy; only startProxy uses it.
+var caddyStarted bool
+
+// caddyAdminAddr is caddytest's fixed admin endpoint.
+const caddyAdminAddr = "localhost:2999"
+
+// startProxy loads caddyGlobals followed by caddyfileBody (one or more site
+// blocks listening on :9080) into the test binary's in-process Caddy,
+// starting it on first use, and returns proxyBaseURL. Loading another
+// config later is a reload; loading the same one again changes nothing.
+// Tests that use it must not run in parallel.
+func startProxy(t *testing.T, caddyfileBody string) string {
+	t.Helper()
+	requireIntegration(t)
+	if !caddyStarted {
+		// caddytest uses whatever answers on its admin port: a Caddy
+		// started elsewhere (another test binary, a manual run) would get
+		// this test's config and serve it with other code.
+		if c, err := net.DialTimeout("tcp", caddyAdminAddr, time.Second); err == nil {
+			_ = c.Close()
+			t.Fatalf("another process already listens on caddytest's admin address %s; stop it (and any other "+
+				"Caddy on ports 9080/9443) before running these tests", caddyAdminAddr)
+		}
+		caddyStarted = true
+	}
+	// Unload the test's modules when it ends, so that their sessions and
+	// processes do not carry over into the next test. Registered first so
+	// that it runs after caddytest's own cleanup, which logs the config of
+	// a failed test.
+	loaded := false
+	t.Cleanup(func() {
+		if loaded {
+			caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
+		}
+	})
+	failedBefore := t.Failed()
+	tester := caddytester.NewTester(strictTB{t})
+	tester.InitServer(caddyGlobals+caddyfileBody, "caddyfile")
+	if t.Failed() && !failedBefore {
+		t.Fatalf("Caddy did not load the config (see the log above):\n%s%s", caddyGlobals, caddyfileBody)
+	}
+	loaded = true
+	return proxyBaseURL
+}
+
+// idleSite is what the in-process Caddy serves between tests.
+const idleSite = `http://:9080 {
+	bind 127.0.0.1
+	respond "caddytest: no test config loaded" 503
+}
+`
+
+// stdioProxySite returns a site block that serves mcp_proxy at /mcp on
+// 127.0.0.1:9080 in front of the stdio MCP server command. The site
+// matches every Host so that the module's own Host/Origin check is what
+// the dns-rebinding-protection scenario tests, not Caddy's host matching.
+//
+// stdioOptions are lines for the stdio block (e.g. "max_processes 64").
+func stdioProxySite(command string, stdioOptions ...string) string {
+	block := ""
+	if len(stdioOptions) > 0 {
+		block = " {\n\t\t\t" + strings.Join(stdioOptions, "\n\t\t\t") + "\n\t\t}"
+	}
+	return fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		stdio %s%s
+	}
+}
+`, caddyfileQuote(command), block)
+}
+
+// caddyfileQuote quotes s, which must not contain a double quote, as one
+// Caddyfile token.
+func caddyfileQuote(s string) string {
+	if strings.Contains(s, `"`) {
+		panic("caddyfileQuote: double quote in " + s)
+	}
+	return `"` + s + `"`
+}

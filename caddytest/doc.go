@@ -1,0 +1,20 @@
+// Package caddytest holds caddy-mcp's integration, interop and benchmark
+// suites: tests that run Caddy in-process with the mcp_proxy module (through
+// github.com/caddyserver/caddy/v2/caddytest) and talk to it with real MCP
+// peers that nobody on this project wrote — the go-sdk client and its
+// conformance everything-server, the official conformance suite, and the
+// TypeScript SDK.
+//
+// The npm peers are pinned in package.json and package-lock.json beside this
+// file; run `npm ci` here (the repository's test.sh does) before `go test`.
+// Without them the tests that need them skip locally and fail when CI is set.
+//
+// Only one Caddy runs per test binary, on fixed ports (admin 2999, HTTP
+// 9080): tests in this package never run in parallel, and two test binaries
+// of this package must not run at the same time.
+package caddytest
+
+import (
+	// Register the mcp_proxy Caddy modules for the in-process Caddy.
+	_ "github.com/caddy-mcp/caddy-mcp/caddymcp"
+)
