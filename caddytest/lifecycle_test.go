@@ -36,12 +36,18 @@ func mcpPost(t testing.TB, c *http.Client, url, session, body string) (*http.Res
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp, readAll(t, resp)
+}
+
+// readAll reads and closes a response body.
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(b)
+	return string(b)
 }
 
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"caddytest","version":"1"}}}`

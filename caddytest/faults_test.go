@@ -1,0 +1,91 @@
+package caddytest
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestUpstreamFaults shows, for each way a stdio server can misbehave, the
+// answer the client gets through the proxy, with real subprocesses.
+func TestUpstreamFaults(t *testing.T) {
+	bin := buildEverythingServer(t)
+	c := &http.Client{Timeout: 30 * time.Second}
+
+	t.Run("server that never starts", func(t *testing.T) {
+		url := startProxy(t, stdioProxySite("/nonexistent/mcp-server", "warm 0")) + "/mcp"
+		resp, body := mcpPost(t, c, url, "", initializeBody)
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "/nonexistent/mcp-server") || !strings.Contains(body, `"id":1`) {
+			t.Fatalf("got %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("server that exits mid-request", func(t *testing.T) {
+		// Reads the initialize request and dies without answering.
+		script := filepath.Join(t.TempDir(), "crash.sh")
+		writeScript(t, script, "read line\nexit 3")
+		url := startProxy(t, stdioProxySite(script, "warm 0")) + "/mcp"
+		resp, body := mcpPost(t, c, url, "", initializeBody)
+		id := resp.Header.Get("Mcp-Session-Id")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "exit status 3") {
+			t.Fatalf("in-flight request: got %d %s", resp.StatusCode, body)
+		}
+		resp, body = mcpPost(t, c, url, id, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("next request on the dead session: got %d %s, want 404", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("server that ignores stdin EOF and SIGTERM", func(t *testing.T) {
+		script := filepath.Join(t.TempDir(), "stubborn.sh")
+		writeScript(t, script, `trap "" TERM
+read line
+echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"stubborn","version":"1"}}}'
+while :; do sleep 1; done`)
+		url := startProxy(t, stdioProxySite(script, "warm 0", "stop_timeout 200ms")) + "/mcp"
+		resp, body := mcpPost(t, c, url, "", initializeBody)
+		id := resp.Header.Get("Mcp-Session-Id")
+		if resp.StatusCode != http.StatusOK || id == "" {
+			t.Fatalf("initialize: %d %s", resp.StatusCode, body)
+		}
+		if len(childPIDs(t)) == 0 {
+			t.Fatal("the server process is not running")
+		}
+		deleteSession(t, c, url, id)
+		// close stdin → 200ms → SIGTERM (ignored) → 200ms → SIGKILL.
+		waitForChildren(t, 0, 5*time.Second)
+	})
+
+	t.Run("full pool", func(t *testing.T) {
+		url := startProxy(t, stdioProxySite(bin, "max_processes 1", "warm 0", "acquire_timeout 100ms")) + "/mcp"
+		first := openSession(t, c, url)
+		resp, body := mcpPost(t, c, url, "", initializeBody)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "max_processes") {
+			t.Fatalf("second session on a full pool: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		// The first session is unaffected, and its end frees the slot.
+		deleteSession(t, c, url, first)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			resp, body = mcpPost(t, c, url, "", initializeBody)
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the slot of a deleted session never freed: %d %s", resp.StatusCode, body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// writeScript writes an executable shell script.
+func writeScript(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
