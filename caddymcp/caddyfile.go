@@ -1,13 +1,17 @@
 package caddymcp
 
 import (
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
 func init() {
@@ -66,7 +70,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
-		return d.ArgErr()
+		return d.Errf("mcp_proxy takes no argument besides a matcher (/path, * or @name), got %q", d.Val())
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
@@ -95,13 +99,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "replay_buffer":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
-				return d.ArgErr()
+				return d.Err("replay_buffer takes two arguments: replay_buffer <events> <size>, e.g. 512 1MiB")
 			}
 			if h.ReplayEvents, err = strconv.Atoi(args[0]); err != nil || h.ReplayEvents <= 0 {
 				return d.Errf("replay_buffer: events must be a positive integer, got %q", args[0])
 			}
 			size, err := humanize.ParseBytes(args[1])
-			if err != nil || size == 0 {
+			if err != nil || size == 0 || size > math.MaxInt {
 				return d.Errf("replay_buffer: invalid size %q", args[1])
 			}
 			h.ReplayBytes = int(size)
@@ -135,6 +139,12 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 			if len(args) != 2 {
 				return nil, d.Err("env takes a name and a value: env <name> <value>")
 			}
+			if args[0] == "" || strings.ContainsAny(args[0], "=\x00") {
+				return nil, d.Errf("env: invalid variable name %q", args[0])
+			}
+			if _, dup := u.Env[args[0]]; dup {
+				return nil, d.Errf("env: %s is set twice", args[0])
+			}
 			if u.Env == nil {
 				u.Env = make(map[string]string)
 			}
@@ -162,6 +172,13 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	limit := u.MaxProcesses
+	if limit == 0 {
+		limit = pool.DefaultMaxProcesses
+	}
+	if u.Warm != nil && *u.Warm > limit {
+		return nil, d.Errf("warm (%d) must not exceed max_processes (%d): spares count toward the limit", *u.Warm, limit)
 	}
 	return u, nil
 }
@@ -230,7 +247,7 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 		return 0, err
 	}
 	size, err := humanize.ParseBytes(s)
-	if err != nil || size == 0 {
+	if err != nil || size == 0 || size > math.MaxInt64 {
 		return 0, d.Errf("%s: invalid size %q (e.g. 4MB, 512KiB)", name, s)
 	}
 	return int64(size), nil

@@ -1,0 +1,719 @@
+package caddymcp
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// These tests drive UnmarshalCaddyfile with caddyfile.NewTestDispenser, as
+// httpcaddyfile does after it has taken a matcher token (if any) off the
+// directive's line. The adapter-level tests — matchers, ordering, file and
+// line of errors through the whole adapter — are in ../caddytest.
+
+func intPtr(n int) *int { return &n }
+
+func dur(d time.Duration) caddy.Duration { return caddy.Duration(d) }
+
+// stdioOnly is the smallest valid handler body's result: a stdio upstream
+// running cmd and nothing else set.
+func stdioOnly(h Handler) Handler {
+	h.Stdio = &StdioUpstream{Command: "cmd"}
+	return h
+}
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input string
+		want  Handler
+	}{
+		{
+			name: "minimal",
+			input: `mcp_proxy {
+				stdio cmd
+			}`,
+			want: Handler{Stdio: &StdioUpstream{Command: "cmd"}},
+		},
+		{
+			name: "stdio with arguments",
+			input: `mcp_proxy {
+				stdio npx -y @modelcontextprotocol/server-everything "a b" {env.X}
+			}`,
+			want: Handler{Stdio: &StdioUpstream{
+				Command: "npx",
+				Args:    []string{"-y", "@modelcontextprotocol/server-everything", "a b", "{env.X}"},
+			}},
+		},
+		{
+			name: "stdio with an empty block",
+			input: `mcp_proxy {
+				stdio cmd arg {
+				}
+			}`,
+			want: Handler{Stdio: &StdioUpstream{Command: "cmd", Args: []string{"arg"}}},
+		},
+		{
+			name: "every stdio subdirective",
+			input: `mcp_proxy {
+				stdio /usr/bin/server --flag {
+					env API_KEY {env.API_KEY}
+					env MODE "read only"
+					dir /srv/mcp
+					max_processes 8
+					warm 2
+					idle_timeout 90s
+					stop_timeout 2s
+					acquire_timeout 1m
+				}
+			}`,
+			want: Handler{Stdio: &StdioUpstream{
+				Command:        "/usr/bin/server",
+				Args:           []string{"--flag"},
+				Env:            map[string]string{"API_KEY": "{env.API_KEY}", "MODE": "read only"},
+				Dir:            "/srv/mcp",
+				MaxProcesses:   8,
+				Warm:           intPtr(2),
+				IdleTimeout:    dur(90 * time.Second),
+				StopTimeout:    dur(2 * time.Second),
+				AcquireTimeout: dur(time.Minute),
+			}},
+		},
+		{
+			name: "warm 0 is kept, not the default",
+			input: `mcp_proxy {
+				stdio cmd {
+					warm 0
+				}
+			}`,
+			want: Handler{Stdio: &StdioUpstream{Command: "cmd", Warm: intPtr(0)}},
+		},
+		{
+			name: "env is repeatable",
+			input: `mcp_proxy {
+				stdio cmd {
+					env A 1
+					env B 2
+				}
+			}`,
+			want: Handler{Stdio: &StdioUpstream{Command: "cmd", Env: map[string]string{"A": "1", "B": "2"}}},
+		},
+		{
+			name: "name",
+			input: `mcp_proxy {
+				name everything
+				stdio cmd
+			}`,
+			want: stdioOnly(Handler{Name: "everything"}),
+		},
+		{
+			name: "stdio need not come first",
+			input: `mcp_proxy {
+				max_sessions 3
+				stdio cmd
+				max_in_flight 4
+			}`,
+			want: stdioOnly(Handler{MaxSessions: 3, MaxInFlight: 4}),
+		},
+		{
+			name: "session_idle_timeout",
+			input: `mcp_proxy {
+				stdio cmd
+				session_idle_timeout 45m
+			}`,
+			want: stdioOnly(Handler{SessionIdleTimeout: dur(45 * time.Minute)}),
+		},
+		{
+			name: "session_idle_timeout in days",
+			input: `mcp_proxy {
+				stdio cmd
+				session_idle_timeout 1d
+			}`,
+			want: stdioOnly(Handler{SessionIdleTimeout: dur(24 * time.Hour)}),
+		},
+		{
+			name: "max_sessions",
+			input: `mcp_proxy {
+				stdio cmd
+				max_sessions 100
+			}`,
+			want: stdioOnly(Handler{MaxSessions: 100}),
+		},
+		{
+			name: "request_timeout",
+			input: `mcp_proxy {
+				stdio cmd
+				request_timeout 30s
+			}`,
+			want: stdioOnly(Handler{RequestTimeout: dur(30 * time.Second)}),
+		},
+		{
+			name: "max_message_size in decimal megabytes",
+			input: `mcp_proxy {
+				stdio cmd
+				max_message_size 1MB
+			}`,
+			want: stdioOnly(Handler{MaxMessageSize: 1000 * 1000}),
+		},
+		{
+			name: "max_message_size in binary kibibytes",
+			input: `mcp_proxy {
+				stdio cmd
+				max_message_size 512KiB
+			}`,
+			want: stdioOnly(Handler{MaxMessageSize: 512 * 1024}),
+		},
+		{
+			name: "max_message_size in bytes",
+			input: `mcp_proxy {
+				stdio cmd
+				max_message_size 65536
+			}`,
+			want: stdioOnly(Handler{MaxMessageSize: 65536}),
+		},
+		{
+			name: "allowed_origins accumulates",
+			input: `mcp_proxy {
+				stdio cmd
+				allowed_origins https://a.example https://b.example
+				allowed_origins https://c.example
+			}`,
+			want: stdioOnly(Handler{AllowedOrigins: []string{"https://a.example", "https://b.example", "https://c.example"}}),
+		},
+		{
+			name: "allowed_hosts accumulates",
+			input: `mcp_proxy {
+				stdio cmd
+				allowed_hosts mcp.example
+				allowed_hosts "*"
+			}`,
+			want: stdioOnly(Handler{AllowedHosts: []string{"mcp.example", "*"}}),
+		},
+		{
+			name: "keepalive",
+			input: `mcp_proxy {
+				stdio cmd
+				keepalive 5s
+			}`,
+			want: stdioOnly(Handler{KeepAlive: dur(5 * time.Second)}),
+		},
+		{
+			name: "replay_buffer",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_buffer 128 256KiB
+			}`,
+			want: stdioOnly(Handler{ReplayEvents: 128, ReplayBytes: 256 * 1024}),
+		},
+		{
+			name: "max_in_flight",
+			input: `mcp_proxy {
+				stdio cmd
+				max_in_flight 16
+			}`,
+			want: stdioOnly(Handler{MaxInFlight: 16}),
+		},
+		{
+			name: "everything",
+			input: `mcp_proxy {
+				name full
+				stdio go run example.com/server@v1.0.0 {
+					env TOKEN {env.TOKEN}
+					dir /tmp
+					max_processes 4
+					warm 0
+					idle_timeout 2m
+					stop_timeout 3s
+					acquire_timeout 10s
+				}
+				session_idle_timeout 1h
+				max_sessions 50
+				request_timeout 2m
+				max_message_size 2MiB
+				allowed_origins https://app.example
+				allowed_hosts mcp.example
+				keepalive 20s
+				replay_buffer 64 64KiB
+				max_in_flight 8
+			}`,
+			want: Handler{
+				Name: "full",
+				Stdio: &StdioUpstream{
+					Command:        "go",
+					Args:           []string{"run", "example.com/server@v1.0.0"},
+					Env:            map[string]string{"TOKEN": "{env.TOKEN}"},
+					Dir:            "/tmp",
+					MaxProcesses:   4,
+					Warm:           intPtr(0),
+					IdleTimeout:    dur(2 * time.Minute),
+					StopTimeout:    dur(3 * time.Second),
+					AcquireTimeout: dur(10 * time.Second),
+				},
+				SessionIdleTimeout: dur(time.Hour),
+				MaxSessions:        50,
+				RequestTimeout:     dur(2 * time.Minute),
+				MaxMessageSize:     2 << 20,
+				AllowedOrigins:     []string{"https://app.example"},
+				AllowedHosts:       []string{"mcp.example"},
+				KeepAlive:          dur(20 * time.Second),
+				ReplayEvents:       64,
+				ReplayBytes:        64 << 10,
+				MaxInFlight:        8,
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Handler
+			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err != nil {
+				t.Fatalf("UnmarshalCaddyfile: %v\ninput:\n%s", err, tc.input)
+			}
+			// Compared as JSON, the form Caddy runs: a nil and an empty
+			// Args are the same configuration.
+			if got, want := handlerJSON(t, got), handlerJSON(t, tc.want); got != want {
+				t.Errorf("UnmarshalCaddyfile\ngot:  %s\nwant: %s", got, want)
+			}
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input string
+		// line is the Testfile line the error must name.
+		line string
+		// wants are substrings of the error message.
+		wants []string
+	}{
+		{
+			name: "unknown subdirective",
+			input: `mcp_proxy {
+				stdio cmd
+				upstream http://x
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`unrecognized mcp_proxy subdirective "upstream"`},
+		},
+		{
+			name: "unknown stdio subdirective",
+			input: `mcp_proxy {
+				stdio cmd {
+					environment A B
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`unrecognized stdio subdirective "environment"`},
+		},
+		{
+			name: "stdio subdirective at the top level",
+			input: `mcp_proxy {
+				stdio cmd
+				warm 2
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`unrecognized mcp_proxy subdirective "warm"`},
+		},
+		{
+			name: "stdio without a command",
+			input: `mcp_proxy {
+				stdio
+			}`,
+			line:  "Testfile:2",
+			wants: []string{"stdio needs a command"},
+		},
+		{
+			name: "stdio without a command but with a block",
+			input: `mcp_proxy {
+				stdio {
+					warm 1
+				}
+			}`,
+			line:  "Testfile:2",
+			wants: []string{"stdio needs a command"},
+		},
+		{
+			name:  "no block at all",
+			input: `mcp_proxy`,
+			line:  "Testfile:1",
+			wants: []string{"mcp_proxy needs an upstream", "stdio <command>"},
+		},
+		{
+			name: "no stdio in the block",
+			input: `mcp_proxy {
+				name x
+			}`,
+			line:  "Testfile:3", // the closing brace
+			wants: []string{"mcp_proxy needs an upstream", "stdio <command>"},
+		},
+		{
+			name: "two stdio upstreams",
+			input: `mcp_proxy {
+				stdio a
+				stdio b
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"only one stdio upstream per mcp_proxy"},
+		},
+		{
+			// httpcaddyfile takes a matcher token (/path, *, @name) off the
+			// line before calling the parser; anything left is an error.
+			name: "argument that is not a matcher",
+			input: `mcp_proxy foo bar {
+				stdio cmd
+			}`,
+			line:  "Testfile:1",
+			wants: []string{"foo"},
+		},
+		{
+			name: "name without a value",
+			input: `mcp_proxy {
+				name
+				stdio cmd
+			}`,
+			line:  "Testfile:2",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "name with two values",
+			input: `mcp_proxy {
+				name a b
+				stdio cmd
+			}`,
+			line:  "Testfile:2",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "bad duration",
+			input: `mcp_proxy {
+				stdio cmd
+				session_idle_timeout soon
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`session_idle_timeout: invalid duration "soon"`},
+		},
+		{
+			name: "zero duration",
+			input: `mcp_proxy {
+				stdio cmd
+				request_timeout 0s
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"request_timeout must be positive"},
+		},
+		{
+			name: "negative duration",
+			input: `mcp_proxy {
+				stdio cmd
+				keepalive -5s
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"keepalive must be positive"},
+		},
+		{
+			name: "duration without a value",
+			input: `mcp_proxy {
+				stdio cmd
+				keepalive
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "bad stdio idle_timeout",
+			input: `mcp_proxy {
+				stdio cmd {
+					idle_timeout 5 minutes
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "bad stdio stop_timeout",
+			input: `mcp_proxy {
+				stdio cmd {
+					stop_timeout 5q
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`stop_timeout: invalid duration "5q"`},
+		},
+		{
+			name: "zero stdio acquire_timeout",
+			input: `mcp_proxy {
+				stdio cmd {
+					acquire_timeout 0
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"acquire_timeout must be positive"},
+		},
+		{
+			name: "negative max_sessions",
+			input: `mcp_proxy {
+				stdio cmd
+				max_sessions -1
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"max_sessions must be a positive integer, got -1"},
+		},
+		{
+			name: "zero max_sessions",
+			input: `mcp_proxy {
+				stdio cmd
+				max_sessions 0
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"max_sessions must be a positive integer, got 0"},
+		},
+		{
+			name: "non-integer max_in_flight",
+			input: `mcp_proxy {
+				stdio cmd
+				max_in_flight 1.5
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`max_in_flight: "1.5" is not an integer`},
+		},
+		{
+			name: "zero max_processes",
+			input: `mcp_proxy {
+				stdio cmd {
+					max_processes 0
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"max_processes must be a positive integer, got 0"},
+		},
+		{
+			name: "non-integer max_processes",
+			input: `mcp_proxy {
+				stdio cmd {
+					max_processes many
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`max_processes: "many" is not an integer`},
+		},
+		{
+			name: "negative warm",
+			input: `mcp_proxy {
+				stdio cmd {
+					warm -1
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"warm must be zero or positive, got -1"},
+		},
+		{
+			name: "non-integer warm",
+			input: `mcp_proxy {
+				stdio cmd {
+					warm yes
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`warm: "yes" is not an integer`},
+		},
+		{
+			name: "bad size",
+			input: `mcp_proxy {
+				stdio cmd
+				max_message_size big
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`max_message_size: invalid size "big"`},
+		},
+		{
+			name: "zero size",
+			input: `mcp_proxy {
+				stdio cmd
+				max_message_size 0
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`max_message_size: invalid size "0"`},
+		},
+		{
+			name: "negative size",
+			input: `mcp_proxy {
+				stdio cmd
+				max_message_size -1MB
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`max_message_size: invalid size "-1MB"`},
+		},
+		{
+			name: "env with one argument",
+			input: `mcp_proxy {
+				stdio cmd {
+					env API_KEY
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"env takes a name and a value"},
+		},
+		{
+			name: "env with three arguments",
+			input: `mcp_proxy {
+				stdio cmd {
+					env A b c
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"env takes a name and a value"},
+		},
+		{
+			name: "dir without a value",
+			input: `mcp_proxy {
+				stdio cmd {
+					dir
+				}
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "allowed_origins without a value",
+			input: `mcp_proxy {
+				stdio cmd
+				allowed_origins
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "allowed_hosts without a value",
+			input: `mcp_proxy {
+				stdio cmd
+				allowed_hosts
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "replay_buffer with one argument",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_buffer 512
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"replay_buffer takes two arguments"},
+		},
+		{
+			name: "replay_buffer with three arguments",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_buffer 512 1MiB 2
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"replay_buffer takes two arguments"},
+		},
+		{
+			name: "replay_buffer with zero events",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_buffer 0 1MiB
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`replay_buffer: events must be a positive integer, got "0"`},
+		},
+		{
+			name: "replay_buffer with non-integer events",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_buffer many 1MiB
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`replay_buffer: events must be a positive integer, got "many"`},
+		},
+		{
+			name: "replay_buffer with a bad size",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_buffer 512 lots
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`replay_buffer: invalid size "lots"`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err == nil {
+				t.Fatalf("UnmarshalCaddyfile succeeded, want an error\ninput:\n%s\nresult: %s", tc.input, handlerJSON(t, h))
+			}
+			msg := err.Error()
+			wants := tc.wants
+			if tc.line != "" {
+				wants = append(wants, "at "+tc.line)
+			}
+			for _, want := range wants {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not contain %q", msg, want)
+				}
+			}
+		})
+	}
+}
+
+// TestUnmarshalCaddyfileSizeOverflow checks that a size too large for the
+// field is an error at parse time, not a wrapped-around negative number
+// that only fails (without a file and line) when the handler is provisioned.
+func TestUnmarshalCaddyfileSizeOverflow(t *testing.T) {
+	for _, input := range []string{
+		`mcp_proxy {
+			stdio cmd
+			max_message_size 10EiB
+		}`,
+		`mcp_proxy {
+			stdio cmd
+			replay_buffer 512 10EiB
+		}`,
+	} {
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+		if err == nil {
+			t.Errorf("UnmarshalCaddyfile succeeded, want an error\ninput:\n%s\nresult: %s", input, handlerJSON(t, h))
+			continue
+		}
+		if !strings.Contains(err.Error(), "10EiB") || !strings.Contains(err.Error(), "Testfile:3") {
+			t.Errorf("error %q does not name the size and the line", err)
+		}
+	}
+}
+
+func handlerJSON(t *testing.T, h Handler) string {
+	t.Helper()
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestUnmarshalCaddyfileStdioChecks covers the stdio checks that must fail
+// at adapt time, with a line, rather than at provisioning.
+func TestUnmarshalCaddyfileStdioChecks(t *testing.T) {
+	tests := []struct {
+		name, block, want string
+	}{
+		{"env set twice", "env A 1\nenv A 2", "env: A is set twice"},
+		{"env name with =", "env A=B x", `env: invalid variable name "A=B"`},
+		{"env empty name", `env "" x`, `env: invalid variable name ""`},
+		{"warm above the default max_processes", "warm 17", "warm (17) must not exceed max_processes (16)"},
+		{"warm above max_processes", "max_processes 2\nwarm 3", "warm (3) must not exceed max_processes (2)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\n" + tt.block + "\n}\n}")
+			err := new(Handler).UnmarshalCaddyfile(d)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("got %v, want an error with %q and a line", err, tt.want)
+			}
+		})
+	}
+}
