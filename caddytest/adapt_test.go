@@ -206,7 +206,7 @@ func TestAdaptErrorsNameFileAndLine(t *testing.T) {
 			name: "argument that is not a matcher",
 			body: ":8080 {\n\tmcp_proxy foo bar {\n\t\tstdio mcp-server\n\t}\n}\n",
 			line: 2,
-			want: "'foo'",
+			want: `"foo"`,
 		},
 		{
 			// Caddy's own error, which names no line (line 0: not checked).
