@@ -5,6 +5,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -59,3 +60,30 @@ func (e *BusyError) Error() string { return e.Err.Error() }
 
 // Unwrap lets errors.Is match ErrBusy and the cause.
 func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Err} }
+
+// RelatedReceiver is a Receiver that can route a server message precisely
+// when the upstream knows which client request it belongs to. The HTTP
+// upstream calls DeliverRelated instead of Deliver for every message that
+// arrives on the response stream of a request (progress, log messages,
+// server requests, and the response itself, also when the stream is resumed
+// with a GET), and for the error response it makes up when that request
+// fails. requestID is the client request's raw JSON id, byte for byte.
+// Like Deliver, it must not block for long.
+type RelatedReceiver interface {
+	Receiver
+	// DeliverRelated hands over one message from the server that belongs
+	// to the client request with id requestID.
+	DeliverRelated(m *pipeline.Message, requestID json.RawMessage)
+}
+
+// Listener is a Conn that wants to know whether the client is listening for
+// messages unrelated to its requests (a client's standalone GET stream).
+// The front calls Listen(true) when a client's GET stream opens and
+// Listen(false) when it ends; calls may overlap (a new GET before the old
+// one ended) and are counted. The HTTP upstream holds the upstream's own
+// GET stream only while someone listens, plus a grace period after the last
+// listener left, so that sessions whose client never listens hold none.
+type Listener interface {
+	// Listen reports that a client stream opened (true) or closed (false).
+	Listen(on bool)
+}

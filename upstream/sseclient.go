@@ -1,0 +1,184 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+)
+
+// sseEvent is one event block of a text/event-stream body, as the
+// WHATWG EventSource parser sees it. Its slices are valid until the next
+// call to sseReader.next.
+type sseEvent struct {
+	// name is the "event" field; "" means "message".
+	name string
+	// data is the joined "data" lines (without the final newline).
+	data []byte
+	// hasData tells whether any data line was present (data may be empty).
+	hasData bool
+	// id is the "id" field; hasID tells whether one was present ("id:" with
+	// no value resets the stream's last event id to "").
+	id    string
+	hasID bool
+	// retry is the "retry" field, if any valid one was present.
+	retry    time.Duration
+	hasRetry bool
+	// tooLarge means the data exceeded the size limit and was discarded.
+	tooLarge bool
+}
+
+// isMessage reports whether the event carries a JSON-RPC message: a
+// "message" event (named or not) with non-empty data. Other names (such as
+// go-sdk's "prime" and "close") and empty data (priming events) carry none.
+func (e *sseEvent) isMessage() bool {
+	return (e.name == "" || e.name == "message") && len(e.data) > 0 && !e.tooLarge
+}
+
+// sseReader parses a text/event-stream body incrementally: each event is
+// returned as soon as its blank line arrives, never after buffering the
+// whole body. It accepts CRLF, LF and lone CR line endings, skips comments
+// and unknown fields, and holds at most max bytes of data per event (plus
+// one line of about as many); a larger event is skipped and reported
+// with tooLarge, so one oversized message does not end the stream.
+type sseReader struct {
+	br      *bufio.Reader
+	max     int  // data bytes per event
+	lineMax int  // bytes per line: max plus room for the field name
+	started bool // the optional leading BOM was handled
+	skipLF  bool // the previous line ended in CR: a following LF belongs to it
+	line    []byte
+	ev      sseEvent
+	data    []byte
+}
+
+// errSSELineTooLong marks a line longer than the limit; it never leaves
+// the reader.
+var errSSELineTooLong = errors.New("SSE line exceeds the maximum message size")
+
+func newSSEReader(r io.Reader, max int) *sseReader {
+	return &sseReader{br: bufio.NewReaderSize(r, 32<<10), max: max, lineMax: max + 64}
+}
+
+// next returns the next event block that had at least one field. At the end
+// of the body it returns io.EOF (an unterminated last block is discarded, as
+// EventSource does); other errors are the body's read errors.
+func (r *sseReader) next() (*sseEvent, error) {
+	if !r.started {
+		r.started = true
+		if b, err := r.br.Peek(3); err == nil && bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
+			_, _ = r.br.Discard(3)
+		}
+	}
+	r.ev = sseEvent{}
+	r.data = r.data[:0]
+	fields := false
+	for {
+		line, err := r.readLine()
+		if errors.Is(err, errSSELineTooLong) {
+			// Only a data line can legitimately be this long.
+			r.ev.tooLarge, fields = true, true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(line) == 0 {
+			if !fields {
+				continue
+			}
+			if r.ev.hasData && !r.ev.tooLarge {
+				r.ev.data = r.data
+			}
+			return &r.ev, nil
+		}
+		if line[0] == ':' {
+			continue // comment, e.g. a keep-alive
+		}
+		name, value := line, []byte(nil)
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			name, value = line[:i], line[i+1:]
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+		}
+		switch string(name) {
+		case "event":
+			r.ev.name, fields = string(value), true
+		case "data":
+			fields = true
+			if r.ev.tooLarge {
+				continue
+			}
+			if r.ev.hasData {
+				r.data = append(r.data, '\n')
+			}
+			r.ev.hasData = true
+			if len(r.data)+len(value) > r.max {
+				r.ev.tooLarge = true
+				r.data = r.data[:0]
+				continue
+			}
+			r.data = append(r.data, value...)
+		case "id":
+			fields = true
+			if bytes.IndexByte(value, 0) < 0 {
+				r.ev.id, r.ev.hasID = string(value), true
+			}
+		case "retry":
+			fields = true
+			if ms, err := strconv.ParseUint(string(value), 10, 32); err == nil {
+				r.ev.retry, r.ev.hasRetry = time.Duration(ms)*time.Millisecond, true
+			}
+		}
+	}
+}
+
+// readLine returns the next line without its ending. The slice is valid
+// until the next call.
+func (r *sseReader) readLine() ([]byte, error) {
+	r.line = r.line[:0]
+	tooLong := false
+	for {
+		if r.skipLF {
+			b, err := r.br.ReadByte()
+			if err != nil {
+				return nil, err
+			}
+			r.skipLF = false
+			if b != '\n' {
+				_ = r.br.UnreadByte()
+			}
+		}
+		n := max(r.br.Buffered(), 1)
+		chunk, err := r.br.Peek(n)
+		if len(chunk) == 0 {
+			return nil, err
+		}
+		i := bytes.IndexAny(chunk, "\r\n")
+		part := chunk
+		if i >= 0 {
+			part = chunk[:i]
+		}
+		if !tooLong {
+			if len(r.line)+len(part) > r.lineMax {
+				tooLong = true
+				r.line = r.line[:0]
+			} else {
+				r.line = append(r.line, part...)
+			}
+		}
+		if i < 0 {
+			_, _ = r.br.Discard(len(chunk))
+			continue
+		}
+		r.skipLF = chunk[i] == '\r'
+		_, _ = r.br.Discard(i + 1)
+		if tooLong {
+			return nil, errSSELineTooLong
+		}
+		return r.line, nil
+	}
+}
