@@ -2,6 +2,8 @@ package caddymcp
 
 import (
 	"math"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-mcp/caddy-mcp/pool"
@@ -38,6 +41,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        stop_timeout <duration>
 //	        acquire_timeout <duration>
 //	    }
+//	    http <url> {
+//	        header_up <field> <value>
+//	        pass_authorization
+//	        response_header_timeout <duration>
+//	        idle_timeout <duration>
+//	        dial_timeout <duration>
+//	        tls_trusted_ca_certs <pem_files...>
+//	        tls_client_auth <cert_file> <key_file>
+//	        tls_server_name <name>
+//	        tls_insecure_skip_verify
+//	    }
 //	    session_idle_timeout <duration>
 //	    max_sessions <n>
 //	    request_timeout <duration>
@@ -58,6 +72,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // surplus spares (default 1m), stop_timeout is each wait of the shutdown
 // sequence close-stdin → SIGTERM → SIGKILL (default 5s), acquire_timeout is
 // how long a new session waits for a free process before a 503 (default 5s).
+// http forwards to a remote Streamable HTTP server instead (one upstream per
+// mcp_proxy): header_up sets a request header sent upstream (placeholders are
+// evaluated when the client's initialize creates the upstream session);
+// pass_authorization forwards the client's Authorization header, which the
+// MCP specification forbids, for upstreams that validate the same token;
+// response_header_timeout (default 30s), idle_timeout (silent SSE streams)
+// and dial_timeout (default 3s) bound the waits; the tls_* lines configure
+// upstream TLS as in reverse_proxy's http transport.
 // session_idle_timeout ends sessions without traffic (default 30m);
 // max_sessions bounds live sessions (default 10000); request_timeout bounds
 // the wait for a response (default 10m); max_message_size bounds a message
@@ -78,10 +100,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "name":
 			h.Name, err = singleArg(d)
 		case "stdio":
-			if h.Stdio != nil {
-				return d.Err("only one stdio upstream per mcp_proxy")
+			if h.Stdio != nil || h.HTTP != nil {
+				return d.Err("only one upstream (stdio or http) per mcp_proxy")
 			}
 			h.Stdio, err = parseStdio(d)
+		case "http":
+			if h.Stdio != nil || h.HTTP != nil {
+				return d.Err("only one upstream (stdio or http) per mcp_proxy")
+			}
+			h.HTTP, err = parseHTTP(d)
 		case "session_idle_timeout":
 			h.SessionIdleTimeout, err = durationArg(d)
 		case "max_sessions":
@@ -118,8 +145,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if h.Stdio == nil {
-		return d.Err("mcp_proxy needs an upstream: add a stdio <command> line")
+	if h.Stdio == nil && h.HTTP == nil {
+		return d.Err("mcp_proxy needs an upstream: add a stdio <command> or an http <url> line")
 	}
 	return nil
 }
@@ -181,6 +208,96 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 		return nil, d.Errf("warm (%d) must not exceed max_processes (%d): spares count toward the limit", *u.Warm, limit)
 	}
 	return u, nil
+}
+
+// parseHTTP parses `http <url> { ... }`.
+func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
+	raw, err := singleArgKeepBlock(d)
+	if err != nil {
+		return nil, err
+	}
+	if u, perr := url.Parse(raw); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, d.Errf("http: %q is not an absolute http:// or https:// URL", raw)
+	}
+	u := &HTTPUpstream{URL: raw}
+	transport := func() *reverseproxy.HTTPTransport {
+		if u.Transport == nil {
+			u.Transport = new(reverseproxy.HTTPTransport)
+		}
+		return u.Transport
+	}
+	tls := func() *reverseproxy.TLSConfig {
+		t := transport()
+		if t.TLS == nil {
+			t.TLS = new(reverseproxy.TLSConfig)
+		}
+		return t.TLS
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "header_up":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.Err("header_up takes a field and a value: header_up <field> <value>")
+			}
+			if u.HeaderUp == nil {
+				u.HeaderUp = make(http.Header)
+			}
+			u.HeaderUp.Add(args[0], args[1])
+		case "pass_authorization":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			u.PassAuthorization = true
+		case "response_header_timeout":
+			u.ResponseHeaderTimeout, err = durationArg(d)
+		case "idle_timeout":
+			u.IdleTimeout, err = durationArg(d)
+		case "dial_timeout":
+			transport().DialTimeout, err = durationArg(d)
+		case "tls_trusted_ca_certs":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			tls().RootCAPEMFiles = append(tls().RootCAPEMFiles, args...)
+		case "tls_client_auth":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.Err("tls_client_auth takes a certificate file and a key file")
+			}
+			tls().ClientCertificateFile, tls().ClientCertificateKeyFile = args[0], args[1]
+		case "tls_server_name":
+			var name string
+			name, err = singleArg(d)
+			tls().ServerName = name
+		case "tls_insecure_skip_verify":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			tls().InsecureSkipVerify = true
+		default:
+			return nil, d.Errf("unrecognized http subdirective %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if u.Transport != nil && u.Transport.TLS != nil && !strings.HasPrefix(raw, "https://") {
+		return nil, d.Err("http: tls_* settings need an https:// URL")
+	}
+	return u, nil
+}
+
+// singleArgKeepBlock reads exactly one argument and leaves a following
+// block for the caller.
+func singleArgKeepBlock(d *caddyfile.Dispenser) (string, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return "", d.Errf("%s takes exactly one argument", "http <url>")
+	}
+	return args[0], nil
 }
 
 func singleArg(d *caddyfile.Dispenser) (string, error) {

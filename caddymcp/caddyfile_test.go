@@ -356,7 +356,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				stdio b
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"only one stdio upstream per mcp_proxy"},
+			wants: []string{"only one upstream (stdio or http) per mcp_proxy"},
 		},
 		{
 			// httpcaddyfile takes a matcher token (/path, *, @name) off the
@@ -713,6 +713,63 @@ func TestUnmarshalCaddyfileStdioChecks(t *testing.T) {
 			err := new(Handler).UnmarshalCaddyfile(d)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "Testfile:") {
 				t.Fatalf("got %v, want an error with %q and a line", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnmarshalCaddyfileHTTP covers the http upstream block.
+func TestUnmarshalCaddyfileHTTP(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`mcp_proxy {
+		http https://mcp.example.com/mcp {
+			header_up Authorization "Bearer {env.UPSTREAM_TOKEN}"
+			header_up X-User {http.auth.user.id}
+			pass_authorization
+			response_header_timeout 20s
+			idle_timeout 2m
+			dial_timeout 1s
+			tls_trusted_ca_certs /etc/ca.pem
+			tls_client_auth /etc/client.pem /etc/client.key
+			tls_server_name mcp.internal
+			tls_insecure_skip_verify
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	u := h.HTTP
+	if u == nil || h.Stdio != nil || u.URL != "https://mcp.example.com/mcp" {
+		t.Fatalf("upstream: %+v", h)
+	}
+	if got := u.HeaderUp.Get("Authorization"); got != "Bearer {env.UPSTREAM_TOKEN}" || u.HeaderUp.Get("X-User") != "{http.auth.user.id}" {
+		t.Errorf("header_up: %v", u.HeaderUp)
+	}
+	if !u.PassAuthorization || u.ResponseHeaderTimeout != caddy.Duration(20*time.Second) || u.IdleTimeout != caddy.Duration(2*time.Minute) {
+		t.Errorf("settings: %+v", u)
+	}
+	tr := u.Transport
+	if tr == nil || tr.DialTimeout != caddy.Duration(time.Second) || tr.TLS == nil {
+		t.Fatalf("transport: %+v", tr)
+	}
+	if tr.TLS.RootCAPEMFiles[0] != "/etc/ca.pem" || tr.TLS.ClientCertificateFile != "/etc/client.pem" ||
+		tr.TLS.ClientCertificateKeyFile != "/etc/client.key" || tr.TLS.ServerName != "mcp.internal" || !tr.TLS.InsecureSkipVerify {
+		t.Errorf("tls: %+v", tr.TLS)
+	}
+
+	bad := []struct{ name, input, want string }{
+		{"not a URL", "http mcp.example.com", "is not an absolute http:// or https:// URL"},
+		{"no URL", "http", "takes exactly one argument"},
+		{"tls on http://", "http http://x/mcp {\ntls_insecure_skip_verify\n}", "tls_* settings need an https:// URL"},
+		{"header_up with one arg", "http http://x/mcp {\nheader_up X\n}", "header_up takes a field and a value"},
+		{"unknown", "http http://x/mcp {\nfoo\n}", `unrecognized http subdirective "foo"`},
+		{"stdio and http", "stdio cmd\nhttp http://x/mcp", "only one upstream"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\n" + tt.input + "\n}"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("got %v, want %q with a line", err, tt.want)
 			}
 		})
 	}

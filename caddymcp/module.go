@@ -41,6 +41,8 @@ type Handler struct {
 	Name string `json:"name,omitempty"`
 	// Stdio runs the MCP server as local subprocesses.
 	Stdio *StdioUpstream `json:"stdio,omitempty"`
+	// HTTP forwards to a remote MCP server over Streamable HTTP.
+	HTTP *HTTPUpstream `json:"http,omitempty"`
 	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// MaxSessions bounds the live sessions of the endpoint (default 10000).
@@ -81,8 +83,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // no process starts here (the mcp app starts the pools).
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if h.Stdio == nil {
-		return errors.New("mcp_proxy: no upstream configured (add a stdio block)")
+	if (h.Stdio == nil) == (h.HTTP == nil) {
+		return errors.New("mcp_proxy: configure exactly one upstream (a stdio or an http block)")
 	}
 	if err := h.validateSettings(); err != nil {
 		return err
@@ -91,34 +93,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if maxMessage == 0 {
 		maxMessage = front.DefaultMaxMessageSize
 	}
-
-	appIface, err := ctx.App("mcp")
+	up, upstreamKey, err := h.provisionUpstream(ctx, int(maxMessage))
 	if err != nil {
-		return fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
+		return err
 	}
-	app := appIface.(*App)
-
-	poolCfg := h.Stdio.poolConfig(h.logger.Named("stdio"))
-	if err := poolCfg.Validate(); err != nil {
-		return fmt.Errorf("mcp_proxy: stdio: %v", err)
-	}
-	h.poolKey = h.Stdio.key()
-	val, _, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		p, err := pool.New(poolCfg)
-		if err != nil {
-			return nil, err
-		}
-		return &stdioEntry{pool: p, upstream: upstream.NewStdio(p, int(maxMessage), h.logger.Named("stdio"))}, nil
-	})
-	if err != nil {
-		return fmt.Errorf("mcp_proxy: stdio: %v", err)
-	}
-	entry := val.(*stdioEntry)
-	app.register(entry.pool)
 
 	h.storeKey = h.Name
 	if h.storeKey == "" {
-		h.storeKey = "derived:" + h.poolKey
+		h.storeKey = "derived:" + upstreamKey
 	}
 	idle := time.Duration(h.SessionIdleTimeout)
 	if idle == 0 {
@@ -142,7 +124,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		requestTimeout = DefaultRequestTimeout
 	}
 	h.server, err = front.New(front.Config{
-		Upstream:       entry.upstream,
+		Upstream:       up,
 		Store:          store,
 		MaxMessageSize: maxMessage,
 		RequestTimeout: requestTimeout,
@@ -156,6 +138,42 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:         h.logger,
 	})
 	return err
+}
+
+// provisionUpstream builds the configured upstream and returns it with a
+// key that identifies its configuration.
+func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
+	if h.HTTP != nil {
+		key := h.HTTP.key()
+		up, err := h.HTTP.build(ctx, maxMessage)
+		if err != nil {
+			return nil, "", fmt.Errorf("mcp_proxy: http: %v", err)
+		}
+		return up, key, nil
+	}
+	appIface, err := ctx.App("mcp")
+	if err != nil {
+		return nil, "", fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
+	}
+	poolCfg := h.Stdio.poolConfig(h.logger.Named("stdio"))
+	if err := poolCfg.Validate(); err != nil {
+		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
+	}
+	h.poolKey = h.Stdio.key()
+	val, _, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+		p, err := pool.New(poolCfg)
+		if err != nil {
+			return nil, err
+		}
+		return &stdioEntry{pool: p, upstream: upstream.NewStdio(p, maxMessage, h.logger.Named("stdio"))}, nil
+	})
+	if err != nil {
+		h.poolKey = ""
+		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
+	}
+	entry := val.(*stdioEntry)
+	appIface.(*App).register(entry.pool)
+	return entry.upstream, h.poolKey, nil
 }
 
 // validateSettings rejects negative bounds with a message naming the setting.
@@ -193,8 +211,8 @@ func userID(r *http.Request) string {
 
 // Validate checks the configuration after provisioning.
 func (h *Handler) Validate() error {
-	if h.Stdio == nil {
-		return errors.New("mcp_proxy: no upstream configured")
+	if h.HTTP != nil && h.HTTP.URL == "" {
+		return errors.New("mcp_proxy: http: the upstream URL is empty")
 	}
 	return nil
 }
@@ -215,6 +233,9 @@ func (h *Handler) Cleanup() error {
 		if _, err := stdioPools.Delete(h.poolKey); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if h.HTTP != nil {
+		errs = append(errs, h.HTTP.cleanup())
 	}
 	return errors.Join(errs...)
 }

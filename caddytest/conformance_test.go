@@ -1,9 +1,11 @@
 package caddytest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -19,9 +21,42 @@ const conformanceMaxProcesses = "max_processes 100"
 // HTTP (the baseline), then over stdio behind mcp_proxy. Every scenario that
 // passes directly must pass through the proxy.
 func TestConformanceStdio(t *testing.T) {
+	bin := buildEverythingServer(t)
+	// The runner opens a session per scenario (some open several) and never
+	// DELETEs one, so each holds its process until the session idle timeout:
+	// the default max_processes (16) is too small.
+	testConformanceThroughProxy(t, stdioProxySite(bin, conformanceMaxProcesses))
+}
+
+// TestConformanceHTTP is TestConformanceStdio with the everything-server
+// behind mcp_proxy over stateful Streamable HTTP.
+func TestConformanceHTTP(t *testing.T) {
+	upstreamURL := startEverythingServerHTTP(t)
+	testConformanceThroughProxy(t, httpProxySite(upstreamURL))
+}
+
+// httpProxySite is stdioProxySite for an HTTP upstream.
+func httpProxySite(upstreamURL string, httpOptions ...string) string {
+	block := ""
+	if len(httpOptions) > 0 {
+		block = " {\n\t\t\t" + strings.Join(httpOptions, "\n\t\t\t") + "\n\t\t}"
+	}
+	return fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		http %s%s
+	}
+}
+`, caddyfileQuote(upstreamURL), block)
+}
+
+// testConformanceThroughProxy runs the suite against the everything-server
+// directly (the baseline) and through mcp_proxy configured by site, and
+// fails on every scenario or check that passes directly but not through
+// the proxy.
+func testConformanceThroughProxy(t *testing.T, site string) {
 	requireIntegration(t)
 	node22(t)
-	bin := buildEverythingServer(t)
 
 	var (
 		baseline       map[string]bool
@@ -43,10 +78,7 @@ func TestConformanceStdio(t *testing.T) {
 	}
 
 	t.Run("proxy", func(t *testing.T) {
-		// The runner opens a session per scenario (some open several) and
-		// never DELETEs one, so each holds its process until the session
-		// idle timeout: the default max_processes (16) is too small.
-		url := startProxy(t, stdioProxySite(bin, conformanceMaxProcesses)) + "/mcp"
+		url := startProxy(t, site) + "/mcp"
 		proxiedChecks := runConformanceChecks(t, url, conformanceSuite)
 		proxied := verdicts(proxiedChecks)
 		requireScenario(t, proxied, "dns-rebinding-protection")

@@ -162,6 +162,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 				writeError(w, http.StatusNotFound, m.ID, codeSessionNotFound, "Session not found: "+err.Error())
 				return
 			}
+			st.expect() // held until every message is dispatched
 		}
 	}
 	for _, m := range msgs {
@@ -205,7 +206,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	st.closeIfAnswered()
+	st.respond(nil) // release the hold
 	s.answer(w, r, sess, st, version)
 }
 

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // answer writes the response stream of a POST. Clients of 2025-11-25 and
@@ -172,6 +173,14 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	defer sess.touch()
 	kick := st.attach()
 	defer st.detach(kick)
+	if index == getStreamIndex {
+		// An upstream that holds a stream of its own for unrelated
+		// messages (HTTP) holds it only while a client listens.
+		if l, ok := sess.upstream().(upstream.Listener); ok {
+			l.Listen(true)
+			defer l.Listen(false)
+		}
+	}
 	sw := startSSE(w, http.StatusOK)
 	if index == getStreamIndex && !resume {
 		// A comment right after the headers: some HTTP/2 intermediaries

@@ -38,6 +38,7 @@ type call struct {
 	id     json.RawMessage
 	stream *stream
 	token  string // progress token key, "" if none
+	method string
 	timer  *time.Timer
 }
 
@@ -188,7 +189,7 @@ func (s *Session) begin(m *pipeline.Message, st *stream) error {
 	case set.maxInFlight > 0 && len(s.inflight) >= set.maxInFlight:
 		return errTooManyCalls
 	}
-	c := &call{id: m.ID, stream: st, token: token}
+	c := &call{id: m.ID, stream: st, token: token, method: m.Method}
 	if token != "" {
 		s.tokens[token] = st
 	}
@@ -292,16 +293,28 @@ func (s *Session) attachUpstream(conn upstream.Conn) bool {
 }
 
 // Deliver routes one message from the server (upstream.Receiver).
-func (s *Session) Deliver(m *pipeline.Message) {
+func (s *Session) Deliver(m *pipeline.Message) { s.deliver(m, nil) }
+
+// DeliverRelated routes a server message that the upstream knows belongs to
+// the client request requestID (upstream.RelatedReceiver): it takes that
+// request's stream while the request is in flight.
+func (s *Session) DeliverRelated(m *pipeline.Message, requestID json.RawMessage) {
+	s.deliver(m, requestID)
+}
+
+func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
 	set := s.settings.Load()
 	if set.chain.Len() > 0 {
 		v := set.chain.Run(s.ctx, &pipeline.Exchange{Direction: pipeline.ToClient, SessionID: s.id, ProtocolVersion: s.Version()}, m)
 		switch v.Action {
-		case pipeline.Drop:
-			return
-		case pipeline.Respond:
-			if m.IsRequest() {
+		case pipeline.Drop, pipeline.Respond:
+			switch {
+			case m.IsResponse():
+				s.fail(m.IDKey(), pipeline.CodeInternalError, "the gateway's policy blocked the server's response")
+			case m.IsRequest() && v.Action == pipeline.Respond:
 				s.sendBackground(v.Message)
+			case m.IsRequest():
+				s.sendBackground(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
 			}
 			return
 		}
@@ -315,21 +328,37 @@ func (s *Session) Deliver(m *pipeline.Message) {
 			}
 			return
 		}
+		if c.method == "initialize" {
+			if m.Error != nil {
+				c.stream.respond(m)
+				s.close("the upstream MCP server refused initialize")
+				return
+			}
+			if v := m.ResultProtocolVersion(); v != "" {
+				s.setVersion(v)
+			}
+		}
 		c.stream.respond(m)
 		return
 	}
-	s.route(m).append(m)
+	s.route(m, related).append(m)
 }
 
-// route picks the stream for a server request or notification. stdio
-// carries no link from a server message to its cause, so: progress goes to
+// route picks the stream for a server request or notification. A message
+// the upstream relates to a request in flight takes that request's stream.
+// stdio carries no such link, so: progress goes to
 // the stream of the request that holds its token; requests and log messages
 // go to the POST stream of the only request in flight; everything else, and
 // anything ambiguous, goes to the GET stream, whose buffer holds it until a
 // client listens.
-func (s *Session) route(m *pipeline.Message) *stream {
+func (s *Session) route(m *pipeline.Message, related json.RawMessage) *stream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if related != nil {
+		if c := s.inflight[string(related)]; c != nil {
+			return c.stream
+		}
+	}
 	switch {
 	case m.Method == "notifications/progress":
 		if st := s.tokens[string(m.NotificationProgressToken())]; st != nil {
@@ -349,7 +378,11 @@ func (s *Session) route(m *pipeline.Message) *stream {
 func (s *Session) Closed(err error) {
 	s.settings.Load().logger.Warn("upstream MCP server ended; closing its session",
 		zap.String("session", s.id), zap.Error(err))
-	s.close("the upstream MCP server ended: " + err.Error())
+	reason := "the upstream MCP server ended"
+	if err != nil {
+		reason += ": " + err.Error()
+	}
+	s.close(reason)
 }
 
 // close ends the session: requests in flight are answered with an error,
@@ -392,3 +425,6 @@ func (s *Session) isClosed() bool {
 	defer s.mu.Unlock()
 	return s.closed
 }
+
+// Interface guard.
+var _ upstream.RelatedReceiver = (*Session)(nil)

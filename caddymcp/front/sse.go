@@ -43,14 +43,22 @@ func (sw *sseWriter) event(id string, data []byte) {
 	}
 	sw.buf = append(sw.buf, "event: message\n"...)
 	for {
-		line, rest, more := bytes.Cut(data, []byte{'\n'})
+		// SSE lines end at CRLF, LF or CR.
+		i := bytes.IndexAny(data, "\r\n")
+		line := data
+		if i >= 0 {
+			line = data[:i]
+		}
 		sw.buf = append(sw.buf, "data: "...)
-		sw.buf = append(sw.buf, bytes.TrimSuffix(line, []byte{'\r'})...)
+		sw.buf = append(sw.buf, line...)
 		sw.buf = append(sw.buf, '\n')
-		if !more {
+		if i < 0 {
 			break
 		}
-		data = rest
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
 	}
 	sw.buf = append(sw.buf, '\n')
 }

@@ -96,16 +96,6 @@ func (s *stream) respond(m *pipeline.Message) {
 	}
 }
 
-// closeIfAnswered closes the stream if it waits for no response, as when
-// every request of a batch was refused before reaching the server.
-func (s *stream) closeIfAnswered() {
-	s.mu.Lock()
-	if s.pending == 0 {
-		s.closeLocked()
-	}
-	s.mu.Unlock()
-}
-
 // close ends the stream: readers finish once they have sent what is held.
 func (s *stream) close() {
 	s.mu.Lock()

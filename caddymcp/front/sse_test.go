@@ -1,0 +1,130 @@
+package front
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestSSEFraming: the exact bytes of each kind of block.
+func TestSSEFraming(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		write func(sw *sseWriter)
+		want  string
+	}{
+		{"message", func(sw *sseWriter) { sw.event("2_1", []byte(`{"jsonrpc":"2.0","id":1,"result":{}}`)) },
+			"id: 2_1\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"},
+		{"no id", func(sw *sseWriter) { sw.event("", []byte(`{}`)) },
+			"event: message\ndata: {}\n\n"},
+		{"multi-line data", func(sw *sseWriter) { sw.event("0_3", []byte("{\n  \"a\": 1\n}")) },
+			"id: 0_3\nevent: message\ndata: {\ndata:   \"a\": 1\ndata: }\n\n"},
+		{"CRLF data", func(sw *sseWriter) { sw.event("0_4", []byte("{\r\n\"a\":1\r\n}")) },
+			"id: 0_4\nevent: message\ndata: {\ndata: \"a\":1\ndata: }\n\n"},
+		{"trailing newline", func(sw *sseWriter) { sw.event("0_5", []byte("{}\n")) },
+			"id: 0_5\nevent: message\ndata: {}\ndata: \n\n"},
+		{"priming", func(sw *sseWriter) { sw.event("7_0", nil) },
+			"id: 7_0\ndata: \n\n"},
+		{"comment", func(sw *sseWriter) { sw.comment("keepalive") },
+			": keepalive\n\n"},
+		{"retry", func(sw *sseWriter) { sw.retry(500) },
+			"retry: 500\n\n"},
+		{"several, one flush", func(sw *sseWriter) {
+			sw.event("1_0", nil)
+			sw.event("1_1", []byte(`{}`))
+			sw.retry(1000)
+		}, "id: 1_0\ndata: \n\nid: 1_1\nevent: message\ndata: {}\n\nretry: 1000\n\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			sw := startSSE(rec, http.StatusOK)
+			tc.write(sw)
+			if err := sw.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.Body.String(); got != tc.want {
+				t.Errorf("wrote %q, want %q", got, tc.want)
+			}
+			if !rec.Flushed {
+				t.Error("not flushed")
+			}
+		})
+	}
+}
+
+// TestSSEHeaders: an event stream is announced, uncached, unbuffered, and
+// has no length.
+func TestSSEHeaders(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	rec.Header().Set("Content-Length", "12")
+	startSSE(rec, http.StatusOK)
+	res := rec.Result()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("status %d", res.StatusCode)
+	}
+	for k, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Content-Length": ""} {
+		if got := res.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if !rec.Flushed {
+		t.Error("headers not flushed at once")
+	}
+}
+
+// TestSSERoundTrip: whatever the JSON's whitespace, a spec-compliant SSE
+// parser (lines end in CRLF, LF or CR) gets back a message equal to the one
+// written.
+func TestSSERoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{
+		`{"a":1}`,
+		"{\n\"a\":1\n}",
+		"{\r\n\"a\":1\r\n}",
+		"{\"a\":\t1 }",
+		"{\"a\":1,\r\"b\":2}", // a lone CR is JSON whitespace, and an SSE line end
+	} {
+		t.Run(data, func(t *testing.T) {
+			t.Parallel()
+			if bytes.Contains([]byte(data), []byte("\r\"b")) {
+			}
+			rec := httptest.NewRecorder()
+			sw := startSSE(rec, http.StatusOK)
+			sw.event("1_1", []byte(data))
+			_ = sw.flush()
+			var evs []sseEvent
+			if err := parseSSE(rec.Body, func(ev sseEvent) bool { evs = append(evs, ev); return true }); err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 || evs[0].id != "1_1" || evs[0].event != "message" {
+				t.Fatalf("parsed %+v", evs)
+			}
+			var got, want any
+			if err := json.Unmarshal([]byte(evs[0].data), &got); err != nil {
+				t.Fatalf("data %q is not the JSON written: %v", evs[0].data, err)
+			}
+			_ = json.Unmarshal([]byte(data), &want)
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			if !bytes.Equal(g, w) {
+				t.Errorf("data %s, want %s", g, w)
+			}
+		})
+	}
+}
+
+// TestSSEFlushEmpty: flushing nothing writes nothing.
+func TestSSEFlushEmpty(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	sw := startSSE(rec, http.StatusOK)
+	if err := sw.flush(); err != nil || rec.Body.Len() != 0 {
+		t.Errorf("flush of nothing: err %v, body %q", err, rec.Body.String())
+	}
+}

@@ -1,0 +1,90 @@
+package caddymcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// HTTPUpstream is a remote MCP server reached over Streamable HTTP.
+type HTTPUpstream struct {
+	// URL is the upstream's MCP endpoint, e.g. https://mcp.example.com/mcp.
+	URL string `json:"url"`
+	// HeaderUp sets request headers sent upstream (e.g. the upstream's own
+	// credentials). Values may use placeholders; they are evaluated once,
+	// when the client's initialize creates the upstream session.
+	HeaderUp http.Header `json:"header_up,omitempty"`
+	// PassAuthorization forwards the client's Authorization header. The MCP
+	// specification forbids token passthrough: enable it only for an
+	// upstream that validates the very token the client presents.
+	PassAuthorization bool `json:"pass_authorization,omitempty"`
+	// Transport configures connections to the upstream — dial timeout, TLS
+	// (trusted CAs, client certificate, server name, insecure skip verify) —
+	// with the fields of reverse_proxy's http transport.
+	Transport *reverseproxy.HTTPTransport `json:"transport,omitempty"`
+	// ResponseHeaderTimeout bounds the wait for the upstream's response headers (default 30s).
+	ResponseHeaderTimeout caddy.Duration `json:"response_header_timeout,omitempty"`
+	// IdleTimeout ends an upstream SSE stream that sent nothing, not even a keep-alive, for this long (default: no limit).
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+}
+
+// build provisions the transport and returns the upstream.
+func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize int) (*upstream.HTTP, error) {
+	if u.Transport == nil {
+		u.Transport = new(reverseproxy.HTTPTransport)
+	}
+	if err := u.Transport.Provision(ctx); err != nil {
+		return nil, fmt.Errorf("http transport: %v", err)
+	}
+	return upstream.NewHTTP(upstream.HTTPConfig{
+		URL:                   u.URL,
+		Transport:             u.Transport.Transport,
+		Headers:               u.headers,
+		ResponseHeaderTimeout: time.Duration(u.ResponseHeaderTimeout),
+		IdleTimeout:           time.Duration(u.IdleTimeout),
+		MaxMessageSize:        maxMessageSize,
+		Logger:                ctx.Logger().Named("http"),
+	})
+}
+
+// headers evaluates header_up (and the opt-in Authorization passthrough)
+// with the replacer of the client request that creates the session.
+func (u *HTTPUpstream) headers(ctx context.Context) http.Header {
+	repl, _ := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		repl = caddy.NewReplacer()
+	}
+	h := make(http.Header, len(u.HeaderUp)+1)
+	for field, values := range u.HeaderUp {
+		for _, v := range values {
+			h.Add(field, repl.ReplaceAll(v, ""))
+		}
+	}
+	if u.PassAuthorization {
+		if auth, _ := repl.GetString("http.request.header.Authorization"); auth != "" {
+			h.Set("Authorization", auth)
+		}
+	}
+	return h
+}
+
+// key identifies the upstream configuration, for the derived endpoint name.
+func (u *HTTPUpstream) key() string {
+	b, _ := json.Marshal(u)
+	return "http:" + hashKey(b)
+}
+
+// cleanup releases the transport's idle connections.
+func (u *HTTPUpstream) cleanup() error {
+	if u.Transport != nil {
+		return u.Transport.Cleanup()
+	}
+	return nil
+}
