@@ -15,7 +15,8 @@ import (
 // later get SSE at once with a priming event, so even a request whose
 // connection drops before its first event can be resumed. Older clients get
 // plain JSON when the response is the only message, and SSE as soon as
-// anything comes before it.
+// anything comes before it. A plain JSON answer that is the gateway's error
+// for a failed HTTP upstream gets status 502 or 504.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, version string) {
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
@@ -35,11 +36,18 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 	for {
 		res := st.read(0, nil)
 		if len(res.events) == 1 && res.done && res.events[0].msg.IsResponse() {
-			raw := res.events[0].msg.Raw
+			msg := res.events[0].msg
+			raw := msg.Raw
 			h := w.Header()
 			h.Set("Content-Type", "application/json")
 			h.Set("Content-Length", strconv.Itoa(len(raw)))
-			w.WriteHeader(http.StatusOK)
+			// The gateway's own answer for an upstream that failed carries
+			// the status a reverse proxy would give (502 or 504).
+			status := http.StatusOK
+			if gw := upstream.GatewayStatus(msg); gw != 0 {
+				status = gw
+			}
+			w.WriteHeader(status)
 			if _, err := w.Write(raw); err == nil {
 				st.markDelivered(res.events[0].seq)
 				sess.forgetStream(st)
