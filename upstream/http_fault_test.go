@@ -230,7 +230,13 @@ func TestHTTPFailuresAnswerTheRequest(t *testing.T) {
 		{"response too large", p.srv.URL, "huge", 502, pipeline.CodeInternalError, []string{"max_message_size"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newTestHTTP(t, HTTPConfig{URL: tc.url, ResponseHeaderTimeout: 100 * time.Millisecond, MaxMessageSize: 1024})
+			// Only the slow case may time out: a TLS handshake under -race on
+			// a loaded machine can take longer than 100ms.
+			timeout := 10 * time.Second
+			if tc.method == "slow" {
+				timeout = 100 * time.Millisecond
+			}
+			h := newTestHTTP(t, HTTPConfig{URL: tc.url, ResponseHeaderTimeout: timeout, MaxMessageSize: 1024})
 			rec := newHTTPRecorder()
 			c := openConn(t, h, rec)
 			if tc.url == p.srv.URL {
