@@ -30,12 +30,18 @@ type GatewayError struct {
 	Upstream string `json:"upstream"`
 	// Status is 502 (Bad Gateway) or 504 (Gateway Timeout).
 	Status int `json:"status"`
-	// UpstreamStatus is the HTTP status the server answered, if it answered.
+	// UpstreamStatus is the HTTP status of the server's answer to the POST, if
+	// it answered (a later failure, such as a refused resume, is in the message).
 	UpstreamStatus int `json:"upstreamStatus,omitempty"`
 }
 
-// GatewayStatus returns the gateway HTTP status (502 or 504) of an error
-// response made up by the HTTP upstream, or 0 for any other message.
+// GatewayStatus returns the HTTP status a reverse proxy would answer in
+// place of the upstream for an error response the HTTP upstream made up:
+// 502 or 504 when the upstream gave no usable HTTP answer (no connection, no
+// headers in time, a status other than 2xx). It returns 0 when the upstream
+// answered 2xx and the exchange went wrong after that (a stream cut before
+// the response: the upstream itself said OK, so the client gets OK and the
+// JSON-RPC error), and for every other message.
 func GatewayStatus(m *pipeline.Message) int {
 	if m == nil || m.Error == nil || !bytes.Contains(m.Error, []byte(`"upstream"`)) {
 		return 0
@@ -47,6 +53,9 @@ func GatewayStatus(m *pipeline.Message) int {
 		return 0
 	}
 	if e.Data.Status != http.StatusBadGateway && e.Data.Status != http.StatusGatewayTimeout {
+		return 0
+	}
+	if e.Data.UpstreamStatus >= 200 && e.Data.UpstreamStatus < 300 {
 		return 0
 	}
 	return e.Data.Status

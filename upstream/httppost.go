@@ -20,6 +20,7 @@ type exchange struct {
 	handed   chan error // Send's result, sent once
 	once     sync.Once
 	answered bool // the response to request m arrived
+	status   int  // the upstream's HTTP status, once its headers arrived
 }
 
 // handoff releases Send with its result; only the first call counts.
@@ -48,6 +49,7 @@ func (x *exchange) run() {
 		x.failStatus(resp)
 		return
 	}
+	x.status = resp.StatusCode
 	if x.m.Method == "initialize" {
 		c.mu.Lock()
 		c.sessionID = resp.Header.Get(headerSessionID)
@@ -101,6 +103,11 @@ func (c *httpConn) initialized(version string) {
 // response carrying its id; for other messages Send returns the error.
 func (x *exchange) fail(e *exchangeError) {
 	c := x.c
+	if x.status != 0 {
+		// The POST was answered; what failed came later (a cut stream, a
+		// refused resume, whose status the message names).
+		e.upstreamStatus = x.status
+	}
 	if c.ctx.Err() != nil {
 		x.handoff(c.endedErr()) // the conn ended: nothing is answered any more
 		return
