@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -86,4 +87,35 @@ type RelatedReceiver interface {
 type Listener interface {
 	// Listen reports that a client stream opened (true) or closed (false).
 	Listen(on bool)
+}
+
+// Stateless is an Upstream that also serves 2026-07-28 (stateless MCP)
+// requests: each request stands alone, with no session and no initialize.
+type Stateless interface {
+	// Call forwards one stateless request and hands the server's messages
+	// for it to deliver, in order: related notifications first, the
+	// response last. status is the HTTP status of the upstream's answer
+	// that carried the message (200 for a stream or a plain result; an HTTP
+	// upstream's 4xx with a JSON-RPC error body passes its status on so the
+	// client sees what the server said); stdio upstreams always pass 200.
+	//
+	// Call returns after the response was delivered (nil), when ctx ends
+	// (ctx.Err(): the client went away, which for 2026 clients is the
+	// cancellation — the upstream work is cancelled: a stdio server gets
+	// notifications/cancelled, an HTTP request is aborted), or when the
+	// upstream failed before answering (an error that names the upstream and
+	// the cause; nothing more is delivered). A request that expects no
+	// response until cancelled (subscriptions/listen) delivers its
+	// notifications until ctx ends.
+	Call(ctx context.Context, req *StatelessRequest, deliver func(m *pipeline.Message, status int)) error
+}
+
+// StatelessRequest is one 2026-07-28 request on its way upstream.
+type StatelessRequest struct {
+	// Message is the client's request, byte for byte.
+	Message *pipeline.Message
+	// Header holds the client's MCP headers that an HTTP upstream must see
+	// mirrored (MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Param-*).
+	// stdio upstreams ignore it.
+	Header http.Header
 }
