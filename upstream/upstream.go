@@ -110,6 +110,11 @@ type Stateless interface {
 	Call(ctx context.Context, req *StatelessRequest, deliver func(m *pipeline.Message, status int)) error
 }
 
+// ErrLegacyOnly is returned by Stateless.Call when the upstream server
+// speaks only the 2025 (session) revisions: the front then answers as a
+// legacy-only server does, and the client falls back to initialize.
+var ErrLegacyOnly = errors.New("the upstream MCP server speaks only the 2025 revisions")
+
 // StatelessRequest is one 2026-07-28 request on its way upstream.
 type StatelessRequest struct {
 	// Message is the client's request, byte for byte.
