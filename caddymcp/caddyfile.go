@@ -40,6 +40,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        idle_timeout <duration>
 //	        stop_timeout <duration>
 //	        acquire_timeout <duration>
+//	        protocol legacy|modern|auto
+//	        probe_timeout <duration>
+//	        shared <n>
 //	    }
 //	    http <url> {
 //	        header_up <field> <value>
@@ -71,7 +74,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // is the number of spares started ahead (default 1), idle_timeout stops
 // surplus spares (default 1m), stop_timeout is each wait of the shutdown
 // sequence close-stdin → SIGTERM → SIGKILL (default 5s), acquire_timeout is
-// how long a new session waits for a free process before a 503 (default 5s).
+// how long a new session waits for a free process before a 503 (default 5s);
+// protocol is the server's era — legacy (2025 revisions only), modern (also
+// stateless 2026-07-28) or auto (default: probe once with server/discover);
+// probe_timeout bounds that probe (default 10s); shared is the most processes
+// that serve 2026-07-28 clients together through a JSON-RPC mux (default 2).
 // http forwards to a remote Streamable HTTP server instead (one upstream per
 // mcp_proxy): header_up sets a request header sent upstream (placeholders are
 // evaluated when the client's initialize creates the upstream session);
@@ -193,6 +200,15 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 			u.StopTimeout, err = durationArg(d)
 		case "acquire_timeout":
 			u.AcquireTimeout, err = durationArg(d)
+		case "protocol":
+			u.Protocol, err = singleArg(d)
+			if err == nil && u.Protocol != "legacy" && u.Protocol != "modern" && u.Protocol != "auto" {
+				err = d.Errf("protocol must be legacy, modern or auto, got %q", u.Protocol)
+			}
+		case "probe_timeout":
+			u.ProbeTimeout, err = durationArg(d)
+		case "shared":
+			u.Shared, err = positiveIntArg(d)
 		default:
 			return nil, d.Errf("unrecognized stdio subdirective %q", d.Val())
 		}

@@ -774,3 +774,19 @@ func TestUnmarshalCaddyfileHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestUnmarshalCaddyfileStdioEra covers the stateless settings of stdio.
+func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nprotocol modern\nprobe_timeout 3s\nshared 4\n}\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := h.Stdio; u.Protocol != "modern" || u.ProbeTimeout != caddy.Duration(3*time.Second) || u.Shared != 4 {
+		t.Fatalf("got %+v", u)
+	}
+	err = new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nprotocol newest\n}\n}"))
+	if err == nil || !strings.Contains(err.Error(), `protocol must be legacy, modern or auto, got "newest"`) || !strings.Contains(err.Error(), "Testfile:3") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -165,7 +165,12 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 		if err != nil {
 			return nil, err
 		}
-		return &stdioEntry{pool: p, upstream: upstream.NewStdio(p, maxMessage, h.logger.Named("stdio"))}, nil
+		up, err := upstream.NewStdioWithOptions(p, maxMessage, h.logger.Named("stdio"), h.Stdio.options())
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		return &stdioEntry{pool: p, upstream: up}, nil
 	})
 	if err != nil {
 		h.poolKey = ""

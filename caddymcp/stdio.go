@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pool"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // StdioUpstream runs a local MCP server as a subprocess, one process per
@@ -36,6 +37,22 @@ type StdioUpstream struct {
 	// AcquireTimeout is how long a new session waits for a free process
 	// before it is answered 503 with Retry-After (default 5s).
 	AcquireTimeout caddy.Duration `json:"acquire_timeout,omitempty"`
+	// Protocol is the server's MCP era: "legacy" (2025 revisions with
+	// initialize: 2026-07-28 clients are told to fall back), "modern"
+	// (also serves stateless 2026-07-28 requests) or "auto" (default: probe
+	// once with server/discover on a throwaway process, and remember).
+	Protocol string `json:"protocol,omitempty"`
+	// ProbeTimeout bounds the auto probe; no answer in time means legacy (default 10s).
+	ProbeTimeout caddy.Duration `json:"probe_timeout,omitempty"`
+	// Shared is the most processes that serve 2026-07-28 requests, shared by
+	// all such clients through a JSON-RPC mux (default 2); they count toward
+	// max_processes.
+	Shared int `json:"shared,omitempty"`
+}
+
+// options are the upstream's settings for stateless requests.
+func (u *StdioUpstream) options() upstream.StdioOptions {
+	return upstream.StdioOptions{Protocol: u.Protocol, ProbeTimeout: time.Duration(u.ProbeTimeout), Shared: u.Shared}
 }
 
 // poolConfig turns the configuration into the pool's, with placeholders in

@@ -24,9 +24,11 @@ type stdioEntry struct {
 	upstream *upstream.Stdio
 }
 
-// Destruct stops the spares; processes still held by sessions run on until
-// their sessions end (a drain), then the pool is done.
+// Destruct stops the spares and the processes shared by stateless
+// clients; processes still held by sessions run on until their sessions end
+// (a drain), then the pool is done.
 func (e *stdioEntry) Destruct() error {
+	e.upstream.Close() // the processes shared by 2026-07-28 clients
 	e.pool.Close()
 	return nil
 }

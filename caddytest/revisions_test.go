@@ -11,63 +11,88 @@ import (
 )
 
 // TestGoClientRevisions connects the go-sdk v1.8 client through the proxy
-// with its default protocol (2026-07-28: it probes with server/discover and
-// must fall back to initialize) and forced to each 2025 revision, and calls
-// a tool each time.
+// with its default protocol (2026-07-28: it probes with server/discover)
+// and forced to each 2025 revision, over a stdio upstream (the proxy probes
+// the server's era itself), a stdio upstream pinned to the legacy era (the
+// client must fall back to initialize) and an HTTP upstream, and calls a
+// tool each time.
 func TestGoClientRevisions(t *testing.T) {
 	bin := buildEverythingServer(t)
-	url := startProxy(t, stdioProxySite(bin)) + "/mcp"
-	tests := []struct {
-		name      string
-		requested string // "" = the client's default
-		want      string // negotiated
+	httpUpstream := startEverythingServerHTTP(t)
+	sites := []struct {
+		name, site, defaultVersion string
 	}{
-		{"default falls back from 2026-07-28", "", "2025-11-25"},
-		{"2025-11-25", "2025-11-25", "2025-11-25"},
-		{"2025-06-18", "2025-06-18", "2025-06-18"},
+		{"stdio auto", stdioProxySite(bin), "2026-07-28"},
+		{"stdio legacy", stdioProxySite(bin, "protocol legacy"), "2025-11-25"},
+		{"http", httpProxySite(httpUpstream), "2026-07-28"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			var opts *mcp.ClientSessionOptions
-			if tt.requested != "" {
-				opts = &mcp.ClientSessionOptions{ProtocolVersion: tt.requested}
-			}
-			client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-revisions", Version: "0"}, nil)
-			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, opts)
-			if err != nil {
-				t.Fatalf("connect: %v", err)
-			}
-			defer cs.Close()
-			if got := cs.InitializeResult().ProtocolVersion; got != tt.want {
-				t.Errorf("negotiated %q, want %q", got, tt.want)
-			}
-			if got := callToolText(ctx, t, cs, &mcp.CallToolParams{Name: toolSimpleText}); got != simpleText {
-				t.Errorf("tools/call: %q", got)
+	for _, site := range sites {
+		t.Run(site.name, func(t *testing.T) {
+			url := startProxy(t, site.site) + "/mcp"
+			for _, tt := range []struct{ requested, want string }{
+				{"", site.defaultVersion},
+				{"2025-11-25", "2025-11-25"},
+				{"2025-06-18", "2025-06-18"},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				var opts *mcp.ClientSessionOptions
+				if tt.requested != "" {
+					opts = &mcp.ClientSessionOptions{ProtocolVersion: tt.requested}
+				}
+				client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-revisions", Version: "0"}, nil)
+				cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, opts)
+				if err != nil {
+					t.Fatalf("connect (requested %q): %v", tt.requested, err)
+				}
+				if got := cs.InitializeResult().ProtocolVersion; got != tt.want {
+					t.Errorf("requested %q: negotiated %q, want %q", tt.requested, got, tt.want)
+				}
+				if got := callToolText(ctx, t, cs, &mcp.CallToolParams{Name: toolSimpleText}); got != simpleText {
+					t.Errorf("requested %q: tools/call: %q", tt.requested, got)
+				}
+				_ = cs.Close()
 			}
 		})
 	}
 }
 
-// TestDiscoverProbeAnswer shows the exact answer a 2026-07-28 probe gets:
-// 400 with JSON-RPC -32601 and the request's id, which dual-era clients
-// read as "legacy server, use initialize".
+// TestDiscoverProbeAnswer shows the exact answers to a 2026-07-28 probe:
+// from a route whose server speaks only the 2025 revisions, 400 with
+// JSON-RPC -32601 and the request's id, which dual-era clients read as
+// "legacy server, use initialize"; from a modern one, the server's
+// DiscoverResult. Neither creates a session.
 func TestDiscoverProbeAnswer(t *testing.T) {
 	bin := buildEverythingServer(t)
-	url := startProxy(t, stdioProxySite(bin)) + "/mcp"
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(
-		`{"jsonrpc":"2.0","id":"probe-1","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
-	req.Header.Set("Mcp-Method", "server/discover")
-	resp, body := doRead(t, req)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"id":"probe-1"`) || !strings.Contains(body, `"code":-32601`) {
-		t.Fatalf("probe answer: %d %s", resp.StatusCode, body)
-	}
-	if resp.Header.Get("Mcp-Session-Id") != "" {
-		t.Error("a probe must not create a session")
+	for _, tt := range []struct {
+		protocol string
+		status   int
+		want     []string
+	}{
+		{"legacy", http.StatusBadRequest, []string{`"id":"probe-1"`, `"code":-32601`}},
+		{"modern", http.StatusOK, []string{`"id":"probe-1"`, `"supportedVersions":["2026-07-28"`}},
+	} {
+		t.Run(tt.protocol, func(t *testing.T) {
+			url := startProxy(t, stdioProxySite(bin, "protocol "+tt.protocol)) + "/mcp"
+			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(
+				`{"jsonrpc":"2.0","id":"probe-1","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+			req.Header.Set("Mcp-Method", "server/discover")
+			resp, body := doRead(t, req)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("probe answer: %d %s", resp.StatusCode, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("probe answer lacks %s: %s", w, body)
+				}
+			}
+			if resp.Header.Get("Mcp-Session-Id") != "" {
+				t.Error("a probe must not create a session")
+			}
+		})
 	}
 }
 

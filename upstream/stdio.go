@@ -20,29 +20,37 @@ import (
 const sendQueueLen = 64
 
 // Stdio is an upstream of local MCP servers run as subprocesses, one process
-// per client session, taken from a pool that keeps warm spares.
+// per client session, taken from a pool that keeps warm spares. 2026-07-28
+// requests (Call) share a few processes of the same pool instead; see
+// stdiostateless.go.
 type Stdio struct {
 	pool           *pool.Pool
 	maxMessageSize int
 	logger         *zap.Logger
+	opts           StdioOptions
 
-	wg sync.WaitGroup // the reader and writer goroutines of every conn
+	closeCtx    context.Context // ends with Close; stops an era probe
+	closeCancel context.CancelFunc
+	shared      sharedSet // the processes that serve Call
+	era         eraState  // the server's era, once known
+
+	wg sync.WaitGroup // the goroutines of every conn, shared process and probe
 }
 
-// NewStdio returns an upstream that takes its processes from p. Lines longer
-// than maxMessageSize on a server's stdout are dropped and logged.
+// NewStdio returns an upstream that takes its processes from p, with the
+// default StdioOptions. Lines longer than maxMessageSize on a server's
+// stdout are dropped and logged.
 func NewStdio(p *pool.Pool, maxMessageSize int, logger *zap.Logger) *Stdio {
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	return &Stdio{pool: p, maxMessageSize: maxMessageSize, logger: logger}
+	s, _ := NewStdioWithOptions(p, maxMessageSize, logger, StdioOptions{})
+	return s
 }
 
 // Pool returns the process pool behind the upstream.
 func (s *Stdio) Pool() *pool.Pool { return s.pool }
 
-// Wait blocks until the goroutines of every connection opened so far have
-// returned, which happens once their processes have exited.
+// Wait blocks until the goroutines of every connection opened so far, of the
+// shared processes and of an era probe have returned, which happens once
+// their processes have exited. Shared processes run until Close.
 func (s *Stdio) Wait() { s.wg.Wait() }
 
 // Open takes a process from the pool and starts relaying its stdio.

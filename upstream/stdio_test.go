@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +28,14 @@ func TestMain(m *testing.M) {
 	case "":
 		goleak.VerifyTestMain(m)
 	case "gosdk":
-		runGoSDKServer()
+		runGoSDKServer(nil)
+	case "gosdk-legacy":
+		// A go-sdk server that serves only the 2025 revisions.
+		runGoSDKServer(&mcp.ServerOptions{SupportedProtocolVersions: []string{"2025-11-25", "2025-06-18"}})
+	case "silent":
+		// Reads everything, answers nothing, exits at EOF.
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
 	case "garbage":
 		// Non-JSON noise and an oversized line before a valid message.
 		fmt.Println("this is not JSON")
@@ -41,13 +50,71 @@ func TestMain(m *testing.M) {
 	}
 }
 
-func runGoSDKServer() {
-	s := mcp.NewServer(&mcp.Implementation{Name: "upstream-test", Version: "1"}, nil)
+// markerEnv names a file the go-sdk test server appends a line to when the
+// slow tool sees its context cancelled.
+const markerEnv = "CADDY_MCP_UPSTREAM_TEST_MARKER"
+
+func runGoSDKServer(opts *mcp.ServerOptions) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "upstream-test", Version: "1"}, opts)
 	type echoArgs struct {
 		Text string `json:"text"`
 	}
+	text := func(s string) *mcp.CallToolResult {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+	}
 	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
+		return text(a.Text), nil, nil
+	})
+	// progress sends N progress notifications carrying the text, then
+	// answers with the text.
+	type progressArgs struct {
+		Text string `json:"text"`
+		N    int    `json:"n"`
+	}
+	mcp.AddTool(s, &mcp.Tool{Name: "progress"}, func(ctx context.Context, req *mcp.CallToolRequest, a progressArgs) (*mcp.CallToolResult, any, error) {
+		if tok := req.Params.GetProgressToken(); tok != nil {
+			for i := range a.N {
+				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: float64(i + 1), Total: float64(a.N), Message: a.Text})
+			}
+		}
+		return text(a.Text), nil, nil
+	})
+	// slow reports progress once, then waits for its cancellation and
+	// records it in the marker file.
+	mcp.AddTool(s, &mcp.Tool{Name: "slow"}, func(ctx context.Context, req *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
+		if tok := req.Params.GetProgressToken(); tok != nil {
+			_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Message: "started " + a.Text})
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(30 * time.Second):
+			return text("not cancelled " + a.Text), nil, nil
+		}
+		if path := os.Getenv(markerEnv); path != "" {
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			if err == nil {
+				_, _ = fmt.Fprintf(f, "cancelled %s\n", a.Text)
+				_ = f.Close()
+			}
+		}
+		return nil, nil, ctx.Err()
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "crash"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+		os.Exit(4)
+		return nil, nil, nil
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "pid"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+		return text(strconv.Itoa(os.Getpid())), nil, nil
+	})
+	// add_tool adds a tool, which makes the server announce list_changed.
+	type addArgs struct {
+		Name string `json:"name"`
+	}
+	mcp.AddTool(s, &mcp.Tool{Name: "add_tool"}, func(_ context.Context, _ *mcp.CallToolRequest, a addArgs) (*mcp.CallToolResult, any, error) {
+		mcp.AddTool(s, &mcp.Tool{Name: a.Name}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+			return text(a.Name), nil, nil
+		})
+		return text("added " + a.Name), nil, nil
 	})
 	if err := s.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 		os.Exit(1)
@@ -110,6 +177,7 @@ func newTestStdio(t *testing.T, mode string, maxProcesses int) *Stdio {
 	s := NewStdio(p, 1024, nil)
 	t.Cleanup(func() {
 		p.Close()
+		s.Close()
 		p.Wait()
 		s.Wait()
 	})

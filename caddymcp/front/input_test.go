@@ -152,10 +152,10 @@ func TestBadInput(t *testing.T) {
 			wantHeader: map[string]string{"Allow": "GET, POST, DELETE"},
 		},
 		{
-			name:   "GET without session",
-			req:    func(string) req { return req{method: http.MethodGet} },
-			status: http.StatusMethodNotAllowed, code: pipeline.CodeInvalidRequest, substr: "Mcp-Session-Id",
-			wantHeader: map[string]string{"Allow": "POST, DELETE"},
+			// With text/event-stream it would open a 2024-11-05 session.
+			name:   "GET without session accepting only JSON",
+			req:    func(string) req { return req{method: http.MethodGet, accept: "application/json"} },
+			status: http.StatusNotAcceptable, code: pipeline.CodeInvalidRequest, substr: "text/event-stream",
 		},
 		{
 			name:   "DELETE without session",

@@ -14,14 +14,18 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// servePost handles a client message (or a 2025-03-26 batch).
+// servePost handles a client message (or a 2025-03-26 batch), over
+// Streamable HTTP or, for a POST that names its session in the query, the
+// 2024-11-05 HTTP+SSE transport.
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
+	legacyID, legacy := legacySessionID(r)
 	if !isJSONContent(r) {
 		writeError(w, http.StatusUnsupportedMediaType, nil, pipeline.CodeInvalidRequest,
 			"Unsupported Media Type: POST bodies must be Content-Type: application/json")
 		return
 	}
-	if !accepts(r, "application/json", "text/event-stream") {
+	// A legacy POST is answered 202 with no body, whatever it accepts.
+	if !legacy && !accepts(r, "application/json", "text/event-stream") {
 		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
 			"Not Acceptable: the client must accept both application/json and text/event-stream")
 		return
@@ -54,13 +58,15 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range msgs {
 		if isModernVersion(headerVersion) || isModernVersion(m.MetaProtocolVersion()) {
-			// Until the 2026-07-28 revision is served, answer as a
-			// legacy-only server does: dual-era clients read -32601 as
-			// "legacy" and fall back to initialize (MCP-TRANSPORTS.md §2).
-			writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeMethodNotFound,
-				"this endpoint serves MCP revisions 2025-03-26 to 2025-11-25 with sessions; start with initialize")
+			// Stateless MCP (2026-07-28): sessions and their headers play
+			// no part (MCP-TRANSPORTS.md §2, per-request classification).
+			s.serveModern(w, r, msgs, batch)
 			return
 		}
+	}
+	if legacy {
+		s.serveLegacyPost(w, r, legacyID, msgs, batch, headerVersion)
+		return
 	}
 	if len(msgs) == 1 && msgs[0].Method == "initialize" {
 		if batch {
@@ -76,7 +82,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 			"Bad Request: Mcp-Session-Id header is required (send initialize first to get a session)")
 		return
 	}
-	sess := s.lookupSession(w, r, id)
+	sess := s.lookupSession(w, r, id, false)
 	if sess == nil {
 		return
 	}
@@ -116,15 +122,26 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 	}
 	requested := m.ParamsProtocolVersion()
 	sess := newSession(s.cfg.Store, s.userID(r), s.settings, requested)
+	if !s.startSession(w, r, sess, m.ID) {
+		return
+	}
+	w.Header().Set("Mcp-Session-Id", sess.id)
+	s.dispatch(w, r, sess, []*pipeline.Message{m}, requested)
+}
+
+// startSession adds a new session to the store and opens its upstream. On
+// failure it has answered the client (with id, the id of the request that
+// started the session, if any) and the session is gone.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Session, id json.RawMessage) bool {
 	if err := s.cfg.Store.add(sess); err != nil {
 		sess.cancel()
 		status := http.StatusServiceUnavailable
 		if errors.Is(err, errStoreClosed) {
-			writeError(w, status, m.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())
-			return
+			writeError(w, status, id, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())
+			return false
 		}
-		writeRetryLater(w, status, DefaultRetryAfter, m.ID, "Service Unavailable: "+err.Error())
-		return
+		writeRetryLater(w, status, DefaultRetryAfter, id, "Service Unavailable: "+err.Error())
+		return false
 	}
 	conn, err := s.cfg.Upstream.Open(r.Context(), sess)
 	if err != nil {
@@ -132,33 +149,33 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 		s.cfg.Logger.Error("opening the upstream MCP server failed", zap.Error(err))
 		var busy *upstream.BusyError
 		if errors.As(err, &busy) {
-			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), m.ID,
+			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), id,
 				"Service Unavailable: every upstream MCP server process is in use (max_processes); retry later")
-			return
+			return false
 		}
-		writeError(w, http.StatusBadGateway, m.ID, pipeline.CodeInternalError,
+		writeError(w, http.StatusBadGateway, id, pipeline.CodeInternalError,
 			"Bad Gateway: the upstream MCP server could not be started: "+err.Error())
-		return
+		return false
 	}
 	if !sess.attachUpstream(conn) {
 		conn.Close()
-		writeError(w, http.StatusServiceUnavailable, m.ID, pipeline.CodeInternalError, "Service Unavailable: the session ended while starting")
-		return
+		writeError(w, http.StatusServiceUnavailable, id, pipeline.CodeInternalError, "Service Unavailable: the session ended while starting")
+		return false
 	}
-	w.Header().Set("Mcp-Session-Id", sess.id)
-	s.dispatch(w, r, sess, []*pipeline.Message{m}, requested)
+	return true
 }
 
 // dispatch sends the client's messages through the pipeline to the
 // upstream and answers: 202 when there are no requests, else the stream of
-// their responses.
+// their responses. A legacy session's responses take its GET stream, so a
+// legacy POST is always answered 202.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session, msgs []*pipeline.Message, version string) {
 	var st *stream
 	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version}
 	for _, m := range msgs {
 		if m.IsRequest() && st == nil {
 			var err error
-			if st, err = sess.newPostStream(); err != nil {
+			if st, err = sess.requestStream(); err != nil {
 				writeError(w, http.StatusNotFound, m.ID, codeSessionNotFound, "Session not found: "+err.Error())
 				return
 			}
@@ -169,6 +186,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		if m.IsRequest() {
 			if err := sess.begin(m, st); err != nil {
 				if len(msgs) == 1 {
+					st.respond(nil) // release the hold
 					sess.forgetStream(st)
 					s.rejectCall(w, m, err)
 					return
@@ -207,6 +225,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		return
 	}
 	st.respond(nil) // release the hold
+	if sess.legacy {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
 	s.answer(w, r, sess, st, version)
 }
 

@@ -129,22 +129,24 @@ func (s *Server) shutdownIfStandalone(standalone bool) <-chan struct{} {
 }
 
 // serveGet opens the standalone stream, or resumes a stream after
-// Last-Event-ID.
+// Last-Event-ID; a GET without a session opens a 2024-11-05 HTTP+SSE
+// session.
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if !accepts(r, "text/event-stream") {
 		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
 			"Not Acceptable: a GET must accept text/event-stream")
 		return
 	}
-	id := r.Header.Get("Mcp-Session-Id")
-	if id == "" {
-		w.Header().Set("Allow", "POST, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, nil, pipeline.CodeInvalidRequest,
-			"Method Not Allowed: a GET needs the Mcp-Session-Id header of a session (the 2024-11-05 HTTP+SSE transport is not served here)")
+	if v := r.Header.Get("Mcp-Protocol-Version"); isModernVersion(v) {
+		writeModernMethodNotAllowed(w)
+		return
+	} else if v != "" && !supportedSessionVersion(v) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
 		return
 	}
-	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && !supportedSessionVersion(v) {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		s.serveLegacyGet(w, r)
 		return
 	}
 	var (
@@ -160,7 +162,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		}
 		resume = true
 	}
-	sess := s.lookupSession(w, r, id)
+	sess := s.lookupSession(w, r, id, false)
 	if sess == nil {
 		return
 	}

@@ -1,7 +1,9 @@
 // Package front is the client side of the gateway: the Streamable HTTP
 // transport of the 2025 MCP revisions, with our own sessions, per-stream
-// replay buffers and resumable SSE streams. It is plain Go (no Caddy): the
-// Caddy face builds a Server from configuration and calls ServeHTTP.
+// replay buffers and resumable SSE streams, and on the same endpoint the
+// 2024-11-05 HTTP+SSE transport for old clients (legacy.go). It is plain Go
+// (no Caddy): the Caddy face builds a Server from configuration and calls
+// ServeHTTP.
 package front
 
 import (
@@ -63,6 +65,8 @@ const codeSessionNotFound = -32001
 type Server struct {
 	cfg      Config
 	settings *sessionSettings
+
+	modernSlots slots // 2026-07-28 requests in flight per client address
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{} // closed when this configuration is unloaded
@@ -136,18 +140,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// lookupSession finds the session a request names and checks that it
-// belongs to the request's user. On failure it has answered the client.
-func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string) *Session {
+// lookupSession finds the session a request names, checks that it belongs
+// to the request's user and that the request speaks the session's
+// transport (legacy: the 2024-11-05 HTTP+SSE transport, which names the
+// session in the query). On failure it has answered the client.
+func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string, legacy bool) *Session {
 	sess := s.cfg.Store.get(id)
 	if sess == nil || sess.isClosed() {
-		writeError(w, http.StatusNotFound, nil, codeSessionNotFound,
-			"Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one")
+		msg := "Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one"
+		if legacy {
+			msg = "Session not found: it ended or never existed; open a new SSE stream with a GET to start a new one"
+		}
+		writeError(w, http.StatusNotFound, nil, codeSessionNotFound, msg)
 		return nil
 	}
 	if sess.user != s.userID(r) {
 		writeError(w, http.StatusForbidden, nil, pipeline.CodeInvalidRequest,
 			"Forbidden: this session belongs to another user")
+		return nil
+	}
+	if sess.legacy != legacy {
+		writeTransportMismatch(w, sess.legacy)
 		return nil
 	}
 	sess.settings.Store(s.settings)
@@ -164,13 +177,17 @@ func (s *Server) userID(r *http.Request) string {
 
 // serveDelete ends a session.
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
+	if isModernVersion(r.Header.Get("Mcp-Protocol-Version")) {
+		writeModernMethodNotAllowed(w)
+		return
+	}
 	id := r.Header.Get("Mcp-Session-Id")
 	if id == "" {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
 			"Bad Request: DELETE needs the Mcp-Session-Id header of the session to end")
 		return
 	}
-	sess := s.lookupSession(w, r, id)
+	sess := s.lookupSession(w, r, id, false)
 	if sess == nil {
 		return
 	}

@@ -42,12 +42,14 @@ type call struct {
 	timer  *time.Timer
 }
 
-// Session is one client session of the 2025 revisions: our id, the
-// upstream connection it owns, and the streams its messages travel on.
+// Session is one client session of the 2025 revisions (or of the
+// 2024-11-05 HTTP+SSE transport): our id, the upstream connection it owns,
+// and the streams its messages travel on.
 type Session struct {
-	id    string
-	user  string
-	store *Store
+	id     string
+	user   string
+	store  *Store
+	legacy bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
 
 	settings   atomic.Pointer[sessionSettings]
 	lastActive atomic.Int64 // unix nanoseconds

@@ -41,7 +41,15 @@ func (sw *sseWriter) event(id string, data []byte) {
 		sw.buf = append(sw.buf, "data: \n\n"...)
 		return
 	}
-	sw.buf = append(sw.buf, "event: message\n"...)
+	sw.named("message", data)
+}
+
+// named buffers an event with the given name and data; the caller writes
+// an id line before it if the event has one.
+func (sw *sseWriter) named(name string, data []byte) {
+	sw.buf = append(sw.buf, "event: "...)
+	sw.buf = append(sw.buf, name...)
+	sw.buf = append(sw.buf, '\n')
 	for {
 		// SSE lines end at CRLF, LF or CR.
 		i := bytes.IndexAny(data, "\r\n")

@@ -1,0 +1,156 @@
+package front
+
+import (
+	"net/http"
+	"net/url"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// The 2024-11-05 HTTP+SSE transport, served on the Streamable HTTP endpoint
+// for old clients (MCP-TRANSPORTS.md §1, §2 "Old client fallback"):
+//
+//   - a GET without Mcp-Session-Id that accepts text/event-stream opens a
+//     legacy session and answers an SSE stream whose first event is
+//     `endpoint`, the URI to POST to: this path with ?sessionId=<id>;
+//   - a POST with ?sessionId=<id> (and no Mcp-Session-Id) carries a client
+//     message; it is answered 202 at once, and the reply comes on the stream;
+//   - every server message of the session, responses included, goes to that
+//     one stream (the session's GET stream) as a `message` event;
+//   - closing the stream ends the session and its upstream work.
+//
+// A legacy session is a Session like any other (same store, upstream,
+// pipeline and request bookkeeping); only its streams differ.
+
+// legacySessionID returns the session id of a legacy POST: one that names
+// its session in the sessionId query parameter and has no Mcp-Session-Id.
+func legacySessionID(r *http.Request) (string, bool) {
+	if r.Header.Get("Mcp-Session-Id") != "" || r.URL.RawQuery == "" {
+		return "", false
+	}
+	q := r.URL.Query()
+	if !q.Has("sessionId") {
+		return "", false
+	}
+	return q.Get("sessionId"), true
+}
+
+// newLegacySession returns a session of the HTTP+SSE transport. Its GET
+// stream carries the responses too, so it never ends on its own: it holds
+// one expected response that never comes, and ends when the session does.
+func newLegacySession(store *Store, user string, settings *sessionSettings) *Session {
+	sess := newSession(store, user, settings, Version20241105)
+	sess.legacy = true
+	sess.streams[getStreamIndex].expect()
+	return sess
+}
+
+// requestStream returns the stream that carries the responses to the
+// requests of one POST: a new POST stream, or a legacy session's GET
+// stream.
+func (s *Session) requestStream() (*stream, error) {
+	if !s.legacy {
+		return s.newPostStream()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errSessionClosed
+	}
+	return s.streams[getStreamIndex], nil
+}
+
+// serveLegacyGet opens a legacy session and serves its event stream until
+// the client goes away or the session ends. The stream stays with this
+// configuration at a reload: its client could not resume elsewhere.
+func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
+	sess := newLegacySession(s.cfg.Store, s.userID(r), s.settings)
+	if !s.startSession(w, r, sess, nil) {
+		return
+	}
+	defer sess.close("the client closed its 2024-11-05 SSE stream")
+	log := s.cfg.Logger.With(zap.String("session", sess.id))
+	log.Debug("opened a 2024-11-05 HTTP+SSE session")
+	defer log.Debug("the 2024-11-05 HTTP+SSE session ended")
+
+	st := sess.stream(getStreamIndex)
+	sess.readers.Add(1)
+	defer sess.readers.Add(-1)
+	kick := st.attach()
+	defer st.detach(kick)
+	// An upstream that holds a stream of its own for unrelated messages
+	// (HTTP) holds it while the client listens: here, for the whole session.
+	if l, ok := sess.upstream().(upstream.Listener); ok {
+		l.Listen(true)
+		defer l.Listen(false)
+	}
+	sw := startSSE(w, http.StatusOK)
+	sw.named("endpoint", []byte(legacyEndpoint(r, sess.id)))
+	if sw.flush() != nil {
+		return
+	}
+	s.pump(r, sess, st, 0, sw, kick, false)
+}
+
+// legacyEndpoint is the URI a legacy client POSTs to: relative, so that it
+// holds behind any host name, port and TLS.
+func legacyEndpoint(r *http.Request, id string) string {
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return path + "?sessionId=" + url.QueryEscape(id)
+}
+
+// serveLegacyPost handles a client message of a legacy session, already
+// checked and parsed by servePost. Its answer is 202; replies take the
+// session's event stream.
+func (s *Server) serveLegacyPost(w http.ResponseWriter, r *http.Request, id string, msgs []*pipeline.Message, batch bool, headerVersion string) {
+	if id == "" {
+		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
+			"Bad Request: the sessionId query parameter is empty; POST to the URI of the SSE stream's endpoint event")
+		return
+	}
+	sess := s.lookupSession(w, r, id, true)
+	if sess == nil {
+		return
+	}
+	version := headerVersion
+	if version == "" {
+		version = sess.Version()
+	}
+	if batch && !batchesAllowed(version) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: JSON-RPC batches are only allowed in protocol revisions up to 2025-03-26 (this session is "+version+")")
+		return
+	}
+	for _, m := range msgs {
+		if m.Method != "initialize" {
+			continue
+		}
+		if batch {
+			writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeInvalidRequest, "Bad Request: initialize must not be part of a batch")
+			return
+		}
+		if !m.IsRequest() {
+			writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: initialize must be a request with an id")
+			return
+		}
+	}
+	s.dispatch(w, r, sess, msgs, version)
+}
+
+// writeTransportMismatch refuses a request that names a session of the
+// other transport.
+func writeTransportMismatch(w http.ResponseWriter, sessionIsLegacy bool) {
+	msg := "Bad Request: this session uses the 2024-11-05 HTTP+SSE transport: POST its messages to the URI of its " +
+		"SSE stream's endpoint event (?sessionId=…) without Mcp-Session-Id; it has no other GET stream and no DELETE " +
+		"(close the SSE stream to end it)"
+	if !sessionIsLegacy {
+		msg = "Bad Request: this session uses Streamable HTTP: send its id in the Mcp-Session-Id header, not in ?sessionId="
+	}
+	writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, msg)
+}

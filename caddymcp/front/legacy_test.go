@@ -1,0 +1,669 @@
+package front
+
+// Tests of the 2024-11-05 HTTP+SSE transport (legacy.go), with the fake
+// upstream of harness_test.go.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// legacyPath is where the legacy tests open their streams, so the endpoint
+// event has a path to repeat.
+const legacyPath = "/mcp"
+
+// legacyClient is an open 2024-11-05 session: its event stream and what
+// the endpoint event announced.
+type legacyClient struct {
+	h        *harness
+	stream   *sseStream
+	endpoint string // the endpoint event's data, e.g. /mcp?sessionId=<id>
+	sid      string
+	user     string             // X-Test-User of the GET, sent on every POST
+	close    context.CancelFunc // closes the GET stream
+}
+
+// withTarget makes the request hr go to target (a path with a query) on the
+// test server instead of its root.
+func (h *harness) withTarget(t testing.TB, hr *http.Request, target string) {
+	t.Helper()
+	u, err := url.Parse(h.srv.URL + target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.URL = u
+}
+
+// sendAt is harness.send for a request to target.
+func (h *harness) sendAt(t testing.TB, ctx context.Context, target string, r req) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	hr, err := h.build(ctx, r)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	h.withTarget(t, hr, target)
+	timer := time.AfterFunc(waitLimit, cancel) // bounds the wait for the headers
+	resp, err := h.srv.Client().Do(hr)
+	if !timer.Stop() {
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("%s %s: timed out after %v waiting for the response headers", hr.Method, target, waitLimit)
+	}
+	if err != nil {
+		cancel()
+		t.Fatalf("%s %s: %v", hr.Method, target, err)
+	}
+	t.Cleanup(func() { resp.Body.Close(); cancel() })
+	return resp
+}
+
+// doAt sends r to target and reads the whole answer, within waitLimit.
+func (h *harness) doAt(t testing.TB, target string, r req) reply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	hr, err := h.build(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.withTarget(t, hr, target)
+	resp, err := h.srv.Client().Do(hr)
+	if err != nil {
+		t.Fatalf("%s %s: %v", hr.Method, target, err)
+	}
+	defer resp.Body.Close()
+	rp, err := readReply(resp)
+	if err != nil {
+		t.Fatalf("%s %s: reading the answer: %v", hr.Method, target, err)
+	}
+	return rp
+}
+
+// openLegacy opens a legacy session as an HTTP+SSE client does (a GET
+// without Mcp-Session-Id at legacyPath) and checks the endpoint event,
+// which must come first.
+func (h *harness) openLegacy(t testing.TB, r req) *legacyClient {
+	t.Helper()
+	r.method = http.MethodGet
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	resp := h.sendAt(t, ctx, legacyPath, r)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("legacy GET: want a 200 event stream, got %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	if sid := resp.Header.Get("Mcp-Session-Id"); sid != "" {
+		t.Errorf("legacy GET answered with Mcp-Session-Id %q; the id belongs in the endpoint event only", sid)
+	}
+	lc := &legacyClient{h: h, stream: newSSEStream(t, resp), user: r.user, close: cancel}
+	ev := lc.stream.nextBlock(t) // the very first block, comments included
+	if ev.event != "endpoint" || !ev.hasData || len(ev.comments) > 0 {
+		t.Fatalf("the first event is %+v, want an endpoint event", ev)
+	}
+	u, err := url.Parse(ev.data)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Path != legacyPath {
+		t.Fatalf("endpoint %q: want a relative URI with path %s (err %v)", ev.data, legacyPath, err)
+	}
+	lc.endpoint, lc.sid = ev.data, u.Query().Get("sessionId")
+	if lc.sid == "" || len(u.Query()) != 1 {
+		t.Fatalf("endpoint %q does not carry exactly the sessionId", ev.data)
+	}
+	return lc
+}
+
+// post sends a legacy POST of body to the endpoint, as the TypeScript SDK's
+// SSEClientTransport does (Accept application/json, no session header).
+func (lc *legacyClient) post(t testing.TB, body string) reply {
+	t.Helper()
+	return lc.h.doAt(t, lc.endpoint, req{accept: "application/json", user: lc.user, body: body})
+}
+
+// send posts body and expects 202 with an empty body.
+func (lc *legacyClient) send(t testing.TB, body string) {
+	t.Helper()
+	rp := lc.post(t, body)
+	wantStatus(t, rp, http.StatusAccepted)
+	if len(rp.body) != 0 || rp.isSSE() {
+		t.Errorf("a legacy POST was answered with a body: %s", rp)
+	}
+}
+
+// next returns the next message event of the stream.
+func (lc *legacyClient) next(t testing.TB) (sseEvent, rpcMsg) {
+	t.Helper()
+	ev, m := lc.stream.nextMessage(t)
+	if ev.event != "message" {
+		t.Errorf("event %+v: want event: message", ev)
+	}
+	return ev, m
+}
+
+// nextResponse returns the next message and checks it is the response to id.
+func (lc *legacyClient) nextResponse(t testing.TB, id string) rpcMsg {
+	t.Helper()
+	_, m := lc.next(t)
+	if string(m.ID) != id || m.Method != "" || (m.Result == nil && m.Error == nil) {
+		t.Fatalf("got %s, want the response to %s", m.raw, id)
+	}
+	return m
+}
+
+// initialize runs the handshake over the legacy transport.
+func (lc *legacyClient) initialize(t testing.TB, version string) {
+	t.Helper()
+	lc.send(t, initBody(version))
+	if m := lc.nextResponse(t, "0"); m.Error != nil || !strings.Contains(string(m.Result), `"protocolVersion":"`+version+`"`) {
+		t.Fatalf("initialize: %s", m.raw)
+	}
+	lc.send(t, rpcNotification("notifications/initialized", ""))
+}
+
+// TestLegacyRoundTrip: the endpoint event comes first; initialize and calls
+// are POSTed, answered 202, and their responses arrive on the stream in
+// order as message events; the session lives in the store as a legacy
+// session and its upstream listens while the stream is open.
+func TestLegacyRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(s *setup) { s.up.syncSend = true }) // responses come before the 202
+	lc := h.openLegacy(t, req{})
+	sess := h.session(t, lc.sid)
+	if !sess.legacy || sess.Version() != Version20241105 {
+		t.Errorf("session legacy=%v version=%q, want a legacy session at %s", sess.legacy, sess.Version(), Version20241105)
+	}
+	c := h.up.conn(t, 0) // opened by the GET
+	c.waitListening(t, 1)
+
+	lc.send(t, initBody(Version20241105))
+	ev, m := lc.next(t)
+	if string(m.ID) != "0" || !strings.Contains(string(m.Result), `"protocolVersion":"2024-11-05"`) {
+		t.Fatalf("initialize response: %s", m.raw)
+	}
+	if ev.id != "0_1" {
+		t.Errorf("event id %q, want 0_1", ev.id)
+	}
+	if init := c.waitMethod(t, "initialize", "0"); string(init.Raw) != initBody(Version20241105) {
+		t.Errorf("initialize reached the upstream as %s", init.Raw)
+	}
+	lc.send(t, rpcNotification("notifications/initialized", ""))
+	c.waitMethod(t, "notifications/initialized", "")
+
+	lc.send(t, toolCall(1, "echo"))
+	lc.send(t, rpcRequest("two", "ping", ""))
+	lc.send(t, toolCall(3, "echo"))
+	for i, id := range []string{"1", `"two"`, "3"} {
+		ev, m := lc.next(t)
+		if string(m.ID) != id || m.Error != nil {
+			t.Fatalf("response #%d: got %s, want the result for %s", i, m.raw, id)
+		}
+		if want := fmt.Sprintf("0_%d", i+2); ev.id != want {
+			t.Errorf("event id %q, want %s", ev.id, want)
+		}
+	}
+	if n := h.store.Len(); n != 1 {
+		t.Errorf("the store holds %d sessions, want 1: a legacy POST must not create one", n)
+	}
+
+	lc.close()
+	c.waitClosed(t)
+	c.waitListening(t, 0)
+}
+
+// TestLegacyServerMessages: server requests (sampling), progress, log and
+// list-changed notifications all take the one stream; the client's POSTed
+// answer to a server request reaches the server.
+func TestLegacyServerMessages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lc := h.openLegacy(t, req{})
+	lc.initialize(t, Version20250618)
+	c := h.up.conn(t, 0)
+
+	c.emitRaw(t, rpcNotification("notifications/tools/list_changed", ""))
+	if _, m := lc.next(t); m.Method != "notifications/tools/list_changed" {
+		t.Fatalf("got %s, want the list_changed notification", m.raw)
+	}
+
+	// Sampling: the server's request comes on the stream, the client POSTs
+	// its answer, the tool's result follows.
+	lc.send(t, toolCall(5, "sample"))
+	_, sreq := lc.next(t)
+	if sreq.Method != "sampling/createMessage" || string(sreq.ID) != `"srv-1"` {
+		t.Fatalf("got %s, want the sampling request", sreq.raw)
+	}
+	answer := `{"jsonrpc":"2.0","id":"srv-1","result":{"role":"assistant","content":{"type":"text","text":"hi"},"model":"m"}}`
+	lc.send(t, answer)
+	if got := c.waitFor(t, "the sampling answer", func(m *pipeline.Message) bool {
+		return m.IsResponse() && string(m.ID) == `"srv-1"`
+	}); string(got.Raw) != answer {
+		t.Errorf("the server got the answer as %s", got.Raw)
+	}
+	if m := lc.nextResponse(t, "5"); !strings.Contains(string(m.Result), `"text":"hi"`) {
+		t.Errorf("tool result %s lacks the sampled text", m.raw)
+	}
+
+	// Progress for the request that holds the token, then its result.
+	lc.send(t, rpcRequest(6, "tools/call", `{"name":"progress","arguments":{},"_meta":{"progressToken":"tok-6"}}`))
+	if _, m := lc.next(t); m.Method != "notifications/progress" || !strings.Contains(string(m.Params), `"tok-6"`) {
+		t.Fatalf("got %s, want progress for tok-6", m.raw)
+	}
+	lc.nextResponse(t, "6")
+
+	// A message the upstream relates to a request in flight (as the HTTP
+	// upstream does) takes the same stream.
+	lc.send(t, toolCall(7, "wait"))
+	c.waitMethod(t, "tools/call", "7")
+	c.emitRelated(t, rpcNotification("notifications/message", `{"level":"info","data":"working"}`), "7")
+	if _, m := lc.next(t); m.Method != "notifications/message" {
+		t.Fatalf("got %s, want the log message", m.raw)
+	}
+	h.up.releaseAll()
+	lc.nextResponse(t, "7")
+
+	// A cancelled request ends without a response.
+	lc.send(t, toolCall(8, "hang"))
+	c.waitMethod(t, "tools/call", "8")
+	lc.send(t, rpcNotification("notifications/cancelled", `{"requestId":8,"reason":"user"}`))
+	c.waitMethod(t, "notifications/cancelled", "")
+	lc.send(t, rpcRequest(9, "ping", ""))
+	lc.nextResponse(t, "9") // and nothing for 8 before it
+}
+
+// TestLegacyCloseEndsSession: closing the GET stream ends the session: the
+// upstream connection closes (work in flight with it), the id is
+// forgotten, and a later POST is 404.
+func TestLegacyCloseEndsSession(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lc := h.openLegacy(t, req{})
+	lc.initialize(t, Version20241105)
+	c := h.up.conn(t, 0)
+	lc.send(t, toolCall(1, "hang"))
+	c.waitMethod(t, "tools/call", "1")
+
+	lc.close()
+	c.waitClosed(t)
+	if h.store.get(lc.sid) != nil {
+		t.Error("the session is still in the store")
+	}
+	wantError(t, lc.post(t, toolCall(2, "echo")), http.StatusNotFound, codeSessionNotFound, "open a new SSE stream")
+	if n := h.up.opened(); n != 1 {
+		t.Errorf("%d upstream connections, want 1", n)
+	}
+}
+
+// TestLegacyUpstreamEnds: a server that dies answers the request in flight
+// with an error on the stream, then the stream ends; the id is 404.
+func TestLegacyUpstreamEnds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lc := h.openLegacy(t, req{})
+	lc.initialize(t, Version20241105)
+	c := h.up.conn(t, 0)
+	lc.send(t, toolCall(1, "hang"))
+	c.waitMethod(t, "tools/call", "1")
+	c.crash(errors.New("fault injection: process exited"))
+	if m := lc.nextResponse(t, "1"); m.Error == nil || m.Error.Code != pipeline.CodeConnectionClosed {
+		t.Errorf("got %s, want error %d", m.raw, pipeline.CodeConnectionClosed)
+	}
+	lc.stream.expectEnd(t)
+	wantError(t, lc.post(t, toolCall(2, "echo")), http.StatusNotFound, codeSessionNotFound, "Session not found")
+}
+
+// TestLegacyShutdownKeepsStream: a legacy stream cannot resume elsewhere,
+// so unloading the configuration leaves it with the old handler, working.
+func TestLegacyShutdownKeepsStream(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lc := h.openLegacy(t, req{})
+	lc.initialize(t, Version20241105)
+	h.server.Shutdown()
+	h.up.conn(t, 0).emitRaw(t, rpcNotification("notifications/tools/list_changed", ""))
+	if ev, m := lc.next(t); m.Method != "notifications/tools/list_changed" || ev.retry != "" {
+		t.Fatalf("after Shutdown got %+v, want the notification", ev)
+	}
+	lc.send(t, toolCall(1, "echo"))
+	lc.nextResponse(t, "1")
+}
+
+// TestLegacyNotIdle: an open legacy stream keeps its session from the idle
+// reaper (about 2s: the reaper ticks once a second).
+func TestLegacyNotIdle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(s *setup) { s.idle = time.Second })
+	lc := h.openLegacy(t, req{})
+	h.initialize(t, Version20250618) // idle, reaped
+	h.up.conn(t, 1).waitClosed(t)
+	if h.up.conn(t, 0).isClosed() {
+		t.Fatal("the reaper ended a legacy session with an open stream")
+	}
+	lc.initialize(t, Version20241105)
+}
+
+// TestLegacyBadInput: every refused legacy POST gets the answer a 2025 POST
+// gets for the same fault (or a clear one of its own), reaches nothing
+// upstream, and leaves the session working. Requests of the other transport
+// that name a legacy session are refused (400), and so is the reverse.
+func TestLegacyBadInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		mods     func(*setup)
+		with2025 bool // other is the id of a live 2025 session
+		// req builds the request; target "" means the legacy endpoint.
+		req    func(lc *legacyClient, other string) (target string, r req)
+		status int
+		code   int
+		substr string
+		wantID string // the error's id, "" for null
+	}{
+		{
+			name:   "malformed JSON",
+			req:    func(*legacyClient, string) (string, req) { return "", req{body: `{"jsonrpc":"2.0","id":1,`} },
+			status: http.StatusBadRequest, code: pipeline.CodeParseError, substr: "parse error",
+		},
+		{
+			name:   "JSON that is not JSON-RPC",
+			req:    func(*legacyClient, string) (string, req) { return "", req{body: `{"hello":"world"}`} },
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "jsonrpc",
+		},
+		{
+			name:   "a JSON number",
+			req:    func(*legacyClient, string) (string, req) { return "", req{body: `42`} },
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "must be a JSON object",
+		},
+		{
+			name:   "empty body",
+			req:    func(*legacyClient, string) (string, req) { return "", req{body: ` `} },
+			status: http.StatusBadRequest, code: pipeline.CodeParseError, substr: "empty",
+		},
+		{
+			name: "oversized body",
+			mods: func(s *setup) { s.cfg.MaxMessageSize = 64 },
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{body: rpcRequest(1, "tools/call", `{"name":"echo","arguments":{"pad":"`+strings.Repeat("x", 200)+`"}}`)}
+			},
+			status: http.StatusRequestEntityTooLarge, code: pipeline.CodeInvalidRequest, substr: "max_message_size (64 bytes)",
+		},
+		{
+			name: "wrong Content-Type",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{contentType: "text/plain", body: toolCall(1, "echo")}
+			},
+			status: http.StatusUnsupportedMediaType, code: pipeline.CodeInvalidRequest, substr: "application/json",
+		},
+		{
+			name: "unsupported MCP-Protocol-Version",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{version: "1999-01-01", body: toolCall(1, "echo")}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`,
+		},
+		{
+			name: "a batch at 2025-06-18",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{version: Version20250618, body: "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]"}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "batches",
+		},
+		{
+			name:   "initialize in a batch",
+			req:    func(*legacyClient, string) (string, req) { return "", req{body: "[" + initBody(Version20241105) + "]"} },
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "initialize must not be part of a batch",
+			wantID: "0",
+		},
+		{
+			name: "initialize as a notification",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{body: rpcNotification("initialize", `{"protocolVersion":"2024-11-05"}`)}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "must be a request with an id",
+		},
+		{
+			name: "2026-07-28 _meta",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{body: rpcRequest(7, "tools/list", `{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}`)}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeMethodNotFound, substr: "start with initialize",
+			wantID: "7",
+		},
+		{
+			name: "unknown sessionId",
+			req: func(*legacyClient, string) (string, req) {
+				return legacyPath + "?sessionId=0123456789abcdef0123456789abcdef", req{body: toolCall(1, "echo")}
+			},
+			status: http.StatusNotFound, code: codeSessionNotFound, substr: "open a new SSE stream with a GET",
+		},
+		{
+			name: "empty sessionId",
+			req: func(*legacyClient, string) (string, req) {
+				return legacyPath + "?sessionId=", req{body: toolCall(1, "echo")}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "sessionId query parameter is empty",
+			wantID: "1",
+		},
+		{
+			name: "foreign Origin",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{origin: "http://evil.example.com", body: toolCall(1, "echo")}
+			},
+			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: `Origin "http://evil.example.com" is not allowed`,
+		},
+		{
+			name: "non-loopback Host",
+			req: func(*legacyClient, string) (string, req) {
+				return "", req{host: "evil.example.com", body: toolCall(1, "echo")}
+			},
+			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: `Host "evil.example.com" is not allowed`,
+		},
+		{
+			name:   "another user",
+			req:    func(*legacyClient, string) (string, req) { return "", req{user: "mallory", body: toolCall(1, "echo")} },
+			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: "another user",
+		},
+		{
+			name: "2025 POST with the Mcp-Session-Id of a legacy session",
+			req: func(lc *legacyClient, _ string) (string, req) {
+				return "/", req{sid: lc.sid, version: Version20250618, accept: "application/json, text/event-stream", body: toolCall(1, "echo")}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses the 2024-11-05 HTTP+SSE transport",
+		},
+		{
+			name: "Mcp-Session-Id beside ?sessionId= is a 2025 POST",
+			req: func(lc *legacyClient, _ string) (string, req) {
+				return "", req{sid: lc.sid, accept: "application/json, text/event-stream", body: toolCall(1, "echo")}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses the 2024-11-05 HTTP+SSE transport",
+		},
+		{
+			name: "2025 GET with the Mcp-Session-Id of a legacy session",
+			req: func(lc *legacyClient, _ string) (string, req) {
+				return "/", req{method: http.MethodGet, sid: lc.sid, version: Version20250618}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses the 2024-11-05 HTTP+SSE transport",
+		},
+		{
+			name: "DELETE with the Mcp-Session-Id of a legacy session",
+			req: func(lc *legacyClient, _ string) (string, req) {
+				return "/", req{method: http.MethodDelete, sid: lc.sid, version: Version20250618}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "close the SSE stream to end it",
+		},
+		{
+			name:     "?sessionId= of a 2025 session",
+			with2025: true,
+			req: func(_ *legacyClient, other string) (string, req) {
+				return legacyPath + "?sessionId=" + other, req{body: toolCall(1, "echo")}
+			},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses Streamable HTTP",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mods := []func(*setup){func(s *setup) {
+				s.cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-Test-User") }
+			}}
+			if tc.mods != nil {
+				mods = append(mods, tc.mods)
+			}
+			h := newHarness(t, mods...)
+			lc := h.openLegacy(t, req{user: "alice"})
+			other := ""
+			if tc.with2025 {
+				rp := h.do(t, req{user: lc.user, body: initBody(Version20250618)})
+				wantStatus(t, rp, http.StatusOK)
+				other = rp.header.Get("Mcp-Session-Id")
+			}
+			target, r := tc.req(lc, other)
+			if target == "" {
+				target = lc.endpoint
+			}
+			if r.accept == "" && r.method == "" {
+				r.accept = "application/json" // a legacy POST
+			}
+			if r.user == "" {
+				r.user = lc.user
+			}
+			opened := h.up.opened()
+			rp := h.doAt(t, target, r)
+			m := wantError(t, rp, tc.status, tc.code, tc.substr)
+			wantID := tc.wantID
+			if wantID == "" {
+				wantID = "null"
+			}
+			if string(m.ID) != wantID {
+				t.Errorf("error id = %s, want %s", m.ID, wantID)
+			}
+			if ct := rp.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			if got := h.up.opened(); got != opened {
+				t.Errorf("a refused request opened an upstream connection (%d -> %d)", opened, got)
+			}
+			c := h.up.conn(t, 0)
+			if got := c.receivedSummary(); got != "[]" {
+				t.Errorf("the refused request reached the upstream: %s", got)
+			}
+			// The legacy session still works, on its stream.
+			lc.send(t, rpcRequest(2, "ping", ""))
+			lc.nextResponse(t, "2")
+		})
+	}
+}
+
+// TestLegacyAccept: a legacy POST is answered 202 whatever it accepts; a
+// GET without session that does not accept text/event-stream opens nothing.
+func TestLegacyAccept(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lc := h.openLegacy(t, req{})
+	for i, r := range []req{{noAccept: true}, {accept: "*/*"}, {accept: "application/json"}, {accept: "text/event-stream"}} {
+		r.body = rpcRequest(i+1, "ping", "")
+		wantStatus(t, h.doAt(t, lc.endpoint, r), http.StatusAccepted)
+		lc.nextResponse(t, fmt.Sprint(i+1))
+	}
+	wantError(t, h.doAt(t, legacyPath, req{method: http.MethodGet, accept: "application/json"}),
+		http.StatusNotAcceptable, pipeline.CodeInvalidRequest, "text/event-stream")
+	if n := h.store.Len(); n != 1 {
+		t.Errorf("%d sessions, want 1", n)
+	}
+}
+
+// TestLegacyGetRefused: a legacy GET that fails a check, or whose session
+// cannot start, gets the answer an initialize would get and leaves no
+// session behind.
+func TestLegacyGetRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		mods       func(*setup)
+		r          req
+		status     int
+		code       int
+		substr     string
+		retryAfter string
+		sessions   int // left in the store
+	}{
+		{name: "foreign Origin", r: req{origin: "http://evil.example.com"},
+			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: "Origin"},
+		{name: "non-loopback Host", r: req{host: "evil.example.com"},
+			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: "Host"},
+		{name: "unsupported MCP-Protocol-Version", r: req{version: "1999-01-01"},
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`},
+		{name: "upstream busy",
+			mods: func(s *setup) {
+				s.up.openErr = &upstream.BusyError{RetryAfter: 3 * time.Second, Err: errors.New("pool full")}
+			},
+			status: http.StatusServiceUnavailable, code: pipeline.CodeInternalError, substr: "max_processes", retryAfter: "3"},
+		{name: "upstream fails",
+			mods:   func(s *setup) { s.up.openErr = errors.New("exec: no such file") },
+			status: http.StatusBadGateway, code: pipeline.CodeInternalError, substr: "exec: no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mods []func(*setup)
+			if tc.mods != nil {
+				mods = append(mods, tc.mods)
+			}
+			h := newHarness(t, mods...)
+			r := tc.r
+			r.method = http.MethodGet
+			rp := h.doAt(t, legacyPath, r)
+			wantError(t, rp, tc.status, tc.code, tc.substr)
+			if got := rp.header.Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, tc.retryAfter)
+			}
+			if n := h.store.Len(); n != 0 {
+				t.Errorf("%d sessions left behind", n)
+			}
+			if tc.mods == nil && h.up.opened() != 0 {
+				t.Error("a refused GET opened an upstream connection")
+			}
+		})
+	}
+	t.Run("max_sessions", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(s *setup) { s.maxSessions = 1 })
+		h.initialize(t, Version20250618)
+		rp := h.doAt(t, legacyPath, req{method: http.MethodGet})
+		wantError(t, rp, http.StatusServiceUnavailable, pipeline.CodeInternalError, "max_sessions")
+		if got := rp.header.Get("Retry-After"); got != "1" {
+			t.Errorf("Retry-After = %q, want 1", got)
+		}
+		if n := h.up.opened(); n != 1 {
+			t.Errorf("the refused GET opened an upstream (%d conns)", n)
+		}
+	})
+}
+
+// TestLegacyEndpointURI: the endpoint repeats the request's path, escaped,
+// and nothing of its host.
+func TestLegacyEndpointURI(t *testing.T) {
+	t.Parallel()
+	for target, want := range map[string]string{
+		"https://mcp.example.com/mcp":        "/mcp?sessionId=abc",
+		"/":                                  "/?sessionId=abc",
+		"/a%20b/mcp?x=1":                     "/a%20b/mcp?sessionId=abc",
+		"http://[::1]:8443/tenant/%E2%9C%93": "/tenant/%E2%9C%93?sessionId=abc",
+	} {
+		if got := legacyEndpoint(httptest.NewRequest(http.MethodGet, target, nil), "abc"); got != want {
+			t.Errorf("endpoint for %s = %q, want %q", target, got, want)
+		}
+	}
+}

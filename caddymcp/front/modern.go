@@ -1,0 +1,424 @@
+package front
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// Error codes of the 2026-07-28 revision.
+const (
+	codeHeaderMismatch             = -32020
+	codeUnsupportedProtocolVersion = -32022
+)
+
+// modernVersions are the stateless revisions the front serves.
+var modernVersions = []string{Version20260728}
+
+// allVersions is what a -32022 answer lists: every revision this endpoint
+// serves, newest first.
+var allVersions = append(append([]string{}, modernVersions...), Version20251125, Version20250618, Version20250326)
+
+// metaKeys are the `_meta` keys of a 2026-07-28 request.
+const (
+	metaProtocolVersion    = "io.modelcontextprotocol/protocolVersion"
+	metaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
+)
+
+// serveModern serves a 2026-07-28 request: no session, each request on its
+// own, answered as JSON or as an SSE stream without event ids; the client
+// closing that stream cancels the upstream work.
+func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pipeline.Message, batch bool) {
+	m := msgs[0]
+	if batch {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: 2026-07-28 requests are not batched")
+		return
+	}
+	if m.IsResponse() {
+		writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeInvalidRequest,
+			"Bad Request: 2026-07-28 clients send requests and notifications only")
+		return
+	}
+	stateless, ok := s.cfg.Upstream.(upstream.Stateless)
+	if !ok {
+		// A route whose upstream serves only sessions is a legacy-only
+		// server to a 2026 client, however the request looks.
+		writeLegacyOnly(w, m)
+		return
+	}
+	if status, code, msg, data := checkModern(r, m); status != 0 {
+		writeErrorData(w, status, m.ID, code, msg, data)
+		return
+	}
+	ex := &pipeline.Exchange{Direction: pipeline.ToServer, ProtocolVersion: Version20260728}
+	v := s.settings.chain.Run(r.Context(), ex, m)
+	switch v.Action {
+	case pipeline.Respond:
+		writeMessage(w, http.StatusOK, v.Message)
+		return
+	case pipeline.Drop:
+		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+		return
+	}
+	release, ok := s.modernSlots.acquire(clientAddr(r), s.cfg.MaxInFlight)
+	if !ok {
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
+			"Too Many Requests: too many 2026-07-28 requests in flight from this client")
+		return
+	}
+	defer release()
+	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header)})
+}
+
+// checkModern validates the headers and `_meta` of a 2026-07-28 message
+// against each other. It returns a zero status when the message is valid.
+func checkModern(r *http.Request, m *pipeline.Message) (status, code int, msg string, data any) {
+	header := r.Header.Get("Mcp-Protocol-Version")
+	meta := m.MetaProtocolVersion()
+	if header == "" {
+		return http.StatusBadRequest, codeHeaderMismatch, "Bad Request: 2026-07-28 requests need the MCP-Protocol-Version header", nil
+	}
+	if m.IsRequest() && meta == "" {
+		return http.StatusBadRequest, pipeline.CodeInvalidParams, "Invalid params: params._meta[\"" + metaProtocolVersion + "\"] is required", nil
+	}
+	if meta != "" && meta != header {
+		return http.StatusBadRequest, codeHeaderMismatch,
+			"Bad Request: MCP-Protocol-Version header " + strconv.Quote(header) + " does not match params._meta " + strconv.Quote(meta), nil
+	}
+	if !isModernVersion(header) || !contains(modernVersions, header) {
+		return http.StatusBadRequest, codeUnsupportedProtocolVersion, "Unsupported protocol version " + strconv.Quote(header),
+			map[string]any{"supported": allVersions, "requested": header}
+	}
+	if m.IsRequest() && !hasMetaKey(m.Params, metaClientCapabilities) {
+		return http.StatusBadRequest, pipeline.CodeInvalidParams, "Invalid params: params._meta[\"" + metaClientCapabilities + "\"] is required", nil
+	}
+	if got := r.Header.Get("Mcp-Method"); got != m.Method {
+		return http.StatusBadRequest, codeHeaderMismatch,
+			"Bad Request: Mcp-Method header " + strconv.Quote(got) + " does not match the body's method " + strconv.Quote(m.Method), nil
+	}
+	if name, named := bodyName(m); named {
+		got, ok := decodeHeaderValue(r.Header.Get("Mcp-Name"))
+		if !ok || got != name {
+			return http.StatusBadRequest, codeHeaderMismatch,
+				"Bad Request: Mcp-Name header " + strconv.Quote(r.Header.Get("Mcp-Name")) + " does not match the body's " + strconv.Quote(name), nil
+		}
+	}
+	return 0, 0, "", nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func hasMetaKey(params json.RawMessage, key string) bool {
+	var p struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return false
+	}
+	_, ok := p.Meta[key]
+	return ok
+}
+
+// bodyName returns what Mcp-Name must mirror: params.name of tools/call and
+// prompts/get, params.uri of resources/read.
+func bodyName(m *pipeline.Message) (string, bool) {
+	var p struct {
+		Name string `json:"name"`
+		URI  string `json:"uri"`
+	}
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		_ = json.Unmarshal(m.Params, &p)
+		return p.Name, true
+	case "resources/read":
+		_ = json.Unmarshal(m.Params, &p)
+		return p.URI, true
+	}
+	return "", false
+}
+
+// decodeHeaderValue undoes the =?base64?…?= wrapping of header values that
+// are not header-safe.
+func decodeHeaderValue(v string) (string, bool) {
+	if enc, ok := strings.CutPrefix(v, "=?base64?"); ok {
+		if enc, ok = strings.CutSuffix(enc, "?="); ok {
+			b, err := base64.StdEncoding.DecodeString(enc)
+			return string(b), err == nil
+		}
+	}
+	return v, true
+}
+
+// mirroredHeaders are the client headers an HTTP upstream must see.
+func mirroredHeaders(h http.Header) http.Header {
+	out := make(http.Header, 4)
+	for k, v := range h {
+		if k == "Mcp-Protocol-Version" || k == "Mcp-Method" || k == "Mcp-Name" || strings.HasPrefix(k, "Mcp-Param-") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// writeLegacyOnly answers a 2026 request as a server of the 2025 revisions
+// does: dual-era clients read -32601 as "legacy" and fall back to
+// initialize (MCP-TRANSPORTS.md §2).
+func writeLegacyOnly(w http.ResponseWriter, m *pipeline.Message) {
+	writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeMethodNotFound,
+		"this endpoint serves MCP revisions 2025-03-26 to 2025-11-25 with sessions here; start with initialize")
+}
+
+// writeModernMethodNotAllowed answers a GET or DELETE of a 2026-07-28
+// client: that revision has only POST (its change notifications come over
+// subscriptions/listen).
+func writeModernMethodNotAllowed(w http.ResponseWriter) {
+	w.Header().Set("Allow", "POST")
+	writeError(w, http.StatusMethodNotAllowed, nil, pipeline.CodeInvalidRequest,
+		"Method Not Allowed: MCP 2026-07-28 uses POST only; listen for notifications with subscriptions/listen")
+}
+
+// delivery is one message of a stateless answer and the status it came with.
+type delivery struct {
+	m          *pipeline.Message
+	status     int
+	retryAfter time.Duration // with a 503
+}
+
+// forwardModern runs the upstream call on its own goroutine and streams its
+// messages to the client. The call's deliveries go through a bounded queue
+// so that a slow client never blocks the upstream's reader, which other
+// clients share. When the client goes away the call's context ends: that is
+// the 2026 cancellation.
+func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	q := newDeliveryQueue(s.cfg.ReplayEvents, func() {
+		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request")
+		cancel()
+	})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := up.Call(ctx, req, q.push)
+		var busy *upstream.BusyError
+		switch {
+		case errors.As(err, &busy) && ctx.Err() == nil:
+			q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter,
+				m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())})
+		case errors.Is(err, upstream.ErrLegacyOnly):
+			q.finish(&delivery{status: http.StatusBadRequest, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
+				"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})
+		case err != nil && ctx.Err() == nil:
+			s.cfg.Logger.Warn("a 2026-07-28 request to the upstream failed", zap.Error(err))
+			q.finish(&delivery{status: http.StatusBadGateway, m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, err.Error())})
+		default:
+			q.finish(nil)
+		}
+	}()
+	defer wg.Wait()
+
+	if req.Message.IsNotification() {
+		if d := q.await(ctx); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
+			writeMessage(w, d.status, d.m)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	first := q.await(ctx)
+	if first == nil {
+		return // the client went away, or the call ended with nothing
+	}
+	var second *delivery
+	if first.m.IsResponse() {
+		// Call returns right after the response: the queue ends at once
+		// unless something follows.
+		if second = q.await(ctx); second == nil {
+			status := first.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if first.retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
+			}
+			writeMessage(w, status, first.m)
+			return
+		}
+	}
+	sw := startSSE(w, http.StatusOK)
+	keepAlive := time.NewTicker(s.cfg.KeepAlive)
+	defer keepAlive.Stop()
+	sw.event("", first.m.Raw)
+	if second != nil {
+		sw.event("", second.m.Raw)
+	}
+	for {
+		if sw.flush() != nil {
+			return
+		}
+		select {
+		case d, ok := <-q.ch:
+			if !ok {
+				return
+			}
+			sw.event("", d.m.Raw)
+		case <-keepAlive.C:
+			sw.comment("keepalive")
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// deliveryQueue carries a stateless call's messages from the upstream to
+// the client's writer. It is bounded: when the client falls that far
+// behind, the call is cancelled instead of blocking the upstream.
+type deliveryQueue struct {
+	ch         chan *delivery
+	onOverflow func()
+	mu         sync.Mutex
+	closed     bool
+}
+
+func newDeliveryQueue(n int, onOverflow func()) *deliveryQueue {
+	return &deliveryQueue{ch: make(chan *delivery, n), onOverflow: onOverflow}
+}
+
+// push never blocks: a full queue ends the call instead.
+func (q *deliveryQueue) push(m *pipeline.Message, status int) {
+	q.mu.Lock()
+	overflow := false
+	if !q.closed {
+		select {
+		case q.ch <- &delivery{m: m, status: status}:
+		default:
+			overflow = true
+			q.closed = true
+			close(q.ch)
+		}
+	}
+	q.mu.Unlock()
+	if overflow {
+		q.onOverflow()
+	}
+}
+
+// finish adds a last message (if any) and closes the queue.
+func (q *deliveryQueue) finish(last *delivery) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	if last != nil {
+		select {
+		case q.ch <- last:
+		default:
+		}
+	}
+	q.closed = true
+	close(q.ch)
+}
+
+// await returns the next delivery, or nil when the queue ended or ctx did.
+func (q *deliveryQueue) await(ctx context.Context) *delivery {
+	select {
+	case d, ok := <-q.ch:
+		if !ok {
+			return nil
+		}
+		return d
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// clientAddr is the client's IP address, the key that bounds 2026 requests
+// in flight (they have no session).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// slots bounds the requests in flight per key.
+type slots struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// acquire takes a slot for key unless limit are taken; release frees it.
+func (sl *slots) acquire(key string, limit int) (release func(), ok bool) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.counts == nil {
+		sl.counts = make(map[string]int)
+	}
+	if limit > 0 && sl.counts[key] >= limit {
+		return nil, false
+	}
+	sl.counts[key]++
+	return func() {
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		if sl.counts[key]--; sl.counts[key] <= 0 {
+			delete(sl.counts, key) // the map holds only keys in flight
+		}
+	}, true
+}
+
+// writeMessage writes one message as a JSON answer.
+func writeMessage(w http.ResponseWriter, status int, m *pipeline.Message) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(m.Raw)))
+	w.WriteHeader(status)
+	_, _ = w.Write(m.Raw)
+}
+
+// writeErrorData is writeError with an error data object.
+func writeErrorData(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string, data any) {
+	if data == nil {
+		writeError(w, status, id, code, msg)
+		return
+	}
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	obj, _ := json.Marshal(pipeline.ErrorObject{Code: code, Message: msg, Data: mustJSON(data)})
+	var b bytes.Buffer
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.Write(id)
+	b.WriteString(`,"error":`)
+	b.Write(obj)
+	b.WriteByte('}')
+	writeMessage(w, status, &pipeline.Message{Raw: b.Bytes(), Kind: pipeline.KindResponse, ID: id, Error: obj})
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}

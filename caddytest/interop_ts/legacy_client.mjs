@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Legacy interop client: drives an MCP server over the 2024-11-05 HTTP+SSE
+// transport with the official TypeScript SDK's SSEClientTransport
+// (@modelcontextprotocol/sdk, pinned in ../package.json) and prints one JSON
+// object with what it observed. Used by legacy_test.go against the go-sdk
+// conformance everything-server behind mcp_proxy.
+//
+//   node interop_ts/legacy_client.mjs URL [PROTOCOL_VERSION [SAMPLING_PROMPT [SAMPLING_REPLY]]]
+//
+// The SDK always asks for its newest revision in initialize; PROTOCOL_VERSION
+// ("" for that default) rewrites the request on the wire, e.g. to 2024-11-05.
+// Exits 0 after printing the JSON object on stdout; on any error prints the
+// error on stderr and exits 1.
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+
+// Tools of the go-sdk everything-server (conformance/everything-server/main.go).
+const TOOL_SIMPLE = 'test_simple_text';
+const TOOL_PROGRESS = 'test_tool_with_progress';
+const TOOL_SAMPLING = 'test_sampling';
+
+const [url, forcedVersion = '', samplingPrompt = 'caddytest sampling prompt', samplingReply = 'caddytest fixed assistant reply'] =
+  process.argv.slice(2);
+if (!url) {
+  console.error('usage: node legacy_client.mjs URL [PROTOCOL_VERSION [SAMPLING_PROMPT [SAMPLING_REPLY]]]');
+  process.exit(2);
+}
+
+const observed = {
+  protocolVersion: '',
+  getStatus: 0,
+  getContentType: '',
+  endpoint: '',
+  sessionId: '',
+  postStatuses: [],
+  tools: [],
+  simpleText: '',
+  progressCount: 0,
+  progressText: '',
+  samplingPrompt: '',
+  samplingText: '',
+  postAfterCloseStatus: 0,
+};
+
+// The first text content of a tool result.
+function firstText(result) {
+  const item = (result.content ?? []).find((c) => c.type === 'text');
+  if (!item) throw new Error(`tool result has no text content: ${JSON.stringify(result)}`);
+  return item.text;
+}
+
+// A fetch that records the GET stream's answer, the endpoint the SDK POSTs
+// to and every POST's status, and rewrites initialize's protocolVersion
+// when one is forced.
+async function recordingFetch(input, init = {}) {
+  const method = init.method ?? 'GET';
+  if (method === 'POST' && typeof init.body === 'string' && forcedVersion) {
+    const msg = JSON.parse(init.body);
+    if (msg.method === 'initialize') {
+      msg.params.protocolVersion = forcedVersion;
+      init = { ...init, body: JSON.stringify(msg) };
+    }
+  }
+  const res = await fetch(input, init);
+  if (method === 'GET') {
+    observed.getStatus = res.status;
+    observed.getContentType = res.headers.get('content-type') ?? '';
+  } else if (method === 'POST') {
+    const u = new URL(String(input instanceof Request ? input.url : input));
+    observed.endpoint = u.href;
+    observed.sessionId = u.searchParams.get('sessionId') ?? '';
+    observed.postStatuses.push(res.status);
+  }
+  return res;
+}
+
+async function main() {
+  const transport = new SSEClientTransport(new URL(url), { fetch: recordingFetch });
+  const setProtocolVersion = transport.setProtocolVersion.bind(transport);
+  transport.setProtocolVersion = (v) => {
+    observed.protocolVersion = v;
+    setProtocolVersion(v);
+  };
+  const client = new Client(
+    { name: 'caddy-mcp-caddytest-ts-legacy', version: '0.0.0' },
+    { capabilities: { sampling: {} } },
+  );
+  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+    const content = request.params.messages?.[0]?.content;
+    observed.samplingPrompt = content?.type === 'text' ? content.text : JSON.stringify(content);
+    return {
+      role: 'assistant',
+      content: { type: 'text', text: samplingReply },
+      model: 'caddytest-fixed',
+      stopReason: 'endTurn',
+    };
+  });
+
+  await client.connect(transport);
+
+  const { tools } = await client.listTools();
+  observed.tools = tools.map((t) => t.name);
+
+  observed.simpleText = firstText(await client.callTool({ name: TOOL_SIMPLE, arguments: {} }));
+
+  const progressResult = await client.callTool({ name: TOOL_PROGRESS, arguments: {} }, undefined, {
+    onprogress: () => {
+      observed.progressCount++;
+    },
+  });
+  observed.progressText = firstText(progressResult);
+
+  const samplingResult = await client.callTool({ name: TOOL_SAMPLING, arguments: { prompt: samplingPrompt } });
+  observed.samplingText = firstText(samplingResult);
+
+  // Closing the SSE stream ends the session: a POST to its endpoint then
+  // gets 404 (after the server noticed the close).
+  await client.close();
+  if (observed.endpoint) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const res = await fetch(observed.endpoint, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'after-close', method: 'ping' }),
+      });
+      await res.body?.cancel();
+      observed.postAfterCloseStatus = res.status;
+      if (res.status !== 202 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+main().then(
+  () => {
+    process.stdout.write(JSON.stringify(observed) + '\n');
+    process.exit(0);
+  },
+  (err) => {
+    console.error(err?.stack ?? String(err));
+    console.error('observed so far:', JSON.stringify(observed));
+    process.exit(1);
+  },
+);
