@@ -47,6 +47,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 			if gw := upstream.GatewayStatus(msg); gw != 0 {
 				status = gw
 			}
+			if msg.Error != nil && sess.isClosed() {
+				// A failed initialize ended the session: naming it would
+				// only earn the client a 404.
+				h.Del("Mcp-Session-Id")
+			}
 			w.WriteHeader(status)
 			if _, err := w.Write(raw); err == nil {
 				st.markDelivered(res.events[0].seq)
