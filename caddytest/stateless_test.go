@@ -1,0 +1,65 @@
+package caddytest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// TestStatelessClientsDoNotCross runs many go-sdk clients at their default
+// revision (2026-07-28, stateless) at once through the proxy to one stdio
+// upstream, whose few shared processes serve them all through the JSON-RPC
+// mux. Every client numbers its requests from 1, so the ids collide at the
+// upstream; each answer must still reach the client that asked.
+func TestStatelessClientsDoNotCross(t *testing.T) {
+	bin := buildEverythingServer(t)
+	url := startProxy(t, stdioProxySite(bin, "protocol modern", "shared 2")) + "/mcp"
+	const clients, calls = 16, 8
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*calls)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := mcp.NewClient(&mcp.Implementation{Name: fmt.Sprintf("stateless-%d", c), Version: "0"}, nil)
+			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+			if err != nil {
+				errs <- fmt.Errorf("client %d: connect: %v", c, err)
+				return
+			}
+			defer cs.Close()
+			if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+				errs <- fmt.Errorf("client %d negotiated %q, want 2026-07-28", c, v)
+				return
+			}
+			for i := range calls {
+				arg1, arg2 := fmt.Sprintf("client-%d", c), fmt.Sprintf("call-%d", i)
+				res, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "test_prompt_with_arguments",
+					Arguments: map[string]string{"arg1": arg1, "arg2": arg2}})
+				if err != nil {
+					errs <- fmt.Errorf("client %d call %d: %v", c, i, err)
+					return
+				}
+				want := fmt.Sprintf("Prompt with arguments: arg1='%s', arg2='%s'", arg1, arg2)
+				if len(res.Messages) == 0 {
+					errs <- fmt.Errorf("client %d call %d: no messages", c, i)
+					return
+				}
+				if tc, ok := res.Messages[0].Content.(*mcp.TextContent); !ok || tc.Text != want {
+					errs <- fmt.Errorf("client %d call %d got another client's answer: %+v", c, i, res.Messages[0].Content)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
