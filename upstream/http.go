@@ -43,7 +43,9 @@ type HTTPConfig struct {
 	// Headers returns extra headers for every request of an upstream
 	// session. It is called once, in Open, with the context of the client's
 	// initialize request (so the Caddy layer can evaluate placeholders);
-	// reconnects in the background reuse the result. A Host entry sets the
+	// reconnects in the background reuse the result. A stateless call
+	// (Call) has no session: Headers is called for each, with the
+	// request's context, so it must be safe for concurrent use. A Host entry sets the
 	// request's Host; without one Host is the URL's host. The transport's
 	// own headers (Content-Type, Accept, Mcp-Session-Id,
 	// MCP-Protocol-Version, Last-Event-ID) cannot be set. The client's own

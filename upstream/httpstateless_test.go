@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -485,7 +486,6 @@ func TestHTTPCallFailures(t *testing.T) {
 		{"no headers in time", p.srv.URL, "slow", 504, pipeline.CodeRequestTimeout, []string{"no response headers within 100ms"}},
 		{"connection refused", deadURL, "x", 502, pipeline.CodeInternalError, []string{"connection refused"}},
 		{"5xx", p.srv.URL, "bad-gateway", 502, pipeline.CodeInternalError, []string{"502 Bad Gateway", "upstream of the upstream is down"}},
-		{"4xx without JSON-RPC", p.srv.URL, "text-400", 502, pipeline.CodeInternalError, []string{"400 Bad Request", "Bad Request: no"}},
 		{"redirect", p.srv.URL, "redirect", 502, pipeline.CodeInternalError, []string{"307", "/mcp/"}},
 		{"202 to a request", p.srv.URL, "accepted", 200, pipeline.CodeInternalError, []string{"202 Accepted"}},
 		{"stream ends without response", p.srv.URL, "cut", 200, pipeline.CodeInternalError, []string{"ended before the response"}},
@@ -611,7 +611,6 @@ func TestHTTPCallNotifications(t *testing.T) {
 	}{
 		{"202", p.srv.URL, "notifications/initialized", ""},
 		{"SSE answer", p.srv.URL, "notifications/streamed", ""},
-		{"refused", p.srv.URL, "notifications/refused", "400 Bad Request: no thanks"},
 		{"connection refused", deadURL, "notifications/initialized", "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -625,6 +624,30 @@ func TestHTTPCallNotifications(t *testing.T) {
 				t.Fatalf("Call: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "upstream MCP server "+h.URL()+": ")):
 				t.Fatalf("Call: %v, want an error naming the upstream and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestHTTPCallLegacyOnly: a bare 400, 404 or 405 (no JSON-RPC body) is how a
+// server of the 2025 revisions answers a stateless request; Call says so
+// with ErrLegacyOnly, and the client is told to fall back to initialize.
+func TestHTTPCallLegacyOnly(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "Bad Request: no session id", status)
+			}))
+			defer srv.Close()
+			h := newTestHTTP(t, HTTPConfig{URL: srv.URL})
+			for _, body := range []string{
+				`{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{` + hsMeta + `}}`,
+				`{"jsonrpc":"2.0","method":"notifications/initialized","params":{` + hsMeta + `}}`,
+			} {
+				got, err := hsCall(t, h, hsRequest(t, body, ""))
+				if !errors.Is(err, ErrLegacyOnly) || len(got) != 0 {
+					t.Fatalf("got %v and %v, want ErrLegacyOnly and nothing delivered", err, got)
+				}
 			}
 		})
 	}

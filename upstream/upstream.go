@@ -102,9 +102,12 @@ type Stateless interface {
 	// Call returns after the response was delivered (nil), when ctx ends
 	// (ctx.Err(): the client went away, which for 2026 clients is the
 	// cancellation — the upstream work is cancelled: a stdio server gets
-	// notifications/cancelled, an HTTP request is aborted), or when the
-	// upstream failed before answering (an error that names the upstream and
-	// the cause; nothing more is delivered). A request that expects no
+	// notifications/cancelled, an HTTP request is aborted), with
+	// ErrLegacyOnly when the server speaks only the 2025 revisions, or when
+	// the upstream failed before answering: a stdio upstream returns an
+	// error that names the cause; an HTTP upstream delivers an error response
+	// of its own making instead (with the request's id and GatewayError
+	// data) and returns nil. Nothing is delivered after Call returns. A request that expects no
 	// response until cancelled (subscriptions/listen) delivers its
 	// notifications until ctx ends.
 	Call(ctx context.Context, req *StatelessRequest, deliver func(m *pipeline.Message, status int)) error
