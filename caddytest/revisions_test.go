@@ -14,17 +14,20 @@ import (
 // with its default protocol (2026-07-28: it probes with server/discover)
 // and forced to each 2025 revision, over a stdio upstream (the proxy probes
 // the server's era itself), a stdio upstream pinned to the legacy era (the
-// client must fall back to initialize) and an HTTP upstream, and calls a
-// tool each time.
+// client must fall back to initialize) and HTTP upstreams, and calls a tool
+// each time.
 func TestGoClientRevisions(t *testing.T) {
 	bin := buildEverythingServer(t)
-	httpUpstream := startEverythingServerHTTP(t)
 	sites := []struct {
 		name, site, defaultVersion string
 	}{
 		{"stdio auto", stdioProxySite(bin), "2026-07-28"},
 		{"stdio legacy", stdioProxySite(bin, "protocol legacy"), "2025-11-25"},
-		{"http", httpProxySite(httpUpstream), "2026-07-28"},
+		// In stateful mode the go-sdk server offers only the 2025
+		// revisions to server/discover, so its clients fall back, through
+		// the proxy as directly.
+		{"http stateful", httpProxySite(startEverythingServer(t, true)), "2025-11-25"},
+		{"http stateless", httpProxySite(startEverythingServer(t, false)), "2026-07-28"},
 	}
 	for _, site := range sites {
 		t.Run(site.name, func(t *testing.T) {
