@@ -24,18 +24,36 @@ func TestUpstreamFaults(t *testing.T) {
 	})
 
 	t.Run("server that exits mid-request", func(t *testing.T) {
-		// Reads the initialize request and dies without answering.
+		// Answers initialize, then dies on the next request without
+		// answering it.
 		script := filepath.Join(t.TempDir(), "crash.sh")
-		writeScript(t, script, "read line\nexit 3")
-		url := startProxy(t, stdioProxySite(script, "warm 0")) + "/mcp"
-		resp, body := mcpPost(t, c, url, "", initializeBody)
-		id := resp.Header.Get("Mcp-Session-Id")
+		writeScript(t, script, `read line
+echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"crash","version":"1"}}}'
+read line
+read line
+exit 3`)
+		url := startProxy(t, stdioProxySite(script, "warm 0", "protocol legacy")) + "/mcp"
+		id := openSession(t, c, url)
+		resp, body := mcpPost(t, c, url, id, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}`)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "exit status 3") {
 			t.Fatalf("in-flight request: got %d %s", resp.StatusCode, body)
 		}
-		resp, body = mcpPost(t, c, url, id, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+		resp, body = mcpPost(t, c, url, id, `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
 		if resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("next request on the dead session: got %d %s, want 404", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("server that dies during initialize", func(t *testing.T) {
+		script := filepath.Join(t.TempDir(), "crash-init.sh")
+		writeScript(t, script, "read line\nexit 3")
+		url := startProxy(t, stdioProxySite(script, "warm 0", "protocol legacy")) + "/mcp"
+		resp, body := mcpPost(t, c, url, "", initializeBody)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "exit status 3") {
+			t.Fatalf("initialize: got %d %s", resp.StatusCode, body)
+		}
+		if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
+			t.Fatalf("the answer names session %q, which already ended", id)
 		}
 	})
 
