@@ -8,10 +8,12 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-mcp/caddy-mcp/pool"
@@ -236,6 +238,7 @@ func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
 		return nil, d.Errf("http: %q is not an absolute http:// or https:// URL", raw)
 	}
 	u := &HTTPUpstream{URL: raw}
+	var caFiles []string
 	transport := func() *reverseproxy.HTTPTransport {
 		if u.Transport == nil {
 			u.Transport = new(reverseproxy.HTTPTransport)
@@ -277,7 +280,7 @@ func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
 			if len(args) == 0 {
 				return nil, d.ArgErr()
 			}
-			tls().RootCAPEMFiles = append(tls().RootCAPEMFiles, args...)
+			caFiles = append(caFiles, args...)
 		case "tls_client_auth":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
@@ -299,6 +302,10 @@ func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if len(caFiles) > 0 {
+		// The trust pool, as reverse_proxy's tls_trust_pool file does.
+		tls().CARaw = caddyconfig.JSONModuleObject(caddytls.FileCAPool{TrustedCACertPEMFiles: caFiles}, "provider", "file", nil)
 	}
 	if u.Transport != nil && u.Transport.TLS != nil && !strings.HasPrefix(raw, "https://") {
 		return nil, d.Err("http: tls_* settings need an https:// URL")

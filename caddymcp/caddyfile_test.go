@@ -752,7 +752,7 @@ func TestUnmarshalCaddyfileHTTP(t *testing.T) {
 	if tr == nil || tr.DialTimeout != caddy.Duration(time.Second) || tr.TLS == nil {
 		t.Fatalf("transport: %+v", tr)
 	}
-	if tr.TLS.RootCAPEMFiles[0] != "/etc/ca.pem" || tr.TLS.ClientCertificateFile != "/etc/client.pem" ||
+	if !strings.Contains(string(tr.TLS.CARaw), `"pem_files":["/etc/ca.pem"]`) || !strings.Contains(string(tr.TLS.CARaw), `"provider":"file"`) || tr.TLS.ClientCertificateFile != "/etc/client.pem" ||
 		tr.TLS.ClientCertificateKeyFile != "/etc/client.key" || tr.TLS.ServerName != "mcp.internal" || !tr.TLS.InsecureSkipVerify {
 		t.Errorf("tls: %+v", tr.TLS)
 	}

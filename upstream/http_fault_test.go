@@ -107,9 +107,9 @@ func TestHTTPGetStreamSurvivesCuts(t *testing.T) {
 	handshake(t, c, rec, "2025-11-25")
 	c.(Listener).Listen(true)
 
+	rec.waitFor(t, total, func(d delivery) bool { return d.m.Method == "notifications/message" })
+	time.Sleep(50 * time.Millisecond) // would a duplicate follow?
 	got := rec.waitFor(t, total, func(d delivery) bool { return d.m.Method == "notifications/message" })
-	time.Sleep(50 * time.Millisecond)
-	got = rec.waitFor(t, total, func(d delivery) bool { return d.m.Method == "notifications/message" })
 	for i, d := range got {
 		if want := logMessage(i + 1); string(d.m.Raw) != want || d.hasRel {
 			t.Fatalf("message %d: %s (related %v), want %s; all:%s", i, d.m.Raw, d.hasRel, want, rec.dump())

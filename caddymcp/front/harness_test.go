@@ -1021,19 +1021,3 @@ func (s *sseStream) expectEnd(t testing.TB) {
 		}
 	}
 }
-
-// expectNoMessage checks that no message event is ready now (a weak,
-// non-blocking check; the strong checks are the ordering assertions).
-func (s *sseStream) expectNoMessage(t testing.TB) {
-	t.Helper()
-	for {
-		select {
-		case ev := <-s.events:
-			if ev.hasData && ev.data != "" {
-				t.Fatalf("unexpected event %+v", ev)
-			}
-		default:
-			return
-		}
-	}
-}
