@@ -170,17 +170,28 @@ const idleSite = `http://:9080 {
 //
 // stdioOptions are lines for the stdio block (e.g. "max_processes 64").
 func stdioProxySite(command string, stdioOptions ...string) string {
+	return proxySite("stdio", command, stdioOptions)
+}
+
+// httpProxySite is stdioProxySite for an HTTP upstream at upstreamURL.
+func httpProxySite(upstreamURL string, httpOptions ...string) string {
+	return proxySite("http", upstreamURL, httpOptions)
+}
+
+// proxySite returns the site block of stdioProxySite and httpProxySite: an
+// upstream line (kind and target) with options for its block.
+func proxySite(kind, target string, options []string) string {
 	block := ""
-	if len(stdioOptions) > 0 {
-		block = " {\n\t\t\t" + strings.Join(stdioOptions, "\n\t\t\t") + "\n\t\t}"
+	if len(options) > 0 {
+		block = " {\n\t\t\t" + strings.Join(options, "\n\t\t\t") + "\n\t\t}"
 	}
 	return fmt.Sprintf(`http://:9080 {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
-		stdio %s%s
+		%s %s%s
 	}
 }
-`, caddyfileQuote(command), block)
+`, kind, caddyfileQuote(target), block)
 }
 
 // caddyfileQuote quotes s, which must not contain a double quote, as one

@@ -1,11 +1,9 @@
 package caddytest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -33,21 +31,6 @@ func TestConformanceStdio(t *testing.T) {
 func TestConformanceHTTP(t *testing.T) {
 	upstreamURL := startEverythingServerHTTP(t)
 	testConformanceThroughProxy(t, httpProxySite(upstreamURL))
-}
-
-// httpProxySite is stdioProxySite for an HTTP upstream.
-func httpProxySite(upstreamURL string, httpOptions ...string) string {
-	block := ""
-	if len(httpOptions) > 0 {
-		block = " {\n\t\t\t" + strings.Join(httpOptions, "\n\t\t\t") + "\n\t\t}"
-	}
-	return fmt.Sprintf(`http://:9080 {
-	bind 127.0.0.1
-	mcp_proxy /mcp {
-		http %s%s
-	}
-}
-`, caddyfileQuote(upstreamURL), block)
 }
 
 // testConformanceThroughProxy runs the suite against the everything-server

@@ -22,21 +22,11 @@ import (
 // wire carries.
 func mcpPost(t testing.TB, c *http.Client, url, session, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
+	version := ""
 	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		version = "2025-06-18"
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, readAll(t, resp)
+	return mcpPostVersion(t, c, url, session, version, body)
 }
 
 // readAll reads and closes a response body.

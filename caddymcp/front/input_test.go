@@ -113,7 +113,7 @@ func TestBadInput(t *testing.T) {
 			req: func(sid string) req {
 				return req{sid: sid, version: v, body: "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]"}
 			},
-			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "batches are only allowed in protocol revision 2025-03-26",
+			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "batches are only allowed in protocol revisions up to 2025-03-26",
 		},
 		{
 			name:   "initialize in a batch",

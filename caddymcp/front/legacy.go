@@ -118,13 +118,8 @@ func (s *Server) serveLegacyPost(w http.ResponseWriter, r *http.Request, id stri
 	if sess == nil {
 		return
 	}
-	version := headerVersion
-	if version == "" {
-		version = sess.Version()
-	}
-	if batch && !batchesAllowed(version) {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
-			"Bad Request: JSON-RPC batches are only allowed in protocol revisions up to 2025-03-26 (this session is "+version+")")
+	version, ok := requestVersion(w, sess, headerVersion, batch)
+	if !ok {
 		return
 	}
 	for _, m := range msgs {

@@ -86,13 +86,8 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	version := headerVersion
-	if version == "" {
-		version = sess.Version()
-	}
-	if batch && !batchesAllowed(version) {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
-			"Bad Request: JSON-RPC batches are only allowed in protocol revision 2025-03-26 (this request is "+version+")")
+	version, ok := requestVersion(w, sess, headerVersion, batch)
+	if !ok {
 		return
 	}
 	for _, m := range msgs {
@@ -102,6 +97,22 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.dispatch(w, r, sess, msgs, version)
+}
+
+// requestVersion is the revision a session request is served at: its
+// MCP-Protocol-Version header, else the session's negotiated one. A batch at
+// a revision without batches is answered 400 here (ok is false).
+func requestVersion(w http.ResponseWriter, sess *Session, headerVersion string, batch bool) (version string, ok bool) {
+	version = headerVersion
+	if version == "" {
+		version = sess.Version()
+	}
+	if batch && !batchesAllowed(version) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: JSON-RPC batches are only allowed in protocol revisions up to 2025-03-26 (this request is "+version+")")
+		return "", false
+	}
+	return version, true
 }
 
 func firstID(msgs []*pipeline.Message) json.RawMessage {
