@@ -47,6 +47,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        shared <n>
 //	    }
 //	    http <url> {
+//	        transport streamable|sse|auto
 //	        header_up <field> <value>
 //	        pass_authorization
 //	        response_header_timeout <duration>
@@ -81,9 +82,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // stateless 2026-07-28) or auto (default: probe once with server/discover);
 // probe_timeout bounds that probe (default 10s); shared is the most processes
 // that serve 2026-07-28 clients together through a JSON-RPC mux (default 2).
-// http forwards to a remote Streamable HTTP server instead (one upstream per
-// mcp_proxy): header_up sets a request header sent upstream (placeholders are
-// evaluated when the client's initialize creates the upstream session);
+// http forwards to a remote MCP server instead (one upstream per mcp_proxy):
+// transport is the MCP transport it speaks — streamable (Streamable HTTP),
+// sse (the HTTP+SSE transport of 2024-11-05; the URL is its SSE endpoint)
+// or auto (default: Streamable HTTP unless the first initialize is refused
+// with 400, 404 or 405, then HTTP+SSE, remembered); header_up sets a request
+// header sent upstream (placeholders are evaluated when the client's
+// initialize creates the upstream session);
 // pass_authorization forwards the client's Authorization header, which the
 // MCP specification forbids, for upstreams that validate the same token;
 // response_header_timeout (default 30s), idle_timeout (silent SSE streams)
@@ -255,6 +260,11 @@ func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {
+		case "transport":
+			u.MCPTransport, err = singleArg(d)
+			if err == nil && (u.MCPTransport == "" || !validMCPTransport(u.MCPTransport)) {
+				err = d.Errf("transport must be streamable, sse or auto, got %q", u.MCPTransport)
+			}
 		case "header_up":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

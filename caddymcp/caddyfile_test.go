@@ -790,3 +790,35 @@ func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestUnmarshalCaddyfileHTTPTransport covers the MCP transport of an http
+// upstream.
+func TestUnmarshalCaddyfileHTTPTransport(t *testing.T) {
+	for _, mode := range []string{"streamable", "sse", "auto"} {
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/sse {\ntransport " + mode + "\n}\n}"))
+		if err != nil || h.HTTP.MCPTransport != mode {
+			t.Fatalf("transport %s: %v, %+v", mode, err, h.HTTP)
+		}
+	}
+	var h Handler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/mcp\n}")); err != nil || h.HTTP.MCPTransport != "" {
+		t.Fatalf("default: %v, %q", err, h.HTTP.MCPTransport)
+	}
+	for _, tt := range []struct{ input, want string }{
+		{"transport websocket", `transport must be streamable, sse or auto, got "websocket"`},
+		{`transport ""`, `transport must be streamable, sse or auto, got ""`},
+		{"transport", "wrong argument count"},
+		{"transport sse auto", "wrong argument count"},
+	} {
+		err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/mcp {\n" + tt.input + "\n}\n}"))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "Testfile:3") {
+			t.Fatalf("%s: got %v, want %q at Testfile:3", tt.input, err, tt.want)
+		}
+	}
+	// The JSON config is checked when the upstream is built (Provision).
+	if _, err := (&HTTPUpstream{URL: "http://x/mcp", MCPTransport: "websocket"}).build(caddy.Context{}, 0); err == nil ||
+		!strings.Contains(err.Error(), `mcp_transport must be streamable, sse or auto, got "websocket"`) {
+		t.Fatalf("JSON config with a bad mcp_transport: %v", err)
+	}
+}

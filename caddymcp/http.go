@@ -13,10 +13,18 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// HTTPUpstream is a remote MCP server reached over Streamable HTTP.
+// HTTPUpstream is a remote MCP server reached over Streamable HTTP or,
+// for servers of the 2024-11-05 revision, over HTTP+SSE.
 type HTTPUpstream struct {
-	// URL is the upstream's MCP endpoint, e.g. https://mcp.example.com/mcp.
+	// URL is the upstream's MCP endpoint, e.g. https://mcp.example.com/mcp
+	// (for an HTTP+SSE server, its SSE endpoint, e.g. https://mcp.example.com/sse).
 	URL string `json:"url"`
+	// MCPTransport is the MCP transport the upstream speaks: "streamable"
+	// (Streamable HTTP, 2025-03-26 and later), "sse" (the HTTP+SSE
+	// transport of 2024-11-05) or "auto" (the default: the first session's
+	// initialize goes as Streamable HTTP; a bare 400, 404 or 405 to it means
+	// HTTP+SSE; the answer is remembered until the configuration is reloaded).
+	MCPTransport string `json:"mcp_transport,omitempty"`
 	// HeaderUp sets request headers sent upstream (e.g. the upstream's own
 	// credentials). Values may use placeholders; they are evaluated once,
 	// when the client's initialize creates the upstream session.
@@ -35,15 +43,34 @@ type HTTPUpstream struct {
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 }
 
+// MCP transports of an HTTP upstream (HTTPUpstream.MCPTransport).
+const (
+	mcpTransportStreamable = "streamable"
+	mcpTransportSSE        = "sse"
+	mcpTransportAuto       = "auto"
+)
+
+// validMCPTransport reports whether t is a valid MCPTransport ("" is auto).
+func validMCPTransport(t string) bool {
+	switch t {
+	case "", mcpTransportStreamable, mcpTransportSSE, mcpTransportAuto:
+		return true
+	}
+	return false
+}
+
 // build provisions the transport and returns the upstream.
-func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize int) (*upstream.HTTP, error) {
+func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize int) (upstream.Upstream, error) {
+	if !validMCPTransport(u.MCPTransport) {
+		return nil, fmt.Errorf("mcp_transport must be streamable, sse or auto, got %q", u.MCPTransport)
+	}
 	if u.Transport == nil {
 		u.Transport = new(reverseproxy.HTTPTransport)
 	}
 	if err := u.Transport.Provision(ctx); err != nil {
 		return nil, fmt.Errorf("http transport: %v", err)
 	}
-	return upstream.NewHTTP(upstream.HTTPConfig{
+	cfg := upstream.HTTPConfig{
 		URL:                   u.URL,
 		Transport:             u.Transport.Transport,
 		Headers:               u.headers,
@@ -51,7 +78,30 @@ func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize int) (*upstream.H
 		IdleTimeout:           time.Duration(u.IdleTimeout),
 		MaxMessageSize:        maxMessageSize,
 		Logger:                ctx.Logger().Named("http"),
-	})
+	}
+	var (
+		up  upstream.Upstream
+		err error
+	)
+	// Each branch keeps a nil pointer out of the interface on error.
+	switch u.MCPTransport {
+	case mcpTransportStreamable:
+		var h *upstream.HTTP
+		if h, err = upstream.NewHTTP(cfg); err == nil {
+			up = h
+		}
+	case mcpTransportSSE:
+		var l *upstream.LegacySSE
+		if l, err = upstream.NewLegacySSE(cfg); err == nil {
+			up = l
+		}
+	default:
+		var a *upstream.AutoHTTP
+		if a, err = upstream.NewAutoHTTP(cfg); err == nil {
+			up = a
+		}
+	}
+	return up, err
 }
 
 // headers evaluates header_up (and the opt-in Authorization passthrough)

@@ -69,6 +69,14 @@ type httpConn struct {
 	gone      bool   // the upstream ended the session (404)
 
 	get getStream
+
+	// probe is set on an AutoHTTP conn that does not know yet which
+	// transport the server speaks. The initialize POST then hands off only
+	// once its status arrived, and probe is told that status: a 2xx, or a
+	// failure status without a JSON-RPC answer, for which probe returning
+	// true means "an HTTP+SSE server": Send returns a *sseFallback and
+	// the request is not answered.
+	probe func(status int) bool
 }
 
 func newHTTPConn(h *HTTP, r Receiver, hdr http.Header) *httpConn {
@@ -287,6 +295,12 @@ func (r *response) close() {
 // is on the wire (through httptrace: a RoundTripper that does not report it
 // makes Send wait for the response headers instead).
 func (c *httpConn) do(parent context.Context, method string, body []byte, lastEventID string, wrote func()) (*response, *exchangeError) {
+	return c.doURL(parent, method, c.h.url, body, lastEventID, wrote)
+}
+
+// doURL is do with another target than the upstream's URL (the message
+// endpoint of an HTTP+SSE session).
+func (c *httpConn) doURL(parent context.Context, method, target string, body []byte, lastEventID string, wrote func()) (*response, *exchangeError) {
 	ctx, cancel := context.WithCancelCause(parent)
 	if wrote != nil {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -301,7 +315,7 @@ func (c *httpConn) do(parent context.Context, method string, body []byte, lastEv
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.h.url, rd)
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		cancel(nil)
 		return nil, c.badGateway("%v", err)

@@ -31,7 +31,7 @@ func (x *exchange) run() {
 	c := x.c
 	defer x.handoff(nil)
 	var wrote func()
-	if x.m.IsRequest() {
+	if x.m.IsRequest() && !x.probing() {
 		wrote = func() { x.handoff(nil) }
 	}
 	resp, xerr := c.do(c.ctx, http.MethodPost, x.m.Raw, "", wrote)
@@ -50,6 +50,9 @@ func (x *exchange) run() {
 		return
 	}
 	x.status = resp.StatusCode
+	if x.probing() {
+		c.probe(resp.StatusCode)
+	}
 	if x.m.Method == "initialize" {
 		c.mu.Lock()
 		c.sessionID = resp.Header.Get(headerSessionID)
@@ -143,7 +146,17 @@ func (x *exchange) failStatus(resp *response) {
 			}
 		}
 	}
+	if x.probing() && x.c.probe(resp.StatusCode) {
+		x.handoff(&sseFallback{status: resp.Status, detail: bodyDetail(body)})
+		return
+	}
 	x.fail(x.c.statusError(resp.Response, body))
+}
+
+// probing reports whether this is the initialize POST that tells an
+// AutoHTTP conn which transport the server speaks.
+func (x *exchange) probing() bool {
+	return x.c.probe != nil && x.m.IsRequest() && x.m.Method == "initialize"
 }
 
 // readJSON reads an application/json answer: one message (or, from

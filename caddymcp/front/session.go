@@ -332,8 +332,9 @@ func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
 		}
 		if c.method == "initialize" {
 			if m.Error != nil {
-				c.stream.respond(m)
-				s.close("the upstream MCP server refused initialize")
+				// The session ends before the answer goes out, so the
+				// client's next request already finds it gone.
+				s.closeAfter("the upstream MCP server refused initialize", func() { c.stream.respond(m) })
 				return
 			}
 			if v := m.ResultProtocolVersion(); v != "" {
@@ -390,7 +391,11 @@ func (s *Session) Closed(err error) {
 // close ends the session: requests in flight are answered with an error,
 // streams end, the upstream connection closes, and the id is forgotten, so
 // the client's next request gets 404 and it initializes again.
-func (s *Session) close(reason string) {
+func (s *Session) close(reason string) { s.closeAfter(reason, nil) }
+
+// closeAfter is close with a last word: last runs once the session counts as
+// ended (no request finds it any more) and before its streams close.
+func (s *Session) closeAfter(reason string, last func()) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -405,6 +410,10 @@ func (s *Session) close(reason string) {
 	}
 	s.mu.Unlock()
 
+	s.store.remove(s)
+	if last != nil {
+		last()
+	}
 	s.cancel()
 	for _, c := range calls {
 		if c.timer != nil {
@@ -415,7 +424,6 @@ func (s *Session) close(reason string) {
 	for _, st := range streams {
 		st.close()
 	}
-	s.store.remove(s)
 	if conn := s.upstream(); conn != nil {
 		conn.Close()
 	}
