@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,5 +62,54 @@ func TestStatelessClientsDoNotCross(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestInputRequiredResultRoundTrip runs a 2026-07-28 multi-round-trip call
+// through the proxy: the server answers tools/call with an
+// InputRequiredResult (an elicitation request and an opaque requestState),
+// the go-sdk client answers it with its elicitation handler and retries with
+// the state copied back, and the server — which checks the state's
+// integrity — completes. The proxy must carry both rounds byte for byte,
+// over stdio and over HTTP.
+func TestInputRequiredResultRoundTrip(t *testing.T) {
+	bin := buildEverythingServer(t)
+	for _, site := range []struct{ name, site string }{
+		{"stdio", stdioProxySite(bin, "protocol modern")},
+		{"http", httpProxySite(startEverythingServer(t, false))},
+	} {
+		t.Run(site.name, func(t *testing.T) {
+			url := startProxy(t, site.site) + "/mcp"
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var elicited atomic.Int32
+			client := mcp.NewClient(&mcp.Implementation{Name: "mrtr", Version: "0"}, &mcp.ClientOptions{
+				ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					elicited.Add(1)
+					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"ok": true}}, nil
+				},
+			})
+			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+				t.Fatalf("negotiated %q", v)
+			}
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_input_required_result_request_state"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if elicited.Load() != 1 {
+				t.Errorf("the elicitation handler ran %d times, want 1 (the input-required round)", elicited.Load())
+			}
+			if len(res.Content) == 0 {
+				t.Fatalf("no content: %+v", res)
+			}
+			if tc, ok := res.Content[0].(*mcp.TextContent); !ok || tc.Text != "state-ok: requestState received and confirmation accepted" {
+				t.Fatalf("final round: %+v", res.Content[0])
+			}
+		})
 	}
 }

@@ -188,6 +188,34 @@ func writeLegacyOnly(w http.ResponseWriter, m *pipeline.Message) {
 		"this endpoint serves MCP revisions 2025-03-26 to 2025-11-25 with sessions here; start with initialize")
 }
 
+// servedVersions are the revisions a client may use through this endpoint.
+var servedVersions = append(append([]string{}, allVersions...), Version20241105)
+
+// sharedVersions narrows a DiscoverResult's supportedVersions to those the
+// gateway serves too: a client must not pick a revision the upstream knows
+// and the gateway does not.
+func sharedVersions(m *pipeline.Message) *pipeline.Message {
+	if !m.IsResponse() || m.Result == nil {
+		return m
+	}
+	var result map[string]json.RawMessage
+	var offered []string
+	if json.Unmarshal(m.Result, &result) != nil || json.Unmarshal(result["supportedVersions"], &offered) != nil {
+		return m
+	}
+	shared := make([]string, 0, len(offered))
+	for _, v := range offered {
+		if contains(servedVersions, v) {
+			shared = append(shared, v)
+		}
+	}
+	if len(shared) == len(offered) {
+		return m // the common case: forwarded byte for byte
+	}
+	result["supportedVersions"] = mustJSON(shared)
+	return pipeline.NewResult(m.ID, mustJSON(result))
+}
+
 // writeModernMethodNotAllowed answers a GET or DELETE of a 2026-07-28
 // client: that revision has only POST (its change notifications come over
 // subscriptions/listen).
@@ -220,7 +248,11 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		err := up.Call(ctx, req, q.push)
+		deliver := q.push
+		if req.Message.Method == "server/discover" {
+			deliver = func(m *pipeline.Message, status int) { q.push(sharedVersions(m), status) }
+		}
+		err := up.Call(ctx, req, deliver)
 		var busy *upstream.BusyError
 		switch {
 		case errors.As(err, &busy) && ctx.Err() == nil:

@@ -233,3 +233,20 @@ func TestModernNotificationAndMethods(t *testing.T) {
 		}
 	}
 }
+
+func TestDiscoverSharedVersions(t *testing.T) {
+	ts, _ := newModernServer(t, func(_ context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
+		d(pipeline.NewResult(req.Message.ID, []byte(`{"supportedVersions":["2027-01-01","2026-07-28","2025-11-25"],"capabilities":{}}`)), 200)
+		return nil
+	})
+	resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL,
+		`{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`, map[string]string{"Mcp-Method": "server/discover"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"supportedVersions":["2026-07-28","2025-11-25"]`) {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+}
