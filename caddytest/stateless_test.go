@@ -113,3 +113,47 @@ func TestInputRequiredResultRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriptionsListen: a 2026-07-28 go-sdk client with a tool-list
+// handler opens subscriptions/listen when it connects; a tool call that
+// changes the server's tools must reach it on that stream, through a stdio
+// upstream (one shared process: the listen and the call must meet the same
+// server instance) and through an HTTP one.
+func TestSubscriptionsListen(t *testing.T) {
+	bin := buildEverythingServer(t)
+	for _, site := range []struct{ name, site string }{
+		{"stdio", stdioProxySite(bin, "protocol modern", "shared 1")},
+		{"http", httpProxySite(startEverythingServer(t, false))},
+	} {
+		t.Run(site.name, func(t *testing.T) {
+			url := startProxy(t, site.site) + "/mcp"
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			changed := make(chan struct{}, 1)
+			client := mcp.NewClient(&mcp.Implementation{Name: "listen", Version: "0"}, &mcp.ClientOptions{
+				ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+					select {
+					case changed <- struct{}{}:
+					default:
+					}
+				},
+			})
+			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+				t.Fatalf("negotiated %q", v)
+			}
+			if got := callToolText(ctx, t, cs, &mcp.CallToolParams{Name: "test_trigger_tool_change"}); got != "tools_list_changed published" {
+				t.Fatalf("trigger: %q", got)
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				t.Fatal("notifications/tools/list_changed never arrived on the listen stream")
+			}
+		})
+	}
+}
