@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// loadResult is what one target did under the load.
+type loadResult struct {
+	Target, Label, Upstream string
+	Answers                 string // HTTP upstreams: how the echo server answers POSTs (SSE or JSON)
+	Sessions                int
+	Calls                   int64         // successful calls in the measured window
+	Errors                  int64         // failed calls (any error or a wrong echo), warm-up included
+	ErrorSamples            []string      // the first few distinct errors
+	Reconnects              int64         // sessions re-opened after repeated errors
+	Elapsed                 time.Duration // the measured window
+	Throughput              float64       // Calls per second of Elapsed
+	P50, P95, P99, Max      time.Duration
+	Connect                 time.Duration // opening all sessions
+	FrontCPU                time.Duration // CPU time of the process the clients talk to, over the window
+	CPUPerCall              time.Duration // FrontCPU / Calls
+	Err                     string        // the target could not be measured at all
+	RoundThroughput         []float64     // calls/s of each round
+	lat                     []time.Duration
+}
+
+// merge adds another round's result.
+func (l *loadResult) merge(o loadResult) {
+	l.Calls += o.Calls
+	l.Errors += o.Errors
+	for _, e := range o.ErrorSamples {
+		if len(l.ErrorSamples) < 5 && !slices.Contains(l.ErrorSamples, e) {
+			l.ErrorSamples = append(l.ErrorSamples, e)
+		}
+	}
+	l.Reconnects += o.Reconnects
+	l.Elapsed += o.Elapsed
+	l.FrontCPU += o.FrontCPU
+	l.Connect = max(l.Connect, o.Connect)
+	if o.Err != "" && l.Err == "" {
+		l.Err = o.Err
+	}
+	l.RoundThroughput = append(l.RoundThroughput, o.RoundThroughput...)
+	l.lat = append(l.lat, o.lat...)
+}
+
+// finish computes throughput, percentiles and CPU per call from the
+// merged rounds.
+func (l *loadResult) finish() {
+	l.Throughput, l.CPUPerCall = 0, 0
+	if l.Elapsed > 0 {
+		l.Throughput = float64(l.Calls) / l.Elapsed.Seconds()
+	}
+	if l.Calls > 0 {
+		l.CPUPerCall = l.FrontCPU / time.Duration(l.Calls)
+	}
+	slices.Sort(l.lat)
+	l.P50, l.P95, l.P99 = percentile(l.lat, 0.50), percentile(l.lat, 0.95), percentile(l.lat, 0.99)
+	l.Max = 0
+	if len(l.lat) > 0 {
+		l.Max = l.lat[len(l.lat)-1]
+	}
+}
+
+// name is the label with the answer mode of an HTTP upstream.
+func (l loadResult) name() string {
+	if l.Answers == "" {
+		return l.Label
+	}
+	return l.Label + " (" + l.Answers + ")"
+}
+
+// newHTTPClient is a client whose connection pool holds conns keep-alive
+// connections to one host (http.DefaultTransport keeps only 2, so N
+// concurrent sessions would open and close connections all the time).
+func newHTTPClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               nil, // loopback only, whatever the environment says
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}}
+}
+
+// errorLog keeps a count and the first few distinct error messages.
+type errorLog struct {
+	mu      sync.Mutex
+	n       atomic.Int64
+	samples []string
+}
+
+func (e *errorLog) add(format string, args ...any) {
+	e.n.Add(1)
+	msg := fmt.Sprintf(format, args...)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.samples) < 5 && !slices.Contains(e.samples, msg) {
+		e.samples = append(e.samples, msg)
+	}
+}
+
+func (e *errorLog) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.samples)
+}
+
+func newMCPClient() *mcp.Client {
+	return mcp.NewClient(&mcp.Implementation{Name: "caddy-mcp-bench", Version: "0"}, nil)
+}
+
+// connect opens one go-sdk session at the benchmark's protocol revision,
+// without the standalone GET stream (the load measures calls).
+func connect(ctx context.Context, hc *http.Client, url string) (*mcp.ClientSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cs, err := newMCPClient().Connect(ctx,
+		&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc, DisableStandaloneSSE: true},
+		&mcp.ClientSessionOptions{ProtocolVersion: protocolRevision})
+	if err != nil {
+		return nil, err
+	}
+	if got := cs.InitializeResult().ProtocolVersion; got != protocolRevision {
+		_ = cs.Close()
+		return nil, fmt.Errorf("negotiated protocol %q, want %q", got, protocolRevision)
+	}
+	return cs, nil
+}
+
+// echoCall calls echo with text and checks the answer.
+func echoCall(ctx context.Context, cs *mcp.ClientSession, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+	if err != nil {
+		return err
+	}
+	if res.IsError {
+		return fmt.Errorf("tool error: %v", res.Content)
+	}
+	if len(res.Content) != 1 {
+		return fmt.Errorf("%d content items, want 1", len(res.Content))
+	}
+	tc, ok := res.Content[0].(*mcp.TextContent)
+	if !ok {
+		return fmt.Errorf("content is %T, want text", res.Content[0])
+	}
+	if tc.Text != text {
+		return fmt.Errorf("echo mismatch: sent %q, got %q", text, tc.Text)
+	}
+	return nil
+}
+
+// runLoad opens sessions go-sdk sessions to url, one per worker; each
+// calls echo with a unique text in a loop for warmup+duration. Calls that
+// start after the warm-up are measured. cpu, if not nil, reads the CPU
+// time of the server side; it is sampled when the measured window opens
+// and after the last call.
+func runLoad(ctx context.Context, url string, sessions int, warmup, duration time.Duration, cpu func() time.Duration) loadResult {
+	var res loadResult
+	res.Sessions = sessions
+	hc := newHTTPClient(2*sessions + 8)
+	defer hc.CloseIdleConnections()
+	errs := &errorLog{}
+
+	// Open every session first, a few at a time.
+	t0 := time.Now()
+	css := make([]*mcp.ClientSession, sessions)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range css {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cs, err := connect(ctx, hc, url)
+			if err != nil {
+				errs.add("connect: %v", err)
+				return
+			}
+			css[i] = cs
+		}()
+	}
+	wg.Wait()
+	res.Connect = time.Since(t0)
+	defer func() {
+		for _, cs := range css {
+			if cs != nil {
+				_ = cs.Close() // DELETE
+			}
+		}
+	}()
+	if ctx.Err() != nil {
+		res.Err = ctx.Err().Error()
+		return res
+	}
+
+	run := make([]byte, 4)
+	_, _ = rand.Read(run)
+	tag := hex.EncodeToString(run)
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(duration)
+	var cpuStart atomic.Int64
+	if cpu != nil {
+		t := time.AfterFunc(warmup, func() { cpuStart.Store(int64(cpu())) })
+		defer t.Stop()
+	}
+	lat := make([][]time.Duration, sessions)
+	lastDone := make([]time.Time, sessions)
+	var reconnects atomic.Int64
+	for w := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs := css[w]
+			failures := 0
+			samples := make([]time.Duration, 0, 4096)
+			for i := 0; ; i++ {
+				now := time.Now()
+				if !now.Before(end) || ctx.Err() != nil {
+					break
+				}
+				if cs == nil {
+					var err error
+					if cs, err = connect(ctx, hc, url); err != nil {
+						errs.add("connect: %v", err)
+						sleepCtx(ctx, 50*time.Millisecond)
+						continue
+					}
+					css[w] = cs
+				}
+				text := fmt.Sprintf("bench-%s-w%d-c%d", tag, w, i)
+				t := time.Now()
+				err := echoCall(ctx, cs, text)
+				d := time.Since(t)
+				if err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					errs.add("%v", err)
+					failures++
+					if failures >= 5 || errors.Is(err, mcp.ErrConnectionClosed) {
+						// The session looks dead: open a new one.
+						_ = cs.Close()
+						cs, css[w] = nil, nil
+						reconnects.Add(1)
+						failures = 0
+					}
+					sleepCtx(ctx, 10*time.Millisecond)
+					continue
+				}
+				failures = 0
+				if !t.Before(measureFrom) {
+					samples = append(samples, d)
+					lastDone[w] = t.Add(d)
+				}
+			}
+			lat[w] = samples
+		}()
+	}
+	wg.Wait()
+	if cpu != nil {
+		res.FrontCPU = cpu() - time.Duration(cpuStart.Load())
+	}
+
+	var all []time.Duration
+	last := measureFrom
+	for w := range sessions {
+		all = append(all, lat[w]...)
+		if lastDone[w].After(last) {
+			last = lastDone[w]
+		}
+	}
+	res.Calls = int64(len(all))
+	res.Errors = errs.n.Load()
+	res.ErrorSamples = errs.list()
+	res.Reconnects = reconnects.Load()
+	res.Elapsed = last.Sub(measureFrom)
+	res.lat = all
+	res.finish()
+	res.RoundThroughput = []float64{res.Throughput}
+	if ctx.Err() != nil {
+		res.Err = "interrupted"
+	}
+	return res
+}
+
+// percentile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.999999) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return sorted[i]
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
