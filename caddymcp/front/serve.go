@@ -204,6 +204,8 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		if sw.flush() != nil {
 			return
 		}
+	} else if sw.flushHeaders() != nil {
+		return
 	}
 	s.pump(r, sess, st, cursor, sw, kick, index == getStreamIndex)
 }

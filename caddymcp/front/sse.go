@@ -14,8 +14,9 @@ type sseWriter struct {
 	buf []byte
 }
 
-// startSSE writes the headers of an event stream and flushes them, so the
-// client (and any proxy in between) sees the stream open at once.
+// startSSE writes the headers of an event stream. They go out with the first
+// flush: callers flush the stream's first bytes (a priming event, a comment)
+// right away, so headers and first event share one write.
 func startSSE(w http.ResponseWriter, status int) *sseWriter {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -23,10 +24,11 @@ func startSSE(w http.ResponseWriter, status int) *sseWriter {
 	h.Set("X-Accel-Buffering", "no")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	_ = sw.rc.Flush()
-	return sw
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
 }
+
+// flushHeaders sends the headers now, before any event.
+func (sw *sseWriter) flushHeaders() error { return sw.rc.Flush() }
 
 // event buffers one event. data may span lines; each gets its own "data:"
 // field so the framing survives any JSON formatting.

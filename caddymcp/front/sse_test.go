@@ -63,7 +63,14 @@ func TestSSEHeaders(t *testing.T) {
 	t.Parallel()
 	rec := httptest.NewRecorder()
 	rec.Header().Set("Content-Length", "12")
-	startSSE(rec, http.StatusOK)
+	sw := startSSE(rec, http.StatusOK)
+	if rec.Flushed {
+		t.Error("headers flushed before the first event: they should share its write")
+	}
+	sw.event("1_0", nil)
+	if err := sw.flush(); err != nil {
+		t.Fatal(err)
+	}
 	res := rec.Result()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("status %d", res.StatusCode)
@@ -74,7 +81,7 @@ func TestSSEHeaders(t *testing.T) {
 		}
 	}
 	if !rec.Flushed {
-		t.Error("headers not flushed at once")
+		t.Error("headers not flushed with the first event")
 	}
 }
 
