@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -135,6 +136,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ReplayBytes:    h.ReplayBytes,
 		MaxInFlight:    h.MaxInFlight,
 		UserID:         userID,
+		ClientKey:      clientIP,
 		Logger:         h.logger,
 	})
 	return err
@@ -145,7 +147,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
 	if h.HTTP != nil {
 		key := h.HTTP.key()
-		up, err := h.HTTP.build(ctx, maxMessage)
+		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight)
 		if err != nil {
 			return nil, "", fmt.Errorf("mcp_proxy: http: %v", err)
 		}
@@ -159,7 +161,8 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 	if err := poolCfg.Validate(); err != nil {
 		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
 	}
-	h.poolKey = h.Stdio.key()
+	// The upstream built for the pool takes the message bound too.
+	h.poolKey = h.Stdio.key() + ":" + strconv.Itoa(maxMessage)
 	val, _, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
 		p, err := pool.New(poolCfg)
 		if err != nil {
@@ -170,7 +173,7 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 			p.Close()
 			return nil, err
 		}
-		return &stdioEntry{pool: p, upstream: up}, nil
+		return &stdioEntry{pool: p, upstream: up, stop: poolCfg.WithDefaults().StopTimeout}, nil
 	})
 	if err != nil {
 		h.poolKey = ""
@@ -212,6 +215,14 @@ func userID(r *http.Request) string {
 	}
 	v, _ := repl.GetString("http.auth.user.id")
 	return v
+}
+
+// clientIP is the client's address as Caddy determined it (honouring
+// trusted_proxies), which bounds the 2026-07-28 requests a client has in
+// flight.
+func clientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
 }
 
 // Validate checks the configuration after provisioning.

@@ -1,6 +1,8 @@
 package caddymcp
 
 import (
+	"time"
+
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
@@ -22,6 +24,7 @@ var (
 type stdioEntry struct {
 	pool     *pool.Pool
 	upstream *upstream.Stdio
+	stop     time.Duration // the pool's stop timeout, for the wait at exit
 }
 
 // Destruct stops the spares and the processes shared by stateless
@@ -30,6 +33,17 @@ type stdioEntry struct {
 func (e *stdioEntry) Destruct() error {
 	e.upstream.Close() // the processes shared by 2026-07-28 clients
 	e.pool.Close()
+	if caddy.Exiting() {
+		// Caddy is about to exit: the stop sequences running in the
+		// background would die with it and leave a server that ignores
+		// EOF running. Wait for them, as long as a full sequence takes.
+		done := make(chan struct{})
+		go func() { e.pool.Wait(); e.upstream.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2*e.stop + time.Second):
+		}
+	}
 	return nil
 }
 

@@ -113,16 +113,23 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 	if c.ctx.Err() != nil {
 		return c.endedErr()
 	}
-	select {
-	case c.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.ctx.Done():
-		return c.endedErr()
+	// Only requests hold a slot until answered: a notification or a
+	// response (the client's answer to a sampling request, a cancellation)
+	// must get through even while every slot waits on the server.
+	if m.IsRequest() {
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.ctx.Done():
+			return c.endedErr()
+		}
 	}
 	x := &exchange{c: c, m: m, handed: make(chan error, 1)}
 	c.h.goTracked(func() {
-		defer func() { <-c.slots }()
+		if m.IsRequest() {
+			defer func() { <-c.slots }()
+		}
 		x.run()
 	})
 	select {

@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +64,7 @@ func (s *Stdio) Open(ctx context.Context, r Receiver) (Conn, error) {
 		if errors.Is(err, pool.ErrClosed) {
 			// A request that reached a configuration being replaced: the
 			// client's retry lands on the new one.
-			return nil, &BusyError{RetryAfter: time.Second, Err: err}
+			return nil, &BusyError{RetryAfter: time.Second, Err: fmt.Errorf("%w: %w", ErrReconfiguring, err)}
 		}
 		return nil, err
 	}
@@ -100,8 +101,12 @@ func (c *stdioConn) Send(ctx context.Context, m *pipeline.Message) error {
 		return ErrClosed
 	default:
 	}
+	raw, err := oneLine(m.Raw)
+	if err != nil {
+		return err
+	}
 	select {
-	case c.queue <- m.Raw:
+	case c.queue <- raw:
 		return nil
 	case <-c.done:
 		return ErrClosed
@@ -201,4 +206,18 @@ func truncate(b []byte, n int) []byte {
 		return b[:n]
 	}
 	return b
+}
+
+// oneLine returns raw as a single line, as stdio framing needs: a message
+// that arrived pretty-printed is compacted (JSON strings cannot hold a raw
+// newline, so only whitespace between tokens changes).
+func oneLine(raw []byte) ([]byte, error) {
+	if !bytes.ContainsAny(raw, "\r\n") {
+		return raw, nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, fmt.Errorf("compacting a message for stdio: %w", err)
+	}
+	return b.Bytes(), nil
 }

@@ -217,6 +217,13 @@ func TestStdioRoundTripWithGoSDKServer(t *testing.T) {
 	if string(m.ID) != "7" || !strings.Contains(string(m.Result), "hello through stdio") {
 		t.Fatalf("tools/call response: %s", m.Raw)
 	}
+	// A pretty-printed message (as curl users send) still travels as one
+	// line; a newline inside a string is an escape, never a raw newline.
+	send("{\n  \"jsonrpc\": \"2.0\",\r\n  \"id\": 8,\n  \"method\": \"tools/call\",\n  \"params\": {\"name\": \"echo\", \"arguments\": {\"text\": \"two\\nlines\"}}\n}")
+	m = rec.next(t)
+	if string(m.ID) != "8" || !strings.Contains(string(m.Result), `two\nlines`) {
+		t.Fatalf("pretty-printed tools/call response: %s", m.Raw)
+	}
 }
 
 func TestStdioSkipsGarbageAndOversizedLines(t *testing.T) {

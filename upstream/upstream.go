@@ -48,6 +48,10 @@ type Upstream interface {
 // *BusyError values that say when to retry.
 var ErrBusy = errors.New("upstream busy")
 
+// ErrReconfiguring marks a BusyError from an upstream whose configuration
+// is being replaced (a reload): the client's retry reaches the new one.
+var ErrReconfiguring = errors.New("the upstream is being reconfigured")
+
 // BusyError is returned by Open when the upstream is at capacity.
 type BusyError struct {
 	// RetryAfter is a hint for the client's Retry-After header.

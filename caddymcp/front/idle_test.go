@@ -35,3 +35,26 @@ func TestIdleTimeout(t *testing.T) {
 		t.Errorf("GET stream got %s", m.raw)
 	}
 }
+
+// TestIdleKeepsWorkInFlight: a 2025 client that dropped its stream while its
+// request runs on has not gone idle — the request's answer waits for its
+// resume — so the reaper leaves the session alone until the work is done.
+func TestIdleKeepsWorkInFlight(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(s *setup) { s.idle = time.Second })
+	sid := h.initialize(t, Version20251125)
+	c := h.up.conn(t, 0)
+	ctx, drop := context.WithCancel(context.Background())
+	st := h.openStream(t, ctx, req{sid: sid, version: Version20251125, tag: "post", body: toolCall(5, "wait")})
+	st.next(t) // the priming event
+	c.waitMethod(t, "tools/call", "5")
+	drop()
+	within(t, h.handlerDone("post"), "the POST handler to notice the drop")
+
+	time.Sleep(2500 * time.Millisecond) // two reaper ticks past the idle timeout
+	if c.isClosed() {
+		t.Fatal("the reaper ended a session whose request is still in flight")
+	}
+	h.up.releaseAll()
+	c.waitClosed(t) // answered, nothing in flight: now it is idle
+}

@@ -73,7 +73,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
-	release, ok := s.modernSlots.acquire(clientAddr(r), s.cfg.MaxInFlight)
+	release, ok := s.modernSlots.acquire(s.clientKey(r), s.cfg.MaxInFlight)
 	if !ok {
 		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
 			"Too Many Requests: too many 2026-07-28 requests in flight from this client")
@@ -239,7 +239,6 @@ type delivery struct {
 // the 2026 cancellation.
 func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest) {
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	q := newDeliveryQueue(s.cfg.ReplayEvents, func() {
 		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request")
 		cancel()
@@ -268,7 +267,8 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 			q.finish(nil)
 		}
 	}()
-	defer wg.Wait()
+	// However the handler leaves, the call ends before it returns.
+	defer func() { cancel(); wg.Wait() }()
 
 	if req.Message.IsNotification() {
 		if d := q.await(ctx); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
@@ -386,8 +386,18 @@ func (q *deliveryQueue) await(ctx context.Context) *delivery {
 	}
 }
 
-// clientAddr is the client's IP address, the key that bounds 2026 requests
-// in flight (they have no session).
+// clientKey names the client of a 2026 request, the key that bounds its
+// requests in flight (they have no session).
+func (s *Server) clientKey(r *http.Request) string {
+	if s.cfg.ClientKey != nil {
+		if k := s.cfg.ClientKey(r); k != "" {
+			return k
+		}
+	}
+	return clientAddr(r)
+}
+
+// clientAddr is the host of the connection's remote address.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

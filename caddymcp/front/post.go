@@ -157,13 +157,17 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 	conn, err := s.cfg.Upstream.Open(r.Context(), sess)
 	if err != nil {
 		sess.close("the upstream could not be opened")
-		s.cfg.Logger.Error("opening the upstream MCP server failed", zap.Error(err))
 		var busy *upstream.BusyError
 		if errors.As(err, &busy) {
-			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), id,
-				"Service Unavailable: every upstream MCP server process is in use (max_processes); retry later")
+			s.cfg.Logger.Warn("no upstream capacity for a new session", zap.Error(err))
+			msg := "Service Unavailable: every upstream MCP server process is in use (max_processes); retry later"
+			if errors.Is(err, upstream.ErrReconfiguring) {
+				msg = "Service Unavailable: this endpoint is being reconfigured; retry"
+			}
+			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), id, msg)
 			return false
 		}
+		s.cfg.Logger.Error("opening the upstream MCP server failed", zap.Error(err))
 		writeError(w, http.StatusBadGateway, id, pipeline.CodeInternalError,
 			"Bad Gateway: the upstream MCP server could not be started: "+err.Error())
 		return false

@@ -53,6 +53,10 @@ type Config struct {
 	// UserID returns the authenticated user of a request ("" if none);
 	// sessions are bound to the user that created them.
 	UserID func(*http.Request) string
+	// ClientKey names the client of a request without a session (2026-07-28),
+	// for the bound on its requests in flight; "" falls back to the
+	// connection's remote address.
+	ClientKey func(*http.Request) string
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 }

@@ -429,6 +429,15 @@ func (s *Session) closeAfter(reason string, last func()) {
 	}
 }
 
+// busy reports whether requests are in flight: a client of the 2025
+// revisions may drop its stream and resume later, so a session whose work
+// runs on is not idle.
+func (s *Session) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight) > 0
+}
+
 // isClosed reports whether the session has ended.
 func (s *Session) isClosed() bool {
 	s.mu.Lock()

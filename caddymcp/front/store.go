@@ -123,10 +123,17 @@ func (st *Store) reap() {
 
 func (st *Store) idleSessions(before int64) []*Session {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	var idle []*Session
+	var quiet []*Session
 	for _, s := range st.sessions {
 		if s.readers.Load() == 0 && s.lastActive.Load() < before {
+			quiet = append(quiet, s)
+		}
+	}
+	st.mu.Unlock()
+	// No session lock is taken under the store's.
+	idle := quiet[:0]
+	for _, s := range quiet {
+		if !s.busy() {
 			idle = append(idle, s)
 		}
 	}
