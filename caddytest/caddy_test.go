@@ -3,6 +3,7 @@ package caddytest
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,10 @@ func startProxy(t *testing.T, caddyfileBody string) string {
 	if t.Failed() && !failedBefore {
 		t.Fatalf("Caddy did not load the config (see the log above):\n%s%s", caddyGlobals, caddyfileBody)
 	}
+	// A reload closes the old server's idle keep-alive connections; a
+	// client that reuses one races the close (stock reverse_proxy shows the
+	// same). Clients on the default transport start afresh instead.
+	http.DefaultClient.CloseIdleConnections()
 	loaded = true
 	return proxyBaseURL
 }
