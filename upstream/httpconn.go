@@ -64,9 +64,10 @@ type httpConn struct {
 	readyOnce sync.Once
 
 	mu        sync.Mutex
-	sessionID string // the upstream's Mcp-Session-Id; never leaves this conn
-	version   string // negotiated protocol revision
-	gone      bool   // the upstream ended the session (404)
+	inflight  map[string]*exchange // requests' POSTs, by id, to abort on a cancellation
+	sessionID string               // the upstream's Mcp-Session-Id; never leaves this conn
+	version   string               // negotiated protocol revision
+	gone      bool                 // the upstream ended the session (404)
 
 	get getStream
 
@@ -93,6 +94,40 @@ func newHTTPConn(h *HTTP, r Receiver, hdr http.Header) *httpConn {
 	}
 	c.related, _ = r.(RelatedReceiver)
 	return c
+}
+
+// track registers a request's exchange, to abort on a cancellation;
+// untrack forgets it (only its own entry: the client may reuse the id once
+// the request was answered, while this exchange still drains).
+func (c *httpConn) track(x *exchange) {
+	c.mu.Lock()
+	if c.inflight == nil {
+		c.inflight = make(map[string]*exchange)
+	}
+	c.inflight[x.m.IDKey()] = x
+	c.mu.Unlock()
+}
+
+func (c *httpConn) untrack(x *exchange) {
+	x.cancel()
+	c.mu.Lock()
+	if c.inflight[x.m.IDKey()] == x {
+		delete(c.inflight, x.m.IDKey())
+	}
+	c.mu.Unlock()
+}
+
+// abort ends the POST of request id, if it is still in flight.
+func (c *httpConn) abort(id json.RawMessage) {
+	if id == nil {
+		return
+	}
+	c.mu.Lock()
+	x := c.inflight[string(id)]
+	c.mu.Unlock()
+	if x != nil {
+		x.cancel()
+	}
 }
 
 // Send POSTs m to the server, byte for byte. It waits for a free slot (at
@@ -125,13 +160,23 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 			return c.endedErr()
 		}
 	}
-	x := &exchange{c: c, m: m, handed: make(chan error, 1)}
+	x := &exchange{c: c, m: m, ctx: c.ctx, handed: make(chan error, 1)}
+	if m.IsRequest() {
+		x.ctx, x.cancel = context.WithCancel(c.ctx)
+		c.track(x)
+	}
 	c.h.goTracked(func() {
 		if m.IsRequest() {
-			defer func() { <-c.slots }()
+			defer func() { c.untrack(x); <-c.slots }()
 		}
 		x.run()
 	})
+	if m.Method == "notifications/cancelled" {
+		// The server has the cancellation: abort the cancelled request's
+		// POST too, so a server that keeps its stream open cannot hold the
+		// session's slot (and the client's answer) forever.
+		defer c.abort(m.CancelledRequestID())
+	}
 	select {
 	case err := <-x.handed:
 		return err

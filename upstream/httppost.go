@@ -17,6 +17,8 @@ import (
 type exchange struct {
 	c        *httpConn
 	m        *pipeline.Message
+	ctx      context.Context // the conn's, ended early when the client cancels m
+	cancel   context.CancelFunc
 	handed   chan error // Send's result, sent once
 	once     sync.Once
 	answered bool // the response to request m arrived
@@ -34,7 +36,7 @@ func (x *exchange) run() {
 	if x.m.IsRequest() && !x.probing() {
 		wrote = func() { x.handoff(nil) }
 	}
-	resp, xerr := c.do(c.ctx, http.MethodPost, x.m.Raw, "", wrote)
+	resp, xerr := c.do(x.ctx, http.MethodPost, x.m.Raw, "", wrote)
 	if xerr != nil {
 		x.fail(xerr)
 		return
@@ -113,6 +115,10 @@ func (x *exchange) fail(e *exchangeError) {
 	}
 	if c.ctx.Err() != nil {
 		x.handoff(c.endedErr()) // the conn ended: nothing is answered any more
+		return
+	}
+	if x.ctx.Err() != nil {
+		x.handoff(nil) // the client cancelled the request: nobody waits for it
 		return
 	}
 	if !x.m.IsRequest() {
@@ -202,7 +208,7 @@ func (x *exchange) readStream(resp *response) {
 		}
 		resp.close()
 		switch {
-		case x.answered || c.ctx.Err() != nil:
+		case x.answered || x.ctx.Err() != nil:
 			return
 		case st.tooLarge:
 			x.fail(c.badGateway("a message on the response stream exceeded max_message_size (%d bytes) and was dropped", c.h.cfg.MaxMessageSize))
@@ -224,11 +230,11 @@ func (x *exchange) readStream(resp *response) {
 				x.fail(c.badGateway("%s", msg))
 				return
 			}
-			if !sleep(c.ctx, reconnectDelay(&st.backoff, st.retry, progress)) {
+			if !sleep(x.ctx, reconnectDelay(&st.backoff, st.retry, progress)) {
 				return
 			}
 			progress = false
-			r, xerr := c.do(c.ctx, http.MethodGet, nil, st.lastID, nil)
+			r, xerr := c.do(x.ctx, http.MethodGet, nil, st.lastID, nil)
 			if xerr != nil {
 				last = xerr
 				continue
