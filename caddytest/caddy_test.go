@@ -144,10 +144,14 @@ func startProxy(t *testing.T, caddyfileBody string) string {
 	loaded := false
 	t.Cleanup(func() {
 		if loaded {
+			http.DefaultClient.CloseIdleConnections()
 			caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
 		}
 	})
 	failedBefore := t.Failed()
+	// caddytest loads configs with a client on the default transport, and a
+	// load restarts the admin server: a kept-alive connection to it is dead.
+	http.DefaultClient.CloseIdleConnections()
 	tester := caddytester.NewTester(strictTB{t})
 	tester.InitServer(caddyGlobals+caddyfileBody, "caddyfile")
 	if t.Failed() && !failedBefore {
@@ -155,10 +159,34 @@ func startProxy(t *testing.T, caddyfileBody string) string {
 	}
 	// A reload closes the old server's idle keep-alive connections; a
 	// client that reuses one races the close (stock reverse_proxy shows the
-	// same). Clients on the default transport start afresh instead.
+	// same). Clients on the default transport start afresh instead, once
+	// the new server answers.
 	http.DefaultClient.CloseIdleConnections()
 	loaded = true
+	waitServing(t)
 	return proxyBaseURL
+}
+
+// waitServing waits until the site on :9080 answers on fresh connections:
+// right after a reload a connection may still land on the server being
+// shut down and be reset.
+func waitServing(t testing.TB) {
+	t.Helper()
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(5 * time.Second)
+	for ok := 0; ok < 2; {
+		resp, err := c.Get(proxyBaseURL + "/caddytest-ready")
+		if err == nil {
+			resp.Body.Close()
+			ok++
+			continue
+		}
+		ok = 0
+		if time.Now().After(deadline) {
+			t.Fatalf("the site on %s does not answer after the reload: %v", proxyBaseURL, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // idleSite is what the in-process Caddy serves between tests.
