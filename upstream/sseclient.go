@@ -58,8 +58,11 @@ type sseReader struct {
 // the reader.
 var errSSELineTooLong = errors.New("SSE line exceeds the maximum message size")
 
+// newSSEReader reads events of at most max bytes from r. The read buffer is
+// small on purpose: every POST answered with SSE and every held GET stream
+// has one, and lines longer than the buffer are assembled anyway.
 func newSSEReader(r io.Reader, max int) *sseReader {
-	return &sseReader{br: bufio.NewReaderSize(r, 32<<10), max: max, lineMax: max + 64}
+	return &sseReader{br: bufio.NewReaderSize(r, 4<<10), max: max, lineMax: max + 64}
 }
 
 // next returns the next event block that had at least one field. At the end
