@@ -2,8 +2,13 @@ package upstream
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
 // errLineTooLong reports a stdout line longer than the message size limit;
@@ -61,5 +66,38 @@ func (l *lineReader) next() ([]byte, error) {
 			}
 			return nil, err
 		}
+	}
+}
+
+// readMessages parses newline-delimited JSON-RPC from r until EOF and hands
+// each message to handle. An oversized line or one that is not a JSON-RPC
+// message is logged and skipped: stdout should carry only MCP messages, and
+// a server bug there is worth a log line, not the end of the session. It
+// returns the read error, or nil at EOF.
+func readMessages(r io.Reader, maxMessageSize int, logger *zap.Logger, handle func(*pipeline.Message)) error {
+	lr := newLineReader(r, maxMessageSize)
+	for {
+		line, err := lr.next()
+		if errors.Is(err, errLineTooLong) {
+			logger.Warn("dropped a server message larger than max_message_size",
+				zap.Int("max_message_size", maxMessageSize))
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		m, err := pipeline.Parse(line)
+		if err != nil {
+			logger.Warn("server wrote a line to stdout that is not a JSON-RPC message",
+				zap.Error(err), zap.ByteString("line", truncate(line, 256)))
+			continue
+		}
+		handle(m)
 	}
 }

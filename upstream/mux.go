@@ -311,32 +311,7 @@ func (m *mux) write(w io.Writer, line []byte) bool {
 // readLoop routes the process's stdout until EOF, then ends the mux with the
 // process's exit status.
 func (m *mux) readLoop() {
-	lr := newLineReader(m.proc.Stdout(), m.maxMessageSize)
-	var readErr error
-	for {
-		line, err := lr.next()
-		if errors.Is(err, errLineTooLong) {
-			m.logger.Warn("dropped a server message larger than max_message_size",
-				zap.Int("max_message_size", m.maxMessageSize))
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				readErr = err
-			}
-			break
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		msg, err := pipeline.Parse(line)
-		if err != nil {
-			m.logger.Warn("server wrote a line to stdout that is not a JSON-RPC message",
-				zap.Error(err), zap.ByteString("line", truncate(line, 256)))
-			continue
-		}
-		m.route(msg)
-	}
+	readErr := readMessages(m.proc.Stdout(), m.maxMessageSize, m.logger, m.route)
 	select {
 	case <-m.done: // we stopped it
 		<-m.proc.Done()

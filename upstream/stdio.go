@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -155,34 +154,7 @@ func (c *stdioConn) writeLoop() {
 // readLoop parses the process's stdout into messages until EOF, then reports
 // the end to the receiver unless the session itself closed the connection.
 func (c *stdioConn) readLoop(maxMessageSize int) {
-	lr := newLineReader(c.proc.Stdout(), maxMessageSize)
-	var readErr error
-	for {
-		line, err := lr.next()
-		if errors.Is(err, errLineTooLong) {
-			c.logger.Warn("dropped a server message larger than max_message_size",
-				zap.Int("max_message_size", maxMessageSize))
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				readErr = err
-			}
-			break
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		m, err := pipeline.Parse(line)
-		if err != nil {
-			// stdout should carry only MCP messages; anything else is a
-			// server bug worth a log line, not a reason to drop the session.
-			c.logger.Warn("server wrote a line to stdout that is not a JSON-RPC message",
-				zap.Error(err), zap.ByteString("line", truncate(line, 256)))
-			continue
-		}
-		c.recv.Deliver(m)
-	}
+	readErr := readMessages(c.proc.Stdout(), maxMessageSize, c.logger, c.recv.Deliver)
 	c.end()
 	<-c.proc.Done()
 	c.mu.Lock()
