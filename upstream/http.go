@@ -88,6 +88,7 @@ type HTTPConfig struct {
 // to. The conns implement Listener.
 type HTTP struct {
 	url     string
+	name    string // url without query (which may hold a credential), for messages and logs
 	cfg     HTTPConfig
 	client  *http.Client
 	ownTr   *http.Transport // the default transport, if we built it
@@ -137,11 +138,11 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	h := &HTTP{url: u.String(), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger}
+	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger}
 	if h.logger == nil {
 		h.logger = zap.NewNop()
 	}
-	h.logger = h.logger.With(zap.String("upstream", h.url))
+	h.logger = h.logger.With(zap.String("upstream", h.name))
 	rt := cfg.Transport
 	if rt == nil {
 		h.ownTr = defaultTransport()
@@ -171,6 +172,14 @@ func defaultTransport() *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// displayURL is how errors and logs name the upstream: without the query,
+// which some hosted MCP servers use for an API key, and without user info.
+func displayURL(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.ForceQuery, v.Fragment = nil, "", false, ""
+	return v.String()
 }
 
 // URL returns the upstream's MCP endpoint.

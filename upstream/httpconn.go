@@ -254,7 +254,7 @@ func (c *httpConn) sessionEnded(cause string) {
 	c.deliverMu.Lock()
 	defer c.deliverMu.Unlock()
 	if !c.quiet.Swap(true) {
-		c.recv.Closed(errors.New("upstream MCP server " + c.h.url + " ended the session (" + cause + ")"))
+		c.recv.Closed(errors.New("upstream MCP server " + c.h.name + " ended the session (" + cause + ")"))
 	}
 }
 

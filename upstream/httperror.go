@@ -92,12 +92,12 @@ func (e *exchangeError) response(id json.RawMessage) *pipeline.Message {
 }
 
 func (c *httpConn) badGateway(format string, args ...any) *exchangeError {
-	return &exchangeError{upstream: c.h.url, status: http.StatusBadGateway,
+	return &exchangeError{upstream: c.h.name, status: http.StatusBadGateway,
 		code: pipeline.CodeInternalError, msg: fmt.Sprintf(format, args...)}
 }
 
 func (c *httpConn) gatewayTimeout(format string, args ...any) *exchangeError {
-	return &exchangeError{upstream: c.h.url, status: http.StatusGatewayTimeout,
+	return &exchangeError{upstream: c.h.name, status: http.StatusGatewayTimeout,
 		code: pipeline.CodeRequestTimeout, msg: fmt.Sprintf(format, args...)}
 }
 

@@ -243,7 +243,7 @@ func (c *legacyConn) run() {
 	case err != nil:
 		msg = fmt.Sprintf("the SSE stream broke: %v", err)
 	}
-	c.sessionEnded(fmt.Errorf("upstream MCP server %s ended the session: %s (an HTTP+SSE stream cannot be resumed)", c.h.url, msg))
+	c.sessionEnded(fmt.Errorf("upstream MCP server %s ended the session: %s (an HTTP+SSE stream cannot be resumed)", c.h.name, msg))
 }
 
 // open GETs the SSE stream and reads its endpoint event, both within
