@@ -10,14 +10,8 @@
 // Exits 0 after printing the JSON object on stdout; on any error prints the
 // error on stderr and exits 1.
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-
-// Tools of the go-sdk everything-server (conformance/everything-server/main.go).
-const TOOL_SIMPLE = 'test_simple_text';
-const TOOL_PROGRESS = 'test_tool_with_progress';
-const TOOL_SAMPLING = 'test_sampling';
+import { newClient, report, runCalls, TOOL_PROGRESS } from './session.mjs';
 
 const [url, samplingPrompt = 'caddytest sampling prompt', samplingReply = 'caddytest fixed assistant reply'] =
   process.argv.slice(2);
@@ -40,13 +34,6 @@ const observed = {
   postAfterDeleteStatus: 0,
 };
 
-// The first text content of a tool result.
-function firstText(result) {
-  const item = (result.content ?? []).find((c) => c.type === 'text');
-  if (!item) throw new Error(`tool result has no text content: ${JSON.stringify(result)}`);
-  return item.text;
-}
-
 // A fetch that records the DELETE's status and the progress token the SDK
 // puts on the wire for the progress tool.
 async function recordingFetch(input, init = {}) {
@@ -67,39 +54,13 @@ async function recordingFetch(input, init = {}) {
 
 async function main() {
   const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: recordingFetch });
-  const client = new Client(
-    { name: 'caddy-mcp-caddytest-ts', version: '0.0.0' },
-    { capabilities: { sampling: {} } },
-  );
-  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
-    const content = request.params.messages?.[0]?.content;
-    observed.samplingPrompt = content?.type === 'text' ? content.text : JSON.stringify(content);
-    return {
-      role: 'assistant',
-      content: { type: 'text', text: samplingReply },
-      model: 'caddytest-fixed',
-      stopReason: 'endTurn',
-    };
-  });
+  const client = newClient('caddy-mcp-caddytest-ts', observed, samplingReply);
 
   await client.connect(transport);
   observed.protocolVersion = transport.protocolVersion ?? '';
   observed.sessionId = transport.sessionId ?? '';
 
-  const { tools } = await client.listTools();
-  observed.tools = tools.map((t) => t.name);
-
-  observed.simpleText = firstText(await client.callTool({ name: TOOL_SIMPLE, arguments: {} }));
-
-  const progressResult = await client.callTool({ name: TOOL_PROGRESS, arguments: {} }, undefined, {
-    onprogress: () => {
-      observed.progressCount++;
-    },
-  });
-  observed.progressText = firstText(progressResult);
-
-  const samplingResult = await client.callTool({ name: TOOL_SAMPLING, arguments: { prompt: samplingPrompt } });
-  observed.samplingText = firstText(samplingResult);
+  await runCalls(client, observed, samplingPrompt);
 
   await transport.terminateSession(); // HTTP DELETE
   await client.close();
@@ -121,14 +82,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    process.stdout.write(JSON.stringify(observed) + '\n');
-    process.exit(0);
-  },
-  (err) => {
-    console.error(err?.stack ?? String(err));
-    console.error('observed so far:', JSON.stringify(observed));
-    process.exit(1);
-  },
-);
+report(main, observed);

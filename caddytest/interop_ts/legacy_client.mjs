@@ -12,14 +12,8 @@
 // Exits 0 after printing the JSON object on stdout; on any error prints the
 // error on stderr and exits 1.
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-
-// Tools of the go-sdk everything-server (conformance/everything-server/main.go).
-const TOOL_SIMPLE = 'test_simple_text';
-const TOOL_PROGRESS = 'test_tool_with_progress';
-const TOOL_SAMPLING = 'test_sampling';
+import { newClient, report, runCalls } from './session.mjs';
 
 const [url, forcedVersion = '', samplingPrompt = 'caddytest sampling prompt', samplingReply = 'caddytest fixed assistant reply'] =
   process.argv.slice(2);
@@ -43,13 +37,6 @@ const observed = {
   samplingText: '',
   postAfterCloseStatus: 0,
 };
-
-// The first text content of a tool result.
-function firstText(result) {
-  const item = (result.content ?? []).find((c) => c.type === 'text');
-  if (!item) throw new Error(`tool result has no text content: ${JSON.stringify(result)}`);
-  return item.text;
-}
 
 // A fetch that records the GET stream's answer, the endpoint the SDK POSTs
 // to and every POST's status, and rewrites initialize's protocolVersion
@@ -83,37 +70,11 @@ async function main() {
     observed.protocolVersion = v;
     setProtocolVersion(v);
   };
-  const client = new Client(
-    { name: 'caddy-mcp-caddytest-ts-legacy', version: '0.0.0' },
-    { capabilities: { sampling: {} } },
-  );
-  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
-    const content = request.params.messages?.[0]?.content;
-    observed.samplingPrompt = content?.type === 'text' ? content.text : JSON.stringify(content);
-    return {
-      role: 'assistant',
-      content: { type: 'text', text: samplingReply },
-      model: 'caddytest-fixed',
-      stopReason: 'endTurn',
-    };
-  });
+  const client = newClient('caddy-mcp-caddytest-ts-legacy', observed, samplingReply);
 
   await client.connect(transport);
 
-  const { tools } = await client.listTools();
-  observed.tools = tools.map((t) => t.name);
-
-  observed.simpleText = firstText(await client.callTool({ name: TOOL_SIMPLE, arguments: {} }));
-
-  const progressResult = await client.callTool({ name: TOOL_PROGRESS, arguments: {} }, undefined, {
-    onprogress: () => {
-      observed.progressCount++;
-    },
-  });
-  observed.progressText = firstText(progressResult);
-
-  const samplingResult = await client.callTool({ name: TOOL_SAMPLING, arguments: { prompt: samplingPrompt } });
-  observed.samplingText = firstText(samplingResult);
+  await runCalls(client, observed, samplingPrompt);
 
   // Closing the SSE stream ends the session: a POST to its endpoint then
   // gets 404 (after the server noticed the close).
@@ -134,14 +95,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    process.stdout.write(JSON.stringify(observed) + '\n');
-    process.exit(0);
-  },
-  (err) => {
-    console.error(err?.stack ?? String(err));
-    console.error('observed so far:', JSON.stringify(observed));
-    process.exit(1);
-  },
-);
+report(main, observed);
