@@ -132,12 +132,14 @@ func (m *mux) end(err error) {
 		m.mu.Unlock()
 		close(m.done)
 		m.proc.Release()
+		// The owner forgets this mux before any caller learns it ended, so
+		// a caller that reacts by calling again never lands on it.
+		if m.onEnd != nil {
+			m.onEnd(m)
+		}
 		for _, c := range calls {
 			c.err = err
 			close(c.finished)
-		}
-		if m.onEnd != nil {
-			m.onEnd(m)
 		}
 	})
 }
