@@ -31,6 +31,7 @@ type Pool struct {
 	live     int        // slots held: processes starting or not yet reaped
 	assigned int        // handed out and not released
 	spawning int        // spare spawns in flight (the keeper's)
+	settling int        // spares taken whose replacement waits (settle.go)
 	waiting  int        // Acquire calls waiting for a slot
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
@@ -125,8 +126,8 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			pr := p.spares[n-1]
 			p.spares = p.spares[:n-1]
 			p.assignLocked(pr)
+			p.beginSettlingLocked(pr) // the keeper replaces it once it answered
 			p.mu.Unlock()
-			p.kick()
 			return pr, nil
 		}
 		if p.live < p.cfg.MaxProcesses {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,9 @@ type Process struct {
 	closeStdoutOnce sync.Once
 	closeStderrOnce sync.Once
 
+	settling    atomic.Bool // taken from the spares, replacement held back (settle.go)
+	settleTimer *time.Timer // ends the hold-back; guarded by pool.mu
+
 	exited     chan struct{} // closed by the waiter right after cmd.Wait returned
 	stderrDone chan struct{} // closed by the stderr reader at EOF
 	done       chan struct{} // closed once reaped and cleaned up
@@ -61,8 +65,10 @@ func (pr *Process) Stdin() io.WriteCloser { return pr.stdin }
 // Stdout is the child's standard output. A reader sees EOF once the child
 // and every process of its group closed it. The pool closes the read end
 // only after the process was both reaped and released, so the owner can
-// always read to EOF; reads after Release may fail with os.ErrClosed.
-func (pr *Process) Stdout() io.Reader { return pr.stdout }
+// always read to EOF; reads after Release may fail with os.ErrClosed. The
+// first bytes read from a process taken from the spares let the pool start
+// its replacement (see settle.go).
+func (pr *Process) Stdout() io.Reader { return stdoutReader{pr} }
 
 // PID is the child's process id, which is also its process group id.
 func (pr *Process) PID() int { return pr.pid }
@@ -105,6 +111,7 @@ func (pr *Process) Release() {
 		go p.stop(pr)
 	}
 	p.mu.Unlock()
+	pr.settle()
 	if reaped {
 		// The waiter already ran and left stdout open for us.
 		pr.closeStdout()

@@ -70,7 +70,7 @@ func (p *Pool) keepOnce() (wake time.Duration, ok bool) {
 	// Spawn a spare when short of Warm, a slot is free, and no Acquire is
 	// waiting for that slot (it would otherwise race us for it).
 	spawn := false
-	if len(p.spares)+p.spawning < p.cfg.warmTarget() && p.live < p.cfg.MaxProcesses && p.waiting == 0 {
+	if len(p.spares)+p.spawning+p.settling < p.cfg.warmTarget() && p.live < p.cfg.MaxProcesses && p.waiting == 0 {
 		if left := p.retryAt.Sub(now); left > 0 {
 			wake = min(wake, left)
 		} else {

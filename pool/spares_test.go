@@ -3,6 +3,7 @@
 package pool
 
 import (
+	"bufio"
 	"context"
 	"slices"
 	"sync/atomic"
@@ -35,7 +36,8 @@ func TestWarmSpares(t *testing.T) {
 	if !slices.Contains(spares, pr.PID()) {
 		t.Errorf("Acquire started pid %d instead of using a spare %v", pr.PID(), spares)
 	}
-	// The keeper replaces the spare that was taken.
+	// The keeper replaces the spare that was taken once it answered.
+	talk(t, pr, "hello")
 	waitFor(t, "the spare replaced", 2*time.Second, func() bool {
 		s := tp.Stats()
 		return s.Spares == 2 && s.Live == 3 && s.Assigned == 1
@@ -170,5 +172,54 @@ func TestWarmSparesNotStoppedWhenIdle(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if s := tp.Stats(); s.Spares != 1 || s.Spawned != 1 {
 		t.Errorf("stats = %+v", s)
+	}
+}
+
+// talk writes line to pr's stdin and reads it back from stdout (cat).
+func talk(t *testing.T, pr *Process, line string) {
+	t.Helper()
+	if _, err := pr.Stdin().Write([]byte(line + "\n")); err != nil {
+		t.Fatalf("writing stdin: %v", err)
+	}
+	if got := readLine(t, bufio.NewReader(pr.Stdout())); got != line {
+		t.Fatalf("read %q, want %q", got, line)
+	}
+}
+
+// TestSpareReplacedAfterFirstAnswer: a spare taken by Acquire is replaced
+// only once the process said something on stdout, so the replacement's
+// start-up does not compete with the session's first exchange; a process
+// that never answers is replaced after settleTimeout, and one released
+// before answering at once.
+func TestSpareReplacedAfterFirstAnswer(t *testing.T) {
+	t.Parallel()
+	tp := newTestPool(t, Config{Command: "cat", MaxProcesses: 4, Warm: 1})
+	tp.Start()
+	waitFor(t, "a spare", 2*time.Second, func() bool { return tp.Stats().Spares == 1 })
+
+	pr := tp.acquire(t)
+	defer pr.Release()
+	time.Sleep(200 * time.Millisecond)
+	if s := tp.Stats(); s.Spawned != 1 || s.Spares != 0 {
+		t.Fatalf("a replacement started before the taken spare answered: %+v", s)
+	}
+	talk(t, pr, "initialize")
+	waitFor(t, "the replacement", 2*time.Second, func() bool { return tp.Stats().Spares == 1 })
+
+	// Never answers: replaced after settleTimeout all the same.
+	quiet := tp.acquire(t)
+	defer quiet.Release()
+	began := time.Now()
+	waitFor(t, "the replacement of a silent process", settleTimeout+2*time.Second, func() bool { return tp.Stats().Spares == 1 })
+	if took := time.Since(began); took < settleTimeout/2 {
+		t.Errorf("a silent process was replaced after %v, before settleTimeout (%v)", took, settleTimeout)
+	}
+
+	// Released before answering: replaced at once.
+	gone := tp.acquire(t)
+	gone.Release()
+	waitFor(t, "the replacement of a released process", settleTimeout/2, func() bool { return tp.Stats().Spares == 1 })
+	if s := tp.Stats(); s.Spawned != 4 {
+		t.Errorf("spawned %d processes, want 4: %+v", s.Spawned, s)
 	}
 }

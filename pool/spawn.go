@@ -163,6 +163,7 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	closeStdout := pr.released || !pr.handedOut
 	p.broadcastLocked()
 	p.mu.Unlock()
+	pr.settle() // kicks the keeper
 	p.kick()
 	// Done is closed after the books, so an owner that saw Done also sees
 	// the slot freed in Stats.

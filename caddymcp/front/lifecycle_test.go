@@ -167,6 +167,10 @@ func TestPrimedStream(t *testing.T) {
 	if m := decodeMsg(t, []byte(resp.data)); string(m.ID) != "3" || m.Result == nil {
 		t.Errorf("response = %s", m.raw)
 	}
+	// A call that finishes within primeHold is sent whole, with its length.
+	if cl := rp.header.Get("Content-Length"); cl == "" {
+		t.Errorf("a quick answer came chunked; want it whole with a Content-Length")
+	}
 
 	// Each POST gets its own stream.
 	rp2 := h.do(t, req{sid: sid, version: Version20251125, body: toolCall(4, "echo")})
@@ -396,5 +400,30 @@ func TestFailedInitializeEndsSession(t *testing.T) {
 	h.up.conn(t, 0).waitClosed(t)
 	if n := h.store.Len(); n != 0 {
 		t.Errorf("store holds %d sessions after a failed initialize", n)
+	}
+}
+
+// TestPrimedStreamHeld: a 2025-11-25 call still running after primeHold gets
+// the headers and the priming event on their own, before the response, so
+// the client holds an event id to resume with; the response follows on the
+// same stream, which is then chunked rather than sent with a length.
+func TestPrimedStreamHeld(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	sid := h.initialize(t, Version20251125)
+	c := h.up.conn(t, 0)
+	st := h.openStream(t, context.Background(), req{sid: sid, version: Version20251125, body: toolCall(12, "wait")})
+	c.waitMethod(t, "tools/call", "12")
+	prime := st.next(t) // arrives while the server still holds the call
+	if _, seq := splitEventID(t, prime.id); seq != 0 || prime.data != "" {
+		t.Fatalf("first event = %+v, want the priming event", prime)
+	}
+	if cl := st.resp.Header.Get("Content-Length"); cl != "" {
+		t.Errorf("Content-Length = %q on a stream whose end was unknown", cl)
+	}
+	h.up.releaseAll()
+	ev := st.next(t)
+	if m := decodeMsg(t, []byte(ev.data)); string(m.ID) != "12" || m.Result == nil {
+		t.Errorf("response = %s", m.raw)
 	}
 }

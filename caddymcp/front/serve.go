@@ -11,12 +11,22 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
+// primeHold is how long the answer to a 2025-11-25 POST may wait for the
+// stream to finish before its headers and priming event go out on their own.
+// Most calls finish sooner: their whole answer (priming event, messages, end)
+// then leaves in one write with a Content-Length instead of three writes of
+// a chunked stream — fewer syscalls here and fewer wake-ups in the client.
+// The priming event only matters to a client whose connection drops before
+// the first message; within the hold nothing has been sent yet, so such a
+// drop costs the client no more than a connection lost before the headers.
+const primeHold = 10 * time.Millisecond
+
 // answer writes the response stream of a POST. Clients of 2025-11-25 and
-// later get SSE at once with a priming event, so even a request whose
-// connection drops before its first event can be resumed. Older clients get
-// plain JSON when the response is the only message, and SSE as soon as
-// anything comes before it. A plain JSON answer that is the gateway's error
-// for a failed HTTP upstream gets status 502 or 504.
+// later get SSE with a priming event first, so even a request whose
+// connection drops before its first event can be resumed (see primeHold).
+// Older clients get plain JSON when the response is the only message, and
+// SSE as soon as anything comes before it. A plain JSON answer that is the
+// gateway's error for a failed HTTP upstream gets status 502 or 504.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, version string) {
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
@@ -25,12 +35,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 	defer st.detach(kick)
 
 	if primesStreams(version) {
-		sw := startSSE(w, http.StatusOK)
-		sw.event(eventID(st.index, 0), nil)
-		if sw.flush() != nil {
-			return
-		}
-		s.pump(r, sess, st, 0, sw, kick, false)
+		s.answerPrimed(w, r, sess, st, kick)
 		return
 	}
 	for {
@@ -74,6 +79,47 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 	}
 }
 
+// answerPrimed answers a POST of 2025-11-25 or later: in one piece when the
+// stream finishes within primeHold, else as an SSE stream that starts with
+// the priming event.
+func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, kick <-chan struct{}) {
+	hold := time.NewTimer(primeHold)
+	defer hold.Stop()
+	for waiting := true; waiting; {
+		res := st.read(0, nil)
+		if res.done {
+			s.logMissed(sess, st, res.missed)
+			sw := newSSEWriter(w)
+			sw.event(eventID(st.index, 0), nil)
+			var last uint64
+			for _, ev := range res.events {
+				sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
+				last = ev.seq
+			}
+			if sw.writeWhole(http.StatusOK) == nil {
+				st.markDelivered(last)
+				sess.forgetStream(st)
+			}
+			return
+		}
+		select {
+		case <-res.wake:
+		case <-hold.C:
+			waiting = false
+		case <-kick:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+	sw := startSSE(w, http.StatusOK)
+	sw.event(eventID(st.index, 0), nil)
+	if sw.flush() != nil {
+		return
+	}
+	s.pump(r, sess, st, 0, sw, kick, false)
+}
+
 // pump tails st from cursor onto the client until the stream ends, the
 // client goes away, another reader takes over, or (for the GET stream) the
 // configuration is unloaded.
@@ -83,10 +129,7 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 	var buf []event
 	for {
 		res := st.read(cursor, buf)
-		if res.missed > 0 {
-			s.cfg.Logger.Warn("a client fell behind its stream's replay buffer; events were lost",
-				zap.String("session", sess.id), zap.Uint64("stream", st.index), zap.Uint64("missed", res.missed))
-		}
+		s.logMissed(sess, st, res.missed)
 		for _, ev := range res.events {
 			sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
 			cursor = ev.seq
@@ -121,6 +164,15 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 			_ = sw.flush()
 			return
 		}
+	}
+}
+
+// logMissed reports events that left the replay buffer before a reader
+// wrote them.
+func (s *Server) logMissed(sess *Session, st *stream, missed uint64) {
+	if missed > 0 {
+		s.cfg.Logger.Warn("a client fell behind its stream's replay buffer; events were lost",
+			zap.String("session", sess.id), zap.Uint64("stream", st.index), zap.Uint64("missed", missed))
 	}
 }
 

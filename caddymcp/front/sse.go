@@ -18,13 +18,29 @@ type sseWriter struct {
 // flush: callers flush the stream's first bytes (a priming event, a comment)
 // right away, so headers and first event share one write.
 func startSSE(w http.ResponseWriter, status int) *sseWriter {
+	sw := newSSEWriter(w)
+	w.Header().Del("Content-Length")
+	w.WriteHeader(status)
+	return sw
+}
+
+// newSSEWriter sets the headers of an event stream without sending them:
+// the caller either starts the stream (startSSE) or, knowing every event,
+// sends it whole (writeWhole).
+func newSSEWriter(w http.ResponseWriter) *sseWriter {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	h.Del("Content-Length")
-	w.WriteHeader(status)
 	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+// writeWhole sends the headers and every buffered event as a complete
+// body with a Content-Length, in one write.
+func (sw *sseWriter) writeWhole(status int) error {
+	sw.w.Header().Set("Content-Length", strconv.Itoa(len(sw.buf)))
+	sw.w.WriteHeader(status)
+	return sw.flush()
 }
 
 // flushHeaders sends the headers now, before any event.

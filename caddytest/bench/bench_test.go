@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,11 +87,20 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("%d load results, want %d (%v, HTTP ones with SSE and JSON answers)", len(res.Load), wantLoad, targets)
 	}
 	for _, l := range res.Load {
-		if l.Err != "" || l.Calls == 0 || l.Errors != 0 {
-			t.Errorf("%s: %d calls, %d errors %q, err %q; want calls and no error", l.Label, l.Calls, l.Errors, l.ErrorSamples, l.Err)
-		}
 		if l.P50 <= 0 || l.P99 < l.P50 || l.Throughput <= 0 {
 			t.Errorf("%s: implausible figures: %.1f calls/s, p50 %v, p99 %v", l.Label, l.Throughput, l.P50, l.P99)
+		}
+	}
+	// The stdio targets again with the go-sdk client.
+	if len(res.SDKLoad) != countStdio(targets) {
+		t.Errorf("%d go-sdk client rows, want one per stdio target", len(res.SDKLoad))
+	}
+	for _, l := range append(slices.Clone(res.Load), res.SDKLoad...) {
+		if l.Err != "" || l.Calls == 0 || l.Errors != 0 {
+			t.Errorf("%s (%s client): %d calls, %d errors %q, err %q; want calls and no error", l.Label, l.Client, l.Calls, l.Errors, l.ErrorSamples, l.Err)
+		}
+		if l.CPU.Front <= 0 || l.CPU.Load <= 0 {
+			t.Errorf("%s (%s client): CPU split %+v, want the front's and the load generator's time", l.Label, l.Client, l.CPU)
 		}
 	}
 	wantStartup := 2 // caddy-mcp warm and cold
@@ -98,6 +108,12 @@ func TestBenchSmoke(t *testing.T) {
 		if name == targetEcho || name == targetSG {
 			wantStartup++
 		}
+	}
+	se := filepath.Join("..", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	if _, err := os.Stat(se); err == nil {
+		wantStartup += 2 // warm and cold server-everything
+	} else if inCI() {
+		t.Errorf("CI=%s: server-everything is missing (%v)", os.Getenv("CI"), err)
 	}
 	if len(res.Startup) != wantStartup {
 		t.Errorf("%d time-to-first-response rows, want %d", len(res.Startup), wantStartup)
@@ -135,4 +151,15 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("bench.svg is not an SVG document: %.100s", b)
 		}
 	}
+}
+
+// countStdio counts the targets with a stdio upstream.
+func countStdio(targets []string) int {
+	n := 0
+	for _, name := range targets {
+		if tg, _ := findTarget(name); tg.Upstream == "stdio" {
+			n++
+		}
+	}
+	return n
 }

@@ -29,8 +29,9 @@ type loadResult struct {
 	Throughput              float64       // Calls per second of Elapsed
 	P50, P95, P99, Max      time.Duration
 	Connect                 time.Duration // opening all sessions
-	FrontCPU                time.Duration // CPU time of the process the clients talk to, over the window
-	CPUPerCall              time.Duration // FrontCPU / Calls
+	Client                  string        // the load generator: clientRaw or clientGoSDK
+	CPU                     cpuSplit      // CPU time over the window: the front, the load generator, the rest
+	CPUPerCall              time.Duration // CPU.Front / Calls
 	Err                     string        // the target could not be measured at all
 	RoundThroughput         []float64     // calls/s of each round
 	lat                     []time.Duration
@@ -47,7 +48,7 @@ func (l *loadResult) merge(o loadResult) {
 	}
 	l.Reconnects += o.Reconnects
 	l.Elapsed += o.Elapsed
-	l.FrontCPU += o.FrontCPU
+	l.CPU.add(o.CPU)
 	l.Connect = max(l.Connect, o.Connect)
 	if o.Err != "" && l.Err == "" {
 		l.Err = o.Err
@@ -64,7 +65,7 @@ func (l *loadResult) finish() {
 		l.Throughput = float64(l.Calls) / l.Elapsed.Seconds()
 	}
 	if l.Calls > 0 {
-		l.CPUPerCall = l.FrontCPU / time.Duration(l.Calls)
+		l.CPUPerCall = l.CPU.Front / time.Duration(l.Calls)
 	}
 	slices.Sort(l.lat)
 	l.P50, l.P95, l.P99 = percentile(l.lat, 0.50), percentile(l.lat, 0.95), percentile(l.lat, 0.99)
@@ -72,6 +73,14 @@ func (l *loadResult) finish() {
 	if len(l.lat) > 0 {
 		l.Max = l.lat[len(l.lat)-1]
 	}
+}
+
+// perCall is d spread over the calls.
+func (l loadResult) perCall(d time.Duration) time.Duration {
+	if l.Calls == 0 {
+		return 0
+	}
+	return d / time.Duration(l.Calls)
 }
 
 // name is the label with the answer mode of an HTTP upstream.
@@ -118,6 +127,51 @@ func (e *errorLog) list() []string {
 	return slices.Clone(e.samples)
 }
 
+// The load generators.
+const (
+	// clientRaw speaks Streamable HTTP by hand (rawmcp.go): a POST per call,
+	// the answer read to its response and checked. It costs the machine
+	// little, so the targets, not the client, use up the cores.
+	clientRaw = "raw"
+	// clientGoSDK is the go-sdk's client (StreamableClientTransport).
+	clientGoSDK = "go-sdk"
+)
+
+// callTimeout bounds one call of the load.
+const callTimeout = 10 * time.Second
+
+// loadSession is one worker's MCP session.
+type loadSession interface {
+	// call calls echo with text and checks the answer.
+	call(ctx context.Context, text string) error
+	// close ends the session (DELETE).
+	close()
+}
+
+// opener opens a load session on url.
+type opener func(ctx context.Context, hc *http.Client, url string) (loadSession, error)
+
+func openerFor(client string) opener {
+	if client == clientGoSDK {
+		return openGoSDKSession
+	}
+	return openRawSession
+}
+
+// goSDKSession is a load session on the go-sdk client.
+type goSDKSession struct{ cs *mcp.ClientSession }
+
+func openGoSDKSession(ctx context.Context, hc *http.Client, url string) (loadSession, error) {
+	cs, err := connect(ctx, hc, url)
+	if err != nil {
+		return nil, err
+	}
+	return goSDKSession{cs}, nil
+}
+
+func (s goSDKSession) call(ctx context.Context, text string) error { return echoCall(ctx, s.cs, text) }
+func (s goSDKSession) close()                                      { _ = s.cs.Close() }
+
 func newMCPClient() *mcp.Client {
 	return mcp.NewClient(&mcp.Implementation{Name: "caddy-mcp-bench", Version: "0"}, nil)
 }
@@ -142,7 +196,7 @@ func connect(ctx context.Context, hc *http.Client, url string) (*mcp.ClientSessi
 
 // echoCall calls echo with text and checks the answer.
 func echoCall(ctx context.Context, cs *mcp.ClientSession, text string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
 	if err != nil {
@@ -164,43 +218,44 @@ func echoCall(ctx context.Context, cs *mcp.ClientSession, text string) error {
 	return nil
 }
 
-// runLoad opens sessions go-sdk sessions to url, one per worker; each
-// calls echo with a unique text in a loop for warmup+duration. Calls that
-// start after the warm-up are measured. cpu, if not nil, reads the CPU
-// time of the server side; it is sampled when the measured window opens
-// and after the last call.
-func runLoad(ctx context.Context, url string, sessions int, warmup, duration time.Duration, cpu func() time.Duration) loadResult {
+// runLoad opens sessions MCP sessions to url with the given client, one
+// per worker; each calls echo with a unique text in a loop for
+// warmup+duration. Calls that start after the warm-up are measured. meter,
+// if not nil, samples the CPU time when the measured window opens and after
+// the last call.
+func runLoad(ctx context.Context, url, client string, sessions int, warmup, duration time.Duration, meter *cpuMeter) loadResult {
 	var res loadResult
-	res.Sessions = sessions
+	res.Sessions, res.Client = sessions, client
 	hc := newHTTPClient(2*sessions + 8)
 	defer hc.CloseIdleConnections()
 	errs := &errorLog{}
+	open := openerFor(client)
 
 	// Open every session first, a few at a time.
 	t0 := time.Now()
-	css := make([]*mcp.ClientSession, sessions)
+	ss := make([]loadSession, sessions)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
-	for i := range css {
+	for i := range ss {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			cs, err := connect(ctx, hc, url)
+			s, err := open(ctx, hc, url)
 			if err != nil {
 				errs.add("connect: %v", err)
 				return
 			}
-			css[i] = cs
+			ss[i] = s
 		}()
 	}
 	wg.Wait()
 	res.Connect = time.Since(t0)
 	defer func() {
-		for _, cs := range css {
-			if cs != nil {
-				_ = cs.Close() // DELETE
+		for _, s := range ss {
+			if s != nil {
+				s.close() // DELETE
 			}
 		}
 	}()
@@ -215,9 +270,9 @@ func runLoad(ctx context.Context, url string, sessions int, warmup, duration tim
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	end := measureFrom.Add(duration)
-	var cpuStart atomic.Int64
-	if cpu != nil {
-		t := time.AfterFunc(warmup, func() { cpuStart.Store(int64(cpu())) })
+	var cpuStart atomic.Pointer[cpuSample]
+	if meter != nil {
+		t := time.AfterFunc(warmup, func() { s := meter.sample(); cpuStart.Store(&s) })
 		defer t.Stop()
 	}
 	lat := make([][]time.Duration, sessions)
@@ -227,7 +282,7 @@ func runLoad(ctx context.Context, url string, sessions int, warmup, duration tim
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs := css[w]
+			s := ss[w]
 			failures := 0
 			samples := make([]time.Duration, 0, 4096)
 			for i := 0; ; i++ {
@@ -235,18 +290,18 @@ func runLoad(ctx context.Context, url string, sessions int, warmup, duration tim
 				if !now.Before(end) || ctx.Err() != nil {
 					break
 				}
-				if cs == nil {
+				if s == nil {
 					var err error
-					if cs, err = connect(ctx, hc, url); err != nil {
+					if s, err = open(ctx, hc, url); err != nil {
 						errs.add("connect: %v", err)
 						sleepCtx(ctx, 50*time.Millisecond)
 						continue
 					}
-					css[w] = cs
+					ss[w] = s
 				}
 				text := fmt.Sprintf("bench-%s-w%d-c%d", tag, w, i)
 				t := time.Now()
-				err := echoCall(ctx, cs, text)
+				err := s.call(ctx, text)
 				d := time.Since(t)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -256,8 +311,8 @@ func runLoad(ctx context.Context, url string, sessions int, warmup, duration tim
 					failures++
 					if failures >= 5 || errors.Is(err, mcp.ErrConnectionClosed) {
 						// The session looks dead: open a new one.
-						_ = cs.Close()
-						cs, css[w] = nil, nil
+						s.close()
+						s, ss[w] = nil, nil
 						reconnects.Add(1)
 						failures = 0
 					}
@@ -274,8 +329,10 @@ func runLoad(ctx context.Context, url string, sessions int, warmup, duration tim
 		}()
 	}
 	wg.Wait()
-	if cpu != nil {
-		res.FrontCPU = cpu() - time.Duration(cpuStart.Load())
+	if meter != nil {
+		if from := cpuStart.Load(); from != nil {
+			res.CPU = from.to(meter.sample())
+		}
 	}
 
 	var all []time.Duration

@@ -29,6 +29,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -49,6 +50,8 @@ import (
 type config struct {
 	duration, warmup time.Duration
 	sessions         int
+	client           string // the load generator: clientRaw or clientGoSDK
+	goSDKStdio       bool   // also load the stdio targets with the go-sdk client
 	rounds           int
 	targets          []string
 	startup          int // sessions per startup measurement; 0 skips it
@@ -77,7 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured load per target, split over the rounds (at most 2m)")
 	fs.IntVar(&c.rounds, "rounds", 2, "rounds: every target is started and measured once per round, in turn")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each round's measurement")
-	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one go-sdk client each)")
+	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
+	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
+	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
 	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-http, reverse_proxy")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
@@ -111,6 +116,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-sse-streams must be in [0, %d]", maxSSEStreams)
 	case c.sseHold < 0 || c.sseHold > time.Minute:
 		return c, errors.New("-sse-hold must be in [0, 1m]")
+	}
+	if c.client != clientRaw && c.client != clientGoSDK {
+		return c, fmt.Errorf("-client must be %s or %s, not %q", clientRaw, clientGoSDK, c.client)
 	}
 	switch strings.ToLower(*answers) {
 	case "sse":
@@ -150,6 +158,7 @@ type bench struct {
 	echoBin   string
 	sgScript  string // supergateway's dist/index.js, "" when missing
 	sgMissing string // why it is missing
+	seMissing string // why server-everything is missing from the startup measurement
 	echoJSON  bool   // the HTTP echo server started next answers with JSON
 	started   time.Time
 	stderr    io.Writer
@@ -166,6 +175,7 @@ type results struct {
 	Cfg       config
 	Machine   machineInfo
 	Load      []loadResult
+	SDKLoad   []loadResult // the stdio targets again, with the go-sdk client (-go-sdk-stdio)
 	Startup   []startupResult
 	Idle, SSE *memResult
 	Leftovers []string
@@ -179,7 +189,7 @@ func (r *results) failed() bool {
 	if len(r.Problems) > 0 || len(r.Leftovers) > 0 {
 		return true
 	}
-	for _, l := range r.Load {
+	for _, l := range append(slices.Clone(r.Load), r.SDKLoad...) {
 		if l.Err != "" || l.Errors > 0 || l.Calls == 0 {
 			return true
 		}
@@ -246,27 +256,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	res.Machine = b.machine(ctx)
 
 	// Load, one target at a time, round after round.
-	plan := b.plan()
-	merged := make([]loadResult, len(plan))
-	for round := 1; round <= cfg.rounds && ctx.Err() == nil; round++ {
-		for i, item := range plan {
-			if ctx.Err() != nil {
-				break
-			}
-			b.echoJSON = item.answers == answersJSON
-			lr := b.loadTarget(ctx, item.target, item.answers, round, res)
-			if round == 1 {
-				merged[i] = lr
-			} else {
-				merged[i].merge(lr)
+	res.Load = b.runPlan(ctx, b.plan(), res)
+	if cfg.goSDKStdio && cfg.client != clientGoSDK && ctx.Err() == nil {
+		var stdio []planItem
+		for _, item := range b.plan() {
+			if item.target.Upstream == "stdio" {
+				item.client = clientGoSDK
+				stdio = append(stdio, item)
 			}
 		}
-	}
-	for i := range merged {
-		if merged[i].Label != "" {
-			merged[i].finish()
-			res.Load = append(res.Load, merged[i])
-		}
+		res.SDKLoad = b.runPlan(ctx, stdio, res)
 	}
 	b.echoJSON = cfg.answers[0] == answersJSON
 
@@ -313,11 +312,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	return res, nil
 }
 
-// planItem is one row of the load table: a target, and for an HTTP
-// upstream how the echo server answers.
+// planItem is one row of the load table: a target, for an HTTP upstream
+// how the echo server answers, and the load generator ("": -client).
 type planItem struct {
 	target  target
 	answers string
+	client  string
+}
+
+// runPlan measures every item of plan, round after round, each round
+// taking the items in turn, and returns their merged results.
+func (b *bench) runPlan(ctx context.Context, plan []planItem, res *results) []loadResult {
+	merged := make([]loadResult, len(plan))
+	for round := 1; round <= b.cfg.rounds && ctx.Err() == nil; round++ {
+		for i, item := range plan {
+			if ctx.Err() != nil {
+				break
+			}
+			b.echoJSON = item.answers == answersJSON
+			lr := b.loadTarget(ctx, item, round, res)
+			if round == 1 {
+				merged[i] = lr
+			} else {
+				merged[i].merge(lr)
+			}
+		}
+	}
+	var out []loadResult
+	for i := range merged {
+		if merged[i].Label != "" {
+			merged[i].finish()
+			out = append(out, merged[i])
+		}
+	}
+	return out
 }
 
 // plan orders the load: the stdio targets, then per answer mode the HTTP
@@ -341,10 +369,11 @@ func (b *bench) plan() []planItem {
 }
 
 // loadTarget starts t, runs one round of the load against it and stops it.
-func (b *bench) loadTarget(ctx context.Context, t target, answers string, round int, res *results) loadResult {
+func (b *bench) loadTarget(ctx context.Context, item planItem, round int, res *results) loadResult {
 	cfg := b.cfg
-	lr := loadResult{Target: t.Name, Label: t.Label, Upstream: t.Upstream, Answers: answers, Sessions: cfg.sessions}
-	b.logf("%s: starting (round %d of %d)", lr.name(), round, cfg.rounds)
+	t, answers, client := item.target, item.answers, cmp.Or(item.client, cfg.client)
+	lr := loadResult{Target: t.Name, Label: t.Label, Upstream: t.Upstream, Answers: answers, Sessions: cfg.sessions, Client: client}
+	b.logf("%s: starting (round %d of %d, %s client)", lr.name(), round, cfg.rounds, client)
 	rt, err := t.start(ctx, b)
 	if err != nil {
 		lr.Err = err.Error()
@@ -352,12 +381,11 @@ func (b *bench) loadTarget(ctx context.Context, t target, answers string, round 
 		return lr
 	}
 	defer rt.stop()
-	pid := rt.front().cmd.Process.Pid
-	lr = runLoad(ctx, rt.URL, cfg.sessions, cfg.warmup, cfg.duration/time.Duration(cfg.rounds),
-		func() time.Duration { return cpuTime(pid) })
+	meter := &cpuMeter{frontPID: rt.front().cmd.Process.Pid}
+	lr = runLoad(ctx, rt.URL, client, cfg.sessions, cfg.warmup, cfg.duration/time.Duration(cfg.rounds), meter)
 	lr.Target, lr.Label, lr.Upstream, lr.Answers = t.Name, t.Label, t.Upstream, answers
-	b.logf("%s: %d calls, %.0f calls/s, p50 %v, p99 %v, %v CPU/call, %d errors %v", lr.name(), lr.Calls, lr.Throughput,
-		lr.P50, lr.P99, lr.CPUPerCall, lr.Errors, lr.ErrorSamples)
+	b.logf("%s: %d calls, %.0f calls/s, p50 %v, p99 %v, CPU/call %v (load %v, rest %v), %d errors %v", lr.name(), lr.Calls, lr.Throughput,
+		lr.P50, lr.P99, lr.CPUPerCall, lr.perCall(lr.CPU.Load), lr.perCall(lr.CPU.Rest), lr.Errors, lr.ErrorSamples)
 	return lr
 }
 

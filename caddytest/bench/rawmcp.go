@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -149,7 +150,7 @@ func readResponse(resp *http.Response, id string) ([]byte, error) {
 		return nil, fmt.Errorf("content type %q", ct)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<20)
 	var data []byte
 	for sc.Scan() {
 		line := sc.Text()
@@ -172,4 +173,90 @@ func readResponse(resp *http.Response, id string) ([]byte, error) {
 		return nil, err
 	}
 	return nil, fmt.Errorf("SSE stream ended without the response")
+}
+
+// rawSession is one load worker's session spoken by hand: each call is one
+// POST whose answer (JSON or SSE) is read to the response and checked.
+type rawSession struct {
+	c    *rawClient
+	sid  string
+	next int64 // the JSON-RPC id of the next call
+}
+
+func openRawSession(ctx context.Context, hc *http.Client, url string) (loadSession, error) {
+	c := &rawClient{hc: hc, url: url}
+	sid, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &rawSession{c: c, sid: sid, next: 2}, nil
+}
+
+// echoResult is the part of a tools/call answer the check reads.
+type echoResult struct {
+	ID     json.RawMessage `json:"id"`
+	Result *struct {
+		Content []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		} `json:"content"`
+		IsError bool `json:"isError"`
+	} `json:"result"`
+	Error *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (s *rawSession) call(ctx context.Context, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	id := strconv.FormatInt(s.next, 10)
+	s.next++
+	arg, _ := json.Marshal(text)
+	body := `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":"echo","arguments":{"text":` + string(arg) + `}}}`
+	req, err := s.c.request(ctx, http.MethodPost, s.sid, body)
+	if err != nil {
+		return err
+	}
+	resp, err := s.c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("tools/call: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	msg, err := readResponse(resp, id)
+	if err != nil {
+		return fmt.Errorf("tools/call: %w", err)
+	}
+	// Read to the end, so the connection goes back to the pool.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	var r echoResult
+	if err := json.Unmarshal(msg, &r); err != nil {
+		return fmt.Errorf("tools/call: %w in %s", err, msg)
+	}
+	switch {
+	case string(r.ID) != id:
+		return fmt.Errorf("tools/call: answer for id %s, want %s", r.ID, id)
+	case r.Error != nil:
+		return fmt.Errorf("tools/call: error %d: %s", r.Error.Code, r.Error.Message)
+	case r.Result == nil:
+		return fmt.Errorf("tools/call: no result in %s", msg)
+	case r.Result.IsError:
+		return fmt.Errorf("tool error: %s", msg)
+	case len(r.Result.Content) != 1 || r.Result.Content[0].Type != "text":
+		return fmt.Errorf("want one text content item, got %s", msg)
+	case r.Result.Content[0].Text != text:
+		return fmt.Errorf("echo mismatch: sent %q, got %q", text, r.Result.Content[0].Text)
+	}
+	return nil
+}
+
+func (s *rawSession) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.c.end(ctx, s.sid)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,11 +15,12 @@ func markdown(r *results) string {
 	c := r.Cfg
 
 	w("### Throughput and latency\n\n")
-	w("%d concurrent sessions (go-sdk clients at protocol %s, one session each, no standalone GET stream), "+
+	w("%d concurrent sessions (%s at protocol %s, one session each, no standalone GET stream), "+
 		"each calling `echo` with a unique text in a loop; every answer is checked. Each target is measured for %v "+
 		"in all: %d round(s) of %v after a %v warm-up, targets in turn, every target started afresh each round. "+
 		"The echo server is a go-sdk server (caddytest/bench/echoserver); %s.\n\n",
-		c.sessions, protocolRevision, c.duration, c.rounds, c.duration/time.Duration(c.rounds), c.warmup, answersText(c.answers))
+		c.sessions, clientText(c.client), protocolRevision, c.duration, c.rounds, c.duration/time.Duration(c.rounds), c.warmup,
+		answersText(c.answers))
 	sg := findLoad(r, baselineStdio, "")
 	w("| target | upstream | calls/s | p50 | p95 | p99 | calls | errors | CPU per call¹ | calls/s vs supergateway | calls/s vs reverse_proxy² |\n")
 	w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -85,6 +87,46 @@ func markdown(r *results) string {
 		if l.Err != "" {
 			w("- %s: %s\n", l.name(), oneLine(l.Err, 300))
 		}
+	}
+
+	if len(r.SDKLoad) > 0 {
+		w("\n### The stdio targets with the go-sdk client\n\n")
+		w("The same load with the go-sdk client (`StreamableClientTransport`) as the load generator, in the same run. " +
+			"It spends more CPU per call than the targets it measures, on the same two cores, so it bounds a fast " +
+			"target sooner than a slow one.\n\n")
+		w("| target | calls/s | p50 | p95 | p99 | errors | CPU per call | calls/s vs supergateway |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		sdkSG := findIn(r.SDKLoad, baselineStdio, "")
+		for _, l := range r.SDKLoad {
+			w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", l.Label, thousands(int64(l.Throughput+0.5)), ms(l.P50), ms(l.P95),
+				ms(l.P99), errCell(l), us(l.CPUPerCall), ratio(l.Throughput, sdkSG))
+		}
+		if x, y := findIn(r.SDKLoad, targetMCPStdio, ""), sdkSG; x != nil && y != nil && x.Calls > 0 && y.Calls > 0 {
+			w("\n- **%s** vs **%s** (go-sdk client): %s the throughput, p50 %s, p99 %s.\n", x.name(), y.name(),
+				times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)))
+		}
+		for _, l := range r.SDKLoad {
+			for _, e := range l.ErrorSamples {
+				w("- %s (go-sdk client) error: `%s`\n", l.name(), oneLine(e, 300))
+			}
+		}
+	}
+
+	w("\n### Where the CPU goes\n\n")
+	w("CPU time per call over the measured windows: the process the clients talk to (the front), the load " +
+		"generator (this benchmark's own process), and the rest of the machine's busy time (the servers behind " +
+		"the front, and the kernel's work outside those processes). Busy: the share of both cores in use.\n\n")
+	w("| target | client | front | load generator | rest | all | busy |\n|---|---|---:|---:|---:|---:|---:|\n")
+	for _, l := range append(slices.Clone(r.Load), r.SDKLoad...) {
+		if l.Calls == 0 {
+			continue
+		}
+		all := l.CPU.Front + l.CPU.Load + l.CPU.Rest
+		busy := "—"
+		if l.Elapsed > 0 && r.Machine.Cores > 0 {
+			busy = fmt.Sprintf("%.0f %%", 100*float64(all)/float64(l.Elapsed)/float64(r.Machine.Cores))
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", l.name(), l.Client, us(l.perCall(l.CPU.Front)), us(l.perCall(l.CPU.Load)),
+			us(l.perCall(l.CPU.Rest)), us(l.perCall(all)), busy)
 	}
 
 	if len(r.Startup) > 0 {
@@ -168,13 +210,23 @@ func answersText(a []string) string {
 
 // findLoad returns the result of a target (with an answer mode for HTTP
 // upstreams: "" takes the first).
-func findLoad(r *results, name, answers string) *loadResult {
-	for i := range r.Load {
-		if r.Load[i].Target == name && (answers == "" || r.Load[i].Answers == answers) {
-			return &r.Load[i]
+func findLoad(r *results, name, answers string) *loadResult { return findIn(r.Load, name, answers) }
+
+func findIn(load []loadResult, name, answers string) *loadResult {
+	for i := range load {
+		if load[i].Target == name && (answers == "" || load[i].Answers == answers) {
+			return &load[i]
 		}
 	}
 	return nil
+}
+
+func clientText(client string) string {
+	if client == clientGoSDK {
+		return "go-sdk clients"
+	}
+	return "clients speaking Streamable HTTP by hand (a POST per call, the JSON or SSE answer parsed and checked: " +
+		"light, so that the targets rather than the load generator use up the cores)"
 }
 
 func ratio(v float64, base *loadResult) string {

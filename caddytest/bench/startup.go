@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -92,13 +95,40 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		}
 	}
 `, caddyQuote(b.echoBin))
+	se := b.serverEverything()
+	if se != "" {
+		// The Node server most operators would start with npx: its cold
+		// start is what warm spares exist for.
+		site += fmt.Sprintf(`	mcp_proxy /warm-everything {
+		name bench-warm-everything
+		stdio %[1]s %[2]s stdio {
+			warm 1
+			max_processes 4
+		}
+	}
+	mcp_proxy /cold-everything {
+		name bench-cold-everything
+		stdio %[1]s %[2]s stdio {
+			warm 0
+			max_processes 4
+		}
+	}
+`, caddyQuote(b.cfg.node), caddyQuote(se))
+	}
 	c, err := b.startCaddy(ctx, "caddy-mcp-startup", site)
 	if err != nil {
 		return out, err
 	}
 	out = append(out,
-		measureStartup(ctx, "caddy-mcp → stdio, warm 1 (a spare is ready)", c.url("/warm"), n),
-		measureStartup(ctx, "caddy-mcp → stdio, warm 0 (cold spawn)", c.url("/cold"), n))
+		measureStartup(ctx, "caddy-mcp → stdio echo server, warm 1 (a spare is ready)", c.url("/warm"), n),
+		measureStartup(ctx, "caddy-mcp → stdio echo server, warm 0 (cold spawn)", c.url("/cold"), n))
+	if se != "" {
+		out = append(out,
+			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 1", c.url("/warm-everything"), n),
+			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 0 (cold spawn)", c.url("/cold-everything"), n))
+	} else {
+		b.logf("time to first response: server-everything left out (%s)", b.seMissing)
+	}
 	c.p.stop(10 * time.Second)
 
 	if b.wants(targetSG) {
@@ -110,4 +140,21 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		rt.stop()
 	}
 	return out, nil
+}
+
+// serverEverything returns the path of server-everything's entry point in
+// caddytest/node_modules, with Node found, or "" (the reason in seMissing).
+func (b *bench) serverEverything() string {
+	script := filepath.Join(b.root, "caddytest", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	if _, err := os.Stat(script); err != nil {
+		b.seMissing = fmt.Sprintf("%v: run `npm ci` in caddytest/", err)
+		return ""
+	}
+	node, err := exec.LookPath(b.cfg.node)
+	if err != nil {
+		b.seMissing = fmt.Sprintf("node: %v", err)
+		return ""
+	}
+	b.cfg.node = node
+	return script
 }
