@@ -131,12 +131,23 @@ func markdown(r *results) string {
 
 	if len(r.Startup) > 0 {
 		w("\n### Time to first response of a new session\n\n")
-		w("From sending `initialize` to holding its result, %d new sessions one after the other per path "+
-			"(%v apart, each ended with DELETE; two untimed sessions first).\n\n", c.startup, startupGap)
-		w("| path | mean | p50 | min | max | errors |\n|---|---:|---:|---:|---:|---:|\n")
+		w("From sending `initialize` to holding its result, new sessions one after the other per path " +
+			"(each ended with DELETE, then a gap long enough for the pool to start and load its next spare; two " +
+			"untimed sessions first).\n\n")
+		w("| path | sessions | gap | mean | p50 | min | max | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, s := range r.Startup {
-			w("| %s | %s | %s | %s | %s | %d |\n", s.Label, ms(s.Mean), ms(s.P50), ms(s.Min), ms(s.Max), s.Errors)
+			w("| %s | %d | %v | %s | %s | %s | %s | %d |\n", s.Label, s.Sessions, s.Gap, ms(s.Mean), ms(s.P50), ms(s.Min),
+				ms(s.Max), s.Errors)
 		}
+		warmCold := func(what, warm, cold string) {
+			wr, cr := findStartup(r, warm), findStartup(r, cold)
+			if wr != nil && cr != nil && wr.Mean > 0 {
+				w("- %s: a warm spare answers %s faster than a cold spawn (mean %s vs %s).\n", what,
+					times(float64(cr.Mean)/float64(wr.Mean)), ms(wr.Mean), ms(cr.Mean))
+			}
+		}
+		warmCold("Echo server (Go)", "/warm", "/cold")
+		warmCold("server-everything (Node)", "/warm-everything", "/cold-everything")
 		w("\n")
 		for _, s := range r.Startup {
 			for _, e := range s.ErrorSamples {
@@ -216,6 +227,16 @@ func findIn(load []loadResult, name, answers string) *loadResult {
 	for i := range load {
 		if load[i].Target == name && (answers == "" || load[i].Answers == answers) {
 			return &load[i]
+		}
+	}
+	return nil
+}
+
+// findStartup returns the time-to-first-response row of a caddy-mcp path.
+func findStartup(r *results, path string) *startupResult {
+	for i := range r.Startup {
+		if r.Startup[i].Path == path {
+			return &r.Startup[i]
 		}
 	}
 	return nil

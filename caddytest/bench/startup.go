@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +16,28 @@ import (
 // (DELETE after each).
 type startupResult struct {
 	Label               string
+	Path                string // the endpoint's URL path
 	Sessions            int
+	Gap                 time.Duration // between two sessions
 	Mean, P50, Min, Max time.Duration
 	Errors              int
 	ErrorSamples        []string
 }
 
-// startupGap separates two sessions, so that a warm pool has its next spare
-// running again (an echo server starts in a few milliseconds).
-const startupGap = 100 * time.Millisecond
+// The gaps between two new sessions, long enough for a warm pool to have its
+// next spare started and loaded: the echo server starts in a few
+// milliseconds, server-everything (Node) in about 150-200.
+const (
+	startupGap           = 100 * time.Millisecond
+	startupGapEverything = time.Second
+)
 
-// measureStartup opens n sessions one after the other on url.
-func measureStartup(ctx context.Context, label, url string, n int) startupResult {
-	r := startupResult{Label: label, Sessions: n}
+// measureStartup opens n sessions one after the other on url, gap apart.
+func measureStartup(ctx context.Context, label, url string, n int, gap time.Duration) startupResult {
+	r := startupResult{Label: label, Sessions: n, Gap: gap}
+	if u, err := neturl.Parse(url); err == nil {
+		r.Path = u.Path
+	}
 	hc := newHTTPClient(4)
 	defer hc.CloseIdleConnections()
 	c := &rawClient{hc: hc, url: url}
@@ -36,7 +46,7 @@ func measureStartup(ctx context.Context, label, url string, n int) startupResult
 	// Two untimed sessions first: connections, lazy initialization, a
 	// protocol probe.
 	for i := -2; i < n && ctx.Err() == nil; i++ {
-		sleepCtx(ctx, startupGap)
+		sleepCtx(ctx, gap)
 		sid, d, err := c.initialize(ctx)
 		if err != nil {
 			errs.add("%v", err)
@@ -76,7 +86,7 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, measureStartup(ctx, "echo server, direct (no process to start)", rt.URL, n))
+		out = append(out, measureStartup(ctx, "echo server, direct (no process to start)", rt.URL, n, startupGap))
 		rt.stop()
 	}
 
@@ -120,12 +130,14 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		return out, err
 	}
 	out = append(out,
-		measureStartup(ctx, "caddy-mcp → stdio echo server, warm 1 (a spare is ready)", c.url("/warm"), n),
-		measureStartup(ctx, "caddy-mcp → stdio echo server, warm 0 (cold spawn)", c.url("/cold"), n))
+		measureStartup(ctx, "caddy-mcp → stdio echo server, warm 1 (a spare is ready)", c.url("/warm"), n, startupGap),
+		measureStartup(ctx, "caddy-mcp → stdio echo server, warm 0 (cold spawn)", c.url("/cold"), n, startupGap))
 	if se != "" {
+		// Fewer sessions: each waits a second for the spare to load.
+		ne := max(1, min(n, 10))
 		out = append(out,
-			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 1", c.url("/warm-everything"), n),
-			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 0 (cold spawn)", c.url("/cold-everything"), n))
+			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 1", c.url("/warm-everything"), ne, startupGapEverything),
+			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 0 (cold spawn)", c.url("/cold-everything"), ne, startupGapEverything))
 	} else {
 		b.logf("time to first response: server-everything left out (%s)", b.seMissing)
 	}
@@ -136,7 +148,7 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, measureStartup(ctx, "supergateway → stdio (spawns `sh -c` per session)", rt.URL, n))
+		out = append(out, measureStartup(ctx, "supergateway → stdio (spawns `sh -c` per session)", rt.URL, n, startupGap))
 		rt.stop()
 	}
 	return out, nil
