@@ -45,6 +45,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        protocol legacy|modern|auto
 //	        probe_timeout <duration>
 //	        shared <n>
+//	        spare_check ping|off
+//	        spare_check_timeout <duration>
 //	    }
 //	    http <url> {
 //	        transport streamable|sse|auto
@@ -81,7 +83,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // protocol is the server's era — legacy (2025 revisions only), modern (also
 // stateless 2026-07-28) or auto (default: probe once with server/discover);
 // probe_timeout bounds that probe (default 10s); shared is the most processes
-// that serve 2026-07-28 clients together through a JSON-RPC mux (default 2).
+// that serve 2026-07-28 clients together through a JSON-RPC mux (default 2);
+// spare_check ping (default) hands a new spare to a session only once it
+// answered an MCP ping, off as soon as it started; spare_check_timeout bounds
+// that ping (default 30s: a server that does not answer is used unchecked).
 // http forwards to a remote MCP server instead (one upstream per mcp_proxy):
 // transport is the MCP transport it speaks — streamable (Streamable HTTP),
 // sse (the HTTP+SSE transport of 2024-11-05; the URL is its SSE endpoint)
@@ -216,6 +221,15 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 			u.ProbeTimeout, err = durationArg(d)
 		case "shared":
 			u.Shared, err = positiveIntArg(d)
+		case "spare_check":
+			u.SpareCheck, err = singleArg(d)
+			if err == nil {
+				if cerr := u.checkSpareCheck(); cerr != nil {
+					err = d.Err(cerr.Error())
+				}
+			}
+		case "spare_check_timeout":
+			u.SpareCheckTimeout, err = durationArg(d)
 		default:
 			return nil, d.Errf("unrecognized stdio subdirective %q", d.Val())
 		}

@@ -785,6 +785,18 @@ func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
 	if u := h.Stdio; u.Protocol != "modern" || u.ProbeTimeout != caddy.Duration(3*time.Second) || u.Shared != 4 {
 		t.Fatalf("got %+v", u)
 	}
+	h = Handler{}
+	err = h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nspare_check off\nspare_check_timeout 2s\n}\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := h.Stdio; u.SpareCheck != "off" || u.SpareCheckTimeout != caddy.Duration(2*time.Second) {
+		t.Fatalf("spare_check: got %+v", u)
+	}
+	err = new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nspare_check initialize\n}\n}"))
+	if err == nil || !strings.Contains(err.Error(), `spare_check must be ping or off, got "initialize"`) || !strings.Contains(err.Error(), "Testfile:3") {
+		t.Fatalf("bad spare_check: got %v", err)
+	}
 	err = new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nprotocol newest\n}\n}"))
 	if err == nil || !strings.Contains(err.Error(), `protocol must be legacy, modern or auto, got "newest"`) || !strings.Contains(err.Error(), "Testfile:3") {
 		t.Fatalf("got %v", err)

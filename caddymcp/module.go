@@ -157,7 +157,10 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 	if err != nil {
 		return nil, "", fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
 	}
-	poolCfg := h.Stdio.poolConfig(h.logger.Named("stdio"))
+	if err := h.Stdio.checkSpareCheck(); err != nil {
+		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
+	}
+	poolCfg := h.Stdio.poolConfig(h.logger.Named("stdio"), maxMessage)
 	if err := poolCfg.Validate(); err != nil {
 		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
 	}

@@ -2,6 +2,7 @@ package caddymcp
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -48,6 +49,22 @@ type StdioUpstream struct {
 	// all such clients through a JSON-RPC mux (default 2); they count toward
 	// max_processes.
 	Shared int `json:"shared,omitempty"`
+	// SpareCheck is how a new spare is checked before a session gets it:
+	// "ping" (default: an MCP ping, which servers answer before initialize;
+	// the spare counts as ready once answered) or "off" (ready once started).
+	SpareCheck string `json:"spare_check,omitempty"`
+	// SpareCheckTimeout bounds the ping (default 30s); a server that does
+	// not answer in time gets its later spares unchecked.
+	SpareCheckTimeout caddy.Duration `json:"spare_check_timeout,omitempty"`
+}
+
+// checkSpareCheck rejects an unknown spare_check value.
+func (u *StdioUpstream) checkSpareCheck() error {
+	switch u.SpareCheck {
+	case "", "ping", "off":
+		return nil
+	}
+	return fmt.Errorf("spare_check must be ping or off, got %q", u.SpareCheck)
 }
 
 // options are the upstream's settings for stateless requests.
@@ -56,8 +73,9 @@ func (u *StdioUpstream) options() upstream.StdioOptions {
 }
 
 // poolConfig turns the configuration into the pool's, with placeholders in
-// the command, arguments, directory and environment replaced.
-func (u *StdioUpstream) poolConfig(logger *zap.Logger) pool.Config {
+// the command, arguments, directory and environment replaced; maxMessage
+// bounds a line of the spare check.
+func (u *StdioUpstream) poolConfig(logger *zap.Logger, maxMessage int) pool.Config {
 	repl := caddy.NewReplacer()
 	cfg := pool.Config{
 		Command:        repl.ReplaceKnown(u.Command, ""),
@@ -66,7 +84,11 @@ func (u *StdioUpstream) poolConfig(logger *zap.Logger) pool.Config {
 		IdleTimeout:    time.Duration(u.IdleTimeout),
 		StopTimeout:    time.Duration(u.StopTimeout),
 		AcquireTimeout: time.Duration(u.AcquireTimeout),
+		ReadyTimeout:   time.Duration(u.SpareCheckTimeout),
 		Logger:         logger,
+	}
+	if u.SpareCheck != "off" {
+		cfg.Ready = upstream.PingReady(maxMessage)
 	}
 	for _, a := range u.Args {
 		cfg.Args = append(cfg.Args, repl.ReplaceKnown(a, ""))

@@ -3,6 +3,7 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ const (
 	DefaultStopTimeout          = 5 * time.Second
 	DefaultAcquireTimeout       = 5 * time.Second
 	DefaultStderrLinesPerSecond = 20
+	DefaultReadyTimeout         = 30 * time.Second
 )
 
 // NoWarm is the Config.Warm value that keeps no spares at all. It exists
@@ -56,6 +58,16 @@ type Config struct {
 	// StderrLinesPerSecond bounds the stderr lines logged per process per
 	// second; the rest are counted and summarized (default 20).
 	StderrLinesPerSecond int
+	// Ready, if set, checks every new spare before Acquire may hand it out:
+	// it talks to the process over stdin and stdout (the MCP upstream sends
+	// a ping, which servers answer before initialize) and returns nil once
+	// the server answered. It must read no further than the answer: what
+	// follows belongs to the session. A spare whose check fails is stopped.
+	Ready func(stdin io.Writer, stdout io.Reader) error
+	// ReadyTimeout bounds a Ready check (default 30s). A server that does not
+	// answer in time is taken not to answer before initialize at all: the
+	// spare is stopped and later spares are used unchecked.
+	ReadyTimeout time.Duration
 	// Logger receives stderr lines and lifecycle events; nil discards them.
 	Logger *zap.Logger
 }
@@ -80,6 +92,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StderrLinesPerSecond == 0 {
 		c.StderrLinesPerSecond = DefaultStderrLinesPerSecond
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -123,6 +138,7 @@ func (c Config) Validate() error {
 		{"idle_timeout", c.IdleTimeout},
 		{"stop_timeout", c.StopTimeout},
 		{"acquire_timeout", c.AcquireTimeout},
+		{"ready_timeout", c.ReadyTimeout},
 	} {
 		if d.v < 0 {
 			bad("%s must be positive, got %s", d.name, d.v)

@@ -32,6 +32,8 @@ type Pool struct {
 	assigned int        // handed out and not released
 	spawning int        // spare spawns in flight (the keeper's)
 	settling int        // spares taken whose replacement waits (settle.go)
+	warming  []*Process // new spares whose Ready check runs (ready.go); counted in spawning
+	readyOff bool       // a Ready check timed out: later spares go unchecked
 	waiting  int        // Acquire calls waiting for a slot
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
@@ -50,6 +52,8 @@ type Stats struct {
 	Assigned int
 	// Waiting is the number of Acquire calls waiting for a slot.
 	Waiting int
+	// Warming is the number of new spares whose Ready check still runs.
+	Warming int
 	// Spawned counts processes started since New.
 	Spawned int
 	// SpawnFailed counts failed attempts to start a process.
@@ -206,8 +210,8 @@ func (p *Pool) Close() {
 	}
 	p.closed = true
 	close(p.quit)
-	spares := p.spares
-	p.spares = nil
+	spares := append(p.spares, p.warming...)
+	p.spares, p.warming = nil, nil
 	for _, pr := range spares {
 		pr.state = stateStopping
 		p.wg.Add(1) // each spare's waiter holds a count, so this is safe
@@ -235,6 +239,7 @@ func (p *Pool) Stats() Stats {
 		Spares:      len(p.spares),
 		Assigned:    p.assigned,
 		Waiting:     p.waiting,
+		Warming:     len(p.warming),
 		Spawned:     p.spawned,
 		SpawnFailed: p.spawnFailed,
 		Crashed:     p.crashed,

@@ -119,6 +119,12 @@ func (p *Pool) spawnSpare() {
 		go p.stop(pr)
 		return
 	}
+	if p.cfg.Ready != nil && !p.readyOff {
+		p.spawning++ // until the check is done
+		p.warmUpLocked(pr)
+		p.mu.Unlock()
+		return
+	}
 	p.addSpareLocked(pr)
 	p.mu.Unlock()
 }

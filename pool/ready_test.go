@@ -1,0 +1,102 @@
+//go:build unix
+
+package pool
+
+import (
+	"bufio"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pingPong is a Ready check for the shell children below: it writes "ping"
+// and reads, a byte at a time, up to and including a "pong" line.
+func pingPong(calls *atomic.Int32) func(io.Writer, io.Reader) error {
+	return func(w io.Writer, r io.Reader) error {
+		calls.Add(1)
+		if _, err := io.WriteString(w, "ping\n"); err != nil {
+			return err
+		}
+		var line []byte
+		b := make([]byte, 1)
+		for {
+			if _, err := r.Read(b); err != nil {
+				return err
+			}
+			if b[0] != '\n' {
+				line = append(line, b[0])
+				continue
+			}
+			if string(line) == "pong" {
+				return nil
+			}
+			line = line[:0]
+		}
+	}
+}
+
+// TestSpareReadyCheck: a new spare is handed out only once its Ready check
+// passed; the check reads no further than the answer, so the session sees
+// the process's output from there on.
+func TestSpareReadyCheck(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	// Answers the check after 300ms (a server still loading), then echoes.
+	cfg := Config{Command: "/bin/sh", Args: []string{"-c", "read l; sleep 0.3; echo booting; echo pong; exec cat"},
+		MaxProcesses: 2, Warm: 1, Ready: pingPong(&calls)}
+	tp := newTestPool(t, cfg)
+	tp.Start()
+	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	if s := tp.Stats(); s.Spares != 0 {
+		t.Fatalf("a spare is offered before its check passed: %+v", s)
+	}
+	waitFor(t, "the spare ready", 5*time.Second, func() bool { return tp.Stats().Spares == 1 })
+	if s := tp.Stats(); s.Warming != 0 || s.Spawned != 1 || calls.Load() != 1 {
+		t.Fatalf("after the check: %+v, %d checks", s, calls.Load())
+	}
+	pr := tp.acquire(t)
+	defer pr.Release()
+	if _, err := pr.Stdin().Write([]byte("initialize\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLine(t, bufio.NewReader(pr.Stdout())); got != "initialize" {
+		t.Errorf("the session read %q first, want its own echo (the check must consume only its answer)", got)
+	}
+}
+
+// TestSpareReadyTimeout: a server that does not answer the check in time is
+// taken not to answer before initialize: that spare is stopped and the next
+// one is used unchecked.
+func TestSpareReadyTimeout(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	cfg := Config{Command: "cat", MaxProcesses: 2, Warm: 1, ReadyTimeout: 200 * time.Millisecond, Ready: pingPong(&calls)}
+	tp := newTestPool(t, cfg)
+	tp.Start()
+	waitFor(t, "an unchecked spare", 5*time.Second, func() bool { return tp.Stats().Spares == 1 })
+	s := tp.Stats()
+	if calls.Load() != 1 || s.Spawned != 2 {
+		t.Errorf("%d checks, %d spawned; want one check (timed out) and a second, unchecked spare", calls.Load(), s.Spawned)
+	}
+	first := tp.pids()[0]
+	waitFor(t, "the unanswering spare stopped", 5*time.Second, func() bool { return gone(first) })
+}
+
+// TestSpareReadyFails: a check that fails (here: the server exits) stops the
+// spare and backs off before the next.
+func TestSpareReadyFails(t *testing.T) {
+	t.Parallel()
+	tp := newTestPool(t, Config{Command: "/bin/sh", Args: []string{"-c", "read l; echo nope"}, MaxProcesses: 2, Warm: 1,
+		Ready: pingPong(new(atomic.Int32))})
+	tp.Start()
+	time.Sleep(500 * time.Millisecond)
+	s := tp.Stats()
+	if s.Spares != 0 {
+		t.Errorf("a spare that failed its check is offered: %+v", s)
+	}
+	// 100ms, then 200ms, 400ms…: a few attempts in 500ms, not hundreds.
+	if s.Spawned < 1 || s.Spawned > 5 {
+		t.Errorf("spawned %d spares in 500ms; want a backoff between failed checks", s.Spawned)
+	}
+}
