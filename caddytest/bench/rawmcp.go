@@ -142,37 +142,59 @@ func (c *rawClient) open(ctx context.Context) (string, error) {
 // readResponse returns the JSON-RPC message with the given id from a JSON
 // or SSE response body.
 func readResponse(resp *http.Response, id string) ([]byte, error) {
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	var data []byte
+	err := readAnswer(resp, func(b []byte) bool {
+		if json.Unmarshal(b, &m) == nil && string(m.ID) == id {
+			data = b
+			return true
+		}
+		return false
+	})
+	return data, err
+}
+
+// readAnswer hands each JSON-RPC message of a JSON or SSE response body to
+// done until done reports the one it waits for. The bytes are valid only
+// during the call.
+func readAnswer(resp *http.Response, done func([]byte) bool) error {
 	ct := resp.Header.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/json") {
-		return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return err
+		}
+		if !done(b) {
+			return fmt.Errorf("the JSON answer is not the response: %s", b)
+		}
+		return nil
 	}
 	if !strings.HasPrefix(ct, "text/event-stream") {
-		return nil, fmt.Errorf("content type %q", ct)
+		return fmt.Errorf("content type %q", ct)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 4<<10), 1<<20)
 	var data []byte
 	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "data:"); ok {
-			data = append(data, strings.TrimPrefix(rest, " ")...)
+		line := sc.Bytes()
+		if rest, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			data = append(data, bytes.TrimPrefix(rest, []byte(" "))...)
 			continue
 		}
-		if line != "" || len(data) == 0 {
+		if len(line) != 0 || len(data) == 0 {
 			continue
 		}
-		var m struct {
-			ID json.RawMessage `json:"id"`
+		if done(data) {
+			return nil
 		}
-		if json.Unmarshal(data, &m) == nil && string(m.ID) == id {
-			return data, nil
-		}
-		data = nil
+		data = data[:0]
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, fmt.Errorf("SSE stream ended without the response")
+	return fmt.Errorf("SSE stream ended without the response")
 }
 
 // rawSession is one load worker's session spoken by hand: each call is one
@@ -228,19 +250,23 @@ func (s *rawSession) call(ctx context.Context, text string) error {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("tools/call: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
 	}
-	msg, err := readResponse(resp, id)
+	// One decoding per message: the one whose id is ours is the answer.
+	var r echoResult
+	var msg []byte
+	err = readAnswer(resp, func(b []byte) bool {
+		r = echoResult{}
+		if json.Unmarshal(b, &r) == nil && string(r.ID) == id {
+			msg = bytes.Clone(b)
+			return true
+		}
+		return false
+	})
 	if err != nil {
 		return fmt.Errorf("tools/call: %w", err)
 	}
 	// Read to the end, so the connection goes back to the pool.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	var r echoResult
-	if err := json.Unmarshal(msg, &r); err != nil {
-		return fmt.Errorf("tools/call: %w in %s", err, msg)
-	}
 	switch {
-	case string(r.ID) != id:
-		return fmt.Errorf("tools/call: answer for id %s, want %s", r.ID, id)
 	case r.Error != nil:
 		return fmt.Errorf("tools/call: error %d: %s", r.Error.Code, r.Error.Message)
 	case r.Result == nil:
