@@ -5,9 +5,12 @@
 //
 // It builds the echo MCP server (./caddytest/bench/echoserver) and this
 // repository's Caddy (./cmd/caddy) into a temp dir, then runs the same load
-// — N go-sdk sessions at protocol 2025-11-25, each calling `echo` with a
-// unique text in a loop and checking every answer — against each target in
-// turn, all on 127.0.0.1 with free ports:
+// — N sessions at protocol 2025-11-25, each calling `echo` with a unique
+// text in a loop and checking every answer — against each target in turn,
+// all on 127.0.0.1 with free ports. The sessions speak Streamable HTTP by
+// hand (-client raw, light on the shared cores) or through the go-sdk
+// client (-client go-sdk); by default the stdio targets are measured with
+// the go-sdk client as well. The targets:
 //
 //	echo             the echo server over Streamable HTTP, directly (the floor)
 //	supergateway     supergateway (npm, caddytest/node_modules) → the stdio echo server
@@ -18,7 +21,8 @@
 // The targets take turns over -rounds rounds, each started afresh per
 // round; the HTTP ones run once with the echo server answering POSTs with
 // SSE and once with JSON (-http-answers). Besides calls/s and latency it
-// reports the CPU time per call of the process the clients talk to.
+// reports the CPU time per call of the process the clients talk to, of the
+// load generator and of the rest of the machine.
 //
 // It also measures the time to first response of a new session through the
 // proxy with a warm spare and with a cold spawn, and the heap the proxy's
