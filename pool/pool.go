@@ -94,9 +94,11 @@ func (p *Pool) Start() {
 	go p.keep()
 }
 
-// Acquire returns a started process that nobody has talked to yet: a warm
-// spare if one is ready (the keeper then starts a replacement), else a new
-// process if the pool is under MaxProcesses, else it waits up to
+// Acquire returns a started process that no session has talked to yet (a
+// Config.Ready check may have pinged it): a warm spare if one is ready (the
+// keeper then starts a replacement), else a spare whose Ready check still
+// runs (its stdout reads wait for the check), else a new process if the pool
+// is under MaxProcesses, else it waits up to
 // AcquireTimeout (or until ctx ends) for a slot to free and then fails with
 // an error wrapping ErrFull (see RetryAfter). A failure to start the command
 // is returned at once, wrapping ErrSpawn. After Close it returns ErrClosed.
@@ -131,6 +133,11 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			p.spares = p.spares[:n-1]
 			p.assignLocked(pr)
 			p.beginSettlingLocked(pr) // the keeper replaces it once it answered
+			p.mu.Unlock()
+			return pr, nil
+		}
+		if pr := p.takeWarmingLocked(); pr != nil {
+			p.beginSettlingLocked(pr)
 			p.mu.Unlock()
 			return pr, nil
 		}

@@ -41,8 +41,9 @@ type Process struct {
 	closeStdoutOnce sync.Once
 	closeStderrOnce sync.Once
 
-	settling    atomic.Bool // taken from the spares, replacement held back (settle.go)
-	settleTimer *time.Timer // ends the hold-back; guarded by pool.mu
+	settling    atomic.Bool   // taken from the spares, replacement held back (settle.go)
+	settleTimer *time.Timer   // ends the hold-back; guarded by pool.mu
+	warmed      chan struct{} // closed when its Ready check is over; nil if none ran (ready.go)
 
 	exited     chan struct{} // closed by the waiter right after cmd.Wait returned
 	stderrDone chan struct{} // closed by the stderr reader at EOF
@@ -57,10 +58,10 @@ type Process struct {
 	idleSince time.Time // when it became a spare
 }
 
-// Stdin is the child's standard input. Writes go straight to the pipe; the
-// pool closes it when the stop sequence starts, and the owner may close it
-// earlier to signal EOF.
-func (pr *Process) Stdin() io.WriteCloser { return pr.stdin }
+// Stdin is the child's standard input. Writes go straight to the pipe (once
+// a Ready check still under way is over); the pool closes it when the stop
+// sequence starts, and the owner may close it earlier to signal EOF.
+func (pr *Process) Stdin() io.WriteCloser { return stdinWriter{pr} }
 
 // Stdout is the child's standard output. A reader sees EOF once the child
 // and every process of its group closed it. The pool closes the read end

@@ -10,16 +10,20 @@ import (
 )
 
 // A new spare with a Config.Ready check is "warming" until the check is
-// done: it holds its slot and counts as a spawn in flight, but Acquire does
-// not hand it out. A spare that would be handed out before its server
-// listens (an npx or uvx server can take seconds to load) would only make the
-// session wait as long as a cold spawn; one that never answers would make it
-// wait for nothing.
+// done: it holds its slot and counts as a spawn in flight. Acquire prefers a
+// ready spare; with none, it takes the warming spare that started first —
+// closer to ready than a cold spawn, which would also load beside it on the
+// same cores. The session's writes to stdin and reads of stdout wait until
+// the check has read the answer to its ping: a server may answer requests out
+// of order, so nothing of the session's may reach it before then. A check that fails stops a spare nobody took; a taken
+// one is left to its owner, who then sees it exit or misbehave as it would
+// after a cold spawn.
 
 // warmUpLocked starts the Ready check of pr, just spawned as a spare, on a
 // goroutine of its own. Called with p.mu held, by the keeper, whose count on
 // p.wg covers the Add.
 func (p *Pool) warmUpLocked(pr *Process) {
+	pr.warmed = make(chan struct{})
 	p.warming = append(p.warming, pr)
 	p.wg.Add(1)
 	go p.warmUp(pr)
@@ -30,11 +34,16 @@ func (p *Pool) warmUp(pr *Process) {
 	defer p.wg.Done()
 	began := time.Now()
 	err := p.checkReady(pr)
+	close(pr.warmed) // the owner, if any, reads on from here
+	timedOut := errors.Is(err, os.ErrDeadlineExceeded)
 
 	p.mu.Lock()
 	p.spawning--
 	if i := slices.Index(p.warming, pr); i >= 0 {
 		p.warming = slices.Delete(p.warming, i, i+1)
+	}
+	if timedOut {
+		p.readyOff = true
 	}
 	switch {
 	case pr.reaped:
@@ -43,14 +52,18 @@ func (p *Pool) warmUp(pr *Process) {
 		p.kick()
 		return
 	case pr.state == stateStopping:
-		// Close took it.
+		// Close or its owner's Release stops it.
 		p.mu.Unlock()
 		return
+	case pr.state == stateAssigned:
+		// Acquire took it while it warmed: its owner has it now.
+		p.mu.Unlock()
+		if err != nil {
+			pr.log.Warn("a spare taken while warming failed its readiness check", zap.Error(err))
+		}
+		return
 	case err != nil:
-		timedOut := errors.Is(err, os.ErrDeadlineExceeded)
-		if timedOut {
-			p.readyOff = true
-		} else {
+		if !timedOut {
 			p.failedLocked()
 		}
 		pr.state = stateStopping
@@ -80,4 +93,17 @@ func (p *Pool) checkReady(pr *Process) error {
 	_ = pr.stdin.SetWriteDeadline(time.Time{})
 	_ = pr.stdout.SetReadDeadline(time.Time{})
 	return err
+}
+
+// takeWarmingLocked hands the warming spare that started first to an
+// Acquire that found no ready spare, or returns nil.
+func (p *Pool) takeWarmingLocked() *Process {
+	if len(p.warming) == 0 {
+		return nil
+	}
+	pr := p.warming[0]
+	p.warming = p.warming[1:]
+	pr.state, pr.handedOut = stateAssigned, true
+	p.assigned++
+	return pr
 }

@@ -100,3 +100,63 @@ func TestSpareReadyFails(t *testing.T) {
 		t.Errorf("spawned %d spares in 500ms; want a backoff between failed checks", s.Spawned)
 	}
 }
+
+// TestAcquireTakesWarmingSpare: with no ready spare, Acquire takes the one
+// still warming instead of starting another process; the session writes at
+// once, and its reads wait until the check has read the answer to its ping.
+func TestAcquireTakesWarmingSpare(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	cfg := Config{Command: "/bin/sh", Args: []string{"-c", "read l; sleep 0.4; echo pong; exec cat"},
+		MaxProcesses: 3, Warm: 1, Ready: pingPong(&calls)}
+	tp := newTestPool(t, cfg)
+	tp.Start()
+	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	pr := tp.acquire(t)
+	defer pr.Release()
+	if s := tp.Stats(); s.Spawned != 1 || s.Warming != 0 || s.Assigned != 1 {
+		t.Fatalf("after Acquire: %+v; want the warming spare taken, no other process", s)
+	}
+	if _, err := pr.Stdin().Write([]byte("initialize\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLine(t, bufio.NewReader(pr.Stdout())); got != "initialize" {
+		t.Errorf("the session read %q first, want its own echo after the check's pong", got)
+	}
+	// Its replacement comes once it answered the session.
+	waitFor(t, "the replacement", 5*time.Second, func() bool { return tp.Stats().Spares == 1 })
+}
+
+// TestWarmingSpareAnswersOutOfOrder: a server may answer requests out of
+// order (the go-sdk handles calls concurrently). A session that took a spare
+// still warming must not reach the server before the check's ping was
+// answered, or the check would swallow the session's answer.
+func TestWarmingSpareAnswersOutOfOrder(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	// The ping's answer comes 300ms late; any later line is answered at once.
+	script := `read l; (sleep 0.3; echo pong) & while read l; do echo "$l"; done`
+	tp := newTestPool(t, Config{Command: "/bin/sh", Args: []string{"-c", script}, MaxProcesses: 3, Warm: 1, Ready: pingPong(&calls)})
+	tp.Start()
+	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	pr := tp.acquire(t)
+	defer pr.Release()
+	if _, err := pr.Stdin().Write([]byte("initialize\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(pr.Stdout()).ReadString('\n')
+		got <- line
+	}()
+	select {
+	case line := <-got:
+		if line != "initialize\n" {
+			t.Errorf("the session read %q, want the answer to its own line", line)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("the session's answer never came: the readiness check swallowed it")
+		pr.Release() // ends the read
+		<-got
+	}
+}
