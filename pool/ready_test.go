@@ -36,18 +36,25 @@ func pingPong(calls *atomic.Int32) func(io.Writer, io.Reader) error {
 	}
 }
 
+// warmingPool starts a pool of one spare running script under /bin/sh with
+// the pingPong check, and returns once that spare is warming.
+func warmingPool(t *testing.T, script string, maxProcesses int) (*testPool, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
+	tp := newTestPool(t, Config{Command: "/bin/sh", Args: []string{"-c", script}, MaxProcesses: maxProcesses, Warm: 1,
+		Ready: pingPong(calls)})
+	tp.Start()
+	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	return tp, calls
+}
+
 // TestSpareReadyCheck: a new spare is handed out only once its Ready check
 // passed; the check reads no further than the answer, so the session sees
 // the process's output from there on.
 func TestSpareReadyCheck(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
 	// Answers the check after 300ms (a server still loading), then echoes.
-	cfg := Config{Command: "/bin/sh", Args: []string{"-c", "read l; sleep 0.3; echo booting; echo pong; exec cat"},
-		MaxProcesses: 2, Warm: 1, Ready: pingPong(&calls)}
-	tp := newTestPool(t, cfg)
-	tp.Start()
-	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	tp, calls := warmingPool(t, "read l; sleep 0.3; echo booting; echo pong; exec cat", 2)
 	if s := tp.Stats(); s.Spares != 0 {
 		t.Fatalf("a spare is offered before its check passed: %+v", s)
 	}
@@ -106,12 +113,7 @@ func TestSpareReadyFails(t *testing.T) {
 // once, and its reads wait until the check has read the answer to its ping.
 func TestAcquireTakesWarmingSpare(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
-	cfg := Config{Command: "/bin/sh", Args: []string{"-c", "read l; sleep 0.4; echo pong; exec cat"},
-		MaxProcesses: 3, Warm: 1, Ready: pingPong(&calls)}
-	tp := newTestPool(t, cfg)
-	tp.Start()
-	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	tp, _ := warmingPool(t, "read l; sleep 0.4; echo pong; exec cat", 3)
 	pr := tp.acquire(t)
 	defer pr.Release()
 	if s := tp.Stats(); s.Spawned != 1 || s.Warming != 0 || s.Assigned != 1 {
@@ -133,12 +135,8 @@ func TestAcquireTakesWarmingSpare(t *testing.T) {
 // answered, or the check would swallow the session's answer.
 func TestWarmingSpareAnswersOutOfOrder(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int32
 	// The ping's answer comes 300ms late; any later line is answered at once.
-	script := `read l; (sleep 0.3; echo pong) & while read l; do echo "$l"; done`
-	tp := newTestPool(t, Config{Command: "/bin/sh", Args: []string{"-c", script}, MaxProcesses: 3, Warm: 1, Ready: pingPong(&calls)})
-	tp.Start()
-	waitFor(t, "the spare warming", 2*time.Second, func() bool { return tp.Stats().Warming == 1 })
+	tp, _ := warmingPool(t, `read l; (sleep 0.3; echo pong) & while read l; do echo "$l"; done`, 3)
 	pr := tp.acquire(t)
 	defer pr.Release()
 	if _, err := pr.Stdin().Write([]byte("initialize\n")); err != nil {
