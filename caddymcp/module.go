@@ -137,6 +137,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxInFlight:    h.MaxInFlight,
 		UserID:         userID,
 		ClientKey:      clientIP,
+		PublicPath:     originalPath,
 		Logger:         h.logger,
 	})
 	return err
@@ -226,6 +227,15 @@ func userID(r *http.Request) string {
 func clientIP(r *http.Request) string {
 	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	return ip
+}
+
+// originalPath is the escaped path the client requested, before rewrites
+// such as handle_path's prefix strip.
+func originalPath(r *http.Request) string {
+	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
+		return or.URL.EscapedPath()
+	}
+	return r.URL.EscapedPath()
 }
 
 // Validate checks the configuration after provisioning.

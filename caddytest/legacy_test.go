@@ -3,6 +3,7 @@ package caddytest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -68,6 +69,23 @@ func TestLegacyInteropTypeScript(t *testing.T) {
 	t.Run("http", func(t *testing.T) {
 		upstreamURL := startEverythingServerHTTP(t)
 		run(t, startProxy(t, httpProxySite(upstreamURL))+"/mcp")
+	})
+	// Behind handle_path, the handler sees /mcp; the endpoint event must
+	// still name the path the client used, or its POSTs miss the route.
+	t.Run("behind handle_path", func(t *testing.T) {
+		site := fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	handle_path /gateway/* {
+		mcp_proxy /mcp {
+			stdio %s {
+				warm 0
+			}
+		}
+	}
+}
+`, caddyfileQuote(bin))
+		url := startProxy(t, site) + "/gateway/mcp"
+		checkLegacyInterop(t, runTSLegacyClient(t, url, "2024-11-05"), url, "2024-11-05")
 	})
 }
 

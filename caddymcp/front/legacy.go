@@ -88,17 +88,26 @@ func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
 		defer l.Listen(false)
 	}
 	sw := startSSE(w, http.StatusOK)
-	sw.named("endpoint", []byte(legacyEndpoint(r, sess.id)))
+	sw.named("endpoint", []byte(legacyEndpoint(s.publicPath(r), sess.id)))
 	if sw.flush() != nil {
 		return
 	}
 	s.pump(r, sess, st, 0, sw, kick, false)
 }
 
-// legacyEndpoint is the URI a legacy client POSTs to: relative, so that it
-// holds behind any host name, port and TLS.
-func legacyEndpoint(r *http.Request, id string) string {
-	path := r.URL.EscapedPath()
+// publicPath is the escaped path the client requested r at: before any
+// rewrite in front of the handler (Config.PublicPath), else r's own.
+func (s *Server) publicPath(r *http.Request) string {
+	if s.cfg.PublicPath != nil {
+		return s.cfg.PublicPath(r)
+	}
+	return r.URL.EscapedPath()
+}
+
+// legacyEndpoint is the URI a legacy client POSTs to, given the escaped
+// path it opened its stream at: relative, so that it holds behind any host
+// name, port and TLS.
+func legacyEndpoint(path, id string) string {
 	if path == "" {
 		path = "/"
 	}

@@ -662,7 +662,7 @@ func TestLegacyEndpointURI(t *testing.T) {
 		"/a%20b/mcp?x=1":                     "/a%20b/mcp?sessionId=abc",
 		"http://[::1]:8443/tenant/%E2%9C%93": "/tenant/%E2%9C%93?sessionId=abc",
 	} {
-		if got := legacyEndpoint(httptest.NewRequest(http.MethodGet, target, nil), "abc"); got != want {
+		if got := legacyEndpoint(httptest.NewRequest(http.MethodGet, target, nil).URL.EscapedPath(), "abc"); got != want {
 			t.Errorf("endpoint for %s = %q, want %q", target, got, want)
 		}
 	}

@@ -57,6 +57,11 @@ type Config struct {
 	// for the bound on its requests in flight; "" falls back to the
 	// connection's remote address.
 	ClientKey func(*http.Request) string
+	// PublicPath returns the escaped path a request was sent to, before any
+	// rewrite in front of the server (such as a stripped path prefix), for
+	// the 2024-11-05 endpoint event that tells a client where to POST; nil
+	// means the request's own path.
+	PublicPath func(*http.Request) string
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 }
