@@ -6,9 +6,11 @@
 //
 // New validates a Config and spawns nothing, so `caddy validate` (which
 // provisions but never starts apps) cannot start servers. Start begins keeping
-// Config.Warm spares. Acquire hands out a started process that nobody has
+// Config.Warm spares. Acquire hands out a started process that no session has
 // talked to yet — spares are never initialized, because `initialize` carries
-// the client's capabilities. Release ends a session: the pool runs the stop
+// the client's capabilities; with Config.Ready a new spare is first checked
+// (the MCP upstream pings it) and preferred once it answered (ready.go). A
+// taken spare is replaced once it answered its session (settle.go). Release ends a session: the pool runs the stop
 // sequence in the background and frees the slot once the child is reaped.
 // Close stops accepting Acquire and stops the spares; processes still assigned
 // keep running until released. Wait blocks until every child is reaped and

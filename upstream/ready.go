@@ -16,7 +16,8 @@ const readyPingID = `"caddy-mcp-ready"`
 var readyPing = []byte(`{"jsonrpc":"2.0","id":` + readyPingID + `,"method":"ping"}` + "\n")
 
 // errNoPong ends a readiness check whose server closed stdout first.
-var errNoPong = errors.New("the server closed its stdout before answering the readiness ping")
+var errNoPong = errors.New("the server closed its stdout before answering the readiness ping " +
+	"(a server that cannot take a ping before initialize needs spare_check off)")
 
 // PingReady returns a readiness check for new spare processes (a
 // pool.Config.Ready): it sends an MCP ping — the one request a client may
