@@ -69,16 +69,6 @@ type Message struct {
 	Error json.RawMessage
 }
 
-// envelope is the wire shape decoded once per message.
-type envelope struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Method  string          `json:"method"`
-	Params  json.RawMessage `json:"params"`
-	Result  json.RawMessage `json:"result"`
-	Error   json.RawMessage `json:"error"`
-}
-
 // Parse decodes one JSON-RPC message. It copies b, so the caller may reuse b.
 // The error wraps ErrParse or ErrInvalid and says what is wrong.
 func Parse(b []byte) (*Message, error) {
@@ -90,38 +80,42 @@ func Parse(b []byte) (*Message, error) {
 	return parseOwned(raw)
 }
 
-// parseOwned decodes raw, which the message takes ownership of.
+// parseOwned decodes raw, which the message takes ownership of: its fields
+// are sub-slices of raw (envelope.go).
 func parseOwned(raw []byte) (*Message, error) {
+	if !json.Valid(raw) {
+		var v any
+		err := json.Unmarshal(raw, &v)
+		return nil, fmt.Errorf("%w: %v", ErrParse, err)
+	}
 	if raw[0] != '{' {
-		if json.Valid(raw) {
-			return nil, fmt.Errorf("%w: a JSON-RPC message must be a JSON object", ErrInvalid)
-		}
-		return nil, fmt.Errorf("%w: body is not valid JSON", ErrParse)
+		return nil, fmt.Errorf("%w: a JSON-RPC message must be a JSON object", ErrInvalid)
 	}
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) || !json.Valid(raw) {
-			return nil, fmt.Errorf("%w: %v", ErrParse, err)
-		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if err := checkKeys(raw); err != nil {
+	spans, err := scanEnvelope(raw)
+	if err != nil {
 		return nil, err
 	}
-	m := &Message{Raw: raw, Method: env.Method, Params: env.Params, Result: env.Result, Error: env.Error}
-	if env.JSONRPC != "2.0" {
+	jsonrpc, err := stringValue("jsonrpc", spans[keyJSONRPC])
+	if err != nil {
+		return nil, err
+	}
+	method, err := stringValue("method", spans[keyMethod])
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{Raw: raw, Method: method, Params: spans[keyParams], Result: spans[keyResult], Error: spans[keyError]}
+	if jsonrpc != "2.0" {
 		return nil, fmt.Errorf("%w: \"jsonrpc\" must be \"2.0\"", ErrInvalid)
 	}
-	if len(env.ID) > 0 {
-		if !validID(env.ID) {
+	if id := spans[keyID]; id != nil {
+		if !validID(id) {
 			return nil, fmt.Errorf("%w: \"id\" must be a string, a number or null", ErrInvalid)
 		}
-		m.ID = env.ID
+		m.ID = id
 	}
 	switch {
-	case env.Method != "":
-		if env.Result != nil || env.Error != nil {
+	case method != "":
+		if m.Result != nil || m.Error != nil {
 			return nil, fmt.Errorf("%w: a message with \"method\" cannot carry \"result\" or \"error\"", ErrInvalid)
 		}
 		if m.ID == nil {
@@ -132,8 +126,8 @@ func parseOwned(raw []byte) (*Message, error) {
 			}
 			m.Kind = KindRequest
 		}
-	case env.Result != nil || env.Error != nil:
-		if (env.Result != nil) == (env.Error != nil) {
+	case m.Result != nil || m.Error != nil:
+		if (m.Result != nil) == (m.Error != nil) {
 			return nil, fmt.Errorf("%w: a response carries exactly one of \"result\" and \"error\"", ErrInvalid)
 		}
 		if m.ID == nil {
@@ -146,81 +140,9 @@ func parseOwned(raw []byte) (*Message, error) {
 	return m, nil
 }
 
-// envelopeKeys are the members Parse decodes; bit i of checkKeys' seen set
-// stands for envelopeKeys[i].
+// envelopeKeys are the members Parse decodes; bit i of a seen set stands for
+// envelopeKeys[i].
 var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params", "result", "error"}
-
-// checkKeys rejects an object whose top-level members encoding/json reads
-// differently from a strict, case-sensitive parser, so the gateway never
-// judges a different message than the upstream receives: a member whose name
-// matches an envelope key only case-insensitively (encoding/json folds names,
-// so {"method":"a","Method":"b"} decodes as method "b"), or an envelope key
-// given twice (parsers disagree on which copy wins). raw must be a valid JSON
-// object.
-func checkKeys(raw []byte) error {
-	var seen uint8
-	depth := 0
-	key := true // the next string at depth 1 is a member name
-	for i := 0; i < len(raw); i++ {
-		switch raw[i] {
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case ',':
-			if depth == 1 {
-				key = true
-			}
-		case '"':
-			start := i + 1
-			for {
-				// raw is valid JSON, so the string is closed.
-				i += 1 + bytes.IndexByte(raw[i+1:], '"')
-				n := 0
-				for raw[i-1-n] == '\\' {
-					n++
-				}
-				if n%2 == 0 {
-					break
-				}
-			}
-			if depth == 1 && key {
-				key = false
-				if err := checkKey(raw[start:i], &seen); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// checkKey checks one top-level member name (still JSON-escaped) against the
-// envelope keys, recording exact matches in seen.
-func checkKey(name []byte, seen *uint8) error {
-	if bytes.IndexByte(name, '\\') >= 0 {
-		var s string
-		quoted := make([]byte, 0, len(name)+2)
-		quoted = append(append(append(quoted, '"'), name...), '"')
-		if json.Unmarshal(quoted, &s) != nil {
-			return fmt.Errorf("%w: bad member name %s", ErrParse, quoted)
-		}
-		name = []byte(s)
-	}
-	for i, k := range envelopeKeys {
-		if string(name) == k {
-			if *seen&(1<<i) != 0 {
-				return fmt.Errorf("%w: member %q appears more than once", ErrInvalid, k)
-			}
-			*seen |= 1 << i
-			return nil
-		}
-		if bytes.EqualFold(name, []byte(k)) {
-			return fmt.Errorf("%w: member %q must be spelled %q", ErrInvalid, name, k)
-		}
-	}
-	return nil
-}
 
 // validID reports whether id is a JSON string, number or null.
 func validID(id json.RawMessage) bool {

@@ -413,3 +413,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseFieldsDoNotSpillIntoRaw: the fields are views into Raw, capped so
+// that appending to one copies instead of overwriting the message.
+func TestParseFieldsDoNotSpillIntoRaw(t *testing.T) {
+	const in = `{"jsonrpc":"2.0","id":7,"method":"m","params":{"a":1},"x":"tail"}`
+	m, err := pipeline.Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(m.Params, "XXXXXXXX"...)
+	_ = append(m.ID, "YYYY"...)
+	if string(m.Raw) != in {
+		t.Fatalf("Raw changed to %s after appending to fields", m.Raw)
+	}
+}
