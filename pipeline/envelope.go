@@ -13,7 +13,14 @@ import (
 // the six envelope members as sub-slices of the message's own bytes. The
 // rules are those of a strict parser — member names are case-sensitive, an
 // envelope member given twice or spelled in another case is refused — so the
-// gateway never judges a different message than the upstream receives.
+// gateway never judges a different message than the upstream receives
+// (encoding/json folds names, so {"method":"a","Method":"b"} would read as
+// method "b" there, and parsers disagree on which copy of a twice-given
+// member wins).
+
+// envelopeKeys are the members Parse decodes; bit i of a seen set stands for
+// envelopeKeys[i].
+var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params", "result", "error"}
 
 // envelopeSpans are the raw values of the envelope members, nil when absent.
 type envelopeSpans [len(envelopeKeys)][]byte

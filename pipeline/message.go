@@ -140,10 +140,6 @@ func parseOwned(raw []byte) (*Message, error) {
 	return m, nil
 }
 
-// envelopeKeys are the members Parse decodes; bit i of a seen set stands for
-// envelopeKeys[i].
-var envelopeKeys = [...]string{"jsonrpc", "id", "method", "params", "result", "error"}
-
 // validID reports whether id is a JSON string, number or null.
 func validID(id json.RawMessage) bool {
 	switch c := id[0]; {

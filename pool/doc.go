@@ -10,8 +10,9 @@
 // talked to yet — spares are never initialized, because `initialize` carries
 // the client's capabilities; with Config.Ready a new spare is first checked
 // (the MCP upstream pings it) and preferred once it answered (ready.go). A
-// taken spare is replaced once it answered its session (settle.go). Release ends a session: the pool runs the stop
-// sequence in the background and frees the slot once the child is reaped.
+// taken spare is replaced once it answered its session (settle.go). Release
+// ends a session: the pool runs the stop sequence in the background and frees
+// the slot once the child is reaped.
 // Close stops accepting Acquire and stops the spares; processes still assigned
 // keep running until released. Wait blocks until every child is reaped and
 // every goroutine of the pool has returned.

@@ -71,6 +71,41 @@ func (pr *Process) Stdin() io.WriteCloser { return stdinWriter{pr} }
 // its replacement (see settle.go).
 func (pr *Process) Stdout() io.Reader { return stdoutReader{pr} }
 
+// stdinWriter is the Stdin a process's owner writes: it waits for a Ready
+// check still under way (ready.go). Servers may answer requests out of order
+// (the go-sdk handles calls concurrently), so the owner's first message must
+// not reach the server before the check's ping has been answered.
+type stdinWriter struct{ pr *Process }
+
+func (w stdinWriter) Write(b []byte) (int, error) {
+	if c := w.pr.warmed; c != nil {
+		<-c
+	}
+	return w.pr.stdin.Write(b)
+}
+
+// Close closes the child's stdin: the owner's way to signal EOF.
+func (w stdinWriter) Close() error {
+	w.pr.closeStdin()
+	return nil
+}
+
+// stdoutReader is the Stdout a process's owner reads: it waits for a Ready
+// check still reading the process's first answer (ready.go), and its first
+// bytes settle the process.
+type stdoutReader struct{ pr *Process }
+
+func (r stdoutReader) Read(b []byte) (int, error) {
+	if w := r.pr.warmed; w != nil {
+		<-w
+	}
+	n, err := r.pr.stdout.Read(b)
+	if n > 0 && r.pr.settling.Load() {
+		r.pr.settle()
+	}
+	return n, err
+}
+
 // PID is the child's process id, which is also its process group id.
 func (pr *Process) PID() int { return pr.pid }
 

@@ -15,9 +15,9 @@ import (
 // closer to ready than a cold spawn, which would also load beside it on the
 // same cores. The session's writes to stdin and reads of stdout wait until
 // the check has read the answer to its ping: a server may answer requests out
-// of order, so nothing of the session's may reach it before then. A check that fails stops a spare nobody took; a taken
-// one is left to its owner, who then sees it exit or misbehave as it would
-// after a cold spawn.
+// of order, so nothing of the session's may reach it before then. A check
+// that fails stops a spare nobody took; a taken one is left to its owner, who
+// then sees it exit or misbehave as it would after a cold spawn.
 
 // warmUpLocked starts the Ready check of pr, just spawned as a spare, on a
 // goroutine of its own. Called with p.mu held, by the keeper, whose count on

@@ -162,7 +162,6 @@ type bench struct {
 	echoBin   string
 	sgScript  string // supergateway's dist/index.js, "" when missing
 	sgMissing string // why it is missing
-	seMissing string // why server-everything is missing from the startup measurement
 	echoJSON  bool   // the HTTP echo server started next answers with JSON
 	started   time.Time
 	stderr    io.Writer
@@ -395,18 +394,23 @@ func (b *bench) loadTarget(ctx context.Context, item planItem, round int, res *r
 
 // findSupergateway locates supergateway in caddytest/node_modules and Node.
 func (b *bench) findSupergateway() {
-	script := filepath.Join(b.root, "caddytest", "node_modules", "supergateway", "dist", "index.js")
+	b.sgScript, b.sgMissing = b.nodeScript("supergateway", "dist", "index.js")
+}
+
+// nodeScript returns the path of a package's script under
+// caddytest/node_modules, with Node found (b.cfg.node becomes its path), or
+// "" and why not.
+func (b *bench) nodeScript(path ...string) (script, missing string) {
+	script = filepath.Join(append([]string{b.root, "caddytest", "node_modules"}, path...)...)
 	if _, err := os.Stat(script); err != nil {
-		b.sgMissing = fmt.Sprintf("%v: run `npm ci` in caddytest/ (./test.sh does)", err)
-		return
+		return "", fmt.Sprintf("%v: run `npm ci` in caddytest/ (./test.sh does)", err)
 	}
 	node, err := exec.LookPath(b.cfg.node)
 	if err != nil {
-		b.sgMissing = fmt.Sprintf("node: %v", err)
-		return
+		return "", fmt.Sprintf("node: %v", err)
 	}
 	b.cfg.node = node
-	b.sgScript = script
+	return script, ""
 }
 
 // machineInfo describes where the numbers come from.

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	neturl "net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"time"
 )
@@ -105,7 +102,7 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		}
 	}
 `, caddyQuote(b.echoBin))
-	se := b.serverEverything()
+	se, seMissing := b.nodeScript("@modelcontextprotocol", "server-everything", "dist", "index.js")
 	if se != "" {
 		// The Node server most operators would start with npx: its cold
 		// start is what warm spares exist for.
@@ -139,7 +136,7 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 1", c.url("/warm-everything"), ne, startupGapEverything),
 			measureStartup(ctx, "caddy-mcp → stdio server-everything (Node), warm 0 (cold spawn)", c.url("/cold-everything"), ne, startupGapEverything))
 	} else {
-		b.logf("time to first response: server-everything left out (%s)", b.seMissing)
+		b.logf("time to first response: server-everything left out (%s)", seMissing)
 	}
 	c.p.stop(10 * time.Second)
 
@@ -152,21 +149,4 @@ func (b *bench) runStartup(ctx context.Context) ([]startupResult, error) {
 		rt.stop()
 	}
 	return out, nil
-}
-
-// serverEverything returns the path of server-everything's entry point in
-// caddytest/node_modules, with Node found, or "" (the reason in seMissing).
-func (b *bench) serverEverything() string {
-	script := filepath.Join(b.root, "caddytest", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
-	if _, err := os.Stat(script); err != nil {
-		b.seMissing = fmt.Sprintf("%v: run `npm ci` in caddytest/", err)
-		return ""
-	}
-	node, err := exec.LookPath(b.cfg.node)
-	if err != nil {
-		b.seMissing = fmt.Sprintf("node: %v", err)
-		return ""
-	}
-	b.cfg.node = node
-	return script
 }
