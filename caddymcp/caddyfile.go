@@ -62,6 +62,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    session_idle_timeout <duration>
 //	    max_sessions <n>
+//	    max_sessions_per_client <n>
 //	    request_timeout <duration>
 //	    max_message_size <size>
 //	    allowed_origins <origin...>
@@ -100,7 +101,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // and dial_timeout (default 3s) bound the waits; the tls_* lines configure
 // upstream TLS as in reverse_proxy's http transport.
 // session_idle_timeout ends sessions without traffic (default 30m);
-// max_sessions bounds live sessions (default 10000); request_timeout bounds
+// max_sessions bounds live sessions (default 10000) and
+// max_sessions_per_client those of one client, its authenticated user else
+// its address (default 64): at either bound the least recently used idle
+// session in the way ends to make room; request_timeout bounds
 // the wait for a response (default 10m); max_message_size bounds a message
 // (default 4MiB); allowed_origins and allowed_hosts extend the DNS-rebinding
 // defence, which by default accepts loopback names and the request's own
@@ -132,6 +136,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.SessionIdleTimeout, err = durationArg(d)
 		case "max_sessions":
 			h.MaxSessions, err = positiveIntArg(d)
+		case "max_sessions_per_client":
+			h.MaxSessionsPerClient, err = positiveIntArg(d)
 		case "request_timeout":
 			h.RequestTimeout, err = durationArg(d)
 		case "max_message_size":

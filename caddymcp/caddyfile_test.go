@@ -144,6 +144,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want: stdioOnly(Handler{MaxSessions: 100}),
 		},
 		{
+			name: "max_sessions_per_client",
+			input: `mcp_proxy {
+				stdio cmd
+				max_sessions_per_client 8
+			}`,
+			want: stdioOnly(Handler{MaxSessionsPerClient: 8}),
+		},
+		{
 			name: "request_timeout",
 			input: `mcp_proxy {
 				stdio cmd
@@ -469,6 +477,15 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			}`,
 			line:  "Testfile:3",
 			wants: []string{"max_sessions must be a positive integer, got 0"},
+		},
+		{
+			name: "zero max_sessions_per_client",
+			input: `mcp_proxy {
+				stdio cmd
+				max_sessions_per_client 0
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"max_sessions_per_client must be a positive integer, got 0"},
 		},
 		{
 			name: "non-integer max_in_flight",

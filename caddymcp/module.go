@@ -5,6 +5,7 @@
 package caddymcp
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -30,7 +31,13 @@ func init() {
 const (
 	DefaultSessionIdleTimeout = 30 * time.Minute
 	DefaultMaxSessions        = 10000
-	DefaultRequestTimeout     = 10 * time.Minute
+	// DefaultMaxSessionsPerClient bounds one client's sessions: generous
+	// for a real client (one session per server connection it holds), but
+	// a single client that opens sessions in a loop meets its own bound,
+	// where its own oldest idle sessions give way, long before it crowds
+	// out everyone else's.
+	DefaultMaxSessionsPerClient = 64
+	DefaultRequestTimeout       = 10 * time.Minute
 )
 
 // Handler is an MCP endpoint: it serves MCP clients over Streamable HTTP
@@ -47,7 +54,13 @@ type Handler struct {
 	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// MaxSessions bounds the live sessions of the endpoint (default 10000).
+	// At the bound the least recently used idle session ends to make room.
 	MaxSessions int `json:"max_sessions,omitempty"`
+	// MaxSessionsPerClient bounds the live sessions of one client — its
+	// authenticated user, else its address (Caddy's client_ip) — (default
+	// 64); at the bound the client's own least recently used idle session
+	// ends to make room.
+	MaxSessionsPerClient int `json:"max_sessions_per_client,omitempty"`
 	// RequestTimeout bounds how long a request waits for the upstream's response (default 10m).
 	RequestTimeout caddy.Duration `json:"request_timeout,omitempty"`
 	// MaxMessageSize bounds a client message (a POST body) and a server message, in bytes (default 4 MiB).
@@ -107,18 +120,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if idle == 0 {
 		idle = DefaultSessionIdleTimeout
 	}
-	maxSessions := h.MaxSessions
-	if maxSessions == 0 {
-		maxSessions = DefaultMaxSessions
+	limits := front.Limits{
+		MaxSessions:          cmp.Or(h.MaxSessions, DefaultMaxSessions),
+		MaxSessionsPerClient: cmp.Or(h.MaxSessionsPerClient, DefaultMaxSessionsPerClient),
+		IdleTimeout:          idle,
 	}
 	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
-		return &storeEntry{store: front.NewStore(maxSessions, idle, h.logger)}, nil
+		return &storeEntry{store: front.NewStore(limits, h.logger)}, nil
 	})
 	if err != nil {
 		return err
 	}
 	store := sval.(*storeEntry).store
-	store.SetLimits(maxSessions, idle)
+	store.SetLimits(limits)
 
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
@@ -197,6 +211,7 @@ func (h *Handler) validateSettings() error {
 	}{
 		{"session_idle_timeout", int64(h.SessionIdleTimeout)},
 		{"max_sessions", int64(h.MaxSessions)},
+		{"max_sessions_per_client", int64(h.MaxSessionsPerClient)},
 		{"request_timeout", int64(h.RequestTimeout)},
 		{"max_message_size", h.MaxMessageSize},
 		{"keepalive", int64(h.KeepAlive)},

@@ -36,7 +36,7 @@ func (c *echoConn) Close() {}
 // benchSession serves an initialize and returns the server and session id.
 func benchSession(b *testing.B, version string) (*Server, string) {
 	b.Helper()
-	store := NewStore(0, 0, nil)
+	store := NewStore(Limits{}, nil)
 	b.Cleanup(func() { store.Close("benchmark done") })
 	srv, err := New(Config{Upstream: echoUpstream{}, Store: store})
 	if err != nil {

@@ -130,12 +130,14 @@ func TestRequestTimeout(t *testing.T) {
 	wantStatus(t, h.do(t, req{sid: sid, version: Version20250618, body: toolCall(2, "echo")}), http.StatusOK)
 }
 
-// TestMaxSessions: at max_sessions a new initialize is 503 + Retry-After;
-// ending a session frees its slot.
+// TestMaxSessions: at max_sessions with every session busy a new
+// initialize is 503 + Retry-After; ending a session frees its slot. (An idle
+// session would give way instead: see TestEvictionAtBounds.)
 func TestMaxSessions(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(s *setup) { s.maxSessions = 1 })
 	sid := h.initialize(t, Version20250618)
+	requestInFlight(t, h, sid, "", 0)
 	rp := h.do(t, req{body: initBody(Version20250618)})
 	wantError(t, rp, http.StatusServiceUnavailable, pipeline.CodeInternalError, "max_sessions")
 	if got := rp.header.Get("Retry-After"); got != "1" {

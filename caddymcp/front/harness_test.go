@@ -53,6 +53,7 @@ func within[T any](t testing.TB, ch <-chan T, what string) T {
 
 type fakeUpstream struct {
 	openErr  error  // returned by Open when set
+	capacity int    // >0: at most this many open conns, as a stdio pool; Open then asks to reclaim
 	version  string // protocolVersion answered to initialize; "" echoes the client's
 	syncSend bool   // Send returns only after the script handled the message
 	// script, when set, sees each message first; returning true means it
@@ -76,9 +77,20 @@ func newFakeUpstream() *fakeUpstream {
 func (u *fakeUpstream) releaseAll() { u.releaseOnce.Do(func() { close(u.release) }) }
 
 // Open implements upstream.Upstream.
-func (u *fakeUpstream) Open(_ context.Context, r upstream.Receiver) (upstream.Conn, error) {
+func (u *fakeUpstream) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn, error) {
 	if u.openErr != nil {
 		return nil, u.openErr
+	}
+	if u.capacity > 0 && u.live() >= u.capacity {
+		// As a full stdio pool does: ask for an idle session's process and
+		// wait for it to be given up.
+		if !upstream.Reclaim(ctx) {
+			return nil, &upstream.BusyError{RetryAfter: 2 * time.Second, Err: errors.New("fake upstream at capacity")}
+		}
+		// The session that gave way closed its conn before Reclaim returned.
+		if u.live() >= u.capacity {
+			return nil, errors.New("fake upstream: Reclaim reported success but no conn closed")
+		}
 	}
 	c := &fakeConn{up: u, r: r, outbox: make(chan outItem), done: make(chan struct{}),
 		changed: make(chan struct{}), waiters: make(map[string]chan *pipeline.Message)}
@@ -111,6 +123,19 @@ func (u *fakeUpstream) conn(t testing.TB, i int) *fakeConn {
 			t.Fatalf("timed out waiting for upstream connection #%d", i)
 		}
 	}
+}
+
+// live counts the conns not closed yet.
+func (u *fakeUpstream) live() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, c := range u.conns {
+		if !c.isClosed() {
+			n++
+		}
+	}
+	return n
 }
 
 func (u *fakeUpstream) opened() int {
@@ -434,6 +459,7 @@ func (u *fakeUpstream) handle(c *fakeConn, m *pipeline.Message) {
 
 type setup struct {
 	maxSessions int
+	perClient   int
 	idle        time.Duration
 	cfg         Config
 	up          *fakeUpstream
@@ -457,7 +483,7 @@ func newHarness(t *testing.T, mods ...func(*setup)) *harness {
 		mod(s)
 	}
 	h := &harness{t: t, up: s.up, done: make(map[string]chan struct{})}
-	h.store = NewStore(s.maxSessions, s.idle, nil)
+	h.store = NewStore(Limits{MaxSessions: s.maxSessions, MaxSessionsPerClient: s.perClient, IdleTimeout: s.idle}, nil)
 	cfg := s.cfg
 	cfg.Upstream = h.up
 	cfg.Store = h.store

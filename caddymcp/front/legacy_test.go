@@ -640,7 +640,7 @@ func TestLegacyGetRefused(t *testing.T) {
 	t.Run("max_sessions", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(s *setup) { s.maxSessions = 1 })
-		h.initialize(t, Version20250618)
+		requestInFlight(t, h, h.initialize(t, Version20250618), "", 0) // busy: it does not give way
 		rp := h.doAt(t, legacyPath, req{method: http.MethodGet})
 		wantError(t, rp, http.StatusServiceUnavailable, pipeline.CodeInternalError, "max_sessions")
 		if got := rp.header.Get("Retry-After"); got != "1" {

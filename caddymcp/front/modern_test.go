@@ -39,7 +39,7 @@ func (f *statelessFake) Call(ctx context.Context, req *upstream.StatelessRequest
 func newModernServer(t *testing.T, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake) {
 	t.Helper()
 	fake := &statelessFake{call: call, seen: make(chan *upstream.StatelessRequest, 16)}
-	store := NewStore(0, 0, nil)
+	store := NewStore(Limits{}, nil)
 	srv, err := New(Config{Upstream: fake, Store: store})
 	if err != nil {
 		t.Fatal(err)

@@ -144,23 +144,27 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 // failure it has answered the client (with id, the id of the request that
 // started the session, if any) and the session is gone.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Session, id json.RawMessage) bool {
+	sess.client = s.sessionClient(r, sess.user)
+	sess.up = s.cfg.Upstream
 	if err := s.cfg.Store.add(sess); err != nil {
 		sess.cancel()
-		status := http.StatusServiceUnavailable
-		if errors.Is(err, errStoreClosed) {
-			writeError(w, status, id, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())
-			return false
+		switch {
+		case errors.Is(err, errStoreClosed):
+			writeError(w, http.StatusServiceUnavailable, id, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())
+		case errors.Is(err, errClientFull):
+			writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, id, "Too Many Requests: "+err.Error())
+		default:
+			writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, id, "Service Unavailable: "+err.Error())
 		}
-		writeRetryLater(w, status, DefaultRetryAfter, id, "Service Unavailable: "+err.Error())
 		return false
 	}
-	conn, err := s.cfg.Upstream.Open(r.Context(), sess)
+	conn, err := s.cfg.Upstream.Open(s.withReclaim(r.Context(), sess), sess)
 	if err != nil {
 		sess.close("the upstream could not be opened")
 		var busy *upstream.BusyError
 		if errors.As(err, &busy) {
 			s.cfg.Logger.Warn("no upstream capacity for a new session", zap.Error(err))
-			msg := "Service Unavailable: every upstream MCP server process is in use (max_processes); retry later"
+			msg := "Service Unavailable: every upstream MCP server process is in use by a busy session (max_processes); retry later"
 			if errors.Is(err, upstream.ErrReconfiguring) {
 				msg = "Service Unavailable: this endpoint is being reconfigured; retry"
 			}

@@ -48,6 +48,8 @@ type call struct {
 type Session struct {
 	id     string
 	user   string
+	client string            // the per-client bound's key: the user, else the client's address
+	up     upstream.Upstream // the upstream the session was opened on
 	store  *Store
 	legacy bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
 
@@ -395,11 +397,15 @@ func (s *Session) close(reason string) { s.closeAfter(reason, nil) }
 
 // closeAfter is close with a last word: last runs once the session counts as
 // ended (no request finds it any more) and before its streams close.
-func (s *Session) closeAfter(reason string, last func()) {
+func (s *Session) closeAfter(reason string, last func()) { s.end(reason, nil, last) }
+
+// end ends the session, if only (checked under the session's lock) is nil
+// or holds, and reports whether it did; last is closeAfter's.
+func (s *Session) end(reason string, only func() bool, last func()) bool {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || (only != nil && !only()) {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closed = true
 	calls := s.inflight
@@ -427,6 +433,7 @@ func (s *Session) closeAfter(reason string, last func()) {
 	if conn := s.upstream(); conn != nil {
 		conn.Close()
 	}
+	return true
 }
 
 // busy reports whether requests are in flight: a client of the 2025

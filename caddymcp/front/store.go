@@ -12,35 +12,60 @@ import (
 // reloads (the Caddy face keeps it in a usage pool keyed by the endpoint's
 // name), so a reload that keeps the endpoint keeps every session.
 type Store struct {
-	maxSessions atomic.Int64
-	idleTimeout atomic.Int64 // nanoseconds; 0 = never
-	logger      *zap.Logger
+	maxSessions  atomic.Int64
+	maxPerClient atomic.Int64
+	idleTimeout  atomic.Int64 // nanoseconds; 0 = never
+	evicted      atomic.Int64 // sessions ended to make room (evict.go)
+	logger       *zap.Logger
 
-	mu       sync.Mutex
-	sessions map[string]*Session
-	closed   bool
+	mu        sync.Mutex
+	sessions  map[string]*Session
+	perClient map[string]int // live sessions per Session.client
+	closed    bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup // the reaper and background sends
 }
 
+// Limits are the bounds a Store keeps; zero means no bound.
+type Limits struct {
+	// MaxSessions bounds the live sessions of the endpoint.
+	MaxSessions int
+	// MaxSessionsPerClient bounds the live sessions of one client (its
+	// authenticated user, else its address).
+	MaxSessionsPerClient int
+	// IdleTimeout ends sessions with no request and no open stream for this long.
+	IdleTimeout time.Duration
+}
+
 // NewStore returns an empty store and starts its idle reaper.
-func NewStore(maxSessions int, idleTimeout time.Duration, logger *zap.Logger) *Store {
+func NewStore(limits Limits, logger *zap.Logger) *Store {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	st := &Store{logger: logger, sessions: make(map[string]*Session), stop: make(chan struct{})}
-	st.SetLimits(maxSessions, idleTimeout)
+	st := &Store{
+		logger:    logger,
+		sessions:  make(map[string]*Session),
+		perClient: make(map[string]int),
+		stop:      make(chan struct{}),
+	}
+	st.SetLimits(limits)
 	st.wg.Add(1)
 	go func() { defer st.wg.Done(); st.reap() }()
 	return st
 }
 
-// SetLimits updates the session bound and idle timeout (on a reload).
-func (st *Store) SetLimits(maxSessions int, idleTimeout time.Duration) {
-	st.maxSessions.Store(int64(maxSessions))
-	st.idleTimeout.Store(int64(idleTimeout))
+// SetLimits updates the bounds (on a reload). Sessions beyond a lowered
+// bound stay; the bound applies to the next new session.
+func (st *Store) SetLimits(l Limits) {
+	st.maxSessions.Store(int64(l.MaxSessions))
+	st.maxPerClient.Store(int64(l.MaxSessionsPerClient))
+	st.idleTimeout.Store(int64(l.IdleTimeout))
 }
+
+// Evicted returns how many idle sessions were ended to make room for new
+// ones since the store was made.
+func (st *Store) Evicted() int64 { return st.evicted.Load() }
 
 // Len returns the number of live sessions.
 func (st *Store) Len() int {
@@ -49,9 +74,10 @@ func (st *Store) Len() int {
 	return len(st.sessions)
 }
 
-// errStoreFull and errStoreClosed are returned by add.
+// Errors returned by add.
 var (
-	errStoreFull   = storeError("the gateway holds its maximum number of sessions (max_sessions); retry later")
+	errStoreFull   = storeError("the gateway holds its maximum number of sessions (max_sessions) and every one is busy; retry later")
+	errClientFull  = storeError("this client holds its maximum number of sessions (max_sessions_per_client) and every one is busy; end one (DELETE) or retry later")
 	errStoreClosed = storeError("this endpoint is shutting down")
 )
 
@@ -59,17 +85,42 @@ type storeError string
 
 func (e storeError) Error() string { return string(e) }
 
+// add admits a new session. At a bound it first ends the least recently
+// used idle session that stands in the way — the client's own at the
+// per-client bound, anyone's at max_sessions — and fails only when every
+// such session is busy (see evict.go).
 func (st *Store) add(s *Session) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.closed {
-		return errStoreClosed
+	for {
+		st.mu.Lock()
+		if st.closed {
+			st.mu.Unlock()
+			return errStoreClosed
+		}
+		var (
+			sameClient bool
+			full       error
+		)
+		if max := st.maxPerClient.Load(); max > 0 && int64(st.perClient[s.client]) >= max {
+			sameClient, full = true, errClientFull
+		} else if max := st.maxSessions.Load(); max > 0 && int64(len(st.sessions)) >= max {
+			full = errStoreFull
+		}
+		if full == nil {
+			st.sessions[s.id] = s
+			st.perClient[s.client]++
+			st.mu.Unlock()
+			return nil
+		}
+		candidates := st.evictionCandidatesLocked(func(x *Session) bool { return !sameClient || x.client == s.client })
+		st.mu.Unlock()
+		reason := reasonMaxSessions
+		if sameClient {
+			reason = reasonMaxPerClient
+		}
+		if st.evictOne(candidates, reason) == nil {
+			return full
+		}
 	}
-	if max := st.maxSessions.Load(); max > 0 && int64(len(st.sessions)) >= max {
-		return errStoreFull
-	}
-	st.sessions[s.id] = s
-	return nil
 }
 
 func (st *Store) get(id string) *Session {
@@ -82,6 +133,9 @@ func (st *Store) remove(s *Session) {
 	st.mu.Lock()
 	if st.sessions[s.id] == s {
 		delete(st.sessions, s.id)
+		if st.perClient[s.client]--; st.perClient[s.client] <= 0 {
+			delete(st.perClient, s.client)
+		}
 	}
 	st.mu.Unlock()
 }
