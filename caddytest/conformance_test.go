@@ -11,19 +11,17 @@ import (
 // "all" is the active scenarios plus the pending ones.
 const conformanceSuite = "all"
 
-// conformanceMaxProcesses sizes the stdio pool for one run of the suite.
-const conformanceMaxProcesses = "max_processes 100"
-
 // TestConformanceStdio runs the official MCP conformance suite against the
 // go-sdk everything-server twice: reached directly over stateful Streamable
-// HTTP (the baseline), then over stdio behind mcp_proxy. Every scenario that
-// passes directly must pass through the proxy.
+// HTTP (the baseline), then over stdio behind mcp_proxy with the default
+// settings. Every scenario that passes directly must pass through the proxy.
+//
+// The runner opens a session per scenario (some open several), more than
+// the default max_processes (16), and never DELETEs one: the suite passes
+// on defaults only because abandoned idle sessions give their processes up.
 func TestConformanceStdio(t *testing.T) {
 	bin := buildEverythingServer(t)
-	// The runner opens a session per scenario (some open several) and never
-	// DELETEs one, so each holds its process until the session idle timeout:
-	// the default max_processes (16) is too small.
-	testConformanceThroughProxy(t, stdioProxySite(bin, conformanceMaxProcesses))
+	testConformanceThroughProxy(t, stdioProxySite(bin))
 }
 
 // TestConformanceHTTP is TestConformanceStdio with the everything-server
