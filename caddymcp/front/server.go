@@ -139,6 +139,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		s.servePost(w, r)
 	case http.MethodGet:
+		if !acceptsListed(r, "text/event-stream") {
+			writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
+				"Not Acceptable: a GET opens an event stream and must list text/event-stream in Accept (a wildcard such as */* is not enough)")
+			return
+		}
 		s.serveGet(w, r)
 	case http.MethodDelete:
 		s.serveDelete(w, r)
