@@ -54,7 +54,8 @@ type Handler struct {
 	MaxMessageSize int64 `json:"max_message_size,omitempty"`
 	// AllowedOrigins lists Origin header values accepted besides loopback origins and the request's own host; "*" accepts any.
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
-	// AllowedHosts lists Host header values accepted on a loopback listener besides loopback names; "*" accepts any.
+	// AllowedHosts lists Host header values accepted besides loopback names; "*" accepts any. Unset, only
+	// loopback listeners check the Host; set, every listener does (e.g. a container behind a port mapping).
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 	// KeepAlive is the interval of keep-alive comments on idle SSE streams (default 15s).
 	KeepAlive caddy.Duration `json:"keepalive,omitempty"`

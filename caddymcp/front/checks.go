@@ -11,14 +11,21 @@ import (
 )
 
 // checkHostOrigin is the DNS-rebinding and cross-site defence. The Host
-// must be a loopback name or an allowed host on a loopback listener. An Origin, when present, must
+// must be a loopback name or an allowed host on a loopback listener, and on
+// every listener once allowed_hosts is set (a container behind a loopback
+// port mapping listens on a non-loopback address, yet is as reachable from a
+// browser on the host as a loopback listener). An Origin, when present, must
 // be loopback, the request's own host, or allowed; a request the browser
 // marks cross-site (Sec-Fetch-Site) must carry such an Origin, since an
 // <img> or a no-cors fetch sends none. It returns "" when the request may
 // proceed, else the reason for a 403.
 func (s *Server) checkHostOrigin(r *http.Request) string {
-	if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && isLoopbackAddr(local) {
+	if len(s.cfg.AllowedHosts) > 0 {
 		if !isLoopbackHost(hostOnly(r.Host)) && !s.hostAllowed(r.Host) {
+			return "Host " + quoteForMessage(r.Host) + " is not allowed (possible DNS rebinding); add it to allowed_hosts"
+		}
+	} else if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && isLoopbackAddr(local) {
+		if !isLoopbackHost(hostOnly(r.Host)) {
 			return "Host " + quoteForMessage(r.Host) + " is not allowed on a loopback listener (possible DNS rebinding); add it to allowed_hosts"
 		}
 	}

@@ -42,7 +42,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// AllowedOrigins lists Origin values allowed besides loopback and the request's own host ("*" allows all).
 	AllowedOrigins []string
-	// AllowedHosts lists Host values allowed on a loopback listener besides loopback names ("*" allows all).
+	// AllowedHosts lists Host values allowed besides loopback names ("*" allows all). Unset, only loopback
+	// listeners check the Host; set, every listener does (a container port mapped to the host's loopback).
 	AllowedHosts []string
 	// KeepAlive is the interval of comment lines on idle SSE streams.
 	KeepAlive time.Duration
