@@ -136,6 +136,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, nil, pipeline.CodeInvalidRequest, "Forbidden: "+reason)
 		return
 	}
+	// The upstream forwards the Authorization of the request it serves
+	// when configured to (pass_authorization), not the initialize's.
+	r = r.WithContext(upstream.WithClientAuthorization(r.Context(), r.Header.Get("Authorization")))
 	switch r.Method {
 	case http.MethodPost:
 		s.servePost(w, r)
