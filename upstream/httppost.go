@@ -75,7 +75,7 @@ func (x *exchange) run() {
 	case ct == "application/json":
 		x.readJSON(resp)
 	case resp.StatusCode == http.StatusAccepted:
-		x.fail(c.badGateway("%s to a request, with no response", resp.Status).withPublic("it answered "+statusText(resp.Response)+" with no response"))
+		x.fail(c.badGateway("%s to a request, with no response", resp.Status).withPublic("it answered " + statusText(resp.Response) + " with no response"))
 	default:
 		x.fail(c.badGateway("%s with unexpected Content-Type %q", resp.Status, resp.Header.Get("Content-Type")).withPublic("it answered with an unexpected Content-Type"))
 	}
