@@ -62,7 +62,7 @@ func validMCPTransport(t string) bool {
 }
 
 // build provisions the transport and returns the upstream.
-func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int) (upstream.Upstream, error) {
+func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int, verboseErrors bool) (upstream.Upstream, error) {
 	if !validMCPTransport(u.MCPTransport) {
 		return nil, fmt.Errorf("mcp_transport must be streamable, sse or auto, got %q", u.MCPTransport)
 	}
@@ -77,6 +77,7 @@ func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int)
 		Transport:             u.Transport.Transport,
 		Headers:               u.headers,
 		PassAuthorization:     u.PassAuthorization,
+		VerboseErrors:         verboseErrors,
 		ResponseHeaderTimeout: time.Duration(u.ResponseHeaderTimeout),
 		IdleTimeout:           time.Duration(u.IdleTimeout),
 		MaxMessageSize:        maxMessageSize,

@@ -57,6 +57,11 @@ type Handler struct {
 	// AllowedHosts lists Host header values accepted besides loopback names; "*" accepts any. Unset, only
 	// loopback listeners check the Host; set, every listener does (e.g. a container behind a port mapping).
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+	// VerboseErrors puts the detail of upstream failures (URL, addresses,
+	// command line, pid) into the errors clients read, for development. Off
+	// by default: clients get a clear message and a correlation_id that the
+	// log line with the detail carries.
+	VerboseErrors bool `json:"verbose_errors,omitempty"`
 	// KeepAlive is the interval of keep-alive comments on idle SSE streams (default 15s).
 	KeepAlive caddy.Duration `json:"keepalive,omitempty"`
 	// ReplayEvents bounds the events each stream keeps for resumption (default 512).
@@ -140,6 +145,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
 		Logger:         h.logger,
+		VerboseErrors:  h.VerboseErrors,
 	})
 	return err
 }
@@ -149,7 +155,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
 	if h.HTTP != nil {
 		key := h.HTTP.key()
-		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight)
+		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
 		if err != nil {
 			return nil, "", fmt.Errorf("mcp_proxy: http: %v", err)
 		}

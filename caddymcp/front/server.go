@@ -65,6 +65,11 @@ type Config struct {
 	PublicPath func(*http.Request) string
 	// Logger receives the server's logs.
 	Logger *zap.Logger
+	// VerboseErrors puts the detail of upstream failures (a command line,
+	// a pid, the cause's own words) into the errors clients read, for
+	// development; by default it goes only to the log, on a line whose
+	// correlation_id the client's error data carries.
+	VerboseErrors bool
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an
@@ -116,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 			replay:         replayLimits{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes},
 			maxInFlight:    cfg.MaxInFlight,
 			logger:         cfg.Logger,
+			verboseErrors:  cfg.VerboseErrors,
 		},
 		shutdown: make(chan struct{}),
 	}, nil
