@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
