@@ -226,6 +226,20 @@ func connectCause(err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the connection was closed"
 	}
+	// Some transports (Caddy's among them) wrap the dial error as text
+	// only: name the cause by its words, which carry no address.
+	text := err.Error()
+	for _, phrase := range []struct{ in, cause string }{
+		{"connection refused", "connection refused"},
+		{"connection reset", "connection reset"},
+		{"no such host", "the host name did not resolve"},
+		{"certificate", "TLS certificate error"},
+		{"i/o timeout", "timed out"},
+	} {
+		if strings.Contains(text, phrase.in) {
+			return phrase.cause
+		}
+	}
 	return "connection failed"
 }
 
