@@ -146,6 +146,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.AllowedOrigins, err = appendArgs(d, h.AllowedOrigins)
 		case "allowed_hosts":
 			h.AllowedHosts, err = appendArgs(d, h.AllowedHosts)
+		case "verbose_errors":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+			h.VerboseErrors = true
 		case "keepalive":
 			h.KeepAlive, err = durationArg(d)
 		case "replay_buffer":

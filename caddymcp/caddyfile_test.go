@@ -202,6 +202,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want: stdioOnly(Handler{AllowedHosts: []string{"mcp.example", "*"}}),
 		},
 		{
+			name: "verbose_errors",
+			input: `mcp_proxy {
+				stdio cmd
+				verbose_errors
+			}`,
+			want: stdioOnly(Handler{VerboseErrors: true}),
+		},
+		{
 			name: "keepalive",
 			input: `mcp_proxy {
 				stdio cmd
@@ -846,7 +854,7 @@ func TestUnmarshalCaddyfileHTTPTransport(t *testing.T) {
 		}
 	}
 	// The JSON config is checked when the upstream is built (Provision).
-	if _, err := (&HTTPUpstream{URL: "http://x/mcp", MCPTransport: "websocket"}).build(caddy.Context{}, 0, 0); err == nil ||
+	if _, err := (&HTTPUpstream{URL: "http://x/mcp", MCPTransport: "websocket"}).build(caddy.Context{}, 0, 0, false); err == nil ||
 		!strings.Contains(err.Error(), `mcp_transport must be streamable, sse or auto, got "websocket"`) {
 		t.Fatalf("JSON config with a bad mcp_transport: %v", err)
 	}

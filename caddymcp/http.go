@@ -29,7 +29,9 @@ type HTTPUpstream struct {
 	// credentials). Values may use placeholders; they are evaluated once,
 	// when the client's initialize creates the upstream session.
 	HeaderUp http.Header `json:"header_up,omitempty"`
-	// PassAuthorization forwards the client's Authorization header. The MCP
+	// PassAuthorization forwards the client's Authorization header: each
+	// request's own, so a client that refreshes its token is not held to the
+	// one it initialized with. The MCP
 	// specification forbids token passthrough: enable it only for an
 	// upstream that validates the very token the client presents.
 	PassAuthorization bool `json:"pass_authorization,omitempty"`
@@ -60,7 +62,7 @@ func validMCPTransport(t string) bool {
 }
 
 // build provisions the transport and returns the upstream.
-func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int) (upstream.Upstream, error) {
+func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int, verboseErrors bool) (upstream.Upstream, error) {
 	if !validMCPTransport(u.MCPTransport) {
 		return nil, fmt.Errorf("mcp_transport must be streamable, sse or auto, got %q", u.MCPTransport)
 	}
@@ -74,6 +76,8 @@ func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int)
 		URL:                   u.URL,
 		Transport:             u.Transport.Transport,
 		Headers:               u.headers,
+		PassAuthorization:     u.PassAuthorization,
+		VerboseErrors:         verboseErrors,
 		ResponseHeaderTimeout: time.Duration(u.ResponseHeaderTimeout),
 		IdleTimeout:           time.Duration(u.IdleTimeout),
 		MaxMessageSize:        maxMessageSize,

@@ -67,8 +67,14 @@ type Handler struct {
 	MaxMessageSize int64 `json:"max_message_size,omitempty"`
 	// AllowedOrigins lists Origin header values accepted besides loopback origins and the request's own host; "*" accepts any.
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
-	// AllowedHosts lists Host header values accepted on a loopback listener besides loopback names; "*" accepts any.
+	// AllowedHosts lists Host header values accepted besides loopback names; "*" accepts any. Unset, only
+	// loopback listeners check the Host; set, every listener does (e.g. a container behind a port mapping).
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+	// VerboseErrors puts the detail of upstream failures (URL, addresses,
+	// command line, pid) into the errors clients read, for development. Off
+	// by default: clients get a clear message and a correlation_id that the
+	// log line with the detail carries.
+	VerboseErrors bool `json:"verbose_errors,omitempty"`
 	// KeepAlive is the interval of keep-alive comments on idle SSE streams (default 15s).
 	KeepAlive caddy.Duration `json:"keepalive,omitempty"`
 	// ReplayEvents bounds the events each stream keeps for resumption (default 512).
@@ -153,6 +159,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
 		Logger:         h.logger,
+		VerboseErrors:  h.VerboseErrors,
 	})
 	return err
 }
@@ -162,7 +169,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
 	if h.HTTP != nil {
 		key := h.HTTP.key()
-		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight)
+		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
 		if err != nil {
 			return nil, "", fmt.Errorf("mcp_proxy: http: %v", err)
 		}

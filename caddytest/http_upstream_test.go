@@ -950,15 +950,19 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 			if m.Error == nil {
 				t.Fatalf("initialize succeeded: %s", body)
 			}
-			if !strings.Contains(m.Error.Message, tc.want) || !strings.Contains(m.Error.Message, tc.url) {
-				t.Errorf("error message %q should name the upstream %s and say %q", m.Error.Message, tc.url, tc.want)
+			// The client reads the cause, never the upstream's URL or
+			// address; the data's correlation_id names the log line.
+			host := strings.TrimPrefix(strings.TrimSuffix(tc.url, "/mcp"), "http://")
+			host = strings.TrimPrefix(host, "https://")
+			if !strings.Contains(m.Error.Message, tc.want) || strings.Contains(string(body), host) {
+				t.Errorf("error %s should say %q and not name the upstream %s", body, tc.want, host)
 			}
 			var data struct {
-				Upstream string `json:"upstream"`
-				Status   int    `json:"status"`
+				CorrelationID string `json:"correlation_id"`
+				Status        int    `json:"status"`
 			}
-			if err := json.Unmarshal(m.Error.Data, &data); err != nil || data.Upstream != tc.url || data.Status != tc.status {
-				t.Errorf("error data %s, want upstream %s and status %d", m.Error.Data, tc.url, tc.status)
+			if err := json.Unmarshal(m.Error.Data, &data); err != nil || len(data.CorrelationID) != 24 || data.Status != tc.status {
+				t.Errorf("error data %s, want a correlation_id and status %d", m.Error.Data, tc.status)
 			}
 			// A failed initialize leaves no session behind.
 			if sid := resp.Header.Get("Mcp-Session-Id"); sid != "" {

@@ -53,6 +53,17 @@ type HTTPConfig struct {
 	// if Headers returns it (the Caddy layer's opt-in passthrough, outside
 	// the MCP spec). Nil means none.
 	Headers func(ctx context.Context) http.Header
+	// PassAuthorization sends, with every request made for a client
+	// request, that request's Authorization (see WithClientAuthorization)
+	// instead of the one Headers gave at initialize; requests of the
+	// upstream's own (the GET stream, the session's DELETE) take the
+	// latest one a client request carried.
+	PassAuthorization bool
+	// VerboseErrors puts the detail of a failed exchange (the upstream's
+	// URL, addresses, the server's words) into the error the client reads,
+	// for development; by default it goes only to the log, under the
+	// correlation_id the client's error carries.
+	VerboseErrors bool
 	// ResponseHeaderTimeout bounds the wait for the response headers of
 	// each request (default 30s). Servers in JSON response mode send their
 	// headers only with the response, so for them it bounds each call.

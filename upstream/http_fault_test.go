@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -216,57 +219,85 @@ func TestHTTPFailuresAnswerTheRequest(t *testing.T) {
 	// status is the HTTP status the client gets for a plain JSON answer:
 	// 502/504 when the upstream gave no usable answer, 0 (the front's 200)
 	// when it had answered 2xx and failed afterwards.
+	// want is what the verbose message says; public what the default one
+	// says, which names no URL, address or path.
 	for _, tc := range []struct {
 		name, url, method string
 		status            int
 		code              int
-		want              []string
+		want, public      []string
 	}{
-		{"no headers in time", p.srv.URL, "slow", 504, pipeline.CodeRequestTimeout, []string{"no response headers within 100ms"}},
-		{"connection refused", deadURL, "x", 502, pipeline.CodeInternalError, []string{deadURL, "connection refused"}},
-		{"TLS mismatch", tlsSrv.URL, "x", 502, pipeline.CodeInternalError, []string{"certificate"}},
-		{"5xx", p.srv.URL, "bad-gateway", 502, pipeline.CodeInternalError, []string{"502 Bad Gateway", "upstream of the upstream is down"}},
-		{"4xx with an id-less JSON-RPC error", p.srv.URL, "idless-error", 502, pipeline.CodeInternalError, []string{"400 Bad Request", "duplicate id"}},
-		{"202 to a request", p.srv.URL, "accepted", 0, pipeline.CodeInternalError, []string{"202 Accepted"}},
-		{"redirect", p.srv.URL, "redirect", 502, pipeline.CodeInternalError, []string{"307", "/mcp/"}},
-		{"stream ends without response", p.srv.URL, "cut", 0, pipeline.CodeInternalError, []string{"ended before the response"}},
-		{"response too large", p.srv.URL, "huge", 0, pipeline.CodeInternalError, []string{"max_message_size"}},
+		{"no headers in time", p.srv.URL, "slow", 504, pipeline.CodeRequestTimeout, []string{"no response headers within 100ms"}, []string{"no response headers within 100ms"}},
+		{"connection refused", deadURL, "x", 502, pipeline.CodeInternalError, []string{deadURL, "connection refused"}, []string{"could not be reached (connection refused)"}},
+		{"TLS mismatch", tlsSrv.URL, "x", 502, pipeline.CodeInternalError, []string{"certificate"}, []string{"TLS certificate error"}},
+		{"5xx", p.srv.URL, "bad-gateway", 502, pipeline.CodeInternalError, []string{"502 Bad Gateway", "upstream of the upstream is down"}, []string{"answered 502 Bad Gateway"}},
+		{"4xx with an id-less JSON-RPC error", p.srv.URL, "idless-error", 502, pipeline.CodeInternalError, []string{"400 Bad Request", "duplicate id"}, []string{"answered 400 Bad Request"}},
+		{"202 to a request", p.srv.URL, "accepted", 0, pipeline.CodeInternalError, []string{"202 Accepted"}, []string{"answered 202 Accepted with no response"}},
+		{"redirect", p.srv.URL, "redirect", 502, pipeline.CodeInternalError, []string{"307", "/mcp/"}, []string{"answered 307 Temporary Redirect, a redirect"}},
+		{"stream ends without response", p.srv.URL, "cut", 0, pipeline.CodeInternalError, []string{"ended before the response"}, []string{"ended before the response"}},
+		{"response too large", p.srv.URL, "huge", 0, pipeline.CodeInternalError, []string{"max_message_size"}, []string{"failed to answer"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// Only the slow case may time out: a TLS handshake under -race on
-			// a loaded machine can take longer than 100ms.
-			timeout := 10 * time.Second
-			if tc.method == "slow" {
-				timeout = 100 * time.Millisecond
-			}
-			h := newTestHTTP(t, HTTPConfig{URL: tc.url, ResponseHeaderTimeout: timeout, MaxMessageSize: 1024})
-			rec := newHTTPRecorder()
-			c := openConn(t, h, rec)
-			if tc.url == p.srv.URL {
-				handshake(t, c, rec, "2025-11-25")
-			}
-			send(t, c, `{"jsonrpc":"2.0","id":"req-1","method":"`+tc.method+`"}`)
-			d := rec.response(t, `"req-1"`)
-			var e struct {
-				Code    int          `json:"code"`
-				Message string       `json:"message"`
-				Data    GatewayError `json:"data"`
-			}
-			if err := json.Unmarshal(d.m.Error, &e); err != nil || string(d.related) != `"req-1"` {
-				t.Fatalf("not an error response for req-1: %s (%v)", d.m.Raw, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(e.Message, w) {
-					t.Errorf("message %q lacks %q", e.Message, w)
+		for _, verbose := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/verbose=%v", tc.name, verbose), func(t *testing.T) {
+				// Only the slow case may time out: a TLS handshake under -race on
+				// a loaded machine can take longer than 100ms.
+				timeout := 10 * time.Second
+				if tc.method == "slow" {
+					timeout = 100 * time.Millisecond
 				}
-			}
-			if !strings.HasPrefix(e.Message, "upstream MCP server "+h.URL()+": ") {
-				t.Errorf("message %q does not name the upstream first", e.Message)
-			}
-			if e.Code != tc.code || GatewayStatus(d.m) != tc.status || e.Data.Upstream != h.URL() {
-				t.Errorf("code %d, gateway status %d, data %+v; want %d, %d", e.Code, GatewayStatus(d.m), e.Data, tc.code, tc.status)
-			}
-		})
+				core, logs := observer.New(zap.InfoLevel)
+				h := newTestHTTP(t, HTTPConfig{URL: tc.url, ResponseHeaderTimeout: timeout, MaxMessageSize: 1024,
+					VerboseErrors: verbose, Logger: zap.New(core)})
+				rec := newHTTPRecorder()
+				c := openConn(t, h, rec)
+				if tc.url == p.srv.URL {
+					handshake(t, c, rec, "2025-11-25")
+				}
+				send(t, c, `{"jsonrpc":"2.0","id":"req-1","method":"`+tc.method+`"}`)
+				d := rec.response(t, `"req-1"`)
+				var e struct {
+					Code    int          `json:"code"`
+					Message string       `json:"message"`
+					Data    GatewayError `json:"data"`
+				}
+				if err := json.Unmarshal(d.m.Error, &e); err != nil || string(d.related) != `"req-1"` {
+					t.Fatalf("not an error response for req-1: %s (%v)", d.m.Raw, err)
+				}
+				want := tc.public
+				if verbose {
+					want = tc.want
+				}
+				for _, w := range want {
+					if !strings.Contains(e.Message, w) {
+						t.Errorf("message %q lacks %q", e.Message, w)
+					}
+				}
+				if verbose {
+					if !strings.HasPrefix(e.Message, "upstream MCP server "+h.URL()+": ") {
+						t.Errorf("message %q does not name the upstream first", e.Message)
+					}
+				} else {
+					u, _ := url.Parse(tc.url)
+					for _, secret := range []string{tc.url, u.Host, u.Hostname(), u.Port(), "/mcp"} {
+						if strings.Contains(string(d.m.Raw), secret) {
+							t.Errorf("the client's error names %q: %s", secret, d.m.Raw)
+						}
+					}
+				}
+				if e.Code != tc.code || GatewayStatus(d.m) != tc.status || len(e.Data.CorrelationID) != 24 {
+					t.Errorf("code %d, gateway status %d, data %+v; want %d, %d and a correlation id", e.Code, GatewayStatus(d.m), e.Data, tc.code, tc.status)
+				}
+				// The log line with the detail carries the same id.
+				lines := logs.FilterField(zap.String("correlation_id", e.Data.CorrelationID)).All()
+				if len(lines) != 1 {
+					t.Fatalf("%d log lines carry correlation_id %s; all: %v", len(lines), e.Data.CorrelationID, logs.All())
+				}
+				detail := lines[0].ContextMap()
+				if detail["upstream"] != h.URL() || !strings.Contains(fmt.Sprint(detail["detail"]), tc.want[len(tc.want)-1]) {
+					t.Errorf("the log line lacks the detail: %v", detail)
+				}
+			})
+		}
 	}
 
 	t.Run("the server's own JSON-RPC error passes through", func(t *testing.T) {
@@ -542,7 +573,7 @@ func TestHTTPPostStreamResumeFailures(t *testing.T) {
 				}
 				tc.resume(w)
 			}))
-			h := newTestHTTP(t, HTTPConfig{URL: p.srv.URL})
+			h := newTestHTTP(t, HTTPConfig{URL: p.srv.URL, VerboseErrors: true})
 			rec := newHTTPRecorder()
 			c := openConn(t, h, rec)
 			handshake(t, c, rec, "2025-11-25")

@@ -68,6 +68,8 @@ type httpConn struct {
 	sessionID string               // the upstream's Mcp-Session-Id; never leaves this conn
 	version   string               // negotiated protocol revision
 	gone      bool                 // the upstream ended the session (404)
+	lastAuth  string               // the latest client Authorization (PassAuthorization)
+	haveAuth  bool                 // lastAuth was set
 
 	get getStream
 
@@ -165,6 +167,7 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 		x.ctx, x.cancel = context.WithCancel(c.ctx)
 		c.track(x)
 	}
+	x.ctx = c.carryAuthorization(ctx, x.ctx)
 	c.h.goTracked(func() {
 		if m.IsRequest() {
 			defer func() { c.untrack(x); <-c.slots }()
@@ -293,6 +296,9 @@ func (c *httpConn) setHeaders(req *http.Request, lastEventID string) {
 		default:
 			req.Header[k] = v
 		}
+	}
+	if auth, ok := c.authorizationFor(req.Context()); ok {
+		req.Header.Set("Authorization", auth)
 	}
 	switch req.Method {
 	case http.MethodPost:

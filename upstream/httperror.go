@@ -3,6 +3,8 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +12,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -21,13 +27,17 @@ import (
 // could not be reached, timed out, failed with an HTTP status and no
 // JSON-RPC answer, or ended the response stream without the response.
 //
+// What the client sees is public: the message says what happened in terms
+// that name no URL, host, address or path (hosted servers keep keys in
+// paths), and the correlation id names the log line with the detail
+// (VerboseErrors puts the detail back into the message, for development).
+//
 // Status is the HTTP status a gateway answers for the case: 504 when the
 // server did not answer in time, 502 for everything else. A front that
 // answers such a request with a plain HTTP response (rather than on an
 // already open stream) can use it; see GatewayStatus.
 type GatewayError struct {
-	// Upstream is the upstream's URL.
-	Upstream string `json:"upstream"`
+	pipeline.ErrorData
 	// Status is 502 (Bad Gateway) or 504 (Gateway Timeout).
 	Status int `json:"status"`
 	// UpstreamStatus is the HTTP status of the server's answer to the POST, if
@@ -43,13 +53,13 @@ type GatewayError struct {
 // the response: the upstream itself said OK, so the client gets OK and the
 // JSON-RPC error), and for every other message.
 func GatewayStatus(m *pipeline.Message) int {
-	if m == nil || m.Error == nil || !bytes.Contains(m.Error, []byte(`"upstream"`)) {
+	if m == nil || m.Error == nil || !bytes.Contains(m.Error, []byte(`"correlation_id"`)) {
 		return 0
 	}
 	var e struct {
 		Data *GatewayError `json:"data"`
 	}
-	if json.Unmarshal(m.Error, &e) != nil || e.Data == nil || e.Data.Upstream == "" {
+	if json.Unmarshal(m.Error, &e) != nil || e.Data == nil || e.Data.CorrelationID == "" {
 		return 0
 	}
 	if e.Data.Status != http.StatusBadGateway && e.Data.Status != http.StatusGatewayTimeout {
@@ -68,44 +78,67 @@ type exchangeError struct {
 	upstreamStatus int // the server's HTTP status, 0 if none
 	code           int // the JSON-RPC error code
 	msg            string
+	// public is what the client may read of msg: a cause that names no URL,
+	// host, address or path. "" means a generic wording of status.
+	public  string
+	logger  *zap.Logger
+	verbose bool // VerboseErrors: the client reads msg
 }
 
-// Error says which upstream failed and how.
+// Error says which upstream failed and how (for logs).
 func (e *exchangeError) Error() string {
 	return "upstream MCP server " + e.upstream + ": " + e.msg
 }
 
-// response builds the error response to the client request id.
+// clientMessage is what the client reads.
+func (e *exchangeError) clientMessage() string {
+	if e.verbose {
+		return e.Error()
+	}
+	cause := e.public
+	if cause == "" {
+		cause = "it failed to answer"
+		if e.status == http.StatusGatewayTimeout {
+			cause = "it did not answer in time"
+		}
+	}
+	return "upstream MCP server: " + cause + " (the gateway's log has the detail under the correlation_id)"
+}
+
+// response builds the error response to the client request id, and logs
+// the detail under the correlation id the response carries.
 func (e *exchangeError) response(id json.RawMessage) *pipeline.Message {
-	obj, _ := json.Marshal(struct {
-		Code    int          `json:"code"`
-		Message string       `json:"message"`
-		Data    GatewayError `json:"data"`
-	}{e.code, e.Error(), GatewayError{Upstream: e.upstream, Status: e.status, UpstreamStatus: e.upstreamStatus}})
-	raw := make([]byte, 0, 40+len(id)+len(obj))
-	raw = append(raw, `{"jsonrpc":"2.0","id":`...)
-	raw = append(raw, id...)
-	raw = append(raw, `,"error":`...)
-	raw = append(raw, obj...)
-	raw = append(raw, '}')
-	return &pipeline.Message{Raw: raw, Kind: pipeline.KindResponse, ID: id, Error: obj}
+	data := GatewayError{ErrorData: pipeline.NewErrorData(), Status: e.status, UpstreamStatus: e.upstreamStatus}
+	if e.logger != nil {
+		e.logger.Warn("a request to the upstream MCP server failed",
+			zap.String("correlation_id", data.CorrelationID), zap.String("upstream", e.upstream),
+			zap.String("detail", e.msg), zap.Int("status", e.status), zap.ByteString("id", id))
+	}
+	return pipeline.NewErrorWithData(id, e.code, e.clientMessage(), data)
 }
 
 func (c *httpConn) badGateway(format string, args ...any) *exchangeError {
-	return &exchangeError{upstream: c.h.name, status: http.StatusBadGateway,
+	return &exchangeError{upstream: c.h.name, status: http.StatusBadGateway, logger: c.logger, verbose: c.h.cfg.VerboseErrors,
 		code: pipeline.CodeInternalError, msg: fmt.Sprintf(format, args...)}
 }
 
 func (c *httpConn) gatewayTimeout(format string, args ...any) *exchangeError {
-	return &exchangeError{upstream: c.h.name, status: http.StatusGatewayTimeout,
+	return &exchangeError{upstream: c.h.name, status: http.StatusGatewayTimeout, logger: c.logger, verbose: c.h.cfg.VerboseErrors,
 		code: pipeline.CodeRequestTimeout, msg: fmt.Sprintf(format, args...)}
+}
+
+// withPublic sets the cause the client may read.
+func (e *exchangeError) withPublic(public string) *exchangeError {
+	e.public = public
+	return e
 }
 
 // transportError describes an error of http.Client.Do: the request failed
 // before any response headers arrived.
 func (c *httpConn) transportError(ctx context.Context, err error) *exchangeError {
 	if errors.Is(context.Cause(ctx), errNoHeaders) {
-		return c.gatewayTimeout("no response headers within %s", c.h.cfg.ResponseHeaderTimeout)
+		e := c.gatewayTimeout("no response headers within %s", c.h.cfg.ResponseHeaderTimeout)
+		return e.withPublic(e.msg)
 	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
@@ -113,20 +146,23 @@ func (c *httpConn) transportError(ctx context.Context, err error) *exchangeError
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) && nerr.Timeout() {
-		return c.gatewayTimeout("%v", err)
+		return c.gatewayTimeout("%v", err).withPublic("it could not be reached (" + connectCause(err) + ")")
 	}
-	return c.badGateway("%v", err)
+	return c.badGateway("%v", err).withPublic("it could not be reached (" + connectCause(err) + ")")
 }
 
 // streamError describes the end of a response stream before the response.
 func (c *httpConn) streamError(err error, cause error) *exchangeError {
 	switch {
 	case errors.Is(cause, errIdle):
-		return c.gatewayTimeout("the response stream sent nothing for %s before the response", c.h.cfg.IdleTimeout)
+		e := c.gatewayTimeout("the response stream sent nothing for %s before the response", c.h.cfg.IdleTimeout)
+		return e.withPublic(e.msg)
 	case err == nil || errors.Is(err, io.EOF):
-		return c.badGateway("the response stream ended before the response")
+		e := c.badGateway("the response stream ended before the response")
+		return e.withPublic(e.msg)
 	default:
-		return c.badGateway("the response stream broke before the response: %v", err)
+		return c.badGateway("the response stream broke before the response: %v", err).
+			withPublic("the response stream broke before the response (" + connectCause(err) + ")")
 	}
 }
 
@@ -135,19 +171,76 @@ func (c *httpConn) streamError(err error, cause error) *exchangeError {
 func (c *httpConn) statusError(resp *http.Response, body []byte) *exchangeError {
 	e := c.badGateway("%s", resp.Status)
 	e.upstreamStatus = resp.StatusCode
+	e.public = "it answered " + statusText(resp)
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		if loc, err := resp.Location(); err == nil {
 			e.msg += " to " + loc.String() + "; configure the upstream with that URL"
 		}
+		e.public += ", a redirect the gateway does not follow"
 		return e
 	case resp.StatusCode == http.StatusNotFound:
 		e.msg += " (is the URL the server's MCP endpoint?)"
+		e.public += " (is the configured URL the server's MCP endpoint?)"
 	}
 	if detail := bodyDetail(body); detail != "" {
 		e.msg += ": " + detail
 	}
 	return e
+}
+
+// statusText is the status line of resp, as "404 Not Found", made of the
+// code and the standard text only (a server's own reason phrase is not
+// passed on).
+func statusText(resp *http.Response) string {
+	return strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+}
+
+// connectCause names a transport failure in words that carry no address,
+// host name or URL: what a client may read of it.
+func connectCause(err error) string {
+	var (
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		hostErr x509.HostnameError
+		authErr x509.UnknownAuthorityError
+		invErr  x509.CertificateInvalidError
+		recErr  tls.RecordHeaderError
+		nerr    net.Error
+	)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the host"
+	case errors.As(err, &dnsErr):
+		return "the host name did not resolve"
+	case errors.As(err, &certErr), errors.As(err, &hostErr), errors.As(err, &authErr), errors.As(err, &invErr):
+		return "TLS certificate error"
+	case errors.As(err, &recErr):
+		return "TLS handshake failed (is the upstream's scheme right?)"
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return "timed out"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection was closed"
+	}
+	// Some transports (Caddy's among them) wrap the dial error as text
+	// only: name the cause by its words, which carry no address.
+	text := err.Error()
+	for _, phrase := range []struct{ in, cause string }{
+		{"connection refused", "connection refused"},
+		{"connection reset", "connection reset"},
+		{"no such host", "the host name did not resolve"},
+		{"certificate", "TLS certificate error"},
+		{"i/o timeout", "timed out"},
+	} {
+		if strings.Contains(text, phrase.in) {
+			return phrase.cause
+		}
+	}
+	return "connection failed"
 }
 
 // bodyDetail extracts what a failure response body says: a JSON-RPC error's

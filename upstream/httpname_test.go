@@ -15,7 +15,8 @@ func TestHTTPErrorsHideTheQuery(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String() + "/mcp"
 	l.Close()
-	h := newTestHTTP(t, HTTPConfig{URL: dead + "?api_key=s3cret-token"})
+	// Even verbose errors (development) keep the query's credential out.
+	h := newTestHTTP(t, HTTPConfig{URL: dead + "?api_key=s3cret-token", VerboseErrors: true})
 	rec := newHTTPRecorder()
 	c := openConn(t, h, rec)
 	send(t, c, initializeMsg(`"init-1"`, "2025-11-25"))

@@ -75,9 +75,9 @@ func (x *exchange) run() {
 	case ct == "application/json":
 		x.readJSON(resp)
 	case resp.StatusCode == http.StatusAccepted:
-		x.fail(c.badGateway("%s to a request, with no response", resp.Status))
+		x.fail(c.badGateway("%s to a request, with no response", resp.Status).withPublic("it answered " + statusText(resp.Response) + " with no response"))
 	default:
-		x.fail(c.badGateway("%s with unexpected Content-Type %q", resp.Status, resp.Header.Get("Content-Type")))
+		x.fail(c.badGateway("%s with unexpected Content-Type %q", resp.Status, resp.Header.Get("Content-Type")).withPublic("it answered with an unexpected Content-Type"))
 	}
 }
 
@@ -224,10 +224,11 @@ func (x *exchange) readStream(resp *response) {
 		for resp = nil; resp == nil; {
 			if attempts++; attempts > maxResumeAttempts {
 				msg := "the response stream ended before the response, and resuming it made no progress"
+				public := msg
 				if last != nil {
 					msg += ": " + last.msg
 				}
-				x.fail(c.badGateway("%s", msg))
+				x.fail(c.badGateway("%s", msg).withPublic(public))
 				return
 			}
 			if !sleep(x.ctx, reconnectDelay(&st.backoff, st.retry, progress)) {
@@ -252,6 +253,7 @@ func (x *exchange) readStream(resp *response) {
 				last = c.statusError(r.Response, body)
 				if !retryable(r.StatusCode) {
 					last.msg = "resuming the response stream failed: " + last.msg
+					last.public = "resuming the response stream failed: " + last.public
 					x.fail(last)
 					return
 				}

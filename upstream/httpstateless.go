@@ -146,9 +146,9 @@ func (x *httpStatelessCall) run() error {
 	case ct == "application/json":
 		return x.readJSON(resp)
 	case resp.StatusCode == http.StatusAccepted:
-		return x.fail(c.badGateway("%s to a request, with no response", resp.Status))
+		return x.fail(c.badGateway("%s to a request, with no response", resp.Status).withPublic("it answered " + statusText(resp.Response) + " with no response"))
 	default:
-		return x.fail(c.badGateway("%s with unexpected Content-Type %q", resp.Status, resp.Header.Get("Content-Type")))
+		return x.fail(c.badGateway("%s with unexpected Content-Type %q", resp.Status, resp.Header.Get("Content-Type")).withPublic("it answered with an unexpected Content-Type"))
 	}
 }
 

@@ -500,7 +500,9 @@ func TestHTTPCallFailures(t *testing.T) {
 			if tc.method == "slow" {
 				timeout = 100 * time.Millisecond
 			}
-			h := newTestHTTP(t, HTTPConfig{URL: tc.url, ResponseHeaderTimeout: timeout, MaxMessageSize: 1024})
+			// Verbose: the detail checked here (the default message's secrecy
+			// is TestHTTPFailuresAnswerTheRequest's).
+			h := newTestHTTP(t, HTTPConfig{URL: tc.url, ResponseHeaderTimeout: timeout, MaxMessageSize: 1024, VerboseErrors: true})
 			got, err := hsCall(t, h, hsRequest(t, `{"jsonrpc":"2.0","id":"req-1","method":"`+tc.method+`","params":{`+hsMeta+`}}`, ""))
 			if err != nil {
 				t.Fatalf("Call returned %v, want nil and a made-up error response", err)
@@ -532,7 +534,7 @@ func TestHTTPCallFailures(t *testing.T) {
 			if wantGateway == 200 {
 				wantGateway = 0
 			}
-			if d.status != tc.status || e.Code != tc.code || e.Data.Upstream != h.URL() || GatewayStatus(d.m) != wantGateway {
+			if d.status != tc.status || e.Code != tc.code || len(e.Data.CorrelationID) != 24 || GatewayStatus(d.m) != wantGateway {
 				t.Errorf("status %d, code %d, data %+v, GatewayStatus %d; want %d, %d", d.status, e.Code, e.Data, GatewayStatus(d.m), tc.status, tc.code)
 			}
 		})

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,7 +18,8 @@ import (
 type legacyPost struct {
 	c      *legacyConn
 	m      *pipeline.Message
-	handed chan error // Send's result, sent once
+	ctx    context.Context // the conn's, with the client's Authorization
+	handed chan error      // Send's result, sent once
 	once   sync.Once
 }
 
@@ -39,7 +41,7 @@ func (x *legacyPost) run() {
 		x.fail(&e)
 		return
 	}
-	resp, xerr := c.hc.doURL(c.ctx, http.MethodPost, c.endpoint, x.m.Raw, "", nil)
+	resp, xerr := c.hc.doURL(x.ctx, http.MethodPost, c.endpoint, x.m.Raw, "", nil)
 	if xerr != nil {
 		x.fail(xerr)
 		return

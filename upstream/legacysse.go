@@ -144,7 +144,7 @@ func (c *legacyConn) Send(ctx context.Context, m *pipeline.Message) error {
 	case <-c.ctx.Done():
 		return c.endedErr()
 	}
-	x := &legacyPost{c: c, m: m, handed: make(chan error, 1)}
+	x := &legacyPost{c: c, m: m, ctx: c.hc.carryAuthorization(ctx, c.ctx), handed: make(chan error, 1)}
 	c.h.goTracked(func() {
 		defer func() { <-c.slots }()
 		x.run()

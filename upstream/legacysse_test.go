@@ -50,6 +50,7 @@ func startSSEPeer(t *testing.T, opts *mcp.SSEOptions) (*peer, *mcp.Server) {
 
 func newTestLegacy(t *testing.T, cfg HTTPConfig) *LegacySSE {
 	t.Helper()
+	cfg.VerboseErrors = true // these tests read the detail of failures
 	l, err := NewLegacySSE(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +359,7 @@ func TestLegacySSEEndpointResolution(t *testing.T) {
 			d := rec.response(t, `"init-1"`)
 			if tt.wantPath == "" {
 				msg, data := gatewayError(t, d.m)
-				if !strings.Contains(msg, "attacker.example") || !strings.Contains(msg, "origin") || data.Upstream != p.srv.URL+"/mcp/sse" {
+				if !strings.Contains(msg, "attacker.example") || !strings.Contains(msg, "origin") || data.CorrelationID == "" {
 					t.Fatalf("error response %s", d.m.Raw)
 				}
 				if GatewayStatus(d.m) != http.StatusBadGateway {
@@ -395,7 +396,7 @@ func TestLegacySSEFailures(t *testing.T) {
 		send(t, c, legacyInitialize)
 		d := rec.response(t, `"init-1"`)
 		msg, data := gatewayError(t, d.m)
-		if !strings.Contains(msg, "refused") || !strings.HasPrefix(msg, "upstream MCP server "+url+": ") || data.Upstream != url {
+		if !strings.Contains(msg, "refused") || !strings.HasPrefix(msg, "upstream MCP server "+url+": ") || data.CorrelationID == "" {
 			t.Fatalf("error response %s", d.m.Raw)
 		}
 		if GatewayStatus(d.m) != http.StatusBadGateway {
@@ -660,7 +661,7 @@ func TestAutoHTTPNoFallback(t *testing.T) {
 	})
 	t.Run("neither transport", func(t *testing.T) {
 		p := startPeer(t, http.NotFoundHandler())
-		a := newTestAuto(t, HTTPConfig{URL: p.srv.URL + "/nothing"})
+		a := newTestAuto(t, HTTPConfig{URL: p.srv.URL + "/nothing", VerboseErrors: true})
 		for range 2 {
 			rec := newHTTPRecorder()
 			c := openUpstream(t, a, rec)

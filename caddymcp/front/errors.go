@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -24,4 +26,37 @@ func writeError(w http.ResponseWriter, status int, id json.RawMessage, code int,
 func writeRetryLater(w http.ResponseWriter, status int, retryAfterSeconds int, id json.RawMessage, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	writeError(w, status, id, pipeline.CodeInternalError, msg)
+}
+
+// publicFailure logs a failure of the upstream with its detail under a fresh
+// correlation id, and returns what the client reads: the public message
+// (what happened and what to do; no URL, address, command line or pid),
+// with err's text added when verbose_errors is on, and the error data that
+// carries the correlation id.
+func publicFailure(logger *zap.Logger, verbose bool, public, logMsg string, err error, fields ...zap.Field) (string, pipeline.ErrorData) {
+	data := pipeline.NewErrorData()
+	logger.Warn(logMsg, append(fields, zap.String("correlation_id", data.CorrelationID), zap.Error(err))...)
+	if verbose && err != nil {
+		public += ": " + err.Error()
+	}
+	return public, data
+}
+
+// writeFailure answers with an error whose detail went to the log (see
+// publicFailure).
+func writeFailure(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string, data pipeline.ErrorData) {
+	body := pipeline.NewErrorWithData(id, code, msg, data).Raw
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// failWith answers an in-flight request with the error response m (fail
+// with an error data object).
+func (s *Session) failWith(key string, m *pipeline.Message) {
+	if c := s.takeCall(key); c != nil {
+		c.stream.respond(m)
+	}
 }

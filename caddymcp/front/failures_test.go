@@ -30,8 +30,8 @@ func TestUpstreamCrash(t *testing.T) {
 		if m.Error == nil || m.Error.Code != pipeline.CodeConnectionClosed || string(m.ID) != "31" {
 			t.Fatalf("got %s, want error %d for id 31", m.raw, pipeline.CodeConnectionClosed)
 		}
-		if !strings.Contains(m.Error.Message, "process exited with status 1") {
-			t.Errorf("error message %q does not say why", m.Error.Message)
+		if !strings.Contains(m.Error.Message, "the upstream MCP server ended") || strings.Contains(m.raw, "status 1") {
+			t.Errorf("error message %q does not say what happened, or gives the detail away", m.Error.Message)
 		}
 		st.expectEnd(t)
 		wantError(t, h.do(t, req{sid: sid, version: Version20251125, body: toolCall(32, "echo")}),
@@ -44,7 +44,7 @@ func TestUpstreamCrash(t *testing.T) {
 		h := newHarness(t)
 		sid := h.initialize(t, Version20250618)
 		rp := h.do(t, req{sid: sid, version: Version20250618, body: toolCall(33, "crash")})
-		wantError(t, rp, http.StatusOK, pipeline.CodeConnectionClosed, "the server crashed")
+		wantError(t, rp, http.StatusOK, pipeline.CodeConnectionClosed, "the upstream MCP server ended")
 		wantError(t, h.do(t, req{method: http.MethodGet, sid: sid, version: Version20250618}),
 			http.StatusNotFound, codeSessionNotFound, "Session not found")
 	})
@@ -83,7 +83,7 @@ func TestOpenErrors(t *testing.T) {
 		retryAfter string
 	}{
 		{"start failure", errors.New("fork/exec /no/such/server: no such file or directory"),
-			http.StatusBadGateway, pipeline.CodeInternalError, "could not be started: fork/exec /no/such/server", ""},
+			http.StatusBadGateway, pipeline.CodeInternalError, "could not be started; the gateway's log has the cause", ""},
 		{"busy", &upstream.BusyError{RetryAfter: 3 * time.Second, Err: errors.New("pool: all 4 processes in use")},
 			http.StatusServiceUnavailable, pipeline.CodeInternalError, "retry later", "3"},
 		{"busy, sub-second hint", &upstream.BusyError{RetryAfter: 200 * time.Millisecond, Err: errors.New("pool full")},

@@ -612,7 +612,7 @@ func TestLegacyGetRefused(t *testing.T) {
 			status: http.StatusServiceUnavailable, code: pipeline.CodeInternalError, substr: "max_processes", retryAfter: "3"},
 		{name: "upstream fails",
 			mods:   func(s *setup) { s.up.openErr = errors.New("exec: no such file") },
-			status: http.StatusBadGateway, code: pipeline.CodeInternalError, substr: "exec: no such file"},
+			status: http.StatusBadGateway, code: pipeline.CodeInternalError, substr: "could not be started"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

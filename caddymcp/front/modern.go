@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
@@ -261,8 +259,10 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 			q.finish(&delivery{status: http.StatusBadRequest, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
 				"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})
 		case err != nil && ctx.Err() == nil:
-			s.cfg.Logger.Warn("a 2026-07-28 request to the upstream failed", zap.Error(err))
-			q.finish(&delivery{status: http.StatusBadGateway, m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, err.Error())})
+			msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors,
+				"the upstream MCP server failed this request; the gateway's log has the cause under the correlation_id",
+				"a 2026-07-28 request to the upstream failed", err)
+			q.finish(&delivery{status: http.StatusBadGateway, m: pipeline.NewErrorWithData(req.Message.ID, pipeline.CodeInternalError, msg, data)})
 		default:
 			q.finish(nil)
 		}

@@ -144,7 +144,7 @@ func TestModernAnswers(t *testing.T) {
 		}, 400, "application/json", []string{`"code":-32601`, "initialize"}},
 		{"upstream failure", func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error {
 			return errors.New("upstream MCP server x: connection refused")
-		}, 502, "application/json", []string{"connection refused", `"id":"r1"`}},
+		}, 502, "application/json", []string{"the upstream MCP server failed this request", `"correlation_id"`, `"id":"r1"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -171,9 +171,10 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), id, msg)
 			return false
 		}
-		s.cfg.Logger.Error("opening the upstream MCP server failed", zap.Error(err))
-		writeError(w, http.StatusBadGateway, id, pipeline.CodeInternalError,
-			"Bad Gateway: the upstream MCP server could not be started: "+err.Error())
+		msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors,
+			"Bad Gateway: the upstream MCP server could not be started; the gateway's log has the cause under the correlation_id",
+			"opening the upstream MCP server failed", err)
+		writeFailure(w, http.StatusBadGateway, id, pipeline.CodeInternalError, msg, data)
 		return false
 	}
 	if !sess.attachUpstream(conn) {
@@ -235,7 +236,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		conn := sess.upstream()
 		if err := conn.Send(r.Context(), v.Message); err != nil {
 			if m.IsRequest() {
-				sess.fail(m.IDKey(), pipeline.CodeConnectionClosed, "the request could not be sent to the upstream MCP server: "+err.Error())
+				msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors, "the request could not be sent to the upstream MCP server",
+					"sending a request to the upstream MCP server failed", err, zap.String("session", sess.id))
+				sess.failWith(m.IDKey(), pipeline.NewErrorWithData(m.ID, pipeline.CodeConnectionClosed, msg, data))
 			}
 		}
 	}

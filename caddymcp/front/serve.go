@@ -85,10 +85,19 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, kick <-chan struct{}) {
 	hold := time.NewTimer(primeHold)
 	defer hold.Stop()
+	holdC := hold.C
+	if r.Header.Get("Mcp-Session-Id") == "" {
+		// initialize: its answer waits for the server's, since a refusal
+		// ends the session and must not name it (as the JSON path does).
+		holdC = nil
+	}
 	for waiting := true; waiting; {
 		res := st.read(0, nil)
 		if res.done {
 			s.logMissed(sess, st, res.missed)
+			if sess.isClosed() {
+				w.Header().Del("Mcp-Session-Id") // naming it would only earn a 404
+			}
 			sw := newSSEWriter(w)
 			sw.event(eventID(st.index, 0), nil)
 			var last uint64
@@ -104,7 +113,7 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 		}
 		select {
 		case <-res.wake:
-		case <-hold.C:
+		case <-holdC:
 			waiting = false
 		case <-kick:
 			return

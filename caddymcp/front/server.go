@@ -42,7 +42,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// AllowedOrigins lists Origin values allowed besides loopback and the request's own host ("*" allows all).
 	AllowedOrigins []string
-	// AllowedHosts lists Host values allowed on a loopback listener besides loopback names ("*" allows all).
+	// AllowedHosts lists Host values allowed besides loopback names ("*" allows all). Unset, only loopback
+	// listeners check the Host; set, every listener does (a container port mapped to the host's loopback).
 	AllowedHosts []string
 	// KeepAlive is the interval of comment lines on idle SSE streams.
 	KeepAlive time.Duration
@@ -64,6 +65,11 @@ type Config struct {
 	PublicPath func(*http.Request) string
 	// Logger receives the server's logs.
 	Logger *zap.Logger
+	// VerboseErrors puts the detail of upstream failures (a command line,
+	// a pid, the cause's own words) into the errors clients read, for
+	// development; by default it goes only to the log, on a line whose
+	// correlation_id the client's error data carries.
+	VerboseErrors bool
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an
@@ -115,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 			replay:         replayLimits{events: cfg.ReplayEvents, bytes: cfg.ReplayBytes},
 			maxInFlight:    cfg.MaxInFlight,
 			logger:         cfg.Logger,
+			verboseErrors:  cfg.VerboseErrors,
 		},
 		shutdown: make(chan struct{}),
 	}, nil
@@ -135,10 +142,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, nil, pipeline.CodeInvalidRequest, "Forbidden: "+reason)
 		return
 	}
+	// The upstream forwards the Authorization of the request it serves
+	// when configured to (pass_authorization), not the initialize's.
+	r = r.WithContext(upstream.WithClientAuthorization(r.Context(), r.Header.Get("Authorization")))
 	switch r.Method {
 	case http.MethodPost:
 		s.servePost(w, r)
 	case http.MethodGet:
+		if !acceptsListed(r, "text/event-stream") {
+			writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
+				"Not Acceptable: a GET opens an event stream and must list text/event-stream in Accept (a wildcard such as */* is not enough)")
+			return
+		}
 		s.serveGet(w, r)
 	case http.MethodDelete:
 		s.serveDelete(w, r)

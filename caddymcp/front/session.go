@@ -31,6 +31,7 @@ type sessionSettings struct {
 	replay         replayLimits
 	maxInFlight    int
 	logger         *zap.Logger
+	verboseErrors  bool
 }
 
 // call is a client request waiting for the server's response.
@@ -69,6 +70,7 @@ type Session struct {
 	streams    map[uint64]*stream
 	order      []uint64 // POST stream indexes, oldest first
 	nextStream uint64
+	endData    *pipeline.ErrorData // data of the errors answering calls cut short, when the end has a log line
 }
 
 func newSession(store *Store, user string, settings *sessionSettings, version string) *Session {
@@ -381,12 +383,12 @@ func (s *Session) route(m *pipeline.Message, related json.RawMessage) *stream {
 
 // Closed ends the session when the server side ended (upstream.Receiver).
 func (s *Session) Closed(err error) {
-	s.settings.Load().logger.Warn("upstream MCP server ended; closing its session",
-		zap.String("session", s.id), zap.Error(err))
-	reason := "the upstream MCP server ended"
-	if err != nil {
-		reason += ": " + err.Error()
-	}
+	set := s.settings.Load()
+	reason, data := publicFailure(set.logger, set.verboseErrors, "the upstream MCP server ended; initialize a new session",
+		"upstream MCP server ended; closing its session", err, zap.String("session", s.id))
+	s.mu.Lock()
+	s.endData = &data
+	s.mu.Unlock()
 	s.close(reason)
 }
 
@@ -410,6 +412,10 @@ func (s *Session) end(reason string, only func() bool, last func()) bool {
 	s.closed = true
 	calls := s.inflight
 	s.inflight = nil
+	var data any
+	if s.endData != nil {
+		data = *s.endData
+	}
 	streams := make([]*stream, 0, len(s.streams))
 	for _, st := range s.streams {
 		streams = append(streams, st)
@@ -425,7 +431,7 @@ func (s *Session) end(reason string, only func() bool, last func()) bool {
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		c.stream.respond(pipeline.NewError(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason))
+		c.stream.respond(pipeline.NewErrorWithData(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason, data))
 	}
 	for _, st := range streams {
 		st.close()
