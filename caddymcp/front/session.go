@@ -88,7 +88,7 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 		nextStream: 1,
 	}
 	s.settings.Store(settings)
-	s.streams[getStreamIndex] = newStream(getStreamIndex, settings.replay)
+	s.streams[getStreamIndex] = store.budget.newStream(getStreamIndex, settings.replay)
 	s.touch()
 	return s
 }
@@ -114,7 +114,7 @@ func (s *Session) setVersion(v string) {
 // newPostStream creates the stream that answers one POST, and forgets the
 // oldest finished streams beyond the retention bound.
 func (s *Session) newPostStream() (*stream, error) {
-	st := newStream(0, s.settings.Load().replay)
+	st := s.store.budget.newStream(0, s.settings.Load().replay)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -141,6 +141,7 @@ func (s *Session) pruneLocked() {
 			finished++
 			if finished > retainedStreams {
 				delete(s.streams, idx)
+				st.release()
 				continue
 			}
 		}
@@ -169,6 +170,7 @@ func (s *Session) forgetStream(st *stream) {
 	s.mu.Lock()
 	delete(s.streams, st.index)
 	s.mu.Unlock()
+	st.release()
 }
 
 var (
@@ -435,6 +437,7 @@ func (s *Session) end(reason string, only func() bool, last func()) bool {
 	}
 	for _, st := range streams {
 		st.close()
+		st.release()
 	}
 	if conn := s.upstream(); conn != nil {
 		conn.Close()
