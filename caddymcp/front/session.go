@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,12 +130,16 @@ func (s *Session) newPostStream() (*stream, error) {
 }
 
 func (s *Session) pruneLocked() {
+	// Newest first, count the finished streams; beyond the bound they go,
+	// and their place in order is marked with getStreamIndex, which no POST
+	// stream has. (Filtering into order[:0] while walking it backwards
+	// would overwrite entries not yet read.)
 	finished := 0
-	keep := s.order[:0]
 	for i := len(s.order) - 1; i >= 0; i-- {
 		idx := s.order[i]
 		st := s.streams[idx]
 		if st == nil {
+			s.order[i] = getStreamIndex
 			continue
 		}
 		if st.isClosed() {
@@ -142,16 +147,11 @@ func (s *Session) pruneLocked() {
 			if finished > retainedStreams {
 				delete(s.streams, idx)
 				st.release()
-				continue
+				s.order[i] = getStreamIndex
 			}
 		}
-		keep = append(keep, idx)
 	}
-	// keep was filled newest first; restore oldest-first order.
-	for i, j := 0, len(keep)-1; i < j; i, j = i+1, j-1 {
-		keep[i], keep[j] = keep[j], keep[i]
-	}
-	s.order = keep
+	s.order = slices.DeleteFunc(s.order, func(idx uint64) bool { return idx == getStreamIndex })
 }
 
 // stream returns the stream with the given index, or nil.
