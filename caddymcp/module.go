@@ -38,6 +38,22 @@ const (
 	// out everyone else's.
 	DefaultMaxSessionsPerClient = 64
 	DefaultRequestTimeout       = 10 * time.Minute
+	// DefaultReplayBudget bounds the replay buffers of one endpoint
+	// together. Each stream's own bound (512 events, 1 MiB) alone would let
+	// the default 10000 sessions hold 10 GiB. Measured
+	// (BenchmarkIdleSessionReplay in caddymcp/front): a session whose
+	// client made a call and never listened on its GET stream holds the
+	// raw bytes of what the server sent there since — a few notifications
+	// of 100–300 bytes each (list_changed, log messages), so about 1 KiB
+	// for 5 of them — while a delivered POST answer holds nothing. Every
+	// held event costs about 200 bytes besides its raw bytes (the parsed
+	// message and its slot), which the budget does not count. 64 MiB gives
+	// 10000 idle sessions 4 KiB each (about 16 notifications, ~6 MiB more
+	// in overhead), and leaves 24 MiB for what clients that drop and
+	// resume need: six answers of the largest message (max_message_size 4
+	// MiB). Above it the oldest events of streams nobody listens to go
+	// first.
+	DefaultReplayBudget = 64 << 20
 )
 
 // Handler is an MCP endpoint: it serves MCP clients over Streamable HTTP
@@ -81,6 +97,13 @@ type Handler struct {
 	ReplayEvents int `json:"replay_events,omitempty"`
 	// ReplayBytes bounds the bytes each stream keeps for resumption (default 1 MiB).
 	ReplayBytes int `json:"replay_bytes,omitempty"`
+	// ReplayBudget bounds the bytes every stream of the endpoint keeps for
+	// resumption together (default 64 MiB, see DefaultReplayBudget). Above
+	// it the oldest events of streams no client listens to go first —
+	// delivered ones, then undelivered ones, which the client misses when
+	// it resumes (counted and logged) — and those of listened streams only
+	// when nothing else is left. It applies live on a reload.
+	ReplayBudget int64 `json:"replay_budget,omitempty"`
 	// MaxInFlight bounds the requests in flight per session (default 64).
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
@@ -130,6 +153,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxSessions:          cmp.Or(h.MaxSessions, DefaultMaxSessions),
 		MaxSessionsPerClient: cmp.Or(h.MaxSessionsPerClient, DefaultMaxSessionsPerClient),
 		IdleTimeout:          idle,
+		ReplayBudget:         cmp.Or(h.ReplayBudget, DefaultReplayBudget),
 	}
 	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
 		return &storeEntry{store: front.NewStore(limits, h.logger)}, nil
@@ -224,6 +248,7 @@ func (h *Handler) validateSettings() error {
 		{"keepalive", int64(h.KeepAlive)},
 		{"replay_events", int64(h.ReplayEvents)},
 		{"replay_bytes", int64(h.ReplayBytes)},
+		{"replay_budget", h.ReplayBudget},
 		{"max_in_flight", int64(h.MaxInFlight)},
 	} {
 		if c.v < 0 {
