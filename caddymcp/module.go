@@ -41,18 +41,16 @@ const (
 	// DefaultReplayBudget bounds the replay buffers of one endpoint
 	// together. Each stream's own bound (512 events, 1 MiB) alone would let
 	// the default 10000 sessions hold 10 GiB. Measured
-	// (BenchmarkIdleSessionReplay in caddymcp/front): a session whose
-	// client made a call and never listened on its GET stream holds the
-	// raw bytes of what the server sent there since — a few notifications
-	// of 100–300 bytes each (list_changed, log messages), so about 1 KiB
-	// for 5 of them — while a delivered POST answer holds nothing. Every
-	// held event costs about 200 bytes besides its raw bytes (the parsed
-	// message and its slot), which the budget does not count. 64 MiB gives
-	// 10000 idle sessions 4 KiB each (about 16 notifications, ~6 MiB more
-	// in overhead), and leaves 24 MiB for what clients that drop and
-	// resume need: six answers of the largest message (max_message_size 4
-	// MiB). Above it the oldest events of streams nobody listens to go
-	// first.
+	// (BenchmarkIdleSessionReplay in caddymcp/front): a session with one
+	// answered call (a delivered answer holds nothing) and five typical
+	// notifications on a GET stream nobody listens to (a list change, log
+	// lines, a resource update) holds 551 bytes, which is what the budget
+	// counts; each held event costs about 200 heap bytes more, which it
+	// does not (BenchmarkReplayEventHeld). 64 MiB gives each of 10000 idle
+	// sessions 6.7 KiB, some 60 such notifications or twelve times the
+	// measured session, or leaves a few hundred sessions room for full
+	// 4 MiB answers (max_message_size) that wait for a client to resume.
+	// Above it the oldest events of streams nobody listens to go first.
 	DefaultReplayBudget = 64 << 20
 )
 
