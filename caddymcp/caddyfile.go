@@ -69,6 +69,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    allowed_hosts <host...>
 //	    keepalive <duration>
 //	    replay_buffer <events> <size>
+//	    replay_budget <size>
 //	    max_in_flight <n>
 //	}
 //
@@ -110,8 +111,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // defence, which by default accepts loopback names and the request's own
 // host; keepalive is the interval of comments on idle SSE streams (default
 // 15s); replay_buffer bounds each stream's buffer for resumption (default
-// 512 events, 1MiB); max_in_flight bounds requests in flight per session
-// (default 64).
+// 512 events, 1MiB) and replay_budget all of an endpoint's buffers together
+// (default 64MiB: above it the oldest events of streams nobody listens to go
+// first); max_in_flight bounds requests in flight per session (default 64).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
@@ -166,6 +168,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("replay_buffer: invalid size %q", args[1])
 			}
 			h.ReplayBytes = int(size)
+		case "replay_budget":
+			h.ReplayBudget, err = sizeArg(d)
 		case "max_in_flight":
 			h.MaxInFlight, err = positiveIntArg(d)
 		default:

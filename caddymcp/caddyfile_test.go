@@ -226,6 +226,22 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want: stdioOnly(Handler{ReplayEvents: 128, ReplayBytes: 256 * 1024}),
 		},
 		{
+			name: "replay_budget",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_budget 16MiB
+			}`,
+			want: stdioOnly(Handler{ReplayBudget: 16 << 20}),
+		},
+		{
+			name: "replay_budget in decimal units",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_budget 100MB
+			}`,
+			want: stdioOnly(Handler{ReplayBudget: 100_000_000}),
+		},
+		{
 			name: "max_in_flight",
 			input: `mcp_proxy {
 				stdio cmd
@@ -254,6 +270,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				allowed_hosts mcp.example
 				keepalive 20s
 				replay_buffer 64 64KiB
+				replay_budget 8MiB
 				max_in_flight 8
 			}`,
 			want: Handler{
@@ -278,6 +295,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				KeepAlive:          dur(20 * time.Second),
 				ReplayEvents:       64,
 				ReplayBytes:        64 << 10,
+				ReplayBudget:       8 << 20,
 				MaxInFlight:        8,
 			},
 		},
@@ -664,6 +682,42 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			line:  "Testfile:3",
 			wants: []string{`replay_buffer: invalid size "lots"`},
 		},
+		{
+			name: "replay_budget without a size",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_budget
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "replay_budget with two sizes",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_budget 1MiB 2MiB
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"wrong argument count"},
+		},
+		{
+			name: "replay_budget with a bad size",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_budget lots
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`replay_budget: invalid size "lots"`},
+		},
+		{
+			name: "replay_budget of zero",
+			input: `mcp_proxy {
+				stdio cmd
+				replay_budget 0
+			}`,
+			line:  "Testfile:3",
+			wants: []string{`replay_budget: invalid size "0"`},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h Handler
@@ -697,6 +751,10 @@ func TestUnmarshalCaddyfileSizeOverflow(t *testing.T) {
 		`mcp_proxy {
 			stdio cmd
 			replay_buffer 512 10EiB
+		}`,
+		`mcp_proxy {
+			stdio cmd
+			replay_budget 10EiB
 		}`,
 	} {
 		var h Handler

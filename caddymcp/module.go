@@ -38,6 +38,20 @@ const (
 	// out everyone else's.
 	DefaultMaxSessionsPerClient = 64
 	DefaultRequestTimeout       = 10 * time.Minute
+	// DefaultReplayBudget bounds the replay buffers of one endpoint
+	// together. Each stream's own bound (512 events, 1 MiB) alone would let
+	// the default 10000 sessions hold 10 GiB. Measured
+	// (BenchmarkIdleSessionReplay in caddymcp/front): a session with one
+	// answered call (a delivered answer holds nothing) and five typical
+	// notifications on a GET stream nobody listens to (a list change, log
+	// lines, a resource update) holds 551 bytes, which is what the budget
+	// counts; each held event costs about 200 heap bytes more, which it
+	// does not (BenchmarkReplayEventHeld). 64 MiB gives each of 10000 idle
+	// sessions 6.7 KiB, some 60 such notifications or twelve times the
+	// measured session, or leaves a few hundred sessions room for full
+	// 4 MiB answers (max_message_size) that wait for a client to resume.
+	// Above it the oldest events of streams nobody listens to go first.
+	DefaultReplayBudget = 64 << 20
 )
 
 // Handler is an MCP endpoint: it serves MCP clients over Streamable HTTP
@@ -81,6 +95,13 @@ type Handler struct {
 	ReplayEvents int `json:"replay_events,omitempty"`
 	// ReplayBytes bounds the bytes each stream keeps for resumption (default 1 MiB).
 	ReplayBytes int `json:"replay_bytes,omitempty"`
+	// ReplayBudget bounds the bytes every stream of the endpoint keeps for
+	// resumption together (default 64 MiB, see DefaultReplayBudget). Above
+	// it the oldest events of streams no client listens to go first —
+	// delivered ones, then undelivered ones, which the client misses when
+	// it resumes (counted and logged) — and those of listened streams only
+	// when nothing else is left. It applies live on a reload.
+	ReplayBudget int64 `json:"replay_budget,omitempty"`
 	// MaxInFlight bounds the requests in flight per session (default 64).
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
@@ -130,6 +151,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxSessions:          cmp.Or(h.MaxSessions, DefaultMaxSessions),
 		MaxSessionsPerClient: cmp.Or(h.MaxSessionsPerClient, DefaultMaxSessionsPerClient),
 		IdleTimeout:          idle,
+		ReplayBudget:         cmp.Or(h.ReplayBudget, DefaultReplayBudget),
 	}
 	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
 		return &storeEntry{store: front.NewStore(limits, h.logger)}, nil
@@ -224,6 +246,7 @@ func (h *Handler) validateSettings() error {
 		{"keepalive", int64(h.KeepAlive)},
 		{"replay_events", int64(h.ReplayEvents)},
 		{"replay_bytes", int64(h.ReplayBytes)},
+		{"replay_budget", h.ReplayBudget},
 		{"max_in_flight", int64(h.MaxInFlight)},
 	} {
 		if c.v < 0 {

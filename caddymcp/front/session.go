@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +89,7 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 		nextStream: 1,
 	}
 	s.settings.Store(settings)
-	s.streams[getStreamIndex] = newStream(getStreamIndex, settings.replay)
+	s.streams[getStreamIndex] = store.budget.newStream(getStreamIndex, settings.replay)
 	s.touch()
 	return s
 }
@@ -114,7 +115,7 @@ func (s *Session) setVersion(v string) {
 // newPostStream creates the stream that answers one POST, and forgets the
 // oldest finished streams beyond the retention bound.
 func (s *Session) newPostStream() (*stream, error) {
-	st := newStream(0, s.settings.Load().replay)
+	st := s.store.budget.newStream(0, s.settings.Load().replay)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -129,28 +130,28 @@ func (s *Session) newPostStream() (*stream, error) {
 }
 
 func (s *Session) pruneLocked() {
+	// Newest first, count the finished streams; beyond the bound they go,
+	// and their place in order is marked with getStreamIndex, which no POST
+	// stream has. (Filtering into order[:0] while walking it backwards
+	// would overwrite entries not yet read.)
 	finished := 0
-	keep := s.order[:0]
 	for i := len(s.order) - 1; i >= 0; i-- {
 		idx := s.order[i]
 		st := s.streams[idx]
 		if st == nil {
+			s.order[i] = getStreamIndex
 			continue
 		}
 		if st.isClosed() {
 			finished++
 			if finished > retainedStreams {
 				delete(s.streams, idx)
-				continue
+				st.release()
+				s.order[i] = getStreamIndex
 			}
 		}
-		keep = append(keep, idx)
 	}
-	// keep was filled newest first; restore oldest-first order.
-	for i, j := 0, len(keep)-1; i < j; i, j = i+1, j-1 {
-		keep[i], keep[j] = keep[j], keep[i]
-	}
-	s.order = keep
+	s.order = slices.DeleteFunc(s.order, func(idx uint64) bool { return idx == getStreamIndex })
 }
 
 // stream returns the stream with the given index, or nil.
@@ -169,6 +170,7 @@ func (s *Session) forgetStream(st *stream) {
 	s.mu.Lock()
 	delete(s.streams, st.index)
 	s.mu.Unlock()
+	st.release()
 }
 
 var (
@@ -435,6 +437,7 @@ func (s *Session) end(reason string, only func() bool, last func()) bool {
 	}
 	for _, st := range streams {
 		st.close()
+		st.release()
 	}
 	if conn := s.upstream(); conn != nil {
 		conn.Close()

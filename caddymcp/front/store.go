@@ -16,6 +16,7 @@ type Store struct {
 	maxPerClient atomic.Int64
 	idleTimeout  atomic.Int64 // nanoseconds; 0 = never
 	evicted      atomic.Int64 // sessions ended to make room (evict.go)
+	budget       *replayBudget
 	logger       *zap.Logger
 
 	mu        sync.Mutex
@@ -36,6 +37,10 @@ type Limits struct {
 	MaxSessionsPerClient int
 	// IdleTimeout ends sessions with no request and no open stream for this long.
 	IdleTimeout time.Duration
+	// ReplayBudget bounds the bytes all replay buffers of the endpoint's
+	// streams hold together; above it the oldest events of streams nobody
+	// listens to go first (budget.go).
+	ReplayBudget int64
 }
 
 // NewStore returns an empty store and starts its idle reaper.
@@ -44,6 +49,7 @@ func NewStore(limits Limits, logger *zap.Logger) *Store {
 		logger = zap.NewNop()
 	}
 	st := &Store{
+		budget:    newReplayBudget(logger),
 		logger:    logger,
 		sessions:  make(map[string]*Session),
 		perClient: make(map[string]int),
@@ -56,12 +62,22 @@ func NewStore(limits Limits, logger *zap.Logger) *Store {
 }
 
 // SetLimits updates the bounds (on a reload). Sessions beyond a lowered
-// bound stay; the bound applies to the next new session.
+// bound stay; the bound applies to the next new session. A lowered replay
+// budget applies at once.
 func (st *Store) SetLimits(l Limits) {
 	st.maxSessions.Store(int64(l.MaxSessions))
 	st.maxPerClient.Store(int64(l.MaxSessionsPerClient))
 	st.idleTimeout.Store(int64(l.IdleTimeout))
+	st.budget.setLimit(l.ReplayBudget)
 }
+
+// ReplayHeld returns the bytes the replay buffers of the store's sessions
+// hold (the raw size of the messages, as replay_budget counts them).
+func (st *Store) ReplayHeld() int64 { return st.budget.held() }
+
+// ReplayLost returns how many events replay_budget dropped before any
+// client had them, since the store was made.
+func (st *Store) ReplayLost() int64 { return st.budget.lost.Load() }
 
 // Evicted returns how many idle sessions were ended to make room for new
 // ones since the store was made.

@@ -14,8 +14,9 @@ type replayLimits struct {
 
 // event is one buffered server message with its sequence number.
 type event struct {
-	seq uint64
-	msg *pipeline.Message
+	seq   uint64
+	msg   *pipeline.Message
+	stamp uint64 // append order across the store's streams (budget.go)
 }
 
 // stream is one SSE stream of a session — the standalone GET stream or the
@@ -38,6 +39,10 @@ type stream struct {
 	reader    chan struct{} // closed to tell the current reader to yield
 	delivered uint64        // highest seq written to some reader
 	evicted   uint64        // events evicted before any reader wrote them
+
+	budget   *replayBudget // the store's bound on all buffers; nil: none
+	charged  bool          // registered with budget
+	released bool          // left its session: no longer charged
 }
 
 func newStream(index uint64, limits replayLimits) *stream {
@@ -47,15 +52,18 @@ func newStream(index uint64, limits replayLimits) *stream {
 // append adds m to the buffer. It reports false if the stream is closed.
 func (s *stream) append(m *pipeline.Message) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.appendLocked(m)
+	ok := s.appendLocked(m)
+	s.mu.Unlock()
+	s.budget.enforce()
+	return ok
 }
 
 func (s *stream) appendLocked(m *pipeline.Message) bool {
 	if s.closed {
 		return false
 	}
-	s.events = append(s.events, event{seq: s.nextSeq, msg: m})
+	before := s.size
+	s.events = append(s.events, event{seq: s.nextSeq, msg: m, stamp: s.budget.stamp()})
 	s.nextSeq++
 	s.size += len(m.Raw)
 	for len(s.events) > 1 && (len(s.events) > s.limits.events || s.size > s.limits.bytes) {
@@ -67,6 +75,7 @@ func (s *stream) appendLocked(m *pipeline.Message) bool {
 		s.events[0] = event{}
 		s.events = s.events[1:]
 	}
+	s.chargeLocked(s.size - before)
 	s.signalLocked()
 	return true
 }
@@ -84,6 +93,7 @@ func (s *stream) expect() {
 // response and the end together.
 func (s *stream) respond(m *pipeline.Message) {
 	s.mu.Lock()
+	defer s.budget.enforce() // after the unlock below
 	defer s.mu.Unlock()
 	if m != nil {
 		s.appendLocked(m)
@@ -150,13 +160,19 @@ func (s *stream) read(cursor uint64, buf []event) readResult {
 	defer s.mu.Unlock()
 	res := readResult{wake: s.wake}
 	i := 0
+	// The replay budget may have emptied the buffer: then everything
+	// before nextSeq is gone.
+	first := s.nextSeq
 	if len(s.events) > 0 {
-		first := s.events[0].seq
-		if cursor+1 < first {
-			res.missed = first - cursor - 1
-		} else {
-			i = int(cursor + 1 - first)
-		}
+		first = s.events[0].seq
+	}
+	switch {
+	case cursor+1 < first:
+		res.missed = first - cursor - 1
+	case cursor+1-first < uint64(len(s.events)):
+		i = int(cursor + 1 - first)
+	default:
+		i = len(s.events)
 	}
 	if i < len(s.events) {
 		res.events = append(buf[:0], s.events[i:]...)
