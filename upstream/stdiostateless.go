@@ -39,6 +39,13 @@ const (
 	DefaultSharedInFlight = 64
 )
 
+// NoShared is the StdioOptions.Shared value that turns stateless serving
+// over stdio off: every 2026-07-28 request is answered as a server of the
+// 2025 revisions answers it (ErrLegacyOnly), so the client falls back to
+// initialize and gets a session, and a process, of its own. It exists
+// because the zero value of Shared means "the default".
+const NoShared = -1
+
 // sharedWait is how long a Call waits for room on the shared processes
 // before it fails busy (as long as the pool's default acquire wait).
 const sharedWait = 5 * time.Second
@@ -58,8 +65,9 @@ type StdioOptions struct {
 	// (default 10s); no answer in time means legacy.
 	ProbeTimeout time.Duration
 	// Shared is the most processes that serve 2026-07-28 requests together
-	// (default 2). They come from the same pool as the sessions' processes,
-	// so the pool's max_processes bounds both.
+	// (0: the default, 2; NoShared: none, stateless serving is off). They
+	// come from the same pool as the sessions' processes, so the pool's
+	// max_processes bounds both.
 	Shared int
 	// MaxInFlight is the most requests in flight on one shared process
 	// (default 64); another process starts when every one is at it.
@@ -94,8 +102,8 @@ func (o StdioOptions) Validate() error {
 	if o.ProbeTimeout < 0 {
 		errs = append(errs, fmt.Errorf("probe_timeout must be positive, got %s", o.ProbeTimeout))
 	}
-	if o.Shared < 0 {
-		errs = append(errs, fmt.Errorf("shared must be positive, got %d", o.Shared))
+	if o.Shared < 0 && o.Shared != NoShared {
+		errs = append(errs, fmt.Errorf("shared must be zero (off) or positive, got %d", o.Shared))
 	}
 	if o.MaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("the in-flight limit of a shared process must be positive, got %d", o.MaxInFlight))
@@ -148,7 +156,8 @@ type sharedProc struct {
 // returned, always with status 200.
 //
 // Call returns ErrLegacyOnly at once when the server speaks only the 2025
-// revisions (Protocol legacy, or what the auto probe found); a *BusyError
+// revisions (Protocol legacy, or what the auto probe found) or when Shared
+// is NoShared; a *BusyError
 // when no process is free within a few seconds or the pool is full or
 // closed; ctx.Err() when ctx ends first (the server gets
 // notifications/cancelled with the request's upstream id and nothing more
@@ -162,6 +171,9 @@ func (s *Stdio) Call(ctx context.Context, req *StatelessRequest, deliver func(m 
 		return errors.New("upstream: Call needs a request message and a deliver function")
 	}
 	msg := req.Message
+	if s.opts.Shared == NoShared {
+		return ErrLegacyOnly // stateless serving is off: sessions only
+	}
 	era, err := s.Era(ctx)
 	if err != nil {
 		return err

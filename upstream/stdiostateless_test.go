@@ -420,7 +420,7 @@ func TestStdioOptionsValidate(t *testing.T) {
 	if err := (StdioOptions{}).Validate(); err != nil {
 		t.Fatal(err)
 	}
-	err := StdioOptions{Protocol: "2026", Shared: -1}.Validate()
+	err := StdioOptions{Protocol: "2026", Shared: -2}.Validate()
 	if err == nil || !strings.Contains(err.Error(), "protocol") || !strings.Contains(err.Error(), "shared") {
 		t.Fatalf("want both problems named, got %v", err)
 	}
