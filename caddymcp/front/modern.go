@@ -239,8 +239,9 @@ type delivery struct {
 // the 2026 cancellation.
 func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest) {
 	ctx, cancel := context.WithCancel(r.Context())
-	q := newDeliveryQueue(s.cfg.ReplayEvents, func() {
-		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request")
+	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
+		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
+			zap.Int("queued", s.cfg.ReplayEvents))
 		cancel()
 	})
 	var wg sync.WaitGroup
@@ -270,15 +271,18 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	// However the handler leaves, the call ends before it returns.
 	defer func() { cancel(); wg.Wait() }()
 
+	// The writer follows the client's context, not the call's: a call the
+	// queue cancelled still owes the client its final error.
+	client := r.Context()
 	if req.Message.IsNotification() {
-		if d := q.await(ctx); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
+		if d := q.await(client); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
 			writeMessage(w, d.status, d.m)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	first := q.await(ctx)
+	first := q.await(client)
 	if first == nil {
 		return // the client went away, or the call ended with nothing
 	}
@@ -286,7 +290,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	if first.m.IsResponse() {
 		// Call returns right after the response: the queue ends at once
 		// unless something follows.
-		if second = q.await(ctx); second == nil {
+		if second = q.await(client); second == nil {
 			status := first.status
 			if status == 0 {
 				status = http.StatusOK
@@ -310,79 +314,20 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 			return
 		}
 		select {
-		case d, ok := <-q.ch:
-			if !ok {
-				return
-			}
+		case d := <-q.ch:
 			sw.event("", d.m.Raw)
+		case <-q.done:
+			// What is still queued, then the final message.
+			for d := q.await(client); d != nil; d = q.await(client) {
+				sw.event("", d.m.Raw)
+			}
+			_ = sw.flush()
+			return
 		case <-keepAlive.C:
 			sw.comment("keepalive")
-		case <-ctx.Done():
+		case <-client.Done():
 			return
 		}
-	}
-}
-
-// deliveryQueue carries a stateless call's messages from the upstream to
-// the client's writer. It is bounded: when the client falls that far
-// behind, the call is cancelled instead of blocking the upstream.
-type deliveryQueue struct {
-	ch         chan *delivery
-	onOverflow func()
-	mu         sync.Mutex
-	closed     bool
-}
-
-func newDeliveryQueue(n int, onOverflow func()) *deliveryQueue {
-	return &deliveryQueue{ch: make(chan *delivery, n), onOverflow: onOverflow}
-}
-
-// push never blocks: a full queue ends the call instead.
-func (q *deliveryQueue) push(m *pipeline.Message, status int) {
-	q.mu.Lock()
-	overflow := false
-	if !q.closed {
-		select {
-		case q.ch <- &delivery{m: m, status: status}:
-		default:
-			overflow = true
-			q.closed = true
-			close(q.ch)
-		}
-	}
-	q.mu.Unlock()
-	if overflow {
-		q.onOverflow()
-	}
-}
-
-// finish adds a last message (if any) and closes the queue.
-func (q *deliveryQueue) finish(last *delivery) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return
-	}
-	if last != nil {
-		select {
-		case q.ch <- last:
-		default:
-		}
-	}
-	q.closed = true
-	close(q.ch)
-}
-
-// await returns the next delivery, or nil when the queue ended or ctx did.
-func (q *deliveryQueue) await(ctx context.Context) *delivery {
-	select {
-	case d, ok := <-q.ch:
-		if !ok {
-			return nil
-		}
-		return d
-	case <-ctx.Done():
-		return nil
 	}
 }
 
