@@ -294,6 +294,7 @@ func TestStdioEra(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			s, p := newStatelessStdio(t, tc.mode, StdioOptions{ProbeTimeout: 300 * time.Millisecond}, nil)
+			s.era.readyWait = time.Second // "silent" never answers the readiness ping either
 			var wg sync.WaitGroup
 			eras := make([]string, 5)
 			for i := range eras {
