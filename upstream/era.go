@@ -57,7 +57,7 @@ type eraState struct {
 // A probe that could not run (the pool was full, the command did not
 // start, Close) returns its error and is retried by the next call.
 func (s *Stdio) Era(ctx context.Context) (string, error) {
-	switch s.opts.Protocol {
+	switch s.statelessOpts().Protocol {
 	case ProtocolLegacy:
 		return EraLegacy, nil
 	case ProtocolModern:
@@ -188,13 +188,13 @@ func (s *Stdio) probe(ctx context.Context) (probeResult, error) {
 	}
 	var resp *pipeline.Message
 	if err == nil {
-		resp, err = ask(discoverProbe, s.opts.ProbeTimeout)
+		resp, err = ask(discoverProbe, s.statelessOpts().ProbeTimeout)
 		if ctx.Err() != nil {
 			return closed()
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			logger.Info("the probe process answered a ping but not server/discover in time; the era probe will be retried",
-				zap.Duration("probe_timeout", s.opts.ProbeTimeout))
+				zap.Duration("probe_timeout", s.statelessOpts().ProbeTimeout))
 			return probeResult{timedOut: true}, nil
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -36,6 +34,13 @@ const (
 	DefaultProbeTimeout   = 10 * time.Second
 	DefaultShared         = 2
 	DefaultSharedInFlight = 64
+	// MaxUserShares bounds the users that hold a share of processes at
+	// once (each share costs up to Shared processes of the pool).
+	MaxUserShares = 256
+	// ShareIdleTimeout is how long a user's share stays without a request
+	// in flight before its processes are stopped (as the pool's default
+	// idle_timeout for surplus spares).
+	ShareIdleTimeout = time.Minute
 )
 
 // NoShared is the StdioOptions.Shared value that turns stateless serving
@@ -126,51 +131,38 @@ func NewStdioWithOptions(p *pool.Pool, maxMessageSize int, logger *zap.Logger, o
 		opts:           opts.withDefaults(),
 		closeCtx:       ctx,
 		closeCancel:    cancel,
-		shared:         sharedSet{changed: make(chan struct{})},
+		shared:         sharedSet{changed: make(chan struct{}), users: make(map[string]*share)},
 	}, nil
 }
 
-// sharedSet is the processes that serve Call, each behind a mux.
-type sharedSet struct {
-	mu       sync.Mutex
-	closed   bool
-	procs    []*sharedProc
-	starting bool          // a process is being acquired for the set
-	waiting  int           // Calls waiting for room
-	changed  chan struct{} // closed and replaced when room may have freed
-}
-
-// sharedProc is one shared process and its requests in flight.
-type sharedProc struct {
-	mux  *mux
-	load int // guarded by sharedSet.mu
-}
-
 // Call serves one 2026-07-28 request (Stateless) on a process shared with
-// other clients: the least loaded one, or a new one from the pool while
-// fewer than Shared run and all are at MaxInFlight. The request's id, its
-// progressToken and (for subscriptions/listen) its subscription id are the
-// mux's while upstream; what reaches deliver carries the client's again.
-// deliver is called on Call's goroutine, in order, never after Call
-// returned, always with status 200.
+// other clients of the same user (req.User; "" is the anonymous share): the
+// least loaded one of the user's share, or a new one from the pool while
+// the share has fewer than Shared and all are at MaxInFlight. A
+// subscriptions/listen takes no request slot: it rides on the least loaded
+// process of the share, so open listens never lock a process. The
+// request's id, its progressToken and (for subscriptions/listen) its
+// subscription id are the mux's while upstream; what reaches deliver
+// carries the client's again. deliver is called on Call's goroutine, in
+// order, never after Call returned, always with status 200.
 //
 // Call returns ErrLegacyOnly at once when the server speaks only the 2025
 // revisions (Protocol legacy, or what the auto probe found) or when Shared
-// is NoShared; a *BusyError
-// when no process is free within a few seconds or the pool is full or
-// closed; ctx.Err() when ctx ends first (the server gets
+// is NoShared; a *BusyError when no process is free within a few seconds,
+// the pool is full or closed, or MaxUserShares users hold a share each and
+// none is idle; ctx.Err() when ctx ends first (the server gets
 // notifications/cancelled with the request's upstream id and nothing more
 // is delivered); an error naming the process when it exited before
 // answering (a listen stream ends that way too; the next Call starts a new
-// process). A client notification is forwarded to a running shared process
-// (dropped when none runs), except notifications/cancelled and
+// process). A client notification is forwarded to a running process of the
+// user's share (dropped when none runs), except notifications/cancelled and
 // notifications/progress, whose ids mean nothing upstream: those are dropped.
 func (s *Stdio) Call(ctx context.Context, req *StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	if req == nil || req.Message == nil || deliver == nil {
 		return errors.New("upstream: Call needs a request message and a deliver function")
 	}
 	msg := req.Message
-	if s.opts.Shared == NoShared {
+	if s.statelessOpts().Shared == NoShared {
 		return ErrLegacyOnly // stateless serving is off: sessions only
 	}
 	era, err := s.Era(ctx)
@@ -183,163 +175,46 @@ func (s *Stdio) Call(ctx context.Context, req *StatelessRequest, deliver func(m 
 	switch msg.Kind {
 	case pipeline.KindRequest:
 	case pipeline.KindNotification:
-		s.notify(msg)
+		s.notify(req.User, msg)
 		return nil
 	default:
 		return errors.New("upstream: 2026-07-28 clients send no responses")
 	}
-	sp, err := s.acquireShared(ctx)
+	sh, err := s.pinShare(req.User)
 	if err != nil {
 		return err
 	}
-	defer s.releaseShared(sp)
+	defer s.unpinShare(sh)
+	listen := msg.Method == "subscriptions/listen"
+	sp, err := s.acquireShared(ctx, sh, listen)
+	if err != nil {
+		return err
+	}
+	defer s.releaseShared(sp, listen)
 	return sp.mux.call(ctx, msg, deliver)
 }
 
-// notify forwards a client notification to the least loaded shared process.
-func (s *Stdio) notify(msg *pipeline.Message) {
+// notify forwards a client notification to the least loaded process of the
+// user's share.
+func (s *Stdio) notify(user string, msg *pipeline.Message) {
 	if msg.Method == "notifications/cancelled" || msg.Method == "notifications/progress" {
 		s.logger.Debug("dropped a 2026-07-28 client notification that names a request", zap.String("method", msg.Method))
 		return
 	}
-	s.shared.mu.Lock()
-	sp := s.leastLoadedLocked(int(^uint(0) >> 1))
-	s.shared.mu.Unlock()
+	set := &s.shared
+	set.mu.Lock()
+	var sp *sharedProc
+	if sh := set.shareLocked(user); sh != nil {
+		sp = sh.leastLoaded(int(^uint(0) >> 1))
+	}
+	set.mu.Unlock()
 	if sp == nil || !sp.mux.send(msg.Raw) {
 		s.logger.Debug("dropped a 2026-07-28 client notification: no shared process can take it", zap.String("method", msg.Method))
 	}
 }
 
-// acquireShared reserves a request slot on a shared process, starting one
-// when needed.
-func (s *Stdio) acquireShared(ctx context.Context) (*sharedProc, error) {
-	sh := &s.shared
-	var timer *time.Timer
-	waiting := false
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		if waiting {
-			sh.mu.Lock()
-			sh.waiting--
-			sh.mu.Unlock()
-		}
-	}()
-	for {
-		sh.mu.Lock()
-		if sh.closed {
-			sh.mu.Unlock()
-			return nil, &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
-		}
-		if sp := s.leastLoadedLocked(s.opts.MaxInFlight); sp != nil {
-			sp.load++
-			sh.mu.Unlock()
-			return sp, nil
-		}
-		if !sh.starting && len(sh.procs) < s.opts.Shared {
-			sh.starting = true
-			sh.mu.Unlock()
-			return s.startShared(ctx)
-		}
-		if !waiting {
-			waiting = true
-			sh.waiting++
-		}
-		changed := sh.changed
-		sh.mu.Unlock()
-
-		if timer == nil {
-			timer = time.NewTimer(sharedWait)
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return nil, &BusyError{RetryAfter: time.Second, Err: fmt.Errorf(
-				"upstream: all %d shared MCP server processes have %d requests in flight", s.opts.Shared, s.opts.MaxInFlight)}
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// leastLoadedLocked returns the live shared process with the fewest requests
-// in flight below limit, or nil.
-func (s *Stdio) leastLoadedLocked(limit int) *sharedProc {
-	var best *sharedProc
-	for _, sp := range s.shared.procs {
-		if sp.load < limit && (best == nil || sp.load < best.load) {
-			best = sp
-		}
-	}
-	return best
-}
-
-// startShared acquires a process from the pool for the shared set and
-// reserves a slot on it. The caller set shared.starting.
-func (s *Stdio) startShared(ctx context.Context) (*sharedProc, error) {
-	sh := &s.shared
-	proc, err := s.pool.Acquire(ctx)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.starting = false
-	sh.broadcastLocked() // waiters either use the new process or start one
-	if err != nil {
-		return nil, acquireError(err)
-	}
-	if sh.closed {
-		proc.Release()
-		return nil, &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
-	}
-	sp := &sharedProc{load: 1}
-	sp.mux = newMux(proc, s.maxMessageSize, s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
-	sh.procs = append(sh.procs, sp)
-	s.logger.Debug("started a shared MCP server process for 2026-07-28 requests",
-		zap.Int("pid", proc.PID()), zap.Int("shared", len(sh.procs)))
-	return sp, nil
-}
-
-// releaseShared frees the slot a Call held.
-func (s *Stdio) releaseShared(sp *sharedProc) {
-	s.shared.mu.Lock()
-	sp.load--
-	if s.shared.waiting > 0 {
-		s.shared.broadcastLocked()
-	}
-	s.shared.mu.Unlock()
-}
-
-// sharedEnded drops a process that ended from the set; the next Call that
-// needs one starts a new process.
-func (s *Stdio) sharedEnded(sp *sharedProc) {
-	s.shared.mu.Lock()
-	defer s.shared.mu.Unlock()
-	if i := slices.Index(s.shared.procs, sp); i >= 0 {
-		s.shared.procs = slices.Delete(s.shared.procs, i, i+1)
-		s.shared.broadcastLocked()
-	}
-}
-
-func (sh *sharedSet) broadcastLocked() {
-	close(sh.changed)
-	sh.changed = make(chan struct{})
-}
-
-// Close stops the shared processes (their Calls fail) and any era probe,
-// and makes later Calls fail busy. Sessions opened with Open are not
-// affected. Close does not wait; Wait does.
-func (s *Stdio) Close() {
-	s.closeCancel()
-	s.shared.mu.Lock()
-	s.shared.closed = true
-	procs := s.shared.procs
-	s.shared.procs = nil
-	s.shared.broadcastLocked()
-	s.shared.mu.Unlock()
-	for _, sp := range procs {
-		sp.mux.close()
-	}
-}
+// statelessOpts returns the options that shape Call.
+func (s *Stdio) statelessOpts() StdioOptions { return s.opts }
 
 // acquireError maps a pool.Acquire failure as Open does.
 func acquireError(err error) error {

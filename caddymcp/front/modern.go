@@ -80,7 +80,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		return
 	}
 	defer release()
-	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header)})
+	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)})
 }
 
 // checkModern validates the headers and `_meta` of a 2026-07-28 message
