@@ -73,10 +73,23 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
-	release, ok := s.modernSlots.acquire(s.clientKey(r), s.cfg.MaxInFlight)
-	if !ok {
+	release, refused := s.modernSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
+	switch refused {
+	case refusedClient:
 		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
 			"Too Many Requests: too many 2026-07-28 requests in flight from this client")
+		return
+	case refusedClientListens:
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
+			"Too Many Requests: this client has "+strconv.Itoa(DefaultMaxListensPerClient)+" subscriptions/listen streams open; close one first")
+		return
+	case refusedTotal:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
+			"Service Unavailable: the gateway has as many 2026-07-28 requests in flight as it takes; retry later")
+		return
+	case refusedTotalListens:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
+			"Service Unavailable: the gateway has as many subscriptions/listen streams open as it takes; retry later")
 		return
 	}
 	defer release()
@@ -349,32 +362,6 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// slots bounds the requests in flight per key.
-type slots struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-// acquire takes a slot for key unless limit are taken; release frees it.
-func (sl *slots) acquire(key string, limit int) (release func(), ok bool) {
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	if sl.counts == nil {
-		sl.counts = make(map[string]int)
-	}
-	if limit > 0 && sl.counts[key] >= limit {
-		return nil, false
-	}
-	sl.counts[key]++
-	return func() {
-		sl.mu.Lock()
-		defer sl.mu.Unlock()
-		if sl.counts[key]--; sl.counts[key] <= 0 {
-			delete(sl.counts, key) // the map holds only keys in flight
-		}
-	}, true
 }
 
 // writeMessage writes one message as a JSON answer.
