@@ -41,3 +41,38 @@ func TestDroppedCancelCancelsNothing(t *testing.T) {
 		t.Errorf("a dropped cancel reached the upstream: %s", c.receivedSummary())
 	}
 }
+
+// TestModernDroppedCancelReachesNothing: a 2026-07-28 notifications/cancelled
+// runs the pipeline before it goes upstream: one a stage drops never
+// reaches the upstream, one it lets through does.
+func TestModernDroppedCancelReachesNothing(t *testing.T) {
+	cancel := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,` + modernMeta + `}}`
+	for _, tc := range []struct {
+		name    string
+		chain   *pipeline.Chain
+		reaches bool
+	}{
+		{"dropped", pipeline.NewChain(dropCancels), false},
+		{"passed", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, fake := newModernServerWith(t, Config{Chain: tc.chain}, echoCall)
+			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, cancel, map[string]string{"Mcp-Method": "notifications/cancelled"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			// The handler has returned: a Call, if any, was made.
+			select {
+			case <-fake.seen:
+				if !tc.reaches {
+					t.Fatal("a cancel the pipeline dropped reached the upstream")
+				}
+			default:
+				if tc.reaches {
+					t.Fatalf("a cancel the pipeline let through did not reach the upstream (status %d)", resp.StatusCode)
+				}
+			}
+		})
+	}
+}
