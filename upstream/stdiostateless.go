@@ -65,13 +65,14 @@ var errSharedClosed = errors.New("upstream: the stdio upstream was closed")
 type StdioOptions struct {
 	// Protocol is ProtocolAuto (default), ProtocolLegacy or ProtocolModern.
 	Protocol string
-	// ProbeTimeout bounds the wait for the answer to the auto probe
-	// (default 10s); no answer in time means legacy.
+	// ProbeTimeout bounds the wait for the answer to server/discover in the
+	// auto probe, once the process answered a ping (default 10s); no answer
+	// in time means legacy until the probe is retried (see Era).
 	ProbeTimeout time.Duration
-	// Shared is the most processes that serve 2026-07-28 requests together
-	// (0: the default, 2; NoShared: none, stateless serving is off). They
-	// come from the same pool as the sessions' processes, so the pool's
-	// max_processes bounds both.
+	// Shared is the most processes that serve 2026-07-28 requests together,
+	// per user (0: the default, 2; NoShared: none, stateless serving is
+	// off). They come from the same pool as the sessions' processes, so the
+	// pool's max_processes bounds both.
 	Shared int
 	// MaxInFlight is the most requests in flight on one shared process
 	// (default 64); another process starts when every one is at it.
