@@ -87,7 +87,7 @@ type muxCall struct {
 
 	out      chan *pipeline.Message // notifications for the caller
 	finished chan struct{}          // closed after resp or err is set
-	resp     *pipeline.Message      // the response, client id restored
+	resp     *pipeline.Message      // the final message: the response (or the server's cancel), client id restored
 	err      error                  // the mux ended before the response
 
 	// Guarded by mux.mu.
@@ -412,7 +412,13 @@ func (m *mux) routeNotification(msg *pipeline.Message) {
 		m.logger.Debug("dropped a server notification that names no pending request", zap.String("method", msg.Method))
 		return
 	}
-	if ok {
+	if ok && last {
+		// The server's cancel is the call's final message: it takes the
+		// response's slot, which no full queue can refuse.
+		if n, err := pipeline.Parse(out); err == nil {
+			c.resp = n
+		}
+	} else if ok {
 		if n, err := pipeline.Parse(out); err == nil {
 			select {
 			case c.out <- n:

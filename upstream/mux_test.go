@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -317,5 +318,46 @@ func TestClassifyDiscover(t *testing.T) {
 		if got, why := classifyDiscover(resp, tc.err); got != tc.want {
 			t.Errorf("%s %v: got %s (%s), want %s", tc.resp, tc.err, got, why, tc.want)
 		}
+	}
+}
+
+// TestMuxServerCancelAfterFullQueue: the server's notifications/cancelled
+// ends its call even when the caller's queue is full of progress it has
+// not taken yet: the cancel is the call's final message and is delivered
+// last, never dropped.
+func TestMuxServerCancelAfterFullQueue(t *testing.T) {
+	m, f := newTestMux(t)
+	release := make(chan struct{})
+	first := make(chan callResult, 1)
+	go func() {
+		var r callResult
+		r.err = m.call(context.Background(), mustParse(t, `{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"_meta":{"progressToken":"p"}}}`),
+			func(msg *pipeline.Message, _ int) {
+				<-release // a client that does not read
+				r.msgs = append(r.msgs, msg)
+			})
+		first <- r
+	}()
+	f.read(t)
+	for i := range callQueueLen + 5 {
+		f.write(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":%d}}`, i))
+	}
+	f.write(t, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"server gave up"}}`)
+	// The reader routes in order: once a later call is answered, the
+	// cancel was routed.
+	second := startCall(context.Background(), m, mustParse(t, `{"jsonrpc":"2.0","id":2,"method":"ping"}`))
+	f.read(t)
+	f.write(t, `{"jsonrpc":"2.0","id":2,"result":{}}`)
+	if r := await(t, second); r.err != nil {
+		t.Fatal(r.err)
+	}
+	close(release)
+	r := await(t, first)
+	if r.err != nil || len(r.msgs) == 0 {
+		t.Fatalf("call: %v, %d messages", r.err, len(r.msgs))
+	}
+	last := r.msgs[len(r.msgs)-1]
+	if want := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow","reason":"server gave up"}}`; string(last.Raw) != want {
+		t.Fatalf("last message %s, want the server's cancel %s (after %d messages)", last.Raw, want, len(r.msgs))
 	}
 }

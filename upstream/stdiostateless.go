@@ -2,11 +2,8 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,7 +34,21 @@ const (
 	DefaultProbeTimeout   = 10 * time.Second
 	DefaultShared         = 2
 	DefaultSharedInFlight = 64
+	// MaxUserShares bounds the users that hold a share of processes at
+	// once (each share costs up to Shared processes of the pool).
+	MaxUserShares = 256
+	// ShareIdleTimeout is how long a user's share stays without a request
+	// in flight before its processes are stopped (as the pool's default
+	// idle_timeout for surplus spares).
+	ShareIdleTimeout = time.Minute
 )
+
+// NoShared is the StdioOptions.Shared value that turns stateless serving
+// over stdio off: every 2026-07-28 request is answered as a server of the
+// 2025 revisions answers it (ErrLegacyOnly), so the client falls back to
+// initialize and gets a session, and a process, of its own. It exists
+// because the zero value of Shared means "the default".
+const NoShared = -1
 
 // sharedWait is how long a Call waits for room on the shared processes
 // before it fails busy (as long as the pool's default acquire wait).
@@ -54,12 +65,14 @@ var errSharedClosed = errors.New("upstream: the stdio upstream was closed")
 type StdioOptions struct {
 	// Protocol is ProtocolAuto (default), ProtocolLegacy or ProtocolModern.
 	Protocol string
-	// ProbeTimeout bounds the wait for the answer to the auto probe
-	// (default 10s); no answer in time means legacy.
+	// ProbeTimeout bounds the wait for the answer to server/discover in the
+	// auto probe, once the process answered a ping (default 10s); no answer
+	// in time means legacy until the probe is retried (see Era).
 	ProbeTimeout time.Duration
-	// Shared is the most processes that serve 2026-07-28 requests together
-	// (default 2). They come from the same pool as the sessions' processes,
-	// so the pool's max_processes bounds both.
+	// Shared is the most processes that serve 2026-07-28 requests together,
+	// per user (0: the default, 2; NoShared: none, stateless serving is
+	// off). They come from the same pool as the sessions' processes, so the
+	// pool's max_processes bounds both.
 	Shared int
 	// MaxInFlight is the most requests in flight on one shared process
 	// (default 64); another process starts when every one is at it.
@@ -94,8 +107,8 @@ func (o StdioOptions) Validate() error {
 	if o.ProbeTimeout < 0 {
 		errs = append(errs, fmt.Errorf("probe_timeout must be positive, got %s", o.ProbeTimeout))
 	}
-	if o.Shared < 0 {
-		errs = append(errs, fmt.Errorf("shared must be positive, got %d", o.Shared))
+	if o.Shared < 0 && o.Shared != NoShared {
+		errs = append(errs, fmt.Errorf("shared must be zero (off) or positive, got %d", o.Shared))
 	}
 	if o.MaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("the in-flight limit of a shared process must be positive, got %d", o.MaxInFlight))
@@ -119,49 +132,40 @@ func NewStdioWithOptions(p *pool.Pool, maxMessageSize int, logger *zap.Logger, o
 		opts:           opts.withDefaults(),
 		closeCtx:       ctx,
 		closeCancel:    cancel,
-		shared:         sharedSet{changed: make(chan struct{})},
+		shared:         sharedSet{changed: make(chan struct{}), users: make(map[string]*share)},
 	}, nil
 }
 
-// sharedSet is the processes that serve Call, each behind a mux.
-type sharedSet struct {
-	mu       sync.Mutex
-	closed   bool
-	procs    []*sharedProc
-	starting bool          // a process is being acquired for the set
-	waiting  int           // Calls waiting for room
-	changed  chan struct{} // closed and replaced when room may have freed
-}
-
-// sharedProc is one shared process and its requests in flight.
-type sharedProc struct {
-	mux  *mux
-	load int // guarded by sharedSet.mu
-}
-
 // Call serves one 2026-07-28 request (Stateless) on a process shared with
-// other clients: the least loaded one, or a new one from the pool while
-// fewer than Shared run and all are at MaxInFlight. The request's id, its
-// progressToken and (for subscriptions/listen) its subscription id are the
-// mux's while upstream; what reaches deliver carries the client's again.
-// deliver is called on Call's goroutine, in order, never after Call
-// returned, always with status 200.
+// other clients of the same user (req.User; "" is the anonymous share): the
+// least loaded one of the user's share, or a new one from the pool while
+// the share has fewer than Shared and all are at MaxInFlight. A
+// subscriptions/listen takes no request slot: it rides on the least loaded
+// process of the share, so open listens never lock a process. The
+// request's id, its progressToken and (for subscriptions/listen) its
+// subscription id are the mux's while upstream; what reaches deliver
+// carries the client's again. deliver is called on Call's goroutine, in
+// order, never after Call returned, always with status 200.
 //
 // Call returns ErrLegacyOnly at once when the server speaks only the 2025
-// revisions (Protocol legacy, or what the auto probe found); a *BusyError
-// when no process is free within a few seconds or the pool is full or
-// closed; ctx.Err() when ctx ends first (the server gets
+// revisions (Protocol legacy, or what the auto probe found) or when Shared
+// is NoShared; a *BusyError when no process is free within a few seconds,
+// the pool is full or closed, or MaxUserShares users hold a share each and
+// none is idle; ctx.Err() when ctx ends first (the server gets
 // notifications/cancelled with the request's upstream id and nothing more
 // is delivered); an error naming the process when it exited before
 // answering (a listen stream ends that way too; the next Call starts a new
-// process). A client notification is forwarded to a running shared process
-// (dropped when none runs), except notifications/cancelled and
+// process). A client notification is forwarded to a running process of the
+// user's share (dropped when none runs), except notifications/cancelled and
 // notifications/progress, whose ids mean nothing upstream: those are dropped.
 func (s *Stdio) Call(ctx context.Context, req *StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	if req == nil || req.Message == nil || deliver == nil {
 		return errors.New("upstream: Call needs a request message and a deliver function")
 	}
 	msg := req.Message
+	if s.statelessOpts().Shared == NoShared {
+		return ErrLegacyOnly // stateless serving is off: sessions only
+	}
 	era, err := s.Era(ctx)
 	if err != nil {
 		return err
@@ -172,163 +176,46 @@ func (s *Stdio) Call(ctx context.Context, req *StatelessRequest, deliver func(m 
 	switch msg.Kind {
 	case pipeline.KindRequest:
 	case pipeline.KindNotification:
-		s.notify(msg)
+		s.notify(req.User, msg)
 		return nil
 	default:
 		return errors.New("upstream: 2026-07-28 clients send no responses")
 	}
-	sp, err := s.acquireShared(ctx)
+	sh, err := s.pinShare(req.User)
 	if err != nil {
 		return err
 	}
-	defer s.releaseShared(sp)
+	defer s.unpinShare(sh)
+	listen := msg.Method == "subscriptions/listen"
+	sp, err := s.acquireShared(ctx, sh, listen)
+	if err != nil {
+		return err
+	}
+	defer s.releaseShared(sp, listen)
 	return sp.mux.call(ctx, msg, deliver)
 }
 
-// notify forwards a client notification to the least loaded shared process.
-func (s *Stdio) notify(msg *pipeline.Message) {
+// notify forwards a client notification to the least loaded process of the
+// user's share.
+func (s *Stdio) notify(user string, msg *pipeline.Message) {
 	if msg.Method == "notifications/cancelled" || msg.Method == "notifications/progress" {
 		s.logger.Debug("dropped a 2026-07-28 client notification that names a request", zap.String("method", msg.Method))
 		return
 	}
-	s.shared.mu.Lock()
-	sp := s.leastLoadedLocked(int(^uint(0) >> 1))
-	s.shared.mu.Unlock()
+	set := &s.shared
+	set.mu.Lock()
+	var sp *sharedProc
+	if sh := set.shareLocked(user); sh != nil {
+		sp = sh.leastLoaded(int(^uint(0) >> 1))
+	}
+	set.mu.Unlock()
 	if sp == nil || !sp.mux.send(msg.Raw) {
 		s.logger.Debug("dropped a 2026-07-28 client notification: no shared process can take it", zap.String("method", msg.Method))
 	}
 }
 
-// acquireShared reserves a request slot on a shared process, starting one
-// when needed.
-func (s *Stdio) acquireShared(ctx context.Context) (*sharedProc, error) {
-	sh := &s.shared
-	var timer *time.Timer
-	waiting := false
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		if waiting {
-			sh.mu.Lock()
-			sh.waiting--
-			sh.mu.Unlock()
-		}
-	}()
-	for {
-		sh.mu.Lock()
-		if sh.closed {
-			sh.mu.Unlock()
-			return nil, &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
-		}
-		if sp := s.leastLoadedLocked(s.opts.MaxInFlight); sp != nil {
-			sp.load++
-			sh.mu.Unlock()
-			return sp, nil
-		}
-		if !sh.starting && len(sh.procs) < s.opts.Shared {
-			sh.starting = true
-			sh.mu.Unlock()
-			return s.startShared(ctx)
-		}
-		if !waiting {
-			waiting = true
-			sh.waiting++
-		}
-		changed := sh.changed
-		sh.mu.Unlock()
-
-		if timer == nil {
-			timer = time.NewTimer(sharedWait)
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return nil, &BusyError{RetryAfter: time.Second, Err: fmt.Errorf(
-				"upstream: all %d shared MCP server processes have %d requests in flight", s.opts.Shared, s.opts.MaxInFlight)}
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// leastLoadedLocked returns the live shared process with the fewest requests
-// in flight below limit, or nil.
-func (s *Stdio) leastLoadedLocked(limit int) *sharedProc {
-	var best *sharedProc
-	for _, sp := range s.shared.procs {
-		if sp.load < limit && (best == nil || sp.load < best.load) {
-			best = sp
-		}
-	}
-	return best
-}
-
-// startShared acquires a process from the pool for the shared set and
-// reserves a slot on it. The caller set shared.starting.
-func (s *Stdio) startShared(ctx context.Context) (*sharedProc, error) {
-	sh := &s.shared
-	proc, err := s.pool.Acquire(ctx)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.starting = false
-	sh.broadcastLocked() // waiters either use the new process or start one
-	if err != nil {
-		return nil, acquireError(err)
-	}
-	if sh.closed {
-		proc.Release()
-		return nil, &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
-	}
-	sp := &sharedProc{load: 1}
-	sp.mux = newMux(proc, s.maxMessageSize, s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
-	sh.procs = append(sh.procs, sp)
-	s.logger.Debug("started a shared MCP server process for 2026-07-28 requests",
-		zap.Int("pid", proc.PID()), zap.Int("shared", len(sh.procs)))
-	return sp, nil
-}
-
-// releaseShared frees the slot a Call held.
-func (s *Stdio) releaseShared(sp *sharedProc) {
-	s.shared.mu.Lock()
-	sp.load--
-	if s.shared.waiting > 0 {
-		s.shared.broadcastLocked()
-	}
-	s.shared.mu.Unlock()
-}
-
-// sharedEnded drops a process that ended from the set; the next Call that
-// needs one starts a new process.
-func (s *Stdio) sharedEnded(sp *sharedProc) {
-	s.shared.mu.Lock()
-	defer s.shared.mu.Unlock()
-	if i := slices.Index(s.shared.procs, sp); i >= 0 {
-		s.shared.procs = slices.Delete(s.shared.procs, i, i+1)
-		s.shared.broadcastLocked()
-	}
-}
-
-func (sh *sharedSet) broadcastLocked() {
-	close(sh.changed)
-	sh.changed = make(chan struct{})
-}
-
-// Close stops the shared processes (their Calls fail) and any era probe,
-// and makes later Calls fail busy. Sessions opened with Open are not
-// affected. Close does not wait; Wait does.
-func (s *Stdio) Close() {
-	s.closeCancel()
-	s.shared.mu.Lock()
-	s.shared.closed = true
-	procs := s.shared.procs
-	s.shared.procs = nil
-	s.shared.broadcastLocked()
-	s.shared.mu.Unlock()
-	for _, sp := range procs {
-		sp.mux.close()
-	}
-}
+// statelessOpts returns the options that shape Call.
+func (s *Stdio) statelessOpts() StdioOptions { return s.opts }
 
 // acquireError maps a pool.Acquire failure as Open does.
 func acquireError(err error) error {
@@ -339,144 +226,6 @@ func acquireError(err error) error {
 		return &BusyError{RetryAfter: time.Second, Err: err}
 	}
 	return err
-}
-
-// eraState remembers which era the server speaks, found by one probe.
-type eraState struct {
-	mu      sync.Mutex
-	era     string        // "" until known
-	probing chan struct{} // non-nil while a probe runs; closed when it ends
-	err     error         // why the last probe found nothing
-}
-
-// Era reports whether the server speaks the 2026-07-28 revision (EraModern)
-// or only the 2025 ones (EraLegacy). With Protocol auto the first call
-// probes the server once, with server/discover on a throwaway process from
-// the pool; concurrent calls wait for that probe (or until ctx ends). A
-// probe that could not run (the pool was full, the command did not start,
-// Close) returns its error and is retried by the next call; a probe that
-// ran is remembered for the life of the Stdio.
-func (s *Stdio) Era(ctx context.Context) (string, error) {
-	switch s.opts.Protocol {
-	case ProtocolLegacy:
-		return EraLegacy, nil
-	case ProtocolModern:
-		return EraModern, nil
-	}
-	e := &s.era
-	e.mu.Lock()
-	if e.era != "" {
-		era := e.era
-		e.mu.Unlock()
-		return era, nil
-	}
-	ch := e.probing
-	if ch == nil {
-		if err := s.closeCtx.Err(); err != nil {
-			e.mu.Unlock()
-			return "", &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
-		}
-		ch = make(chan struct{})
-		e.probing = ch
-		s.wg.Add(1)
-		go s.runProbe(ch)
-	}
-	e.mu.Unlock()
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.era != "" {
-		return e.era, nil
-	}
-	return "", e.err
-}
-
-func (s *Stdio) runProbe(ch chan struct{}) {
-	defer s.wg.Done()
-	era, err := s.probe(s.closeCtx)
-	e := &s.era
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err == nil {
-		e.era = era
-	} else {
-		e.err = err
-	}
-	e.probing = nil
-	close(ch)
-}
-
-// discoverProbe is the request of the era probe.
-const discoverProbe = `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{` +
-	`"io.modelcontextprotocol/protocolVersion":"` + modernVersion + `","io.modelcontextprotocol/clientCapabilities":{}}}}`
-
-// probe asks a throwaway process which era it speaks and stops it.
-func (s *Stdio) probe(ctx context.Context) (string, error) {
-	proc, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return "", fmt.Errorf("upstream: starting a process to probe the MCP server's era: %w", acquireError(err))
-	}
-	logger := s.logger.With(zap.Int("pid", proc.PID()))
-	m := newMux(proc, s.maxMessageSize, logger, &s.wg, nil)
-	defer m.close()
-	req, err := pipeline.Parse([]byte(discoverProbe))
-	if err != nil {
-		return "", err
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
-	defer cancel()
-	var resp *pipeline.Message
-	err = m.call(pctx, req, func(msg *pipeline.Message, _ int) {
-		if msg.IsResponse() {
-			resp = msg
-		}
-	})
-	if ctx.Err() != nil {
-		return "", &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %s", s.opts.ProbeTimeout)
-	}
-	era, why := classifyDiscover(resp, err)
-	logger.Info("probed the stdio MCP server's era", zap.String("era", era), zap.String("why", why))
-	return era, nil
-}
-
-// classifyDiscover reads the answer to server/discover (MCP-TRANSPORTS.md
-// §2): a result or a -32022 error that lists 2026-07-28 means modern;
-// anything else, no answer included, means legacy.
-func classifyDiscover(resp *pipeline.Message, err error) (era, why string) {
-	switch {
-	case err != nil:
-		return EraLegacy, "server/discover failed: " + err.Error()
-	case resp == nil:
-		return EraLegacy, "no answer to server/discover"
-	case resp.Result != nil:
-		var r struct {
-			SupportedVersions []string `json:"supportedVersions"`
-		}
-		_ = json.Unmarshal(resp.Result, &r)
-		if slices.Contains(r.SupportedVersions, modernVersion) {
-			return EraModern, "server/discover lists " + modernVersion
-		}
-		return EraLegacy, fmt.Sprintf("server/discover lists %q only", r.SupportedVersions)
-	default:
-		var e struct {
-			Code int `json:"code"`
-			Data struct {
-				Supported []string `json:"supported"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(resp.Error, &e)
-		if e.Code == -32022 && slices.Contains(e.Data.Supported, modernVersion) {
-			return EraModern, "server/discover answered -32022 listing " + modernVersion
-		}
-		return EraLegacy, fmt.Sprintf("server/discover answered error %d", e.Code)
-	}
 }
 
 // Interface guard.

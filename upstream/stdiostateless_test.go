@@ -294,6 +294,7 @@ func TestStdioEra(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			s, p := newStatelessStdio(t, tc.mode, StdioOptions{ProbeTimeout: 300 * time.Millisecond}, nil)
+			s.era.readyWait = time.Second // "silent" never answers the readiness ping either
 			var wg sync.WaitGroup
 			eras := make([]string, 5)
 			for i := range eras {
@@ -420,7 +421,7 @@ func TestStdioOptionsValidate(t *testing.T) {
 	if err := (StdioOptions{}).Validate(); err != nil {
 		t.Fatal(err)
 	}
-	err := StdioOptions{Protocol: "2026", Shared: -1}.Validate()
+	err := StdioOptions{Protocol: "2026", Shared: -2}.Validate()
 	if err == nil || !strings.Contains(err.Error(), "protocol") || !strings.Contains(err.Error(), "shared") {
 		t.Fatalf("want both problems named, got %v", err)
 	}

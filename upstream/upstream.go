@@ -130,4 +130,8 @@ type StatelessRequest struct {
 	// mirrored (MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Param-*).
 	// stdio upstreams ignore it.
 	Header http.Header
+	// User is the authenticated user of the request ("" if none). A stdio
+	// upstream serves each user's requests on processes of that user's
+	// own, so that users never share a process.
+	User string
 }

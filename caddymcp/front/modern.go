@@ -71,14 +71,27 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
-	release, ok := s.modernSlots.acquire(s.clientKey(r), s.cfg.MaxInFlight)
-	if !ok {
+	release, refused := s.modernSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
+	switch refused {
+	case refusedClient:
 		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
 			"Too Many Requests: too many 2026-07-28 requests in flight from this client")
 		return
+	case refusedClientListens:
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
+			"Too Many Requests: this client has "+strconv.Itoa(DefaultMaxListensPerClient)+" subscriptions/listen streams open; close one first")
+		return
+	case refusedTotal:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
+			"Service Unavailable: the gateway has as many 2026-07-28 requests in flight as it takes; retry later")
+		return
+	case refusedTotalListens:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
+			"Service Unavailable: the gateway has as many subscriptions/listen streams open as it takes; retry later")
+		return
 	}
 	defer release()
-	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header)})
+	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)})
 }
 
 // checkModern validates the headers and `_meta` of a 2026-07-28 message
@@ -237,8 +250,9 @@ type delivery struct {
 // the 2026 cancellation.
 func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest) {
 	ctx, cancel := context.WithCancel(r.Context())
-	q := newDeliveryQueue(s.cfg.ReplayEvents, func() {
-		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request")
+	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
+		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
+			zap.Int("queued", s.cfg.ReplayEvents))
 		cancel()
 	})
 	var wg sync.WaitGroup
@@ -270,15 +284,18 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	// However the handler leaves, the call ends before it returns.
 	defer func() { cancel(); wg.Wait() }()
 
+	// The writer follows the client's context, not the call's: a call the
+	// queue cancelled still owes the client its final error.
+	client := r.Context()
 	if req.Message.IsNotification() {
-		if d := q.await(ctx); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
+		if d := q.await(client); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
 			writeMessage(w, d.status, d.m)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	first := q.await(ctx)
+	first := q.await(client)
 	if first == nil {
 		return // the client went away, or the call ended with nothing
 	}
@@ -286,7 +303,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	if first.m.IsResponse() {
 		// Call returns right after the response: the queue ends at once
 		// unless something follows.
-		if second = q.await(ctx); second == nil {
+		if second = q.await(client); second == nil {
 			status := first.status
 			if status == 0 {
 				status = http.StatusOK
@@ -310,79 +327,20 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 			return
 		}
 		select {
-		case d, ok := <-q.ch:
-			if !ok {
-				return
-			}
+		case d := <-q.ch:
 			sw.event("", d.m.Raw)
+		case <-q.done:
+			// What is still queued, then the final message.
+			for d := q.await(client); d != nil; d = q.await(client) {
+				sw.event("", d.m.Raw)
+			}
+			_ = sw.flush()
+			return
 		case <-keepAlive.C:
 			sw.comment("keepalive")
-		case <-ctx.Done():
+		case <-client.Done():
 			return
 		}
-	}
-}
-
-// deliveryQueue carries a stateless call's messages from the upstream to
-// the client's writer. It is bounded: when the client falls that far
-// behind, the call is cancelled instead of blocking the upstream.
-type deliveryQueue struct {
-	ch         chan *delivery
-	onOverflow func()
-	mu         sync.Mutex
-	closed     bool
-}
-
-func newDeliveryQueue(n int, onOverflow func()) *deliveryQueue {
-	return &deliveryQueue{ch: make(chan *delivery, n), onOverflow: onOverflow}
-}
-
-// push never blocks: a full queue ends the call instead.
-func (q *deliveryQueue) push(m *pipeline.Message, status int) {
-	q.mu.Lock()
-	overflow := false
-	if !q.closed {
-		select {
-		case q.ch <- &delivery{m: m, status: status}:
-		default:
-			overflow = true
-			q.closed = true
-			close(q.ch)
-		}
-	}
-	q.mu.Unlock()
-	if overflow {
-		q.onOverflow()
-	}
-}
-
-// finish adds a last message (if any) and closes the queue.
-func (q *deliveryQueue) finish(last *delivery) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return
-	}
-	if last != nil {
-		select {
-		case q.ch <- last:
-		default:
-		}
-	}
-	q.closed = true
-	close(q.ch)
-}
-
-// await returns the next delivery, or nil when the queue ended or ctx did.
-func (q *deliveryQueue) await(ctx context.Context) *delivery {
-	select {
-	case d, ok := <-q.ch:
-		if !ok {
-			return nil
-		}
-		return d
-	case <-ctx.Done():
-		return nil
 	}
 }
 
@@ -404,32 +362,6 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// slots bounds the requests in flight per key.
-type slots struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-// acquire takes a slot for key unless limit are taken; release frees it.
-func (sl *slots) acquire(key string, limit int) (release func(), ok bool) {
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	if sl.counts == nil {
-		sl.counts = make(map[string]int)
-	}
-	if limit > 0 && sl.counts[key] >= limit {
-		return nil, false
-	}
-	sl.counts[key]++
-	return func() {
-		sl.mu.Lock()
-		defer sl.mu.Unlock()
-		if sl.counts[key]--; sl.counts[key] <= 0 {
-			delete(sl.counts, key) // the map holds only keys in flight
-		}
-	}, true
 }
 
 // writeMessage writes one message as a JSON answer.

@@ -215,9 +215,6 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 				continue
 			}
 		}
-		if m.Method == "notifications/cancelled" {
-			sess.cancelled(m)
-		}
 		v := sess.settings.Load().chain.Run(r.Context(), ex, m)
 		switch v.Action {
 		case pipeline.Respond:
@@ -232,6 +229,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 				sess.fail(m.IDKey(), pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 			}
 			continue
+		}
+		if m.Method == "notifications/cancelled" {
+			// Only a cancel the pipeline let through ends the request: a
+			// stage that dropped or answered it cancelled nothing.
+			sess.cancelled(v.Message)
 		}
 		conn := sess.upstream()
 		if err := conn.Send(r.Context(), v.Message); err != nil {

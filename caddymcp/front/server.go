@@ -51,6 +51,14 @@ type Config struct {
 	ReplayEvents, ReplayBytes int
 	// MaxInFlight bounds the requests in flight per session.
 	MaxInFlight int
+	// MaxStatelessInFlight bounds the 2026-07-28 requests in flight across
+	// all clients, subscriptions/listen streams aside (0: the default,
+	// DefaultMaxStatelessInFlight).
+	MaxStatelessInFlight int
+	// MaxListens bounds the open 2026-07-28 subscriptions/listen streams
+	// across all clients (0: the default, DefaultMaxListens); each client
+	// may hold DefaultMaxListensPerClient of them.
+	MaxListens int
 	// UserID returns the authenticated user of a request ("" if none);
 	// sessions are bound to the user that created them.
 	UserID func(*http.Request) string
