@@ -15,7 +15,7 @@ import (
 func newModernServerWith(t *testing.T, cfg Config, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake) {
 	t.Helper()
 	fake := &statelessFake{call: call, seen: make(chan *upstream.StatelessRequest, 64)}
-	store := NewStore(0, 0, nil)
+	store := NewStore(Limits{}, nil)
 	cfg.Upstream, cfg.Store = fake, store
 	srv, err := New(cfg)
 	if err != nil {
