@@ -250,9 +250,17 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := startSSE(w, http.StatusOK)
 	if index == getStreamIndex && !resume {
-		// A comment right after the headers: some HTTP/2 intermediaries
-		// hold a stream's headers until the first body bytes.
-		sw.comment("stream open")
+		// Something right after the headers: some HTTP/2 intermediaries
+		// hold a stream's headers until the first body bytes. From
+		// 2025-11-25 on it is a priming event, as on POST streams: an id
+		// at the stream's cursor, so a client whose connection drops
+		// before the first message resumes from here, and a resume after
+		// any end of this stream has an id to name.
+		if primesStreams(sess.Version()) {
+			sw.event(eventID(st.index, cursor), nil)
+		} else {
+			sw.comment("stream open")
+		}
 		if sw.flush() != nil {
 			return
 		}
