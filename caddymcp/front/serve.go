@@ -21,6 +21,11 @@ import (
 // drop costs the client no more than a connection lost before the headers.
 const primeHold = 10 * time.Millisecond
 
+// handoffRetry is the reconnection hint, in milliseconds, on a stream the
+// gateway ends for a reload or an exit: soon enough that a client misses
+// little, late enough that the new configuration is serving.
+const handoffRetry = 500
+
 // answer writes the response stream of a POST. Clients of 2025-11-25 and
 // later get SSE with a priming event first, so even a request whose
 // connection drops before its first event can be resumed (see primeHold).
@@ -159,8 +164,9 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 			}
 		case <-s.shutdownIfStandalone(standalone):
 			// Hand the client to the configuration that replaced this one:
-			// it reconnects after the hint and resumes from the buffer.
-			sw.retry(500)
+			// it reconnects after the hint and resumes from the buffer,
+			// and the fresh id makes that resume count as progress.
+			sw.handoff(handoffEventID(st.index, cursor), handoffRetry)
 			_ = sw.flush()
 			return
 		}
