@@ -71,7 +71,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		}
 		if len(res.events) > 0 || res.done {
 			sw := startSSE(w, http.StatusOK)
-			s.pump(r, sess, st, 0, sw, kick, false)
+			s.pump(r, sess, st, 0, sw, kick, postStream)
 			return
 		}
 		select {
@@ -79,6 +79,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		case <-kick:
 			return
 		case <-r.Context().Done():
+			return
+		case <-s.exit:
+			// Nothing was sent yet, and this revision has no resume for
+			// a plain answer: say why it will not come.
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, nil, pipeline.CodeInternalError,
+				"Service Unavailable: the gateway is shutting down; the request may not have completed")
 			return
 		}
 	}
@@ -115,6 +122,8 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 			return
 		case <-r.Context().Done():
 			return
+		case <-s.exit:
+			waiting = false // pump sends the handoff at once
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
@@ -122,13 +131,22 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, false)
+	s.pump(r, sess, st, 0, sw, kick, postStream)
 }
 
+// streamKind tells pump which events end a stream early.
+type streamKind int
+
+const (
+	postStream       streamKind = iota // a POST's answer, or its resume: ends at exit
+	standaloneStream                   // the 2025 GET stream: ends at a reload or an exit
+	legacyStream                       // a 2024-11-05 session's stream: ends at exit, with its session
+)
+
 // pump tails st from cursor onto the client until the stream ends, the
-// client goes away, another reader takes over, or (for the GET stream) the
-// configuration is unloaded.
-func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, standalone bool) {
+// client goes away, another reader takes over, or the gateway ends the
+// stream for a reload or an exit (see Server.Shutdown and Server.Exit).
+func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, kind streamKind) {
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
 	var buf []event
@@ -162,10 +180,14 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 			if sw.flush() != nil {
 				return
 			}
-		case <-s.shutdownIfStandalone(standalone):
-			// Hand the client to the configuration that replaced this one:
-			// it reconnects after the hint and resumes from the buffer,
-			// and the fresh id makes that resume count as progress.
+		case <-s.endOf(kind):
+			if kind == legacyStream {
+				return // it cannot resume: its session ends with it
+			}
+			// Hand the client to the configuration that replaced this one
+			// (or, at exit, to whatever serves it next): it reconnects
+			// after the hint and resumes from the buffer, and the fresh id
+			// makes that resume count as progress.
 			sw.handoff(handoffEventID(st.index, cursor), handoffRetry)
 			_ = sw.flush()
 			return
@@ -182,13 +204,14 @@ func (s *Server) logMissed(sess *Session, st *stream, missed uint64) {
 	}
 }
 
-// shutdownIfStandalone returns the shutdown channel for the GET stream and a
-// nil channel (never ready) for POST streams, which finish on their own.
-func (s *Server) shutdownIfStandalone(standalone bool) <-chan struct{} {
-	if standalone {
+// endOf returns the channel whose close ends a stream of the kind early:
+// the standalone GET stream ends at a reload (and at exit, which implies
+// one); the other streams only at exit.
+func (s *Server) endOf(kind streamKind) <-chan struct{} {
+	if kind == standaloneStream {
 		return s.shutdown
 	}
-	return nil
+	return s.exit
 }
 
 // serveGet opens the standalone stream, or resumes a stream after
@@ -273,5 +296,9 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	} else if sw.flushHeaders() != nil {
 		return
 	}
-	s.pump(r, sess, st, cursor, sw, kick, index == getStreamIndex)
+	kind := postStream
+	if index == getStreamIndex {
+		kind = standaloneStream
+	}
+	s.pump(r, sess, st, cursor, sw, kick, kind)
 }
