@@ -252,7 +252,13 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	st := sess.stream(index)
+	st, problem := sess.resumeTarget(index, cursor)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: Last-Event-ID "+quoteForMessage(r.Header.Get("Last-Event-Id"))+" "+problem+
+				"; resume with the id of an event received on this session, or open the stream without Last-Event-ID")
+		return
+	}
 	if st == nil {
 		// The stream is finished and no longer retained: nothing of it is
 		// left to replay. An empty, ended stream says so without a 404,

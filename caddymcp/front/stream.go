@@ -152,10 +152,15 @@ func (s *stream) read(cursor uint64, buf []event) readResult {
 	i := 0
 	if len(s.events) > 0 {
 		first := s.events[0].seq
-		if cursor+1 < first {
+		switch off := cursor + 1 - first; {
+		case cursor+1 < first:
 			res.missed = first - cursor - 1
-		} else {
-			i = int(cursor + 1 - first)
+		case off < uint64(len(s.events)):
+			i = int(off)
+		default:
+			// At or past the end; serveGet refuses cursors beyond what was
+			// sent, and no int conversion of a huge offset is made here.
+			i = len(s.events)
 		}
 	}
 	if i < len(s.events) {
@@ -179,6 +184,14 @@ func (s *stream) deliveredSeq() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.delivered
+}
+
+// lastSeq is the sequence number of the last event appended (0, the
+// priming event's, before any): no event id names a later one.
+func (s *stream) lastSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSeq - 1
 }
 
 // isClosed reports whether the stream has ended.
