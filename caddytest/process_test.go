@@ -200,6 +200,24 @@ func alive(pids []int) []string {
 	return left
 }
 
+// killLeftoversAtCleanup makes sure that pids, children of a caddy process,
+// do not outlive the test whatever its result: at cleanup it kills those
+// still running the command they ran now (a pid reused since is left alone).
+func killLeftoversAtCleanup(t *testing.T, pids []int) {
+	cmdlines := make(map[int]string, len(pids))
+	for _, pid := range pids {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		cmdlines[pid] = string(b)
+	}
+	t.Cleanup(func() {
+		for pid, cmdline := range cmdlines {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(b) == cmdline && cmdline != "" {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+}
+
 // rawStream is an SSE response read in the background, line by line.
 type rawStream struct {
 	name string
@@ -370,6 +388,7 @@ func TestProcessExit(t *testing.T) {
 			p := startCaddyProcess(t)
 			streams := openStreams(t, p)
 			children := childrenOf(t, p.cmd.Process.Pid)
+			killLeftoversAtCleanup(t, children)
 			if len(children) < 4 { // a session process per endpoint, the legacy session's, a shared 2026 one, spares
 				t.Fatalf("only %d children before the stop: %v", len(children), alive(children))
 			}
@@ -418,11 +437,7 @@ func TestProcessKilled(t *testing.T) {
 	if len(children) < 2 {
 		t.Fatalf("only %d children: %v", len(children), alive(children))
 	}
-	t.Cleanup(func() { // whatever the result, leave no process behind
-		for _, pid := range children {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
+	killLeftoversAtCleanup(t, children)
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
