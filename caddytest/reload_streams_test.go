@@ -60,17 +60,34 @@ func (gc *getCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestReloadUnderLoadRetriesOff: go-sdk clients at 2025-11-25 with retries
 // off (MaxRetries -1: any stream the server ends fails the session) and no
 // standalone GET stream, several sessions calling tools in loops, across a
-// forced reload of the unchanged default stdio config: no call fails and
-// the server processes are the same ones before and after.
+// forced reload of the unchanged default stdio config: every session lives
+// on and the server processes are the same ones before and after. Over
+// HTTP/2 (h2c here, as over HTTPS) no call fails. Over HTTP/1.1 a call can
+// fail in the transport — Go's server closes the old server's idle
+// keep-alive connections at a reload, and a POST written onto one at that
+// moment gets EOF (clients do not retry POSTs) — and such failures are
+// counted, not failed; any other failure fails the test.
 func TestReloadUnderLoadRetriesOff(t *testing.T) {
 	bin := buildEverythingServer(t)
 	site := stdioProxySite(bin) // the default stdio block
-	url := startProxyWith(t, h2cGlobals, site) + "/mcp"
-	// HTTP/2 without TLS, as an HTTPS client would speak (see h2cGlobals).
-	h2c := &http.Transport{Protocols: new(http.Protocols)}
-	h2c.Protocols.SetUnencryptedHTTP2(true)
-	defer h2c.CloseIdleConnections()
-	httpClient := &http.Client{Transport: h2c}
+	t.Run("h2c", func(t *testing.T) {
+		h2c := &http.Transport{Protocols: new(http.Protocols)}
+		h2c.Protocols.SetUnencryptedHTTP2(true)
+		defer h2c.CloseIdleConnections()
+		reloadUnderLoad(t, h2cGlobals, site, &http.Client{Transport: h2c}, false)
+	})
+	t.Run("http1", func(t *testing.T) {
+		h1 := &http.Transport{}
+		defer h1.CloseIdleConnections()
+		reloadUnderLoad(t, caddyGlobals, site, &http.Client{Transport: h1}, true)
+	})
+}
+
+// reloadUnderLoad is TestReloadUnderLoadRetriesOff over one HTTP client;
+// keepAliveRace tolerates (and counts) calls the transport lost to a
+// connection the old server closed.
+func reloadUnderLoad(t *testing.T, globals, site string, httpClient *http.Client, keepAliveRace bool) {
+	url := startProxyWith(t, globals, site) + "/mcp"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -97,6 +114,7 @@ func TestReloadUnderLoadRetriesOff(t *testing.T) {
 		stop     = make(chan struct{})
 		calls    = make([]atomic.Int32, sessions)
 		failures atomic.Int32
+		raced    atomic.Int32 // keepAliveRace: calls lost in the transport
 		firstErr atomic.Value
 	)
 	for i, cs := range clients {
@@ -112,6 +130,10 @@ func TestReloadUnderLoadRetriesOff(t *testing.T) {
 				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: toolSimpleText})
 				if err == nil && res.IsError {
 					err = fmt.Errorf("tool error result %+v", res.Content)
+				}
+				if err != nil && keepAliveRace && strings.Contains(err.Error(), "rejected by transport") {
+					raced.Add(1)
+					continue
 				}
 				if err != nil {
 					failures.Add(1)
@@ -146,7 +168,7 @@ func TestReloadUnderLoadRetriesOff(t *testing.T) {
 		atReload[i] = calls[i].Load()
 	}
 
-	forceReload(t, h2cGlobals+site)
+	forceReload(t, globals+site)
 
 	// Every session carries on: callsAround more calls each.
 	for i := range calls {
@@ -164,8 +186,12 @@ func TestReloadUnderLoadRetriesOff(t *testing.T) {
 	for i := range calls {
 		total += calls[i].Load()
 	}
-	t.Logf("%d calls over %d sessions, %d failed, across one forced reload; server processes %v before, %v after",
-		total, sessions, failures.Load(), before, after)
+	lost := ""
+	if keepAliveRace {
+		lost = fmt.Sprintf(", %d lost in the transport (HTTP/1.1 keep-alive race)", raced.Load())
+	}
+	t.Logf("%d calls over %d sessions, %d failed%s, across one forced reload; server processes %v before, %v after",
+		total, sessions, failures.Load(), lost, before, after)
 	if n := failures.Load(); n != 0 {
 		t.Errorf("%d calls failed; first: %v", n, firstErr.Load())
 	}
