@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -106,6 +107,7 @@ type Handler struct {
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
 	server   *front.Server
+	hooked   *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
 	storeKey string
 	poolKey  string
 	logger   *zap.Logger
@@ -124,6 +126,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // no process starts here (the mcp app starts the pools).
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.hooked = new(sync.Map)
 	if (h.Stdio == nil) == (h.HTTP == nil) {
 		return errors.New("mcp_proxy: configure exactly one upstream (a stdio or an http block)")
 	}
@@ -295,7 +298,11 @@ func (h *Handler) Validate() error {
 // processes stay if the configuration replacing this one uses them.
 func (h *Handler) Cleanup() error {
 	if h.server != nil {
-		h.server.Shutdown()
+		if caddy.Exiting() {
+			h.server.Exit() // normally done already, by hookShutdown
+		} else {
+			h.server.Shutdown()
+		}
 	}
 	var errs []error
 	if h.storeKey != "" {
@@ -316,8 +323,36 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	h.hookShutdown(r)
 	h.server.ServeHTTP(w, r)
 	return nil
+}
+
+// hookShutdown makes the shutdown of the HTTP server serving r end this
+// endpoint's long streams, once per server. Cleanup alone is too late at
+// exit: there the http app's Stop waits for running handlers (forever with
+// the default grace period) before any module is cleaned up, so an open
+// MCP stream would keep Caddy from exiting. The server begins its shutdown
+// at a reload of its configuration too; that case ends what Cleanup ends.
+func (h *Handler) hookShutdown(r *http.Request) {
+	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return
+	}
+	if _, done := h.hooked.Load(srv); done {
+		return
+	}
+	if _, done := h.hooked.LoadOrStore(srv, struct{}{}); done {
+		return
+	}
+	fs := h.server
+	srv.RegisterOnShutdown(func() {
+		if caddy.Exiting() {
+			fs.Exit()
+		} else {
+			fs.Shutdown()
+		}
+	})
 }
 
 // hashKey is a short stable hash for usage-pool keys.

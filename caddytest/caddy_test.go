@@ -125,6 +125,20 @@ const caddyAdminAddr = "localhost:2999"
 // Tests that use it must not run in parallel.
 func startProxy(t *testing.T, caddyfileBody string) string {
 	t.Helper()
+	return startProxyWith(t, caddyGlobals, caddyfileBody)
+}
+
+// h2cGlobals are caddyGlobals with cleartext HTTP/2 served beside HTTP/1.1,
+// for clients that must see a reload as HTTPS clients do: HTTP/2's GOAWAY
+// tells them which requests the old server did not take, and they retry
+// those (an HTTP/1.1 keep-alive connection that the old server closes
+// under a request just written gives the client an EOF instead).
+var h2cGlobals = strings.TrimSuffix(caddyGlobals, "}\n") + "\tservers {\n\t\tprotocols h1 h2c\n\t}\n}\n"
+
+// startProxyWith is startProxy with other global options; globals must
+// hold everything caddyGlobals holds.
+func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
+	t.Helper()
 	requireIntegration(t)
 	if !caddyStarted {
 		// caddytest uses whatever answers on its admin port: a Caddy
@@ -153,9 +167,9 @@ func startProxy(t *testing.T, caddyfileBody string) string {
 	// load restarts the admin server: a kept-alive connection to it is dead.
 	http.DefaultClient.CloseIdleConnections()
 	tester := caddytester.NewTester(strictTB{t})
-	tester.InitServer(caddyGlobals+caddyfileBody, "caddyfile")
+	tester.InitServer(globals+caddyfileBody, "caddyfile")
 	if t.Failed() && !failedBefore {
-		t.Fatalf("Caddy did not load the config (see the log above):\n%s%s", caddyGlobals, caddyfileBody)
+		t.Fatalf("Caddy did not load the config (see the log above):\n%s%s", globals, caddyfileBody)
 	}
 	// A reload closes the old server's idle keep-alive connections; a
 	// client that reuses one races the close (stock reverse_proxy shows the

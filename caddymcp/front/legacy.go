@@ -64,14 +64,15 @@ func (s *Session) requestStream() (*stream, error) {
 }
 
 // serveLegacyGet opens a legacy session and serves its event stream until
-// the client goes away or the session ends. The stream stays with this
-// configuration at a reload: its client could not resume elsewhere.
+// the client goes away, the session ends, or the process exits. The stream
+// stays with this configuration at a reload: its client could not resume
+// elsewhere.
 func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
 	sess := newLegacySession(s.cfg.Store, s.userID(r), s.settings)
 	if !s.startSession(w, r, sess, nil) {
 		return
 	}
-	defer sess.close("the client closed its 2024-11-05 SSE stream")
+	defer sess.close("its 2024-11-05 SSE stream ended (the client left, or the gateway is exiting)")
 	log := s.cfg.Logger.With(zap.String("session", sess.id))
 	log.Debug("opened a 2024-11-05 HTTP+SSE session")
 	defer log.Debug("the 2024-11-05 HTTP+SSE session ended")
@@ -92,7 +93,7 @@ func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, false)
+	s.pump(r, sess, st, 0, sw, kick, legacyStream)
 }
 
 // publicPath is the escaped path the client requested r at: before any

@@ -2,7 +2,6 @@ package front
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -251,7 +250,7 @@ type delivery struct {
 // clients share. When the client goes away the call's context ends: that is
 // the 2026 cancellation.
 func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest) {
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := s.untilExit(r.Context()) // exit ends (cancels) 2026 calls and listen streams
 	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
 		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
 			zap.Int("queued", s.cfg.ReplayEvents))

@@ -106,7 +106,7 @@ func TestLastEventID(t *testing.T) {
 		{"empty seq part", "3_", http.StatusBadRequest},
 		{"negative", "-1_3", http.StatusBadRequest},
 		{"overflow", "99999999999999999999_1", http.StatusBadRequest},
-		{"stream that never existed", "999_3", http.StatusOK},
+		{"stream that never existed", "999_3", http.StatusBadRequest},
 		{"finished and forgotten stream", "1_1", http.StatusOK}, // the initialize stream, delivered in full
 	}
 	for _, tc := range tests {

@@ -21,6 +21,11 @@ import (
 // drop costs the client no more than a connection lost before the headers.
 const primeHold = 10 * time.Millisecond
 
+// handoffRetry is the reconnection hint, in milliseconds, on a stream the
+// gateway ends for a reload or an exit: soon enough that a client misses
+// little, late enough that the new configuration is serving.
+const handoffRetry = 500
+
 // answer writes the response stream of a POST. Clients of 2025-11-25 and
 // later get SSE with a priming event first, so even a request whose
 // connection drops before its first event can be resumed (see primeHold).
@@ -66,7 +71,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		}
 		if len(res.events) > 0 || res.done {
 			sw := startSSE(w, http.StatusOK)
-			s.pump(r, sess, st, 0, sw, kick, false)
+			s.pump(r, sess, st, 0, sw, kick, postStream)
 			return
 		}
 		select {
@@ -74,6 +79,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		case <-kick:
 			return
 		case <-r.Context().Done():
+			return
+		case <-s.exit:
+			// Nothing was sent yet, and this revision has no resume for
+			// a plain answer: say why it will not come.
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, nil, pipeline.CodeInternalError,
+				"Service Unavailable: the gateway is shutting down; the request may not have completed")
 			return
 		}
 	}
@@ -119,6 +131,8 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 			return
 		case <-r.Context().Done():
 			return
+		case <-s.exit:
+			waiting = false // pump sends the handoff at once
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
@@ -126,13 +140,22 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, false)
+	s.pump(r, sess, st, 0, sw, kick, postStream)
 }
 
+// streamKind tells pump which events end a stream early.
+type streamKind int
+
+const (
+	postStream       streamKind = iota // a POST's answer, or its resume: ends at exit
+	standaloneStream                   // the 2025 GET stream: ends at a reload or an exit
+	legacyStream                       // a 2024-11-05 session's stream: ends at exit, with its session
+)
+
 // pump tails st from cursor onto the client until the stream ends, the
-// client goes away, another reader takes over, or (for the GET stream) the
-// configuration is unloaded.
-func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, standalone bool) {
+// client goes away, another reader takes over, or the gateway ends the
+// stream for a reload or an exit (see Server.Shutdown and Server.Exit).
+func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, kind streamKind) {
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
 	var buf []event
@@ -166,10 +189,15 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 			if sw.flush() != nil {
 				return
 			}
-		case <-s.shutdownIfStandalone(standalone):
-			// Hand the client to the configuration that replaced this one:
-			// it reconnects after the hint and resumes from the buffer.
-			sw.retry(500)
+		case <-s.endOf(kind):
+			if kind == legacyStream {
+				return // it cannot resume: its session ends with it
+			}
+			// Hand the client to the configuration that replaced this one
+			// (or, at exit, to whatever serves it next): it reconnects
+			// after the hint and resumes from the buffer, and the fresh id
+			// makes that resume count as progress.
+			sw.handoff(handoffEventID(st.index, cursor), handoffRetry)
 			_ = sw.flush()
 			return
 		}
@@ -185,13 +213,14 @@ func (s *Server) logMissed(sess *Session, st *stream, missed uint64) {
 	}
 }
 
-// shutdownIfStandalone returns the shutdown channel for the GET stream and a
-// nil channel (never ready) for POST streams, which finish on their own.
-func (s *Server) shutdownIfStandalone(standalone bool) <-chan struct{} {
-	if standalone {
+// endOf returns the channel whose close ends a stream of the kind early:
+// the standalone GET stream ends at a reload (and at exit, which implies
+// one); the other streams only at exit.
+func (s *Server) endOf(kind streamKind) <-chan struct{} {
+	if kind == standaloneStream {
 		return s.shutdown
 	}
-	return nil
+	return s.exit
 }
 
 // serveGet opens the standalone stream, or resumes a stream after
@@ -232,7 +261,13 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	st := sess.stream(index)
+	st, problem := sess.resumeTarget(index, cursor)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: Last-Event-ID "+quoteForMessage(r.Header.Get("Last-Event-Id"))+" "+problem+
+				"; resume with the id of an event received on this session, or open the stream without Last-Event-ID")
+		return
+	}
 	if st == nil {
 		// The stream is finished and no longer retained: nothing of it is
 		// left to replay. An empty, ended stream says so without a 404,
@@ -259,14 +294,26 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := startSSE(w, http.StatusOK)
 	if index == getStreamIndex && !resume {
-		// A comment right after the headers: some HTTP/2 intermediaries
-		// hold a stream's headers until the first body bytes.
-		sw.comment("stream open")
+		// Something right after the headers: some HTTP/2 intermediaries
+		// hold a stream's headers until the first body bytes. From
+		// 2025-11-25 on it is a priming event, as on POST streams: an id
+		// at the stream's cursor, so a client whose connection drops
+		// before the first message resumes from here, and a resume after
+		// any end of this stream has an id to name.
+		if primesStreams(sess.Version()) {
+			sw.event(eventID(st.index, cursor), nil)
+		} else {
+			sw.comment("stream open")
+		}
 		if sw.flush() != nil {
 			return
 		}
 	} else if sw.flushHeaders() != nil {
 		return
 	}
-	s.pump(r, sess, st, cursor, sw, kick, index == getStreamIndex)
+	kind := postStream
+	if index == getStreamIndex {
+		kind = standaloneStream
+	}
+	s.pump(r, sess, st, cursor, sw, kick, kind)
 }

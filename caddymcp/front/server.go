@@ -7,6 +7,7 @@
 package front
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync"
@@ -92,7 +93,12 @@ type Server struct {
 	modernSlots slots // 2026-07-28 requests in flight per client address
 
 	shutdownOnce sync.Once
-	shutdown     chan struct{} // closed when this configuration is unloaded
+	shutdown     chan struct{} // closed when this configuration is unloaded, or at exit
+
+	exitOnce sync.Once
+	exit     chan struct{}   // closed when the process exits
+	exitCtx  context.Context // done when exit is closed
+	exitStop context.CancelFunc
 }
 
 // New validates cfg, applies defaults and returns a Server.
@@ -121,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	exitCtx, exitStop := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg,
 		settings: &sessionSettings{
@@ -132,16 +139,48 @@ func New(cfg Config) (*Server, error) {
 			verboseErrors:  cfg.VerboseErrors,
 		},
 		shutdown: make(chan struct{}),
+		exit:     make(chan struct{}),
+		exitCtx:  exitCtx,
+		exitStop: exitStop,
 	}, nil
 }
 
-// Shutdown is called when this configuration is unloaded. Standalone GET
-// streams served by it end gracefully with a retry hint, so their clients
-// reconnect (with Last-Event-ID) to the configuration that replaced it and
-// resume from the replay buffer, which lives in the Store. POST streams
-// finish on their own.
+// Shutdown is called when this configuration is unloaded (a reload).
+// Standalone GET streams served by it end gracefully — an event with a
+// fresh id, a retry hint, the close — so their clients reconnect (with
+// Last-Event-ID) to the configuration that replaced it and resume from the
+// replay buffer, which lives in the Store. Other streams stay: POST streams
+// finish on their own, 2024-11-05 streams cannot resume elsewhere, and a
+// 2026-07-28 subscriptions/listen stream would not be opened again by every
+// client (the go-sdk's opens it once per connection), so ending it would
+// silently lose the client's subscription. Idempotent.
 func (s *Server) Shutdown() {
 	s.shutdownOnce.Do(func() { close(s.shutdown) })
+}
+
+// Exit is called when the process begins to exit, before the HTTP server
+// waits for its handlers: every long stream of this Server ends, so that
+// the exit waits for none of them. Standalone GET streams and POST streams
+// still waiting end as at Shutdown (a fresh id and a retry hint: the
+// process is going away, but the client may find another), a POST not yet
+// answered gets 503, 2024-11-05 streams and their sessions end, and
+// 2026-07-28 calls and subscriptions/listen streams are cancelled.
+// Idempotent; it implies Shutdown.
+func (s *Server) Exit() {
+	s.exitOnce.Do(func() {
+		close(s.exit)
+		s.exitStop()
+	})
+	s.Shutdown()
+}
+
+// untilExit returns a context that ends with parent or at Exit, for work
+// that must not hold up the exit (2026-07-28 calls, whose end is their
+// cancellation). Call stop when done.
+func (s *Server) untilExit(parent context.Context) (ctx context.Context, stop context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	unhook := context.AfterFunc(s.exitCtx, cancel)
+	return ctx, func() { unhook(); cancel() }
 }
 
 // ServeHTTP serves one request to the MCP endpoint.

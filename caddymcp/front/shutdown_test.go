@@ -41,23 +41,38 @@ func TestShutdownHandsOverGETStream(t *testing.T) {
 
 	h.server.Shutdown()
 	h.server.Shutdown() // idempotent
-	ev := get.next(t)
-	if ev.retry == "" || ev.hasID || ev.hasData {
-		t.Errorf("want a retry hint, got %+v", ev)
-	}
+	handoff := wantHandoff(t, get, last.id, nil)
 	get.expectEnd(t)
 
 	// While nobody listens, the server sends on.
 	c.emitRaw(t, rpcNotification("notifications/resources/list_changed", ""))
 
+	// The client resumes with the id it saw last: the handoff's.
 	h2 := h.replacement(t)
-	resumed := h2.openStream(t, context.Background(), req{method: http.MethodGet, sid: sid, version: Version20251125, lastEventID: last.id})
+	resumed := h2.openStream(t, context.Background(), req{method: http.MethodGet, sid: sid, version: Version20251125, lastEventID: handoff})
 	ev, m := resumed.nextMessage(t)
 	if m.Method != "notifications/resources/list_changed" {
 		t.Errorf("resumed with %s, want the event after %s", m.raw, last.id)
 	}
 	if _, seq := splitEventID(t, ev.id); ev.id[:2] != "0_" || seq != 2 {
 		t.Errorf("resumed event id %q, want 0_2", ev.id)
+	}
+
+	// Reload after reload with nothing new to send: each handoff id is new
+	// (a resume counts as progress), and each resumes at the same place.
+	seen := map[string]bool{handoff: true, ev.id: true}
+	prev, lastID := h2, ev.id
+	for range 3 {
+		prev.server.Shutdown()
+		id := wantHandoff(t, resumed, lastID, seen)
+		resumed.expectEnd(t)
+		prev = prev.replacement(t)
+		resumed = prev.openStream(t, context.Background(), req{method: http.MethodGet, sid: sid, version: Version20251125, lastEventID: id})
+		lastID = id
+	}
+	c.emitRaw(t, rpcNotification("notifications/prompts/list_changed", ""))
+	if ev, m := resumed.nextMessage(t); m.Method != "notifications/prompts/list_changed" || ev.id != "0_3" {
+		t.Errorf("after the reloads: %s with id %q, want prompts/list_changed as 0_3", m.raw, ev.id)
 	}
 
 	// The old configuration's POST stream finishes normally.
@@ -68,5 +83,28 @@ func TestShutdownHandsOverGETStream(t *testing.T) {
 	post.expectEnd(t)
 
 	// And the session carries on under the new configuration.
-	wantStatus(t, h2.do(t, req{sid: sid, version: Version20251125, body: toolCall(2, "echo")}), http.StatusOK)
+	wantStatus(t, prev.do(t, req{sid: sid, version: Version20251125, body: toolCall(2, "echo")}), http.StatusOK)
+}
+
+// wantHandoff reads the event that ends a stream for a reload or an exit:
+// an id never seen before (not in seen, which it joins) that resumes where
+// the event with id after left off, a retry hint, and no message.
+func wantHandoff(t *testing.T, s *sseStream, after string, seen map[string]bool) string {
+	t.Helper()
+	ev := s.next(t)
+	if !ev.hasID || ev.retry == "" || ev.data != "" || ev.event != "" {
+		t.Fatalf("want an id, a retry hint and empty data, got %+v", ev)
+	}
+	if ev.id == after || seen[ev.id] {
+		t.Errorf("the handoff id %q was sent before", ev.id)
+	}
+	if seen != nil {
+		seen[ev.id] = true
+	}
+	st, seq, err := parseEventID(ev.id)
+	wantSt, wantSeq, _ := parseEventID(after)
+	if err != nil || st != wantSt || seq != wantSeq {
+		t.Errorf("the handoff id %q resumes at %d_%d (%v), want after %s", ev.id, st, seq, err, after)
+	}
+	return ev.id
 }

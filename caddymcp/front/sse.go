@@ -89,11 +89,16 @@ func (sw *sseWriter) named(name string, data []byte) {
 	sw.buf = append(sw.buf, '\n')
 }
 
-// retry buffers a reconnection hint in milliseconds.
-func (sw *sseWriter) retry(ms int64) {
-	sw.buf = append(sw.buf, "retry: "...)
-	sw.buf = strconv.AppendInt(sw.buf, ms, 10)
-	sw.buf = append(sw.buf, "\n\n"...)
+// handoff buffers the last event of a stream that the gateway ends while
+// the stream lives on (a reload, an exit): a fresh id that resumes where the
+// client is (handoffEventID), empty data, and a reconnection hint in
+// milliseconds.
+func (sw *sseWriter) handoff(id string, retryMs int64) {
+	sw.buf = append(sw.buf, "id: "...)
+	sw.buf = append(sw.buf, id...)
+	sw.buf = append(sw.buf, "\nretry: "...)
+	sw.buf = strconv.AppendInt(sw.buf, retryMs, 10)
+	sw.buf = append(sw.buf, "\ndata: \n\n"...)
 }
 
 // comment buffers a comment line, used as keep-alive.

@@ -30,13 +30,13 @@ func TestSSEFraming(t *testing.T) {
 			"id: 7_0\ndata: \n\n"},
 		{"comment", func(sw *sseWriter) { sw.comment("keepalive") },
 			": keepalive\n\n"},
-		{"retry", func(sw *sseWriter) { sw.retry(500) },
-			"retry: 500\n\n"},
+		{"handoff", func(sw *sseWriter) { sw.handoff("0_4_9", 500) },
+			"id: 0_4_9\nretry: 500\ndata: \n\n"},
 		{"several, one flush", func(sw *sseWriter) {
 			sw.event("1_0", nil)
 			sw.event("1_1", []byte(`{}`))
-			sw.retry(1000)
-		}, "id: 1_0\ndata: \n\nid: 1_1\nevent: message\ndata: {}\n\nretry: 1000\n\n"},
+			sw.handoff("1_1_2", 1000)
+		}, "id: 1_0\ndata: \n\nid: 1_1\nevent: message\ndata: {}\n\nid: 1_1_2\nretry: 1000\ndata: \n\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -197,6 +197,14 @@ func (s *stream) deliveredSeq() uint64 {
 	return s.delivered
 }
 
+// lastSeq is the sequence number of the last event appended (0, the
+// priming event's, before any): no event id names a later one.
+func (s *stream) lastSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSeq - 1
+}
+
 // isClosed reports whether the stream has ended.
 func (s *stream) isClosed() bool {
 	s.mu.Lock()

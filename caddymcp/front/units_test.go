@@ -6,18 +6,60 @@ import (
 	"testing"
 )
 
+// TestEventIDs: the ids eventID and handoffEventID write parse back to
+// their stream and sequence (a handoff's counter ignored); anything else,
+// including the header values a client or an attacker could make up, is an
+// error, never a panic.
 func TestEventIDs(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ stream, seq uint64 }{{0, 0}, {0, 1}, {12, 0}, {1<<64 - 1, 1<<64 - 1}} {
-		id := eventID(c.stream, c.seq)
-		s, q, err := parseEventID(id)
-		if err != nil || s != c.stream || q != c.seq {
-			t.Errorf("parseEventID(%q) = %d, %d, %v", id, s, q, err)
+		for _, id := range []string{eventID(c.stream, c.seq), handoffEventID(c.stream, c.seq)} {
+			s, q, err := parseEventID(id)
+			if err != nil || s != c.stream || q != c.seq {
+				t.Errorf("parseEventID(%q) = %d, %d, %v", id, s, q, err)
+			}
 		}
 	}
-	for _, bad := range []string{"", "_", "1", "1_", "_1", "a_1", "1_b", "1_2_3", " 1_2", "+1_2", "1_-2", "0x1_2", "18446744073709551616_0"} {
-		if _, _, err := parseEventID(bad); err == nil {
-			t.Errorf("parseEventID(%q) accepted", bad)
+	if a, b := handoffEventID(3, 4), handoffEventID(3, 4); a == b {
+		t.Errorf("two handoff ids for the same place are both %q", a)
+	}
+	for _, c := range []struct {
+		id          string
+		stream, seq uint64
+		ok          bool
+	}{
+		{"0_0", 0, 0, true},
+		{"7_12", 7, 12, true},
+		{"0_5_1", 0, 5, true},
+		{"0_5_18446744073709551615", 0, 5, true},
+		{"007_01", 7, 1, true},
+		{"", 0, 0, false},
+		{"_", 0, 0, false},
+		{"1", 0, 0, false},
+		{"1_", 0, 0, false},
+		{"_1", 0, 0, false},
+		{"a_1", 0, 0, false},
+		{"1_b", 0, 0, false},
+		{"1_2_", 0, 0, false},
+		{"1_2_x", 0, 0, false},
+		{"1_2_3_4", 0, 0, false},
+		{"1__2", 0, 0, false},
+		{" 1_2", 0, 0, false},
+		{"1_2 ", 0, 0, false},
+		{"+1_2", 0, 0, false},
+		{"1_-2", 0, 0, false},
+		{"1_2_-3", 0, 0, false},
+		{"0x1_2", 0, 0, false},
+		{"1_2e3", 0, 0, false},
+		{"١_٢", 0, 0, false}, // Arabic-Indic digits
+		{"18446744073709551616_0", 0, 0, false},
+		{"0_18446744073709551616", 0, 0, false},
+		{"0_1_18446744073709551616", 0, 0, false},
+		{"0_99999999999999999999999999999999999999", 0, 0, false},
+	} {
+		s, q, err := parseEventID(c.id)
+		if c.ok != (err == nil) || s != c.stream || q != c.seq {
+			t.Errorf("parseEventID(%q) = %d, %d, %v; want %d, %d, ok %v", c.id, s, q, err, c.stream, c.seq, c.ok)
 		}
 	}
 }
