@@ -126,8 +126,11 @@ func TestSessionsLeaveNothingBehind(t *testing.T) {
 	url := startProxy(t, idleSite) + "/mcp"
 	waitForChildren(t, 0, 10*time.Second)
 
+	// The env is part of what defines a process (warm alone would be applied
+	// to the running pool), so site(2) is another upstream than site(1).
 	site := func(warm int) string {
-		return stdioProxySite(server, "max_processes 8", "warm "+strconv.Itoa(warm), "stop_timeout 2s")
+		return stdioProxySite(server, "max_processes 8", "warm "+strconv.Itoa(warm), "stop_timeout 2s",
+			"env LIFECYCLE_SITE "+strconv.Itoa(warm))
 	}
 	startProxy(t, site(1))
 	c := &http.Client{Timeout: 30 * time.Second}

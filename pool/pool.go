@@ -13,6 +13,8 @@ import (
 // Pool runs the processes of one stdio upstream command. All methods are
 // safe for concurrent use.
 type Pool struct {
+	// cfg is the configuration. Command, Args, Env and Dir never change;
+	// the limits (see SetLimits) are guarded by mu.
 	cfg Config
 	env []string // the child environment, built once in New
 	log *zap.Logger
@@ -35,6 +37,8 @@ type Pool struct {
 	warming  []*Process // new spares whose Ready check runs (ready.go); counted in spawning
 	readyOff bool       // a Ready check timed out: later spares go unchecked
 	waiting  int        // Acquire calls waiting for a slot
+	stopping int        // processes in stateStopping not yet reaped: slots on their way
+	trim     bool       // SetLimits lowered Warm: stop the surplus spares now (spares.go)
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
 
@@ -54,6 +58,9 @@ type Stats struct {
 	Waiting int
 	// Warming is the number of new spares whose Ready check still runs.
 	Warming int
+	// Stopping is the number of processes being stopped and not yet reaped;
+	// their slots free once they are. Counted in Live.
+	Stopping int
 	// Spawned counts processes started since New.
 	Spawned int
 	// SpawnFailed counts failed attempts to start a process.
@@ -152,11 +159,12 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			p.waiting++
 		}
 		changed := p.changed
-		p.mu.Unlock()
-
 		if timer == nil {
+			// A wait already under way keeps its deadline across SetLimits.
 			timer = time.NewTimer(p.cfg.AcquireTimeout)
 		}
+		p.mu.Unlock()
+
 		select {
 		case <-changed:
 		case <-timer.C:
@@ -220,7 +228,7 @@ func (p *Pool) Close() {
 	spares := append(p.spares, p.warming...)
 	p.spares, p.warming = nil, nil
 	for _, pr := range spares {
-		pr.state = stateStopping
+		p.beginStopLocked(pr)
 		p.wg.Add(1) // each spare's waiter holds a count, so this is safe
 	}
 	p.broadcastLocked()
@@ -247,6 +255,7 @@ func (p *Pool) Stats() Stats {
 		Assigned:    p.assigned,
 		Waiting:     p.waiting,
 		Warming:     len(p.warming),
+		Stopping:    p.stopping,
 		Spawned:     p.spawned,
 		SpawnFailed: p.spawnFailed,
 		Crashed:     p.crashed,
@@ -254,6 +263,8 @@ func (p *Pool) Stats() Stats {
 }
 
 func (p *Pool) fullError(waited time.Duration, cause error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return &FullError{
 		Max:        p.cfg.MaxProcesses,
 		Waited:     waited,
@@ -279,6 +290,15 @@ func (p *Pool) addSpareLocked(pr *Process) {
 func (p *Pool) removeSpareLocked(pr *Process) {
 	if i := slices.Index(p.spares, pr); i >= 0 {
 		p.spares = slices.Delete(p.spares, i, i+1)
+	}
+}
+
+// beginStopLocked marks pr as being stopped; the caller starts its stop
+// sequence. An unreaped process counts in p.stopping until reaped() runs.
+func (p *Pool) beginStopLocked(pr *Process) {
+	pr.state = stateStopping
+	if !pr.reaped {
+		p.stopping++
 	}
 }
 

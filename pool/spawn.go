@@ -134,7 +134,7 @@ func (p *Pool) supervise(pr *Process) {
 	pr.closeStdin()
 	// Let the stderr reader log the child's last words, but do not wait
 	// forever for a descendant that left the group and kept the pipe.
-	t := time.NewTimer(p.cfg.StopTimeout)
+	t := time.NewTimer(p.limits().StopTimeout)
 	select {
 	case <-pr.stderrDone:
 	case <-t.C:
@@ -152,6 +152,9 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	pr.reaped = true
 	p.live--
 	unexpected := pr.state != stateStopping
+	if !unexpected {
+		p.stopping--
+	}
 	wasSpare := pr.state == stateSpare
 	if unexpected {
 		p.crashed++

@@ -221,12 +221,12 @@ func (s *Stdio) acquireShared(ctx context.Context) (*sharedProc, error) {
 			sh.mu.Unlock()
 			return nil, &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
 		}
-		if sp := s.leastLoadedLocked(s.opts.MaxInFlight); sp != nil {
+		if sp := s.leastLoadedLocked(s.options().MaxInFlight); sp != nil {
 			sp.load++
 			sh.mu.Unlock()
 			return sp, nil
 		}
-		if !sh.starting && len(sh.procs) < s.opts.Shared {
+		if !sh.starting && len(sh.procs) < s.options().Shared {
 			sh.starting = true
 			sh.mu.Unlock()
 			return s.startShared(ctx)
@@ -245,7 +245,7 @@ func (s *Stdio) acquireShared(ctx context.Context) (*sharedProc, error) {
 		case <-changed:
 		case <-timer.C:
 			return nil, &BusyError{RetryAfter: time.Second, Err: fmt.Errorf(
-				"upstream: all %d shared MCP server processes have %d requests in flight", s.opts.Shared, s.opts.MaxInFlight)}
+				"upstream: all %d shared MCP server processes have %d requests in flight", s.options().Shared, s.options().MaxInFlight)}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -281,7 +281,7 @@ func (s *Stdio) startShared(ctx context.Context) (*sharedProc, error) {
 		return nil, &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
 	}
 	sp := &sharedProc{load: 1}
-	sp.mux = newMux(proc, s.maxMessageSize, s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
+	sp.mux = newMux(proc, s.messageLimit(), s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
 	sh.procs = append(sh.procs, sp)
 	s.logger.Debug("started a shared MCP server process for 2026-07-28 requests",
 		zap.Int("pid", proc.PID()), zap.Int("shared", len(sh.procs)))
@@ -421,13 +421,13 @@ func (s *Stdio) probe(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("upstream: starting a process to probe the MCP server's era: %w", acquireError(err))
 	}
 	logger := s.logger.With(zap.Int("pid", proc.PID()))
-	m := newMux(proc, s.maxMessageSize, logger, &s.wg, nil)
+	m := newMux(proc, s.messageLimit(), logger, &s.wg, nil)
 	defer m.close()
 	req, err := pipeline.Parse([]byte(discoverProbe))
 	if err != nil {
 		return "", err
 	}
-	pctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
+	pctx, cancel := context.WithTimeout(ctx, s.options().ProbeTimeout)
 	defer cancel()
 	var resp *pipeline.Message
 	err = m.call(pctx, req, func(msg *pipeline.Message, _ int) {
@@ -439,7 +439,7 @@ func (s *Stdio) probe(ctx context.Context) (string, error) {
 		return "", &BusyError{RetryAfter: time.Second, Err: errSharedClosed}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %s", s.opts.ProbeTimeout)
+		err = fmt.Errorf("no answer within %s", s.options().ProbeTimeout)
 	}
 	era, why := classifyDiscover(resp, err)
 	logger.Info("probed the stdio MCP server's era", zap.String("era", era), zap.String("why", why))
