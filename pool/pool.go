@@ -105,7 +105,8 @@ func (p *Pool) Start() {
 // Config.Ready check may have pinged it): a warm spare if one is ready (the
 // keeper then starts a replacement), else a spare whose Ready check still
 // runs (its stdout reads wait for the check), else a new process if the pool
-// is under MaxProcesses, else it waits up to
+// is under MaxProcesses, else — after asking the caller to give a process
+// back if ctx carries WithReclaim (see reclaim.go for when) — it waits up to
 // AcquireTimeout (or until ctx ends) for a slot to free and then fails with
 // an error wrapping ErrFull (see RetryAfter). A failure to start the command
 // is returned at once, wrapping ErrSpawn. After Close it returns ErrClosed.
@@ -116,7 +117,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 	}
 	began := time.Now()
 	var timer *time.Timer
-	isWaiting := false
+	isWaiting, waited := false, false
+	reclaim := reclaimFrom(ctx)
+	var reclaimedAt chan struct{} // p.changed when reclaim was last called
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -125,6 +128,8 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			p.mu.Lock()
 			p.waiting--
 			p.mu.Unlock()
+		}
+		if waited {
 			p.kick() // the keeper leaves slots to waiters; it may resume
 		}
 	}()
@@ -133,6 +138,12 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrClosed
+		}
+		if isWaiting && (len(p.spares) > 0 || len(p.warming) > 0 || p.live < p.cfg.MaxProcesses) {
+			// About to take a slot: no longer a waiter, so another waiter
+			// deciding whether to reclaim does not count this one.
+			isWaiting = false
+			p.waiting--
 		}
 		if n := len(p.spares); n > 0 {
 			// Newest first, so surplus spares at the front age out.
@@ -155,7 +166,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			return p.coldSpawn(ctx)
 		}
 		if !isWaiting {
-			isWaiting = true
+			isWaiting, waited = true, true
 			p.waiting++
 		}
 		changed := p.changed
@@ -163,7 +174,17 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			// A wait already under way keeps its deadline across SetLimits.
 			timer = time.NewTimer(p.cfg.AcquireTimeout)
 		}
+		// More waiters than slots on their way, and not asked yet since the
+		// pool last changed: ask the caller to free one (reclaim.go).
+		askReclaim := reclaim != nil && reclaimedAt != changed && p.waiting > p.stopping
 		p.mu.Unlock()
+
+		if askReclaim {
+			reclaimedAt = changed
+			if reclaim() {
+				continue // its process is stopping now; look again
+			}
+		}
 
 		select {
 		case <-changed:

@@ -1,0 +1,17 @@
+package upstream
+
+import (
+	"context"
+
+	"github.com/caddy-mcp/caddy-mcp/pool"
+)
+
+// WithReclaim returns a context that lets Stdio.Open (and the shared
+// processes' start) on a full pool call reclaim to free a process: reclaim
+// should synchronously end one idle session of the caller's — its
+// connection's Close releases the process — and report whether it did. See
+// pool.WithReclaim for when it is called; at most once per slot a waiter
+// needs. Upstreams without a process pool ignore it.
+func WithReclaim(ctx context.Context, reclaim func() bool) context.Context {
+	return pool.WithReclaim(ctx, reclaim)
+}
