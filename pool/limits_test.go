@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -171,6 +172,49 @@ func TestSetLimitsRejects(t *testing.T) {
 			if got := tp.Limits(); got.MaxProcesses != DefaultMaxProcesses || got.AcquireTimeout != DefaultAcquireTimeout {
 				t.Errorf("a rejected SetLimits changed the limits: %+v", got)
 			}
+		})
+	}
+}
+
+// TestSetLimitsReady: turning the spare check on, or changing its timeout
+// after a check timed out, makes the next spares checked again.
+func TestSetLimitsReady(t *testing.T) {
+	t.Parallel()
+	const answersPing = `while read l; do if [ "$l" = ping ]; then echo pong; else echo "$l"; fi; done`
+	tests := []struct {
+		name string
+		// first is the check the pool starts with (nil: none); a
+		// ReadyTimeout of 200ms makes a check of cat, which never says
+		// pong, time out and turn checks off
+		script       string
+		first        bool
+		firstTimeout time.Duration
+		wantFirst    int32 // checks before SetLimits
+	}{
+		{"turned on", answersPing, false, 0, 0},
+		{"new timeout after one timed out", "cat", true, 200 * time.Millisecond, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			cfg := Config{Command: "/bin/sh", Args: []string{"-c", tt.script}, MaxProcesses: 4, Warm: 1,
+				IdleTimeout: time.Hour, ReadyTimeout: tt.firstTimeout}
+			if tt.first {
+				cfg.Ready = pingPong(&calls)
+			}
+			tp := newTestPool(t, cfg)
+			tp.Start()
+			waitFor(t, "the first spare", 5*time.Second, func() bool { return tp.Stats().Spares == 1 })
+			if got := calls.Load(); got != tt.wantFirst {
+				t.Fatalf("%d checks before SetLimits, want %d", got, tt.wantFirst)
+			}
+
+			cfg.Ready, cfg.ReadyTimeout, cfg.Warm = pingPong(&calls), 300*time.Millisecond, 2
+			if err := tp.SetLimits(cfg); err != nil {
+				t.Fatalf("SetLimits: %v", err)
+			}
+			waitFor(t, "a checked spare", 5*time.Second, func() bool { return calls.Load() > tt.wantFirst })
 		})
 	}
 }

@@ -48,7 +48,8 @@ type Pool struct {
 // Stats is a snapshot of a pool's counters, for metrics and tests.
 type Stats struct {
 	// Live is the number of slots held: processes starting or running (or
-	// exited but not yet reaped), spares included. Never above MaxProcesses.
+	// exited but not yet reaped), spares included. Never above MaxProcesses,
+	// except after SetLimits lowered it while more processes were assigned.
 	Live int
 	// Spares is the number of started, unassigned processes ready for Acquire.
 	Spares int

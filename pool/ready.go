@@ -82,6 +82,7 @@ func (p *Pool) warmUp(pr *Process, ready func(io.Writer, io.Reader) error, timeo
 	}
 	p.addSpareLocked(pr)
 	p.mu.Unlock()
+	p.kick() // a SetLimits may have made it surplus meanwhile
 	pr.log.Debug("spare ready", zap.Duration("after", time.Since(began)))
 }
 
