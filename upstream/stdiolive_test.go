@@ -1,10 +1,14 @@
 package upstream
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
@@ -54,5 +58,73 @@ func TestStdioSetLive(t *testing.T) {
 				t.Fatalf("a refused SetLive changed the settings: %+v, was %+v", got, before)
 			}
 		})
+	}
+}
+
+// TestStdioSetLiveSharedAdmitsWaiter: a 2026-07-28 request waiting for room
+// on the shared processes proceeds on a new one as soon as SetLive raises
+// Shared, with a real go-sdk server.
+func TestStdioSetLiveSharedAdmitsWaiter(t *testing.T) {
+	opts := StdioOptions{Protocol: ProtocolModern, Shared: 1, MaxInFlight: 1}
+	s, p := newStatelessStdio(t, "gosdk", opts, nil)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	var once sync.Once
+	slow := make(chan error, 1)
+	go func() {
+		slow <- s.Call(ctx, toolCall(t, "1", "slow", `{"text":"busy"}`, `"p"`), func(*pipeline.Message, int) {
+			once.Do(func() { close(started) })
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-slow:
+		t.Fatalf("the slow call ended early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow call did not start within 10s")
+	}
+
+	c := newCollector()
+	waiting := make(chan error, 1)
+	go func() {
+		waiting <- s.Call(context.Background(), toolCall(t, "2", "echo", `{"text":"admitted"}`, ""), c.deliver)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.shared.mu.Lock()
+		n := s.shared.waiting
+		s.shared.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second call is not waiting for room")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	opts.Shared = 2
+	if err := s.SetLive(opts, 1<<20); err != nil {
+		t.Fatalf("SetLive: %v", err)
+	}
+	select {
+	case err := <-waiting:
+		if err != nil {
+			t.Fatalf("the waiting call after raising shared: %v", err)
+		}
+		if got := resultText(t, c.msgs[0]); got != "admitted" {
+			t.Fatalf("answer %q", got)
+		}
+	case <-time.After(4 * time.Second): // below its own 5s wait for room
+		t.Fatal("raising shared did not admit the waiting call")
+	}
+	if st := p.Stats(); st.Spawned != 2 {
+		t.Errorf("want a second shared process, got %+v", st)
+	}
+	cancel()
+	if err := <-slow; !errors.Is(err, context.Canceled) {
+		t.Errorf("slow call: %v", err)
 	}
 }
