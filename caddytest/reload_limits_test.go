@@ -108,8 +108,11 @@ func TestReloadKeepsProcessOnLimitChange(t *testing.T) {
 	cs := reloadSession(ctx, t, url)
 	callReaches(ctx, t, cs, spare, "before the reload") // the session took the spare
 
-	tuned := strings.Replace(stdioProxySite(bin, "warm 3", "max_processes 5", "idle_timeout 30s",
-		"acquire_timeout 2s", "stop_timeout 3s"), "mcp_proxy /mcp {", "mcp_proxy /mcp {\n\t\trequest_timeout 1m", 1)
+	// Every size and timeout of the stdio block and the handler changes.
+	tunedStdio := stdioProxySite(bin, "warm 3", "max_processes 5", "idle_timeout 30s", "acquire_timeout 2s",
+		"stop_timeout 3s", "spare_check_timeout 20s", "probe_timeout 5s", "shared 3")
+	tuned := strings.Replace(tunedStdio, "mcp_proxy /mcp {",
+		"mcp_proxy /mcp {\n\t\trequest_timeout 1m\n\t\tmax_message_size 8MiB\n\t\tsession_idle_timeout 1h", 1)
 	startProxy(t, tuned)
 	callReaches(ctx, t, cs, spare, "after the reload")
 	// The session's process and three spares: warm applied to the same pool.
