@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,7 +20,14 @@ func init() {
 // implicitly; it has nothing to configure.
 type App struct {
 	mu    sync.Mutex
-	pools []*pool.Pool
+	pools []appPool
+}
+
+// appPool is a pool to start, and the new limits of a pool kept from the
+// configuration being replaced (nil for a new pool).
+type appPool struct {
+	pool  *pool.Pool
+	apply func() error
 }
 
 // CaddyModule returns the Caddy module information.
@@ -30,22 +38,28 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// register adds a pool to start with the configuration.
-func (a *App) register(p *pool.Pool) {
+// register adds a pool to start with the configuration; apply, if not nil,
+// gives a pool kept across a reload this configuration's limits.
+func (a *App) register(p *pool.Pool, apply func() error) {
 	a.mu.Lock()
-	a.pools = append(a.pools, p)
+	a.pools = append(a.pools, appPool{pool: p, apply: apply})
 	a.mu.Unlock()
 }
 
-// Start starts keeping warm spares in every registered pool. Pools kept
-// across a reload are already running; Start is idempotent for them.
+// Start applies the new limits of pools kept across a reload and starts
+// keeping warm spares in every registered pool. Pools kept across a reload
+// are already running; Start is idempotent for them.
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var errs []error
 	for _, p := range a.pools {
-		p.Start()
+		if p.apply != nil {
+			errs = append(errs, p.apply())
+		}
+		p.pool.Start()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Stop does nothing: pools outlive configurations and are stopped by their

@@ -85,7 +85,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // protocol is the server's era — legacy (2025 revisions only), modern (also
 // stateless 2026-07-28) or auto (default: probe once with server/discover);
 // probe_timeout bounds that probe (default 10s); shared is the most processes
-// that serve 2026-07-28 clients together through a JSON-RPC mux (default 2);
+// that serve 2026-07-28 clients together through a JSON-RPC mux, per user
+// (default 2; 0: off, 2026 clients fall back to sessions);
 // spare_check ping (default) hands a new spare to a session only once it
 // answered an MCP ping, off as soon as it started; spare_check_timeout bounds
 // that ping (default 30s: a server that does not answer is used unchecked).
@@ -235,7 +236,12 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 		case "probe_timeout":
 			u.ProbeTimeout, err = durationArg(d)
 		case "shared":
-			u.Shared, err = positiveIntArg(d)
+			var n int
+			n, err = intArg(d)
+			if err == nil && n < 0 {
+				err = d.Errf("shared must be zero (off) or positive, got %d", n)
+			}
+			u.Shared = &n
 		case "spare_check":
 			u.SpareCheck, err = singleArg(d)
 			if err == nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // These tests drive UnmarshalCaddyfile with caddyfile.NewTestDispenser, as
@@ -865,8 +867,22 @@ func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := h.Stdio; u.Protocol != "modern" || u.ProbeTimeout != caddy.Duration(3*time.Second) || u.Shared != 4 {
+	if u := h.Stdio; u.Protocol != "modern" || u.ProbeTimeout != caddy.Duration(3*time.Second) || u.Shared == nil || *u.Shared != 4 {
 		t.Fatalf("got %+v", u)
+	}
+	h = Handler{}
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nshared 0\n}\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if opts := h.Stdio.options(); opts.Shared != upstream.NoShared {
+		t.Fatalf("shared 0: upstream Shared = %d, want NoShared (off)", opts.Shared)
+	}
+	if opts := (&StdioUpstream{}).options(); opts.Shared != 0 {
+		t.Fatalf("no shared line: upstream Shared = %d, want 0 (the default)", opts.Shared)
+	}
+	err = new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nshared -1\n}\n}"))
+	if err == nil || !strings.Contains(err.Error(), "shared must be zero (off) or positive, got -1") {
+		t.Fatalf("shared -1: %v", err)
 	}
 	h = Handler{}
 	err = h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nspare_check off\nspare_check_timeout 2s\n}\n}"))

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -60,7 +59,8 @@ const (
 type Handler struct {
 	// Name identifies the endpoint's session store across reloads. A reload
 	// keeps every session of an endpoint whose name is unchanged. Defaults to
-	// a name derived from the upstream configuration.
+	// a name derived from the upstream configuration (for stdio: the command,
+	// args, env and dir, so that tuning sizes or timeouts keeps it).
 	Name string `json:"name,omitempty"`
 	// Stdio runs the MCP server as local subprocesses.
 	Stdio *StdioUpstream `json:"stdio,omitempty"`
@@ -190,7 +190,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // provisionUpstream builds the configured upstream and returns it with a
-// key that identifies its configuration.
+// key that identifies its configuration, from which the endpoint's default
+// name is derived. For stdio that key is what defines a process (command,
+// args, env after placeholders, dir): a reload that changes only sizes or
+// timeouts keeps the session store and the pool, whose new limits the mcp
+// app applies when the configuration starts.
 func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
 	if h.HTTP != nil {
 		key := h.HTTP.key()
@@ -211,27 +215,50 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 	if err := poolCfg.Validate(); err != nil {
 		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
 	}
-	// The upstream built for the pool takes the message bound too.
-	h.poolKey = h.Stdio.key() + ":" + strconv.Itoa(maxMessage)
-	val, _, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+	opts := h.Stdio.options()
+	if err := opts.Validate(); err != nil {
+		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
+	}
+	procKey := processKey(poolCfg)
+	storeKey := h.Name
+	if storeKey == "" {
+		storeKey = "derived:" + procKey // as Provision derives it
+	}
+	h.poolKey = poolKey(storeKey, procKey, h.Stdio.Protocol)
+	val, loaded, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
 		p, err := pool.New(poolCfg)
 		if err != nil {
 			return nil, err
 		}
-		up, err := upstream.NewStdioWithOptions(p, maxMessage, h.logger.Named("stdio"), h.Stdio.options())
+		up, err := upstream.NewStdioWithOptions(p, maxMessage, h.logger.Named("stdio"), opts)
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
-		return &stdioEntry{pool: p, upstream: up, stop: poolCfg.WithDefaults().StopTimeout}, nil
+		return &stdioEntry{pool: p, upstream: up}, nil
 	})
 	if err != nil {
 		h.poolKey = ""
 		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
 	}
 	entry := val.(*stdioEntry)
-	appIface.(*App).register(entry.pool)
-	return entry.upstream, h.poolKey, nil
+	var apply func() error
+	if loaded {
+		// A pool kept from the running configuration: this configuration's
+		// sizes and timeouts apply once it starts, not while it is only
+		// provisioned (caddy validate, or a reload that fails later).
+		apply = func() error {
+			if err := entry.pool.SetLimits(poolCfg); err != nil {
+				return fmt.Errorf("mcp_proxy: stdio: %v", err)
+			}
+			if err := entry.upstream.SetLive(opts, maxMessage); err != nil {
+				return fmt.Errorf("mcp_proxy: stdio: %v", err)
+			}
+			return nil
+		}
+	}
+	appIface.(*App).register(entry.pool, apply)
+	return entry.upstream, procKey, nil
 }
 
 // validateSettings rejects negative bounds with a message naming the setting.

@@ -1,6 +1,10 @@
 package caddymcp
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -14,6 +18,12 @@ import (
 
 // StdioUpstream runs a local MCP server as a subprocess, one process per
 // client session, from a pool that keeps warm spares.
+//
+// What defines a process is the command, args, env (after placeholders) and
+// dir, plus the protocol: a reload that changes one of them starts a new pool
+// for new sessions while old sessions finish on the old processes. A reload
+// that changes only the other settings (sizes, timeouts, shared, the spare
+// check) keeps the pool, its processes and sessions, and applies them live.
 type StdioUpstream struct {
 	// Command is the executable to run (no shell); a bare name is looked up
 	// in the child's PATH.
@@ -43,12 +53,15 @@ type StdioUpstream struct {
 	// (also serves stateless 2026-07-28 requests) or "auto" (default: probe
 	// once with server/discover on a throwaway process, and remember).
 	Protocol string `json:"protocol,omitempty"`
-	// ProbeTimeout bounds the auto probe; no answer in time means legacy (default 10s).
+	// ProbeTimeout bounds the wait for the auto probe's server/discover
+	// answer once the process answered a ping; no answer in time means
+	// legacy until the probe is retried (default 10s).
 	ProbeTimeout caddy.Duration `json:"probe_timeout,omitempty"`
-	// Shared is the most processes that serve 2026-07-28 requests, shared by
-	// all such clients through a JSON-RPC mux (default 2); they count toward
-	// max_processes.
-	Shared int `json:"shared,omitempty"`
+	// Shared is the most processes that serve 2026-07-28 requests together
+	// through a JSON-RPC mux, per authenticated user (default 2; 0 turns
+	// stateless serving over stdio off, so 2026 clients fall back to
+	// sessions); they count toward max_processes.
+	Shared *int `json:"shared,omitempty"`
 	// SpareCheck is how a new spare is checked before a session gets it:
 	// "ping" (default: an MCP ping, which servers answer before initialize;
 	// the spare counts as ready once answered) or "off" (ready once started).
@@ -69,7 +82,14 @@ func (u *StdioUpstream) checkSpareCheck() error {
 
 // options are the upstream's settings for stateless requests.
 func (u *StdioUpstream) options() upstream.StdioOptions {
-	return upstream.StdioOptions{Protocol: u.Protocol, ProbeTimeout: time.Duration(u.ProbeTimeout), Shared: u.Shared}
+	opts := upstream.StdioOptions{Protocol: u.Protocol, ProbeTimeout: time.Duration(u.ProbeTimeout)}
+	if u.Shared != nil {
+		opts.Shared = *u.Shared
+		if opts.Shared == 0 {
+			opts.Shared = upstream.NoShared
+		}
+	}
+	return opts
 }
 
 // poolConfig turns the configuration into the pool's, with placeholders in
@@ -108,9 +128,39 @@ func (u *StdioUpstream) poolConfig(logger *zap.Logger, maxMessage int) pool.Conf
 	return cfg
 }
 
-// key identifies the pool this configuration needs: an unchanged stdio block
-// maps to the same pool across reloads, so its processes survive.
-func (u *StdioUpstream) key() string {
-	b, _ := json.Marshal(u)
-	return "stdio:" + hashKey(b)
+// processKey identifies what defines a process of cfg (from poolConfig):
+// the command, its arguments, its environment after placeholders and its
+// directory. Sizes and timeouts are not part of it: a reload that changes
+// only those keeps the pool and applies them live (pool.SetLimits).
+func processKey(cfg pool.Config) string {
+	b, _ := json.Marshal(struct {
+		Command string            `json:"command"`
+		Args    []string          `json:"args"`
+		Env     map[string]string `json:"env"` // encoding/json sorts map keys
+		Dir     string            `json:"dir"`
+	}{cfg.Command, cfg.Args, cfg.Env, cfg.Dir})
+	mac := hmac.New(sha256.New, processKeySecret[:])
+	mac.Write(b)
+	return "stdio:" + hex.EncodeToString(mac.Sum(nil)[:12])
+}
+
+// processKeySecret keys the hash of processKey. The env it hashes holds
+// secrets after placeholders ({env.API_KEY}); usage-pool keys live only in
+// this process, so a random key costs nothing and makes a key that ever
+// shows up somewhere useless for guessing them.
+var processKeySecret = func() (k [32]byte) {
+	_, _ = rand.Read(k[:]) // crypto/rand.Read never fails
+	return k
+}()
+
+// poolKey identifies the pool of an endpoint: its store key (its name, or
+// the name derived from processKey) and the process definition, plus the
+// protocol, which is the server's era and so part of what the upstream is.
+// Two endpoints never share a pool; one endpoint whose command changes under
+// a fixed name gets a new pool while its old sessions finish on the old one.
+func poolKey(storeKey, processKey, protocol string) string {
+	if protocol == "" {
+		protocol = upstream.ProtocolAuto
+	}
+	return storeKey + "|" + processKey + "|protocol=" + protocol
 }

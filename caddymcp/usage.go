@@ -14,7 +14,7 @@ import (
 // by what defines it, and is destroyed when the last configuration using it
 // is cleaned up (see reverseproxy's hosts.go for the precedent).
 var (
-	// stdioPools holds *stdioEntry values keyed by StdioUpstream.key.
+	// stdioPools holds *stdioEntry values keyed by poolKey.
 	stdioPools = caddy.NewUsagePool()
 	// sessionStores holds *storeEntry values keyed by endpoint name.
 	sessionStores = caddy.NewUsagePool()
@@ -24,7 +24,6 @@ var (
 type stdioEntry struct {
 	pool     *pool.Pool
 	upstream *upstream.Stdio
-	stop     time.Duration // the pool's stop timeout, for the wait at exit
 }
 
 // Destruct stops the spares and the processes shared by stateless
@@ -41,7 +40,7 @@ func (e *stdioEntry) Destruct() error {
 		go func() { e.pool.Wait(); e.upstream.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(2*e.stop + time.Second):
+		case <-time.After(2*e.pool.Limits().StopTimeout + time.Second):
 		}
 	}
 	return nil

@@ -23,6 +23,9 @@ func TestGoClientRevisions(t *testing.T) {
 	}{
 		{"stdio auto", stdioProxySite(bin), "2026-07-28"},
 		{"stdio legacy", stdioProxySite(bin, "protocol legacy"), "2025-11-25"},
+		// shared 0: no stateless serving over stdio, even for a server that
+		// speaks 2026-07-28: the client falls back to a session.
+		{"stdio shared 0", stdioProxySite(bin, "protocol modern", "shared 0"), "2025-11-25"},
 		// In stateful mode the go-sdk server offers only the 2025
 		// revisions to server/discover, so its clients fall back, through
 		// the proxy as directly.

@@ -17,11 +17,20 @@
 // keep running until released. Wait blocks until every child is reaped and
 // every goroutine of the pool has returned.
 //
+// SetLimits changes the sizes and timeouts of a running pool (limits.go), so
+// a configuration reload that only tunes them keeps every process. A full
+// pool may ask the caller of Acquire to give a process back (WithReclaim,
+// reclaim.go).
+//
 // # Ownership
 //
 // Every goroutine belongs to the pool and is counted by Wait: one waiter per
 // process (the only caller of exec.Cmd.Wait), one stderr reader per process,
-// one stop sequence per stopped process, and the spare keeper.
+// one stop sequence per stopped process, and the spare keeper. The one
+// exception is the package's spawner on Linux (sys_linux.go): every child is
+// forked from one goroutine locked to its OS thread, so the parent-death
+// signal fires when Caddy dies and not when a thread is retired; it lives as
+// long as the process by design (SpawnerFunction names it for leak checks).
 //
 // The pool creates all three pipes with os.Pipe and closes the child's ends
 // right after the child started, so exec.Cmd never copies data and its Wait
@@ -39,7 +48,9 @@
 // # Processes die cleanly
 //
 // Each child runs in its own process group (Setpgid) and signals go to the
-// group. The stop sequence is: close stdin, wait StopTimeout, SIGTERM the
+// group. On Linux it also gets SIGKILL as its parent-death signal, so a
+// Caddy killed with SIGKILL leaves no direct child running (grandchildren,
+// such as the node that npx starts, are reached only by a normal stop). The stop sequence is: close stdin, wait StopTimeout, SIGTERM the
 // group, wait StopTimeout, SIGKILL the group, reap. After the leader exits the
 // group is SIGKILLed once more so grandchildren (npx → node) do not linger.
 //

@@ -28,6 +28,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(orphanParentEnv) != "" {
+		runOrphanParent() // never returns
+	}
 	// Set before any pool is built (New snapshots the environment), so the
 	// environment test can check what a child inherits.
 	os.Setenv(secretVar, "must-not-leak")
@@ -40,12 +43,34 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "child processes left after tests: %v\n", kids)
 			code = 1
 		}
-		if err := goleak.Find(); err != nil {
+		if err := goleak.Find(goleak.IgnoreAnyFunction(SpawnerFunction)); err != nil {
 			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// orphanParentEnv makes the test binary act as a parent that starts a pool
+// child, prints the child's pid and then waits to be killed.
+const orphanParentEnv = "CADDY_MCP_POOL_TEST_ORPHAN_PARENT"
+
+// runOrphanParent is the test binary in orphanParentEnv mode. Its child is
+// `sleep 300`: it ignores stdin EOF and would outlive its parent by five
+// minutes without a parent-death signal.
+func runOrphanParent() {
+	p, err := New(Config{Command: "sleep", Args: []string{"300"}, Warm: NoWarm})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orphan parent:", err)
+		os.Exit(2)
+	}
+	pr, err := p.Acquire(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orphan parent:", err)
+		os.Exit(2)
+	}
+	fmt.Println(pr.PID())
+	select {} // until the test kills us
 }
 
 // testPool is a pool whose lifecycle logs are observed, so a test knows the

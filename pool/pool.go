@@ -13,6 +13,8 @@ import (
 // Pool runs the processes of one stdio upstream command. All methods are
 // safe for concurrent use.
 type Pool struct {
+	// cfg is the configuration. Command, Args, Env and Dir never change;
+	// the limits (see SetLimits) are guarded by mu.
 	cfg Config
 	env []string // the child environment, built once in New
 	log *zap.Logger
@@ -35,6 +37,8 @@ type Pool struct {
 	warming  []*Process // new spares whose Ready check runs (ready.go); counted in spawning
 	readyOff bool       // a Ready check timed out: later spares go unchecked
 	waiting  int        // Acquire calls waiting for a slot
+	stopping int        // processes in stateStopping not yet reaped: slots on their way
+	trim     bool       // SetLimits lowered Warm: stop the surplus spares now (spares.go)
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
 
@@ -44,7 +48,8 @@ type Pool struct {
 // Stats is a snapshot of a pool's counters, for metrics and tests.
 type Stats struct {
 	// Live is the number of slots held: processes starting or running (or
-	// exited but not yet reaped), spares included. Never above MaxProcesses.
+	// exited but not yet reaped), spares included. Never above MaxProcesses,
+	// except after SetLimits lowered it while more processes were assigned.
 	Live int
 	// Spares is the number of started, unassigned processes ready for Acquire.
 	Spares int
@@ -54,6 +59,9 @@ type Stats struct {
 	Waiting int
 	// Warming is the number of new spares whose Ready check still runs.
 	Warming int
+	// Stopping is the number of processes being stopped and not yet reaped;
+	// their slots free once they are. Counted in Live.
+	Stopping int
 	// Spawned counts processes started since New.
 	Spawned int
 	// SpawnFailed counts failed attempts to start a process.
@@ -98,7 +106,8 @@ func (p *Pool) Start() {
 // Config.Ready check may have pinged it): a warm spare if one is ready (the
 // keeper then starts a replacement), else a spare whose Ready check still
 // runs (its stdout reads wait for the check), else a new process if the pool
-// is under MaxProcesses, else it waits up to
+// is under MaxProcesses, else — after asking the caller to give a process
+// back if ctx carries WithReclaim (see reclaim.go for when) — it waits up to
 // AcquireTimeout (or until ctx ends) for a slot to free and then fails with
 // an error wrapping ErrFull (see RetryAfter). A failure to start the command
 // is returned at once, wrapping ErrSpawn. After Close it returns ErrClosed.
@@ -109,7 +118,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 	}
 	began := time.Now()
 	var timer *time.Timer
-	isWaiting := false
+	isWaiting, waited := false, false
+	reclaim := reclaimFrom(ctx)
+	var reclaimedAt chan struct{} // p.changed when reclaim was last called
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -118,6 +129,8 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			p.mu.Lock()
 			p.waiting--
 			p.mu.Unlock()
+		}
+		if waited {
 			p.kick() // the keeper leaves slots to waiters; it may resume
 		}
 	}()
@@ -126,6 +139,12 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrClosed
+		}
+		if isWaiting && (len(p.spares) > 0 || len(p.warming) > 0 || p.live < p.cfg.MaxProcesses) {
+			// About to take a slot: no longer a waiter, so another waiter
+			// deciding whether to reclaim does not count this one.
+			isWaiting = false
+			p.waiting--
 		}
 		if n := len(p.spares); n > 0 {
 			// Newest first, so surplus spares at the front age out.
@@ -148,15 +167,26 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			return p.coldSpawn(ctx)
 		}
 		if !isWaiting {
-			isWaiting = true
+			isWaiting, waited = true, true
 			p.waiting++
 		}
 		changed := p.changed
-		p.mu.Unlock()
-
 		if timer == nil {
+			// A wait already under way keeps its deadline across SetLimits.
 			timer = time.NewTimer(p.cfg.AcquireTimeout)
 		}
+		// More waiters than slots on their way, and not asked yet since the
+		// pool last changed: ask the caller to free one (reclaim.go).
+		askReclaim := reclaim != nil && reclaimedAt != changed && p.waiting > p.stopping
+		p.mu.Unlock()
+
+		if askReclaim {
+			reclaimedAt = changed
+			if reclaim() {
+				continue // its process is stopping now; look again
+			}
+		}
+
 		select {
 		case <-changed:
 		case <-timer.C:
@@ -220,7 +250,7 @@ func (p *Pool) Close() {
 	spares := append(p.spares, p.warming...)
 	p.spares, p.warming = nil, nil
 	for _, pr := range spares {
-		pr.state = stateStopping
+		p.beginStopLocked(pr)
 		p.wg.Add(1) // each spare's waiter holds a count, so this is safe
 	}
 	p.broadcastLocked()
@@ -247,6 +277,7 @@ func (p *Pool) Stats() Stats {
 		Assigned:    p.assigned,
 		Waiting:     p.waiting,
 		Warming:     len(p.warming),
+		Stopping:    p.stopping,
 		Spawned:     p.spawned,
 		SpawnFailed: p.spawnFailed,
 		Crashed:     p.crashed,
@@ -254,6 +285,8 @@ func (p *Pool) Stats() Stats {
 }
 
 func (p *Pool) fullError(waited time.Duration, cause error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return &FullError{
 		Max:        p.cfg.MaxProcesses,
 		Waited:     waited,
@@ -279,6 +312,15 @@ func (p *Pool) addSpareLocked(pr *Process) {
 func (p *Pool) removeSpareLocked(pr *Process) {
 	if i := slices.Index(p.spares, pr); i >= 0 {
 		p.spares = slices.Delete(p.spares, i, i+1)
+	}
+}
+
+// beginStopLocked marks pr as being stopped; the caller starts its stop
+// sequence. An unreaped process counts in p.stopping until reaped() runs.
+func (p *Pool) beginStopLocked(pr *Process) {
+	pr.state = stateStopping
+	if !pr.reaped {
+		p.stopping++
 	}
 }
 

@@ -140,7 +140,7 @@ func (pr *Process) Release() {
 	}
 	reaped := pr.reaped
 	if !reaped && pr.state != stateStopping {
-		pr.state = stateStopping
+		p.beginStopLocked(pr)
 		// The waiter of this unreaped process still holds a count on p.wg,
 		// so this Add cannot race a Wait that already saw zero.
 		p.wg.Add(1)

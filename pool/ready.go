@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -26,14 +27,14 @@ func (p *Pool) warmUpLocked(pr *Process) {
 	pr.warmed = make(chan struct{})
 	p.warming = append(p.warming, pr)
 	p.wg.Add(1)
-	go p.warmUp(pr)
+	go p.warmUp(pr, p.cfg.Ready, p.cfg.ReadyTimeout)
 }
 
 // warmUp runs the Ready check and then makes pr a spare, or stops it.
-func (p *Pool) warmUp(pr *Process) {
+func (p *Pool) warmUp(pr *Process, ready func(io.Writer, io.Reader) error, timeout time.Duration) {
 	defer p.wg.Done()
 	began := time.Now()
-	err := p.checkReady(pr)
+	err := checkReady(pr, ready, timeout)
 	close(pr.warmed) // the owner, if any, reads on from here
 	timedOut := errors.Is(err, os.ErrDeadlineExceeded)
 
@@ -66,12 +67,12 @@ func (p *Pool) warmUp(pr *Process) {
 		if !timedOut {
 			p.failedLocked()
 		}
-		pr.state = stateStopping
+		p.beginStopLocked(pr)
 		p.wg.Add(1) // the process's waiter holds a count, so this is safe
 		p.mu.Unlock()
 		if timedOut {
 			pr.log.Warn("a new spare did not answer a ping before initialize in time; later spares are used unchecked",
-				zap.Duration("ready_timeout", p.cfg.ReadyTimeout))
+				zap.Duration("ready_timeout", timeout))
 		} else {
 			pr.log.Warn("a new spare failed its readiness check", zap.Error(err))
 		}
@@ -81,15 +82,16 @@ func (p *Pool) warmUp(pr *Process) {
 	}
 	p.addSpareLocked(pr)
 	p.mu.Unlock()
+	p.kick() // a SetLimits may have made it surplus meanwhile
 	pr.log.Debug("spare ready", zap.Duration("after", time.Since(began)))
 }
 
-// checkReady runs Config.Ready on pr's pipes within Config.ReadyTimeout.
-func (p *Pool) checkReady(pr *Process) error {
-	deadline := time.Now().Add(p.cfg.ReadyTimeout)
+// checkReady runs a Config.Ready check on pr's pipes within timeout.
+func checkReady(pr *Process, ready func(io.Writer, io.Reader) error, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	_ = pr.stdin.SetWriteDeadline(deadline)
 	_ = pr.stdout.SetReadDeadline(deadline)
-	err := p.cfg.Ready(pr.stdin, pr.stdout)
+	err := ready(pr.stdin, pr.stdout)
 	_ = pr.stdin.SetWriteDeadline(time.Time{})
 	_ = pr.stdout.SetReadDeadline(time.Time{})
 	return err

@@ -53,16 +53,37 @@ func (p *Pool) keepOnce() (wake time.Duration, ok bool) {
 
 	// Surplus spares are the oldest ones beyond Warm (Acquire takes the
 	// newest). Stop those idle for IdleTimeout; sleep until the next one is.
+	// Right after SetLimits lowered Warm (trim) or MaxProcesses (more slots
+	// held than allowed, not counting those already stopping), stop the
+	// surplus at once: the operator asked for fewer. Assigned processes are
+	// never stopped for that; they leave when their sessions end.
+	idleTimeout := p.cfg.IdleTimeout
 	var idle []*Process
+	stopOldest := func() {
+		sp := p.spares[0]
+		p.removeSpareLocked(sp)
+		p.beginStopLocked(sp)
+		p.wg.Add(1) // the spare's waiter holds a count, so this is safe
+		idle = append(idle, sp)
+	}
+	for len(p.spares) > 0 && p.live-p.stopping > p.cfg.MaxProcesses {
+		stopOldest()
+	}
+	if p.trim {
+		p.trim = false
+		for len(p.spares) > p.cfg.warmTarget() {
+			stopOldest()
+		}
+	}
 	for i := 0; i < len(p.spares)-p.cfg.warmTarget(); {
 		sp := p.spares[i]
-		if left := sp.idleSince.Add(p.cfg.IdleTimeout).Sub(now); left > 0 {
+		if left := sp.idleSince.Add(idleTimeout).Sub(now); left > 0 {
 			wake = min(wake, left)
 			i++
 			continue
 		}
 		p.removeSpareLocked(sp)
-		sp.state = stateStopping
+		p.beginStopLocked(sp)
 		p.wg.Add(1) // the spare's waiter holds a count, so this is safe
 		idle = append(idle, sp)
 	}
@@ -82,7 +103,7 @@ func (p *Pool) keepOnce() (wake time.Duration, ok bool) {
 	p.mu.Unlock()
 
 	for _, sp := range idle {
-		sp.log.Debug("stopping surplus spare", zap.Duration("idle_timeout", p.cfg.IdleTimeout))
+		sp.log.Debug("stopping surplus spare", zap.Duration("idle_timeout", idleTimeout))
 		go p.stop(sp)
 	}
 	if !spawn {
@@ -113,7 +134,7 @@ func (p *Pool) spawnSpare() {
 		p.mu.Unlock()
 		return
 	case p.closed:
-		pr.state = stateStopping
+		p.beginStopLocked(pr)
 		p.wg.Add(1)
 		p.mu.Unlock()
 		go p.stop(pr)

@@ -10,6 +10,12 @@ import (
 	"go.uber.org/zap"
 )
 
+// SpawnerFunction names the function of the goroutine that forks every child
+// on Linux (sys_linux.go), which lives as long as the process by design.
+// Tests of packages that spawn through the pool ignore it in their goroutine
+// leak checks: goleak.IgnoreAnyFunction(pool.SpawnerFunction).
+const SpawnerFunction = "github.com/caddy-mcp/caddy-mcp/pool.spawner"
+
 // quickDeath is the uptime below which a spare that died on its own counts
 // as failing: the keeper then backs off instead of respawning at once.
 const quickDeath = 2 * time.Second
@@ -77,7 +83,7 @@ func (p *Pool) start(initial state) (*Process, error) {
 		Stderr:      errW,
 		SysProcAttr: sysProcAttr(),
 	}
-	err = cmd.Start()
+	err = startCmd(cmd) // on Linux from a thread that lives as long as Caddy
 	// The child has its own copies now (or never will). Closing ours is what
 	// lets the stdout reader see EOF when the child's group is gone.
 	closeAll(inR, outW, errW)
@@ -128,7 +134,7 @@ func (p *Pool) supervise(pr *Process) {
 	pr.closeStdin()
 	// Let the stderr reader log the child's last words, but do not wait
 	// forever for a descendant that left the group and kept the pipe.
-	t := time.NewTimer(p.cfg.StopTimeout)
+	t := time.NewTimer(p.limits().StopTimeout)
 	select {
 	case <-pr.stderrDone:
 	case <-t.C:
@@ -146,6 +152,9 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	pr.reaped = true
 	p.live--
 	unexpected := pr.state != stateStopping
+	if !unexpected {
+		p.stopping--
+	}
 	wasSpare := pr.state == stateSpare
 	if unexpected {
 		p.crashed++

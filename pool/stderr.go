@@ -19,7 +19,7 @@ func (p *Pool) readStderr(pr *Process) {
 	defer p.wg.Done()
 	defer close(pr.stderrDone)
 
-	lim := lineLimiter{perSecond: p.cfg.StderrLinesPerSecond}
+	lim := lineLimiter{perSecond: p.limits().StderrLinesPerSecond}
 	summarize := func(n int) {
 		if n > 0 {
 			pr.log.Info("stderr lines suppressed", zap.Int("suppressed", n))

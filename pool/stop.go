@@ -11,20 +11,21 @@ import (
 // p.wg.Add(1) for it.
 func (p *Pool) stop(pr *Process) {
 	defer p.wg.Done()
+	wait := p.limits().StopTimeout
 	pr.closeStdin()
-	if pr.waitExit(p.cfg.StopTimeout) {
+	if pr.waitExit(wait) {
 		return
 	}
 	pr.log.Debug("process ignored stdin EOF; sending SIGTERM to its group",
-		zap.Duration("waited", p.cfg.StopTimeout))
+		zap.Duration("waited", wait))
 	if err := signalGroup(pr.pid, sigTerm); err != nil {
 		pr.log.Warn("SIGTERM failed", zap.Error(err))
 	}
-	if pr.waitExit(p.cfg.StopTimeout) {
+	if pr.waitExit(wait) {
 		return
 	}
 	pr.log.Warn("process ignored SIGTERM; sending SIGKILL to its group",
-		zap.Duration("waited", p.cfg.StopTimeout))
+		zap.Duration("waited", wait))
 	if err := signalGroup(pr.pid, sigKill); err != nil {
 		pr.log.Warn("SIGKILL failed", zap.Error(err))
 	}

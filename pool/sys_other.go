@@ -4,6 +4,7 @@ package pool
 
 import (
 	"errors"
+	"os/exec"
 	"syscall"
 )
 
@@ -11,6 +12,8 @@ import (
 // elsewhere it compiles (so Caddy still builds) but refuses to spawn.
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func startCmd(cmd *exec.Cmd) error { return cmd.Start() }
 
 var (
 	sigTerm = syscall.SIGTERM

@@ -7,14 +7,6 @@ import (
 	"syscall"
 )
 
-// sysProcAttr puts the child in a process group of its own (pgid = pid), so
-// the pool can signal everything it started — npx and the node it runs, a
-// shell and its children — with one kill(-pid, sig), and so signals sent to
-// Caddy's own group (Ctrl-C in a terminal) do not hit the children directly.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
-}
-
 // Signals used by the stop sequence.
 var (
 	sigTerm = syscall.SIGTERM

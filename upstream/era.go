@@ -154,7 +154,7 @@ func (s *Stdio) probe(ctx context.Context) (probeResult, error) {
 		return probeResult{}, fmt.Errorf("upstream: starting a process to probe the MCP server's era: %w", acquireError(err))
 	}
 	logger := s.logger.With(zap.Int("pid", proc.PID()))
-	m := newMux(proc, s.maxMessageSize, logger, &s.wg, nil)
+	m := newMux(proc, s.messageLimit(), logger, &s.wg, nil)
 	defer m.close()
 
 	ask := func(raw string, timeout time.Duration) (*pipeline.Message, error) {

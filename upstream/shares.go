@@ -165,11 +165,6 @@ func (s *Stdio) reclaimIdleShares() {
 // process (listens are bounded by the front, not by MaxInFlight).
 func (s *Stdio) acquireShared(ctx context.Context, sh *share, listen bool) (*sharedProc, error) {
 	set := &s.shared
-	opts := s.statelessOpts()
-	limit := opts.MaxInFlight
-	if listen {
-		limit = int(^uint(0) >> 1)
-	}
 	var timer *time.Timer
 	waiting := false
 	defer func() {
@@ -183,6 +178,12 @@ func (s *Stdio) acquireShared(ctx context.Context, sh *share, listen bool) (*sha
 		}
 	}()
 	for {
+		// Read afresh each time: a reload may raise the bounds (SetLive).
+		opts := s.statelessOpts()
+		limit := opts.MaxInFlight
+		if listen {
+			limit = int(^uint(0) >> 1)
+		}
 		set.mu.Lock()
 		if set.closed || sh.gone {
 			set.mu.Unlock()
@@ -266,7 +267,7 @@ func (s *Stdio) startShared(ctx context.Context, sh *share, listen bool) (*share
 	}
 	sp := &sharedProc{share: sh}
 	sp.take(listen)
-	sp.mux = newMux(proc, s.maxMessageSize, s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
+	sp.mux = newMux(proc, s.messageLimit(), s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
 	sh.procs = append(sh.procs, sp)
 	s.logger.Debug("started a shared MCP server process for 2026-07-28 requests",
 		zap.Int("pid", proc.PID()), zap.Int("shared", len(sh.procs)), zap.Bool("user", sh.user != ""))

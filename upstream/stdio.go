@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -25,9 +26,10 @@ const sendQueueLen = 64
 // stdiostateless.go.
 type Stdio struct {
 	pool           *pool.Pool
-	maxMessageSize int
+	maxMessageSize int // as made; see current for the value in force
 	logger         *zap.Logger
-	opts           StdioOptions
+	opts           StdioOptions              // as made; see current for the values in force
+	live           atomic.Pointer[stdioLive] // set by SetLive (stdiolive.go)
 
 	closeCtx    context.Context // ends with Close; stops an era probe
 	closeCancel context.CancelFunc
@@ -75,7 +77,7 @@ func (s *Stdio) Open(ctx context.Context, r Receiver) (Conn, error) {
 		done:   make(chan struct{}),
 	}
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); c.readLoop(s.maxMessageSize) }()
+	go func() { defer s.wg.Done(); c.readLoop(s.messageLimit()) }()
 	go func() { defer s.wg.Done(); c.writeLoop() }()
 	return c, nil
 }

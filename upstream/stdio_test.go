@@ -26,7 +26,7 @@ const serverModeEnv = "CADDY_MCP_UPSTREAM_TEST_SERVER"
 func TestMain(m *testing.M) {
 	switch os.Getenv(serverModeEnv) {
 	case "":
-		goleak.VerifyTestMain(m)
+		goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(pool.SpawnerFunction))
 	case "gosdk":
 		runGoSDKServer(nil)
 	case "gosdk-legacy":

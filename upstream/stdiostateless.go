@@ -215,7 +215,7 @@ func (s *Stdio) notify(user string, msg *pipeline.Message) {
 }
 
 // statelessOpts returns the options that shape Call.
-func (s *Stdio) statelessOpts() StdioOptions { return s.opts }
+func (s *Stdio) statelessOpts() StdioOptions { return s.options() }
 
 // acquireError maps a pool.Acquire failure as Open does.
 func acquireError(err error) error {
