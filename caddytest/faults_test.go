@@ -18,7 +18,9 @@ func TestUpstreamFaults(t *testing.T) {
 	t.Run("server that never starts", func(t *testing.T) {
 		url := startProxy(t, stdioProxySite("/nonexistent/mcp-server", "warm 0")) + "/mcp"
 		resp, body := mcpPost(t, c, url, "", initializeBody)
-		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "/nonexistent/mcp-server") || !strings.Contains(body, `"id":1`) {
+		// The client learns what happened, not the command (the log has it).
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not be started") ||
+			strings.Contains(body, "/nonexistent/mcp-server") || !strings.Contains(body, `"id":1`) {
 			t.Fatalf("got %d %s", resp.StatusCode, body)
 		}
 	})
@@ -35,7 +37,7 @@ exit 3`)
 		url := startProxy(t, stdioProxySite(script, "warm 0", "protocol legacy")) + "/mcp"
 		id := openSession(t, c, url)
 		resp, body := mcpPost(t, c, url, id, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}`)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "exit status 3") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "the upstream MCP server ended") {
 			t.Fatalf("in-flight request: got %d %s", resp.StatusCode, body)
 		}
 		resp, body = mcpPost(t, c, url, id, `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
@@ -49,7 +51,7 @@ exit 3`)
 		writeScript(t, script, "read line\nexit 3")
 		url := startProxy(t, stdioProxySite(script, "warm 0", "protocol legacy")) + "/mcp"
 		resp, body := mcpPost(t, c, url, "", initializeBody)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "exit status 3") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":-32000`) || !strings.Contains(body, "the upstream MCP server ended") {
 			t.Fatalf("initialize: got %d %s", resp.StatusCode, body)
 		}
 		if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
@@ -80,12 +82,19 @@ while :; do sleep 1; done`)
 	t.Run("full pool", func(t *testing.T) {
 		url := startProxy(t, stdioProxySite(bin, "max_processes 1", "warm 0", "acquire_timeout 100ms")) + "/mcp"
 		first := openSession(t, c, url)
+		// Its client listens on the GET stream: the session is busy and
+		// keeps its process.
+		get := openGetStream(t, url, first)
 		resp, body := mcpPost(t, c, url, "", initializeBody)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "max_processes") {
-			t.Fatalf("second session on a full pool: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+			t.Fatalf("second session on a full pool of busy sessions: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
-		// The first session is unaffected, and its end frees the slot.
-		deleteSession(t, c, url, first)
+		if resp, body := mcpPost(t, c, url, first, `{"jsonrpc":"2.0","id":2,"method":"ping"}`); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the busy session after the refusal: %d %s", resp.StatusCode, body)
+		}
+		// Once its client stops listening the session is idle, and a new
+		// session takes its process.
+		get.Body.Close()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			resp, body = mcpPost(t, c, url, "", initializeBody)
@@ -93,11 +102,33 @@ while :; do sleep 1; done`)
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the slot of a deleted session never freed: %d %s", resp.StatusCode, body)
+				t.Fatalf("the idle session never gave way: %d %s", resp.StatusCode, body)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // the server notices the closed GET stream
+		}
+		if resp, body := mcpPost(t, c, url, first, `{"jsonrpc":"2.0","id":3,"method":"ping"}`); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("the evicted session: %d %s, want 404", resp.StatusCode, body)
 		}
 	})
+}
+
+// openGetStream opens the standalone GET stream of session id and returns
+// the response once its headers arrived; the caller closes its body.
+func openGetStream(t testing.TB, url, id string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("GET stream: status %d", resp.StatusCode)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }
 
 // writeScript writes an executable shell script.
