@@ -4,48 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/caddy-mcp/caddy-mcp/pipeline"
-	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/internal/upstreamtest"
 )
-
-// chanReceiver hands every server message to a channel.
-type chanReceiver chan *pipeline.Message
-
-func (c chanReceiver) Deliver(m *pipeline.Message) { c <- m }
-func (c chanReceiver) Closed(error)                {}
-
-// benchmarkRoundTrips initializes one session on conn and then measures
-// tools/call round trips (send, the server's work, the response parsed and
-// delivered) one after the other.
-func benchmarkRoundTrips(b *testing.B, conn upstream.Conn, rec chanReceiver) {
-	ctx := context.Background()
-	send := func(raw string) {
-		m, err := pipeline.Parse([]byte(raw))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := conn.Send(ctx, m); err != nil {
-			b.Fatal(err)
-		}
-	}
-	send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
-	<-rec
-	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		send(`{"jsonrpc":"2.0","id":` + strconv.Itoa(i) + `,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`)
-		if m := <-rec; !m.IsResponse() {
-			b.Fatalf("got %s", m.Raw)
-		}
-	}
-}
 
 // BenchmarkHTTPRoundTrip measures a tools/call through the HTTP upstream to
 // a go-sdk Streamable HTTP server on loopback.
@@ -70,12 +34,12 @@ func BenchmarkHTTPRoundTrip(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rec := make(chanReceiver, 16)
+			rec := make(upstreamtest.ChanReceiver, 16)
 			conn, err := h.Open(context.Background(), rec)
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchmarkRoundTrips(b, conn, rec)
+			upstreamtest.BenchmarkRoundTrips(b, conn, rec)
 			b.StopTimer()
 			conn.Close()
 			h.Wait()
