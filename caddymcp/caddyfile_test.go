@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
 
 // These tests drive UnmarshalCaddyfile with caddyfile.NewTestDispenser, as
@@ -874,7 +874,7 @@ func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nshared 0\n}\n}")); err != nil {
 		t.Fatal(err)
 	}
-	if opts := h.Stdio.options(); opts.Shared != upstream.NoShared {
+	if opts := h.Stdio.options(); opts.Shared != stdio.NoShared {
 		t.Fatalf("shared 0: upstream Shared = %d, want NoShared (off)", opts.Shared)
 	}
 	if opts := (&StdioUpstream{}).options(); opts.Shared != 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
 
 // HTTPUpstream is a remote MCP server reached over Streamable HTTP or,
@@ -72,7 +73,7 @@ func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int,
 	if err := u.Transport.Provision(ctx); err != nil {
 		return nil, fmt.Errorf("http transport: %v", err)
 	}
-	cfg := upstream.HTTPConfig{
+	cfg := remote.Config{
 		URL:                   u.URL,
 		Transport:             u.Transport.Transport,
 		Headers:               u.headers,
@@ -91,18 +92,18 @@ func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int,
 	// Each branch keeps a nil pointer out of the interface on error.
 	switch u.MCPTransport {
 	case mcpTransportStreamable:
-		var h *upstream.HTTP
-		if h, err = upstream.NewHTTP(cfg); err == nil {
+		var h *remote.HTTP
+		if h, err = remote.NewHTTP(cfg); err == nil {
 			up = h
 		}
 	case mcpTransportSSE:
-		var l *upstream.LegacySSE
-		if l, err = upstream.NewLegacySSE(cfg); err == nil {
+		var l *remote.SSE2024
+		if l, err = remote.NewSSE2024(cfg); err == nil {
 			up = l
 		}
 	default:
-		var a *upstream.AutoHTTP
-		if a, err = upstream.NewAutoHTTP(cfg); err == nil {
+		var a *remote.Auto
+		if a, err = remote.NewAuto(cfg); err == nil {
 			up = a
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
 
 func init() {
@@ -230,7 +231,7 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 		if err != nil {
 			return nil, err
 		}
-		up, err := upstream.NewStdioWithOptions(p, maxMessage, h.logger.Named("stdio"), opts)
+		up, err := stdio.NewWithOptions(p, maxMessage, h.logger.Named("stdio"), opts)
 		if err != nil {
 			p.Close()
 			return nil, err

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pool"
-	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
 
 // StdioUpstream runs a local MCP server as a subprocess, one process per
@@ -81,12 +81,12 @@ func (u *StdioUpstream) checkSpareCheck() error {
 }
 
 // options are the upstream's settings for stateless requests.
-func (u *StdioUpstream) options() upstream.StdioOptions {
-	opts := upstream.StdioOptions{Protocol: u.Protocol, ProbeTimeout: time.Duration(u.ProbeTimeout)}
+func (u *StdioUpstream) options() stdio.Options {
+	opts := stdio.Options{Protocol: u.Protocol, ProbeTimeout: time.Duration(u.ProbeTimeout)}
 	if u.Shared != nil {
 		opts.Shared = *u.Shared
 		if opts.Shared == 0 {
-			opts.Shared = upstream.NoShared
+			opts.Shared = stdio.NoShared
 		}
 	}
 	return opts
@@ -108,7 +108,7 @@ func (u *StdioUpstream) poolConfig(logger *zap.Logger, maxMessage int) pool.Conf
 		Logger:         logger,
 	}
 	if u.SpareCheck != "off" {
-		cfg.Ready = upstream.PingReady(maxMessage)
+		cfg.Ready = stdio.PingReady(maxMessage)
 	}
 	for _, a := range u.Args {
 		cfg.Args = append(cfg.Args, repl.ReplaceKnown(a, ""))
@@ -160,7 +160,7 @@ var processKeySecret = func() (k [32]byte) {
 // a fixed name gets a new pool while its old sessions finish on the old one.
 func poolKey(storeKey, processKey, protocol string) string {
 	if protocol == "" {
-		protocol = upstream.ProtocolAuto
+		protocol = stdio.ProtocolAuto
 	}
 	return storeKey + "|" + processKey + "|protocol=" + protocol
 }

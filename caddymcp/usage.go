@@ -7,7 +7,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/pool"
-	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
 
 // State that must survive configuration reloads lives in usage pools, keyed
@@ -23,7 +23,7 @@ var (
 // stdioEntry is a process pool and the upstream that uses it.
 type stdioEntry struct {
 	pool     *pool.Pool
-	upstream *upstream.Stdio
+	upstream *stdio.Upstream
 }
 
 // Destruct stops the spares and the processes shared by stateless

@@ -6,7 +6,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
-// WithReclaim returns a context that lets Stdio.Open (and the shared
+// WithReclaim returns a context that lets stdio.Upstream.Open (and the shared
 // processes' start) on a full pool call reclaim to free a process: reclaim
 // should synchronously end one idle session of the caller's — its
 // connection's Close releases the process — and report whether it did. See

@@ -1,6 +1,16 @@
 // Package upstream is where messages go: the MCP servers behind the gateway.
 // An Upstream opens one Conn per client session; the Conn carries messages to
 // the server and hands the server's messages to a Receiver.
+//
+// This package holds what every kind of upstream shares: the interfaces the
+// front calls (Upstream, Conn, Receiver, RelatedReceiver, Listener,
+// Stateless), the errors it tells apart (ErrClosed, ErrBusy and BusyError,
+// ErrReconfiguring, ErrSessionfulOnly), the GatewayError data of the error
+// responses an upstream makes up, and the request-context values the front
+// passes down (WithClientAuthorization, WithReclaim). The kinds live below
+// it: package stdio (local servers run as subprocesses) and package remote
+// (servers reached over HTTP). It imports pipeline and pool, nothing else of
+// ours.
 package upstream
 
 import (
@@ -107,7 +117,7 @@ type Stateless interface {
 	// (ctx.Err(): the client went away, which for 2026 clients is the
 	// cancellation — the upstream work is cancelled: a stdio server gets
 	// notifications/cancelled, an HTTP request is aborted), with
-	// ErrLegacyOnly when the server speaks only the 2025 revisions, or when
+	// ErrSessionfulOnly when the server speaks only the 2025 revisions, or when
 	// the upstream failed before answering: a stdio upstream returns an
 	// error that names the cause; an HTTP upstream delivers an error response
 	// of its own making instead (with the request's id and GatewayError
@@ -117,10 +127,10 @@ type Stateless interface {
 	Call(ctx context.Context, req *StatelessRequest, deliver func(m *pipeline.Message, status int)) error
 }
 
-// ErrLegacyOnly is returned by Stateless.Call when the upstream server
+// ErrSessionfulOnly is returned by Stateless.Call when the upstream server
 // speaks only the 2025 (session) revisions: the front then answers as a
-// legacy-only server does, and the client falls back to initialize.
-var ErrLegacyOnly = errors.New("the upstream MCP server speaks only the 2025 revisions")
+// server of those revisions does, and the client falls back to initialize.
+var ErrSessionfulOnly = errors.New("the upstream MCP server speaks only the 2025 revisions")
 
 // StatelessRequest is one 2026-07-28 request on its way upstream.
 type StatelessRequest struct {

@@ -270,7 +270,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		case errors.As(err, &busy) && ctx.Err() == nil:
 			q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter,
 				m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())})
-		case errors.Is(err, upstream.ErrLegacyOnly):
+		case errors.Is(err, upstream.ErrSessionfulOnly):
 			q.finish(&delivery{status: http.StatusBadRequest, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
 				"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})
 		case err != nil && ctx.Err() == nil:

@@ -140,7 +140,7 @@ func TestModernAnswers(t *testing.T) {
 			return nil
 		}, 200, "text/event-stream", []string{"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"", `"id":"r1","result":{}`}},
 		{"legacy-only upstream", func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error {
-			return upstream.ErrLegacyOnly
+			return upstream.ErrSessionfulOnly
 		}, 400, "application/json", []string{`"code":-32601`, "initialize"}},
 		{"upstream failure", func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error {
 			return errors.New("upstream MCP server x: connection refused")

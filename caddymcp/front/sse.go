@@ -1,13 +1,15 @@
 package front
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
+
+	"github.com/caddy-mcp/caddy-mcp/sse"
 )
 
 // sseWriter frames server-sent events on an HTTP response and flushes each
-// event at once.
+// event at once. The framing is package sse's; what is the front's own is
+// the HTTP side: headers, whole bodies, and flushing.
 type sseWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
@@ -46,67 +48,22 @@ func (sw *sseWriter) writeWhole(status int) error {
 // flushHeaders sends the headers now, before any event.
 func (sw *sseWriter) flushHeaders() error { return sw.rc.Flush() }
 
-// event buffers one event. data may span lines; each gets its own "data:"
-// field so the framing survives any JSON formatting.
-func (sw *sseWriter) event(id string, data []byte) {
-	if id != "" {
-		sw.buf = append(sw.buf, "id: "...)
-		sw.buf = append(sw.buf, id...)
-		sw.buf = append(sw.buf, '\n')
-	}
-	if data == nil {
-		// A priming event: an id and empty data.
-		sw.buf = append(sw.buf, "data: \n\n"...)
-		return
-	}
-	sw.named("message", data)
-}
+// event buffers one event (sse.AppendEvent): a message, or with nil data a
+// priming event.
+func (sw *sseWriter) event(id string, data []byte) { sw.buf = sse.AppendEvent(sw.buf, id, data) }
 
 // named buffers an event with the given name and data; the caller writes
 // an id line before it if the event has one.
-func (sw *sseWriter) named(name string, data []byte) {
-	sw.buf = append(sw.buf, "event: "...)
-	sw.buf = append(sw.buf, name...)
-	sw.buf = append(sw.buf, '\n')
-	for {
-		// SSE lines end at CRLF, LF or CR.
-		i := bytes.IndexAny(data, "\r\n")
-		line := data
-		if i >= 0 {
-			line = data[:i]
-		}
-		sw.buf = append(sw.buf, "data: "...)
-		sw.buf = append(sw.buf, line...)
-		sw.buf = append(sw.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-			i++
-		}
-		data = data[i+1:]
-	}
-	sw.buf = append(sw.buf, '\n')
-}
+func (sw *sseWriter) named(name string, data []byte) { sw.buf = sse.AppendNamed(sw.buf, name, data) }
 
 // handoff buffers the last event of a stream that the gateway ends while
 // the stream lives on (a reload, an exit): a fresh id that resumes where the
 // client is (handoffEventID), empty data, and a reconnection hint in
 // milliseconds.
-func (sw *sseWriter) handoff(id string, retryMs int64) {
-	sw.buf = append(sw.buf, "id: "...)
-	sw.buf = append(sw.buf, id...)
-	sw.buf = append(sw.buf, "\nretry: "...)
-	sw.buf = strconv.AppendInt(sw.buf, retryMs, 10)
-	sw.buf = append(sw.buf, "\ndata: \n\n"...)
-}
+func (sw *sseWriter) handoff(id string, retryMs int64) { sw.buf = sse.AppendRetry(sw.buf, id, retryMs) }
 
 // comment buffers a comment line, used as keep-alive.
-func (sw *sseWriter) comment(text string) {
-	sw.buf = append(sw.buf, ": "...)
-	sw.buf = append(sw.buf, text...)
-	sw.buf = append(sw.buf, "\n\n"...)
-}
+func (sw *sseWriter) comment(text string) { sw.buf = sse.AppendComment(sw.buf, text) }
 
 // flush writes what is buffered and flushes the connection.
 func (sw *sseWriter) flush() error {

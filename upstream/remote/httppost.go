@@ -1,0 +1,263 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// exchange is one POST: a client message and what the server answers,
+// read by one goroutine that ends when the answer is complete.
+type exchange struct {
+	c        *httpConn
+	m        *pipeline.Message
+	ctx      context.Context // the conn's, ended early when the client cancels m
+	cancel   context.CancelFunc
+	handed   chan error // Send's result, sent once
+	once     sync.Once
+	answered bool // the response to request m arrived
+	status   int  // the upstream's HTTP status, once its headers arrived
+}
+
+// handoff releases Send with its result; only the first call counts.
+func (x *exchange) handoff(err error) { x.once.Do(func() { x.handed <- err }) }
+
+// run makes the POST and reads the answer.
+func (x *exchange) run() {
+	c := x.c
+	defer x.handoff(nil)
+	var wrote func()
+	if x.m.IsRequest() && !x.probing() {
+		wrote = func() { x.handoff(nil) }
+	}
+	resp, xerr := c.do(x.ctx, http.MethodPost, x.m.Raw, "", wrote)
+	if xerr != nil {
+		x.fail(xerr)
+		return
+	}
+	defer resp.close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound && resp.sentSession:
+		c.sessionEnded(fmt.Sprintf("%s to a POST", resp.Status))
+		x.handoff(c.endedErr())
+		return
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		x.failStatus(resp)
+		return
+	}
+	x.status = resp.StatusCode
+	if x.probing() {
+		c.probe(resp.StatusCode)
+	}
+	if x.m.Method == "initialize" {
+		c.mu.Lock()
+		c.sessionID = resp.Header.Get(headerSessionID)
+		c.mu.Unlock()
+	}
+	x.handoff(nil)
+	ct := mediaType(resp.Header)
+	switch {
+	case !x.m.IsRequest():
+		// A notification or a response: normally 202 with no body.
+		if ct == "text/event-stream" {
+			_, _ = c.readEvents(resp.Body, &streamState{}, x.deliver, nil)
+		} else {
+			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		}
+	case ct == "text/event-stream":
+		x.readStream(resp)
+	case ct == "application/json":
+		x.readJSON(resp)
+	case resp.StatusCode == http.StatusAccepted:
+		x.fail(c.badGateway("%s to a request, with no response", resp.Status).withPublic("it answered " + statusText(resp.Response) + " with no response"))
+	default:
+		x.fail(c.badGateway("%s with unexpected Content-Type %q", resp.Status, resp.Header.Get("Content-Type")).withPublic("it answered with an unexpected Content-Type"))
+	}
+}
+
+// deliver hands a message of this POST's answer to the Receiver, with the
+// request's id as the routing hint.
+func (x *exchange) deliver(m *pipeline.Message) {
+	if x.m.IsRequest() && m.IsResponse() && m.IDKey() == x.m.IDKey() {
+		x.answered = true
+		if x.m.Method == "initialize" && m.Result != nil {
+			x.c.initialized(m.ResultProtocolVersion())
+		}
+	}
+	x.c.deliver(m, x.m.ID)
+}
+
+// initialized records the negotiated revision, sent from now on as
+// MCP-Protocol-Version, and lets a waiting GET stream start.
+func (c *httpConn) initialized(version string) {
+	c.mu.Lock()
+	if version != "" {
+		c.version = version
+	}
+	c.mu.Unlock()
+	c.readyOnce.Do(func() { close(c.ready) })
+}
+
+// fail ends the exchange with an error: a request is answered with an error
+// response carrying its id; for other messages Send returns the error.
+func (x *exchange) fail(e *exchangeError) {
+	c := x.c
+	if x.status != 0 {
+		// The POST was answered; what failed came later (a cut stream, a
+		// refused resume, whose status the message names).
+		e.upstreamStatus = x.status
+	}
+	if c.ctx.Err() != nil {
+		x.handoff(c.endedErr()) // the conn ended: nothing is answered any more
+		return
+	}
+	if x.ctx.Err() != nil {
+		x.handoff(nil) // the client cancelled the request: nobody waits for it
+		return
+	}
+	if !x.m.IsRequest() {
+		c.logger.Debug("sending a message to the upstream failed", zap.String("method", x.m.Method), zap.Error(e))
+		x.handoff(e)
+		return
+	}
+	c.logger.Warn("a request to the upstream failed", zap.String("method", x.m.Method),
+		zap.ByteString("id", x.m.ID), zap.Error(e))
+	// Send returns first: a Receiver that sends from Deliver must not
+	// wait for its own delivery.
+	x.handoff(nil)
+	x.answered = true
+	c.deliver(e.response(x.m.ID), x.m.ID)
+}
+
+// failStatus handles a failure status. The server's own JSON-RPC answer
+// to the request, if the body holds one, passes through as is.
+func (x *exchange) failStatus(resp *response) {
+	body, _, _ := readBounded(resp.Body, min(x.c.h.cfg.MaxMessageSize, 64<<10))
+	if x.m.IsRequest() && mediaType(resp.Header) == "application/json" {
+		if msgs, _, err := pipeline.ParseBody(body); err == nil {
+			for _, m := range msgs {
+				if m.IsResponse() && m.IDKey() == x.m.IDKey() {
+					x.c.logger.Debug("the upstream answered a request with a failure status and a JSON-RPC error",
+						zap.String("status", resp.Status), zap.ByteString("id", x.m.ID))
+					x.handoff(nil)
+					x.deliver(m)
+					return
+				}
+			}
+		}
+	}
+	if x.probing() && x.c.probe(resp.StatusCode) {
+		x.handoff(&sseFallback{status: resp.Status, detail: bodyDetail(body)})
+		return
+	}
+	x.fail(x.c.statusError(resp.Response, body))
+}
+
+// probing reports whether this is the initialize POST that tells an
+// Auto conn which transport the server speaks.
+func (x *exchange) probing() bool {
+	return x.c.probe != nil && x.m.IsRequest() && x.m.Method == "initialize"
+}
+
+// readJSON reads an application/json answer: one message (or, from
+// 2025-03-26 servers, an array of them).
+func (x *exchange) readJSON(resp *response) {
+	c := x.c
+	body, ok, err := readBounded(resp.Body, c.h.cfg.MaxMessageSize)
+	switch {
+	case !ok:
+		x.fail(c.badGateway("the response is larger than max_message_size (%d bytes)", c.h.cfg.MaxMessageSize))
+		return
+	case err != nil:
+		x.fail(c.streamError(err, context.Cause(resp.ctx)))
+		return
+	}
+	msgs, _, err := pipeline.ParseBody(body)
+	if err != nil {
+		x.fail(c.badGateway("the response is not JSON-RPC: %v", err))
+		return
+	}
+	for _, m := range msgs {
+		x.deliver(m)
+	}
+	if !x.answered {
+		x.fail(c.badGateway("the JSON response does not answer request %s", x.m.ID))
+	}
+}
+
+// readStream reads a text/event-stream answer, message by message, until
+// the response to the request arrived. A stream that ends before that,
+// after an event with an id (2025-11-25 servers may poll this way), is
+// resumed with GET and Last-Event-ID, after the server's retry hint or a
+// backoff, until the response arrives or resuming stops making progress.
+func (x *exchange) readStream(resp *response) {
+	c := x.c
+	st := &streamState{}
+	attempts := 0
+	for {
+		progress, err := c.readEvents(resp.Body, st, x.deliver, func() bool { return x.answered })
+		cause := context.Cause(resp.ctx)
+		if x.answered {
+			resp.drain()
+		}
+		resp.close()
+		switch {
+		case x.answered || x.ctx.Err() != nil:
+			return
+		case st.tooLarge:
+			x.fail(c.badGateway("a message on the response stream exceeded max_message_size (%d bytes) and was dropped", c.h.cfg.MaxMessageSize))
+			return
+		case st.lastID == "":
+			x.fail(c.streamError(err, cause))
+			return
+		}
+		if progress {
+			attempts = 0
+		}
+		var last *exchangeError
+		for resp = nil; resp == nil; {
+			if attempts++; attempts > maxResumeAttempts {
+				msg := "the response stream ended before the response, and resuming it made no progress"
+				public := msg
+				if last != nil {
+					msg += ": " + last.msg
+				}
+				x.fail(c.badGateway("%s", msg).withPublic(public))
+				return
+			}
+			if !sleep(x.ctx, reconnectDelay(&st.backoff, st.retry, progress)) {
+				return
+			}
+			progress = false
+			r, xerr := c.do(x.ctx, http.MethodGet, nil, st.lastID, nil)
+			if xerr != nil {
+				last = xerr
+				continue
+			}
+			switch {
+			case r.StatusCode == http.StatusNotFound && r.sentSession:
+				r.close()
+				c.sessionEnded(fmt.Sprintf("%s to a GET resuming a response stream", r.Status))
+				return
+			case r.StatusCode >= 200 && r.StatusCode <= 299 && mediaType(r.Header) == "text/event-stream":
+				resp = r
+			default:
+				body, _, _ := readBounded(r.Body, 4<<10)
+				r.close()
+				last = c.statusError(r.Response, body)
+				if !retryable(r.StatusCode) {
+					last.msg = "resuming the response stream failed: " + last.msg
+					last.public = "resuming the response stream failed: " + last.public
+					x.fail(last)
+					return
+				}
+			}
+		}
+	}
+}

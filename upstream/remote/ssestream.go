@@ -1,0 +1,124 @@
+package remote
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/sse"
+)
+
+// recentIDs is how many event ids a stream remembers to drop replays of
+// events it already delivered.
+const recentIDs = 64
+
+// streamState is what one logical upstream SSE stream (a POST's response
+// stream, or the GET stream) remembers across reconnections.
+type streamState struct {
+	lastID   string        // sent as Last-Event-ID on resume ("" = none)
+	retry    time.Duration // the server's last retry hint, 0 if none
+	tooLarge bool          // an event was skipped for its size
+	backoff  backoff
+	seen     [recentIDs]string // ring of the latest event ids
+	next     int
+}
+
+// seenID reports whether the event id was delivered already on this stream.
+func (st *streamState) seenID(id string) bool {
+	for _, s := range st.seen {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *streamState) remember(id string) {
+	st.seen[st.next] = id
+	st.next = (st.next + 1) % recentIDs
+}
+
+// readEvents reads an SSE body as it arrives and hands each message to fn,
+// until the body ends (err nil), breaks (err), or done reports true after a
+// message. Event ids and retry hints update st; an event whose id the stream
+// already delivered is dropped, so a server that replays too much on resume
+// causes no duplicates. progress reports whether anything new arrived.
+func (c *httpConn) readEvents(body io.Reader, st *streamState, fn func(*pipeline.Message), done func() bool) (progress bool, err error) {
+	r := sse.NewReader(body, c.h.cfg.MaxMessageSize)
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return progress, err
+		}
+		if ev.HasRetry {
+			st.retry = ev.Retry
+		}
+		if ev.HasID {
+			if ev.ID != "" && st.seenID(ev.ID) {
+				continue
+			}
+			st.lastID = ev.ID
+			if ev.ID != "" {
+				st.remember(ev.ID)
+			}
+			progress = true
+		}
+		if ev.TooLarge {
+			progress, st.tooLarge = true, true
+			c.logger.Warn("dropped a server message larger than max_message_size",
+				zap.Int("max_message_size", c.h.cfg.MaxMessageSize))
+			continue
+		}
+		if !ev.IsMessage() {
+			continue
+		}
+		progress = true
+		m, perr := pipeline.Parse(ev.Data)
+		if perr != nil {
+			c.logger.Warn("the upstream sent an SSE event that is not a JSON-RPC message",
+				zap.Error(perr), zap.ByteString("data", truncate(ev.Data, 256)))
+			continue
+		}
+		fn(m)
+		if done != nil && done() {
+			return progress, nil
+		}
+	}
+}
+
+// mediaType returns the response's media type, lower case, without
+// parameters.
+func mediaType(h http.Header) string {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// retryable reports whether a failure status to a GET is worth another try
+// later: the server may be busy, restarting, or still holding the stream
+// we lost (go-sdk answers 409 until it notices the old connection ended).
+func retryable(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return true
+	}
+	return status >= 500
+}
+
+// truncate shortens b to at most n bytes, for log fields.
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
