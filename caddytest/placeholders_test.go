@@ -20,7 +20,8 @@ func callTool(id, name string) string {
 // TestMatcherPlaceholdersBeforeProxy: a header handler ordered before
 // mcp_proxy sees {http.mcp.tool} once an mcp matcher has read the body
 // (TestAccessLogCarriesMCPFields shows it sees nothing without one), a
-// deferred header sees what mcp_proxy set, and the matcher leaves the body
+// deferred header sees what mcp_proxy set, the CEL form matches as the
+// Caddyfile form does, and the matcher leaves the body
 // whole for mcp_proxy, which answers the call.
 func TestMatcherPlaceholdersBeforeProxy(t *testing.T) {
 	bin := buildEverythingServer(t)
@@ -31,6 +32,8 @@ func TestMatcherPlaceholdersBeforeProxy(t *testing.T) {
 		tool test_*
 	}
 	header @call X-Matched-Tool {http.mcp.tool}
+	@cel expression mcp({'method': ['tools/call'], 'tool': ['test_simple_*'], 'max_size': '64KiB'})
+	header @cel X-CEL-Tool {http.mcp.tool}
 	header >X-Proxied-Tool "[{http.mcp.tool}]"
 	mcp_proxy /mcp {
 		stdio %s
@@ -50,6 +53,7 @@ func TestMatcherPlaceholdersBeforeProxy(t *testing.T) {
 	for header, want := range map[string]string{
 		"X-Matched-Tool": "test_simple_text",   // set by the matcher, read by a header before mcp_proxy
 		"X-Proxied-Tool": "[test_simple_text]", // set by mcp_proxy, read by a deferred header
+		"X-CEL-Tool":     "test_simple_text",   // the matcher's CEL form
 	} {
 		if got := resp.Header.Get(header); got != want {
 			t.Errorf("%s = %q, want %q\n%s", header, got, want, wc.text())
@@ -62,8 +66,10 @@ func TestMatcherPlaceholdersBeforeProxy(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("tools/list: %s %s", resp.Status, body)
 	}
-	if got, ok := resp.Header["X-Matched-Tool"]; ok {
-		t.Errorf("tools/list got X-Matched-Tool %q: the matcher matched a method it does not name", got)
+	for _, h := range []string{"X-Matched-Tool", "X-Cel-Tool"} {
+		if got, ok := resp.Header[h]; ok {
+			t.Errorf("tools/list got %s %q: the matcher matched a method it does not name", h, got)
+		}
 	}
 	if got := resp.Header.Get("X-Proxied-Tool"); got != "[]" {
 		t.Errorf("tools/list: X-Proxied-Tool = %q, want []", got)
