@@ -3,9 +3,11 @@ package caddytest
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	// The rate_limit handler, for the proof that the mcp matcher limits
 	// one tool; only this test binary builds it in.
@@ -15,9 +17,13 @@ import (
 // rateLimitSite limits tools/call of test_simple_text to two per minute
 // per MCP session, in a route (rate_limit registers no directive order),
 // and turns the 429 into a JSON-RPC error the client can read.
-func rateLimitSite(bin string) string {
+func rateLimitSite(bin, logFile string) string {
 	return fmt.Sprintf(`http://:9080 {
 	bind 127.0.0.1
+	log {
+		output file %s
+		format json
+	}
 	route /mcp {
 		rate_limit {
 			zone simple_text {
@@ -41,17 +47,19 @@ func rateLimitSite(bin string) string {
 		respond `+"`"+`{"jsonrpc":"2.0","id":{http.mcp.request_id},"error":{"code":-32000,"message":"rate limited: {http.mcp.tool} ({http.rate_limit.exceeded.name}); retry later"}}`+"`"+` 429
 	}
 }
-`, caddyfileQuote(bin))
+`, caddyfileQuote(logFile), caddyfileQuote(bin))
 }
 
 // TestRateLimitOneTool: with caddy-ratelimit, a zone matched by the mcp
 // matcher and keyed on {http.mcp.session_id} limits one tool of one
 // session: its third call in the window is answered 429 with Retry-After
-// and a JSON-RPC error naming the request, while another tool of that
-// session, and the same tool in another session, go on.
+// and a JSON-RPC error naming the request (and its access log line names
+// the tool), while another tool of that session, and the same tool in
+// another session, go on.
 func TestRateLimitOneTool(t *testing.T) {
 	bin := buildEverythingServer(t)
-	url := startProxy(t, rateLimitSite(bin)) + "/mcp"
+	logFile := filepath.Join(t.TempDir(), "access.log")
+	url := startProxy(t, rateLimitSite(bin, logFile)) + "/mcp"
 	wc := newWireClient(t, url)
 	sid := wc.openSessionAt("2025-06-18", nil)
 
@@ -77,6 +85,18 @@ func TestRateLimitOneTool(t *testing.T) {
 	if m.Error == nil || m.Error.Code != -32000 || !strings.Contains(m.Error.Message, "rate limited: test_simple_text (simple_text)") {
 		t.Errorf("the 429's body is %s, want a JSON-RPC error for request \"third\" naming the tool and the zone", body)
 	}
+
+	waitUntil(t, 5*time.Second, "the access log line of the refused call", func() bool {
+		for _, l := range readAccessLog(t, logFile) {
+			if l.Status == http.StatusTooManyRequests {
+				if l.MCP["tool"] != "test_simple_text" || l.MCP["request_id"] != `"third"` || l.MCP["session_id"] != sid {
+					t.Fatalf("the refused call's log line has mcp = %v, want the tool, the id and the session", l.MCP)
+				}
+				return true
+			}
+		}
+		return false
+	})
 
 	// Another tool of the same session is not limited.
 	for i := 10; i < 13; i++ {
