@@ -184,6 +184,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		UserID:         userID,
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
+		OnRequest:      publishRequestInfo,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
 	})

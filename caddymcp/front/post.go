@@ -56,6 +56,8 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, nil, code, err.Error())
 		return
 	}
+	info := DescribeRequest(r, msgs, batch)
+	s.describe(r, &info)
 	for _, m := range msgs {
 		if isModernVersion(headerVersion) || isModernVersion(m.MetaProtocolVersion()) {
 			// Stateless MCP (2026-07-28): sessions and their headers play
@@ -73,7 +75,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, msgs[0].ID, pipeline.CodeInvalidRequest, "Bad Request: initialize must not be part of a batch")
 			return
 		}
-		s.initialize(w, r, msgs[0])
+		s.initialize(w, r, msgs[0], &info)
 		return
 	}
 	id := r.Header.Get("Mcp-Session-Id")
@@ -89,6 +91,10 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	version, ok := requestVersion(w, sess, headerVersion, batch)
 	if !ok {
 		return
+	}
+	if info.ProtocolVersion == "" {
+		info.ProtocolVersion = version
+		s.describe(r, &info)
 	}
 	for _, m := range msgs {
 		if m.Method == "initialize" {
@@ -126,7 +132,7 @@ func firstID(msgs []*pipeline.Message) json.RawMessage {
 
 // initialize starts a session: it opens the upstream and forwards the
 // request; the response carries our session id.
-func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.Message) {
+func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.Message, info *RequestInfo) {
 	if !m.IsRequest() {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: initialize must be a request with an id")
 		return
@@ -137,6 +143,8 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 		return
 	}
 	w.Header().Set("Mcp-Session-Id", sess.id)
+	info.SessionID = sess.id
+	s.describe(r, info)
 	s.dispatch(w, r, sess, []*pipeline.Message{m}, requested)
 }
 

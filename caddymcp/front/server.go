@@ -72,6 +72,11 @@ type Config struct {
 	// the 2024-11-05 endpoint event that tells a client where to POST; nil
 	// means the request's own path.
 	PublicPath func(*http.Request) string
+	// OnRequest, if set, is told what each parsed POST asks (for
+	// placeholders and log fields), before anything is answered; it is
+	// told again when the session or revision becomes known later. It runs
+	// on the request's goroutine and must not keep info.
+	OnRequest func(r *http.Request, info *RequestInfo)
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 	// VerboseErrors puts the detail of upstream failures (a command line,

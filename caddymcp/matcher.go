@@ -1,0 +1,287 @@
+package caddymcp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types/ref"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+func init() {
+	caddy.RegisterModule(MatchMCP{})
+}
+
+// MatchMCP matches MCP POSTs by their JSON-RPC envelope: the method and
+// the tool, prompt or resource a message names. It reads the body (up to
+// MaxSize), puts it back for the handlers after it, and sets the
+// {http.mcp.*} placeholders, so handlers ordered before mcp_proxy (header,
+// rate_limit keys, log fields) can use them. A request that is not a JSON
+// POST of JSON-RPC, or whose body is bigger than MaxSize, does not match:
+// it is left for mcp_proxy to answer, and an error here would abort the
+// route (and inside rate_limit skip the zone). A batch matches if any of
+// its messages does; its placeholders name its first request.
+//
+// Caddyfile:
+//
+//	@name mcp {
+//	    method   <glob...>
+//	    tool     <glob...>
+//	    max_size <size>
+//	}
+//
+// CEL: mcp({"method": ["tools/call"], "tool": ["search_*"]}).
+//
+// In a glob, * stands for any run of characters (slashes included) and ?
+// for one character; everything else is literal.
+type MatchMCP struct {
+	// Method lists globs of JSON-RPC methods (e.g. tools/call, resources/*);
+	// empty matches any message, responses included.
+	Method []string `json:"method,omitempty"`
+	// Tool lists globs of the tool, prompt or resource a message names
+	// (params.name of tools/call and prompts/get, params.uri of
+	// resources/read and resources/(un)subscribe); a message that names
+	// none does not match them. Empty matches without looking.
+	Tool []string `json:"tool,omitempty"`
+	// MaxSize bounds the body the matcher reads, in bytes (default 4MiB, the
+	// handler's max_message_size default); a bigger body does not match.
+	MaxSize int64 `json:"max_size,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (MatchMCP) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.matchers.mcp",
+		New: func() caddy.Module { return new(MatchMCP) },
+	}
+}
+
+// Validate checks the configuration.
+func (m *MatchMCP) Validate() error {
+	if m.MaxSize < 0 {
+		return fmt.Errorf("mcp matcher: max_size must not be negative (got %d)", m.MaxSize)
+	}
+	return nil
+}
+
+// Match is MatchWithError without the error, which is always nil.
+func (m MatchMCP) Match(r *http.Request) bool {
+	ok, _ := m.MatchWithError(r)
+	return ok
+}
+
+// MatchWithError reports whether r is an MCP POST whose messages match. It
+// never fails: a body it cannot use is simply not a match.
+func (m MatchMCP) MatchWithError(r *http.Request) (bool, error) {
+	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody || !jsonContent(r) {
+		return false, nil
+	}
+	limit := m.MaxSize
+	if limit <= 0 {
+		limit = front.DefaultMaxMessageSize
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || int64(len(body)) > limit {
+		// What was read goes back in front of the rest, so the handler
+		// sees the whole body (and answers 413) or the same read error.
+		r.Body = restoredBody{Reader: io.MultiReader(bytes.NewReader(body), r.Body), Closer: r.Body}
+		return false, nil
+	}
+	r.Body = restoredBody{Reader: bytes.NewReader(body), Closer: r.Body}
+	msgs, batch, err := pipeline.ParseBody(body)
+	if err != nil {
+		return false, nil
+	}
+	info := front.DescribeRequest(r, msgs, batch)
+	publishRequestInfo(r, &info)
+	for _, msg := range msgs {
+		if m.matches(msg) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (m MatchMCP) matches(msg *pipeline.Message) bool {
+	if len(m.Method) > 0 && !anyGlob(m.Method, msg.Method) {
+		return false
+	}
+	if len(m.Tool) == 0 {
+		return true
+	}
+	target := msg.Target()
+	return target != "" && anyGlob(m.Tool, target)
+}
+
+// restoredBody is a request body put back after the matcher read it: the
+// bytes read, then whatever is left, closed as the original.
+type restoredBody struct {
+	io.Reader
+	io.Closer
+}
+
+// jsonContent reports whether r says its body is JSON.
+func jsonContent(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+func anyGlob(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if glob(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// glob matches s against pattern, where * is any run of characters and ?
+// one character. The classic two-pointer walk: on a mismatch it lets the
+// last * swallow one more character, so it needs no recursion.
+func glob(pattern, s string) bool {
+	p, r := []rune(pattern), []rune(s)
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(r) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == r[si]):
+			pi++
+			si++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case star >= 0:
+			mark++
+			pi, si = star+1, mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// UnmarshalCaddyfile sets up the matcher from Caddyfile tokens:
+//
+//	mcp {
+//	    method   <glob...>
+//	    tool     <glob...>
+//	    max_size <size>
+//	}
+func (m *MatchMCP) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	for d.Next() { // the matcher name; it may be given more than once
+		if d.NextArg() {
+			return d.Errf("mcp matcher: unexpected argument %q (use a block: method, tool, max_size)", d.Val())
+		}
+		for d.NextBlock(0) {
+			switch d.Val() {
+			case "method":
+				args := d.RemainingArgs()
+				if len(args) == 0 {
+					return d.ArgErr()
+				}
+				m.Method = append(m.Method, args...)
+			case "tool":
+				args := d.RemainingArgs()
+				if len(args) == 0 {
+					return d.ArgErr()
+				}
+				m.Tool = append(m.Tool, args...)
+			case "max_size":
+				size, err := matcherSize(d)
+				if err != nil {
+					return err
+				}
+				m.MaxSize = size
+			default:
+				return d.Errf("mcp matcher: unknown subdirective %q (expected method, tool or max_size)", d.Val())
+			}
+		}
+	}
+	return nil
+}
+
+func matcherSize(d *caddyfile.Dispenser) (int64, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return 0, d.ArgErr()
+	}
+	size, err := parseMatcherSize(args[0])
+	if err != nil {
+		return 0, d.Err(err.Error())
+	}
+	return size, nil
+}
+
+func parseMatcherSize(s string) (int64, error) {
+	size, err := humanize.ParseBytes(s)
+	if err != nil || size == 0 || size > math.MaxInt64 {
+		return 0, fmt.Errorf("mcp matcher: max_size: invalid size %q (e.g. 4MiB, 512KB)", s)
+	}
+	return int64(size), nil
+}
+
+// CELLibrary produces the CEL form of the matcher:
+//
+//	mcp({"method": ["tools/call"], "tool": ["search_*"], "max_size": "1MiB"})
+func (MatchMCP) CELLibrary(_ caddy.Context) (cel.Library, error) {
+	return caddyhttp.CELMatcherImpl(
+		"mcp",
+		"mcp_matcher_request_map",
+		[]*cel.Type{caddyhttp.CELTypeJSON},
+		func(data ref.Val) (caddyhttp.RequestMatcherWithError, error) {
+			fields, err := caddyhttp.CELValueToMapStrList(data)
+			if err != nil {
+				return nil, err
+			}
+			return matcherFromMap(fields)
+		},
+	)
+}
+
+// matcherFromMap builds the matcher of a CEL expression's map.
+func matcherFromMap(fields map[string][]string) (MatchMCP, error) {
+	var m MatchMCP
+	for k, v := range fields {
+		switch k {
+		case "method":
+			m.Method = v
+		case "tool":
+			m.Tool = v
+		case "max_size":
+			if len(v) != 1 {
+				return m, errors.New("mcp matcher: max_size takes one size")
+			}
+			size, err := parseMatcherSize(v[0])
+			if err != nil {
+				return m, err
+			}
+			m.MaxSize = size
+		default:
+			return m, fmt.Errorf("mcp matcher: unknown key %q (expected method, tool or max_size)", k)
+		}
+	}
+	return m, nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Validator                   = (*MatchMCP)(nil)
+	_ caddyhttp.RequestMatcherWithError = (*MatchMCP)(nil)
+	_ caddyhttp.CELLibraryProducer      = (*MatchMCP)(nil)
+	_ caddyfile.Unmarshaler             = (*MatchMCP)(nil)
+)

@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Target returns what a request names: params.name of tools/call and
+// prompts/get, params.uri of resources/read, resources/subscribe and
+// resources/unsubscribe; "" for other methods or when the member is absent
+// or not a string. It walks the top-level members of params without
+// decoding the rest (arguments can be large), as the envelope scan does.
+func (m *Message) Target() string {
+	var key string
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		key = "name"
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		key = "uri"
+	default:
+		return ""
+	}
+	v := topLevelMember(m.Params, key)
+	if v == nil || v[0] != '"' {
+		return ""
+	}
+	s, err := stringValue(key, v)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// topLevelMember returns the raw value of the member name of obj, a valid
+// JSON value (params are a span of a message json.Valid accepted), or nil
+// when obj is not an object or has no such member. A name given twice
+// yields the last copy, as encoding/json (and so most servers) reads it.
+func topLevelMember(obj []byte, name string) []byte {
+	if len(obj) == 0 || obj[0] != '{' {
+		return nil
+	}
+	var found []byte
+	i := skipSpace(obj, 1)
+	for i < len(obj) && obj[i] != '}' {
+		nameEnd := skipString(obj, i)
+		raw := obj[i+1 : nameEnd-1]
+		i = skipSpace(obj, nameEnd)
+		i = skipSpace(obj, i+1) // past ':'
+		valueEnd := skipValue(obj, i)
+		if memberNameIs(raw, name) {
+			found = obj[i:valueEnd]
+		}
+		i = skipSpace(obj, valueEnd)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	return found
+}
+
+// memberNameIs compares a still-escaped member name with name.
+func memberNameIs(raw []byte, name string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == name
+	}
+	var s string
+	quoted := make([]byte, 0, len(raw)+2)
+	quoted = append(append(append(quoted, '"'), raw...), '"')
+	return json.Unmarshal(quoted, &s) == nil && s == name
+}

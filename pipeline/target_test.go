@@ -1,0 +1,49 @@
+package pipeline_test
+
+import (
+	"testing"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+func TestTarget(t *testing.T) {
+	tests := []struct{ name, msg, want string }{
+		{"tool", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"name":"inner"}}}`, "echo"},
+		{"name after nested name", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"name":"inner","x":[1,{"name":"deep"}]},"name":"echo"}}`, "echo"},
+		{"prompt", `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"greet"}}`, "greet"},
+		{"resource read", `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a b"}}`, "file:///a b"},
+		{"resource subscribe", `{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"x://y"}}`, "x://y"},
+		{"escaped value", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\u002fb\"c"}}`, `a/b"c`},
+		{"escaped member name", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n\u0061me":"echo"}}`, "echo"},
+		{"last copy wins", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}`, "b"},
+		{"spaces", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\": { \"name\" : \"echo\" } }", "echo"},
+		{"uri is not the tool's", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"uri":"x://y"}}`, ""},
+		{"name is not the resource's", `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"name":"x"}}`, ""},
+		{"other method", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}`, ""},
+		{"not a string", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}`, ""},
+		{"params not an object", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["echo"]}`, ""},
+		{"no params", `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`, ""},
+		{"empty params", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`, ""},
+		{"response", `{"jsonrpc":"2.0","id":1,"result":{"name":"x"}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustParse(t, tt.msg).Target(); got != tt.want {
+				t.Errorf("Target() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkTarget(b *testing.B) {
+	m, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"text":"hello world hello world"},"name":"echo"}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.Target() != "echo" {
+			b.Fatal("wrong target")
+		}
+	}
+}
