@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -43,8 +44,8 @@ Quotes may join parts of one word (--name="a b" is one word). Nothing else is
 special: $VAR, *, |, > and ~ reach the command as they are.
 
 --from is [scheme://][host][:port], default localhost:8080. A loopback host
-(localhost, 127.0.0.1, ::1) is served over http on that loopback address
-only (localhost binds 127.0.0.1). Without a scheme, https is used for port
+(localhost, 127.0.0.1, ::1) is served on that loopback address only
+(localhost binds 127.0.0.1). Any other path answers 404. Without a scheme, https is used for port
 443 and for a domain name without a port (Caddy gets it a certificate, as
 caddy reverse-proxy does); everything else is http. A missing port is 80
 for http and 443 for https. An IP address binds that address only; an empty
@@ -171,12 +172,19 @@ func (o proxyOptions) config() (*caddy.Config, string, error) {
 	route := caddyhttp.Route{
 		MatcherSetsRaw: []caddy.ModuleMap{{"path": caddyconfig.JSON(caddyhttp.MatchPath{path}, nil)}},
 		HandlersRaw:    []json.RawMessage{caddyconfig.JSONModuleObject(handler, "handler", "mcp_proxy", nil)},
+		Terminal:       true,
 	}
 	if from.hostMatcher {
 		route.MatcherSetsRaw[0]["host"] = caddyconfig.JSON(caddyhttp.MatchHost{from.host}, nil)
 	}
+	// Without it a mistyped path would get Caddy's empty 200.
+	notFound := caddyhttp.Route{HandlersRaw: []json.RawMessage{caddyconfig.JSONModuleObject(caddyhttp.StaticResponse{
+		StatusCode: caddyhttp.WeakString(strconv.Itoa(http.StatusNotFound)),
+		Headers:    http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
+		Body:       "Not Found: the MCP endpoint is at " + path + "\n",
+	}, "handler", "static_response", nil)}}
 	server := &caddyhttp.Server{
-		Routes: caddyhttp.RouteList{route},
+		Routes: caddyhttp.RouteList{route, notFound},
 		Listen: []string{from.listen},
 	}
 	if o.accessLog {

@@ -36,8 +36,15 @@ func buildProxy(t *testing.T, o proxyOptions) (builtProxy, error) {
 		t.Fatalf("servers: %v", app.Servers)
 	}
 	b.server = app.Servers["mcp"]
-	if len(b.server.Routes) != 1 || len(b.server.Routes[0].HandlersRaw) != 1 || len(b.server.Routes[0].MatcherSetsRaw) != 1 {
+	if len(b.server.Routes) != 2 || len(b.server.Routes[0].HandlersRaw) != 1 || len(b.server.Routes[0].MatcherSetsRaw) != 1 {
 		t.Fatalf("routes: %+v", b.server.Routes)
+	}
+	if fallback := b.server.Routes[1]; len(fallback.MatcherSetsRaw) != 0 || len(fallback.HandlersRaw) != 1 ||
+		!strings.Contains(string(fallback.HandlersRaw[0]), `"status_code":404`) {
+		t.Fatalf("the route after the endpoint's is not a 404 for every other path: %+v", fallback)
+	}
+	if !b.server.Routes[0].Terminal {
+		t.Fatal("the endpoint's route is not terminal: the 404 route after it could answer too")
 	}
 	b.matchers = b.server.Routes[0].MatcherSetsRaw[0]
 	raw := b.server.Routes[0].HandlersRaw[0]
