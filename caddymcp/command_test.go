@@ -80,6 +80,8 @@ func TestProxyCommandUpstream(t *testing.T) {
 			stdio: &StdioUpstream{Command: "run", Args: []string{"--name=a bx", "cd"}}},
 		{name: "backslash outside quotes", opts: proxyOptions{to: `/opt/my\ server/bin \'x \\`},
 			stdio: &StdioUpstream{Command: "/opt/my server/bin", Args: []string{"'x", `\`}}},
+		{name: "a URL argument is still a command line", opts: proxyOptions{to: "python -m srv --upstream=https://x/mcp"},
+			stdio: &StdioUpstream{Command: "python", Args: []string{"-m", "srv", "--upstream=https://x/mcp"}}},
 		{name: "no shell", opts: proxyOptions{to: "server *.json | tee > out ~"},
 			stdio: &StdioUpstream{Command: "server", Args: []string{"*.json", "|", "tee", ">", "out", "~"}}},
 		{name: "unterminated double quote", opts: proxyOptions{to: `run "a b`}, wantErr: `unterminated " quote`},
