@@ -165,40 +165,49 @@ func runNode(ctx context.Context, node, script string, args ...string) nodeRun {
 	return nodeRun{Stdout: stdout.String(), Stderr: stderr.String(), Err: err, Duration: time.Since(start)}
 }
 
-var (
-	everythingOnce sync.Once
-	everythingPath string
-	everythingErr  error
-)
+// builtBinary is a Go package built once per test binary into peerBinDir.
+type builtBinary struct {
+	pkg, name string
+	timeout   time.Duration
 
-// buildEverythingServer builds the go-sdk conformance everything-server once
-// per test binary and returns the binary's path. go.mod pins the go-sdk; the
-// package's dependencies are all dependencies of go-sdk/mcp, which the tests
-// import, so `go mod tidy` keeps them.
-func buildEverythingServer(t testing.TB) string {
+	once sync.Once
+	path string
+	err  error
+}
+
+// get builds the package on first use and returns the binary's path.
+func (b *builtBinary) get(t testing.TB) string {
 	t.Helper()
-	everythingOnce.Do(func() {
+	b.once.Do(func() {
 		if peerBinDir == "" {
-			everythingErr = errors.New("peerBinDir not set: TestMain did not run")
+			b.err = errors.New("peerBinDir not set: TestMain did not run")
 			return
 		}
-		out := filepath.Join(peerBinDir, "everything-server")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		out := filepath.Join(peerBinDir, b.name)
+		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 		defer cancel()
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, everythingServerPkg)
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			everythingErr = fmt.Errorf("go build %s: %v\n%s", everythingServerPkg, err, msg)
+		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, b.pkg).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, msg)
 			return
 		}
-		t.Logf("built %s in %v", everythingServerPkg, time.Since(start).Round(time.Millisecond))
-		everythingPath = out
+		t.Logf("built %s in %v", b.pkg, time.Since(start).Round(time.Millisecond))
+		b.path = out
 	})
-	if everythingErr != nil {
-		t.Fatal(everythingErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return everythingPath
+	return b.path
 }
+
+// everythingServer is the go-sdk conformance everything-server. go.mod pins
+// the go-sdk; the package's dependencies are all dependencies of go-sdk/mcp,
+// which the tests import, so `go mod tidy` keeps them.
+var everythingServer = &builtBinary{pkg: everythingServerPkg, name: "everything-server", timeout: 5 * time.Minute}
+
+// buildEverythingServer builds the go-sdk conformance everything-server once
+// per test binary and returns the binary's path.
+func buildEverythingServer(t testing.TB) string { return everythingServer.get(t) }
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
 type syncBuffer struct {

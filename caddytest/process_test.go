@@ -3,7 +3,6 @@ package caddytest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,36 +24,11 @@ import (
 
 const caddyPkg = "github.com/caddy-mcp/caddy-mcp/cmd/caddy"
 
-var (
-	caddyBinOnce sync.Once
-	caddyBinPath string
-	caddyBinErr  error
-)
+// caddyBinary is this repository's caddy (./cmd/caddy).
+var caddyBinary = &builtBinary{pkg: caddyPkg, name: "caddy", timeout: 10 * time.Minute}
 
 // buildCaddy builds ./cmd/caddy once per test binary and returns its path.
-func buildCaddy(t testing.TB) string {
-	t.Helper()
-	caddyBinOnce.Do(func() {
-		if peerBinDir == "" {
-			caddyBinErr = errors.New("peerBinDir not set: TestMain did not run")
-			return
-		}
-		out := filepath.Join(peerBinDir, "caddy")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		start := time.Now()
-		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, caddyPkg).CombinedOutput(); err != nil {
-			caddyBinErr = fmt.Errorf("go build %s: %v\n%s", caddyPkg, err, msg)
-			return
-		}
-		t.Logf("built %s in %v", caddyPkg, time.Since(start).Round(time.Millisecond))
-		caddyBinPath = out
-	})
-	if caddyBinErr != nil {
-		t.Fatal(caddyBinErr)
-	}
-	return caddyBinPath
-}
+func buildCaddy(t testing.TB) string { return caddyBinary.get(t) }
 
 // caddyProcess is a running `caddy run` with its own config, admin
 // endpoint and site port.
