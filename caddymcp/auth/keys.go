@@ -28,21 +28,25 @@ const fetchTimeout = 10 * time.Second
 // at provisioning, so `caddy validate` makes no network call), cached,
 // and fetched again when a token names a kid the cache lacks, at most
 // once per minInterval (a token with a random kid must not turn the
-// gateway into a JWKS request amplifier). A failed fetch is likewise
-// retried at most once per minInterval; meanwhile callers get an
-// UnavailableError saying when.
+// gateway into a JWKS request amplifier), and when older than maxAge (so
+// a withdrawn key stops being trusted). A failed fetch is likewise retried
+// at most once per minInterval; meanwhile stale keys stay in use, and
+// callers that need a key the cache lacks get an UnavailableError saying
+// when.
 type keySource struct {
 	client      *http.Client
 	issuer      string // for discovery; empty when jwksURL is fixed
 	minInterval time.Duration
+	maxAge      time.Duration
 	now         func() time.Time
 
-	mu       sync.Mutex
-	jwksURL  string // configured, or discovered once
-	keys     *jose.JSONWebKeySet
-	lastTry  time.Time
-	lastErr  error
-	inflight chan struct{} // non-nil while a fetch runs; closed when it ends
+	mu        sync.Mutex
+	jwksURL   string // configured, or discovered once
+	keys      *jose.JSONWebKeySet
+	fetchedAt time.Time // of keys
+	lastTry   time.Time
+	lastErr   error
+	inflight  chan struct{} // non-nil while a fetch runs; closed when it ends
 }
 
 // keysFor returns the keys that may have signed a token with header kid
@@ -62,14 +66,19 @@ func (s *keySource) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey,
 				return nil, ctx.Err()
 			}
 		}
+		since := s.now().Sub(s.lastTry)
+		mayFetch := !refetched && (s.lastTry.IsZero() || since >= s.minInterval)
 		if s.keys != nil {
-			if found := pick(s.keys, kid); len(found) > 0 {
+			// Stale keys are refreshed (so a key the issuer withdrew
+			// stops being trusted) but still used while the issuer
+			// cannot be reached.
+			stale := s.now().Sub(s.fetchedAt) >= s.maxAge
+			if found := pick(s.keys, kid); len(found) > 0 && (!stale || !mayFetch) {
 				s.mu.Unlock()
 				return found, nil
 			}
 		}
-		since := s.now().Sub(s.lastTry)
-		if refetched || (!s.lastTry.IsZero() && since < s.minInterval) {
+		if !mayFetch {
 			keys, lastErr := s.keys, s.lastErr
 			s.mu.Unlock()
 			if keys == nil || lastErr != nil {
@@ -98,7 +107,7 @@ func (s *keySource) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey,
 			s.jwksURL = discovered
 		}
 		if err == nil {
-			s.keys = keys
+			s.keys, s.fetchedAt = keys, s.now()
 		}
 		s.lastErr = err
 		s.inflight = nil

@@ -26,6 +26,10 @@ var allowedAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.E
 // issuer's keys.
 const DefaultRefetchInterval = 10 * time.Second
 
+// DefaultKeysMaxAge is how long fetched keys are used before they are
+// fetched again.
+const DefaultKeysMaxAge = time.Hour
+
 // Config is what a Validator checks tokens against.
 type Config struct {
 	// Resource is the protected resource's canonical URI; a token's aud
@@ -42,6 +46,10 @@ type Config struct {
 	// RefetchInterval is the least time between two key fetches
 	// (DefaultRefetchInterval when zero).
 	RefetchInterval time.Duration
+	// KeysMaxAge is how long fetched keys are trusted before they are
+	// fetched again (DefaultKeysMaxAge when zero); while the issuer
+	// cannot be reached the old ones stay in use.
+	KeysMaxAge time.Duration
 	// Client makes the metadata and JWKS requests (http.DefaultClient
 	// when nil).
 	Client *http.Client
@@ -91,6 +99,9 @@ func NewValidator(cfg Config) (*Validator, error) {
 	if cfg.RefetchInterval <= 0 {
 		cfg.RefetchInterval = DefaultRefetchInterval
 	}
+	if cfg.KeysMaxAge <= 0 {
+		cfg.KeysMaxAge = DefaultKeysMaxAge
+	}
 	if cfg.Client == nil {
 		cfg.Client = http.DefaultClient
 	}
@@ -100,10 +111,10 @@ func NewValidator(cfg Config) (*Validator, error) {
 	v := &Validator{cfg: cfg, sources: make(map[string]*keySource, len(cfg.Issuers))}
 	var shared *keySource
 	for _, iss := range cfg.Issuers {
-		src := &keySource{client: cfg.Client, issuer: iss, minInterval: cfg.RefetchInterval, now: cfg.Now}
+		src := &keySource{client: cfg.Client, issuer: iss, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now}
 		if cfg.JWKSURL != "" {
 			if shared == nil {
-				shared = &keySource{client: cfg.Client, jwksURL: cfg.JWKSURL, minInterval: cfg.RefetchInterval, now: cfg.Now}
+				shared = &keySource{client: cfg.Client, jwksURL: cfg.JWKSURL, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now}
 			}
 			src = shared
 		}

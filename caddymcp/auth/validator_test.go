@@ -301,3 +301,72 @@ func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
 	f.t.Error("NewValidator made a network request")
 	return nil, errors.New("no network")
 }
+
+// TestKeysMaxAge: keys older than KeysMaxAge are fetched again, so a key
+// the issuer withdrew stops being trusted; while the issuer is down the
+// stale keys stay in use.
+func TestKeysMaxAge(t *testing.T) {
+	first, second := newRSAKey(t, "first"), newEdKey(t, "second")
+	as := newAuthServer(t, first, second)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	v, err := NewValidator(Config{Resource: testResource, Issuers: []string{as.srv.URL}, Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	claims := func() map[string]any { return claimsFor(as.srv.URL, clock.now()) }
+	if _, err := v.Validate(ctx, first.sign(t, claims())); err != nil {
+		t.Fatal(err)
+	}
+	// Stale, and the issuer is down: the cached keys still serve.
+	as.setDown(true)
+	clock.advance(DefaultKeysMaxAge)
+	if _, err := v.Validate(ctx, first.sign(t, claims())); err != nil {
+		t.Fatalf("stale key while the issuer is down: %v", err)
+	}
+	if n := as.jwksFetches.Load(); n != 2 {
+		t.Fatalf("JWKS fetches = %d, want 2 (the first and the failed refresh)", n)
+	}
+	// Back up, first withdrawn: after the retry interval the refresh drops it.
+	as.setDown(false)
+	as.setKeys(second)
+	clock.advance(DefaultRefetchInterval)
+	_, err = v.Validate(ctx, first.sign(t, claims()))
+	var te *TokenError
+	if !errors.As(err, &te) {
+		t.Fatalf("withdrawn key: err = %v, want a TokenError", err)
+	}
+	if _, err := v.Validate(ctx, second.sign(t, claims())); err != nil {
+		t.Fatalf("remaining key: %v", err)
+	}
+	if n := as.jwksFetches.Load(); n != 3 {
+		t.Fatalf("JWKS fetches = %d, want 3", n)
+	}
+}
+
+// TestConcurrentFirstUse: requests that arrive together before any key is
+// cached share one fetch.
+func TestConcurrentFirstUse(t *testing.T) {
+	k := newRSAKey(t, "k")
+	as := newAuthServer(t, k)
+	v, err := NewValidator(Config{Resource: testResource, Issuers: []string{as.srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := k.sign(t, claimsFor(as.srv.URL, time.Now()))
+	errs := make(chan error, 20)
+	for range cap(errs) {
+		go func() {
+			_, err := v.Validate(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := as.jwksFetches.Load(); n != 1 {
+		t.Fatalf("JWKS fetches = %d, want 1", n)
+	}
+}

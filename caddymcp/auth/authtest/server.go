@@ -29,10 +29,11 @@ type Server struct {
 
 	srv *httptest.Server
 
-	mu      sync.Mutex
-	keys    []signingKey // the last one signs
-	clients map[string]client
-	tokens  int // issued by the token endpoint
+	mu       sync.Mutex
+	keys     []signingKey // the last one signs
+	clients  map[string]client
+	tokens   int // issued by the token endpoint
+	requests int // of any kind
 }
 
 type signingKey struct {
@@ -56,7 +57,12 @@ func New() (*Server, error) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.serveMetadata)
 	mux.HandleFunc("GET /jwks", s.serveJWKS)
 	mux.HandleFunc("POST /token", s.serveToken)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests++
+		s.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
 	s.URL = s.srv.URL
 	return s, nil
 }
@@ -90,6 +96,13 @@ func (s *Server) TokensIssued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tokens
+}
+
+// Requests is how many requests the server got.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
 }
 
 // Token signs a token for subject with audience aud and scopes, valid
