@@ -1,0 +1,258 @@
+package caddymcp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+func init() {
+	caddy.RegisterModule(AuthHandler{})
+}
+
+// metadataWellKnown is the RFC 9728 well-known prefix of protected
+// resource metadata.
+const metadataWellKnown = "/.well-known/oauth-protected-resource"
+
+// AuthHandler makes the site an OAuth 2.1 resource server as the MCP
+// authorization specification asks: it serves the RFC 9728 protected
+// resource metadata, and lets a request to the resource's path (and
+// below) through only with a valid bearer JWT issued for the resource;
+// others get the 401/403 challenge that lets an MCP client discover
+// where to get one. Every other request passes through untouched.
+type AuthHandler struct {
+	// Resource is the protected resource's canonical URI (such as
+	// https://mcp.example.com/mcp). Tokens must carry it in aud (RFC 8707);
+	// its path is the part of the site that is guarded; the metadata is
+	// built from it, never from the request's Host or scheme.
+	Resource string `json:"resource"`
+	// Issuers are the authorization servers whose tokens are accepted.
+	Issuers []string `json:"issuers"`
+	// JWKSURL is where the issuers' keys are; by default each issuer's
+	// jwks_uri is discovered from its RFC 8414 (else OpenID Connect)
+	// metadata at the first request.
+	JWKSURL string `json:"jwks_url,omitempty"`
+	// ScopesSupported is announced in the metadata.
+	ScopesSupported []string `json:"scopes_supported,omitempty"`
+	// RequiredScopes must all be granted for every request.
+	RequiredScopes []string `json:"required_scopes,omitempty"`
+	// Leeway is the clock skew tolerated on exp and nbf (default 0).
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+	// KeepAuthorization leaves the client's Authorization header on the
+	// request for the handlers after this one. By default it is removed
+	// once checked, so nothing downstream (a reverse_proxy, an upstream)
+	// sees the client's token — the MCP specification forbids token
+	// passthrough. mcp_proxy's pass_authorization needs it set.
+	KeepAuthorization bool `json:"keep_authorization,omitempty"`
+
+	validator     *auth.Validator
+	logger        *zap.Logger
+	guardedPath   string   // the resource's path without a trailing slash; "" guards everything
+	metadataPaths []string // the path-suffixed well-known path and the root one
+	metadataURL   string   // the path-suffixed one, absolute, for the challenge
+	metadata      []byte   // the metadata document
+}
+
+// CaddyModule returns the Caddy module information.
+func (AuthHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.mcp_auth",
+		New: func() caddy.Module { return new(AuthHandler) },
+	}
+}
+
+// Provision checks the configuration and prepares the metadata. It makes
+// no network call: keys are fetched at the first request that needs them.
+func (h *AuthHandler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	v, err := auth.NewValidator(auth.Config{
+		Resource: h.Resource,
+		Issuers:  h.Issuers,
+		JWKSURL:  h.JWKSURL,
+		Leeway:   time.Duration(h.Leeway),
+	})
+	if err != nil {
+		return fmt.Errorf("mcp_auth: %w", err)
+	}
+	h.validator = v
+	u, _ := url.Parse(h.Resource) // checked by NewValidator
+	h.guardedPath = strings.TrimSuffix(u.EscapedPath(), "/")
+	h.metadataPaths = []string{metadataWellKnown + h.guardedPath}
+	if h.guardedPath != "" {
+		h.metadataPaths = append(h.metadataPaths, metadataWellKnown)
+	}
+	h.metadataURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: h.metadataPaths[0]}).String()
+	h.metadata, err = json.Marshal(protectedResourceMetadata{
+		Resource:               h.Resource,
+		AuthorizationServers:   h.Issuers,
+		ScopesSupported:        h.ScopesSupported,
+		BearerMethodsSupported: []string{"header"},
+	})
+	return err
+}
+
+// protectedResourceMetadata is the RFC 9728 document.
+type protectedResourceMetadata struct {
+	Resource               string   `json:"resource"`
+	AuthorizationServers   []string `json:"authorization_servers"`
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`
+	BearerMethodsSupported []string `json:"bearer_methods_supported"`
+}
+
+// ServeHTTP serves the metadata, guards the resource, and passes
+// everything else through.
+func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	for _, p := range h.metadataPaths {
+		if r.URL.Path == p {
+			h.serveMetadata(w, r)
+			return nil
+		}
+	}
+	if !h.guards(r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	if r.URL.Query().Has("access_token") {
+		h.refuse(w, http.StatusBadRequest, `error="invalid_request", error_description="tokens in the URL are refused"`,
+			"Unauthorized: a token in the query string (access_token) is refused; send it in the Authorization header as Bearer <token>")
+		return nil
+	}
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		h.refuse(w, http.StatusUnauthorized, "",
+			"Unauthorized: this MCP server needs an OAuth access token (Authorization: Bearer <token>); the WWW-Authenticate header says where to get one")
+		return nil
+	}
+	claims, err := h.validator.Validate(r.Context(), token)
+	if err != nil {
+		h.refuseToken(w, r, err)
+		return nil
+	}
+	if missing := auth.MissingScopes(claims.Scopes, h.RequiredScopes); missing != nil {
+		h.refuse(w, http.StatusForbidden, `error="insufficient_scope"`,
+			"Forbidden: the token lacks the scope(s) "+strings.Join(missing, " ")+"; request a token with scope="+strings.Join(h.RequiredScopes, " "))
+		return nil
+	}
+	h.setUser(r, claims)
+	if !h.KeepAuthorization {
+		// In place: the replacer's {http.request.header.*} reads this same
+		// map, so the token is gone for every handler after this one.
+		r.Header.Del("Authorization")
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// guards reports whether path is the resource's path or below it.
+func (h *AuthHandler) guards(path string) bool {
+	return h.guardedPath == "" || path == h.guardedPath ||
+		strings.HasPrefix(path, h.guardedPath+"/")
+}
+
+// bearerToken takes the token out of an Authorization header value
+// (RFC 6750 §2.1; the scheme is case-insensitive).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+// serveMetadata answers the protected resource metadata.
+func (h *AuthHandler) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeAuthError(w, http.StatusMethodNotAllowed, pipeline.CodeInvalidRequest,
+			"Method Not Allowed: the protected resource metadata is read with GET")
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(h.metadata)))
+	hdr.Set("Cache-Control", "max-age=3600")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(h.metadata)
+	}
+}
+
+// refuseToken answers a token that Validate did not accept.
+func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, err error) {
+	var te *auth.TokenError
+	var ue *auth.UnavailableError
+	switch {
+	case errors.As(err, &te):
+		h.refuse(w, http.StatusUnauthorized, `error="invalid_token", error_description=`+quote(te.Reason),
+			"Unauthorized: invalid token: "+te.Reason)
+	case errors.As(err, &ue):
+		data := pipeline.NewErrorData()
+		h.logger.Warn("mcp_auth: cannot check tokens: the authorization server's keys are unavailable",
+			zap.String("resource", h.Resource), zap.String("correlation_id", data.CorrelationID), zap.Error(ue.Err))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
+		writeAuthErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
+			"Service Unavailable: the token cannot be checked now (the authorization server is unreachable); retry later", data)
+	default: // the client went away while keys were fetched
+		writeAuthError(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
+			"Service Unavailable: the token could not be checked; retry")
+		h.logger.Debug("mcp_auth: token check ended", zap.Error(err), zap.String("path", r.URL.Path))
+	}
+}
+
+// refuse answers status with the Bearer challenge (RFC 6750 §3, RFC 9728
+// §5.1): where the metadata is, which scopes to ask for, and params
+// (the error) when not empty.
+func (h *AuthHandler) refuse(w http.ResponseWriter, status int, params, msg string) {
+	challenge := "Bearer resource_metadata=" + quote(h.metadataURL)
+	if len(h.RequiredScopes) > 0 {
+		challenge += ", scope=" + quote(strings.Join(h.RequiredScopes, " "))
+	}
+	if params != "" {
+		challenge += ", " + params
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeAuthError(w, status, pipeline.CodeInvalidRequest, msg)
+}
+
+// quote makes s an RFC 9110 quoted-string.
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// writeAuthError answers status with a JSON-RPC error body without id, as
+// the rest of the gateway does for errors about a whole HTTP request.
+func writeAuthError(w http.ResponseWriter, status, code int, msg string) {
+	writeAuthBody(w, status, pipeline.NewError(nil, code, msg).Raw)
+}
+
+// writeAuthErrorData is writeAuthError with error data (the correlation
+// id under which the log has the detail).
+func writeAuthErrorData(w http.ResponseWriter, status, code int, msg string, data pipeline.ErrorData) {
+	writeAuthBody(w, status, pipeline.NewErrorWithData(nil, code, msg, data).Raw)
+}
+
+func writeAuthBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*AuthHandler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*AuthHandler)(nil)
+)

@@ -1,0 +1,212 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// maxDocumentBytes bounds a metadata or JWKS document read from an
+// authorization server.
+const maxDocumentBytes = 1 << 20
+
+// fetchTimeout bounds one discovery + JWKS fetch. It runs detached from
+// the request that triggered it, so one client hanging up does not fail
+// the others waiting on the same fetch.
+const fetchTimeout = 10 * time.Second
+
+// keySource holds one issuer's signing keys: fetched on first use (never
+// at provisioning, so `caddy validate` makes no network call), cached,
+// and fetched again when a token names a kid the cache lacks, at most
+// once per minInterval (a token with a random kid must not turn the
+// gateway into a JWKS request amplifier), and when older than maxAge (so
+// a withdrawn key stops being trusted). A failed fetch is likewise retried
+// at most once per minInterval; meanwhile stale keys stay in use, and
+// callers that need a key the cache lacks get an UnavailableError saying
+// when.
+type keySource struct {
+	client      *http.Client
+	issuer      string // for discovery; empty when jwksURL is fixed
+	minInterval time.Duration
+	maxAge      time.Duration
+	now         func() time.Time
+
+	mu        sync.Mutex
+	jwksURL   string // configured, or discovered once
+	keys      *jose.JSONWebKeySet
+	fetchedAt time.Time // of keys
+	lastTry   time.Time
+	lastErr   error
+	inflight  chan struct{} // non-nil while a fetch runs; closed when it ends
+}
+
+// keysFor returns the keys that may have signed a token with header kid
+// (every key when kid is empty), fetching the set when needed.
+func (s *keySource) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+	refetched := false
+	for {
+		s.mu.Lock()
+		if s.inflight != nil {
+			wait := s.inflight
+			s.mu.Unlock()
+			select {
+			case <-wait:
+				refetched = true
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		since := s.now().Sub(s.lastTry)
+		mayFetch := !refetched && (s.lastTry.IsZero() || since >= s.minInterval)
+		if s.keys != nil {
+			// Stale keys are refreshed (so a key the issuer withdrew
+			// stops being trusted) but still used while the issuer
+			// cannot be reached.
+			stale := s.now().Sub(s.fetchedAt) >= s.maxAge
+			if found := pick(s.keys, kid); len(found) > 0 && (!stale || !mayFetch) {
+				s.mu.Unlock()
+				return found, nil
+			}
+		}
+		if !mayFetch {
+			keys, lastErr := s.keys, s.lastErr
+			s.mu.Unlock()
+			if keys == nil || lastErr != nil {
+				if lastErr == nil {
+					lastErr = errors.New("no keys fetched yet")
+				}
+				return nil, &UnavailableError{RetryAfter: max(s.minInterval-since, time.Second), Err: lastErr}
+			}
+			if kid == "" {
+				return nil, invalid("the token names no key (kid) and no key of the issuer verifies it")
+			}
+			return nil, invalid("the token is signed with key %q, which the issuer does not publish", kid)
+		}
+		done := make(chan struct{})
+		s.inflight = done
+		s.lastTry = s.now()
+		jwksURL := s.jwksURL
+		s.mu.Unlock()
+
+		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		keys, discovered, err := s.fetch(fetchCtx, jwksURL)
+		cancel()
+
+		s.mu.Lock()
+		if discovered != "" {
+			s.jwksURL = discovered
+		}
+		if err == nil {
+			s.keys, s.fetchedAt = keys, s.now()
+		}
+		s.lastErr = err
+		s.inflight = nil
+		close(done)
+		s.mu.Unlock()
+		refetched = true
+	}
+}
+
+// pick returns the signature keys of set with kid (all of them for an
+// empty kid).
+func pick(set *jose.JSONWebKeySet, kid string) []jose.JSONWebKey {
+	var found []jose.JSONWebKey
+	for _, k := range set.Keys {
+		if k.Use == "enc" || (kid != "" && k.KeyID != kid) {
+			continue
+		}
+		found = append(found, k)
+	}
+	return found
+}
+
+// fetch gets the key set, discovering its URL from the issuer's metadata
+// first when jwksURL is empty; discovered is the URL it found.
+func (s *keySource) fetch(ctx context.Context, jwksURL string) (keys *jose.JSONWebKeySet, discovered string, err error) {
+	if jwksURL == "" {
+		if jwksURL, err = s.discover(ctx); err != nil {
+			return nil, "", err
+		}
+		discovered = jwksURL
+	}
+	var set jose.JSONWebKeySet
+	if err := s.getJSON(ctx, jwksURL, &set); err != nil {
+		return nil, discovered, fmt.Errorf("JWKS: %w", err)
+	}
+	return &set, discovered, nil
+}
+
+// discover reads the issuer's jwks_uri from its RFC 8414 metadata, else
+// from its OpenID Connect discovery document. RFC 8414 §3.3: the document
+// must name the same issuer, or it is not this issuer's.
+func (s *keySource) discover(ctx context.Context) (string, error) {
+	var errs []error
+	for _, u := range metadataURLs(s.issuer) {
+		var meta struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := s.getJSON(ctx, u, &meta); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if meta.Issuer != s.issuer {
+			errs = append(errs, fmt.Errorf("%s names issuer %q, not %q", u, meta.Issuer, s.issuer))
+			continue
+		}
+		if meta.JWKSURI == "" {
+			errs = append(errs, fmt.Errorf("%s has no jwks_uri", u))
+			continue
+		}
+		return meta.JWKSURI, nil
+	}
+	return "", fmt.Errorf("discovery of %s: %w", s.issuer, errors.Join(errs...))
+}
+
+// metadataURLs are where an issuer's metadata lives: RFC 8414 inserts the
+// well-known segment before the issuer's path; OpenID Connect Discovery
+// appends it.
+func metadataURLs(issuer string) []string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	rfc := *u
+	rfc.Path = "/.well-known/oauth-authorization-server" + path
+	oidc := *u
+	oidc.Path = path + "/.well-known/openid-configuration"
+	return []string{rfc.String(), oidc.String()}
+}
+
+// getJSON GETs u and decodes its JSON body into dest.
+func (s *keySource) getJSON(ctx context.Context, u string, dest any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDocumentBytes))
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDocumentBytes)).Decode(dest); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package caddymcp
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalAuthCaddyfile(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		input   string
+		want    AuthHandler
+		wantErr string
+	}{
+		{
+			name: "all",
+			input: `mcp_auth {
+				resource https://mcp.example.com/mcp
+				issuer https://a.example.com https://b.example.com
+				issuer https://c.example.com
+				jwks_url https://a.example.com/keys
+				scopes_supported mcp:read mcp:write
+				required_scopes mcp:read
+				leeway 30s
+				keep_authorization
+			}`,
+			want: AuthHandler{
+				Resource:          "https://mcp.example.com/mcp",
+				Issuers:           []string{"https://a.example.com", "https://b.example.com", "https://c.example.com"},
+				JWKSURL:           "https://a.example.com/keys",
+				ScopesSupported:   []string{"mcp:read", "mcp:write"},
+				RequiredScopes:    []string{"mcp:read"},
+				Leeway:            dur(30 * time.Second),
+				KeepAuthorization: true,
+			},
+		},
+		{name: "no resource", input: "mcp_auth {\n issuer https://a\n}", wantErr: "resource <uri> is required"},
+		{name: "no issuer", input: "mcp_auth {\n resource https://m/mcp\n}", wantErr: "at least one issuer"},
+		{name: "inline argument", input: "mcp_auth https://m/mcp", wantErr: "wrong argument count"},
+		{name: "two resources", input: "mcp_auth {\n resource a b\n}", wantErr: "wrong argument count"},
+		{name: "empty issuer", input: "mcp_auth {\n issuer\n}", wantErr: "wrong argument count"},
+		{name: "bad leeway", input: "mcp_auth {\n leeway soon\n}", wantErr: "leeway"},
+		{name: "unknown", input: "mcp_auth {\n audience x\n}", wantErr: `unrecognized mcp_auth subdirective "audience"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got AuthHandler
+			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}

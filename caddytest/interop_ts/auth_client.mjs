@@ -1,0 +1,42 @@
+// An MCP client that authorizes with OAuth client credentials, as the
+// TypeScript SDK does it: it sends its first request without a token,
+// reads the 401's WWW-Authenticate, discovers the protected resource
+// metadata and the authorization server's, gets a token and completes a
+// session. It prints what it saw as one JSON line.
+//
+// Usage: node auth_client.mjs <mcp url> <client id> <client secret> <issuer>
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import { report, TOOL_SIMPLE } from './session.mjs';
+
+const [url, clientId, clientSecret, issuer] = process.argv.slice(2);
+const observed = { exchanges: [], tools: [], simpleText: '' };
+
+// fetch that records every exchange: method, URL, status and challenge.
+async function recordingFetch(input, init) {
+  const resp = await fetch(input, init);
+  observed.exchanges.push({
+    method: init?.method ?? 'GET',
+    url: String(input instanceof Request ? input.url : input),
+    status: resp.status,
+    wwwAuthenticate: resp.headers.get('www-authenticate') ?? '',
+  });
+  return resp;
+}
+
+async function main() {
+  const authProvider = new ClientCredentialsProvider({ clientId, clientSecret, expectedIssuer: issuer });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider, fetch: recordingFetch });
+  const client = new Client({ name: 'caddytest-auth-ts', version: '0.0.0' });
+  await client.connect(transport);
+  const { tools } = await client.listTools();
+  observed.tools = tools.map((t) => t.name);
+  const result = await client.callTool({ name: TOOL_SIMPLE, arguments: {} });
+  observed.simpleText = (result.content ?? []).find((c) => c.type === 'text')?.text ?? '';
+  await transport.terminateSession();
+  await client.close();
+}
+
+report(main, observed);
