@@ -445,8 +445,9 @@ func TestHTTPBoundsRequestsInFlight(t *testing.T) {
 }
 
 func TestHTTPCloseCancelsAndDeletes(t *testing.T) {
-	cancelled := make(chan struct{})
+	arrived, cancelled := make(chan struct{}), make(chan struct{})
 	p := startPeer(t, fakeServer(func(_ http.ResponseWriter, r *http.Request, _ *pipeline.Message) {
+		close(arrived)
 		<-r.Context().Done()
 		close(cancelled)
 	}))
@@ -455,6 +456,13 @@ func TestHTTPCloseCancelsAndDeletes(t *testing.T) {
 	c := openConn(t, h, rec)
 	handshake(t, c, rec, "2025-11-25")
 	send(t, c, `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`)
+	// Close must cancel a request the server is working on; one that had
+	// not left yet when Close came is never sent at all.
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the server")
+	}
 	c.Close()
 	select {
 	case <-cancelled:
