@@ -25,7 +25,8 @@ type adminSession struct {
 	Endpoint string `json:"endpoint"`
 	// User is the authenticated user ("" when none).
 	User string `json:"user"`
-	// Client is the per-client bound's key: the user, else the client's IP.
+	// Client is what max_sessions_per_client counts the session under:
+	// the user when authenticated, else the client's IP.
 	Client          string               `json:"client"`
 	Upstream        adminSessionUpstream `json:"upstream"`
 	ProtocolVersion string               `json:"protocol_version"`

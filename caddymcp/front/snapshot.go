@@ -1,6 +1,7 @@
 package front
 
 import (
+	"strings"
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/upstream"
@@ -14,7 +15,8 @@ type SessionInfo struct {
 	ID string
 	// User is the authenticated user who opened the session ("" if none).
 	User string
-	// Client is the per-client bound's key: the user, else the client's address.
+	// Client is what max_sessions_per_client counts the session under:
+	// the user when authenticated, else the client's address.
 	Client string
 	// Upstream is the upstream the session was opened on; the caller tells
 	// its kind by its type.
@@ -88,7 +90,7 @@ func (s *Session) info() (SessionInfo, bool) {
 	info := SessionInfo{
 		ID:              s.id,
 		User:            s.user,
-		Client:          s.client,
+		Client:          clientName(s.client),
 		Upstream:        s.up,
 		ProtocolVersion: s.version,
 		Legacy:          s.legacy,
@@ -101,4 +103,12 @@ func (s *Session) info() (SessionInfo, bool) {
 		info.PID = pc.PID()
 	}
 	return info, true
+}
+
+// clientName is a session's client key (sessionClient) without its kind.
+func clientName(key string) string {
+	if user, ok := strings.CutPrefix(key, "user:"); ok {
+		return user
+	}
+	return strings.TrimPrefix(key, "addr:")
 }
