@@ -165,6 +165,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	store := sval.(*storeEntry).store
 	store.SetLimits(limits)
+	sval.(*storeEntry).describe(h.HTTP)
 
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
@@ -237,7 +238,7 @@ func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream
 			p.Close()
 			return nil, err
 		}
-		return &stdioEntry{pool: p, upstream: up}, nil
+		return &stdioEntry{pool: p, upstream: up, endpoint: storeKey, command: commandName(poolCfg.Command)}, nil
 	})
 	if err != nil {
 		h.poolKey = ""

@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -24,6 +25,8 @@ var (
 type stdioEntry struct {
 	pool     *pool.Pool
 	upstream *stdio.Upstream
+	endpoint string // the store key of the endpoint it serves
+	command  string // the executable's base name, for the admin API
 }
 
 // Destruct stops the spares and the processes shared by stateless
@@ -49,6 +52,15 @@ func (e *stdioEntry) Destruct() error {
 // storeEntry is an endpoint's session store.
 type storeEntry struct {
 	store *front.Store
+	// http describes the endpoint's HTTP upstream for the admin API, as
+	// the configuration loaded last set it (nil for a stdio upstream,
+	// which its stdioEntry describes).
+	http atomic.Pointer[httpDescription]
+}
+
+// httpDescription is what the admin API shows of an HTTP upstream.
+type httpDescription struct {
+	address string // scheme://host:port, nothing else of the URL
 }
 
 // Destruct ends every session left when no configuration serves the

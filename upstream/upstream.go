@@ -47,6 +47,14 @@ type Conn interface {
 	Close()
 }
 
+// ProcessConn is a Conn served by a process of its own (a stdio
+// upstream's): the admin API shows the process's id. The id is for the
+// operator only; it never goes into what a client reads.
+type ProcessConn interface {
+	// PID returns the id of the process serving the connection.
+	PID() int
+}
+
 // Upstream opens connections to one configured server.
 type Upstream interface {
 	// Open starts a connection for a new client session.

@@ -48,12 +48,13 @@ type call struct {
 // 2024-11-05 HTTP+SSE transport): our id, the upstream connection it owns,
 // and the streams its messages travel on.
 type Session struct {
-	id     string
-	user   string
-	client string            // the per-client bound's key: the user, else the client's address
-	up     upstream.Upstream // the upstream the session was opened on
-	store  *Store
-	legacy bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
+	id      string
+	user    string
+	client  string            // the per-client bound's key: the user, else the client's address
+	up      upstream.Upstream // the upstream the session was opened on
+	store   *Store
+	legacy  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
+	created time.Time
 
 	settings   atomic.Pointer[sessionSettings]
 	lastActive atomic.Int64 // unix nanoseconds
@@ -79,6 +80,7 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 	s := &Session{
 		id:         newSessionID(),
 		user:       user,
+		created:    time.Now(),
 		store:      store,
 		ctx:        ctx,
 		cancel:     cancel,

@@ -117,6 +117,9 @@ func (c *stdioConn) Send(ctx context.Context, m *pipeline.Message) error {
 	}
 }
 
+// PID returns the id of the session's process (upstream.ProcessConn).
+func (c *stdioConn) PID() int { return c.proc.PID() }
+
 // Close stops the process; the reader sees EOF once it has exited.
 func (c *stdioConn) Close() {
 	c.mu.Lock()
@@ -197,3 +200,6 @@ func oneLine(raw []byte) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// Interface guard: the admin API shows a stdio session's pid.
+var _ upstream.ProcessConn = (*stdioConn)(nil)

@@ -1,0 +1,124 @@
+package caddymcp
+
+import (
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
+)
+
+// The admin API's JSON schema: snake_case names, times in RFC 3339 (UTC,
+// with fractional seconds). Nothing in it is secret: no upstream URL path,
+// query or user info, no command arguments, no environment.
+
+// adminSessionList is the answer of GET /mcp_proxy/sessions.
+type adminSessionList struct {
+	// Sessions are ordered by id.
+	Sessions []adminSession `json:"sessions"`
+	// NextCursor, when set, is the cursor of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// adminSession is one session (also the answer of GET /mcp_proxy/sessions/<id>).
+type adminSession struct {
+	ID       string `json:"id"`
+	Endpoint string `json:"endpoint"`
+	// User is the authenticated user ("" when none).
+	User string `json:"user"`
+	// Client is what max_sessions_per_client counts the session under:
+	// the user when authenticated, else the client's IP.
+	Client          string               `json:"client"`
+	Upstream        adminSessionUpstream `json:"upstream"`
+	ProtocolVersion string               `json:"protocol_version"`
+	// Transport is "streamable_http", or "http_sse" for the 2024-11-05 transport.
+	Transport   string    `json:"transport"`
+	Created     time.Time `json:"created"`
+	LastActive  time.Time `json:"last_active"`
+	InFlight    int       `json:"in_flight"`
+	OpenStreams int       `json:"open_streams"`
+}
+
+// adminSessionUpstream is the upstream a session is served by.
+type adminSessionUpstream struct {
+	// Kind is "stdio" or "http".
+	Kind string `json:"kind"`
+	// PID is the stdio process of the session (absent for http, and while
+	// the process is being acquired).
+	PID int `json:"pid,omitempty"`
+}
+
+// adminUpstreams is the answer of GET /mcp_proxy/upstreams.
+type adminUpstreams struct {
+	// Upstreams are ordered by endpoint, then address.
+	Upstreams []adminUpstream `json:"upstreams"`
+}
+
+// adminUpstream is one upstream of an endpoint. An endpoint whose stdio
+// command changed on a reload shows its old pool too while sessions still
+// run on it.
+type adminUpstream struct {
+	Endpoint string `json:"endpoint"`
+	// Kind is "stdio" or "http".
+	Kind string `json:"kind"`
+	// Address is scheme://host:port for http, the executable's base name for stdio.
+	Address string `json:"address"`
+	// Sessions and Evicted are the endpoint's: its live sessions and the
+	// idle sessions ended to make room for new ones since it was made.
+	Sessions int   `json:"sessions"`
+	Evicted  int64 `json:"evicted"`
+	// Processes is the stdio pool's (absent for http).
+	Processes *adminProcesses `json:"processes,omitempty"`
+}
+
+// adminProcesses are a stdio pool's processes by state and its counters
+// since the pool was made.
+type adminProcesses struct {
+	// Live counts every process holding a slot (the states below but waiting).
+	Live     int `json:"live"`
+	Spares   int `json:"spares"`
+	Warming  int `json:"warming"`
+	Assigned int `json:"assigned"`
+	Stopping int `json:"stopping"`
+	// Waiting counts the new sessions waiting for a process.
+	Waiting       int `json:"waiting"`
+	Spawned       int `json:"spawned"`
+	SpawnFailures int `json:"spawn_failures"`
+	Crashed       int `json:"crashed"`
+}
+
+func newAdminSession(endpoint string, info front.SessionInfo) adminSession {
+	s := adminSession{
+		ID:              info.ID,
+		Endpoint:        endpoint,
+		User:            info.User,
+		Client:          info.Client,
+		Upstream:        adminSessionUpstream{Kind: upstreamKind(info), PID: info.PID},
+		ProtocolVersion: info.ProtocolVersion,
+		Transport:       "streamable_http",
+		Created:         info.Created.UTC(),
+		LastActive:      info.LastActive.UTC(),
+		InFlight:        info.InFlight,
+		OpenStreams:     info.OpenStreams,
+	}
+	if info.Legacy {
+		s.Transport = "http_sse"
+	}
+	return s
+}
+
+// Upstream kinds of the admin API.
+const (
+	kindStdio = "stdio"
+	kindHTTP  = "http"
+)
+
+func upstreamKind(info front.SessionInfo) string {
+	switch info.Upstream.(type) {
+	case nil:
+		return ""
+	case *stdio.Upstream:
+		return kindStdio
+	default:
+		return kindHTTP
+	}
+}

@@ -1,0 +1,328 @@
+package caddytest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// adminSession and adminUpstream are the fields of the admin API's answers
+// these tests read (the schema is caddymcp/adminschema.go).
+type adminSession struct {
+	ID       string `json:"id"`
+	Endpoint string `json:"endpoint"`
+	User     string `json:"user"`
+	Client   string `json:"client"`
+	Upstream struct {
+		Kind string `json:"kind"`
+		PID  int    `json:"pid"`
+	} `json:"upstream"`
+	ProtocolVersion string    `json:"protocol_version"`
+	Transport       string    `json:"transport"`
+	Created         time.Time `json:"created"`
+	LastActive      time.Time `json:"last_active"`
+	InFlight        int       `json:"in_flight"`
+	OpenStreams     int       `json:"open_streams"`
+}
+
+type adminSessionList struct {
+	Sessions   []adminSession `json:"sessions"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+type adminUpstream struct {
+	Endpoint  string `json:"endpoint"`
+	Kind      string `json:"kind"`
+	Address   string `json:"address"`
+	Sessions  int    `json:"sessions"`
+	Evicted   int64  `json:"evicted"`
+	Processes *struct {
+		Live          int `json:"live"`
+		Spares        int `json:"spares"`
+		Warming       int `json:"warming"`
+		Assigned      int `json:"assigned"`
+		Stopping      int `json:"stopping"`
+		Waiting       int `json:"waiting"`
+		Spawned       int `json:"spawned"`
+		SpawnFailures int `json:"spawn_failures"`
+		Crashed       int `json:"crashed"`
+	} `json:"processes"`
+}
+
+// adminEndpointSite serves the everything-server over stdio at /mcp under
+// the endpoint name "admin-test".
+func adminEndpointSite(command string) string {
+	return fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		name admin-test
+		stdio %s
+	}
+}
+`, caddyfileQuote(command))
+}
+
+// adminDo sends a request to the in-process Caddy's admin endpoint and
+// returns the status and body.
+func adminDo(t *testing.T, method, path string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+caddyAdminAddr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, path, err)
+	}
+	return resp.StatusCode, body
+}
+
+// adminGet GETs path and decodes its 200 answer into v.
+func adminGet(t *testing.T, path string, v any) {
+	t.Helper()
+	status, body := adminDo(t, http.MethodGet, path)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %s", path, status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", path, err, body)
+	}
+}
+
+// adminStdioUpstream returns the admin-test endpoint's stdio upstream.
+func adminStdioUpstream(t *testing.T) adminUpstream {
+	t.Helper()
+	var got struct {
+		Upstreams []adminUpstream `json:"upstreams"`
+	}
+	adminGet(t, "/mcp_proxy/upstreams", &got)
+	for _, u := range got.Upstreams {
+		if u.Endpoint == "admin-test" && u.Processes != nil {
+			return u
+		}
+	}
+	t.Fatalf("no stdio upstream of endpoint admin-test in %+v", got.Upstreams)
+	return adminUpstream{}
+}
+
+// TestAdminSessions: two go-sdk sessions over stdio, one listening on its
+// GET stream, show in the admin API with the ids their clients know and
+// the processes that serve them; the pool figures match the processes the
+// test sees; DELETE ends one — its client's next call gets
+// mcp.ErrSessionMissing and its process exits — while the other goes on.
+func TestAdminSessions(t *testing.T) {
+	requireIntegration(t)
+	server := buildEverythingServer(t)
+	url := startProxy(t, adminEndpointSite(server)) + "/mcp"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	quiet, err := connectAbandonable(ctx, url) // DisableStandaloneSSE
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	streamOpen := &getWatcher{base: http.DefaultTransport.(*http.Transport).Clone(), open: make(chan struct{})}
+	listening, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest-admin", Version: "0"}, nil).Connect(ctx,
+		&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: streamOpen}},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listening.Close()
+	select {
+	case <-streamOpen.open:
+	case <-ctx.Done():
+		t.Fatal("the listening client never opened its GET stream")
+	}
+	for _, cs := range []*mcp.ClientSession{quiet, listening} {
+		if err := callSimpleText(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var list adminSessionList
+	adminGet(t, "/mcp_proxy/sessions", &list)
+	if len(list.Sessions) != 2 || list.NextCursor != "" {
+		t.Fatalf("GET /mcp_proxy/sessions = %+v, want the 2 sessions and no next_cursor", list)
+	}
+	byID := map[string]adminSession{}
+	for _, s := range list.Sessions {
+		byID[s.ID] = s
+	}
+	children := childPIDs(t)
+	for _, c := range []struct {
+		cs      *mcp.ClientSession
+		streams int
+	}{{quiet, 0}, {listening, 1}} {
+		s, ok := byID[c.cs.ID()]
+		if !ok {
+			t.Fatalf("session %s of a client is not listed: %+v", c.cs.ID(), list.Sessions)
+		}
+		switch {
+		case s.Endpoint != "admin-test", s.Upstream.Kind != "stdio", s.ProtocolVersion != "2025-11-25",
+			s.Transport != "streamable_http", s.Client != "127.0.0.1", s.User != "", s.InFlight != 0:
+			t.Errorf("session %s = %+v", s.ID, s)
+		case s.OpenStreams != c.streams:
+			t.Errorf("session %s: open_streams = %d, want %d", s.ID, s.OpenStreams, c.streams)
+		case !slices.Contains(children, s.Upstream.PID):
+			t.Errorf("session %s: pid %d is not a live child process (children: %v)", s.ID, s.Upstream.PID, children)
+		case s.Created.IsZero() || s.LastActive.Before(s.Created) || time.Since(s.Created) > time.Minute:
+			t.Errorf("session %s: created %v, last active %v", s.ID, s.Created, s.LastActive)
+		}
+	}
+	if a, b := byID[quiet.ID()].Upstream.PID, byID[listening.ID()].Upstream.PID; a == b {
+		t.Errorf("both sessions report pid %d", a)
+	}
+
+	// The pool's figures, once its spare has settled, are the processes
+	// this binary has as children.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u := adminStdioUpstream(t)
+		p := u.Processes
+		if p.Warming == 0 && p.Stopping == 0 && p.Live == len(childPIDs(t)) {
+			if u.Kind != "stdio" || u.Sessions != 2 || u.Evicted != 0 || p.Assigned != 2 || p.Live != p.Assigned+p.Spares ||
+				p.Waiting != 0 || p.Spawned < p.Live || p.SpawnFailures != 0 || p.Crashed != 0 {
+				t.Errorf("upstream = %+v, processes %+v", u, *p)
+			}
+			if want := filepath.Base(server); u.Address != want {
+				t.Errorf("address = %q, want the executable's base name %q", u.Address, want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool's figures never matched the %d child processes: %+v", len(childPIDs(t)), *p)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var one adminSession
+	adminGet(t, "/mcp_proxy/sessions/"+quiet.ID(), &one)
+	if one != byID[quiet.ID()] {
+		t.Errorf("GET /mcp_proxy/sessions/%s = %+v", quiet.ID(), one)
+	}
+
+	pid := byID[quiet.ID()].Upstream.PID
+	if status, body := adminDo(t, http.MethodDelete, "/mcp_proxy/sessions/"+quiet.ID()); status != http.StatusNoContent {
+		t.Fatalf("DELETE: status %d: %s", status, body)
+	}
+	if err := callSimpleText(ctx, quiet); !errors.Is(err, mcp.ErrSessionMissing) {
+		t.Errorf("the deleted session's next call = %v, want mcp.ErrSessionMissing", err)
+	}
+	if err := callSimpleText(ctx, listening); err != nil {
+		t.Errorf("the other session: %v", err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); slices.Contains(childPIDs(t), pid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted session's process %d still runs", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, body := adminDo(t, http.MethodGet, "/mcp_proxy/sessions/"+quiet.ID()); status != http.StatusNotFound {
+		t.Errorf("GET a deleted session: status %d: %s", status, body)
+	}
+	adminGet(t, "/mcp_proxy/sessions", &list)
+	if len(list.Sessions) != 1 || list.Sessions[0].ID != listening.ID() {
+		t.Errorf("after DELETE: %+v, want only %s", list.Sessions, listening.ID())
+	}
+	if u := adminStdioUpstream(t); u.Sessions != 1 || u.Processes.Assigned != 1 {
+		t.Errorf("after DELETE: upstream %+v, processes %+v, want 1 session on 1 assigned process", u, *u.Processes)
+	}
+}
+
+// TestAdminQueries: paging, filters and what a wrong request gets.
+func TestAdminQueries(t *testing.T) {
+	requireIntegration(t)
+	url := startProxy(t, adminEndpointSite(buildEverythingServer(t))) + "/mcp"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var ids []string
+	for range 3 {
+		cs, err := connectAbandonable(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cs.Close()
+		ids = append(ids, cs.ID())
+	}
+	slices.Sort(ids)
+
+	// Three sessions, one per page, in id order.
+	var seen []string
+	cursor := ""
+	for page := 0; ; page++ {
+		var list adminSessionList
+		adminGet(t, "/mcp_proxy/sessions?limit=1&cursor="+cursor, &list)
+		if len(list.Sessions) != 1 {
+			t.Fatalf("page %d: %+v, want 1 session", page, list)
+		}
+		seen = append(seen, list.Sessions[0].ID)
+		if list.NextCursor == "" {
+			break
+		}
+		if page > len(ids) {
+			t.Fatalf("more pages than sessions: %v", seen)
+		}
+		cursor = list.NextCursor
+	}
+	if !slices.Equal(seen, ids) {
+		t.Errorf("pages = %v, want %v", seen, ids)
+	}
+
+	for _, c := range []struct {
+		path string
+		want int
+	}{
+		{"/mcp_proxy/sessions?endpoint=admin-test", 3},
+		{"/mcp_proxy/sessions?endpoint=other", 0},
+		{"/mcp_proxy/sessions?user=nobody", 0},
+	} {
+		var list adminSessionList
+		adminGet(t, c.path, &list)
+		if len(list.Sessions) != c.want {
+			t.Errorf("GET %s: %d sessions, want %d", c.path, len(list.Sessions), c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		method, path string
+		status       int
+		says         string
+	}{
+		{http.MethodPost, "/mcp_proxy/sessions", http.StatusMethodNotAllowed, "method POST not allowed"},
+		{http.MethodDelete, "/mcp_proxy/sessions", http.StatusMethodNotAllowed, "method DELETE not allowed"},
+		{http.MethodPut, "/mcp_proxy/sessions/" + ids[0], http.StatusMethodNotAllowed, "use GET or DELETE"},
+		{http.MethodPost, "/mcp_proxy/upstreams", http.StatusMethodNotAllowed, "use GET"},
+		{http.MethodGet, "/mcp_proxy/sessions/no-such-session", http.StatusNotFound, "no live session"},
+		{http.MethodDelete, "/mcp_proxy/sessions/no-such-session", http.StatusNotFound, "no live session"},
+		{http.MethodGet, "/mcp_proxy/sessions?limit=0", http.StatusBadRequest, "limit must be a positive integer"},
+		{http.MethodGet, "/mcp_proxy/sessions?limit=ten", http.StatusBadRequest, "limit must be a positive integer"},
+	} {
+		status, body := adminDo(t, c.method, c.path)
+		if status != c.status || !strings.Contains(string(body), c.says) {
+			t.Errorf("%s %s: %d %s, want %d saying %q", c.method, c.path, status, body, c.status, c.says)
+		}
+	}
+	// None of the wrong requests ended anything.
+	var list adminSessionList
+	adminGet(t, "/mcp_proxy/sessions", &list)
+	if len(list.Sessions) != 3 {
+		t.Errorf("after the wrong requests: %d sessions, want 3", len(list.Sessions))
+	}
+}
