@@ -113,32 +113,40 @@ func TestAdaptOrdersMCPProxyBeforeReverseProxy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("adapting:\n%s\n%v", body, err)
 		}
-		var cfg struct {
-			Apps struct {
-				HTTP struct {
-					Servers map[string]struct {
-						Routes []struct {
-							Handle []struct {
-								Handler string `json:"handler"`
-							} `json:"handle"`
-						} `json:"routes"`
-					} `json:"servers"`
-				} `json:"http"`
-			} `json:"apps"`
-		}
-		if err := json.Unmarshal(out, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		var handlers []string
-		for _, r := range cfg.Apps.HTTP.Servers["srv0"].Routes {
-			for _, h := range r.Handle {
-				handlers = append(handlers, h.Handler)
-			}
-		}
+		handlers := routeHandlers(t, out)
 		if strings.Join(handlers, ",") != "mcp_proxy,reverse_proxy" {
 			t.Errorf("route handlers in order = %v, want [mcp_proxy reverse_proxy]\ninput:\n%s\noutput: %s", handlers, body, out)
 		}
 	}
+}
+
+// routeHandlers lists, in order, the handlers of srv0's routes in the
+// adapted JSON config out.
+func routeHandlers(t *testing.T, out []byte) []string {
+	t.Helper()
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []struct {
+						Handle []struct {
+							Handler string `json:"handler"`
+						} `json:"handle"`
+					} `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var handlers []string
+	for _, r := range cfg.Apps.HTTP.Servers["srv0"].Routes {
+		for _, h := range r.Handle {
+			handlers = append(handlers, h.Handler)
+		}
+	}
+	return handlers
 }
 
 // TestAdaptErrorsNameFileAndLine checks that bad mcp_proxy input fails

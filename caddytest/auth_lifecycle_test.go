@@ -27,28 +27,7 @@ func TestAdaptOrdersMCPAuthFirst(t *testing.T) {
 		if err != nil || len(warnings) > 0 {
 			t.Fatalf("adapting:\n%s\n%v %v", body, err, warnings)
 		}
-		var cfg struct {
-			Apps struct {
-				HTTP struct {
-					Servers map[string]struct {
-						Routes []struct {
-							Handle []struct {
-								Handler string `json:"handler"`
-							} `json:"handle"`
-						} `json:"routes"`
-					} `json:"servers"`
-				} `json:"http"`
-			} `json:"apps"`
-		}
-		if err := json.Unmarshal(out, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		var handlers []string
-		for _, r := range cfg.Apps.HTTP.Servers["srv0"].Routes {
-			for _, h := range r.Handle {
-				handlers = append(handlers, h.Handler)
-			}
-		}
+		handlers := routeHandlers(t, out)
 		if strings.Join(handlers, ",") != "mcp_auth,mcp_proxy,reverse_proxy" {
 			t.Errorf("route handlers in order = %v, want [mcp_auth mcp_proxy reverse_proxy]\ninput:\n%s\noutput: %s", handlers, body, out)
 		}
