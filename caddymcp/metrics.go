@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,19 +34,22 @@ const (
 	methodNone  = "none"
 )
 
-// The outcome label of a request: answered, answered 4xx/5xx by the gateway.
+// The outcome label of a request: answered, answered with a JSON-RPC
+// error, or answered 4xx/5xx by the gateway.
 const (
 	outcomeOK      = "ok"
+	outcomeError   = "error"
 	outcomeRefused = "refused"
 )
 
 // metrics are the collectors, made once and registered with the registry
 // of every configuration load (Caddy makes a new one per load).
 var metrics = struct {
-	once     sync.Once
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	state    prometheus.Collector
+	once      sync.Once
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	toolCalls *prometheus.CounterVec
+	state     prometheus.Collector
 }{}
 
 func initMetrics() {
@@ -53,13 +57,17 @@ func initMetrics() {
 		const ns = "caddy_mcp"
 		metrics.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "requests_total",
-			Help: "Client POSTs to mcp_proxy by endpoint, MCP method and outcome (ok, refused: answered 4xx/5xx).",
+			Help: "Client POSTs to mcp_proxy by endpoint, MCP method and outcome (ok; error: a JSON-RPC error answer; refused: answered 4xx/5xx).",
 		}, []string{"endpoint", "method", "outcome"})
 		metrics.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "request_duration_seconds",
 			Help:    "Time mcp_proxy took to answer a client POST, by endpoint and MCP method.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"endpoint", "method"})
+		metrics.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "tool_calls_total",
+			Help: "tools/call requests answered, by endpoint, tool (one the server listed, else other) and outcome (ok; error: a JSON-RPC error answer).",
+		}, []string{"endpoint", "tool", "outcome"})
 		metrics.state = stateCollector{}
 	})
 }
@@ -72,7 +80,7 @@ func registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{metrics.requests, metrics.duration, metrics.state} {
+	for _, c := range []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.state} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -86,14 +94,16 @@ func registerMetrics(ctx caddy.Context) error {
 // endpointMetrics are one endpoint's label children, looked up once so
 // that a request costs no label hashing.
 type endpointMetrics struct {
-	methods map[string]*methodMetrics
-	other   *methodMetrics
-	none    *methodMetrics
+	endpoint string
+	tools    *toolSet
+	methods  map[string]*methodMetrics
+	other    *methodMetrics
+	none     *methodMetrics
 }
 
 type methodMetrics struct {
-	ok, refused prometheus.Counter
-	duration    prometheus.Observer
+	ok, failed, refused prometheus.Counter
+	duration            prometheus.Observer
 }
 
 func newEndpointMetrics(endpoint string) *endpointMetrics {
@@ -101,11 +111,12 @@ func newEndpointMetrics(endpoint string) *endpointMetrics {
 	child := func(method string) *methodMetrics {
 		return &methodMetrics{
 			ok:       metrics.requests.WithLabelValues(endpoint, method, outcomeOK),
+			failed:   metrics.requests.WithLabelValues(endpoint, method, outcomeError),
 			refused:  metrics.requests.WithLabelValues(endpoint, method, outcomeRefused),
 			duration: metrics.duration.WithLabelValues(endpoint, method),
 		}
 	}
-	m := &endpointMetrics{methods: make(map[string]*methodMetrics, len(mcpMethods)), other: child(methodOther), none: child(methodNone)}
+	m := &endpointMetrics{endpoint: endpoint, tools: toolsOf(endpoint), methods: make(map[string]*methodMetrics, len(mcpMethods)), other: child(methodOther), none: child(methodNone)}
 	for _, name := range mcpMethods {
 		m.methods[name] = child(name)
 	}
@@ -113,17 +124,21 @@ func newEndpointMetrics(endpoint string) *endpointMetrics {
 }
 
 // observe counts one POST with the given MCP method ("" for none), the
-// status it was answered with and how long it took.
-func (m *endpointMetrics) observe(method string, status int, took time.Duration) {
+// status it was answered with, whether a request of it got a JSON-RPC
+// error, and how long it took.
+func (m *endpointMetrics) observe(method string, status int, rpcError bool, took time.Duration) {
 	mm := m.none
 	if method != "" {
 		if mm = m.methods[method]; mm == nil {
 			mm = m.other
 		}
 	}
-	if status >= 400 {
+	switch {
+	case status >= 400:
 		mm.refused.Inc()
-	} else {
+	case rpcError:
+		mm.failed.Inc()
+	default:
 		mm.ok.Inc()
 	}
 	mm.duration.Observe(took.Seconds())
@@ -133,7 +148,8 @@ func (m *endpointMetrics) observe(method string, status int, took time.Duration)
 // http.ResponseController reach the writer's Flush and deadlines.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	rpcError atomic.Bool // set by endpointMetrics.onAnswer, maybe on another goroutine
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,30 +13,34 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
 // TestEndpointMetricsLabels: MCP's own methods keep their name, others count
-// as other and no method as none; 4xx/5xx are refused, the rest ok.
+// as other and no method as none; 4xx/5xx are refused, a JSON-RPC error
+// answer is error, the rest ok.
 func TestEndpointMetricsLabels(t *testing.T) {
 	m := newEndpointMetrics("unit-labels")
 	for _, c := range []struct {
 		method, wantMethod string
 		status             int
+		rpcError           bool
 		wantOutcome        string
 	}{
-		{"tools/call", "tools/call", http.StatusOK, outcomeOK},
-		{"tools/call", "tools/call", http.StatusAccepted, outcomeOK},
-		{"tools/call", "tools/call", http.StatusTooManyRequests, outcomeRefused},
-		{"x/made-up", methodOther, http.StatusOK, outcomeOK},
-		{"", methodNone, http.StatusUnsupportedMediaType, outcomeRefused},
-		{"initialize", "initialize", http.StatusBadGateway, outcomeRefused},
+		{"tools/call", "tools/call", http.StatusOK, false, outcomeOK},
+		{"tools/call", "tools/call", http.StatusAccepted, false, outcomeOK},
+		{"tools/call", "tools/call", http.StatusOK, true, outcomeError},
+		{"tools/call", "tools/call", http.StatusTooManyRequests, false, outcomeRefused},
+		{"x/made-up", methodOther, http.StatusOK, false, outcomeOK},
+		{"", methodNone, http.StatusUnsupportedMediaType, false, outcomeRefused},
+		{"initialize", "initialize", http.StatusBadGateway, true, outcomeRefused},
 	} {
 		counter := metrics.requests.WithLabelValues("unit-labels", c.wantMethod, c.wantOutcome)
 		before := testutil.ToFloat64(counter)
-		m.observe(c.method, c.status, time.Millisecond)
+		m.observe(c.method, c.status, c.rpcError, time.Millisecond)
 		if got := testutil.ToFloat64(counter) - before; got != 1 {
-			t.Errorf("observe(%q, %d): requests_total{method=%q,outcome=%q} rose by %v, want 1",
-				c.method, c.status, c.wantMethod, c.wantOutcome, got)
+			t.Errorf("observe(%q, %d, %v): requests_total{method=%q,outcome=%q} rose by %v, want 1",
+				c.method, c.status, c.rpcError, c.wantMethod, c.wantOutcome, got)
 		}
 	}
 	if n := testutil.CollectAndCount(metrics.duration, "caddy_mcp_request_duration_seconds"); n < 4 {
@@ -87,5 +92,58 @@ caddy_mcp_sessions{endpoint="unit-state"} 0
 `
 	if err := testutil.CollectAndCompare(metrics.state, strings.NewReader(want), "caddy_mcp_sessions"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestToolLabels: only tools a passing tools/list named get their own
+// label, at most maxToolLabels of them; others, and calls before any list,
+// count as other. An error answer teaches nothing and counts as error.
+func TestToolLabels(t *testing.T) {
+	m := newEndpointMetrics("unit-tools")
+	calls := func(tool, outcome string) float64 {
+		return testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-tools", tool, outcome))
+	}
+	answer := func(raw string) *pipeline.Message {
+		msg, err := pipeline.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	ok := answer(`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
+	failed := answer(`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool"}}`)
+
+	m.onAnswer(nil, "tools/call", "echo", ok) // not listed yet
+	m.onAnswer(nil, "tools/list", "", failed) // teaches nothing
+	m.onAnswer(nil, "tools/call", "echo", ok)
+	if got := calls(methodOther, outcomeOK); got != 2 {
+		t.Errorf("calls before any passing tools/list: other/ok = %v, want 2", got)
+	}
+	var tools []string
+	for i := range maxToolLabels + 5 {
+		tools = append(tools, fmt.Sprintf(`{"name":"tool%d"}`, i))
+	}
+	m.onAnswer(nil, "tools/list", "", answer(`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo"},`+strings.Join(tools, ",")+`]}}`))
+	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
+	m.onAnswer(rec, "tools/call", "echo", ok)
+	m.onAnswer(rec, "tools/call", "echo", failed)
+	m.onAnswer(nil, "tools/call", "tool98", ok) // the 100th listed
+	m.onAnswer(nil, "tools/call", "tool99", ok) // the 101st listed: past the cap
+	for _, c := range []struct {
+		tool, outcome string
+		want          float64
+	}{
+		{"echo", outcomeOK, 1},
+		{"echo", outcomeError, 1},
+		{"tool98", outcomeOK, 1},
+		{"tool99", outcomeOK, 0},
+		{methodOther, outcomeOK, 3},
+	} {
+		if got := calls(c.tool, c.outcome); got != c.want {
+			t.Errorf("tool_calls_total{tool=%q,outcome=%q} = %v, want %v", c.tool, c.outcome, got, c.want)
+		}
+	}
+	if !rec.rpcError.Load() {
+		t.Error("an error answer did not mark its POST")
 	}
 }

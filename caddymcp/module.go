@@ -191,6 +191,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
 		OnRequest:      publishRequestInfo,
+		OnAnswer:       h.metrics.onAnswer,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
 	})
@@ -370,7 +371,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		method, _ = repl.GetString(PlaceholderMethod) // set by publishRequestInfo
 	}
-	h.metrics.observe(method, rec.status, time.Since(start))
+	h.metrics.observe(method, rec.status, rec.rpcError.Load(), time.Since(start))
 	return nil
 }
 

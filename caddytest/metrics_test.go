@@ -55,8 +55,10 @@ func scrape(t *testing.T) map[string]float64 {
 
 // TestMetrics: requests through mcp_proxy show on the admin /metrics as
 // the client sent them — tools/call rises by exactly the calls made, with
-// as many duration observations — and the gauges read at scrape time match
-// the sessions open and the processes that serve them.
+// as many duration observations, a call of a tool the server lacks counts
+// as an error, and tool calls are labelled by the tools the server listed
+// (others as other) — and the gauges read at scrape time match the
+// sessions open and the processes that serve them.
 func TestMetrics(t *testing.T) {
 	requireIntegration(t)
 	url := startProxy(t, metricsEndpointSite(buildEverythingServer(t))) + "/mcp"
@@ -66,6 +68,9 @@ func TestMetrics(t *testing.T) {
 	const (
 		callsOK       = `caddy_mcp_requests_total{endpoint="metrics-test",method="tools/call",outcome="ok"}`
 		callsRefused  = `caddy_mcp_requests_total{endpoint="metrics-test",method="tools/call",outcome="refused"}`
+		callsFailed   = `caddy_mcp_requests_total{endpoint="metrics-test",method="tools/call",outcome="error"}`
+		toolOK        = `caddy_mcp_tool_calls_total{endpoint="metrics-test",outcome="ok",tool="test_simple_text"}`
+		unknownFailed = `caddy_mcp_tool_calls_total{endpoint="metrics-test",outcome="error",tool="other"}`
 		callsDuration = `caddy_mcp_request_duration_seconds_count{endpoint="metrics-test",method="tools/call"}`
 		initsOK       = `caddy_mcp_requests_total{endpoint="metrics-test",method="initialize",outcome="ok"}`
 		sessions      = `caddy_mcp_sessions{endpoint="metrics-test"}`
@@ -82,11 +87,21 @@ func TestMetrics(t *testing.T) {
 		defer cs.Close()
 		clients = append(clients, cs)
 	}
+	// The tools the server lists become tool labels.
+	if _, err := clients[0].ListTools(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 	const calls = 7
 	for i := range calls {
 		if err := callSimpleText(ctx, clients[i%2]); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
+	}
+
+	// A tool the server does not have: a JSON-RPC error, and a name the
+	// server never listed, so it counts as other.
+	if _, err := clients[1].CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool"}); err == nil {
+		t.Fatal("calling no_such_tool succeeded")
 	}
 
 	after := scrape(t)
@@ -96,7 +111,10 @@ func TestMetrics(t *testing.T) {
 	}{
 		{callsOK, calls},
 		{callsRefused, 0},
-		{callsDuration, calls},
+		{callsFailed, 1},
+		{toolOK, calls},
+		{unknownFailed, 1},
+		{callsDuration, calls + 1}, // the failed call too
 		{initsOK, 2},
 	} {
 		if got := after[c.series] - before[c.series]; got != c.want {
