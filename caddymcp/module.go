@@ -112,6 +112,7 @@ type Handler struct {
 	storeKey string
 	poolKey  string
 	logger   *zap.Logger
+	metrics  *endpointMetrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -164,6 +165,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	store := sval.(*storeEntry).store
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("mcp_proxy: registering metrics: %v", err)
+	}
+	h.metrics = newEndpointMetrics(h.storeKey)
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.HTTP)
 
@@ -186,6 +191,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
 		OnRequest:      publishRequestInfo,
+		OnAnswer:       h.metrics.onAnswer,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
 	})
@@ -354,7 +360,18 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h.hookShutdown(r)
-	h.server.ServeHTTP(w, r)
+	if r.Method != http.MethodPost {
+		h.server.ServeHTTP(w, r)
+		return nil
+	}
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	h.server.ServeHTTP(rec, r)
+	var method string
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		method, _ = repl.GetString(PlaceholderMethod) // set by publishRequestInfo
+	}
+	h.metrics.observe(method, rec.status, rec.rpcError.Load(), time.Since(start))
 	return nil
 }
 

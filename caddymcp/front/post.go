@@ -212,7 +212,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 	}
 	for _, m := range msgs {
 		if m.IsRequest() {
-			if err := sess.begin(m, st); err != nil {
+			if err := sess.begin(m, st, w); err != nil {
 				if len(msgs) == 1 {
 					st.respond(nil) // release the hold
 					sess.forgetStream(st)
@@ -228,7 +228,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		case pipeline.Respond:
 			if m.IsRequest() {
 				if c := sess.takeCall(m.IDKey()); c != nil {
-					c.stream.respond(v.Message)
+					sess.respondCall(c, v.Message)
 				}
 			}
 			continue

@@ -77,6 +77,13 @@ type Config struct {
 	// told again when the session or revision becomes known later. It runs
 	// on the request's goroutine and must not keep info.
 	OnRequest func(r *http.Request, info *RequestInfo)
+	// OnAnswer, if set, is told of the answer each request of a session
+	// gets — the server's, a pipeline stage's, or the gateway's own error
+	// — with the request's method and target and post, the writer of the
+	// POST that carried it (whose handler may have returned already). It
+	// runs on whatever goroutine answers, must be quick, and must not keep
+	// answer. Stateless (2026-07-28) requests are not told.
+	OnAnswer func(post http.ResponseWriter, method, target string, answer *pipeline.Message)
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 	// VerboseErrors puts the detail of upstream failures (a command line,
@@ -142,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 			maxInFlight:    cfg.MaxInFlight,
 			logger:         cfg.Logger,
 			verboseErrors:  cfg.VerboseErrors,
+			onAnswer:       cfg.OnAnswer,
 		},
 		shutdown: make(chan struct{}),
 		exit:     make(chan struct{}),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type sessionSettings struct {
 	maxInFlight    int
 	logger         *zap.Logger
 	verboseErrors  bool
+	onAnswer       func(w http.ResponseWriter, method, target string, answer *pipeline.Message)
 }
 
 // call is a client request waiting for the server's response.
@@ -41,6 +43,8 @@ type call struct {
 	stream *stream
 	token  string // progress token key, "" if none
 	method string
+	target string              // what the request names (pipeline.Message.Target)
+	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
 	timer  *time.Timer
 }
 
@@ -182,7 +186,7 @@ var (
 )
 
 // begin registers request m as waiting for a response on st.
-func (s *Session) begin(m *pipeline.Message, st *stream) error {
+func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWriter) error {
 	set := s.settings.Load()
 	key := m.IDKey()
 	var token string
@@ -199,7 +203,10 @@ func (s *Session) begin(m *pipeline.Message, st *stream) error {
 	case set.maxInFlight > 0 && len(s.inflight) >= set.maxInFlight:
 		return errTooManyCalls
 	}
-	c := &call{id: m.ID, stream: st, token: token, method: m.Method}
+	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post}
+	if set.onAnswer != nil {
+		c.target = m.Target()
+	}
 	if token != "" {
 		s.tokens[token] = st
 	}
@@ -237,7 +244,7 @@ func (s *Session) dropCallLocked(key string, c *call) {
 // sent upstream.
 func (s *Session) fail(key string, code int, msg string) {
 	if c := s.takeCall(key); c != nil {
-		c.stream.respond(pipeline.NewError(c.id, code, msg))
+		s.respondCall(c, pipeline.NewError(c.id, code, msg))
 	}
 }
 
@@ -251,7 +258,7 @@ func (s *Session) timeout(key string, c *call, after time.Duration) {
 	}
 	s.dropCallLocked(key, c)
 	s.mu.Unlock()
-	c.stream.respond(pipeline.NewError(c.id, pipeline.CodeRequestTimeout,
+	s.respondCall(c, pipeline.NewError(c.id, pipeline.CodeRequestTimeout,
 		"the upstream MCP server did not answer within request_timeout ("+after.String()+")"))
 	s.sendBackground(pipeline.CancelledNotification(c.id, "request timed out at the gateway"))
 }
@@ -342,14 +349,14 @@ func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
 			if m.Error != nil {
 				// The session ends before the answer goes out, so the
 				// client's next request already finds it gone.
-				s.closeAfter("the upstream MCP server refused initialize", func() { c.stream.respond(m) })
+				s.closeAfter("the upstream MCP server refused initialize", func() { s.respondCall(c, m) })
 				return
 			}
 			if v := m.ResultProtocolVersion(); v != "" {
 				s.setVersion(v)
 			}
 		}
-		c.stream.respond(m)
+		s.respondCall(c, m)
 		return
 	}
 	s.route(m, related).append(m)
@@ -435,7 +442,7 @@ func (s *Session) end(reason string, only func() bool, last func()) bool {
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		c.stream.respond(pipeline.NewErrorWithData(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason, data))
+		s.respondCall(c, pipeline.NewErrorWithData(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason, data))
 	}
 	for _, st := range streams {
 		st.close()
@@ -465,3 +472,13 @@ func (s *Session) isClosed() bool {
 
 // Interface guard.
 var _ upstream.RelatedReceiver = (*Session)(nil)
+
+// respondCall answers call c (taken from the calls in flight) with m.
+// Config.OnAnswer hears of it first, so that what it records is in place
+// by the time the POST's handler has written the answer.
+func (s *Session) respondCall(c *call, m *pipeline.Message) {
+	if on := s.settings.Load().onAnswer; on != nil {
+		on(c.post, c.method, c.target, m)
+	}
+	c.stream.respond(m)
+}

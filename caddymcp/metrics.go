@@ -1,0 +1,178 @@
+package caddymcp
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// mcpMethods are the JSON-RPC methods a client sends under MCP: the only
+// values the method label takes besides methodOther and methodNone, so a
+// client cannot grow the series by inventing method names.
+var mcpMethods = []string{
+	"initialize", "ping",
+	"tools/list", "tools/call",
+	"prompts/list", "prompts/get",
+	"resources/list", "resources/templates/list", "resources/read",
+	"resources/subscribe", "resources/unsubscribe",
+	"completion/complete", "logging/setLevel",
+	"tasks/get", "tasks/list", "tasks/result", "tasks/cancel",
+	"notifications/initialized", "notifications/cancelled", "notifications/progress",
+	"notifications/roots/list_changed", "notifications/tasks/status",
+}
+
+// The method label of a POST whose method is not MCP's, and of one with
+// no method (a body that did not parse, or the client's response to a
+// server request).
+const (
+	methodOther = "other"
+	methodNone  = "none"
+)
+
+// The outcome label of a request: answered, answered with a JSON-RPC
+// error, or answered 4xx/5xx by the gateway.
+const (
+	outcomeOK      = "ok"
+	outcomeError   = "error"
+	outcomeRefused = "refused"
+)
+
+// metrics are the collectors, made once and registered with the registry
+// of every configuration load (Caddy makes a new one per load).
+var metrics = struct {
+	once      sync.Once
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	toolCalls *prometheus.CounterVec
+	state     prometheus.Collector
+}{}
+
+func initMetrics() {
+	metrics.once.Do(func() {
+		const ns = "caddy_mcp"
+		metrics.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "requests_total",
+			Help: "Client POSTs to mcp_proxy by endpoint, MCP method and outcome (ok; error: a JSON-RPC error answer; refused: answered 4xx/5xx).",
+		}, []string{"endpoint", "method", "outcome"})
+		metrics.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "request_duration_seconds",
+			Help:    "Time mcp_proxy took to answer a client POST, by endpoint and MCP method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"endpoint", "method"})
+		metrics.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "tool_calls_total",
+			Help: "tools/call requests answered, by endpoint, tool (one the server listed, else other) and outcome (ok; error: a JSON-RPC error answer).",
+		}, []string{"endpoint", "tool", "outcome"})
+		metrics.state = stateCollector{}
+	})
+}
+
+// registerMetrics registers the collectors with ctx's registry, which is
+// nil when there is none (caddy validate).
+func registerMetrics(ctx caddy.Context) error {
+	initMetrics()
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.state} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// endpointMetrics are one endpoint's label children, looked up once so
+// that a request costs no label hashing.
+type endpointMetrics struct {
+	endpoint string
+	tools    *toolSet
+	methods  map[string]*methodMetrics
+	other    *methodMetrics
+	none     *methodMetrics
+}
+
+type methodMetrics struct {
+	ok, failed, refused prometheus.Counter
+	duration            prometheus.Observer
+}
+
+func newEndpointMetrics(endpoint string) *endpointMetrics {
+	initMetrics()
+	child := func(method string) *methodMetrics {
+		return &methodMetrics{
+			ok:       metrics.requests.WithLabelValues(endpoint, method, outcomeOK),
+			failed:   metrics.requests.WithLabelValues(endpoint, method, outcomeError),
+			refused:  metrics.requests.WithLabelValues(endpoint, method, outcomeRefused),
+			duration: metrics.duration.WithLabelValues(endpoint, method),
+		}
+	}
+	m := &endpointMetrics{endpoint: endpoint, tools: toolsOf(endpoint), methods: make(map[string]*methodMetrics, len(mcpMethods)), other: child(methodOther), none: child(methodNone)}
+	for _, name := range mcpMethods {
+		m.methods[name] = child(name)
+	}
+	return m
+}
+
+// observe counts one POST with the given MCP method ("" for none), the
+// status it was answered with, whether a request of it got a JSON-RPC
+// error, and how long it took.
+func (m *endpointMetrics) observe(method string, status int, rpcError bool, took time.Duration) {
+	mm := m.none
+	if method != "" {
+		if mm = m.methods[method]; mm == nil {
+			mm = m.other
+		}
+	}
+	switch {
+	case status >= 400:
+		mm.refused.Inc()
+	case rpcError:
+		mm.failed.Inc()
+	default:
+		mm.ok.Inc()
+	}
+	mm.duration.Observe(took.Seconds())
+}
+
+// statusRecorder keeps the status a handler answered with. Unwrap lets
+// http.ResponseController reach the writer's Flush and deadlines.
+type statusRecorder struct {
+	http.ResponseWriter
+	status   int
+	rpcError atomic.Bool // set by endpointMetrics.onAnswer, maybe on another goroutine
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher for writers that look for it directly.
+func (s *statusRecorder) Flush() {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Unwrap is for http.ResponseController.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,177 @@
+package caddymcp
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// TestEndpointMetricsLabels: MCP's own methods keep their name, others count
+// as other and no method as none; 4xx/5xx are refused, a JSON-RPC error
+// answer is error, the rest ok.
+func TestEndpointMetricsLabels(t *testing.T) {
+	m := newEndpointMetrics("unit-labels")
+	for _, c := range []struct {
+		method, wantMethod string
+		status             int
+		rpcError           bool
+		wantOutcome        string
+	}{
+		{"tools/call", "tools/call", http.StatusOK, false, outcomeOK},
+		{"tools/call", "tools/call", http.StatusAccepted, false, outcomeOK},
+		{"tools/call", "tools/call", http.StatusOK, true, outcomeError},
+		{"tools/call", "tools/call", http.StatusTooManyRequests, false, outcomeRefused},
+		{"x/made-up", methodOther, http.StatusOK, false, outcomeOK},
+		{"", methodNone, http.StatusUnsupportedMediaType, false, outcomeRefused},
+		{"initialize", "initialize", http.StatusBadGateway, true, outcomeRefused},
+	} {
+		counter := metrics.requests.WithLabelValues("unit-labels", c.wantMethod, c.wantOutcome)
+		before := testutil.ToFloat64(counter)
+		m.observe(c.method, c.status, c.rpcError, time.Millisecond)
+		if got := testutil.ToFloat64(counter) - before; got != 1 {
+			t.Errorf("observe(%q, %d, %v): requests_total{method=%q,outcome=%q} rose by %v, want 1",
+				c.method, c.status, c.rpcError, c.wantMethod, c.wantOutcome, got)
+		}
+	}
+	if n := testutil.CollectAndCount(metrics.duration, "caddy_mcp_request_duration_seconds"); n < 4 {
+		t.Errorf("request_duration_seconds has %d series, want one per method seen (at least 4)", n)
+	}
+}
+
+// TestStatusRecorder: the status is the first one written, 200 for a body
+// with none, and the writer underneath stays reachable for flushing.
+func TestStatusRecorder(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		write func(w http.ResponseWriter)
+		want  int
+	}{
+		{"explicit", func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound); w.WriteHeader(http.StatusOK) }, http.StatusNotFound},
+		{"body only", func(w http.ResponseWriter) { _, _ = w.Write([]byte("{}")) }, http.StatusOK},
+		{"flush", func(w http.ResponseWriter) { _ = http.NewResponseController(w).Flush() }, http.StatusOK},
+		{"nothing", func(http.ResponseWriter) {}, 0},
+	} {
+		inner := httptest.NewRecorder()
+		rec := &statusRecorder{ResponseWriter: inner}
+		c.write(rec)
+		if rec.status != c.want {
+			t.Errorf("%s: status = %d, want %d", c.name, rec.status, c.want)
+		}
+		if c.name == "flush" && !inner.Flushed {
+			t.Errorf("flush did not reach the writer underneath")
+		}
+	}
+}
+
+// TestStateCollector: an endpoint's store shows with its sessions and
+// evictions; registering twice (a reload) is not an error.
+func TestStateCollector(t *testing.T) {
+	const name = "unit-state"
+	_, _, err := sessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
+		return &storeEntry{store: front.NewStore(front.Limits{MaxSessions: 1}, zap.NewNop())}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = sessionStores.Delete(name) }()
+	initMetrics()
+	want := `
+# HELP caddy_mcp_sessions Live MCP sessions of the endpoint.
+# TYPE caddy_mcp_sessions gauge
+caddy_mcp_sessions{endpoint="unit-state"} 0
+`
+	if err := testutil.CollectAndCompare(metrics.state, strings.NewReader(want), "caddy_mcp_sessions"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestToolLabels: only tools a passing tools/list named get their own
+// label, at most maxToolLabels of them; others, and calls before any list,
+// count as other. An error answer teaches nothing and counts as error.
+func TestToolLabels(t *testing.T) {
+	m := newEndpointMetrics("unit-tools")
+	calls := func(tool, outcome string) float64 {
+		return testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-tools", tool, outcome))
+	}
+	answer := func(raw string) *pipeline.Message {
+		msg, err := pipeline.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	ok := answer(`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
+	failed := answer(`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool"}}`)
+
+	m.onAnswer(nil, "tools/call", "echo", ok) // not listed yet
+	m.onAnswer(nil, "tools/list", "", failed) // teaches nothing
+	m.onAnswer(nil, "tools/call", "echo", ok)
+	if got := calls(methodOther, outcomeOK); got != 2 {
+		t.Errorf("calls before any passing tools/list: other/ok = %v, want 2", got)
+	}
+	var tools []string
+	for i := range maxToolLabels + 5 {
+		tools = append(tools, fmt.Sprintf(`{"name":"tool%d"}`, i))
+	}
+	m.onAnswer(nil, "tools/list", "", answer(`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo"},`+strings.Join(tools, ",")+`]}}`))
+	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
+	m.onAnswer(rec, "tools/call", "echo", ok)
+	m.onAnswer(rec, "tools/call", "echo", failed)
+	m.onAnswer(nil, "tools/call", "tool98", ok) // the 100th listed
+	m.onAnswer(nil, "tools/call", "tool99", ok) // the 101st listed: past the cap
+	for _, c := range []struct {
+		tool, outcome string
+		want          float64
+	}{
+		{"echo", outcomeOK, 1},
+		{"echo", outcomeError, 1},
+		{"tool98", outcomeOK, 1},
+		{"tool99", outcomeOK, 0},
+		{methodOther, outcomeOK, 3},
+	} {
+		if got := calls(c.tool, c.outcome); got != c.want {
+			t.Errorf("tool_calls_total{tool=%q,outcome=%q} = %v, want %v", c.tool, c.outcome, got, c.want)
+		}
+	}
+	if !rec.rpcError.Load() {
+		t.Error("an error answer did not mark its POST")
+	}
+}
+
+// TestRegisterMetricsWithoutRegistry: under caddy validate there is no
+// registry; registering is then no error and the collectors still work.
+func TestRegisterMetricsWithoutRegistry(t *testing.T) {
+	if err := registerMetrics(caddy.Context{}); err != nil {
+		t.Fatalf("registerMetrics without a registry: %v", err)
+	}
+	m := newEndpointMetrics("unit-validate")
+	m.observe("ping", http.StatusOK, false, time.Millisecond)
+	if got := testutil.ToFloat64(metrics.requests.WithLabelValues("unit-validate", "ping", outcomeOK)); got != 1 {
+		t.Errorf("requests_total{method=ping,outcome=ok} = %v, want 1", got)
+	}
+}
+
+// BenchmarkObserve is what a POST costs the metrics besides the status
+// recorder's allocation (which does not escape here; in ServeHTTP it does,
+// as front keeps it with the request's call): one counter and one
+// histogram update through cached label children, no map hashing of labels.
+func BenchmarkObserve(b *testing.B) {
+	m := newEndpointMetrics("bench")
+	inner := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := &statusRecorder{ResponseWriter: inner}
+		rec.WriteHeader(http.StatusOK)
+		m.observe("tools/call", rec.status, rec.rpcError.Load(), time.Millisecond)
+	}
+}
