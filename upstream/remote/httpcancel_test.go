@@ -18,7 +18,7 @@ import (
 // notifications/cancelled reaches the server, and then the request's POST is
 // aborted, so the next request gets through (MaxInFlight 1).
 func TestHTTPCancelAbortsThePOST(t *testing.T) {
-	aborted, testDone := make(chan struct{}), make(chan struct{})
+	hanging, aborted, testDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	cancelSeen := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -45,6 +45,7 @@ func TestHTTPCancelAbortsThePOST(t *testing.T) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.WriteHeader(http.StatusOK)
 			w.(http.Flusher).Flush()
+			close(hanging)
 			select {
 			case <-r.Context().Done():
 				close(aborted)
@@ -63,6 +64,13 @@ func TestHTTPCancelAbortsThePOST(t *testing.T) {
 	handshake(t, c, rec, "2025-11-25")
 
 	send(t, c, `{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"hang"}}`)
+	// The cancel must meet a POST the server is working on (one that had
+	// not left yet would never be sent at all).
+	select {
+	case <-hanging:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the server")
+	}
 	send(t, c, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}`)
 	select {
 	case <-cancelSeen:
