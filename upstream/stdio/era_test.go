@@ -44,20 +44,7 @@ func newProbeStdio(t *testing.T, cfg pool.Config, opts Options) (*Upstream, *poo
 		t.Fatal(err)
 	}
 	p.Start()
-	s, err := NewWithOptions(p, 1<<20, nil, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		p.Close()
-		p.Wait()
-		s.Wait()
-		if st := p.Stats(); st.Live != 0 || st.Assigned != 0 {
-			t.Errorf("processes left after Close and Wait: %+v", st)
-		}
-	})
-	return s, p
+	return upstreamOn(t, p, opts), p
 }
 
 // TestStdioEraSlowStart: a server that takes a second to load before it

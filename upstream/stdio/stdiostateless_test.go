@@ -41,6 +41,13 @@ func newStatelessStdio(t *testing.T, mode string, opts Options, env map[string]s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return upstreamOn(t, p, opts), p
+}
+
+// upstreamOn returns an upstream with opts on pool p and, at cleanup, closes
+// both and checks that no process is left.
+func upstreamOn(t *testing.T, p *pool.Pool, opts Options) *Upstream {
+	t.Helper()
 	s, err := NewWithOptions(p, 1<<20, nil, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,7 @@ func newStatelessStdio(t *testing.T, mode string, opts Options, env map[string]s
 			t.Errorf("processes left after Close and Wait: %+v", st)
 		}
 	})
-	return s, p
+	return s
 }
 
 const testMeta = `"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}`
