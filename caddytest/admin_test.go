@@ -156,8 +156,22 @@ func TestAdminSessions(t *testing.T) {
 		}
 	}
 
+	// A POST's handler counts as an open stream until it returns, which can
+	// be a moment after the client read the answer: wait for the calls'
+	// streams to close (bounded), so only the GET stream is left open.
 	var list adminSessionList
-	adminGet(t, "/mcp_proxy/sessions", &list)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		adminGet(t, "/mcp_proxy/sessions", &list)
+		open := 0
+		for _, s := range list.Sessions {
+			open += s.OpenStreams
+		}
+		if open <= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(list.Sessions) != 2 || list.NextCursor != "" {
 		t.Fatalf("GET /mcp_proxy/sessions = %+v, want the 2 sessions and no next_cursor", list)
 	}
@@ -192,7 +206,7 @@ func TestAdminSessions(t *testing.T) {
 
 	// The pool's figures, once its spare has settled, are the processes
 	// this binary has as children.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		u := adminStdioUpstream(t)
 		p := u.Processes
