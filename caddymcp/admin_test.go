@@ -175,7 +175,11 @@ func TestAdminUpstreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		val.(*storeEntry).describe(u)
+		var built []*provisionedUpstream
+		if u != nil {
+			built = []*provisionedUpstream{{name: "mcp.example.com", kind: kindHTTP, address: httpAddress(u.URL)}}
+		}
+		val.(*storeEntry).describe(built, nil)
 		t.Cleanup(func() { _, _ = sessionStores.Delete(name) })
 	}
 	p, err := pool.New(pool.Config{Command: "/opt/servers/mcp-server", Args: []string{"--api-key", "secret"}, Env: map[string]string{"KEY": "secret"}})
@@ -183,7 +187,7 @@ func TestAdminUpstreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, _, err := stdioPools.LoadOrNew(stdioName+"|unit", func() (caddy.Destructor, error) {
-		return &stdioEntry{pool: p, upstream: stdio.New(p, 1<<20, nil), endpoint: stdioName, command: commandName("/opt/servers/mcp-server")}, nil
+		return &stdioEntry{pool: p, upstream: stdio.New(p, 1<<20, nil), endpoint: stdioName, name: "mcp-server", command: commandName("/opt/servers/mcp-server")}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +211,8 @@ func TestAdminUpstreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]adminUpstream{
-		httpName:  {Endpoint: httpName, Kind: "http", Address: "https://mcp.example.com:443"},
-		stdioName: {Endpoint: stdioName, Kind: "stdio", Address: "mcp-server", Processes: &adminProcesses{}},
+		httpName:  {Endpoint: httpName, Name: "mcp.example.com", Kind: "http", Address: "https://mcp.example.com:443"},
+		stdioName: {Endpoint: stdioName, Name: "mcp-server", Kind: "stdio", Address: "mcp-server", Processes: &adminProcesses{}},
 	}
 	for _, u := range got.Upstreams {
 		w, ok := want[u.Endpoint]
@@ -216,7 +220,7 @@ func TestAdminUpstreams(t *testing.T) {
 			continue // another test's endpoint
 		}
 		delete(want, u.Endpoint)
-		if u.Kind != w.Kind || u.Address != w.Address || u.Sessions != 0 || u.Evicted != 0 ||
+		if u.Name != w.Name || u.Kind != w.Kind || u.Address != w.Address || u.Sessions != 0 || u.Evicted != 0 ||
 			(w.Processes == nil) != (u.Processes == nil) || (u.Processes != nil && *u.Processes != *w.Processes) {
 			t.Errorf("upstream %+v (processes %+v), want %+v", u, u.Processes, w)
 		}

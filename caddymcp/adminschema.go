@@ -40,6 +40,8 @@ type adminSession struct {
 
 // adminSessionUpstream is the upstream a session is served by.
 type adminSessionUpstream struct {
+	// Name is the upstream's name in the endpoint.
+	Name string `json:"name,omitempty"`
 	// Kind is "stdio" or "http".
 	Kind string `json:"kind"`
 	// PID is the stdio process of the session (absent for http, and while
@@ -49,7 +51,7 @@ type adminSessionUpstream struct {
 
 // adminUpstreams is the answer of GET /mcp_proxy/upstreams.
 type adminUpstreams struct {
-	// Upstreams are ordered by endpoint, then address.
+	// Upstreams are ordered by endpoint, then name.
 	Upstreams []adminUpstream `json:"upstreams"`
 }
 
@@ -58,16 +60,38 @@ type adminUpstreams struct {
 // run on it.
 type adminUpstream struct {
 	Endpoint string `json:"endpoint"`
+	// Name is the upstream's name: the same in metrics labels and logs.
+	Name string `json:"name"`
 	// Kind is "stdio" or "http".
 	Kind string `json:"kind"`
 	// Address is scheme://host:port for http, the executable's base name for stdio.
 	Address string `json:"address"`
-	// Sessions and Evicted are the endpoint's: its live sessions and the
-	// idle sessions ended to make room for new ones since it was made.
+	// Sessions are the live sessions this upstream serves (for an
+	// endpoint of one upstream, all of the endpoint's). Evicted is the
+	// endpoint's: the idle sessions ended to make room for new ones since
+	// it was made.
 	Sessions int   `json:"sessions"`
 	Evicted  int64 `json:"evicted"`
+	// Health is whether the upstream takes new work, and why not.
+	Health adminHealth `json:"health"`
 	// Processes is the stdio pool's (absent for http).
 	Processes *adminProcesses `json:"processes,omitempty"`
+}
+
+// adminHealth is an upstream's health.
+type adminHealth struct {
+	// Healthy reports whether it takes new sessions and requests now.
+	Healthy bool `json:"healthy"`
+	// Breaker is its circuit breaker: closed, open or half_open.
+	Breaker string `json:"breaker"`
+	// Fails counts passive failures within fail_duration; TotalFails all
+	// since the upstream was configured.
+	Fails      int   `json:"fails"`
+	TotalFails int64 `json:"total_fails"`
+	// LastCheck is when the last active health check ran (absent: none
+	// configured), and LastCheckPassed its outcome; the log has the cause.
+	LastCheck       *time.Time `json:"last_check,omitempty"`
+	LastCheckPassed bool       `json:"last_check_passed,omitempty"`
 }
 
 // adminProcesses are a stdio pool's processes by state and its counters
@@ -92,7 +116,7 @@ func newAdminSession(endpoint string, info front.SessionInfo) adminSession {
 		Endpoint:        endpoint,
 		User:            info.User,
 		Client:          info.Client,
-		Upstream:        adminSessionUpstream{Kind: upstreamKind(info), PID: info.PID},
+		Upstream:        adminSessionUpstream{Name: info.UpstreamName, Kind: upstreamKind(info), PID: info.PID},
 		ProtocolVersion: info.ProtocolVersion,
 		Transport:       "streamable_http",
 		Created:         info.Created.UTC(),

@@ -7,56 +7,86 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
-// listUpstreams describes the upstream of every endpoint: one entry per
-// stdio pool, one for an HTTP upstream.
+// listUpstreams describes the upstreams of every endpoint, as its
+// configuration names them, plus the stdio pools of earlier configurations
+// that still serve sessions (a reload changed the command).
 func listUpstreams() []adminUpstream {
 	stores := storeEntries()
-	var pools []*stdioEntry
+	now := time.Now()
+	var out []adminUpstream
+	shown := make(map[*stdioEntry]bool)
+	for endpoint, e := range stores {
+		descs := e.upstreams.Load()
+		if descs == nil {
+			continue
+		}
+		for _, d := range *descs {
+			u := adminUpstream{Endpoint: endpoint, Name: d.name, Kind: d.kind, Address: d.address, Evicted: e.store.Evicted()}
+			u.Health = newAdminHealth(d.member, now)
+			if len(*descs) == 1 {
+				u.Sessions = e.store.Len()
+			} else if d.member != nil {
+				u.Sessions = d.member.Sessions()
+			}
+			if d.pool != nil {
+				u.Processes = newAdminProcesses(d.pool)
+				shown[d.pool] = true
+			}
+			out = append(out, u)
+		}
+	}
 	stdioPools.Range(func(_, val any) bool {
-		if e, ok := val.(*stdioEntry); ok {
-			pools = append(pools, e)
+		if p, ok := val.(*stdioEntry); ok && !shown[p] {
+			out = append(out, adminUpstream{Endpoint: p.endpoint, Name: p.name, Kind: kindStdio, Address: p.command,
+				Processes: newAdminProcesses(p)})
 		}
 		return true
 	})
-	out := make([]adminUpstream, 0, len(stores)+len(pools))
-	withPool := make(map[string]bool)
-	for _, p := range pools {
-		st := p.pool.Stats()
-		u := adminUpstream{Endpoint: p.endpoint, Kind: kindStdio, Address: p.command, Processes: &adminProcesses{
-			Live: st.Live, Spares: st.Spares, Warming: st.Warming, Assigned: st.Assigned,
-			Stopping: st.Stopping, Waiting: st.Waiting,
-			Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, Crashed: st.Crashed,
-		}}
-		if e := stores[p.endpoint]; e != nil {
-			u.Sessions, u.Evicted = e.store.Len(), e.store.Evicted()
-		}
-		withPool[p.endpoint] = true
-		out = append(out, u)
-	}
-	for name, e := range stores {
-		d := e.http.Load()
-		if d == nil || withPool[name] {
-			continue
-		}
-		out = append(out, adminUpstream{Endpoint: name, Kind: kindHTTP, Address: d.address,
-			Sessions: e.store.Len(), Evicted: e.store.Evicted()})
-	}
 	slices.SortFunc(out, func(a, b adminUpstream) int {
-		return cmp.Or(strings.Compare(a.Endpoint, b.Endpoint), strings.Compare(a.Address, b.Address))
+		return cmp.Or(strings.Compare(a.Endpoint, b.Endpoint), strings.Compare(a.Name, b.Name), strings.Compare(a.Address, b.Address))
 	})
 	return out
 }
 
-// describe records what the admin API shows of the endpoint's HTTP
-// upstream (u nil: a stdio upstream, which its pool describes).
-func (e *storeEntry) describe(u *HTTPUpstream) {
-	if u == nil {
-		e.http.Store(nil)
-		return
+func newAdminProcesses(p *stdioEntry) *adminProcesses {
+	st := p.pool.Stats()
+	return &adminProcesses{
+		Live: st.Live, Spares: st.Spares, Warming: st.Warming, Assigned: st.Assigned,
+		Stopping: st.Stopping, Waiting: st.Waiting,
+		Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, Crashed: st.Crashed,
 	}
-	e.http.Store(&httpDescription{address: httpAddress(u.URL)})
+}
+
+func newAdminHealth(m *balance.Member, now time.Time) adminHealth {
+	if m == nil {
+		return adminHealth{Healthy: true, Breaker: "closed"}
+	}
+	st := m.Status(now)
+	h := adminHealth{Healthy: st.Healthy, Breaker: st.Breaker, Fails: st.Fails, TotalFails: st.Total}
+	if !st.CheckedAt.IsZero() {
+		t := st.CheckedAt.UTC()
+		h.LastCheck = &t
+		h.LastCheckPassed = st.CheckError == ""
+	}
+	return h
+}
+
+// describe records what the admin API and the metrics show of the
+// endpoint's upstreams.
+func (e *storeEntry) describe(built []*provisionedUpstream, members []*balance.Member) {
+	descs := make([]upstreamDescription, len(built))
+	for i, b := range built {
+		descs[i] = upstreamDescription{name: b.name, kind: b.kind, address: b.address, pool: b.pool}
+		if i < len(members) {
+			descs[i].member = members[i]
+		}
+	}
+	e.upstreams.Store(&descs)
 }
 
 // httpAddress is the scheme, host and port of rawURL, with the scheme's

@@ -19,8 +19,9 @@ func init() {
 // validating a config must not spawn MCP servers. Handlers load it
 // implicitly; it has nothing to configure.
 type App struct {
-	mu    sync.Mutex
-	pools []appPool
+	mu     sync.Mutex
+	pools  []appPool
+	starts []func() error // more to do when the configuration starts
 }
 
 // appPool is a pool to start, and the new limits of a pool kept from the
@@ -46,6 +47,14 @@ func (a *App) register(p *pool.Pool, apply func() error) {
 	a.mu.Unlock()
 }
 
+// onStart adds f to what Start does, after the pools started: e.g. giving
+// an upstream kept across a reload this configuration's health settings.
+func (a *App) onStart(f func() error) {
+	a.mu.Lock()
+	a.starts = append(a.starts, f)
+	a.mu.Unlock()
+}
+
 // Start applies the new limits of pools kept across a reload and starts
 // keeping warm spares in every registered pool. Pools kept across a reload
 // are already running; Start is idempotent for them.
@@ -58,6 +67,9 @@ func (a *App) Start() error {
 			errs = append(errs, p.apply())
 		}
 		p.pool.Start()
+	}
+	for _, f := range a.starts {
+		errs = append(errs, f())
 	}
 	return errors.Join(errs...)
 }

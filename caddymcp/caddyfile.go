@@ -126,15 +126,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "name":
 			h.Name, err = singleArg(d)
 		case "stdio":
-			if h.Stdio != nil || h.HTTP != nil {
-				return d.Err("only one upstream (stdio or http) per mcp_proxy")
-			}
-			h.Stdio, err = parseStdio(d)
+			u := new(UpstreamConfig)
+			u.Stdio, err = parseStdio(d, &u.Name)
+			h.Upstreams = append(h.Upstreams, u)
 		case "http":
-			if h.Stdio != nil || h.HTTP != nil {
-				return d.Err("only one upstream (stdio or http) per mcp_proxy")
-			}
-			h.HTTP, err = parseHTTP(d)
+			u := new(UpstreamConfig)
+			u.HTTP, err = parseHTTP(d, &u.Name)
+			h.Upstreams = append(h.Upstreams, u)
+		case "lb_policy", "lb_retries", "health_interval", "health_timeout", "health_uri",
+			"fail_duration", "max_fails", "unhealthy_latency":
+			err = h.unmarshalBalancing(d)
 		case "session_idle_timeout":
 			h.SessionIdleTimeout, err = durationArg(d)
 		case "max_sessions":
@@ -180,14 +181,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if h.Stdio == nil && h.HTTP == nil {
+	if len(h.Upstreams) == 0 {
 		return d.Err("mcp_proxy needs an upstream: add a stdio <command> or an http <url> line")
 	}
-	return nil
+	return h.checkBalancing(d)
 }
 
-// parseStdio parses `stdio <command> [<args...>] { ... }`.
-func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
+// parseStdio parses `stdio <command> [<args...>] { ... }`; a name line
+// sets *name.
+func parseStdio(d *caddyfile.Dispenser, name *string) (*StdioUpstream, error) {
 	args := d.RemainingArgs()
 	if len(args) == 0 {
 		return nil, d.Err("stdio needs a command, e.g. stdio npx -y @modelcontextprotocol/server-everything")
@@ -196,6 +198,8 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {
+		case "name":
+			*name, err = upstreamNameArg(d)
 		case "env":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
@@ -268,8 +272,8 @@ func parseStdio(d *caddyfile.Dispenser) (*StdioUpstream, error) {
 	return u, nil
 }
 
-// parseHTTP parses `http <url> { ... }`.
-func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
+// parseHTTP parses `http <url> { ... }`; a name line sets *name.
+func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 	raw, err := singleArgKeepBlock(d)
 	if err != nil {
 		return nil, err
@@ -295,6 +299,8 @@ func parseHTTP(d *caddyfile.Dispenser) (*HTTPUpstream, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {
+		case "name":
+			*name, err = upstreamNameArg(d)
 		case "transport":
 			u.MCPTransport, err = singleArg(d)
 			if err == nil && (u.MCPTransport == "" || !validMCPTransport(u.MCPTransport)) {

@@ -24,7 +24,7 @@ func dur(d time.Duration) caddy.Duration { return caddy.Duration(d) }
 // stdioOnly is the smallest valid handler body's result: a stdio upstream
 // running cmd and nothing else set.
 func stdioOnly(h Handler) Handler {
-	h.Stdio = &StdioUpstream{Command: "cmd"}
+	h.Upstreams = []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "cmd"}}}
 	return h
 }
 
@@ -39,17 +39,17 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			input: `mcp_proxy {
 				stdio cmd
 			}`,
-			want: Handler{Stdio: &StdioUpstream{Command: "cmd"}},
+			want: Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "cmd"}}}},
 		},
 		{
 			name: "stdio with arguments",
 			input: `mcp_proxy {
 				stdio npx -y @modelcontextprotocol/server-everything "a b" {env.X}
 			}`,
-			want: Handler{Stdio: &StdioUpstream{
+			want: Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{
 				Command: "npx",
 				Args:    []string{"-y", "@modelcontextprotocol/server-everything", "a b", "{env.X}"},
-			}},
+			}}}},
 		},
 		{
 			name: "stdio with an empty block",
@@ -57,7 +57,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				stdio cmd arg {
 				}
 			}`,
-			want: Handler{Stdio: &StdioUpstream{Command: "cmd", Args: []string{"arg"}}},
+			want: Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "cmd", Args: []string{"arg"}}}}},
 		},
 		{
 			name: "every stdio subdirective",
@@ -73,7 +73,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					acquire_timeout 1m
 				}
 			}`,
-			want: Handler{Stdio: &StdioUpstream{
+			want: Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{
 				Command:        "/usr/bin/server",
 				Args:           []string{"--flag"},
 				Env:            map[string]string{"API_KEY": "{env.API_KEY}", "MODE": "read only"},
@@ -83,7 +83,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				IdleTimeout:    dur(90 * time.Second),
 				StopTimeout:    dur(2 * time.Second),
 				AcquireTimeout: dur(time.Minute),
-			}},
+			}}}},
 		},
 		{
 			name: "warm 0 is kept, not the default",
@@ -92,7 +92,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					warm 0
 				}
 			}`,
-			want: Handler{Stdio: &StdioUpstream{Command: "cmd", Warm: intPtr(0)}},
+			want: Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "cmd", Warm: intPtr(0)}}}},
 		},
 		{
 			name: "env is repeatable",
@@ -102,7 +102,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					env B 2
 				}
 			}`,
-			want: Handler{Stdio: &StdioUpstream{Command: "cmd", Env: map[string]string{"A": "1", "B": "2"}}},
+			want: Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "cmd", Env: map[string]string{"A": "1", "B": "2"}}}}},
 		},
 		{
 			name: "name",
@@ -277,7 +277,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			}`,
 			want: Handler{
 				Name: "full",
-				Stdio: &StdioUpstream{
+				Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{
 					Command:        "go",
 					Args:           []string{"run", "example.com/server@v1.0.0"},
 					Env:            map[string]string{"TOKEN": "{env.TOKEN}"},
@@ -287,7 +287,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					IdleTimeout:    dur(2 * time.Minute),
 					StopTimeout:    dur(3 * time.Second),
 					AcquireTimeout: dur(10 * time.Second),
-				},
+				}}},
 				SessionIdleTimeout: dur(time.Hour),
 				MaxSessions:        50,
 				RequestTimeout:     dur(2 * time.Minute),
@@ -384,15 +384,6 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			}`,
 			line:  "Testfile:3", // the closing brace
 			wants: []string{"mcp_proxy needs an upstream", "stdio <command>"},
-		},
-		{
-			name: "two stdio upstreams",
-			input: `mcp_proxy {
-				stdio a
-				stdio b
-			}`,
-			line:  "Testfile:3",
-			wants: []string{"only one upstream (stdio or http) per mcp_proxy"},
 		},
 		{
 			// httpcaddyfile takes a matcher token (/path, *, @name) off the
@@ -823,8 +814,8 @@ func TestUnmarshalCaddyfileHTTP(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	u := h.HTTP
-	if u == nil || h.Stdio != nil || u.URL != "https://mcp.example.com/mcp" {
+	u := h.Upstreams[0].HTTP
+	if u == nil || h.Upstreams[0].Stdio != nil || u.URL != "https://mcp.example.com/mcp" {
 		t.Fatalf("upstream: %+v", h)
 	}
 	if got := u.HeaderUp.Get("Authorization"); got != "Bearer {env.UPSTREAM_TOKEN}" || u.HeaderUp.Get("X-User") != "{http.auth.user.id}" {
@@ -848,7 +839,8 @@ func TestUnmarshalCaddyfileHTTP(t *testing.T) {
 		{"tls on http://", "http http://x/mcp {\ntls_insecure_skip_verify\n}", "tls_* settings need an https:// URL"},
 		{"header_up with one arg", "http http://x/mcp {\nheader_up X\n}", "header_up takes a field and a value"},
 		{"unknown", "http http://x/mcp {\nfoo\n}", `unrecognized http subdirective "foo"`},
-		{"stdio and http", "stdio cmd\nhttp http://x/mcp", "only one upstream"},
+		{"bad upstream name", "http http://x/mcp {\nname a/b\n}", "must be 1 to 64 letters"},
+		{"name without value", "http http://x/mcp {\nname\n}", "wrong argument count"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -867,14 +859,14 @@ func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := h.Stdio; u.Protocol != "modern" || u.ProbeTimeout != caddy.Duration(3*time.Second) || u.Shared == nil || *u.Shared != 4 {
+	if u := h.Upstreams[0].Stdio; u.Protocol != "modern" || u.ProbeTimeout != caddy.Duration(3*time.Second) || u.Shared == nil || *u.Shared != 4 {
 		t.Fatalf("got %+v", u)
 	}
 	h = Handler{}
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nshared 0\n}\n}")); err != nil {
 		t.Fatal(err)
 	}
-	if opts := h.Stdio.options(); opts.Shared != stdio.NoShared {
+	if opts := h.Upstreams[0].Stdio.options(); opts.Shared != stdio.NoShared {
 		t.Fatalf("shared 0: upstream Shared = %d, want NoShared (off)", opts.Shared)
 	}
 	if opts := (&StdioUpstream{}).options(); opts.Shared != 0 {
@@ -889,7 +881,7 @@ func TestUnmarshalCaddyfileStdioEra(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := h.Stdio; u.SpareCheck != "off" || u.SpareCheckTimeout != caddy.Duration(2*time.Second) {
+	if u := h.Upstreams[0].Stdio; u.SpareCheck != "off" || u.SpareCheckTimeout != caddy.Duration(2*time.Second) {
 		t.Fatalf("spare_check: got %+v", u)
 	}
 	err = new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nstdio cmd {\nspare_check initialize\n}\n}"))
@@ -908,13 +900,13 @@ func TestUnmarshalCaddyfileHTTPTransport(t *testing.T) {
 	for _, mode := range []string{"streamable", "sse", "auto"} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/sse {\ntransport " + mode + "\n}\n}"))
-		if err != nil || h.HTTP.MCPTransport != mode {
-			t.Fatalf("transport %s: %v, %+v", mode, err, h.HTTP)
+		if err != nil || h.Upstreams[0].HTTP.MCPTransport != mode {
+			t.Fatalf("transport %s: %v, %+v", mode, err, h.Upstreams[0].HTTP)
 		}
 	}
 	var h Handler
-	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/mcp\n}")); err != nil || h.HTTP.MCPTransport != "" {
-		t.Fatalf("default: %v, %q", err, h.HTTP.MCPTransport)
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/mcp\n}")); err != nil || h.Upstreams[0].HTTP.MCPTransport != "" {
+		t.Fatalf("default: %v, %q", err, h.Upstreams[0].HTTP.MCPTransport)
 	}
 	for _, tt := range []struct{ input, want string }{
 		{"transport websocket", `transport must be streamable, sse or auto, got "websocket"`},

@@ -232,7 +232,7 @@ func (o proxyOptions) handler() (*Handler, error) {
 		if o.warm != nil || o.maxProcesses != nil {
 			return nil, errors.New("--warm and --max-processes size a stdio process pool; --to is a URL")
 		}
-		h.HTTP = up
+		h.Upstreams = []*UpstreamConfig{{HTTP: up}}
 		return h, nil
 	}
 	words, err := splitCommandLine(to)
@@ -255,7 +255,7 @@ func (o proxyOptions) handler() (*Handler, error) {
 	if up.Warm != nil && up.MaxProcesses > 0 && *up.Warm > up.MaxProcesses {
 		return nil, fmt.Errorf("--warm (%d) must not exceed --max-processes (%d): spares count toward it", *up.Warm, up.MaxProcesses)
 	}
-	h.Stdio = up
+	h.Upstreams = []*UpstreamConfig{{Stdio: up}}
 	return h, nil
 }
 

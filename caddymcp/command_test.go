@@ -123,11 +123,12 @@ func TestProxyCommandUpstream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(b.handler.Stdio, tc.stdio) {
-				t.Errorf("stdio %+v, want %+v", b.handler.Stdio, tc.stdio)
+			up := b.handler.Upstreams[0]
+			if !reflect.DeepEqual(up.Stdio, tc.stdio) {
+				t.Errorf("stdio %+v, want %+v", up.Stdio, tc.stdio)
 			}
-			if !reflect.DeepEqual(b.handler.HTTP, tc.http) {
-				t.Errorf("http %+v, want %+v", b.handler.HTTP, tc.http)
+			if !reflect.DeepEqual(up.HTTP, tc.http) {
+				t.Errorf("http %+v, want %+v", up.HTTP, tc.http)
 			}
 		})
 	}

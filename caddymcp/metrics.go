@@ -80,7 +80,7 @@ func registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.state} {
+	for _, c := range []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.state, upstreamHealthCollector{}} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

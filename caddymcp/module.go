@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,9 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
-	"github.com/caddy-mcp/caddy-mcp/pool"
-	"github.com/caddy-mcp/caddy-mcp/upstream"
-	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
+	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
 func init() {
@@ -63,10 +62,21 @@ type Handler struct {
 	// a name derived from the upstream configuration (for stdio: the command,
 	// args, env and dir, so that tuning sizes or timeouts keeps it).
 	Name string `json:"name,omitempty"`
-	// Stdio runs the MCP server as local subprocesses.
-	Stdio *StdioUpstream `json:"stdio,omitempty"`
-	// HTTP forwards to a remote MCP server over Streamable HTTP.
-	HTTP *HTTPUpstream `json:"http,omitempty"`
+	// Upstreams are the MCP servers the endpoint serves from: one, or
+	// several that new sessions and 2026-07-28 requests are spread over
+	// (a 2025 session stays on the upstream that initialized it).
+	Upstreams []*UpstreamConfig `json:"upstreams,omitempty"`
+	// LBPolicyRaw selects the upstream of a new session or 2026-07-28
+	// request among the available ones (default round_robin).
+	LBPolicyRaw json.RawMessage `json:"lb_policy,omitempty" caddy:"namespace=http.handlers.mcp_proxy.selection_policies inline_key=policy"`
+	// LBRetries is how many more upstreams a new session tries when its
+	// initialize gets no answer, and a retriable 2026-07-28 request (the
+	// first page of a list, resources/read, ping, server/discover; never
+	// tools/call) when its upstream gives none (default: each other
+	// upstream once).
+	LBRetries *int `json:"lb_retries,omitempty"`
+	// HealthChecks configures active and passive health of the upstreams.
+	HealthChecks *HealthChecks `json:"health_checks,omitempty"`
 	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// MaxSessions bounds the live sessions of the endpoint (default 10000).
@@ -107,12 +117,17 @@ type Handler struct {
 	// MaxInFlight bounds the requests in flight per session (default 64).
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 
-	server   *front.Server
-	hooked   *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
-	storeKey string
-	poolKey  string
-	logger   *zap.Logger
-	metrics  *endpointMetrics
+	server     *front.Server
+	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
+	storeKey   string
+	poolKeys   []string // in stdioPools
+	memberKeys []string // in memberStates
+	members    []*balance.Member
+	built      []*provisionedUpstream
+	balance    *balance.Group // nil for one upstream without health judged
+	policy     selectionPolicy
+	logger     *zap.Logger
+	metrics    *endpointMetrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -129,24 +144,31 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.hooked = new(sync.Map)
-	if (h.Stdio == nil) == (h.HTTP == nil) {
-		return errors.New("mcp_proxy: configure exactly one upstream (a stdio or an http block)")
+	if len(h.Upstreams) == 0 {
+		return errors.New("mcp_proxy: configure an upstream (a stdio or an http block)")
+	}
+	for i, u := range h.Upstreams {
+		if err := u.check(); err != nil {
+			return fmt.Errorf("mcp_proxy: upstream %d: %v", i+1, err)
+		}
 	}
 	if err := h.validateSettings(); err != nil {
+		return err
+	}
+	if err := h.loadPolicy(ctx); err != nil {
 		return err
 	}
 	maxMessage := h.MaxMessageSize
 	if maxMessage == 0 {
 		maxMessage = front.DefaultMaxMessageSize
 	}
-	up, upstreamKey, err := h.provisionUpstream(ctx, int(maxMessage))
-	if err != nil {
-		return err
-	}
-
 	h.storeKey = h.Name
 	if h.storeKey == "" {
-		h.storeKey = "derived:" + upstreamKey
+		h.storeKey = "derived:" + upstreamKeys(h)
+	}
+	up, err := h.provisionUpstreams(ctx, int(maxMessage))
+	if err != nil {
+		return err
 	}
 	idle := time.Duration(h.SessionIdleTimeout)
 	if idle == 0 {
@@ -170,7 +192,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = newEndpointMetrics(h.storeKey)
 	store.SetLimits(limits)
-	sval.(*storeEntry).describe(h.HTTP)
+	sval.(*storeEntry).describe(h.built, h.members)
 
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
@@ -196,78 +218,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		VerboseErrors:  h.VerboseErrors,
 	})
 	return err
-}
-
-// provisionUpstream builds the configured upstream and returns it with a
-// key that identifies its configuration, from which the endpoint's default
-// name is derived. For stdio that key is what defines a process (command,
-// args, env after placeholders, dir): a reload that changes only sizes or
-// timeouts keeps the session store and the pool, whose new limits the mcp
-// app applies when the configuration starts.
-func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
-	if h.HTTP != nil {
-		key := h.HTTP.key()
-		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
-		if err != nil {
-			return nil, "", fmt.Errorf("mcp_proxy: http: %v", err)
-		}
-		return up, key, nil
-	}
-	appIface, err := ctx.App("mcp")
-	if err != nil {
-		return nil, "", fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
-	}
-	if err := h.Stdio.checkSpareCheck(); err != nil {
-		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
-	}
-	poolCfg := h.Stdio.poolConfig(h.logger.Named("stdio"), maxMessage)
-	if err := poolCfg.Validate(); err != nil {
-		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
-	}
-	opts := h.Stdio.options()
-	if err := opts.Validate(); err != nil {
-		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
-	}
-	procKey := processKey(poolCfg)
-	storeKey := h.Name
-	if storeKey == "" {
-		storeKey = "derived:" + procKey // as Provision derives it
-	}
-	h.poolKey = poolKey(storeKey, procKey, h.Stdio.Protocol)
-	val, loaded, err := stdioPools.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		p, err := pool.New(poolCfg)
-		if err != nil {
-			return nil, err
-		}
-		up, err := stdio.NewWithOptions(p, maxMessage, h.logger.Named("stdio"), opts)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		return &stdioEntry{pool: p, upstream: up, endpoint: storeKey, command: commandName(poolCfg.Command)}, nil
-	})
-	if err != nil {
-		h.poolKey = ""
-		return nil, "", fmt.Errorf("mcp_proxy: stdio: %v", err)
-	}
-	entry := val.(*stdioEntry)
-	var apply func() error
-	if loaded {
-		// A pool kept from the running configuration: this configuration's
-		// sizes and timeouts apply once it starts, not while it is only
-		// provisioned (caddy validate, or a reload that fails later).
-		apply = func() error {
-			if err := entry.pool.SetLimits(poolCfg); err != nil {
-				return fmt.Errorf("mcp_proxy: stdio: %v", err)
-			}
-			if err := entry.upstream.SetLive(opts, maxMessage); err != nil {
-				return fmt.Errorf("mcp_proxy: stdio: %v", err)
-			}
-			return nil
-		}
-	}
-	appIface.(*App).register(entry.pool, apply)
-	return entry.upstream, procKey, nil
 }
 
 // validateSettings rejects negative bounds with a message naming the setting.
@@ -324,9 +274,6 @@ func originalPath(r *http.Request) string {
 
 // Validate checks the configuration after provisioning.
 func (h *Handler) Validate() error {
-	if h.HTTP != nil && h.HTTP.URL == "" {
-		return errors.New("mcp_proxy: http: the upstream URL is empty")
-	}
 	return nil
 }
 
@@ -346,13 +293,20 @@ func (h *Handler) Cleanup() error {
 			errs = append(errs, err)
 		}
 	}
-	if h.poolKey != "" {
-		if _, err := stdioPools.Delete(h.poolKey); err != nil {
+	for _, key := range h.poolKeys {
+		if _, err := stdioPools.Delete(key); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if h.HTTP != nil {
-		errs = append(errs, h.HTTP.cleanup())
+	for _, key := range h.memberKeys {
+		if _, err := memberStates.Delete(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, u := range h.Upstreams {
+		if u.HTTP != nil {
+			errs = append(errs, u.HTTP.cleanup())
+		}
 	}
 	return errors.Join(errs...)
 }

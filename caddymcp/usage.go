@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/pool"
+	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
 
@@ -26,6 +27,7 @@ type stdioEntry struct {
 	pool     *pool.Pool
 	upstream *stdio.Upstream
 	endpoint string // the store key of the endpoint it serves
+	name     string // the upstream's name in the endpoint
 	command  string // the executable's base name, for the admin API
 }
 
@@ -52,15 +54,18 @@ func (e *stdioEntry) Destruct() error {
 // storeEntry is an endpoint's session store.
 type storeEntry struct {
 	store *front.Store
-	// http describes the endpoint's HTTP upstream for the admin API, as
-	// the configuration loaded last set it (nil for a stdio upstream,
-	// which its stdioEntry describes).
-	http atomic.Pointer[httpDescription]
+	// upstreams describe the endpoint's upstreams for the admin API and
+	// the metrics, as the configuration loaded last set them.
+	upstreams atomic.Pointer[[]upstreamDescription]
 }
 
-// httpDescription is what the admin API shows of an HTTP upstream.
-type httpDescription struct {
-	address string // scheme://host:port, nothing else of the URL
+// upstreamDescription is what the admin API shows of one upstream.
+type upstreamDescription struct {
+	name    string
+	kind    string
+	address string          // scheme://host:port, or the executable's name
+	member  *balance.Member // its health
+	pool    *stdioEntry     // a stdio upstream's processes
 }
 
 // Destruct ends every session left when no configuration serves the

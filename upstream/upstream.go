@@ -61,6 +61,18 @@ type Upstream interface {
 	Open(ctx context.Context, r Receiver) (Conn, error)
 }
 
+// ServedConn is a Conn of an upstream made of several (a balance group):
+// it names the one that serves it, for the admin API and logs.
+type ServedConn interface {
+	// ServedBy returns the serving upstream's name and the upstream itself.
+	ServedBy() (name string, up Upstream)
+}
+
+// ErrUnhealthy marks a BusyError from an upstream made of several when
+// none of them takes new work (each failed its health check or has its
+// circuit breaker open). Its text is what the client reads.
+var ErrUnhealthy = errors.New("no upstream MCP server of this endpoint is healthy; retry later")
+
 // ErrBusy means the upstream has no capacity for a new session right now
 // (e.g. every process of the pool is in use). Errors matching it are
 // *BusyError values that say when to retry.

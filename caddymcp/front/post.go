@@ -173,8 +173,11 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 		if errors.As(err, &busy) {
 			s.cfg.Logger.Warn("no upstream capacity for a new session", zap.Error(err))
 			msg := "Service Unavailable: every upstream MCP server process is in use by a busy session (max_processes); retry later"
-			if errors.Is(err, upstream.ErrReconfiguring) {
+			switch {
+			case errors.Is(err, upstream.ErrReconfiguring):
 				msg = "Service Unavailable: this endpoint is being reconfigured; retry"
+			case errors.Is(err, upstream.ErrUnhealthy):
+				msg = "Service Unavailable: " + upstream.ErrUnhealthy.Error()
 			}
 			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), id, msg)
 			return false

@@ -19,8 +19,12 @@ type SessionInfo struct {
 	// the user when authenticated, else the client's address.
 	Client string
 	// Upstream is the upstream the session was opened on; the caller tells
-	// its kind by its type.
+	// its kind by its type. For an upstream made of several, it is the one
+	// serving the session, and UpstreamName names it.
 	Upstream upstream.Upstream
+	// UpstreamName is the name of the upstream serving the session when
+	// the endpoint has several (upstream.ServedConn), else "".
+	UpstreamName string
 	// ProtocolVersion is the negotiated revision ("" until initialize was answered).
 	ProtocolVersion string
 	// Legacy reports a 2024-11-05 HTTP+SSE session.
@@ -101,6 +105,9 @@ func (s *Session) info() (SessionInfo, bool) {
 	}
 	if pc, ok := s.conn.(upstream.ProcessConn); ok {
 		info.PID = pc.PID()
+	}
+	if sc, ok := s.conn.(upstream.ServedConn); ok {
+		info.UpstreamName, info.Upstream = sc.ServedBy()
 	}
 	return info, true
 }

@@ -1,0 +1,40 @@
+package caddymcp
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// descUpstreamHealthy is the gauge of each upstream's health: 1 when it
+// takes new sessions and requests, 0 when its health check failed or its
+// circuit breaker is open. Labels: the endpoint and the upstream's name
+// (never its URL or command).
+var descUpstreamHealthy = prometheus.NewDesc("caddy_mcp_upstream_healthy",
+	"Whether the upstream takes new sessions and requests (1) or not (0: its health check failed or its circuit breaker is open).",
+	[]string{"endpoint", "upstream"}, nil)
+
+// upstreamHealthCollector reads the gauge at scrape time from the
+// endpoints' upstream descriptions.
+type upstreamHealthCollector struct{}
+
+// Describe sends the gauge's description.
+func (upstreamHealthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descUpstreamHealthy }
+
+// Collect sends each configured upstream's health.
+func (upstreamHealthCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	for endpoint, e := range storeEntries() {
+		descs := e.upstreams.Load()
+		if descs == nil {
+			continue
+		}
+		for _, d := range *descs {
+			v := 1.0
+			if d.member != nil && !d.member.Status(now).Healthy {
+				v = 0
+			}
+			ch <- prometheus.MustNewConstMetric(descUpstreamHealthy, prometheus.GaugeValue, v, endpoint, d.name)
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package caddymcp
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-mcp/caddy-mcp/pool"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
+	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
+)
+
+// UpstreamConfig is one upstream of an endpoint: exactly one of its kinds.
+type UpstreamConfig struct {
+	// Name identifies the upstream in the admin API, metrics labels, logs
+	// and the tags of cursors; letters, digits, '_', '.', '-'. Default:
+	// derived from what it is, without secrets — an HTTP upstream's host
+	// (and port when the URL names one), a stdio command's executable
+	// name — with "-2", "-3", … when two would be alike.
+	Name string `json:"name,omitempty"`
+	// Stdio runs the MCP server as local subprocesses.
+	Stdio *StdioUpstream `json:"stdio,omitempty"`
+	// HTTP forwards to a remote MCP server.
+	HTTP *HTTPUpstream `json:"http,omitempty"`
+}
+
+// kind is the upstream's kind as the admin API names it.
+func (u *UpstreamConfig) kind() string {
+	if u.Stdio != nil {
+		return kindStdio
+	}
+	return kindHTTP
+}
+
+// check says what is wrong with the entry, if anything.
+func (u *UpstreamConfig) check() error {
+	if (u.Stdio == nil) == (u.HTTP == nil) {
+		return errors.New("each upstream is exactly one of stdio or http")
+	}
+	if u.HTTP != nil && u.HTTP.URL == "" {
+		return errors.New("http: the upstream URL is empty")
+	}
+	if u.Name != "" {
+		return balance.ValidName(u.Name)
+	}
+	return nil
+}
+
+// derivedName is the default name of the entry.
+func (u *UpstreamConfig) derivedName() string {
+	if u.Stdio != nil {
+		return sanitizeName(commandName(u.Stdio.Command))
+	}
+	pu, err := url.Parse(u.HTTP.URL)
+	if err != nil || pu.Hostname() == "" {
+		return "http"
+	}
+	name := pu.Hostname()
+	if p := pu.Port(); p != "" {
+		name += "-" + p
+	}
+	return sanitizeName(name)
+}
+
+var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// sanitizeName makes s a valid upstream name.
+func sanitizeName(s string) string {
+	s = strings.Trim(nameUnsafe.ReplaceAllString(s, "_"), "_.-")
+	if len(s) > 48 {
+		s = s[:48]
+	}
+	if s == "" {
+		return "upstream"
+	}
+	return s
+}
+
+// upstreamNames are the entries' names: the configured ones, and derived
+// ones made unique.
+func upstreamNames(ups []*UpstreamConfig) ([]string, error) {
+	names := make([]string, len(ups))
+	taken := make(map[string]bool)
+	for i, u := range ups {
+		if u.Name == "" {
+			continue
+		}
+		if taken[u.Name] {
+			return nil, fmt.Errorf("two upstreams are named %q", u.Name)
+		}
+		taken[u.Name] = true
+		names[i] = u.Name
+	}
+	for i, u := range ups {
+		if names[i] != "" {
+			continue
+		}
+		base := u.derivedName()
+		name := base
+		for n := 2; taken[name]; n++ {
+			name = base + "-" + strconv.Itoa(n)
+		}
+		taken[name] = true
+		names[i] = name
+	}
+	return names, nil
+}
+
+// provisionedUpstream is one built upstream of the endpoint.
+type provisionedUpstream struct {
+	name    string
+	kind    string
+	address string // scheme://host:port, or the executable's name
+	up      upstream.Upstream
+	pool    *stdioEntry // for stdio
+	check   balance.Checker
+}
+
+// buildStdio builds a stdio upstream from the endpoint's pool of it,
+// kept across reloads in stdioPools. storeKey and name make the pool the
+// endpoint's own; it starts with the configuration (the mcp app).
+func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, storeKey, name string, maxMessage int) (*provisionedUpstream, error) {
+	if err := u.checkSpareCheck(); err != nil {
+		return nil, err
+	}
+	poolCfg := u.poolConfig(h.logger.Named("stdio"), maxMessage)
+	if err := poolCfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts := u.options()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	key := poolKey(storeKey+"|"+name, processKey(poolCfg), u.Protocol)
+	val, loaded, err := stdioPools.LoadOrNew(key, func() (caddy.Destructor, error) {
+		p, err := pool.New(poolCfg)
+		if err != nil {
+			return nil, err
+		}
+		up, err := stdio.NewWithOptions(p, maxMessage, h.logger.Named("stdio").With(zapUpstream(name)), opts)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		return &stdioEntry{pool: p, upstream: up, endpoint: storeKey, name: name, command: commandName(poolCfg.Command)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.poolKeys = append(h.poolKeys, key)
+	entry := val.(*stdioEntry)
+	var apply func() error
+	if loaded {
+		// A pool kept from the running configuration: this configuration's
+		// sizes and timeouts apply once it starts, not while it is only
+		// provisioned (caddy validate, or a reload that fails later).
+		apply = func() error {
+			if err := entry.pool.SetLimits(poolCfg); err != nil {
+				return fmt.Errorf("mcp_proxy: stdio: %v", err)
+			}
+			if err := entry.upstream.SetLive(opts, maxMessage); err != nil {
+				return fmt.Errorf("mcp_proxy: stdio: %v", err)
+			}
+			return nil
+		}
+	}
+	app.register(entry.pool, apply)
+	return &provisionedUpstream{name: name, kind: kindStdio, address: entry.command, up: entry.upstream, pool: entry,
+		check: stdio.CrashLoopCheck()}, nil
+}
+
+// memberKey is what defines an upstream entry for its stored health:
+// the stdio process definition, or the HTTP configuration.
+func memberKey(u *UpstreamConfig, h *Handler) string {
+	if u.HTTP != nil {
+		return u.HTTP.key()
+	}
+	return processKey(u.Stdio.poolConfig(h.logger, 0)) + "|protocol=" + u.Stdio.Protocol
+}
+
+// upstreamKeys is the endpoint's derived identity: the key of its one
+// upstream (as before there could be several), else one of them all.
+func upstreamKeys(h *Handler) string {
+	if len(h.Upstreams) == 1 {
+		return memberKey(h.Upstreams[0], h)
+	}
+	var b strings.Builder
+	for _, u := range h.Upstreams {
+		b.WriteString(memberKey(u, h))
+		b.WriteByte('\n')
+	}
+	return "group:" + hashKey([]byte(b.String()))
+}
+
+// provisionUpstreams builds every upstream of the endpoint and what the
+// front forwards to: the one upstream, or a group of them.
+func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstream.Upstream, error) {
+	names, err := upstreamNames(h.Upstreams)
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: %v", err)
+	}
+	appIface, err := ctx.App("mcp")
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
+	}
+	app := appIface.(*App)
+	built := make([]*provisionedUpstream, len(h.Upstreams))
+	for i, u := range h.Upstreams {
+		name := names[i]
+		if u.Stdio != nil {
+			b, err := h.buildStdio(ctx, app, u.Stdio, h.storeKey, name, maxMessage)
+			if err != nil {
+				return nil, fmt.Errorf("mcp_proxy: upstream %s: stdio: %v", name, err)
+			}
+			built[i] = b
+			continue
+		}
+		up, err := u.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
+		if err != nil {
+			return nil, fmt.Errorf("mcp_proxy: upstream %s: http: %v", name, err)
+		}
+		built[i] = &provisionedUpstream{name: name, kind: kindHTTP, address: httpAddress(u.HTTP.URL), up: up}
+	}
+	up, err := h.group(ctx, app, h.storeKey, built)
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: %v", err)
+	}
+	h.built = built
+	return up, nil
+}

@@ -1,0 +1,127 @@
+package balance
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// Call serves one 2026-07-28 request (upstream.Stateless). A request that
+// carries a member's tagged cursor or requestState goes to that member; any
+// other goes to the member the policy selects, and when that member gives
+// no answer, a retriable request (see retriable) tries the next one, up to
+// Retries more. Members that speak only the 2025 revisions are passed over;
+// when all do, Call returns upstream.ErrSessionfulOnly.
+func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
+	name, msg, err := untag(req.Message)
+	if err != nil {
+		return err
+	}
+	if name != "" {
+		m := g.byName[name]
+		if m == nil {
+			deliver(pipeline.NewError(req.Message.ID, pipeline.CodeInvalidParams,
+				"the cursor or requestState names an upstream this endpoint no longer has; start the list or the call over"), 200)
+			return nil
+		}
+		r := *req
+		r.Message = msg
+		_, err := g.callOn(ctx, m, &r, deliver, false)
+		return err
+	}
+	again := retriable(req.Message)
+	tried := make(map[*Member]bool)
+	retries := g.retries
+	sessionfulOnly := false
+	var (
+		held *heldFailure
+		last error
+	)
+	for {
+		m := g.pick(ctx, tried)
+		if m == nil {
+			switch {
+			case held != nil:
+				deliver(held.m, held.status)
+				return nil
+			case last != nil:
+				return last
+			case sessionfulOnly:
+				return upstream.ErrSessionfulOnly
+			}
+			return g.unavailable()
+		}
+		tried[m] = true
+		hold := again && retries > 0
+		failed, err := g.callOn(ctx, m, req, deliver, hold)
+		switch {
+		case errors.Is(err, upstream.ErrSessionfulOnly):
+			sessionfulOnly = true
+			continue // not a failure: another member may speak 2026
+		case ctx.Err() != nil:
+			return err
+		case failed == nil && err == nil:
+			return nil
+		case !again || retries == 0:
+			if failed != nil {
+				deliver(failed.m, failed.status)
+				return nil
+			}
+			return err
+		}
+		retries--
+		held, last = failed, err
+	}
+}
+
+// heldFailure is a member's made-up error answer held back while the
+// request is tried on another member.
+type heldFailure struct {
+	m      *pipeline.Message
+	status int
+}
+
+// callOn forwards the request to m. With hold, an answer the member never
+// gave (the HTTP upstream's made-up error) is not delivered but returned,
+// for the caller to retry elsewhere; an error return (a stdio member's
+// failure) is returned either way. What m minted comes back tagged.
+func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRequest, deliver func(*pipeline.Message, int), hold bool) (*heldFailure, error) {
+	st, ok := m.Upstream().(upstream.Stateless)
+	if !ok {
+		return nil, upstream.ErrSessionfulOnly
+	}
+	method := req.Message.Method
+	many := len(g.members) > 1
+	var failed *heldFailure
+	start := time.Now()
+	err := st.Call(ctx, req, func(resp *pipeline.Message, status int) {
+		if !resp.IsResponse() {
+			deliver(resp, status)
+			return
+		}
+		if hold && upstream.GatewayStatus(resp) != 0 {
+			m.fail(time.Now(), "the upstream gave no answer to "+method)
+			failed = &heldFailure{m: resp, status: status}
+			return
+		}
+		if resp.Error != nil {
+			m.judge(resp)
+		} else {
+			m.judgeLatency(time.Since(start), method)
+		}
+		if many {
+			resp = tag(resp, method, m.name)
+		}
+		deliver(resp, status)
+	})
+	if err != nil && ctx.Err() == nil && !errors.Is(err, upstream.ErrSessionfulOnly) {
+		var busy *upstream.BusyError
+		if !errors.As(err, &busy) {
+			m.fail(time.Now(), method+" failed: "+err.Error())
+		}
+	}
+	return failed, err
+}
