@@ -328,3 +328,75 @@ func TestStatelessRetriedOnlyWhenSafe(t *testing.T) {
 		t.Errorf("the error names the upstream's address: %v", err)
 	}
 }
+
+// TestStdioAndHTTPUpstreams: one endpoint in front of a stdio server and
+// an HTTP replica; sessions alternate between the two, calls reach the
+// right one, and the admin API lists both by name with their kinds (and
+// the stdio pool's processes), naming no URL path.
+func TestStdioAndHTTPUpstreams(t *testing.T) {
+	bin := buildEverythingServer(t)
+	b := startReplica(t, "B")
+	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		stdio %s {
+			name local
+		}
+		http %s {
+			name remote
+		}
+	}
+}
+`, caddyfileQuote(bin), caddyfileQuote(b.url()))) + "/mcp"
+	wc := newWireClient(t, url)
+	names := map[string]string{}
+	for range 2 {
+		s, name := servedBy(t, wc)
+		names[name] = s
+	}
+	if len(names) != 2 || names["B"] == "" {
+		t.Fatalf("sessions by server %v, want one on the stdio server and one on B", names)
+	}
+	if status, got := whoami(t, wc, names["B"]); status != http.StatusOK || got != "B" {
+		t.Errorf("the HTTP session's call: %d %q", status, got)
+	}
+	for name, s := range names {
+		if name == "B" {
+			continue
+		}
+		resp, body := wc.post(s, "2025-11-25", `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`, nil)
+		if m := responseTo(t, resp, body, "3"); m.Error != nil || strings.Contains(string(m.Result), `"whoami"`) {
+			t.Errorf("the stdio session's tools/list reached B or failed: %s", body)
+		}
+	}
+	status, raw := adminDo(t, http.MethodGet, "/mcp_proxy/upstreams")
+	if status != http.StatusOK {
+		t.Fatalf("GET /mcp_proxy/upstreams: %d %s", status, raw)
+	}
+	var got struct {
+		Upstreams []struct {
+			Name, Kind, Address string
+			Sessions            int
+			Processes           *struct{ Assigned int }
+		}
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, u := range got.Upstreams {
+		kinds[u.Name] = u.Kind
+		if u.Sessions != 1 {
+			t.Errorf("upstream %s serves %d sessions, want 1", u.Name, u.Sessions)
+		}
+		if u.Name == "local" && (u.Processes == nil || u.Processes.Assigned != 1) {
+			t.Errorf("the stdio upstream's processes: %+v", u.Processes)
+		}
+	}
+	if kinds["local"] != "stdio" || kinds["remote"] != "http" {
+		t.Errorf("upstreams %s", raw)
+	}
+	if strings.Contains(string(raw), "/mcp") || strings.Contains(string(raw), bin) {
+		t.Errorf("the admin API names a URL path or the command's path: %s", raw)
+	}
+}

@@ -64,6 +64,7 @@ func markdown(r *results) string {
 	cmp(targetMCPStdio, targetSG, "")
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
+		cmp(targetMCPHTTP2, targetMCPHTTP, a)
 	}
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetEcho, a)

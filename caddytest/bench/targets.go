@@ -39,6 +39,7 @@ const (
 	targetSG         = "supergateway"
 	targetMCPStdio   = "caddy-mcp-stdio"
 	targetMCPHTTP    = "caddy-mcp-http"
+	targetMCPHTTP2   = "caddy-mcp-http2"
 	targetRevProxy   = "reverse_proxy"
 	baselineStdio    = targetSG
 	baselineHTTP     = targetRevProxy
@@ -53,6 +54,7 @@ var allTargets = []target{
 	{Name: targetSG, Label: "supergateway → stdio", Upstream: "stdio", start: startSupergatewayTarget},
 	{Name: targetMCPStdio, Label: "caddy-mcp → stdio", Upstream: "stdio", start: startMCPStdioTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
+	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
 	{Name: targetRevProxy, Label: "Caddy reverse_proxy → HTTP", Upstream: "HTTP", start: startRevProxyTarget},
 }
 
@@ -162,6 +164,35 @@ func startMCPHTTPTarget(ctx context.Context, b *bench) (*running, error) {
 		return nil, err
 	}
 	return &running{URL: c.url("/mcp"), procs: []*proc{ep, c.p}, caddy: c}, nil
+}
+
+// startMCPHTTP2Target is caddy-mcp in front of two echo servers over
+// HTTP, sessions spread round robin: what several upstreams cost.
+func startMCPHTTP2Target(ctx context.Context, b *bench) (*running, error) {
+	e1, url1, err := b.startEchoHTTP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e2, url2, err := b.startEchoHTTP(ctx)
+	if err != nil {
+		e1.stop(time.Second)
+		return nil, err
+	}
+	site := fmt.Sprintf(`	mcp_proxy /mcp {
+		name bench-http2
+		http %s
+		http %s
+		lb_policy round_robin
+		max_sessions %d
+	}
+`, url1, url2, b.cfg.sessions*4+100)
+	c, err := b.startCaddy(ctx, "caddy-mcp-http2", site)
+	if err != nil {
+		e2.stop(time.Second)
+		e1.stop(time.Second)
+		return nil, err
+	}
+	return &running{URL: c.url("/mcp"), procs: []*proc{e1, e2, c.p}, caddy: c}, nil
 }
 
 func startRevProxyTarget(ctx context.Context, b *bench) (*running, error) {

@@ -108,7 +108,8 @@ func (c *groupConn) isCurrent(mc *memberConn) bool {
 	return !c.closed && c.cur == mc
 }
 
-// end closes the member's connection once and forgets it.
+// end closes the member's connection once and forgets it (forget is
+// idempotent: Closed may have forgotten it already).
 func (mc *memberConn) end() {
 	if mc.ended.CompareAndSwap(false, true) {
 		mc.m.forget(mc)
@@ -164,8 +165,7 @@ func (mc *memberConn) deliver(m *pipeline.Message, requestID json.RawMessage) {
 // gets it, if retries are left), after it the session's end.
 func (mc *memberConn) Closed(err error) {
 	gc := mc.gc
-	mc.ended.Store(true)
-	mc.m.forget(mc)
+	mc.m.forget(mc) // the connection is still closed (end), which releases what it holds
 	gc.mu.Lock()
 	if gc.closed || gc.cur != mc {
 		gc.mu.Unlock()
@@ -180,6 +180,7 @@ func (mc *memberConn) Closed(err error) {
 	}
 	gc.closed = true
 	gc.mu.Unlock()
+	mc.end() // the session's Close finds the group connection closed
 	gc.r.Closed(err)
 }
 
