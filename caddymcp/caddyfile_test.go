@@ -920,7 +920,7 @@ func TestUnmarshalCaddyfileHTTPTransport(t *testing.T) {
 		}
 	}
 	// The JSON config is checked when the upstream is built (Provision).
-	if _, err := (&HTTPUpstream{URL: "http://x/mcp", MCPTransport: "websocket"}).build(caddy.Context{}, 0, 0, false); err == nil ||
+	if _, err := (&HTTPUpstream{URL: "http://x/mcp", MCPTransport: "websocket"}).build(caddy.Context{}, "test", 0, 0, false); err == nil ||
 		!strings.Contains(err.Error(), `mcp_transport must be streamable, sse or auto, got "websocket"`) {
 		t.Fatalf("JSON config with a bad mcp_transport: %v", err)
 	}

@@ -63,7 +63,7 @@ func validMCPTransport(t string) bool {
 }
 
 // build provisions the transport and returns the upstream.
-func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int, verboseErrors bool) (upstream.Upstream, error) {
+func (u *HTTPUpstream) build(ctx caddy.Context, name string, maxMessageSize, maxInFlight int, verboseErrors bool) (upstream.Upstream, error) {
 	if !validMCPTransport(u.MCPTransport) {
 		return nil, fmt.Errorf("mcp_transport must be streamable, sse or auto, got %q", u.MCPTransport)
 	}
@@ -83,7 +83,7 @@ func (u *HTTPUpstream) build(ctx caddy.Context, maxMessageSize, maxInFlight int,
 		IdleTimeout:           time.Duration(u.IdleTimeout),
 		MaxMessageSize:        maxMessageSize,
 		MaxInFlight:           maxInFlight,
-		Logger:                ctx.Logger().Named("http"),
+		Logger:                ctx.Logger().Named("http").With(zapUpstream(name)),
 	}
 	var (
 		up  upstream.Upstream

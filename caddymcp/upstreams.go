@@ -221,7 +221,7 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 			built[i] = b
 			continue
 		}
-		up, err := u.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
+		up, err := u.HTTP.build(ctx, name, maxMessage, h.MaxInFlight, h.VerboseErrors)
 		if err != nil {
 			return nil, fmt.Errorf("mcp_proxy: upstream %s: http: %v", name, err)
 		}

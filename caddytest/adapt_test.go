@@ -203,10 +203,10 @@ func TestAdaptErrorsNameFileAndLine(t *testing.T) {
 			want: "mcp_proxy needs an upstream",
 		},
 		{
-			name: "two stdio blocks",
-			body: ":8080 {\n\tmcp_proxy {\n\t\tstdio a\n\t\tstdio b\n\t}\n}\n",
-			line: 4,
-			want: "only one upstream (stdio or http) per mcp_proxy",
+			name: "unknown selection policy",
+			body: ":8080 {\n\tmcp_proxy {\n\t\tstdio a\n\t\tstdio b\n\t\tlb_policy fastest\n\t}\n}\n",
+			line: 5,
+			want: `lb_policy: unknown policy "fastest"`,
 		},
 		{
 			// Not a matcher token (a path, *, or @name), so httpcaddyfile

@@ -199,6 +199,21 @@ func TestSeveralUpstreamsSticky(t *testing.T) {
 	if a.calls.Load() != 6 || b.calls.Load() != 6 {
 		t.Errorf("calls by replica: A %d, B %d; want 6 each", a.calls.Load(), b.calls.Load())
 	}
+	status, raw := adminDo(t, http.MethodGet, "/mcp_proxy/sessions")
+	var list struct {
+		Sessions []struct {
+			ID       string
+			Upstream struct{ Name, Kind string }
+		}
+	}
+	if status != http.StatusOK || json.Unmarshal(raw, &list) != nil {
+		t.Fatalf("GET /mcp_proxy/sessions: %d %s", status, raw)
+	}
+	for _, s := range list.Sessions {
+		if want := strings.ToLower(served[s.ID]); want != "" && (s.Upstream.Name != want || s.Upstream.Kind != "http") {
+			t.Errorf("session served by %s listed with upstream %+v", served[s.ID], s.Upstream)
+		}
+	}
 }
 
 // TestUpstreamDownAndBack: with active health checks, a replica taken down

@@ -419,3 +419,38 @@ func TestActiveCheck(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkGroupSession is what a group adds to a session's round trip
+// over calling the member directly.
+func BenchmarkGroupSession(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		group bool
+	}{{"direct", false}, {"group", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := &fake{name: "a"}
+			m, _ := NewMember("a", "http", f, nil)
+			var up upstream.Upstream = f
+			if tc.group {
+				up, _ = New(Config{Members: []*Member{m}})
+			}
+			rec := newRecorder()
+			conn, err := up.Open(context.Background(), rec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			msg, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":2,"method":"ping"}`))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = conn.Send(context.Background(), msg)
+				rec.mu.Lock()
+				rec.got = rec.got[:0]
+				rec.mu.Unlock()
+				f.mu.Lock()
+				f.got = f.got[:0]
+				f.mu.Unlock()
+			}
+		})
+	}
+}

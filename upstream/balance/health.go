@@ -82,7 +82,7 @@ func (m *Member) SetHealth(c HealthConfig) {
 	m.mu.Lock()
 	m.health = c
 	if c.FailDuration == 0 && m.breaker != breakerClosed {
-		m.breaker = breakerClosed // passive health turned off
+		m.setBreaker(breakerClosed) // passive health turned off
 		m.fails = nil
 	}
 	m.mu.Unlock()
@@ -98,7 +98,7 @@ func (m *Member) claim(now time.Time) bool {
 		return false
 	}
 	if m.breaker != breakerClosed {
-		m.breaker = breakerHalfOpen
+		m.setBreaker(breakerHalfOpen)
 		m.opened = now
 	}
 	return true
@@ -139,10 +139,12 @@ func (m *Member) fail(now time.Time, why string) {
 	switch m.breaker {
 	case breakerClosed:
 		if len(m.fails) >= m.health.maxFails() {
-			m.breaker, m.opened, opened = breakerOpen, now, true
+			m.setBreaker(breakerOpen)
+			m.opened, opened = now, true
 		}
 	default:
-		m.breaker, m.opened, opened = breakerOpen, now, true
+		m.setBreaker(breakerOpen)
+		m.opened, opened = now, true
 	}
 	n := len(m.fails)
 	m.mu.Unlock()
@@ -159,7 +161,8 @@ func (m *Member) succeed() {
 	m.mu.Lock()
 	closed := m.breaker == breakerHalfOpen
 	if closed {
-		m.breaker, m.fails = breakerClosed, nil
+		m.setBreaker(breakerClosed)
+		m.fails = nil
 	}
 	m.mu.Unlock()
 	if closed {
@@ -169,10 +172,12 @@ func (m *Member) succeed() {
 
 // tripped reports whether the breaker is not closed, cheaply enough for
 // every response: only then does a success change anything.
-func (m *Member) tripped() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.breaker != breakerClosed
+func (m *Member) tripped() bool { return m.notClosed.Load() }
+
+// setBreaker changes the breaker's state; m.mu is held.
+func (m *Member) setBreaker(s breakerState) {
+	m.breaker = s
+	m.notClosed.Store(s != breakerClosed)
 }
 
 // checked records the outcome of an active check. A failure takes the
@@ -188,7 +193,8 @@ func (m *Member) checked(now time.Time, err error) {
 	}
 	closed := false
 	if err == nil && m.breaker != breakerClosed && now.Sub(m.opened) >= m.health.cooldown() {
-		m.breaker, m.fails, closed = breakerClosed, nil, true
+		m.setBreaker(breakerClosed)
+		m.fails, closed = nil, true
 	}
 	m.mu.Unlock()
 	switch {

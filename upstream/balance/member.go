@@ -41,7 +41,8 @@ type Member struct {
 	up     atomic.Pointer[upstreamBox]
 	logger *zap.Logger
 
-	sessions atomic.Int64 // live sessions opened through the member
+	sessions  atomic.Int64 // live sessions opened through the member
+	notClosed atomic.Bool  // the breaker is open or half-open (mirrors breaker)
 
 	mu      sync.Mutex
 	conns   map[*memberConn]struct{}
