@@ -42,7 +42,7 @@ type Pool struct {
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
 
-	spawned, spawnFailed, crashed int
+	spawned, spawnFailed, crashed, readyFailed int
 }
 
 // Stats is a snapshot of a pool's counters, for metrics and tests.
@@ -68,6 +68,9 @@ type Stats struct {
 	SpawnFailed int
 	// Crashed counts processes that exited before the pool asked them to stop.
 	Crashed int
+	// ReadyFailed counts new spares that failed their Ready check (an
+	// answer that is not one, or the process's exit; not a timeout).
+	ReadyFailed int
 }
 
 // New validates cfg (after defaults) and returns a pool. It spawns nothing:
@@ -281,6 +284,7 @@ func (p *Pool) Stats() Stats {
 		Spawned:     p.spawned,
 		SpawnFailed: p.spawnFailed,
 		Crashed:     p.crashed,
+		ReadyFailed: p.readyFailed,
 	}
 }
 

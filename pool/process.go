@@ -54,6 +54,7 @@ type Process struct {
 	state     state
 	handedOut bool      // Acquire returned it; its stdout then waits for Release
 	released  bool      // Release was called
+	endedOwn  bool      // Ended was called: its output ended before anyone asked it to stop
 	reaped    bool      // the waiter finished
 	idleSince time.Time // when it became a spare
 }
@@ -121,6 +122,19 @@ func (pr *Process) Err() error {
 	default:
 		return nil
 	}
+}
+
+// Ended tells the pool that the process's output ended while its owner
+// still used it — the server exited or closed stdout on its own — so that
+// the Release that follows does not make the exit look asked for: the
+// process counts as crashed once reaped. Call it before Release.
+func (pr *Process) Ended() {
+	p := pr.pool
+	p.mu.Lock()
+	if !pr.released {
+		pr.endedOwn = true
+	}
+	p.mu.Unlock()
 }
 
 // Release says the session is over. The pool runs the stop sequence in the

@@ -66,6 +66,7 @@ func (p *Pool) warmUp(pr *Process, ready func(io.Writer, io.Reader) error, timeo
 	case err != nil:
 		if !timedOut {
 			p.failedLocked()
+			p.readyFailed++
 		}
 		p.beginStopLocked(pr)
 		p.wg.Add(1) // the process's waiter holds a count, so this is safe

@@ -151,12 +151,13 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	p.mu.Lock()
 	pr.reaped = true
 	p.live--
-	unexpected := pr.state != stateStopping
-	if !unexpected {
+	asked := pr.state == stateStopping
+	if asked {
 		p.stopping--
 	}
 	wasSpare := pr.state == stateSpare
-	if unexpected {
+	crashed := !asked || pr.endedOwn
+	if crashed {
 		p.crashed++
 	}
 	if wasSpare {
@@ -184,7 +185,7 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	switch {
 	case wasSpare:
 		pr.log.Warn("idle spare exited", zap.Error(pr.err), zap.Duration("uptime", uptime))
-	case unexpected:
+	case crashed:
 		pr.log.Info("process exited", zap.Error(pr.err), zap.Duration("uptime", uptime))
 	default:
 		pr.log.Debug("process stopped", zap.Error(pr.err), zap.Duration("uptime", uptime))

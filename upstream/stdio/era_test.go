@@ -108,8 +108,14 @@ func TestStdioEraRetriesTimedOutProbe(t *testing.T) {
 	if st := p.Stats(); st.Spawned != 1 {
 		t.Fatalf("no retry before the backoff passed: %+v", st)
 	}
+	// The retry's process answers; bounds short enough for the first
+	// probe to time out could cut its start-up short on a loaded machine.
+	if err := s.SetLive(Options{ProbeTimeout: 10 * time.Second}, 1<<20); err != nil {
+		t.Fatal(err)
+	}
 	s.era.mu.Lock()
 	backoff := s.era.backoff
+	s.era.readyWait = 10 * time.Second
 	s.era.retryAt = time.Now() // the backoff has passed
 	s.era.mu.Unlock()
 	if backoff != probeRetryFirst {

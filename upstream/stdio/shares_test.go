@@ -68,7 +68,9 @@ func waitLive(t *testing.T, p *pool.Pool, n int) {
 // stopped after the idle timeout and started again on the next request.
 func TestStdioSharesPerUser(t *testing.T) {
 	s, p := newStatelessStdio(t, "gosdk", Options{Protocol: ProtocolModern, Shared: 1}, nil)
-	s.shared.idle = 300 * time.Millisecond
+	// Long enough that alice's share outlives the spawns of bob's and the
+	// anonymous one on a loaded machine, short enough to wait for below.
+	s.shared.idle = 2 * time.Second
 
 	anon := userPID(t, s, "")
 	alice := userPID(t, s, "alice")

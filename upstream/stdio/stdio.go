@@ -161,6 +161,12 @@ func (c *stdioConn) writeLoop() {
 // the end to the receiver unless the session itself closed the connection.
 func (c *stdioConn) readLoop(maxMessageSize int) {
 	readErr := readMessages(c.proc.Stdout(), maxMessageSize, c.logger, c.recv.Deliver)
+	c.mu.Lock()
+	asked := c.closed
+	c.mu.Unlock()
+	if !asked {
+		c.proc.Ended() // the server ended on its own: the pool counts a crash
+	}
 	c.end()
 	<-c.proc.Done()
 	c.mu.Lock()
