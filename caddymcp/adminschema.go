@@ -107,6 +107,7 @@ type adminProcesses struct {
 	Waiting       int `json:"waiting"`
 	Spawned       int `json:"spawned"`
 	SpawnFailures int `json:"spawn_failures"`
+	ReadyFailures int `json:"ready_failures"`
 	Crashed       int `json:"crashed"`
 }
 

@@ -58,7 +58,7 @@ func newAdminProcesses(p *stdioEntry) *adminProcesses {
 	return &adminProcesses{
 		Live: st.Live, Spares: st.Spares, Warming: st.Warming, Assigned: st.Assigned,
 		Stopping: st.Stopping, Waiting: st.Waiting,
-		Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, Crashed: st.Crashed,
+		Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, ReadyFailures: st.ReadyFailed, Crashed: st.Crashed,
 	}
 }
 
