@@ -27,6 +27,7 @@ type replica struct {
 	stateless bool         // go-sdk's stateless mode, which serves 2026-07-28 requests
 	calls     atomic.Int32 // tools/call requests received
 	lists     atomic.Int32 // tools/list requests received
+	sick      atomic.Bool  // GET /healthz answers 503
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -52,6 +53,12 @@ func (r *replica) start() {
 	})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: r.stateless})
 	counted := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/healthz" {
+			if r.sick.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			return
+		}
 		if req.Method == http.MethodPost {
 			body, _ := io.ReadAll(req.Body)
 			switch {
@@ -414,4 +421,23 @@ func TestStdioAndHTTPUpstreams(t *testing.T) {
 	if strings.Contains(string(raw), "/mcp") || strings.Contains(string(raw), bin) {
 		t.Errorf("the admin API names a URL path or the command's path: %s", raw)
 	}
+}
+
+// TestHealthURI: with health_uri the active check is a plain GET of that
+// path on the upstream's host; a replica whose health endpoint fails is
+// taken out of service although its MCP endpoint still answers, and comes
+// back when the endpoint passes again.
+func TestHealthURI(t *testing.T) {
+	a, b := startReplica(t, "A"), startReplica(t, "B")
+	url := startProxy(t, twoReplicaSite(a, b, "health_interval 200ms", "health_uri /healthz")) + "/mcp"
+	wc := newWireClient(t, url)
+	b.sick.Store(true)
+	waitUntil(t, 5*time.Second, "b unhealthy by its health_uri", func() bool { return !upstreamHealth(t)["b"] })
+	for range 3 {
+		if _, name := servedBy(t, wc); name != "A" {
+			t.Fatalf("a new session went to %s while its health_uri fails", name)
+		}
+	}
+	b.sick.Store(false)
+	waitUntil(t, 5*time.Second, "b healthy again", func() bool { return upstreamHealth(t)["b"] })
 }
