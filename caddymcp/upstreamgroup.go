@@ -188,4 +188,4 @@ func uriCheck(u *HTTPUpstream, uri string) balance.Checker {
 }
 
 // zapUpstream is the log field naming an upstream.
-func zapUpstream(name string) zap.Field { return zap.String("upstream", name) }
+func zapUpstream(name string) zap.Field { return zap.String("upstream_name", name) }

@@ -28,6 +28,7 @@ type replica struct {
 	calls     atomic.Int32 // tools/call requests received
 	lists     atomic.Int32 // tools/list requests received
 	sick      atomic.Bool  // GET /healthz answers 503
+	broken    atomic.Bool  // a tools/call gets a bare 502, as from a failing load balancer in front
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -64,6 +65,10 @@ func (r *replica) start() {
 			switch {
 			case strings.Contains(string(body), `"method":"tools/call"`):
 				r.calls.Add(1)
+				if r.broken.Load() {
+					http.Error(w, "bad gateway", http.StatusBadGateway)
+					return
+				}
 			case strings.Contains(string(body), `"method":"tools/list"`):
 				r.lists.Add(1)
 			}
@@ -440,4 +445,51 @@ func TestHealthURI(t *testing.T) {
 	}
 	b.sick.Store(false)
 	waitUntil(t, 5*time.Second, "b healthy again", func() bool { return upstreamHealth(t)["b"] })
+}
+
+// TestBreakerOpens: passive health through a real Caddy — a replica whose
+// calls fail (a bare 502, no JSON-RPC answer) max_fails times opens its
+// breaker: its sessions end (404), new sessions go to the other, and the
+// admin API shows the breaker open. One failed call alone ends nothing.
+func TestBreakerOpens(t *testing.T) {
+	a, b := startReplica(t, "A"), startReplica(t, "B")
+	url := startProxy(t, twoReplicaSite(a, b, "max_fails 3", "fail_duration 1m")) + "/mcp"
+	wc := newWireClient(t, url)
+	var onB string
+	for range 2 {
+		if s, name := servedBy(t, wc); name == "B" {
+			onB = s
+		}
+	}
+	if onB == "" {
+		t.Fatal("no session on B")
+	}
+	b.broken.Store(true)
+	call := func() (int, *rpcMessage) {
+		resp, body := wc.post(onB, "2025-11-25", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`, nil)
+		if resp.StatusCode != http.StatusOK {
+			return resp.StatusCode, nil
+		}
+		m := responseTo(t, resp, body, "7")
+		return resp.StatusCode, &m
+	}
+	for i := range 2 {
+		if status, m := call(); status != http.StatusOK || m.Error == nil || !strings.Contains(m.Error.Message, "502") {
+			t.Fatalf("failing call %d: %d %+v, want the JSON-RPC error for the 502 (the session lives on)", i+1, status, m)
+		}
+	}
+	call() // the third failure opens the breaker
+	waitUntil(t, 5*time.Second, "the breaker of b opens", func() bool { return !upstreamHealth(t)["b"] })
+	if status, _ := call(); status != http.StatusNotFound {
+		t.Errorf("the session on the replica whose breaker opened: %d, want 404", status)
+	}
+	for range 3 {
+		if _, name := servedBy(t, wc); name != "A" {
+			t.Fatalf("a new session went to %s while its breaker is open", name)
+		}
+	}
+	_, raw := adminDo(t, http.MethodGet, "/mcp_proxy/upstreams")
+	if !strings.Contains(string(raw), `"breaker":"open"`) {
+		t.Errorf("the admin API does not show the open breaker: %s", raw)
+	}
 }

@@ -72,7 +72,7 @@ func NewMember(name, kind string, up upstream.Upstream, logger *zap.Logger) (*Me
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	m := &Member{name: name, kind: kind, logger: logger.With(zap.String("upstream", name)),
+	m := &Member{name: name, kind: kind, logger: logger.With(zap.String("upstream_name", name)),
 		conns: make(map[*memberConn]struct{}), checkOK: true}
 	m.up.Store(&upstreamBox{up})
 	return m, nil
