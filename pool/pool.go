@@ -42,7 +42,8 @@ type Pool struct {
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
 
-	spawned, spawnFailed, crashed int
+	spawned, spawnFailed int
+	exits                [NumExitCauses]int
 }
 
 // Stats is a snapshot of a pool's counters, for metrics and tests.
@@ -66,8 +67,11 @@ type Stats struct {
 	Spawned int
 	// SpawnFailed counts failed attempts to start a process.
 	SpawnFailed int
-	// Crashed counts processes that exited before the pool asked them to stop.
+	// Crashed counts processes that exited before the pool asked them to
+	// stop (Exits[ExitCrashed]).
 	Crashed int
+	// Exits counts the processes reaped since New, by why they exited.
+	Exits [NumExitCauses]int
 }
 
 // New validates cfg (after defaults) and returns a pool. It spawns nothing:
@@ -250,7 +254,7 @@ func (p *Pool) Close() {
 	spares := append(p.spares, p.warming...)
 	p.spares, p.warming = nil, nil
 	for _, pr := range spares {
-		p.beginStopLocked(pr)
+		p.beginStopLocked(pr, ExitClosed)
 		p.wg.Add(1) // each spare's waiter holds a count, so this is safe
 	}
 	p.broadcastLocked()
@@ -280,7 +284,8 @@ func (p *Pool) Stats() Stats {
 		Stopping:    p.stopping,
 		Spawned:     p.spawned,
 		SpawnFailed: p.spawnFailed,
-		Crashed:     p.crashed,
+		Crashed:     p.exits[ExitCrashed],
+		Exits:       p.exits,
 	}
 }
 
@@ -315,10 +320,11 @@ func (p *Pool) removeSpareLocked(pr *Process) {
 	}
 }
 
-// beginStopLocked marks pr as being stopped; the caller starts its stop
-// sequence. An unreaped process counts in p.stopping until reaped() runs.
-func (p *Pool) beginStopLocked(pr *Process) {
-	pr.state = stateStopping
+// beginStopLocked marks pr as being stopped for cause; the caller starts
+// its stop sequence. An unreaped process counts in p.stopping until
+// reaped() runs, which counts its exit under cause.
+func (p *Pool) beginStopLocked(pr *Process, cause ExitCause) {
+	pr.state, pr.stopCause = stateStopping, cause
 	if !pr.reaped {
 		p.stopping++
 	}

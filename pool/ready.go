@@ -67,7 +67,7 @@ func (p *Pool) warmUp(pr *Process, ready func(io.Writer, io.Reader) error, timeo
 		if !timedOut {
 			p.failedLocked()
 		}
-		p.beginStopLocked(pr)
+		p.beginStopLocked(pr, ExitUnready)
 		p.wg.Add(1) // the process's waiter holds a count, so this is safe
 		p.mu.Unlock()
 		if timedOut {

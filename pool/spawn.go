@@ -157,7 +157,9 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	}
 	wasSpare := pr.state == stateSpare
 	if unexpected {
-		p.crashed++
+		p.exits[ExitCrashed]++
+	} else {
+		p.exits[pr.stopCause]++
 	}
 	if wasSpare {
 		p.removeSpareLocked(pr)
