@@ -168,7 +168,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("mcp_proxy: registering metrics: %v", err)
 	}
-	h.metrics = newEndpointMetrics(h.storeKey)
+	if h.metrics == nil { // the HTTP upstream's made it already
+		h.metrics = newEndpointMetrics(h.storeKey)
+	}
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.HTTP)
 
@@ -176,7 +178,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
 	}
-	h.server, err = front.New(front.Config{
+	cfg := front.Config{
 		Upstream:       up,
 		Store:          store,
 		MaxMessageSize: maxMessage,
@@ -190,11 +192,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		UserID:         userID,
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
-		OnRequest:      publishRequestInfo,
-		OnAnswer:       h.metrics.onAnswer,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
-	})
+	}
+	if observeRequests {
+		cfg.OnRequest = publishRequestInfo
+		cfg.OnAnswer = h.metrics.onAnswer
+		cfg.OnStream = h.metrics.onStream
+	}
+	h.server, err = front.New(cfg)
 	return err
 }
 
@@ -207,6 +213,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
 	if h.HTTP != nil {
 		key := h.HTTP.key()
+		h.metrics = newEndpointMetrics(cmp.Or(h.Name, "derived:"+key)) // the name Provision derives
+		if observeRequests {
+			h.HTTP.onReconnect = h.metrics.onReconnect
+		}
 		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
 		if err != nil {
 			return nil, "", fmt.Errorf("mcp_proxy: http: %v", err)
@@ -360,7 +370,7 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h.hookShutdown(r)
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost || !observeRequests {
 		h.server.ServeHTTP(w, r)
 		return nil
 	}
