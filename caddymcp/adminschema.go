@@ -84,6 +84,8 @@ type adminProcesses struct {
 	Spawned       int `json:"spawned"`
 	SpawnFailures int `json:"spawn_failures"`
 	Crashed       int `json:"crashed"`
+	// Exits counts the processes reaped, by cause (pool.ExitCause names).
+	Exits map[string]int `json:"exits"`
 }
 
 func newAdminSession(endpoint string, info front.SessionInfo) adminSession {

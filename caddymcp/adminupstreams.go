@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
 // listUpstreams describes the upstream of every endpoint: one entry per
@@ -27,7 +29,7 @@ func listUpstreams() []adminUpstream {
 		u := adminUpstream{Endpoint: p.endpoint, Kind: kindStdio, Address: p.command, Processes: &adminProcesses{
 			Live: st.Live, Spares: st.Spares, Warming: st.Warming, Assigned: st.Assigned,
 			Stopping: st.Stopping, Waiting: st.Waiting,
-			Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, Crashed: st.Crashed,
+			Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, Crashed: st.Crashed, Exits: exitsByCause(st),
 		}}
 		if e := stores[p.endpoint]; e != nil {
 			u.Sessions, u.Evicted = e.store.Len(), e.store.Evicted()
@@ -84,4 +86,13 @@ func commandName(command string) string {
 		return ""
 	}
 	return filepath.Base(command)
+}
+
+// exitsByCause names the pool's exit counts by cause.
+func exitsByCause(st pool.Stats) map[string]int {
+	m := make(map[string]int, len(st.Exits))
+	for c, n := range st.Exits {
+		m[pool.ExitCause(c).String()] = n
+	}
+	return m
 }
