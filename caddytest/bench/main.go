@@ -330,14 +330,22 @@ type planItem struct {
 }
 
 // runPlan measures every item of plan, round after round, each round
-// taking the items in turn, and returns their merged results.
+// taking the items in turn — in the plan's order in odd rounds, in reverse
+// in even ones, so that no target always runs first (right after the
+// previous round's processes stopped) or last — and returns their merged
+// results.
 func (b *bench) runPlan(ctx context.Context, plan []planItem, res *results) []loadResult {
 	merged := make([]loadResult, len(plan))
 	for round := 1; round <= b.cfg.rounds && ctx.Err() == nil; round++ {
-		for i, item := range plan {
+		for k := range plan {
 			if ctx.Err() != nil {
 				break
 			}
+			i := k
+			if round%2 == 0 {
+				i = len(plan) - 1 - k
+			}
+			item := plan[i]
 			b.echoJSON = item.answers == answersJSON
 			lr := b.loadTarget(ctx, item, round, res)
 			if round == 1 {
