@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -212,7 +213,9 @@ func TestAdminUpstreams(t *testing.T) {
 	}
 	want := map[string]adminUpstream{
 		httpName:  {Endpoint: httpName, Name: "mcp.example.com", Kind: "http", Address: "https://mcp.example.com:443"},
-		stdioName: {Endpoint: stdioName, Name: "mcp-server", Kind: "stdio", Address: "mcp-server", Processes: &adminProcesses{}},
+		stdioName: {Endpoint: stdioName, Name: "mcp-server", Kind: "stdio", Address: "mcp-server", Processes: &adminProcesses{
+			Exits: map[string]int{"released": 0, "surplus": 0, "unready": 0, "closed": 0, "crashed": 0},
+		}},
 	}
 	for _, u := range got.Upstreams {
 		w, ok := want[u.Endpoint]
@@ -221,7 +224,7 @@ func TestAdminUpstreams(t *testing.T) {
 		}
 		delete(want, u.Endpoint)
 		if u.Name != w.Name || u.Kind != w.Kind || u.Address != w.Address || u.Sessions != 0 || u.Evicted != 0 ||
-			(w.Processes == nil) != (u.Processes == nil) || (u.Processes != nil && *u.Processes != *w.Processes) {
+			(w.Processes == nil) != (u.Processes == nil) || (u.Processes != nil && !reflect.DeepEqual(*u.Processes, *w.Processes)) {
 			t.Errorf("upstream %+v (processes %+v), want %+v", u, u.Processes, w)
 		}
 	}

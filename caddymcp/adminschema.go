@@ -109,6 +109,8 @@ type adminProcesses struct {
 	SpawnFailures int `json:"spawn_failures"`
 	ReadyFailures int `json:"ready_failures"`
 	Crashed       int `json:"crashed"`
+	// Exits counts the processes reaped, by cause (pool.ExitCause names).
+	Exits map[string]int `json:"exits"`
 }
 
 func newAdminSession(endpoint string, info front.SessionInfo) adminSession {

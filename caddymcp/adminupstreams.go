@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
@@ -59,6 +60,7 @@ func newAdminProcesses(p *stdioEntry) *adminProcesses {
 		Live: st.Live, Spares: st.Spares, Warming: st.Warming, Assigned: st.Assigned,
 		Stopping: st.Stopping, Waiting: st.Waiting,
 		Spawned: st.Spawned, SpawnFailures: st.SpawnFailed, ReadyFailures: st.ReadyFailed, Crashed: st.Crashed,
+		Exits: exitsByCause(st),
 	}
 }
 
@@ -114,4 +116,13 @@ func commandName(command string) string {
 		return ""
 	}
 	return filepath.Base(command)
+}
+
+// exitsByCause names the pool's exit counts by cause.
+func exitsByCause(st pool.Stats) map[string]int {
+	m := make(map[string]int, len(st.Exits))
+	for c, n := range st.Exits {
+		m[pool.ExitCause(c).String()] = n
+	}
+	return m
 }

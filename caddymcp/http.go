@@ -44,6 +44,8 @@ type HTTPUpstream struct {
 	ResponseHeaderTimeout caddy.Duration `json:"response_header_timeout,omitempty"`
 	// IdleTimeout ends an upstream SSE stream that sent nothing, not even a keep-alive, for this long (default: no limit).
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	onReconnect func(remote.Reconnect) // counts reconnections in the endpoint's metrics
 }
 
 // MCP transports of an HTTP upstream (HTTPUpstream.MCPTransport).
@@ -84,6 +86,7 @@ func (u *HTTPUpstream) build(ctx caddy.Context, name string, maxMessageSize, max
 		MaxMessageSize:        maxMessageSize,
 		MaxInFlight:           maxInFlight,
 		Logger:                ctx.Logger().Named("http").With(zapUpstream(name)),
+		OnReconnect:           u.onReconnect,
 	}
 	var (
 		up  upstream.Upstream

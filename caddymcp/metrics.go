@@ -9,6 +9,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
 
 // mcpMethods are the JSON-RPC methods a client sends under MCP: the only
@@ -45,11 +48,13 @@ const (
 // metrics are the collectors, made once and registered with the registry
 // of every configuration load (Caddy makes a new one per load).
 var metrics = struct {
-	once      sync.Once
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	toolCalls *prometheus.CounterVec
-	state     prometheus.Collector
+	once       sync.Once
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	toolCalls  *prometheus.CounterVec
+	streams    *prometheus.GaugeVec
+	reconnects *prometheus.CounterVec
+	state      prometheus.Collector
 }{}
 
 func initMetrics() {
@@ -68,8 +73,21 @@ func initMetrics() {
 			Namespace: ns, Name: "tool_calls_total",
 			Help: "tools/call requests answered, by endpoint, tool (one the server listed, else other) and outcome (ok; error: a JSON-RPC error answer).",
 		}, []string{"endpoint", "tool", "outcome"})
+		metrics.streams = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "streams",
+			Help: "SSE streams clients hold open, by endpoint and kind (post, get, sse_2024, stateless, listen).",
+		}, []string{"endpoint", "kind"})
+		metrics.reconnects = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "upstream_reconnects_total",
+			Help: "Requests that re-opened an SSE stream an HTTP upstream dropped, by endpoint and stream (get: the session's GET stream; resume: a response stream resumed with Last-Event-ID).",
+		}, []string{"endpoint", "stream"})
 		metrics.state = stateCollector{}
 	})
+}
+
+// collectors are every collector of the module, made by initMetrics.
+func collectors() []prometheus.Collector {
+	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}}
 }
 
 // registerMetrics registers the collectors with ctx's registry, which is
@@ -80,7 +98,7 @@ func registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.state, upstreamHealthCollector{}} {
+	for _, c := range collectors() {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -94,11 +112,13 @@ func registerMetrics(ctx caddy.Context) error {
 // endpointMetrics are one endpoint's label children, looked up once so
 // that a request costs no label hashing.
 type endpointMetrics struct {
-	endpoint string
-	tools    *toolSet
-	methods  map[string]*methodMetrics
-	other    *methodMetrics
-	none     *methodMetrics
+	endpoint   string
+	tools      *toolSet
+	methods    map[string]*methodMetrics
+	other      *methodMetrics
+	none       *methodMetrics
+	streams    [front.NumClientStreams]prometheus.Gauge
+	reconnects [2]prometheus.Counter // by remote.Reconnect
 }
 
 type methodMetrics struct {
@@ -119,6 +139,12 @@ func newEndpointMetrics(endpoint string) *endpointMetrics {
 	m := &endpointMetrics{endpoint: endpoint, tools: toolsOf(endpoint), methods: make(map[string]*methodMetrics, len(mcpMethods)), other: child(methodOther), none: child(methodNone)}
 	for _, name := range mcpMethods {
 		m.methods[name] = child(name)
+	}
+	for k := range front.NumClientStreams {
+		m.streams[k] = metrics.streams.WithLabelValues(endpoint, k.String())
+	}
+	for _, k := range []remote.Reconnect{remote.ReconnectGet, remote.ReconnectResume} {
+		m.reconnects[k] = metrics.reconnects.WithLabelValues(endpoint, k.String())
 	}
 	return m
 }
@@ -142,6 +168,16 @@ func (m *endpointMetrics) observe(method string, status int, rpcError bool, took
 		mm.ok.Inc()
 	}
 	mm.duration.Observe(took.Seconds())
+}
+
+// onStream is front.Config.OnStream for the endpoint.
+func (m *endpointMetrics) onStream(kind front.ClientStream, delta int) {
+	m.streams[kind].Add(float64(delta))
+}
+
+// onReconnect is remote.Config.OnReconnect for the endpoint's HTTP upstream.
+func (m *endpointMetrics) onReconnect(kind remote.Reconnect) {
+	m.reconnects[kind].Inc()
 }
 
 // statusRecorder keeps the status a handler answered with. Unwrap lets

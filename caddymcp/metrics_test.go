@@ -175,3 +175,16 @@ func BenchmarkObserve(b *testing.B) {
 		m.observe("tools/call", rec.status, rec.rpcError.Load(), time.Millisecond)
 	}
 }
+
+// BenchmarkOnAnswerToolCall is what a tools/call answer costs the metrics:
+// the tool's label (a listed name) and its counter.
+func BenchmarkOnAnswerToolCall(b *testing.B) {
+	m := newEndpointMetrics("bench-tools")
+	m.tools.learn([]byte(`{"tools":[{"name":"echo"}]}`))
+	answer := pipeline.NewResult([]byte("7"), []byte(`{"content":[]}`))
+	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.onAnswer(rec, "tools/call", "echo", answer)
+	}
+}

@@ -19,6 +19,9 @@ var (
 		"Failed attempts to start a stdio server process.", []string{"endpoint"}, nil)
 	descCrashes = prometheus.NewDesc("caddy_mcp_process_crashes_total",
 		"Stdio server processes that exited before the gateway asked them to stop.", []string{"endpoint"}, nil)
+	descExits = prometheus.NewDesc("caddy_mcp_process_exits_total",
+		"Stdio server processes reaped since the endpoint's pool was made, by cause (released: its session ended; surplus: an idle or surplus spare stopped; unready: a spare failed its readiness check; closed: the pool closed; crashed: it exited on its own).",
+		[]string{"endpoint", "cause"}, nil)
 	descEvictions = prometheus.NewDesc("caddy_mcp_evictions_total",
 		"Idle sessions ended to make room under max_sessions or max_sessions_per_client.", []string{"endpoint"}, nil)
 )
@@ -30,7 +33,7 @@ type stateCollector struct{}
 
 // Describe implements prometheus.Collector.
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSessions, descProcesses, descSpawns, descSpawnFailures, descCrashes, descEvictions} {
+	for _, d := range []*prometheus.Desc{descSessions, descProcesses, descSpawns, descSpawnFailures, descCrashes, descExits, descEvictions} {
 		ch <- d
 	}
 }
@@ -63,6 +66,9 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 			sum.Spawned += st.Spawned
 			sum.SpawnFailed += st.SpawnFailed
 			sum.Crashed += st.Crashed
+			for c, n := range st.Exits {
+				sum.Exits[c] += n
+			}
 		}
 		return true
 	})
@@ -80,5 +86,8 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSpawns, prometheus.CounterValue, float64(st.Spawned), endpoint)
 		ch <- prometheus.MustNewConstMetric(descSpawnFailures, prometheus.CounterValue, float64(st.SpawnFailed), endpoint)
 		ch <- prometheus.MustNewConstMetric(descCrashes, prometheus.CounterValue, float64(st.Crashed), endpoint)
+		for c, n := range st.Exits {
+			ch <- prometheus.MustNewConstMetric(descExits, prometheus.CounterValue, float64(n), endpoint, pool.ExitCause(c).String())
+		}
 	}
 }

@@ -166,6 +166,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.storeKey == "" {
 		h.storeKey = "derived:" + upstreamKeys(h)
 	}
+	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
 	up, err := h.provisionUpstreams(ctx, int(maxMessage))
 	if err != nil {
 		return err
@@ -190,7 +191,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("mcp_proxy: registering metrics: %v", err)
 	}
-	h.metrics = newEndpointMetrics(h.storeKey)
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.built, h.members)
 
@@ -198,7 +198,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
 	}
-	h.server, err = front.New(front.Config{
+	cfg := front.Config{
 		Upstream:       up,
 		Store:          store,
 		MaxMessageSize: maxMessage,
@@ -212,11 +212,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		UserID:         userID,
 		ClientKey:      clientIP,
 		PublicPath:     originalPath,
-		OnRequest:      publishRequestInfo,
-		OnAnswer:       h.metrics.onAnswer,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
-	})
+	}
+	if observeRequests {
+		cfg.OnRequest = publishRequestInfo
+		cfg.OnAnswer = h.metrics.onAnswer
+		cfg.OnStream = h.metrics.onStream
+	}
+	h.server, err = front.New(cfg)
 	return err
 }
 
@@ -314,7 +318,7 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h.hookShutdown(r)
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost || !observeRequests {
 		h.server.ServeHTTP(w, r)
 		return nil
 	}

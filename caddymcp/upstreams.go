@@ -221,6 +221,9 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 			built[i] = b
 			continue
 		}
+		if observeRequests {
+			u.HTTP.onReconnect = h.metrics.onReconnect
+		}
 		up, err := u.HTTP.build(ctx, name, maxMessage, h.MaxInFlight, h.VerboseErrors)
 		if err != nil {
 			return nil, fmt.Errorf("mcp_proxy: upstream %s: http: %v", name, err)

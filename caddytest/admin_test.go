@@ -47,15 +47,16 @@ type adminUpstream struct {
 	Sessions  int    `json:"sessions"`
 	Evicted   int64  `json:"evicted"`
 	Processes *struct {
-		Live          int `json:"live"`
-		Spares        int `json:"spares"`
-		Warming       int `json:"warming"`
-		Assigned      int `json:"assigned"`
-		Stopping      int `json:"stopping"`
-		Waiting       int `json:"waiting"`
-		Spawned       int `json:"spawned"`
-		SpawnFailures int `json:"spawn_failures"`
-		Crashed       int `json:"crashed"`
+		Live          int            `json:"live"`
+		Spares        int            `json:"spares"`
+		Warming       int            `json:"warming"`
+		Assigned      int            `json:"assigned"`
+		Stopping      int            `json:"stopping"`
+		Waiting       int            `json:"waiting"`
+		Spawned       int            `json:"spawned"`
+		SpawnFailures int            `json:"spawn_failures"`
+		Crashed       int            `json:"crashed"`
+		Exits         map[string]int `json:"exits"`
 	} `json:"processes"`
 }
 
@@ -212,7 +213,8 @@ func TestAdminSessions(t *testing.T) {
 		p := u.Processes
 		if p.Warming == 0 && p.Stopping == 0 && p.Live == len(childPIDs(t)) {
 			if u.Kind != "stdio" || u.Sessions != 2 || u.Evicted != 0 || p.Assigned != 2 || p.Live != p.Assigned+p.Spares ||
-				p.Waiting != 0 || p.Spawned < p.Live || p.SpawnFailures != 0 || p.Crashed != 0 {
+				p.Waiting != 0 || p.Spawned < p.Live || p.SpawnFailures != 0 || p.Crashed != 0 ||
+				len(p.Exits) != 5 || p.Exits["crashed"] != 0 {
 				t.Errorf("upstream = %+v, processes %+v", u, *p)
 			}
 			if want := filepath.Base(server); u.Address != want {
@@ -233,6 +235,7 @@ func TestAdminSessions(t *testing.T) {
 	}
 
 	pid := byID[quiet.ID()].Upstream.PID
+	releasedBefore := adminStdioUpstream(t).Processes.Exits["released"]
 	if status, body := adminDo(t, http.MethodDelete, "/mcp_proxy/sessions/"+quiet.ID()); status != http.StatusNoContent {
 		t.Fatalf("DELETE: status %d: %s", status, body)
 	}
@@ -257,6 +260,17 @@ func TestAdminSessions(t *testing.T) {
 	}
 	if u := adminStdioUpstream(t); u.Sessions != 1 || u.Processes.Assigned != 1 {
 		t.Errorf("after DELETE: upstream %+v, processes %+v, want 1 session on 1 assigned process", u, *u.Processes)
+	}
+	// Its process counts as an exit the gateway asked for, once reaped.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		p := adminStdioUpstream(t).Processes
+		if p.Exits["released"] == releasedBefore+1 && p.Exits["crashed"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after DELETE: exits %v, want released %d (one more than before) and none crashed", p.Exits, releasedBefore+1)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -42,7 +42,8 @@ type Pool struct {
 	backoff  time.Duration
 	retryAt  time.Time // the keeper spawns no spare before this
 
-	spawned, spawnFailed, crashed, readyFailed int
+	spawned, spawnFailed, readyFailed int
+	exits                             [NumExitCauses]int
 }
 
 // Stats is a snapshot of a pool's counters, for metrics and tests.
@@ -66,11 +67,14 @@ type Stats struct {
 	Spawned int
 	// SpawnFailed counts failed attempts to start a process.
 	SpawnFailed int
-	// Crashed counts processes that exited before the pool asked them to stop.
+	// Crashed counts processes that exited before the pool asked them to
+	// stop (Exits[ExitCrashed]).
 	Crashed int
 	// ReadyFailed counts new spares that failed their Ready check (an
 	// answer that is not one, or the process's exit; not a timeout).
 	ReadyFailed int
+	// Exits counts the processes reaped since New, by why they exited.
+	Exits [NumExitCauses]int
 }
 
 // New validates cfg (after defaults) and returns a pool. It spawns nothing:
@@ -253,7 +257,7 @@ func (p *Pool) Close() {
 	spares := append(p.spares, p.warming...)
 	p.spares, p.warming = nil, nil
 	for _, pr := range spares {
-		p.beginStopLocked(pr)
+		p.beginStopLocked(pr, ExitClosed)
 		p.wg.Add(1) // each spare's waiter holds a count, so this is safe
 	}
 	p.broadcastLocked()
@@ -283,8 +287,9 @@ func (p *Pool) Stats() Stats {
 		Stopping:    p.stopping,
 		Spawned:     p.spawned,
 		SpawnFailed: p.spawnFailed,
-		Crashed:     p.crashed,
+		Crashed:     p.exits[ExitCrashed],
 		ReadyFailed: p.readyFailed,
+		Exits:       p.exits,
 	}
 }
 
@@ -319,10 +324,11 @@ func (p *Pool) removeSpareLocked(pr *Process) {
 	}
 }
 
-// beginStopLocked marks pr as being stopped; the caller starts its stop
-// sequence. An unreaped process counts in p.stopping until reaped() runs.
-func (p *Pool) beginStopLocked(pr *Process) {
-	pr.state = stateStopping
+// beginStopLocked marks pr as being stopped for cause; the caller starts
+// its stop sequence. An unreaped process counts in p.stopping until
+// reaped() runs, which counts its exit under cause.
+func (p *Pool) beginStopLocked(pr *Process, cause ExitCause) {
+	pr.state, pr.stopCause = stateStopping, cause
 	if !pr.reaped {
 		p.stopping++
 	}

@@ -52,6 +52,7 @@ type Process struct {
 
 	// Guarded by pool.mu.
 	state     state
+	stopCause ExitCause // why the pool stopped it, once state is stateStopping
 	handedOut bool      // Acquire returned it; its stdout then waits for Release
 	released  bool      // Release was called
 	endedOwn  bool      // Ended was called: its output ended before anyone asked it to stop
@@ -154,7 +155,7 @@ func (pr *Process) Release() {
 	}
 	reaped := pr.reaped
 	if !reaped && pr.state != stateStopping {
-		p.beginStopLocked(pr)
+		p.beginStopLocked(pr, ExitReleased)
 		// The waiter of this unreaped process still holds a count on p.wg,
 		// so this Add cannot race a Wait that already saw zero.
 		p.wg.Add(1)

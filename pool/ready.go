@@ -68,7 +68,7 @@ func (p *Pool) warmUp(pr *Process, ready func(io.Writer, io.Reader) error, timeo
 			p.failedLocked()
 			p.readyFailed++
 		}
-		p.beginStopLocked(pr)
+		p.beginStopLocked(pr, ExitUnready)
 		p.wg.Add(1) // the process's waiter holds a count, so this is safe
 		p.mu.Unlock()
 		if timedOut {

@@ -62,7 +62,7 @@ func (p *Pool) keepOnce() (wake time.Duration, ok bool) {
 	stopOldest := func() {
 		sp := p.spares[0]
 		p.removeSpareLocked(sp)
-		p.beginStopLocked(sp)
+		p.beginStopLocked(sp, ExitSurplus)
 		p.wg.Add(1) // the spare's waiter holds a count, so this is safe
 		idle = append(idle, sp)
 	}
@@ -83,7 +83,7 @@ func (p *Pool) keepOnce() (wake time.Duration, ok bool) {
 			continue
 		}
 		p.removeSpareLocked(sp)
-		p.beginStopLocked(sp)
+		p.beginStopLocked(sp, ExitSurplus)
 		p.wg.Add(1) // the spare's waiter holds a count, so this is safe
 		idle = append(idle, sp)
 	}
@@ -134,7 +134,7 @@ func (p *Pool) spawnSpare() {
 		p.mu.Unlock()
 		return
 	case p.closed:
-		p.beginStopLocked(pr)
+		p.beginStopLocked(pr, ExitClosed)
 		p.wg.Add(1)
 		p.mu.Unlock()
 		go p.stop(pr)

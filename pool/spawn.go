@@ -158,7 +158,9 @@ func (p *Pool) reaped(pr *Process, uptime time.Duration) {
 	wasSpare := pr.state == stateSpare
 	crashed := !asked || pr.endedOwn
 	if crashed {
-		p.crashed++
+		p.exits[ExitCrashed]++
+	} else {
+		p.exits[pr.stopCause]++
 	}
 	if wasSpare {
 		p.removeSpareLocked(pr)

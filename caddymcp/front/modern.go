@@ -66,6 +66,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 	v := s.settings.chain.Run(r.Context(), ex, m)
 	switch v.Action {
 	case pipeline.Respond:
+		s.statelessAnswered(w, m, v.Message)
 		writeMessage(w, http.StatusOK, v.Message)
 		return
 	case pipeline.Drop:
@@ -282,8 +283,15 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 			q.finish(nil)
 		}
 	}()
-	// However the handler leaves, the call ends before it returns.
-	defer func() { cancel(); wg.Wait() }()
+	// However the handler leaves, the call ends before it returns, and
+	// Config.OnAnswer hears how it ended.
+	defer func() {
+		cancel()
+		wg.Wait()
+		if !req.Message.IsNotification() {
+			s.statelessAnswered(w, req.Message, q.finalMessage())
+		}
+	}()
 
 	// The writer follows the client's context, not the call's: a call the
 	// queue cancelled still owes the client its final error.
@@ -317,6 +325,12 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
+	kind := StreamStateless
+	if req.Message.Method == "subscriptions/listen" {
+		kind = StreamListen
+	}
+	s.streamOpen(kind, 1)
+	defer s.streamOpen(kind, -1)
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
 	sw.event("", first.m.Raw)

@@ -114,3 +114,14 @@ func (q *deliveryQueue) takeFinal() *delivery {
 	q.finalTaken = true
 	return q.final
 }
+
+// finalMessage is the call's final message (nil if there is none), once
+// the queue finished, whether or not a writer took it.
+func (q *deliveryQueue) finalMessage() *pipeline.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.final == nil {
+		return nil
+	}
+	return q.final.m
+}

@@ -156,6 +156,8 @@ const (
 // client goes away, another reader takes over, or the gateway ends the
 // stream for a reload or an exit (see Server.Shutdown and Server.Exit).
 func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, kind streamKind) {
+	s.streamOpen(clientStreamOf(kind), 1)
+	defer s.streamOpen(clientStreamOf(kind), -1)
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
 	var buf []event

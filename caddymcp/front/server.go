@@ -77,13 +77,17 @@ type Config struct {
 	// told again when the session or revision becomes known later. It runs
 	// on the request's goroutine and must not keep info.
 	OnRequest func(r *http.Request, info *RequestInfo)
-	// OnAnswer, if set, is told of the answer each request of a session
-	// gets — the server's, a pipeline stage's, or the gateway's own error
+	// OnAnswer, if set, is told of the answer each request gets — the server's, a pipeline stage's, or the gateway's own error
 	// — with the request's method and target and post, the writer of the
 	// POST that carried it (whose handler may have returned already). It
 	// runs on whatever goroutine answers, must be quick, and must not keep
-	// answer. Stateless (2026-07-28) requests are not told.
+	// answer. For a stateless (2026-07-28) request post is the request's
+	// own writer and the call is told before its handler returns.
 	OnAnswer func(post http.ResponseWriter, method, target string, answer *pipeline.Message)
+	// OnStream, if set, is told when a client's SSE stream opens (delta 1)
+	// and closes (-1), with its kind. It runs on the stream's goroutine
+	// and must be quick.
+	OnStream func(kind ClientStream, delta int)
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 	// VerboseErrors puts the detail of upstream failures (a command line,

@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
 	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
 	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
-	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-http, caddy-mcp-http2, reverse_proxy")
+	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-http, caddy-mcp-http2, reverse_proxy")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
 	fs.IntVar(&c.sseStreams, "sse-streams", 1000, "concurrent SSE GET streams for the stream measurement (0 skips it; at most 2000)")
@@ -155,16 +155,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // bench is one run.
 type bench struct {
-	cfg       config
-	lab       *lab
-	root      string
-	caddyBin  string
-	echoBin   string
-	sgScript  string // supergateway's dist/index.js, "" when missing
-	sgMissing string // why it is missing
-	echoJSON  bool   // the HTTP echo server started next answers with JSON
-	started   time.Time
-	stderr    io.Writer
+	cfg      config
+	lab      *lab
+	root     string
+	caddyBin string
+	echoBin  string
+	// noObserveBin is Caddy built with the tag caddymcp_noobserve, for
+	// targetNoObserve ("" unless wanted).
+	noObserveBin string
+	sgScript     string // supergateway's dist/index.js, "" when missing
+	sgMissing    string // why it is missing
+	echoJSON     bool   // the HTTP echo server started next answers with JSON
+	started      time.Time
+	stderr       io.Writer
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -250,6 +253,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 			return nil, err
 		}
 	}
+	if err := b.buildNoObserve(ctx, dir); err != nil {
+		return nil, err
+	}
 	if b.wants(targetSG) {
 		b.findSupergateway()
 		if b.sgScript == "" {
@@ -291,7 +297,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 
 	// Stop everything, then look for processes of ours that outlived it.
 	b.lab.stopAll()
-	res.Leftovers = leftovers(5*time.Second, b.echoBin, b.caddyBin)
+	res.Leftovers = leftovers(5*time.Second, b.echoBin, b.caddyBin, b.noObserveBin)
 	if ctx.Err() != nil {
 		res.Problems = append(res.Problems, "interrupted")
 	}
@@ -324,14 +330,22 @@ type planItem struct {
 }
 
 // runPlan measures every item of plan, round after round, each round
-// taking the items in turn, and returns their merged results.
+// taking the items in turn — in the plan's order in odd rounds, in reverse
+// in even ones, so that no target always runs first (right after the
+// previous round's processes stopped) or last — and returns their merged
+// results.
 func (b *bench) runPlan(ctx context.Context, plan []planItem, res *results) []loadResult {
 	merged := make([]loadResult, len(plan))
 	for round := 1; round <= b.cfg.rounds && ctx.Err() == nil; round++ {
-		for i, item := range plan {
+		for k := range plan {
 			if ctx.Err() != nil {
 				break
 			}
+			i := k
+			if round%2 == 0 {
+				i = len(plan) - 1 - k
+			}
+			item := plan[i]
 			b.echoJSON = item.answers == answersJSON
 			lr := b.loadTarget(ctx, item, round, res)
 			if round == 1 {

@@ -62,6 +62,7 @@ func markdown(r *results) string {
 			times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)), cpu)
 	}
 	cmp(targetMCPStdio, targetSG, "")
+	w("%s", observeCost(r.Load, c.client))
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
 		cmp(targetMCPHTTP2, targetMCPHTTP, a)
@@ -105,6 +106,7 @@ func markdown(r *results) string {
 			w("\n- **%s** vs **%s** (go-sdk client): %s the throughput, p50 %s, p99 %s.\n", x.name(), y.name(),
 				times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)))
 		}
+		w("%s", observeCost(r.SDKLoad, clientGoSDK))
 		for _, l := range r.SDKLoad {
 			for _, e := range l.ErrorSamples {
 				w("- %s (go-sdk client) error: `%s`\n", l.name(), oneLine(e, 300))

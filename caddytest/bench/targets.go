@@ -38,6 +38,7 @@ const (
 	targetEcho       = "echo"
 	targetSG         = "supergateway"
 	targetMCPStdio   = "caddy-mcp-stdio"
+	targetNoObserve  = "caddy-mcp-stdio-noobserve"
 	targetMCPHTTP    = "caddy-mcp-http"
 	targetMCPHTTP2   = "caddy-mcp-http2"
 	targetRevProxy   = "reverse_proxy"
@@ -52,7 +53,10 @@ const (
 var allTargets = []target{
 	{Name: targetEcho, Label: "echo server, direct", Upstream: "HTTP", start: startEchoTarget},
 	{Name: targetSG, Label: "supergateway → stdio", Upstream: "stdio", start: startSupergatewayTarget},
-	{Name: targetMCPStdio, Label: "caddy-mcp → stdio", Upstream: "stdio", start: startMCPStdioTarget},
+	{Name: targetMCPStdio, Label: "caddy-mcp → stdio", Upstream: "stdio", start: func(ctx context.Context, b *bench) (*running, error) {
+		return startMCPStdioTarget(ctx, b, targetMCPStdio)
+	}},
+	{Name: targetNoObserve, Label: "caddy-mcp → stdio, metrics and placeholders off", Upstream: "stdio", start: startNoObserveTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
 	{Name: targetRevProxy, Label: "Caddy reverse_proxy → HTTP", Upstream: "HTTP", start: startRevProxyTarget},
@@ -131,7 +135,7 @@ func stdioPoolSize(n int) string {
 	return fmt.Sprintf("max_processes %d\n\t\t\twarm %d", 2*n+4, n)
 }
 
-func startMCPStdioTarget(ctx context.Context, b *bench) (*running, error) {
+func startMCPStdioTarget(ctx context.Context, b *bench, name string) (*running, error) {
 	site := fmt.Sprintf(`	mcp_proxy /mcp {
 		name bench-stdio
 		stdio %s {
@@ -140,7 +144,7 @@ func startMCPStdioTarget(ctx context.Context, b *bench) (*running, error) {
 		max_sessions %d
 	}
 `, caddyQuote(b.echoBin), stdioPoolSize(b.cfg.sessions), b.cfg.sessions*4+100)
-	c, err := b.startCaddy(ctx, "caddy-mcp-stdio", site)
+	c, err := b.startCaddy(ctx, name, site)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +266,11 @@ http://:%d {
 		return nil, err
 	}
 	env := []string{"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"), "XDG_DATA_HOME=" + filepath.Join(dir, "data")}
-	p, err := b.lab.start(name, env, false, b.caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	bin := b.caddyBin
+	if name == targetNoObserve {
+		bin = b.noObserveBin
+	}
+	p, err := b.lab.start(name, env, false, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,9 @@ func (c *httpConn) getLoop(ctx context.Context, st *streamState) {
 			return
 		}
 		progress = false
+		if !first {
+			c.h.reconnected(ReconnectGet)
+		}
 		resp, xerr := c.do(ctx, http.MethodGet, nil, st.lastID, nil)
 		if xerr != nil {
 			if ctx.Err() != nil {

@@ -88,6 +88,37 @@ type Config struct {
 	GetStreamGrace time.Duration
 	// Logger receives the upstream's logs; nil means none.
 	Logger *zap.Logger
+	// OnReconnect, if set, is told of every request that re-opens a
+	// server's SSE stream the server (or the network) dropped: the GET
+	// stream (ReconnectGet) and a response stream resumed with GET and
+	// Last-Event-ID (ReconnectResume). It must be quick.
+	OnReconnect func(kind Reconnect)
+}
+
+// Reconnect is the kind of stream a reconnection re-opens (Config.OnReconnect).
+type Reconnect int
+
+// The kinds of reconnections.
+const (
+	// ReconnectGet re-opens the session's GET stream.
+	ReconnectGet Reconnect = iota
+	// ReconnectResume resumes a POST's response stream.
+	ReconnectResume
+)
+
+// String is the kind's name as metrics show it.
+func (k Reconnect) String() string {
+	if k == ReconnectResume {
+		return "resume"
+	}
+	return "get"
+}
+
+// reconnected tells Config.OnReconnect of a reconnection of kind.
+func (h *HTTP) reconnected(kind Reconnect) {
+	if h.cfg.OnReconnect != nil {
+		h.cfg.OnReconnect(kind)
+	}
 }
 
 // HTTP is an upstream MCP server reached over Streamable HTTP: each client

@@ -105,7 +105,8 @@ func TestHTTPGetStreamSurvivesCuts(t *testing.T) {
 			<-r.Context().Done() // all sent: hold the stream
 		}
 	}))
-	h := newTestHTTP(t, Config{URL: p.srv.URL})
+	var reconnects reconnectCounts
+	h := newTestHTTP(t, Config{URL: p.srv.URL, OnReconnect: reconnects.count})
 	rec := newHTTPRecorder()
 	c := openConn(t, h, rec)
 	handshake(t, c, rec, "2025-11-25")
@@ -132,6 +133,19 @@ func TestHTTPGetStreamSurvivesCuts(t *testing.T) {
 	if want := []string{"", "g_3", "g_6", "g_9"}; !slices.Equal(lastIDs, want) {
 		t.Fatalf("GETs sent Last-Event-ID %q, want %q", lastIDs, want)
 	}
+	reconnects.check(t, 3, 0) // every GET but the first
+}
+
+// reconnectCounts counts Config.OnReconnect calls by kind.
+type reconnectCounts [2]atomic.Int32
+
+func (r *reconnectCounts) count(k Reconnect) { r[k].Add(1) }
+
+func (r *reconnectCounts) check(t *testing.T, get, resume int32) {
+	t.Helper()
+	if g, s := r[ReconnectGet].Load(), r[ReconnectResume].Load(); g != get || s != resume {
+		t.Errorf("OnReconnect told of %d GET stream and %d resume reconnections, want %d and %d", g, s, get, resume)
+	}
 }
 
 func TestHTTPPostStreamResumedAfterPriming(t *testing.T) {
@@ -152,7 +166,8 @@ func TestHTTPPostStreamResumedAfterPriming(t *testing.T) {
 			http.Error(w, "unexpected Last-Event-ID "+last, http.StatusBadRequest)
 		}
 	}))
-	h := newTestHTTP(t, Config{URL: p.srv.URL})
+	var reconnects reconnectCounts
+	h := newTestHTTP(t, Config{URL: p.srv.URL, OnReconnect: reconnects.count})
 	rec := newHTTPRecorder()
 	c := openConn(t, h, rec)
 	handshake(t, c, rec, "2025-11-25")
@@ -171,6 +186,7 @@ func TestHTTPPostStreamResumedAfterPriming(t *testing.T) {
 	if !slices.Equal(seq, []string{progress, result}) {
 		t.Fatalf("deliveries %q", seq)
 	}
+	reconnects.check(t, 0, 2) // the two resumes
 }
 
 func TestHTTPFailuresAnswerTheRequest(t *testing.T) {

@@ -235,6 +235,7 @@ func (x *exchange) readStream(resp *response) {
 				return
 			}
 			progress = false
+			c.h.reconnected(ReconnectResume)
 			r, xerr := c.do(x.ctx, http.MethodGet, nil, st.lastID, nil)
 			if xerr != nil {
 				last = xerr

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestObserveCost: the on/off line gives the median of the rounds' ratios
+// (not the ratio of the totals), and nothing without both targets.
+func TestObserveCost(t *testing.T) {
+	load := func(name string, rounds ...float64) loadResult {
+		l := loadResult{Target: name, Label: name, Upstream: "stdio", Calls: 100, Elapsed: time.Second, Throughput: 100,
+			P99: time.Millisecond, RoundThroughput: rounds}
+		return l
+	}
+	tests := []struct {
+		name  string
+		loads []loadResult
+		want  string // "" for no line
+	}{
+		{"odd rounds", []loadResult{load(targetMCPStdio, 90, 100, 300), load(targetNoObserve, 100, 100, 100)}, "median of the 3 rounds' throughput ratios 1.000×"},
+		{"even rounds", []loadResult{load(targetMCPStdio, 90, 110), load(targetNoObserve, 100, 100)}, "median of the 2 rounds' throughput ratios 1.000×"},
+		{"rounds listed", []loadResult{load(targetMCPStdio, 95), load(targetNoObserve, 100)}, "(rounds: 0.950;"},
+		{"no off target", []loadResult{load(targetMCPStdio, 100)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := observeCost(tt.loads, clientRaw)
+			if tt.want == "" {
+				if got != "" {
+					t.Fatalf("observeCost = %q, want no line", got)
+				}
+				return
+			}
+			if !strings.Contains(got, tt.want) {
+				t.Fatalf("observeCost = %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+}
