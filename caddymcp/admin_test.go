@@ -212,7 +212,7 @@ func TestAdminUpstreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]adminUpstream{
-		httpName:  {Endpoint: httpName, Name: "mcp.example.com", Kind: "http", Address: "https://mcp.example.com:443"},
+		httpName: {Endpoint: httpName, Name: "mcp.example.com", Kind: "http", Address: "https://mcp.example.com:443"},
 		stdioName: {Endpoint: stdioName, Name: "mcp-server", Kind: "stdio", Address: "mcp-server", Processes: &adminProcesses{
 			Exits: map[string]int{"released": 0, "surplus": 0, "unready": 0, "closed": 0, "crashed": 0},
 		}},
