@@ -131,6 +131,7 @@ func (s *Server) Token(subject, aud string, ttl time.Duration, scopes ...string)
 		"nbf":       now.Unix(),
 		"exp":       now.Add(ttl).Unix(),
 		"client_id": subject,
+		"jti":       rand.Text(), // two tokens issued in the same second differ
 	}
 	if len(scopes) > 0 {
 		c["scope"] = strings.Join(scopes, " ")
