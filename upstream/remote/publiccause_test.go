@@ -11,8 +11,12 @@ import (
 // says itself what the client may read.
 type credentialsFailure struct{}
 
-func (credentialsFailure) Error() string       { return "token endpoint https://auth.internal/token: connection refused" }
-func (credentialsFailure) PublicCause() string { return "the gateway could not obtain its access token for it" }
+func (credentialsFailure) Error() string {
+	return "token endpoint https://auth.internal/token: connection refused"
+}
+func (credentialsFailure) PublicCause() string {
+	return "the gateway could not obtain its access token for it"
+}
 
 // TestConnectCauseOfAWrappingTransport: the cause a transport wrapper
 // gives wins over the words of its detail (which here would read as the
