@@ -55,7 +55,6 @@ type introspector struct {
 	mu       sync.Mutex
 	cache    map[[32]byte]cachedAnswer // by the token's SHA-256: no token kept in memory as such
 	order    [][32]byte                // insertion order, for eviction
-	requests int
 }
 
 type cachedAnswer struct {
