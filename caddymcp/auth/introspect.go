@@ -53,8 +53,9 @@ type introspector struct {
 	now      func() time.Time
 	leeway   time.Duration
 	mu       sync.Mutex
-	cache    map[[32]byte]cachedAnswer // by the token's SHA-256: no token kept in memory as such
-	order    [][32]byte                // insertion order, for eviction
+	cache    map[[32]byte]cachedAnswer   // by the token's SHA-256: no token kept in memory as such
+	order    [][32]byte                  // insertion order, for eviction
+	inflight map[[32]byte]*introspection // tokens being asked about
 }
 
 type cachedAnswer struct {
@@ -77,29 +78,66 @@ type introspectionAnswer struct {
 	TokenType string          `json:"token_type"`
 }
 
-// check returns the claims of an opaque token.
+// introspection is one question to the endpoint, which callers with the
+// same token share.
+type introspection struct {
+	done chan struct{} // closed when answered
+	err  error         // the endpoint's failure, once done
+}
+
+// check returns the claims of an opaque token. Callers with a token that
+// is being asked about wait for that one answer.
 func (in *introspector) check(ctx context.Context, token string) (*Claims, error) {
 	key := sha256.Sum256([]byte(token))
-	now := in.now()
-	in.mu.Lock()
-	if a, ok := in.cache[key]; ok && now.Before(a.until) {
+	for {
+		now := in.now()
+		in.mu.Lock()
+		if a, ok := in.cache[key]; ok && now.Before(a.until) {
+			in.mu.Unlock()
+			return a.claims, a.err
+		}
+		if q, ok := in.inflight[key]; ok {
+			in.mu.Unlock()
+			select {
+			case <-q.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if q.err != nil {
+				return nil, q.err
+			}
+			continue // the answer is cached
+		}
+		q := &introspection{done: make(chan struct{})}
+		in.inflight[key] = q
 		in.mu.Unlock()
-		return a.claims, a.err
-	}
-	in.mu.Unlock()
 
-	fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-	ans, err := in.ask(fetchCtx, token)
-	cancel()
-	if err != nil {
-		return nil, &UnavailableError{RetryAfter: time.Second, Err: err}
+		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		ans, err := in.ask(fetchCtx, token)
+		cancel()
+		var (
+			claims  *Claims
+			refusal error
+		)
+		if err != nil {
+			q.err = &UnavailableError{RetryAfter: time.Second, Err: err}
+		} else {
+			var until time.Time
+			claims, until, refusal = in.judge(ans, now)
+			in.store(key, cachedAnswer{claims: claims, err: refusal, until: until})
+		}
+		in.mu.Lock()
+		delete(in.inflight, key)
+		in.mu.Unlock()
+		close(q.done)
+		switch {
+		case q.err != nil:
+			return nil, q.err
+		case refusal != nil:
+			return nil, refusal
+		}
+		return claims, nil
 	}
-	claims, until, refusal := in.judge(ans, now)
-	in.store(key, cachedAnswer{claims: claims, err: refusal, until: until})
-	if refusal != nil {
-		return nil, refusal
-	}
-	return claims, nil
 }
 
 // judge turns an answer into claims, or a refusal, and how long the

@@ -153,3 +153,28 @@ func TestNewValidatorRefusesBadIntrospection(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectionShared: callers that arrive together with a new token
+// share one introspection.
+func TestIntrospectionShared(t *testing.T) {
+	as := startAS(t)
+	v := introspectingValidator(t, as, &fakeClock{t: time.Now()}, 0)
+	tok := as.OpaqueToken("alice", testResource, time.Hour)
+	const callers = 20
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			_, err := v.Validate(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Late arrivals may find the answer cached; none asks again.
+	if n := as.Introspections(); n != 1 {
+		t.Fatalf("%d introspections for %d concurrent callers, want 1", n, callers)
+	}
+}

@@ -126,7 +126,7 @@ func NewValidator(cfg Config) (*Validator, error) {
 			ic.MaxEntries = DefaultIntrospectionCacheSize
 		}
 		v.introspector = &introspector{cfg: ic, resource: cfg.Resource, issuers: cfg.Issuers, client: cfg.Client,
-			now: cfg.Now, leeway: cfg.Leeway, cache: map[[32]byte]cachedAnswer{}}
+			now: cfg.Now, leeway: cfg.Leeway, cache: map[[32]byte]cachedAnswer{}, inflight: map[[32]byte]*introspection{}}
 	}
 	var shared *keySource
 	for _, iss := range cfg.Issuers {
