@@ -53,8 +53,8 @@ func protectedUpstream(t *testing.T, as *authtest.Server) (url string, seen func
 // TestHTTPUpstreamClientCredentials: mcp_proxy gets its own token for a
 // protected go-sdk upstream by client credentials (secret from an
 // environment placeholder), once for many requests, and sends it with
-// every one; with a wrong secret the client's initialize fails with a
-// 502 that says why without naming any URL.
+// every one; with a wrong secret the client's initialize gets a JSON-RPC
+// error (gateway status 502) that says why without naming any URL.
 func TestHTTPUpstreamClientCredentials(t *testing.T) {
 	requireIntegration(t)
 	as := startAuthServer(t)
@@ -108,8 +108,10 @@ func TestHTTPUpstreamClientCredentials(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		resp, body := authPost(ctx, t, url, "", "", authInitialize)
-		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not obtain its access token") ||
-			strings.Contains(body, as.URL) || strings.Contains(body, "127.0.0.1") {
+		// The front has opened its SSE answer by then: the failure is
+		// the JSON-RPC error on it, with the gateway status in its data.
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"message":"upstream MCP server: it could not be reached (the gateway could not obtain its access token for it)`) ||
+			!strings.Contains(body, `"status":502`) || strings.Contains(body, as.URL) || strings.Contains(body, "127.0.0.1") {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
 	})
