@@ -291,7 +291,7 @@ func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, need [
 			"Unauthorized: invalid token: "+te.Reason)
 	case errors.As(err, &ue):
 		data := pipeline.NewErrorData()
-		h.logger.Warn("mcp_auth: cannot check tokens: the authorization server's keys are unavailable",
+		h.logger.Warn("mcp_auth: cannot check tokens: the authorization server (keys or introspection) is unavailable",
 			zap.String("resource", h.Resource), zap.String("correlation_id", data.CorrelationID), zap.Error(ue.Err))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
 		writeAuthErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
