@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -57,6 +59,23 @@ type AuthHandler struct {
 	// sees the client's token — the MCP specification forbids token
 	// passthrough. mcp_proxy's pass_authorization needs it set.
 	KeepAuthorization bool `json:"keep_authorization,omitempty"`
+	// ScopeRules ask for more scopes for some tools or methods; a request
+	// needs required_scopes and those of every rule that applies to one of
+	// its messages.
+	ScopeRules []ScopeRule `json:"scope_rules,omitempty"`
+	// MaxMessageSize bounds the body read to find the operation when there
+	// are ScopeRules (default 4MiB, mcp_proxy's default); a bigger body is
+	// refused with 413, since it could not be checked.
+	MaxMessageSize int64 `json:"max_message_size,omitempty"`
+	// CORSOrigins are the origins (scheme://host[:port], or "*" for any)
+	// of browser-based clients: their preflights are answered without a
+	// token, and the responses let them read Mcp-Session-Id,
+	// MCP-Protocol-Version and WWW-Authenticate. mcp_proxy's
+	// allowed_origins must accept them too.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// Introspection checks opaque (non-JWT) tokens at the authorization
+	// server's RFC 7662 endpoint.
+	Introspection *IntrospectionConfig `json:"introspection,omitempty"`
 
 	validator     *auth.Validator
 	logger        *zap.Logger
@@ -64,6 +83,23 @@ type AuthHandler struct {
 	metadataPaths []string // the path-suffixed well-known path and the root one
 	metadataURL   string   // the path-suffixed one, absolute, for the challenge
 	metadata      []byte   // the metadata document
+
+	serverMetadata *auth.ServerMetadata // the issuer's, served for 2025-03-26 clients; nil when not served
+}
+
+// IntrospectionConfig is where and how opaque tokens are checked (RFC
+// 7662).
+type IntrospectionConfig struct {
+	// URL is the authorization server's introspection endpoint.
+	URL string `json:"url"`
+	// ClientID and ClientSecret authenticate the gateway there (HTTP
+	// Basic). Placeholders such as {env.INTROSPECTION_SECRET} are
+	// evaluated at provisioning.
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	// CacheSize bounds the answers kept (default 10000); each is kept
+	// until its token's expiry, at most an hour.
+	CacheSize int `json:"cache_size,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -78,17 +114,41 @@ func (AuthHandler) CaddyModule() caddy.ModuleInfo {
 // no network call: keys are fetched at the first request that needs them.
 func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	v, err := auth.NewValidator(auth.Config{
+	cfg := auth.Config{
 		Resource: h.Resource,
 		Issuers:  h.Issuers,
 		JWKSURL:  h.JWKSURL,
 		Leeway:   time.Duration(h.Leeway),
-	})
+	}
+	if in := h.Introspection; in != nil {
+		repl := caddy.NewReplacer()
+		cfg.Introspection = &auth.Introspection{
+			URL:          in.URL,
+			ClientID:     repl.ReplaceKnown(in.ClientID, ""),
+			ClientSecret: repl.ReplaceKnown(in.ClientSecret, ""),
+			MaxEntries:   in.CacheSize,
+		}
+	}
+	v, err := auth.NewValidator(cfg)
 	if err != nil {
 		return fmt.Errorf("mcp_auth: %w", err)
 	}
 	h.validator = v
+	for _, rule := range h.ScopeRules {
+		if err := rule.validate(); err != nil {
+			return fmt.Errorf("mcp_auth: %w", err)
+		}
+	}
+	if h.MaxMessageSize < 0 {
+		return fmt.Errorf("mcp_auth: max_message_size must not be negative")
+	}
+	if err := checkCORSOrigins(h.CORSOrigins); err != nil {
+		return fmt.Errorf("mcp_auth: %w", err)
+	}
 	u, _ := url.Parse(h.Resource) // checked by NewValidator
+	if err := h.setUpServerMetadata(u); err != nil {
+		return fmt.Errorf("mcp_auth: %w", err)
+	}
 	h.guardedPath = strings.TrimSuffix(u.EscapedPath(), "/")
 	h.metadataPaths = []string{metadataWellKnown + h.guardedPath}
 	if h.guardedPath != "" {
@@ -115,34 +175,57 @@ type protectedResourceMetadata struct {
 // ServeHTTP serves the metadata, guards the resource, and passes
 // everything else through.
 func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	for _, p := range h.metadataPaths {
-		if r.URL.Path == p {
+	switch {
+	case slices.Contains(h.metadataPaths, r.URL.Path):
+		if !h.answerCORS(w, r) {
 			h.serveMetadata(w, r)
-			return nil
 		}
-	}
-	if !h.guards(r.URL.Path) {
+		return nil
+	case h.serverMetadata != nil && r.URL.Path == serverMetadataPath:
+		if !h.answerCORS(w, r) {
+			h.serveServerMetadata(w, r)
+		}
+		return nil
+	case !h.guards(r.URL.Path):
 		return next.ServeHTTP(w, r)
 	}
+	if h.answerCORS(w, r) {
+		return nil
+	}
+	need := h.RequiredScopes
+	if len(h.ScopeRules) > 0 {
+		// The scopes an operation needs are known before the token is
+		// looked at, so even the first 401 asks for all of them.
+		msgs, _, res := readEnvelope(r, h.envelopeLimit())
+		switch res {
+		case envelopeTooLarge:
+			// Unread, the body could name a tool that needs a scope.
+			writeAuthError(w, http.StatusRequestEntityTooLarge, pipeline.CodeInvalidRequest,
+				fmt.Sprintf("Request Entity Too Large: the body exceeds mcp_auth's max_message_size (%d bytes)", h.envelopeLimit()))
+			return nil
+		case envelopeOK:
+			need = h.neededScopes(msgs)
+		}
+	}
 	if r.URL.Query().Has("access_token") {
-		h.refuse(w, http.StatusBadRequest, `error="invalid_request", error_description="tokens in the URL are refused"`,
+		h.refuse(w, http.StatusBadRequest, need, `error="invalid_request", error_description="tokens in the URL are refused"`,
 			"Unauthorized: a token in the query string (access_token) is refused; send it in the Authorization header as Bearer <token>")
 		return nil
 	}
 	token, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok {
-		h.refuse(w, http.StatusUnauthorized, "",
+		h.refuse(w, http.StatusUnauthorized, need, "",
 			"Unauthorized: this MCP server needs an OAuth access token (Authorization: Bearer <token>); the WWW-Authenticate header says where to get one")
 		return nil
 	}
 	claims, err := h.validator.Validate(r.Context(), token)
 	if err != nil {
-		h.refuseToken(w, r, err)
+		h.refuseToken(w, r, need, err)
 		return nil
 	}
-	if missing := auth.MissingScopes(claims.Scopes, h.RequiredScopes); missing != nil {
-		h.refuse(w, http.StatusForbidden, `error="insufficient_scope"`,
-			"Forbidden: the token lacks the scope(s) "+strings.Join(missing, " ")+"; request a token with scope="+strings.Join(h.RequiredScopes, " "))
+	if missing := auth.MissingScopes(claims.Scopes, need); missing != nil {
+		h.refuse(w, http.StatusForbidden, need, `error="insufficient_scope"`,
+			"Forbidden: the token lacks the scope(s) "+strings.Join(missing, " ")+"; request a token with scope="+strings.Join(need, " "))
 		return nil
 	}
 	h.setUser(r, claims)
@@ -152,6 +235,15 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		r.Header.Del("Authorization")
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// envelopeLimit is the largest body whose messages are read for the
+// per-operation scopes.
+func (h *AuthHandler) envelopeLimit() int64 {
+	if h.MaxMessageSize > 0 {
+		return h.MaxMessageSize
+	}
+	return front.DefaultMaxMessageSize
 }
 
 // guards reports whether path is the resource's path or below it.
@@ -190,16 +282,16 @@ func (h *AuthHandler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuseToken answers a token that Validate did not accept.
-func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, err error) {
+func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, need []string, err error) {
 	var te *auth.TokenError
 	var ue *auth.UnavailableError
 	switch {
 	case errors.As(err, &te):
-		h.refuse(w, http.StatusUnauthorized, `error="invalid_token", error_description=`+quote(te.Reason),
+		h.refuse(w, http.StatusUnauthorized, need, `error="invalid_token", error_description=`+quote(te.Reason),
 			"Unauthorized: invalid token: "+te.Reason)
 	case errors.As(err, &ue):
 		data := pipeline.NewErrorData()
-		h.logger.Warn("mcp_auth: cannot check tokens: the authorization server's keys are unavailable",
+		h.logger.Warn("mcp_auth: cannot check tokens: the authorization server (keys or introspection) is unavailable",
 			zap.String("resource", h.Resource), zap.String("correlation_id", data.CorrelationID), zap.Error(ue.Err))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
 		writeAuthErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
@@ -212,12 +304,12 @@ func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, err er
 }
 
 // refuse answers status with the Bearer challenge (RFC 6750 §3, RFC 9728
-// §5.1): where the metadata is, which scopes to ask for, and params
-// (the error) when not empty.
-func (h *AuthHandler) refuse(w http.ResponseWriter, status int, params, msg string) {
+// §5.1): where the metadata is, every scope the operation needs (need),
+// and params (the error) when not empty.
+func (h *AuthHandler) refuse(w http.ResponseWriter, status int, need []string, params, msg string) {
 	challenge := "Bearer resource_metadata=" + quote(h.metadataURL)
-	if len(h.RequiredScopes) > 0 {
-		challenge += ", scope=" + quote(strings.Join(h.RequiredScopes, " "))
+	if len(need) > 0 {
+		challenge += ", scope=" + quote(strings.Join(need, " "))
 	}
 	if params != "" {
 		challenge += ", " + params

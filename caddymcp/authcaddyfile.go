@@ -30,6 +30,17 @@ func parseAuthCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 //	    required_scopes <scope...>
 //	    leeway <duration>
 //	    keep_authorization
+//	    scope <scope...> {
+//	        tool <glob...>
+//	        method <glob...>
+//	    }
+//	    max_message_size <size>
+//	    cors_origins <origin...>
+//	    introspection_url <url> {
+//	        client_id <id>
+//	        client_secret <secret>
+//	        cache_size <n>
+//	    }
 //	}
 //
 // resource and at least one issuer are required.
@@ -91,6 +102,30 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.KeepAuthorization = true
+		case "scope":
+			rule, err := parseScopeRule(d)
+			if err != nil {
+				return err
+			}
+			a.ScopeRules = append(a.ScopeRules, rule)
+		case "max_message_size":
+			size, err := sizeArg(d)
+			if err != nil {
+				return err
+			}
+			a.MaxMessageSize = size
+		case "cors_origins":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			a.CORSOrigins = append(a.CORSOrigins, args...)
+		case "introspection_url":
+			in, err := parseIntrospection(d)
+			if err != nil {
+				return err
+			}
+			a.Introspection = in
 		default:
 			return d.Errf("unrecognized mcp_auth subdirective %q", d.Val())
 		}
@@ -102,6 +137,63 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Err("mcp_auth: at least one issuer <url> is required")
 	}
 	return nil
+}
+
+// parseScopeRule parses `scope <scope...> { tool <glob...> method <glob...> }`.
+func parseScopeRule(d *caddyfile.Dispenser) (ScopeRule, error) {
+	rule := ScopeRule{Scopes: d.RemainingArgs()}
+	if len(rule.Scopes) == 0 {
+		return rule, d.Err("scope: name the scope(s) the operations need: scope <scope...> { tool <glob...> method <glob...> }")
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return rule, d.ArgErr()
+		}
+		switch name {
+		case "tool":
+			rule.Tools = append(rule.Tools, args...)
+		case "method":
+			rule.Methods = append(rule.Methods, args...)
+		default:
+			return rule, d.Errf("scope: unrecognized subdirective %q (expected tool or method)", name)
+		}
+	}
+	if err := rule.validate(); err != nil {
+		return rule, d.Err(err.Error())
+	}
+	return rule, nil
+}
+
+// parseIntrospection parses `introspection_url <url> { client_id <id>
+// client_secret <secret> cache_size <n> }`.
+func parseIntrospection(d *caddyfile.Dispenser) (*IntrospectionConfig, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return nil, d.Err("introspection_url takes one URL: introspection_url <url> { client_id <id> client_secret <secret> }")
+	}
+	in := &IntrospectionConfig{URL: args[0]}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "client_id":
+			in.ClientID, err = singleArg(d)
+		case "client_secret":
+			in.ClientSecret, err = singleArg(d)
+		case "cache_size":
+			in.CacheSize, err = positiveIntArg(d)
+		default:
+			return nil, d.Errf("introspection_url: unrecognized subdirective %q (expected client_id, client_secret or cache_size)", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if in.ClientID == "" {
+		return nil, d.Err("introspection_url: client_id is required (the gateway authenticates to the introspection endpoint)")
+	}
+	return in, nil
 }
 
 // Interface guard

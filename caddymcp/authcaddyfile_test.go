@@ -38,6 +38,46 @@ func TestUnmarshalAuthCaddyfile(t *testing.T) {
 				KeepAuthorization: true,
 			},
 		},
+		{
+			name: "scopes, cors, introspection",
+			input: `mcp_auth {
+				resource https://mcp.example.com/mcp
+				issuer https://a.example.com
+				scope files:write {
+					tool write_* delete_*
+				}
+				scope admin files:write {
+					tool delete_*
+					method tools/call
+				}
+				max_message_size 1MiB
+				cors_origins https://inspector.example.com http://localhost:6274
+				introspection_url https://a.example.com/introspect {
+					client_id gateway
+					client_secret {env.SECRET}
+					cache_size 500
+				}
+			}`,
+			want: AuthHandler{
+				Resource: "https://mcp.example.com/mcp",
+				Issuers:  []string{"https://a.example.com"},
+				ScopeRules: []ScopeRule{
+					{Scopes: []string{"files:write"}, Tools: []string{"write_*", "delete_*"}},
+					{Scopes: []string{"admin", "files:write"}, Tools: []string{"delete_*"}, Methods: []string{"tools/call"}},
+				},
+				MaxMessageSize: 1 << 20,
+				CORSOrigins:    []string{"https://inspector.example.com", "http://localhost:6274"},
+				Introspection:  &IntrospectionConfig{URL: "https://a.example.com/introspect", ClientID: "gateway", ClientSecret: "{env.SECRET}", CacheSize: 500},
+			},
+		},
+		{name: "scope without scopes", input: "mcp_auth {\n scope {\n tool x\n }\n}", wantErr: "name the scope(s)"},
+		{name: "scope for nothing", input: "mcp_auth {\n scope a\n}", wantErr: "say which operations"},
+		{name: "scope unknown", input: "mcp_auth {\n scope a {\n prompt x\n }\n}", wantErr: `unrecognized subdirective "prompt"`},
+		{name: "scope empty tool", input: "mcp_auth {\n scope a {\n tool\n }\n}", wantErr: "wrong argument count"},
+		{name: "introspection without client", input: "mcp_auth {\n introspection_url https://a/i\n}", wantErr: "client_id is required"},
+		{name: "introspection two urls", input: "mcp_auth {\n introspection_url a b\n}", wantErr: "takes one URL"},
+		{name: "introspection unknown", input: "mcp_auth {\n introspection_url https://a/i {\n secret x\n }\n}", wantErr: `unrecognized subdirective "secret"`},
+		{name: "cors without origins", input: "mcp_auth {\n cors_origins\n}", wantErr: "wrong argument count"},
 		{name: "no resource", input: "mcp_auth {\n issuer https://a\n}", wantErr: "resource <uri> is required"},
 		{name: "no issuer", input: "mcp_auth {\n resource https://m/mcp\n}", wantErr: "at least one issuer"},
 		{name: "inline argument", input: "mcp_auth https://m/mcp", wantErr: "wrong argument count"},

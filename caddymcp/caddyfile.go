@@ -320,6 +320,8 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 				return nil, d.ArgErr()
 			}
 			u.PassAuthorization = true
+		case "auth":
+			u.Auth, err = parseUpstreamAuth(d) // httpauth.go
 		case "response_header_timeout":
 			u.ResponseHeaderTimeout, err = durationArg(d)
 		case "idle_timeout":

@@ -44,6 +44,9 @@ type HTTPUpstream struct {
 	ResponseHeaderTimeout caddy.Duration `json:"response_header_timeout,omitempty"`
 	// IdleTimeout ends an upstream SSE stream that sent nothing, not even a keep-alive, for this long (default: no limit).
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+	// Auth gives the gateway credentials of its own for the upstream
+	// (OAuth client credentials), sent with every request (httpauth.go).
+	Auth *UpstreamAuth `json:"auth,omitempty"`
 
 	onReconnect func(remote.Reconnect) // counts reconnections in the endpoint's metrics
 }
@@ -75,9 +78,13 @@ func (u *HTTPUpstream) build(ctx caddy.Context, name string, maxMessageSize, max
 	if err := u.Transport.Provision(ctx); err != nil {
 		return nil, fmt.Errorf("http transport: %v", err)
 	}
+	rt, authErr := u.Auth.wrap(u, u.Transport.Transport) // httpauth.go
+	if authErr != nil {
+		return nil, authErr
+	}
 	cfg := remote.Config{
 		URL:                   u.URL,
-		Transport:             u.Transport.Transport,
+		Transport:             rt,
 		Headers:               u.headers,
 		PassAuthorization:     u.PassAuthorization,
 		VerboseErrors:         verboseErrors,

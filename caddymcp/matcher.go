@@ -1,10 +1,8 @@
 package caddymcp
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -85,23 +83,12 @@ func (m MatchMCP) Match(r *http.Request) bool {
 // MatchWithError reports whether r is an MCP POST whose messages match. It
 // never fails: a body it cannot use is simply not a match.
 func (m MatchMCP) MatchWithError(r *http.Request) (bool, error) {
-	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody || !jsonContent(r) {
-		return false, nil
-	}
 	limit := m.MaxSize
 	if limit <= 0 {
 		limit = front.DefaultMaxMessageSize
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil || int64(len(body)) > limit {
-		// What was read goes back in front of the rest, so the handler
-		// sees the whole body (and answers 413) or the same read error.
-		r.Body = restoredBody{Reader: io.MultiReader(bytes.NewReader(body), r.Body), Closer: r.Body}
-		return false, nil
-	}
-	r.Body = restoredBody{Reader: bytes.NewReader(body), Closer: r.Body}
-	msgs, batch, err := pipeline.ParseBody(body)
-	if err != nil {
+	msgs, batch, res := readEnvelope(r, limit)
+	if res != envelopeOK {
 		return false, nil
 	}
 	info := front.DescribeRequest(r, msgs, batch)
@@ -123,13 +110,6 @@ func (m MatchMCP) matches(msg *pipeline.Message) bool {
 	}
 	target := msg.Target()
 	return target != "" && anyGlob(m.Tool, target)
-}
-
-// restoredBody is a request body put back after the matcher read it: the
-// bytes read, then whatever is left, closed as the original.
-type restoredBody struct {
-	io.Reader
-	io.Closer
 }
 
 // jsonContent reports whether r says its body is JSON.

@@ -191,12 +191,18 @@ func metadataURLs(issuer string) []string {
 
 // getJSON GETs u and decodes its JSON body into dest.
 func (s *keySource) getJSON(ctx context.Context, u string, dest any) error {
+	return getJSON(ctx, s.client, u, dest)
+}
+
+// getJSON GETs u with client and decodes its JSON body (at most
+// maxDocumentBytes) into dest.
+func getJSON(ctx context.Context, client *http.Client, u string, dest any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

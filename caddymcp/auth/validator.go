@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -50,7 +51,10 @@ type Config struct {
 	// fetched again (DefaultKeysMaxAge when zero); while the issuer
 	// cannot be reached the old ones stay in use.
 	KeysMaxAge time.Duration
-	// Client makes the metadata and JWKS requests (http.DefaultClient
+	// Introspection, when set, checks tokens that are not JWTs (opaque
+	// ones) at the authorization server's RFC 7662 endpoint.
+	Introspection *Introspection
+	// Client makes the metadata, JWKS and introspection requests (http.DefaultClient
 	// when nil).
 	Client *http.Client
 	// Now is the clock (time.Now when nil).
@@ -59,8 +63,9 @@ type Config struct {
 
 // Validator checks access tokens. It is safe for concurrent use.
 type Validator struct {
-	cfg     Config
-	sources map[string]*keySource // by issuer
+	cfg          Config
+	sources      map[string]*keySource // by issuer
+	introspector *introspector         // nil without Introspection
 }
 
 // Claims is what a valid token says.
@@ -109,6 +114,20 @@ func NewValidator(cfg Config) (*Validator, error) {
 		cfg.Now = time.Now
 	}
 	v := &Validator{cfg: cfg, sources: make(map[string]*keySource, len(cfg.Issuers))}
+	if in := cfg.Introspection; in != nil {
+		if err := checkURI("introspection_url", in.URL); err != nil {
+			return nil, err
+		}
+		if in.ClientID == "" {
+			return nil, errors.New("introspection needs a client_id (and client_secret) to authenticate to the endpoint")
+		}
+		ic := *in
+		if ic.MaxEntries <= 0 {
+			ic.MaxEntries = DefaultIntrospectionCacheSize
+		}
+		v.introspector = &introspector{cfg: ic, resource: cfg.Resource, issuers: cfg.Issuers, client: cfg.Client,
+			now: cfg.Now, leeway: cfg.Leeway, cache: map[[32]byte]cachedAnswer{}, inflight: map[[32]byte]*introspection{}}
+	}
 	var shared *keySource
 	for _, iss := range cfg.Issuers {
 		src := &keySource{client: cfg.Client, issuer: iss, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now}
@@ -139,10 +158,16 @@ type payload struct {
 	Scp   json.RawMessage `json:"scp"`
 }
 
-// Validate checks raw (a compact JWS) and returns its claims. A refused
+// Validate checks raw (a compact JWS, or with Introspection any other
+// token at the endpoint) and returns its claims. A refused
 // token gives a *TokenError; keys that could not be fetched an
 // *UnavailableError.
 func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
+	if v.introspector != nil && strings.Count(raw, ".") != 2 {
+		// Not a compact JWS: an opaque token, which only the
+		// authorization server can read.
+		return v.introspector.check(ctx, raw)
+	}
 	tok, err := jwt.ParseSigned(raw, allowedAlgorithms)
 	if err != nil {
 		return nil, invalid("not a JWT signed with %s (%v)", algorithmNames(), err)

@@ -41,6 +41,9 @@ type Config struct {
 	// Transport makes the requests; use one per upstream so connections are
 	// reused across its sessions. Nil means a default *http.Transport with
 	// dial, TLS handshake and idle timeouts, owned by the HTTP upstream.
+	// A wrapping RoundTripper may add per-request credentials (a token it
+	// refreshes); when it fails a request with an error that has a
+	// PublicCause() string method, the client reads that text.
 	Transport http.RoundTripper
 	// Headers returns extra headers for every request of an upstream
 	// session. It is called once, in Open, with the context of the client's

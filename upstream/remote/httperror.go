@@ -148,6 +148,15 @@ func statusText(resp *http.Response) string {
 	return strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 }
 
+// publicCauser is an error of a wrapping RoundTripper (Config.Transport)
+// that says itself what a client may read of it, such as the gateway
+// failing to obtain its own credentials for the upstream. The text must
+// name no URL, host or address.
+type publicCauser interface {
+	error
+	PublicCause() string
+}
+
 // connectCause names a transport failure in words that carry no address,
 // host name or URL: what a client may read of it.
 func connectCause(err error) string {
@@ -159,8 +168,11 @@ func connectCause(err error) string {
 		invErr  x509.CertificateInvalidError
 		recErr  tls.RecordHeaderError
 		nerr    net.Error
+		pub     publicCauser
 	)
 	switch {
+	case errors.As(err, &pub):
+		return pub.PublicCause()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):

@@ -1,6 +1,7 @@
 // Package authtest is a small OAuth 2.1 authorization server for tests:
-// RFC 8414 metadata, a JWKS, and a client_credentials token endpoint that
-// issues RS256 JWTs whose audience is the requested resource (RFC 8707).
+// RFC 8414 metadata, a JWKS, a client_credentials token endpoint that
+// issues RS256 JWTs whose audience is the requested resource (RFC 8707),
+// and an RFC 7662 introspection endpoint for the opaque tokens it issues.
 // It is real enough for real clients (the MCP SDKs' client-credentials
 // flows) and lets a test sign any claims and rotate the key.
 package authtest
@@ -29,11 +30,23 @@ type Server struct {
 
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	keys     []signingKey // the last one signs
-	clients  map[string]client
-	tokens   int // issued by the token endpoint
-	requests int // of any kind
+	mu             sync.Mutex
+	keys           []signingKey // the last one signs
+	clients        map[string]client
+	tokens         int // issued by the token endpoint
+	requests       int // of any kind
+	tokenTTL       time.Duration
+	lastClientAuth string                 // client_secret_basic or client_secret_post
+	opaque         map[string]opaqueGrant // opaque tokens, for introspection
+	introspections int
+}
+
+// opaqueGrant is what an opaque token stands for.
+type opaqueGrant struct {
+	subject string
+	aud     string
+	scopes  []string
+	expiry  time.Time
 }
 
 type signingKey struct {
@@ -48,7 +61,7 @@ type client struct {
 
 // New starts a server. Close it when done.
 func New() (*Server, error) {
-	s := &Server{clients: map[string]client{}}
+	s := &Server{clients: map[string]client{}, opaque: map[string]opaqueGrant{}, tokenTTL: time.Hour}
 	if err := s.RotateKey(); err != nil {
 		return nil, err
 	}
@@ -57,6 +70,7 @@ func New() (*Server, error) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.serveMetadata)
 	mux.HandleFunc("GET /jwks", s.serveJWKS)
 	mux.HandleFunc("POST /token", s.serveToken)
+	mux.HandleFunc("POST /introspect", s.serveIntrospect)
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests++
@@ -117,6 +131,7 @@ func (s *Server) Token(subject, aud string, ttl time.Duration, scopes ...string)
 		"nbf":       now.Unix(),
 		"exp":       now.Add(ttl).Unix(),
 		"client_id": subject,
+		"jti":       rand.Text(), // two tokens issued in the same second differ
 	}
 	if len(scopes) > 0 {
 		c["scope"] = strings.Join(scopes, " ")
@@ -143,6 +158,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 		"authorization_endpoint":                s.URL + "/authorize",
 		"token_endpoint":                        s.URL + "/token",
 		"jwks_uri":                              s.URL + "/jwks",
+		"introspection_endpoint":                s.URL + "/introspect",
 		"response_types_supported":              []string{"code"},
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
@@ -172,17 +188,15 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}
-	id, secret, ok := r.BasicAuth()
+	id, ok := s.authenticateClient(r)
 	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
-	s.mu.Lock()
-	c, known := s.clients[id]
-	s.mu.Unlock()
-	if !known || c.secret != secret {
 		tokenError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
+	s.mu.Lock()
+	c := s.clients[id]
+	ttl := s.tokenTTL
+	s.mu.Unlock()
 	aud := r.PostForm.Get("resource")
 	if aud == "" {
 		aud = s.DefaultAudience
@@ -191,7 +205,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if len(scopes) == 0 {
 		scopes = c.scopes
 	}
-	tok, err := s.Token(id, aud, time.Hour, scopes...)
+	tok, err := s.Token(id, aud, ttl, scopes...)
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "server_error")
 		return
@@ -203,9 +217,28 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
-		"expires_in":   3600,
+		"expires_in":   int(ttl.Seconds()),
 		"scope":        strings.Join(scopes, " "),
 	})
+}
+
+// authenticateClient checks the client's credentials, sent with
+// client_secret_basic or client_secret_post, and returns its id.
+func (s *Server) authenticateClient(r *http.Request) (string, bool) {
+	method := "client_secret_basic"
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		method = "client_secret_post"
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, known := s.clients[id]
+	if !known || c.secret != secret {
+		return "", false
+	}
+	s.lastClientAuth = method
+	return id, true
 }
 
 func tokenError(w http.ResponseWriter, status int, code string) {
@@ -216,4 +249,76 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SetTokenTTL sets the lifetime of the tokens the token endpoint issues
+// (an hour by default).
+func (s *Server) SetTokenTTL(ttl time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenTTL = ttl
+}
+
+// LastClientAuth is how the last authenticated client sent its
+// credentials: client_secret_basic or client_secret_post.
+func (s *Server) LastClientAuth() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastClientAuth
+}
+
+// OpaqueToken issues an opaque (non-JWT) token for subject with audience
+// aud and scopes, valid for ttl; only the introspection endpoint can tell
+// what it is.
+func (s *Server) OpaqueToken(subject, aud string, ttl time.Duration, scopes ...string) string {
+	tok := rand.Text()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opaque[tok] = opaqueGrant{subject: subject, aud: aud, scopes: scopes, expiry: time.Now().Add(ttl)}
+	return tok
+}
+
+// Revoke makes an opaque token inactive.
+func (s *Server) Revoke(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.opaque, token)
+}
+
+// Introspections is how many introspection requests were answered.
+func (s *Server) Introspections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.introspections
+}
+
+// serveIntrospect is the RFC 7662 endpoint, for registered clients: an
+// opaque token it issued and has not expired is active.
+func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	if _, ok := s.authenticateClient(r); !ok {
+		tokenError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	s.mu.Lock()
+	s.introspections++
+	g, ok := s.opaque[r.PostForm.Get("token")]
+	s.mu.Unlock()
+	if !ok || !time.Now().Before(g.expiry) {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"active":     true,
+		"iss":        s.URL,
+		"sub":        g.subject,
+		"client_id":  g.subject,
+		"aud":        g.aud,
+		"scope":      strings.Join(g.scopes, " "),
+		"exp":        g.expiry.Unix(),
+		"token_type": "Bearer",
+	})
 }

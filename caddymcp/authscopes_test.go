@@ -1,0 +1,139 @@
+package caddymcp
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// scopedHandler is mcp_auth with per-tool and per-method scopes.
+func scopedHandler(t *testing.T, issuer string) *AuthHandler {
+	h := &AuthHandler{Resource: authResource, Issuers: []string{issuer}, RequiredScopes: []string{"mcp:tools"},
+		MaxMessageSize: 1 << 10,
+		ScopeRules: []ScopeRule{
+			{Scopes: []string{"files:write"}, Tools: []string{"write_*", "delete/*"}},
+			{Scopes: []string{"admin", "files:write"}, Tools: []string{"delete/*"}, Methods: []string{"tools/call"}},
+			{Scopes: []string{"res:read"}, Methods: []string{"resources/*"}},
+		}}
+	provisionAuth(t, h)
+	return h
+}
+
+func call(tool string) string {
+	return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `"}}`
+}
+
+// TestAuthScopeRules: the scopes an operation needs are required_scopes
+// plus those of every rule that applies to one of the request's messages;
+// the 401 and 403 challenges name them all at once, and the body still
+// reaches the next handler whole.
+func TestAuthScopeRules(t *testing.T) {
+	as := newAuthServer(t)
+	h := scopedHandler(t, as.URL)
+	token := func(scopes ...string) string {
+		tok, err := as.Token("alice", authResource, time.Hour, scopes...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	tests := []struct {
+		name       string
+		body       string
+		auth       string
+		wantStatus int
+		wantScope  string // the challenge's scope=, when refused
+		wantMsg    string
+	}{
+		{"list needs only required", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, token("mcp:tools"), 418, "", ""},
+		{"plain tool", call("echo"), token("mcp:tools"), 418, "", ""},
+		{"write tool without its scope", call("write_file"), token("mcp:tools"), 403, "mcp:tools files:write", "lacks the scope(s) files:write"},
+		{"write tool with it", call("write_file"), token("mcp:tools", "files:write"), 418, "", ""},
+		{"glob star crosses slashes", call("delete/a/b"), token("mcp:tools", "files:write"), 403, "mcp:tools files:write admin", "lacks the scope(s) admin"},
+		{"every scope at once", call("delete/x"), token(), 403, "mcp:tools files:write admin", "lacks the scope(s) mcp:tools files:write admin"},
+		{"no token asks for all", call("delete/x"), "", 401, "mcp:tools files:write admin", "needs an OAuth access token"},
+		{"method glob", `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a"}}`, token("mcp:tools"), 403, "mcp:tools res:read", "res:read"},
+		{"batch sums its messages", `[` + call("write_x") + `,{"jsonrpc":"2.0","id":2,"method":"resources/list"}]`, token("mcp:tools", "files:write"), 403,
+			"mcp:tools files:write res:read", "lacks the scope(s) res:read"},
+		{"a response needs no more", `{"jsonrpc":"2.0","id":1,"result":{}}`, token("mcp:tools"), 418, "", ""},
+		{"not JSON-RPC is left to mcp_proxy", `not json`, token("mcp:tools"), 418, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			var got []byte
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				got, _ = io.ReadAll(r.Body)
+				w.WriteHeader(http.StatusTeapot)
+				return nil
+			})
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, next); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.wantStatus, w.Body)
+			}
+			if tc.wantStatus == http.StatusTeapot {
+				if string(got) != tc.body {
+					t.Fatalf("next read %q, want the whole body %q", got, tc.body)
+				}
+				return
+			}
+			if got != nil {
+				t.Fatal("a refused request reached the next handler")
+			}
+			if ch := w.Header().Get("WWW-Authenticate"); !strings.Contains(ch, `scope="`+tc.wantScope+`"`) {
+				t.Fatalf("WWW-Authenticate %s, want scope=%q", ch, tc.wantScope)
+			}
+			if !strings.Contains(w.Body.String(), tc.wantMsg) {
+				t.Fatalf("body %s, want %q", w.Body, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestAuthScopeRulesBodyTooLarge: a body mcp_auth cannot read whole could
+// name a scoped tool, so it is refused (413) rather than let through.
+func TestAuthScopeRulesBodyTooLarge(t *testing.T) {
+	as := newAuthServer(t)
+	h := scopedHandler(t, as.URL)
+	tok, err := as.Token("alice", authResource, time.Hour, "mcp:tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_x","pad":"` + strings.Repeat("x", 2<<10) + `"}}`
+	r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w, s := serveAuth(t, h, r)
+	if s.called || w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "max_message_size (1024 bytes)") {
+		t.Fatalf("%d %s (next called: %v)", w.Code, w.Body, s.called)
+	}
+}
+
+func TestScopeRuleValidate(t *testing.T) {
+	for _, tc := range []struct {
+		rule    ScopeRule
+		wantErr string
+	}{
+		{ScopeRule{Scopes: []string{"a"}, Tools: []string{"x"}}, ""},
+		{ScopeRule{Scopes: []string{"a"}, Methods: []string{"tools/*"}}, ""},
+		{ScopeRule{Tools: []string{"x"}}, "at least one scope"},
+		{ScopeRule{Scopes: []string{"a"}}, "say which operations"},
+	} {
+		err := tc.rule.validate()
+		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%+v: err %v, want %q", tc.rule, err, tc.wantErr)
+		}
+	}
+}
