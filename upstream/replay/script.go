@@ -45,8 +45,8 @@ type reply struct {
 func compile(f *tape.File) (*script, error) {
 	s := &script{name: f.Name}
 	openReqs := map[string]openRequest{} // tape id → its step, until answered
-	var pending []reply           // upstream messages before any client message
-	lastAnswer := -1              // the last step that is the client answering a server request
+	var pending []reply                  // upstream messages before any client message
+	lastAnswer := -1                     // the last step that is the client answering a server request
 	for i, rec := range f.Records {
 		m, err := pipeline.Parse(rec.Msg)
 		if err != nil {
