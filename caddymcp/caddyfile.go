@@ -60,6 +60,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        tls_server_name <name>
 //	        tls_insecure_skip_verify
 //	    }
+//	    replay <tape|dir> {
+//	        match params|sequence|strict
+//	    }
+//	    record <dir> {
+//	        redact <json-pointer...>
+//	        max_size <size>
+//	        sample <fraction>
+//	    }
 //	    session_idle_timeout <duration>
 //	    max_sessions <n>
 //	    max_sessions_per_client <n>
@@ -102,6 +110,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // response_header_timeout (default 30s), idle_timeout (silent SSE streams)
 // and dial_timeout (default 3s) bound the waits; the tls_* lines configure
 // upstream TLS as in reverse_proxy's http transport.
+// replay answers from recorded tapes instead of a server (a tape file, or a
+// directory whose tapes are tried in name order); match is params (default:
+// method and params without _meta), sequence (recorded order) or strict
+// (recorded order, params exactly); initialize matches on its method alone.
+// record writes one tape per session (2026-07-28 requests: one per client
+// and day) into dir: redact removes JSON pointers from every message
+// (Authorization and cookies are never stored), max_size rotates a tape
+// into numbered files, sample records that share of sessions.
 // session_idle_timeout ends sessions without traffic (default 30m);
 // max_sessions bounds live sessions (default 10000) and
 // max_sessions_per_client those of one client, its authenticated user else
@@ -126,15 +142,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "name":
 			h.Name, err = singleArg(d)
 		case "stdio":
-			if h.Stdio != nil || h.HTTP != nil {
-				return d.Err("only one upstream (stdio or http) per mcp_proxy")
+			if h.Stdio != nil || h.HTTP != nil || h.Replay != nil {
+				return d.Err("only one upstream (stdio, http or replay) per mcp_proxy")
 			}
 			h.Stdio, err = parseStdio(d)
 		case "http":
-			if h.Stdio != nil || h.HTTP != nil {
-				return d.Err("only one upstream (stdio or http) per mcp_proxy")
+			if h.Stdio != nil || h.HTTP != nil || h.Replay != nil {
+				return d.Err("only one upstream (stdio, http or replay) per mcp_proxy")
 			}
 			h.HTTP, err = parseHTTP(d)
+		case "replay": // [tapes] a third upstream kind (replay.go)
+			if h.Stdio != nil || h.HTTP != nil || h.Replay != nil {
+				return d.Err("only one upstream (stdio, http or replay) per mcp_proxy")
+			}
+			h.Replay, err = parseReplay(d)
+		case "record": // [tapes] (record.go)
+			if h.Record != nil {
+				return d.Err("record is set twice")
+			}
+			h.Record, err = parseRecord(d)
 		case "session_idle_timeout":
 			h.SessionIdleTimeout, err = durationArg(d)
 		case "max_sessions":
@@ -180,8 +206,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if h.Stdio == nil && h.HTTP == nil {
-		return d.Err("mcp_proxy needs an upstream: add a stdio <command> or an http <url> line")
+	if h.Stdio == nil && h.HTTP == nil && h.Replay == nil {
+		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")
 	}
 	return nil
 }

@@ -67,6 +67,10 @@ type Handler struct {
 	Stdio *StdioUpstream `json:"stdio,omitempty"`
 	// HTTP forwards to a remote MCP server over Streamable HTTP.
 	HTTP *HTTPUpstream `json:"http,omitempty"`
+	// Replay answers from recorded tapes, with no server (replay.go). [tapes]
+	Replay *ReplayUpstream `json:"replay,omitempty"`
+	// Record records the endpoint's sessions to tapes (record.go). [tapes]
+	Record *RecordConfig `json:"record,omitempty"`
 	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// MaxSessions bounds the live sessions of the endpoint (default 10000).
@@ -129,8 +133,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.hooked = new(sync.Map)
-	if (h.Stdio == nil) == (h.HTTP == nil) {
-		return errors.New("mcp_proxy: configure exactly one upstream (a stdio or an http block)")
+	if n := countTrue(h.Stdio != nil, h.HTTP != nil, h.Replay != nil); n != 1 { // [tapes]: replay
+		return errors.New("mcp_proxy: configure exactly one upstream (a stdio, an http or a replay block)")
 	}
 	if err := h.validateSettings(); err != nil {
 		return err
@@ -172,6 +176,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.HTTP)
 
+	chain, err := h.recordChain(ctx) // [tapes]
+	if err != nil {
+		return err
+	}
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
@@ -179,6 +187,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.server, err = front.New(front.Config{
 		Upstream:       up,
 		Store:          store,
+		Chain:          chain, // [tapes]
 		MaxMessageSize: maxMessage,
 		RequestTimeout: requestTimeout,
 		AllowedOrigins: h.AllowedOrigins,
@@ -205,6 +214,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // timeouts keeps the session store and the pool, whose new limits the mcp
 // app applies when the configuration starts.
 func (h *Handler) provisionUpstream(ctx caddy.Context, maxMessage int) (upstream.Upstream, string, error) {
+	if h.Replay != nil { // [tapes]
+		return h.provisionReplay(ctx)
+	}
 	if h.HTTP != nil {
 		key := h.HTTP.key()
 		up, err := h.HTTP.build(ctx, maxMessage, h.MaxInFlight, h.VerboseErrors)
@@ -353,6 +365,9 @@ func (h *Handler) Cleanup() error {
 	}
 	if h.HTTP != nil {
 		errs = append(errs, h.HTTP.cleanup())
+	}
+	if h.Record != nil { // [tapes]
+		errs = append(errs, h.Record.cleanup())
 	}
 	return errors.Join(errs...)
 }

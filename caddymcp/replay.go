@@ -1,0 +1,88 @@
+package caddymcp
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
+)
+
+// ReplayUpstream answers clients from recorded tapes, with no server.
+type ReplayUpstream struct {
+	// Path is a tape file, or a directory of tapes (each request is
+	// answered by the first tape, in name order, that holds a match).
+	Path string `json:"path"`
+	// Match is how requests are matched: params (method and params
+	// without _meta, the default), sequence (in recorded order, method and
+	// name) or strict (in order, params exactly). initialize is matched on
+	// its method alone.
+	Match string `json:"match,omitempty"`
+}
+
+// build reads the tapes and returns the upstream.
+func (u *ReplayUpstream) build(ctx caddy.Context) (upstream.Upstream, error) {
+	files, name, err := replay.Load(u.Path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := replay.New(replay.Config{Tapes: files, Name: name, Match: u.Match, Logger: ctx.Logger().Named("replay")})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// key identifies the upstream configuration, for the derived endpoint name.
+func (u *ReplayUpstream) key() string {
+	b, _ := json.Marshal(u)
+	return "replay:" + hashKey(b)
+}
+
+// parseReplay parses `replay <tape|dir> { match params|sequence|strict }`.
+func parseReplay(d *caddyfile.Dispenser) (*ReplayUpstream, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return nil, d.Err("replay takes one argument, a tape file or a directory of tapes: replay <tape|dir>")
+	}
+	u := &ReplayUpstream{Path: args[0]}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "match":
+			m, err := singleArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if m != replay.MatchParams && m != replay.MatchSequence && m != replay.MatchStrict {
+				return nil, d.Errf("match must be params, sequence or strict, got %q", m)
+			}
+			u.Match = m
+		default:
+			return nil, d.Errf("unrecognized replay subdirective %q", d.Val())
+		}
+	}
+	return u, nil
+}
+
+// provisionReplay builds the replay upstream (see Handler.provisionUpstream).
+func (h *Handler) provisionReplay(ctx caddy.Context) (upstream.Upstream, string, error) {
+	up, err := h.Replay.build(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("mcp_proxy: replay: %v", err)
+	}
+	return up, h.Replay.key(), nil
+}
+
+// countTrue counts the true values (how many upstream kinds are configured).
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
