@@ -272,8 +272,10 @@ func envelope(m json.RawMessage) envelopeT {
 	return e
 }
 
-func (e envelopeT) isRequest() bool  { return e.Method != "" && e.ID != nil }
-func (e envelopeT) isResponse() bool { return e.Method == "" && e.ID != nil && (e.Result != nil || e.Error != nil) }
+func (e envelopeT) isRequest() bool { return e.Method != "" && e.ID != nil }
+func (e envelopeT) isResponse() bool {
+	return e.Method == "" && e.ID != nil && (e.Result != nil || e.Error != nil)
+}
 
 func (e envelopeT) name() string {
 	s := e.Method
