@@ -20,6 +20,9 @@ import (
 // DefaultTimeout bounds the wait for each answer.
 const DefaultTimeout = 30 * time.Second
 
+// MaxChangesShown bounds the changed paths Print shows per answer.
+const MaxChangesShown = 12
+
 // Options configure a verification.
 type Options struct {
 	// Ignore lists JSON pointers into answers that are not compared
@@ -293,7 +296,11 @@ func (e envelopeT) name() string {
 func Print(w io.Writer, name string, rep *Report) {
 	for _, d := range rep.Differences {
 		fmt.Fprintf(w, "DIFF record %d, %s:\n", d.Index, d.Request)
-		for _, c := range d.Changes {
+		for i, c := range d.Changes {
+			if i == MaxChangesShown {
+				fmt.Fprintf(w, "    … and %d more differences\n", len(d.Changes)-i)
+				break
+			}
 			fmt.Fprintf(w, "    %s\n", c)
 		}
 	}
