@@ -59,6 +59,10 @@ func parsePointer(p string) ([]string, error) {
 // that does is re-encoded (members sorted by name).
 func (r *Redactor) Apply(msg []byte) ([]byte, error) {
 	if (r == nil || len(r.pointers) == 0) && !mentionsSensitive(msg) {
+		if !bytes.ContainsAny(msg, "\r\n") && json.Valid(msg) {
+			// Already one line (a JSON string holds no raw line break).
+			return msg, nil
+		}
 		var buf bytes.Buffer
 		buf.Grow(len(msg))
 		if err := json.Compact(&buf, msg); err != nil {
