@@ -175,3 +175,104 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 		t.Fatalf("verify's diff is not readable:\n%s", out)
 	}
 }
+
+// TestTapeAdminRecord: an endpoint that samples (almost) no session
+// records one live session once the admin API starts its recording, stops
+// when told, lists the tape under /mcp_proxy/recordings; an endpoint
+// without a record directory refuses, naming what to add.
+func TestTapeAdminRecord(t *testing.T) {
+	requireIntegration(t)
+	server := buildEverythingServer(t)
+	dir := t.TempDir()
+	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		name tapes-admin
+		stdio %s
+		record %s {
+			sample 0.000001
+		}
+	}
+	mcp_proxy /plain {
+		name tapes-plain
+		stdio %s
+	}
+}
+`, caddyfileQuote(server), caddyfileQuote(dir), caddyfileQuote(server)))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	connect := func(path string) *mcp.ClientSession {
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest-tapes-admin", Version: "0"}, nil).Connect(ctx,
+			&mcp.StreamableClientTransport{Endpoint: base + path, DisableStandaloneSSE: true},
+			&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	cs, plain := connect("/mcp"), connect("/plain")
+	defer cs.Close()
+	defer plain.Close()
+	if err := callSimpleText(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if tapes, _ := tape.List(dir); len(tapes) != 0 {
+		t.Fatalf("a session the sampling left out has a tape: %v", tapes)
+	}
+	for _, tc := range []struct {
+		sess   *mcp.ClientSession
+		method string
+		status int
+	}{
+		{cs, http.MethodPost, http.StatusNoContent},
+		{plain, http.MethodPost, http.StatusConflict},
+	} {
+		status, body := adminDo(t, tc.method, "/mcp_proxy/sessions/"+tc.sess.ID()+"/record")
+		if status != tc.status {
+			t.Fatalf("%s record of %s: %d %s, want %d", tc.method, tc.sess.ID(), status, body, tc.status)
+		}
+		if status == http.StatusConflict && !strings.Contains(string(body), "has no record directory: add a record") {
+			t.Fatalf("the refusal does not say what to do: %s", body)
+		}
+	}
+	if err := callSimpleText(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	var listed struct {
+		Recordings []struct {
+			File, Endpoint, Session string
+		} `json:"recordings"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(listed.Recordings) == 0 {
+		adminGet(t, "/mcp_proxy/recordings", &listed)
+		if time.Now().After(deadline) {
+			t.Fatal("no recording listed 10s after the admin API started one")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the disk: no event to await
+	}
+	if r := listed.Recordings[0]; len(listed.Recordings) != 1 || r.Endpoint != "tapes-admin" || strings.Contains(r.File, "/") {
+		t.Fatalf("recordings: %+v", listed.Recordings)
+	}
+	if status, body := adminDo(t, http.MethodDelete, "/mcp_proxy/sessions/"+cs.ID()+"/record"); status != http.StatusNoContent {
+		t.Fatalf("DELETE record: %d %s", status, body)
+	}
+	if err := callSimpleText(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	cs.Close()
+	startProxy(t, idleSite) // unloads the endpoint: the tape is complete
+	f, err := tape.ReadFile(filepath.Join(dir, listed.Recordings[0].File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	for _, r := range f.Records {
+		if strings.Contains(string(r.Msg), `"method":"tools/call"`) {
+			calls++
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("want the one call made while recording on the tape, got %d", calls)
+	}
+}
