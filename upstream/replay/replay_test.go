@@ -197,3 +197,30 @@ func TestReplayConfigErrors(t *testing.T) {
 		t.Fatalf("an empty directory: %v", err)
 	}
 }
+
+// TestReplayServerRequestRoundTrip: a call during which the server asked
+// the client (sampling) is answered only once the client answered.
+func TestReplayServerRequestRoundTrip(t *testing.T) {
+	c, s := tape.ClientToServer, tape.ServerToClient
+	f := &tape.File{Name: "sampling.jsonl", Records: []tape.Record{
+		rec(c, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask","arguments":{}}}`),
+		rec(s, `{"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"messages":[]}}`),
+		rec(c, `{"jsonrpc":"2.0","id":0,"result":{"role":"assistant","content":{"type":"text","text":"ok"}}}`),
+		rec(s, `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"the model said ok"}]}}`),
+	}}
+	col, send := openReplay(t, MatchParams, f)
+	send(`{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"ask","arguments":{}}}`)
+	if got := col.wait(t, 1); got[0] != `{"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"messages":[]}} @"c1"` {
+		t.Fatalf("want the server's request on the call's stream first, got %v", got)
+	}
+	// A ping goes through the same queue: once it is answered, whatever
+	// the call's step delivers has been delivered.
+	send(`{"jsonrpc":"2.0","id":"p","method":"ping"}`)
+	if got := col.wait(t, 1); got[0] != `{"jsonrpc":"2.0","id":"p","result":{}} @"p"` {
+		t.Fatalf("the answer came before the client answered the server's request: %v", got)
+	}
+	send(`{"jsonrpc":"2.0","id":0,"result":{"role":"assistant","content":{"type":"text","text":"whatever"}}}`)
+	if got := col.wait(t, 1); got[0] != `{"jsonrpc":"2.0","id":"c1","result":{"content":[{"type":"text","text":"the model said ok"}]}} @"c1"` {
+		t.Fatalf("want the call's answer with the client's id, got %v", got)
+	}
+}
