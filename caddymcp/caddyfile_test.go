@@ -392,7 +392,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				stdio b
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"only one upstream (stdio or http) per mcp_proxy"},
+			wants: []string{"only one upstream (stdio, http or replay) per mcp_proxy"},
 		},
 		{
 			// httpcaddyfile takes a matcher token (/path, *, @name) off the
