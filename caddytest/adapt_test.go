@@ -206,7 +206,7 @@ func TestAdaptErrorsNameFileAndLine(t *testing.T) {
 			name: "two stdio blocks",
 			body: ":8080 {\n\tmcp_proxy {\n\t\tstdio a\n\t\tstdio b\n\t}\n}\n",
 			line: 4,
-			want: "only one upstream (stdio or http) per mcp_proxy",
+			want: "only one upstream (stdio, http or replay) per mcp_proxy",
 		},
 		{
 			// Not a matcher token (a path, *, or @name), so httpcaddyfile
