@@ -21,13 +21,21 @@ import (
 // It returns what the client saw, one line per step.
 func tapeScript(t *testing.T, url string) []string {
 	t.Helper()
+	return tapeScriptAt(t, url, "2025-11-25")
+}
+
+// tapeScriptAt is tapeScript at the given protocol version ("": the
+// go-sdk client's default, which probes with a 2026-07-28 server/discover
+// and falls back to initialize).
+func tapeScriptAt(t *testing.T, url, version string) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest-tapes", Version: "0"}, nil).Connect(ctx,
 		&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: transport}, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		&mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("connect %s: %v", url, err)
 	}
@@ -274,5 +282,54 @@ func TestTapeAdminRecord(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Fatalf("want the one call made while recording on the tape, got %d", calls)
+	}
+}
+
+// TestTapeReplayDefaultClient: a go-sdk client at its defaults probes with
+// a 2026-07-28 server/discover (recorded on a client-day tape) and falls
+// back to initialize (a session tape); the replay of the directory answers
+// the probe as a 2025 server does, so the same script gets the same results.
+func TestTapeReplayDefaultClient(t *testing.T) {
+	requireIntegration(t)
+	node := node20(t)
+	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	dir := t.TempDir()
+	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		stdio %s %s stdio
+		record %s
+	}
+}
+`, caddyfileQuote(node), caddyfileQuote(everything), caddyfileQuote(dir)))
+	live := tapeScriptAt(t, base+"/mcp", "")
+	startProxy(t, idleSite) // unloads the recorder: the tapes are complete
+	tapes, err := tape.List(dir)
+	if err != nil || len(tapes) != 2 {
+		t.Fatalf("want a client-day tape and a session tape, got %v %v", tapes, err)
+	}
+	var probe bool
+	for _, p := range tapes {
+		f, err := tape.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Header.ProtocolVersion == "2026-07-28" && len(f.Records) > 0 && strings.Contains(string(f.Records[0].Msg), `"server/discover"`) {
+			probe = true
+		}
+	}
+	if !probe {
+		t.Fatalf("no client-day tape holds the client's server/discover probe: %v", tapes)
+	}
+	startProxy(t, fmt.Sprintf(`http://:9080 {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		replay %s
+	}
+}
+`, caddyfileQuote(dir)))
+	replayed := tapeScriptAt(t, base+"/mcp", "")
+	if strings.Join(replayed, "\n") != strings.Join(live, "\n") {
+		t.Fatalf("the replay differs (tapes %v):\nlive:\n%s\nreplay:\n%s", tapes, strings.Join(live, "\n"), strings.Join(replayed, "\n"))
 	}
 }

@@ -56,7 +56,8 @@ type Config struct {
 
 // Replay is an upstream.Upstream that answers from tapes.
 type Replay struct {
-	scripts []*script
+	scripts   []*script // tapes of sessions (2025 revisions and earlier)
+	stateless []*script // tapes of 2026-07-28 requests (stateless.go)
 	name    string
 	match   string
 	logger  *zap.Logger
@@ -115,7 +116,11 @@ func New(cfg Config) (*Replay, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.scripts = append(r.scripts, s)
+		if f.Header.ProtocolVersion == Version20260728 {
+			r.stateless = append(r.stateless, s)
+		} else {
+			r.scripts = append(r.scripts, s)
+		}
 	}
 	return r, nil
 }
@@ -214,7 +219,7 @@ func (c *conn) handle(m *pipeline.Message) {
 	case m.IsRequest() && m.Method == "ping":
 		c.deliver(pipeline.NewResult(m.ID, nil), m.ID) // the replay's own liveness
 	case m.IsRequest():
-		c.deliver(c.noMatch(m), m.ID)
+		c.deliver(c.r.noMatch(m), m.ID)
 	default:
 		c.r.logger.Debug("replay: a client message matches nothing on the tapes; ignored",
 			zap.String("tapes", c.r.name), zap.String("method", m.Method))
@@ -318,22 +323,22 @@ func (c *conn) deliver(m *pipeline.Message, related json.RawMessage) {
 
 // noMatch is the error for a request no tape answers. It names the tape
 // (by file name), the method and the tool, and nothing the tape recorded.
-func (c *conn) noMatch(m *pipeline.Message) *pipeline.Message {
+func (r *Replay) noMatch(m *pipeline.Message) *pipeline.Message {
 	name := newStep(m).name
 	what := m.Method
 	if name != "" && m.Method == "tools/call" {
 		what += " of tool " + fmt.Sprintf("%q", name)
 	}
-	c.r.logger.Info("replay: no recorded answer", zap.String("tapes", c.r.name), zap.String("method", m.Method),
-		zap.String("name", name), zap.String("match", c.r.match))
-	data := map[string]string{"tape": c.r.name, "method": m.Method, "match": c.r.match}
+	r.logger.Info("replay: no recorded answer", zap.String("tapes", r.name), zap.String("method", m.Method),
+		zap.String("name", name), zap.String("match", r.match))
+	data := map[string]string{"tape": r.name, "method": m.Method, "match": r.match}
 	if m.Method == "tools/call" && name != "" {
 		data["tool"] = name
 	}
 	d, _ := json.Marshal(data)
 	obj, _ := json.Marshal(pipeline.ErrorObject{
 		Code:    CodeNoMatch,
-		Message: fmt.Sprintf("replay: no recorded answer on tape %q for %s (match %s)", c.r.name, what, c.r.match),
+		Message: fmt.Sprintf("replay: no recorded answer on tape %q for %s (match %s)", r.name, what, r.match),
 		Data:    d,
 	})
 	return withError(m.ID, obj)
@@ -374,5 +379,8 @@ func withProgressToken(m *pipeline.Message, tok json.RawMessage) *pipeline.Messa
 	return pipeline.NewNotification(m.Method, b)
 }
 
-// Interface guard.
-var _ upstream.Upstream = (*Replay)(nil)
+// Interface guards.
+var (
+	_ upstream.Upstream  = (*Replay)(nil)
+	_ upstream.Stateless = (*Replay)(nil)
+)
