@@ -58,9 +58,9 @@ type Config struct {
 type Replay struct {
 	scripts   []*script // tapes of sessions (2025 revisions and earlier)
 	stateless []*script // tapes of 2026-07-28 requests (stateless.go)
-	name    string
-	match   string
-	logger  *zap.Logger
+	name      string
+	match     string
+	logger    *zap.Logger
 }
 
 // Load reads a tape file, or every tape of a directory in name order, and
