@@ -43,6 +43,7 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminSessionsPath, Handler: caddy.AdminHandlerFunc(handleListSessions)},
 		{Pattern: adminSessionsPath + "/", Handler: caddy.AdminHandlerFunc(handleSession)},
 		{Pattern: adminUpstreamsPath, Handler: caddy.AdminHandlerFunc(handleUpstreams)},
+		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)}, // [tapes] adminrecord.go
 	}
 }
 
@@ -64,6 +65,9 @@ func handleListSessions(w http.ResponseWriter, r *http.Request) error {
 
 // handleSession serves GET and DELETE /mcp_proxy/sessions/<id>.
 func handleSession(w http.ResponseWriter, r *http.Request) error {
+	if id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, adminSessionsPath+"/"), "/record"); ok && id != "" && !strings.Contains(id, "/") {
+		return handleSessionRecord(w, r, id) // [tapes] adminrecord.go
+	}
 	if err := allowMethods(w, r, http.MethodGet, http.MethodDelete); err != nil {
 		return err
 	}

@@ -135,8 +135,9 @@ func newAdminSession(endpoint string, info front.SessionInfo) adminSession {
 
 // Upstream kinds of the admin API.
 const (
-	kindStdio = "stdio"
-	kindHTTP  = "http"
+	kindStdio  = "stdio"
+	kindHTTP   = "http"
+	kindReplay = "replay"
 )
 
 func upstreamKind(info front.SessionInfo) string {

@@ -60,6 +60,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        tls_server_name <name>
 //	        tls_insecure_skip_verify
 //	    }
+//	    replay <tape|dir> {
+//	        match params|sequence|strict
+//	    }
+//	    record <dir> {
+//	        redact <json-pointer...>
+//	        max_size <size>
+//	        sample <fraction>
+//	    }
 //	    session_idle_timeout <duration>
 //	    max_sessions <n>
 //	    max_sessions_per_client <n>
@@ -102,6 +110,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // response_header_timeout (default 30s), idle_timeout (silent SSE streams)
 // and dial_timeout (default 3s) bound the waits; the tls_* lines configure
 // upstream TLS as in reverse_proxy's http transport.
+// replay answers from recorded tapes instead of a server (a tape file, or a
+// directory whose tapes are tried in name order); match is params (default:
+// method and params without _meta), sequence (recorded order) or strict
+// (recorded order, params exactly); initialize matches on its method alone.
+// record writes one tape per session (2026-07-28 requests: one per client
+// and day) into dir: redact removes JSON pointers from every message
+// (Authorization and cookies are never stored), max_size rotates a tape
+// into numbered files, sample records that share of sessions.
 // session_idle_timeout ends sessions without traffic (default 30m);
 // max_sessions bounds live sessions (default 10000) and
 // max_sessions_per_client those of one client, its authenticated user else
@@ -136,6 +152,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "lb_policy", "lb_retries", "health_interval", "health_timeout", "health_uri",
 			"fail_duration", "max_fails", "unhealthy_latency":
 			err = h.unmarshalBalancing(d)
+		case "replay":
+			u := new(UpstreamConfig)
+			u.Replay, err = parseReplay(d, &u.Name)
+			h.Upstreams = append(h.Upstreams, u)
+		case "record":
+			if h.Record != nil {
+				return d.Err("record is set twice")
+			}
+			h.Record, err = parseRecord(d)
 		case "session_idle_timeout":
 			h.SessionIdleTimeout, err = durationArg(d)
 		case "max_sessions":
@@ -182,7 +207,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	if len(h.Upstreams) == 0 {
-		return d.Err("mcp_proxy needs an upstream: add a stdio <command> or an http <url> line")
+		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")
 	}
 	return h.checkBalancing(d)
 }

@@ -77,6 +77,8 @@ type Handler struct {
 	LBRetries *int `json:"lb_retries,omitempty"`
 	// HealthChecks configures active and passive health of the upstreams.
 	HealthChecks *HealthChecks `json:"health_checks,omitempty"`
+	// Record records the endpoint's sessions to tapes (record.go).
+	Record *RecordConfig `json:"record,omitempty"`
 	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// MaxSessions bounds the live sessions of the endpoint (default 10000).
@@ -194,6 +196,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.built, h.members)
 
+	chain, err := h.recordChain(ctx)
+	if err != nil {
+		return err
+	}
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
@@ -201,6 +207,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg := front.Config{
 		Upstream:       up,
 		Store:          store,
+		Chain:          chain,
 		MaxMessageSize: maxMessage,
 		RequestTimeout: requestTimeout,
 		AllowedOrigins: h.AllowedOrigins,
@@ -311,6 +318,9 @@ func (h *Handler) Cleanup() error {
 		if u.HTTP != nil {
 			errs = append(errs, u.HTTP.cleanup())
 		}
+	}
+	if h.Record != nil {
+		errs = append(errs, h.Record.cleanup())
 	}
 	return errors.Join(errs...)
 }

@@ -28,20 +28,31 @@ type UpstreamConfig struct {
 	Stdio *StdioUpstream `json:"stdio,omitempty"`
 	// HTTP forwards to a remote MCP server.
 	HTTP *HTTPUpstream `json:"http,omitempty"`
+	// Replay answers from recorded tapes, with no server.
+	Replay *ReplayUpstream `json:"replay,omitempty"`
 }
 
 // kind is the upstream's kind as the admin API names it.
 func (u *UpstreamConfig) kind() string {
-	if u.Stdio != nil {
+	switch {
+	case u.Stdio != nil:
 		return kindStdio
+	case u.Replay != nil:
+		return kindReplay
 	}
 	return kindHTTP
 }
 
 // check says what is wrong with the entry, if anything.
 func (u *UpstreamConfig) check() error {
-	if (u.Stdio == nil) == (u.HTTP == nil) {
-		return errors.New("each upstream is exactly one of stdio or http")
+	n := 0
+	for _, set := range []bool{u.Stdio != nil, u.HTTP != nil, u.Replay != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return errors.New("each upstream is exactly one of stdio, http or replay")
 	}
 	if u.HTTP != nil && u.HTTP.URL == "" {
 		return errors.New("http: the upstream URL is empty")
@@ -54,8 +65,11 @@ func (u *UpstreamConfig) check() error {
 
 // derivedName is the default name of the entry.
 func (u *UpstreamConfig) derivedName() string {
-	if u.Stdio != nil {
+	switch {
+	case u.Stdio != nil:
 		return sanitizeName(commandName(u.Stdio.Command))
+	case u.Replay != nil:
+		return "replay"
 	}
 	pu, err := url.Parse(u.HTTP.URL)
 	if err != nil || pu.Hostname() == "" {
@@ -178,8 +192,11 @@ func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, stor
 // memberKey is what defines an upstream entry for its stored health:
 // the stdio process definition, or the HTTP configuration.
 func memberKey(u *UpstreamConfig, h *Handler) string {
-	if u.HTTP != nil {
+	switch {
+	case u.HTTP != nil:
 		return u.HTTP.key()
+	case u.Replay != nil:
+		return u.Replay.key()
 	}
 	return processKey(u.Stdio.poolConfig(h.logger, 0)) + "|protocol=" + u.Stdio.Protocol
 }
@@ -219,6 +236,14 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 				return nil, fmt.Errorf("mcp_proxy: upstream %s: stdio: %v", name, err)
 			}
 			built[i] = b
+			continue
+		}
+		if u.Replay != nil {
+			up, err := u.Replay.build(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("mcp_proxy: upstream %s: replay: %v", name, err)
+			}
+			built[i] = &provisionedUpstream{name: name, kind: kindReplay, address: "replay", up: up}
 			continue
 		}
 		if observeRequests {

@@ -59,6 +59,7 @@ var allTargets = []target{
 	{Name: targetNoObserve, Label: "caddy-mcp → stdio, metrics and placeholders off", Upstream: "stdio", start: startNoObserveTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
+	{Name: targetMCPHTTPRecord, Label: "caddy-mcp → HTTP, recorded", Upstream: "HTTP", start: startMCPHTTPRecordTarget},
 	{Name: targetRevProxy, Label: "Caddy reverse_proxy → HTTP", Upstream: "HTTP", start: startRevProxyTarget},
 }
 

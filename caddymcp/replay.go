@@ -1,0 +1,74 @@
+package caddymcp
+
+import (
+	"encoding/json"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
+)
+
+// ReplayUpstream answers clients from recorded tapes, with no server.
+type ReplayUpstream struct {
+	// Path is a tape file, or a directory of tapes (each request is
+	// answered by the first tape, in name order, that holds a match).
+	Path string `json:"path"`
+	// Match is how requests are matched: params (method and params
+	// without _meta, the default), sequence (in recorded order, method and
+	// name) or strict (in order, params exactly). initialize is matched on
+	// its method alone.
+	Match string `json:"match,omitempty"`
+}
+
+// build reads the tapes and returns the upstream.
+func (u *ReplayUpstream) build(ctx caddy.Context) (upstream.Upstream, error) {
+	files, name, err := replay.Load(u.Path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := replay.New(replay.Config{Tapes: files, Name: name, Match: u.Match, Logger: ctx.Logger().Named("replay")})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// key identifies the upstream configuration, for the derived endpoint name.
+func (u *ReplayUpstream) key() string {
+	b, _ := json.Marshal(u)
+	return "replay:" + hashKey(b)
+}
+
+// parseReplay parses `replay <tape|dir> { name <name>; match params|sequence|strict }`;
+// a name line sets *name.
+func parseReplay(d *caddyfile.Dispenser, name *string) (*ReplayUpstream, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return nil, d.Err("replay takes one argument, a tape file or a directory of tapes: replay <tape|dir>")
+	}
+	u := &ReplayUpstream{Path: args[0]}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "name":
+			n, err := upstreamNameArg(d)
+			if err != nil {
+				return nil, err
+			}
+			*name = n
+		case "match":
+			m, err := singleArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if m != replay.MatchParams && m != replay.MatchSequence && m != replay.MatchStrict {
+				return nil, d.Errf("match must be params, sequence or strict, got %q", m)
+			}
+			u.Match = m
+		default:
+			return nil, d.Errf("unrecognized replay subdirective %q", d.Val())
+		}
+	}
+	return u, nil
+}
