@@ -104,7 +104,13 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("calling no_such_tool succeeded")
 	}
 
+	// The handler counts a POST once its answer is written: the client
+	// can read the last answer before the count lands.
 	after := scrape(t)
+	for deadline := time.Now().Add(5 * time.Second); after[callsDuration]-before[callsDuration] < calls+1 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		after = scrape(t)
+	}
 	for _, c := range []struct {
 		series string
 		want   float64
