@@ -54,6 +54,38 @@ type Exchange struct {
 	SessionID string
 	// ProtocolVersion is the client's negotiated MCP revision.
 	ProtocolVersion string
+	// User is the authenticated user's id as Caddy's authentication set it
+	// ({http.auth.user.id}), "" for anonymous clients.
+	User string
+	// Claim looks up one claim of the authenticated user
+	// ({http.auth.user.<name>}, e.g. "scopes"); nil when there is no user.
+	Claim func(name string) (string, bool)
+	// ClientIP is the client's address as Caddy determined it.
+	ClientIP string
+	// RequestMethod is, for a response, the method of the request it
+	// answers ("" when unknown or for other messages).
+	RequestMethod string
+	// RequestTarget is, for a response, what the request it answers named
+	// (Message.Target: a tool or prompt name, a resource URI).
+	RequestTarget string
+}
+
+// Method returns the method a rule about m judges: m's own, or for a
+// response the method of the request it answers.
+func (ex *Exchange) Method(m *Message) string {
+	if m.Kind == KindResponse {
+		return ex.RequestMethod
+	}
+	return m.Method
+}
+
+// Target returns what m (or, for a response, the request it answers)
+// names: a tool or prompt name, a resource URI.
+func (ex *Exchange) Target(m *Message) string {
+	if m.Kind == KindResponse {
+		return ex.RequestTarget
+	}
+	return m.Target()
 }
 
 // Stage sees a message and decides what happens to it. A stage that only
