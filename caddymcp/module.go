@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -106,6 +107,10 @@ type Handler struct {
 	ReplayBudget int64 `json:"replay_budget,omitempty"`
 	// MaxInFlight bounds the requests in flight per session (default 64).
 	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// Pipeline lists the stages every message passes, as modules of the
+	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
+	// (stages.go).
+	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
 	server   *front.Server
 	hooked   *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
@@ -172,6 +177,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.HTTP)
 
+	chain, err := h.provisionPipeline(ctx)
+	if err != nil {
+		return err
+	}
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
@@ -179,6 +188,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.server, err = front.New(front.Config{
 		Upstream:       up,
 		Store:          store,
+		Chain:          chain,
 		MaxMessageSize: maxMessage,
 		RequestTimeout: requestTimeout,
 		AllowedOrigins: h.AllowedOrigins,

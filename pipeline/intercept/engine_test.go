@@ -178,7 +178,9 @@ func TestBlock(t *testing.T) {
 func TestMock(t *testing.T) {
 	e, err := intercept.New([]intercept.Rule{
 		{Direction: "both", Tools: []string{"echo", "read_file"}, Actions: []intercept.Action{
-			act("mock", func(a *intercept.Action) { a.Result = json.RawMessage(`{ "content": [ {"type":"text","text":"mocked"} ] }`) }),
+			act("mock", func(a *intercept.Action) {
+				a.Result = json.RawMessage(`{ "content": [ {"type":"text","text":"mocked"} ] }`)
+			}),
 		}},
 		{Methods: []string{"notifications/*"}, Actions: []intercept.Action{act("mock", func(a *intercept.Action) { a.Result = json.RawMessage(`{}`) })}},
 	}, nil)

@@ -1,0 +1,43 @@
+package caddymcp
+
+import (
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// StagesNamespace is the Caddy module namespace of pipeline stages. A stage
+// module (this project's intercept and filter, or a third party's) is a
+// guest module there whose value implements pipeline.Stage; mcp_proxy's
+// "pipeline" lists them, each named by its "stage" key:
+//
+//	"pipeline": [{"stage": "filter", "tools": {"deny": ["rm_*"]}},
+//	             {"stage": "intercept", "rules": [...]}]
+//
+// Messages to the server pass the stages first to last, messages to the
+// client last to first.
+const StagesNamespace = "http.handlers.mcp_proxy.stages"
+
+// provisionPipeline loads the configured stages into a chain; nil when
+// there are none, which costs the message path nothing.
+func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) {
+	if len(h.Pipeline) == 0 {
+		return nil, nil
+	}
+	mods, err := ctx.LoadModule(h, "Pipeline")
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: pipeline: %v", err)
+	}
+	list := mods.([]any)
+	stages := make([]pipeline.Stage, 0, len(list))
+	for i, m := range list {
+		s, ok := m.(pipeline.Stage)
+		if !ok {
+			return nil, fmt.Errorf("mcp_proxy: pipeline stage %d (%T) does not implement pipeline.Stage", i, m)
+		}
+		stages = append(stages, s)
+	}
+	return pipeline.NewChain(stages...), nil
+}
