@@ -47,17 +47,26 @@ func New(rules []Rule, logger *zap.Logger) (*Engine, error) {
 // Len returns the number of rules.
 func (e *Engine) Len() int { return len(e.rules) }
 
-// Handle evaluates the rules on m (pipeline.Stage).
-func (e *Engine) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
+// Handle evaluates the rules on m (pipeline.Stage). A delay makes the
+// verdict Wait: the rest of the evaluation runs when the delay is over, on
+// the goroutine of the caller's choosing (pipeline.Chain.Start).
+func (e *Engine) Handle(_ context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
 	if ex.Direction == pipeline.ToServer && !e.toServer || ex.Direction == pipeline.ToClient && !e.toClient {
 		return pipeline.Verdict{}
 	}
-	st := newEvaluation(ex, m)
-	for _, r := range e.rules {
-		if !r.matches(st) {
+	return e.run(newEvaluation(ex, m), 0, 0, false)
+}
+
+// run evaluates from action a of rule r on; resumed says that rule r
+// already matched (the evaluation went on after a delay).
+func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict {
+	for ; ri < len(e.rules); ri, ai, resumed = ri+1, 0, false {
+		r := e.rules[ri]
+		if !resumed && !r.matches(st) {
 			continue
 		}
-		for _, a := range r.actions {
+		for ; ai < len(r.actions); ai++ {
+			a := r.actions[ai]
 			switch a.kind {
 			case ActionBlock:
 				return e.block(st, r, a.message)
@@ -74,15 +83,22 @@ func (e *Engine) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.
 					st.edited()
 				}
 			case ActionDelay:
-				if !sleep(ctx, a.delay) {
-					return pipeline.Verdict{Action: pipeline.Drop}
-				}
+				nextRule, nextAction := ri, ai+1
+				return pipeline.WaitFor(func(ctx context.Context) pipeline.Verdict {
+					if !sleep(ctx, a.delay) {
+						return pipeline.Verdict{Action: pipeline.Drop}
+					}
+					return e.run(st, nextRule, nextAction, true)
+				})
 			case ActionLog:
 				e.log(st, r, a.level)
 			}
 		}
 	}
 	if !st.dirty {
+		if st.m != st.original {
+			return pipeline.Verdict{Message: st.m}
+		}
 		return pipeline.Verdict{}
 	}
 	return pipeline.Verdict{Message: st.message(e.logger)}
@@ -134,17 +150,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // evaluation is one message on its way through the rules: the message as
 // the rules so far left it, decoded only when a rule needs its members.
 type evaluation struct {
-	ex     *pipeline.Exchange
-	m      *pipeline.Message
-	method string
-	target string
-	known  bool           // method and target are computed
-	doc    map[string]any // m decoded, nil until needed
-	dirty  bool           // doc was edited and m is stale
+	ex       *pipeline.Exchange
+	original *pipeline.Message
+	m        *pipeline.Message
+	method   string
+	target   string
+	known    bool           // method and target are computed
+	doc      map[string]any // m decoded, nil until needed
+	dirty    bool           // doc was edited and m is stale
 }
 
 func newEvaluation(ex *pipeline.Exchange, m *pipeline.Message) *evaluation {
-	return &evaluation{ex: ex, m: m}
+	return &evaluation{ex: ex, original: m, m: m}
 }
 
 // what returns the method and target the rules judge.

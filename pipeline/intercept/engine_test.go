@@ -275,28 +275,41 @@ func TestOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := e.Handle(context.Background(), &pipeline.Exchange{}, parse(t, callRead))
+	if v.Action != pipeline.Wait {
+		t.Fatalf("delay: %+v, want Wait", v)
+	}
+	v = pipeline.NewChain(e).Run(context.Background(), &pipeline.Exchange{}, parse(t, callRead))
 	if v.Action != pipeline.Respond {
 		t.Fatalf("%+v", v)
 	}
 	if _, _, data := errorOf(t, v.Message); data["rule"] != "sees-edit" {
 		t.Errorf("blocked by %q", data["rule"])
 	}
-	if n := logs.FilterMessage("intercept: a rule matched").Len(); n != 1 {
-		t.Errorf("%d log action lines, want 1 (the block ends before rule never)", n)
+	if n := logs.FilterMessage("intercept: a rule matched").Len(); n != 2 {
+		t.Errorf("%d log action lines, want 2, one per Handle (the block ends before rule never)", n)
 	}
-	if l := logs.FilterMessage("intercept: a rule matched").All(); len(l) == 1 && (l[0].Level != zap.DebugLevel || l[0].ContextMap()["target"] != "read_file") {
+	if l := logs.FilterMessage("intercept: a rule matched").All(); len(l) > 0 && (l[0].Level != zap.DebugLevel || l[0].ContextMap()["target"] != "read_file") {
 		t.Errorf("log line %+v", l[0])
 	}
 }
 
-func TestDelayEndsWithContext(t *testing.T) {
-	e, err := intercept.New([]intercept.Rule{{Actions: []intercept.Action{act("delay", func(a *intercept.Action) { a.Duration = "1h" })}}}, nil)
+// TestDelay: a delay decides later (Wait), on the caller's goroutine of
+// choice, and ends with its context.
+func TestDelay(t *testing.T) {
+	e, err := intercept.New([]intercept.Rule{
+		{Actions: []intercept.Action{act("delay", func(a *intercept.Action) { a.Duration = "1h" })}},
+		{Name: "after", Actions: []intercept.Action{blockIt}},
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	v := e.Handle(context.Background(), &pipeline.Exchange{}, parse(t, callEcho))
+	if v.Action != pipeline.Wait {
+		t.Fatalf("%+v, want Wait", v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan pipeline.Verdict)
-	go func() { done <- e.Handle(ctx, &pipeline.Exchange{}, parse(t, callEcho)) }()
+	go func() { done <- v.Pending.Resume(ctx) }()
 	cancel()
 	select {
 	case v := <-done:
@@ -305,6 +318,18 @@ func TestDelayEndsWithContext(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("delay did not end with its context")
+	}
+
+	short, err := intercept.New([]intercept.Rule{
+		{Actions: []intercept.Action{act("delay", func(a *intercept.Action) { a.Duration = "1ms" })}},
+		{Name: "after", Actions: []intercept.Action{blockIt}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = short.Handle(context.Background(), &pipeline.Exchange{}, parse(t, callEcho)).Pending.Resume(context.Background())
+	if v.Action != pipeline.Respond {
+		t.Fatalf("after the delay: %+v, want the next rule's block", v)
 	}
 }
 
