@@ -199,6 +199,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxInFlight:    h.MaxInFlight,
 		UserID:         userID,
 		ClientKey:      clientIP,
+		Claims:         userClaims,
 		PublicPath:     originalPath,
 		OnRequest:      publishRequestInfo,
 		OnAnswer:       h.metrics.onAnswer,

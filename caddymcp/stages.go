@@ -2,6 +2,7 @@ package caddymcp
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -40,4 +41,14 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 		stages = append(stages, s)
 	}
 	return pipeline.NewChain(stages...), nil
+}
+
+// userClaims looks up the authenticated user's claims of a request as
+// Caddy's authentication set them ({http.auth.user.<name>}), for stages.
+func userClaims(r *http.Request) func(name string) (string, bool) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return nil
+	}
+	return func(name string) (string, bool) { return repl.GetString("http.auth.user." + name) }
 }

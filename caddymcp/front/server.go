@@ -63,6 +63,10 @@ type Config struct {
 	// UserID returns the authenticated user of a request ("" if none);
 	// sessions are bound to the user that created them.
 	UserID func(*http.Request) string
+	// Claims returns the lookup of the authenticated user's claims for a
+	// request (name → value, as Caddy's auth set {http.auth.user.<name>}),
+	// which pipeline stages see; nil means none.
+	Claims func(*http.Request) func(name string) (string, bool)
 	// ClientKey names the client of a request without a session (2026-07-28),
 	// for the bound on its requests in flight; "" falls back to the
 	// connection's remote address.

@@ -60,6 +60,11 @@ type Session struct {
 	legacy  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
 	created time.Time
 
+	clientIP string                           // of the request that started the session, for stages
+	claim    func(name string) (string, bool) // the user's claims, for stages (Config.Claims)
+	pipeOnce sync.Once                        // starts pipe
+	pipe     *sessionPipeline                 // the outbound worker (stages.go), nil without stages
+
 	settings   atomic.Pointer[sessionSettings]
 	lastActive atomic.Int64 // unix nanoseconds
 	readers    atomic.Int32 // open HTTP streams; a listened-to session is not idle
@@ -204,7 +209,7 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 		return errTooManyCalls
 	}
 	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post}
-	if set.onAnswer != nil {
+	if set.onAnswer != nil || set.chain.Len() > 0 {
 		c.target = m.Target()
 	}
 	if token != "" {
@@ -320,23 +325,16 @@ func (s *Session) DeliverRelated(m *pipeline.Message, requestID json.RawMessage)
 }
 
 func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
-	set := s.settings.Load()
-	if set.chain.Len() > 0 {
-		v := set.chain.Run(s.ctx, &pipeline.Exchange{Direction: pipeline.ToClient, SessionID: s.id, ProtocolVersion: s.Version()}, m)
-		switch v.Action {
-		case pipeline.Drop, pipeline.Respond:
-			switch {
-			case m.IsResponse():
-				s.fail(m.IDKey(), pipeline.CodeInternalError, "the gateway's policy blocked the server's response")
-			case m.IsRequest() && v.Action == pipeline.Respond:
-				s.sendBackground(v.Message)
-			case m.IsRequest():
-				s.sendBackground(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
-			}
-			return
-		}
-		m = v.Message
+	if s.settings.Load().chain.Len() > 0 {
+		s.enqueueOutbound(m, related) // the stages run off the reader (stages.go)
+		return
 	}
+	s.deliverOn(m, related)
+}
+
+// deliverOn routes a server message that passed the pipeline.
+func (s *Session) deliverOn(m *pipeline.Message, related json.RawMessage) {
+	set := s.settings.Load()
 	if m.IsResponse() {
 		c := s.takeCall(m.IDKey())
 		if c == nil {
