@@ -188,14 +188,7 @@ func (c *Chain) from(ctx context.Context, ex *Exchange, m *Message, i int) Verdi
 		}
 		v := s.Handle(ctx, ex, m)
 		if v.Action == Wait {
-			next, pending := i+1, v.Pending
-			return WaitFor(func(ctx context.Context) Verdict {
-				v := pending.Resume(ctx)
-				for v.Action == Wait {
-					v = v.Pending.Resume(ctx) // a stage may wait more than once
-				}
-				return c.after(ctx, ex, m, v, next)
-			})
+			return c.waiting(ex, m, v.Pending, i+1)
 		}
 		v, done := c.decided(m, v)
 		if done {
@@ -204,6 +197,19 @@ func (c *Chain) from(ctx context.Context, ex *Exchange, m *Message, i int) Verdi
 		m = v.Message
 	}
 	return Verdict{Action: Continue, Message: m}
+}
+
+// waiting is the verdict of a chain whose stage before next waits: the
+// rest runs once pending decided. (A function of its own, so that the
+// closure does not move from's variables to the heap.)
+func (c *Chain) waiting(ex *Exchange, m *Message, pending *Pending, next int) Verdict {
+	return WaitFor(func(ctx context.Context) Verdict {
+		v := pending.Resume(ctx)
+		for v.Action == Wait {
+			v = v.Pending.Resume(ctx) // a stage may wait more than once
+		}
+		return c.after(ctx, ex, m, v, next)
+	})
 }
 
 // after applies a resumed stage's verdict and runs the stages after it;
