@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/hold"
 )
 
 // Engine is a pipeline stage that evaluates rules in order.
@@ -17,6 +18,17 @@ type Engine struct {
 	rules              []*compiledRule
 	toServer, toClient bool // some rule applies in that direction
 	logger             *zap.Logger
+
+	holds    *hold.Registry // where pause holds messages; nil: a pause times out at once
+	endpoint string         // names the endpoint in what pause holds
+	maxHeld  int            // bounds the endpoint's held messages (0: no bound)
+}
+
+// HoldIn makes pause rules hold their messages in r, under the endpoint's
+// name, at most max of them at once (0: no bound; beyond it a pause's
+// timeout action applies at once).
+func (e *Engine) HoldIn(r *hold.Registry, endpoint string, max int) {
+	e.holds, e.endpoint, e.maxHeld = r, endpoint, max
 }
 
 // New compiles rules into an Engine. The error names the rule and what is
@@ -92,6 +104,11 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 				})
 			case ActionLog:
 				e.log(st, r, a.level)
+			case ActionPause:
+				next := ri + 1
+				return pipeline.WaitFor(func(ctx context.Context) pipeline.Verdict {
+					return e.pause(ctx, st, r, a, next)
+				})
 			}
 		}
 	}
@@ -228,4 +245,45 @@ func compact(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return b.Bytes()
+}
+
+// pause holds the message until an operator decides or the timeout passes;
+// a continue resumes the evaluation with rule next.
+func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a compiledAction, next int) pipeline.Verdict {
+	m := st.message(e.logger)
+	method, target := st.what()
+	entry := hold.Entry{Endpoint: e.endpoint, Rule: r.name, Session: st.ex.SessionID, User: st.ex.User,
+		Direction: st.ex.Direction.String(), Method: method}
+	if method == "tools/call" {
+		entry.Tool = target
+	}
+	d := hold.Decision{Kind: hold.TimedOut}
+	if e.holds != nil {
+		var ok bool
+		if d, ok = e.holds.Hold(ctx, entry, m, e.maxHeld, a.delay); !ok {
+			e.logger.Warn("intercept: max_held messages are held already; the pause's timeout action applies at once",
+				st.fields(r, zap.Int("max_held", e.maxHeld))...)
+		}
+	}
+	switch d.Kind {
+	case hold.Continue:
+		if d.Message != nil {
+			st.m, st.doc, st.dirty, st.known = d.Message, nil, false, false
+		}
+		return e.run(st, next, 0, false)
+	case hold.Block:
+		msg := d.Reason
+		if msg == "" {
+			msg = "blocked by the gateway's operator"
+		}
+		return e.block(st, r, msg)
+	case hold.Respond:
+		return mock(st, d.Result)
+	case hold.Cancelled:
+		return pipeline.Verdict{Action: pipeline.Drop}
+	}
+	if a.then == ThenContinue {
+		return e.run(st, next, 0, false)
+	}
+	return e.block(st, r, "held for the gateway's operator, who did not decide within "+a.delay.String())
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/hold"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
 
@@ -368,5 +369,86 @@ func TestBadRules(t *testing.T) {
 	_, err := intercept.New([]intercept.Rule{{Name: "x", Actions: []intercept.Action{blockIt}}, {Name: "x", Actions: []intercept.Action{blockIt}}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "given twice") {
 		t.Errorf("duplicate names: %v", err)
+	}
+}
+
+// TestPause: a held request continues with the next rule, is blocked, is
+// answered, or times out into its then action.
+func TestPause(t *testing.T) {
+	pauseRule := func(timeout, then string) []intercept.Rule {
+		return []intercept.Rule{
+			{Name: "approve", Tools: []string{"echo"}, Actions: []intercept.Action{{Action: "pause", Timeout: timeout, Then: then}}},
+			{Name: "after", Tools: []string{"other"}, Actions: []intercept.Action{blockIt}},
+		}
+	}
+	tests := []struct {
+		name        string
+		timeout     string
+		then        string
+		decide      func(r *hold.Registry, id string) error
+		wantAction  pipeline.Action
+		wantMessage string // the block's message or the continued call's tool
+	}{
+		{"continue unchanged", "", "", func(r *hold.Registry, id string) error {
+			return r.Decide(id, hold.Decision{Kind: hold.Continue}, nil)
+		}, pipeline.Continue, ""},
+		{"continue edited, the next rule sees the edit", "", "", func(r *hold.Registry, id string) error {
+			return r.Decide(id, hold.Decision{Kind: hold.Continue}, json.RawMessage(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"other"}}`))
+		}, pipeline.Respond, "blocked by the gateway's policy"},
+		{"block", "", "", func(r *hold.Registry, id string) error {
+			return r.Decide(id, hold.Decision{Kind: hold.Block, Reason: "not today"}, nil)
+		}, pipeline.Respond, "not today"},
+		{"respond", "", "", func(r *hold.Registry, id string) error {
+			return r.Decide(id, hold.Decision{Kind: hold.Respond, Result: json.RawMessage(`{"content":[]}`)}, nil)
+		}, pipeline.Respond, ""},
+		{"timeout then block", "1ms", "", nil, pipeline.Respond, "held for the gateway's operator, who did not decide within 1ms"},
+		{"timeout then continue", "1ms", "continue", nil, pipeline.Continue, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := hold.NewRegistry()
+			e, err := intercept.New(pauseRule(tt.timeout, tt.then), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.HoldIn(reg, "ep", 0)
+			events, stop := reg.Listen()
+			defer stop()
+			done := make(chan pipeline.Verdict, 1)
+			go func() {
+				done <- pipeline.NewChain(e).Run(context.Background(), &pipeline.Exchange{SessionID: "s"}, parse(t, callEcho))
+			}()
+			ev := <-events
+			if ev.Entry.Rule != "approve" || ev.Entry.Tool != "echo" || ev.Entry.Session != "s" || ev.Entry.Endpoint != "ep" {
+				t.Errorf("held entry %+v", ev.Entry)
+			}
+			if tt.decide != nil {
+				if err := tt.decide(reg, ev.Entry.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var v pipeline.Verdict
+			select {
+			case v = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the pause did not end")
+			}
+			if v.Action != tt.wantAction {
+				t.Fatalf("verdict %+v, want %v", v, tt.wantAction)
+			}
+			if tt.wantMessage != "" {
+				if _, msg, _ := errorOf(t, v.Message); msg != tt.wantMessage {
+					t.Errorf("message %q, want %q", msg, tt.wantMessage)
+				}
+			}
+			if v.Action == pipeline.Respond && string(v.Message.ID) != `"a"` {
+				t.Errorf("answer id %s, want the request's", v.Message.ID)
+			}
+		})
+	}
+	// No registry: the pause's timeout action applies at once.
+	e, _ := intercept.New(pauseRule("1h", ""), nil)
+	if v := pipeline.NewChain(e).Run(context.Background(), &pipeline.Exchange{}, parse(t, callEcho)); v.Action != pipeline.Respond {
+		t.Errorf("without a registry: %+v", v)
 	}
 }

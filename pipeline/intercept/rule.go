@@ -1,11 +1,12 @@
 // Package intercept is the gateway's rule engine: rules that match MCP
 // messages (by direction, method, tool, prompt, resource, a member's value,
 // the user, or a CEL expression) and act on them (block, mock, set, remove,
-// delay, log). It is plain Go; the Caddy module in caddymcp builds an Engine
+// delay, log, pause). It is plain Go; the Caddy module in caddymcp builds an Engine
 // from its configuration and puts it in the pipeline.
 //
 // Rules are evaluated in order. set, remove, delay and log go on to the next
-// rule; block and mock end the evaluation.
+// rule; block, mock and pause end the evaluation (a pause that ends in
+// continue resumes with the next rule).
 package intercept
 
 import (
@@ -38,6 +39,17 @@ const (
 	ActionRemove = "remove"
 	ActionDelay  = "delay"
 	ActionLog    = "log"
+	ActionPause  = "pause"
+)
+
+// DefaultPauseTimeout is how long a pause holds a message when the rule
+// names no timeout.
+const DefaultPauseTimeout = 5 * time.Minute
+
+// What a pause does when nobody decided in time.
+const (
+	ThenBlock    = "block"
+	ThenContinue = "continue"
 )
 
 // Rule is one interception rule: what it matches and what it does. Every
@@ -98,6 +110,10 @@ type Action struct {
 	Duration string `json:"duration,omitempty"`
 	// Level is log's level: debug, info (default), warn or error.
 	Level string `json:"level,omitempty"`
+	// Timeout is how long pause holds the message (Go's syntax; default 5m).
+	Timeout string `json:"timeout,omitempty"`
+	// Then is what pause does when the timeout passes: block (default) or continue.
+	Then string `json:"then,omitempty"`
 }
 
 // compiledRule is a Rule ready to match.
@@ -126,6 +142,7 @@ type compiledAction struct {
 	value   any
 	delay   time.Duration
 	level   logLevel
+	then    string // pause: block or continue
 }
 
 // compile checks and compiles rule number n (from 0).
@@ -176,7 +193,7 @@ func compile(n int, r Rule) (*compiledRule, error) {
 		c.expr = e
 	}
 	if len(r.Actions) == 0 {
-		return nil, fail("no action (block, mock, set, remove, delay or log)")
+		return nil, fail("no action (block, mock, set, remove, delay, log or pause)")
 	}
 	for i, a := range r.Actions {
 		ca, err := compileAction(a)
@@ -194,7 +211,7 @@ func compile(n int, r Rule) (*compiledRule, error) {
 }
 
 // ends reports whether an action ends the evaluation of the rules.
-func ends(kind string) bool { return kind == ActionBlock || kind == ActionMock }
+func ends(kind string) bool { return kind == ActionBlock || kind == ActionMock || kind == ActionPause }
 
 func compileAction(a Action) (compiledAction, error) {
 	ca := compiledAction{kind: a.Action}
@@ -244,8 +261,25 @@ func compileAction(a Action) (compiledAction, error) {
 			return ca, fmt.Errorf("log: %v", err)
 		}
 		ca.level = lvl
+	case ActionPause:
+		ca.delay = DefaultPauseTimeout
+		if a.Timeout != "" {
+			d, err := time.ParseDuration(a.Timeout)
+			if err != nil || d <= 0 {
+				return ca, fmt.Errorf("pause: want a positive timeout, got %q", a.Timeout)
+			}
+			ca.delay = d
+		}
+		switch a.Then {
+		case "", ThenBlock:
+			ca.then = ThenBlock
+		case ThenContinue:
+			ca.then = ThenContinue
+		default:
+			return ca, fmt.Errorf("pause: then %q: want block or continue", a.Then)
+		}
 	default:
-		return ca, fmt.Errorf("unknown action %q (want block, mock, set, remove, delay or log)", a.Action)
+		return ca, fmt.Errorf("unknown action %q (want block, mock, set, remove, delay, log or pause)", a.Action)
 	}
 	return ca, nil
 }
