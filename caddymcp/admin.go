@@ -43,6 +43,8 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminSessionsPath, Handler: caddy.AdminHandlerFunc(handleListSessions)},
 		{Pattern: adminSessionsPath + "/", Handler: caddy.AdminHandlerFunc(handleSession)},
 		{Pattern: adminUpstreamsPath, Handler: caddy.AdminHandlerFunc(handleUpstreams)},
+		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)}, // adminheld.go
+		{Pattern: adminHeldPath + "/", Handler: caddy.AdminHandlerFunc(handleHeld)},
 	}
 }
 

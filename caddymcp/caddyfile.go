@@ -177,6 +177,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseInterceptBlock(d) // stagescaddyfile.go
 		case "tools", "prompts", "resources":
 			err = h.parseFilterBlock(d)
+		case "max_held":
+			err = h.parseMaxHeld(d)
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

@@ -22,9 +22,15 @@ func init() {
 type InterceptStage struct {
 	// Rules are the interception rules, in evaluation order.
 	Rules []intercept.Rule `json:"rules,omitempty"`
+	// MaxHeld bounds the messages pause rules of the endpoint hold at once
+	// (default 100); beyond it a pause's timeout action applies at once.
+	MaxHeld int `json:"max_held,omitempty"`
 
 	engine *intercept.Engine
 }
+
+// DefaultMaxHeld bounds an endpoint's held messages by default.
+const DefaultMaxHeld = 100
 
 // CaddyModule returns the Caddy module information.
 func (InterceptStage) CaddyModule() caddy.ModuleInfo {
@@ -40,8 +46,21 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("intercept: %v", err)
 	}
+	if s.MaxHeld < 0 {
+		return fmt.Errorf("intercept: max_held must not be negative")
+	}
 	s.engine = e
 	return nil
+}
+
+// setEndpoint names the endpoint in what the stage's pause rules hold
+// (stages.go calls it once the handler knows its name).
+func (s *InterceptStage) setEndpoint(name string) {
+	max := s.MaxHeld
+	if max == 0 {
+		max = DefaultMaxHeld
+	}
+	s.engine.HoldIn(heldMessages, name, max)
 }
 
 // Handle evaluates the rules (pipeline.Stage).

@@ -29,7 +29,9 @@ import (
 //	    remove     <json-pointer>
 //	    delay      <duration>
 //	    log        [debug|info|warn|error]
+//	    pause      [<timeout>] [then continue|block]
 //	}
+//	max_held <n>
 //	tools     { allow <glob...>; deny <glob...> }
 //	prompts   { allow <glob...>; deny <glob...> }
 //	resources { allow <glob...>; deny <glob...> }
@@ -57,7 +59,7 @@ func (h *Handler) parseInterceptBlock(d *caddyfile.Dispenser) error {
 		}
 	}
 	if len(r.Actions) == 0 {
-		return d.Errf("intercept %s: the rule has no action: add block, mock, set, remove, delay or log", ruleLabel(r))
+		return d.Errf("intercept %s: the rule has no action: add block, mock, set, remove, delay, log or pause", ruleLabel(r))
 	}
 	if _, err := intercept.New([]intercept.Rule{r}, nil); err != nil {
 		return d.Errf("%v", err)
@@ -225,11 +227,52 @@ func parseRuleLine(d *caddyfile.Dispenser, r *intercept.Rule) error {
 			a.Level = args[0]
 		}
 		return addAction(a)
+	case intercept.ActionPause:
+		a := intercept.Action{Action: intercept.ActionPause}
+		rest := args
+		if len(rest) > 0 && rest[0] != "then" {
+			dur, err := caddy.ParseDuration(rest[0])
+			if err != nil || dur <= 0 {
+				return d.Errf("intercept: pause: want a positive timeout, got %q", rest[0])
+			}
+			a.Timeout = dur.String()
+			rest = rest[1:]
+		}
+		switch {
+		case len(rest) == 0:
+		case len(rest) == 2 && rest[0] == "then":
+			a.Then = rest[1]
+		default:
+			return d.Errf("intercept: pause takes [<timeout>] [then continue|block], got %q", strings.Join(args, " "))
+		}
+		return addAction(a)
 	default:
 		return d.Errf("intercept: unrecognized line %q (matchers: direction, method, tool, prompt, resource, field, user, expression; "+
-			"actions: block, mock, set, remove, delay, log)", line)
+			"actions: block, mock, set, remove, delay, log, pause)", line)
 	}
 	return nil
+}
+
+// parseMaxHeld parses `max_held <n>`: how many messages the endpoint's
+// pause rules hold at once.
+func (h *Handler) parseMaxHeld(d *caddyfile.Dispenser) error {
+	n, err := positiveIntArg(d)
+	if err != nil {
+		return err
+	}
+	return h.addStage("intercept", func(raw json.RawMessage) (any, error) {
+		var s InterceptStage
+		if raw != nil {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, err
+			}
+		}
+		if s.MaxHeld != 0 {
+			return nil, d.Err("max_held is given twice")
+		}
+		s.MaxHeld = n
+		return s, nil
+	})
 }
 
 // parseFilterBlock parses `tools|prompts|resources { allow …; deny … }`

@@ -29,6 +29,9 @@ func TestPipelineCaddyfile(t *testing.T) {
 		"  delay 1.5s\n" +
 		"  block \"no reading of /etc\"\n" +
 		"}\n" +
+		"intercept approve {\n  tool deploy\n  pause 2m then continue\n}\n" +
+		"intercept wait {\n  tool deploy2\n  pause\n}\n" +
+		"max_held 7\n" +
 		"intercept {\n" +
 		"  tool echo\n" +
 		"  mock `{\"content\": [{\"type\": \"text\", \"text\": \"{placeholder}\"}]}`\n" +
@@ -47,7 +50,9 @@ func TestPipelineCaddyfile(t *testing.T) {
 		`"resources":["file:///secret/*"],"fields":[{"pointer":"/params/arguments/path","regexp":"^/etc/"}],"users":["alice","bob"],` +
 		`"expression":"method == \"tools/call\"","actions":[{"action":"log","level":"warn"},{"action":"set","pointer":"/params/arguments/limit","value":10},` +
 		`{"action":"remove","pointer":"/params/arguments/debug"},{"action":"delay","duration":"1.5s"},{"action":"block","message":"no reading of /etc"}]},` +
-		`{"tools":["echo"],"actions":[{"action":"mock","result":{"content":[{"type":"text","text":"{placeholder}"}]}}]}],"stage":"intercept"}]`
+		`{"name":"approve","tools":["deploy"],"actions":[{"action":"pause","timeout":"2m0s","then":"continue"}]},` +
+		`{"name":"wait","tools":["deploy2"],"actions":[{"action":"pause"}]},` +
+		`{"tools":["echo"],"actions":[{"action":"mock","result":{"content":[{"type":"text","text":"{placeholder}"}]}}]}],"max_held":7,"stage":"intercept"}]`
 	var gotV, wantV any
 	if json.Unmarshal(got, &gotV) != nil || json.Unmarshal([]byte(want), &wantV) != nil {
 		t.Fatalf("not JSON: %s", got)
@@ -92,7 +97,12 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 		{"delay bad", "intercept {\ndelay soon\n}", `delay: want a positive duration, got "soon"`},
 		{"delay zero", "intercept {\ndelay 0s\n}", "want a positive duration"},
 		{"log bad level", "intercept {\nlog loud\n}", `level "loud"`},
-		{"pause not here", "intercept {\npause\n}", `unrecognized line "pause"`},
+		{"pause bad timeout", "intercept {\npause soon\n}", `pause: want a positive timeout, got "soon"`},
+		{"pause bad then", "intercept {\npause 1m then maybe\n}", `then "maybe": want block or continue`},
+		{"pause extra", "intercept {\npause 1m then\n}", "pause takes [<timeout>] [then continue|block]"},
+		{"pause not last", "intercept {\npause\nlog\n}", "pause ends the rule's evaluation"},
+		{"max_held zero", "max_held 0", "max_held must be a positive integer"},
+		{"max_held twice", "max_held 2\nmax_held 3", "max_held is given twice"},
 		{"duplicate names", "intercept a {\nblock\n}\nintercept a {\nblock\n}", `intercept "a": another rule has this name`},
 		{"tools argument", "tools x", "tools takes a block"},
 		{"tools empty", "tools {\n}", "tools: the block is empty"},
