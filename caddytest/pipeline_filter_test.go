@@ -1,6 +1,7 @@
 package caddytest
 
 import (
+	"cmp"
 	"context"
 	"net/http/httptest"
 	"slices"
@@ -53,6 +54,9 @@ func TestPipelineFilterPaginated(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			cs := connectGo(ctx, t, url, version, nil)
+			if want := cmp.Or(version, "2026-07-28"); cs.InitializeResult().ProtocolVersion != want {
+				t.Fatalf("negotiated %q, want %q", cs.InitializeResult().ProtocolVersion, want)
+			}
 			var tools []string
 			for tool, err := range cs.Tools(ctx, nil) {
 				if err != nil {

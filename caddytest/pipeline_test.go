@@ -113,6 +113,7 @@ func TestPipelineActions(t *testing.T) {
 		{"stdio", "2025-11-25", ""},
 		{"http", "2025-11-25", ""},
 		{"stdio", "", " {\n\t\t\tprotocol modern\n\t\t}"}, // the go-sdk client's default: 2026-07-28
+		{"http", "", ""},
 	} {
 		name := tc.upstream + "/" + tc.version
 		if tc.version == "" {
