@@ -39,7 +39,7 @@ func pagedServer() *mcp.Server {
 // gets -32602 as an unknown one does — for a 2025-11-25 client and a
 // 2026-07-28 one. The HTTP upstream serves both revisions.
 func TestPipelineFilterPaginated(t *testing.T) {
-	up := httptest.NewServer(goSDKHandler(pagedServer()))
+	up := httptest.NewServer(statelessHandler(pagedServer()))
 	defer up.Close()
 	url := startProxy(t, pipelineSite("http "+caddyfileQuote(up.URL),
 		"tools {\n\tallow tool_*\n\tdeny tool_b tool_d\n}",

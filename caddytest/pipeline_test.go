@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -26,15 +27,21 @@ func pipelineSite(upstream string, lines ...string) string {
 
 // pipelineUpstreams are the two kinds of upstream the pipeline tests run
 // against: the go-sdk everything-server over stdio, and an in-process
-// go-sdk Streamable HTTP server built by newServer.
+// go-sdk (stateless) Streamable HTTP server built by newServer.
 func pipelineUpstreams(t *testing.T, newServer func() *mcp.Server) map[string]string {
 	bin := buildEverythingServer(t)
-	up := httptest.NewServer(goSDKHandler(newServer()))
+	up := httptest.NewServer(statelessHandler(newServer()))
 	t.Cleanup(up.Close)
 	return map[string]string{
 		"stdio": "stdio " + caddyfileQuote(bin),
 		"http":  "http " + caddyfileQuote(up.URL),
 	}
+}
+
+// statelessHandler serves s over stateless Streamable HTTP, which go-sdk
+// servers need to serve 2026-07-28 clients (and which serves 2025 ones too).
+func statelessHandler(s *mcp.Server) http.Handler {
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
 }
 
 // connectGo connects a go-sdk client at version ("" for its default,

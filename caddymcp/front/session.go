@@ -46,6 +46,7 @@ type call struct {
 	target string              // what the request names (pipeline.Message.Target)
 	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
 	timer  *time.Timer
+	unhold context.CancelFunc // ends a stage's hold on the request (stages.go), nil if not held
 }
 
 // Session is one client session of the 2025 revisions (or of the
@@ -242,6 +243,9 @@ func (s *Session) dropCallLocked(key string, c *call) {
 	}
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.unhold != nil {
+		c.unhold() // a cancelled or answered request is held no longer
 	}
 }
 

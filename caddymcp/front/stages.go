@@ -146,13 +146,22 @@ func (s *Server) requestExchange(r *http.Request, sess *Session, version string)
 	return ex
 }
 
-// holdCall suspends a request's request_timeout while a stage holds it.
-func (s *Session) holdCall(key string) {
+// holdCall suspends a request's request_timeout while a stage holds it,
+// and returns the context of the hold: it ends with the session, and when
+// the request ends otherwise (a notifications/cancelled the chain let
+// through, an answer). ok is false when the request is no longer in flight.
+func (s *Session) holdCall(key string) (ctx context.Context, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.inflight[key]; c != nil && c.timer != nil {
+	c := s.inflight[key]
+	if c == nil {
+		return nil, false
+	}
+	if c.timer != nil {
 		c.timer.Stop()
 	}
+	ctx, c.unhold = context.WithCancel(s.ctx)
+	return ctx, true
 }
 
 // releaseCall starts a held request's request_timeout again, in full.
@@ -173,12 +182,24 @@ func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange,
 		s.afterClientStages(r.Context(), sess, m, v)
 		return
 	}
+	ctx := sess.ctx
 	if m.IsRequest() {
-		sess.holdCall(m.IDKey())
+		var ok bool
+		if ctx, ok = sess.holdCall(m.IDKey()); !ok {
+			// Cancelled or ended already: the stage hears that its hold is
+			// over at once (a done context), and nothing goes on.
+			done, cancel := context.WithCancel(sess.ctx)
+			cancel()
+			v.Pending.Resume(done)
+			return
+		}
 	}
 	held := func() {
-		v := v.Pending.Resume(sess.ctx)
+		v := v.Pending.Resume(ctx)
 		if m.IsRequest() {
+			if ctx.Err() != nil {
+				return // cancelled, answered or ended while held: nothing goes on
+			}
 			sess.releaseCall(m.IDKey())
 		}
 		ctx, cancel := context.WithTimeout(sess.ctx, sendTimeout)

@@ -141,8 +141,10 @@ func TestPipelineHeldResponse(t *testing.T) {
 // session ends; its request gets the session's end error.
 func TestPipelineHeldEndsWithSession(t *testing.T) {
 	t.Parallel()
+	holding := make(chan struct{})
 	stage := &holdStage{hold: func(ex *pipeline.Exchange, m *pipeline.Message) <-chan struct{} {
 		if ex.Direction == pipeline.ToServer && m.Method == "tools/call" {
+			close(holding)
 			return make(chan struct{}) // never opens
 		}
 		return nil
@@ -151,7 +153,7 @@ func TestPipelineHeldEndsWithSession(t *testing.T) {
 	sid := h.initialize(t, Version20250618)
 	held := h.start(t, req{sid: sid, version: Version20250618, body: toolCall(1, "echo")})
 	// Wait until the stage holds it, then end the session.
-	within(t, waitUntil(func() bool { return len(stage.exchanges()) >= 3 }), "the stage to hold the call")
+	within(t, holding, "the stage to hold the call")
 	wantStatus(t, h.do(t, req{method: http.MethodDelete, sid: sid, version: Version20250618}), http.StatusNoContent)
 	m := held.wait(t).only(t)
 	if m.Error == nil || m.Error.Code != pipeline.CodeConnectionClosed {
@@ -159,14 +161,3 @@ func TestPipelineHeldEndsWithSession(t *testing.T) {
 	}
 }
 
-// waitUntil closes the returned channel once cond holds (polled).
-func waitUntil(cond func() bool) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		for i := 0; i < 1000 && !cond(); i++ {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	return ch
-}

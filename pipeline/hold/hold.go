@@ -100,6 +100,9 @@ func NewRegistry() *Registry {
 // the same endpoint are already held: the caller applies its timeout
 // action then.
 func (r *Registry) Hold(ctx context.Context, e Entry, m *pipeline.Message, max int, timeout time.Duration) (d Decision, ok bool) {
+	if ctx.Err() != nil {
+		return Decision{Kind: Cancelled}, true // over before it began: nobody needs to see it
+	}
 	h := &held{entry: e, original: m, decided: make(chan Decision, 1)}
 	h.entry.ID = newID()
 	h.entry.Message = m.Raw
