@@ -88,6 +88,10 @@ type Config struct {
 	// runs on whatever goroutine answers, must be quick, and must not keep
 	// answer. Stateless (2026-07-28) requests are not told.
 	OnAnswer func(post http.ResponseWriter, method, target string, answer *pipeline.Message)
+	// HeldProgressInterval is how often the client of a request a stage
+	// holds hears notifications/progress, when it gave a progressToken
+	// (0: DefaultHeldProgressInterval).
+	HeldProgressInterval time.Duration
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 	// VerboseErrors puts the detail of upstream failures (a command line,
@@ -154,6 +158,7 @@ func New(cfg Config) (*Server, error) {
 			logger:         cfg.Logger,
 			verboseErrors:  cfg.VerboseErrors,
 			onAnswer:       cfg.OnAnswer,
+			heldProgress:   cfg.HeldProgressInterval,
 		},
 		shutdown: make(chan struct{}),
 		exit:     make(chan struct{}),

@@ -35,6 +35,7 @@ type sessionSettings struct {
 	logger         *zap.Logger
 	verboseErrors  bool
 	onAnswer       func(w http.ResponseWriter, method, target string, answer *pipeline.Message)
+	heldProgress   time.Duration // Config.HeldProgressInterval
 }
 
 // call is a client request waiting for the server's response.
@@ -61,10 +62,12 @@ type Session struct {
 	legacy  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
 	created time.Time
 
-	clientIP string                           // of the request that started the session, for stages
-	claim    func(name string) (string, bool) // the user's claims, for stages (Config.Claims)
-	pipeOnce sync.Once                        // starts pipe
-	pipe     *sessionPipeline                 // the outbound worker (stages.go), nil without stages
+	clientIP   string                           // of the request that started the session, for stages
+	claim      func(name string) (string, bool) // the user's claims, for stages (Config.Claims)
+	pipeOnce   sync.Once                        // starts pipe
+	pipe       *sessionPipeline                 // the outbound worker (stages.go), nil without stages
+	shifted    map[string]*progressShift        // progress tokens of held requests (heldprogress.go); guarded by mu
+	shiftCount atomic.Int32                     // len(shifted), read without the lock
 
 	settings   atomic.Pointer[sessionSettings]
 	lastActive atomic.Int64 // unix nanoseconds
@@ -246,6 +249,7 @@ func (s *Session) dropCallLocked(key string, c *call) {
 	}
 	if c.unhold != nil {
 		c.unhold() // a cancelled or answered request is held no longer
+		s.forgetShiftLocked(c)
 	}
 }
 
@@ -360,6 +364,11 @@ func (s *Session) deliverOn(m *pipeline.Message, related json.RawMessage) {
 		}
 		s.respondCall(c, m)
 		return
+	}
+	if m.Method == "notifications/progress" && s.hasShifts() {
+		if m = s.shiftProgress(m); m == nil {
+			return
+		}
 	}
 	s.route(m, related).append(m)
 }

@@ -195,7 +195,14 @@ func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange,
 		}
 	}
 	held := func() {
-		v := v.Pending.Resume(ctx)
+		if m.IsRequest() {
+			progressCtx, stop := context.WithCancel(ctx)
+			sess.store.goTracked(func() { sess.heldProgress(progressCtx, m.IDKey()) })
+			v = v.Pending.Resume(ctx)
+			stop()
+		} else {
+			v = v.Pending.Resume(ctx)
+		}
 		if m.IsRequest() {
 			if ctx.Err() != nil {
 				return // cancelled, answered or ended while held: nothing goes on

@@ -161,3 +161,65 @@ func TestPipelineHeldEndsWithSession(t *testing.T) {
 	}
 }
 
+// TestPipelineHeldProgress: the client of a held request that gave a
+// progressToken hears progress while it is held, and the server's own
+// progress after the release is shifted so that the values keep
+// increasing (total too).
+func TestPipelineHeldProgress(t *testing.T) {
+	t.Parallel()
+	gate := make(chan struct{})
+	stage := &holdStage{hold: func(ex *pipeline.Exchange, m *pipeline.Message) <-chan struct{} {
+		if ex.Direction == pipeline.ToServer && m.Method == "tools/call" {
+			return gate
+		}
+		return nil
+	}}
+	h := newHarness(t, func(s *setup) {
+		s.cfg.Chain = pipeline.NewChain(stage)
+		s.cfg.HeldProgressInterval = 20 * time.Millisecond
+	})
+	sid := h.initialize(t, Version20250618)
+	call := h.openStream(t, context.Background(), req{sid: sid, version: Version20250618,
+		body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"progress","_meta":{"progressToken":"tok"}}}`})
+	type progress struct {
+		Token    string   `json:"progressToken"`
+		Progress float64  `json:"progress"`
+		Total    *float64 `json:"total"`
+		Message  string   `json:"message"`
+	}
+	var last float64
+	for i := 0; i < 2; i++ {
+		_, m := call.nextMessage(t)
+		var p progress
+		if m.Method != "notifications/progress" || json.Unmarshal(m.Params, &p) != nil || p.Token != "tok" || p.Progress <= last || p.Message != heldProgressMessage {
+			t.Fatalf("while held: %s", m.raw)
+		}
+		last = p.Progress
+	}
+	close(gate)
+	// The server's progress {1 of 2}, shifted past what the client saw.
+	for {
+		_, m := call.nextMessage(t)
+		if m.Method != "notifications/progress" {
+			t.Fatalf("want the server's progress, got %s", m.raw)
+		}
+		var p progress
+		if err := json.Unmarshal(m.Params, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Progress <= last {
+			t.Fatalf("progress went from %v to %v: %s", last, p.Progress, m.raw)
+		}
+		if p.Message == heldProgressMessage { // a tick that raced the release
+			last = p.Progress
+			continue
+		}
+		if p.Total == nil || *p.Total != p.Progress+1 {
+			t.Errorf("the server's total was not shifted with its progress: %s", m.raw)
+		}
+		break
+	}
+	if _, m := call.nextMessage(t); string(m.ID) != "1" || m.Result == nil {
+		t.Errorf("the answer: %s", m.raw)
+	}
+}
