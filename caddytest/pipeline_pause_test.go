@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,59 @@ func TestPipelinePause(t *testing.T) {
 	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_image_content"})
 	if e := wantRPCError(t, err, "timed-out pause"); e.Code != codeBlocked || !strings.Contains(e.Message, "did not decide within 300ms") {
 		t.Errorf("timed out: %d %q", e.Code, e.Message)
+	}
+}
+
+// TestPipelinePauseProgressTypeScript: a TypeScript SDK client calls with
+// a 15s timeout and resetTimeoutOnProgress; the gateway holds the call for
+// longer than that (a pause rule), and its progress while held (every 10s)
+// keeps the client waiting until the operator continues it.
+func TestPipelinePauseProgressTypeScript(t *testing.T) {
+	requireIntegration(t)
+	node := node20(t)
+	nodeModule(t, "@modelcontextprotocol", "sdk", "package.json")
+	bin := buildEverythingServer(t)
+	url := startProxy(t, pipelineSite("stdio "+caddyfileQuote(bin),
+		"intercept approve {\n\ttool test_simple_text\n\tpause 2m\n}")) + "/mcp"
+	script, err := filepath.Abs(filepath.Join("interop_ts", "held_client.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clientTimeout = 15 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan nodeRun, 1)
+	go func() {
+		done <- runNode(ctx, node, script, url, "test_simple_text", strconv.Itoa(int(clientTimeout/time.Millisecond)))
+	}()
+	e := awaitHeld(t, "test_simple_text")
+	// Held past the client's own timeout: only the progress keeps it waiting.
+	select {
+	case run := <-done:
+		t.Fatalf("the client gave up while held: %v\n%s\n%s", run.Err, run.Stdout, run.Stderr)
+	case <-time.After(time.Until(e.Since.Add(clientTimeout + 3*time.Second))):
+	}
+	if st := decideHeld(t, e.ID, "continue", ""); st != http.StatusNoContent {
+		t.Fatalf("continue: %d", st)
+	}
+	run := <-done
+	if run.Err != nil {
+		t.Fatalf("TypeScript client: %v\nstdout:\n%s\nstderr:\n%s", run.Err, run.Stdout, run.Stderr)
+	}
+	var got struct {
+		Progress []struct {
+			Progress float64 `json:"progress"`
+			Message  string  `json:"message"`
+		} `json:"progress"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(run.Stdout)), &got); err != nil {
+		t.Fatalf("output %q: %v", run.Stdout, err)
+	}
+	if got.Text != "This is a simple text response for testing." {
+		t.Errorf("text %q", got.Text)
+	}
+	if len(got.Progress) < 1 || !strings.Contains(got.Progress[0].Message, "held by the gateway") {
+		t.Errorf("progress while held: %+v", got.Progress)
 	}
 }
