@@ -62,6 +62,7 @@ func markdown(r *results) string {
 			times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)), cpu)
 	}
 	cmp(targetMCPStdio, targetSG, "")
+	cmp(targetMCPStdioRules, targetMCPStdio, "")
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
 	}

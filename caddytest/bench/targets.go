@@ -52,6 +52,7 @@ var allTargets = []target{
 	{Name: targetEcho, Label: "echo server, direct", Upstream: "HTTP", start: startEchoTarget},
 	{Name: targetSG, Label: "supergateway → stdio", Upstream: "stdio", start: startSupergatewayTarget},
 	{Name: targetMCPStdio, Label: "caddy-mcp → stdio", Upstream: "stdio", start: startMCPStdioTarget},
+	{Name: targetMCPStdioRules, Label: "caddy-mcp → stdio, 20 rules + filter", Upstream: "stdio", start: startMCPStdioRulesTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetRevProxy, Label: "Caddy reverse_proxy → HTTP", Upstream: "HTTP", start: startRevProxyTarget},
 }
