@@ -147,20 +147,23 @@ func (s *Server) requestExchange(r *http.Request, sess *Session, version string)
 }
 
 // holdCall suspends a request's request_timeout while a stage holds it,
-// and returns the context of the hold: it ends with the session, and when
+// makes its POST answer as SSE, and returns the context of the hold: it ends with the session, and when
 // the request ends otherwise (a notifications/cancelled the chain let
 // through, an answer). ok is false when the request is no longer in flight.
 func (s *Session) holdCall(key string) (ctx context.Context, ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := s.inflight[key]
 	if c == nil {
+		s.mu.Unlock()
 		return nil, false
 	}
 	if c.timer != nil {
 		c.timer.Stop()
 	}
 	ctx, c.unhold = context.WithCancel(s.ctx)
+	st := c.stream
+	s.mu.Unlock()
+	st.answerAsSSE() // decided when it is held: keep-alives and progress flow meanwhile
 	return ctx, true
 }
 

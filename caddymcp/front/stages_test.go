@@ -91,6 +91,9 @@ func TestPipelineHeldRequest(t *testing.T) {
 	if m := rp.only(t); string(m.ID) != "1" || m.Result == nil {
 		t.Errorf("the held call: %s (a request_timeout error means its timer ran while it was held)", rp)
 	}
+	if !rp.isSSE() {
+		t.Errorf("the held call was answered as JSON, not as an SSE stream started when it was held: %s", rp)
+	}
 	// Stages see the client's address and claims on requests, and for a
 	// response the request it answers.
 	var sawRequest, sawResponse bool
