@@ -405,6 +405,14 @@ func (s *Session) route(m *pipeline.Message, related json.RawMessage) *stream {
 
 // Closed ends the session when the server side ended (upstream.Receiver).
 func (s *Session) Closed(err error) {
+	if s.settings.Load().chain.Len() > 0 && s.closeAfterOutbound(err) {
+		return // the outbound worker ends the session after what it still has (stages.go)
+	}
+	s.closedNow(err)
+}
+
+// closedNow is Closed once the server's messages before it are delivered.
+func (s *Session) closedNow(err error) {
 	set := s.settings.Load()
 	reason, data := publicFailure(set.logger, set.verboseErrors, "the upstream MCP server ended; initialize a new session",
 		"upstream MCP server ended; closing its session", err, zap.String("session", s.id))

@@ -28,10 +28,29 @@ const outboundQueue = 256
 // beyond it a waiting message is waited for in place (backpressure).
 const maxWaiting = 256
 
-// outbound is one server message on its way to the session's worker.
+// outbound is one server message on its way to the session's worker, or
+// (closed) the upstream's end, which comes after its last message.
 type outbound struct {
 	m       *pipeline.Message
 	related json.RawMessage
+	closed  error
+	isEnd   bool
+}
+
+// closeAfterOutbound queues the upstream's end behind the server messages
+// the worker still has, so that a server that answers and exits is heard
+// first; false if the session ended already.
+func (s *Session) closeAfterOutbound(err error) bool {
+	p := s.pipelineOf()
+	if p == nil {
+		return false
+	}
+	select {
+	case p.queue <- outbound{closed: err, isEnd: true}:
+		return true
+	case <-s.ctx.Done():
+		return true // ended already
+	}
 }
 
 // sessionPipeline is a session's part of the execution model, made when
@@ -72,6 +91,10 @@ func (s *Session) runOutbound(p *sessionPipeline) {
 	for {
 		select {
 		case o := <-p.queue:
+			if o.isEnd {
+				s.closedNow(o.closed)
+				return
+			}
 			s.outboundStages(p, o.m, o.related)
 		case <-s.ctx.Done():
 			return

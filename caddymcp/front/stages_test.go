@@ -3,6 +3,7 @@ package front
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -224,5 +225,28 @@ func TestPipelineHeldProgress(t *testing.T) {
 	}
 	if _, m := call.nextMessage(t); string(m.ID) != "1" || m.Result == nil {
 		t.Errorf("the answer: %s", m.raw)
+	}
+}
+
+// TestPipelineAnswerBeforeExit: a server that answers and then ends is
+// heard in that order with stages configured: the answer reaches the
+// client before the session ends.
+func TestPipelineAnswerBeforeExit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(s *setup) {
+		s.cfg.Chain = pipeline.NewChain(&observer{})
+		s.up.script = func(c *fakeConn, m *pipeline.Message) bool {
+			if m.Method != "tools/call" {
+				return false
+			}
+			c.emit(pipeline.NewResult(m.ID, json.RawMessage(`{"last":true}`)))
+			c.crash(errors.New("fault injection: the server exits after answering"))
+			return true
+		}
+	})
+	sid := h.initialize(t, Version20250618)
+	rp := h.do(t, req{sid: sid, version: Version20250618, body: toolCall(1, "echo")})
+	if m := rp.only(t); m.Result == nil || !strings.Contains(string(m.Result), `"last":true`) {
+		t.Errorf("the answer before the exit: %s", rp)
 	}
 }
