@@ -77,10 +77,10 @@ func (s *Session) heldProgress(ctx context.Context, key string) {
 // shiftProgress rewrites a server's progress for a token the gateway sent
 // progress for; nil means drop it. The caller checks hasShifts first.
 func (s *Session) shiftProgress(m *pipeline.Message) *pipeline.Message {
-	tok := string(m.NotificationProgressToken())
+	tok := m.NotificationProgressToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	shift := s.shifted[tok]
+	shift := s.shifted[string(tok)]
 	if shift == nil {
 		return m
 	}
