@@ -109,7 +109,7 @@ func (s *Session) shiftProgress(m *pipeline.Message) *pipeline.Message {
 	return pipeline.NewNotification(m.Method, params)
 }
 
-// forgetShift drops the shift of a request's token when the request ends.
+// forgetShiftLocked drops the shift of a request's token when the request ends.
 func (s *Session) forgetShiftLocked(c *call) {
 	if s.shifted != nil && c.token != "" {
 		delete(s.shifted, c.token)
