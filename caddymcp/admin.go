@@ -43,7 +43,9 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminSessionsPath, Handler: caddy.AdminHandlerFunc(handleListSessions)},
 		{Pattern: adminSessionsPath + "/", Handler: caddy.AdminHandlerFunc(handleSession)},
 		{Pattern: adminUpstreamsPath, Handler: caddy.AdminHandlerFunc(handleUpstreams)},
-		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)}, // [tapes] adminrecord.go
+		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)}, // adminrecord.go
+		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)},         // adminheld.go
+		{Pattern: adminHeldPath + "/", Handler: caddy.AdminHandlerFunc(handleHeld)},
 	}
 }
 

@@ -199,6 +199,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.ReplayBudget, err = sizeArg(d)
 		case "max_in_flight":
 			h.MaxInFlight, err = positiveIntArg(d)
+		case "intercept":
+			err = h.parseInterceptBlock(d) // stagescaddyfile.go
+		case "tools", "prompts", "resources":
+			err = h.parseFilterBlock(d)
+		case "max_held":
+			err = h.parseMaxHeld(d)
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

@@ -118,6 +118,10 @@ type Handler struct {
 	ReplayBudget int64 `json:"replay_budget,omitempty"`
 	// MaxInFlight bounds the requests in flight per session (default 64).
 	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// Pipeline lists the stages every message passes, as modules of the
+	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
+	// (stages.go).
+	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
 	server     *front.Server
 	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
@@ -196,7 +200,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	store.SetLimits(limits)
 	sval.(*storeEntry).describe(h.built, h.members)
 
-	chain, err := h.recordChain(ctx)
+	chain, err := h.provisionPipeline(ctx)
 	if err != nil {
 		return err
 	}
@@ -218,6 +222,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxInFlight:    h.MaxInFlight,
 		UserID:         userID,
 		ClientKey:      clientIP,
+		Claims:         userClaims,
 		PublicPath:     originalPath,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,

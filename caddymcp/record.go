@@ -104,8 +104,9 @@ func (c *RecordConfig) cleanup() error {
 	return err
 }
 
-// recordChain is the endpoint's pipeline: the recorder, when configured.
-func (h *Handler) recordChain(ctx caddy.Context) (*pipeline.Chain, error) {
+// recordStage is the recorder stage, when record is configured (nil
+// otherwise); provisionPipeline puts it last in the chain.
+func (h *Handler) recordStage(ctx caddy.Context) (pipeline.Stage, error) {
 	if h.Record == nil {
 		return nil, nil
 	}
@@ -113,7 +114,7 @@ func (h *Handler) recordChain(ctx caddy.Context) (*pipeline.Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
-	return pipeline.NewChain(stage), nil
+	return stage, nil
 }
 
 // upstreamName names the upstream on tapes: its name (see UpstreamConfig),

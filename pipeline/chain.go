@@ -34,6 +34,11 @@ const (
 	// Drop discards the message. A dropped request is answered by the caller
 	// with an error, so nothing is lost silently.
 	Drop
+	// Wait means the stage's decision takes time (a delay, an operator's
+	// decision): Verdict.Pending waits and returns the decision. A caller of
+	// Chain.Start runs Resume off its own goroutine, so that the message
+	// holds up only itself; Chain.Run calls it in place.
+	Wait
 )
 
 // Verdict is a stage's decision about one message.
@@ -43,6 +48,34 @@ type Verdict struct {
 	// Message replaces the message (Continue) or is the reply (Respond).
 	// With Continue, nil means "unchanged".
 	Message *Message
+	// Pending, with Wait, is the decision that takes time.
+	Pending *Pending
+}
+
+// Pending is a decision a stage takes time to make. (A pointer, so that
+// Verdict stays comparable.)
+type Pending struct {
+	resume func(ctx context.Context) Verdict
+}
+
+// NewPending wraps resume, which waits for the decision and returns it; it
+// must return when ctx ends (with Drop).
+func NewPending(resume func(ctx context.Context) Verdict) *Pending {
+	return &Pending{resume: resume}
+}
+
+// Resume waits for the decision and returns it. From Chain.Start it is the
+// final verdict of the whole chain, never Wait.
+func (p *Pending) Resume(ctx context.Context) Verdict {
+	if p == nil || p.resume == nil {
+		return Verdict{Action: Drop}
+	}
+	return p.resume(ctx)
+}
+
+// WaitFor returns the verdict of a stage that decides later, through resume.
+func WaitFor(resume func(ctx context.Context) Verdict) Verdict {
+	return Verdict{Action: Wait, Pending: NewPending(resume)}
 }
 
 // Exchange describes where a message is: the direction and the session.
@@ -54,6 +87,38 @@ type Exchange struct {
 	SessionID string
 	// ProtocolVersion is the client's negotiated MCP revision.
 	ProtocolVersion string
+	// User is the authenticated user's id as Caddy's authentication set it
+	// ({http.auth.user.id}), "" for anonymous clients.
+	User string
+	// Claim looks up one claim of the authenticated user
+	// ({http.auth.user.<name>}, e.g. "scopes"); nil when there is no user.
+	Claim func(name string) (string, bool)
+	// ClientIP is the client's address as Caddy determined it.
+	ClientIP string
+	// RequestMethod is, for a response, the method of the request it
+	// answers ("" when unknown or for other messages).
+	RequestMethod string
+	// RequestTarget is, for a response, what the request it answers named
+	// (Message.Target: a tool or prompt name, a resource URI).
+	RequestTarget string
+}
+
+// Method returns the method a rule about m judges: m's own, or for a
+// response the method of the request it answers.
+func (ex *Exchange) Method(m *Message) string {
+	if m.Kind == KindResponse {
+		return ex.RequestMethod
+	}
+	return m.Method
+}
+
+// Target returns what m (or, for a response, the request it answers)
+// names: a tool or prompt name, a resource URI.
+func (ex *Exchange) Target(m *Message) string {
+	if m.Kind == KindResponse {
+		return ex.RequestTarget
+	}
+	return m.Target()
 }
 
 // Stage sees a message and decides what happens to it. A stage that only
@@ -96,28 +161,87 @@ func (c *Chain) Len() int {
 // Run passes m through every stage in ex.Direction's order and returns the
 // final verdict. With Continue, Verdict.Message is the message to pass on
 // (never nil); with Respond, it is the reply to send back to the sender; with
-// Drop it is nil.
+// Drop it is nil. A stage that waits (Wait) is waited for in place.
 func (c *Chain) Run(ctx context.Context, ex *Exchange, m *Message) Verdict {
+	v := c.Start(ctx, ex, m)
+	if v.Action == Wait {
+		return v.Pending.Resume(ctx)
+	}
+	return v
+}
+
+// Start is Run for a caller that can let a message wait on its own: when a
+// stage waits, Start returns Wait at once, and Verdict.Pending waits, runs the
+// rest of the chain and returns the final verdict (never Wait). ex must stay
+// unchanged until Resume returns.
+func (c *Chain) Start(ctx context.Context, ex *Exchange, m *Message) Verdict {
+	return c.from(ctx, ex, m, 0)
+}
+
+// from runs the stages from position i (in ex.Direction's order).
+func (c *Chain) from(ctx context.Context, ex *Exchange, m *Message, i int) Verdict {
 	n := c.Len()
-	for i := range n {
+	for ; i < n; i++ {
 		s := c.stages[i]
 		if ex.Direction == ToClient {
 			s = c.stages[n-1-i]
 		}
 		v := s.Handle(ctx, ex, m)
-		switch v.Action {
-		case Continue:
-			if v.Message != nil {
-				m = v.Message
-			}
-		case Respond:
-			if v.Message == nil {
-				return Verdict{Action: Drop}
-			}
-			return v
-		default:
-			return Verdict{Action: Drop}
+		if v.Action == Wait {
+			return c.waiting(ex, m, v.Pending, i+1)
 		}
+		v, done := c.decided(m, v)
+		if done {
+			return v
+		}
+		m = v.Message
 	}
 	return Verdict{Action: Continue, Message: m}
+}
+
+// waiting is the verdict of a chain whose stage before next waits: the
+// rest runs once pending decided. (A function of its own, so that the
+// closure does not move from's variables to the heap.)
+func (c *Chain) waiting(ex *Exchange, m *Message, pending *Pending, next int) Verdict {
+	return WaitFor(func(ctx context.Context) Verdict {
+		v := pending.Resume(ctx)
+		for v.Action == Wait {
+			v = v.Pending.Resume(ctx) // a stage may wait more than once
+		}
+		return c.after(ctx, ex, m, v, next)
+	})
+}
+
+// after applies a resumed stage's verdict and runs the stages after it;
+// their own waits are waited for in place, since Resume already runs off
+// the caller's goroutine.
+func (c *Chain) after(ctx context.Context, ex *Exchange, m *Message, v Verdict, next int) Verdict {
+	v, done := c.decided(m, v)
+	if done {
+		return v
+	}
+	v = c.from(ctx, ex, v.Message, next)
+	if v.Action == Wait {
+		return v.Pending.Resume(ctx)
+	}
+	return v
+}
+
+// decided folds one stage's verdict: done with the chain's final verdict
+// for Respond and Drop; otherwise the message to go on with.
+func (c *Chain) decided(m *Message, v Verdict) (Verdict, bool) {
+	switch v.Action {
+	case Continue:
+		if v.Message == nil {
+			v.Message = m
+		}
+		return Verdict{Action: Continue, Message: v.Message}, false
+	case Respond:
+		if v.Message == nil {
+			return Verdict{Action: Drop}, true
+		}
+		return v, true
+	default:
+		return Verdict{Action: Drop}, true
+	}
 }

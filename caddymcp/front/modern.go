@@ -62,8 +62,8 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		writeErrorData(w, status, m.ID, code, msg, data)
 		return
 	}
-	ex := &pipeline.Exchange{Direction: pipeline.ToServer, ProtocolVersion: Version20260728}
-	v := s.settings.chain.Run(r.Context(), ex, m)
+	ex := s.modernExchange(r)
+	v := s.settings.chain.Run(r.Context(), ex, m) // a stage that waits holds only this request
 	switch v.Action {
 	case pipeline.Respond:
 		s.statelessAnswered(w, m, v.Message)
@@ -93,7 +93,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		return
 	}
 	defer release()
-	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)})
+	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex)
 }
 
 // checkModern validates the headers and `_meta` of a 2026-07-28 message
@@ -250,7 +250,7 @@ type delivery struct {
 // so that a slow client never blocks the upstream's reader, which other
 // clients share. When the client goes away the call's context ends: that is
 // the 2026 cancellation.
-func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest) {
+func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange) {
 	ctx, cancel := s.untilExit(r.Context()) // exit ends (cancels) 2026 calls and listen streams
 	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
 		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
@@ -296,6 +296,15 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	// The writer follows the client's context, not the call's: a call the
 	// queue cancelled still owes the client its final error.
 	client := r.Context()
+	out := s.modernOutbound(client, ex, req.Message)
+	await := func() *delivery { // the next delivery that passed the pipeline
+		for d := q.await(client); d != nil; d = q.await(client) {
+			if d = out(d); d != nil {
+				return d
+			}
+		}
+		return nil
+	}
 	if req.Message.IsNotification() {
 		if d := q.await(client); d != nil && d.m != nil && d.m.IsResponse() && d.status >= 300 {
 			writeMessage(w, d.status, d.m)
@@ -304,7 +313,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	first := q.await(client)
+	first := await()
 	if first == nil {
 		return // the client went away, or the call ended with nothing
 	}
@@ -312,7 +321,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	if first.m.IsResponse() {
 		// Call returns right after the response: the queue ends at once
 		// unless something follows.
-		if second = q.await(client); second == nil {
+		if second = await(); second == nil {
 			status := first.status
 			if status == 0 {
 				status = http.StatusOK
@@ -343,10 +352,12 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		}
 		select {
 		case d := <-q.ch:
-			sw.event("", d.m.Raw)
+			if d = out(d); d != nil {
+				sw.event("", d.m.Raw)
+			}
 		case <-q.done:
 			// What is still queued, then the final message.
-			for d := q.await(client); d != nil; d = q.await(client) {
+			for d := await(); d != nil; d = await() {
 				sw.event("", d.m.Raw)
 			}
 			_ = sw.flush()

@@ -139,6 +139,10 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 	}
 	requested := m.ParamsProtocolVersion()
 	sess := newSession(s.cfg.Store, s.userID(r), s.settings, requested)
+	sess.clientIP = s.clientKey(r)
+	if s.cfg.Claims != nil {
+		sess.claim = s.cfg.Claims(r)
+	}
 	if !s.startSession(w, r, sess, m.ID) {
 		return
 	}
@@ -202,7 +206,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 // legacy POST is always answered 202.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session, msgs []*pipeline.Message, version string) {
 	var st *stream
-	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version}
+	ex := s.requestExchange(r, sess, version)
 	for _, m := range msgs {
 		if m.IsRequest() && st == nil {
 			var err error
@@ -226,34 +230,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 				continue
 			}
 		}
-		v := sess.settings.Load().chain.Run(r.Context(), ex, m)
-		switch v.Action {
-		case pipeline.Respond:
-			if m.IsRequest() {
-				if c := sess.takeCall(m.IDKey()); c != nil {
-					sess.respondCall(c, v.Message)
-				}
-			}
-			continue
-		case pipeline.Drop:
-			if m.IsRequest() {
-				sess.fail(m.IDKey(), pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
-			}
-			continue
-		}
-		if m.Method == "notifications/cancelled" {
-			// Only a cancel the pipeline let through ends the request: a
-			// stage that dropped or answered it cancelled nothing.
-			sess.cancelled(v.Message)
-		}
-		conn := sess.upstream()
-		if err := conn.Send(r.Context(), v.Message); err != nil {
-			if m.IsRequest() {
-				msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors, "the request could not be sent to the upstream MCP server",
-					"sending a request to the upstream MCP server failed", err, zap.String("session", sess.id))
-				sess.failWith(m.IDKey(), pipeline.NewErrorWithData(m.ID, pipeline.CodeConnectionClosed, msg, data))
-			}
-		}
+		s.toServer(r, sess, ex, m)
 	}
 	if st == nil {
 		w.WriteHeader(http.StatusAccepted)

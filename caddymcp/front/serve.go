@@ -69,7 +69,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 			}
 			return
 		}
-		if len(res.events) > 0 || res.done {
+		if len(res.events) > 0 || res.done || res.sse {
 			sw := startSSE(w, http.StatusOK)
 			s.pump(r, sess, st, 0, sw, kick, postStream)
 			return

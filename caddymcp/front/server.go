@@ -63,6 +63,10 @@ type Config struct {
 	// UserID returns the authenticated user of a request ("" if none);
 	// sessions are bound to the user that created them.
 	UserID func(*http.Request) string
+	// Claims returns the lookup of the authenticated user's claims for a
+	// request (name → value, as Caddy's auth set {http.auth.user.<name>}),
+	// which pipeline stages see; nil means none.
+	Claims func(*http.Request) func(name string) (string, bool)
 	// ClientKey names the client of a request without a session (2026-07-28),
 	// for the bound on its requests in flight; "" falls back to the
 	// connection's remote address.
@@ -88,6 +92,10 @@ type Config struct {
 	// and closes (-1), with its kind. It runs on the stream's goroutine
 	// and must be quick.
 	OnStream func(kind ClientStream, delta int)
+	// HeldProgressInterval is how often the client of a request a stage
+	// holds hears notifications/progress, when it gave a progressToken
+	// (0: DefaultHeldProgressInterval).
+	HeldProgressInterval time.Duration
 	// Logger receives the server's logs.
 	Logger *zap.Logger
 	// VerboseErrors puts the detail of upstream failures (a command line,
@@ -154,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 			logger:         cfg.Logger,
 			verboseErrors:  cfg.VerboseErrors,
 			onAnswer:       cfg.OnAnswer,
+			heldProgress:   cfg.HeldProgressInterval,
 		},
 		shutdown: make(chan struct{}),
 		exit:     make(chan struct{}),

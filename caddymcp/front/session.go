@@ -35,6 +35,7 @@ type sessionSettings struct {
 	logger         *zap.Logger
 	verboseErrors  bool
 	onAnswer       func(w http.ResponseWriter, method, target string, answer *pipeline.Message)
+	heldProgress   time.Duration // Config.HeldProgressInterval
 }
 
 // call is a client request waiting for the server's response.
@@ -46,6 +47,7 @@ type call struct {
 	target string              // what the request names (pipeline.Message.Target)
 	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
 	timer  *time.Timer
+	unhold context.CancelFunc // ends a stage's hold on the request (stages.go), nil if not held
 }
 
 // Session is one client session of the 2025 revisions (or of the
@@ -59,6 +61,13 @@ type Session struct {
 	store   *Store
 	legacy  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
 	created time.Time
+
+	clientIP   string                           // of the request that started the session, for stages
+	claim      func(name string) (string, bool) // the user's claims, for stages (Config.Claims)
+	pipeOnce   sync.Once                        // starts pipe
+	pipe       *sessionPipeline                 // the outbound worker (stages.go), nil without stages
+	shifted    map[string]*progressShift        // progress tokens of held requests (heldprogress.go); guarded by mu
+	shiftCount atomic.Int32                     // len(shifted), read without the lock
 
 	settings   atomic.Pointer[sessionSettings]
 	lastActive atomic.Int64 // unix nanoseconds
@@ -204,7 +213,7 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 		return errTooManyCalls
 	}
 	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post}
-	if set.onAnswer != nil {
+	if set.onAnswer != nil || set.chain.Len() > 0 {
 		c.target = m.Target()
 	}
 	if token != "" {
@@ -237,6 +246,10 @@ func (s *Session) dropCallLocked(key string, c *call) {
 	}
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.unhold != nil {
+		c.unhold() // a cancelled or answered request is held no longer
+		s.forgetShiftLocked(c)
 	}
 }
 
@@ -320,23 +333,16 @@ func (s *Session) DeliverRelated(m *pipeline.Message, requestID json.RawMessage)
 }
 
 func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
-	set := s.settings.Load()
-	if set.chain.Len() > 0 {
-		v := set.chain.Run(s.ctx, &pipeline.Exchange{Direction: pipeline.ToClient, SessionID: s.id, ProtocolVersion: s.Version()}, m)
-		switch v.Action {
-		case pipeline.Drop, pipeline.Respond:
-			switch {
-			case m.IsResponse():
-				s.fail(m.IDKey(), pipeline.CodeInternalError, "the gateway's policy blocked the server's response")
-			case m.IsRequest() && v.Action == pipeline.Respond:
-				s.sendBackground(v.Message)
-			case m.IsRequest():
-				s.sendBackground(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
-			}
-			return
-		}
-		m = v.Message
+	if s.settings.Load().chain.Len() > 0 {
+		s.enqueueOutbound(m, related) // the stages run off the reader (stages.go)
+		return
 	}
+	s.deliverOn(m, related)
+}
+
+// deliverOn routes a server message that passed the pipeline.
+func (s *Session) deliverOn(m *pipeline.Message, related json.RawMessage) {
+	set := s.settings.Load()
 	if m.IsResponse() {
 		c := s.takeCall(m.IDKey())
 		if c == nil {
@@ -358,6 +364,11 @@ func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
 		}
 		s.respondCall(c, m)
 		return
+	}
+	if m.Method == "notifications/progress" && s.hasShifts() {
+		if m = s.shiftProgress(m); m == nil {
+			return
+		}
 	}
 	s.route(m, related).append(m)
 }
@@ -394,6 +405,14 @@ func (s *Session) route(m *pipeline.Message, related json.RawMessage) *stream {
 
 // Closed ends the session when the server side ended (upstream.Receiver).
 func (s *Session) Closed(err error) {
+	if s.settings.Load().chain.Len() > 0 && s.closeAfterOutbound(err) {
+		return // the outbound worker ends the session after what it still has (stages.go)
+	}
+	s.closedNow(err)
+}
+
+// closedNow is Closed once the server's messages before it are delivered.
+func (s *Session) closedNow(err error) {
 	set := s.settings.Load()
 	reason, data := publicFailure(set.logger, set.verboseErrors, "the upstream MCP server ended; initialize a new session",
 		"upstream MCP server ended; closing its session", err, zap.String("session", s.id))

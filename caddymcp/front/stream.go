@@ -39,6 +39,7 @@ type stream struct {
 	reader    chan struct{} // closed to tell the current reader to yield
 	delivered uint64        // highest seq written to some reader
 	evicted   uint64        // events evicted before any reader wrote them
+	sse       bool          // a stage holds a request of this stream: answer it as SSE at once (stages.go)
 
 	budget   *replayBudget // the store's bound on all buffers; nil: none
 	charged  bool          // registered with budget
@@ -152,6 +153,7 @@ type readResult struct {
 	done   bool            // closed, and nothing after the cursor is left
 	wake   <-chan struct{} // closed when something changes
 	missed uint64          // events after the cursor that were evicted
+	sse    bool            // answer as SSE at once (answerAsSSE)
 }
 
 // read copies the events after cursor into buf[:0].
@@ -178,7 +180,20 @@ func (s *stream) read(cursor uint64, buf []event) readResult {
 		res.events = append(buf[:0], s.events[i:]...)
 	}
 	res.done = s.closed
+	res.sse = s.sse
 	return res
+}
+
+// answerAsSSE makes the POST that reads this stream answer as an SSE
+// stream now, not as one JSON answer later: a stage holds one of its
+// requests, and keep-alive comments and progress can flow meanwhile.
+func (s *stream) answerAsSSE() {
+	s.mu.Lock()
+	if !s.sse {
+		s.sse = true
+		s.signalLocked()
+	}
+	s.mu.Unlock()
 }
 
 // markDelivered records that a reader wrote everything up to seq.

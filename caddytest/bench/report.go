@@ -63,6 +63,7 @@ func markdown(r *results) string {
 	}
 	cmp(targetMCPStdio, targetSG, "")
 	w("%s", observeCost(r.Load, c.client))
+	cmp(targetMCPStdioRules, targetMCPStdio, "")
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
 		cmp(targetMCPHTTP2, targetMCPHTTP, a)

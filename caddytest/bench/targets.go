@@ -57,6 +57,7 @@ var allTargets = []target{
 		return startMCPStdioTarget(ctx, b, targetMCPStdio)
 	}},
 	{Name: targetNoObserve, Label: "caddy-mcp → stdio, metrics and placeholders off", Upstream: "stdio", start: startNoObserveTarget},
+	{Name: targetMCPStdioRules, Label: "caddy-mcp → stdio, 20 rules + filter", Upstream: "stdio", start: startMCPStdioRulesTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
 	{Name: targetMCPHTTPRecord, Label: "caddy-mcp → HTTP, recorded", Upstream: "HTTP", start: startMCPHTTPRecordTarget},

@@ -1,0 +1,69 @@
+package caddymcp
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// StagesNamespace is the Caddy module namespace of pipeline stages. A stage
+// module (this project's intercept and filter, or a third party's) is a
+// guest module there whose value implements pipeline.Stage; mcp_proxy's
+// "pipeline" lists them, each named by its "stage" key:
+//
+//	"pipeline": [{"stage": "filter", "tools": {"deny": ["rm_*"]}},
+//	             {"stage": "intercept", "rules": [...]}]
+//
+// Messages to the server pass the stages first to last, messages to the
+// client last to first.
+const StagesNamespace = "http.handlers.mcp_proxy.stages"
+
+// provisionPipeline loads the configured stages into a chain; nil when
+// there are none, which costs the message path nothing.
+func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) {
+	rec, err := h.recordStage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.Pipeline) == 0 {
+		if rec == nil {
+			return nil, nil
+		}
+		return pipeline.NewChain(rec), nil
+	}
+	mods, err := ctx.LoadModule(h, "Pipeline")
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: pipeline: %v", err)
+	}
+	list := mods.([]any)
+	stages := make([]pipeline.Stage, 0, len(list))
+	for i, m := range list {
+		s, ok := m.(pipeline.Stage)
+		if !ok {
+			return nil, fmt.Errorf("mcp_proxy: pipeline stage %d (%T) does not implement pipeline.Stage", i, m)
+		}
+		if named, ok := s.(interface{ setEndpoint(string) }); ok {
+			named.setEndpoint(h.storeKey)
+		}
+		stages = append(stages, s)
+	}
+	if rec != nil {
+		// Last: to the server it records what the rules let through, as
+		// the server gets it; to the client, what the server sent.
+		stages = append(stages, rec)
+	}
+	return pipeline.NewChain(stages...), nil
+}
+
+// userClaims looks up the authenticated user's claims of a request as
+// Caddy's authentication set them ({http.auth.user.<name>}), for stages.
+func userClaims(r *http.Request) func(name string) (string, bool) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return nil
+	}
+	return func(name string) (string, bool) { return repl.GetString("http.auth.user." + name) }
+}

@@ -1,0 +1,213 @@
+package caddytest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// heldEntry is one entry of GET /mcp_proxy/held.
+type heldEntry struct {
+	ID, Endpoint, Rule, Session, Direction, Method, Tool string
+	Since                                                time.Time
+}
+
+// awaitHeld waits (bounded) until the admin API lists a held call of tool.
+func awaitHeld(t *testing.T, tool string) heldEntry {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + caddyAdminAddr + "/mcp_proxy/held")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct{ Held []heldEntry }
+		err = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET /mcp_proxy/held: %v", err)
+		}
+		for _, e := range list.Held {
+			if e.Tool == tool {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no held call of %s listed: %+v", tool, list.Held)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// decideHeld POSTs a decision and returns the status.
+func decideHeld(t *testing.T, id, verb, body string) int {
+	t.Helper()
+	resp, err := http.Post("http://"+caddyAdminAddr+"/mcp_proxy/held/"+id+"/"+verb, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type callOutcome struct {
+	res *mcp.CallToolResult
+	err error
+}
+
+func callAsync(ctx context.Context, cs *mcp.ClientSession, name string) <-chan callOutcome {
+	out := make(chan callOutcome, 1)
+	go func() {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name})
+		out <- callOutcome{res, err}
+	}()
+	return out
+}
+
+func firstText(res *mcp.CallToolResult) string {
+	if res == nil {
+		return ""
+	}
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			return tc.Text
+		}
+	}
+	return ""
+}
+
+// TestPipelinePause: a paused tools/call that the admin API continues,
+// edits, blocks and answers — while another call of the same session
+// completes meanwhile — and a pause that times out, through a real Caddy
+// in front of the go-sdk everything-server over stdio.
+func TestPipelinePause(t *testing.T) {
+	bin := buildEverythingServer(t)
+	url := startProxy(t, pipelineSite("stdio "+caddyfileQuote(bin),
+		"intercept approve {\n\ttool test_simple_text\n\tpause 1m\n}",
+		"intercept hurry {\n\ttool test_image_content\n\tpause 300ms\n}",
+		"request_timeout 1s")) + "/mcp"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := connectGo(ctx, t, url, "2025-11-25", nil)
+
+	// continue, while another call of the session completes.
+	pending := callAsync(ctx, cs, "test_simple_text")
+	e := awaitHeld(t, "test_simple_text")
+	if e.Rule != "approve" || e.Session == "" || e.Direction != "to_server" || e.Method != "tools/call" || e.Since.IsZero() {
+		t.Errorf("held entry %+v", e)
+	}
+	res, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "test_simple_prompt"})
+	if err != nil || len(res.Messages) == 0 {
+		t.Fatalf("another call of the session while one is held: %v", err)
+	}
+	// Held longer than request_timeout (1s): its timer does not run.
+	time.Sleep(1500 * time.Millisecond)
+	if st := decideHeld(t, e.ID, "continue", ""); st != http.StatusNoContent {
+		t.Fatalf("continue: %d", st)
+	}
+	if o := <-pending; o.err != nil || firstText(o.res) != "This is a simple text response for testing." {
+		t.Errorf("continued call: %v %+v", o.err, o.res)
+	}
+	if st := decideHeld(t, e.ID, "continue", ""); st != http.StatusNotFound {
+		t.Errorf("deciding again: %d, want 404", st)
+	}
+
+	// continue with an edit: the server gets the replacement (its id is
+	// forced back to the original).
+	pending = callAsync(ctx, cs, "test_simple_text")
+	e = awaitHeld(t, "test_simple_text")
+	if st := decideHeld(t, e.ID, "continue", `{"jsonrpc":"2.0","id":"whatever","method":"tools/call","params":{"name":"test_multiple_content_types"}}`); st != http.StatusNoContent {
+		t.Fatalf("continue edited: %d", st)
+	}
+	if o := <-pending; o.err != nil || firstText(o.res) != "This is text content" {
+		t.Errorf("edited call: %v %+v", o.err, o.res)
+	}
+
+	// block.
+	pending = callAsync(ctx, cs, "test_simple_text")
+	e = awaitHeld(t, "test_simple_text")
+	if st := decideHeld(t, e.ID, "block", `{"message":"the operator said no"}`); st != http.StatusNoContent {
+		t.Fatalf("block: %d", st)
+	}
+	o := <-pending
+	if e := wantRPCError(t, o.err, "blocked call"); e.Code != codeBlocked || e.Message != "the operator said no" || !strings.Contains(string(e.Data), `"rule":"approve"`) {
+		t.Errorf("blocked: %d %q %s", e.Code, e.Message, e.Data)
+	}
+
+	// respond.
+	pending = callAsync(ctx, cs, "test_simple_text")
+	e = awaitHeld(t, "test_simple_text")
+	if st := decideHeld(t, e.ID, "respond", `{"content":[{"type":"text","text":"answered by the operator"}]}`); st != http.StatusNoContent {
+		t.Fatalf("respond: %d", st)
+	}
+	if o := <-pending; o.err != nil || firstText(o.res) != "answered by the operator" {
+		t.Errorf("answered call: %v %+v", o.err, o.res)
+	}
+
+	// A pause that times out: blocked (the default then).
+	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_image_content"})
+	if e := wantRPCError(t, err, "timed-out pause"); e.Code != codeBlocked || !strings.Contains(e.Message, "did not decide within 300ms") {
+		t.Errorf("timed out: %d %q", e.Code, e.Message)
+	}
+}
+
+// TestPipelinePauseProgressTypeScript: a TypeScript SDK client calls with
+// a 15s timeout and resetTimeoutOnProgress; the gateway holds the call for
+// longer than that (a pause rule), and its progress while held (every 10s)
+// keeps the client waiting until the operator continues it.
+func TestPipelinePauseProgressTypeScript(t *testing.T) {
+	requireIntegration(t)
+	node := node20(t)
+	nodeModule(t, "@modelcontextprotocol", "sdk", "package.json")
+	bin := buildEverythingServer(t)
+	url := startProxy(t, pipelineSite("stdio "+caddyfileQuote(bin),
+		"intercept approve {\n\ttool test_simple_text\n\tpause 2m\n}")) + "/mcp"
+	script, err := filepath.Abs(filepath.Join("interop_ts", "held_client.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clientTimeout = 15 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan nodeRun, 1)
+	go func() {
+		done <- runNode(ctx, node, script, url, "test_simple_text", strconv.Itoa(int(clientTimeout/time.Millisecond)))
+	}()
+	e := awaitHeld(t, "test_simple_text")
+	// Held past the client's own timeout: only the progress keeps it waiting.
+	select {
+	case run := <-done:
+		t.Fatalf("the client gave up while held: %v\n%s\n%s", run.Err, run.Stdout, run.Stderr)
+	case <-time.After(time.Until(e.Since.Add(clientTimeout + 3*time.Second))):
+	}
+	if st := decideHeld(t, e.ID, "continue", ""); st != http.StatusNoContent {
+		t.Fatalf("continue: %d", st)
+	}
+	run := <-done
+	if run.Err != nil {
+		t.Fatalf("TypeScript client: %v\nstdout:\n%s\nstderr:\n%s", run.Err, run.Stdout, run.Stderr)
+	}
+	var got struct {
+		Progress []struct {
+			Progress float64 `json:"progress"`
+			Message  string  `json:"message"`
+		} `json:"progress"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(run.Stdout)), &got); err != nil {
+		t.Fatalf("output %q: %v", run.Stdout, err)
+	}
+	if got.Text != "This is a simple text response for testing." {
+		t.Errorf("text %q", got.Text)
+	}
+	if len(got.Progress) < 1 || !strings.Contains(got.Progress[0].Message, "held by the gateway") {
+		t.Errorf("progress while held: %+v", got.Progress)
+	}
+}

@@ -1,0 +1,54 @@
+// Package filter hides tools, prompts and resources from clients: list
+// results lose what is hidden (every page of them), and a call, get, read or
+// subscribe of a hidden name is answered as an upstream answers an unknown
+// one (-32602), without reaching the server.
+//
+// A name is visible when it matches no deny glob and, if there are allow
+// globs, one of them: deny wins over allow.
+package filter
+
+import (
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
+)
+
+// Rules are the allow and deny globs of one kind of name.
+type Rules struct {
+	// Allow lists globs of the visible names; empty means every name not denied.
+	Allow []string `json:"allow,omitempty"`
+	// Deny lists globs of hidden names; deny wins over allow.
+	Deny []string `json:"deny,omitempty"`
+}
+
+// Config is what a filter hides.
+type Config struct {
+	// Tools filters tool names (tools/list, tools/call).
+	Tools *Rules `json:"tools,omitempty"`
+	// Prompts filters prompt names (prompts/list, prompts/get).
+	Prompts *Rules `json:"prompts,omitempty"`
+	// Resources filters resource URIs and URI templates (resources/list,
+	// resources/templates/list, resources/read, subscribe, unsubscribe).
+	Resources *Rules `json:"resources,omitempty"`
+}
+
+// visibility is compiled Rules; nil lets everything through.
+type visibility struct {
+	allow, deny glob.Set
+}
+
+func compileRules(r *Rules) *visibility {
+	if r == nil || len(r.Allow) == 0 && len(r.Deny) == 0 {
+		return nil
+	}
+	return &visibility{allow: glob.CompileSet(r.Allow), deny: glob.CompileSet(r.Deny)}
+}
+
+// visible reports whether name may be seen and used.
+func (v *visibility) visible(name string) bool {
+	if v == nil {
+		return true
+	}
+	if v.deny.Match(name) {
+		return false
+	}
+	return v.allow == nil || v.allow.Match(name)
+}

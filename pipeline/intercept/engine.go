@@ -1,0 +1,289 @@
+package intercept
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/hold"
+)
+
+// Engine is a pipeline stage that evaluates rules in order.
+type Engine struct {
+	rules              []*compiledRule
+	toServer, toClient bool // some rule applies in that direction
+	logger             *zap.Logger
+
+	holds    *hold.Registry // where pause holds messages; nil: a pause times out at once
+	endpoint string         // names the endpoint in what pause holds
+	maxHeld  int            // bounds the endpoint's held messages (0: no bound)
+}
+
+// HoldIn makes pause rules hold their messages in r, under the endpoint's
+// name, at most max of them at once (0: no bound; beyond it a pause's
+// timeout action applies at once).
+func (e *Engine) HoldIn(r *hold.Registry, endpoint string, max int) {
+	e.holds, e.endpoint, e.maxHeld = r, endpoint, max
+}
+
+// New compiles rules into an Engine. The error names the rule and what is
+// wrong with it. logger receives the log action's lines and a line per
+// blocked message (nil: none).
+func New(rules []Rule, logger *zap.Logger) (*Engine, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	e := &Engine{logger: logger}
+	names := make(map[string]bool, len(rules))
+	for i, r := range rules {
+		c, err := compile(i, r)
+		if err != nil {
+			return nil, err
+		}
+		if names[c.name] {
+			return nil, fmt.Errorf("intercept rule %q: the name is given twice", c.name)
+		}
+		names[c.name] = true
+		e.toServer = e.toServer || c.toServer
+		e.toClient = e.toClient || c.toClient
+		e.rules = append(e.rules, c)
+	}
+	return e, nil
+}
+
+// Len returns the number of rules.
+func (e *Engine) Len() int { return len(e.rules) }
+
+// Handle evaluates the rules on m (pipeline.Stage). A delay makes the
+// verdict Wait: the rest of the evaluation runs when the delay is over, on
+// the goroutine of the caller's choosing (pipeline.Chain.Start).
+func (e *Engine) Handle(_ context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
+	if ex.Direction == pipeline.ToServer && !e.toServer || ex.Direction == pipeline.ToClient && !e.toClient {
+		return pipeline.Verdict{}
+	}
+	return e.run(newEvaluation(ex, m), 0, 0, false)
+}
+
+// run evaluates from action a of rule r on; resumed says that rule r
+// already matched (the evaluation went on after a delay).
+func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict {
+	for ; ri < len(e.rules); ri, ai, resumed = ri+1, 0, false {
+		r := e.rules[ri]
+		if !resumed && !r.matches(st) {
+			continue
+		}
+		for ; ai < len(r.actions); ai++ {
+			a := r.actions[ai]
+			switch a.kind {
+			case ActionBlock:
+				return e.block(st, r, a.message)
+			case ActionMock:
+				return mock(st, a.result)
+			case ActionSet:
+				if err := a.ptr.set(st.document(), a.value); err != nil {
+					e.logger.Warn("intercept: set did not apply", zap.String("rule", r.name), zap.Error(err))
+					continue
+				}
+				st.edited()
+			case ActionRemove:
+				if a.ptr.remove(st.document()) {
+					st.edited()
+				}
+			case ActionDelay:
+				nextRule, nextAction := ri, ai+1
+				return pipeline.WaitFor(func(ctx context.Context) pipeline.Verdict {
+					if !sleep(ctx, a.delay) {
+						return pipeline.Verdict{Action: pipeline.Drop}
+					}
+					return e.run(st, nextRule, nextAction, true)
+				})
+			case ActionLog:
+				e.log(st, r, a.level)
+			case ActionPause:
+				next := ri + 1
+				return pipeline.WaitFor(func(ctx context.Context) pipeline.Verdict {
+					return e.pause(ctx, st, r, a, next)
+				})
+			}
+		}
+	}
+	if !st.dirty {
+		if st.m != st.original {
+			return pipeline.Verdict{Message: st.m}
+		}
+		return pipeline.Verdict{}
+	}
+	return pipeline.Verdict{Message: st.message(e.logger)}
+}
+
+// block answers what the rule blocked: a request gets an error with its id
+// (to_server: the client gets it; to_client: the server does), a response
+// is replaced by an error with its id, a notification is dropped.
+func (e *Engine) block(st *evaluation, r *compiledRule, message string) pipeline.Verdict {
+	m := st.message(e.logger)
+	cid := pipeline.NewCorrelationID()
+	e.logger.Info("intercept: a rule blocked a message", st.fields(r, zap.String("correlation_id", cid))...)
+	if m.IsNotification() {
+		return pipeline.Verdict{Action: pipeline.Drop}
+	}
+	data := json.RawMessage(`{"rule":` + r.blockData + `,"correlation_id":"` + cid + `"}`)
+	reply := pipeline.NewErrorWithData(m.ID, CodeBlocked, message, data)
+	if m.IsRequest() {
+		return pipeline.Verdict{Action: pipeline.Respond, Message: reply}
+	}
+	return pipeline.Verdict{Message: reply}
+}
+
+// mock answers a request with result instead of passing it on, replaces a
+// response's result, and drops a notification.
+func mock(st *evaluation, result json.RawMessage) pipeline.Verdict {
+	m := st.m
+	switch {
+	case m.IsRequest():
+		return pipeline.Verdict{Action: pipeline.Respond, Message: pipeline.NewResult(m.ID, result)}
+	case m.IsResponse():
+		return pipeline.Verdict{Message: pipeline.NewResult(m.ID, result)}
+	}
+	return pipeline.Verdict{Action: pipeline.Drop}
+}
+
+// sleep waits d; false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// evaluation is one message on its way through the rules: the message as
+// the rules so far left it, decoded only when a rule needs its members.
+type evaluation struct {
+	ex       *pipeline.Exchange
+	original *pipeline.Message
+	m        *pipeline.Message
+	method   string
+	target   string
+	known    bool           // method and target are computed
+	doc      map[string]any // m decoded, nil until needed
+	dirty    bool           // doc was edited and m is stale
+}
+
+func newEvaluation(ex *pipeline.Exchange, m *pipeline.Message) *evaluation {
+	return &evaluation{ex: ex, original: m, m: m}
+}
+
+// what returns the method and target the rules judge.
+func (st *evaluation) what() (method, target string) {
+	if !st.known {
+		if st.dirty {
+			st.m = st.message(nil)
+		}
+		st.method, st.target = st.ex.Method(st.m), st.ex.Target(st.m)
+		st.known = true
+	}
+	return st.method, st.target
+}
+
+// edited notes that the document changed: the message and what it names
+// are computed again when needed.
+func (st *evaluation) edited() { st.dirty, st.known = true, false }
+
+// document returns the message decoded (numbers kept as written).
+func (st *evaluation) document() map[string]any {
+	if st.doc == nil {
+		d := json.NewDecoder(bytes.NewReader(st.m.Raw))
+		d.UseNumber()
+		if d.Decode(&st.doc) != nil || st.doc == nil {
+			st.doc = map[string]any{} // cannot happen: m parsed as an object
+		}
+	}
+	return st.doc
+}
+
+// message returns the message with the edits so far applied.
+func (st *evaluation) message(logger *zap.Logger) *pipeline.Message {
+	if !st.dirty {
+		return st.m
+	}
+	raw, err := json.Marshal(st.doc)
+	if err == nil {
+		var m *pipeline.Message
+		if m, err = pipeline.Parse(raw); err == nil {
+			st.m, st.dirty, st.known = m, false, false
+			return m
+		}
+	}
+	if logger != nil {
+		logger.Error("intercept: an edited message is not valid JSON-RPC; the edits are dropped", zap.Error(err))
+	}
+	st.doc, st.dirty, st.known = nil, false, false
+	return st.m
+}
+
+// decode parses a JSON value known to be valid, numbers kept as written.
+func decode(raw json.RawMessage) any {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	_ = d.Decode(&v)
+	return v
+}
+
+// compact returns raw without insignificant space.
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// pause holds the message until an operator decides or the timeout passes;
+// a continue resumes the evaluation with rule next.
+func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a compiledAction, next int) pipeline.Verdict {
+	m := st.message(e.logger)
+	method, target := st.what()
+	entry := hold.Entry{Endpoint: e.endpoint, Rule: r.name, Session: st.ex.SessionID, User: st.ex.User,
+		Direction: st.ex.Direction.String(), Method: method}
+	if method == "tools/call" {
+		entry.Tool = target
+	}
+	d := hold.Decision{Kind: hold.TimedOut}
+	if e.holds != nil {
+		var ok bool
+		if d, ok = e.holds.Hold(ctx, entry, m, e.maxHeld, a.delay); !ok {
+			e.logger.Warn("intercept: max_held messages are held already; the pause's timeout action applies at once",
+				st.fields(r, zap.Int("max_held", e.maxHeld))...)
+		}
+	}
+	switch d.Kind {
+	case hold.Continue:
+		if d.Message != nil {
+			st.m, st.doc, st.dirty, st.known = d.Message, nil, false, false
+		}
+		return e.run(st, next, 0, false)
+	case hold.Block:
+		msg := d.Reason
+		if msg == "" {
+			msg = "blocked by the gateway's operator"
+		}
+		return e.block(st, r, msg)
+	case hold.Respond:
+		return mock(st, d.Result)
+	case hold.Cancelled:
+		return pipeline.Verdict{Action: pipeline.Drop}
+	}
+	if a.then == ThenContinue {
+		return e.run(st, next, 0, false)
+	}
+	return e.block(st, r, "held for the gateway's operator, who did not decide within "+a.delay.String())
+}
