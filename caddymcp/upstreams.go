@@ -32,17 +32,6 @@ type UpstreamConfig struct {
 	Replay *ReplayUpstream `json:"replay,omitempty"`
 }
 
-// kind is the upstream's kind as the admin API names it.
-func (u *UpstreamConfig) kind() string {
-	switch {
-	case u.Stdio != nil:
-		return kindStdio
-	case u.Replay != nil:
-		return kindReplay
-	}
-	return kindHTTP
-}
-
 // check says what is wrong with the entry, if anything.
 func (u *UpstreamConfig) check() error {
 	n := 0

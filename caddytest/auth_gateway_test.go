@@ -2,11 +2,9 @@ package caddytest
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -46,21 +44,7 @@ func TestAuthGatewayBothSides(t *testing.T) {
 	}
 }
 `
-	out, _, err := adaptCaddyfile("Caddyfile", caddyGlobals+site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg caddy.Config
-	if err := json.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&cfg); err != nil {
-		t.Fatalf("caddy.Validate: %v", err)
-	}
-	startProxyChecked(t, site)
-	if n := as.Requests(); n != 0 {
-		t.Fatalf("validating and loading made %d requests to the authorization server", n)
-	}
+	validateAndLoadOffline(t, site, as.Requests)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -87,7 +87,7 @@ func TestMetricsStreamsAndStateless(t *testing.T) {
 	before := scrape(t)
 
 	// One stream of each long kind.
-	sid, get := openStreamSession(t, url)
+	sid, get := openStreamSession(t, url, "{}")
 	get.waitFor(t, "id: 0_0", 10*time.Second) // the priming event
 	resp := rawRequest(t, http.MethodGet, url, "", map[string]string{"Accept": "text/event-stream"})
 	if resp.StatusCode != http.StatusOK {
@@ -160,29 +160,6 @@ func TestMetricsStreamsAndStateless(t *testing.T) {
 	})
 }
 
-// openStreamSession initializes a 2025-11-25 session and opens its
-// standalone GET stream; it returns the session id and the stream.
-func openStreamSession(t *testing.T, url string) (string, *rawStream) {
-	t.Helper()
-	post := map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-	resp := rawRequest(t, http.MethodPost, url, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",`+
-		`"capabilities":{},"clientInfo":{"name":"metrics-test","version":"0"}}}`, post)
-	body := readAll(t, resp)
-	sid := resp.Header.Get("Mcp-Session-Id")
-	if resp.StatusCode != http.StatusOK || sid == "" {
-		t.Fatalf("initialize at %s: %d %s", url, resp.StatusCode, body)
-	}
-	post["Mcp-Session-Id"], post["Mcp-Protocol-Version"] = sid, "2025-11-25"
-	if resp := rawRequest(t, http.MethodPost, url, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, post); resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("initialized at %s: %d %s", url, resp.StatusCode, readAll(t, resp))
-	}
-	resp = rawRequest(t, http.MethodGet, url, "", map[string]string{"Accept": "text/event-stream", "Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-11-25"})
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET stream at %s: %d %s", url, resp.StatusCode, readAll(t, resp))
-	}
-	return sid, readRawStream("2025-11-25 GET "+url, resp)
-}
-
 // TestMetricsUpstreamReconnects: an HTTP upstream (the everything-server
 // behind a fault injector that ends its first GET streams at once) makes
 // the gateway re-open its GET stream; upstream_reconnects_total rises by
@@ -225,7 +202,7 @@ func TestMetricsUpstreamReconnects(t *testing.T) {
 	resumes := series("caddy_mcp_upstream_reconnects_total", `stream="resume"`)
 	before := scrape(t)
 
-	_, _ = openStreamSession(t, base+"/mcp") // the unload at the test's end closes it
+	_, _ = openStreamSession(t, base+"/mcp", "{}") // the unload at the test's end closes it
 	deadline := time.Now().Add(20 * time.Second)
 	for gets.Load() <= cut {
 		if time.Now().After(deadline) {

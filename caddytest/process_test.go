@@ -272,9 +272,18 @@ func rawRequest(t *testing.T, method, url, body string, header map[string]string
 // comes) and opens its standalone GET stream.
 func openSessionStream(t *testing.T, url string) *rawStream {
 	t.Helper()
+	_, st := openStreamSession(t, url, `{"roots":{"listChanged":true}}`)
+	return st
+}
+
+// openStreamSession initializes a 2025-11-25 session with the client
+// capabilities given (a JSON object) and opens its standalone GET stream;
+// it returns the session id and the stream.
+func openStreamSession(t *testing.T, url, capabilities string) (string, *rawStream) {
+	t.Helper()
 	post := map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 	resp := rawRequest(t, http.MethodPost, url, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",`+
-		`"capabilities":{"roots":{"listChanged":true}},"clientInfo":{"name":"process-test","version":"0"}}}`, post)
+		`"capabilities":`+capabilities+`,"clientInfo":{"name":"stream-test","version":"0"}}}`, post)
 	body := readAll(t, resp)
 	sid := resp.Header.Get("Mcp-Session-Id")
 	if resp.StatusCode != http.StatusOK || sid == "" {
@@ -288,7 +297,7 @@ func openSessionStream(t *testing.T, url string) *rawStream {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET stream at %s: %d %s", url, resp.StatusCode, readAll(t, resp))
 	}
-	return readRawStream("2025-11-25 GET "+url, resp)
+	return sid, readRawStream("2025-11-25 GET "+url, resp)
 }
 
 // openStreams opens every kind of long stream on the process: a 2025-11-25
