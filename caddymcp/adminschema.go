@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
 	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
 
@@ -42,7 +43,7 @@ type adminSession struct {
 type adminSessionUpstream struct {
 	// Name is the upstream's name in the endpoint.
 	Name string `json:"name,omitempty"`
-	// Kind is "stdio" or "http".
+	// Kind is "stdio", "http" or "replay".
 	Kind string `json:"kind"`
 	// PID is the stdio process of the session (absent for http, and while
 	// the process is being acquired).
@@ -62,7 +63,7 @@ type adminUpstream struct {
 	Endpoint string `json:"endpoint"`
 	// Name is the upstream's name: the same in metrics labels and logs.
 	Name string `json:"name"`
-	// Kind is "stdio" or "http".
+	// Kind is "stdio", "http" or "replay".
 	Kind string `json:"kind"`
 	// Address is scheme://host:port for http, the executable's base name for stdio.
 	Address string `json:"address"`
@@ -146,6 +147,8 @@ func upstreamKind(info front.SessionInfo) string {
 		return ""
 	case *stdio.Upstream:
 		return kindStdio
+	case *replay.Replay:
+		return kindReplay
 	default:
 		return kindHTTP
 	}

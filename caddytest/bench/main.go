@@ -88,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
 	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
 	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
-	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-http, caddy-mcp-http2, reverse_proxy")
+	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
 	fs.IntVar(&c.sseStreams, "sse-streams", 1000, "concurrent SSE GET streams for the stream measurement (0 skips it; at most 2000)")
