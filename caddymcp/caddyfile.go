@@ -35,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	mcp_proxy [<matcher>] {
 //	    name <name>
 //	    stdio <command> [<args...>] {
+//	        name <upstream-name>
 //	        env <name> <value>
 //	        dir <path>
 //	        max_processes <n>
@@ -49,6 +50,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        spare_check_timeout <duration>
 //	    }
 //	    http <url> {
+//	        name <upstream-name>
 //	        transport streamable|sse|auto
 //	        header_up <field> <value>
 //	        pass_authorization
@@ -59,10 +61,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        tls_client_auth <cert_file> <key_file>
 //	        tls_server_name <name>
 //	        tls_insecure_skip_verify
+//	        auth client_credentials { ... }
 //	    }
 //	    replay <tape|dir> {
+//	        name <upstream-name>
 //	        match params|sequence|strict
 //	    }
+//	    lb_policy <policy> [<args...>]
+//	    lb_retries <n>
+//	    health_interval <duration>
+//	    health_timeout <duration>
+//	    health_uri <path>
+//	    fail_duration <duration>
+//	    max_fails <n>
+//	    unhealthy_latency <duration>
+//	    tools|prompts|resources { allow <glob...>; deny <glob...> }
+//	    intercept [<name>] { ... }
+//	    max_held <n>
 //	    record <dir> {
 //	        redact <json-pointer...>
 //	        max_size <size>
@@ -82,7 +97,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 //
 // name keeps the endpoint's sessions across reloads that change its
-// upstream (by default the name derives from the upstream). stdio runs the
+// upstream (by default the name derives from the upstream). Each stdio,
+// http or replay line is one upstream (upstreams.go; the lb_* and health
+// lines are upstreamscaddyfile.go's, tools/prompts/resources/intercept
+// stagescaddyfile.go's, auth the http upstream's httpauth.go). stdio runs the
 // MCP server as subprocesses, one per session: env adds a variable to the
 // child's minimal environment (repeatable), dir sets its working directory,
 // max_processes bounds live processes (spares included, default 16), warm
@@ -98,7 +116,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // spare_check ping (default) hands a new spare to a session only once it
 // answered an MCP ping, off as soon as it started; spare_check_timeout bounds
 // that ping (default 30s: a server that does not answer is used unchecked).
-// http forwards to a remote MCP server instead (one upstream per mcp_proxy):
+// http forwards to a remote MCP server:
 // transport is the MCP transport it speaks — streamable (Streamable HTTP),
 // sse (the HTTP+SSE transport of 2024-11-05; the URL is its SSE endpoint)
 // or auto (default: Streamable HTTP unless the first initialize is refused
