@@ -86,7 +86,9 @@ func (g *Group) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn, e
 	for {
 		mc, err := g.openNext(ctx, c)
 		if err == nil {
+			c.mu.Lock() // the member's reader may already look at it
 			c.cur = mc
+			c.mu.Unlock()
 			return c, nil
 		}
 		if errors.Is(err, ErrNoneAvailable) && last != nil {
