@@ -21,9 +21,10 @@ type groupConn struct {
 	mu      sync.Mutex
 	cur     *memberConn
 	closed  bool
-	tried   map[*Member]bool
-	retries int // left for the initialize
-	init    *pendingInit
+	tried    map[*Member]bool
+	retries  int // left for the initialize
+	init     *pendingInit
+	retrying bool // a retry goroutine owns the session's move (and tried)
 }
 
 // pendingInit is the session's initialize while its answer is awaited.
@@ -171,8 +172,13 @@ func (mc *memberConn) Closed(err error) {
 		gc.mu.Unlock()
 		return
 	}
+	if gc.retrying {
+		gc.mu.Unlock()
+		return // the retry under way moves the session on
+	}
 	if gc.init != nil && gc.retries > 0 {
 		init := gc.init
+		gc.retrying = true
 		gc.mu.Unlock()
 		mc.m.fail(time.Now(), "the upstream ended before it answered initialize: "+errText(err))
 		gc.retry(init, nil)
@@ -189,7 +195,7 @@ func (mc *memberConn) Closed(err error) {
 // and a retry takes the session to the next member.
 func (c *groupConn) answered(mc *memberConn, m *pipeline.Message) bool {
 	c.mu.Lock()
-	if c.closed || c.cur != mc {
+	if c.closed || c.cur != mc || c.retrying {
 		c.mu.Unlock()
 		return false
 	}
@@ -210,6 +216,7 @@ func (c *groupConn) answered(mc *memberConn, m *pipeline.Message) bool {
 		c.mu.Unlock()
 		return true // judge counts the failure; the client gets the error
 	}
+	c.retrying = true
 	c.mu.Unlock()
 	mc.m.fail(time.Now(), "initialize got no answer")
 	c.retry(init, m)
@@ -225,6 +232,11 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 	c.g.wg.Add(1)
 	go func() {
 		defer c.g.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			c.retrying = false
+			c.mu.Unlock()
+		}()
 		c.mu.Lock()
 		old := c.cur
 		c.mu.Unlock()
@@ -265,11 +277,19 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 				return
 			}
 			c.cur = mc
+			c.retrying = false // mc's answer decides from here, and may come within Send
 			init.start = time.Now()
 			c.mu.Unlock()
 			if err := mc.inner.Send(init.ctx, init.msg); err == nil {
 				return // its answer comes to mc
 			}
+			c.mu.Lock()
+			if c.cur != mc || c.retrying {
+				c.mu.Unlock()
+				return // mc's end already started another retry
+			}
+			c.retrying = true
+			c.mu.Unlock()
 			mc.m.fail(time.Now(), "sending initialize failed")
 			mc.end()
 		}
