@@ -18,9 +18,9 @@ type groupConn struct {
 	g *Group
 	r upstream.Receiver
 
-	mu      sync.Mutex
-	cur     *memberConn
-	closed  bool
+	mu       sync.Mutex
+	cur      *memberConn
+	closed   bool
 	tried    map[*Member]bool
 	retries  int // left for the initialize
 	init     *pendingInit
