@@ -232,10 +232,13 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 	c.g.wg.Add(1)
 	go func() {
 		defer c.g.wg.Done()
+		owned := true // this goroutine holds c.retrying until it hands it on
 		defer func() {
-			c.mu.Lock()
-			c.retrying = false
-			c.mu.Unlock()
+			if owned {
+				c.mu.Lock()
+				c.retrying = false
+				c.mu.Unlock()
+			}
 		}()
 		c.mu.Lock()
 		old := c.cur
@@ -280,6 +283,7 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 			c.retrying = false // mc's answer decides from here, and may come within Send
 			init.start = time.Now()
 			c.mu.Unlock()
+			owned = false // cleared with the move above
 			if err := mc.inner.Send(init.ctx, init.msg); err == nil {
 				return // its answer comes to mc
 			}
@@ -288,6 +292,7 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 				c.mu.Unlock()
 				return // mc's end already started another retry
 			}
+			owned = true
 			c.retrying = true
 			c.mu.Unlock()
 			mc.m.fail(time.Now(), "sending initialize failed")
