@@ -116,11 +116,23 @@ func (p Hash) Select(ctx context.Context, available []*Member) *Member {
 		h.Write([]byte(m.name))
 		h.Write([]byte{0})
 		h.Write([]byte(key))
-		if s := h.Sum64(); best == nil || s > bestScore {
+		if s := mix64(h.Sum64()); best == nil || s > bestScore {
 			best, bestScore = m, s
 		}
 	}
 	return best
+}
+
+// mix64 is splitmix64's finalizer: FNV-1a mixes its last bytes into the
+// low bits only, so keys that differ at the end (10.0.0.1, 10.0.0.2)
+// would all rank the members alike without it.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // Interface guards.
