@@ -83,7 +83,7 @@ type AuthHandler struct {
 	// stay listed and a call gets the 403, so clients can step up.
 	HideUnauthorized bool `json:"hide_unauthorized,omitempty"`
 
-	hidings   *hidings // with HideUnauthorized
+	hidings       *hidings // with HideUnauthorized
 	validator     *auth.Validator
 	logger        *zap.Logger
 	guardedPath   string   // the resource's path without a trailing slash; "" guards everything

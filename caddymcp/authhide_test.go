@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
@@ -212,5 +213,38 @@ func TestAuthProvisionRefusesBadHide(t *testing.T) {
 		if err := h.checkHideRules(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Fatalf("err = %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestRefuseUnhidden: an mcp_proxy without the hide stage refuses a
+// request an mcp_auth with hide_unauthorized let through (a hidden call
+// would reach the upstream without its scopes), and serves the others.
+func TestRefuseUnhidden(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		claim   bool
+		stage   *hideStage
+		refused bool
+	}{
+		{"claim, no stage", true, nil, true},
+		{"claim and stage", true, newHideStage(), false},
+		{"no claim", false, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Handler{hide: tc.stage, logger: zap.NewNop()}
+			repl := caddy.NewReplacer()
+			if tc.claim {
+				repl.Set("http.auth.user."+hiddenClaim, `{"tools":{"deny":["x"]}}`)
+			}
+			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+			w := httptest.NewRecorder()
+			if got := h.refuseUnhidden(w, r); got != tc.refused {
+				t.Fatalf("refused = %v, want %v", got, tc.refused)
+			}
+			if tc.refused && (w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "hide_unauthorized cannot be applied here")) {
+				t.Fatalf("answer %d %s", w.Code, w.Body)
+			}
+		})
 	}
 }

@@ -47,7 +47,7 @@ type call struct {
 	target string              // what the request names (pipeline.Message.Target)
 	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
 	timer  *time.Timer
-	unhold context.CancelFunc // ends a stage's hold on the request (stages.go), nil if not held
+	unhold context.CancelFunc               // ends a stage's hold on the request (stages.go), nil if not held
 	claim  func(name string) (string, bool) // the claims of the POST that asked, for the stages on its response
 }
 
