@@ -171,3 +171,89 @@ func TestAuthHideUnauthorized(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthHideUnauthorizedListChanged: over stdio, the everything-server
+// adds __transient_tool_for_list_changed and sends
+// notifications/tools/list_changed; the list a token without the tool's
+// scope fetches then still lacks it, and its call is unknown (-32602); a
+// token with the scope sees it.
+func TestAuthHideUnauthorizedListChanged(t *testing.T) {
+	as := startAuthServer(t)
+	const transient = "__transient_tool_for_list_changed"
+	startProxyChecked(t, `http://:9080 {
+	bind 127.0.0.1
+	mcp_auth {
+		resource `+authResource+`
+		issuer `+as.URL+`
+		required_scopes `+authScope+`
+		scope `+hideScope+` {
+			tool __transient_*
+		}
+		hide_unauthorized
+	}
+	mcp_proxy /mcp {
+		stdio `+caddyfileQuote(buildEverythingServer(t))+`
+	}
+}
+`)
+	for _, tc := range []struct {
+		name   string
+		scopes []string
+		listed bool
+	}{
+		{"without the scope", []string{authScope}, false},
+		{"with the scope", []string{authScope, hideScope}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			token, err := as.Token("alice", authResource, time.Hour, tc.scopes...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed := make(chan struct{}, 1)
+			transport := http.DefaultTransport.(*http.Transport).Clone()
+			t.Cleanup(transport.CloseIdleConnections)
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest-hide", Version: "0"}, &mcp.ClientOptions{
+				ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+					select {
+					case changed <- struct{}{}:
+					default:
+					}
+				},
+			}).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: authResource,
+				HTTPClient: &http.Client{Transport: bearerTransport{token: token, base: transport}}},
+				&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+			if err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+			defer cs.Close()
+			before := listTools(ctx, t, cs)
+			if slices.Contains(before, transient) || !slices.Contains(before, "test_trigger_tool_change") {
+				t.Fatalf("tools before the change: %v", before)
+			}
+			if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_trigger_tool_change"}); err != nil {
+				t.Fatalf("test_trigger_tool_change: %v", err)
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				t.Fatal("no notifications/tools/list_changed reached the client")
+			}
+			after := listTools(ctx, t, cs)
+			if got := slices.Contains(after, transient); got != tc.listed {
+				t.Fatalf("after list_changed %s listed = %v, want %v: %v", transient, got, tc.listed, after)
+			}
+			_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: transient})
+			if tc.listed {
+				if err != nil {
+					t.Fatalf("calling %s with the scope: %v", transient, err)
+				}
+				return
+			}
+			if e := wantRPCError(t, err, "calling the hidden tool"); e.Code != -32602 || e.Message != `unknown tool "`+transient+`"` {
+				t.Errorf("calling the hidden tool: %d %q", e.Code, e.Message)
+			}
+		})
+	}
+}
