@@ -100,20 +100,33 @@ type hiding struct {
 // hidings keeps the hidden sets of the scope sets seen, bounded by
 // maxHidings (then emptied: they are cheap to compute again).
 type hidings struct {
-	mu   sync.Mutex
-	byID map[string]*hiding // by the token's scopes, space-joined; nil value: nothing hidden
+	mu   sync.RWMutex
+	byID map[string]*hiding // by the token's scopes, NUL-joined; nil value: nothing hidden
 }
 
 // hidingFor returns what a token with scopes may not see, nil when
 // nothing. Tokens with the same scopes share one.
 func (h *AuthHandler) hidingFor(scopes []string) *hiding {
-	key := strings.Join(scopes, " ")
+	key := strings.Join(scopes, "\x00") // a scope never holds NUL; a space it may (scp arrays)
 	c := h.hidings
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if hd, ok := c.byID[key]; ok {
+	c.mu.RLock()
+	hd, ok := c.byID[key]
+	c.mu.RUnlock()
+	if ok {
 		return hd
 	}
+	hd = h.newHiding(scopes)
+	c.mu.Lock()
+	if len(c.byID) >= maxHidings {
+		clear(c.byID)
+	}
+	c.byID[key] = hd
+	c.mu.Unlock()
+	return hd
+}
+
+// newHiding computes what a token with scopes may not see.
+func (h *AuthHandler) newHiding(scopes []string) *hiding {
 	var hd *hiding
 	if cfg := h.hiddenConfig(scopes); cfg != nil {
 		raw, err := json.Marshal(cfg)
@@ -122,10 +135,6 @@ func (h *AuthHandler) hidingFor(scopes []string) *hiding {
 		}
 		hd = &hiding{claim: string(raw), filter: filter.New(*cfg)}
 	}
-	if len(c.byID) >= maxHidings {
-		clear(c.byID)
-	}
-	c.byID[key] = hd
 	return hd
 }
 
