@@ -16,7 +16,10 @@ import (
 // authorization server and a go-sdk server whose tool list comes in pages
 // of two (pagedServer: tool_a … tool_e).
 
-const hideScope = "tools:b"
+const (
+	hideScope   = "tools:b"
+	promptScope = "prompts:secret"
+)
 
 // hideSite guards an http upstream serving pagedServer; tool_b needs
 // hideScope; authExtra goes into mcp_auth (hide_unauthorized or nothing).
@@ -30,6 +33,10 @@ func hideSite(issuer, upstream, authExtra string) string {
 		required_scopes ` + authScope + `
 		scope ` + hideScope + ` {
 			tool tool_b
+		}
+		scope ` + promptScope + ` {
+			tool secret_*
+			method prompts/get
 		}
 		` + authExtra + `
 	}
@@ -73,10 +80,24 @@ func listTools(ctx context.Context, t *testing.T, cs *mcp.ClientSession) []strin
 	return names
 }
 
+// listPrompts fetches every page of prompts/list.
+func listPrompts(ctx context.Context, t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	var names []string
+	for p, err := range cs.Prompts(ctx, nil) {
+		if err != nil {
+			t.Fatalf("prompts/list: %v", err)
+		}
+		names = append(names, p.Name)
+	}
+	return names
+}
+
 // TestAuthHideUnauthorized: with hide_unauthorized, a token without the
 // scope tool_b needs gets every page of tools/list without tool_b and its
-// call answered -32602 as an unknown tool (not 403); a token with the
-// scope lists and calls it — for a 2025-11-25 session and 2026-07-28
+// call answered -32602 as an unknown tool (not 403), and likewise the
+// secret_* prompts of a prompts/get rule; a token with the scopes lists
+// and calls them — for a 2025-11-25 session and 2026-07-28
 // requests. Within one 2025 session, each list follows the token of the
 // POST that asked. Without hide_unauthorized, tool_b stays listed and its
 // call gets the 403 insufficient_scope (as in TestAuthScopePerTool).
@@ -91,7 +112,7 @@ func TestAuthHideUnauthorized(t *testing.T) {
 		}
 		return s
 	}
-	narrow, wide := tok(authScope), tok(authScope, hideScope)
+	narrow, wide := tok(authScope), tok(authScope, hideScope, promptScope)
 	all := []string{"tool_a", "tool_b", "tool_c", "tool_d", "tool_e"}
 	allButB := []string{"tool_a", "tool_c", "tool_d", "tool_e"}
 
@@ -115,6 +136,13 @@ func TestAuthHideUnauthorized(t *testing.T) {
 			if got := callToolText(ctx, t, cs, &mcp.CallToolParams{Name: "tool_c"}); got != "called c" {
 				t.Errorf("narrow token calling tool_c: %q", got)
 			}
+			if got := listPrompts(ctx, t, cs); !slices.Equal(got, []string{"public"}) {
+				t.Errorf("narrow token: prompts = %v, want [public]", got)
+			}
+			_, err = cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "secret_one"})
+			if e := wantRPCError(t, err, "narrow token getting secret_one"); e.Code != -32602 || e.Message != `unknown prompt "secret_one"` {
+				t.Errorf("narrow token getting secret_one: %d %q", e.Code, e.Message)
+			}
 
 			cw := connectBearer(ctx, t, wide, version)
 			if got := listTools(ctx, t, cw); !slices.Equal(got, all) {
@@ -122,6 +150,12 @@ func TestAuthHideUnauthorized(t *testing.T) {
 			}
 			if got := callToolText(ctx, t, cw, &mcp.CallToolParams{Name: "tool_b"}); got != "called b" {
 				t.Errorf("wide token calling tool_b: %q", got)
+			}
+			if got := listPrompts(ctx, t, cw); !slices.Equal(got, []string{"public", "secret_one", "secret_two"}) {
+				t.Errorf("wide token: prompts = %v", got)
+			}
+			if _, err := cw.GetPrompt(ctx, &mcp.GetPromptParams{Name: "secret_one"}); err != nil {
+				t.Errorf("wide token getting secret_one: %v", err)
 			}
 		})
 	}
