@@ -3,6 +3,7 @@ package caddymcp
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -22,6 +23,8 @@ type App struct {
 	mu     sync.Mutex
 	pools  []appPool
 	starts []func() error // more to do when the configuration starts
+
+	hideUnauthorized atomic.Bool // an mcp_auth hides what tokens may not use (authhide.go)
 }
 
 // appPool is a pool to start, and the new limits of a pool kept from the

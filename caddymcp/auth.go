@@ -76,7 +76,14 @@ type AuthHandler struct {
 	// Introspection checks opaque (non-JWT) tokens at the authorization
 	// server's RFC 7662 endpoint.
 	Introspection *IntrospectionConfig `json:"introspection,omitempty"`
+	// HideUnauthorized hides from a token the tools, prompts and resources
+	// of the ScopeRules it does not satisfy: lists lose them (every page)
+	// and a call of one gets the unknown-name error (-32602) instead of
+	// the 403, as if the upstream had none (authhide.go). By default they
+	// stay listed and a call gets the 403, so clients can step up.
+	HideUnauthorized bool `json:"hide_unauthorized,omitempty"`
 
+	hidings       *hidings // with HideUnauthorized
 	validator     *auth.Validator
 	logger        *zap.Logger
 	guardedPath   string   // the resource's path without a trailing slash; "" guards everything
@@ -139,6 +146,11 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("mcp_auth: %w", err)
 		}
 	}
+	if h.HideUnauthorized {
+		if err := h.provisionHide(ctx); err != nil {
+			return fmt.Errorf("mcp_auth: %w", err)
+		}
+	}
 	if h.MaxMessageSize < 0 {
 		return fmt.Errorf("mcp_auth: max_message_size must not be negative")
 	}
@@ -193,10 +205,12 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		return nil
 	}
 	need := h.RequiredScopes
+	var msgs []*pipeline.Message
 	if len(h.ScopeRules) > 0 {
 		// The scopes an operation needs are known before the token is
 		// looked at, so even the first 401 asks for all of them.
-		msgs, _, res := readEnvelope(r, h.envelopeLimit())
+		var res envelopeResult
+		msgs, _, res = readEnvelope(r, h.envelopeLimit())
 		switch res {
 		case envelopeTooLarge:
 			// Unread, the body could name a tool that needs a scope.
@@ -223,12 +237,22 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		h.refuseToken(w, r, need, err)
 		return nil
 	}
+	var hd *hiding
+	if h.HideUnauthorized {
+		// What the token may not see is answered by mcp_proxy's filter as
+		// unknown, so it needs no scope here.
+		hd = h.hidingFor(claims.Scopes)
+		if hd != nil && len(msgs) > 0 {
+			need = h.neededScopes(visibleMessages(hd, msgs))
+		}
+	}
 	if missing := auth.MissingScopes(claims.Scopes, need); missing != nil {
 		h.refuse(w, http.StatusForbidden, need, `error="insufficient_scope"`,
 			"Forbidden: the token lacks the scope(s) "+strings.Join(missing, " ")+"; request a token with scope="+strings.Join(need, " "))
 		return nil
 	}
 	h.setUser(r, claims)
+	h.setHidden(r, hd)
 	if !h.KeepAuthorization {
 		// In place: the replacer's {http.request.header.*} reads this same
 		// map, so the token is gone for every handler after this one.

@@ -240,6 +240,7 @@ func TestAuthHandlerProvisionRefusesBadConfig(t *testing.T) {
 		{Issuers: []string{"https://auth.example.com"}},
 		{Resource: "mcp.example.com/mcp", Issuers: []string{"https://auth.example.com"}},
 		{Resource: authResource},
+		{Resource: authResource, Issuers: []string{"https://auth.example.com"}, HideUnauthorized: true}, // no scope rule to hide by
 	} {
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 		err := h.Provision(ctx)

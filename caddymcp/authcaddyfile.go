@@ -34,6 +34,7 @@ func parseAuthCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 //	        tool <glob...>
 //	        method <glob...>
 //	    }
+//	    hide_unauthorized
 //	    max_message_size <size>
 //	    cors_origins <origin...>
 //	    introspection_url <url> {
@@ -102,6 +103,11 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.KeepAuthorization = true
+		case "hide_unauthorized":
+			if d.NextArg() {
+				return d.Errf("hide_unauthorized takes no argument, got %q", d.Val())
+			}
+			a.HideUnauthorized = true
 		case "scope":
 			rule, err := parseScopeRule(d)
 			if err != nil {

@@ -50,6 +50,7 @@ func TestUnmarshalAuthCaddyfile(t *testing.T) {
 					tool delete_*
 					method tools/call
 				}
+				hide_unauthorized
 				max_message_size 1MiB
 				cors_origins https://inspector.example.com http://localhost:6274
 				introspection_url https://a.example.com/introspect {
@@ -65,9 +66,10 @@ func TestUnmarshalAuthCaddyfile(t *testing.T) {
 					{Scopes: []string{"files:write"}, Tools: []string{"write_*", "delete_*"}},
 					{Scopes: []string{"admin", "files:write"}, Tools: []string{"delete_*"}, Methods: []string{"tools/call"}},
 				},
-				MaxMessageSize: 1 << 20,
-				CORSOrigins:    []string{"https://inspector.example.com", "http://localhost:6274"},
-				Introspection:  &IntrospectionConfig{URL: "https://a.example.com/introspect", ClientID: "gateway", ClientSecret: "{env.SECRET}", CacheSize: 500},
+				HideUnauthorized: true,
+				MaxMessageSize:   1 << 20,
+				CORSOrigins:      []string{"https://inspector.example.com", "http://localhost:6274"},
+				Introspection:    &IntrospectionConfig{URL: "https://a.example.com/introspect", ClientID: "gateway", ClientSecret: "{env.SECRET}", CacheSize: 500},
 			},
 		},
 		{name: "scope without scopes", input: "mcp_auth {\n scope {\n tool x\n }\n}", wantErr: "name the scope(s)"},
@@ -77,6 +79,7 @@ func TestUnmarshalAuthCaddyfile(t *testing.T) {
 		{name: "introspection without client", input: "mcp_auth {\n introspection_url https://a/i\n}", wantErr: "client_id is required"},
 		{name: "introspection two urls", input: "mcp_auth {\n introspection_url a b\n}", wantErr: "takes one URL"},
 		{name: "introspection unknown", input: "mcp_auth {\n introspection_url https://a/i {\n secret x\n }\n}", wantErr: `unrecognized subdirective "secret"`},
+		{name: "hide_unauthorized with an argument", input: "mcp_auth {\n hide_unauthorized yes\n}", wantErr: `hide_unauthorized takes no argument, got "yes"`},
 		{name: "cors without origins", input: "mcp_auth {\n cors_origins\n}", wantErr: "wrong argument count"},
 		{name: "no resource", input: "mcp_auth {\n issuer https://a\n}", wantErr: "resource <uri> is required"},
 		{name: "no issuer", input: "mcp_auth {\n resource https://m/mcp\n}", wantErr: "at least one issuer"},

@@ -61,7 +61,7 @@ func claimString(v any) (string, bool) {
 // placeholderSafe keeps claim names that read as placeholder keys (no
 // braces, spaces or URL-like namespaced claim names).
 func placeholderSafe(k string) bool {
-	if k == "" || k == "id" {
+	if k == "" || k == "id" || k == hiddenClaim { // hiddenClaim is mcp_auth's own, never the token's
 		return false
 	}
 	for _, r := range k {

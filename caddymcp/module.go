@@ -134,6 +134,7 @@ type Handler struct {
 	policy     selectionPolicy
 	logger     *zap.Logger
 	metrics    *endpointMetrics
+	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
 }
 
 // CaddyModule returns the Caddy module information.
@@ -333,6 +334,9 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h.hookShutdown(r)
+	if h.refuseUnhidden(w, r) {
+		return nil
+	}
 	if r.Method != http.MethodPost || !observeRequests {
 		h.server.ServeHTTP(w, r)
 		return nil

@@ -28,18 +28,29 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 	if err != nil {
 		return nil, err
 	}
+	if h.hide, err = hideStageFor(ctx); err != nil {
+		return nil, err
+	}
+	var stages []pipeline.Stage
+	if h.hide != nil {
+		// First: to the server a hidden name is refused before any rule
+		// sees it; to the client lists are filtered after every rule.
+		stages = append(stages, h.hide)
+	}
 	if len(h.Pipeline) == 0 {
-		if rec == nil {
+		if rec != nil {
+			stages = append(stages, rec)
+		}
+		if len(stages) == 0 {
 			return nil, nil
 		}
-		return pipeline.NewChain(rec), nil
+		return pipeline.NewChain(stages...), nil
 	}
 	mods, err := ctx.LoadModule(h, "Pipeline")
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: pipeline: %v", err)
 	}
 	list := mods.([]any)
-	stages := make([]pipeline.Stage, 0, len(list))
 	for i, m := range list {
 		s, ok := m.(pipeline.Stage)
 		if !ok {

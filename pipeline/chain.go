@@ -92,6 +92,8 @@ type Exchange struct {
 	User string
 	// Claim looks up one claim of the authenticated user
 	// ({http.auth.user.<name>}, e.g. "scopes"); nil when there is no user.
+	// For a response they are the claims of the HTTP request that carried
+	// the request it answers (its token's), not the session's first.
 	Claim func(name string) (string, bool)
 	// ClientIP is the client's address as Caddy determined it.
 	ClientIP string

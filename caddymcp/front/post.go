@@ -219,7 +219,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 	}
 	for _, m := range msgs {
 		if m.IsRequest() {
-			if err := sess.begin(m, st, w); err != nil {
+			if err := sess.begin(m, st, w, ex.Claim); err != nil {
 				if len(msgs) == 1 {
 					st.respond(nil) // release the hold
 					sess.forgetStream(st)

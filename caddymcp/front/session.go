@@ -47,7 +47,8 @@ type call struct {
 	target string              // what the request names (pipeline.Message.Target)
 	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
 	timer  *time.Timer
-	unhold context.CancelFunc // ends a stage's hold on the request (stages.go), nil if not held
+	unhold context.CancelFunc               // ends a stage's hold on the request (stages.go), nil if not held
+	claim  func(name string) (string, bool) // the claims of the POST that asked, for the stages on its response
 }
 
 // Session is one client session of the 2025 revisions (or of the
@@ -195,7 +196,9 @@ var (
 )
 
 // begin registers request m as waiting for a response on st.
-func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWriter) error {
+// claim is the asking POST's claims (Exchange.Claim): the response's
+// stages judge it with the token that asked, not the session's first.
+func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWriter, claim func(string) (string, bool)) error {
 	set := s.settings.Load()
 	key := m.IDKey()
 	var token string
@@ -212,7 +215,7 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 	case set.maxInFlight > 0 && len(s.inflight) >= set.maxInFlight:
 		return errTooManyCalls
 	}
-	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post}
+	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim}
 	if set.onAnswer != nil || set.chain.Len() > 0 {
 		c.target = m.Target()
 	}

@@ -133,6 +133,9 @@ func (s *Session) clientExchange(m *pipeline.Message) *pipeline.Exchange {
 	if m.IsResponse() {
 		if c := s.inflight[m.IDKey()]; c != nil {
 			ex.RequestMethod, ex.RequestTarget = c.method, c.target
+			if c.claim != nil {
+				ex.Claim = c.claim
+			}
 		}
 	}
 	s.mu.Unlock()

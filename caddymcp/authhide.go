@@ -1,0 +1,274 @@
+package caddymcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
+)
+
+// How hide_unauthorized works: mcp_auth, for each request it lets
+// through, turns the scope rules the token does not satisfy into a
+// filter.Config of what the token may not see and puts it on the request
+// as the claim {http.auth.user.mcp_auth_hidden} (JSON). mcp_proxy, when
+// its configuration has an mcp_auth with hide_unauthorized, runs
+// hideStage first in its pipeline: it applies that claim with the filter
+// stage's machinery, so lists lose the names (every page) and a call of
+// one gets the filter's unknown-name error (-32602). A response is
+// filtered with the claims of the request it answers (front keeps them
+// per request), so a 2025 session's lists follow the token of the POST
+// that asked, not the one that opened the session.
+
+// hiddenClaim is the claim that carries what a request's token may not
+// see. mcp_auth never copies a token's own claim of that name (setUser).
+const hiddenClaim = "mcp_auth_hidden"
+
+// hideKinds are the filter's kinds of name and the methods that name
+// one: a scope rule hides a name of a kind when it applies to one of them.
+var hideKinds = []struct {
+	methods []string
+	rules   func(*filter.Config) **filter.Rules
+}{
+	{[]string{"tools/call"}, func(c *filter.Config) **filter.Rules { return &c.Tools }},
+	{[]string{"prompts/get"}, func(c *filter.Config) **filter.Rules { return &c.Prompts }},
+	{[]string{"resources/read", "resources/subscribe", "resources/unsubscribe"}, func(c *filter.Config) **filter.Rules { return &c.Resources }},
+}
+
+// checkHideRules refuses what hide_unauthorized cannot do: hide with no
+// scope rule, or mirror a `?` glob (the filter's globs have none).
+func (h *AuthHandler) checkHideRules() error {
+	if len(h.ScopeRules) == 0 {
+		return fmt.Errorf("hide_unauthorized hides what scope rules ask more scopes for, and there is none: add a scope <scope...> { tool <glob...> } block")
+	}
+	for _, rule := range h.ScopeRules {
+		for _, g := range rule.Tools {
+			if strings.Contains(g, "?") {
+				return fmt.Errorf("hide_unauthorized: scope %v: tool %q: with hide_unauthorized the globs are the filter's, where only * is special; write it with *", rule.Scopes, g)
+			}
+		}
+	}
+	return nil
+}
+
+// hiddenConfig is what a token with scopes may not see: for each scope
+// rule it does not satisfy, the rule's tool globs (every name when it has
+// none) in each kind of name the rule applies to; nil when nothing.
+func (h *AuthHandler) hiddenConfig(scopes []string) *filter.Config {
+	var c filter.Config
+	hidden := false
+	for _, rule := range h.ScopeRules {
+		if auth.MissingScopes(scopes, rule.Scopes) == nil {
+			continue
+		}
+		globs := rule.Tools
+		if len(globs) == 0 {
+			globs = []string{"*"}
+		}
+		for _, k := range hideKinds {
+			if len(rule.Methods) > 0 && !slices.ContainsFunc(k.methods, func(m string) bool { return anyGlob(rule.Methods, m) }) {
+				continue
+			}
+			r := k.rules(&c)
+			if *r == nil {
+				*r = &filter.Rules{}
+			}
+			(*r).Deny = append((*r).Deny, globs...)
+			hidden = true
+		}
+	}
+	if !hidden {
+		return nil
+	}
+	return &c
+}
+
+// hiding is a token's hidden set, as the claim and as a filter.
+type hiding struct {
+	claim  string
+	filter *filter.Filter
+}
+
+// hidings keeps the hidden sets of the scope sets seen, bounded by
+// maxHidings (then emptied: they are cheap to compute again).
+type hidings struct {
+	mu   sync.RWMutex
+	byID map[string]*hiding // by the token's scopes, NUL-joined; nil value: nothing hidden
+}
+
+// hidingFor returns what a token with scopes may not see, nil when
+// nothing. Tokens with the same scopes share one.
+func (h *AuthHandler) hidingFor(scopes []string) *hiding {
+	key := strings.Join(scopes, "\x00") // a scope never holds NUL; a space it may (scp arrays)
+	c := h.hidings
+	c.mu.RLock()
+	hd, ok := c.byID[key]
+	c.mu.RUnlock()
+	if ok {
+		return hd
+	}
+	hd = h.newHiding(scopes)
+	c.mu.Lock()
+	if len(c.byID) >= maxHidings {
+		clear(c.byID)
+	}
+	c.byID[key] = hd
+	c.mu.Unlock()
+	return hd
+}
+
+// newHiding computes what a token with scopes may not see.
+func (h *AuthHandler) newHiding(scopes []string) *hiding {
+	var hd *hiding
+	if cfg := h.hiddenConfig(scopes); cfg != nil {
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			return nil // a Config of strings always marshals
+		}
+		hd = &hiding{claim: string(raw), filter: filter.New(*cfg)}
+	}
+	return hd
+}
+
+// maxHidings bounds the scope sets whose hidden set is kept; beyond it
+// they are computed for each request.
+const maxHidings = 1024
+
+// visibleMessages drops the messages the filter will answer itself (a
+// call of a hidden name): they need no scope, since they never reach the
+// upstream.
+func visibleMessages(hd *hiding, msgs []*pipeline.Message) []*pipeline.Message {
+	if hd == nil {
+		return msgs
+	}
+	ex := &pipeline.Exchange{Direction: pipeline.ToServer}
+	return slices.DeleteFunc(slices.Clone(msgs), func(m *pipeline.Message) bool {
+		return hd.filter.Handle(context.Background(), ex, m).Action == pipeline.Respond
+	})
+}
+
+// hideStage applies, to each message, what the claim hiddenClaim of its
+// request (for a response: of the request it answers) says the token may
+// not see.
+type hideStage struct {
+	mu      sync.Mutex
+	filters map[string]*filter.Filter // by claim; bounded by maxHidings
+}
+
+func newHideStage() *hideStage { return &hideStage{filters: make(map[string]*filter.Filter)} }
+
+// Handle filters as the request's claim says (pipeline.Stage).
+func (s *hideStage) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
+	if ex.Claim == nil {
+		return pipeline.Verdict{}
+	}
+	claim, ok := ex.Claim(hiddenClaim)
+	if !ok || claim == "" {
+		return pipeline.Verdict{}
+	}
+	f := s.filterOf(claim)
+	if f == nil {
+		return pipeline.Verdict{}
+	}
+	return f.Handle(ctx, ex, m)
+}
+
+// filterOf compiles a claim once.
+func (s *hideStage) filterOf(claim string) *filter.Filter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.filters[claim]; ok {
+		return f
+	}
+	var c filter.Config
+	if json.Unmarshal([]byte(claim), &c) != nil {
+		return nil // only mcp_auth sets it, from a Config
+	}
+	f := filter.New(c)
+	if len(s.filters) >= maxHidings {
+		clear(s.filters)
+	}
+	s.filters[claim] = f
+	return f
+}
+
+// Interface guard.
+var _ pipeline.Stage = (*hideStage)(nil)
+
+// mcpApp loads the configuration's mcp app.
+func mcpApp(ctx caddy.Context) (*App, error) {
+	app, err := ctx.App("mcp")
+	if err != nil {
+		return nil, err
+	}
+	return app.(*App), nil
+}
+
+// hideStageFor returns the stage that applies hide_unauthorized when an
+// mcp_auth of this configuration has it (provisioned before mcp_proxy,
+// as a route's handlers are), else nil.
+func hideStageFor(ctx caddy.Context) (*hideStage, error) {
+	app, err := mcpApp(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: %v", err)
+	}
+	if !app.hideUnauthorized.Load() {
+		return nil, nil
+	}
+	return newHideStage(), nil
+}
+
+// refuseUnhidden answers a request that an mcp_auth with
+// hide_unauthorized let through, when this mcp_proxy has no hide stage
+// (it was provisioned before that mcp_auth): a call of a hidden tool
+// would reach the upstream without its scopes. True when it answered.
+func (h *Handler) refuseUnhidden(w http.ResponseWriter, r *http.Request) bool {
+	if h.hide != nil {
+		return false
+	}
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return false
+	}
+	if _, set := repl.GetString("http.auth.user." + hiddenClaim); !set {
+		return false
+	}
+	h.logger.Error("mcp_proxy: an mcp_auth with hide_unauthorized guards this endpoint, but it was provisioned after this mcp_proxy, which therefore cannot hide; order mcp_auth's route before mcp_proxy's")
+	writeAuthError(w, http.StatusInternalServerError, pipeline.CodeInternalError,
+		"Internal Server Error: the gateway is misconfigured (mcp_auth's hide_unauthorized cannot be applied here); the log says why")
+	return true
+}
+
+// provisionHide checks the rules and tells the configuration's mcp_proxy
+// handlers (provisioned after this one) to run the hide stage.
+func (h *AuthHandler) provisionHide(ctx caddy.Context) error {
+	if err := h.checkHideRules(); err != nil {
+		return err
+	}
+	app, err := mcpApp(ctx)
+	if err != nil {
+		return err
+	}
+	app.hideUnauthorized.Store(true)
+	h.hidings = &hidings{byID: make(map[string]*hiding)}
+	return nil
+}
+
+// setHidden puts what the token may not see on the request, for
+// mcp_proxy's hide stage.
+func (h *AuthHandler) setHidden(r *http.Request, hd *hiding) {
+	if hd == nil {
+		return
+	}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.auth.user."+hiddenClaim, hd.claim)
+	}
+}
