@@ -80,7 +80,7 @@ func progressServer(quickCalls *atomic.Int32) *mcp.Server {
 // TestPipelinePause2026: a go-sdk client that negotiates 2026-07-28
 // (stateless, no session) calls tools a pause rule holds, through a real
 // Caddy in front of a stateless go-sdk server. A call the admin API
-// continues completes; a client that gave a progressToken hears the
+// continues completes, one it blocks gets the block's error; a client that gave a progressToken hears the
 // gateway's progress while held, and the server's own progress after it
 // shifted past the gateway's values; a client that goes away releases its
 // held call as cancelled, and the server never sees it.
@@ -112,6 +112,16 @@ func TestPipelinePause2026(t *testing.T) {
 	}
 	if o := <-pending; o.err != nil || firstText(o.res) != "quick answer" {
 		t.Fatalf("continued 2026 call: %v %+v", o.err, o.res)
+	}
+
+	// block: the operator's message, in the documented error.
+	pending = callAsync(ctx, cs, "quick")
+	e = awaitHeld(t, "quick")
+	if st := decideHeld(t, e.ID, "block", `{"message":"not now"}`); st != http.StatusNoContent {
+		t.Fatalf("block: %d", st)
+	}
+	if e := wantRPCError(t, (<-pending).err, "blocked 2026 call"); e.Code != codeBlocked || e.Message != "not now" {
+		t.Errorf("blocked 2026 call: %d %q", e.Code, e.Message)
 	}
 
 	// progress while held, then the server's, shifted.
