@@ -94,6 +94,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    replay_buffer <events> <size>
 //	    replay_budget <size>
 //	    max_in_flight <n>
+//	    held_progress <duration>
 //	}
 //
 // name keeps the endpoint's sessions across reloads that change its
@@ -148,7 +149,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // 15s); replay_buffer bounds each stream's buffer for resumption (default
 // 512 events, 1MiB) and replay_budget all of an endpoint's buffers together
 // (default 64MiB: above it the oldest events of streams nobody listens to go
-// first); max_in_flight bounds requests in flight per session (default 64).
+// first); max_in_flight bounds requests in flight per session (default 64);
+// held_progress is how often the client of a request a pause or delay holds
+// hears the gateway's progress, if it gave a progressToken (default 10s).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
@@ -217,6 +220,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.ReplayBudget, err = sizeArg(d)
 		case "max_in_flight":
 			h.MaxInFlight, err = positiveIntArg(d)
+		case "held_progress":
+			h.HeldProgressInterval, err = durationArg(d)
 		case "intercept":
 			err = h.parseInterceptBlock(d) // stagescaddyfile.go
 		case "tools", "prompts", "resources":

@@ -220,6 +220,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want: stdioOnly(Handler{KeepAlive: dur(5 * time.Second)}),
 		},
 		{
+			name: "held_progress",
+			input: `mcp_proxy {
+				stdio cmd
+				held_progress 2s
+			}`,
+			want: stdioOnly(Handler{HeldProgressInterval: dur(2 * time.Second)}),
+		},
+		{
 			name: "replay_buffer",
 			input: `mcp_proxy {
 				stdio cmd
@@ -439,6 +447,15 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			}`,
 			line:  "Testfile:3",
 			wants: []string{"keepalive must be positive"},
+		},
+		{
+			name: "held_progress of zero",
+			input: `mcp_proxy {
+				stdio cmd
+				held_progress 0s
+			}`,
+			line:  "Testfile:3",
+			wants: []string{"held_progress must be positive"},
 		},
 		{
 			name: "duration without a value",

@@ -118,6 +118,10 @@ type Handler struct {
 	ReplayBudget int64 `json:"replay_budget,omitempty"`
 	// MaxInFlight bounds the requests in flight per session (default 64).
 	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// HeldProgressInterval is how often the client of a request that a stage
+	// holds (a pause, a delay) hears the gateway's progress while held, if it
+	// gave a progressToken (default 10s, front.DefaultHeldProgressInterval).
+	HeldProgressInterval caddy.Duration `json:"held_progress_interval,omitempty"`
 	// Pipeline lists the stages every message passes, as modules of the
 	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
 	// (stages.go).
@@ -227,6 +231,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		PublicPath:     originalPath,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
+
+		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
 	}
 	if observeRequests {
 		cfg.OnRequest = publishRequestInfo
@@ -254,6 +260,7 @@ func (h *Handler) validateSettings() error {
 		{"replay_bytes", int64(h.ReplayBytes)},
 		{"replay_budget", h.ReplayBudget},
 		{"max_in_flight", int64(h.MaxInFlight)},
+		{"held_progress_interval", int64(h.HeldProgressInterval)},
 	} {
 		if c.v < 0 {
 			errs = append(errs, fmt.Errorf("mcp_proxy: %s must not be negative", c.name))

@@ -53,7 +53,8 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// setEndpoint names the endpoint in what the stage's pause rules hold
+// setEndpoint names the endpoint in what the stage's pause rules hold, and
+// in the interceptions it counts
 // (stages.go calls it once the handler knows its name).
 func (s *InterceptStage) setEndpoint(name string) {
 	max := s.MaxHeld
@@ -61,6 +62,7 @@ func (s *InterceptStage) setEndpoint(name string) {
 		max = DefaultMaxHeld
 	}
 	s.engine.HoldIn(heldMessages, name, max)
+	s.engine.OnAction(countInterceptions(name))
 }
 
 // Handle evaluates the rules (pipeline.Stage).

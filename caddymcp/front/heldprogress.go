@@ -33,6 +33,7 @@ type progressShift struct {
 	stream *stream
 	token  json.RawMessage
 	sent   float64 // the last value the client saw for the token
+	offset float64 // the gateway's last value: what the server's progress (and total) is shifted by
 }
 
 // heldProgress sends progress for request key until ctx ends (the hold
@@ -54,7 +55,7 @@ func (s *Session) heldProgress(ctx context.Context, key string) {
 	}
 	s.shiftCount.Store(int32(len(s.shifted)))
 	s.mu.Unlock()
-	tick := time.NewTicker(cmp.Or(s.settings.Load().heldProgress, DefaultHeldProgressInterval))
+	tick := time.NewTicker(heldProgressEvery(s.settings.Load()))
 	defer tick.Stop()
 	for {
 		select {
@@ -67,10 +68,9 @@ func (s *Session) heldProgress(ctx context.Context, key string) {
 			s.mu.Unlock()
 			return
 		}
-		shift.sent++
-		params, _ := json.Marshal(map[string]any{"progressToken": shift.token, "progress": shift.sent, "message": heldProgressMessage})
+		n := shift.next()
 		s.mu.Unlock()
-		shift.stream.append(pipeline.NewNotification("notifications/progress", params))
+		shift.stream.append(n)
 	}
 }
 
@@ -84,29 +84,13 @@ func (s *Session) shiftProgress(m *pipeline.Message) *pipeline.Message {
 	if shift == nil {
 		return m
 	}
-	var p map[string]json.RawMessage
-	var progress float64
-	if json.Unmarshal(m.Params, &p) != nil || json.Unmarshal(p["progress"], &progress) != nil {
-		return m
-	}
-	base := shift.sent
-	if v := base + progress; v > shift.sent {
-		shift.sent = v
-		p["progress"] = json.RawMessage(strconv.FormatFloat(v, 'f', -1, 64))
-	} else {
+	shifted, ok := shift.rewrite(m)
+	if !ok {
 		s.settings.Load().logger.Debug("dropped a server progress notification that would not increase the progress the client saw",
-			zap.String("session", s.id), zap.Float64("progress", progress), zap.Float64("sent", shift.sent))
+			zap.String("session", s.id), zap.Float64("sent", shift.sent))
 		return nil
 	}
-	var total float64
-	if raw, ok := p["total"]; ok && json.Unmarshal(raw, &total) == nil {
-		p["total"] = json.RawMessage(strconv.FormatFloat(base+total, 'f', -1, 64))
-	}
-	params, err := json.Marshal(p)
-	if err != nil {
-		return m
-	}
-	return pipeline.NewNotification(m.Method, params)
+	return shifted
 }
 
 // forgetShiftLocked drops the shift of a request's token when the request ends.
@@ -120,3 +104,48 @@ func (s *Session) forgetShiftLocked(c *call) {
 // hasShifts reports whether any request of the session had progress from
 // the gateway (cheap: most sessions never hold a request).
 func (s *Session) hasShifts() bool { return s.shiftCount.Load() > 0 }
+
+// heldProgressEvery is the interval of progress while held.
+func heldProgressEvery(set *sessionSettings) time.Duration {
+	return cmp.Or(set.heldProgress, DefaultHeldProgressInterval)
+}
+
+// next counts one more progress of the gateway's and returns it. The
+// caller guards p (2025: the session's mu; 2026: only the request's own
+// goroutine touches it).
+func (p *progressShift) next() *pipeline.Message {
+	p.sent++
+	p.offset = p.sent
+	params, _ := json.Marshal(map[string]any{"progressToken": p.token, "progress": p.sent, "message": heldProgressMessage})
+	return pipeline.NewNotification("notifications/progress", params)
+}
+
+// rewrite shifts a server's progress notification for p's token by what
+// the gateway sent before it; ok is false when the shifted value would not
+// increase what the client saw (drop it). A notification it cannot read
+// goes on unchanged. The caller guards p.
+func (p *progressShift) rewrite(m *pipeline.Message) (_ *pipeline.Message, ok bool) {
+	var params map[string]json.RawMessage
+	var progress float64
+	if json.Unmarshal(m.Params, &params) != nil || json.Unmarshal(params["progress"], &progress) != nil {
+		return m, true
+	}
+	// One fixed offset, not the last value seen: the server's values keep
+	// their distances (1/2, 2/2 become n+1/n+2, n+2/n+2).
+	base := p.offset
+	v := base + progress
+	if v <= p.sent {
+		return nil, false
+	}
+	p.sent = v
+	params["progress"] = json.RawMessage(strconv.FormatFloat(v, 'f', -1, 64))
+	var total float64
+	if raw, ok := params["total"]; ok && json.Unmarshal(raw, &total) == nil {
+		params["total"] = json.RawMessage(strconv.FormatFloat(base+total, 'f', -1, 64))
+	}
+	b, err := json.Marshal(params)
+	if err != nil {
+		return m, true
+	}
+	return pipeline.NewNotification(m.Method, b), true
+}

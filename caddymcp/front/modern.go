@@ -63,37 +63,77 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		return
 	}
 	ex := s.modernExchange(r)
-	v := s.settings.chain.Run(r.Context(), ex, m) // a stage that waits holds only this request
+	v := s.settings.chain.Start(r.Context(), ex, m) // a stage that waits holds only this request
+	var held *modernHold
+	if v.Action == pipeline.Wait {
+		if !m.IsRequest() {
+			v = v.Pending.Resume(r.Context()) // a notification's answer (202) waits in place
+		} else {
+			kind := StreamStateless
+			if m.Method == "subscriptions/listen" {
+				kind = StreamListen
+			}
+			s.streamOpen(kind, 1) // the answer is a stream from now on
+			defer s.streamOpen(kind, -1)
+			var gone bool
+			v, held, gone = s.holdModern(w, r, m, v.Pending)
+			if gone {
+				return // cancelled while held: nothing reaches the server
+			}
+		}
+	}
+	// write answers the request without the upstream: as JSON, or on the
+	// stream of a request that was held.
+	write := func(status int, answer *pipeline.Message) {
+		if held != nil {
+			held.answer(answer)
+			return
+		}
+		writeMessage(w, status, answer)
+	}
 	switch v.Action {
 	case pipeline.Respond:
 		s.statelessAnswered(w, m, v.Message)
-		writeMessage(w, http.StatusOK, v.Message)
+		write(http.StatusOK, v.Message)
 		return
 	case pipeline.Drop:
+		if held != nil {
+			held.answer(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
+			return
+		}
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
 	release, refused := s.modernSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
+	if refused != admitted && held != nil {
+		held.answer(pipeline.NewError(m.ID, pipeline.CodeInternalError, refusedMessage(refused)))
+		return
+	}
 	switch refused {
-	case refusedClient:
-		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
-			"Too Many Requests: too many 2026-07-28 requests in flight from this client")
+	case refusedClient, refusedClientListens:
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID, refusedMessage(refused))
 		return
-	case refusedClientListens:
-		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID,
-			"Too Many Requests: this client has "+strconv.Itoa(DefaultMaxListensPerClient)+" subscriptions/listen streams open; close one first")
-		return
-	case refusedTotal:
-		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
-			"Service Unavailable: the gateway has as many 2026-07-28 requests in flight as it takes; retry later")
-		return
-	case refusedTotalListens:
-		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
-			"Service Unavailable: the gateway has as many subscriptions/listen streams open as it takes; retry later")
+	case refusedTotal, refusedTotalListens:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID, refusedMessage(refused))
 		return
 	}
 	defer release()
-	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex)
+	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held)
+}
+
+// refusedMessage says why a 2026-07-28 request found no slot.
+func refusedMessage(refused refusal) string {
+	switch refused {
+	case refusedClient:
+		return "Too Many Requests: too many 2026-07-28 requests in flight from this client"
+	case refusedClientListens:
+		return "Too Many Requests: this client has " + strconv.Itoa(DefaultMaxListensPerClient) + " subscriptions/listen streams open; close one first"
+	case refusedTotal:
+		return "Service Unavailable: the gateway has as many 2026-07-28 requests in flight as it takes; retry later"
+	case refusedTotalListens:
+		return "Service Unavailable: the gateway has as many subscriptions/listen streams open as it takes; retry later"
+	}
+	return ""
 }
 
 // checkModern validates the headers and `_meta` of a 2026-07-28 message
@@ -250,7 +290,10 @@ type delivery struct {
 // so that a slow client never blocks the upstream's reader, which other
 // clients share. When the client goes away the call's context ends: that is
 // the 2026 cancellation.
-func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange) {
+//
+// held, when not nil, is the stream a hold already started: everything
+// goes on it.
+func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange, held *modernHold) {
 	ctx, cancel := s.untilExit(r.Context()) // exit ends (cancels) 2026 calls and listen streams
 	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
 		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
@@ -296,7 +339,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	// The writer follows the client's context, not the call's: a call the
 	// queue cancelled still owes the client its final error.
 	client := r.Context()
-	out := s.modernOutbound(client, ex, req.Message)
+	out := held.outbound(s.modernOutbound(client, ex, req.Message), s.cfg.Logger)
 	await := func() *delivery { // the next delivery that passed the pipeline
 		for d := q.await(client); d != nil; d = q.await(client) {
 			if d = out(d); d != nil {
@@ -313,39 +356,44 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	first := await()
-	if first == nil {
-		return // the client went away, or the call ended with nothing
-	}
-	var second *delivery
-	if first.m.IsResponse() {
-		// Call returns right after the response: the queue ends at once
-		// unless something follows.
-		if second = await(); second == nil {
-			status := first.status
-			if status == 0 {
-				status = http.StatusOK
+	var sw *sseWriter
+	if held != nil {
+		sw = held.sw // decided when it was held
+	} else {
+		first := await()
+		if first == nil {
+			return // the client went away, or the call ended with nothing
+		}
+		var second *delivery
+		if first.m.IsResponse() {
+			// Call returns right after the response: the queue ends at once
+			// unless something follows.
+			if second = await(); second == nil {
+				status := first.status
+				if status == 0 {
+					status = http.StatusOK
+				}
+				if first.retryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
+				}
+				writeMessage(w, status, first.m)
+				return
 			}
-			if first.retryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
-			}
-			writeMessage(w, status, first.m)
-			return
+		}
+		sw = startSSE(w, http.StatusOK)
+		kind := StreamStateless
+		if req.Message.Method == "subscriptions/listen" {
+			kind = StreamListen
+		}
+		s.streamOpen(kind, 1)
+		defer s.streamOpen(kind, -1)
+		sw.event("", first.m.Raw)
+		if second != nil {
+			sw.event("", second.m.Raw)
 		}
 	}
-	sw := startSSE(w, http.StatusOK)
-	kind := StreamStateless
-	if req.Message.Method == "subscriptions/listen" {
-		kind = StreamListen
-	}
-	s.streamOpen(kind, 1)
-	defer s.streamOpen(kind, -1)
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
-	sw.event("", first.m.Raw)
-	if second != nil {
-		sw.event("", second.m.Raw)
-	}
 	for {
 		if sw.flush() != nil {
 			return

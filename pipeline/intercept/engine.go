@@ -22,7 +22,15 @@ type Engine struct {
 	holds    *hold.Registry // where pause holds messages; nil: a pause times out at once
 	endpoint string         // names the endpoint in what pause holds
 	maxHeld  int            // bounds the endpoint's held messages (0: no bound)
+
+	onAction func(rule, action string) // OnAction; nil: nobody counts
 }
+
+// OnAction makes the engine call f with the rule's name and the action
+// (block, mock, set, …) each time a matching rule reaches one of its
+// actions, where the engine decides (the Caddy face counts them). f must
+// be quick and safe for concurrent use. Call it before the engine serves.
+func (e *Engine) OnAction(f func(rule, action string)) { e.onAction = f }
 
 // HoldIn makes pause rules hold their messages in r, under the endpoint's
 // name, at most max of them at once (0: no bound; beyond it a pause's
@@ -79,6 +87,9 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 		}
 		for ; ai < len(r.actions); ai++ {
 			a := r.actions[ai]
+			if e.onAction != nil {
+				e.onAction(r.name, a.kind)
+			}
 			switch a.kind {
 			case ActionBlock:
 				return e.block(st, r, a.message)
