@@ -230,6 +230,7 @@
   }
 
   function removeHeld(id) {
+    if (decidedSince) decidedSince.add(id);
     const li = held.get(id);
     if (!li) return;
     const hadFocus = li.contains(document.activeElement);
@@ -244,12 +245,22 @@
     $("held-empty").hidden = held.size > 0;
   }
 
+  // decidedSince collects the ids decided while a relist is in flight: the
+  // list may have been made before those decisions and must not bring
+  // them back.
+  let decidedSince = null;
+
   async function relistHeld() {
+    // Only what was shown before the list was asked for can be stale: a
+    // hold that arrives meanwhile over the stream stays.
+    const before = new Set(held.keys());
+    const decided = new Set();
+    decidedSince = decided;
     try {
       const list = await getJSON("api/held");
       const now = new Set((list.held || []).map((e) => e.id));
-      for (const id of [...held.keys()]) if (!now.has(id)) removeHeld(id);
-      for (const e of list.held || []) addHeld(e);
+      for (const id of before) if (!now.has(id)) removeHeld(id);
+      for (const e of list.held || []) if (!decided.has(e.id)) addHeld(e);
     } catch (e) {
       setStatus("Cannot list held messages: " + e.message, true);
     }
