@@ -73,7 +73,8 @@ func startBrowser(t *testing.T) *browser {
 	b := &browser{t: t, toChrome: toChrome, waiting: make(map[int]chan cdpMessage),
 		events: make(chan cdpMessage, 1024), done: make(chan struct{})}
 	b.cmd = exec.Command(chromiumPath, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--no-first-run", "--no-default-browser-check", "--remote-debugging-pipe",
+		"--disable-component-update", "--no-first-run", "--no-default-browser-check", "--disable-dev-shm-usage",
+		"--remote-debugging-pipe",
 		"--user-data-dir="+t.TempDir(), "--window-size=1400,1000", "about:blank")
 	b.cmd.ExtraFiles = []*os.File{chromeIn, chromeOut}
 	stderr := &syncBuffer{}
