@@ -1,0 +1,291 @@
+// The MCP gateway console. Plain script, no dependencies: it reads the
+// admin API under ./api/ (the same routes as Caddy's /mcp_proxy/ admin
+// routes), follows held messages over ./api/held/events, and sends every
+// change with the page's CSRF token. It never builds HTML from data: all
+// text goes in through textContent.
+"use strict";
+
+(function () {
+  const token = document.querySelector('meta[name="mcp-console-token"]').content;
+  const refreshMs = 2000;
+  const $ = (id) => document.getElementById(id);
+
+  function setStatus(text, isError) {
+    const s = $("status");
+    s.textContent = text;
+    s.classList.toggle("error", !!isError);
+  }
+
+  // setUpdated reports the periodic refresh apart from the actions' status,
+  // so a refresh never hides what an action answered.
+  function setUpdated(text, isError) {
+    const u = $("updated");
+    u.textContent = text;
+    u.classList.toggle("error", !!isError);
+  }
+
+  async function getJSON(path) {
+    const resp = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (!resp.ok) throw new Error(path + ": " + (await errorText(resp)));
+    return resp.json();
+  }
+
+  async function errorText(resp) {
+    try {
+      const body = await resp.json();
+      if (body && body.error) return body.error + " (" + resp.status + ")";
+    } catch (_) { /* not JSON */ }
+    return "HTTP " + resp.status;
+  }
+
+  // act sends a change; the answer is reported in the status line.
+  async function act(method, path, body, done) {
+    const headers = { "X-MCP-Console-Token": token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    try {
+      const resp = await fetch(path, { method, headers, body, cache: "no-store" });
+      if (!resp.ok) {
+        setStatus(done + " failed: " + (await errorText(resp)), true);
+        return false;
+      }
+      setStatus(done + ".");
+      return true;
+    } catch (e) {
+      setStatus(done + " failed: " + e.message, true);
+      return false;
+    }
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function ago(iso) {
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 120) return s + "s";
+    if (s < 7200) return Math.round(s / 60) + "m";
+    return Math.round(s / 3600) + "h";
+  }
+
+  // fillRow sets the cells of a row, reusing them so a focused button
+  // keeps its focus across refreshes.
+  function fillRow(tr, cells) {
+    cells.forEach((c, i) => {
+      let td = tr.children[i];
+      if (!td) { td = el("td"); tr.appendChild(td); }
+      if (c instanceof Node) {
+        if (td.firstChild !== c) td.replaceChildren(c);
+        return;
+      }
+      const v = typeof c === "object" ? c : { text: c };
+      if (td.textContent !== String(v.text)) td.textContent = String(v.text);
+      td.className = v.cls || "";
+    });
+  }
+
+  // syncRows keeps one row per key in tbody, in the order of items.
+  function syncRows(tbody, items, key, cells) {
+    const old = new Map();
+    for (const tr of tbody.children) old.set(tr.dataset.key, tr);
+    let prev = null;
+    for (const item of items) {
+      const k = key(item);
+      let tr = old.get(k);
+      if (tr) old.delete(k); else { tr = el("tr"); tr.dataset.key = k; }
+      fillRow(tr, cells(item, tr));
+      const want = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== tr) tbody.insertBefore(tr, want);
+      prev = tr;
+    }
+    for (const tr of old.values()) tr.remove();
+  }
+
+  // Sessions.
+  function endButton(tr, s) {
+    if (!tr.endButton) {
+      const b = el("button", "End", "danger");
+      b.type = "button";
+      b.addEventListener("click", async () => {
+        if (!window.confirm("End session " + s.id + "? Its client gets 404 on its next request.")) return;
+        b.disabled = true;
+        if (await act("DELETE", "api/sessions/" + encodeURIComponent(s.id), undefined, "Ended session " + s.id)) {
+          tr.remove();
+        } else {
+          b.disabled = false;
+        }
+      });
+      tr.endButton = b;
+    }
+    tr.endButton.setAttribute("aria-label", "End session " + s.id);
+    return tr.endButton;
+  }
+
+  function renderSessions(list) {
+    const sessions = list.sessions || [];
+    $("sessions-count").textContent = sessions.length + (list.next_cursor ? "+" : "");
+    $("sessions-empty").hidden = sessions.length > 0;
+    syncRows($("sessions"), sessions, (s) => s.id, (s, tr) => [
+      { text: s.id, cls: "id" }, s.endpoint, s.user || "—", s.client,
+      (s.upstream.name || s.upstream.kind || "…") + (s.upstream.pid ? " (pid " + s.upstream.pid + ")" : ""),
+      s.protocol_version + (s.transport === "http_sse" ? " (HTTP+SSE)" : ""),
+      ago(s.created), ago(s.last_active), s.in_flight, endButton(tr, s),
+    ]);
+  }
+
+  // Upstreams.
+  function processes(p) {
+    if (!p) return "—";
+    const parts = [p.live + " live", p.assigned + " assigned", p.spares + " spare"];
+    if (p.warming) parts.push(p.warming + " warming");
+    if (p.stopping) parts.push(p.stopping + " stopping");
+    if (p.waiting) parts.push(p.waiting + " waiting");
+    if (p.crashed) parts.push(p.crashed + " crashed");
+    return parts.join(", ");
+  }
+
+  function renderUpstreams(list) {
+    const ups = list.upstreams || [];
+    $("upstreams-empty").hidden = ups.length > 0;
+    syncRows($("upstreams"), ups, (u) => u.endpoint + "\u0000" + u.name + "\u0000" + u.address, (u) => [
+      u.endpoint, u.name, u.kind, { text: u.address, cls: "mono" },
+      u.health.healthy ? { text: "healthy", cls: "ok" } : { text: "unhealthy", cls: "bad" },
+      { text: u.health.breaker.replace("_", "-"), cls: u.health.breaker === "closed" ? "" : "warn" },
+      u.health.fails + " (" + u.health.total_fails + " total)", u.sessions, processes(u.processes),
+    ]);
+  }
+
+  async function refresh() {
+    try {
+      const [sessions, upstreams] = await Promise.all([getJSON("api/sessions"), getJSON("api/upstreams")]);
+      renderSessions(sessions);
+      renderUpstreams(upstreams);
+      setUpdated("Updated " + new Date().toLocaleTimeString() + ".", false);
+    } catch (e) {
+      setUpdated("Cannot read the gateway: " + e.message, true);
+    }
+  }
+
+  // Held messages.
+  const held = new Map(); // id -> <li>
+
+  function pretty(raw) {
+    try { return JSON.stringify(raw, null, 2); } catch (_) { return String(raw); }
+  }
+
+  function addHeld(entry) {
+    if (held.has(entry.id)) return;
+    const li = $("held-template").content.firstElementChild.cloneNode(true);
+    li.dataset.id = entry.id;
+    li.querySelector(".held-title").textContent =
+      (entry.tool ? entry.method + " " + entry.tool : entry.method || "message") + " — rule " + entry.rule;
+    const dl = li.querySelector(".held-meta");
+    for (const [k, v] of [["Endpoint", entry.endpoint], ["Session", entry.session], ["User", entry.user],
+      ["Direction", entry.direction.replace("_", " ")], ["Held since", new Date(entry.since).toLocaleTimeString()], ["Id", entry.id]]) {
+      if (!v) continue;
+      dl.append(el("dt", k), el("dd", v));
+    }
+    const message = li.querySelector(".held-message");
+    message.value = pretty(entry.message);
+    const base = "api/held/" + encodeURIComponent(entry.id) + "/";
+    const what = entry.tool || entry.method || entry.id;
+    const decide = async (verb, body, done) => {
+      for (const b of li.querySelectorAll("button")) b.disabled = true;
+      if (await act("POST", base + verb, body, done)) {
+        removeHeld(entry.id);
+      } else {
+        for (const b of li.querySelectorAll("button")) b.disabled = false;
+      }
+    };
+    li.querySelector(".act-continue").addEventListener("click", () => decide("continue", undefined, "Continued " + what));
+    li.querySelector(".act-edit").addEventListener("click", () => {
+      let edited;
+      try { edited = JSON.stringify(JSON.parse(message.value)); } catch (e) {
+        setStatus("The edited message is not JSON: " + e.message, true);
+        message.focus();
+        return;
+      }
+      decide("continue", edited, "Continued " + what + " as edited");
+    });
+    li.querySelector(".act-block").addEventListener("click", () => {
+      const text = li.querySelector(".block-message").value;
+      decide("block", text ? JSON.stringify({ message: text }) : undefined, "Blocked " + what);
+    });
+    li.querySelector(".act-respond").addEventListener("click", () => {
+      const area = li.querySelector(".respond-result");
+      let result;
+      try { result = JSON.parse(area.value); } catch (e) { result = undefined; }
+      if (!result || typeof result !== "object" || Array.isArray(result)) {
+        setStatus("The result must be a JSON object.", true);
+        area.focus();
+        return;
+      }
+      decide("respond", JSON.stringify(result), "Answered " + what);
+    });
+    held.set(entry.id, li);
+    $("held-list").appendChild(li);
+    heldChanged();
+  }
+
+  function removeHeld(id) {
+    if (decidedSince) decidedSince.add(id);
+    const li = held.get(id);
+    if (!li) return;
+    const hadFocus = li.contains(document.activeElement);
+    li.remove();
+    held.delete(id);
+    heldChanged();
+    if (hadFocus) $("held").focus();
+  }
+
+  function heldChanged() {
+    $("held-count").textContent = held.size;
+    $("held-empty").hidden = held.size > 0;
+  }
+
+  // decidedSince collects the ids decided while a relist is in flight: the
+  // list may have been made before those decisions and must not bring
+  // them back.
+  let decidedSince = null;
+
+  async function relistHeld() {
+    // Only what was shown before the list was asked for can be stale: a
+    // hold that arrives meanwhile over the stream stays.
+    const before = new Set(held.keys());
+    const decided = new Set();
+    decidedSince = decided;
+    try {
+      const list = await getJSON("api/held");
+      const now = new Set((list.held || []).map((e) => e.id));
+      for (const id of before) if (!now.has(id)) removeHeld(id);
+      for (const e of list.held || []) if (!decided.has(e.id)) addHeld(e);
+    } catch (e) {
+      setStatus("Cannot list held messages: " + e.message, true);
+    }
+  }
+
+  function listenHeld() {
+    const live = $("held-live");
+    const es = new EventSource("api/held/events");
+    // Whatever happened while not listening is in the list: read it on
+    // every (re)connection.
+    es.addEventListener("open", () => {
+      live.textContent = "Live: new holds appear here as they happen.";
+      live.classList.remove("error");
+      relistHeld();
+    });
+    es.addEventListener("error", () => {
+      live.textContent = "Live updates interrupted; reconnecting…";
+      live.classList.add("error");
+    });
+    es.addEventListener("held", (ev) => addHeld(JSON.parse(ev.data).entry));
+    es.addEventListener("decided", (ev) => removeHeld(JSON.parse(ev.data).entry.id));
+  }
+
+  heldChanged();
+  listenHeld();
+  refresh();
+  window.setInterval(refresh, refreshMs);
+})();
