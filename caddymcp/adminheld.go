@@ -1,13 +1,13 @@
 package caddymcp
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -118,10 +118,10 @@ const heldKeepAlive = 15 * time.Second
 // the client leaves, the admin server shuts down (a config load restarts
 // it), or the listener falls too far behind.
 func streamHeldEvents(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
-		srv.RegisterOnShutdown(cancel)
+	ctx := r.Context()
+	var shutdown <-chan struct{}
+	if srv, ok := ctx.Value(http.ServerContextKey).(*http.Server); ok {
+		shutdown = serverShutdown(srv)
 	}
 	events, stop := heldMessages.Listen()
 	defer stop()
@@ -153,9 +153,34 @@ func streamHeldEvents(w http.ResponseWriter, r *http.Request) error {
 			}
 		case <-ctx.Done():
 			return nil
+		case <-shutdown:
+			return nil
 		}
 		if rc.Flush() != nil {
 			return nil
 		}
 	}
+}
+
+// shutdowns holds, per *http.Server that serves events streams, a channel
+// closed when that server begins its shutdown. One RegisterOnShutdown per
+// server, not per stream: the console serves the streams from Caddy's site
+// server, which lives until the next config load, and a hook per
+// connection would pile up there.
+var shutdowns sync.Map // *http.Server → chan struct{}
+
+// serverShutdown returns the channel closed when srv begins its shutdown.
+func serverShutdown(srv *http.Server) <-chan struct{} {
+	if ch, ok := shutdowns.Load(srv); ok {
+		return ch.(chan struct{})
+	}
+	ch := make(chan struct{})
+	actual, loaded := shutdowns.LoadOrStore(srv, ch)
+	if !loaded {
+		srv.RegisterOnShutdown(func() {
+			close(ch)
+			shutdowns.Delete(srv)
+		})
+	}
+	return actual.(chan struct{})
 }

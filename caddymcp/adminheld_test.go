@@ -209,3 +209,25 @@ func TestAdminHeldEvents(t *testing.T) {
 		t.Errorf("%s %v", typ, ev)
 	}
 }
+
+// TestServerShutdownOneHookPerServer: every events stream of a server
+// shares one shutdown channel (one hook on the server, not one per stream),
+// closed when the server shuts down.
+func TestServerShutdownOneHookPerServer(t *testing.T) {
+	srv := &http.Server{}
+	a, b := serverShutdown(srv), serverShutdown(srv)
+	if a != b {
+		t.Fatal("two streams of one server got two shutdown channels (two hooks)")
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the channel did not close when the server shut down")
+	}
+	if c := serverShutdown(&http.Server{}); c == a {
+		t.Error("another server shares the channel")
+	}
+}
