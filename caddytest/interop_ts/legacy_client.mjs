@@ -38,6 +38,9 @@ const observed = {
   postAfterCloseStatus: 0,
 };
 
+// The POSTs still in flight.
+const posts = new Set();
+
 // A fetch that records the GET stream's answer, the endpoint the SDK POSTs
 // to and every POST's status, and rewrites initialize's protocolVersion
 // when one is forced.
@@ -50,7 +53,14 @@ async function recordingFetch(input, init = {}) {
       init = { ...init, body: JSON.stringify(msg) };
     }
   }
-  const res = await fetch(input, init);
+  const pending = fetch(input, init);
+  if (method === 'POST') {
+    // The SDK does not await every POST (a notification, the answer to a
+    // server request): main waits for all of them before it reports.
+    posts.add(pending);
+    pending.finally(() => posts.delete(pending)).catch(() => {});
+  }
+  const res = await pending;
   if (method === 'GET') {
     observed.getStatus = res.status;
     observed.getContentType = res.headers.get('content-type') ?? '';
@@ -75,6 +85,9 @@ async function main() {
   await client.connect(transport);
 
   await runCalls(client, observed, samplingPrompt);
+  while (posts.size > 0) {
+    await Promise.allSettled([...posts]);
+  }
 
   // Closing the SSE stream ends the session: a POST to its endpoint then
   // gets 404 (after the server noticed the close).
