@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -79,13 +78,7 @@ func TestHiddenConfig(t *testing.T) {
 func TestAuthHideUnauthorized(t *testing.T) {
 	as := newAuthServer(t)
 	h := hidingHandler(t, as.URL)
-	token := func(scopes ...string) string {
-		tok, err := as.Token("alice", authResource, time.Hour, scopes...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + tok
-	}
+	token := func(scopes ...string) string { return aliceBearer(t, as, scopes...) }
 	tests := []struct {
 		name       string
 		body       string

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth/authtest"
 )
 
 // scopedHandler is mcp_auth with per-tool and per-method scopes.
@@ -35,13 +37,7 @@ func call(tool string) string {
 func TestAuthScopeRules(t *testing.T) {
 	as := newAuthServer(t)
 	h := scopedHandler(t, as.URL)
-	token := func(scopes ...string) string {
-		tok, err := as.Token("alice", authResource, time.Hour, scopes...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + tok
-	}
+	token := func(scopes ...string) string { return aliceBearer(t, as, scopes...) }
 	tests := []struct {
 		name       string
 		body       string
@@ -136,4 +132,15 @@ func TestScopeRuleValidate(t *testing.T) {
 			t.Errorf("%+v: err %v, want %q", tc.rule, err, tc.wantErr)
 		}
 	}
+}
+
+// aliceBearer is an Authorization value with a token of the test AS for
+// alice, audience authResource, valid for an hour, with scopes.
+func aliceBearer(t *testing.T, as *authtest.Server, scopes ...string) string {
+	t.Helper()
+	tok, err := as.Token("alice", authResource, time.Hour, scopes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
 }

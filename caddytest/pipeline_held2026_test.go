@@ -2,7 +2,6 @@ package caddytest
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -184,28 +183,12 @@ func TestPipelinePause2026(t *testing.T) {
 // awaitNotHeld waits (bounded) until the admin API no longer lists id.
 func awaitNotHeld(t *testing.T, id string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + caddyAdminAddr + "/mcp_proxy/held")
-		if err != nil {
-			t.Fatal(err)
+	awaitHeldList(t, "held call "+id+" to go once its client left", func(held []heldEntry) bool {
+		for _, e := range held {
+			if e.ID == id {
+				return false
+			}
 		}
-		var list struct{ Held []heldEntry }
-		err = json.NewDecoder(resp.Body).Decode(&list)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatalf("GET /mcp_proxy/held: %v", err)
-		}
-		listed := false
-		for _, e := range list.Held {
-			listed = listed || e.ID == id
-		}
-		if !listed {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("held call %s still listed after its client left: %+v", id, list.Held)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true
+	})
 }

@@ -22,6 +22,23 @@ type heldEntry struct {
 // awaitHeld waits (bounded) until the admin API lists a held call of tool.
 func awaitHeld(t *testing.T, tool string) heldEntry {
 	t.Helper()
+	var found heldEntry
+	awaitHeldList(t, "a held call of "+tool+" listed", func(held []heldEntry) bool {
+		for _, e := range held {
+			if e.Tool == tool {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// awaitHeldList polls GET /mcp_proxy/held (bounded) until done holds for
+// the listed entries.
+func awaitHeldList(t *testing.T, what string, done func([]heldEntry) bool) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get("http://" + caddyAdminAddr + "/mcp_proxy/held")
@@ -34,13 +51,11 @@ func awaitHeld(t *testing.T, tool string) heldEntry {
 		if err != nil {
 			t.Fatalf("GET /mcp_proxy/held: %v", err)
 		}
-		for _, e := range list.Held {
-			if e.Tool == tool {
-				return e
-			}
+		if done(list.Held) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no held call of %s listed: %+v", tool, list.Held)
+			t.Fatalf("waited 15s for %s: %+v", what, list.Held)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
