@@ -165,6 +165,9 @@ type hideStage struct {
 
 func newHideStage() *hideStage { return &hideStage{filters: make(map[string]*filter.Filter)} }
 
+// StageName names the stage on tapes and in logs (pipeline.Namer).
+func (s *hideStage) StageName() string { return "hide_unauthorized" }
+
 // Handle filters as the request's claim says (pipeline.Stage).
 func (s *hideStage) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
 	if ex.Claim == nil {

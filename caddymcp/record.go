@@ -54,8 +54,8 @@ func (e *recorderEntry) Destruct() error {
 	return nil
 }
 
-// provision builds the recording stage of the endpoint.
-func (c *RecordConfig) provision(ctx caddy.Context, endpoint, upstreamName string) (pipeline.Stage, error) {
+// provision builds the recorder of the endpoint: a tap of its chain.
+func (c *RecordConfig) provision(ctx caddy.Context, endpoint, upstreamName string) (pipeline.Tap, error) {
 	if c.Dir == "" {
 		return nil, fmt.Errorf("record: the directory is empty")
 	}
@@ -104,17 +104,17 @@ func (c *RecordConfig) cleanup() error {
 	return err
 }
 
-// recordStage is the recorder stage, when record is configured (nil
-// otherwise); provisionPipeline puts it last in the chain.
-func (h *Handler) recordStage(ctx caddy.Context) (pipeline.Stage, error) {
+// recordTap is the recorder, when record is configured (nil otherwise):
+// it hears the chain's final decision about every message.
+func (h *Handler) recordTap(ctx caddy.Context) (pipeline.Tap, error) {
 	if h.Record == nil {
 		return nil, nil
 	}
-	stage, err := h.Record.provision(ctx, h.storeKey, h.upstreamName())
+	tap, err := h.Record.provision(ctx, h.storeKey, h.upstreamName())
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
-	return stage, nil
+	return tap, nil
 }
 
 // upstreamName names the upstream on tapes: its name (see UpstreamConfig),

@@ -37,6 +37,9 @@ func (s *FilterStage) Provision(caddy.Context) error {
 	return nil
 }
 
+// StageName names the stage on tapes and in logs (pipeline.Namer).
+func (s *FilterStage) StageName() string { return "filter" }
+
 // Handle applies the filter (pipeline.Stage).
 func (s *FilterStage) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
 	return s.filter.Handle(ctx, ex, m)

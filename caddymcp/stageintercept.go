@@ -65,6 +65,9 @@ func (s *InterceptStage) setEndpoint(name string) {
 	s.engine.OnAction(countInterceptions(name))
 }
 
+// StageName names the stage on tapes and in logs (pipeline.Namer).
+func (s *InterceptStage) StageName() string { return "intercept" }
+
 // Handle evaluates the rules (pipeline.Stage).
 func (s *InterceptStage) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
 	return s.engine.Handle(ctx, ex, m)

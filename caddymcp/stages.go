@@ -21,10 +21,11 @@ import (
 // client last to first.
 const StagesNamespace = "http.handlers.mcp_proxy.stages"
 
-// provisionPipeline loads the configured stages into a chain; nil when
-// there are none, which costs the message path nothing.
+// provisionPipeline loads the configured stages into a chain, with the
+// recorder as its tap; nil when there is neither, which costs the message
+// path nothing.
 func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) {
-	rec, err := h.recordStage(ctx)
+	rec, err := h.recordTap(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -37,36 +38,54 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 		// sees it; to the client lists are filtered after every rule.
 		stages = append(stages, h.hide)
 	}
-	if len(h.Pipeline) == 0 {
-		if rec != nil {
-			stages = append(stages, rec)
+	if len(h.Pipeline) > 0 {
+		mods, err := ctx.LoadModule(h, "Pipeline")
+		if err != nil {
+			return nil, fmt.Errorf("mcp_proxy: pipeline: %v", err)
 		}
-		if len(stages) == 0 {
-			return nil, nil
+		for i, m := range mods.([]any) {
+			s, ok := m.(pipeline.Stage)
+			if !ok {
+				return nil, fmt.Errorf("mcp_proxy: pipeline stage %d (%T) does not implement pipeline.Stage", i, m)
+			}
+			if named, ok := s.(interface{ setEndpoint(string) }); ok {
+				named.setEndpoint(h.storeKey)
+			}
+			stages = append(stages, namedStage(s))
 		}
-		return pipeline.NewChain(stages...), nil
 	}
-	mods, err := ctx.LoadModule(h, "Pipeline")
-	if err != nil {
-		return nil, fmt.Errorf("mcp_proxy: pipeline: %v", err)
+	if len(stages) == 0 && rec == nil {
+		return nil, nil
 	}
-	list := mods.([]any)
-	for i, m := range list {
-		s, ok := m.(pipeline.Stage)
-		if !ok {
-			return nil, fmt.Errorf("mcp_proxy: pipeline stage %d (%T) does not implement pipeline.Stage", i, m)
-		}
-		if named, ok := s.(interface{ setEndpoint(string) }); ok {
-			named.setEndpoint(h.storeKey)
-		}
-		stages = append(stages, s)
-	}
+	chain := pipeline.NewChain(stages...)
 	if rec != nil {
-		// Last: to the server it records what the rules let through, as
-		// the server gets it; to the client, what the server sent.
-		stages = append(stages, rec)
+		// A tap, not a stage: it records each message with the chain's
+		// final decision (passed, modified, blocked, mocked, held), what
+		// went on and what arrived.
+		chain = chain.WithTaps(rec)
 	}
-	return pipeline.NewChain(stages...), nil
+	return chain, nil
+}
+
+// stageName names a guest stage module by its module name (e.g.
+// "intercept"), for taps and logs, unless it names itself.
+type stageName struct {
+	pipeline.Stage
+	name string
+}
+
+// StageName implements pipeline.Namer.
+func (s stageName) StageName() string { return s.name }
+
+// namedStage gives a stage module without a name of its own its module's name.
+func namedStage(s pipeline.Stage) pipeline.Stage {
+	if _, ok := s.(pipeline.Namer); ok {
+		return s
+	}
+	if mod, ok := s.(caddy.Module); ok {
+		return stageName{Stage: s, name: mod.CaddyModule().ID.Name()}
+	}
+	return s
 }
 
 // userClaims looks up the authenticated user's claims of a request as

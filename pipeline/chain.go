@@ -1,6 +1,11 @@
 package pipeline
 
-import "context"
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+)
 
 // Direction tells which way a message travels.
 type Direction uint8
@@ -50,6 +55,44 @@ type Verdict struct {
 	Message *Message
 	// Pending, with Wait, is the decision that takes time.
 	Pending *Pending
+	// By names what decided, for taps and logs: a stage sets it to a part
+	// of itself (an interception rule's name); "" stands for the stage. On
+	// the chain's final verdict it names the last stage that changed,
+	// answered, dropped or held the message ("" when none did).
+	By string
+	// Ended, on the verdict a held message's Pending returns, says how the
+	// hold ended; "" for a wait that was not a hold (a delay).
+	Ended HoldEnd
+}
+
+// HoldEnd says how a hold ended (Verdict.Ended).
+type HoldEnd string
+
+// How holds end.
+const (
+	// HoldReleased: someone decided (an operator continued, edited,
+	// blocked or answered the message).
+	HoldReleased HoldEnd = "released"
+	// HoldTimedOut: nobody decided in time; the hold's timeout action applied.
+	HoldTimedOut HoldEnd = "timeout"
+	// HoldCancelled: the client cancelled the request (or went away).
+	HoldCancelled HoldEnd = "cancelled"
+	// HoldSessionEnded: the message's session ended.
+	HoldSessionEnded HoldEnd = "session_end"
+)
+
+// ErrSessionEnded is the cause (context.Cause) of a session's context once
+// the session has ended, so that a stage whose wait ends with it can tell a
+// session's end from a cancelled request (CancelledEnd).
+var ErrSessionEnded = errors.New("the session ended")
+
+// CancelledEnd is how a hold whose ctx ended was ended: with the session
+// (HoldSessionEnded) or with the request (HoldCancelled).
+func CancelledEnd(ctx context.Context) HoldEnd {
+	if errors.Is(context.Cause(ctx), ErrSessionEnded) {
+		return HoldSessionEnded
+	}
+	return HoldCancelled
 }
 
 // Pending is a decision a stage takes time to make. (A pointer, so that
@@ -103,6 +146,11 @@ type Exchange struct {
 	// RequestTarget is, for a response, what the request it answers named
 	// (Message.Target: a tool or prompt name, a resource URI).
 	RequestTarget string
+	// Gateway says the gateway made the message itself rather than relay
+	// it: its own error answers (a request_timeout, an upstream that
+	// failed, a session that ended) and the cancels it sends. Such messages
+	// pass the same stages, so rules and taps see them too.
+	Gateway bool
 }
 
 // Method returns the method a rule about m judges: m's own, or for a
@@ -145,11 +193,67 @@ func (f StageFunc) Handle(ctx context.Context, ex *Exchange, m *Message) Verdict
 // nothing.
 type Chain struct {
 	stages []Stage
+	names  []string // each stage's name (Namer, else its type)
+	taps   []Tap
+}
+
+// Namer is a stage that names itself for taps and logs (Verdict.By when
+// the stage does not name a part of itself). A stage without it is named
+// by its Go type.
+type Namer interface {
+	StageName() string
+}
+
+// Tap hears the chain's final decision about every message: a recorder, a
+// counter. It runs on the goroutine that carried the message, once the
+// decision is final (after a hold, when the hold ends), so it must not
+// block. Taps cost the messages nothing when there are none, and a chain
+// with taps but no stages runs them alone.
+type Tap interface {
+	Decided(ctx context.Context, ex *Exchange, d Decision)
+}
+
+// Decision is the chain's final decision about one message, as taps hear it.
+type Decision struct {
+	// Message is the message as it arrived at the chain.
+	Message *Message
+	// Verdict is the final verdict: Continue with the message that goes on
+	// (Verdict.Message, the same pointer when unchanged), Respond with the
+	// reply sent back instead, or Drop. By and Ended say who decided and
+	// how a hold ended.
+	Verdict Verdict
+	// Waited says that a stage made the message wait (a delay or a hold).
+	Waited bool
+}
+
+// Changed reports whether the message that goes on differs from the one
+// that arrived.
+func (d *Decision) Changed() bool {
+	return d.Verdict.Action == Continue && d.Verdict.Message != nil && d.Verdict.Message != d.Message
 }
 
 // NewChain builds a chain of the given stages.
 func NewChain(stages ...Stage) *Chain {
-	return &Chain{stages: stages}
+	names := make([]string, len(stages))
+	for i, s := range stages {
+		if n, ok := s.(Namer); ok {
+			names[i] = n.StageName()
+		} else {
+			names[i] = fmt.Sprintf("%T", s)
+		}
+	}
+	return &Chain{stages: stages, names: names}
+}
+
+// WithTaps returns a chain of c's stages whose final decisions taps hear
+// (c itself is unchanged; a nil c has no stages).
+func (c *Chain) WithTaps(taps ...Tap) *Chain {
+	out := &Chain{}
+	if c != nil {
+		*out = *c
+	}
+	out.taps = append(append([]Tap(nil), out.taps...), taps...)
+	return out
 }
 
 // Len returns the number of stages.
@@ -158,6 +262,12 @@ func (c *Chain) Len() int {
 		return 0
 	}
 	return len(c.stages)
+}
+
+// Empty reports whether the chain has neither stages nor taps: then
+// messages need not pass it at all.
+func (c *Chain) Empty() bool {
+	return c == nil || len(c.stages) == 0 && len(c.taps) == 0
 }
 
 // Run passes m through every stage in ex.Direction's order and returns the
@@ -177,55 +287,90 @@ func (c *Chain) Run(ctx context.Context, ex *Exchange, m *Message) Verdict {
 // rest of the chain and returns the final verdict (never Wait). ex must stay
 // unchanged until Resume returns.
 func (c *Chain) Start(ctx context.Context, ex *Exchange, m *Message) Verdict {
-	return c.from(ctx, ex, m, 0)
+	v := c.from(ctx, ex, m, 0)
+	if c == nil || len(c.taps) == 0 {
+		return v
+	}
+	if v.Action != Wait {
+		c.tell(ctx, ex, Decision{Message: m, Verdict: v})
+		return v
+	}
+	pending := v.Pending
+	return WaitFor(func(ctx context.Context) Verdict {
+		v := pending.Resume(ctx)
+		c.tell(ctx, ex, Decision{Message: m, Verdict: v, Waited: true})
+		return v
+	})
+}
+
+// tell gives the taps a final decision.
+func (c *Chain) tell(ctx context.Context, ex *Exchange, d Decision) {
+	for _, t := range c.taps {
+		t.Decided(ctx, ex, d)
+	}
 }
 
 // from runs the stages from position i (in ex.Direction's order).
 func (c *Chain) from(ctx context.Context, ex *Exchange, m *Message, i int) Verdict {
 	n := c.Len()
+	var by string
 	for ; i < n; i++ {
-		s := c.stages[i]
+		at := i
 		if ex.Direction == ToClient {
-			s = c.stages[n-1-i]
+			at = n - 1 - i
 		}
-		v := s.Handle(ctx, ex, m)
+		v := c.stages[at].Handle(ctx, ex, m)
+		if v.By == "" && (v.Action != Continue || v.Message != nil && v.Message != m) {
+			v.By = c.names[at]
+		}
 		if v.Action == Wait {
-			return c.waiting(ex, m, v.Pending, i+1)
+			return c.waiting(ex, m, v.Pending, i+1, v.By)
 		}
 		v, done := c.decided(m, v)
 		if done {
 			return v
 		}
+		if v.Message != m {
+			by = v.By
+		}
 		m = v.Message
 	}
-	return Verdict{Action: Continue, Message: m}
+	return Verdict{Action: Continue, Message: m, By: by}
 }
 
 // waiting is the verdict of a chain whose stage before next waits: the
 // rest runs once pending decided. (A function of its own, so that the
 // closure does not move from's variables to the heap.)
-func (c *Chain) waiting(ex *Exchange, m *Message, pending *Pending, next int) Verdict {
+func (c *Chain) waiting(ex *Exchange, m *Message, pending *Pending, next int, by string) Verdict {
 	return WaitFor(func(ctx context.Context) Verdict {
 		v := pending.Resume(ctx)
+		ended := v.Ended
 		for v.Action == Wait {
 			v = v.Pending.Resume(ctx) // a stage may wait more than once
+			ended = cmp.Or(v.Ended, ended)
 		}
-		return c.after(ctx, ex, m, v, next)
+		v.By = cmp.Or(v.By, by)
+		v = c.after(ctx, ex, m, v, next)
+		v.Ended = cmp.Or(v.Ended, ended)
+		return v
 	})
 }
 
 // after applies a resumed stage's verdict and runs the stages after it;
 // their own waits are waited for in place, since Resume already runs off
-// the caller's goroutine.
+// the caller's goroutine. The final verdict names the resumed stage unless
+// a later one acted.
 func (c *Chain) after(ctx context.Context, ex *Exchange, m *Message, v Verdict, next int) Verdict {
 	v, done := c.decided(m, v)
 	if done {
 		return v
 	}
+	by := v.By
 	v = c.from(ctx, ex, v.Message, next)
 	if v.Action == Wait {
-		return v.Pending.Resume(ctx)
+		v = v.Pending.Resume(ctx)
 	}
+	v.By = cmp.Or(v.By, by)
 	return v
 }
 
@@ -237,13 +382,13 @@ func (c *Chain) decided(m *Message, v Verdict) (Verdict, bool) {
 		if v.Message == nil {
 			v.Message = m
 		}
-		return Verdict{Action: Continue, Message: v.Message}, false
+		return Verdict{Action: Continue, Message: v.Message, By: v.By, Ended: v.Ended}, false
 	case Respond:
 		if v.Message == nil {
-			return Verdict{Action: Drop}, true
+			return Verdict{Action: Drop, By: v.By, Ended: v.Ended}, true
 		}
-		return v, true
+		return Verdict{Action: Respond, Message: v.Message, By: v.By, Ended: v.Ended}, true
 	default:
-		return Verdict{Action: Drop}, true
+		return Verdict{Action: Drop, By: v.By, Ended: v.Ended}, true
 	}
 }

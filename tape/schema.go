@@ -58,13 +58,21 @@ const (
 	Passed = "passed"
 	// Modified: a stage changed it; Outcome.Original holds the form it arrived in.
 	Modified = "modified"
-	// Blocked: a stage dropped it (a request was answered with an error).
+	// Blocked: a stage stopped it: dropped it, or answered a request with
+	// an error in place of its receiver (that error follows as Generated).
 	Blocked = "blocked"
-	// Mocked: a stage answered it in place of the upstream.
+	// Mocked: a stage answered a request with a result in place of its
+	// receiver; the answer follows, in the other direction, Mocked too.
 	Mocked = "mocked"
-	// Held: a stage held it; Outcome.Ended says how the hold ended.
+	// Held: a stage held it and then let it go on; Outcome.Ended says how
+	// the hold ended, Outcome.Original holds the form it arrived in if it
+	// was edited. A held message that was then blocked or answered is
+	// Blocked or Mocked, with Ended set.
 	Held = "held"
-	// Generated: the gateway made the message itself (a timeout, a cancel, its own error).
+	// Generated: the gateway made the message itself — its own error
+	// answers (a request_timeout, a failed upstream, a session's end, a
+	// stage's refusal) and the cancels it sends; Outcome.Original holds the
+	// form the gateway made if a stage changed it.
 	Generated = "generated"
 )
 
@@ -94,6 +102,27 @@ type Record struct {
 	Msg json.RawMessage `json:"msg"`
 	// Pipeline is what the pipeline did with it.
 	Pipeline Outcome `json:"pipeline"`
+}
+
+// Upstream returns the message as the upstream server side of the session
+// had it — the form a client message reached the server in, the form the
+// server sent a message in (before a stage changed it) — and false for a
+// message the server never saw or never sent: a client message a stage
+// blocked or answered, and whatever the gateway or a stage made itself.
+// Replay and verify read tapes through it.
+func (r *Record) Upstream() (json.RawMessage, bool) {
+	switch r.Pipeline.Action {
+	case Generated, Mocked:
+		return nil, false
+	case Blocked:
+		if r.Dir == ClientToServer {
+			return nil, false
+		}
+	}
+	if r.Dir == ServerToClient && r.Pipeline.Original != nil {
+		return r.Pipeline.Original, true
+	}
+	return r.Msg, true
 }
 
 // Offset returns the record's time since the start of the tape.

@@ -57,6 +57,6 @@ func writeFailure(w http.ResponseWriter, status int, id json.RawMessage, code in
 // with an error data object).
 func (s *Session) failWith(key string, m *pipeline.Message) {
 	if c := s.takeCall(key); c != nil {
-		s.respondCall(c, m)
+		s.answerGateway(c, m)
 	}
 }

@@ -283,6 +283,7 @@ type delivery struct {
 	m          *pipeline.Message
 	status     int
 	retryAfter time.Duration // with a 503
+	gateway    bool          // the gateway made m itself (pipeline.Exchange.Gateway)
 }
 
 // forwardModern runs the upstream call on its own goroutine and streams its
@@ -312,16 +313,16 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		var busy *upstream.BusyError
 		switch {
 		case errors.As(err, &busy) && ctx.Err() == nil:
-			q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter,
+			q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter, gateway: true,
 				m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())})
 		case errors.Is(err, upstream.ErrSessionfulOnly):
-			q.finish(&delivery{status: http.StatusBadRequest, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
+			q.finish(&delivery{status: http.StatusBadRequest, gateway: true, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
 				"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})
 		case err != nil && ctx.Err() == nil:
 			msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors,
 				"the upstream MCP server failed this request; the gateway's log has the cause under the correlation_id",
 				"a 2026-07-28 request to the upstream failed", err)
-			q.finish(&delivery{status: http.StatusBadGateway, m: pipeline.NewErrorWithData(req.Message.ID, pipeline.CodeInternalError, msg, data)})
+			q.finish(&delivery{status: http.StatusBadGateway, gateway: true, m: pipeline.NewErrorWithData(req.Message.ID, pipeline.CodeInternalError, msg, data)})
 		default:
 			q.finish(nil)
 		}

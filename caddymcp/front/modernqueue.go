@@ -62,7 +62,7 @@ func (q *deliveryQueue) push(m *pipeline.Message, status int) {
 	}
 	q.overflowed = true
 	if q.final == nil {
-		q.final = &delivery{status: http.StatusServiceUnavailable, m: pipeline.NewError(q.id, pipeline.CodeInternalError,
+		q.final = &delivery{status: http.StatusServiceUnavailable, gateway: true, m: pipeline.NewError(q.id, pipeline.CodeInternalError,
 			"the gateway cancelled this request: the client fell more than "+strconv.Itoa(q.limit)+
 				" messages behind its stream; read the stream faster or ask for less progress")}
 	}

@@ -30,7 +30,7 @@ func (s *Server) modernExchange(r *http.Request) *pipeline.Exchange {
 // waits for an answer.
 func (s *Server) modernOutbound(ctx context.Context, req *pipeline.Exchange, m *pipeline.Message) func(*delivery) *delivery {
 	chain := s.settings.chain
-	if chain.Len() == 0 {
+	if chain.Empty() {
 		return func(d *delivery) *delivery { return d }
 	}
 	ex := *req
@@ -41,10 +41,11 @@ func (s *Server) modernOutbound(ctx context.Context, req *pipeline.Exchange, m *
 			return d
 		}
 		each := ex // a stage must not see another message's changes to its Exchange
+		each.Gateway = d.gateway
 		v := chain.Run(ctx, &each, d.m)
 		switch {
 		case v.Action == pipeline.Continue:
-			return &delivery{m: v.Message, status: d.status, retryAfter: d.retryAfter}
+			return &delivery{m: v.Message, status: d.status, retryAfter: d.retryAfter, gateway: d.gateway}
 		case d.m.IsResponse():
 			return &delivery{m: pipeline.NewError(d.m.ID, pipeline.CodeInternalError, "the gateway's policy blocked the server's response"), status: d.status}
 		}

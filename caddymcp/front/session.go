@@ -90,7 +90,10 @@ type Session struct {
 }
 
 func newSession(store *Store, user string, settings *sessionSettings, version string) *Session {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	// The cause tells a stage whose wait ends with the session that the
+	// session ended (pipeline.CancelledEnd), not the request.
+	cancel := func() { cancelCause(pipeline.ErrSessionEnded) }
 	s := &Session{
 		id:         newSessionID(),
 		user:       user,
@@ -216,7 +219,7 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 		return errTooManyCalls
 	}
 	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim}
-	if set.onAnswer != nil || set.chain.Len() > 0 {
+	if set.onAnswer != nil || !set.chain.Empty() {
 		c.target = m.Target()
 	}
 	if token != "" {
@@ -260,7 +263,7 @@ func (s *Session) dropCallLocked(key string, c *call) {
 // sent upstream.
 func (s *Session) fail(key string, code int, msg string) {
 	if c := s.takeCall(key); c != nil {
-		s.respondCall(c, pipeline.NewError(c.id, code, msg))
+		s.answerGateway(c, pipeline.NewError(c.id, code, msg))
 	}
 }
 
@@ -274,9 +277,9 @@ func (s *Session) timeout(key string, c *call, after time.Duration) {
 	}
 	s.dropCallLocked(key, c)
 	s.mu.Unlock()
-	s.respondCall(c, pipeline.NewError(c.id, pipeline.CodeRequestTimeout,
+	s.answerGateway(c, pipeline.NewError(c.id, pipeline.CodeRequestTimeout,
 		"the upstream MCP server did not answer within request_timeout ("+after.String()+")"))
-	s.sendBackground(pipeline.CancelledNotification(c.id, "request timed out at the gateway"))
+	s.sendGateway(pipeline.CancelledNotification(c.id, "request timed out at the gateway"))
 }
 
 // cancelled handles the client's notifications/cancelled: the stream of the
@@ -336,11 +339,15 @@ func (s *Session) DeliverRelated(m *pipeline.Message, requestID json.RawMessage)
 }
 
 func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
-	if s.settings.Load().chain.Len() > 0 {
+	switch chain := s.settings.Load().chain; {
+	case chain.Len() > 0:
 		s.enqueueOutbound(m, related) // the stages run off the reader (stages.go)
-		return
+	case !chain.Empty():
+		// Taps alone never wait: they hear the message on the reader.
+		s.afterStages(m, related, chain.Start(s.ctx, s.clientExchange(m), m))
+	default:
+		s.deliverOn(m, related)
 	}
-	s.deliverOn(m, related)
 }
 
 // deliverOn routes a server message that passed the pipeline.
@@ -464,7 +471,7 @@ func (s *Session) end(reason string, only func() bool, last func()) bool {
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		s.respondCall(c, pipeline.NewErrorWithData(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason, data))
+		s.answerGateway(c, pipeline.NewErrorWithData(c.id, pipeline.CodeConnectionClosed, "session ended: "+reason, data))
 	}
 	for _, st := range streams {
 		st.close()

@@ -163,7 +163,7 @@ func (s *Session) afterStages(m *pipeline.Message, related json.RawMessage, v pi
 func (s *Server) requestExchange(r *http.Request, sess *Session, version string) *pipeline.Exchange {
 	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version, User: sess.user}
 	if sess.settings.Load().chain.Len() == 0 {
-		return ex // nothing reads the rest
+		return ex // no stage reads the rest
 	}
 	ex.ClientIP = s.clientKey(r)
 	if s.cfg.Claims != nil {

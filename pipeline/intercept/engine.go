@@ -2,6 +2,7 @@ package intercept
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,16 +95,16 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 			case ActionBlock:
 				return e.block(st, r, a.message)
 			case ActionMock:
-				return mock(st, a.result)
+				return byRule(mock(st, a.result), r)
 			case ActionSet:
 				if err := a.ptr.set(st.document(), a.value); err != nil {
 					e.logger.Warn("intercept: set did not apply", zap.String("rule", r.name), zap.Error(err))
 					continue
 				}
-				st.edited()
+				st.edited(r)
 			case ActionRemove:
 				if a.ptr.remove(st.document()) {
-					st.edited()
+					st.edited(r)
 				}
 			case ActionDelay:
 				nextRule, nextAction := ri, ai+1
@@ -117,19 +118,25 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 				e.log(st, r, a.level)
 			case ActionPause:
 				next := ri + 1
-				return pipeline.WaitFor(func(ctx context.Context) pipeline.Verdict {
+				return byRule(pipeline.WaitFor(func(ctx context.Context) pipeline.Verdict {
 					return e.pause(ctx, st, r, a, next)
-				})
+				}), r)
 			}
 		}
 	}
 	if !st.dirty {
 		if st.m != st.original {
-			return pipeline.Verdict{Message: st.m}
+			return pipeline.Verdict{Message: st.m, By: st.by}
 		}
 		return pipeline.Verdict{}
 	}
-	return pipeline.Verdict{Message: st.message(e.logger)}
+	return pipeline.Verdict{Message: st.message(e.logger), By: st.by}
+}
+
+// byRule names rule r as what decided v.
+func byRule(v pipeline.Verdict, r *compiledRule) pipeline.Verdict {
+	v.By = r.name
+	return v
 }
 
 // block answers what the rule blocked: a request gets an error with its id
@@ -140,14 +147,14 @@ func (e *Engine) block(st *evaluation, r *compiledRule, message string) pipeline
 	cid := pipeline.NewCorrelationID()
 	e.logger.Info("intercept: a rule blocked a message", st.fields(r, zap.String("correlation_id", cid))...)
 	if m.IsNotification() {
-		return pipeline.Verdict{Action: pipeline.Drop}
+		return pipeline.Verdict{Action: pipeline.Drop, By: r.name}
 	}
 	data := json.RawMessage(`{"rule":` + r.blockData + `,"correlation_id":"` + cid + `"}`)
 	reply := pipeline.NewErrorWithData(m.ID, CodeBlocked, message, data)
 	if m.IsRequest() {
-		return pipeline.Verdict{Action: pipeline.Respond, Message: reply}
+		return pipeline.Verdict{Action: pipeline.Respond, Message: reply, By: r.name}
 	}
-	return pipeline.Verdict{Message: reply}
+	return pipeline.Verdict{Message: reply, By: r.name}
 }
 
 // mock answers a request with result instead of passing it on, replaces a
@@ -186,6 +193,7 @@ type evaluation struct {
 	known    bool           // method and target are computed
 	doc      map[string]any // m decoded, nil until needed
 	dirty    bool           // doc was edited and m is stale
+	by       string         // the last rule that changed the message
 }
 
 func newEvaluation(ex *pipeline.Exchange, m *pipeline.Message) *evaluation {
@@ -206,7 +214,7 @@ func (st *evaluation) what() (method, target string) {
 
 // edited notes that the document changed: the message and what it names
 // are computed again when needed.
-func (st *evaluation) edited() { st.dirty, st.known = true, false }
+func (st *evaluation) edited(by *compiledRule) { st.dirty, st.known, st.by = true, false, by.name }
 
 // document returns the message decoded (numbers kept as written).
 func (st *evaluation) document() map[string]any {
@@ -276,25 +284,41 @@ func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a c
 				st.fields(r, zap.Int("max_held", e.maxHeld))...)
 		}
 	}
+	v := e.decide(ctx, st, r, a, d, next)
+	v.By = cmp.Or(v.By, r.name)
+	return v
+}
+
+// decide carries out an operator's decision d about a paused message (or
+// the pause's timeout action) and says how the hold ended.
+func (e *Engine) decide(ctx context.Context, st *evaluation, r *compiledRule, a compiledAction, d hold.Decision, next int) pipeline.Verdict {
+	var v pipeline.Verdict
 	switch d.Kind {
 	case hold.Continue:
 		if d.Message != nil {
 			st.m, st.doc, st.dirty, st.known = d.Message, nil, false, false
+			st.by = r.name
 		}
-		return e.run(st, next, 0, false)
+		v = e.run(st, next, 0, false)
 	case hold.Block:
 		msg := d.Reason
 		if msg == "" {
 			msg = "blocked by the gateway's operator"
 		}
-		return e.block(st, r, msg)
+		v = e.block(st, r, msg)
 	case hold.Respond:
-		return mock(st, d.Result)
+		v = byRule(mock(st, d.Result), r)
 	case hold.Cancelled:
-		return pipeline.Verdict{Action: pipeline.Drop}
+		return pipeline.Verdict{Action: pipeline.Drop, Ended: pipeline.CancelledEnd(ctx)}
+	default: // timed out
+		if a.then == ThenContinue {
+			v = e.run(st, next, 0, false)
+		} else {
+			v = e.block(st, r, "held for the gateway's operator, who did not decide within "+a.delay.String())
+		}
+		v.Ended = pipeline.HoldTimedOut
+		return v
 	}
-	if a.then == ThenContinue {
-		return e.run(st, next, 0, false)
-	}
-	return e.block(st, r, "held for the gateway's operator, who did not decide within "+a.delay.String())
+	v.Ended = pipeline.HoldReleased
+	return v
 }

@@ -388,21 +388,24 @@ func TestPause(t *testing.T) {
 		decide      func(r *hold.Registry, id string) error
 		wantAction  pipeline.Action
 		wantMessage string // the block's message or the continued call's tool
+		wantBy      string // the rule the verdict names
+		wantEnded   pipeline.HoldEnd
 	}{
 		{"continue unchanged", "", "", func(r *hold.Registry, id string) error {
 			return r.Decide(id, hold.Decision{Kind: hold.Continue}, nil)
-		}, pipeline.Continue, ""},
+		}, pipeline.Continue, "", "approve", pipeline.HoldReleased},
 		{"continue edited, the next rule sees the edit", "", "", func(r *hold.Registry, id string) error {
 			return r.Decide(id, hold.Decision{Kind: hold.Continue}, json.RawMessage(`{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"other"}}`))
-		}, pipeline.Respond, "blocked by the gateway's policy"},
+		}, pipeline.Respond, "blocked by the gateway's policy", "after", pipeline.HoldReleased},
 		{"block", "", "", func(r *hold.Registry, id string) error {
 			return r.Decide(id, hold.Decision{Kind: hold.Block, Reason: "not today"}, nil)
-		}, pipeline.Respond, "not today"},
+		}, pipeline.Respond, "not today", "approve", pipeline.HoldReleased},
 		{"respond", "", "", func(r *hold.Registry, id string) error {
 			return r.Decide(id, hold.Decision{Kind: hold.Respond, Result: json.RawMessage(`{"content":[]}`)}, nil)
-		}, pipeline.Respond, ""},
-		{"timeout then block", "1ms", "", nil, pipeline.Respond, "held for the gateway's operator, who did not decide within 1ms"},
-		{"timeout then continue", "1ms", "continue", nil, pipeline.Continue, ""},
+		}, pipeline.Respond, "", "approve", pipeline.HoldReleased},
+		{"timeout then block", "1ms", "", nil, pipeline.Respond, "held for the gateway's operator, who did not decide within 1ms",
+			"approve", pipeline.HoldTimedOut},
+		{"timeout then continue", "1ms", "continue", nil, pipeline.Continue, "", "approve", pipeline.HoldTimedOut},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -433,8 +436,8 @@ func TestPause(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the pause did not end")
 			}
-			if v.Action != tt.wantAction {
-				t.Fatalf("verdict %+v, want %v", v, tt.wantAction)
+			if v.Action != tt.wantAction || v.By != tt.wantBy || v.Ended != tt.wantEnded {
+				t.Fatalf("verdict %+v, want %v by %q, hold ended %q", v, tt.wantAction, tt.wantBy, tt.wantEnded)
 			}
 			if tt.wantMessage != "" {
 				if _, msg, _ := errorOf(t, v.Message); msg != tt.wantMessage {
@@ -445,6 +448,32 @@ func TestPause(t *testing.T) {
 				t.Errorf("answer id %s, want the request's", v.Message.ID)
 			}
 		})
+	}
+	// A hold whose context ends says whether the session ended or the
+	// request was cancelled.
+	for _, sessionEnds := range []bool{false, true} {
+		reg := hold.NewRegistry()
+		e, _ := intercept.New(pauseRule("1h", ""), nil)
+		e.HoldIn(reg, "ep", 0)
+		events, stop := reg.Listen()
+		session, endSession := context.WithCancelCause(context.Background())
+		ctx, cancel := context.WithCancel(session)
+		done := make(chan pipeline.Verdict, 1)
+		go func() { done <- pipeline.NewChain(e).Run(ctx, &pipeline.Exchange{SessionID: "s"}, parse(t, callEcho)) }()
+		<-events
+		want := pipeline.HoldCancelled
+		if sessionEnds {
+			endSession(pipeline.ErrSessionEnded)
+			want = pipeline.HoldSessionEnded
+		} else {
+			cancel()
+		}
+		if v := <-done; v.Action != pipeline.Drop || v.Ended != want || v.By != "approve" {
+			t.Errorf("a hold cut short (session ends: %v): %+v, want a drop by approve ended %q", sessionEnds, v, want)
+		}
+		stop()
+		cancel()
+		endSession(nil)
 	}
 	// No registry: the pause's timeout action applies at once.
 	e, _ := intercept.New(pauseRule("1h", ""), nil)

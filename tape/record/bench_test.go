@@ -8,19 +8,20 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
-// BenchmarkRecorderHandle is what recording costs the session per message:
+// BenchmarkRecorderDecided is what recording costs the session per message:
 // the look-up of its tape and the enqueue (the writer goroutine encodes and
 // writes to a real file meanwhile; records it cannot keep up with are
 // dropped and counted, which the benchmark reports).
-func BenchmarkRecorderHandle(b *testing.B) {
+func BenchmarkRecorderDecided(b *testing.B) {
 	w := tape.NewWriter(tape.WriterOptions{Dir: b.TempDir()})
 	rec := New(Config{Writer: w})
 	m, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"search_issues","arguments":{"repo":"caddy-mcp/caddy-mcp","query":"is:open label:bug","limit":20},"_meta":{"progressToken":"tok-42"}}}`))
 	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: "bench-session", ProtocolVersion: "2025-11-25"}
 	ctx := context.Background()
+	d := pipeline.Decision{Message: m, Verdict: pipeline.Verdict{Action: pipeline.Continue, Message: m}}
 	b.ReportAllocs()
 	for b.Loop() {
-		rec.Handle(ctx, ex, m)
+		rec.Decided(ctx, ex, d)
 	}
 	b.StopTimer()
 	w.Close()

@@ -1,6 +1,7 @@
 // Package record is the pipeline tap that records sessions to tapes: a
-// pipeline.Stage that only observes, writing each message it sees to the
-// tape of its session through a tape.Writer, which never blocks it.
+// pipeline.Tap that hears the chain's final decision about each message
+// and writes the message, with what the pipeline did to it, to the tape of
+// its session through a tape.Writer, which never blocks it.
 package record
 
 import (
@@ -72,15 +73,76 @@ func New(cfg Config) *Recorder {
 	return &Recorder{cfg: cfg, sessions: make(map[string]*list.Element), lru: list.New(), forced: make(map[string]bool)}
 }
 
-// Handle records m and lets it pass: the recorder only observes.
-func (r *Recorder) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
-	r.Observe(ctx, ex, m, tape.Outcome{Action: tape.Passed})
-	return pipeline.Verdict{}
+// Decided records a message with the chain's final decision about it
+// (pipeline.Tap), and the reply a stage sent back in its place, if any.
+func (r *Recorder) Decided(ctx context.Context, ex *pipeline.Exchange, d pipeline.Decision) {
+	m, out, reply := Outcome(ex, d)
+	r.Observe(ctx, ex, m, out)
+	if reply != nil {
+		back := *ex
+		back.Direction = pipeline.ToClient
+		if ex.Direction == pipeline.ToClient {
+			back.Direction = pipeline.ToServer
+		}
+		action := tape.Generated // a stage's refusal
+		if out.Action == tape.Mocked {
+			action = tape.Mocked
+		}
+		r.Observe(ctx, &back, reply, tape.Outcome{Action: action, Stage: out.Stage})
+	}
 }
 
-// Observe records m with what the pipeline did with it. A dispatcher that
-// knows the final decision (modified, blocked, mocked, held) or a message
-// the gateway made itself calls it directly.
+// Outcome says what a tape records of a decision: the message as it went
+// on (or, when it did not, as it arrived), what the pipeline did to it,
+// and the reply a stage sent back instead (Respond), which the tape holds
+// in the other direction, "mocked" for a result and "generated" for an
+// error.
+//
+//   - A message the gateway made itself is "generated" (with the form the
+//     gateway made as the original, should a stage change it);
+//   - one that went on is "passed", "modified" (with the form it arrived
+//     in as the original) or, when a stage held it, "held";
+//   - one a stage answered in place of its receiver is "mocked" (a
+//     result) or "blocked" (an error), one it dropped "blocked".
+//
+// A held message keeps the hold's end (tape.Outcome.Ended) whatever its
+// fate, so a replay tells a held-then-blocked request from a passed one.
+func Outcome(ex *pipeline.Exchange, d pipeline.Decision) (m *pipeline.Message, out tape.Outcome, reply *pipeline.Message) {
+	v := d.Verdict
+	out = tape.Outcome{Stage: v.By, Ended: string(v.Ended)}
+	switch v.Action {
+	case pipeline.Respond:
+		out.Action = tape.Blocked
+		if v.Message.Result != nil && !ex.Gateway {
+			out.Action = tape.Mocked
+		}
+		return d.Message, out, v.Message
+	case pipeline.Drop:
+		out.Action = tape.Blocked
+		return d.Message, out, nil
+	}
+	m = v.Message
+	if m == nil {
+		m = d.Message
+	}
+	if d.Changed() {
+		out.Original = json.RawMessage(d.Message.Raw)
+	}
+	switch {
+	case ex.Gateway:
+		out.Action = tape.Generated
+	case v.Ended != "":
+		out.Action = tape.Held
+	case d.Changed():
+		out.Action = tape.Modified
+	default:
+		out.Action, out.Stage = tape.Passed, ""
+	}
+	return m, out, nil
+}
+
+// Observe records m with what the pipeline did with it, for a caller that
+// knows the outcome without a chain.
 func (r *Recorder) Observe(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message, out tape.Outcome) {
 	now := r.cfg.Now()
 	s := r.session(ctx, ex, m, now)

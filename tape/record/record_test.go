@@ -24,8 +24,8 @@ func parse(t *testing.T, s string) *pipeline.Message {
 	return m
 }
 
-// TestRecorderTapesPerSession: a chain with the recorder passes every
-// message unchanged; each session gets its own tape with its header, and
+// TestRecorderTapesPerSession: a chain with the recorder as its tap passes
+// every message unchanged; each session gets its own tape with its header, and
 // 2026-07-28 requests of one client share a tape for the day.
 func TestRecorderTapesPerSession(t *testing.T) {
 	dir := t.TempDir()
@@ -34,7 +34,7 @@ func TestRecorderTapesPerSession(t *testing.T) {
 	rec := New(Config{Writer: w, Endpoint: "docs", Upstream: "everything",
 		User: func(ctx context.Context) string { u, _ := ctx.Value(userKey{}).(string); return u },
 		Now:  func() time.Time { clock = clock.Add(time.Millisecond); return clock }})
-	chain := pipeline.NewChain(rec)
+	chain := pipeline.NewChain().WithTaps(rec)
 	ctx := context.WithValue(context.Background(), userKey{}, "alice")
 	send := func(dir pipeline.Direction, sid, version, msg string) {
 		m := parse(t, msg)
@@ -85,7 +85,9 @@ func TestRecorderSampling(t *testing.T) {
 	rec := New(Config{Writer: w, Sample: 1e-12})
 	rec.SetRecording("forced", true)
 	for _, sid := range []string{"s1", "s2", "s3", "forced"} {
-		rec.Handle(context.Background(), &pipeline.Exchange{SessionID: sid}, parse(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		m := parse(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+		rec.Decided(context.Background(), &pipeline.Exchange{SessionID: sid},
+			pipeline.Decision{Message: m, Verdict: pipeline.Verdict{Action: pipeline.Continue, Message: m}})
 	}
 	w.Close()
 	paths, _ := tape.List(dir)

@@ -65,10 +65,10 @@ func Run(ctx context.Context, f *tape.File, t Target, opts Options) (*Report, er
 	}
 	recorded := map[string]json.RawMessage{} // request id → recorded answer
 	for _, r := range f.Records {
-		if r.Dir == tape.ServerToClient && r.Pipeline.Action != tape.Generated {
-			if e := envelope(r.Msg); e.isResponse() {
+		if msg, ok := r.Upstream(); ok && r.Dir == tape.ServerToClient {
+			if e := envelope(msg); e.isResponse() {
 				if _, seen := recorded[string(e.ID)]; !seen {
-					recorded[string(e.ID)] = r.Msg
+					recorded[string(e.ID)] = msg
 				}
 			}
 		}
@@ -76,15 +76,12 @@ func Run(ctx context.Context, f *tape.File, t Target, opts Options) (*Report, er
 	sent := make([]bool, len(f.Records))
 	rep := &Report{}
 	for i, r := range f.Records {
-		if r.Dir != tape.ClientToServer || sent[i] {
-			continue
-		}
-		switch r.Pipeline.Action {
-		case tape.Blocked, tape.Mocked, tape.Generated:
+		msg, reached := r.Upstream()
+		if r.Dir != tape.ClientToServer || sent[i] || !reached {
 			continue // the server never saw it
 		}
-		e := envelope(r.Msg)
-		if err := t.Send(ctx, r.Msg); err != nil {
+		e := envelope(msg)
+		if err := t.Send(ctx, msg); err != nil {
 			return rep, fmt.Errorf("record %d (%s): sending: %v", i+1, e.name(), err)
 		}
 		sent[i] = true

@@ -39,25 +39,26 @@ type reply struct {
 	relatedTo string
 }
 
-// compile turns a tape into a script. Messages the upstream never saw are
-// left out: client messages a stage blocked or answered, and messages
-// toward the client that the gateway made itself.
+// compile turns a tape into a script of the upstream's side of it
+// (tape.Record.Upstream): what the server received and what it sent, in
+// the form it sent it; what a stage or the gateway made, and client
+// messages a stage stopped, are left out.
 func compile(f *tape.File) (*script, error) {
 	s := &script{name: f.Name}
 	openReqs := map[string]openRequest{} // tape id → its step, until answered
 	var pending []reply                  // upstream messages before any client message
 	lastAnswer := -1                     // the last step that is the client answering a server request
 	for i, rec := range f.Records {
-		m, err := pipeline.Parse(rec.Msg)
+		raw, ok := rec.Upstream()
+		if !ok {
+			continue
+		}
+		m, err := pipeline.Parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: record %d: %v", f.Name, i+1, err)
 		}
 		switch rec.Dir {
 		case tape.ClientToServer:
-			switch rec.Pipeline.Action {
-			case tape.Blocked, tape.Mocked, tape.Generated:
-				continue
-			}
 			st := newStep(m)
 			st.replies = pending
 			pending = nil
@@ -70,9 +71,6 @@ func compile(f *tape.File) (*script, error) {
 				lastAnswer = idx
 			}
 		case tape.ServerToClient:
-			if rec.Pipeline.Action == tape.Generated || rec.Pipeline.Action == tape.Mocked {
-				continue
-			}
 			r := reply{msg: m}
 			at := len(s.steps) - 1 // by default: after the latest client message
 			if m.IsResponse() {
