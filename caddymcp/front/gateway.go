@@ -4,8 +4,9 @@ import "github.com/caddy-mcp/caddy-mcp/pipeline"
 
 // Messages the gateway makes itself — its error answers (a request_timeout,
 // an upstream that failed, a session that ended, a policy's refusal) and
-// the cancels it sends the server — go out through the two functions of
-// this file, which pass them through the session's chain like the
+// what it sends the server (the cancel of a request that timed out, the
+// refusal of a server request a stage stopped) — go out through the two
+// functions of this file, which pass them through the session's chain like the
 // messages it relays (pipeline.Exchange.Gateway set), so that rules see
 // them and tapes record them. With an empty chain they go out as before,
 // at no cost.
@@ -45,8 +46,9 @@ func (s *Session) respondGateway(c *call, m *pipeline.Message, v pipeline.Verdic
 	}
 }
 
-// sendGateway sends the server the gateway's own message m (a cancel) once
-// the chain has passed it, without blocking the caller; a stage may stop it.
+// sendGateway sends the server the gateway's own message m (a cancel, a
+// refusal) once the chain has passed it, without blocking the caller; a
+// stage may stop it.
 func (s *Session) sendGateway(m *pipeline.Message) {
 	chain := s.settings.Load().chain
 	if chain.Empty() {

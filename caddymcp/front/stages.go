@@ -152,7 +152,7 @@ func (s *Session) afterStages(m *pipeline.Message, related json.RawMessage, v pi
 		case m.IsRequest() && v.Action == pipeline.Respond:
 			s.sendBackground(v.Message)
 		case m.IsRequest():
-			s.sendBackground(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
+			s.sendGateway(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
 		}
 		return
 	}
