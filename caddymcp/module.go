@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
@@ -127,18 +128,20 @@ type Handler struct {
 	// (stages.go).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
-	server     *front.Server
-	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
-	storeKey   string
-	poolKeys   []string // in stdioPools
-	memberKeys []string // in memberStates
-	members    []*balance.Member
-	built      []*provisionedUpstream
-	balance    *balance.Group // nil for one upstream without health judged
-	policy     selectionPolicy
-	logger     *zap.Logger
-	metrics    *endpointMetrics
-	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
+	server       *front.Server
+	hooked       *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
+	storeKey     string
+	poolKeys     []string // in stdioPools
+	memberKeys   []string // in memberStates
+	members      []*balance.Member
+	built        []*provisionedUpstream
+	balance      *balance.Group // nil for one upstream without health judged
+	policy       selectionPolicy
+	logger       *zap.Logger
+	metrics      *endpointMetrics
+	calls        *callLog       // the endpoint's recent tool calls (calls.go); nil when not observing
+	callRedactor *tape.Redactor // what its tapes redact, applied when the calls are read
+	hide         *hideStage     // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
 }
 
 // CaddyModule returns the Caddy module information.
@@ -193,7 +196,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ReplayBudget:         cmp.Or(h.ReplayBudget, DefaultReplayBudget),
 	}
 	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
-		return &storeEntry{store: front.NewStore(limits, h.logger)}, nil
+		return &storeEntry{store: front.NewStore(limits, h.logger), calls: new(callLog)}, nil
 	})
 	if err != nil {
 		return err
@@ -236,7 +239,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if observeRequests {
 		cfg.OnRequest = publishRequestInfo
-		cfg.OnAnswer = h.metrics.onAnswer
+		cfg.OnAnswer = h.onAnswer
+		h.calls = sval.(*storeEntry).calls
+		if h.callRedactor, err = callRedactor(h.Record); err != nil {
+			return err
+		}
 		cfg.OnStream = h.metrics.onStream
 	}
 	h.server, err = front.New(cfg)
