@@ -157,6 +157,9 @@ func showArguments(e recentCall) (whole json.RawMessage, preview, omitted string
 		return nil, "", "the params are not an object"
 	}
 	args := m.Params.Arguments
+	if string(args) == "null" {
+		return nil, "", "" // as good as none
+	}
 	if len(args) <= callArgumentsShown {
 		return args, "", ""
 	}

@@ -114,6 +114,7 @@ func TestCallArgumentsRedactedAtRead(t *testing.T) {
 		{"cookie with a pointer set", red, `{"name":"t","arguments":{"Cookie":"sid=1"}}`, `{"Cookie":"[redacted]"}`, "", ""},
 		{"nothing to redact, kept as sent", nil, `{"name":"t","arguments":{"b":1,"a":[1, 2]}}`, `{"b":1,"a":[1, 2]}`, "", ""},
 		{"no arguments", nil, `{"name":"t"}`, "", "", ""},
+		{"null arguments", nil, `{"name":"t","arguments":null}`, "", "", ""},
 		{"long", nil, `{"name":"t","arguments":{"api_key":"sk-1","s":"` + long + `"}}`, "", `{"api_key":"sk-1","s":"xxx`, ""},
 		{"long, redacted", red, `{"name":"t","arguments":{"api_key":"sk-1","s":"` + long + `"}}`, "", `{"api_key":"[redacted]","s":"xxx`, ""},
 		{"over the cap", red, `{"name":"t","arguments":{"s":"` + strings.Repeat("y", callParamsCap) + `"}}`, "", "", "exceed the 4096 bytes"},

@@ -179,9 +179,9 @@
     const n = series.calls.length;
     const w = 5, h = 36;
     const peak = Math.max(1, ...series.calls);
-    const svg = svgEl("svg", { viewBox: "0 0 " + n * w + " " + (h + 2), width: n * w, height: h + 2, class: "spark", role: "img" });
+    const svg = svgEl("svg", { viewBox: "0 0 " + n * w + " " + (h + 2), preserveAspectRatio: "none", class: "spark", role: "img" });
     svg.setAttribute("aria-label", label);
-    svg.appendChild(svgEl("line", { x1: 0, y1: h + 1, x2: n * w, y2: h + 1, class: "axis" }));
+    svg.appendChild(svgEl("line", { x1: 0, y1: h + 1, x2: n * w, y2: h + 1, class: "axis", "vector-effect": "non-scaling-stroke" }));
     const start = Date.parse(rates.start);
     series.calls.forEach((c, i) => {
       const errs = series.errors[i] + series.tool_errors[i];
@@ -230,7 +230,7 @@
     const table = el("table");
     table.appendChild(el("caption", "Calls per tool at " + ep.endpoint + ", last 10 minutes", "sr"));
     const head = el("tr");
-    for (const h of ["Tool", "Last 10 minutes (10 s bars)", "Calls/s, last minute", "Calls", "Errors", "Tool errors"]) {
+    for (const h of ["Tool", "Last 10 minutes (10 s bars, now at the right)", "Calls/s, last minute", "Calls", "Errors", "Tool errors"]) {
       const th = el("th", h);
       th.scope = "col";
       head.appendChild(th);
