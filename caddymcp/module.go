@@ -128,20 +128,21 @@ type Handler struct {
 	// (stages.go).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
-	server       *front.Server
-	hooked       *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
-	storeKey     string
-	poolKeys     []string // in stdioPools
-	memberKeys   []string // in memberStates
-	members      []*balance.Member
-	built        []*provisionedUpstream
-	balance      *balance.Group // nil for one upstream without health judged
-	policy       selectionPolicy
-	logger       *zap.Logger
-	metrics      *endpointMetrics
+	server     *front.Server
+	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
+	storeKey   string
+	poolKeys   []string // in stdioPools
+	memberKeys []string // in memberStates
+	members    []*balance.Member
+	built      []*provisionedUpstream
+	balance    *balance.Group // nil for one upstream without health judged
+	policy     selectionPolicy
+	logger     *zap.Logger
+	metrics    *endpointMetrics
+	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
+
 	calls        *callLog       // the endpoint's recent tool calls (calls.go); nil when not observing
 	callRedactor *tape.Redactor // what its tapes redact, applied when the calls are read
-	hide         *hideStage     // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
 }
 
 // CaddyModule returns the Caddy module information.
