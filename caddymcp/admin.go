@@ -43,8 +43,10 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminSessionsPath, Handler: caddy.AdminHandlerFunc(handleListSessions)},
 		{Pattern: adminSessionsPath + "/", Handler: caddy.AdminHandlerFunc(handleSession)},
 		{Pattern: adminUpstreamsPath, Handler: caddy.AdminHandlerFunc(handleUpstreams)},
-		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)}, // adminrecord.go
-		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)},         // adminheld.go
+		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)},      // adminrecord.go
+		{Pattern: adminRecordingsPath + "/", Handler: caddy.AdminHandlerFunc(handleRecording)}, // adminrecording.go
+		{Pattern: adminCallsPath, Handler: caddy.AdminHandlerFunc(handleCalls)},                // admincalls.go
+		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)},              // adminheld.go
 		{Pattern: adminHeldPath + "/", Handler: caddy.AdminHandlerFunc(handleHeld)},
 	}
 }

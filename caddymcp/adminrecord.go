@@ -48,18 +48,27 @@ func recorderEntries() []*recorderEntry {
 	return out
 }
 
+// recordDirs returns the live recorders, one per record directory and
+// endpoint (a reload overlaps two entries of the same).
+func recordDirs() []*recorderEntry {
+	var out []*recorderEntry
+	seen := map[string]bool{}
+	for _, e := range recorderEntries() {
+		if !seen[e.dir+"|"+e.endpoint] {
+			seen[e.dir+"|"+e.endpoint] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // handleRecordings serves GET /mcp_proxy/recordings.
 func handleRecordings(w http.ResponseWriter, r *http.Request) error {
 	if err := allowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
 	list := []adminRecording{}
-	seen := map[string]bool{} // dir, once (a reload overlaps two entries)
-	for _, e := range recorderEntries() {
-		if seen[e.dir+"|"+e.endpoint] {
-			continue
-		}
-		seen[e.dir+"|"+e.endpoint] = true
+	for _, e := range recordDirs() {
 		recs, err := listRecordings(e.dir, e.endpoint)
 		if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("listing the tapes of endpoint %q: %v", e.endpoint, err)}

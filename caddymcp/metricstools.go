@@ -65,10 +65,12 @@ func (s *toolSet) label(name string) string {
 	return methodOther
 }
 
-// onAnswer is front.Config.OnAnswer for the endpoint: it marks a POST
+// onAnswer tells the endpoint's metrics of an answer: it marks a POST
 // answered with a JSON-RPC error (its requests_total outcome), counts tool
-// calls, and learns the tools a tools/list answer names.
-func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message) {
+// calls, and learns the tools a tools/list answer names. For a tools/call
+// it returns the tool's label (its name if listed, else other), "" for
+// anything else.
+func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message) (tool string) {
 	failed := answer.Error != nil
 	if failed {
 		if rec, ok := post.(*statusRecorder); ok {
@@ -85,6 +87,8 @@ func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target stri
 		if failed {
 			outcome = outcomeError
 		}
-		metrics.toolCalls.WithLabelValues(m.endpoint, m.tools.label(target), outcome).Inc()
+		tool = m.tools.label(target)
+		metrics.toolCalls.WithLabelValues(m.endpoint, tool, outcome).Inc()
 	}
+	return tool
 }

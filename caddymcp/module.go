@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
@@ -139,6 +140,9 @@ type Handler struct {
 	logger     *zap.Logger
 	metrics    *endpointMetrics
 	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
+
+	calls        *callLog       // the endpoint's recent tool calls (calls.go); nil when not observing
+	callRedactor *tape.Redactor // what its tapes redact, applied when the calls are read
 }
 
 // CaddyModule returns the Caddy module information.
@@ -193,7 +197,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ReplayBudget:         cmp.Or(h.ReplayBudget, DefaultReplayBudget),
 	}
 	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
-		return &storeEntry{store: front.NewStore(limits, h.logger)}, nil
+		return &storeEntry{store: front.NewStore(limits, h.logger), calls: new(callLog)}, nil
 	})
 	if err != nil {
 		return err
@@ -236,7 +240,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if observeRequests {
 		cfg.OnRequest = publishRequestInfo
-		cfg.OnAnswer = h.metrics.onAnswer
+		cfg.OnAnswer = h.onAnswer
+		h.calls = sval.(*storeEntry).calls
+		if h.callRedactor, err = callRedactor(h.Record); err != nil {
+			return err
+		}
 		cfg.OnStream = h.metrics.onStream
 	}
 	h.server, err = front.New(cfg)

@@ -57,6 +57,9 @@ type storeEntry struct {
 	// upstreams describe the endpoint's upstreams for the admin API and
 	// the metrics, as the configuration loaded last set them.
 	upstreams atomic.Pointer[[]upstreamDescription]
+	// calls are the endpoint's recent tool calls (calls.go), kept across
+	// the reloads that keep the endpoint.
+	calls *callLog
 }
 
 // upstreamDescription is what the admin API shows of one upstream.

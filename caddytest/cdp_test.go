@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -286,12 +287,38 @@ const screenshotDirEnv = "CADDY_MCP_SCREENSHOTS"
 // screenshot saves the page as <name>.png in $CADDY_MCP_SCREENSHOTS, if set.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
+	b.capture(name, map[string]any{"format": "png"})
+}
+
+// screenshotOf saves the element selector matches (scrolled into view;
+// its first 1000 px) as <name>.png in $CADDY_MCP_SCREENSHOTS, if set.
+func (b *browser) screenshotOf(name, selector string) {
+	b.t.Helper()
+	if os.Getenv(screenshotDirEnv) == "" {
+		return
+	}
+	var clip struct {
+		X      float64 `json:"x"`
+		Y      float64 `json:"y"`
+		Width  float64 `json:"width"`
+		Height float64 `json:"height"`
+		Scale  float64 `json:"scale"`
+	}
+	b.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%s); e.scrollIntoView(); const r = e.getBoundingClientRect();
+		return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: Math.min(r.height, 1000), scale: 1}; })()`, strconv.Quote(selector)), &clip)
+	b.capture(name, map[string]any{"format": "png", "clip": clip, "captureBeyondViewport": true})
+}
+
+// capture saves Page.captureScreenshot with params as <name>.png in
+// $CADDY_MCP_SCREENSHOTS, if set.
+func (b *browser) capture(name string, params map[string]any) {
+	b.t.Helper()
 	dir := os.Getenv(screenshotDirEnv)
 	if dir == "" {
 		return
 	}
 	var shot struct{ Data []byte }
-	b.call(b.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+	b.call(b.session, "Page.captureScreenshot", params, &shot)
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), shot.Data, 0o644); err != nil {
 		b.t.Fatalf("saving the screenshot: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,14 +18,19 @@ import (
 // against a real Caddy: the page loads with no errors; a go-sdk client's
 // session appears; a tools/call paused by a rule appears without a reload,
 // is continued by a click and the client receives the result; a change
-// without the CSRF token is refused; a session ended by a click gets 404
-// on its next request.
+// without the CSRF token is refused; the client's tool calls show in the
+// recent calls and the rate chart without a reload; its tape is listed
+// and shown as a transcript; a session ended by a click gets 404 on its
+// next request.
 func TestConsoleBrowser(t *testing.T) {
 	requireChromium(t)
-	url := startProxy(t, consoleSite(buildEverythingServer(t))) + "/mcp"
+	url := startProxy(t, consoleSiteWith(buildEverythingServer(t), "\t\trecord "+caddyfileQuote(t.TempDir())+"\n")) + "/mcp"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
+	if _, err := cs.ListTools(ctx, nil); err != nil { // the tools' names label the rate chart
+		t.Fatal(err)
+	}
 	b := startBrowser(t)
 	b.call(b.session, "Page.navigate", map[string]any{"url": proxyBaseURL + "/console/"}, nil)
 
@@ -57,6 +63,8 @@ func TestConsoleBrowser(t *testing.T) {
 	if err := callSimpleTextHeld(ctx, t, cs); err != nil {
 		t.Fatalf("the session after the refused DELETE: %v", err)
 	}
+
+	consoleCallsInBrowser(ctx, t, b, cs)
 
 	// Ended by a click (and an OK in the confirmation).
 	b.eval(`setTimeout(() => `+row+`.querySelector('button').click(), 0)`, nil)
@@ -95,4 +103,96 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// consoleCallsInBrowser: the tool calls of session cs (the held ones
+// before, a tool error and a JSON-RPC error now) show in the recent calls
+// and the rate chart without a reload, and the session's tape is listed
+// and shown as a transcript.
+func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mcp.ClientSession) {
+	t.Helper()
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_error_handling",
+		Arguments: map[string]any{"city": "Oslo", "authorization": "Bearer not-shown"}}); err != nil || !res.IsError {
+		t.Fatalf("test_error_handling: %v %+v, want a result with isError", err, res)
+	}
+	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool"})
+	wantRPCError(t, err, "no_such_tool")
+
+	row := func(texts ...string) string {
+		return fmt.Sprintf(`[...document.querySelectorAll('#calls tr')].some(tr => %s.every(s => tr.textContent.includes(s)))`, jsStrings(texts))
+	}
+	b.waitFor("the tool error is listed", row("test_error_handling", "tool error", `"authorization":"[redacted]"`, `"city":"Oslo"`))
+	b.waitFor("the JSON-RPC error is listed", row("no_such_tool", `error: unknown tool "no_such_tool"`))
+	b.waitFor("the held calls are listed", row("test_simple_text", "ok"))
+	chart := `document.querySelector('#rates figure[data-key="console-test"]')`
+	spark := func(label string) string {
+		return fmt.Sprintf(`[...%s.querySelectorAll('svg.spark')].find(s => s.getAttribute('aria-label').startsWith(%s))`, chart, strconv.Quote(label))
+	}
+	b.waitFor("the chart draws the tool error", chart+` && `+spark("test_error_handling: 1 call in the last 10 minutes")+`?.querySelector('rect.errors')`)
+	b.waitFor("the chart counts the calls in all", spark("all tools: 4 calls"))
+	b.waitFor("the chart counts the unlisted tool as other", spark("other: 1 call")+`?.getAttribute('aria-label').includes('1 error,')`)
+	if os.Getenv(screenshotDirEnv) != "" {
+		n := screenshotTraffic(ctx, t, cs)
+		b.waitFor("the chart counts the screenshot's traffic", spark(fmt.Sprintf("all tools: %d calls", 4+n)))
+		b.screenshotOf("console-calls", `section[aria-labelledby="calls-title"]`)
+	}
+	var shown string
+	b.eval(`document.querySelector('#calls').textContent`, &shown)
+	if strings.Contains(shown, "not-shown") {
+		t.Errorf("the recent calls show a redacted value: %s", shown)
+	}
+
+	file := awaitRecording(t, cs.ID())
+	b.eval(`document.getElementById('recordings-refresh').click()`, nil)
+	recRow := fmt.Sprintf(`document.querySelector('#recordings tr[data-key=%s]')`, strconv.Quote(file))
+	b.waitFor("the session's tape is listed", recRow)
+	var href string
+	b.eval(recRow+`.querySelector('a').getAttribute('href')`, &href)
+	if href != "api/recordings/"+file+"/download" {
+		t.Errorf("the download link is %q", href)
+	}
+	b.eval(recRow+`.querySelector('button').click()`, nil)
+	b.waitFor("the transcript is shown", `!document.getElementById('transcript').hidden && `+
+		`document.getElementById('transcript-text').textContent.includes('tools/call test_error_handling') && `+
+		`document.getElementById('transcript-title').textContent === 'Transcript of ' + `+strconv.Quote(file))
+	b.screenshotOf("console-recording", `section[aria-labelledby="recordings-title"]`)
+}
+
+// jsStrings is strs as a JavaScript array literal.
+func jsStrings(strs []string) string {
+	quoted := make([]string, len(strs))
+	for i, s := range strs {
+		quoted[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// screenshotTraffic makes about 40 s of varied tool calls on cs for the
+// README's picture of the chart, when screenshots are taken: a rate that
+// rises and falls, with tool errors and JSON-RPC errors among the calls.
+// It returns the number of calls.
+func screenshotTraffic(ctx context.Context, t *testing.T, cs *mcp.ClientSession) int {
+	t.Helper()
+	n := 0
+	call := func(name string, args map[string]any) {
+		n++
+		_, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args}) // outcomes of every kind are wanted
+	}
+	for s := range 40 {
+		for i := range 1 + (s*7)%9 {
+			if i%4 == 3 {
+				call("test_image_content", nil)
+			} else {
+				call("test_multiple_content_types", map[string]any{"second": s, "i": i})
+			}
+		}
+		if s%6 == 2 {
+			call("test_error_handling", map[string]any{"second": s})
+		}
+		if s%9 == 5 {
+			call("no_such_tool", nil)
+		}
+		time.Sleep(time.Second) // spreads the calls over the chart's buckets
+	}
+	return n
 }

@@ -18,7 +18,10 @@ import (
 
 // consoleSite serves the everything-server at /mcp, with a pause rule on
 // test_simple_text, and the console under /console/.
-func consoleSite(command string) string {
+func consoleSite(command string) string { return consoleSiteWith(command, "") }
+
+// consoleSiteWith is consoleSite with extra lines in the mcp_proxy block.
+func consoleSiteWith(command, extra string) string {
 	return fmt.Sprintf(`http://:9080 {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
@@ -28,12 +31,12 @@ func consoleSite(command string) string {
 			tool test_simple_text
 			pause 1m
 		}
-	}
+%s	}
 	handle_path /console/* {
 		mcp_console
 	}
 }
-`, caddyfileQuote(command))
+`, caddyfileQuote(command), extra)
 }
 
 // consoleDo sends a request to the console and returns the response with

@@ -157,11 +157,220 @@
     ]);
   }
 
+  // Tool calls: the rate charts per endpoint and the recent calls.
+  const callsShown = 50;
+  const svgNS = "http://www.w3.org/2000/svg";
+
+  function svgEl(tag, attrs) {
+    const e = document.createElementNS(svgNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    return e;
+  }
+
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const perSecond = (n, seconds) => (seconds > 0 ? n / seconds : 0);
+  const fmtRate = (r) => (r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r.toFixed(2));
+  const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+
+  // spark draws one tool's buckets as bars: its calls, and from the
+  // bottom its errors (JSON-RPC errors and tool errors) in red. Each bar
+  // has a title (a tooltip); the chart has a label that says it all.
+  function spark(series, rates, label) {
+    const n = series.calls.length;
+    const w = 5, h = 36;
+    const peak = Math.max(1, ...series.calls);
+    const svg = svgEl("svg", { viewBox: "0 0 " + n * w + " " + (h + 2), preserveAspectRatio: "none", class: "spark", role: "img" });
+    svg.setAttribute("aria-label", label);
+    svg.appendChild(svgEl("line", { x1: 0, y1: h + 1, x2: n * w, y2: h + 1, class: "axis", "vector-effect": "non-scaling-stroke" }));
+    const start = Date.parse(rates.start);
+    series.calls.forEach((c, i) => {
+      const errs = series.errors[i] + series.tool_errors[i];
+      if (c === 0) return;
+      const g = svgEl("g");
+      const from = new Date(start + i * rates.bucket_seconds * 1000).toLocaleTimeString();
+      g.appendChild(svgEl("title")).textContent = from + ": " + plural(c, "call", "calls") +
+        (errs ? ", " + plural(errs, "error", "errors") : "");
+      const ch = Math.max(1, Math.round((c / peak) * h));
+      g.appendChild(svgEl("rect", { x: i * w, y: h + 1 - ch, width: w - 1, height: ch, class: "calls" }));
+      if (errs) {
+        const eh = Math.max(1, Math.round((errs / peak) * h));
+        g.appendChild(svgEl("rect", { x: i * w, y: h + 1 - eh, width: w - 1, height: eh, class: "errors" }));
+      }
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  // rateRow is one tool's numbers: calls/s over the last minute (the
+  // filling bucket counted for the time it has run), and the window's
+  // calls, errors and tool errors.
+  function rateRow(series, rates) {
+    const n = series.calls.length, b = rates.bucket_seconds;
+    const filling = Math.min(b, Math.max(0, (Date.now() - Date.parse(rates.start)) / 1000 - (n - 1) * b));
+    const lastMinute = perSecond(sum(series.calls.slice(-6)), 5 * b + filling);
+    const calls = sum(series.calls), errors = sum(series.errors), toolErrors = sum(series.tool_errors);
+    const window = Math.round((n * b) / 60) + " minutes";
+    const label = series.tool + ": " + plural(calls, "call", "calls") + " in the last " + window + ", " +
+      fmtRate(lastMinute) + " calls/s over the last minute, peak " + fmtRate(Math.max(...series.calls) / b) +
+      " calls/s, " + plural(errors, "error", "errors") + ", " + plural(toolErrors, "tool error", "tool errors");
+    return [{ text: series.tool, cls: series.all ? "all" : "mono" }, spark(series, rates, label), fmtRate(lastMinute), calls,
+      errors ? { text: errors, cls: "bad" } : 0, toolErrors ? { text: toolErrors, cls: "warn" } : 0];
+  }
+
+  // allTools is the endpoint's sum over its tools.
+  function allTools(tools) {
+    const add = (key) => tools[0][key].map((_, i) => sum(tools.map((t) => t[key][i])));
+    return { tool: "all tools", all: true, calls: add("calls"), errors: add("errors"), tool_errors: add("tool_errors") };
+  }
+
+  function rateFigure(ep) {
+    const fig = el("figure", undefined, "rates");
+    fig.dataset.key = ep.endpoint;
+    const cap = el("figcaption", ep.endpoint);
+    const table = el("table");
+    table.appendChild(el("caption", "Calls per tool at " + ep.endpoint + ", last 10 minutes", "sr"));
+    const head = el("tr");
+    for (const h of ["Tool", "Last 10 minutes (10 s bars, now at the right)", "Calls/s, last minute", "Calls", "Errors", "Tool errors"]) {
+      const th = el("th", h);
+      th.scope = "col";
+      head.appendChild(th);
+    }
+    table.appendChild(el("thead")).appendChild(head);
+    table.appendChild(el("tbody"));
+    fig.append(cap, el("div", undefined, "scroll"));
+    fig.lastChild.appendChild(table);
+    return fig;
+  }
+
+  function renderRates(list) {
+    const box = $("rates");
+    const busy = (list.endpoints || []).filter((ep) => ep.rates.tools.length > 0);
+    $("rates-empty").hidden = busy.length > 0;
+    const old = new Map();
+    for (const fig of box.children) old.set(fig.dataset.key, fig);
+    for (const ep of busy) {
+      let fig = old.get(ep.endpoint);
+      if (fig) old.delete(ep.endpoint); else fig = rateFigure(ep);
+      box.appendChild(fig); // in order
+      const tools = ep.rates.tools;
+      const rows = tools.length > 1 ? [allTools(tools), ...tools] : tools;
+      syncRows(fig.querySelector("tbody"), rows, (t) => (t.all ? "\u0000all" : t.tool), (t) => rateRow(t, ep.rates));
+    }
+    for (const fig of old.values()) fig.remove();
+  }
+
+  function outcomeCell(c) {
+    switch (c.outcome) {
+      case "error": return { text: "error" + (c.error ? ": " + c.error : ""), cls: "bad" };
+      case "tool_error": return { text: "tool error", cls: "warn" };
+    }
+    return { text: "ok", cls: "ok" };
+  }
+
+  function argumentsText(c) {
+    if (c.arguments !== undefined) return JSON.stringify(c.arguments);
+    if (c.arguments_preview) return c.arguments_preview;
+    if (c.arguments_omitted) return "(" + c.arguments_omitted + ")";
+    return "—";
+  }
+
+  function duration(ms) {
+    if (ms < 1) return ms.toFixed(2) + " ms";
+    if (ms < 1000) return ms.toFixed(ms < 10 ? 1 : 0) + " ms";
+    return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+  }
+
+  function renderCalls(list) {
+    const calls = [];
+    for (const ep of list.endpoints || []) calls.push(...ep.calls);
+    calls.sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+    calls.length = Math.min(calls.length, callsShown);
+    $("calls-count").textContent = calls.length;
+    $("calls-empty").hidden = calls.length > 0;
+    syncRows($("calls"), calls, (c) => c.endpoint + "\u0000" + c.id, (c) => [
+      new Date(c.time).toLocaleTimeString(), c.endpoint, { text: c.session ? c.session.slice(0, 8) + "…" : "—", cls: "id" },
+      c.user || "—", { text: c.tool, cls: "mono" }, duration(c.duration_ms), outcomeCell(c),
+      { text: argumentsText(c), cls: "args" },
+    ]);
+  }
+
+  // Recordings: the list, a transcript, the download.
+  const recordingsMs = 10000;
+
+  function recordingPath(file) {
+    return "api/recordings/" + encodeURIComponent(file);
+  }
+
+  function recordingActions(tr, r) {
+    if (!tr.actions) {
+      const view = el("button", "View");
+      view.type = "button";
+      view.addEventListener("click", () => showTranscript(r.file));
+      const dl = el("a", "Download", "button");
+      dl.href = recordingPath(r.file) + "/download";
+      dl.download = r.file;
+      const box = el("span", undefined, "row-actions");
+      box.append(view, dl);
+      tr.actions = box;
+      tr.actionButtons = [view, dl];
+    }
+    tr.actionButtons[0].setAttribute("aria-label", "View the transcript of " + r.file);
+    tr.actionButtons[1].setAttribute("aria-label", "Download " + r.file + " (JSONL)");
+    return tr.actions;
+  }
+
+  function size(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1048576) return (bytes / 1024).toFixed(1) + " KiB";
+    return (bytes / 1048576).toFixed(1) + " MiB";
+  }
+
+  async function refreshRecordings() {
+    try {
+      const list = await getJSON("api/recordings");
+      const recs = (list.recordings || []).slice().sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
+      $("recordings-count").textContent = recs.length;
+      $("recordings-empty").hidden = recs.length > 0;
+      syncRows($("recordings"), recs, (r) => r.file, (r, tr) => [
+        { text: r.file, cls: "mono" }, r.endpoint, { text: r.session || "—", cls: "id" },
+        new Date(r.start).toLocaleString(), size(r.size), r.parts, recordingActions(tr, r),
+      ]);
+    } catch (e) {
+      setStatus("Cannot list recordings: " + e.message, true);
+    }
+  }
+
+  async function showTranscript(file) {
+    const box = $("transcript");
+    try {
+      const resp = await fetch(recordingPath(file), { headers: { Accept: "text/plain" }, cache: "no-store" });
+      if (!resp.ok) throw new Error(await errorText(resp));
+      $("transcript-text").textContent = await resp.text();
+    } catch (e) {
+      setStatus("Cannot show " + file + ": " + e.message, true);
+      return;
+    }
+    $("transcript-title").textContent = "Transcript of " + file;
+    $("transcript-download").href = recordingPath(file) + "/download";
+    $("transcript-download").download = file;
+    box.hidden = false;
+    $("transcript-title").focus();
+  }
+
+  $("transcript-close").addEventListener("click", () => {
+    $("transcript").hidden = true;
+    $("recordings-title").focus();
+  });
+  $("recordings-refresh").addEventListener("click", refreshRecordings);
+
   async function refresh() {
     try {
-      const [sessions, upstreams] = await Promise.all([getJSON("api/sessions"), getJSON("api/upstreams")]);
+      const [sessions, upstreams, calls] = await Promise.all([getJSON("api/sessions"), getJSON("api/upstreams"),
+        getJSON("api/calls?limit=" + callsShown)]);
       renderSessions(sessions);
       renderUpstreams(upstreams);
+      renderRates(calls);
+      renderCalls(calls);
       setUpdated("Updated " + new Date().toLocaleTimeString() + ".", false);
     } catch (e) {
       setUpdated("Cannot read the gateway: " + e.message, true);
@@ -288,4 +497,6 @@
   listenHeld();
   refresh();
   window.setInterval(refresh, refreshMs);
+  refreshRecordings();
+  window.setInterval(refreshRecordings, recordingsMs);
 })();

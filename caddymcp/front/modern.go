@@ -62,6 +62,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		writeErrorData(w, status, m.ID, code, msg, data)
 		return
 	}
+	asked := s.asked(r, m)
 	ex := s.modernExchange(r)
 	v := s.settings.chain.Start(r.Context(), ex, m) // a stage that waits holds only this request
 	var held *modernHold
@@ -93,7 +94,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 	}
 	switch v.Action {
 	case pipeline.Respond:
-		s.statelessAnswered(w, m, v.Message)
+		s.statelessAnswered(w, asked, v.Message)
 		write(http.StatusOK, v.Message)
 		return
 	case pipeline.Drop:
@@ -118,7 +119,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		return
 	}
 	defer release()
-	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held)
+	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held, asked)
 }
 
 // refusedMessage says why a 2026-07-28 request found no slot.
@@ -294,7 +295,7 @@ type delivery struct {
 //
 // held, when not nil, is the stream a hold already started: everything
 // goes on it.
-func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange, held *modernHold) {
+func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange, held *modernHold, asked askedRequest) {
 	ctx, cancel := s.untilExit(r.Context()) // exit ends (cancels) 2026 calls and listen streams
 	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
 		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
@@ -333,7 +334,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 		cancel()
 		wg.Wait()
 		if !req.Message.IsNotification() {
-			s.statelessAnswered(w, req.Message, q.finalMessage())
+			s.statelessAnswered(w, asked, q.finalMessage())
 		}
 	}()
 

@@ -8,6 +8,7 @@ package front
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -81,13 +82,14 @@ type Config struct {
 	// told again when the session or revision becomes known later. It runs
 	// on the request's goroutine and must not keep info.
 	OnRequest func(r *http.Request, info *RequestInfo)
-	// OnAnswer, if set, is told of the answer each request gets — the server's, a pipeline stage's, or the gateway's own error
-	// — with the request's method and target and post, the writer of the
-	// POST that carried it (whose handler may have returned already). It
-	// runs on whatever goroutine answers, must be quick, and must not keep
-	// answer. For a stateless (2026-07-28) request post is the request's
-	// own writer and the call is told before its handler returns.
-	OnAnswer func(post http.ResponseWriter, method, target string, answer *pipeline.Message)
+	// OnAnswer, if set, is told of the answer each request gets — the
+	// server's, a pipeline stage's, or the gateway's own error — with what
+	// the request asked (see Answered). It runs on whatever goroutine
+	// answers, must be quick, and must keep neither a.Params nor a.Answer
+	// (copy what it keeps). For a stateless (2026-07-28) request a.Post is
+	// the request's own writer and the call is told before its handler
+	// returns.
+	OnAnswer func(a Answered)
 	// OnStream, if set, is told when a client's SSE stream opens (delta 1)
 	// and closes (-1), with its kind. It runs on the stream's goroutine
 	// and must be quick.
@@ -103,6 +105,31 @@ type Config struct {
 	// development; by default it goes only to the log, on a line whose
 	// correlation_id the client's error data carries.
 	VerboseErrors bool
+}
+
+// Answered is what Config.OnAnswer is told of one answered request.
+type Answered struct {
+	// Post is the writer of the POST that carried the request (whose
+	// handler may have returned already).
+	Post http.ResponseWriter
+	// Method is the request's method.
+	Method string
+	// Target is what the request names (pipeline.Message.Target): the
+	// tool of a tools/call.
+	Target string
+	// Params is the request's params as its client sent them (nil if it
+	// had none). It aliases the request's bytes: copy what is kept.
+	Params json.RawMessage
+	// Session is the session id the client holds; "" for a stateless
+	// (2026-07-28) request.
+	Session string
+	// User is the authenticated user of the request ("" if none).
+	User string
+	// Started is when the gateway took the request, before the pipeline
+	// (a held request's time held is in its duration).
+	Started time.Time
+	// Answer is the response the client gets.
+	Answer *pipeline.Message
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an

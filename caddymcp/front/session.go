@@ -34,7 +34,7 @@ type sessionSettings struct {
 	maxInFlight    int
 	logger         *zap.Logger
 	verboseErrors  bool
-	onAnswer       func(w http.ResponseWriter, method, target string, answer *pipeline.Message)
+	onAnswer       func(Answered)
 	heldProgress   time.Duration // Config.HeldProgressInterval
 }
 
@@ -46,6 +46,8 @@ type call struct {
 	method string
 	target string              // what the request names (pipeline.Message.Target)
 	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
+	params json.RawMessage     // the request's params as the client sent them, for Config.OnAnswer
+	start  time.Time           // when it began, for Config.OnAnswer (zero without it)
 	timer  *time.Timer
 	unhold context.CancelFunc               // ends a stage's hold on the request (stages.go), nil if not held
 	claim  func(name string) (string, bool) // the claims of the POST that asked, for the stages on its response
@@ -221,6 +223,9 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim}
 	if set.onAnswer != nil || !set.chain.Empty() {
 		c.target = m.Target()
+	}
+	if set.onAnswer != nil {
+		c.params, c.start = m.Params, time.Now()
 	}
 	if token != "" {
 		s.tokens[token] = st
@@ -507,7 +512,8 @@ var _ upstream.RelatedReceiver = (*Session)(nil)
 // by the time the POST's handler has written the answer.
 func (s *Session) respondCall(c *call, m *pipeline.Message) {
 	if on := s.settings.Load().onAnswer; on != nil {
-		on(c.post, c.method, c.target, m)
+		on(Answered{Post: c.post, Method: c.method, Target: c.target, Params: c.params,
+			Session: s.id, User: s.user, Started: c.start, Answer: m})
 	}
 	c.stream.respond(m)
 }

@@ -2,6 +2,7 @@ package front
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -62,10 +63,27 @@ func clientStreamOf(kind streamKind) ClientStream {
 	return StreamPost
 }
 
-// statelessAnswered tells Config.OnAnswer how the 2026-07-28 request req
-// was answered (answer nil: it was not, e.g. its client left first).
-func (s *Server) statelessAnswered(w http.ResponseWriter, req, answer *pipeline.Message) {
-	if on := s.settings.onAnswer; on != nil && answer != nil && answer.IsResponse() {
-		on(w, req.Method, req.Target(), answer)
+// askedRequest is a 2026-07-28 request as its client sent it, for
+// Config.OnAnswer: the zero value when there is no OnAnswer.
+type askedRequest struct {
+	m     *pipeline.Message
+	user  string
+	start time.Time
+}
+
+// asked notes request m of r for Config.OnAnswer, before the pipeline.
+func (s *Server) asked(r *http.Request, m *pipeline.Message) askedRequest {
+	if s.settings.onAnswer == nil {
+		return askedRequest{}
+	}
+	return askedRequest{m: m, user: s.userID(r), start: time.Now()}
+}
+
+// statelessAnswered tells Config.OnAnswer how the 2026-07-28 request
+// asked was answered (answer nil: it was not, e.g. its client left first).
+func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, answer *pipeline.Message) {
+	if on := s.settings.onAnswer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
+		on(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
+			User: asked.user, Started: asked.start, Answer: answer})
 	}
 }

@@ -16,6 +16,7 @@
 //	supergateway     supergateway (npm, caddytest/node_modules) → the stdio echo server
 //	caddy-mcp-stdio  this proxy → the stdio echo server (warm spares for every session)
 //	caddy-mcp-stdio-rules  the same with 20 intercept rules that do not match and a tools filter
+//	caddy-mcp-stdio-console  caddy-mcp-stdio with mcp_console mounted in the same site
 //	caddy-mcp-http   this proxy → the HTTP echo server
 //	reverse_proxy    Caddy's reverse_proxy (flush_interval -1) → the HTTP echo server
 //
@@ -88,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
 	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
 	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
-	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy")
+	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
 	fs.IntVar(&c.sseStreams, "sse-streams", 1000, "concurrent SSE GET streams for the stream measurement (0 skips it; at most 2000)")

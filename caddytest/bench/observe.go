@@ -49,7 +49,20 @@ func startNoObserveTarget(ctx context.Context, b *bench) (*running, error) {
 // of the rounds' throughput ratios (each round runs both in turn), and
 // each round's.
 func observeCost(loads []loadResult, client string) string {
-	on, off := findIn(loads, targetMCPStdio, ""), findIn(loads, targetNoObserve, "")
+	return pairCost(loads, client, targetMCPStdio, targetNoObserve, "metrics and placeholders on", "off")
+}
+
+// consoleCost reports targetMCPStdioConsole against caddy-mcp-stdio as
+// observeCost does: what mounting the console costs the MCP request path.
+func consoleCost(loads []loadResult, client string) string {
+	return pairCost(loads, client, targetMCPStdioConsole, targetMCPStdio, "console mounted", "not mounted")
+}
+
+// pairCost compares target on with target off, which ran in turn within
+// every round: the median of the rounds' throughput ratios (on/off), each
+// round's, and the whole runs' ratios. It is "" unless both ran.
+func pairCost(loads []loadResult, client, onTarget, offTarget, onLabel, offLabel string) string {
+	on, off := findIn(loads, onTarget, ""), findIn(loads, offTarget, "")
 	if on == nil || off == nil || on.Calls == 0 || off.Calls == 0 {
 		return ""
 	}
@@ -74,7 +87,7 @@ func observeCost(loads []loadResult, client string) string {
 	if on.CPUPerCall > 0 && off.CPUPerCall > 0 {
 		cpu = fmt.Sprintf(", CPU per call %s", times(float64(on.CPUPerCall)/float64(off.CPUPerCall)))
 	}
-	return fmt.Sprintf("- **metrics and placeholders on** (%s) vs **off** (%s, %s client): median of the %d rounds' throughput ratios %.3f× "+
-		"(rounds: %s; whole runs: %s, p99 %s%s).\n", on.name(), off.name(), client, len(ratios), median, strings.Join(parts, ", "),
+	return fmt.Sprintf("- **%s** (%s) vs **%s** (%s, %s client): median of the %d rounds' throughput ratios %.3f× "+
+		"(rounds: %s; whole runs: %s, p99 %s%s).\n", onLabel, on.name(), offLabel, off.name(), client, len(ratios), median, strings.Join(parts, ", "),
 		times(on.Throughput/off.Throughput), times(float64(on.P99)/float64(off.P99)), cpu)
 }

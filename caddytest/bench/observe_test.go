@@ -39,3 +39,21 @@ func TestObserveCost(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleCost: the console line compares the console target with
+// caddy-mcp-stdio, by the median of the rounds' ratios.
+func TestConsoleCost(t *testing.T) {
+	load := func(name string, rounds ...float64) loadResult {
+		return loadResult{Target: name, Label: name, Upstream: "stdio", Calls: 100, Elapsed: time.Second, Throughput: 100,
+			P99: time.Millisecond, RoundThroughput: rounds}
+	}
+	got := consoleCost([]loadResult{load(targetMCPStdioConsole, 99, 101, 50), load(targetMCPStdio, 100, 100, 100)}, clientRaw)
+	for _, want := range []string{"**console mounted**", "**not mounted**", "median of the 3 rounds' throughput ratios 0.990×", "rounds: 0.990, 1.010, 0.500"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("consoleCost = %q, want it to contain %q", got, want)
+		}
+	}
+	if got := consoleCost([]loadResult{load(targetMCPStdio, 100)}, clientRaw); got != "" {
+		t.Errorf("consoleCost without the console target = %q", got)
+	}
+}

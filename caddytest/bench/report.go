@@ -63,6 +63,7 @@ func markdown(r *results) string {
 	}
 	cmp(targetMCPStdio, targetSG, "")
 	w("%s", observeCost(r.Load, c.client))
+	w("%s", consoleCost(r.Load, c.client))
 	cmp(targetMCPStdioRules, targetMCPStdio, "")
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
@@ -108,6 +109,7 @@ func markdown(r *results) string {
 				times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)))
 		}
 		w("%s", observeCost(r.SDKLoad, clientGoSDK))
+		w("%s", consoleCost(r.SDKLoad, clientGoSDK))
 		for _, l := range r.SDKLoad {
 			for _, e := range l.ErrorSamples {
 				w("- %s (go-sdk client) error: `%s`\n", l.name(), oneLine(e, 300))

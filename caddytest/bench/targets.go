@@ -57,6 +57,7 @@ var allTargets = []target{
 		return startMCPStdioTarget(ctx, b, targetMCPStdio)
 	}},
 	{Name: targetNoObserve, Label: "caddy-mcp → stdio, metrics and placeholders off", Upstream: "stdio", start: startNoObserveTarget},
+	{Name: targetMCPStdioConsole, Label: "caddy-mcp → stdio, console mounted", Upstream: "stdio", start: startMCPStdioConsoleTarget},
 	{Name: targetMCPStdioRules, Label: "caddy-mcp → stdio, 20 rules + filter", Upstream: "stdio", start: startMCPStdioRulesTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
@@ -138,6 +139,11 @@ func stdioPoolSize(n int) string {
 }
 
 func startMCPStdioTarget(ctx context.Context, b *bench, name string) (*running, error) {
+	return startMCPStdioSite(ctx, b, name, "")
+}
+
+// startMCPStdioSite is caddy-mcp-stdio's site with extra routes in it.
+func startMCPStdioSite(ctx context.Context, b *bench, name, extra string) (*running, error) {
 	site := fmt.Sprintf(`	mcp_proxy /mcp {
 		name bench-stdio
 		stdio %s {
@@ -145,7 +151,7 @@ func startMCPStdioTarget(ctx context.Context, b *bench, name string) (*running, 
 		}
 		max_sessions %d
 	}
-`, caddyQuote(b.echoBin), stdioPoolSize(b.cfg.sessions), b.cfg.sessions*4+100)
+%s`, caddyQuote(b.echoBin), stdioPoolSize(b.cfg.sessions), b.cfg.sessions*4+100, extra)
 	c, err := b.startCaddy(ctx, name, site)
 	if err != nil {
 		return nil, err

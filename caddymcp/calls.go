@@ -1,0 +1,281 @@
+package caddymcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/tape"
+)
+
+// Bounds of an endpoint's call log (GET /mcp_proxy/calls, the console).
+const (
+	// callLogSize is how many of the last tools/call answers it keeps.
+	callLogSize = 200
+	// callParamsCap bounds the params bytes kept per call; a call whose
+	// params are larger keeps none (truncated JSON could not be redacted).
+	callParamsCap = 4 << 10
+	// callTextCap bounds the tool name and the error message kept.
+	callTextCap = 256
+	// rateBucketSeconds and rateBuckets are the rate chart's window: 60
+	// buckets of 10 s, the last 10 minutes.
+	rateBucketSeconds = 10
+	rateBuckets       = 60
+)
+
+// callOutcome is how a tools/call ended.
+type callOutcome uint8
+
+const (
+	callOK        callOutcome = iota // a result
+	callError                        // a JSON-RPC error
+	callToolError                    // a result with isError true
+)
+
+func (o callOutcome) String() string {
+	switch o {
+	case callError:
+		return "error"
+	case callToolError:
+		return "tool_error"
+	}
+	return "ok"
+}
+
+// recentCall is one entry of the call log: bytes copied as they came,
+// redacted only when read (admincalls.go), so that the request path pays
+// for a copy and no JSON work.
+type recentCall struct {
+	seq      uint64
+	start    time.Time
+	duration time.Duration
+	session  string
+	user     string
+	tool     string
+	outcome  callOutcome
+	errMsg   string
+	params   []byte // a copy of the params, reused slot to slot; empty when over
+	over     int    // the params' size when it exceeded callParamsCap, else 0
+	redactor *tape.Redactor
+}
+
+// toolCount counts one tool's answers in a rate bucket.
+type toolCount struct {
+	tool                      string
+	calls, errors, toolErrors uint32
+}
+
+// rateBucket is rateBucketSeconds of answers, by tool.
+type rateBucket struct {
+	epoch int64 // unix seconds / rateBucketSeconds
+	tools []toolCount
+}
+
+// callLog is an endpoint's recent tools/call answers and its rate buckets.
+// It lives in the endpoint's storeEntry, so a reload that keeps the
+// endpoint keeps it. Its size is fixed: callLogSize entries of at most
+// callParamsCap bytes each, and rateBuckets buckets of at most
+// maxToolLabels+1 tools.
+type callLog struct {
+	mu      sync.Mutex
+	seq     uint64 // entries ever added; the next entry's slot is seq % callLogSize
+	ring    [callLogSize]recentCall
+	buckets [rateBuckets]rateBucket
+}
+
+// add logs the answer of a tools/call, tool being its metrics label (a
+// listed tool's name, else other), counted in the rate buckets. red is the
+// redaction the endpoint's tapes apply, used when the entry is read.
+func (l *callLog) add(a front.Answered, tool string, red *tape.Redactor) {
+	l.addAt(a, tool, red, time.Now())
+}
+
+// addAt is add with the time of the answer given.
+func (l *callLog) addAt(a front.Answered, tool string, red *tape.Redactor, now time.Time) {
+	outcome := answerOutcome(a)
+	var errMsg string
+	if outcome == callError {
+		errMsg = errorMessage(a.Answer.Error)
+	}
+	name := tool
+	if a.Target != tool {
+		// Not a listed tool: the name the client gave, copied, since it
+		// may point into the request's bytes.
+		name = strings.Clone(capText(a.Target))
+	}
+	epoch := now.Unix() / rateBucketSeconds
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := &l.ring[l.seq%callLogSize]
+	l.seq++
+	e.seq = l.seq
+	e.start, e.duration = a.Started, now.Sub(a.Started)
+	e.session, e.user, e.tool = a.Session, a.User, name
+	e.outcome, e.errMsg, e.redactor = outcome, errMsg, red
+	if len(a.Params) <= callParamsCap {
+		e.params, e.over = append(e.params[:0], a.Params...), 0
+	} else {
+		e.params, e.over = e.params[:0], len(a.Params)
+	}
+
+	b := &l.buckets[epoch%rateBuckets]
+	if b.epoch != epoch {
+		b.epoch, b.tools = epoch, b.tools[:0]
+	}
+	i := 0
+	for i < len(b.tools) && b.tools[i].tool != tool {
+		i++
+	}
+	if i == len(b.tools) {
+		b.tools = append(b.tools, toolCount{tool: tool})
+	}
+	c := &b.tools[i]
+	c.calls++
+	switch outcome {
+	case callError:
+		c.errors++
+	case callToolError:
+		c.toolErrors++
+	}
+}
+
+// answerOutcome tells a result, a result with isError true and an error
+// apart. A result is decoded only when it holds "isError": true at all.
+func answerOutcome(a front.Answered) callOutcome {
+	if a.Answer.Error != nil {
+		return callError
+	}
+	if !mentionsIsErrorTrue(a.Answer.Result) {
+		return callOK
+	}
+	var r struct {
+		IsError bool `json:"isError"`
+	}
+	if json.Unmarshal(a.Answer.Result, &r) == nil && r.IsError {
+		return callToolError
+	}
+	return callOK
+}
+
+var isErrorKey = []byte(`"isError"`)
+
+// mentionsIsErrorTrue reports whether result has an "isError" member whose
+// value is true, at any depth: most results have none, or false.
+func mentionsIsErrorTrue(result []byte) bool {
+	for {
+		i := bytes.Index(result, isErrorKey)
+		if i < 0 {
+			return false
+		}
+		rest := bytes.TrimLeft(result[i+len(isErrorKey):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' && bytes.HasPrefix(bytes.TrimLeft(rest[1:], " \t\r\n"), []byte("true")) {
+			return true
+		}
+		result = result[i+len(isErrorKey):]
+	}
+}
+
+// errorMessage is the message of a JSON-RPC error object, capped.
+func errorMessage(raw json.RawMessage) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	return capText(e.Message)
+}
+
+// capText cuts s to callTextCap bytes, at a UTF-8 boundary, marking the cut.
+func capText(s string) string {
+	if len(s) <= callTextCap {
+		return s
+	}
+	cut := callTextCap
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// callSnapshot is what a read copies out of the log under its lock.
+type callSnapshot struct {
+	calls []recentCall // newest first; params cloned
+	rates []toolRates  // by tool, the busiest first
+	start time.Time    // the start of the oldest bucket
+}
+
+// toolRates are one tool's counts per bucket, oldest first.
+type toolRates struct {
+	tool                      string
+	calls, errors, toolErrors []uint32
+}
+
+// snapshot copies the newest limit entries and the buckets of the last
+// rateBuckets periods up to now. A nil log has none.
+func (l *callLog) snapshot(limit int, now time.Time) callSnapshot {
+	last := now.Unix() / rateBucketSeconds
+	first := last - rateBuckets + 1
+	snap := callSnapshot{start: time.Unix(first*rateBucketSeconds, 0).UTC()}
+	if l == nil {
+		return snap
+	}
+	byTool := map[string]*toolRates{}
+	var order []string
+
+	l.mu.Lock()
+	n := int(min(l.seq, callLogSize))
+	for i := range min(n, limit) {
+		e := l.ring[(l.seq-1-uint64(i))%callLogSize]
+		e.params = bytes.Clone(e.params)
+		snap.calls = append(snap.calls, e)
+	}
+	for epoch := first; epoch <= last; epoch++ {
+		b := &l.buckets[epoch%rateBuckets]
+		if b.epoch != epoch {
+			continue
+		}
+		for _, c := range b.tools {
+			r := byTool[c.tool]
+			if r == nil {
+				r = &toolRates{tool: c.tool, calls: make([]uint32, rateBuckets), errors: make([]uint32, rateBuckets),
+					toolErrors: make([]uint32, rateBuckets)}
+				byTool[c.tool] = r
+				order = append(order, c.tool)
+			}
+			at := epoch - first
+			r.calls[at], r.errors[at], r.toolErrors[at] = c.calls, c.errors, c.toolErrors
+		}
+	}
+	l.mu.Unlock()
+
+	for _, name := range order {
+		snap.rates = append(snap.rates, *byTool[name])
+	}
+	sortRates(snap.rates)
+	return snap
+}
+
+// onAnswer is front.Config.OnAnswer for the endpoint: its metrics, and
+// its call log for a tools/call.
+func (h *Handler) onAnswer(a front.Answered) {
+	if tool := h.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer); tool != "" {
+		h.calls.add(a, tool, h.callRedactor)
+	}
+}
+
+// callRedactor is what the endpoint's tapes redact (its record block's
+// redact pointers, and credential-like members always), for its call log.
+func callRedactor(rec *RecordConfig) (*tape.Redactor, error) {
+	if rec == nil {
+		return nil, nil // the zero Redactor: credential-like members only
+	}
+	r, err := tape.NewRedactor(rec.Redact)
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: record: %v", err)
+	}
+	return r, nil
+}
