@@ -46,9 +46,9 @@ func outcomeServer(release <-chan struct{}) *mcp.Server {
 // result), modified both ways with the original form, held with how the
 // hold ended — and holds the messages the gateway made itself: the
 // request_timeout answer (here rewritten by a rule, which sees it like any
-// answer) and the cancel it sent the server. The timeout stays at the
-// default's order of magnitude only where the test needs a timeout to
-// happen: 1s, so the test does not wait the default 10 minutes.
+// answer) and the cancel it sent the server. Not the defaults in one
+// line: request_timeout is 1s instead of 10m, so that the slow call times
+// out within the test.
 func TestTapeOutcomes(t *testing.T) {
 	requireIntegration(t)
 	release := make(chan struct{})
