@@ -86,7 +86,7 @@ type AuthHandler struct {
 	hidings       *hidings // with HideUnauthorized
 	validator     *auth.Validator
 	logger        *zap.Logger
-	guardedPath   string   // the resource's path without a trailing slash; "" guards everything
+	guardedPath   string   // the resource's folded path (foldPath) without a trailing slash; "" guards everything
 	metadataPaths []string // the path-suffixed well-known path and the root one
 	metadataURL   string   // the path-suffixed one, absolute, for the challenge
 	metadata      []byte   // the metadata document
@@ -161,9 +161,17 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	if err := h.setUpServerMetadata(u); err != nil {
 		return fmt.Errorf("mcp_auth: %w", err)
 	}
-	h.guardedPath = strings.TrimSuffix(u.EscapedPath(), "/")
-	h.metadataPaths = []string{metadataWellKnown + h.guardedPath}
-	if h.guardedPath != "" {
+	if u.Path != "" {
+		h.guardedPath = strings.TrimSuffix(foldPath(u.Path), "/")
+	}
+	app, err := mcpApp(ctx)
+	if err != nil {
+		return fmt.Errorf("mcp_auth: %w", err)
+	}
+	app.addGuard(resourceGuard{auth: h, host: strings.ToLower(u.Hostname()), path: h.guardedPath})
+	resourcePath := strings.TrimSuffix(u.EscapedPath(), "/")
+	h.metadataPaths = []string{metadataWellKnown + resourcePath}
+	if resourcePath != "" {
 		h.metadataPaths = append(h.metadataPaths, metadataWellKnown)
 	}
 	h.metadataURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: h.metadataPaths[0]}).String()
@@ -198,7 +206,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			h.serveServerMetadata(w, r)
 		}
 		return nil
-	case !h.guards(r.URL.Path):
+	case !guardsRequest(h.guardedPath, r):
 		return next.ServeHTTP(w, r)
 	}
 	if h.answerCORS(w, r) {
@@ -258,7 +266,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		// map, so the token is gone for every handler after this one.
 		r.Header.Del("Authorization")
 	}
-	return next.ServeHTTP(w, r)
+	return next.ServeHTTP(w, markJudged(r, h))
 }
 
 // envelopeLimit is the largest body whose messages are read for the
@@ -268,12 +276,6 @@ func (h *AuthHandler) envelopeLimit() int64 {
 		return h.MaxMessageSize
 	}
 	return front.DefaultMaxMessageSize
-}
-
-// guards reports whether path is the resource's path or below it.
-func (h *AuthHandler) guards(path string) bool {
-	return h.guardedPath == "" || path == h.guardedPath ||
-		strings.HasPrefix(path, h.guardedPath+"/")
 }
 
 // bearerToken takes the token out of an Authorization header value

@@ -129,6 +129,7 @@ type Handler struct {
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
 	server     *front.Server
+	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
 	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
 	storeKey   string
 	poolKeys   []string // in stdioPools
@@ -159,6 +160,14 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.hooked = new(sync.Map)
+	// As configured: loading guest modules clears their raw JSON.
+	configured, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("mcp_proxy: %v", err)
+	}
+	if h.app, err = mcpApp(ctx); err != nil {
+		return fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
+	}
 	if len(h.Upstreams) == 0 {
 		return errors.New("mcp_proxy: configure an upstream (a stdio or an http block)")
 	}
@@ -177,9 +186,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if maxMessage == 0 {
 		maxMessage = front.DefaultMaxMessageSize
 	}
-	h.storeKey = h.Name
-	if h.storeKey == "" {
-		h.storeKey = "derived:" + upstreamKeys(h)
+	if h.storeKey, err = h.app.claimEndpoint(h.Name, upstreamKeys(h), configured); err != nil {
+		return err
 	}
 	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
 	up, err := h.provisionUpstreams(ctx, int(maxMessage))
@@ -349,7 +357,7 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP serves the MCP endpoint. It is terminal: next is not called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h.hookShutdown(r)
-	if h.refuseUnhidden(w, r) {
+	if h.refuseUnjudged(w, r) || h.refuseUnhidden(w, r) {
 		return nil
 	}
 	if r.Method != http.MethodPost || !observeRequests {

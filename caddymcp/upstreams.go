@@ -211,11 +211,7 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
-	appIface, err := ctx.App("mcp")
-	if err != nil {
-		return nil, fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
-	}
-	app := appIface.(*App)
+	app := h.app
 	built := make([]*provisionedUpstream, len(h.Upstreams))
 	for i, u := range h.Upstreams {
 		name := names[i]
