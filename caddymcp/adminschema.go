@@ -128,7 +128,7 @@ func newAdminSession(endpoint string, info front.SessionInfo) adminSession {
 		InFlight:        info.InFlight,
 		OpenStreams:     info.OpenStreams,
 	}
-	if info.Legacy {
+	if info.SSE2024 {
 		s.Transport = "http_sse"
 	}
 	return s

@@ -16,7 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )

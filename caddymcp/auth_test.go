@@ -12,7 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth/authtest"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth/authtest"
 )
 
 const authResource = "https://mcp.example.com/mcp"

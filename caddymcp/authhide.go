@@ -11,7 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
 )

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 

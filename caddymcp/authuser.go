@@ -7,7 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 )
 
 // setUser makes the token's subject Caddy's authenticated user, as

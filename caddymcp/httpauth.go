@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 )
 
 // UpstreamAuth is how the gateway authenticates itself to an http

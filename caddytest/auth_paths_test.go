@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth/authtest"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth/authtest"
 )
 
 // Every spelling of the guarded path that Caddy's path matcher routes to

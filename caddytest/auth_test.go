@@ -13,7 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth/authtest"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth/authtest"
 )
 
 // These tests put mcp_auth in front of mcp_proxy in a real Caddy, with a

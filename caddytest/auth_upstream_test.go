@@ -12,8 +12,8 @@ import (
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth"
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth/authtest"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth/authtest"
 )
 
 const upstreamScope = "upstream:call"

@@ -48,9 +48,9 @@ func TestOnAnswerTellsWhatWasAsked(t *testing.T) {
 		{"2026-07-28 stateless", func(t *testing.T) (<-chan answeredCopy, string, string) {
 			var cfg Config
 			ch := collectAnswered(&cfg)
-			ts, _ := newModernServerWith(t, cfg, echoCall)
-			params := `{"name":"echo","arguments":{"n":1},` + modernMeta + `}`
-			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":`+params+`}`,
+			ts, _ := newStatelessServerWith(t, cfg, echoCall)
+			params := `{"name":"echo","arguments":{"n":1},` + statelessMeta + `}`
+			resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":`+params+`}`,
 				map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "echo", "X-Test-User": "alice"}))
 			if err != nil {
 				t.Fatal(err)

@@ -42,11 +42,11 @@ func TestDroppedCancelCancelsNothing(t *testing.T) {
 	}
 }
 
-// TestModernDroppedCancelReachesNothing: a 2026-07-28 notifications/cancelled
+// TestStatelessDroppedCancelReachesNothing: a 2026-07-28 notifications/cancelled
 // runs the pipeline before it goes upstream: one a stage drops never
 // reaches the upstream, one it lets through does.
-func TestModernDroppedCancelReachesNothing(t *testing.T) {
-	cancel := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,` + modernMeta + `}}`
+func TestStatelessDroppedCancelReachesNothing(t *testing.T) {
+	cancel := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,` + statelessMeta + `}}`
 	for _, tc := range []struct {
 		name    string
 		chain   *pipeline.Chain
@@ -56,8 +56,8 @@ func TestModernDroppedCancelReachesNothing(t *testing.T) {
 		{"passed", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts, fake := newModernServerWith(t, Config{Chain: tc.chain}, echoCall)
-			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, cancel, map[string]string{"Mcp-Method": "notifications/cancelled"}))
+			ts, fake := newStatelessServerWith(t, Config{Chain: tc.chain}, echoCall)
+			resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, cancel, map[string]string{"Mcp-Method": "notifications/cancelled"}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,9 +34,9 @@ func TestExitEndsSessionStreams(t *testing.T) {
 	plain := h.start(t, req{sid: old, version: Version20250618, body: toolCall(2, "hang")})
 	h.up.conn(t, 1).waitMethod(t, "tools/call", "2")
 
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	lc.initialize(t, Version20241105)
-	legacyConn := h.up.conn(t, 2)
+	sse2024Conn := h.up.conn(t, 2)
 
 	h.server.Exit()
 	h.server.Exit() // idempotent
@@ -48,7 +48,7 @@ func TestExitEndsSessionStreams(t *testing.T) {
 	rp := plain.wait(t)
 	wantError(t, rp, http.StatusServiceUnavailable, pipeline.CodeInternalError, "shutting down")
 	lc.stream.expectEnd(t)
-	legacyConn.waitClosed(t)
+	sse2024Conn.waitClosed(t)
 	if h.store.get(lc.sid) != nil {
 		t.Error("the 2024-11-05 session outlived its stream")
 	}
@@ -60,10 +60,10 @@ func TestExitEndsSessionStreams(t *testing.T) {
 	late.expectEnd(t)
 }
 
-// TestExitCancelsModernCalls: at exit a 2026-07-28 call still streaming (a
+// TestExitCancelsStatelessCalls: at exit a 2026-07-28 call still streaming (a
 // subscriptions/listen stream never ends on its own) is cancelled and its
 // response stream ends.
-func TestExitCancelsModernCalls(t *testing.T) {
+func TestExitCancelsStatelessCalls(t *testing.T) {
 	t.Parallel()
 	cancelled := make(chan struct{})
 	fake := &statelessFake{seen: make(chan *upstream.StatelessRequest, 1), call: func(ctx context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
@@ -80,8 +80,8 @@ func TestExitCancelsModernCalls(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { ts.Close(); store.Close("test done") })
 
-	body := `{"jsonrpc":"2.0","id":"listen-1","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},` + modernMeta + `}}`
-	resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, body, map[string]string{"Mcp-Method": "subscriptions/listen"}))
+	body := `{"jsonrpc":"2.0","id":"listen-1","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},` + statelessMeta + `}}`
+	resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, body, map[string]string{"Mcp-Method": "subscriptions/listen"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +104,10 @@ func TestExitCancelsModernCalls(t *testing.T) {
 	}
 }
 
-// TestShutdownKeepsModernCalls: a reload (Shutdown) neither cancels a
+// TestShutdownKeepsStatelessCalls: a reload (Shutdown) neither cancels a
 // 2026-07-28 listen stream nor ends it: the go-sdk opens subscriptions/listen
 // once per connection and would not subscribe again.
-func TestShutdownKeepsModernCalls(t *testing.T) {
+func TestShutdownKeepsStatelessCalls(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	fake := &statelessFake{seen: make(chan *upstream.StatelessRequest, 1), call: func(ctx context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
@@ -128,8 +128,8 @@ func TestShutdownKeepsModernCalls(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { ts.Close(); store.Close("test done") })
-	body := `{"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},` + modernMeta + `}}`
-	resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, body, map[string]string{"Mcp-Method": "subscriptions/listen"}))
+	body := `{"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},` + statelessMeta + `}}`
+	resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, body, map[string]string{"Mcp-Method": "subscriptions/listen"}))
 	if err != nil {
 		t.Fatal(err)
 	}

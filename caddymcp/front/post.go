@@ -18,20 +18,20 @@ import (
 // Streamable HTTP or, for a POST that names its session in the query, the
 // 2024-11-05 HTTP+SSE transport.
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
-	legacyID, legacy := legacySessionID(r)
+	sse2024ID, sse2024 := sse2024SessionID(r)
 	if !isJSONContent(r) {
 		writeError(w, http.StatusUnsupportedMediaType, nil, pipeline.CodeInvalidRequest,
 			"Unsupported Media Type: POST bodies must be Content-Type: application/json")
 		return
 	}
-	// A legacy POST is answered 202 with no body, whatever it accepts.
-	if !legacy && !accepts(r, "application/json", "text/event-stream") {
+	// A 2024-11-05 POST is answered 202 with no body, whatever it accepts.
+	if !sse2024 && !accepts(r, "application/json", "text/event-stream") {
 		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
 			"Not Acceptable: the client must accept both application/json and text/event-stream")
 		return
 	}
 	headerVersion := r.Header.Get("Mcp-Protocol-Version")
-	if headerVersion != "" && !supportedSessionVersion(headerVersion) && !isModernVersion(headerVersion) {
+	if headerVersion != "" && !supportedSessionVersion(headerVersion) && !isStatelessVersion(headerVersion) {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
 			"Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(headerVersion)+"; supported: 2025-11-25, 2025-06-18, 2025-03-26")
 		return
@@ -59,15 +59,15 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	info := DescribeRequest(r, msgs, batch)
 	s.describe(r, &info)
 	for _, m := range msgs {
-		if isModernVersion(headerVersion) || isModernVersion(m.MetaProtocolVersion()) {
+		if isStatelessVersion(headerVersion) || isStatelessVersion(m.MetaProtocolVersion()) {
 			// Stateless MCP (2026-07-28): sessions and their headers play
 			// no part (MCP-TRANSPORTS.md §2, per-request classification).
-			s.serveModern(w, r, msgs, batch)
+			s.serveStateless(w, r, msgs, batch)
 			return
 		}
 	}
-	if legacy {
-		s.serveLegacyPost(w, r, legacyID, msgs, batch, headerVersion)
+	if sse2024 {
+		s.serveSSE2024Post(w, r, sse2024ID, msgs, batch, headerVersion)
 		return
 	}
 	if len(msgs) == 1 && msgs[0].Method == "initialize" {
@@ -202,8 +202,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 
 // dispatch sends the client's messages through the pipeline to the
 // upstream and answers: 202 when there are no requests, else the stream of
-// their responses. A legacy session's responses take its GET stream, so a
-// legacy POST is always answered 202.
+// their responses. A 2024-11-05 session's responses take its GET stream, so a
+// 2024-11-05 POST is always answered 202.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session, msgs []*pipeline.Message, version string) {
 	var st *stream
 	ex := s.requestExchange(r, sess, version)
@@ -237,7 +237,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		return
 	}
 	st.respond(nil) // release the hold
-	if sess.legacy {
+	if sess.sse2024 {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}

@@ -55,7 +55,7 @@ func DescribeRequest(r *http.Request, msgs []*pipeline.Message, batch bool) Requ
 	}
 	info.SessionID = r.Header.Get("Mcp-Session-Id")
 	if info.SessionID == "" {
-		info.SessionID, _ = legacySessionID(r)
+		info.SessionID, _ = sse2024SessionID(r)
 	}
 	info.ProtocolVersion = r.Header.Get("Mcp-Protocol-Version")
 	if info.ProtocolVersion == "" {

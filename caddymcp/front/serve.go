@@ -149,7 +149,7 @@ type streamKind int
 const (
 	postStream       streamKind = iota // a POST's answer, or its resume: ends at exit
 	standaloneStream                   // the 2025 GET stream: ends at a reload or an exit
-	legacyStream                       // a 2024-11-05 session's stream: ends at exit, with its session
+	sse2024Stream                      // a 2024-11-05 session's stream: ends at exit, with its session
 )
 
 // pump tails st from cursor onto the client until the stream ends, the
@@ -192,7 +192,7 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 				return
 			}
 		case <-s.endOf(kind):
-			if kind == legacyStream {
+			if kind == sse2024Stream {
 				return // it cannot resume: its session ends with it
 			}
 			// Hand the client to the configuration that replaced this one
@@ -234,8 +234,8 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 			"Not Acceptable: a GET must accept text/event-stream")
 		return
 	}
-	if v := r.Header.Get("Mcp-Protocol-Version"); isModernVersion(v) {
-		writeModernMethodNotAllowed(w)
+	if v := r.Header.Get("Mcp-Protocol-Version"); isStatelessVersion(v) {
+		writeStatelessMethodNotAllowed(w)
 		return
 	} else if v != "" && !supportedSessionVersion(v) {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
@@ -243,7 +243,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.Header.Get("Mcp-Session-Id")
 	if id == "" {
-		s.serveLegacyGet(w, r)
+		s.serveSSE2024Get(w, r)
 		return
 	}
 	var (

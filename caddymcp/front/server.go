@@ -1,7 +1,7 @@
 // Package front is the client side of the gateway: the Streamable HTTP
 // transport of the 2025 MCP revisions, with our own sessions, per-stream
 // replay buffers and resumable SSE streams, and on the same endpoint the
-// 2024-11-05 HTTP+SSE transport for old clients (legacy.go). It is plain Go
+// 2024-11-05 HTTP+SSE transport for old clients (sse2024.go). It is plain Go
 // (no Caddy): the Caddy face builds a Server from configuration and calls
 // ServeHTTP.
 package front
@@ -141,7 +141,7 @@ type Server struct {
 	cfg      Config
 	settings *sessionSettings
 
-	modernSlots slots // 2026-07-28 requests in flight per client address
+	statelessSlots slots // 2026-07-28 requests in flight per client address
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{} // closed when this configuration is unloaded, or at exit
@@ -266,13 +266,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // lookupSession finds the session a request names, checks that it belongs
 // to the request's user and that the request speaks the session's
-// transport (legacy: the 2024-11-05 HTTP+SSE transport, which names the
+// transport (sse2024: the 2024-11-05 HTTP+SSE transport, which names the
 // session in the query). On failure it has answered the client.
-func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string, legacy bool) *Session {
+func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string, sse2024 bool) *Session {
 	sess := s.cfg.Store.get(id)
 	if sess == nil || sess.isClosed() {
 		msg := "Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one"
-		if legacy {
+		if sse2024 {
 			msg = "Session not found: it ended or never existed; open a new SSE stream with a GET to start a new one"
 		}
 		writeError(w, http.StatusNotFound, nil, codeSessionNotFound, msg)
@@ -283,8 +283,8 @@ func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string
 			"Forbidden: this session belongs to another user")
 		return nil
 	}
-	if sess.legacy != legacy {
-		writeTransportMismatch(w, sess.legacy)
+	if sess.sse2024 != sse2024 {
+		writeTransportMismatch(w, sess.sse2024)
 		return nil
 	}
 	sess.settings.Store(s.settings)
@@ -301,8 +301,8 @@ func (s *Server) userID(r *http.Request) string {
 
 // serveDelete ends a session.
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
-	if isModernVersion(r.Header.Get("Mcp-Protocol-Version")) {
-		writeModernMethodNotAllowed(w)
+	if isStatelessVersion(r.Header.Get("Mcp-Protocol-Version")) {
+		writeStatelessMethodNotAllowed(w)
 		return
 	}
 	id := r.Header.Get("Mcp-Session-Id")

@@ -62,7 +62,7 @@ type Session struct {
 	client  string            // the per-client bound's key: the user, else the client's address
 	up      upstream.Upstream // the upstream the session was opened on
 	store   *Store
-	legacy  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (legacy.go)
+	sse2024 bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (sse2024.go)
 	created time.Time
 
 	clientIP   string                           // of the request that started the session, for stages

@@ -27,8 +27,8 @@ type SessionInfo struct {
 	UpstreamName string
 	// ProtocolVersion is the negotiated revision ("" until initialize was answered).
 	ProtocolVersion string
-	// Legacy reports a 2024-11-05 HTTP+SSE session.
-	Legacy bool
+	// SSE2024 reports a 2024-11-05 HTTP+SSE session.
+	SSE2024 bool
 	// Created is when the session was made.
 	Created time.Time
 	// LastActive is the time of its last request.
@@ -97,7 +97,7 @@ func (s *Session) info() (SessionInfo, bool) {
 		Client:          clientName(s.client),
 		Upstream:        s.up,
 		ProtocolVersion: s.version,
-		Legacy:          s.legacy,
+		SSE2024:         s.sse2024,
 		Created:         s.created,
 		LastActive:      time.Unix(0, s.lastActive.Load()),
 		InFlight:        len(s.inflight),

@@ -37,7 +37,7 @@ func TestSnapshotAndEnd(t *testing.T) {
 		case !ok:
 			t.Fatalf("session %s is not in the snapshot %+v", c.id, infos)
 		case info.User != c.user, info.Client != c.client, info.InFlight != c.inFlight, info.Upstream != h.up,
-			info.ProtocolVersion != Version20250618, info.Legacy, info.PID != 0:
+			info.ProtocolVersion != Version20250618, info.SSE2024, info.PID != 0:
 			t.Errorf("session %s: %+v, want user %q, client %q, %d in flight", c.id, info, c.user, c.client, c.inFlight)
 		case info.Created.Before(before), info.LastActive.Before(info.Created):
 			t.Errorf("session %s: created %v, last active %v (test began %v)", c.id, info.Created, info.LastActive, before)

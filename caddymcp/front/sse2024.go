@@ -14,7 +14,7 @@ import (
 // for old clients (MCP-TRANSPORTS.md §1, §2 "Old client fallback"):
 //
 //   - a GET without Mcp-Session-Id that accepts text/event-stream opens a
-//     legacy session and answers an SSE stream whose first event is
+//     2024-11-05 session and answers an SSE stream whose first event is
 //     `endpoint`, the URI to POST to: this path with ?sessionId=<id>;
 //   - a POST with ?sessionId=<id> (and no Mcp-Session-Id) carries a client
 //     message; it is answered 202 at once, and the reply comes on the stream;
@@ -22,12 +22,12 @@ import (
 //     one stream (the session's GET stream) as a `message` event;
 //   - closing the stream ends the session and its upstream work.
 //
-// A legacy session is a Session like any other (same store, upstream,
+// A 2024-11-05 session is a Session like any other (same store, upstream,
 // pipeline and request bookkeeping); only its streams differ.
 
-// legacySessionID returns the session id of a legacy POST: one that names
+// sse2024SessionID returns the session id of a 2024-11-05 POST: one that names
 // its session in the sessionId query parameter and has no Mcp-Session-Id.
-func legacySessionID(r *http.Request) (string, bool) {
+func sse2024SessionID(r *http.Request) (string, bool) {
 	if r.Header.Get("Mcp-Session-Id") != "" || r.URL.RawQuery == "" {
 		return "", false
 	}
@@ -38,21 +38,21 @@ func legacySessionID(r *http.Request) (string, bool) {
 	return q.Get("sessionId"), true
 }
 
-// newLegacySession returns a session of the HTTP+SSE transport. Its GET
+// newSSE2024Session returns a session of the HTTP+SSE transport. Its GET
 // stream carries the responses too, so it never ends on its own: it holds
 // one expected response that never comes, and ends when the session does.
-func newLegacySession(store *Store, user string, settings *sessionSettings) *Session {
+func newSSE2024Session(store *Store, user string, settings *sessionSettings) *Session {
 	sess := newSession(store, user, settings, Version20241105)
-	sess.legacy = true
+	sess.sse2024 = true
 	sess.streams[getStreamIndex].expect()
 	return sess
 }
 
 // requestStream returns the stream that carries the responses to the
-// requests of one POST: a new POST stream, or a legacy session's GET
+// requests of one POST: a new POST stream, or a 2024-11-05 session's GET
 // stream.
 func (s *Session) requestStream() (*stream, error) {
-	if !s.legacy {
+	if !s.sse2024 {
 		return s.newPostStream()
 	}
 	s.mu.Lock()
@@ -63,12 +63,12 @@ func (s *Session) requestStream() (*stream, error) {
 	return s.streams[getStreamIndex], nil
 }
 
-// serveLegacyGet opens a legacy session and serves its event stream until
+// serveSSE2024Get opens a 2024-11-05 session and serves its event stream until
 // the client goes away, the session ends, or the process exits. The stream
 // stays with this configuration at a reload: its client could not resume
 // elsewhere.
-func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
-	sess := newLegacySession(s.cfg.Store, s.userID(r), s.settings)
+func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
+	sess := newSSE2024Session(s.cfg.Store, s.userID(r), s.settings)
 	if !s.startSession(w, r, sess, nil) {
 		return
 	}
@@ -89,11 +89,11 @@ func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
 		defer l.Listen(false)
 	}
 	sw := startSSE(w, http.StatusOK)
-	sw.named("endpoint", []byte(legacyEndpoint(s.publicPath(r), sess.id)))
+	sw.named("endpoint", []byte(sse2024Endpoint(s.publicPath(r), sess.id)))
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, legacyStream)
+	s.pump(r, sess, st, 0, sw, kick, sse2024Stream)
 }
 
 // publicPath is the escaped path the client requested r at: before any
@@ -105,20 +105,20 @@ func (s *Server) publicPath(r *http.Request) string {
 	return r.URL.EscapedPath()
 }
 
-// legacyEndpoint is the URI a legacy client POSTs to, given the escaped
+// sse2024Endpoint is the URI a 2024-11-05 client POSTs to, given the escaped
 // path it opened its stream at: relative, so that it holds behind any host
 // name, port and TLS.
-func legacyEndpoint(path, id string) string {
+func sse2024Endpoint(path, id string) string {
 	if path == "" {
 		path = "/"
 	}
 	return path + "?sessionId=" + url.QueryEscape(id)
 }
 
-// serveLegacyPost handles a client message of a legacy session, already
+// serveSSE2024Post handles a client message of a 2024-11-05 session, already
 // checked and parsed by servePost. Its answer is 202; replies take the
 // session's event stream.
-func (s *Server) serveLegacyPost(w http.ResponseWriter, r *http.Request, id string, msgs []*pipeline.Message, batch bool, headerVersion string) {
+func (s *Server) serveSSE2024Post(w http.ResponseWriter, r *http.Request, id string, msgs []*pipeline.Message, batch bool, headerVersion string) {
 	if id == "" {
 		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
 			"Bad Request: the sessionId query parameter is empty; POST to the URI of the SSE stream's endpoint event")
@@ -150,11 +150,11 @@ func (s *Server) serveLegacyPost(w http.ResponseWriter, r *http.Request, id stri
 
 // writeTransportMismatch refuses a request that names a session of the
 // other transport.
-func writeTransportMismatch(w http.ResponseWriter, sessionIsLegacy bool) {
+func writeTransportMismatch(w http.ResponseWriter, sessionIsSSE2024 bool) {
 	msg := "Bad Request: this session uses the 2024-11-05 HTTP+SSE transport: POST its messages to the URI of its " +
 		"SSE stream's endpoint event (?sessionId=…) without Mcp-Session-Id; it has no other GET stream and no DELETE " +
 		"(close the SSE stream to end it)"
-	if !sessionIsLegacy {
+	if !sessionIsSSE2024 {
 		msg = "Bad Request: this session uses Streamable HTTP: send its id in the Mcp-Session-Id header, not in ?sessionId="
 	}
 	writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, msg)

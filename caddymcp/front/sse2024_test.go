@@ -1,6 +1,6 @@
 package front
 
-// Tests of the 2024-11-05 HTTP+SSE transport (legacy.go), with the fake
+// Tests of the 2024-11-05 HTTP+SSE transport (sse2024.go), with the fake
 // upstream of harness_test.go.
 
 import (
@@ -19,13 +19,13 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// legacyPath is where the legacy tests open their streams, so the endpoint
+// sse2024Path is where the legacy tests open their streams, so the endpoint
 // event has a path to repeat.
-const legacyPath = "/mcp"
+const sse2024Path = "/mcp"
 
-// legacyClient is an open 2024-11-05 session: its event stream and what
+// sse2024Client is an open 2024-11-05 session: its event stream and what
 // the endpoint event announced.
-type legacyClient struct {
+type sse2024Client struct {
 	h        *harness
 	stream   *sseStream
 	endpoint string // the endpoint event's data, e.g. /mcp?sessionId=<id>
@@ -94,15 +94,15 @@ func (h *harness) doAt(t testing.TB, target string, r req) reply {
 	return rp
 }
 
-// openLegacy opens a legacy session as an HTTP+SSE client does (a GET
-// without Mcp-Session-Id at legacyPath) and checks the endpoint event,
+// openSSE2024 opens a legacy session as an HTTP+SSE client does (a GET
+// without Mcp-Session-Id at sse2024Path) and checks the endpoint event,
 // which must come first.
-func (h *harness) openLegacy(t testing.TB, r req) *legacyClient {
+func (h *harness) openSSE2024(t testing.TB, r req) *sse2024Client {
 	t.Helper()
 	r.method = http.MethodGet
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	resp := h.sendAt(t, ctx, legacyPath, r)
+	resp := h.sendAt(t, ctx, sse2024Path, r)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("legacy GET: want a 200 event stream, got %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
@@ -110,14 +110,14 @@ func (h *harness) openLegacy(t testing.TB, r req) *legacyClient {
 	if sid := resp.Header.Get("Mcp-Session-Id"); sid != "" {
 		t.Errorf("legacy GET answered with Mcp-Session-Id %q; the id belongs in the endpoint event only", sid)
 	}
-	lc := &legacyClient{h: h, stream: newSSEStream(t, resp), user: r.user, close: cancel}
+	lc := &sse2024Client{h: h, stream: newSSEStream(t, resp), user: r.user, close: cancel}
 	ev := lc.stream.nextBlock(t) // the very first block, comments included
 	if ev.event != "endpoint" || !ev.hasData || len(ev.comments) > 0 {
 		t.Fatalf("the first event is %+v, want an endpoint event", ev)
 	}
 	u, err := url.Parse(ev.data)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.Path != legacyPath {
-		t.Fatalf("endpoint %q: want a relative URI with path %s (err %v)", ev.data, legacyPath, err)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Path != sse2024Path {
+		t.Fatalf("endpoint %q: want a relative URI with path %s (err %v)", ev.data, sse2024Path, err)
 	}
 	lc.endpoint, lc.sid = ev.data, u.Query().Get("sessionId")
 	if lc.sid == "" || len(u.Query()) != 1 {
@@ -128,13 +128,13 @@ func (h *harness) openLegacy(t testing.TB, r req) *legacyClient {
 
 // post sends a legacy POST of body to the endpoint, as the TypeScript SDK's
 // SSEClientTransport does (Accept application/json, no session header).
-func (lc *legacyClient) post(t testing.TB, body string) reply {
+func (lc *sse2024Client) post(t testing.TB, body string) reply {
 	t.Helper()
 	return lc.h.doAt(t, lc.endpoint, req{accept: "application/json", user: lc.user, body: body})
 }
 
 // send posts body and expects 202 with an empty body.
-func (lc *legacyClient) send(t testing.TB, body string) {
+func (lc *sse2024Client) send(t testing.TB, body string) {
 	t.Helper()
 	rp := lc.post(t, body)
 	wantStatus(t, rp, http.StatusAccepted)
@@ -144,7 +144,7 @@ func (lc *legacyClient) send(t testing.TB, body string) {
 }
 
 // next returns the next message event of the stream.
-func (lc *legacyClient) next(t testing.TB) (sseEvent, rpcMsg) {
+func (lc *sse2024Client) next(t testing.TB) (sseEvent, rpcMsg) {
 	t.Helper()
 	ev, m := lc.stream.nextMessage(t)
 	if ev.event != "message" {
@@ -154,7 +154,7 @@ func (lc *legacyClient) next(t testing.TB) (sseEvent, rpcMsg) {
 }
 
 // nextResponse returns the next message and checks it is the response to id.
-func (lc *legacyClient) nextResponse(t testing.TB, id string) rpcMsg {
+func (lc *sse2024Client) nextResponse(t testing.TB, id string) rpcMsg {
 	t.Helper()
 	_, m := lc.next(t)
 	if string(m.ID) != id || m.Method != "" || (m.Result == nil && m.Error == nil) {
@@ -164,7 +164,7 @@ func (lc *legacyClient) nextResponse(t testing.TB, id string) rpcMsg {
 }
 
 // initialize runs the handshake over the legacy transport.
-func (lc *legacyClient) initialize(t testing.TB, version string) {
+func (lc *sse2024Client) initialize(t testing.TB, version string) {
 	t.Helper()
 	lc.send(t, initBody(version))
 	if m := lc.nextResponse(t, "0"); m.Error != nil || !strings.Contains(string(m.Result), `"protocolVersion":"`+version+`"`) {
@@ -173,17 +173,17 @@ func (lc *legacyClient) initialize(t testing.TB, version string) {
 	lc.send(t, rpcNotification("notifications/initialized", ""))
 }
 
-// TestLegacyRoundTrip: the endpoint event comes first; initialize and calls
+// TestSSE2024RoundTrip: the endpoint event comes first; initialize and calls
 // are POSTed, answered 202, and their responses arrive on the stream in
 // order as message events; the session lives in the store as a legacy
 // session and its upstream listens while the stream is open.
-func TestLegacyRoundTrip(t *testing.T) {
+func TestSSE2024RoundTrip(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(s *setup) { s.up.syncSend = true }) // responses come before the 202
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	sess := h.session(t, lc.sid)
-	if !sess.legacy || sess.Version() != Version20241105 {
-		t.Errorf("session legacy=%v version=%q, want a legacy session at %s", sess.legacy, sess.Version(), Version20241105)
+	if !sess.sse2024 || sess.Version() != Version20241105 {
+		t.Errorf("session legacy=%v version=%q, want a legacy session at %s", sess.sse2024, sess.Version(), Version20241105)
 	}
 	c := h.up.conn(t, 0) // opened by the GET
 	c.waitListening(t, 1)
@@ -223,13 +223,13 @@ func TestLegacyRoundTrip(t *testing.T) {
 	c.waitListening(t, 0)
 }
 
-// TestLegacyServerMessages: server requests (sampling), progress, log and
+// TestSSE2024ServerMessages: server requests (sampling), progress, log and
 // list-changed notifications all take the one stream; the client's POSTed
 // answer to a server request reaches the server.
-func TestLegacyServerMessages(t *testing.T) {
+func TestSSE2024ServerMessages(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	lc.initialize(t, Version20250618)
 	c := h.up.conn(t, 0)
 
@@ -283,13 +283,13 @@ func TestLegacyServerMessages(t *testing.T) {
 	lc.nextResponse(t, "9") // and nothing for 8 before it
 }
 
-// TestLegacyCloseEndsSession: closing the GET stream ends the session: the
+// TestSSE2024CloseEndsSession: closing the GET stream ends the session: the
 // upstream connection closes (work in flight with it), the id is
 // forgotten, and a later POST is 404.
-func TestLegacyCloseEndsSession(t *testing.T) {
+func TestSSE2024CloseEndsSession(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	lc.initialize(t, Version20241105)
 	c := h.up.conn(t, 0)
 	lc.send(t, toolCall(1, "hang"))
@@ -306,12 +306,12 @@ func TestLegacyCloseEndsSession(t *testing.T) {
 	}
 }
 
-// TestLegacyUpstreamEnds: a server that dies answers the request in flight
+// TestSSE2024UpstreamEnds: a server that dies answers the request in flight
 // with an error on the stream, then the stream ends; the id is 404.
-func TestLegacyUpstreamEnds(t *testing.T) {
+func TestSSE2024UpstreamEnds(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	lc.initialize(t, Version20241105)
 	c := h.up.conn(t, 0)
 	lc.send(t, toolCall(1, "hang"))
@@ -324,12 +324,12 @@ func TestLegacyUpstreamEnds(t *testing.T) {
 	wantError(t, lc.post(t, toolCall(2, "echo")), http.StatusNotFound, codeSessionNotFound, "Session not found")
 }
 
-// TestLegacyShutdownKeepsStream: a legacy stream cannot resume elsewhere,
+// TestSSE2024ShutdownKeepsStream: a legacy stream cannot resume elsewhere,
 // so unloading the configuration leaves it with the old handler, working.
-func TestLegacyShutdownKeepsStream(t *testing.T) {
+func TestSSE2024ShutdownKeepsStream(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	lc.initialize(t, Version20241105)
 	h.server.Shutdown()
 	h.up.conn(t, 0).emitRaw(t, rpcNotification("notifications/tools/list_changed", ""))
@@ -340,12 +340,12 @@ func TestLegacyShutdownKeepsStream(t *testing.T) {
 	lc.nextResponse(t, "1")
 }
 
-// TestLegacyNotIdle: an open legacy stream keeps its session from the idle
+// TestSSE2024NotIdle: an open legacy stream keeps its session from the idle
 // reaper (about 2s: the reaper ticks once a second).
-func TestLegacyNotIdle(t *testing.T) {
+func TestSSE2024NotIdle(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(s *setup) { s.idle = time.Second })
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	h.initialize(t, Version20250618) // idle, reaped
 	h.up.conn(t, 1).waitClosed(t)
 	if h.up.conn(t, 0).isClosed() {
@@ -354,18 +354,18 @@ func TestLegacyNotIdle(t *testing.T) {
 	lc.initialize(t, Version20241105)
 }
 
-// TestLegacyBadInput: every refused legacy POST gets the answer a 2025 POST
+// TestSSE2024BadInput: every refused legacy POST gets the answer a 2025 POST
 // gets for the same fault (or a clear one of its own), reaches nothing
 // upstream, and leaves the session working. Requests of the other transport
 // that name a legacy session are refused (400), and so is the reverse.
-func TestLegacyBadInput(t *testing.T) {
+func TestSSE2024BadInput(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
 		mods     func(*setup)
 		with2025 bool // other is the id of a live 2025 session
 		// req builds the request; target "" means the legacy endpoint.
-		req    func(lc *legacyClient, other string) (target string, r req)
+		req    func(lc *sse2024Client, other string) (target string, r req)
 		status int
 		code   int
 		substr string
@@ -373,69 +373,71 @@ func TestLegacyBadInput(t *testing.T) {
 	}{
 		{
 			name:   "malformed JSON",
-			req:    func(*legacyClient, string) (string, req) { return "", req{body: `{"jsonrpc":"2.0","id":1,`} },
+			req:    func(*sse2024Client, string) (string, req) { return "", req{body: `{"jsonrpc":"2.0","id":1,`} },
 			status: http.StatusBadRequest, code: pipeline.CodeParseError, substr: "parse error",
 		},
 		{
 			name:   "JSON that is not JSON-RPC",
-			req:    func(*legacyClient, string) (string, req) { return "", req{body: `{"hello":"world"}`} },
+			req:    func(*sse2024Client, string) (string, req) { return "", req{body: `{"hello":"world"}`} },
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "jsonrpc",
 		},
 		{
 			name:   "a JSON number",
-			req:    func(*legacyClient, string) (string, req) { return "", req{body: `42`} },
+			req:    func(*sse2024Client, string) (string, req) { return "", req{body: `42`} },
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "must be a JSON object",
 		},
 		{
 			name:   "empty body",
-			req:    func(*legacyClient, string) (string, req) { return "", req{body: ` `} },
+			req:    func(*sse2024Client, string) (string, req) { return "", req{body: ` `} },
 			status: http.StatusBadRequest, code: pipeline.CodeParseError, substr: "empty",
 		},
 		{
 			name: "oversized body",
 			mods: func(s *setup) { s.cfg.MaxMessageSize = 64 },
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{body: rpcRequest(1, "tools/call", `{"name":"echo","arguments":{"pad":"`+strings.Repeat("x", 200)+`"}}`)}
 			},
 			status: http.StatusRequestEntityTooLarge, code: pipeline.CodeInvalidRequest, substr: "max_message_size (64 bytes)",
 		},
 		{
 			name: "wrong Content-Type",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{contentType: "text/plain", body: toolCall(1, "echo")}
 			},
 			status: http.StatusUnsupportedMediaType, code: pipeline.CodeInvalidRequest, substr: "application/json",
 		},
 		{
 			name: "unsupported MCP-Protocol-Version",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{version: "1999-01-01", body: toolCall(1, "echo")}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`,
 		},
 		{
 			name: "a batch at 2025-06-18",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{version: Version20250618, body: "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]"}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "batches",
 		},
 		{
-			name:   "initialize in a batch",
-			req:    func(*legacyClient, string) (string, req) { return "", req{body: "[" + initBody(Version20241105) + "]"} },
+			name: "initialize in a batch",
+			req: func(*sse2024Client, string) (string, req) {
+				return "", req{body: "[" + initBody(Version20241105) + "]"}
+			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "initialize must not be part of a batch",
 			wantID: "0",
 		},
 		{
 			name: "initialize as a notification",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{body: rpcNotification("initialize", `{"protocolVersion":"2024-11-05"}`)}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "must be a request with an id",
 		},
 		{
 			name: "2026-07-28 _meta",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{body: rpcRequest(7, "tools/list", `{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}`)}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeMethodNotFound, substr: "start with initialize",
@@ -443,62 +445,62 @@ func TestLegacyBadInput(t *testing.T) {
 		},
 		{
 			name: "unknown sessionId",
-			req: func(*legacyClient, string) (string, req) {
-				return legacyPath + "?sessionId=0123456789abcdef0123456789abcdef", req{body: toolCall(1, "echo")}
+			req: func(*sse2024Client, string) (string, req) {
+				return sse2024Path + "?sessionId=0123456789abcdef0123456789abcdef", req{body: toolCall(1, "echo")}
 			},
 			status: http.StatusNotFound, code: codeSessionNotFound, substr: "open a new SSE stream with a GET",
 		},
 		{
 			name: "empty sessionId",
-			req: func(*legacyClient, string) (string, req) {
-				return legacyPath + "?sessionId=", req{body: toolCall(1, "echo")}
+			req: func(*sse2024Client, string) (string, req) {
+				return sse2024Path + "?sessionId=", req{body: toolCall(1, "echo")}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "sessionId query parameter is empty",
 			wantID: "1",
 		},
 		{
 			name: "foreign Origin",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{origin: "http://evil.example.com", body: toolCall(1, "echo")}
 			},
 			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: `Origin "http://evil.example.com" is not allowed`,
 		},
 		{
 			name: "non-loopback Host",
-			req: func(*legacyClient, string) (string, req) {
+			req: func(*sse2024Client, string) (string, req) {
 				return "", req{host: "evil.example.com", body: toolCall(1, "echo")}
 			},
 			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: `Host "evil.example.com" is not allowed`,
 		},
 		{
 			name:   "another user",
-			req:    func(*legacyClient, string) (string, req) { return "", req{user: "mallory", body: toolCall(1, "echo")} },
+			req:    func(*sse2024Client, string) (string, req) { return "", req{user: "mallory", body: toolCall(1, "echo")} },
 			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: "another user",
 		},
 		{
 			name: "2025 POST with the Mcp-Session-Id of a legacy session",
-			req: func(lc *legacyClient, _ string) (string, req) {
+			req: func(lc *sse2024Client, _ string) (string, req) {
 				return "/", req{sid: lc.sid, version: Version20250618, accept: "application/json, text/event-stream", body: toolCall(1, "echo")}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses the 2024-11-05 HTTP+SSE transport",
 		},
 		{
 			name: "Mcp-Session-Id beside ?sessionId= is a 2025 POST",
-			req: func(lc *legacyClient, _ string) (string, req) {
+			req: func(lc *sse2024Client, _ string) (string, req) {
 				return "", req{sid: lc.sid, accept: "application/json, text/event-stream", body: toolCall(1, "echo")}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses the 2024-11-05 HTTP+SSE transport",
 		},
 		{
 			name: "2025 GET with the Mcp-Session-Id of a legacy session",
-			req: func(lc *legacyClient, _ string) (string, req) {
+			req: func(lc *sse2024Client, _ string) (string, req) {
 				return "/", req{method: http.MethodGet, sid: lc.sid, version: Version20250618}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses the 2024-11-05 HTTP+SSE transport",
 		},
 		{
 			name: "DELETE with the Mcp-Session-Id of a legacy session",
-			req: func(lc *legacyClient, _ string) (string, req) {
+			req: func(lc *sse2024Client, _ string) (string, req) {
 				return "/", req{method: http.MethodDelete, sid: lc.sid, version: Version20250618}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "close the SSE stream to end it",
@@ -506,8 +508,8 @@ func TestLegacyBadInput(t *testing.T) {
 		{
 			name:     "?sessionId= of a 2025 session",
 			with2025: true,
-			req: func(_ *legacyClient, other string) (string, req) {
-				return legacyPath + "?sessionId=" + other, req{body: toolCall(1, "echo")}
+			req: func(_ *sse2024Client, other string) (string, req) {
+				return sse2024Path + "?sessionId=" + other, req{body: toolCall(1, "echo")}
 			},
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "uses Streamable HTTP",
 		},
@@ -522,7 +524,7 @@ func TestLegacyBadInput(t *testing.T) {
 				mods = append(mods, tc.mods)
 			}
 			h := newHarness(t, mods...)
-			lc := h.openLegacy(t, req{user: "alice"})
+			lc := h.openSSE2024(t, req{user: "alice"})
 			other := ""
 			if tc.with2025 {
 				rp := h.do(t, req{user: lc.user, body: initBody(Version20250618)})
@@ -566,28 +568,28 @@ func TestLegacyBadInput(t *testing.T) {
 	}
 }
 
-// TestLegacyAccept: a legacy POST is answered 202 whatever it accepts; a
+// TestSSE2024Accept: a legacy POST is answered 202 whatever it accepts; a
 // GET without session that does not accept text/event-stream opens nothing.
-func TestLegacyAccept(t *testing.T) {
+func TestSSE2024Accept(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	lc := h.openLegacy(t, req{})
+	lc := h.openSSE2024(t, req{})
 	for i, r := range []req{{noAccept: true}, {accept: "*/*"}, {accept: "application/json"}, {accept: "text/event-stream"}} {
 		r.body = rpcRequest(i+1, "ping", "")
 		wantStatus(t, h.doAt(t, lc.endpoint, r), http.StatusAccepted)
 		lc.nextResponse(t, fmt.Sprint(i+1))
 	}
-	wantError(t, h.doAt(t, legacyPath, req{method: http.MethodGet, accept: "application/json"}),
+	wantError(t, h.doAt(t, sse2024Path, req{method: http.MethodGet, accept: "application/json"}),
 		http.StatusNotAcceptable, pipeline.CodeInvalidRequest, "text/event-stream")
 	if n := h.store.Len(); n != 1 {
 		t.Errorf("%d sessions, want 1", n)
 	}
 }
 
-// TestLegacyGetRefused: a legacy GET that fails a check, or whose session
+// TestSSE2024GetRefused: a legacy GET that fails a check, or whose session
 // cannot start, gets the answer an initialize would get and leaves no
 // session behind.
-func TestLegacyGetRefused(t *testing.T) {
+func TestSSE2024GetRefused(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
@@ -624,7 +626,7 @@ func TestLegacyGetRefused(t *testing.T) {
 			h := newHarness(t, mods...)
 			r := tc.r
 			r.method = http.MethodGet
-			rp := h.doAt(t, legacyPath, r)
+			rp := h.doAt(t, sse2024Path, r)
 			wantError(t, rp, tc.status, tc.code, tc.substr)
 			if got := rp.header.Get("Retry-After"); got != tc.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tc.retryAfter)
@@ -641,7 +643,7 @@ func TestLegacyGetRefused(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(s *setup) { s.maxSessions = 1 })
 		requestInFlight(t, h, h.initialize(t, Version20250618), "", 0) // busy: it does not give way
-		rp := h.doAt(t, legacyPath, req{method: http.MethodGet})
+		rp := h.doAt(t, sse2024Path, req{method: http.MethodGet})
 		wantError(t, rp, http.StatusServiceUnavailable, pipeline.CodeInternalError, "max_sessions")
 		if got := rp.header.Get("Retry-After"); got != "1" {
 			t.Errorf("Retry-After = %q, want 1", got)
@@ -652,9 +654,9 @@ func TestLegacyGetRefused(t *testing.T) {
 	})
 }
 
-// TestLegacyEndpointURI: the endpoint repeats the request's path, escaped,
+// TestSSE2024EndpointURI: the endpoint repeats the request's path, escaped,
 // and nothing of its host.
-func TestLegacyEndpointURI(t *testing.T) {
+func TestSSE2024EndpointURI(t *testing.T) {
 	t.Parallel()
 	for target, want := range map[string]string{
 		"https://mcp.example.com/mcp":        "/mcp?sessionId=abc",
@@ -662,7 +664,7 @@ func TestLegacyEndpointURI(t *testing.T) {
 		"/a%20b/mcp?x=1":                     "/a%20b/mcp?sessionId=abc",
 		"http://[::1]:8443/tenant/%E2%9C%93": "/tenant/%E2%9C%93?sessionId=abc",
 	} {
-		if got := legacyEndpoint(httptest.NewRequest(http.MethodGet, target, nil).URL.EscapedPath(), "abc"); got != want {
+		if got := sse2024Endpoint(httptest.NewRequest(http.MethodGet, target, nil).URL.EscapedPath(), "abc"); got != want {
 			t.Errorf("endpoint for %s = %q, want %q", target, got, want)
 		}
 	}

@@ -24,12 +24,12 @@ const (
 	codeUnsupportedProtocolVersion = -32022
 )
 
-// modernVersions are the stateless revisions the front serves.
-var modernVersions = []string{Version20260728}
+// statelessVersions are the stateless revisions the front serves.
+var statelessVersions = []string{Version20260728}
 
 // allVersions is what a -32022 answer lists: every revision this endpoint
 // serves, newest first.
-var allVersions = append(append([]string{}, modernVersions...), Version20251125, Version20250618, Version20250326)
+var allVersions = append(append([]string{}, statelessVersions...), Version20251125, Version20250618, Version20250326)
 
 // metaKeys are the `_meta` keys of a 2026-07-28 request.
 const (
@@ -37,10 +37,10 @@ const (
 	metaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
 )
 
-// serveModern serves a 2026-07-28 request: no session, each request on its
+// serveStateless serves a 2026-07-28 request: no session, each request on its
 // own, answered as JSON or as an SSE stream without event ids; the client
 // closing that stream cancels the upstream work.
-func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pipeline.Message, batch bool) {
+func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*pipeline.Message, batch bool) {
 	m := msgs[0]
 	if batch {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: 2026-07-28 requests are not batched")
@@ -55,17 +55,17 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 	if !ok {
 		// A route whose upstream serves only sessions is a legacy-only
 		// server to a 2026 client, however the request looks.
-		writeLegacyOnly(w, m)
+		writeSessionsOnly(w, m)
 		return
 	}
-	if status, code, msg, data := checkModern(r, m); status != 0 {
+	if status, code, msg, data := checkStateless(r, m); status != 0 {
 		writeErrorData(w, status, m.ID, code, msg, data)
 		return
 	}
 	asked := s.asked(r, m)
-	ex := s.modernExchange(r)
+	ex := s.statelessExchange(r)
 	v := s.settings.chain.Start(r.Context(), ex, m) // a stage that waits holds only this request
-	var held *modernHold
+	var held *statelessHold
 	if v.Action == pipeline.Wait {
 		if !m.IsRequest() {
 			v = v.Pending.Resume(r.Context()) // a notification's answer (202) waits in place
@@ -77,7 +77,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 			s.streamOpen(kind, 1) // the answer is a stream from now on
 			defer s.streamOpen(kind, -1)
 			var gone bool
-			v, held, gone = s.holdModern(w, r, m, v.Pending)
+			v, held, gone = s.holdStateless(w, r, m, v.Pending)
 			if gone {
 				return // cancelled while held: nothing reaches the server
 			}
@@ -105,7 +105,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
-	release, refused := s.modernSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
+	release, refused := s.statelessSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
 	if refused != admitted && held != nil {
 		held.answer(pipeline.NewError(m.ID, pipeline.CodeInternalError, refusedMessage(refused)))
 		return
@@ -119,7 +119,7 @@ func (s *Server) serveModern(w http.ResponseWriter, r *http.Request, msgs []*pip
 		return
 	}
 	defer release()
-	s.forwardModern(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held, asked)
+	s.forwardStateless(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held, asked)
 }
 
 // refusedMessage says why a 2026-07-28 request found no slot.
@@ -137,9 +137,9 @@ func refusedMessage(refused refusal) string {
 	return ""
 }
 
-// checkModern validates the headers and `_meta` of a 2026-07-28 message
+// checkStateless validates the headers and `_meta` of a 2026-07-28 message
 // against each other. It returns a zero status when the message is valid.
-func checkModern(r *http.Request, m *pipeline.Message) (status, code int, msg string, data any) {
+func checkStateless(r *http.Request, m *pipeline.Message) (status, code int, msg string, data any) {
 	header := r.Header.Get("Mcp-Protocol-Version")
 	meta := m.MetaProtocolVersion()
 	if header == "" {
@@ -152,7 +152,7 @@ func checkModern(r *http.Request, m *pipeline.Message) (status, code int, msg st
 		return http.StatusBadRequest, codeHeaderMismatch,
 			"Bad Request: MCP-Protocol-Version header " + strconv.Quote(header) + " does not match params._meta " + strconv.Quote(meta), nil
 	}
-	if !isModernVersion(header) || !contains(modernVersions, header) {
+	if !isStatelessVersion(header) || !contains(statelessVersions, header) {
 		return http.StatusBadRequest, codeUnsupportedProtocolVersion, "Unsupported protocol version " + strconv.Quote(header),
 			map[string]any{"supported": allVersions, "requested": header}
 	}
@@ -234,10 +234,10 @@ func mirroredHeaders(h http.Header) http.Header {
 	return out
 }
 
-// writeLegacyOnly answers a 2026 request as a server of the 2025 revisions
+// writeSessionsOnly answers a 2026 request as a server of the 2025 revisions
 // does: dual-era clients read -32601 as "legacy" and fall back to
 // initialize (MCP-TRANSPORTS.md §2).
-func writeLegacyOnly(w http.ResponseWriter, m *pipeline.Message) {
+func writeSessionsOnly(w http.ResponseWriter, m *pipeline.Message) {
 	writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeMethodNotFound,
 		"this endpoint serves MCP revisions 2025-03-26 to 2025-11-25 with sessions here; start with initialize")
 }
@@ -270,10 +270,10 @@ func sharedVersions(m *pipeline.Message) *pipeline.Message {
 	return pipeline.NewResult(m.ID, mustJSON(result))
 }
 
-// writeModernMethodNotAllowed answers a GET or DELETE of a 2026-07-28
+// writeStatelessMethodNotAllowed answers a GET or DELETE of a 2026-07-28
 // client: that revision has only POST (its change notifications come over
 // subscriptions/listen).
-func writeModernMethodNotAllowed(w http.ResponseWriter) {
+func writeStatelessMethodNotAllowed(w http.ResponseWriter) {
 	w.Header().Set("Allow", "POST")
 	writeError(w, http.StatusMethodNotAllowed, nil, pipeline.CodeInvalidRequest,
 		"Method Not Allowed: MCP 2026-07-28 uses POST only; listen for notifications with subscriptions/listen")
@@ -287,7 +287,7 @@ type delivery struct {
 	gateway    bool          // the gateway made m itself (pipeline.Exchange.Gateway)
 }
 
-// forwardModern runs the upstream call on its own goroutine and streams its
+// forwardStateless runs the upstream call on its own goroutine and streams its
 // messages to the client. The call's deliveries go through a bounded queue
 // so that a slow client never blocks the upstream's reader, which other
 // clients share. When the client goes away the call's context ends: that is
@@ -295,7 +295,7 @@ type delivery struct {
 //
 // held, when not nil, is the stream a hold already started: everything
 // goes on it.
-func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange, held *modernHold, asked askedRequest) {
+func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up upstream.Stateless, req *upstream.StatelessRequest, ex *pipeline.Exchange, held *statelessHold, asked askedRequest) {
 	ctx, cancel := s.untilExit(r.Context()) // exit ends (cancels) 2026 calls and listen streams
 	q := newDeliveryQueue(s.cfg.ReplayEvents, req.Message.ID, func() {
 		s.cfg.Logger.Warn("a 2026-07-28 client fell too far behind its stream; cancelling its request",
@@ -341,7 +341,7 @@ func (s *Server) forwardModern(w http.ResponseWriter, r *http.Request, up upstre
 	// The writer follows the client's context, not the call's: a call the
 	// queue cancelled still owes the client its final error.
 	client := r.Context()
-	out := held.outbound(s.modernOutbound(client, ex, req.Message), s.cfg.Logger)
+	out := held.outbound(s.statelessOutbound(client, ex, req.Message), s.cfg.Logger)
 	await := func() *delivery { // the next delivery that passed the pipeline
 		for d := q.await(client); d != nil; d = q.await(client) {
 			if d = out(d); d != nil {

@@ -36,7 +36,7 @@ func (f *statelessFake) Call(ctx context.Context, req *upstream.StatelessRequest
 	return f.call(ctx, req, deliver)
 }
 
-func newModernServer(t *testing.T, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake) {
+func newStatelessServer(t *testing.T, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake) {
 	t.Helper()
 	fake := &statelessFake{call: call, seen: make(chan *upstream.StatelessRequest, 16)}
 	store := NewStore(Limits{}, nil)
@@ -49,9 +49,9 @@ func newModernServer(t *testing.T, call func(context.Context, *upstream.Stateles
 	return ts, fake
 }
 
-const modernMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+const statelessMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
 
-func modernRequest(t *testing.T, url, body string, header map[string]string) *http.Request {
+func statelessRequest(t *testing.T, url, body string, header map[string]string) *http.Request {
 	t.Helper()
 	r, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
@@ -75,9 +75,9 @@ func echoCall(_ context.Context, req *upstream.StatelessRequest, deliver func(*p
 	return nil
 }
 
-func TestModernValidation(t *testing.T) {
-	ts, _ := newModernServer(t, echoCall)
-	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo",` + modernMeta + `}}`
+func TestStatelessValidation(t *testing.T) {
+	ts, _ := newStatelessServer(t, echoCall)
+	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo",` + statelessMeta + `}}`
 	tests := []struct {
 		name   string
 		body   string
@@ -100,7 +100,7 @@ func TestModernValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, tt.body, tt.header))
+			resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, tt.body, tt.header))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,8 +119,8 @@ func TestModernValidation(t *testing.T) {
 	}
 }
 
-func TestModernAnswers(t *testing.T) {
-	list := `{"jsonrpc":"2.0","id":"r1","method":"tools/list","params":{` + modernMeta + `}}`
+func TestStatelessAnswers(t *testing.T) {
+	list := `{"jsonrpc":"2.0","id":"r1","method":"tools/list","params":{` + statelessMeta + `}}`
 	hdr := map[string]string{"Mcp-Method": "tools/list", "Mcp-Param-Region": "eu", "Mcp-Session-Id": "ignored", "Authorization": "Bearer x"}
 	tests := []struct {
 		name        string
@@ -148,8 +148,8 @@ func TestModernAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, fake := newModernServer(t, tt.call)
-			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, list, hdr))
+			ts, fake := newStatelessServer(t, tt.call)
+			resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, list, hdr))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,12 +175,12 @@ func TestModernAnswers(t *testing.T) {
 	}
 }
 
-// TestModernDisconnectCancels shows that a 2026 client closing its stream
+// TestStatelessDisconnectCancels shows that a 2026 client closing its stream
 // cancels the upstream call.
-func TestModernDisconnectCancels(t *testing.T) {
+func TestStatelessDisconnectCancels(t *testing.T) {
 	cancelled := make(chan struct{})
 	started := make(chan struct{})
-	ts, _ := newModernServer(t, func(ctx context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
+	ts, _ := newStatelessServer(t, func(ctx context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
 		d(pipeline.NewNotification("notifications/progress", []byte(`{"progressToken":"p","progress":1}`)), 200)
 		close(started)
 		<-ctx.Done()
@@ -188,7 +188,7 @@ func TestModernDisconnectCancels(t *testing.T) {
 		return ctx.Err()
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	req := modernRequest(t, ts.URL, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow",`+modernMeta+`}}`,
+	req := statelessRequest(t, ts.URL, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow",`+statelessMeta+`}}`,
 		map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "slow"}).WithContext(ctx)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -208,9 +208,9 @@ func TestModernDisconnectCancels(t *testing.T) {
 	}
 }
 
-func TestModernNotificationAndMethods(t *testing.T) {
-	ts, _ := newModernServer(t, func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error { return nil })
-	resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`,
+func TestStatelessNotificationAndMethods(t *testing.T) {
+	ts, _ := newStatelessServer(t, func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error { return nil })
+	resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`,
 		map[string]string{"Mcp-Method": "notifications/roots/list_changed"}))
 	if err != nil {
 		t.Fatal(err)
@@ -235,12 +235,12 @@ func TestModernNotificationAndMethods(t *testing.T) {
 }
 
 func TestDiscoverSharedVersions(t *testing.T) {
-	ts, _ := newModernServer(t, func(_ context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
+	ts, _ := newStatelessServer(t, func(_ context.Context, req *upstream.StatelessRequest, d func(*pipeline.Message, int)) error {
 		d(pipeline.NewResult(req.Message.ID, []byte(`{"supportedVersions":["2027-01-01","2026-07-28","2025-11-25"],"capabilities":{}}`)), 200)
 		return nil
 	})
-	resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL,
-		`{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`, map[string]string{"Mcp-Method": "server/discover"}))
+	resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL,
+		`{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+statelessMeta+`}}`, map[string]string{"Mcp-Method": "server/discover"}))
 	if err != nil {
 		t.Fatal(err)
 	}

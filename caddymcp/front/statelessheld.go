@@ -19,20 +19,20 @@ import (
 // context is the request's (until the gateway exits): the client's
 // disconnect releases it as cancelled and nothing reaches the server.
 
-// modernHold is the answer of a held 2026 request, once the hold is over.
-type modernHold struct {
+// statelessHold is the answer of a held 2026 request, once the hold is over.
+type statelessHold struct {
 	sw    *sseWriter     // the answer's stream, started when it was held
 	shift *progressShift // the gateway's share of the request's progress token; nil without one
 }
 
-// holdModern waits for a held request's pending decision while streaming
+// holdStateless waits for a held request's pending decision while streaming
 // keep-alives and progress, and returns the chain's final verdict. gone
 // is true when the client left or the gateway exits meanwhile (nothing
 // more is to be written or sent).
-func (s *Server) holdModern(w http.ResponseWriter, r *http.Request, m *pipeline.Message, p *pipeline.Pending) (v pipeline.Verdict, h *modernHold, gone bool) {
+func (s *Server) holdStateless(w http.ResponseWriter, r *http.Request, m *pipeline.Message, p *pipeline.Pending) (v pipeline.Verdict, h *statelessHold, gone bool) {
 	ctx, stop := s.untilExit(r.Context())
 	defer stop()
-	h = &modernHold{sw: startSSE(w, http.StatusOK)}
+	h = &statelessHold{sw: startSSE(w, http.StatusOK)}
 	var progress <-chan time.Time
 	if tok := m.ProgressToken(); len(tok) > 0 {
 		h.shift = &progressShift{token: tok}
@@ -66,14 +66,14 @@ func (s *Server) holdModern(w http.ResponseWriter, r *http.Request, m *pipeline.
 }
 
 // answer writes a message to a held request's stream, the last of it.
-func (h *modernHold) answer(m *pipeline.Message) {
+func (h *statelessHold) answer(m *pipeline.Message) {
 	h.sw.event("", m.Raw)
 	_ = h.sw.flush()
 }
 
 // outbound wraps what the pipeline makes of a held call's deliveries with
 // the shift of its progress: the gateway owns the token's values now.
-func (h *modernHold) outbound(out func(*delivery) *delivery, logger *zap.Logger) func(*delivery) *delivery {
+func (h *statelessHold) outbound(out func(*delivery) *delivery, logger *zap.Logger) func(*delivery) *delivery {
 	if h == nil || h.shift == nil {
 		return out
 	}

@@ -36,9 +36,9 @@ func (s *gateStage) Handle(_ context.Context, ex *pipeline.Exchange, m *pipeline
 	})
 }
 
-// newHeldModernServer serves 2026-07-28 requests through a gateStage with
+// newHeldStatelessServer serves 2026-07-28 requests through a gateStage with
 // a short held-progress interval (so that a test hears it at once).
-func newHeldModernServer(t *testing.T, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake, *gateStage) {
+func newHeldStatelessServer(t *testing.T, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake, *gateStage) {
 	t.Helper()
 	gate := &gateStage{verdict: make(chan pipeline.Verdict, 1), ended: make(chan struct{})}
 	fake := &statelessFake{call: call, seen: make(chan *upstream.StatelessRequest, 16)}
@@ -63,11 +63,11 @@ func readEvents(t *testing.T, resp *http.Response, each func(data string)) {
 	}
 }
 
-// TestModernHeldAnsweredAsSSE: a held 2026-07-28 request is answered as
+// TestStatelessHeldAnsweredAsSSE: a held 2026-07-28 request is answered as
 // an SSE stream at once, its client hears the gateway's progress while
 // held, and the answer — the upstream's after a continue, or the stage's
 // own — comes on that stream.
-func TestModernHeldAnsweredAsSSE(t *testing.T) {
+func TestStatelessHeldAnsweredAsSSE(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		verdict  pipeline.Verdict
@@ -79,9 +79,9 @@ func TestModernHeldAnsweredAsSSE(t *testing.T) {
 		{"drop", pipeline.Verdict{Action: pipeline.Drop}, `"code":-32600`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts, fake, gate := newHeldModernServer(t, echoCall)
-			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL,
-				`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow",`+strings.Replace(modernMeta, `{`, `{"progressToken":"tok",`, 1)+`}}`,
+			ts, fake, gate := newHeldStatelessServer(t, echoCall)
+			resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL,
+				`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow",`+strings.Replace(statelessMeta, `{`, `{"progressToken":"tok",`, 1)+`}}`,
 				map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "slow"}))
 			if err != nil {
 				t.Fatal(err)
@@ -115,15 +115,15 @@ func TestModernHeldAnsweredAsSSE(t *testing.T) {
 	}
 }
 
-// TestModernHeldDisconnect: a 2026-07-28 client that goes away while its
+// TestStatelessHeldDisconnect: a 2026-07-28 client that goes away while its
 // request is held ends the hold (its context), and the upstream never
 // sees the request.
-func TestModernHeldDisconnect(t *testing.T) {
-	ts, fake, gate := newHeldModernServer(t, echoCall)
+func TestStatelessHeldDisconnect(t *testing.T) {
+	ts, fake, gate := newHeldStatelessServer(t, echoCall)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL,
-		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow",`+modernMeta+`}}`,
+	resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow",`+statelessMeta+`}}`,
 		map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "slow"}).WithContext(ctx))
 	if err != nil {
 		t.Fatal(err)

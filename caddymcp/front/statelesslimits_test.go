@@ -41,7 +41,7 @@ func openHeld(t *testing.T, url, client, method, body string) io.Closer {
 	if method == "tools/call" {
 		hdr["Mcp-Name"] = "hold"
 	}
-	resp, err := http.DefaultClient.Do(modernRequest(t, url, body, hdr))
+	resp, err := http.DefaultClient.Do(statelessRequest(t, url, body, hdr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func post(t *testing.T, url, client, method, body string) (int, string, string) 
 	}
 	// Bounded: a request admitted by mistake may be held open.
 	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Do(modernRequest(t, url, body, hdr))
+	resp, err := hc.Do(statelessRequest(t, url, body, hdr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,26 +80,26 @@ func post(t *testing.T, url, client, method, body string) (int, string, string) 
 	return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
 }
 
-func modernBody(id int, method, params string) string {
+func statelessBody(id int, method, params string) string {
 	if params != "" {
 		params += ","
 	}
-	return `{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"` + method + `","params":{` + params + modernMeta + `}}`
+	return `{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"` + method + `","params":{` + params + statelessMeta + `}}`
 }
 
-// TestModernBounds: 2026-07-28 requests are bounded in all as well as per
+// TestStatelessBounds: 2026-07-28 requests are bounded in all as well as per
 // client, and subscriptions/listen streams have bounds of their own, so
 // open listens never starve a client's calls.
-func TestModernBounds(t *testing.T) {
+func TestStatelessBounds(t *testing.T) {
 	byHeader := func(r *http.Request) string { return r.Header.Get("X-Test-Client") }
-	hold := modernBody(1, "tools/call", `"name":"hold"`)
-	echo := modernBody(2, "tools/call", `"name":"echo"`)
-	listen := modernBody(3, "subscriptions/listen", `"notifications":{"toolsListChanged":true}`)
+	hold := statelessBody(1, "tools/call", `"name":"hold"`)
+	echo := statelessBody(2, "tools/call", `"name":"echo"`)
+	listen := statelessBody(3, "subscriptions/listen", `"notifications":{"toolsListChanged":true}`)
 
 	t.Run("all clients together", func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
-		ts, _ := newModernServerWith(t, Config{ClientKey: byHeader, MaxStatelessInFlight: 2}, holdingCall(release))
+		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader, MaxStatelessInFlight: 2}, holdingCall(release))
 		openHeld(t, ts.URL, "a", "tools/call", hold)
 		openHeld(t, ts.URL, "b", "tools/call", hold)
 		status, retry, body := post(t, ts.URL, "c", "tools/call", echo)
@@ -108,7 +108,7 @@ func TestModernBounds(t *testing.T) {
 		}
 	})
 	t.Run("listens beside calls", func(t *testing.T) {
-		ts, _ := newModernServerWith(t, Config{ClientKey: byHeader, MaxInFlight: 2}, holdingCall(nil))
+		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader, MaxInFlight: 2}, holdingCall(nil))
 		for range 3 {
 			openHeld(t, ts.URL, "a", "subscriptions/listen", listen)
 		}
@@ -119,7 +119,7 @@ func TestModernBounds(t *testing.T) {
 		}
 	})
 	t.Run("listens per client", func(t *testing.T) {
-		ts, _ := newModernServerWith(t, Config{ClientKey: byHeader}, holdingCall(nil))
+		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader}, holdingCall(nil))
 		var held []io.Closer
 		for range DefaultMaxListensPerClient {
 			held = append(held, openHeld(t, ts.URL, "a", "subscriptions/listen", listen))
@@ -132,7 +132,7 @@ func TestModernBounds(t *testing.T) {
 		held[0].Close()
 		waitFor(t, func() bool {
 			// Headers only: an admitted listen streams until closed.
-			resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, listen, map[string]string{"Mcp-Method": "subscriptions/listen", "X-Test-Client": "a"}))
+			resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, listen, map[string]string{"Mcp-Method": "subscriptions/listen", "X-Test-Client": "a"}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func TestModernBounds(t *testing.T) {
 		})
 	})
 	t.Run("listens in all", func(t *testing.T) {
-		ts, _ := newModernServerWith(t, Config{ClientKey: byHeader, MaxListens: 2}, holdingCall(nil))
+		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader, MaxListens: 2}, holdingCall(nil))
 		openHeld(t, ts.URL, "a", "subscriptions/listen", listen)
 		openHeld(t, ts.URL, "b", "subscriptions/listen", listen)
 		status, retry, _ := post(t, ts.URL, "c", "subscriptions/listen", listen)

@@ -7,9 +7,9 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
-// modernExchange describes a 2026-07-28 request: no session; the user, the
+// statelessExchange describes a 2026-07-28 request: no session; the user, the
 // claims and the client's address come from the request itself.
-func (s *Server) modernExchange(r *http.Request) *pipeline.Exchange {
+func (s *Server) statelessExchange(r *http.Request) *pipeline.Exchange {
 	ex := &pipeline.Exchange{Direction: pipeline.ToServer, ProtocolVersion: Version20260728}
 	if s.settings.chain.Len() == 0 {
 		return ex
@@ -22,13 +22,13 @@ func (s *Server) modernExchange(r *http.Request) *pipeline.Exchange {
 	return ex
 }
 
-// modernOutbound returns what the pipeline makes of each message a
+// statelessOutbound returns what the pipeline makes of each message a
 // 2026-07-28 call delivers: it runs on the client's writer (the request's
 // own goroutine), never on the upstream's reader, so a stage that waits
 // holds up only this request. nil means the message goes no further; a
 // response the pipeline stops becomes the gateway's error, since the client
 // waits for an answer.
-func (s *Server) modernOutbound(ctx context.Context, req *pipeline.Exchange, m *pipeline.Message) func(*delivery) *delivery {
+func (s *Server) statelessOutbound(ctx context.Context, req *pipeline.Exchange, m *pipeline.Message) func(*delivery) *delivery {
 	chain := s.settings.chain
 	if chain.Empty() {
 		return func(d *delivery) *delivery { return d }

@@ -11,8 +11,8 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// newModernServerWith is newModernServer with a Config to start from.
-func newModernServerWith(t *testing.T, cfg Config, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake) {
+// newStatelessServerWith is newStatelessServer with a Config to start from.
+func newStatelessServerWith(t *testing.T, cfg Config, call func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error) (*httptest.Server, *statelessFake) {
 	t.Helper()
 	fake := &statelessFake{call: call, seen: make(chan *upstream.StatelessRequest, 64)}
 	store := NewStore(Limits{}, nil)
@@ -26,13 +26,13 @@ func newModernServerWith(t *testing.T, cfg Config, call func(context.Context, *u
 	return ts, fake
 }
 
-// TestModernPassesUser: the authenticated user of a 2026-07-28 request
+// TestStatelessPassesUser: the authenticated user of a 2026-07-28 request
 // reaches the upstream, which partitions shared processes by it.
-func TestModernPassesUser(t *testing.T) {
-	ts, fake := newModernServerWith(t, Config{UserID: func(r *http.Request) string { return r.Header.Get("X-Test-User") }}, echoCall)
-	call := `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{` + modernMeta + `}}`
+func TestStatelessPassesUser(t *testing.T) {
+	ts, fake := newStatelessServerWith(t, Config{UserID: func(r *http.Request) string { return r.Header.Get("X-Test-User") }}, echoCall)
+	call := `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{` + statelessMeta + `}}`
 	for _, user := range []string{"alice", ""} {
-		resp, err := http.DefaultClient.Do(modernRequest(t, ts.URL, call, map[string]string{"Mcp-Method": "tools/list", "X-Test-User": user}))
+		resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, call, map[string]string{"Mcp-Method": "tools/list", "X-Test-User": user}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,7 +57,7 @@ func clientStreamOf(kind streamKind) ClientStream {
 	switch kind {
 	case standaloneStream:
 		return StreamGet
-	case legacyStream:
+	case sse2024Stream:
 		return StreamSSE2024
 	}
 	return StreamPost

@@ -160,8 +160,8 @@ func TestVersions(t *testing.T) {
 		if got := supportedSessionVersion(c.v); got != c.session {
 			t.Errorf("supportedSessionVersion(%s) = %v", c.v, got)
 		}
-		if got := isModernVersion(c.v); got != c.modern {
-			t.Errorf("isModernVersion(%s) = %v", c.v, got)
+		if got := isStatelessVersion(c.v); got != c.modern {
+			t.Errorf("isStatelessVersion(%s) = %v", c.v, got)
 		}
 		if got := batchesAllowed(c.v); got != c.batch {
 			t.Errorf("batchesAllowed(%s) = %v", c.v, got)

@@ -20,9 +20,9 @@ var sessionVersions = []string{Version20251125, Version20250618, Version20250326
 // on a session request.
 func supportedSessionVersion(v string) bool { return slices.Contains(sessionVersions, v) }
 
-// isModernVersion reports whether v is a stateless (2026-07-28 or later)
+// isStatelessVersion reports whether v is a stateless (2026-07-28 or later)
 // revision. Versions are dates, so they order as strings.
-func isModernVersion(v string) bool { return v >= Version20260728 }
+func isStatelessVersion(v string) bool { return v >= Version20260728 }
 
 // batchesAllowed reports whether revision v accepts JSON-RPC batches.
 func batchesAllowed(v string) bool { return v <= Version20250326 }

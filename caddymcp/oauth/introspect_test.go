@@ -1,4 +1,4 @@
-package auth
+package oauth
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/auth/authtest"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth/authtest"
 )
 
 // introspectingValidator is a Validator for as's tokens that introspects

@@ -1,9 +1,9 @@
-// Package auth checks OAuth 2.1 access tokens as an MCP resource server
+// Package oauth checks OAuth 2.1 access tokens as an MCP resource server
 // must (MCP authorization, RFC 9068, RFC 8707): JWTs signed by a
 // configured issuer with an asymmetric key from its JWKS, for this
 // resource, within their lifetime. It knows nothing of Caddy; the Caddy
 // handler (caddymcp's mcp_auth) turns its answers into HTTP.
-package auth
+package oauth
 
 import (
 	"context"
