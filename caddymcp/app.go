@@ -3,10 +3,10 @@ package caddymcp
 import (
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
@@ -24,9 +24,8 @@ type App struct {
 	pools  []appPool
 	starts []func() error // more to do when the configuration starts
 
-	hideUnauthorized atomic.Bool // an mcp_auth hides what tokens may not use (authhide.go)
+	shared mcpstate.Shared // what its mcp_auth handlers tell its mcp_proxy handlers
 
-	guards    []resourceGuard            // what the configuration's mcp_auth handlers guard (authguard.go)
 	endpoints map[string][]endpointClaim // session store keys claimed by its mcp_proxy handlers (endpoints.go)
 }
 
@@ -79,6 +78,9 @@ func (a *App) Start() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Shared returns the state the configuration's modules share (mcpstate).
+func (a *App) Shared() *mcpstate.Shared { return &a.shared }
 
 // Stop does nothing: pools outlive configurations and are stopped by their
 // usage pool when the last configuration using them is cleaned up.

@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"encoding/json"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
@@ -161,7 +163,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "name":
-			h.Name, err = singleArg(d)
+			h.Name, err = mcphttp.SingleArg(d)
 		case "stdio":
 			u := new(UpstreamConfig)
 			u.Stdio, err = parseStdio(d, &u.Name)
@@ -183,26 +185,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Record, err = parseRecord(d)
 		case "session_idle_timeout":
-			h.SessionIdleTimeout, err = durationArg(d)
+			h.SessionIdleTimeout, err = mcphttp.DurationArg(d)
 		case "max_sessions":
-			h.MaxSessions, err = positiveIntArg(d)
+			h.MaxSessions, err = mcphttp.PositiveIntArg(d)
 		case "max_sessions_per_client":
-			h.MaxSessionsPerClient, err = positiveIntArg(d)
+			h.MaxSessionsPerClient, err = mcphttp.PositiveIntArg(d)
 		case "request_timeout":
-			h.RequestTimeout, err = durationArg(d)
+			h.RequestTimeout, err = mcphttp.DurationArg(d)
 		case "max_message_size":
-			h.MaxMessageSize, err = sizeArg(d)
+			h.MaxMessageSize, err = mcphttp.SizeArg(d)
 		case "allowed_origins":
-			h.AllowedOrigins, err = appendArgs(d, h.AllowedOrigins)
+			h.AllowedOrigins, err = mcphttp.AppendArgs(d, h.AllowedOrigins)
 		case "allowed_hosts":
-			h.AllowedHosts, err = appendArgs(d, h.AllowedHosts)
+			h.AllowedHosts, err = mcphttp.AppendArgs(d, h.AllowedHosts)
 		case "verbose_errors":
 			if d.NextArg() {
 				err = d.ArgErr()
 			}
 			h.VerboseErrors = true
 		case "keepalive":
-			h.KeepAlive, err = durationArg(d)
+			h.KeepAlive, err = mcphttp.DurationArg(d)
 		case "replay_buffer":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
@@ -217,17 +219,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.ReplayBytes = int(size)
 		case "replay_budget":
-			h.ReplayBudget, err = sizeArg(d)
+			h.ReplayBudget, err = mcphttp.SizeArg(d)
 		case "max_in_flight":
-			h.MaxInFlight, err = positiveIntArg(d)
+			h.MaxInFlight, err = mcphttp.PositiveIntArg(d)
 		case "held_progress":
-			h.HeldProgressInterval, err = durationArg(d)
+			h.HeldProgressInterval, err = mcphttp.DurationArg(d)
 		case "intercept":
-			err = h.parseInterceptBlock(d) // stagescaddyfile.go
+			err = h.addStage("intercept", d) // stages/caddyfile.go
 		case "tools", "prompts", "resources":
-			err = h.parseFilterBlock(d)
+			err = h.addStage("filter", d)
 		case "max_held":
-			err = h.parseMaxHeld(d)
+			err = h.addStage("intercept", d)
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}
@@ -270,45 +272,45 @@ func parseStdio(d *caddyfile.Dispenser, name *string) (*StdioUpstream, error) {
 			}
 			u.Env[args[0]] = args[1]
 		case "dir":
-			u.Dir, err = singleArg(d)
+			u.Dir, err = mcphttp.SingleArg(d)
 		case "max_processes":
-			u.MaxProcesses, err = positiveIntArg(d)
+			u.MaxProcesses, err = mcphttp.PositiveIntArg(d)
 		case "warm":
 			var n int
-			n, err = intArg(d)
+			n, err = mcphttp.IntArg(d)
 			if err == nil && n < 0 {
 				err = d.Errf("warm must be zero or positive, got %d", n)
 			}
 			u.Warm = &n
 		case "idle_timeout":
-			u.IdleTimeout, err = durationArg(d)
+			u.IdleTimeout, err = mcphttp.DurationArg(d)
 		case "stop_timeout":
-			u.StopTimeout, err = durationArg(d)
+			u.StopTimeout, err = mcphttp.DurationArg(d)
 		case "acquire_timeout":
-			u.AcquireTimeout, err = durationArg(d)
+			u.AcquireTimeout, err = mcphttp.DurationArg(d)
 		case "protocol":
-			u.Protocol, err = singleArg(d)
+			u.Protocol, err = mcphttp.SingleArg(d)
 			if err == nil && u.Protocol != "legacy" && u.Protocol != "modern" && u.Protocol != "auto" {
 				err = d.Errf("protocol must be legacy, modern or auto, got %q", u.Protocol)
 			}
 		case "probe_timeout":
-			u.ProbeTimeout, err = durationArg(d)
+			u.ProbeTimeout, err = mcphttp.DurationArg(d)
 		case "shared":
 			var n int
-			n, err = intArg(d)
+			n, err = mcphttp.IntArg(d)
 			if err == nil && n < 0 {
 				err = d.Errf("shared must be zero (off) or positive, got %d", n)
 			}
 			u.Shared = &n
 		case "spare_check":
-			u.SpareCheck, err = singleArg(d)
+			u.SpareCheck, err = mcphttp.SingleArg(d)
 			if err == nil {
 				if cerr := u.checkSpareCheck(); cerr != nil {
 					err = d.Err(cerr.Error())
 				}
 			}
 		case "spare_check_timeout":
-			u.SpareCheckTimeout, err = durationArg(d)
+			u.SpareCheckTimeout, err = mcphttp.DurationArg(d)
 		default:
 			return nil, d.Errf("unrecognized stdio subdirective %q", d.Val())
 		}
@@ -328,7 +330,7 @@ func parseStdio(d *caddyfile.Dispenser, name *string) (*StdioUpstream, error) {
 
 // parseHTTP parses `http <url> { ... }`; a name line sets *name.
 func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
-	raw, err := singleArgKeepBlock(d)
+	raw, err := mcphttp.SingleArgKeepBlock(d)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +358,7 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 		case "name":
 			*name, err = upstreamNameArg(d)
 		case "transport":
-			u.MCPTransport, err = singleArg(d)
+			u.MCPTransport, err = mcphttp.SingleArg(d)
 			if err == nil && (u.MCPTransport == "" || !validMCPTransport(u.MCPTransport)) {
 				err = d.Errf("transport must be streamable, sse or auto, got %q", u.MCPTransport)
 			}
@@ -377,11 +379,11 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 		case "auth":
 			u.Auth, err = parseUpstreamAuth(d) // httpauth.go
 		case "response_header_timeout":
-			u.ResponseHeaderTimeout, err = durationArg(d)
+			u.ResponseHeaderTimeout, err = mcphttp.DurationArg(d)
 		case "idle_timeout":
-			u.IdleTimeout, err = durationArg(d)
+			u.IdleTimeout, err = mcphttp.DurationArg(d)
 		case "dial_timeout":
-			transport().DialTimeout, err = durationArg(d)
+			transport().DialTimeout, err = mcphttp.DurationArg(d)
 		case "tls_trusted_ca_certs":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -396,7 +398,7 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 			tls().ClientCertificateFile, tls().ClientCertificateKeyFile = args[0], args[1]
 		case "tls_server_name":
 			var name string
-			name, err = singleArg(d)
+			name, err = mcphttp.SingleArg(d)
 			tls().ServerName = name
 		case "tls_insecure_skip_verify":
 			if d.NextArg() {
@@ -420,85 +422,51 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 	return u, nil
 }
 
-// singleArgKeepBlock reads exactly one argument and leaves a following
-// block for the caller.
-func singleArgKeepBlock(d *caddyfile.Dispenser) (string, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return "", d.Errf("%s takes exactly one argument", "http <url>")
-	}
-	return args[0], nil
-}
-
-func singleArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return v, nil
-}
-
-func appendArgs(d *caddyfile.Dispenser, to []string) ([]string, error) {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return nil, d.ArgErr()
-	}
-	return append(to, args...), nil
-}
-
-func intArg(d *caddyfile.Dispenser) (int, error) {
-	name := d.Val()
-	s, err := singleArg(d)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, d.Errf("%s: %q is not an integer", name, s)
-	}
-	return n, nil
-}
-
-func positiveIntArg(d *caddyfile.Dispenser) (int, error) {
-	name := d.Val()
-	n, err := intArg(d)
-	if err == nil && n <= 0 {
-		err = d.Errf("%s must be a positive integer, got %d", name, n)
-	}
-	return n, err
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	name := d.Val()
-	s, err := singleArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil {
-		return 0, d.Errf("%s: invalid duration %q: %v", name, s, err)
-	}
-	if dur <= 0 {
-		return 0, d.Errf("%s must be positive, got %s", name, s)
-	}
-	return caddy.Duration(dur), nil
-}
-
-func sizeArg(d *caddyfile.Dispenser) (int64, error) {
-	name := d.Val()
-	s, err := singleArg(d)
-	if err != nil {
-		return 0, err
-	}
-	size, err := humanize.ParseBytes(s)
-	if err != nil || size == 0 || size > math.MaxInt64 {
-		return 0, d.Errf("%s: invalid size %q (e.g. 4MB, 512KiB)", name, s)
-	}
-	return int64(size), nil
-}
-
 // Interface guard.
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// addStage parses the subdirective at d into the handler's stage named
+// stage (adding it if there is none yet): the stage module, decoded from
+// its JSON so far, parses the subdirective itself (caddyfile.Unmarshaler,
+// caddymcp/stages), so mcp_proxy needs not import it. The filter stage is
+// kept first, before the intercept stage.
+func (h *Handler) addStage(stage string, d *caddyfile.Dispenser) error {
+	idx := -1
+	var current json.RawMessage
+	for i, raw := range h.Pipeline {
+		var head struct {
+			Stage string `json:"stage"`
+		}
+		if json.Unmarshal(raw, &head) == nil && head.Stage == stage {
+			idx, current = i, raw
+			break
+		}
+	}
+	mod, err := caddy.GetModule(StagesNamespace + "." + stage)
+	if err != nil {
+		return d.Errf("%s: %v", d.Val(), err)
+	}
+	v := mod.New()
+	if current != nil {
+		if err := json.Unmarshal(current, v); err != nil {
+			return err
+		}
+	}
+	u, ok := v.(caddyfile.Unmarshaler)
+	if !ok {
+		return d.Errf("%s: stage module %s cannot be set up from the Caddyfile", d.Val(), mod.ID)
+	}
+	if err := u.UnmarshalCaddyfile(d); err != nil {
+		return err
+	}
+	raw := caddyconfig.JSONModuleObject(v, "stage", stage, nil)
+	switch {
+	case idx >= 0:
+		h.Pipeline[idx] = raw
+	case stage == "filter":
+		h.Pipeline = append([]json.RawMessage{raw}, h.Pipeline...)
+	default:
+		h.Pipeline = append(h.Pipeline, raw)
+	}
+	return nil
+}

@@ -20,6 +20,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
@@ -132,7 +134,7 @@ type Handler struct {
 	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
 	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
 	storeKey   string
-	poolKeys   []string // in stdioPools
+	poolKeys   []string // in mcpstate.StdioPools
 	memberKeys []string // in memberStates
 	members    []*balance.Member
 	built      []*provisionedUpstream
@@ -142,7 +144,7 @@ type Handler struct {
 	metrics    *endpointMetrics
 	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
 
-	calls        *callLog       // the endpoint's recent tool calls (calls.go); nil when not observing
+	calls        *mcpstate.CallLog       // the endpoint's recent tool calls (calls.go); nil when not observing
 	callRedactor *tape.Redactor // what its tapes redact, applied when the calls are read
 }
 
@@ -204,18 +206,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		IdleTimeout:          idle,
 		ReplayBudget:         cmp.Or(h.ReplayBudget, DefaultReplayBudget),
 	}
-	sval, _, err := sessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
-		return &storeEntry{store: front.NewStore(limits, h.logger), calls: new(callLog)}, nil
+	sval, _, err := mcpstate.SessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
+		return &mcpstate.StoreEntry{Store: front.NewStore(limits, h.logger), Calls: new(mcpstate.CallLog)}, nil
 	})
 	if err != nil {
 		return err
 	}
-	store := sval.(*storeEntry).store
+	store := sval.(*mcpstate.StoreEntry).Store
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("mcp_proxy: registering metrics: %v", err)
 	}
 	store.SetLimits(limits)
-	sval.(*storeEntry).describe(h.built, h.members)
+	describe(sval.(*mcpstate.StoreEntry), h.built, h.members)
 
 	chain, err := h.provisionPipeline(ctx)
 	if err != nil {
@@ -247,9 +249,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
 	}
 	if observeRequests {
-		cfg.OnRequest = publishRequestInfo
+		cfg.OnRequest = mcphttp.PublishRequestInfo
 		cfg.OnAnswer = h.onAnswer
-		h.calls = sval.(*storeEntry).calls
+		h.calls = sval.(*mcpstate.StoreEntry).Calls
 		if h.callRedactor, err = callRedactor(h.Record); err != nil {
 			return err
 		}
@@ -329,12 +331,12 @@ func (h *Handler) Cleanup() error {
 	}
 	var errs []error
 	if h.storeKey != "" {
-		if _, err := sessionStores.Delete(h.storeKey); err != nil {
+		if _, err := mcpstate.SessionStores.Delete(h.storeKey); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, key := range h.poolKeys {
-		if _, err := stdioPools.Delete(key); err != nil {
+		if _, err := mcpstate.StdioPools.Delete(key); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -369,7 +371,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	h.server.ServeHTTP(rec, r)
 	var method string
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		method, _ = repl.GetString(PlaceholderMethod) // set by publishRequestInfo
+		method, _ = repl.GetString(mcphttp.PlaceholderMethod) // set by mcphttp.PublishRequestInfo
 	}
 	h.metrics.observe(method, rec.status, rec.rpcError.Load(), time.Since(start))
 	return nil

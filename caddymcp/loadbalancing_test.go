@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
@@ -18,7 +19,7 @@ func TestKeyedPolicies(t *testing.T) {
 	names := []string{"a", "b", "c"}
 	members := make([]*balance.Member, len(names))
 	for i, n := range names {
-		m, err := balance.NewMember(n, kindHTTP, &balance.Group{}, nil)
+		m, err := balance.NewMember(n, mcpstate.KindHTTP, &balance.Group{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
 
@@ -87,7 +88,7 @@ func initMetrics() {
 
 // collectors are every collector of the module, made by initMetrics.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, interceptions}
+	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions}
 }
 
 // registerMetrics registers the collectors with ctx's registry, which is

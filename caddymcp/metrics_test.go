@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -77,13 +78,13 @@ func TestStatusRecorder(t *testing.T) {
 // evictions; registering twice (a reload) is not an error.
 func TestStateCollector(t *testing.T) {
 	const name = "unit-state"
-	_, _, err := sessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
-		return &storeEntry{store: front.NewStore(front.Limits{MaxSessions: 1}, zap.NewNop())}, nil
+	_, _, err := mcpstate.SessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
+		return &mcpstate.StoreEntry{store: front.NewStore(front.Limits{MaxSessions: 1}, zap.NewNop())}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _, _ = sessionStores.Delete(name) }()
+	defer func() { _, _ = mcpstate.SessionStores.Delete(name) }()
 	initMetrics()
 	want := `
 # HELP caddy_mcp_sessions Live MCP sessions of the endpoint.

@@ -3,6 +3,7 @@ package caddymcp
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
@@ -40,23 +41,23 @@ func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (stateCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, e := range storeEntries() {
-		ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(e.store.Len()), name)
-		ch <- prometheus.MustNewConstMetric(descEvictions, prometheus.CounterValue, float64(e.store.Evicted()), name)
+	for name, e := range mcpstate.StoreEntries() {
+		ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(e.Store.Len()), name)
+		ch <- prometheus.MustNewConstMetric(descEvictions, prometheus.CounterValue, float64(e.Store.Evicted()), name)
 	}
 	// A reload that changes an endpoint's command holds its old pool and
 	// its new one at once: their figures add up under the one endpoint
 	// (a label set collected twice would fail the whole scrape).
 	pools := make(map[string]*pool.Stats)
 	var order []string
-	stdioPools.Range(func(_, val any) bool {
-		if p, ok := val.(*stdioEntry); ok {
-			st := p.pool.Stats()
-			sum := pools[p.endpoint]
+	mcpstate.StdioPools.Range(func(_, val any) bool {
+		if p, ok := val.(*mcpstate.StdioEntry); ok {
+			st := p.Pool.Stats()
+			sum := pools[p.Endpoint]
 			if sum == nil {
 				sum = new(pool.Stats)
-				pools[p.endpoint] = sum
-				order = append(order, p.endpoint)
+				pools[p.Endpoint] = sum
+				order = append(order, p.Endpoint)
 			}
 			sum.Live += st.Live
 			sum.Spares += st.Spares

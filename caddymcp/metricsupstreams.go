@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 )
 
 // descUpstreamHealthy is the gauge of each upstream's health: 1 when it
@@ -24,17 +26,17 @@ func (upstreamHealthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- desc
 // Collect sends each configured upstream's health.
 func (upstreamHealthCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
-	for endpoint, e := range storeEntries() {
-		descs := e.upstreams.Load()
+	for endpoint, e := range mcpstate.StoreEntries() {
+		descs := e.Upstreams.Load()
 		if descs == nil {
 			continue
 		}
 		for _, d := range *descs {
 			v := 1.0
-			if d.member != nil && !d.member.Status(now).Healthy {
+			if d.Member != nil && !d.Member.Status(now).Healthy {
 				v = 0
 			}
-			ch <- prometheus.MustNewConstMetric(descUpstreamHealthy, prometheus.GaugeValue, v, endpoint, d.name)
+			ch <- prometheus.MustNewConstMetric(descUpstreamHealthy, prometheus.GaugeValue, v, endpoint, d.Name)
 		}
 	}
 }

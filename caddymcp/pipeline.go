@@ -48,8 +48,8 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 			if !ok {
 				return nil, fmt.Errorf("mcp_proxy: pipeline stage %d (%T) does not implement pipeline.Stage", i, m)
 			}
-			if named, ok := s.(interface{ setEndpoint(string) }); ok {
-				named.setEndpoint(h.storeKey)
+			if named, ok := s.(interface{ SetEndpoint(string) }); ok {
+				named.SetEndpoint(h.storeKey)
 			}
 			stages = append(stages, namedStage(s))
 		}

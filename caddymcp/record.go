@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/tape/record"
@@ -33,25 +35,7 @@ type RecordConfig struct {
 	Sample float64 `json:"sample,omitempty"`
 
 	poolKey string
-	entry   *recorderEntry
-}
-
-// recorders holds each endpoint's recorder across reloads that keep its
-// record settings, so that a live session's tape goes on in the same file.
-var recorders = caddy.NewUsagePool()
-
-// recorderEntry is a recorder and the writer it writes through.
-type recorderEntry struct {
-	dir      string
-	endpoint string
-	writer   *tape.Writer
-	recorder *record.Recorder
-}
-
-// Destruct writes what is queued and closes the tapes.
-func (e *recorderEntry) Destruct() error {
-	e.writer.Close()
-	return nil
+	entry   *mcpstate.RecorderEntry
 }
 
 // provision builds the recorder of the endpoint: a tap of its chain.
@@ -79,20 +63,20 @@ func (c *RecordConfig) provision(ctx caddy.Context, endpoint, upstreamName strin
 	settings, _ := json.Marshal(c)
 	c.poolKey = endpoint + "|" + upstreamName + "|" + dir + "|" + hashKey(settings)
 	logger := ctx.Logger().Named("record")
-	val, _, err := recorders.LoadOrNew(c.poolKey, func() (caddy.Destructor, error) {
+	val, _, err := mcpstate.Recorders.LoadOrNew(c.poolKey, func() (caddy.Destructor, error) {
 		w := tape.NewWriter(tape.WriterOptions{Dir: dir, MaxSize: c.MaxSize, Redactor: redactor, Logger: logger})
 		rec := record.New(record.Config{
 			Writer: w, Endpoint: endpoint, Upstream: upstreamName, Sample: c.Sample,
 			User: userIDFromContext, Client: clientIPFromContext,
 		})
-		return &recorderEntry{dir: dir, endpoint: endpoint, writer: w, recorder: rec}, nil
+		return &mcpstate.RecorderEntry{Dir: dir, Endpoint: endpoint, Writer: w, Recorder: rec}, nil
 	})
 	if err != nil {
 		c.poolKey = ""
 		return nil, fmt.Errorf("record: %v", err)
 	}
-	c.entry = val.(*recorderEntry)
-	return c.entry.recorder, nil
+	c.entry = val.(*mcpstate.RecorderEntry)
+	return c.entry.Recorder, nil
 }
 
 // cleanup releases this configuration's hold on the recorder.
@@ -100,7 +84,7 @@ func (c *RecordConfig) cleanup() error {
 	if c.poolKey == "" {
 		return nil
 	}
-	_, err := recorders.Delete(c.poolKey)
+	_, err := mcpstate.Recorders.Delete(c.poolKey)
 	return err
 }
 
@@ -155,17 +139,17 @@ func parseRecord(d *caddyfile.Dispenser) (*RecordConfig, error) {
 		var err error
 		switch d.Val() {
 		case "redact":
-			c.Redact, err = appendArgs(d, c.Redact)
+			c.Redact, err = mcphttp.AppendArgs(d, c.Redact)
 			if err == nil {
 				if _, perr := tape.NewRedactor(c.Redact); perr != nil {
 					err = d.Err(perr.Error())
 				}
 			}
 		case "max_size":
-			c.MaxSize, err = sizeArg(d)
+			c.MaxSize, err = mcphttp.SizeArg(d)
 		case "sample":
 			var s string
-			if s, err = singleArg(d); err == nil {
+			if s, err = mcphttp.SingleArg(d); err == nil {
 				c.Sample, err = strconv.ParseFloat(s, 64)
 				if err != nil || c.Sample <= 0 || c.Sample > 1 {
 					err = d.Errf("sample must be a fraction in (0, 1], e.g. 0.1, got %q", s)

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 )
 
@@ -101,19 +102,19 @@ func parseUpstreamAuth(d *caddyfile.Dispenser) (*UpstreamAuth, error) {
 		var err error
 		switch d.Val() {
 		case "token_url":
-			cc.TokenURL, err = singleArg(d)
+			cc.TokenURL, err = mcphttp.SingleArg(d)
 		case "client_id":
-			cc.ClientID, err = singleArg(d)
+			cc.ClientID, err = mcphttp.SingleArg(d)
 		case "client_secret":
-			cc.ClientSecret, err = singleArg(d)
+			cc.ClientSecret, err = mcphttp.SingleArg(d)
 		case "scopes":
-			cc.Scopes, err = appendArgs(d, cc.Scopes)
+			cc.Scopes, err = mcphttp.AppendArgs(d, cc.Scopes)
 		case "audience":
-			cc.Audience, err = singleArg(d)
+			cc.Audience, err = mcphttp.SingleArg(d)
 		case "resource":
-			cc.Resource, err = singleArg(d)
+			cc.Resource, err = mcphttp.SingleArg(d)
 		case "auth_method":
-			cc.AuthMethod, err = singleArg(d)
+			cc.AuthMethod, err = mcphttp.SingleArg(d)
 			if err == nil && cc.AuthMethod != auth.ClientSecretBasic && cc.AuthMethod != auth.ClientSecretPost {
 				err = d.Errf("auth_method must be %s or %s, got %q", auth.ClientSecretBasic, auth.ClientSecretPost, cc.AuthMethod)
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
 )
@@ -58,7 +59,7 @@ func parseReplay(d *caddyfile.Dispenser, name *string) (*ReplayUpstream, error) 
 			}
 			*name = n
 		case "match":
-			m, err := singleArg(d)
+			m, err := mcphttp.SingleArg(d)
 			if err != nil {
 				return nil, err
 			}

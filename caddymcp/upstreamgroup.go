@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
@@ -77,7 +78,7 @@ func (h *Handler) group(ctx caddy.Context, app *App, storeKey string, built []*p
 		members[i] = val.(*memberEntry).member
 		cfg := hc
 		cfg.Check = b.check
-		if b.kind == kindHTTP {
+		if b.kind == mcpstate.KindHTTP {
 			cfg.Check = balance.MCPCheck()
 			if h.HealthChecks != nil && h.HealthChecks.URI != "" {
 				cfg.Check = uriCheck(h.Upstreams[i].HTTP, h.HealthChecks.URI)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
@@ -121,12 +122,12 @@ type provisionedUpstream struct {
 	kind    string
 	address string // scheme://host:port, or the executable's name
 	up      upstream.Upstream
-	pool    *stdioEntry // for stdio
+	pool    *mcpstate.StdioEntry // for stdio
 	check   balance.Checker
 }
 
 // buildStdio builds a stdio upstream from the endpoint's pool of it,
-// kept across reloads in stdioPools. storeKey and name make the pool the
+// kept across reloads in mcpstate.StdioPools. storeKey and name make the pool the
 // endpoint's own; it starts with the configuration (the mcp app).
 func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, storeKey, name string, maxMessage int) (*provisionedUpstream, error) {
 	if err := u.checkSpareCheck(); err != nil {
@@ -141,7 +142,7 @@ func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, stor
 		return nil, err
 	}
 	key := poolKey(storeKey+"|"+name, processKey(poolCfg), u.Protocol)
-	val, loaded, err := stdioPools.LoadOrNew(key, func() (caddy.Destructor, error) {
+	val, loaded, err := mcpstate.StdioPools.LoadOrNew(key, func() (caddy.Destructor, error) {
 		p, err := pool.New(poolCfg)
 		if err != nil {
 			return nil, err
@@ -151,30 +152,30 @@ func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, stor
 			p.Close()
 			return nil, err
 		}
-		return &stdioEntry{pool: p, upstream: up, endpoint: storeKey, name: name, command: commandName(poolCfg.Command)}, nil
+		return &mcpstate.StdioEntry{Pool: p, Upstream: up, Endpoint: storeKey, Name: name, Command: commandName(poolCfg.Command)}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	h.poolKeys = append(h.poolKeys, key)
-	entry := val.(*stdioEntry)
+	entry := val.(*mcpstate.StdioEntry)
 	var apply func() error
 	if loaded {
 		// A pool kept from the running configuration: this configuration's
 		// sizes and timeouts apply once it starts, not while it is only
 		// provisioned (caddy validate, or a reload that fails later).
 		apply = func() error {
-			if err := entry.pool.SetLimits(poolCfg); err != nil {
+			if err := entry.Pool.SetLimits(poolCfg); err != nil {
 				return fmt.Errorf("mcp_proxy: stdio: %v", err)
 			}
-			if err := entry.upstream.SetLive(opts, maxMessage); err != nil {
+			if err := entry.Upstream.SetLive(opts, maxMessage); err != nil {
 				return fmt.Errorf("mcp_proxy: stdio: %v", err)
 			}
 			return nil
 		}
 	}
-	app.register(entry.pool, apply)
-	return &provisionedUpstream{name: name, kind: kindStdio, address: entry.command, up: entry.upstream, pool: entry,
+	app.register(entry.Pool, apply)
+	return &provisionedUpstream{name: name, kind: mcpstate.KindStdio, address: entry.Command, up: entry.Upstream, pool: entry,
 		check: stdio.CrashLoopCheck()}, nil
 }
 
@@ -228,7 +229,7 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 			if err != nil {
 				return nil, fmt.Errorf("mcp_proxy: upstream %s: replay: %v", name, err)
 			}
-			built[i] = &provisionedUpstream{name: name, kind: kindReplay, address: "replay", up: up}
+			built[i] = &provisionedUpstream{name: name, kind: mcpstate.KindReplay, address: "replay", up: up}
 			continue
 		}
 		if observeRequests {
@@ -238,7 +239,7 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 		if err != nil {
 			return nil, fmt.Errorf("mcp_proxy: upstream %s: http: %v", name, err)
 		}
-		built[i] = &provisionedUpstream{name: name, kind: kindHTTP, address: httpAddress(u.HTTP.URL), up: up}
+		built[i] = &provisionedUpstream{name: name, kind: mcpstate.KindHTTP, address: httpAddress(u.HTTP.URL), up: up}
 	}
 	up, err := h.group(ctx, app, h.storeKey, built)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
@@ -47,28 +48,28 @@ func (h *Handler) unmarshalBalancing(d *caddyfile.Dispenser) error {
 		h.LBPolicyRaw = caddyconfig.JSONModuleObject(mod, "policy", name, nil)
 	case "lb_retries":
 		var n int
-		n, err = intArg(d)
+		n, err = mcphttp.IntArg(d)
 		if err == nil && n < 0 {
 			err = d.Errf("lb_retries must be zero or positive, got %d", n)
 		}
 		h.LBRetries = &n
 	case "health_interval":
-		health().Interval, err = durationArg(d)
+		health().Interval, err = mcphttp.DurationArg(d)
 	case "health_timeout":
-		health().Timeout, err = durationArg(d)
+		health().Timeout, err = mcphttp.DurationArg(d)
 	case "health_uri":
 		var uri string
-		uri, err = singleArg(d)
+		uri, err = mcphttp.SingleArg(d)
 		if err == nil && !strings.HasPrefix(uri, "/") {
 			err = d.Errf("health_uri must be a path such as /healthz, got %q", uri)
 		}
 		health().URI = uri
 	case "fail_duration":
-		health().FailDuration, err = durationArg(d)
+		health().FailDuration, err = mcphttp.DurationArg(d)
 	case "max_fails":
-		health().MaxFails, err = positiveIntArg(d)
+		health().MaxFails, err = mcphttp.PositiveIntArg(d)
 	case "unhealthy_latency":
-		health().UnhealthyLatency, err = durationArg(d)
+		health().UnhealthyLatency, err = mcphttp.DurationArg(d)
 	}
 	return err
 }
@@ -91,7 +92,7 @@ func (h *Handler) checkBalancing(d *caddyfile.Dispenser) error {
 
 // upstreamNameArg reads an upstream's name line.
 func upstreamNameArg(d *caddyfile.Dispenser) (string, error) {
-	name, err := singleArg(d)
+	name, err := mcphttp.SingleArg(d)
 	if err != nil {
 		return "", err
 	}

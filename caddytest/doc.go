@@ -15,6 +15,6 @@
 package caddytest
 
 import (
-	// Register the mcp_proxy Caddy modules for the in-process Caddy.
-	_ "github.com/caddy-mcp/caddy-mcp/caddymcp"
+	// Register every caddy-mcp module for the in-process Caddy.
+	_ "github.com/caddy-mcp/caddy-mcp"
 )

@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 )
 
 func init() {
@@ -57,7 +59,7 @@ const adminEndReason = "the gateway's operator ended the session"
 
 // handleListSessions serves GET /mcp_proxy/sessions.
 func handleListSessions(w http.ResponseWriter, r *http.Request) error {
-	if err := allowMethods(w, r, http.MethodGet); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
 	q, err := parseSessionQuery(r.URL.Query())
@@ -72,7 +74,7 @@ func handleSession(w http.ResponseWriter, r *http.Request) error {
 	if id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, adminSessionsPath+"/"), "/record"); ok && id != "" && !strings.Contains(id, "/") {
 		return handleSessionRecord(w, r, id) // [tapes] adminrecord.go
 	}
-	if err := allowMethods(w, r, http.MethodGet, http.MethodDelete); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet, http.MethodDelete); err != nil {
 		return err
 	}
 	id := strings.TrimPrefix(r.URL.Path, adminSessionsPath+"/")
@@ -97,25 +99,10 @@ func handleSession(w http.ResponseWriter, r *http.Request) error {
 
 // handleUpstreams serves GET /mcp_proxy/upstreams.
 func handleUpstreams(w http.ResponseWriter, r *http.Request) error {
-	if err := allowMethods(w, r, http.MethodGet); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, adminUpstreams{Upstreams: listUpstreams()})
-}
-
-// allowMethods answers 405 with an Allow header unless r uses one of
-// methods.
-func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) error {
-	for _, m := range methods {
-		if r.Method == m {
-			return nil
-		}
-	}
-	w.Header().Set("Allow", strings.Join(methods, ", "))
-	return caddy.APIError{
-		HTTPStatus: http.StatusMethodNotAllowed,
-		Err:        fmt.Errorf("method %s not allowed; use %s", r.Method, strings.Join(methods, " or ")),
-	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
@@ -170,29 +171,29 @@ func TestAdminRoutesRefuseWrongRequests(t *testing.T) {
 func TestAdminUpstreams(t *testing.T) {
 	httpName, stdioName := "unit-admin-http", "unit-admin-stdio"
 	for name, u := range map[string]*HTTPUpstream{httpName: {URL: "https://user:pw@mcp.example.com/v1/rpc?token=tok"}, stdioName: nil} {
-		val, _, err := sessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
-			return &storeEntry{store: front.NewStore(front.Limits{}, nil)}, nil
+		val, _, err := mcpstate.SessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
+			return &mcpstate.StoreEntry{store: front.NewStore(front.Limits{}, nil)}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var built []*provisionedUpstream
 		if u != nil {
-			built = []*provisionedUpstream{{name: "mcp.example.com", kind: kindHTTP, address: httpAddress(u.URL)}}
+			built = []*provisionedUpstream{{name: "mcp.example.com", kind: mcpstate.KindHTTP, address: httpAddress(u.URL)}}
 		}
-		val.(*storeEntry).describe(built, nil)
-		t.Cleanup(func() { _, _ = sessionStores.Delete(name) })
+		val.(*mcpstate.StoreEntry).describe(built, nil)
+		t.Cleanup(func() { _, _ = mcpstate.SessionStores.Delete(name) })
 	}
 	p, err := pool.New(pool.Config{Command: "/opt/servers/mcp-server", Args: []string{"--api-key", "secret"}, Env: map[string]string{"KEY": "secret"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := stdioPools.LoadOrNew(stdioName+"|unit", func() (caddy.Destructor, error) {
-		return &stdioEntry{pool: p, upstream: stdio.New(p, 1<<20, nil), endpoint: stdioName, name: "mcp-server", command: commandName("/opt/servers/mcp-server")}, nil
+	if _, _, err := mcpstate.StdioPools.LoadOrNew(stdioName+"|unit", func() (caddy.Destructor, error) {
+		return &mcpstate.StdioEntry{pool: p, upstream: stdio.New(p, 1<<20, nil), endpoint: stdioName, name: "mcp-server", command: commandName("/opt/servers/mcp-server")}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = stdioPools.Delete(stdioName + "|unit") })
+	t.Cleanup(func() { _, _ = mcpstate.StdioPools.Delete(stdioName + "|unit") })
 
 	w, err := serveAdmin(t, adminUpstreamsPath, http.MethodGet, "/mcp_proxy/upstreams")
 	if err != nil {

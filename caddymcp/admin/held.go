@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"encoding/json"
@@ -12,14 +12,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/hold"
 )
-
-// heldMessages holds what pause rules hold, for every endpoint. It is
-// package-level so that a reload that keeps an endpoint keeps its held
-// messages decidable (their sessions, and the goroutines that wait, survive
-// the reload).
-var heldMessages = hold.NewRegistry()
 
 // adminHeldPath is the admin API path of held messages.
 const adminHeldPath = "/mcp_proxy/held"
@@ -31,10 +27,10 @@ type adminHeldList struct {
 
 // handleListHeld serves GET /mcp_proxy/held.
 func handleListHeld(w http.ResponseWriter, r *http.Request) error {
-	if err := allowMethods(w, r, http.MethodGet); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, adminHeldList{Held: heldMessages.List()})
+	return writeJSON(w, http.StatusOK, adminHeldList{Held: mcpstate.Held.List()})
 }
 
 // maxDecisionBody bounds the body of a decision (a replacement message).
@@ -45,7 +41,7 @@ const maxDecisionBody = 4 << 20
 func handleHeld(w http.ResponseWriter, r *http.Request) error {
 	rest := strings.TrimPrefix(r.URL.Path, adminHeldPath+"/")
 	if rest == "events" {
-		if err := allowMethods(w, r, http.MethodGet); err != nil {
+		if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 			return err
 		}
 		return streamHeldEvents(w, r)
@@ -55,7 +51,7 @@ func handleHeld(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound,
 			Err: errors.New("no such route; use /mcp_proxy/held/<id>/continue, /block or /respond, or /mcp_proxy/held/events")}
 	}
-	if err := allowMethods(w, r, http.MethodPost); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodPost); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDecisionBody))
@@ -66,7 +62,7 @@ func handleHeld(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	switch err := heldMessages.Decide(id, d, replacement); {
+	switch err := mcpstate.Held.Decide(id, d, replacement); {
 	case errors.Is(err, hold.ErrUnknown):
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q: %v", id, err)}
 	case err != nil:
@@ -123,7 +119,7 @@ func streamHeldEvents(w http.ResponseWriter, r *http.Request) error {
 	if srv, ok := ctx.Value(http.ServerContextKey).(*http.Server); ok {
 		shutdown = serverShutdown(srv)
 	}
-	events, stop := heldMessages.Listen()
+	events, stop := mcpstate.Held.Listen()
 	defer stop()
 	rc := http.NewResponseController(w)
 	h := w.Header()

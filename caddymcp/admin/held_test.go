@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"bufio"
@@ -13,11 +13,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/hold"
 )
 
-// holdForTest holds a tools/call in heldMessages and returns its id and
+// holdForTest holds a tools/call in mcpstate.Held and returns its id and
 // the channel of its decision.
 func holdForTest(t *testing.T) (string, <-chan hold.Decision) {
 	t.Helper()
@@ -25,13 +26,13 @@ func holdForTest(t *testing.T) (string, <-chan hold.Decision) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, stop := heldMessages.Listen()
+	events, stop := mcpstate.Held.Listen()
 	defer stop()
 	out := make(chan hold.Decision, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
-		d, _ := heldMessages.Hold(ctx, hold.Entry{Endpoint: "ep", Rule: "approve", Direction: "to_server", Method: "tools/call", Tool: "deploy"}, m, 0, 0)
+		d, _ := mcpstate.Held.Hold(ctx, hold.Entry{Endpoint: "ep", Rule: "approve", Direction: "to_server", Method: "tools/call", Tool: "deploy"}, m, 0, 0)
 		out <- d
 	}()
 	select {
@@ -134,7 +135,7 @@ func TestAdminHeldDecisions(t *testing.T) {
 				if len(out) != 0 {
 					t.Error("a refused decision ended the hold")
 				}
-				_ = heldMessages.Decide(id, hold.Decision{Kind: hold.Continue}, nil)
+				_ = mcpstate.Held.Decide(id, hold.Decision{Kind: hold.Continue}, nil)
 				<-out
 				return
 			}
@@ -200,7 +201,7 @@ func TestAdminHeldEvents(t *testing.T) {
 	if entry, _ := ev["entry"].(map[string]any); typ != "held" || entry["id"] != id {
 		t.Errorf("%s %v", typ, ev)
 	}
-	if err := heldMessages.Decide(id, hold.Decision{Kind: hold.Block}, nil); err != nil {
+	if err := mcpstate.Held.Decide(id, hold.Decision{Kind: hold.Block}, nil); err != nil {
 		t.Fatal(err)
 	}
 	<-out

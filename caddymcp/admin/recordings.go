@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
@@ -39,10 +41,10 @@ type adminRecording struct {
 }
 
 // recorderEntries returns the live recorders.
-func recorderEntries() []*recorderEntry {
-	var out []*recorderEntry
-	recorders.Range(func(_, v any) bool {
-		out = append(out, v.(*recorderEntry))
+func recorderEntries() []*mcpstate.RecorderEntry {
+	var out []*mcpstate.RecorderEntry
+	mcpstate.Recorders.Range(func(_, v any) bool {
+		out = append(out, v.(*mcpstate.RecorderEntry))
 		return true
 	})
 	return out
@@ -50,12 +52,12 @@ func recorderEntries() []*recorderEntry {
 
 // recordDirs returns the live recorders, one per record directory and
 // endpoint (a reload overlaps two entries of the same).
-func recordDirs() []*recorderEntry {
-	var out []*recorderEntry
+func recordDirs() []*mcpstate.RecorderEntry {
+	var out []*mcpstate.RecorderEntry
 	seen := map[string]bool{}
 	for _, e := range recorderEntries() {
-		if !seen[e.dir+"|"+e.endpoint] {
-			seen[e.dir+"|"+e.endpoint] = true
+		if !seen[e.Dir+"|"+e.Endpoint] {
+			seen[e.Dir+"|"+e.Endpoint] = true
 			out = append(out, e)
 		}
 	}
@@ -64,14 +66,14 @@ func recordDirs() []*recorderEntry {
 
 // handleRecordings serves GET /mcp_proxy/recordings.
 func handleRecordings(w http.ResponseWriter, r *http.Request) error {
-	if err := allowMethods(w, r, http.MethodGet); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
 	list := []adminRecording{}
 	for _, e := range recordDirs() {
-		recs, err := listRecordings(e.dir, e.endpoint)
+		recs, err := listRecordings(e.Dir, e.Endpoint)
 		if err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("listing the tapes of endpoint %q: %v", e.endpoint, err)}
+			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("listing the tapes of endpoint %q: %v", e.Endpoint, err)}
 		}
 		list = append(list, recs...)
 	}
@@ -146,7 +148,7 @@ func readHeader(path string) (*tape.Header, error) {
 // /mcp_proxy/sessions/<id>/record: the recording of one live session, into
 // its endpoint's record directory only (the admin API never takes a path).
 func handleSessionRecord(w http.ResponseWriter, r *http.Request, id string) error {
-	if err := allowMethods(w, r, http.MethodPost, http.MethodDelete); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodPost, http.MethodDelete); err != nil {
 		return err
 	}
 	_, endpoint, store := findSession(id)
@@ -155,8 +157,8 @@ func handleSessionRecord(w http.ResponseWriter, r *http.Request, id string) erro
 	}
 	var found bool
 	for _, e := range recorderEntries() {
-		if e.endpoint == endpoint {
-			e.recorder.SetRecording(id, r.Method == http.MethodPost)
+		if e.Endpoint == endpoint {
+			e.Recorder.SetRecording(id, r.Method == http.MethodPost)
 			found = true
 		}
 	}

@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/tape/record"
 )
@@ -61,13 +62,13 @@ func recordingsFixture(t *testing.T) (dir, rotated, foreign string) {
 	w.Close()
 
 	key := "test|adminrecording|" + t.Name()
-	_, _, err := recorders.LoadOrNew(key, func() (caddy.Destructor, error) {
+	_, _, err := mcpstate.Recorders.LoadOrNew(key, func() (caddy.Destructor, error) {
 		wr := tape.NewWriter(tape.WriterOptions{Dir: dir})
-		return &recorderEntry{dir: dir, endpoint: "rec-one", writer: wr, recorder: record.New(record.Config{Writer: wr})}, nil
+		return &mcpstate.RecorderEntry{dir: dir, endpoint: "rec-one", writer: wr, recorder: record.New(record.Config{Writer: wr})}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = recorders.Delete(key) })
+	t.Cleanup(func() { _, _ = mcpstate.Recorders.Delete(key) })
 	return dir, tape.FileName(tp.Base, 0), tape.FileName(other.Base, 0)
 }

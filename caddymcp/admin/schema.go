@@ -1,9 +1,10 @@
-package caddymcp
+package admin
 
 import (
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
 	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
@@ -134,22 +135,15 @@ func newAdminSession(endpoint string, info front.SessionInfo) adminSession {
 	return s
 }
 
-// Upstream kinds of the admin API.
-const (
-	kindStdio  = "stdio"
-	kindHTTP   = "http"
-	kindReplay = "replay"
-)
-
 func upstreamKind(info front.SessionInfo) string {
 	switch info.Upstream.(type) {
 	case nil:
 		return ""
 	case *stdio.Upstream:
-		return kindStdio
+		return mcpstate.KindStdio
 	case *replay.Replay:
-		return kindReplay
+		return mcpstate.KindReplay
 	default:
-		return kindHTTP
+		return mcpstate.KindHTTP
 	}
 }

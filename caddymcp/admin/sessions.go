@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 )
 
 // Page sizes of GET /mcp_proxy/sessions.
@@ -49,29 +50,15 @@ type endpointSession struct {
 // named.
 func allSessions(endpoint string) []endpointSession {
 	var all []endpointSession
-	for name, e := range storeEntries() {
+	for name, e := range mcpstate.StoreEntries() {
 		if endpoint != "" && name != endpoint {
 			continue
 		}
-		for _, info := range e.store.Sessions() {
+		for _, info := range e.Store.Sessions() {
 			all = append(all, endpointSession{endpoint: name, info: info})
 		}
 	}
 	return all
-}
-
-// storeEntries returns the session stores by endpoint name. The usage
-// pool's lock is held only while the entries are copied.
-func storeEntries() map[string]*storeEntry {
-	stores := make(map[string]*storeEntry)
-	sessionStores.Range(func(key, val any) bool {
-		name, _ := key.(string)
-		if e, ok := val.(*storeEntry); ok {
-			stores[name] = e
-		}
-		return true
-	})
-	return stores
 }
 
 // pageSessions filters all by user, orders it by id and returns the page
@@ -96,9 +83,9 @@ func pageSessions(all []endpointSession, q sessionQuery) adminSessionList {
 // findSession looks the live session id up in every store; store is nil
 // if there is none.
 func findSession(id string) (info front.SessionInfo, endpoint string, store *front.Store) {
-	for name, e := range storeEntries() {
-		if info, ok := e.store.Session(id); ok {
-			return info, name, e.store
+	for name, e := range mcpstate.StoreEntries() {
+		if info, ok := e.Store.Session(id); ok {
+			return info, name, e.Store
 		}
 	}
 	return front.SessionInfo{}, "", nil

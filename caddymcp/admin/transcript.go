@@ -1,4 +1,4 @@
-package caddymcp
+package admin
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
@@ -32,7 +33,7 @@ var errNoRecordingRoute = errors.New("no such route; use /mcp_proxy/recordings/<
 // parts joined). <file> is a file field of GET /mcp_proxy/recordings: a
 // name, never a path, looked up in the record directories only.
 func handleRecording(w http.ResponseWriter, r *http.Request) error {
-	if err := allowMethods(w, r, http.MethodGet); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
 	name, sub, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, adminRecordingsPath+"/"), "/")
@@ -77,13 +78,13 @@ func checkRecordingName(name string) error {
 // endpoints that record, and its record directory.
 func findRecording(name string) (string, adminRecording, error) {
 	for _, e := range recordDirs() {
-		recs, err := listRecordings(e.dir, e.endpoint)
+		recs, err := listRecordings(e.Dir, e.Endpoint)
 		if err != nil {
 			continue // the listing reports it
 		}
 		for _, rec := range recs {
 			if rec.File == name {
-				return e.dir, rec, nil
+				return e.Dir, rec, nil
 			}
 		}
 	}

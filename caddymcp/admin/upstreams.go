@@ -1,14 +1,12 @@
-package caddymcp
+package admin
 
 import (
 	"cmp"
-	"net"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
@@ -17,33 +15,33 @@ import (
 // configuration names them, plus the stdio pools of earlier configurations
 // that still serve sessions (a reload changed the command).
 func listUpstreams() []adminUpstream {
-	stores := storeEntries()
+	stores := mcpstate.StoreEntries()
 	now := time.Now()
 	var out []adminUpstream
-	shown := make(map[*stdioEntry]bool)
+	shown := make(map[*mcpstate.StdioEntry]bool)
 	for endpoint, e := range stores {
-		descs := e.upstreams.Load()
+		descs := e.Upstreams.Load()
 		if descs == nil {
 			continue
 		}
 		for _, d := range *descs {
-			u := adminUpstream{Endpoint: endpoint, Name: d.name, Kind: d.kind, Address: d.address, Evicted: e.store.Evicted()}
-			u.Health = newAdminHealth(d.member, now)
+			u := adminUpstream{Endpoint: endpoint, Name: d.Name, Kind: d.Kind, Address: d.Address, Evicted: e.Store.Evicted()}
+			u.Health = newAdminHealth(d.Member, now)
 			if len(*descs) == 1 {
-				u.Sessions = e.store.Len()
-			} else if d.member != nil {
-				u.Sessions = d.member.Sessions()
+				u.Sessions = e.Store.Len()
+			} else if d.Member != nil {
+				u.Sessions = d.Member.Sessions()
 			}
-			if d.pool != nil {
-				u.Processes = newAdminProcesses(d.pool)
-				shown[d.pool] = true
+			if d.Pool != nil {
+				u.Processes = newAdminProcesses(d.Pool)
+				shown[d.Pool] = true
 			}
 			out = append(out, u)
 		}
 	}
-	stdioPools.Range(func(_, val any) bool {
-		if p, ok := val.(*stdioEntry); ok && !shown[p] {
-			out = append(out, adminUpstream{Endpoint: p.endpoint, Name: p.name, Kind: kindStdio, Address: p.command,
+	mcpstate.StdioPools.Range(func(_, val any) bool {
+		if p, ok := val.(*mcpstate.StdioEntry); ok && !shown[p] {
+			out = append(out, adminUpstream{Endpoint: p.Endpoint, Name: p.Name, Kind: mcpstate.KindStdio, Address: p.Command,
 				Processes: newAdminProcesses(p)})
 		}
 		return true
@@ -54,8 +52,8 @@ func listUpstreams() []adminUpstream {
 	return out
 }
 
-func newAdminProcesses(p *stdioEntry) *adminProcesses {
-	st := p.pool.Stats()
+func newAdminProcesses(p *mcpstate.StdioEntry) *adminProcesses {
+	st := p.Pool.Stats()
 	return &adminProcesses{
 		Live: st.Live, Spares: st.Spares, Warming: st.Warming, Assigned: st.Assigned,
 		Stopping: st.Stopping, Waiting: st.Waiting,
@@ -76,46 +74,6 @@ func newAdminHealth(m *balance.Member, now time.Time) adminHealth {
 		h.LastCheckPassed = st.CheckError == ""
 	}
 	return h
-}
-
-// describe records what the admin API and the metrics show of the
-// endpoint's upstreams.
-func (e *storeEntry) describe(built []*provisionedUpstream, members []*balance.Member) {
-	descs := make([]upstreamDescription, len(built))
-	for i, b := range built {
-		descs[i] = upstreamDescription{name: b.name, kind: b.kind, address: b.address, pool: b.pool}
-		if i < len(members) {
-			descs[i].member = members[i]
-		}
-	}
-	e.upstreams.Store(&descs)
-}
-
-// httpAddress is the scheme, host and port of rawURL, with the scheme's
-// default port filled in; the path, query and user info hold secrets as
-// often as not and never show. A URL that does not parse shows as "".
-func httpAddress(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port)
-}
-
-// commandName is the executable's base name: neither its directory (which
-// may name a user) nor its arguments show.
-func commandName(command string) string {
-	if command == "" {
-		return ""
-	}
-	return filepath.Base(command)
 }
 
 // exitsByCause names the pool's exit counts by cause.

@@ -1,4 +1,4 @@
-package caddymcp
+package commands
 
 import (
 	"encoding/json"
@@ -18,6 +18,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp"
 )
 
 func init() {
@@ -218,8 +220,8 @@ func (o proxyOptions) config() (*caddy.Config, string, error) {
 }
 
 // handler is the mcp_proxy handler the flags describe.
-func (o proxyOptions) handler() (*Handler, error) {
-	h := &Handler{Name: o.name, AllowedOrigins: o.allowedOrigins}
+func (o proxyOptions) handler() (*caddymcp.Handler, error) {
+	h := &caddymcp.Handler{Name: o.name, AllowedOrigins: o.allowedOrigins}
 	to := strings.TrimSpace(o.to)
 	if to == "" {
 		return nil, errors.New(`--to is required: a command line such as "npx -y @modelcontextprotocol/server-everything", or an http(s):// URL`)
@@ -232,14 +234,14 @@ func (o proxyOptions) handler() (*Handler, error) {
 		if o.warm != nil || o.maxProcesses != nil {
 			return nil, errors.New("--warm and --max-processes size a stdio process pool; --to is a URL")
 		}
-		h.Upstreams = []*UpstreamConfig{{HTTP: up}}
+		h.Upstreams = []*caddymcp.UpstreamConfig{{HTTP: up}}
 		return h, nil
 	}
 	words, err := splitCommandLine(to)
 	if err != nil {
 		return nil, fmt.Errorf("--to: %v", err)
 	}
-	up := &StdioUpstream{Command: words[0], Args: words[1:]}
+	up := &caddymcp.StdioUpstream{Command: words[0], Args: words[1:]}
 	if o.warm != nil {
 		if *o.warm < 0 {
 			return nil, fmt.Errorf("--warm must be 0 or more, got %d", *o.warm)
@@ -255,12 +257,12 @@ func (o proxyOptions) handler() (*Handler, error) {
 	if up.Warm != nil && up.MaxProcesses > 0 && *up.Warm > up.MaxProcesses {
 		return nil, fmt.Errorf("--warm (%d) must not exceed --max-processes (%d): spares count toward it", *up.Warm, up.MaxProcesses)
 	}
-	h.Upstreams = []*UpstreamConfig{{Stdio: up}}
+	h.Upstreams = []*caddymcp.UpstreamConfig{{Stdio: up}}
 	return h, nil
 }
 
 // httpUpstreamFromURL checks an upstream URL given to --to.
-func httpUpstreamFromURL(raw string) (*HTTPUpstream, error) {
+func httpUpstreamFromURL(raw string) (*caddymcp.HTTPUpstream, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url's error repeats the whole URL; the operator typed it.
@@ -282,7 +284,7 @@ func httpUpstreamFromURL(raw string) (*HTTPUpstream, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("--to: the URL %q has no host", raw)
 	}
-	return &HTTPUpstream{URL: u.String()}, nil
+	return &caddymcp.HTTPUpstream{URL: u.String()}, nil
 }
 
 // fromAddress is where the endpoint is served.

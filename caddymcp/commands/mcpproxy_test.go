@@ -1,4 +1,4 @@
-package caddymcp
+package commands
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp"
 )
 
 // builtProxy is what a test reads back out of the quick command's config.
@@ -15,7 +17,7 @@ type builtProxy struct {
 	endpoint string
 	server   *caddyhttp.Server
 	matchers map[string]json.RawMessage
-	handler  Handler
+	handler  caddymcp.Handler
 	admin    *caddy.AdminConfig
 }
 
@@ -64,26 +66,26 @@ func TestProxyCommandUpstream(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		opts    proxyOptions
-		stdio   *StdioUpstream
-		http    *HTTPUpstream
+		stdio   *caddymcp.StdioUpstream
+		http    *caddymcp.HTTPUpstream
 		wantErr string
 	}{
 		{name: "stdio with args", opts: proxyOptions{to: "npx -y @modelcontextprotocol/server-everything"},
-			stdio: &StdioUpstream{Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-everything"}}},
+			stdio: &caddymcp.StdioUpstream{Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-everything"}}},
 		{name: "stdio whitespace runs", opts: proxyOptions{to: "  node\t server.js \n stdio "},
-			stdio: &StdioUpstream{Command: "node", Args: []string{"server.js", "stdio"}}},
+			stdio: &caddymcp.StdioUpstream{Command: "node", Args: []string{"server.js", "stdio"}}},
 		{name: "single quotes are literal", opts: proxyOptions{to: `run 'a b' 'x\y "z"' ''`},
-			stdio: &StdioUpstream{Command: "run", Args: []string{"a b", `x\y "z"`, ""}}},
+			stdio: &caddymcp.StdioUpstream{Command: "run", Args: []string{"a b", `x\y "z"`, ""}}},
 		{name: "double quotes escape quote and backslash only", opts: proxyOptions{to: `run "a \"b\" c\\d \n $HOME"`},
-			stdio: &StdioUpstream{Command: "run", Args: []string{`a "b" c\d \n $HOME`}}},
+			stdio: &caddymcp.StdioUpstream{Command: "run", Args: []string{`a "b" c\d \n $HOME`}}},
 		{name: "quotes join parts of a word", opts: proxyOptions{to: `run --name="a b"x 'c'"d"`},
-			stdio: &StdioUpstream{Command: "run", Args: []string{"--name=a bx", "cd"}}},
+			stdio: &caddymcp.StdioUpstream{Command: "run", Args: []string{"--name=a bx", "cd"}}},
 		{name: "backslash outside quotes", opts: proxyOptions{to: `/opt/my\ server/bin \'x \\`},
-			stdio: &StdioUpstream{Command: "/opt/my server/bin", Args: []string{"'x", `\`}}},
+			stdio: &caddymcp.StdioUpstream{Command: "/opt/my server/bin", Args: []string{"'x", `\`}}},
 		{name: "a URL argument is still a command line", opts: proxyOptions{to: "python -m srv --upstream=https://x/mcp"},
-			stdio: &StdioUpstream{Command: "python", Args: []string{"-m", "srv", "--upstream=https://x/mcp"}}},
+			stdio: &caddymcp.StdioUpstream{Command: "python", Args: []string{"-m", "srv", "--upstream=https://x/mcp"}}},
 		{name: "no shell", opts: proxyOptions{to: "server *.json | tee > out ~"},
-			stdio: &StdioUpstream{Command: "server", Args: []string{"*.json", "|", "tee", ">", "out", "~"}}},
+			stdio: &caddymcp.StdioUpstream{Command: "server", Args: []string{"*.json", "|", "tee", ">", "out", "~"}}},
 		{name: "unterminated double quote", opts: proxyOptions{to: `run "a b`}, wantErr: `unterminated " quote`},
 		{name: "unterminated single quote", opts: proxyOptions{to: `run 'a b`}, wantErr: `unterminated ' quote`},
 		{name: "trailing backslash", opts: proxyOptions{to: `run a\`}, wantErr: "ends with a backslash"},
@@ -92,18 +94,18 @@ func TestProxyCommandUpstream(t *testing.T) {
 		{name: "blank", opts: proxyOptions{to: " \t"}, wantErr: "--to is required"},
 
 		{name: "warm and max processes", opts: proxyOptions{to: "srv", warm: intPtr(3), maxProcesses: intPtr(8)},
-			stdio: &StdioUpstream{Command: "srv", Warm: intPtr(3), MaxProcesses: 8}},
+			stdio: &caddymcp.StdioUpstream{Command: "srv", Warm: intPtr(3), MaxProcesses: 8}},
 		{name: "warm 0 means none", opts: proxyOptions{to: "srv", warm: intPtr(0)},
-			stdio: &StdioUpstream{Command: "srv", Warm: intPtr(0)}},
+			stdio: &caddymcp.StdioUpstream{Command: "srv", Warm: intPtr(0)}},
 		{name: "negative warm", opts: proxyOptions{to: "srv", warm: intPtr(-1)}, wantErr: "--warm must be 0 or more, got -1"},
 		{name: "zero max processes", opts: proxyOptions{to: "srv", maxProcesses: intPtr(0)}, wantErr: "--max-processes must be 1 or more, got 0"},
 		{name: "warm above max processes", opts: proxyOptions{to: "srv", warm: intPtr(5), maxProcesses: intPtr(2)},
 			wantErr: "--warm (5) must not exceed --max-processes (2)"},
 
 		{name: "https URL", opts: proxyOptions{to: "https://mcp.example.com/mcp"},
-			http: &HTTPUpstream{URL: "https://mcp.example.com/mcp"}},
+			http: &caddymcp.HTTPUpstream{URL: "https://mcp.example.com/mcp"}},
 		{name: "http URL with port and query", opts: proxyOptions{to: " http://127.0.0.1:3001/mcp?x=1 "},
-			http: &HTTPUpstream{URL: "http://127.0.0.1:3001/mcp?x=1"}},
+			http: &caddymcp.HTTPUpstream{URL: "http://127.0.0.1:3001/mcp?x=1"}},
 		{name: "URL with user info", opts: proxyOptions{to: "https://me:secret@mcp.example.com/mcp"},
 			wantErr: "the URL has user info (user:password@): it would not be sent as credentials"},
 		{name: "unparseable URL", opts: proxyOptions{to: "http://[::1/mcp"}, wantErr: "--to: not a valid URL: missing ']' in host"},

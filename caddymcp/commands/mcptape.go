@@ -1,4 +1,4 @@
-package caddymcp
+package commands
 
 import (
 	"context"

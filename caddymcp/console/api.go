@@ -1,4 +1,4 @@
-package caddymcp
+package console
 
 import (
 	"encoding/json"
@@ -11,12 +11,12 @@ import (
 
 var errConsoleNotFound = errors.New("no such console path; the page is at the console's root, its API under api/")
 
-// consoleMux routes the admin API's own routes (AdminAPI.Routes, the same
+// consoleMux routes the admin API's own routes (adminRoutes, the same
 // handlers Caddy's admin endpoint serves) and answers their errors as the
 // admin endpoint does: {"error": "…"} with the status.
 var consoleMux = sync.OnceValue(func() *http.ServeMux {
 	mux := http.NewServeMux()
-	for _, route := range (AdminAPI{}).Routes() {
+	for _, route := range adminRoutes() {
 		h := route.Handler
 		mux.HandleFunc(route.Pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := h.ServeHTTP(w, r); err != nil {
@@ -51,4 +51,20 @@ func writeConsoleError(w http.ResponseWriter, err error) error {
 	w.WriteHeader(apiErr.HTTPStatus)
 	_, _ = w.Write(append(b, '\n'))
 	return nil
+}
+
+// adminRoutes are the routes of the admin.api.mcp_proxy module, found in
+// Caddy's module registry, so that the console serves what the admin API
+// serves without importing it (caddymcp/admin); none when it is not
+// registered.
+func adminRoutes() []caddy.AdminRoute {
+	mod, err := caddy.GetModule("admin.api.mcp_proxy")
+	if err != nil {
+		return nil
+	}
+	r, ok := mod.New().(caddy.AdminRouter)
+	if !ok {
+		return nil
+	}
+	return r.Routes()
 }

@@ -1,4 +1,4 @@
-package caddymcp
+package console
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 // consoleFiles are the page's files: plain HTML, CSS and JavaScript, no
 // build step, nothing fetched from elsewhere.
 //
-//go:embed console/index.html console/console.css console/console.js
+//go:embed index.html console.css console.js
 var consoleFiles embed.FS
 
 // consoleTokenPlaceholder is replaced by the CSRF token in the page.
@@ -24,7 +24,7 @@ type consoleAsset struct {
 // page with this process's token in it.
 var consoleAssets = sync.OnceValue(func() map[string]consoleAsset {
 	read := func(name string) []byte {
-		b, err := consoleFiles.ReadFile("console/" + name)
+		b, err := consoleFiles.ReadFile(name)
 		if err != nil {
 			panic("caddymcp: embedded console file missing: " + err.Error()) // the embed pattern names it
 		}

@@ -1,4 +1,4 @@
-package caddymcp
+package console
 
 import (
 	"net/http"
@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 )
 
 func init() {
@@ -81,7 +83,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return writeConsoleError(w, caddy.APIError{HTTPStatus: http.StatusNotFound,
 			Err: errConsoleNotFound})
 	}
-	if err := allowMethods(w, r, http.MethodGet, http.MethodHead); err != nil {
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet, http.MethodHead); err != nil {
 		return writeConsoleError(w, err)
 	}
 	h := w.Header()

@@ -1,4 +1,4 @@
-package caddymcp
+package console
 
 import (
 	"crypto/tls"

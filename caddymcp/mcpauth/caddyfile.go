@@ -1,10 +1,12 @@
-package caddymcp
+package mcpauth
 
 import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 )
 
 func init() {
@@ -115,7 +117,7 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.ScopeRules = append(a.ScopeRules, rule)
 		case "max_message_size":
-			size, err := sizeArg(d)
+			size, err := mcphttp.SizeArg(d)
 			if err != nil {
 				return err
 			}
@@ -184,11 +186,11 @@ func parseIntrospection(d *caddyfile.Dispenser) (*IntrospectionConfig, error) {
 		var err error
 		switch d.Val() {
 		case "client_id":
-			in.ClientID, err = singleArg(d)
+			in.ClientID, err = mcphttp.SingleArg(d)
 		case "client_secret":
-			in.ClientSecret, err = singleArg(d)
+			in.ClientSecret, err = mcphttp.SingleArg(d)
 		case "cache_size":
-			in.CacheSize, err = positiveIntArg(d)
+			in.CacheSize, err = mcphttp.PositiveIntArg(d)
 		default:
 			return nil, d.Errf("introspection_url: unrecognized subdirective %q (expected client_id, client_secret or cache_size)", d.Val())
 		}

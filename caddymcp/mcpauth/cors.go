@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -56,7 +57,7 @@ func (h *AuthHandler) answerCORS(w http.ResponseWriter, r *http.Request) bool {
 	hdr.Add("Vary", "Origin")
 	if !h.corsAllowed(origin) {
 		if preflight {
-			writeAuthError(w, http.StatusForbidden, pipeline.CodeInvalidRequest,
+			mcphttp.WriteError(w, http.StatusForbidden, pipeline.CodeInvalidRequest,
 				"Forbidden: cross-origin requests from "+quoteForClient(origin)+" are not allowed; add the origin to mcp_auth's cors_origins (and mcp_proxy's allowed_origins)")
 			return true
 		}
@@ -83,5 +84,5 @@ func quoteForClient(s string) string {
 	if len(s) > limit {
 		s = s[:limit] + "…"
 	}
-	return quote(strings.ToValidUTF8(s, "?"))
+	return mcphttp.Quote(strings.ToValidUTF8(s, "?"))
 }

@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"encoding/json"
@@ -16,8 +16,10 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -86,7 +88,7 @@ type AuthHandler struct {
 	hidings       *hidings // with HideUnauthorized
 	validator     *auth.Validator
 	logger        *zap.Logger
-	guardedPath   string   // the resource's folded path (foldPath) without a trailing slash; "" guards everything
+	guardedPath   string   // the resource's folded path (mcpstate.FoldPath) without a trailing slash; "" guards everything
 	metadataPaths []string // the path-suffixed well-known path and the root one
 	metadataURL   string   // the path-suffixed one, absolute, for the challenge
 	metadata      []byte   // the metadata document
@@ -162,13 +164,13 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("mcp_auth: %w", err)
 	}
 	if u.Path != "" {
-		h.guardedPath = strings.TrimSuffix(foldPath(u.Path), "/")
+		h.guardedPath = strings.TrimSuffix(mcpstate.FoldPath(u.Path), "/")
 	}
-	app, err := mcpApp(ctx)
+	app, err := mcpstate.SharedOf(ctx)
 	if err != nil {
 		return fmt.Errorf("mcp_auth: %w", err)
 	}
-	app.addGuard(resourceGuard{auth: h, host: strings.ToLower(u.Hostname()), path: h.guardedPath})
+	app.AddGuard(mcpstate.Guard{Auth: h, Resource: h.Resource, Host: strings.ToLower(u.Hostname()), Path: h.guardedPath})
 	resourcePath := strings.TrimSuffix(u.EscapedPath(), "/")
 	h.metadataPaths = []string{metadataWellKnown + resourcePath}
 	if resourcePath != "" {
@@ -206,7 +208,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			h.serveServerMetadata(w, r)
 		}
 		return nil
-	case !guardsRequest(h.guardedPath, r):
+	case !mcpstate.GuardsRequest(h.guardedPath, r):
 		return next.ServeHTTP(w, r)
 	}
 	if h.answerCORS(w, r) {
@@ -217,15 +219,15 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if len(h.ScopeRules) > 0 {
 		// The scopes an operation needs are known before the token is
 		// looked at, so even the first 401 asks for all of them.
-		var res envelopeResult
-		msgs, _, res = readEnvelope(r, h.envelopeLimit())
+		var res mcphttp.EnvelopeResult
+		msgs, _, res = mcphttp.ReadEnvelope(r, h.envelopeLimit())
 		switch res {
-		case envelopeTooLarge:
+		case mcphttp.EnvelopeTooLarge:
 			// Unread, the body could name a tool that needs a scope.
-			writeAuthError(w, http.StatusRequestEntityTooLarge, pipeline.CodeInvalidRequest,
+			mcphttp.WriteError(w, http.StatusRequestEntityTooLarge, pipeline.CodeInvalidRequest,
 				fmt.Sprintf("Request Entity Too Large: the body exceeds mcp_auth's max_message_size (%d bytes)", h.envelopeLimit()))
 			return nil
-		case envelopeOK:
+		case mcphttp.EnvelopeOK:
 			need = h.neededScopes(msgs)
 		}
 	}
@@ -266,7 +268,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		// map, so the token is gone for every handler after this one.
 		r.Header.Del("Authorization")
 	}
-	return next.ServeHTTP(w, markJudged(r, h))
+	return next.ServeHTTP(w, mcpstate.MarkJudged(r, h))
 }
 
 // envelopeLimit is the largest body whose messages are read for the
@@ -293,7 +295,7 @@ func bearerToken(header string) (string, bool) {
 func (h *AuthHandler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeAuthError(w, http.StatusMethodNotAllowed, pipeline.CodeInvalidRequest,
+		mcphttp.WriteError(w, http.StatusMethodNotAllowed, pipeline.CodeInvalidRequest,
 			"Method Not Allowed: the protected resource metadata is read with GET")
 		return
 	}
@@ -313,17 +315,17 @@ func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, need [
 	var ue *auth.UnavailableError
 	switch {
 	case errors.As(err, &te):
-		h.refuse(w, http.StatusUnauthorized, need, `error="invalid_token", error_description=`+quote(te.Reason),
+		h.refuse(w, http.StatusUnauthorized, need, `error="invalid_token", error_description=`+mcphttp.Quote(te.Reason),
 			"Unauthorized: invalid token: "+te.Reason)
 	case errors.As(err, &ue):
 		data := pipeline.NewErrorData()
 		h.logger.Warn("mcp_auth: cannot check tokens: the authorization server (keys or introspection) is unavailable",
 			zap.String("resource", h.Resource), zap.String("correlation_id", data.CorrelationID), zap.Error(ue.Err))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
-		writeAuthErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
+		mcphttp.WriteErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
 			"Service Unavailable: the token cannot be checked now (the authorization server is unreachable); retry later", data)
 	default: // the client went away while keys were fetched
-		writeAuthError(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
+		mcphttp.WriteError(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
 			"Service Unavailable: the token could not be checked; retry")
 		h.logger.Debug("mcp_auth: token check ended", zap.Error(err), zap.String("path", r.URL.Path))
 	}
@@ -333,40 +335,15 @@ func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, need [
 // §5.1): where the metadata is, every scope the operation needs (need),
 // and params (the error) when not empty.
 func (h *AuthHandler) refuse(w http.ResponseWriter, status int, need []string, params, msg string) {
-	challenge := "Bearer resource_metadata=" + quote(h.metadataURL)
+	challenge := "Bearer resource_metadata=" + mcphttp.Quote(h.metadataURL)
 	if len(need) > 0 {
-		challenge += ", scope=" + quote(strings.Join(need, " "))
+		challenge += ", scope=" + mcphttp.Quote(strings.Join(need, " "))
 	}
 	if params != "" {
 		challenge += ", " + params
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	writeAuthError(w, status, pipeline.CodeInvalidRequest, msg)
-}
-
-// quote makes s an RFC 9110 quoted-string.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
-
-// writeAuthError answers status with a JSON-RPC error body without id, as
-// the rest of the gateway does for errors about a whole HTTP request.
-func writeAuthError(w http.ResponseWriter, status, code int, msg string) {
-	writeAuthBody(w, status, pipeline.NewError(nil, code, msg).Raw)
-}
-
-// writeAuthErrorData is writeAuthError with error data (the correlation
-// id under which the log has the detail).
-func writeAuthErrorData(w http.ResponseWriter, status, code int, msg string, data pipeline.ErrorData) {
-	writeAuthBody(w, status, pipeline.NewErrorWithData(nil, code, msg, data).Raw)
-}
-
-func writeAuthBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	mcphttp.WriteError(w, status, pipeline.CodeInvalidRequest, msg)
 }
 
 // Interface guards

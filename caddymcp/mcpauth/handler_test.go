@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
@@ -27,10 +29,6 @@ import (
 // filtered with the claims of the request it answers (front keeps them
 // per request), so a 2025 session's lists follow the token of the POST
 // that asked, not the one that opened the session.
-
-// hiddenClaim is the claim that carries what a request's token may not
-// see. mcp_auth never copies a token's own claim of that name (setUser).
-const hiddenClaim = "mcp_auth_hidden"
 
 // hideKinds are the filter's kinds of name and the methods that name
 // one: a scope rule hides a name of a kind when it applies to one of them.
@@ -74,7 +72,7 @@ func (h *AuthHandler) hiddenConfig(scopes []string) *filter.Config {
 			globs = []string{"*"}
 		}
 		for _, k := range hideKinds {
-			if len(rule.Methods) > 0 && !slices.ContainsFunc(k.methods, func(m string) bool { return anyGlob(rule.Methods, m) }) {
+			if len(rule.Methods) > 0 && !slices.ContainsFunc(k.methods, func(m string) bool { return mcphttp.AnyGlob(rule.Methods, m) }) {
 				continue
 			}
 			r := k.rules(&c)
@@ -155,112 +153,17 @@ func visibleMessages(hd *hiding, msgs []*pipeline.Message) []*pipeline.Message {
 	})
 }
 
-// hideStage applies, to each message, what the claim hiddenClaim of its
-// request (for a response: of the request it answers) says the token may
-// not see.
-type hideStage struct {
-	mu      sync.Mutex
-	filters map[string]*filter.Filter // by claim; bounded by maxHidings
-}
-
-func newHideStage() *hideStage { return &hideStage{filters: make(map[string]*filter.Filter)} }
-
-// StageName names the stage on tapes and in logs (pipeline.Namer).
-func (s *hideStage) StageName() string { return "hide_unauthorized" }
-
-// Handle filters as the request's claim says (pipeline.Stage).
-func (s *hideStage) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
-	if ex.Claim == nil {
-		return pipeline.Verdict{}
-	}
-	claim, ok := ex.Claim(hiddenClaim)
-	if !ok || claim == "" {
-		return pipeline.Verdict{}
-	}
-	f := s.filterOf(claim)
-	if f == nil {
-		return pipeline.Verdict{}
-	}
-	return f.Handle(ctx, ex, m)
-}
-
-// filterOf compiles a claim once.
-func (s *hideStage) filterOf(claim string) *filter.Filter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.filters[claim]; ok {
-		return f
-	}
-	var c filter.Config
-	if json.Unmarshal([]byte(claim), &c) != nil {
-		return nil // only mcp_auth sets it, from a Config
-	}
-	f := filter.New(c)
-	if len(s.filters) >= maxHidings {
-		clear(s.filters)
-	}
-	s.filters[claim] = f
-	return f
-}
-
-// Interface guard.
-var _ pipeline.Stage = (*hideStage)(nil)
-
-// mcpApp loads the configuration's mcp app.
-func mcpApp(ctx caddy.Context) (*App, error) {
-	app, err := ctx.App("mcp")
-	if err != nil {
-		return nil, err
-	}
-	return app.(*App), nil
-}
-
-// hideStageFor returns the stage that applies hide_unauthorized when an
-// mcp_auth of this configuration has it (provisioned before mcp_proxy,
-// as a route's handlers are), else nil.
-func hideStageFor(ctx caddy.Context) (*hideStage, error) {
-	app, err := mcpApp(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("mcp_proxy: %v", err)
-	}
-	if !app.hideUnauthorized.Load() {
-		return nil, nil
-	}
-	return newHideStage(), nil
-}
-
-// refuseUnhidden answers a request that an mcp_auth with
-// hide_unauthorized let through, when this mcp_proxy has no hide stage
-// (it was provisioned before that mcp_auth): a call of a hidden tool
-// would reach the upstream without its scopes. True when it answered.
-func (h *Handler) refuseUnhidden(w http.ResponseWriter, r *http.Request) bool {
-	if h.hide != nil {
-		return false
-	}
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return false
-	}
-	if _, set := repl.GetString("http.auth.user." + hiddenClaim); !set {
-		return false
-	}
-	h.logger.Error("mcp_proxy: an mcp_auth with hide_unauthorized guards this endpoint, but it was provisioned after this mcp_proxy, which therefore cannot hide; order mcp_auth's route before mcp_proxy's")
-	writeAuthError(w, http.StatusInternalServerError, pipeline.CodeInternalError,
-		"Internal Server Error: the gateway is misconfigured (mcp_auth's hide_unauthorized cannot be applied here); the log says why")
-	return true
-}
-
 // provisionHide checks the rules and tells the configuration's mcp_proxy
 // handlers (provisioned after this one) to run the hide stage.
 func (h *AuthHandler) provisionHide(ctx caddy.Context) error {
 	if err := h.checkHideRules(); err != nil {
 		return err
 	}
-	app, err := mcpApp(ctx)
+	app, err := mcpstate.SharedOf(ctx)
 	if err != nil {
 		return err
 	}
-	app.hideUnauthorized.Store(true)
+	app.HideUnauthorized.Store(true)
 	h.hidings = &hidings{byID: make(map[string]*hiding)}
 	return nil
 }
@@ -272,6 +175,6 @@ func (h *AuthHandler) setHidden(r *http.Request, hd *hiding) {
 		return
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("http.auth.user."+hiddenClaim, hd.claim)
+		repl.Set("http.auth.user."+mcpstate.HiddenClaim, hd.claim)
 	}
 }

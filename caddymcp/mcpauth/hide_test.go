@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
 )
@@ -103,7 +104,7 @@ func TestAuthHideUnauthorized(t *testing.T) {
 			var claim string
 			var set bool
 			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-				claim, set = repl.GetString("http.auth.user." + hiddenClaim)
+				claim, set = repl.GetString("http.auth.user." + mcpstate.HiddenClaim)
 				w.WriteHeader(http.StatusTeapot)
 				return nil
 			})
@@ -131,8 +132,8 @@ func TestAuthHideUnauthorized(t *testing.T) {
 // TestAuthHideUnauthorizedTokenClaim: a token's own claim of the hidden
 // claim's name never becomes it (it could say "hide nothing").
 func TestAuthHideUnauthorizedTokenClaim(t *testing.T) {
-	if placeholderSafe(hiddenClaim) {
-		t.Fatalf("a token's %s claim would be copied to the request", hiddenClaim)
+	if placeholderSafe(mcpstate.HiddenClaim) {
+		t.Fatalf("a token's %s claim would be copied to the request", mcpstate.HiddenClaim)
 	}
 }
 
@@ -142,7 +143,7 @@ func TestAuthHideUnauthorizedTokenClaim(t *testing.T) {
 func TestHideStage(t *testing.T) {
 	raw, _ := json.Marshal(filter.Config{Tools: &filter.Rules{Deny: []string{"write_*"}}})
 	withClaim := func(name string) (string, bool) {
-		if name == hiddenClaim {
+		if name == mcpstate.HiddenClaim {
 			return string(raw), true
 		}
 		return "", false
@@ -227,7 +228,7 @@ func TestRefuseUnhidden(t *testing.T) {
 			h := &Handler{hide: tc.stage, logger: zap.NewNop()}
 			repl := caddy.NewReplacer()
 			if tc.claim {
-				repl.Set("http.auth.user."+hiddenClaim, `{"tools":{"deny":["x"]}}`)
+				repl.Set("http.auth.user."+mcpstate.HiddenClaim, `{"tools":{"deny":["x"]}}`)
 			}
 			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 			r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))

@@ -1,10 +1,11 @@
-package caddymcp
+package mcpauth
 
 import (
 	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -41,14 +42,14 @@ func (s ScopeRule) applies(msg *pipeline.Message) bool {
 	if msg.Method == "" {
 		return false
 	}
-	if len(s.Methods) > 0 && !anyGlob(s.Methods, msg.Method) {
+	if len(s.Methods) > 0 && !mcphttp.AnyGlob(s.Methods, msg.Method) {
 		return false
 	}
 	if len(s.Tools) == 0 {
 		return true
 	}
 	target := msg.Target()
-	return target != "" && anyGlob(s.Tools, target)
+	return target != "" && mcphttp.AnyGlob(s.Tools, target)
 }
 
 // neededScopes is every scope the messages of one request need together:

@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -40,7 +41,7 @@ func (h *AuthHandler) setUpServerMetadata(resource *url.URL) error {
 func (h *AuthHandler) serveServerMetadata(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeAuthError(w, http.StatusMethodNotAllowed, pipeline.CodeInvalidRequest,
+		mcphttp.WriteError(w, http.StatusMethodNotAllowed, pipeline.CodeInvalidRequest,
 			"Method Not Allowed: the authorization server metadata is read with GET")
 		return
 	}
@@ -54,7 +55,7 @@ func (h *AuthHandler) serveServerMetadata(w http.ResponseWriter, r *http.Request
 		h.logger.Warn("mcp_auth: cannot serve the authorization server metadata: the issuer's metadata is unavailable",
 			zap.String("issuer", h.Issuers[0]), zap.String("correlation_id", data.CorrelationID), zap.Error(ue.Err))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
-		writeAuthErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
+		mcphttp.WriteErrorData(w, http.StatusServiceUnavailable, pipeline.CodeInternalError,
 			"Service Unavailable: the authorization server's metadata cannot be fetched now; retry later", data)
 		return
 	}

@@ -1,4 +1,4 @@
-package caddymcp
+package mcpauth
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 )
 
@@ -61,7 +62,7 @@ func claimString(v any) (string, bool) {
 // placeholderSafe keeps claim names that read as placeholder keys (no
 // braces, spaces or URL-like namespaced claim names).
 func placeholderSafe(k string) bool {
-	if k == "" || k == "id" || k == hiddenClaim { // hiddenClaim is mcp_auth's own, never the token's
+	if k == "" || k == "id" || k == mcpstate.HiddenClaim { // mcpstate.HiddenClaim is mcp_auth's own, never the token's
 		return false
 	}
 	for _, r := range k {

@@ -1,10 +1,9 @@
-package caddymcp
+package mcpmatcher
 
 import (
 	"errors"
 	"fmt"
 	"math"
-	"mime"
 	"net/http"
 
 	"cel.dev/cel-go/cel"
@@ -15,6 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -87,12 +87,12 @@ func (m MatchMCP) MatchWithError(r *http.Request) (bool, error) {
 	if limit <= 0 {
 		limit = front.DefaultMaxMessageSize
 	}
-	msgs, batch, res := readEnvelope(r, limit)
-	if res != envelopeOK {
+	msgs, batch, res := mcphttp.ReadEnvelope(r, limit)
+	if res != mcphttp.EnvelopeOK {
 		return false, nil
 	}
 	info := front.DescribeRequest(r, msgs, batch)
-	publishRequestInfo(r, &info)
+	mcphttp.PublishRequestInfo(r, &info)
 	for _, msg := range msgs {
 		if m.matches(msg) {
 			return true, nil
@@ -102,57 +102,14 @@ func (m MatchMCP) MatchWithError(r *http.Request) (bool, error) {
 }
 
 func (m MatchMCP) matches(msg *pipeline.Message) bool {
-	if len(m.Method) > 0 && !anyGlob(m.Method, msg.Method) {
+	if len(m.Method) > 0 && !mcphttp.AnyGlob(m.Method, msg.Method) {
 		return false
 	}
 	if len(m.Tool) == 0 {
 		return true
 	}
 	target := msg.Target()
-	return target != "" && anyGlob(m.Tool, target)
-}
-
-// jsonContent reports whether r says its body is JSON.
-func jsonContent(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
-}
-
-func anyGlob(patterns []string, s string) bool {
-	for _, p := range patterns {
-		if glob(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// glob matches s against pattern, where * is any run of characters and ?
-// one character. The classic two-pointer walk: on a mismatch it lets the
-// last * swallow one more character, so it needs no recursion.
-func glob(pattern, s string) bool {
-	p, r := []rune(pattern), []rune(s)
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(r) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == r[si]):
-			pi++
-			si++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			mark++
-			pi, si = star+1, mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
+	return target != "" && mcphttp.AnyGlob(m.Tool, target)
 }
 
 // UnmarshalCaddyfile sets up the matcher from Caddyfile tokens:

@@ -1,9 +1,10 @@
-package caddymcp
+package mcpmatcher
 
 import (
 	"testing"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkPublishRequestInfo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		info := front.DescribeRequest(r, msgs, batch)
-		publishRequestInfo(r, &info)
+		mcphttp.PublishRequestInfo(r, &info)
 	}
 }
 

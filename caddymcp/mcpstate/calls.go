@@ -1,9 +1,8 @@
-package caddymcp
+package mcpstate
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -75,27 +74,27 @@ type rateBucket struct {
 	tools []toolCount
 }
 
-// callLog is an endpoint's recent tools/call answers and its rate buckets.
-// It lives in the endpoint's storeEntry, so a reload that keeps the
+// CallLog is an endpoint's recent tools/call answers and its rate buckets.
+// It lives in the endpoint's StoreEntry, so a reload that keeps the
 // endpoint keeps it. Its size is fixed: callLogSize entries of at most
 // callParamsCap bytes each, and rateBuckets buckets of at most
 // maxToolLabels+1 tools.
-type callLog struct {
+type CallLog struct {
 	mu      sync.Mutex
 	seq     uint64 // entries ever added; the next entry's slot is seq % callLogSize
 	ring    [callLogSize]recentCall
 	buckets [rateBuckets]rateBucket
 }
 
-// add logs the answer of a tools/call, tool being its metrics label (a
+// Add logs the answer of a tools/call, tool being its metrics label (a
 // listed tool's name, else other), counted in the rate buckets. red is the
 // redaction the endpoint's tapes apply, used when the entry is read.
-func (l *callLog) add(a front.Answered, tool string, red *tape.Redactor) {
+func (l *CallLog) Add(a front.Answered, tool string, red *tape.Redactor) {
 	l.addAt(a, tool, red, time.Now())
 }
 
-// addAt is add with the time of the answer given.
-func (l *callLog) addAt(a front.Answered, tool string, red *tape.Redactor, now time.Time) {
+// addAt is Add with the time of the answer given.
+func (l *CallLog) addAt(a front.Answered, tool string, red *tape.Redactor, now time.Time) {
 	outcome := answerOutcome(a)
 	var errMsg string
 	if outcome == callError {
@@ -216,7 +215,7 @@ type toolRates struct {
 
 // snapshot copies the newest limit entries and the buckets of the last
 // rateBuckets periods up to now. A nil log has none.
-func (l *callLog) snapshot(limit int, now time.Time) callSnapshot {
+func (l *CallLog) snapshot(limit int, now time.Time) callSnapshot {
 	last := now.Unix() / rateBucketSeconds
 	first := last - rateBuckets + 1
 	snap := callSnapshot{start: time.Unix(first*rateBucketSeconds, 0).UTC()}
@@ -257,25 +256,4 @@ func (l *callLog) snapshot(limit int, now time.Time) callSnapshot {
 	}
 	sortRates(snap.rates)
 	return snap
-}
-
-// onAnswer is front.Config.OnAnswer for the endpoint: its metrics, and
-// its call log for a tools/call.
-func (h *Handler) onAnswer(a front.Answered) {
-	if tool := h.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer); tool != "" {
-		h.calls.add(a, tool, h.callRedactor)
-	}
-}
-
-// callRedactor is what the endpoint's tapes redact (its record block's
-// redact pointers, and credential-like members always), for its call log.
-func callRedactor(rec *RecordConfig) (*tape.Redactor, error) {
-	if rec == nil {
-		return nil, nil // the zero Redactor: credential-like members only
-	}
-	r, err := tape.NewRedactor(rec.Redact)
-	if err != nil {
-		return nil, fmt.Errorf("mcp_proxy: record: %v", err)
-	}
-	return r, nil
 }

@@ -1,4 +1,4 @@
-package caddymcp
+package mcpstate
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ const okAnswer = `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`
 // TestCallLogKeepsTheLast: the log keeps the last callLogSize calls,
 // newest first, and a read asks for fewer.
 func TestCallLogKeepsTheLast(t *testing.T) {
-	l := new(callLog)
+	l := new(CallLog)
 	for i := range callLogSize + 50 {
 		l.add(toolCall(t, "echo", fmt.Sprintf(`{"name":"echo","arguments":{"i":%d}}`, i), okAnswer), "echo", nil)
 	}
@@ -51,10 +51,10 @@ func TestCallLogKeepsTheLast(t *testing.T) {
 			}
 		}
 	}
-	if snap := new(callLog).snapshot(callLogSize, time.Now()); len(snap.calls) != 0 {
+	if snap := new(CallLog).snapshot(callLogSize, time.Now()); len(snap.calls) != 0 {
 		t.Fatalf("an empty log has %d calls", len(snap.calls))
 	}
-	var none *callLog
+	var none *CallLog
 	if snap := none.snapshot(callLogSize, time.Now()); len(snap.calls) != 0 || len(snap.rates) != 0 {
 		t.Fatal("a nil log has calls")
 	}
@@ -78,7 +78,7 @@ func TestCallOutcomes(t *testing.T) {
 		{"isError nested", `{"jsonrpc":"2.0","id":1,"result":{"content":[],"structuredContent":{"isError":true}}}`, "ok", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := new(callLog)
+			l := new(CallLog)
 			l.add(toolCall(t, "echo", `{"name":"echo"}`, tc.answer), "echo", nil)
 			c := l.snapshot(1, time.Now()).calls[0]
 			if c.outcome.String() != tc.outcome || c.errMsg != tc.errMsg {
@@ -120,7 +120,7 @@ func TestCallArgumentsRedactedAtRead(t *testing.T) {
 		{"over the cap", red, `{"name":"t","arguments":{"s":"` + strings.Repeat("y", callParamsCap) + `"}}`, "", "", "exceed the 4096 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := new(callLog)
+			l := new(CallLog)
 			l.add(toolCall(t, "t", tc.params, okAnswer), "t", tc.redactor)
 			e := l.snapshot(1, time.Now()).calls[0]
 			if e.over == 0 && string(e.params) != tc.params {
@@ -146,7 +146,7 @@ func TestCallArgumentsRedactedAtRead(t *testing.T) {
 // a window later, count nothing of before.
 func TestCallRates(t *testing.T) {
 	now := time.Unix(1800000605, 0) // bucket 180000060, the last of the window
-	l := new(callLog)
+	l := new(CallLog)
 	call := func(tool, answer string, at time.Time) {
 		l.addAt(toolCall(t, tool, `{"name":"`+tool+`"}`, answer), tool, nil, at)
 	}
@@ -206,19 +206,19 @@ func TestHandleCalls(t *testing.T) {
 	red, _ := tape.NewRedactor([]string{"/params/arguments/password"})
 	for _, name := range []string{"calls-a", "calls-b"} {
 		key := name
-		v, _, err := sessionStores.LoadOrNew(key, func() (caddy.Destructor, error) {
-			return &storeEntry{store: front.NewStore(front.Limits{}, nil), calls: new(callLog)}, nil
+		v, _, err := SessionStores.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return &StoreEntry{store: front.NewStore(front.Limits{}, nil), calls: new(CallLog)}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _, _ = sessionStores.Delete(key) })
-		l := v.(*storeEntry).calls
+		t.Cleanup(func() { _, _ = SessionStores.Delete(key) })
+		l := v.(*StoreEntry).calls
 		l.add(toolCall(t, "login", `{"name":"login","arguments":{"user":"u","password":"hunter2"}}`, okAnswer), "login", red)
 		l.add(toolCall(t, "fail", `{"name":"fail"}`, `{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"bad"}}`), "fail", red)
 	}
 	type answer struct {
-		Endpoints []adminEndpointCalls `json:"endpoints"`
+		Endpoints []EndpointCalls `json:"endpoints"`
 	}
 	get := func(target string) (answer, error) {
 		w, err := serveAdmin(t, adminCallsPath, http.MethodGet, target)
@@ -292,7 +292,7 @@ func BenchmarkCallLogAdd(b *testing.B) {
 		b.Run(fmt.Sprintf("params=%dB", size), func(b *testing.B) {
 			params := `{"name":"echo","arguments":{"text":"` + strings.Repeat("x", size-39) + `"}}`
 			a := toolCall(b, "echo", params, okAnswer)
-			l := new(callLog)
+			l := new(CallLog)
 			b.ReportAllocs()
 			for b.Loop() {
 				l.add(a, "echo", nil)
@@ -304,7 +304,7 @@ func BenchmarkCallLogAdd(b *testing.B) {
 // BenchmarkHandlerOnAnswer is the whole OnAnswer of a tools/call: the
 // metrics and the call log.
 func BenchmarkHandlerOnAnswer(b *testing.B) {
-	h := &Handler{metrics: newEndpointMetrics("bench-calls"), calls: new(callLog)}
+	h := &Handler{metrics: newEndpointMetrics("bench-calls"), calls: new(CallLog)}
 	h.metrics.tools.learn([]byte(`{"tools":[{"name":"echo"}]}`))
 	a := toolCall(b, "echo", `{"name":"echo","arguments":{"text":"hello"}}`, okAnswer)
 	b.ReportAllocs()

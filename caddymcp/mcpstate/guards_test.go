@@ -1,4 +1,4 @@
-package caddymcp
+package mcpstate
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestGuardsRequest(t *testing.T) {
 	} {
 		r := httptest.NewRequest(http.MethodPost, "http://localhost/", nil)
 		r.URL.Path = tt.path
-		if got := guardsRequest(tt.base, r); got != tt.want {
+		if got := GuardsRequest(tt.base, r); got != tt.want {
 			t.Errorf("guard %q, path %q: %v, want %v", tt.base, tt.path, got, tt.want)
 		}
 	}
@@ -51,7 +51,7 @@ func TestGuardsRequestOriginalPath(t *testing.T) {
 		base string
 		want bool
 	}{{"/api/mcp", true}, {"/mcp", true}, {"/other", false}} {
-		if got := guardsRequest(tt.base, r); got != tt.want {
+		if got := GuardsRequest(tt.base, r); got != tt.want {
 			t.Errorf("guard %q: %v, want %v", tt.base, got, tt.want)
 		}
 	}
@@ -61,14 +61,14 @@ func TestGuardsRequestOriginalPath(t *testing.T) {
 // no guarding mcp_auth let through; other hosts and paths are not its
 // business, and one judging guard is enough.
 func TestUnjudgedGuard(t *testing.T) {
-	a1, a2 := new(AuthHandler), new(AuthHandler)
-	app := new(App)
-	app.addGuard(resourceGuard{auth: a1, host: "mcp.example.com", path: "/mcp"})
-	app.addGuard(resourceGuard{auth: a2, host: "mcp.example.com", path: ""})
-	req := func(target string, by ...*AuthHandler) *http.Request {
+	a1, a2 := new(int), new(int)
+	app := new(Shared)
+	app.AddGuard(Guard{Auth: a1, Host: "mcp.example.com", Path: "/mcp"})
+	app.AddGuard(Guard{Auth: a2, Host: "mcp.example.com", Path: ""})
+	req := func(target string, by ...any) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, target, nil)
 		for _, h := range by {
-			r = markJudged(r, h)
+			r = MarkJudged(r, h)
 		}
 		return r
 	}
@@ -86,11 +86,11 @@ func TestUnjudgedGuard(t *testing.T) {
 		{"another path, judged", req("http://mcp.example.com/x", a2), false},
 		{"another path, judged by the path guard only", req("http://mcp.example.com/x", a1), true},
 	} {
-		if got := app.unjudgedGuard(tt.r) != nil; got != tt.refused {
+		if got := app.UnjudgedGuard(tt.r) != nil; got != tt.refused {
 			t.Errorf("%s: refused %v, want %v", tt.name, got, tt.refused)
 		}
 	}
-	if (&App{}).unjudgedGuard(req("http://mcp.example.com/mcp")) != nil {
+	if (&Shared{}).UnjudgedGuard(req("http://mcp.example.com/mcp")) != nil {
 		t.Error("a configuration without mcp_auth refused a request")
 	}
 }

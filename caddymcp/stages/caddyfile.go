@@ -1,13 +1,13 @@
-package caddymcp
+package stages
 
 import (
 	"encoding/json"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
@@ -43,9 +43,21 @@ import (
 // is still filtered. JSON values (mock, set) are one token, best written in
 // backticks; placeholders are not replaced in them.
 
+// UnmarshalCaddyfile parses one of mcp_proxy's subdirectives that set up
+// this stage: `intercept [<name>] { … }` adds a rule, `max_held <n>` sets
+// MaxHeld. mcp_proxy calls it for each such subdirective, on the stage as
+// parsed so far, so every intercept block of an mcp_proxy lands in one
+// stage.
+func (s *InterceptStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.Val() == "max_held" {
+		return s.parseMaxHeld(d)
+	}
+	return s.parseInterceptBlock(d)
+}
+
 // parseInterceptBlock parses one `intercept [<name>] { … }` and appends its
-// rule to the handler's intercept stage.
-func (h *Handler) parseInterceptBlock(d *caddyfile.Dispenser) error {
+// rule to the stage.
+func (s *InterceptStage) parseInterceptBlock(d *caddyfile.Dispenser) error {
 	var r intercept.Rule
 	if d.NextArg() {
 		r.Name = d.Val()
@@ -64,21 +76,13 @@ func (h *Handler) parseInterceptBlock(d *caddyfile.Dispenser) error {
 	if _, err := intercept.New([]intercept.Rule{r}, nil); err != nil {
 		return d.Errf("%v", err)
 	}
-	return h.addStage("intercept", func(raw json.RawMessage) (any, error) {
-		var s InterceptStage
-		if raw != nil {
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, err
-			}
+	for _, other := range s.Rules {
+		if r.Name != "" && other.Name == r.Name {
+			return d.Errf("intercept %q: another rule has this name", r.Name)
 		}
-		for _, other := range s.Rules {
-			if r.Name != "" && other.Name == r.Name {
-				return nil, d.Errf("intercept %q: another rule has this name", r.Name)
-			}
-		}
-		s.Rules = append(s.Rules, r)
-		return s, nil
-	})
+	}
+	s.Rules = append(s.Rules, r)
+	return nil
 }
 
 func ruleLabel(r intercept.Rule) string {
@@ -255,29 +259,23 @@ func parseRuleLine(d *caddyfile.Dispenser, r *intercept.Rule) error {
 
 // parseMaxHeld parses `max_held <n>`: how many messages the endpoint's
 // pause rules hold at once.
-func (h *Handler) parseMaxHeld(d *caddyfile.Dispenser) error {
-	n, err := positiveIntArg(d)
+func (s *InterceptStage) parseMaxHeld(d *caddyfile.Dispenser) error {
+	n, err := mcphttp.PositiveIntArg(d)
 	if err != nil {
 		return err
 	}
-	return h.addStage("intercept", func(raw json.RawMessage) (any, error) {
-		var s InterceptStage
-		if raw != nil {
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, err
-			}
-		}
-		if s.MaxHeld != 0 {
-			return nil, d.Err("max_held is given twice")
-		}
-		s.MaxHeld = n
-		return s, nil
-	})
+	if s.MaxHeld != 0 {
+		return d.Err("max_held is given twice")
+	}
+	s.MaxHeld = n
+	return nil
 }
 
-// parseFilterBlock parses `tools|prompts|resources { allow …; deny … }`
-// into the handler's filter stage.
-func (h *Handler) parseFilterBlock(d *caddyfile.Dispenser) error {
+// UnmarshalCaddyfile parses one of mcp_proxy's subdirectives
+// `tools|prompts|resources { allow …; deny … }` into the stage. mcp_proxy
+// calls it for each, on the stage as parsed so far, so the three blocks
+// of an mcp_proxy land in one stage.
+func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	kind := d.Val()
 	if d.NextArg() {
 		return d.Errf("%s takes a block ({ allow <glob...>  deny <glob...> }), not %q", kind, d.Val())
@@ -301,49 +299,16 @@ func (h *Handler) parseFilterBlock(d *caddyfile.Dispenser) error {
 	if len(rules.Allow) == 0 && len(rules.Deny) == 0 {
 		return d.Errf("%s: the block is empty: add allow <glob...> or deny <glob...>", kind)
 	}
-	return h.addStage("filter", func(raw json.RawMessage) (any, error) {
-		var s FilterStage
-		if raw != nil {
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, err
-			}
-		}
-		slot := map[string]**filter.Rules{"tools": &s.Tools, "prompts": &s.Prompts, "resources": &s.Resources}[kind]
-		if *slot != nil {
-			return nil, d.Errf("%s is given twice in this mcp_proxy (put every allow and deny line in one block)", kind)
-		}
-		*slot = &rules
-		return s, nil
-	})
-}
-
-// addStage updates the handler's stage named stage (or adds it) with
-// update, which gets the stage's JSON so far (nil if none). The filter
-// stage is kept first, before the intercept stage.
-func (h *Handler) addStage(stage string, update func(json.RawMessage) (any, error)) error {
-	idx := -1
-	var current json.RawMessage
-	for i, raw := range h.Pipeline {
-		var head struct {
-			Stage string `json:"stage"`
-		}
-		if json.Unmarshal(raw, &head) == nil && head.Stage == stage {
-			idx, current = i, raw
-			break
-		}
+	slot := map[string]**filter.Rules{"tools": &s.Tools, "prompts": &s.Prompts, "resources": &s.Resources}[kind]
+	if *slot != nil {
+		return d.Errf("%s is given twice in this mcp_proxy (put every allow and deny line in one block)", kind)
 	}
-	v, err := update(current)
-	if err != nil {
-		return err
-	}
-	raw := caddyconfig.JSONModuleObject(v, "stage", stage, nil)
-	switch {
-	case idx >= 0:
-		h.Pipeline[idx] = raw
-	case stage == "filter":
-		h.Pipeline = append([]json.RawMessage{raw}, h.Pipeline...)
-	default:
-		h.Pipeline = append(h.Pipeline, raw)
-	}
+	*slot = &rules
 	return nil
 }
+
+// Interface guards.
+var (
+	_ caddyfile.Unmarshaler = (*InterceptStage)(nil)
+	_ caddyfile.Unmarshaler = (*FilterStage)(nil)
+)

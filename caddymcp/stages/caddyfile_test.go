@@ -1,4 +1,4 @@
-package caddymcp
+package stages
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package caddymcp
+package stages
 
 import (
 	"context"
@@ -26,7 +26,7 @@ type FilterStage struct {
 // CaddyModule returns the Caddy module information.
 func (FilterStage) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  StagesNamespace + ".filter",
+		ID:  namespace + ".filter",
 		New: func() caddy.Module { return new(FilterStage) },
 	}
 }

@@ -1,4 +1,4 @@
-package caddymcp
+package stages
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
@@ -35,7 +36,7 @@ const DefaultMaxHeld = 100
 // CaddyModule returns the Caddy module information.
 func (InterceptStage) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  StagesNamespace + ".intercept",
+		ID:  namespace + ".intercept",
 		New: func() caddy.Module { return new(InterceptStage) },
 	}
 }
@@ -53,16 +54,16 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// setEndpoint names the endpoint in what the stage's pause rules hold, and
-// in the interceptions it counts
+// SetEndpoint names the endpoint in what the stage's pause rules hold, and
+// in the interceptions it counts (mcpstate.Interceptions)
 // (stages.go calls it once the handler knows its name).
-func (s *InterceptStage) setEndpoint(name string) {
+func (s *InterceptStage) SetEndpoint(name string) {
 	max := s.MaxHeld
 	if max == 0 {
 		max = DefaultMaxHeld
 	}
-	s.engine.HoldIn(heldMessages, name, max)
-	s.engine.OnAction(countInterceptions(name))
+	s.engine.HoldIn(mcpstate.Held, name, max)
+	s.engine.OnAction(mcpstate.CountInterceptions(name))
 }
 
 // StageName names the stage on tapes and in logs (pipeline.Namer).

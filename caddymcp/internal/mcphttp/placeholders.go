@@ -1,4 +1,4 @@
-package caddymcp
+package mcphttp
 
 import (
 	"net/http"
@@ -21,12 +21,12 @@ const (
 	PlaceholderBatchSize       = "http.mcp.batch_size"
 )
 
-// publishRequestInfo sets the {http.mcp.*} placeholders of r for the
+// PublishRequestInfo sets the {http.mcp.*} placeholders of r for the
 // handlers that run after this point (and deferred ones, such as
 // `header >X-Tool {http.mcp.tool}`), and the "mcp" object of the access log
 // line Caddy writes when the request ends. It runs on r's goroutine, as
 // ExtraLogFields requires.
-func publishRequestInfo(r *http.Request, info *front.RequestInfo) {
+func PublishRequestInfo(r *http.Request, info *front.RequestInfo) {
 	ctx := r.Context()
 	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set(PlaceholderMethod, info.Method)
