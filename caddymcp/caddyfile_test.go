@@ -2,6 +2,7 @@ package caddymcp
 
 import (
 	"encoding/json"
+	_ "github.com/caddy-mcp/caddy-mcp/caddymcp/stages" // the stage modules that parse intercept, tools, … (addStage)
 	"strings"
 	"testing"
 	"time"

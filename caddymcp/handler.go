@@ -144,8 +144,8 @@ type Handler struct {
 	metrics    *endpointMetrics
 	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
 
-	calls        *mcpstate.CallLog       // the endpoint's recent tool calls (calls.go); nil when not observing
-	callRedactor *tape.Redactor // what its tapes redact, applied when the calls are read
+	calls        *mcpstate.CallLog // the endpoint's recent tool calls (calls.go); nil when not observing
+	callRedactor *tape.Redactor    // what its tapes redact, applied when the calls are read
 }
 
 // CaddyModule returns the Caddy module information.

@@ -79,7 +79,7 @@ func TestStatusRecorder(t *testing.T) {
 func TestStateCollector(t *testing.T) {
 	const name = "unit-state"
 	_, _, err := mcpstate.SessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
-		return &mcpstate.StoreEntry{store: front.NewStore(front.Limits{MaxSessions: 1}, zap.NewNop())}, nil
+		return &mcpstate.StoreEntry{Store: front.NewStore(front.Limits{MaxSessions: 1}, zap.NewNop())}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -89,30 +89,6 @@ func TestParseSessionQuery(t *testing.T) {
 	}
 }
 
-func TestAddressesHoldNoSecrets(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"https://user:secret@mcp.example.com/mcp?api_key=secret#frag", "https://mcp.example.com:443"},
-		{"http://10.0.0.1:8080/v1/secret-path", "http://10.0.0.1:8080"},
-		{"http://[::1]/mcp", "http://[::1]:80"},
-		{"mcp.example.com/mcp", ""},
-		{"http://%zz", ""},
-	} {
-		if got := httpAddress(c.in); got != c.want {
-			t.Errorf("httpAddress(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-	for _, c := range []struct{ in, want string }{
-		{"/home/alice/bin/server --token=x", "server --token=x"}, // one executable path, spaces and all
-		{"/usr/bin/npx", "npx"},
-		{"npx", "npx"},
-		{"", ""},
-	} {
-		if got := commandName(c.in); got != c.want {
-			t.Errorf("commandName(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 // adminRoute returns the handler of the module's route with pattern.
 func adminRoute(t *testing.T, pattern string) caddy.AdminHandler {
 	t.Helper()
@@ -170,18 +146,21 @@ func TestAdminRoutesRefuseWrongRequests(t *testing.T) {
 // stdio pool, not started, has no process.
 func TestAdminUpstreams(t *testing.T) {
 	httpName, stdioName := "unit-admin-http", "unit-admin-stdio"
-	for name, u := range map[string]*HTTPUpstream{httpName: {URL: "https://user:pw@mcp.example.com/v1/rpc?token=tok"}, stdioName: nil} {
+	// What mcp_proxy's Provision describes (caddymcp's describe, whose
+	// addresses TestAddressesHoldNoSecrets checks) for an http upstream at
+	// https://user:pw@mcp.example.com/v1/rpc?token=tok.
+	for name, address := range map[string]string{httpName: "https://mcp.example.com:443", stdioName: ""} {
 		val, _, err := mcpstate.SessionStores.LoadOrNew(name, func() (caddy.Destructor, error) {
-			return &mcpstate.StoreEntry{store: front.NewStore(front.Limits{}, nil)}, nil
+			return &mcpstate.StoreEntry{Store: front.NewStore(front.Limits{}, nil)}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var built []*provisionedUpstream
-		if u != nil {
-			built = []*provisionedUpstream{{name: "mcp.example.com", kind: mcpstate.KindHTTP, address: httpAddress(u.URL)}}
+		descs := []mcpstate.UpstreamDescription{}
+		if address != "" {
+			descs = []mcpstate.UpstreamDescription{{Name: "mcp.example.com", Kind: mcpstate.KindHTTP, Address: address}}
 		}
-		val.(*mcpstate.StoreEntry).describe(built, nil)
+		val.(*mcpstate.StoreEntry).Upstreams.Store(&descs)
 		t.Cleanup(func() { _, _ = mcpstate.SessionStores.Delete(name) })
 	}
 	p, err := pool.New(pool.Config{Command: "/opt/servers/mcp-server", Args: []string{"--api-key", "secret"}, Env: map[string]string{"KEY": "secret"}})
@@ -189,7 +168,7 @@ func TestAdminUpstreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, _, err := mcpstate.StdioPools.LoadOrNew(stdioName+"|unit", func() (caddy.Destructor, error) {
-		return &mcpstate.StdioEntry{pool: p, upstream: stdio.New(p, 1<<20, nil), endpoint: stdioName, name: "mcp-server", command: commandName("/opt/servers/mcp-server")}, nil
+		return &mcpstate.StdioEntry{Pool: p, Upstream: stdio.New(p, 1<<20, nil), Endpoint: stdioName, Name: "mcp-server", Command: "mcp-server"}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func recordingsFixture(t *testing.T) (dir, rotated, foreign string) {
 	key := "test|adminrecording|" + t.Name()
 	_, _, err := mcpstate.Recorders.LoadOrNew(key, func() (caddy.Destructor, error) {
 		wr := tape.NewWriter(tape.WriterOptions{Dir: dir})
-		return &mcpstate.RecorderEntry{dir: dir, endpoint: "rec-one", writer: wr, recorder: record.New(record.Config{Writer: wr})}, nil
+		return &mcpstate.RecorderEntry{Dir: dir, Endpoint: "rec-one", Writer: wr, Recorder: record.New(record.Config{Writer: wr})}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

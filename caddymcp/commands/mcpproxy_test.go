@@ -255,3 +255,6 @@ func TestProxyCommandSettings(t *testing.T) {
 		}
 	})
 }
+
+// intPtr is a pointer to n, for the optional settings.
+func intPtr(n int) *int { return &n }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/tls"
+	_ "github.com/caddy-mcp/caddy-mcp/caddymcp/admin" // admin.api.mcp_proxy, whose routes the console serves
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,7 +72,11 @@ func TestConsoleCaddyfile(t *testing.T) {
 // TestConsoleServesEveryAdminRoute: every admin route answers under api/,
 // by the admin handler itself (its own errors, not the console's 404).
 func TestConsoleServesEveryAdminRoute(t *testing.T) {
-	for _, route := range (AdminAPI{}).Routes() {
+	routes := adminRoutes()
+	if len(routes) == 0 {
+		t.Fatal("no admin routes: admin.api.mcp_proxy is not registered")
+	}
+	for _, route := range routes {
 		rest := strings.TrimPrefix(route.Pattern, "/mcp_proxy/")
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPut, "http://gw.example/api/"+rest, nil)

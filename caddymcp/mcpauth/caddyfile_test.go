@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -107,3 +108,6 @@ func TestUnmarshalAuthCaddyfile(t *testing.T) {
 		})
 	}
 }
+
+// dur is d as Caddy configures a duration.
+func dur(d time.Duration) caddy.Duration { return caddy.Duration(d) }

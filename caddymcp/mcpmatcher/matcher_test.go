@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 )
 
 const callEcho = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}`
@@ -132,7 +134,7 @@ func TestMatchMCPPlaceholders(t *testing.T) {
 	}
 }
 
-func TestMatchMCPLegacySessionPlaceholder(t *testing.T) {
+func TestMatchMCPSSE2024SessionPlaceholder(t *testing.T) {
 	r, repl := mcpRequest("POST", "application/json", callEcho)
 	r.URL.RawQuery = "sessionId=legacy-1"
 	if ok, err := (MatchMCP{}).MatchWithError(r); !ok || err != nil {
@@ -179,39 +181,8 @@ func TestMatchMCPTooBigKeepsTheWholeBody(t *testing.T) {
 	if err != nil || string(got) != body {
 		t.Errorf("the handler after the matcher read %d bytes (%v), want all %d", len(got), err, len(body))
 	}
-	if v, ok := repl.Get(PlaceholderMethod); ok {
+	if v, ok := repl.Get(mcphttp.PlaceholderMethod); ok {
 		t.Errorf("a body the matcher did not read set {http.mcp.method} = %v", v)
-	}
-}
-
-func TestGlob(t *testing.T) {
-	tests := []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"", "", true},
-		{"", "a", false},
-		{"*", "", true},
-		{"*", "a/b/c", true},
-		{"search_*", "search_web", true},
-		{"search_*", "research_web", false},
-		{"*_web", "search_web", true},
-		{"a*b*c", "axxbyyc", true},
-		{"a*b*c", "axxbyy", false},
-		{"a?c", "abc", true},
-		{"a?c", "ac", false},
-		{"?", "é", true},
-		{"tools/*", "tools/call", true},
-		{"resources/*", "tools/call", false},
-		{"**", "x", true},
-		{"a*", "a", true},
-		{"*a", "bab", false},
-		{"*a", "aba", true},
-	}
-	for _, tt := range tests {
-		if got := glob(tt.pattern, tt.s); got != tt.want {
-			t.Errorf("glob(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
-		}
 	}
 }
 

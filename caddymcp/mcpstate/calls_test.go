@@ -1,15 +1,11 @@
 package mcpstate
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -35,7 +31,7 @@ const okAnswer = `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`
 func TestCallLogKeepsTheLast(t *testing.T) {
 	l := new(CallLog)
 	for i := range callLogSize + 50 {
-		l.add(toolCall(t, "echo", fmt.Sprintf(`{"name":"echo","arguments":{"i":%d}}`, i), okAnswer), "echo", nil)
+		l.Add(toolCall(t, "echo", fmt.Sprintf(`{"name":"echo","arguments":{"i":%d}}`, i), okAnswer), "echo", nil)
 	}
 	for _, tc := range []struct {
 		limit, want int
@@ -79,7 +75,7 @@ func TestCallOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := new(CallLog)
-			l.add(toolCall(t, "echo", `{"name":"echo"}`, tc.answer), "echo", nil)
+			l.Add(toolCall(t, "echo", `{"name":"echo"}`, tc.answer), "echo", nil)
 			c := l.snapshot(1, time.Now()).calls[0]
 			if c.outcome.String() != tc.outcome || c.errMsg != tc.errMsg {
 				t.Fatalf("outcome %s %q, want %s %q", c.outcome, c.errMsg, tc.outcome, tc.errMsg)
@@ -121,7 +117,7 @@ func TestCallArgumentsRedactedAtRead(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := new(CallLog)
-			l.add(toolCall(t, "t", tc.params, okAnswer), "t", tc.redactor)
+			l.Add(toolCall(t, "t", tc.params, okAnswer), "t", tc.redactor)
 			e := l.snapshot(1, time.Now()).calls[0]
 			if e.over == 0 && string(e.params) != tc.params {
 				t.Fatalf("the log keeps %s, want the bytes as sent", e.params)
@@ -199,92 +195,6 @@ func TestCallRates(t *testing.T) {
 	}
 }
 
-// TestHandleCalls: GET /mcp_proxy/calls lists each endpoint's calls
-// (newest first, arguments redacted) and rates; ?endpoint= picks one,
-// ?limit= bounds the calls; bad input is a clear error.
-func TestHandleCalls(t *testing.T) {
-	red, _ := tape.NewRedactor([]string{"/params/arguments/password"})
-	for _, name := range []string{"calls-a", "calls-b"} {
-		key := name
-		v, _, err := SessionStores.LoadOrNew(key, func() (caddy.Destructor, error) {
-			return &StoreEntry{store: front.NewStore(front.Limits{}, nil), calls: new(CallLog)}, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _, _ = SessionStores.Delete(key) })
-		l := v.(*StoreEntry).calls
-		l.add(toolCall(t, "login", `{"name":"login","arguments":{"user":"u","password":"hunter2"}}`, okAnswer), "login", red)
-		l.add(toolCall(t, "fail", `{"name":"fail"}`, `{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"bad"}}`), "fail", red)
-	}
-	type answer struct {
-		Endpoints []EndpointCalls `json:"endpoints"`
-	}
-	get := func(target string) (answer, error) {
-		w, err := serveAdmin(t, adminCallsPath, http.MethodGet, target)
-		var a answer
-		if err == nil {
-			if jerr := json.Unmarshal(w.Body.Bytes(), &a); jerr != nil {
-				t.Fatalf("%s: %v in %s", target, jerr, w.Body)
-			}
-			if bytes.Contains(w.Body.Bytes(), []byte("hunter2")) {
-				t.Errorf("%s: the redacted password is in %s", target, w.Body)
-			}
-		}
-		return a, err
-	}
-
-	a, err := get(adminCallsPath + "?endpoint=calls-b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Endpoints) != 1 || a.Endpoints[0].Endpoint != "calls-b" || len(a.Endpoints[0].Calls) != 2 {
-		t.Fatalf("?endpoint=calls-b: %+v", a)
-	}
-	calls := a.Endpoints[0].Calls
-	if c := calls[0]; c.Tool != "fail" || c.Outcome != "error" || c.Error != "bad" || c.ID != 2 || c.Endpoint != "calls-b" || c.Arguments != nil {
-		t.Errorf("newest call %+v", c)
-	}
-	if c := calls[1]; c.Tool != "login" || c.Outcome != "ok" || c.Session != "s1" || c.User != "alice" ||
-		string(c.Arguments) != `{"password":"[redacted]","user":"u"}` || !c.Time.Equal(time.Unix(1800000000, 0)) {
-		t.Errorf("oldest call %+v (arguments %s)", c, c.Arguments)
-	}
-	rates := a.Endpoints[0].Rates
-	if rates.BucketSeconds != 10 || len(rates.Tools) != 2 || len(rates.Tools[0].Calls) != rateBuckets {
-		t.Errorf("rates %+v", rates)
-	}
-
-	if a, err = get(adminCallsPath + "?limit=1"); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range a.Endpoints {
-		names = append(names, e.Endpoint)
-		if e.Endpoint == "calls-a" && len(e.Calls) != 1 {
-			t.Errorf("?limit=1: %d calls", len(e.Calls))
-		}
-	}
-	if !strings.Contains(strings.Join(names, ","), "calls-a,calls-b") {
-		t.Errorf("endpoints %v, want calls-a and calls-b in order", names)
-	}
-
-	for _, tc := range []struct {
-		method, target string
-		status         int
-		says           string
-	}{
-		{http.MethodGet, adminCallsPath + "?endpoint=nope", http.StatusNotFound, `no endpoint "nope"`},
-		{http.MethodGet, adminCallsPath + "?endpoint=calls-a&endpoint=calls-b", http.StatusNotFound, "no endpoint"},
-		{http.MethodGet, adminCallsPath + "?limit=0", http.StatusBadRequest, "limit must be a number from 1 to 200"},
-		{http.MethodGet, adminCallsPath + "?limit=201", http.StatusBadRequest, "limit must be"},
-		{http.MethodGet, adminCallsPath + "?limit=x", http.StatusBadRequest, "limit must be"},
-		{http.MethodDelete, adminCallsPath, http.StatusMethodNotAllowed, "use GET"},
-	} {
-		_, err := serveAdmin(t, adminCallsPath, tc.method, tc.target)
-		wantAPIError(t, err, tc.status, tc.says)
-	}
-}
-
 // BenchmarkCallLogAdd is what a tools/call answer costs the call log on
 // the request path: a copy of its params and a bucket's count.
 func BenchmarkCallLogAdd(b *testing.B) {
@@ -295,20 +205,8 @@ func BenchmarkCallLogAdd(b *testing.B) {
 			l := new(CallLog)
 			b.ReportAllocs()
 			for b.Loop() {
-				l.add(a, "echo", nil)
+				l.Add(a, "echo", nil)
 			}
 		})
-	}
-}
-
-// BenchmarkHandlerOnAnswer is the whole OnAnswer of a tools/call: the
-// metrics and the call log.
-func BenchmarkHandlerOnAnswer(b *testing.B) {
-	h := &Handler{metrics: newEndpointMetrics("bench-calls"), calls: new(CallLog)}
-	h.metrics.tools.learn([]byte(`{"tools":[{"name":"echo"}]}`))
-	a := toolCall(b, "echo", `{"name":"echo","arguments":{"text":"hello"}}`, okAnswer)
-	b.ReportAllocs()
-	for b.Loop() {
-		h.onAnswer(a)
 	}
 }

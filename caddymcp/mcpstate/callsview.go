@@ -79,7 +79,6 @@ func sortRates(rates []toolRates) {
 	})
 }
 
-
 // callArgumentsShown bounds the redacted arguments an entry shows whole;
 // longer ones are shown as a preview of this many bytes.
 const callArgumentsShown = 1 << 10
@@ -136,7 +135,7 @@ type ToolRatesView struct {
 
 // EndpointCalls is one endpoint in GET /mcp_proxy/calls.
 type EndpointCalls struct {
-	Endpoint string      `json:"endpoint"`
+	Endpoint string     `json:"endpoint"`
 	Calls    []CallView `json:"calls"`
 	Rates    RatesView  `json:"rates"`
 }

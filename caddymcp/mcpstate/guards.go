@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
 )
 
 // Which requests mcp_auth judges is decided here, by one function that

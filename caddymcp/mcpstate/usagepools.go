@@ -92,7 +92,6 @@ func StoreEntries() map[string]*StoreEntry {
 	return stores
 }
 
-
 // Upstream kinds of the admin API.
 const (
 	KindStdio  = "stdio"

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp"
 )
 
 // TestPipelineCaddyfile: every subdirective lands in the pipeline JSON, the
@@ -40,7 +42,7 @@ func TestPipelineCaddyfile(t *testing.T) {
 		"prompts {\n  deny secret*\n}\n" +
 		"resources {\n  deny file:///secret/*\n}\n" +
 		"}"
-	var h Handler
+	var h caddymcp.Handler
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			input := "mcp_proxy {\nstdio cmd\n" + tt.block + "\n}"
-			err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+			err := new(caddymcp.Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
 			if err == nil {
 				t.Fatalf("no error for %q", tt.block)
 			}
