@@ -23,7 +23,10 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("mcp_proxy", parseCaddyfile)
-	httpcaddyfile.RegisterDirectiveOrder("mcp_proxy", httpcaddyfile.Before, "reverse_proxy")
+	// Right after metrics, which is right before reverse_proxy: so that
+	// mcp_proxy comes before mcp_console (ordered before reverse_proxy) in
+	// whatever order Go initializes the two packages.
+	httpcaddyfile.RegisterDirectiveOrder("mcp_proxy", httpcaddyfile.After, "metrics")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

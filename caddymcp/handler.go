@@ -1,7 +1,14 @@
 // Package caddymcp is the Caddy face of the MCP gateway: the
-// http.handlers.mcp_proxy module, its Caddyfile directive, and the app that
-// owns the stdio process pools. It turns configuration into the plain-Go
-// parts below it (front, upstream, pool, pipeline) and wires them to Caddy.
+// http.handlers.mcp_proxy module, its Caddyfile directive, its selection
+// policies, and the app (mcp) that owns the stdio process pools. It turns
+// configuration into the plain-Go parts below it (front, upstream, pool,
+// pipeline) and wires them to Caddy. The other modules are packages of
+// their own below it (stages, mcpauth, admin, console, mcpmatcher,
+// commands); it shares state with them through caddymcp/mcpstate.
+//
+// It may import caddy, caddymcp/mcpstate, caddymcp/internal/mcphttp,
+// caddymcp/front and the plain-Go packages; never another module package
+// of caddymcp: it finds its pipeline stages in Caddy's module registry.
 package caddymcp
 
 import (
