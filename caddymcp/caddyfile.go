@@ -106,7 +106,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // upstream (by default the name derives from the upstream). Each stdio,
 // http or replay line is one upstream (upstreams.go; the lb_* and health
 // lines are upstreamscaddyfile.go's, tools/prompts/resources/intercept
-// stagescaddyfile.go's, auth the http upstream's httpauth.go). stdio runs the
+// stages/caddyfile.go's, auth the http upstream's upstream_httpauth.go). stdio runs the
 // MCP server as subprocesses, one per session: env adds a variable to the
 // child's minimal environment (repeatable), dir sets its working directory,
 // max_processes bounds live processes (spares included, default 16), warm
@@ -380,7 +380,7 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 			}
 			u.PassAuthorization = true
 		case "auth":
-			u.Auth, err = parseUpstreamAuth(d) // httpauth.go
+			u.Auth, err = parseUpstreamAuth(d) // upstream_httpauth.go
 		case "response_header_timeout":
 			u.ResponseHeaderTimeout, err = mcphttp.DurationArg(d)
 		case "idle_timeout":

@@ -134,7 +134,7 @@ type Handler struct {
 	HeldProgressInterval caddy.Duration `json:"held_progress_interval,omitempty"`
 	// Pipeline lists the stages every message passes, as modules of the
 	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
-	// (stages.go).
+	// (pipeline.go; the stage modules are in caddymcp/stages).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
 	server     *front.Server
@@ -149,9 +149,9 @@ type Handler struct {
 	policy     selectionPolicy
 	logger     *zap.Logger
 	metrics    *endpointMetrics
-	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
+	hide       *hideStage // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
 
-	calls        *mcpstate.CallLog // the endpoint's recent tool calls (calls.go); nil when not observing
+	calls        *mcpstate.CallLog // the endpoint's recent tool calls (mcpstate/calls.go); nil when not observing
 	callRedactor *tape.Redactor    // what its tapes redact, applied when the calls are read
 }
 

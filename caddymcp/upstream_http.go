@@ -45,7 +45,7 @@ type HTTPUpstream struct {
 	// IdleTimeout ends an upstream SSE stream that sent nothing, not even a keep-alive, for this long (default: no limit).
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 	// Auth gives the gateway credentials of its own for the upstream
-	// (OAuth client credentials), sent with every request (httpauth.go).
+	// (OAuth client credentials), sent with every request (upstream_httpauth.go).
 	Auth *UpstreamAuth `json:"auth,omitempty"`
 
 	onReconnect func(remote.Reconnect) // counts reconnections in the endpoint's metrics
@@ -78,7 +78,7 @@ func (u *HTTPUpstream) build(ctx caddy.Context, name string, maxMessageSize, max
 	if err := u.Transport.Provision(ctx); err != nil {
 		return nil, fmt.Errorf("http transport: %v", err)
 	}
-	rt, authErr := u.Auth.wrap(u, u.Transport.Transport) // httpauth.go
+	rt, authErr := u.Auth.wrap(u, u.Transport.Transport) // upstream_httpauth.go
 	if authErr != nil {
 		return nil, authErr
 	}

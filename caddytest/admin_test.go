@@ -17,7 +17,7 @@ import (
 )
 
 // adminSession and adminUpstream are the fields of the admin API's answers
-// these tests read (the schema is caddymcp/adminschema.go).
+// these tests read (the schema is caddymcp/admin/schema.go).
 type adminSession struct {
 	ID       string `json:"id"`
 	Endpoint string `json:"endpoint"`

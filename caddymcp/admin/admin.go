@@ -22,7 +22,7 @@ func init() {
 // registered admin.api module by itself and makes a fresh instance at each
 // config load, so the handlers read package-level state: the session
 // stores and process pools, which outlive reloads (usage.go). The JSON
-// schema is in adminschema.go.
+// schema is in schema.go.
 type AdminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -45,10 +45,10 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminSessionsPath, Handler: caddy.AdminHandlerFunc(handleListSessions)},
 		{Pattern: adminSessionsPath + "/", Handler: caddy.AdminHandlerFunc(handleSession)},
 		{Pattern: adminUpstreamsPath, Handler: caddy.AdminHandlerFunc(handleUpstreams)},
-		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)},      // adminrecord.go
-		{Pattern: adminRecordingsPath + "/", Handler: caddy.AdminHandlerFunc(handleRecording)}, // adminrecording.go
-		{Pattern: adminCallsPath, Handler: caddy.AdminHandlerFunc(handleCalls)},                // admincalls.go
-		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)},              // adminheld.go
+		{Pattern: adminRecordingsPath, Handler: caddy.AdminHandlerFunc(handleRecordings)},      // recordings.go
+		{Pattern: adminRecordingsPath + "/", Handler: caddy.AdminHandlerFunc(handleRecording)}, // transcript.go
+		{Pattern: adminCallsPath, Handler: caddy.AdminHandlerFunc(handleCalls)},                // calls.go
+		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)},              // held.go
 		{Pattern: adminHeldPath + "/", Handler: caddy.AdminHandlerFunc(handleHeld)},
 	}
 }
@@ -72,7 +72,7 @@ func handleListSessions(w http.ResponseWriter, r *http.Request) error {
 // handleSession serves GET and DELETE /mcp_proxy/sessions/<id>.
 func handleSession(w http.ResponseWriter, r *http.Request) error {
 	if id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, adminSessionsPath+"/"), "/record"); ok && id != "" && !strings.Contains(id, "/") {
-		return handleSessionRecord(w, r, id) // [tapes] adminrecord.go
+		return handleSessionRecord(w, r, id) // [tapes] recordings.go
 	}
 	if err := mcphttp.AllowMethods(w, r, http.MethodGet, http.MethodDelete); err != nil {
 		return err

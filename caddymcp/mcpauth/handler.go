@@ -81,7 +81,7 @@ type AuthHandler struct {
 	// HideUnauthorized hides from a token the tools, prompts and resources
 	// of the ScopeRules it does not satisfy: lists lose them (every page)
 	// and a call of one gets the unknown-name error (-32602) instead of
-	// the 403, as if the upstream had none (authhide.go). By default they
+	// the 403, as if the upstream had none (hide.go). By default they
 	// stay listed and a call gets the 403, so clients can step up.
 	HideUnauthorized bool `json:"hide_unauthorized,omitempty"`
 

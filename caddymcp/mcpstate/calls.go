@@ -46,7 +46,7 @@ func (o callOutcome) String() string {
 }
 
 // recentCall is one entry of the call log: bytes copied as they came,
-// redacted only when read (admincalls.go), so that the request path pays
+// redacted only when read (callsview.go), so that the request path pays
 // for a copy and no JSON work.
 type recentCall struct {
 	seq      uint64

@@ -56,7 +56,7 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 
 // SetEndpoint names the endpoint in what the stage's pause rules hold, and
 // in the interceptions it counts (mcpstate.Interceptions)
-// (stages.go calls it once the handler knows its name).
+// (mcp_proxy's pipeline.go calls it once the handler knows its name).
 func (s *InterceptStage) SetEndpoint(name string) {
 	max := s.MaxHeld
 	if max == 0 {
