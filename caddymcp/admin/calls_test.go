@@ -31,8 +31,17 @@ func TestHandleCalls(t *testing.T) {
 		}
 		t.Cleanup(func() { _, _ = mcpstate.SessionStores.Delete(key) })
 		l := v.(*mcpstate.StoreEntry).Calls
-		l.Add(toolCall(t, "login", `{"name":"login","arguments":{"user":"u","password":"hunter2"}}`, okAnswer), "login", red)
-		l.Add(toolCall(t, "fail", `{"name":"fail"}`, `{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"bad"}}`), "fail", red)
+		for _, c := range []struct{ tool, params, answer string }{
+			{"login", `{"name":"login","arguments":{"user":"u","password":"hunter2"}}`, `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`},
+			{"fail", `{"name":"fail"}`, `{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"bad"}}`},
+		} {
+			answer, err := pipeline.Parse([]byte(c.answer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Add(front.Answered{Method: "tools/call", Target: c.tool, Params: json.RawMessage(c.params), Session: "s1", User: "alice",
+				Started: time.Unix(1800000000, 0), Answer: answer}, c.tool, red)
+		}
 	}
 	type answer struct {
 		Endpoints []mcpstate.EndpointCalls `json:"endpoints"`
@@ -102,16 +111,3 @@ func TestHandleCalls(t *testing.T) {
 	}
 }
 
-// toolCall is the Answered of a tools/call of tool with params, answered
-// by answer (a JSON-RPC response), as mcpstate's call log tests make it.
-func toolCall(t testing.TB, tool, params, answer string) front.Answered {
-	t.Helper()
-	m, err := pipeline.Parse([]byte(answer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return front.Answered{Method: "tools/call", Target: tool, Params: json.RawMessage(params), Session: "s1", User: "alice",
-		Started: time.Unix(1800000000, 0), Answer: m}
-}
-
-const okAnswer = `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`
