@@ -26,4 +26,3 @@ func BenchmarkHandlerOnAnswer(b *testing.B) {
 		h.onAnswer(a)
 	}
 }
-

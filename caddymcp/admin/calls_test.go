@@ -110,4 +110,3 @@ func TestHandleCalls(t *testing.T) {
 		wantAPIError(t, err, tc.status, tc.says)
 	}
 }
-
