@@ -3,49 +3,48 @@ package mcphttp
 import (
 	"bytes"
 	"io"
-	"mime"
 	"net/http"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
-// EnvelopeResult says what ReadEnvelope found in a request body.
-type EnvelopeResult int
+// envelopeResult says what readEnvelope found in a request body.
+type envelopeResult int
 
 const (
-	// EnvelopeNone: not a JSON POST with a body; nothing was read.
-	EnvelopeNone EnvelopeResult = iota
-	// EnvelopeTooLarge: the body is bigger than the limit (or could not be
+	// envelopeNone: not a JSON POST with a body; nothing was read.
+	envelopeNone envelopeResult = iota
+	// envelopeTooLarge: the body is bigger than the limit (or could not be
 	// read); what was read is back in front of the rest.
-	EnvelopeTooLarge
-	// EnvelopeInvalid: the body is not JSON-RPC; it is back in place.
-	EnvelopeInvalid
-	// EnvelopeOK: msgs are the body's messages; the body is back in place.
-	EnvelopeOK
+	envelopeTooLarge
+	// envelopeInvalid: the body is not JSON-RPC; it is back in place.
+	envelopeInvalid
+	// envelopeOK: msgs are the body's messages; the body is back in place.
+	envelopeOK
 )
 
-// ReadEnvelope reads the JSON-RPC messages of an MCP POST, up to limit
+// readEnvelope reads the JSON-RPC messages of an MCP POST, up to limit
 // bytes, and puts the body back so the handlers after the caller read it
 // whole (or meet the same read error). Handlers ordered before mcp_proxy
 // (the mcp matcher, mcp_auth's per-tool scopes) look at the envelope
 // through it.
-func ReadEnvelope(r *http.Request, limit int64) (msgs []*pipeline.Message, batch bool, res EnvelopeResult) {
-	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody || !JSONContent(r) {
-		return nil, false, EnvelopeNone
+func readEnvelope(r *http.Request, limit int64) (msgs []*pipeline.Message, batch bool, res envelopeResult) {
+	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody || !jsonContent(r) {
+		return nil, false, envelopeNone
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil || int64(len(body)) > limit {
 		// What was read goes back in front of the rest, so the handler
 		// sees the whole body (and answers 413) or the same read error.
 		r.Body = restoredBody{Reader: io.MultiReader(bytes.NewReader(body), r.Body), Closer: r.Body}
-		return nil, false, EnvelopeTooLarge
+		return nil, false, envelopeTooLarge
 	}
 	r.Body = restoredBody{Reader: bytes.NewReader(body), Closer: r.Body}
 	msgs, batch, err = pipeline.ParseBody(body)
 	if err != nil {
-		return nil, false, EnvelopeInvalid
+		return nil, false, envelopeInvalid
 	}
-	return msgs, batch, EnvelopeOK
+	return msgs, batch, envelopeOK
 }
 
 // restoredBody is a request body put back after it was read: the bytes
@@ -53,10 +52,4 @@ func ReadEnvelope(r *http.Request, limit int64) (msgs []*pipeline.Message, batch
 type restoredBody struct {
 	io.Reader
 	io.Closer
-}
-
-// JSONContent reports whether r says its body is JSON.
-func JSONContent(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
 }
