@@ -66,7 +66,7 @@ func TestMCPCheck(t *testing.T) {
 			want: []string{"server/discover", "server/discover"},
 		},
 		{
-			name: "2025 server that refuses the probe",
+			name:    "2025 server that refuses the probe",
 			handler: refuseDiscover(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return sdkServer() }, nil)),
 			want: []string{"server/discover initialize notifications/initialized ping",
 				"initialize notifications/initialized ping"},
