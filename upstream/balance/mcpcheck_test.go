@@ -73,16 +73,10 @@ func TestMCPCheck(t *testing.T) {
 		},
 		{
 			name: "initialize refused",
-			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Header.Get("Mcp-Method") == "server/discover" {
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusBadRequest)
-					_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":"health","error":{"code":-32601,"message":"method not found"}}`)
-					return
-				}
+			handler: refuseDiscover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"not today"}}`)
-			}),
+			})),
 			wantErr: "initialize: not today",
 		},
 		{
