@@ -26,8 +26,8 @@ type App struct {
 
 	hideUnauthorized atomic.Bool // an mcp_auth hides what tokens may not use (authhide.go)
 
-	guards    []resourceGuard            // what the configuration's mcp_auth handlers guard (authguard.go)
-	endpoints map[string][]endpointClaim // session store keys claimed by its mcp_proxy handlers (endpoints.go)
+	guards    atomic.Pointer[[]resourceGuard] // what the configuration's mcp_auth handlers guard (authguard.go)
+	endpoints map[string][]endpointClaim      // session store keys claimed by its mcp_proxy handlers (endpoints.go)
 }
 
 // appPool is a pool to start, and the new limits of a pool kept from the
