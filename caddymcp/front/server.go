@@ -289,6 +289,7 @@ func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string
 	}
 	sess.settings.Store(s.settings)
 	sess.touch()
+	sess.used()
 	return sess
 }
 
