@@ -107,23 +107,27 @@ func (s *Session) evictIfIdle(bound string, listening bool) bool {
 
 // withReclaim lets the upstream ask, when it has no capacity left for
 // sess (every process of a stdio pool in use), for a session on the same
-// upstream to give its capacity up: the processes are shared fairly among
-// the clients holding them (fairshare.go). atShare is set when a request
+// upstream to give its capacity up, fairly among the clients holding
+// sessions there (fairshare.go). atShare is set when a request
 // found nothing to end while sess's client held its share or more.
 func (s *Server) withReclaim(ctx context.Context, sess *Session, atShare *atomic.Bool) context.Context {
 	return upstream.WithReclaim(ctx, func() bool {
 		st := s.cfg.Store
-		holds := func(x *Session) bool { return x != sess && x.up == sess.up && x.opened.Load() }
+		// The share is of the sessions on the upstream, not of the
+		// pool's processes: a session whose process is still starting
+		// holds a slot too, and a client with sessions waiting for one
+		// asks for more than it has.
+		onUpstream := func(x *Session) bool { return x != sess && x.up == sess.up }
 		st.mu.Lock()
 		held, total := make(map[string]int), 0
 		for _, x := range st.sessions {
-			if holds(x) {
+			if onUpstream(x) {
 				held[x.client]++
 				total++
 			}
 		}
 		share := newFairShare(total, held, sess.client)
-		candidates := st.evictionCandidatesLocked(evictionRule{newcomer: sess.client, scope: holds, share: &share})
+		candidates := st.evictionCandidatesLocked(evictionRule{newcomer: sess.client, scope: onUpstream, share: &share})
 		full := share.full(sess.client)
 		st.mu.Unlock()
 		if st.evictOne(candidates, reasonPoolFull) != nil {

@@ -64,16 +64,27 @@ func (s *Session) spare() {
 	}
 }
 
-// handshakeDone records the client's notifications/initialized.
+// handshakeDone records the client's notifications/initialized: the grace
+// starts again, unless the client sent a request of its own already (the
+// go-sdk opens its GET stream while its notification is on its way).
 func (s *Session) handshakeDone() {
 	s.handshook.Store(true)
+	if s.usedEarly.Load() {
+		s.sparedUntil.Store(0)
+		return
+	}
 	s.spare()
 }
 
-// used records a request of the client's: after the handshake, its first
-// request ends the grace, which has done its work.
+// used records a request of the client's other than its handshake: once
+// the handshake is done, the grace has done its work. A race with
+// handshakeDone can only leave the session spared for the grace.
 func (s *Session) used() {
-	if s.handshook.Load() && s.sparedUntil.Load() != 0 {
+	if !s.handshook.Load() {
+		s.usedEarly.Store(true)
+		return
+	}
+	if s.sparedUntil.Load() != 0 {
 		s.sparedUntil.Store(0)
 	}
 }

@@ -99,7 +99,8 @@ func TestFairShare(t *testing.T) {
 // TestNewSessionsAreSpared: a session is not ended for a new one at any
 // bound while its handshake is under way (initialize answered,
 // notifications/initialized not yet sent), nor within the grace after it,
-// until the client's next request; then it may give way as before.
+// until the client's next request (or one sent before it, as the go-sdk's
+// GET stream may be); then it may give way as before.
 func TestNewSessionsAreSpared(t *testing.T) {
 	t.Parallel()
 	bounds := append(slices.Clone(sharedBounds), struct {
@@ -120,6 +121,15 @@ func TestNewSessionsAreSpared(t *testing.T) {
 		{"handshake done, nothing sent since", func(t *testing.T, h *harness) string {
 			return h.initializeAs(t, "alice")
 		}, true},
+		{"a request while initialized is on its way", func(t *testing.T, h *harness) string {
+			rp := h.do(t, req{body: initBody(Version20250618), user: "alice"})
+			wantStatus(t, rp, http.StatusOK)
+			sid := rp.header.Get("Mcp-Session-Id")
+			wantStatus(t, h.do(t, req{sid: sid, user: "alice", version: Version20250618, body: toolCall(1, "echo")}), http.StatusOK)
+			wantStatus(t, h.do(t, req{sid: sid, user: "alice", version: Version20250618,
+				body: rpcNotification("notifications/initialized", "")}), http.StatusAccepted)
+			return sid
+		}, false},
 		{"a request after the handshake", func(t *testing.T, h *harness) string {
 			sid := h.initializeAs(t, "alice")
 			wantStatus(t, h.do(t, req{sid: sid, user: "alice", version: Version20250618, body: toolCall(1, "echo")}), http.StatusOK)

@@ -212,8 +212,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 	var st *stream
 	ex := s.requestExchange(r, sess, version)
 	for _, m := range msgs {
-		if m.Method == "notifications/initialized" && m.IsNotification() {
+		switch {
+		case m.Method == "notifications/initialized" && m.IsNotification():
 			sess.handshakeDone()
+		case m.Method != "initialize":
+			sess.used()
 		}
 		if m.IsRequest() && st == nil {
 			var err error

@@ -289,7 +289,6 @@ func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string
 	}
 	sess.settings.Store(s.settings)
 	sess.touch()
-	sess.used()
 	return sess
 }
 

@@ -79,6 +79,7 @@ type Session struct {
 	// What eviction needs to know without the session's lock (fairshare.go).
 	opened      atomic.Bool  // its upstream is open (it holds a process of a stdio pool)
 	handshook   atomic.Bool  // the client sent notifications/initialized
+	usedEarly   atomic.Bool  // the client sent another request before that
 	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
 
 	ctx    context.Context // ends when the session ends
