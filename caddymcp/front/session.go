@@ -77,7 +77,6 @@ type Session struct {
 	readers    atomic.Int32 // open HTTP streams; a listened-to session is not idle
 
 	// What eviction needs to know without the session's lock (fairshare.go).
-	opened      atomic.Bool  // its upstream is open (it holds a process of a stdio pool)
 	handshook   atomic.Bool  // the client sent notifications/initialized
 	usedEarly   atomic.Bool  // the client sent another request before that
 	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
@@ -336,7 +335,6 @@ func (s *Session) attachUpstream(conn upstream.Conn) bool {
 		return false
 	}
 	s.conn = conn
-	s.opened.Store(true)
 	s.spare() // until the client has had the time to finish its handshake
 	return true
 }
