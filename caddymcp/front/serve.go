@@ -263,6 +263,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
+	sess.used()
 	st, problem := sess.resumeTarget(index, cursor)
 	if problem != "" {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,

@@ -76,6 +76,11 @@ type Session struct {
 	lastActive atomic.Int64 // unix nanoseconds
 	readers    atomic.Int32 // open HTTP streams; a listened-to session is not idle
 
+	// What eviction needs to know without the session's lock (fairshare.go).
+	handshook   atomic.Bool  // the client sent notifications/initialized
+	usedEarly   atomic.Bool  // the client sent another request before that
+	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
+
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
@@ -330,6 +335,7 @@ func (s *Session) attachUpstream(conn upstream.Conn) bool {
 		return false
 	}
 	s.conn = conn
+	s.spare() // until the client has had the time to finish its handshake
 	return true
 }
 

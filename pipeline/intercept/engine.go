@@ -272,7 +272,7 @@ func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a c
 	m := st.message(e.logger)
 	method, target := st.what()
 	entry := hold.Entry{Endpoint: e.endpoint, Rule: r.name, Session: st.ex.SessionID, User: st.ex.User,
-		Direction: st.ex.Direction.String(), Method: method}
+		Direction: st.ex.Direction.String(), Method: method, Client: hold.ClientOf(st.ex.User, st.ex.ClientIP)}
 	if method == "tools/call" {
 		entry.Tool = target
 	}
@@ -280,7 +280,7 @@ func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a c
 	if e.holds != nil {
 		var ok bool
 		if d, ok = e.holds.Hold(ctx, entry, m, e.maxHeld, a.delay); !ok {
-			e.logger.Warn("intercept: max_held messages are held already; the pause's timeout action applies at once",
+			e.logger.Warn("intercept: max_held messages, or this client's share of them, are held already; the pause's timeout action applies at once",
 				st.fields(r, zap.Int("max_held", e.maxHeld))...)
 		}
 	}
