@@ -20,11 +20,22 @@ const authResource = "https://mcp.example.com/mcp"
 // provisionAuth provisions h as Caddy would.
 func provisionAuth(t *testing.T, h *AuthHandler) {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	ctx, cancel := caddy.NewContext(configContext(t))
 	t.Cleanup(cancel)
 	if err := h.Provision(ctx); err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
+}
+
+// configContext is the context of an empty configuration, whose mcp app
+// mcp_auth's Provision loads.
+func configContext(t *testing.T) caddy.Context {
+	t.Helper()
+	ctx, err := caddy.ProvisionContext(&caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
 }
 
 func newAuthServer(t *testing.T) *authtest.Server {
@@ -242,7 +253,7 @@ func TestAuthHandlerProvisionRefusesBadConfig(t *testing.T) {
 		{Resource: authResource},
 		{Resource: authResource, Issuers: []string{"https://auth.example.com"}, HideUnauthorized: true}, // no scope rule to hide by
 	} {
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		ctx, cancel := caddy.NewContext(configContext(t))
 		err := h.Provision(ctx)
 		cancel()
 		if err == nil || !strings.HasPrefix(err.Error(), "mcp_auth: ") {
