@@ -11,10 +11,13 @@ import (
 
 // Call serves one 2026-07-28 request (upstream.Stateless). A request that
 // carries a member's tagged cursor or requestState goes to that member; any
-// other goes to the member the policy selects, and when that member gives
-// no answer, a retriable request (see retriable) tries the next one, up to
-// Retries more. Members that speak only the 2025 revisions are passed over;
-// when all do, Call returns upstream.ErrSessionfulOnly.
+// other goes to the member the policy selects (with turns of its own, apart
+// from the sessions'), and when that member gives no answer, a retriable
+// request (see retriable) tries the next one, up to Retries more. Members
+// that speak only the 2025 revisions are passed over (ServesStateless), and
+// one that shows it in its answer is passed over from then on; when all
+// available members do, Call returns upstream.ErrSessionfulOnly, and the
+// client falls back to initialize.
 func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	name, msg, err := untag(req.Message)
 	if err != nil {
@@ -41,7 +44,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		last error
 	)
 	for {
-		m := g.pick(ctx, tried)
+		m, passedOver := g.pickStateless(ctx, tried)
 		if m == nil {
 			switch {
 			case held != nil:
@@ -49,7 +52,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 				return nil
 			case last != nil:
 				return last
-			case sessionfulOnly:
+			case sessionfulOnly || passedOver:
 				return upstream.ErrSessionfulOnly
 			}
 			return g.unavailable()
@@ -96,10 +99,16 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 	method := req.Message.Method
 	many := len(g.members) > 1
 	var failed *heldFailure
+	delivered, legacy := false, false
 	start := time.Now()
 	err := st.Call(ctx, req, func(resp *pipeline.Message, status int) {
 		if !resp.IsResponse() {
+			delivered = true
 			deliver(resp, status)
+			return
+		}
+		if !delivered && legacyAnswer(method, resp, status) {
+			legacy = true // not the client's answer: another member may serve it
 			return
 		}
 		if hold && upstream.GatewayStatus(resp) != 0 {
@@ -117,7 +126,14 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 		}
 		deliver(resp, status)
 	})
-	if err != nil && ctx.Err() == nil && !errors.Is(err, upstream.ErrSessionfulOnly) {
+	if legacy || errors.Is(err, upstream.ErrSessionfulOnly) {
+		m.sessionsOnly(time.Now())
+		if err == nil && m.tripped() {
+			m.succeed() // it answered: alive, if of the other era
+		}
+		return nil, upstream.ErrSessionfulOnly
+	}
+	if err != nil && ctx.Err() == nil {
 		var busy *upstream.BusyError
 		if !errors.As(err, &busy) {
 			m.fail(time.Now(), method+" failed: "+err.Error())
