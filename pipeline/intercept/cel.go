@@ -22,7 +22,8 @@ import (
 //	user              {http.auth.user.id}, "" when anonymous
 //	scopes            the user's granted scopes ({http.auth.user.scopes}, split)
 //	client_ip         the client's address as Caddy determined it
-//	message           the whole message, decoded (e.g. message.params.arguments.path)
+//	message           the whole message, decoded (e.g. message.params.arguments.path),
+//	                  if it is no larger than the engine's MaxDecode
 var celEnv = func() *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("direction", cel.StringType),
@@ -66,19 +67,29 @@ func compileExpression(src string) (*expression, error) {
 }
 
 // eval reports whether the expression is true for the message. An
-// evaluation error (a missing member, say) counts as false.
-func (e *expression) eval(st *evaluation) bool {
-	out, _, err := e.prg.Eval(&activation{st: st})
-	if err != nil {
-		return false
+// evaluation error (a missing member, say) counts as false, unless the
+// expression needed message and the message is larger than the bound on
+// decoding: then it cannot tell (tooLarge).
+func (e *expression) eval(st *evaluation) judgement {
+	a := &activation{st: st}
+	out, _, err := e.prg.Eval(a)
+	if err == nil {
+		if b, ok := out.Value().(bool); ok && b {
+			return match
+		}
 	}
-	b, ok := out.Value().(bool)
-	return ok && b
+	if a.tooLarge {
+		return tooLarge
+	}
+	return noMatch
 }
 
 // activation resolves the variables when the expression reads them, so
 // that one that never reads message costs no decoding.
-type activation struct{ st *evaluation }
+type activation struct {
+	st       *evaluation
+	tooLarge bool // message was read and is larger than the bound
+}
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	st := a.st
@@ -107,7 +118,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "client_ip":
 		return st.ex.ClientIP, true
 	case "message":
-		return celValue(st.document()), true
+		doc, ok := st.celMessage()
+		a.tooLarge = !ok
+		return doc, ok
 	}
 	return nil, false
 }
