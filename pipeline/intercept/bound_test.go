@@ -23,7 +23,7 @@ const tooLargeMessage = "the message is too large for the gateway's rule to judg
 func TestTooLarge(t *testing.T) {
 	const maxDecode = 512
 	small := callRead
-	large := bigCall(4096, true)  // arguments: an array of objects, larger than maxDecode
+	large := bigCall(4096, true) // arguments: an array of objects, larger than maxDecode
 	bulk := bigCall(4096, false) // arguments: one long string
 	field := func(ptr, re string) []intercept.Field { return []intercept.Field{{Pointer: ptr, Regexp: re}} }
 	setPath := act(intercept.ActionSet, func(a *intercept.Action) { a.Pointer, a.Value = "/params/arguments/path", json.RawMessage(`"/tmp/x"`) })
