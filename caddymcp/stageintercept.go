@@ -25,12 +25,13 @@ type InterceptStage struct {
 	// MaxHeld bounds the messages pause rules of the endpoint hold at once
 	// (default 100); beyond it a pause's timeout action applies at once.
 	MaxHeld int `json:"max_held,omitempty"`
-	// MaxDecode bounds, in bytes of JSON, what a rule decodes: an object or
-	// array a field reads, the whole message for an expression that reads
-	// message (default 1 MiB: decoding costs many times the size). A rule
-	// that would have to decode more applies as if it matched (a block
-	// answers "the message is too large for the gateway's rule to judge"),
-	// with a warning and a count. Strings are matched whatever their size.
+	// MaxDecode bounds, in bytes of JSON, the objects and arrays a rule
+	// decodes: a field's value, or one an expression uses whole (default
+	// 1 MiB: decoding costs many times the size). A rule that would have to
+	// decode more applies as if it matched (a block answers "the message is
+	// too large for the gateway's rule to judge"), with a warning and a
+	// count. Strings, and members an expression reaches one by one, are read
+	// whatever their size.
 	MaxDecode int64 `json:"max_decode,omitempty"`
 
 	engine *intercept.Engine

@@ -10,15 +10,16 @@ import (
 )
 
 // TestInterceptMaxDecode: through a real Caddy in front of the
-// everything-server, a rule whose expression reads message cannot judge a
-// call larger than max_decode and blocks it with its own words (counted in
-// caddy_mcp_interceptions_too_large_total), while a field that reads a
-// string of the same large call is judged as usual, and small calls pass.
+// everything-server, a rule whose expression needs the arguments whole
+// cannot judge a call larger than max_decode and blocks it with its own
+// words (counted in caddy_mcp_interceptions_too_large_total), while a field
+// that reads a string of the same large call is judged as usual, and small
+// calls pass.
 func TestInterceptMaxDecode(t *testing.T) {
 	bin := buildEverythingServer(t)
 	url := startProxy(t, pipelineSite("name max-decode\n\t\tstdio "+caddyfileQuote(bin),
 		"max_decode 64KiB",
-		"intercept big-cel {\n\t\t\ttool test_simple_text\n\t\t\texpression `message.params.arguments.x == \"never\"`\n\t\t\tblock \"cel\"\n\t\t}",
+		"intercept big-cel {\n\t\t\ttool test_simple_text\n\t\t\texpression `message.params.arguments.exists(k, k == \"never\")`\n\t\t\tblock \"cel\"\n\t\t}",
 		"intercept no-etc {\n\t\t\ttool test_image_content\n\t\t\tfield /params/arguments/path ^/etc/\n\t\t\tblock \"no etc\"\n\t\t}")) + "/mcp"
 	const tooLarge = `caddy_mcp_interceptions_too_large_total{endpoint="max-decode",rule="big-cel"}`
 	before := scrape(t)

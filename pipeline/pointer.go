@@ -55,7 +55,7 @@ func SetAt(doc []byte, path []string, value []byte) ([]byte, error) {
 		ins = appendMembers(ins, rest, value)
 		return splice(doc, w.end-1, w.end-1, ins), nil
 	case v[0] == '[':
-		n := arrayLen(v)
+		n := ArrayLen(v)
 		if len(rest) > 1 {
 			return nil, fmt.Errorf("%q is not an index of an array of %d", rest[0], n)
 		}
@@ -193,8 +193,9 @@ func element(doc []byte, open int, tok string) (walked, bool) {
 	return walked{}, false
 }
 
-// arrayLen counts the elements of arr, a valid JSON array.
-func arrayLen(arr []byte) int {
+// ArrayLen counts the elements of arr, a valid JSON array (a value
+// ValueAt returned), without decoding them.
+func ArrayLen(arr []byte) int {
 	n := 0
 	for i := skipSpace(arr, 1); i < len(arr) && arr[i] != ']'; n++ {
 		i = skipSpace(arr, skipValue(arr, i))

@@ -4,12 +4,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultMaxDecode is the largest JSON value, in bytes, a rule decodes
-// when the engine is given no other bound: an object or array a field
-// reads, or the whole message for a CEL expression that reads message.
-// Decoding into Go values costs many times the value's size (a 4 MB message
-// of small objects took some 100 MB), so several large messages at once
-// must not each be decoded.
+// DefaultMaxDecode is the largest JSON object or array, in bytes, a rule
+// decodes when the engine is given no other bound: a field's value, or one
+// a CEL expression uses whole. Decoding into Go values costs many times the
+// value's size (a 4 MB message of small values took some 130 MB), so
+// several large messages at once must not each be decoded.
 const DefaultMaxDecode = 1 << 20
 
 // MaxDecode bounds what a rule decodes to n bytes of JSON (n <= 0:

@@ -16,10 +16,11 @@ import (
 
 const tooLargeMessage = "the message is too large for the gateway's rule to judge"
 
-// TestTooLarge: a rule that would have to decode more than MaxDecode
-// cannot judge the message and applies as if it matched (logged and
-// counted), unless another of its matchers says no; strings, and
-// expressions that do not read message, are judged whatever the size.
+// TestTooLarge: a rule that would have to decode an object or array
+// larger than MaxDecode cannot judge the message and applies as if it
+// matched (logged and counted), unless another of its matchers says no;
+// strings, members CEL reaches one by one, and expressions that do not
+// read message are judged whatever the size.
 func TestTooLarge(t *testing.T) {
 	const maxDecode = 512
 	small := callRead
@@ -42,7 +43,9 @@ func TestTooLarge(t *testing.T) {
 		{"a string is judged", intercept.Rule{Fields: field("/params/arguments/path", "^/etc/")}, large, "stop", false},
 		{"a string is judged: no", intercept.Rule{Fields: field("/params/arguments/path", "^/home/")}, large, "", false},
 		{"a long string is judged", intercept.Rule{Fields: field("/params/arguments/content", "^lorem ipsum")}, bulk, "stop", false},
-		{"CEL reading message over the bound blocks", intercept.Rule{Expression: `message.params.arguments.path == "/home"`}, large, tooLargeMessage, true},
+		{"CEL needing an object over the bound whole blocks", intercept.Rule{Expression: `message.params.arguments.content.exists(c, c.line == -1)`}, large, tooLargeMessage, true},
+		{"CEL reading a member of a large message is judged", intercept.Rule{Expression: `message.params.arguments.path == "/etc/passwd"`}, large, "stop", false},
+		{"CEL reading a member of a large message: no", intercept.Rule{Expression: `message.params.arguments.path == "/home"`}, large, "", false},
 		{"CEL under the bound is judged", intercept.Rule{Expression: `message.params.arguments.path == "/home"`}, small, "", false},
 		{"CEL that never reads message", intercept.Rule{Expression: `tool == "write_file"`}, large, "stop", false},
 		{"CEL says no before reading message", intercept.Rule{Expression: `tool == "other" && message.params.x == 1`}, large, "", false},

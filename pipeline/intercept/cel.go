@@ -22,8 +22,8 @@ import (
 //	user              {http.auth.user.id}, "" when anonymous
 //	scopes            the user's granted scopes ({http.auth.user.scopes}, split)
 //	client_ip         the client's address as Caddy determined it
-//	message           the whole message, decoded (e.g. message.params.arguments.path),
-//	                  if it is no larger than the engine's MaxDecode
+//	message           the message (e.g. message.params.arguments.path), read where
+//	                  it is; an object or array used whole is decoded up to MaxDecode
 var celEnv = func() *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("direction", cel.StringType),
@@ -67,28 +67,27 @@ func compileExpression(src string) (*expression, error) {
 }
 
 // eval reports whether the expression is true for the message. An
-// evaluation error (a missing member, say) counts as false, unless the
-// expression needed message and the message is larger than the bound on
-// decoding: then it cannot tell (tooLarge).
+// evaluation error (a missing member, say) counts as false. An expression
+// that needed an object or array of the message as a whole (celraw.go)
+// larger than the bound cannot tell (tooLarge), whatever it returned.
 func (e *expression) eval(st *evaluation) judgement {
-	a := &activation{st: st}
+	a := &activation{st: st, bound: celBound{max: st.maxDecode}}
 	out, _, err := e.prg.Eval(a)
-	if err == nil {
-		if b, ok := out.Value().(bool); ok && b {
-			return match
-		}
-	}
-	if a.tooLarge {
+	switch {
+	case a.bound.tooLarge:
 		return tooLarge
+	case err != nil:
+		return noMatch
 	}
-	return noMatch
+	b, ok := out.Value().(bool)
+	return judge(ok && b)
 }
 
 // activation resolves the variables when the expression reads them, so
 // that one that never reads message costs no decoding.
 type activation struct {
-	st       *evaluation
-	tooLarge bool // message was read and is larger than the bound
+	st    *evaluation
+	bound celBound // of message's lazy values
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -118,9 +117,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "client_ip":
 		return st.ex.ClientIP, true
 	case "message":
-		doc, ok := st.celMessage()
-		a.tooLarge = !ok
-		return doc, ok
+		return &celObject{raw: st.raw, b: &a.bound}, true
 	}
 	return nil, false
 }

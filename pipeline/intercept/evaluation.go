@@ -11,8 +11,8 @@ import (
 
 // evaluation is one message on its way through the rules: the message as
 // the rules so far left it. Rules read and edit its bytes where a pointer
-// leads (pipeline.ValueAt, SetAt, RemoveAt); only CEL's message decodes it
-// as a whole, and only up to maxDecode.
+// leads (pipeline.ValueAt, SetAt, RemoveAt), and decode an object or array
+// of it only up to maxDecode.
 type evaluation struct {
 	ex        *pipeline.Exchange
 	original  *pipeline.Message
@@ -22,7 +22,6 @@ type evaluation struct {
 	method    string
 	target    string
 	known     bool // method and target are computed
-	cel       any  // raw decoded for CEL, nil until needed
 	dirty     bool // raw was edited and m is stale
 	by        string
 	unjudged  bool // the current rule applies because it could not judge the message
@@ -47,30 +46,14 @@ func (st *evaluation) what() (method, target string) {
 // edit replaces the message's bytes with an edited copy, by rule by: the
 // message and what it names are computed again when needed.
 func (st *evaluation) edit(raw []byte, by *compiledRule) {
-	st.raw, st.cel = raw, nil
+	st.raw = raw
 	st.dirty, st.known, st.by = true, false, by.name
 }
 
 // replace makes m (an operator's edit of a held message) the message.
 func (st *evaluation) replace(m *pipeline.Message, by *compiledRule) {
-	st.m, st.raw, st.cel = m, m.Raw, nil
+	st.m, st.raw = m, m.Raw
 	st.dirty, st.known, st.by = false, false, by.name
-}
-
-// celMessage returns the message decoded for CEL, or false when it is
-// larger than maxDecode: decoding costs many times the message's size.
-func (st *evaluation) celMessage() (any, bool) {
-	if int64(len(st.raw)) > st.maxDecode {
-		return nil, false
-	}
-	if st.cel == nil {
-		doc, ok := decode(st.raw).(map[string]any)
-		if !ok {
-			doc = map[string]any{} // cannot happen: the message parsed as an object
-		}
-		st.cel = celValue(doc)
-	}
-	return st.cel, true
 }
 
 // message returns the message with the edits so far applied.
@@ -86,7 +69,7 @@ func (st *evaluation) message(logger *zap.Logger) *pipeline.Message {
 	if logger != nil {
 		logger.Error("intercept: an edited message is not valid JSON-RPC; the edits are dropped", zap.Error(err))
 	}
-	st.raw, st.cel, st.dirty, st.known = st.m.Raw, nil, false, false
+	st.raw, st.dirty, st.known = st.m.Raw, false, false
 	return st.m
 }
 
