@@ -101,6 +101,17 @@ func RemoveAt(doc []byte, path []string) ([]byte, bool) {
 	return doc, removed
 }
 
+// ParseEdited parses a message SetAt or RemoveAt made. Unlike Parse it
+// does not copy raw, which becomes the message's: SetAt and RemoveAt return
+// a new slice nobody else holds, and a copy of a large message is what
+// editing it in place saves.
+func ParseEdited(raw []byte) (*Message, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: empty message", ErrParse)
+	}
+	return parseOwned(raw)
+}
+
 // walked is how far a path leads into a document.
 type walked struct {
 	depth      int // tokens followed: the path's length when the value exists

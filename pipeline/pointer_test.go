@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -242,4 +243,24 @@ func FuzzValueAt(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseEdited: an edited message parses without a copy of its bytes,
+// and bad ones are refused as Parse refuses them.
+func TestParseEdited(t *testing.T) {
+	raw, err := SetAt([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}`), []string{"params", "name"}, []byte(`"b"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseEdited(raw)
+	if err != nil || m.Target() != "b" || &m.Raw[0] != &raw[0] {
+		t.Fatalf("ParseEdited = %+v, %v (the same bytes: %v)", m, err, err == nil && &m.Raw[0] == &raw[0])
+	}
+	bad, _ := SetAt([]byte(`{"jsonrpc":"2.0","id":1,"method":"x"}`), []string{"result"}, []byte(`1`))
+	if _, err := ParseEdited(bad); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a request with a result: %v, want ErrInvalid", err)
+	}
+	if _, err := ParseEdited(nil); !errors.Is(err, ErrParse) {
+		t.Errorf("nothing: %v, want ErrParse", err)
+	}
 }

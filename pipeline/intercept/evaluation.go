@@ -61,7 +61,7 @@ func (st *evaluation) message(logger *zap.Logger) *pipeline.Message {
 	if !st.dirty {
 		return st.m
 	}
-	m, err := pipeline.Parse(st.raw)
+	m, err := pipeline.ParseEdited(st.raw) // raw is the evaluation's own copy
 	if err == nil {
 		st.m, st.raw, st.dirty, st.known = m, m.Raw, false, false
 		return m
