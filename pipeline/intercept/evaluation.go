@@ -21,10 +21,10 @@ type evaluation struct {
 	maxDecode int64             // the largest JSON value a rule decodes
 	method    string
 	target    string
-	known     bool // method and target are computed
-	dirty     bool // raw was edited and m is stale
-	by        string
-	unjudged  bool // the current rule applies because it could not judge the message
+	known     bool   // method and target are computed
+	dirty     bool   // raw was edited and m is stale
+	by        string // the last rule that changed the message
+	unjudged  bool   // the current rule applies because it could not judge the message
 }
 
 func newEvaluation(ex *pipeline.Exchange, m *pipeline.Message, maxDecode int64) *evaluation {

@@ -112,15 +112,9 @@ func namesResource(method string) bool {
 }
 
 // valueText is what a field's regexp sees of a decoded object or array:
-// its JSON text, members sorted and names and strings unescaped, so that
-// no spelling of the same value reads differently.
+// its JSON text encoded anew (members sorted, each string in one
+// spelling), so that no escaping of the same value reads differently.
 func valueText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	}
 	b, _ := json.Marshal(v)
 	return string(b)
 }
