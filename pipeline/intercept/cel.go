@@ -86,8 +86,9 @@ func (e *expression) eval(st *evaluation) judgement {
 // activation resolves the variables when the expression reads them, so
 // that one that never reads message costs no decoding.
 type activation struct {
-	st    *evaluation
-	bound celBound // of message's lazy values
+	st      *evaluation
+	bound   celBound   // of message's lazy values
+	message *celObject // the root of them, nil until read
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -117,7 +118,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "client_ip":
 		return st.ex.ClientIP, true
 	case "message":
-		return &celObject{raw: st.raw, b: &a.bound}, true
+		if a.message == nil { // once: what it reads is kept for the next reference
+			a.message = &celObject{raw: st.raw, b: &a.bound}
+		}
+		return a.message, true
 	}
 	return nil, false
 }

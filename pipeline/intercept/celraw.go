@@ -32,7 +32,7 @@ func (b *celBound) value(raw []byte) ref.Val {
 	case '{':
 		return &celObject{raw: raw, b: b}
 	case '[':
-		return &celArray{raw: raw, b: b}
+		return &celArray{raw: raw, b: b, size: -1}
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -77,10 +77,13 @@ func (b *celBound) wholeIterator(raw []byte) traits.Iterator {
 	return types.NewDynamicList(types.DefaultTypeAdapter, []any{}).Iterator()
 }
 
-// celObject is a JSON object of the message, read member by member.
+// celObject is a JSON object of the message, read member by member. What
+// it found is kept, so that an expression that reads the same member again
+// (in a comprehension, say) does not walk a large message again.
 type celObject struct {
-	raw []byte
-	b   *celBound
+	raw     []byte
+	b       *celBound
+	members map[string]ref.Val // by name; nil: absent
 }
 
 func (o *celObject) Find(key ref.Val) (ref.Val, bool) {
@@ -88,11 +91,18 @@ func (o *celObject) Find(key ref.Val) (ref.Val, bool) {
 	if !ok {
 		return types.NewErr("no such key: %v", key), false
 	}
-	v, ok := pipeline.ValueAt(o.raw, []string{string(k)})
-	if !ok {
-		return nil, false
+	if v, seen := o.members[string(k)]; seen {
+		return v, v != nil
 	}
-	return o.b.value(v), true
+	var v ref.Val
+	if raw, ok := pipeline.ValueAt(o.raw, []string{string(k)}); ok {
+		v = o.b.value(raw)
+	}
+	if o.members == nil {
+		o.members = make(map[string]ref.Val)
+	}
+	o.members[string(k)] = v // nil: absent
+	return v, v != nil
 }
 
 func (o *celObject) Get(key ref.Val) ref.Val {
@@ -134,10 +144,13 @@ func (o *celObject) ConvertToNative(t reflect.Type) (any, error) {
 	return convertWhole(o.b.whole(o.raw), t)
 }
 
-// celArray is a JSON array of the message, read element by element.
+// celArray is a JSON array of the message, read element by element (and
+// kept, as celObject's members).
 type celArray struct {
-	raw []byte
-	b   *celBound
+	raw   []byte
+	b     *celBound
+	elems map[int]ref.Val
+	size  int // -1 until counted
 }
 
 func (a *celArray) Get(index ref.Val) ref.Val {
@@ -145,14 +158,26 @@ func (a *celArray) Get(index ref.Val) ref.Val {
 	if err != nil {
 		return types.WrapErr(err)
 	}
-	v, ok := pipeline.ValueAt(a.raw, []string{strconv.Itoa(i)})
+	if v, seen := a.elems[i]; seen {
+		return v
+	}
+	raw, ok := pipeline.ValueAt(a.raw, []string{strconv.Itoa(i)})
 	if !ok || i < 0 {
 		return types.NewErr("index out of range: %d", i)
 	}
-	return a.b.value(v)
+	if a.elems == nil {
+		a.elems = make(map[int]ref.Val)
+	}
+	a.elems[i] = a.b.value(raw)
+	return a.elems[i]
 }
 
-func (a *celArray) Size() ref.Val             { return types.Int(pipeline.ArrayLen(a.raw)) }
+func (a *celArray) Size() ref.Val {
+	if a.size < 0 {
+		a.size = pipeline.ArrayLen(a.raw)
+	}
+	return types.Int(a.size)
+}
 func (a *celArray) Iterator() traits.Iterator { return a.b.wholeIterator(a.raw) }
 func (a *celArray) Contains(v ref.Val) ref.Val {
 	return a.b.with(a.raw, func(l ref.Val) ref.Val { return l.(traits.Container).Contains(v) })

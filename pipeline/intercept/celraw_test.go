@@ -3,6 +3,7 @@ package intercept
 import (
 	"testing"
 
+	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -47,6 +48,7 @@ func TestCELMessageLazy(t *testing.T) {
 		{`message.params.list == ["a", "b", "c"]`, true},
 		{`message.params.objs[1].k == 2`, true},
 		{`message.params.objs.exists(o, o.k == 2)`, true},
+		{`message.params.list.exists(x, x == message.params.list[2])`, true},
 		{`message.params.nested.deep.er[0][1] == 2`, true},
 		{`message.params.nested == {"deep": {"er": [[1, 2], [3]]}}`, true},
 		{`type(message.params) == map`, true},
@@ -106,3 +108,26 @@ type mapActivation map[string]any
 
 func (a mapActivation) ResolveName(name string) (any, bool) { v, ok := a[name]; return v, ok }
 func (a mapActivation) Parent() interpreter.Activation      { return nil }
+
+// TestCELMessageKept: a member read once is not looked for again: an
+// expression that reads it in each turn of a comprehension over a large
+// message walks the message once.
+func TestCELMessageKept(t *testing.T) {
+	b := &celBound{max: DefaultMaxDecode}
+	root := &celObject{raw: []byte(`{"params":{"list":[1,2,3],"a":{"b":"c"}},"x":null}`), b: b}
+	params, ok := root.Find(types.String("params"))
+	again, _ := root.Find(types.String("params"))
+	if !ok || params != again {
+		t.Fatalf("params read twice: %p, %p", params, again)
+	}
+	list := params.(*celObject).Get(types.String("list")).(*celArray)
+	if e0, e1 := list.Get(types.Int(0)), list.Get(types.Int(0)); e0 != e1 || list.Size() != types.Int(3) || list.size != 3 {
+		t.Errorf("list[0] read twice: %v, %v; size %v", e0, e1, list.Size())
+	}
+	if _, ok := root.Find(types.String("nope")); ok {
+		t.Error("a missing member was found")
+	}
+	if v, seen := root.members["nope"]; !seen || v != nil {
+		t.Error("a missing member is looked for again")
+	}
+}
