@@ -78,6 +78,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    tools|prompts|resources { allow <glob...>; deny <glob...> }
 //	    intercept [<name>] { ... }
 //	    max_held <n>
+//	    max_decode <size>
 //	    record <dir> {
 //	        redact <json-pointer...>
 //	        max_size <size>
@@ -228,6 +229,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseFilterBlock(d)
 		case "max_held":
 			err = h.parseMaxHeld(d)
+		case "max_decode":
+			err = h.parseMaxDecode(d)
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

@@ -25,6 +25,14 @@ type InterceptStage struct {
 	// MaxHeld bounds the messages pause rules of the endpoint hold at once
 	// (default 100); beyond it a pause's timeout action applies at once.
 	MaxHeld int `json:"max_held,omitempty"`
+	// MaxDecode bounds, in bytes of JSON, the objects and arrays a rule
+	// decodes: a field's value, or one an expression uses whole (default
+	// 1 MiB: decoding costs many times the size). A rule that would have to
+	// decode more applies as if it matched (a block answers "the message is
+	// too large for the gateway's rule to judge"), with a warning and a
+	// count. Strings, and members an expression reaches one by one, are read
+	// whatever their size.
+	MaxDecode int64 `json:"max_decode,omitempty"`
 
 	engine *intercept.Engine
 }
@@ -49,12 +57,16 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 	if s.MaxHeld < 0 {
 		return fmt.Errorf("intercept: max_held must not be negative")
 	}
+	if s.MaxDecode < 0 {
+		return fmt.Errorf("intercept: max_decode must not be negative")
+	}
+	e.MaxDecode(s.MaxDecode)
 	s.engine = e
 	return nil
 }
 
 // setEndpoint names the endpoint in what the stage's pause rules hold, and
-// in the interceptions it counts
+// in the interceptions it counts (and those it could not judge)
 // (stages.go calls it once the handler knows its name).
 func (s *InterceptStage) setEndpoint(name string) {
 	max := s.MaxHeld
@@ -63,6 +75,7 @@ func (s *InterceptStage) setEndpoint(name string) {
 	}
 	s.engine.HoldIn(heldMessages, name, max)
 	s.engine.OnAction(countInterceptions(name))
+	s.engine.OnTooLarge(countTooLarge(name))
 }
 
 // StageName names the stage on tapes and in logs (pipeline.Namer).

@@ -32,6 +32,7 @@ import (
 //	    pause      [<timeout>] [then continue|block]
 //	}
 //	max_held <n>
+//	max_decode <size>
 //	tools     { allow <glob...>; deny <glob...> }
 //	prompts   { allow <glob...>; deny <glob...> }
 //	resources { allow <glob...>; deny <glob...> }
@@ -260,6 +261,30 @@ func (h *Handler) parseMaxHeld(d *caddyfile.Dispenser) error {
 	if err != nil {
 		return err
 	}
+	return h.setInterceptOnce(d, "max_held", func(s *InterceptStage) bool {
+		given := s.MaxHeld != 0
+		s.MaxHeld = n
+		return given
+	})
+}
+
+// parseMaxDecode parses `max_decode <size>`: the largest JSON value the
+// endpoint's rules decode.
+func (h *Handler) parseMaxDecode(d *caddyfile.Dispenser) error {
+	n, err := sizeArg(d)
+	if err != nil {
+		return err
+	}
+	return h.setInterceptOnce(d, "max_decode", func(s *InterceptStage) bool {
+		given := s.MaxDecode != 0
+		s.MaxDecode = n
+		return given
+	})
+}
+
+// setInterceptOnce sets an option of the handler's intercept stage with
+// set, which reports whether the option was given already (an error).
+func (h *Handler) setInterceptOnce(d *caddyfile.Dispenser, name string, set func(*InterceptStage) bool) error {
 	return h.addStage("intercept", func(raw json.RawMessage) (any, error) {
 		var s InterceptStage
 		if raw != nil {
@@ -267,10 +292,9 @@ func (h *Handler) parseMaxHeld(d *caddyfile.Dispenser) error {
 				return nil, err
 			}
 		}
-		if s.MaxHeld != 0 {
-			return nil, d.Err("max_held is given twice")
+		if set(&s) {
+			return nil, d.Errf("%s is given twice", name)
 		}
-		s.MaxHeld = n
 		return s, nil
 	})
 }
