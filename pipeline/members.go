@@ -206,7 +206,7 @@ func (s *memberScan) watched(n memberName, w *Watch, open int) (*Watch, error) {
 		}
 	}
 	for _, m := range w.members {
-		if (!n.ascii || !m.ascii || len(n.name) == len(m.name)) && bytes.EqualFold(n.name, []byte(m.name)) {
+		if sameName(memberName{name: []byte(m.name), ascii: m.ascii}, n) {
 			return nil, &ambiguousError{fmt.Sprintf("member %q%s must be spelled %q", n.name, where(s.b, open), m.name)}
 		}
 	}
