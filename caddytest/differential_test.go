@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -138,6 +139,62 @@ func TestParserDifferentialsMatcher(t *testing.T) {
 		t.Errorf("danger: status %d %s, want 403", resp.StatusCode, body)
 	}
 	if resp, body := mcpPostVersion(t, c, url, "", "2025-06-18", call(`{"name":"safe"}`)); resp.StatusCode != http.StatusOK || !strings.Contains(body, "ran safe") {
+		t.Errorf("safe: status %d %s, want it run", resp.StatusCode, body)
+	}
+	if got := strings.Join(ran.take(), ","); got != "safe" {
+		t.Errorf("the server ran %q, want only the safe tool", got)
+	}
+}
+
+// TestParserDifferentialsAuthScopes: mcp_auth with a scope rule for tool
+// danger in front of reverse_proxy (no mcp_proxy behind it to refuse
+// anything). A body whose tool or method a server could read otherwise
+// than mcp_auth, or that mcp_auth cannot read at all, is refused with 400
+// instead of passing with required_scopes only: before, a "Method" spelled
+// so reached the server with a token lacking the scope.
+func TestParserDifferentialsAuthScopes(t *testing.T) {
+	var ran ranLog
+	up := httptest.NewServer(statelessHandler(foldingServer(&ran)))
+	defer up.Close()
+	as := startAuthServer(t)
+	startProxy(t, `http://:9080 {
+	bind 127.0.0.1
+	mcp_auth {
+		resource `+authResource+`
+		issuer `+as.URL+`
+		scopes_supported `+authScope+` `+progressScope+`
+		required_scopes `+authScope+`
+		scope `+progressScope+` {
+			tool danger
+		}
+	}
+	reverse_proxy `+strings.TrimPrefix(up.URL, "http://")+`
+}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := as.Token("alice", authResource, time.Hour, authScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := "Bearer " + s
+	call := func(params string) string {
+		return `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":` + params + `}`
+	}
+	for _, tc := range []struct{ name, body, says string }{
+		{"name and Name", call(`{"name":"safe","Name":"danger"}`), `duplicate member \"name\" (also \"Name\")`},
+		{"NAME alone", call(`{"NAME":"danger"}`), `must be spelled \"name\"`},
+		{"Method", `{"jsonrpc":"2.0","id":2,"Method":"tools/call","params":{"name":"danger"}}`, `must be spelled \"method\"`},
+		{"not JSON", `{"jsonrpc":`, `parse error`},
+	} {
+		if resp, body := authPost(ctx, t, authResource, narrow, "", tc.body); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: status %d %s, want 400 saying %s", tc.name, resp.StatusCode, body, tc.says)
+		}
+	}
+	if resp, body := authPost(ctx, t, authResource, narrow, "", call(`{"name":"danger"}`)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("danger with a narrow token: status %d %s, want 403", resp.StatusCode, body)
+	}
+	if resp, body := authPost(ctx, t, authResource, narrow, "", call(`{"name":"safe"}`)); resp.StatusCode != http.StatusOK || !strings.Contains(body, "ran safe") {
 		t.Errorf("safe: status %d %s, want it run", resp.StatusCode, body)
 	}
 	if got := strings.Join(ran.take(), ","); got != "safe" {
