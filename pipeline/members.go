@@ -1,13 +1,9 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -101,8 +97,7 @@ func (s *memberScan) value(i int, w *Watch, top int) (int, error) {
 // object is a message and its envelope members are recorded there.
 func (s *memberScan) object(i int, w *Watch, env *envelopeSpans, start int) (int, error) {
 	b := s.b
-	open, top := i, start
-	var folded map[string]string // after pairwiseNames names
+	o := objectNames{open: i, start: start, top: start}
 	i = skipSpace(b, i+1)
 	for b[i] != '}' {
 		nameEnd, plain, ascii := scanName(b, i)
@@ -112,32 +107,16 @@ func (s *memberScan) object(i int, w *Watch, env *envelopeSpans, start int) (int
 				return 0, err
 			}
 		}
-		var err error
-		if folded == nil && top-start < pairwiseNames {
-			if err = s.pairwise(n, start, top, open); err == nil {
-				s.push(top, n)
-				top++
-			}
-		} else {
-			if folded == nil {
-				folded = make(map[string]string, 2*pairwiseNames)
-				for k := start; k < top; k++ {
-					p := s.name(k)
-					folded[foldedName(p.name)] = string(p.name)
-				}
-			}
-			err = s.addFolded(n, folded, open)
-		}
-		if err != nil {
+		if err := s.add(&o, n); err != nil {
 			return 0, err
 		}
-		child, err := s.watched(n, w, open)
+		child, err := s.watched(n, w, o.open)
 		if err != nil {
 			return 0, err
 		}
 		i = skipSpace(b, nameEnd)
 		i = skipSpace(b, i+1) // past ':'
-		valueEnd, err := s.value(i, child, top)
+		valueEnd, err := s.value(i, child, o.top)
 		if err != nil {
 			return 0, err
 		}
@@ -156,6 +135,40 @@ func (s *memberScan) object(i int, w *Watch, env *envelopeSpans, start int) (int
 	return i + 1, nil
 }
 
+// objectNames are the names of the object being scanned: entries start to
+// top of the name stack, or, past pairwiseNames of them, folded.
+type objectNames struct {
+	open, start, top int
+	folded           map[string]string // folded name → the name as given
+}
+
+// add checks n against the names of its object seen so far and records it.
+func (s *memberScan) add(o *objectNames, n memberName) error {
+	if o.folded == nil && o.top-o.start < pairwiseNames {
+		for k := o.start; k < o.top; k++ {
+			if p := s.name(k); sameName(p, n) {
+				return s.duplicate(o.open, string(p.name), n.name)
+			}
+		}
+		s.push(o.top, n)
+		o.top++
+		return nil
+	}
+	if o.folded == nil {
+		o.folded = make(map[string]string, 2*pairwiseNames)
+		for k := o.start; k < o.top; k++ {
+			p := s.name(k)
+			o.folded[foldedName(p.name)] = string(p.name)
+		}
+	}
+	key := foldedName(n.name)
+	if first, ok := o.folded[key]; ok {
+		return s.duplicate(o.open, first, n.name)
+	}
+	o.folded[key] = string(n.name)
+	return nil
+}
+
 // array checks the array that starts at s.b[i].
 func (s *memberScan) array(i int, w *Watch, top int) (int, error) {
 	b := s.b
@@ -171,27 +184,6 @@ func (s *memberScan) array(i int, w *Watch, top int) (int, error) {
 		}
 	}
 	return i + 1, nil
-}
-
-// pairwise compares n with the names of its object seen so far, entries
-// start to top of the name stack.
-func (s *memberScan) pairwise(n memberName, start, top, open int) error {
-	for k := start; k < top; k++ {
-		if p := s.name(k); sameName(p, n) {
-			return s.duplicate(open, string(p.name), n.name)
-		}
-	}
-	return nil
-}
-
-// addFolded looks n up in the folded names of a large object and adds it.
-func (s *memberScan) addFolded(n memberName, folded map[string]string, open int) error {
-	key := foldedName(n.name)
-	if first, ok := folded[key]; ok {
-		return s.duplicate(open, first, n.name)
-	}
-	folded[key] = string(n.name)
-	return nil
 }
 
 // watched returns what the gateway reads inside member n of an object it
@@ -234,61 +226,6 @@ func (n *memberName) decode() error {
 	return nil
 }
 
-// sameName reports whether two decoded names are equal under Go's case
-// folding (strings.EqualFold, which encoding/json's field matching agrees
-// with). ASCII names of different lengths cannot fold together; a non-ASCII
-// one can match an ASCII one of another length ("ſ" and "s", "K" and "k").
-func sameName(a, b memberName) bool {
-	if a.ascii && b.ascii {
-		return len(a.name) == len(b.name) && asciiEqualFold(a.name, b.name)
-	}
-	return bytes.EqualFold(a.name, b.name)
-}
-
-func asciiEqualFold(a, b []byte) bool {
-	for i := range a {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-// foldedName is the key shared by exactly the names that strings.EqualFold
-// takes for one: every rune mapped to the smallest rune of its case-folding
-// orbit (an invalid byte reads as U+FFFD, as in EqualFold and encoding/json).
-func foldedName(name []byte) string {
-	var arr [64]byte
-	out := arr[:0]
-	for i := 0; i < len(name); {
-		if c := name[i]; c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			out = append(out, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(name[i:])
-		out = utf8.AppendRune(out, smallestFold(r))
-		i += size
-	}
-	return string(out)
-}
-
-// smallestFold returns the smallest rune of r's case-folding orbit.
-func smallestFold(r rune) rune {
-	least := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		least = min(least, f)
-	}
-	return least
-}
-
 // scanName returns the index just past the member name that starts at b[i]
 // (a '"'), and whether the name has no escapes and is plain ASCII.
 func scanName(b []byte, i int) (end int, plain, ascii bool) {
@@ -314,71 +251,4 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// where names the object that starts at b[off] for an error: " in" and its
-// JSON pointer, or "" for the message itself. Only errors come here, so it
-// walks the message again from the top rather than have the scan keep the
-// path of every object.
-func where(b []byte, off int) string {
-	var path strings.Builder
-	i := 0
-	for i < off {
-		next := -1
-		switch b[i] {
-		case '{':
-			j := skipSpace(b, i+1)
-			for b[j] != '}' {
-				nameEnd := skipString(b, j)
-				name := b[j+1 : nameEnd-1]
-				j = skipSpace(b, skipSpace(b, nameEnd)+1)
-				end := skipValue(b, j)
-				if j <= off && off < end {
-					n := memberName{name: name}
-					if bytes.IndexByte(name, '\\') >= 0 && n.decode() != nil {
-						n.name = name
-					}
-					path.WriteByte('/')
-					path.WriteString(escapePointer(string(n.name)))
-					next = j
-					break
-				}
-				j = skipSpace(b, end)
-				if b[j] == ',' {
-					j = skipSpace(b, j+1)
-				}
-			}
-		case '[':
-			j := skipSpace(b, i+1)
-			for k := 0; b[j] != ']'; k++ {
-				end := skipValue(b, j)
-				if j <= off && off < end {
-					path.WriteByte('/')
-					path.WriteString(strconv.Itoa(k))
-					next = j
-					break
-				}
-				j = skipSpace(b, end)
-				if b[j] == ',' {
-					j = skipSpace(b, j+1)
-				}
-			}
-		}
-		if next < 0 {
-			break // cannot happen: off starts a value inside b
-		}
-		i = next
-	}
-	if path.Len() == 0 {
-		return ""
-	}
-	return " in " + path.String()
-}
-
-// escapePointer writes a member name as a JSON pointer segment (RFC 6901).
-func escapePointer(s string) string {
-	if !strings.ContainsAny(s, "~/") {
-		return s
-	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
 }
