@@ -25,12 +25,14 @@ type watchMember struct {
 
 // protocolPointers are the members the gateway itself reads: the
 // envelope, what a request names (the tool, prompt or resource and its
-// arguments), paging, progress and cancellation, and the protocol version.
+// arguments), paging and the state it carries, progress, cancellation,
+// log levels and the protocol version.
 var protocolPointers = []string{
 	"/jsonrpc", "/id", "/method", "/result/protocolVersion", "/error",
-	"/params/name", "/params/uri", "/params/arguments", "/params/cursor",
-	"/params/protocolVersion", "/params/requestId", "/params/progressToken",
+	"/params/name", "/params/uri", "/params/arguments", "/params/cursor", "/params/requestState",
+	"/params/protocolVersion", "/params/requestId", "/params/progressToken", "/params/progress",
 	"/params/_meta/progressToken", "/params/_meta/io.modelcontextprotocol~1protocolVersion",
+	"/params/_meta/io.modelcontextprotocol~1logLevel",
 }
 
 // protocolWatch is NewWatch's tree of protocolPointers.
