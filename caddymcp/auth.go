@@ -218,8 +218,14 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		// The scopes an operation needs are known before the token is
 		// looked at, so even the first 401 asks for all of them.
 		var res envelopeResult
-		msgs, _, res = readEnvelope(r, h.envelopeLimit())
+		var err error
+		msgs, _, res, err = readEnvelope(r, h.envelopeLimit())
 		switch res {
+		case envelopeInvalid:
+			// Unreadable, the body could name a tool that needs a scope;
+			// with members a server reads otherwise it would, by design.
+			writeEnvelopeError(w, err)
+			return nil
 		case envelopeTooLarge:
 			// Unread, the body could name a tool that needs a scope.
 			writeAuthError(w, http.StatusRequestEntityTooLarge, pipeline.CodeInvalidRequest,

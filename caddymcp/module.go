@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
@@ -140,7 +141,8 @@ type Handler struct {
 	policy     selectionPolicy
 	logger     *zap.Logger
 	metrics    *endpointMetrics
-	hide       *hideStage // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
+	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (authhide.go); nil when none
+	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
 
 	calls        *callLog       // the endpoint's recent tool calls (calls.go); nil when not observing
 	callRedactor *tape.Redactor // what its tapes redact, applied when the calls are read
@@ -243,6 +245,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		PublicPath:     originalPath,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
+		Watch:          h.watch,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
 	}

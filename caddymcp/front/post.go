@@ -48,7 +48,10 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
 		return
 	}
-	msgs, batch, err := pipeline.ParseBody(body)
+	// Refused here too (400, -32600): a message that readers would read
+	// differently (members Go takes for one, or what a rule reads spelled
+	// otherwise), before any stage or the upstream sees it.
+	msgs, batch, err := s.cfg.Watch.ParseBody(body)
 	if err != nil {
 		code := pipeline.CodeInvalidRequest
 		if errors.Is(err, pipeline.ErrParse) {
