@@ -109,7 +109,7 @@ func ParseEdited(raw []byte) (*Message, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrParse)
 	}
-	return parseOwned(raw)
+	return parseOwned(raw, protocolWatch)
 }
 
 // walked is how far a path leads into a document.
