@@ -31,7 +31,8 @@ type Server struct {
 	srv *httptest.Server
 
 	mu             sync.Mutex
-	keys           []signingKey // the last one signs
+	keys           []signingKey      // the last one signs
+	extraJWKs      []json.RawMessage // published as they are, after keys
 	clients        map[string]client
 	tokens         int // issued by the token endpoint
 	requests       int // of any kind
@@ -105,6 +106,15 @@ func (s *Server) RotateKey() error {
 	return nil
 }
 
+// PublishRawJWK adds jwk to the published key set verbatim, after the
+// signing keys: a test can publish an entry a relying party cannot read
+// (an unknown kty, an X448 key) and check that the other keys still serve.
+func (s *Server) PublishRawJWK(jwk string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extraJWKs = append(s.extraJWKs, json.RawMessage(jwk))
+}
+
 // TokensIssued is how many tokens the token endpoint issued.
 func (s *Server) TokensIssued() int {
 	s.mu.Lock()
@@ -168,9 +178,14 @@ func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	set := jose.JSONWebKeySet{}
+	var set struct {
+		Keys []any `json:"keys"`
+	}
 	for _, k := range s.keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.key.PublicKey, KeyID: k.kid, Algorithm: "RS256", Use: "sig"})
+	}
+	for _, raw := range s.extraJWKs {
+		set.Keys = append(set.Keys, raw)
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, set)
