@@ -197,6 +197,7 @@ func TestAuthRefusals(t *testing.T) {
 		{"wrong issuer", authResource, "Bearer " + sign(claims("iss", "https://evil.example")), 401, invalidToken, "not accepted"},
 		{"alg none", authResource, "Bearer " + unsigned, 401, invalidToken, "not a JWT signed with"},
 		{"bad signature", authResource, "Bearer " + badSig, 401, invalidToken, "signature does not verify"},
+		{"no sub", authResource, "Bearer " + sign(claims("sub", nil)), 401, invalidToken, "no subject"},
 		{"no scope", authResource, "Bearer " + sign(claims("scope", "other")), 403,
 			authChallenge + `, error="insufficient_scope"`, "lacks the scope(s) " + authScope},
 		{"token in the query", authResource + "?access_token=" + valid, "", 400,

@@ -210,6 +210,15 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
 	if std.Expiry == nil {
 		return nil, invalid("the token has no expiry (exp)")
 	}
+	if std.Subject == "" {
+		// Sessions are bound to the subject: tokens without one would
+		// all be user "" and share each other's sessions. RFC 9068 §2.2
+		// requires sub in a JWT access token (a client_credentials one
+		// carries the client's id there), so a token without it is not
+		// one; binding to client_id instead would accept what the
+		// profile forbids and guess at what the issuer meant.
+		return nil, invalid("the token has no subject (sub), which RFC 9068 requires of a JWT access token")
+	}
 	err = std.ValidateWithLeeway(jwt.Expected{
 		Issuer:      unverified.Issuer,
 		AnyAudience: jwt.Audience{v.cfg.Resource},

@@ -75,6 +75,9 @@ func TestValidate(t *testing.T) {
 		{"HS256 with the public key as secret", hmacWithPublicKey(t, rsaKey, good), "not a JWT signed with"},
 		{"garbage", "not.a.jwt", "not a JWT"},
 		{"unknown kid", newRSAKey(t, "nope").sign(t, good), `key "nope"`},
+		{"no sub", rsaKey.sign(t, with(good, "sub", nil)), "no subject"},
+		{"empty sub", rsaKey.sign(t, with(good, "sub", "")), "no subject"},
+		{"no sub, client_id only", rsaKey.sign(t, with(with(good, "sub", nil), "client_id", "agent")), "no subject"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

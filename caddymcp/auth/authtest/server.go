@@ -44,10 +44,11 @@ type Server struct {
 
 // opaqueGrant is what an opaque token stands for.
 type opaqueGrant struct {
-	subject string
-	aud     string
-	scopes  []string
-	expiry  time.Time
+	subject  string
+	clientID string
+	aud      string
+	scopes   []string
+	expiry   time.Time
 }
 
 type signingKey struct {
@@ -286,10 +287,17 @@ func (s *Server) LastClientAuth() string {
 // aud and scopes, valid for ttl; only the introspection endpoint can tell
 // what it is.
 func (s *Server) OpaqueToken(subject, aud string, ttl time.Duration, scopes ...string) string {
+	return s.OpaqueTokenWith(subject, subject, aud, ttl, scopes...)
+}
+
+// OpaqueTokenWith is OpaqueToken with the sub and client_id of the
+// introspection answer given apart; an empty one is left out of it (RFC
+// 7662 makes both optional).
+func (s *Server) OpaqueTokenWith(subject, clientID, aud string, ttl time.Duration, scopes ...string) string {
 	tok := rand.Text()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opaque[tok] = opaqueGrant{subject: subject, aud: aud, scopes: scopes, expiry: time.Now().Add(ttl)}
+	s.opaque[tok] = opaqueGrant{subject: subject, clientID: clientID, aud: aud, scopes: scopes, expiry: time.Now().Add(ttl)}
 	return tok
 }
 
@@ -326,14 +334,19 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"active":     true,
 		"iss":        s.URL,
-		"sub":        g.subject,
-		"client_id":  g.subject,
 		"aud":        g.aud,
 		"scope":      strings.Join(g.scopes, " "),
 		"exp":        g.expiry.Unix(),
 		"token_type": "Bearer",
-	})
+	}
+	if g.subject != "" {
+		answer["sub"] = g.subject
+	}
+	if g.clientID != "" {
+		answer["client_id"] = g.clientID
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
