@@ -21,7 +21,9 @@ type resumeFixture struct {
 
 const fixtureGETEvents, fixtureLiveStream, fixtureNextStream = 3, 4, 5
 
-func newResumeFixture(tb testing.TB) *resumeFixture {
+// newResumeServer is a Server over a fake upstream and a store of its
+// own, both ended when tb is.
+func newResumeServer(tb testing.TB) (*Server, *Store, *fakeUpstream) {
 	tb.Helper()
 	up := newFakeUpstream()
 	store := NewStore(Limits{}, nil)
@@ -31,6 +33,12 @@ func newResumeFixture(tb testing.TB) *resumeFixture {
 	}
 	tb.Cleanup(up.wg.Wait)
 	tb.Cleanup(func() { store.Close("test over") })
+	return srv, store, up
+}
+
+func newResumeFixture(tb testing.TB) *resumeFixture {
+	tb.Helper()
+	srv, store, up := newResumeServer(tb)
 	fx := &resumeFixture{srv: srv, store: store}
 
 	post := func(ctx context.Context, body string) *httptest.ResponseRecorder {
@@ -208,14 +216,7 @@ func FuzzLastEventID(f *testing.F) {
 // resume.
 func TestLastEventIDOfJSONAnswers(t *testing.T) {
 	t.Parallel()
-	up := newFakeUpstream()
-	store := NewStore(Limits{}, nil)
-	srv, err := New(Config{Upstream: up, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(up.wg.Wait)
-	t.Cleanup(func() { store.Close("test over") })
+	srv, store, _ := newResumeServer(t)
 	var sid string
 	post := func(body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
