@@ -291,3 +291,17 @@ func TestSplitName(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRedactNothingToRedact is the redaction check of a message that
+// holds no credential-like name: what every recorded message without
+// redact pointers pays.
+func BenchmarkRedactNothingToRedact(b *testing.B) {
+	msg := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"search_issues","arguments":{"repo":"caddy-mcp/caddy-mcp","query":"is:open label:bug","limit":20},"_meta":{"progressToken":"tok-42"}}}`)
+	var r *Redactor
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Apply(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
