@@ -161,6 +161,9 @@ const authInitialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 // the HTTP level, through Caddy; and the metadata the challenge points at.
 func TestAuthRefusals(t *testing.T) {
 	as := startAuthServer(t)
+	// The issuer also publishes a key the gateway cannot read: it is
+	// skipped, and every answer below is the token's, not a 503.
+	as.PublishRawJWK(`{"kty":"OKP","crv":"X448","kid":"x448","x":"` + strings.Repeat("A", 75) + `"}`)
 	startProxyChecked(t, authSite(t, as.URL))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
