@@ -126,6 +126,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		Issuers:  h.Issuers,
 		JWKSURL:  h.JWKSURL,
 		Leeway:   time.Duration(h.Leeway),
+		Logger:   h.logger,
 	}
 	if in := h.Introspection; in != nil {
 		repl := caddy.NewReplacer()

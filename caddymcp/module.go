@@ -223,6 +223,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.registerHeldRedaction(); err != nil {
+		return err
+	}
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
@@ -332,6 +335,7 @@ func (h *Handler) Cleanup() error {
 	}
 	var errs []error
 	if h.storeKey != "" {
+		heldRedaction.remove(h.storeKey, h)
 		if _, err := sessionStores.Delete(h.storeKey); err != nil {
 			errs = append(errs, err)
 		}

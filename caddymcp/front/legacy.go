@@ -49,11 +49,11 @@ func newLegacySession(store *Store, user string, settings *sessionSettings) *Ses
 }
 
 // requestStream returns the stream that carries the responses to the
-// requests of one POST: a new POST stream, or a legacy session's GET
-// stream.
-func (s *Session) requestStream() (*stream, error) {
+// requests of one POST: a new POST stream (published at once when the
+// answer is sure to be a stream), or a legacy session's GET stream.
+func (s *Session) requestStream(published bool) (*stream, error) {
 	if !s.legacy {
-		return s.newPostStream()
+		return s.addPostStream(published)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

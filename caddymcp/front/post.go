@@ -223,7 +223,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		}
 		if m.IsRequest() && st == nil {
 			var err error
-			if st, err = sess.requestStream(); err != nil {
+			// Older revisions may get the answer as plain JSON, without
+			// a stream: its index is published only if it becomes one.
+			if st, err = sess.requestStream(primesStreams(version)); err != nil {
 				writeError(w, http.StatusNotFound, m.ID, codeSessionNotFound, "Session not found: "+err.Error())
 				return
 			}

@@ -70,6 +70,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 			return
 		}
 		if len(res.events) > 0 || res.done || res.sse {
+			sess.publishStream(st) // its event ids name it from now on
 			sw := startSSE(w, http.StatusOK)
 			s.pump(r, sess, st, 0, sw, kick, postStream)
 			return

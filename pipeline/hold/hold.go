@@ -214,6 +214,18 @@ func (r *Registry) List() []Entry {
 	return out
 }
 
+// Get returns the held message id, as it was held (what a continue
+// without a replacement sends).
+func (r *Registry) Get(id string) (Entry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, ok := r.held[id]
+	if !ok {
+		return Entry{}, false
+	}
+	return h.entry, true
+}
+
 // Decide ends the hold id with d. For Continue with a replacement, raw is
 // the replacement message: its id is forced back to the held one's.
 func (r *Registry) Decide(id string, d Decision, replacement json.RawMessage) error {

@@ -20,19 +20,29 @@ import (
 // client falls back to initialize.
 func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	name, msg, err := untag(req.Message)
+	if errors.Is(err, errInvalidTag) {
+		deliver(invalidTag(req.Message.ID), 200)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	if name != "" {
-		m := g.byName[name]
+		// What a member minted only it understands: another member must
+		// not get it, so a tag whose member cannot take it is invalid
+		// (MCP: an invalid cursor is -32602), not routed elsewhere.
+		m := g.taggedMember(name)
 		if m == nil {
-			deliver(pipeline.NewError(req.Message.ID, pipeline.CodeInvalidParams,
-				"the cursor or requestState names an upstream this endpoint no longer has; start the list or the call over"), 200)
+			deliver(invalidTag(req.Message.ID), 200)
 			return nil
 		}
 		r := *req
 		r.Message = msg
 		_, err := g.callOn(ctx, m, &r, deliver, false)
+		if errors.Is(err, upstream.ErrSessionfulOnly) {
+			deliver(invalidTag(req.Message.ID), 200) // it could not have minted it
+			return nil
+		}
 		return err
 	}
 	again := retriable(req.Message)
