@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
@@ -26,4 +27,15 @@ func callRedactor(rec *RecordConfig) (*tape.Redactor, error) {
 		return nil, fmt.Errorf("mcp_proxy: record: %v", err)
 	}
 	return r, nil
+}
+
+// registerHeldRedaction makes the endpoint's held messages listed with
+// what its tapes redact.
+func (h *Handler) registerHeldRedaction() error {
+	red, err := callRedactor(h.Record)
+	if err != nil {
+		return err
+	}
+	mcpstate.HeldRedaction.Set(h.storeKey, h, red)
+	return nil
 }

@@ -83,6 +83,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    tools|prompts|resources { allow <glob...>; deny <glob...> }
 //	    intercept [<name>] { ... }
 //	    max_held <n>
+//	    max_decode <size>
 //	    record <dir> {
 //	        redact <json-pointer...>
 //	        max_size <size>
@@ -232,6 +233,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "tools", "prompts", "resources":
 			err = h.addStage("filter", d)
 		case "max_held":
+			err = h.addStage("intercept", d)
+		case "max_decode":
 			err = h.addStage("intercept", d)
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())

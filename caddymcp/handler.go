@@ -29,6 +29,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
@@ -149,7 +150,8 @@ type Handler struct {
 	policy     selectionPolicy
 	logger     *zap.Logger
 	metrics    *endpointMetrics
-	hide       *hideStage // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
+	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
+	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
 
 	calls        *mcpstate.CallLog // the endpoint's recent tool calls (mcpstate/calls.go); nil when not observing
 	callRedactor *tape.Redactor    // what its tapes redact, applied when the calls are read
@@ -230,6 +232,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.registerHeldRedaction(); err != nil {
+		return err
+	}
 	requestTimeout := time.Duration(h.RequestTimeout)
 	if requestTimeout == 0 {
 		requestTimeout = DefaultRequestTimeout
@@ -252,6 +257,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		PublicPath:     originalPath,
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
+		Watch:          h.watch,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
 	}
@@ -338,6 +344,7 @@ func (h *Handler) Cleanup() error {
 	}
 	var errs []error
 	if h.storeKey != "" {
+		mcpstate.HeldRedaction.Remove(h.storeKey, h)
 		if _, err := mcpstate.SessionStores.Delete(h.storeKey); err != nil {
 			errs = append(errs, err)
 		}

@@ -54,6 +54,9 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 			stages = append(stages, namedStage(s))
 		}
 	}
+	if h.watch, err = stagesWatch(stages); err != nil {
+		return nil, err
+	}
 	if len(stages) == 0 && rec == nil {
 		return nil, nil
 	}

@@ -161,6 +161,9 @@ const authInitialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 // the HTTP level, through Caddy; and the metadata the challenge points at.
 func TestAuthRefusals(t *testing.T) {
 	as := startAuthServer(t)
+	// The issuer also publishes a key the gateway cannot read: it is
+	// skipped, and every answer below is the token's, not a 503.
+	as.PublishRawJWK(`{"kty":"OKP","crv":"X448","kid":"x448","x":"` + strings.Repeat("A", 75) + `"}`)
 	startProxyChecked(t, authSite(t, as.URL))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -197,6 +200,7 @@ func TestAuthRefusals(t *testing.T) {
 		{"wrong issuer", authResource, "Bearer " + sign(claims("iss", "https://evil.example")), 401, invalidToken, "not accepted"},
 		{"alg none", authResource, "Bearer " + unsigned, 401, invalidToken, "not a JWT signed with"},
 		{"bad signature", authResource, "Bearer " + badSig, 401, invalidToken, "signature does not verify"},
+		{"no sub", authResource, "Bearer " + sign(claims("sub", nil)), 401, invalidToken, "no subject"},
 		{"no scope", authResource, "Bearer " + sign(claims("scope", "other")), 403,
 			authChallenge + `, error="insufficient_scope"`, "lacks the scope(s) " + authScope},
 		{"token in the query", authResource + "?access_token=" + valid, "", 400,

@@ -65,6 +65,11 @@ func runTests(m *testing.M) int {
 	caddy.ConfigAutosavePath = filepath.Join(caddy.AppConfigDir(), "autosave.json")
 	caddy.DefaultStorage.Path = caddy.AppDataDir()
 
+	// Every request of http.Get and friends goes through the harness's
+	// transport, which renews at each config load (conns_test.go). Set
+	// before any test or Caddy goroutine reads it.
+	http.DefaultClient.Transport = testTransport
+
 	peerBinDir = filepath.Join(tmp, "bin")
 	if err := os.MkdirAll(peerBinDir, 0o700); err != nil {
 		fmt.Fprintln(os.Stderr, "TestMain:", err)
@@ -158,27 +163,35 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 	loaded := false
 	t.Cleanup(func() {
 		if loaded {
-			http.DefaultClient.CloseIdleConnections()
-			caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
+			unloadProxy(t)
 		}
 	})
 	failedBefore := t.Failed()
 	// caddytest loads configs with a client on the default transport, and a
 	// load restarts the admin server: a kept-alive connection to it is dead.
-	http.DefaultClient.CloseIdleConnections()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	tester := caddytester.NewTester(strictTB{t})
 	tester.InitServer(globals+caddyfileBody, "caddyfile")
+	// A reload closes the old server's keep-alive connections; a client
+	// that reuses one races the close (stock reverse_proxy shows the
+	// same). The tests' clients start afresh instead, once the new server
+	// answers.
+	afterLoad()
 	if t.Failed() && !failedBefore {
 		t.Fatalf("Caddy did not load the config (see the log above):\n%s%s", globals, caddyfileBody)
 	}
-	// A reload closes the old server's idle keep-alive connections; a
-	// client that reuses one races the close (stock reverse_proxy shows the
-	// same). Clients on the default transport start afresh instead, once
-	// the new server answers.
-	http.DefaultClient.CloseIdleConnections()
 	loaded = true
 	waitServing(t)
 	return proxyBaseURL
+}
+
+// unloadProxy loads idleSite: the test's modules, their sessions and
+// processes end.
+func unloadProxy(t *testing.T) {
+	t.Helper()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
+	afterLoad()
 }
 
 // waitServing waits until the site on :9080 answers on fresh connections:

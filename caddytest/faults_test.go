@@ -13,7 +13,7 @@ import (
 // answer the client gets through the proxy, with real subprocesses.
 func TestUpstreamFaults(t *testing.T) {
 	bin := buildEverythingServer(t)
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := testClient(30 * time.Second)
 
 	t.Run("server that never starts", func(t *testing.T) {
 		url := startProxy(t, stdioProxySite("/nonexistent/mcp-server", "warm 0")) + "/mcp"

@@ -144,7 +144,7 @@ type wireClient struct {
 }
 
 func newWireClient(t *testing.T, url string) *wireClient {
-	wc := &wireClient{t: t, c: &http.Client{}, url: url, header: make(http.Header)}
+	wc := &wireClient{t: t, c: testClient(0), url: url, header: make(http.Header)}
 	t.Cleanup(wc.c.CloseIdleConnections)
 	return wc
 }
@@ -919,7 +919,7 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := testClient(30 * time.Second)
 	t.Cleanup(c.CloseIdleConnections)
 
 	for _, tc := range []struct {
@@ -1002,7 +1002,7 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 // the upstream's own session.
 func TestHTTPUpstreamSessionEnds(t *testing.T) {
 	requireIntegration(t)
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := testClient(30 * time.Second)
 	t.Cleanup(c.CloseIdleConnections)
 
 	t.Run("upstream forgets the session", func(t *testing.T) {

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	caddytester "github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
 
@@ -133,7 +131,7 @@ func TestSessionsLeaveNothingBehind(t *testing.T) {
 			"env LIFECYCLE_SITE "+strconv.Itoa(warm))
 	}
 	startProxy(t, site(1))
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := testClient(30 * time.Second)
 
 	const sessions, workers = 500, 4
 	var wg sync.WaitGroup
@@ -188,8 +186,7 @@ func TestSessionsLeaveNothingBehind(t *testing.T) {
 	deleteSession(t, c, url, other)
 
 	// Unload the endpoint: every session and process ends.
-	caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
-	c.CloseIdleConnections()
+	unloadProxy(t)
 	waitForChildren(t, 0, 15*time.Second)
 	waitForNoModuleGoroutines(t, 10*time.Second)
 }

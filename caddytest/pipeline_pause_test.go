@@ -3,6 +3,7 @@ package caddytest
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -224,5 +225,61 @@ func TestPipelinePauseProgressTypeScript(t *testing.T) {
 	}
 	if len(got.Progress) < 1 || !strings.Contains(got.Progress[0].Message, "held by the gateway") {
 		t.Errorf("progress while held: %+v", got.Progress)
+	}
+}
+
+// TestPipelinePauseRedacted: through a real Caddy, the admin API lists a
+// held call's arguments redacted as the endpoint's tapes are (its record
+// block's pointers, credential-like members always, an escaped name
+// too), and shows the one held message an operator opens as it will be
+// sent.
+func TestPipelinePauseRedacted(t *testing.T) {
+	bin := buildEverythingServer(t)
+	url := startProxy(t, pipelineSite("stdio "+caddyfileQuote(bin),
+		"record "+caddyfileQuote(t.TempDir())+" {\n\tredact /params/arguments/api_key\n}",
+		"intercept approve {\n\ttool test_simple_text\n\tpause 1m\n}")) + "/mcp"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs := connectGo(ctx, t, url, "2025-11-25", nil)
+	pending := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text", Arguments: map[string]any{
+			"api_key": "sk-secret", "headers": map[string]any{"Authorization": "Bearer secret-token"}, "q": "visible"}})
+		pending <- err
+	}()
+	e := awaitHeld(t, "test_simple_text")
+	adminGet := func(path string) string {
+		resp, err := http.Get("http://" + caddyAdminAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if list := adminGet("/mcp_proxy/held"); strings.Contains(list, "secret") ||
+		!strings.Contains(list, `"api_key":"[redacted]"`) || !strings.Contains(list, `"Authorization":"[redacted]"`) || !strings.Contains(list, `"q":"visible"`) {
+		t.Errorf("the list shows %s, want the arguments redacted", list)
+	}
+	var one struct {
+		ID      string
+		Message struct {
+			Params struct{ Arguments map[string]any }
+		}
+	}
+	if err := json.Unmarshal([]byte(adminGet("/mcp_proxy/held/"+e.ID)), &one); err != nil {
+		t.Fatal(err)
+	}
+	if args := one.Message.Params.Arguments; one.ID != e.ID || args["api_key"] != "sk-secret" || args["q"] != "visible" {
+		t.Errorf("the opened message has %+v, want the arguments as they will be sent", one)
+	}
+	if st := decideHeld(t, e.ID, "block", ""); st != http.StatusNoContent {
+		t.Fatalf("block: %d", st)
+	}
+	if err := <-pending; err == nil {
+		t.Error("the blocked call succeeded")
 	}
 }

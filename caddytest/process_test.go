@@ -247,8 +247,8 @@ func (s *rawStream) waitFor(t *testing.T, substr string, within time.Duration) {
 	}
 }
 
-// streamClient has no timeout (its streams are long) and no shared pool.
-var streamClient = &http.Client{Transport: &http.Transport{}}
+// streamClient has no timeout (its streams are long).
+var streamClient = testClient(0)
 
 // rawRequest sends one request with the given headers.
 func rawRequest(t *testing.T, method, url, body string, header map[string]string) *http.Response {

@@ -33,6 +33,7 @@ func forceReload(t testing.TB, config string) {
 		t.Fatalf("forced reload: %v", err)
 	}
 	body := readAll(t, resp)
+	afterLoad()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("forced reload: %d %s", resp.StatusCode, body)
 	}

@@ -108,7 +108,7 @@ func TestDiscoverProbeAnswer(t *testing.T) {
 func TestBatch20250326(t *testing.T) {
 	bin := buildEverythingServer(t)
 	url := startProxy(t, stdioProxySite(bin)) + "/mcp"
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := testClient(30 * time.Second)
 	resp, body := mcpPostVersion(t, c, url, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"batch","version":"1"}}}`)
 	id := resp.Header.Get("Mcp-Session-Id")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"2025-03-26"`) {
@@ -156,7 +156,7 @@ func mcpPostVersion(t testing.TB, c *http.Client, url, session, version, body st
 
 func doRead(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := testClient(30 * time.Second).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

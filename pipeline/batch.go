@@ -10,12 +10,21 @@ import (
 // allowed, as in revision 2025-03-26) a JSON array of messages. batch reports
 // whether the body was an array. The body is copied; the caller may reuse it.
 func ParseBody(body []byte) (msgs []*Message, batch bool, err error) {
+	return parseBody(body, protocolWatch)
+}
+
+// ParseBody is the package's ParseBody with w's refusals (as w.Parse).
+func (w *Watch) ParseBody(body []byte) (msgs []*Message, batch bool, err error) {
+	return parseBody(body, w.root())
+}
+
+func parseBody(body []byte, w *Watch) (msgs []*Message, batch bool, err error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, false, fmt.Errorf("%w: empty body", ErrParse)
 	}
 	if trimmed[0] != '[' {
-		m, err := Parse(trimmed)
+		m, err := w.Parse(trimmed)
 		if err != nil {
 			return nil, false, err
 		}
@@ -30,7 +39,7 @@ func ParseBody(body []byte) (msgs []*Message, batch bool, err error) {
 	}
 	msgs = make([]*Message, 0, len(parts))
 	for i, p := range parts {
-		m, err := Parse(p)
+		m, err := w.Parse(p)
 		if err != nil {
 			return nil, true, fmt.Errorf("batch element %d: %w", i, err)
 		}

@@ -79,3 +79,29 @@ func BenchmarkChainThreeObservers(b *testing.B) {
 		b.Fatal("observers did not run")
 	}
 }
+
+// benchLarge is a tools/call of about 1 MiB: many small objects (files with
+// a path and a content), the shape the member check walks.
+var benchLarge = func() []byte {
+	var b strings.Builder
+	b.WriteString(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"write_files","arguments":{"files":[`)
+	for i := 0; b.Len() < 1<<20; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"path":"src/pkg/file_` + strings.Repeat("x", i%7) + `.go","mode":420,"content":"` +
+			strings.Repeat("package pkg // line of code\\n", 8) + `"}`)
+	}
+	b.WriteString(`]}}}`)
+	return []byte(b.String())
+}()
+
+func BenchmarkParseLarge(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchLarge)))
+	for b.Loop() {
+		if _, err := pipeline.Parse(benchLarge); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -9,14 +9,14 @@ import (
 
 // The envelope is read in two passes over the bytes, neither of which
 // copies: json.Valid proves the message is JSON, then scanEnvelope walks the
-// top-level members of the (now known valid) object and keeps the spans of
-// the six envelope members as sub-slices of the message's own bytes. The
-// rules are those of a strict parser — member names are case-sensitive, an
-// envelope member given twice or spelled in another case is refused — so the
-// gateway never judges a different message than the upstream receives
-// (encoding/json folds names, so {"method":"a","Method":"b"} would read as
-// method "b" there, and parsers disagree on which copy of a twice-given
-// member wins).
+// (now known valid) object and keeps the spans of the six envelope members
+// as sub-slices of the message's own bytes. The same walk checks member
+// names (members.go) — no name given twice or in two spellings that Go's
+// case folding takes for one, anywhere; no envelope member spelled in
+// another case — so the gateway never judges a different message than the
+// upstream receives (encoding/json folds names, so
+// {"method":"a","Method":"b"} would read as method "b" there, and parsers
+// disagree on which copy of a twice-given member wins).
 
 // envelopeKeys are the members Parse decodes; bit i of a seen set stands for
 // envelopeKeys[i].
@@ -35,60 +35,25 @@ const (
 	keyError
 )
 
-// scanEnvelope returns the envelope members of raw, a valid JSON object.
-func scanEnvelope(raw []byte) (envelopeSpans, error) {
+// scanEnvelope returns the envelope members of raw, a valid JSON object,
+// and checks the names of every object in it as w reads them (members.go).
+func scanEnvelope(raw []byte, w *Watch) (envelopeSpans, error) {
 	var spans envelopeSpans
-	var seen uint8
-	i := skipSpace(raw, 1) // past '{'
-	for i < len(raw) && raw[i] != '}' {
-		// A member: "name" : value, then ',' or '}'.
-		nameEnd := skipString(raw, i)
-		name := raw[i+1 : nameEnd-1]
-		i = skipSpace(raw, nameEnd)
-		i = skipSpace(raw, i+1) // past ':'
-		valueEnd := skipValue(raw, i)
-		k, err := envelopeKey(name, &seen)
-		if err != nil {
-			return spans, err
-		}
-		if k >= 0 {
-			// Capped, so an append to a field copies instead of writing
-			// over the rest of the message.
-			spans[k] = raw[i:valueEnd:valueEnd]
-		}
-		i = skipSpace(raw, valueEnd)
-		if i < len(raw) && raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-		}
-	}
-	return spans, nil
+	s := memberScan{b: raw}
+	_, err := s.object(0, w, &spans, 0)
+	return spans, err
 }
 
-// envelopeKey checks one top-level member name (still JSON-escaped) and
-// returns its index in envelopeKeys, or -1 for another member.
-func envelopeKey(name []byte, seen *uint8) (int, error) {
-	if bytes.IndexByte(name, '\\') >= 0 {
-		var s string
-		quoted := make([]byte, 0, len(name)+2)
-		quoted = append(append(append(quoted, '"'), name...), '"')
-		if json.Unmarshal(quoted, &s) != nil {
-			return -1, fmt.Errorf("%w: bad member name %s", ErrParse, quoted)
-		}
-		name = []byte(s)
-	}
+// envelopeKey returns the index in envelopeKeys of a top-level member's
+// decoded name, or -1 for another member. Twice-given members and other
+// spellings of these are refused by the member scan.
+func envelopeKey(name []byte) int {
 	for i, k := range envelopeKeys {
 		if string(name) == k {
-			if *seen&(1<<i) != 0 {
-				return -1, fmt.Errorf("%w: member %q appears more than once", ErrInvalid, k)
-			}
-			*seen |= 1 << i
-			return i, nil
-		}
-		if bytes.EqualFold(name, []byte(k)) {
-			return -1, fmt.Errorf("%w: member %q must be spelled %q", ErrInvalid, name, k)
+			return i
 		}
 	}
-	return -1, nil
+	return -1
 }
 
 // stringValue decodes a member that must be a JSON string or null (which

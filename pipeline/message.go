@@ -71,18 +71,32 @@ type Message struct {
 
 // Parse decodes one JSON-RPC message. It copies b, so the caller may reuse b.
 // The error wraps ErrParse or ErrInvalid and says what is wrong.
+//
+// Parse refuses (ErrAmbiguous) a message that readers would read
+// differently: one in which an object has two members whose names are
+// equal under Go's case folding, or in which a member the gateway reads
+// (the envelope, params.name, …) is spelled in another case (members.go).
+// (*Watch).Parse refuses, in addition, other spellings of what rules read.
 func Parse(b []byte) (*Message, error) {
+	raw, err := trimmed(b)
+	if err != nil {
+		return nil, err
+	}
+	return parseOwned(raw, protocolWatch)
+}
+
+// trimmed is a copy of b without the space around it.
+func trimmed(b []byte) ([]byte, error) {
 	raw := bytes.TrimSpace(b)
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrParse)
 	}
-	raw = bytes.Clone(raw)
-	return parseOwned(raw)
+	return bytes.Clone(raw), nil
 }
 
 // parseOwned decodes raw, which the message takes ownership of: its fields
-// are sub-slices of raw (envelope.go).
-func parseOwned(raw []byte) (*Message, error) {
+// are sub-slices of raw (envelope.go). The member scan reads it with w.
+func parseOwned(raw []byte, w *Watch) (*Message, error) {
 	if !json.Valid(raw) {
 		var v any
 		err := json.Unmarshal(raw, &v)
@@ -91,7 +105,7 @@ func parseOwned(raw []byte) (*Message, error) {
 	if raw[0] != '{' {
 		return nil, fmt.Errorf("%w: a JSON-RPC message must be a JSON object", ErrInvalid)
 	}
-	spans, err := scanEnvelope(raw)
+	spans, err := scanEnvelope(raw, w)
 	if err != nil {
 		return nil, err
 	}

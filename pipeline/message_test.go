@@ -118,17 +118,17 @@ func TestParseValid(t *testing.T) {
 		},
 		{
 			name: "request with unknown members",
-			in:   `{"jsonrpc":"2.0","id":1,"method":"ping","extra":{"Method":"x","method":"y"}}`,
+			in:   `{"jsonrpc":"2.0","id":1,"method":"ping","extra":{"Method":"x","ID":"y"}}`,
 			want: wantMsg{kind: pipeline.KindRequest, id: `1`, method: "ping"},
 		},
 		{
-			name: "request params with case-variant keys inside",
-			in:   `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"ID":1,"Method":"x","method":"y"}}`,
-			want: wantMsg{kind: pipeline.KindRequest, id: `1`, method: "tools/call", params: `{"ID":1,"Method":"x","method":"y"}`},
+			name: "request params with envelope names in another case inside",
+			in:   `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"ID":1,"Method":"x"}}`,
+			want: wantMsg{kind: pipeline.KindRequest, id: `1`, method: "tools/call", params: `{"ID":1,"Method":"x"}`},
 		},
 		{
 			name: "strings that look like members",
-			in:   `{"jsonrpc":"2.0","id":"\",\"Method\":\"x","method":"a\\","params":{"s":"}\"ID\":{,"},"extra":["a,\"id\":",{"id":2,"Method":3}],"Extra":null}`,
+			in:   `{"jsonrpc":"2.0","id":"\",\"Method\":\"x","method":"a\\","params":{"s":"}\"ID\":{,"},"extra":["a,\"id\":",{"id":2,"Method":3}],"other":null}`,
 			want: wantMsg{kind: pipeline.KindRequest, id: `"\",\"Method\":\"x"`, method: `a\`, params: `{"s":"}\"ID\":{,"}`},
 		},
 		{

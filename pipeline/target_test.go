@@ -15,7 +15,6 @@ func TestTarget(t *testing.T) {
 		{"resource subscribe", `{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"x://y"}}`, "x://y"},
 		{"escaped value", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\u002fb\"c"}}`, `a/b"c`},
 		{"escaped member name", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n\u0061me":"echo"}}`, "echo"},
-		{"last copy wins", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}`, "b"},
 		{"spaces", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\": { \"name\" : \"echo\" } }", "echo"},
 		{"uri is not the tool's", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"uri":"x://y"}}`, ""},
 		{"name is not the resource's", `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"name":"x"}}`, ""},

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Redacted replaces every redacted value on a tape.
@@ -102,8 +104,15 @@ func redactPointer(v any, p []string) any {
 			for k, c := range n {
 				n[k] = redactPointer(c, p[1:])
 			}
-		} else if c, ok := n[p[0]]; ok {
-			n[p[0]] = redactPointer(c, p[1:])
+		} else {
+			// Every member whose name folds to the segment's: servers
+			// written with Go's encoding/json read {"API_KEY": …} as
+			// api_key, and a tape must not keep what they would use.
+			for k, c := range n {
+				if strings.EqualFold(k, p[0]) {
+					n[k] = redactPointer(c, p[1:])
+				}
+			}
 		}
 	case []any:
 		if p[0] == "*" {
@@ -145,11 +154,45 @@ func isSensitive(key string) bool {
 	return false
 }
 
-// mentionsSensitive reports whether msg holds a credential-like word at
-// all (case-insensitively): most messages do not, and skip the decoding.
+// sensitiveWords are in every sensitive key, and in ASCII: the cheap test
+// before any decoding.
+var sensitiveWords = []string{"authorization", "cookie"}
+
+// sensitiveFolds are the UTF-8 forms of the non-ASCII letters that
+// strings.EqualFold equates with a letter of sensitiveWords (the Kelvin
+// sign K with k): a name spelled with one is sensitive too, and an ASCII
+// search would not see it.
+var sensitiveFolds = func() [][]byte {
+	var out [][]byte
+	seen := map[rune]bool{}
+	for _, w := range sensitiveWords {
+		for _, c := range w {
+			for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+				if f > unicode.MaxASCII && !seen[f] {
+					seen[f] = true
+					out = append(out, utf8.AppendRune(nil, f))
+				}
+			}
+		}
+	}
+	return out
+}()
+
+// mentionsSensitive reports whether msg may hold a credential-like member
+// name: most messages do not, and skip the decoding. Names are judged
+// decoded, so a message with a \u escape, or a letter that folds to one
+// of the words' letters, may hold one however its bytes read.
 func mentionsSensitive(msg []byte) bool {
-	for _, w := range []string{"authorization", "cookie"} {
+	for _, w := range sensitiveWords {
 		if indexFold(msg, w) >= 0 {
+			return true
+		}
+	}
+	if bytes.Contains(msg, []byte(`\u`)) {
+		return true
+	}
+	for _, f := range sensitiveFolds {
+		if bytes.Contains(msg, f) {
 			return true
 		}
 	}

@@ -42,6 +42,33 @@ func TestRedaction(t *testing.T) {
 		{"Authorization and cookies anywhere, without configuration", nil,
 			`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"headers":{"Authorization":"Bearer t","COOKIE":"sid=1","Set-Cookie":"a=b","X":"y"}}}}`,
 			`{"id":4,"jsonrpc":"2.0","method":"tools/call","params":{"arguments":{"headers":{"Authorization":"[redacted]","COOKIE":"[redacted]","Set-Cookie":"[redacted]","X":"y"}}}}`},
+		// Names are judged decoded, as every JSON reader sees them:
+		// escapes and Unicode case folds (the Kelvin sign K folds to k)
+		// at any depth.
+		{"an escaped name at the top", nil,
+			`{"\u0041uthorization":"Bearer t","x":1}`,
+			`{"Authorization":"[redacted]","x":1}`},
+		{"every letter escaped", nil,
+			`{"\u0063\u006F\u006f\u006b\u0069\u0065":"sid=1"}`,
+			`{"cookie":"[redacted]"}`},
+		{"an escaped name in arguments", nil,
+			`{"id":5,"params":{"arguments":{"headers":{"Proxy-\u0041uthorization":"Basic x","X":"y"}}}}`,
+			`{"id":5,"params":{"arguments":{"headers":{"Proxy-Authorization":"[redacted]","X":"y"}}}}`},
+		{"an escaped name in an array in a result", nil,
+			`{"id":6,"result":{"content":[{"a":1},{"meta":{"set-\u0063ookie":"a=b"}}]}}`,
+			`{"id":6,"result":{"content":[{"a":1},{"meta":{"set-cookie":"[redacted]"}}]}}`},
+		{"an escaped Kelvin sign", nil,
+			`{"h":{"coo\u212aie":"sid=1"}}`,
+			`{"h":{"cooKie":"[redacted]"}}`},
+		{"a raw Kelvin sign", nil,
+			"{\"h\":[{\"cooKie\":\"sid=1\"}]}",
+			`{"h":[{"cooKie":"[redacted]"}]}`},
+		{"a pointer matches an escaped name", []string{"/params/arguments/api_key"},
+			`{"params":{"arguments":{"api\u005fkey":"s3cret"}}}`,
+			`{"params":{"arguments":{"api_key":"[redacted]"}}}`},
+		{"a pointer matches every case fold of a name", []string{"/params/arguments/api_key"},
+			`{"params":{"Arguments":{"API_KEY":"a","Api_Key":"b","q":"c"}}}`,
+			`{"params":{"Arguments":{"API_KEY":"[redacted]","Api_Key":"[redacted]","q":"c"}}}`},
 		{"numbers keep their form, HTML characters stay", []string{"/x"},
 			`{"x":1,"n":12345678901234567890,"s":"<a&b>"}`,
 			`{"n":12345678901234567890,"s":"<a&b>","x":"[redacted]"}`},
@@ -261,6 +288,20 @@ func TestSplitName(t *testing.T) {
 		base, part, ok := SplitName(tc.name)
 		if base != tc.base || part != tc.part || ok != tc.ok {
 			t.Errorf("SplitName(%q) = %q %d %v", tc.name, base, part, ok)
+		}
+	}
+}
+
+// BenchmarkRedactNothingToRedact is the redaction check of a message that
+// holds no credential-like name: what every recorded message without
+// redact pointers pays.
+func BenchmarkRedactNothingToRedact(b *testing.B) {
+	msg := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"search_issues","arguments":{"repo":"caddy-mcp/caddy-mcp","query":"is:open label:bug","limit":20},"_meta":{"progressToken":"tok-42"}}}`)
+	var r *Redactor
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Apply(msg); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -25,19 +25,34 @@ type adminHeldList struct {
 	Held []hold.Entry `json:"held"`
 }
 
-// handleListHeld serves GET /mcp_proxy/held.
+// handleListHeld serves GET /mcp_proxy/held: the messages redacted as
+// their endpoints' tapes are.
 func handleListHeld(w http.ResponseWriter, r *http.Request) error {
 	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, adminHeldList{Held: mcpstate.Held.List()})
+	return writeJSON(w, http.StatusOK, adminHeldList{Held: mcpstate.HeldRedaction.ViewAll(mcpstate.Held.List())})
+}
+
+// handleGetHeld serves GET /mcp_proxy/held/<id>: the one message an
+// operator opens to decide or edit it, unredacted, as a continue would
+// send it (an edit made from a redacted copy would send "[redacted]").
+func handleGetHeld(w http.ResponseWriter, r *http.Request, id string) error {
+	e, ok := mcpstate.Held.Get(id)
+	if !ok {
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q: %v", id, hold.ErrUnknown)}
+	}
+	if err := mcphttp.AllowMethods(w, r, http.MethodGet); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, e)
 }
 
 // maxDecisionBody bounds the body of a decision (a replacement message).
 const maxDecisionBody = 4 << 20
 
-// handleHeld serves GET /mcp_proxy/held/events and
-// POST /mcp_proxy/held/<id>/continue|block|respond.
+// handleHeld serves GET /mcp_proxy/held/events, GET /mcp_proxy/held/<id>
+// and POST /mcp_proxy/held/<id>/continue|block|respond.
 func handleHeld(w http.ResponseWriter, r *http.Request) error {
 	rest := strings.TrimPrefix(r.URL.Path, adminHeldPath+"/")
 	if rest == "events" {
@@ -47,9 +62,12 @@ func handleHeld(w http.ResponseWriter, r *http.Request) error {
 		return streamHeldEvents(w, r)
 	}
 	id, verb, ok := strings.Cut(rest, "/")
+	if !ok && id != "" {
+		return handleGetHeld(w, r, id)
+	}
 	if !ok || id == "" || strings.Contains(verb, "/") {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound,
-			Err: errors.New("no such route; use /mcp_proxy/held/<id>/continue, /block or /respond, or /mcp_proxy/held/events")}
+			Err: errors.New("no such route; use /mcp_proxy/held/<id>, /mcp_proxy/held/<id>/continue, /block or /respond, or /mcp_proxy/held/events")}
 	}
 	if err := mcphttp.AllowMethods(w, r, http.MethodPost); err != nil {
 		return err
@@ -139,6 +157,7 @@ func streamHeldEvents(w http.ResponseWriter, r *http.Request) error {
 			if !ok {
 				return nil // fell behind: the client lists and listens again
 			}
+			ev.Entry = mcpstate.HeldRedaction.View(ev.Entry) // as the list shows it
 			b, _ := json.Marshal(ev)
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b); err != nil {
 				return nil

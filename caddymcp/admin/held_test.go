@@ -16,13 +16,20 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/hold"
+	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
 // holdForTest holds a tools/call in mcpstate.Held and returns its id and
 // the channel of its decision.
 func holdForTest(t *testing.T) (string, <-chan hold.Decision) {
 	t.Helper()
-	m, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"deploy"}}`))
+	return holdMessageForTest(t, "ep", `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"deploy"}}`)
+}
+
+// holdMessageForTest holds raw, a tools/call of deploy, for endpoint.
+func holdMessageForTest(t *testing.T, endpoint, raw string) (string, <-chan hold.Decision) {
+	t.Helper()
+	m, err := pipeline.Parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +39,7 @@ func holdForTest(t *testing.T) (string, <-chan hold.Decision) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
-		d, _ := mcpstate.Held.Hold(ctx, hold.Entry{Endpoint: "ep", Rule: "approve", Direction: "to_server", Method: "tools/call", Tool: "deploy"}, m, 0, 0)
+		d, _ := mcpstate.Held.Hold(ctx, hold.Entry{Endpoint: endpoint, Rule: "approve", Direction: "to_server", Method: "tools/call", Tool: "deploy"}, m, 0, 0)
 		out <- d
 	}()
 	select {
@@ -231,4 +238,119 @@ func TestServerShutdownOneHookPerServer(t *testing.T) {
 	if c := serverShutdown(&http.Server{}); c == a {
 		t.Error("another server shares the channel")
 	}
+}
+
+// TestAdminHeldRedacted: the list and the events stream show a held
+// message redacted as its endpoint's tapes are (its pointers, credential
+// members always, escaped names too); the one message an operator opens
+// is shown as a continue would send it.
+func TestAdminHeldRedacted(t *testing.T) {
+	red, err := tape.NewRedactor([]string{"/params/arguments/api_key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := new(struct{ handler int }) // any pointer stands for the handler that registered the redaction
+	mcpstate.HeldRedaction.Set("ep-redacted", owner, red)
+	t.Cleanup(func() { mcpstate.HeldRedaction.Remove("ep-redacted", owner) })
+	const raw = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"deploy","arguments":{"api_key":"sk-1","headers":{"\u0041uthorization":"Bearer t"},"q":"x"}}}`
+	for _, tc := range []struct {
+		endpoint string
+		listed   string // the arguments the list and the events show
+	}{
+		{"ep-redacted", `{"api_key":"[redacted]","headers":{"Authorization":"[redacted]"},"q":"x"}`},
+		{"ep-without-record", `{"api_key":"sk-1","headers":{"Authorization":"[redacted]"},"q":"x"}`},
+	} {
+		t.Run(tc.endpoint, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = handleHeld(w, r) }))
+			t.Cleanup(srv.Close) // after the stream's end (cleanups run last first): Close waits for it
+			events := followHeldEvents(t, srv.URL)
+			id, out := holdMessageForTest(t, tc.endpoint, raw)
+			defer func() {
+				_ = mcpstate.Held.Decide(id, hold.Decision{Kind: hold.Continue}, nil)
+				<-out
+			}()
+			arguments := func(msg json.RawMessage) string {
+				var m struct {
+					Params struct{ Arguments json.RawMessage }
+				}
+				if err := json.Unmarshal(msg, &m); err != nil {
+					t.Fatalf("message %s: %v", msg, err)
+				}
+				return string(m.Params.Arguments)
+			}
+			status, body := serveHeldAdmin(handleListHeld, http.MethodGet, adminHeldPath, "")
+			var list struct{ Held []hold.Entry }
+			if status != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil {
+				t.Fatalf("list: %d %s", status, body)
+			}
+			found := false
+			for _, e := range list.Held {
+				if e.ID == id {
+					found = true
+					if got := arguments(e.Message); got != tc.listed {
+						t.Errorf("listed arguments %s, want %s", got, tc.listed)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("%s not listed: %s", id, body)
+			}
+			if ev := <-events; ev.Entry.ID != id || arguments(ev.Entry.Message) != tc.listed {
+				t.Errorf("held event %s %s, want arguments %s", ev.Entry.ID, ev.Entry.Message, tc.listed)
+			}
+			status, body = serveHeldAdmin(handleHeld, http.MethodGet, adminHeldPath+"/"+id, "")
+			var one hold.Entry
+			if status != http.StatusOK || json.Unmarshal([]byte(body), &one) != nil {
+				t.Fatalf("GET one: %d %s", status, body)
+			}
+			if one.ID != id || string(one.Message) != raw {
+				t.Errorf("the opened message %s, want it as held: %s", one.Message, raw)
+			}
+		})
+	}
+	if status, _ := serveHeldAdmin(handleHeld, http.MethodGet, adminHeldPath+"/h0000", ""); status != http.StatusNotFound {
+		t.Errorf("GET an unknown id: %d, want 404", status)
+	}
+}
+
+// followHeldEvents opens the events stream at base and returns its held
+// events.
+func followHeldEvents(t *testing.T, base string) <-chan hold.Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+adminHeldPath+"/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	out := make(chan hold.Event, 16)
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		resp.Body.Close()
+	})
+	br := bufio.NewReader(resp.Body)
+	if line, _ := br.ReadString('\n'); line != ": listening\n" {
+		t.Fatalf("first line %q", line)
+	}
+	go func() {
+		defer close(done)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			var ev hold.Event
+			if data, ok := strings.CutPrefix(line, "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && ev.Type == "held" {
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }

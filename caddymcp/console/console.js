@@ -405,10 +405,28 @@
       if (await act("POST", base + verb, body, done)) {
         removeHeld(entry.id);
       } else {
-        for (const b of li.querySelectorAll("button")) b.disabled = false;
+        // An edit stays off until the message is opened.
+        for (const b of li.querySelectorAll("button")) b.disabled = b.classList.contains("act-edit") && message.readOnly;
       }
     };
     li.querySelector(".act-continue").addEventListener("click", () => decide("continue", undefined, "Continued " + what));
+    // The list shows the message redacted; an edit must start from what
+    // will be sent, or it would send "[redacted]" on.
+    const open = li.querySelector(".act-open");
+    open.addEventListener("click", async () => {
+      open.disabled = true;
+      try {
+        const full = await getJSON("api/held/" + encodeURIComponent(entry.id));
+        message.value = pretty(full.message);
+        message.readOnly = false;
+        li.querySelector(".act-edit").disabled = false;
+        open.hidden = true;
+        message.focus();
+      } catch (e) {
+        setStatus("Cannot open the held message: " + e.message, true);
+        open.disabled = false;
+      }
+    });
     li.querySelector(".act-edit").addEventListener("click", () => {
       let edited;
       try { edited = JSON.stringify(JSON.parse(message.value)); } catch (e) {

@@ -82,6 +82,31 @@ func benchmarkCall(b *testing.B, version, wantType string) {
 
 func BenchmarkCallJSON(b *testing.B) { benchmarkCall(b, Version20250618, "application/json") }
 
+// BenchmarkCallLarge is BenchmarkCallJSON with a 1 MiB tools/call: many
+// small objects in the arguments, as a call that writes files sends.
+func BenchmarkCallLarge(b *testing.B) {
+	srv, id := benchSession(b, Version20250618)
+	var body strings.Builder
+	body.WriteString(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_files","arguments":{"files":[`)
+	for i := 0; body.Len() < 1<<20; i++ {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.WriteString(`{"path":"src/pkg/file.go","mode":420,"content":"` + strings.Repeat("package pkg // line of code\\n", 8) + `"}`)
+	}
+	body.WriteString(`]}}}`)
+	msg := body.String()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, benchRequest(msg, id, Version20250618))
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+}
+
 func BenchmarkCallSSE(b *testing.B) { benchmarkCall(b, Version20251125, "text/event-stream") }
 
 // BenchmarkSSEEvent measures framing and flushing one event.

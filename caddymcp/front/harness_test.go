@@ -461,6 +461,7 @@ type setup struct {
 	maxSessions int
 	perClient   int
 	idle        time.Duration
+	grace       time.Duration // how long new sessions are spared eviction; 0 here, unlike DefaultEvictionGrace
 	cfg         Config
 	up          *fakeUpstream
 }
@@ -484,6 +485,7 @@ func newHarness(t *testing.T, mods ...func(*setup)) *harness {
 	}
 	h := &harness{t: t, up: s.up, done: make(map[string]chan struct{})}
 	h.store = NewStore(Limits{MaxSessions: s.maxSessions, MaxSessionsPerClient: s.perClient, IdleTimeout: s.idle}, nil)
+	h.store.grace.Store(int64(s.grace))
 	cfg := s.cfg
 	cfg.Upstream = h.up
 	cfg.Store = h.store

@@ -21,7 +21,9 @@ type resumeFixture struct {
 
 const fixtureGETEvents, fixtureLiveStream, fixtureNextStream = 3, 4, 5
 
-func newResumeFixture(tb testing.TB) *resumeFixture {
+// newResumeServer is a Server over a fake upstream and a store of its
+// own, both ended when tb is.
+func newResumeServer(tb testing.TB) (*Server, *Store, *fakeUpstream) {
 	tb.Helper()
 	up := newFakeUpstream()
 	store := NewStore(Limits{}, nil)
@@ -31,6 +33,12 @@ func newResumeFixture(tb testing.TB) *resumeFixture {
 	}
 	tb.Cleanup(up.wg.Wait)
 	tb.Cleanup(func() { store.Close("test over") })
+	return srv, store, up
+}
+
+func newResumeFixture(tb testing.TB) *resumeFixture {
+	tb.Helper()
+	srv, store, up := newResumeServer(tb)
 	fx := &resumeFixture{srv: srv, store: store}
 
 	post := func(ctx context.Context, body string) *httptest.ResponseRecorder {
@@ -73,15 +81,21 @@ func newResumeFixture(tb testing.TB) *resumeFixture {
 // context is already over, so a stream that is live returns right after
 // its headers and whatever it replays.
 func (fx *resumeFixture) resume(lastEventID string) *httptest.ResponseRecorder {
+	return resumeOn(fx.srv, fx.sid, Version20251125, lastEventID)
+}
+
+// resumeOn sends a GET with Last-Event-ID for session sid of version,
+// whose context is already over (see resume).
+func resumeOn(srv *Server, sid, version, lastEventID string) *httptest.ResponseRecorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/mcp", nil)
 	r.Header.Set("Accept", "text/event-stream")
-	r.Header.Set("Mcp-Session-Id", fx.sid)
-	r.Header.Set("Mcp-Protocol-Version", Version20251125)
+	r.Header.Set("Mcp-Session-Id", sid)
+	r.Header.Set("Mcp-Protocol-Version", version)
 	r.Header["Last-Event-Id"] = []string{lastEventID}
 	w := httptest.NewRecorder()
-	fx.srv.ServeHTTP(w, r)
+	srv.ServeHTTP(w, r)
 	return w
 }
 
@@ -193,4 +207,86 @@ func FuzzLastEventID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id string) {
 		fx.checkResume(t, id, fx.resume(id))
 	})
+}
+
+// TestLastEventIDOfJSONAnswers: a request answered as plain JSON (a
+// 2025-06-18 initialize, a call) had no stream and no events, so an id
+// naming one is 400 like any other id the gateway never sent — whatever
+// its event number — while the ids of a stream that was sent still
+// resume.
+func TestLastEventIDOfJSONAnswers(t *testing.T) {
+	t.Parallel()
+	srv, store, _ := newResumeServer(t)
+	var sid string
+	post := func(body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json, text/event-stream")
+		if sid != "" {
+			r.Header.Set("Mcp-Session-Id", sid)
+			r.Header.Set("Mcp-Protocol-Version", Version20250618)
+		}
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		return w
+	}
+	wantJSON := func(what string, w *httptest.ResponseRecorder) {
+		t.Helper()
+		if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %d %s %s, want a plain JSON answer", what, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
+	}
+	w := post(initBody(Version20250618))
+	wantJSON("initialize", w)
+	sid = w.Header().Get("Mcp-Session-Id")
+	post(rpcNotification("notifications/initialized", ""))
+	wantJSON("a call", post(toolCall(2, "echo")))
+
+	check := func(id string, want int) {
+		t.Helper()
+		w := resumeOn(srv, sid, Version20250618, id)
+		if w.Code != want {
+			t.Errorf("Last-Event-ID %q: %d, want %d; body %s", id, w.Code, want, w.Body)
+		}
+		if want == http.StatusBadRequest && !strings.Contains(w.Body.String(), "Last-Event-ID") {
+			t.Errorf("Last-Event-ID %q: 400 body %s does not name the header", id, w.Body)
+		}
+		if store.get(sid) == nil {
+			t.Fatalf("Last-Event-ID %q ended the session", id)
+		}
+	}
+	for _, id := range []string{
+		"1_18446744073709551615",   // the initialize's, as the review sent it
+		"1_0", "1_1", "2_0", "2_1", // the initialize's and the call's, had they been streams
+		"3_0",                    // a stream index that never existed
+		"18446744073709551615_0", // a huge one
+		"9223372036854775809_0",
+	} {
+		check(id, http.StatusBadRequest)
+	}
+
+	// A call answered as a stream: its ids resume; the next index still
+	// names nothing.
+	w = post(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"progress","_meta":{"progressToken":"p"}}}`)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("a call with progress: %d %s, want a stream", w.Code, w.Header().Get("Content-Type"))
+	}
+	var ids []string
+	if err := parseSSE(w.Body, func(ev sseEvent) bool {
+		if ev.hasID {
+			ids = append(ids, ev.id)
+		}
+		return true
+	}); err != nil || len(ids) == 0 {
+		t.Fatalf("the stream's ids %q: %v", ids, err)
+	}
+	for _, id := range ids {
+		check(id, http.StatusOK)
+	}
+	index, _, err := parseEventID(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(eventID(index+1, 0), http.StatusBadRequest)
+	check("0_0", http.StatusOK) // the GET stream
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,7 +48,10 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
 		return
 	}
-	msgs, batch, err := pipeline.ParseBody(body)
+	// Refused here too (400, -32600): a message that readers would read
+	// differently (members Go takes for one, or what a rule reads spelled
+	// otherwise), before any stage or the upstream sees it.
+	msgs, batch, err := s.cfg.Watch.ParseBody(body)
 	if err != nil {
 		code := pipeline.CodeInvalidRequest
 		if errors.Is(err, pipeline.ErrParse) {
@@ -170,7 +174,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 		}
 		return false
 	}
-	conn, err := s.cfg.Upstream.Open(s.withReclaim(r.Context(), sess), sess)
+	var atShare atomic.Bool
+	conn, err := s.cfg.Upstream.Open(s.withReclaim(r.Context(), sess, &atShare), sess)
 	if err != nil {
 		sess.close("the upstream could not be opened")
 		var busy *upstream.BusyError
@@ -182,6 +187,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 				msg = "Service Unavailable: this endpoint is being reconfigured; retry"
 			case errors.Is(err, upstream.ErrUnhealthy):
 				msg = "Service Unavailable: " + upstream.ErrUnhealthy.Error()
+			case atShare.Load():
+				msg = "Service Unavailable: every upstream MCP server process is in use (max_processes) and this client holds its fair share of them (the bound divided among the clients holding sessions), none of them idle; end one (DELETE) or retry later"
 			}
 			writeRetryLater(w, http.StatusServiceUnavailable, int(max(busy.RetryAfter/time.Second, 1)), id, msg)
 			return false
@@ -208,9 +215,17 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 	var st *stream
 	ex := s.requestExchange(r, sess, version)
 	for _, m := range msgs {
+		switch {
+		case m.Method == "notifications/initialized" && m.IsNotification():
+			sess.handshakeDone()
+		case m.Method != "initialize":
+			sess.used()
+		}
 		if m.IsRequest() && st == nil {
 			var err error
-			if st, err = sess.requestStream(); err != nil {
+			// Older revisions may get the answer as plain JSON, without
+			// a stream: its index is published only if it becomes one.
+			if st, err = sess.requestStream(primesStreams(version)); err != nil {
 				writeError(w, http.StatusNotFound, m.ID, codeSessionNotFound, "Session not found: "+err.Error())
 				return
 			}

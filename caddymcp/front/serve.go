@@ -70,6 +70,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 			return
 		}
 		if len(res.events) > 0 || res.done || res.sse {
+			sess.publishStream(st) // its event ids name it from now on
 			sw := startSSE(w, http.StatusOK)
 			s.pump(r, sess, st, 0, sw, kick, postStream)
 			return
@@ -263,6 +264,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
+	sess.used()
 	st, problem := sess.resumeTarget(index, cursor)
 	if problem != "" {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,

@@ -105,6 +105,11 @@ type Config struct {
 	// development; by default it goes only to the log, on a line whose
 	// correlation_id the client's error data carries.
 	VerboseErrors bool
+	// Watch is what the stages read in a client message besides the
+	// protocol's members (pipeline.NewWatch of their rules' pointers): a
+	// POST spelling one of them in another case only is refused, since a
+	// Go server would read it and the rules would not. nil: the protocol's.
+	Watch *pipeline.Watch
 }
 
 // Answered is what Config.OnAnswer is told of one answered request.

@@ -24,6 +24,15 @@ const retainedStreams = 16
 // count up from 1.
 const getStreamIndex = 0
 
+// unpublishedStream marks the key of a POST stream whose index no event id
+// has carried yet: one that may still be answered as plain JSON. It gets
+// the next index when its first event id goes out (publishStream); one
+// answered as JSON never does, so no index the client can name was a
+// request answered without a stream, and a Last-Event-ID naming one is
+// refused like any other id the gateway never sent. (The keys, with the
+// top bit set, are above every index a session reaches.)
+const unpublishedStream = uint64(1) << 63
+
 // sessionSettings are the per-configuration settings a session follows. A
 // reload that keeps the session hands it the new settings on its next
 // request.
@@ -76,19 +85,25 @@ type Session struct {
 	lastActive atomic.Int64 // unix nanoseconds
 	readers    atomic.Int32 // open HTTP streams; a listened-to session is not idle
 
+	// What eviction needs to know without the session's lock (fairshare.go).
+	handshook   atomic.Bool  // the client sent notifications/initialized
+	usedEarly   atomic.Bool  // the client sent another request before that
+	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
+
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
-	mu         sync.Mutex
-	closed     bool
-	conn       upstream.Conn // set once, right after the upstream opened
-	version    string
-	inflight   map[string]*call
-	tokens     map[string]*stream
-	streams    map[uint64]*stream
-	order      []uint64 // POST stream indexes, oldest first
-	nextStream uint64
-	endData    *pipeline.ErrorData // data of the errors answering calls cut short, when the end has a log line
+	mu          sync.Mutex
+	closed      bool
+	conn        upstream.Conn // set once, right after the upstream opened
+	version     string
+	inflight    map[string]*call
+	tokens      map[string]*stream
+	streams     map[uint64]*stream
+	order       []uint64 // POST stream indexes, oldest first
+	nextStream  uint64
+	unpublished uint64              // counts the keys of unpublished streams
+	endData     *pipeline.ErrorData // data of the errors answering calls cut short, when the end has a log line
 }
 
 func newSession(store *Store, user string, settings *sessionSettings, version string) *Session {
@@ -134,16 +149,26 @@ func (s *Session) setVersion(v string) {
 }
 
 // newPostStream creates the stream that answers one POST, and forgets the
-// oldest finished streams beyond the retention bound.
-func (s *Session) newPostStream() (*stream, error) {
+// oldest finished streams beyond the retention bound. Its index is
+// published at once: the answer will be a stream whatever comes.
+func (s *Session) newPostStream() (*stream, error) { return s.addPostStream(true) }
+
+// addPostStream is newPostStream; unless published, the stream is kept
+// under an unpublished key until publishStream.
+func (s *Session) addPostStream(published bool) (*stream, error) {
 	st := s.store.budget.newStream(0, s.settings.Load().replay)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errSessionClosed
 	}
-	st.index = s.nextStream
-	s.nextStream++
+	if published {
+		st.index = s.nextStream
+		s.nextStream++
+	} else {
+		st.index = unpublishedStream | s.unpublished
+		s.unpublished++
+	}
 	s.streams[st.index] = st
 	s.order = append(s.order, st.index)
 	s.pruneLocked()
@@ -173,6 +198,27 @@ func (s *Session) pruneLocked() {
 		}
 	}
 	s.order = slices.DeleteFunc(s.order, func(idx uint64) bool { return idx == getStreamIndex })
+}
+
+// publishStream gives an unpublished stream the next index, before its
+// first event id goes out. Only the goroutine answering the POST calls it,
+// before any other can find the stream under an index.
+func (s *Session) publishStream(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := st.index
+	if key&unpublishedStream == 0 {
+		return
+	}
+	st.index = s.nextStream
+	s.nextStream++
+	if s.streams[key] == st {
+		delete(s.streams, key)
+		s.streams[st.index] = st
+	}
+	if i := slices.Index(s.order, key); i >= 0 {
+		s.order[i] = st.index
+	}
 }
 
 // stream returns the stream with the given index, or nil.
@@ -330,6 +376,7 @@ func (s *Session) attachUpstream(conn upstream.Conn) bool {
 		return false
 	}
 	s.conn = conn
+	s.spare() // until the client has had the time to finish its handshake
 	return true
 }
 

@@ -49,11 +49,11 @@ func newSSE2024Session(store *Store, user string, settings *sessionSettings) *Se
 }
 
 // requestStream returns the stream that carries the responses to the
-// requests of one POST: a new POST stream, or a 2024-11-05 session's GET
-// stream.
-func (s *Session) requestStream() (*stream, error) {
+// requests of one POST: a new POST stream (published at once when the
+// answer is sure to be a stream), or a 2024-11-05 session's GET stream.
+func (s *Session) requestStream(published bool) (*stream, error) {
 	if !s.sse2024 {
-		return s.newPostStream()
+		return s.addPostStream(published)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

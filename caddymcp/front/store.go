@@ -16,6 +16,7 @@ type Store struct {
 	maxPerClient atomic.Int64
 	idleTimeout  atomic.Int64 // nanoseconds; 0 = never
 	evicted      atomic.Int64 // sessions ended to make room (evict.go)
+	grace        atomic.Int64 // nanoseconds a new session is spared eviction (fairshare.go)
 	budget       *replayBudget
 	logger       *zap.Logger
 
@@ -56,6 +57,7 @@ func NewStore(limits Limits, logger *zap.Logger) *Store {
 		stop:      make(chan struct{}),
 	}
 	st.SetLimits(limits)
+	st.grace.Store(int64(DefaultEvictionGrace))
 	st.wg.Add(1)
 	go func() { defer st.wg.Done(); st.reap() }()
 	return st
@@ -93,6 +95,7 @@ func (st *Store) Len() int {
 // Errors returned by add.
 var (
 	errStoreFull   = storeError("the gateway holds its maximum number of sessions (max_sessions) and every one is busy; retry later")
+	errStoreShare  = storeError("the gateway holds its maximum number of sessions (max_sessions) and this client holds its fair share of them (the bound divided among the clients holding sessions), none of them idle; end one (DELETE) or retry later")
 	errClientFull  = storeError("this client holds its maximum number of sessions (max_sessions_per_client) and every one is busy; end one (DELETE) or retry later")
 	errStoreClosed = storeError("this endpoint is shutting down")
 )
@@ -101,10 +104,10 @@ type storeError string
 
 func (e storeError) Error() string { return string(e) }
 
-// add admits a new session. At a bound it first ends the least recently
-// used idle session that stands in the way — the client's own at the
-// per-client bound, anyone's at max_sessions — and fails only when every
-// such session is busy (see evict.go).
+// add admits a new session. At a bound it first ends a session that may
+// give way — the client's own least recently used idle one at the
+// per-client bound; at max_sessions also one of a client over its fair
+// share (fairshare.go) — and fails only when none may (see evict.go).
 func (st *Store) add(s *Session) error {
 	for {
 		st.mu.Lock()
@@ -112,14 +115,17 @@ func (st *Store) add(s *Session) error {
 			st.mu.Unlock()
 			return errStoreClosed
 		}
-		var (
-			sameClient bool
-			full       error
-		)
+		rule := evictionRule{newcomer: s.client}
+		var full error
+		reason := reasonMaxPerClient
 		if max := st.maxPerClient.Load(); max > 0 && int64(st.perClient[s.client]) >= max {
-			sameClient, full = true, errClientFull
+			rule.scope, full = func(x *Session) bool { return x.client == s.client }, errClientFull
 		} else if max := st.maxSessions.Load(); max > 0 && int64(len(st.sessions)) >= max {
-			full = errStoreFull
+			share := newFairShare(int(max), st.perClient, s.client)
+			rule.scope, rule.share, full, reason = func(*Session) bool { return true }, &share, errStoreFull, reasonMaxSessions
+			if share.full(s.client) {
+				full = errStoreShare
+			}
 		}
 		if full == nil {
 			st.sessions[s.id] = s
@@ -127,12 +133,8 @@ func (st *Store) add(s *Session) error {
 			st.mu.Unlock()
 			return nil
 		}
-		candidates := st.evictionCandidatesLocked(func(x *Session) bool { return !sameClient || x.client == s.client })
+		candidates := st.evictionCandidatesLocked(rule)
 		st.mu.Unlock()
-		reason := reasonMaxSessions
-		if sameClient {
-			reason = reasonMaxPerClient
-		}
 		if st.evictOne(candidates, reason) == nil {
 			return full
 		}

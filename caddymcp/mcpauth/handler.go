@@ -128,6 +128,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		Issuers:  h.Issuers,
 		JWKSURL:  h.JWKSURL,
 		Leeway:   time.Duration(h.Leeway),
+		Logger:   h.logger,
 	}
 	if in := h.Introspection; in != nil {
 		repl := caddy.NewReplacer()
@@ -220,8 +221,14 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		// The scopes an operation needs are known before the token is
 		// looked at, so even the first 401 asks for all of them.
 		var res mcphttp.EnvelopeResult
-		msgs, _, res = mcphttp.ReadEnvelope(r, h.envelopeLimit())
+		var err error
+		msgs, _, res, err = mcphttp.ReadEnvelope(r, h.envelopeLimit())
 		switch res {
+		case mcphttp.EnvelopeInvalid:
+			// Unreadable, the body could name a tool that needs a scope;
+			// with members a server reads otherwise it would, by design.
+			mcphttp.WriteEnvelopeError(w, err)
+			return nil
 		case mcphttp.EnvelopeTooLarge:
 			// Unread, the body could name a tool that needs a scope.
 			mcphttp.WriteError(w, http.StatusRequestEntityTooLarge, pipeline.CodeInvalidRequest,

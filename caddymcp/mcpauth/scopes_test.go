@@ -1,6 +1,7 @@
 package mcpauth
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -57,7 +58,6 @@ func TestAuthScopeRules(t *testing.T) {
 		{"batch sums its messages", `[` + call("write_x") + `,{"jsonrpc":"2.0","id":2,"method":"resources/list"}]`, token("mcp:tools", "files:write"), 403,
 			"mcp:tools files:write res:read", "lacks the scope(s) res:read"},
 		{"a response needs no more", `{"jsonrpc":"2.0","id":1,"result":{}}`, token("mcp:tools"), 418, "", ""},
-		{"not JSON-RPC is left to mcp_proxy", `not json`, token("mcp:tools"), 418, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +93,61 @@ func TestAuthScopeRules(t *testing.T) {
 			}
 			if !strings.Contains(w.Body.String(), tc.wantMsg) {
 				t.Fatalf("body %s, want %q", w.Body, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestAuthScopeRulesRefuseUnreadableBodies: the scopes of a body that is
+// not JSON-RPC, or that a server would read otherwise than mcp_auth
+// ({"name":"echo","Name":"write_file"} is write_file to a Go server), are
+// unknown, so it is refused (400 and the JSON-RPC error mcp_proxy gives)
+// rather than let through with required_scopes only, as it once was.
+func TestAuthScopeRulesRefuseUnreadableBodies(t *testing.T) {
+	as := newAuthServer(t)
+	h := scopedHandler(t, as.URL)
+	params := func(p string) string { return `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":` + p + `}` }
+	tests := []struct {
+		name, body, auth string
+		code             int
+		says             string
+	}{
+		{"tool named twice", params(`{"name":"echo","Name":"write_file"}`), aliceBearer(t, as, "mcp:tools"), -32600, `duplicate member "name" (also "Name")`},
+		{"tool named in capitals", params(`{"NAME":"write_file"}`), aliceBearer(t, as, "mcp:tools"), -32600, `must be spelled "name"`},
+		{"tool named with an escape", params(`{"name":"echo","\u004eame":"write_file"}`), aliceBearer(t, as, "mcp:tools"), -32600, `(also "Name")`},
+		{"method in another case", `{"jsonrpc":"2.0","id":1,"Method":"tools/call","params":{"name":"write_file"}}`, aliceBearer(t, as, "mcp:tools"), -32600, `must be spelled "method"`},
+		{"batch element", `[` + call("echo") + `,` + params(`{"name":"echo","nAme":"write_x"}`) + `]`, aliceBearer(t, as, "mcp:tools"), -32600, "batch element 1"},
+		{"without a token too", params(`{"name":"echo","Name":"write_file"}`), "", -32600, "duplicate member"},
+		{"not JSON", `not json`, aliceBearer(t, as, "mcp:tools"), -32700, "parse error"},
+		{"not JSON-RPC", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_x"},"result":{}}`, aliceBearer(t, as, "mcp:tools"), -32600, "cannot carry"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			reached := false
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				reached = true
+				return nil
+			})
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, next); err != nil {
+				t.Fatal(err)
+			}
+			if reached || w.Code != http.StatusBadRequest {
+				t.Fatalf("status %d (next reached: %v), want 400: %s", w.Code, reached, w.Body)
+			}
+			var msg struct {
+				Error struct {
+					Code    int    `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &msg); err != nil || msg.Error.Code != tc.code || !strings.Contains(msg.Error.Message, tc.says) {
+				t.Fatalf("body %s, want code %d saying %q", w.Body, tc.code, tc.says)
 			}
 		})
 	}

@@ -29,7 +29,11 @@ func init() {
 // rate_limit keys, log fields) can use them. A request that is not a JSON
 // POST of JSON-RPC, or whose body is bigger than MaxSize, does not match:
 // it is left for mcp_proxy to answer, and an error here would abort the
-// route (and inside rate_limit skip the zone). A batch matches if any of
+// route (and inside rate_limit skip the zone). The exception is a message
+// that readers would read differently (pipeline.ErrAmbiguous: members
+// that Go's case folding takes for one, or a read member in another case):
+// matching or not could each let it by, so the matcher fails with 400 and
+// the route ends there. A batch matches if any of
 // its messages does; its placeholders name its first request.
 //
 // Caddyfile:
@@ -81,13 +85,19 @@ func (m MatchMCP) Match(r *http.Request) bool {
 }
 
 // MatchWithError reports whether r is an MCP POST whose messages match. It
-// never fails: a body it cannot use is simply not a match.
+// fails only on a body whose members readers would read differently; any
+// other body it cannot use is simply not a match.
 func (m MatchMCP) MatchWithError(r *http.Request) (bool, error) {
 	limit := m.MaxSize
 	if limit <= 0 {
 		limit = front.DefaultMaxMessageSize
 	}
-	msgs, batch, res := mcphttp.ReadEnvelope(r, limit)
+	msgs, batch, res, err := mcphttp.ReadEnvelope(r, limit)
+	if res == mcphttp.EnvelopeInvalid && errors.Is(err, pipeline.ErrAmbiguous) {
+		// Neither answer is safe: a server would read another method or
+		// tool than the matcher could. The route ends with 400.
+		return false, caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	if res != mcphttp.EnvelopeOK {
 		return false, nil
 	}

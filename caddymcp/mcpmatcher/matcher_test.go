@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
 const callEcho = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}`
@@ -36,6 +37,29 @@ func mcpRequest(method, contentType, body string, header ...string) (*http.Reque
 	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl)
 	ctx = context.WithValue(ctx, caddyhttp.ExtraLogFieldsCtxKey, new(caddyhttp.ExtraLogFields))
 	return r.WithContext(ctx), repl
+}
+
+// TestMatchMCPAmbiguousMembers: a message whose tool a server would read
+// otherwise than the matcher ends the route with 400: matching it could let
+// it by a "not" rule, not matching it by a positive one.
+func TestMatchMCPAmbiguousMembers(t *testing.T) {
+	m := MatchMCP{Tool: []string{"danger"}}
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe","Name":"danger"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"NAME":"danger"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe","nam\u0045":"danger"}}`,
+		`{"jsonrpc":"2.0","id":1,"METHOD":"tools/call","params":{"name":"danger"}}`,
+	} {
+		r, _ := mcpRequest("POST", "application/json", body)
+		got, err := m.MatchWithError(r)
+		var he caddyhttp.HandlerError
+		if got || !errors.As(err, &he) || he.StatusCode != http.StatusBadRequest || !errors.Is(err, pipeline.ErrAmbiguous) {
+			t.Errorf("%s: MatchWithError = %v, %v; want false and a 400 HandlerError", body, got, err)
+		}
+		if rest, _ := io.ReadAll(r.Body); string(rest) != body {
+			t.Errorf("restored body = %q, want %q", rest, body)
+		}
+	}
 }
 
 func TestMatchMCP(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -102,21 +103,29 @@ func JudgedBy(r *http.Request, h any) bool {
 }
 
 // AddGuard registers what an mcp_auth of this configuration guards.
+// The list is copied on write: it is read on every request mcp_proxy
+// serves, and written only while the configuration is provisioned.
 func (a *Shared) AddGuard(g Guard) {
 	a.mu.Lock()
-	a.guards = append(a.guards, g)
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	var guards []Guard
+	if old := a.guards.Load(); old != nil {
+		guards = slices.Clone(*old)
+	}
+	guards = append(guards, g)
+	a.guards.Store(&guards)
 }
 
 // UnjudgedGuard returns the resource of an mcp_auth that covers r when
 // none of the mcp_auth handlers covering it judged it, else nil.
 func (a *Shared) UnjudgedGuard(r *http.Request) *Guard {
-	a.mu.Lock()
-	guards := a.guards
-	a.mu.Unlock()
+	guards := a.guards.Load()
+	if guards == nil {
+		return nil
+	}
 	var missed *Guard
-	for i := range guards {
-		g := &guards[i]
+	for i := range *guards {
+		g := &(*guards)[i]
 		if !g.covers(r) {
 			continue
 		}

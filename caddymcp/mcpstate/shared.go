@@ -23,7 +23,7 @@ type Shared struct {
 	// use (mcpauth/hide.go); mcp_proxy then runs the hide stage.
 	HideUnauthorized atomic.Bool
 
-	guards []Guard // what the configuration's mcp_auth handlers guard (guards.go)
+	guards atomic.Pointer[[]Guard] // what the configuration's mcp_auth handlers guard (guards.go)
 }
 
 // SharedOf returns the state the modules of ctx's configuration share,

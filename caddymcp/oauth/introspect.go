@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -181,9 +182,14 @@ func (in *introspector) judge(a *introspectionAnswer, now time.Time) (*Claims, t
 			all[k] = v
 		}
 	}
-	subject := a.Subject
+	// RFC 7662 makes sub optional, and endpoints leave it out of a
+	// client_credentials token's answer, whose only party is the client:
+	// then the client is the user, as RFC 9068 §2.2 has sub be the
+	// client_id for such tokens. With neither, the token names nobody,
+	// and sessions bound to "" would be shared by every such token.
+	subject := cmp.Or(a.Subject, a.ClientID)
 	if subject == "" {
-		subject = a.ClientID // a client_credentials token has no other subject
+		return refused("the authorization server's answer names no subject (sub) nor client (client_id)")
 	}
 	return &Claims{Issuer: iss, Subject: subject, Audience: aud, Scopes: tokenScopes(a.Scope, a.Scp), Expiry: exp, All: all}, until, nil
 }

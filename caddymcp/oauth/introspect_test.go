@@ -54,6 +54,8 @@ func TestIntrospection(t *testing.T) {
 		{"unknown", "no-such-token", "", "not active"},
 		{"other audience", as.OpaqueToken("bob", "https://other.example.com/mcp", time.Hour), "", "audience does not include"},
 		{"a JWT is not introspected", jwtTok, "carol", ""},
+		{"no sub: the client", as.OpaqueTokenWith("", "agent", testResource, time.Hour), "agent", ""},
+		{"neither sub nor client_id", as.OpaqueTokenWith("", "", testResource, time.Hour), "", "no subject"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

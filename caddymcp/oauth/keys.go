@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
 )
 
 // maxDocumentBytes bounds a metadata or JWKS document read from an
@@ -39,14 +41,16 @@ type keySource struct {
 	minInterval time.Duration
 	maxAge      time.Duration
 	now         func() time.Time
+	logger      *zap.Logger
 
-	mu        sync.Mutex
-	jwksURL   string // configured, or discovered once
-	keys      *jose.JSONWebKeySet
-	fetchedAt time.Time // of keys
-	lastTry   time.Time
-	lastErr   error
-	inflight  chan struct{} // non-nil while a fetch runs; closed when it ends
+	mu         sync.Mutex
+	jwksURL    string // configured, or discovered once
+	keys       *jose.JSONWebKeySet
+	unreadable map[string]string // kid → why, of the keys of the set that could not be read
+	fetchedAt  time.Time         // of keys
+	lastTry    time.Time
+	lastErr    error
+	inflight   chan struct{} // non-nil while a fetch runs; closed when it ends
 }
 
 // keysFor returns the keys that may have signed a token with header kid
@@ -90,6 +94,9 @@ func (s *keySource) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey,
 			if kid == "" {
 				return nil, invalid("the token names no key (kid) and no key of the issuer verifies it")
 			}
+			if why, ok := s.unreadable[kid]; ok {
+				return nil, invalid("the token is signed with key %q, which the issuer publishes in a form the gateway cannot use (%s)", kid, why)
+			}
 			return nil, invalid("the token is signed with key %q, which the issuer does not publish", kid)
 		}
 		done := make(chan struct{})
@@ -99,8 +106,14 @@ func (s *keySource) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey,
 		s.mu.Unlock()
 
 		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		keys, discovered, err := s.fetch(fetchCtx, jwksURL)
+		keys, skipped, discovered, err := s.fetch(fetchCtx, jwksURL)
 		cancel()
+		if err == nil && len(skipped) > 0 {
+			// Once per fetch (at most once per minInterval), not per
+			// request: the operator learns of it, the log is not flooded.
+			s.logger.Warn("mcp_auth: the issuer's key set has keys the gateway cannot read; they are skipped and the other keys used",
+				zap.String("jwks_url", cmp.Or(discovered, jwksURL)), zap.Any("skipped", skipped))
+		}
 
 		s.mu.Lock()
 		if discovered != "" {
@@ -108,6 +121,12 @@ func (s *keySource) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey,
 		}
 		if err == nil {
 			s.keys, s.fetchedAt = keys, s.now()
+			s.unreadable = make(map[string]string, len(skipped))
+			for _, k := range skipped {
+				if k.KeyID != "" {
+					s.unreadable[k.KeyID] = k.Reason
+				}
+			}
 		}
 		s.lastErr = err
 		s.inflight = nil
@@ -130,20 +149,45 @@ func pick(set *jose.JSONWebKeySet, kid string) []jose.JSONWebKey {
 	return found
 }
 
+// skippedKey is a key of a JWKS that could not be read.
+type skippedKey struct {
+	KeyID  string `json:"kid,omitempty"`
+	Type   string `json:"kty,omitempty"`
+	Curve  string `json:"crv,omitempty"`
+	Reason string `json:"reason"`
+}
+
 // fetch gets the key set, discovering its URL from the issuer's metadata
-// first when jwksURL is empty; discovered is the URL it found.
-func (s *keySource) fetch(ctx context.Context, jwksURL string) (keys *jose.JSONWebKeySet, discovered string, err error) {
+// first when jwksURL is empty; discovered is the URL it found. Keys it
+// cannot read are skipped, not fatal: RFC 7517 §5 says to ignore JWKs of
+// unknown type or parameters, and an issuer publishing, say, an X448 key
+// beside its RSA one must not stop every other key from verifying.
+func (s *keySource) fetch(ctx context.Context, jwksURL string) (keys *jose.JSONWebKeySet, skipped []skippedKey, discovered string, err error) {
 	if jwksURL == "" {
 		if jwksURL, err = s.discover(ctx); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		discovered = jwksURL
 	}
-	var set jose.JSONWebKeySet
-	if err := s.getJSON(ctx, jwksURL, &set); err != nil {
-		return nil, discovered, fmt.Errorf("JWKS: %w", err)
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
 	}
-	return &set, discovered, nil
+	if err := s.getJSON(ctx, jwksURL, &doc); err != nil {
+		return nil, nil, discovered, fmt.Errorf("JWKS: %w", err)
+	}
+	set := &jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(doc.Keys))}
+	for _, raw := range doc.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			var id skippedKey
+			_ = json.Unmarshal(raw, &id) // best effort, for the log
+			id.Reason = err.Error()
+			skipped = append(skipped, id)
+			continue
+		}
+		set.Keys = append(set.Keys, k)
+	}
+	return set, skipped, discovered, nil
 }
 
 // discover reads the issuer's jwks_uri from its RFC 8414 metadata, else

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"go.uber.org/zap"
 )
 
 // allowedAlgorithms are the only signatures accepted: asymmetric ones, so
@@ -59,6 +60,9 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Logger gets what an operator should know, such as keys of an
+	// issuer's set that cannot be read (zap.NewNop when nil).
+	Logger *zap.Logger
 }
 
 // Validator checks access tokens. It is safe for concurrent use.
@@ -113,6 +117,9 @@ func NewValidator(cfg Config) (*Validator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
 	v := &Validator{cfg: cfg, sources: make(map[string]*keySource, len(cfg.Issuers))}
 	if in := cfg.Introspection; in != nil {
 		if err := checkURI("introspection_url", in.URL); err != nil {
@@ -130,10 +137,10 @@ func NewValidator(cfg Config) (*Validator, error) {
 	}
 	var shared *keySource
 	for _, iss := range cfg.Issuers {
-		src := &keySource{client: cfg.Client, issuer: iss, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now}
+		src := &keySource{client: cfg.Client, issuer: iss, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now, logger: cfg.Logger}
 		if cfg.JWKSURL != "" {
 			if shared == nil {
-				shared = &keySource{client: cfg.Client, jwksURL: cfg.JWKSURL, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now}
+				shared = &keySource{client: cfg.Client, jwksURL: cfg.JWKSURL, minInterval: cfg.RefetchInterval, maxAge: cfg.KeysMaxAge, now: cfg.Now, logger: cfg.Logger}
 			}
 			src = shared
 		}
@@ -202,6 +209,15 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
 	}
 	if std.Expiry == nil {
 		return nil, invalid("the token has no expiry (exp)")
+	}
+	if std.Subject == "" {
+		// Sessions are bound to the subject: tokens without one would
+		// all be user "" and share each other's sessions. RFC 9068 §2.2
+		// requires sub in a JWT access token (a client_credentials one
+		// carries the client's id there), so a token without it is not
+		// one; binding to client_id instead would accept what the
+		// profile forbids and guess at what the issuer meant.
+		return nil, invalid("the token has no subject (sub), which RFC 9068 requires of a JWT access token")
 	}
 	err = std.ValidateWithLeeway(jwt.Expected{
 		Issuer:      unverified.Issuer,

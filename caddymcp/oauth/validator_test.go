@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 const testResource = "https://mcp.example.com/mcp"
@@ -72,6 +75,9 @@ func TestValidate(t *testing.T) {
 		{"HS256 with the public key as secret", hmacWithPublicKey(t, rsaKey, good), "not a JWT signed with"},
 		{"garbage", "not.a.jwt", "not a JWT"},
 		{"unknown kid", newRSAKey(t, "nope").sign(t, good), `key "nope"`},
+		{"no sub", rsaKey.sign(t, with(good, "sub", nil)), "no subject"},
+		{"empty sub", rsaKey.sign(t, with(good, "sub", "")), "no subject"},
+		{"no sub, client_id only", rsaKey.sign(t, with(with(good, "sub", nil), "client_id", "agent")), "no subject"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,5 +374,61 @@ func TestConcurrentFirstUse(t *testing.T) {
 	}
 	if n := as.jwksFetches.Load(); n != 1 {
 		t.Fatalf("JWKS fetches = %d, want 1", n)
+	}
+}
+
+// TestJWKSWithUnreadableKeys: an issuer whose set also holds keys the
+// gateway cannot read (an X448 key, an unknown kty, a broken RSA key)
+// still has its readable keys used, for the first kid and for a rotated
+// one; the skipped keys are logged once per fetch, not per request.
+func TestJWKSWithUnreadableKeys(t *testing.T) {
+	as := startAS(t)
+	x448 := base64.RawURLEncoding.EncodeToString(make([]byte, 56))
+	as.PublishRawJWK(`{"kty":"OKP","crv":"X448","kid":"x448","x":"` + x448 + `"}`)
+	as.PublishRawJWK(`{"kty":"PQC","kid":"post-quantum"}`)
+	as.PublishRawJWK(`{"kty":"RSA","kid":"broken-rsa","n":"not base64!","e":"AQAB"}`)
+	clock := &fakeClock{t: time.Now()}
+	core, logs := observer.New(zap.WarnLevel)
+	v, err := NewValidator(Config{Resource: testResource, Issuers: []string{as.URL}, Now: clock.now, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok, err := as.Token("alice", testResource, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := v.Validate(ctx, tok); err != nil {
+			t.Fatalf("a token signed with the readable key: %v", err)
+		}
+	}
+	if n := logs.Len(); n != 1 {
+		t.Fatalf("%d warnings after one fetch, want 1: %v", n, logs.All())
+	}
+	if skipped, _ := logs.All()[0].ContextMap()["skipped"].([]skippedKey); len(skipped) != 3 {
+		t.Fatalf("skipped = %+v, want the 3 unreadable keys", logs.All()[0].ContextMap()["skipped"])
+	}
+	// A new kid: fetched again, found, and the skip logged for that fetch.
+	if err := as.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(DefaultRefetchInterval)
+	rotated, err := as.Token("alice", testResource, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(ctx, rotated); err != nil {
+		t.Fatalf("a token signed with the rotated key: %v", err)
+	}
+	if n := logs.Len(); n != 2 {
+		t.Fatalf("%d warnings after two fetches, want 2", n)
+	}
+	// A token naming the unreadable key is refused as a token, not as
+	// an outage.
+	_, err = v.Validate(ctx, newRSAKey(t, "x448").sign(t, claimsFor(as.URL, clock.now())))
+	var te *TokenError
+	if !errors.As(err, &te) || !strings.Contains(te.Reason, "cannot use") {
+		t.Fatalf("err = %v, want a TokenError saying the key cannot be used", err)
 	}
 }

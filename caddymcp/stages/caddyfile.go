@@ -32,6 +32,7 @@ import (
 //	    pause      [<timeout>] [then continue|block]
 //	}
 //	max_held <n>
+//	max_decode <size>
 //	tools     { allow <glob...>; deny <glob...> }
 //	prompts   { allow <glob...>; deny <glob...> }
 //	resources { allow <glob...>; deny <glob...> }
@@ -45,12 +46,15 @@ import (
 
 // UnmarshalCaddyfile parses one of mcp_proxy's subdirectives that set up
 // this stage: `intercept [<name>] { … }` adds a rule, `max_held <n>` sets
-// MaxHeld. mcp_proxy calls it for each such subdirective, on the stage as
+// MaxHeld, `max_decode <size>` MaxDecode. mcp_proxy calls it for each such subdirective, on the stage as
 // parsed so far, so every intercept block of an mcp_proxy lands in one
 // stage.
 func (s *InterceptStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.Val() == "max_held" {
+	switch d.Val() {
+	case "max_held":
 		return s.parseMaxHeld(d)
+	case "max_decode":
+		return s.parseMaxDecode(d)
 	}
 	return s.parseInterceptBlock(d)
 }
@@ -268,6 +272,20 @@ func (s *InterceptStage) parseMaxHeld(d *caddyfile.Dispenser) error {
 		return d.Err("max_held is given twice")
 	}
 	s.MaxHeld = n
+	return nil
+}
+
+// parseMaxDecode parses `max_decode <size>`: the largest JSON value the
+// endpoint's rules decode.
+func (s *InterceptStage) parseMaxDecode(d *caddyfile.Dispenser) error {
+	n, err := mcphttp.SizeArg(d)
+	if err != nil {
+		return err
+	}
+	if s.MaxDecode != 0 {
+		return d.Err("max_decode is given twice")
+	}
+	s.MaxDecode = n
 	return nil
 }
 

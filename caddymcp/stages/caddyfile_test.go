@@ -34,6 +34,7 @@ func TestPipelineCaddyfile(t *testing.T) {
 		"intercept approve {\n  tool deploy\n  pause 2m then continue\n}\n" +
 		"intercept wait {\n  tool deploy2\n  pause\n}\n" +
 		"max_held 7\n" +
+		"max_decode 256KiB\n" +
 		"intercept {\n" +
 		"  tool echo\n" +
 		"  mock `{\"content\": [{\"type\": \"text\", \"text\": \"{placeholder}\"}]}`\n" +
@@ -54,7 +55,7 @@ func TestPipelineCaddyfile(t *testing.T) {
 		`{"action":"remove","pointer":"/params/arguments/debug"},{"action":"delay","duration":"1.5s"},{"action":"block","message":"no reading of /etc"}]},` +
 		`{"name":"approve","tools":["deploy"],"actions":[{"action":"pause","timeout":"2m0s","then":"continue"}]},` +
 		`{"name":"wait","tools":["deploy2"],"actions":[{"action":"pause"}]},` +
-		`{"tools":["echo"],"actions":[{"action":"mock","result":{"content":[{"type":"text","text":"{placeholder}"}]}}]}],"max_held":7,"stage":"intercept"}]`
+		`{"tools":["echo"],"actions":[{"action":"mock","result":{"content":[{"type":"text","text":"{placeholder}"}]}}]}],"max_held":7,"max_decode":262144,"stage":"intercept"}]`
 	var gotV, wantV any
 	if json.Unmarshal(got, &gotV) != nil || json.Unmarshal([]byte(want), &wantV) != nil {
 		t.Fatalf("not JSON: %s", got)
@@ -105,6 +106,9 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 		{"pause not last", "intercept {\npause\nlog\n}", "pause ends the rule's evaluation"},
 		{"max_held zero", "max_held 0", "max_held must be a positive integer"},
 		{"max_held twice", "max_held 2\nmax_held 3", "max_held is given twice"},
+		{"max_decode zero", "max_decode 0", `max_decode: invalid size "0"`},
+		{"max_decode not a size", "max_decode lots", `max_decode: invalid size "lots"`},
+		{"max_decode twice", "max_decode 1MiB\nmax_decode 2MiB", "max_decode is given twice"},
 		{"duplicate names", "intercept a {\nblock\n}\nintercept a {\nblock\n}", `intercept "a": another rule has this name`},
 		{"tools argument", "tools x", "tools takes a block"},
 		{"tools empty", "tools {\n}", "tools: the block is empty"},

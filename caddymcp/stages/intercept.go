@@ -26,6 +26,14 @@ type InterceptStage struct {
 	// MaxHeld bounds the messages pause rules of the endpoint hold at once
 	// (default 100); beyond it a pause's timeout action applies at once.
 	MaxHeld int `json:"max_held,omitempty"`
+	// MaxDecode bounds, in bytes of JSON, the objects and arrays a rule
+	// decodes: a field's value, or one an expression uses whole (default
+	// 1 MiB: decoding costs many times the size). A rule that would have to
+	// decode more applies as if it matched (a block answers "the message is
+	// too large for the gateway's rule to judge"), with a warning and a
+	// count. Strings, and members an expression reaches one by one, are read
+	// whatever their size.
+	MaxDecode int64 `json:"max_decode,omitempty"`
 
 	engine *intercept.Engine
 }
@@ -50,12 +58,16 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 	if s.MaxHeld < 0 {
 		return fmt.Errorf("intercept: max_held must not be negative")
 	}
+	if s.MaxDecode < 0 {
+		return fmt.Errorf("intercept: max_decode must not be negative")
+	}
+	e.MaxDecode(s.MaxDecode)
 	s.engine = e
 	return nil
 }
 
 // SetEndpoint names the endpoint in what the stage's pause rules hold, and
-// in the interceptions it counts (mcpstate.Interceptions)
+// in the interceptions it counts (and those it could not judge)
 // (mcp_proxy's pipeline.go calls it once the handler knows its name).
 func (s *InterceptStage) SetEndpoint(name string) {
 	max := s.MaxHeld
@@ -64,6 +76,7 @@ func (s *InterceptStage) SetEndpoint(name string) {
 	}
 	s.engine.HoldIn(mcpstate.Held, name, max)
 	s.engine.OnAction(mcpstate.CountInterceptions(name))
+	s.engine.OnTooLarge(mcpstate.CountTooLarge(name))
 }
 
 // StageName names the stage on tapes and in logs (pipeline.Namer).
@@ -72,6 +85,23 @@ func (s *InterceptStage) StageName() string { return "intercept" }
 // Handle evaluates the rules (pipeline.Stage).
 func (s *InterceptStage) Handle(ctx context.Context, ex *pipeline.Exchange, m *pipeline.Message) pipeline.Verdict {
 	return s.engine.Handle(ctx, ex, m)
+}
+
+// ReadPointers lists the pointers of the rules' field matches and their
+// set and remove actions, whichever direction they apply to.
+func (s *InterceptStage) ReadPointers() []string {
+	var out []string
+	for _, r := range s.Rules {
+		for _, f := range r.Fields {
+			out = append(out, f.Pointer)
+		}
+		for _, a := range r.Actions {
+			if a.Pointer != "" {
+				out = append(out, a.Pointer)
+			}
+		}
+	}
+	return out
 }
 
 // Interface guards.

@@ -55,6 +55,10 @@ type Entry struct {
 	Tool      string          `json:"tool,omitempty"`
 	Message   json.RawMessage `json:"message"`
 	Since     time.Time       `json:"since"`
+	// Client is whose share of max the hold counts against (the
+	// authenticated user, else the client's address); "" counts against
+	// no client's share, only against max.
+	Client string `json:"-"`
 }
 
 // Event is a new hold or a decision, for listeners.
@@ -97,8 +101,8 @@ func NewRegistry() *Registry {
 
 // Hold holds m until a decision, timeout (0: none) or ctx's end, and
 // returns how it ended. ok is false, at once, when max (> 0) messages of
-// the same endpoint are already held: the caller applies its timeout
-// action then.
+// the same endpoint are already held, or when e.Client already holds its
+// share of max (ClientShare): the caller applies its timeout action then.
 func (r *Registry) Hold(ctx context.Context, e Entry, m *pipeline.Message, max int, timeout time.Duration) (d Decision, ok bool) {
 	if ctx.Err() != nil {
 		return Decision{Kind: Cancelled}, true // over before it began: nobody needs to see it
@@ -108,7 +112,7 @@ func (r *Registry) Hold(ctx context.Context, e Entry, m *pipeline.Message, max i
 	h.entry.Message = m.Raw
 	h.entry.Since = time.Now().UTC().Truncate(time.Millisecond)
 	r.mu.Lock()
-	if max > 0 && r.countLocked(e.Endpoint) >= max {
+	if max > 0 && !r.roomLocked(e.Endpoint, e.Client, max) {
 		r.mu.Unlock()
 		return Decision{Kind: TimedOut}, false
 	}
@@ -141,14 +145,56 @@ func (r *Registry) Hold(ctx context.Context, e Entry, m *pipeline.Message, max i
 	return <-h.decided, true // decided just before the timeout or the end
 }
 
-func (r *Registry) countLocked(endpoint string) int {
-	n := 0
+// ClientShare is how many of max held messages one client may have while
+// clients (itself included) have some: max/(clients+1), at least 1. One
+// share always stays free for a client that holds nothing yet, so one
+// client's holds never fill the bound for everyone; alone, a client may
+// have half of it.
+func ClientShare(max, clients int) int {
+	if n := max / (clients + 1); n > 1 {
+		return n
+	}
+	return 1
+}
+
+// ClientOf is the Entry.Client of a message of user (the authenticated
+// user, "" if none) from address ip: the user when there is one, as the
+// gateway's per-client session bound counts, else the address.
+func ClientOf(user, ip string) string {
+	switch {
+	case user != "":
+		return "user:" + user
+	case ip != "":
+		return "addr:" + ip
+	}
+	return ""
+}
+
+// roomLocked reports whether endpoint has room under max for another hold
+// of client.
+func (r *Registry) roomLocked(endpoint, client string, max int) bool {
+	total, mine := 0, 0
+	clients := map[string]struct{}{}
 	for _, h := range r.held {
-		if h.entry.Endpoint == endpoint {
-			n++
+		if h.entry.Endpoint != endpoint {
+			continue
+		}
+		total++
+		if c := h.entry.Client; c != "" {
+			clients[c] = struct{}{}
+			if c == client {
+				mine++
+			}
 		}
 	}
-	return n
+	if total >= max {
+		return false
+	}
+	if client == "" {
+		return true
+	}
+	clients[client] = struct{}{}
+	return mine < ClientShare(max, len(clients))
 }
 
 // List returns the held messages, oldest first.
@@ -166,6 +212,18 @@ func (r *Registry) List() []Entry {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Get returns the held message id, as it was held (what a continue
+// without a replacement sends).
+func (r *Registry) Get(id string) (Entry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, ok := r.held[id]
+	if !ok {
+		return Entry{}, false
+	}
+	return h.entry, true
 }
 
 // Decide ends the hold id with d. For Continue with a replacement, raw is

@@ -22,7 +22,8 @@ import (
 //	user              {http.auth.user.id}, "" when anonymous
 //	scopes            the user's granted scopes ({http.auth.user.scopes}, split)
 //	client_ip         the client's address as Caddy determined it
-//	message           the whole message, decoded (e.g. message.params.arguments.path)
+//	message           the message (e.g. message.params.arguments.path), read where
+//	                  it is; an object or array used whole is decoded up to MaxDecode
 var celEnv = func() *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("direction", cel.StringType),
@@ -66,19 +67,29 @@ func compileExpression(src string) (*expression, error) {
 }
 
 // eval reports whether the expression is true for the message. An
-// evaluation error (a missing member, say) counts as false.
-func (e *expression) eval(st *evaluation) bool {
-	out, _, err := e.prg.Eval(&activation{st: st})
-	if err != nil {
-		return false
+// evaluation error (a missing member, say) counts as false. An expression
+// that needed an object or array of the message as a whole (celraw.go)
+// larger than the bound cannot tell (tooLarge), whatever it returned.
+func (e *expression) eval(st *evaluation) judgement {
+	a := &activation{st: st, bound: celBound{max: st.maxDecode}}
+	out, _, err := e.prg.Eval(a)
+	switch {
+	case a.bound.tooLarge:
+		return tooLarge
+	case err != nil:
+		return noMatch
 	}
 	b, ok := out.Value().(bool)
-	return ok && b
+	return judge(ok && b)
 }
 
 // activation resolves the variables when the expression reads them, so
 // that one that never reads message costs no decoding.
-type activation struct{ st *evaluation }
+type activation struct {
+	st      *evaluation
+	bound   celBound   // of message's lazy values
+	message *celObject // the root of them, nil until read
+}
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	st := a.st
@@ -107,7 +118,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "client_ip":
 		return st.ex.ClientIP, true
 	case "message":
-		return celValue(st.document()), true
+		if a.message == nil { // once: what it reads is kept for the next reference
+			a.message = &celObject{raw: st.raw, b: &a.bound}
+		}
+		return a.message, true
 	}
 	return nil, false
 }

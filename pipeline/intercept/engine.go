@@ -24,7 +24,9 @@ type Engine struct {
 	endpoint string         // names the endpoint in what pause holds
 	maxHeld  int            // bounds the endpoint's held messages (0: no bound)
 
-	onAction func(rule, action string) // OnAction; nil: nobody counts
+	onAction   func(rule, action string) // OnAction; nil: nobody counts
+	maxDecode  int64                     // MaxDecode
+	onTooLarge func(rule string)         // OnTooLarge; nil: nobody counts
 }
 
 // OnAction makes the engine call f with the rule's name and the action
@@ -47,7 +49,7 @@ func New(rules []Rule, logger *zap.Logger) (*Engine, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	e := &Engine{logger: logger}
+	e := &Engine{logger: logger, maxDecode: DefaultMaxDecode}
 	names := make(map[string]bool, len(rules))
 	for i, r := range rules {
 		c, err := compile(i, r)
@@ -75,7 +77,7 @@ func (e *Engine) Handle(_ context.Context, ex *pipeline.Exchange, m *pipeline.Me
 	if ex.Direction == pipeline.ToServer && !e.toServer || ex.Direction == pipeline.ToClient && !e.toClient {
 		return pipeline.Verdict{}
 	}
-	return e.run(newEvaluation(ex, m), 0, 0, false)
+	return e.run(newEvaluation(ex, m, e.maxDecode), 0, 0, false)
 }
 
 // run evaluates from action a of rule r on; resumed says that rule r
@@ -83,8 +85,15 @@ func (e *Engine) Handle(_ context.Context, ex *pipeline.Exchange, m *pipeline.Me
 func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict {
 	for ; ri < len(e.rules); ri, ai, resumed = ri+1, 0, false {
 		r := e.rules[ri]
-		if !resumed && !r.matches(st) {
-			continue
+		if !resumed {
+			j := r.matches(st)
+			if j == noMatch {
+				continue
+			}
+			st.unjudged = j == tooLarge
+			if st.unjudged {
+				e.tooLarge(st, r)
+			}
 		}
 		for ; ai < len(r.actions); ai++ {
 			a := r.actions[ai]
@@ -93,18 +102,22 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 			}
 			switch a.kind {
 			case ActionBlock:
+				if st.unjudged {
+					return e.block(st, r, tooLargeMessage)
+				}
 				return e.block(st, r, a.message)
 			case ActionMock:
 				return byRule(mock(st, a.result), r)
 			case ActionSet:
-				if err := a.ptr.set(st.document(), a.value); err != nil {
+				raw, err := pipeline.SetAt(st.raw, a.ptr, a.value)
+				if err != nil {
 					e.logger.Warn("intercept: set did not apply", zap.String("rule", r.name), zap.Error(err))
 					continue
 				}
-				st.edited(r)
+				st.edit(raw, r)
 			case ActionRemove:
-				if a.ptr.remove(st.document()) {
-					st.edited(r)
+				if raw, ok := pipeline.RemoveAt(st.raw, a.ptr); ok {
+					st.edit(raw, r)
 				}
 			case ActionDelay:
 				nextRule, nextAction := ri, ai+1
@@ -182,81 +195,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// evaluation is one message on its way through the rules: the message as
-// the rules so far left it, decoded only when a rule needs its members.
-type evaluation struct {
-	ex       *pipeline.Exchange
-	original *pipeline.Message
-	m        *pipeline.Message
-	method   string
-	target   string
-	known    bool           // method and target are computed
-	doc      map[string]any // m decoded, nil until needed
-	dirty    bool           // doc was edited and m is stale
-	by       string         // the last rule that changed the message
-}
-
-func newEvaluation(ex *pipeline.Exchange, m *pipeline.Message) *evaluation {
-	return &evaluation{ex: ex, original: m, m: m}
-}
-
-// what returns the method and target the rules judge.
-func (st *evaluation) what() (method, target string) {
-	if !st.known {
-		if st.dirty {
-			st.m = st.message(nil)
-		}
-		st.method, st.target = st.ex.Method(st.m), st.ex.Target(st.m)
-		st.known = true
-	}
-	return st.method, st.target
-}
-
-// edited notes that the document changed: the message and what it names
-// are computed again when needed.
-func (st *evaluation) edited(by *compiledRule) { st.dirty, st.known, st.by = true, false, by.name }
-
-// document returns the message decoded (numbers kept as written).
-func (st *evaluation) document() map[string]any {
-	if st.doc == nil {
-		d := json.NewDecoder(bytes.NewReader(st.m.Raw))
-		d.UseNumber()
-		if d.Decode(&st.doc) != nil || st.doc == nil {
-			st.doc = map[string]any{} // cannot happen: m parsed as an object
-		}
-	}
-	return st.doc
-}
-
-// message returns the message with the edits so far applied.
-func (st *evaluation) message(logger *zap.Logger) *pipeline.Message {
-	if !st.dirty {
-		return st.m
-	}
-	raw, err := json.Marshal(st.doc)
-	if err == nil {
-		var m *pipeline.Message
-		if m, err = pipeline.Parse(raw); err == nil {
-			st.m, st.dirty, st.known = m, false, false
-			return m
-		}
-	}
-	if logger != nil {
-		logger.Error("intercept: an edited message is not valid JSON-RPC; the edits are dropped", zap.Error(err))
-	}
-	st.doc, st.dirty, st.known = nil, false, false
-	return st.m
-}
-
-// decode parses a JSON value known to be valid, numbers kept as written.
-func decode(raw json.RawMessage) any {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	_ = d.Decode(&v)
-	return v
-}
-
 // compact returns raw without insignificant space.
 func compact(raw json.RawMessage) json.RawMessage {
 	var b bytes.Buffer
@@ -272,7 +210,7 @@ func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a c
 	m := st.message(e.logger)
 	method, target := st.what()
 	entry := hold.Entry{Endpoint: e.endpoint, Rule: r.name, Session: st.ex.SessionID, User: st.ex.User,
-		Direction: st.ex.Direction.String(), Method: method}
+		Direction: st.ex.Direction.String(), Method: method, Client: hold.ClientOf(st.ex.User, st.ex.ClientIP)}
 	if method == "tools/call" {
 		entry.Tool = target
 	}
@@ -280,7 +218,7 @@ func (e *Engine) pause(ctx context.Context, st *evaluation, r *compiledRule, a c
 	if e.holds != nil {
 		var ok bool
 		if d, ok = e.holds.Hold(ctx, entry, m, e.maxHeld, a.delay); !ok {
-			e.logger.Warn("intercept: max_held messages are held already; the pause's timeout action applies at once",
+			e.logger.Warn("intercept: max_held messages, or this client's share of them, are held already; the pause's timeout action applies at once",
 				st.fields(r, zap.Int("max_held", e.maxHeld))...)
 		}
 	}
@@ -296,8 +234,7 @@ func (e *Engine) decide(ctx context.Context, st *evaluation, r *compiledRule, a 
 	switch d.Kind {
 	case hold.Continue:
 		if d.Message != nil {
-			st.m, st.doc, st.dirty, st.known = d.Message, nil, false, false
-			st.by = r.name
+			st.replace(d.Message, r)
 		}
 		v = e.run(st, next, 0, false)
 	case hold.Block:

@@ -78,6 +78,18 @@ func TestMatchers(t *testing.T) {
 		{"field absent", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/nope", Regexp: ""}}}, toServer, callRead, false},
 		{"field number as text", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/n", Regexp: "^3$"}}}, toServer, callRead, true},
 		{"field array index", intercept.Rule{Direction: "to_client", Fields: []intercept.Field{{Pointer: "/result/content/0/text", Regexp: "root"}}}, toClient, result7, true},
+		{"field through escapes", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/a~1b/~0c", Regexp: "^x$"}}}, toServer,
+			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a/b":{"~c":"x"}}}}`, true},
+		{"field member name \\u-escaped", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/path", Regexp: "^/etc/"}}}, toServer,
+			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"\u0070ath":"/etc/passwd"}}}`, true},
+		{"field string value escaped", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/path", Regexp: "^/etc/"}}}, toServer,
+			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"path":"\/\u0065tc\/passwd"}}}`, true},
+		{"field name case-sensitive", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/path", Regexp: ""}}}, toServer,
+			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"Path":"/etc/passwd"}}}`, false},
+		{"field object as sorted JSON", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments", Regexp: `^\{"n":3,"path":"/etc/passwd"\}$`}}}, toServer, callRead, true},
+		{"field null", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/arguments/x", Regexp: `^null$`}}}, toServer,
+			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"x":null}}}`, true},
+		{"field through a string", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/name/x", Regexp: ""}}}, toServer, callRead, false},
 		{"fields AND", intercept.Rule{Fields: []intercept.Field{{Pointer: "/params/name", Regexp: "read"}, {Pointer: "/params/arguments/path", Regexp: "^/home"}}}, toServer, callRead, false},
 		{"user", intercept.Rule{Users: []string{"bob", "alice"}}, toServer, listTools, true},
 		{"user miss", intercept.Rule{Users: []string{"bob"}}, toServer, listTools, false},
@@ -214,23 +226,23 @@ func TestEdits(t *testing.T) {
 		name    string
 		actions []intercept.Action
 		msg     string
-		want    string // the params (or result) after the edits; "" = unchanged
+		want    string // the params (or result) after the edits, the rest as written; "" = unchanged
 	}{
 		{"set a string", []intercept.Action{set("/params/arguments/path", `"/tmp/x"`)}, callRead,
-			`{"arguments":{"n":3,"path":"/tmp/x"},"name":"read_file"}`},
+			`{"name":"read_file","arguments":{"path":"/tmp/x","n":3}}`},
 		{"set creates objects", []intercept.Action{set("/params/_meta/tag/a", `1`)}, callEcho,
-			`{"_meta":{"tag":{"a":1}},"arguments":{"message":"hi"},"name":"echo"}`},
+			`{"name":"echo","arguments":{"message":"hi"},"_meta":{"tag":{"a":1}}}`},
 		{"remove", []intercept.Action{remove("/params/arguments/n")}, callRead,
-			`{"arguments":{"path":"/etc/passwd"},"name":"read_file"}`},
+			`{"name":"read_file","arguments":{"path":"/etc/passwd"}}`},
 		{"remove absent is no change", []intercept.Action{remove("/params/nothing/here")}, callRead, ""},
 		{"append to an array", []intercept.Action{set("/params/list", `[1]`), set("/params/list/-", `2`)}, getPrompt,
-			`{"list":[1,2],"name":"greet"}`},
+			`{"name":"greet","list":[1,2]}`},
 		{"replace and remove in an array", []intercept.Action{set("/params/list", `[1,2,3]`), set("/params/list/0", `"a"`), remove("/params/list/1")}, getPrompt,
-			`{"list":["a",3],"name":"greet"}`},
+			`{"name":"greet","list":["a",3]}`},
 		{"escaped pointer", []intercept.Action{set("/params/a~1b~0c", `true`)}, getPrompt,
-			`{"a/b~c":true,"name":"greet"}`},
+			`{"name":"greet","a/b~c":true}`},
 		{"big number kept", []intercept.Action{set("/params/big", `12345678901234567890`)}, getPrompt,
-			`{"big":12345678901234567890,"name":"greet"}`},
+			`{"name":"greet","big":12345678901234567890}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

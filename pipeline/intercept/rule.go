@@ -139,7 +139,7 @@ type compiledAction struct {
 	message string
 	result  json.RawMessage
 	ptr     pointer
-	value   any
+	value   []byte // set's value, compact
 	delay   time.Duration
 	level   logLevel
 	then    string // pause: block or continue
@@ -239,7 +239,7 @@ func compileAction(a Action) (compiledAction, error) {
 			return ca, fmt.Errorf("set %s: the value must be JSON, got %s", a.Pointer, orNothing(a.Value))
 		}
 		ca.ptr = ptr
-		ca.value = decode(a.Value)
+		ca.value = compact(a.Value)
 	case ActionRemove:
 		ptr, err := parsePointer(a.Pointer)
 		if err != nil {

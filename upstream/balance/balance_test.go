@@ -454,3 +454,63 @@ func BenchmarkGroupSession(b *testing.B) {
 		})
 	}
 }
+
+// TestForgedTags: a tag the gateway did not mint for this request — one
+// naming no member of the group, a member that is down, or two members at
+// once — is an invalid cursor or requestState (-32602, naming no
+// upstream), and no member gets the request; a tag naming a member that
+// is up goes to it.
+func TestForgedTags(t *testing.T) {
+	up, down := &fake{name: "up"}, &fake{name: "down"}
+	upM := member(t, up, "alpha-internal", HealthConfig{})
+	downM := member(t, down, "beta-internal", HealthConfig{FailDuration: time.Minute, MaxFails: 1})
+	g, err := New(Config{Members: []*Member{upM, downM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	downM.fail(time.Now(), "down for the test")
+	if downM.Available(time.Now()) {
+		t.Fatal("the member is still available")
+	}
+	for _, tc := range []struct {
+		name    string
+		params  string
+		wantErr bool
+	}{
+		{"a member of another group", `{"cursor":"mcpgw:gamma-internal:page2"}`, true},
+		{"a member that is down", `{"cursor":"mcpgw:beta-internal:page2"}`, true},
+		{"a requestState of a member that is down", `{"name":"t","requestState":"mcpgw:beta-internal:state"}`, true},
+		{"two members at once", `{"name":"t","cursor":"mcpgw:alpha-internal:p","requestState":"mcpgw:beta-internal:s"}`, true},
+		{"a member that is up", `{"cursor":"mcpgw:alpha-internal:page2"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(up.received()) + len(down.received())
+			var got []*pipeline.Message
+			req := request(t, `{"jsonrpc":"2.0","id":7,"method":"tools/list","params":`+tc.params+`}`)
+			if err := g.Call(context.Background(), &upstream.StatelessRequest{Message: req}, func(m *pipeline.Message, _ int) {
+				got = append(got, m)
+			}); err != nil {
+				t.Fatalf("Call: %v", err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d answers, want 1", len(got))
+			}
+			received := len(up.received()) + len(down.received()) - before
+			if !tc.wantErr {
+				if got[0].Error != nil || received != 1 || !strings.Contains(string(got[0].Result), "mcpgw:alpha-internal:") {
+					t.Errorf("answer %s, %d requests to members; want the tagged member's answer", got[0].Raw, received)
+				}
+				return
+			}
+			if errorCode(got[0].Error) != pipeline.CodeInvalidParams || string(got[0].ID) != "7" {
+				t.Errorf("answer %s, want -32602 for id 7", got[0].Raw)
+			}
+			if strings.Contains(string(got[0].Raw), "internal") {
+				t.Errorf("the error names an upstream: %s", got[0].Raw)
+			}
+			if received != 0 {
+				t.Errorf("%d requests reached a member", received)
+			}
+		})
+	}
+}

@@ -21,6 +21,8 @@ var errNoAnswer = errors.New("no upstream answered the session's initialize")
 // Policy selects the member for a new session or a 2026-07-28 request
 // among the available ones (never empty, in configuration order). ctx is
 // the client request's context, for policies that key on the client.
+// Sessions and 2026-07-28 requests are balanced each on their own: a
+// policy that takes turns keeps one count for each.
 type Policy interface {
 	Select(ctx context.Context, available []*Member) *Member
 }
@@ -40,10 +42,11 @@ type Config struct {
 // sessions and requests over its members. A Group belongs to one
 // configuration; its members may outlive it.
 type Group struct {
-	members []*Member
-	byName  map[string]*Member
-	policy  Policy
-	retries int
+	members   []*Member
+	byName    map[string]*Member
+	policy    Policy // for sessions
+	stateless Policy // for 2026-07-28 requests
+	retries   int
 
 	wg sync.WaitGroup // retry goroutines
 }
@@ -59,6 +62,10 @@ func New(cfg Config) (*Group, error) {
 	g := &Group{members: cfg.Members, byName: make(map[string]*Member, len(cfg.Members)), policy: cfg.Policy, retries: cfg.Retries}
 	if g.policy == nil {
 		g.policy = First{}
+	}
+	g.stateless = g.policy
+	if t, ok := g.policy.(turnTaker); ok {
+		g.stateless = t.fresh()
 	}
 	for _, m := range cfg.Members {
 		if _, dup := g.byName[m.name]; dup {
@@ -123,8 +130,8 @@ func (g *Group) openNext(ctx context.Context, c *groupConn) (*memberConn, error)
 	return mc, nil
 }
 
-// pick claims a member for new work: the policy's choice among the
-// available members not in skip.
+// pick claims a member for a new session: the session policy's choice
+// among the available members not in skip.
 func (g *Group) pick(ctx context.Context, skip map[*Member]bool) *Member {
 	now := time.Now()
 	avail := make([]*Member, 0, len(g.members))
@@ -133,8 +140,32 @@ func (g *Group) pick(ctx context.Context, skip map[*Member]bool) *Member {
 			avail = append(avail, m)
 		}
 	}
+	return claimOne(ctx, g.policy, avail, now)
+}
+
+// pickStateless claims a member for a 2026-07-28 request: the stateless
+// policy's choice among the available members not in skip that serve such
+// requests. sessionsOnly reports that an available member was passed over
+// because it serves only sessions.
+func (g *Group) pickStateless(ctx context.Context, skip map[*Member]bool) (chosen *Member, sessionsOnly bool) {
+	now := time.Now()
+	avail := make([]*Member, 0, len(g.members))
+	for _, m := range g.members {
+		switch {
+		case skip[m] || !m.Available(now):
+		case !m.ServesStateless(now):
+			sessionsOnly = true
+		default:
+			avail = append(avail, m)
+		}
+	}
+	return claimOne(ctx, g.stateless, avail, now), sessionsOnly
+}
+
+// claimOne claims policy's choice among avail (which it may reorder).
+func claimOne(ctx context.Context, policy Policy, avail []*Member, now time.Time) *Member {
 	for len(avail) > 0 {
-		m := g.policy.Select(ctx, avail)
+		m := policy.Select(ctx, avail)
 		if m == nil {
 			return nil
 		}

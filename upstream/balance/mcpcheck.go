@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -37,9 +38,17 @@ var errNotStateless = errors.New("the server speaks only the 2025 revisions")
 
 // discover asks a 2026 server for server/discover.
 func discover(ctx context.Context, st upstream.Stateless) error {
-	req, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":"health","method":"server/discover","params":{}}`))
+	// Every 2026-07-28 request carries its revision and capabilities in
+	// _meta; a server refuses one without them (-32602), which would make
+	// every check of a 2026 server fall back to a session.
+	req, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":"health","method":"server/discover","params":{"_meta":{` +
+		`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},` +
+		`"io.modelcontextprotocol/clientInfo":` + healthClientInfo + `}}}`))
 	var answer *pipeline.Message
-	err := st.Call(ctx, &upstream.StatelessRequest{Message: req}, func(m *pipeline.Message, _ int) {
+	// An HTTP server checks the mirrored headers against the body (-32020
+	// without them), as it does for a client's request.
+	header := http.Header{"Mcp-Protocol-Version": {"2026-07-28"}, "Mcp-Method": {"server/discover"}}
+	err := st.Call(ctx, &upstream.StatelessRequest{Message: req, Header: header}, func(m *pipeline.Message, _ int) {
 		if m.IsResponse() {
 			answer = m
 		}

@@ -44,6 +44,8 @@ type Member struct {
 	sessions  atomic.Int64 // live sessions opened through the member
 	notClosed atomic.Bool  // the breaker is open or half-open (mirrors breaker)
 
+	sessionsOnlyUntil atomic.Int64 // unix nanoseconds: passed over for 2026 requests until then (era.go)
+
 	mu      sync.Mutex
 	conns   map[*memberConn]struct{}
 	health  HealthConfig

@@ -15,8 +15,19 @@ type First struct{}
 // Select returns the first member.
 func (First) Select(_ context.Context, available []*Member) *Member { return available[0] }
 
+// turnTaker is a Policy whose choice depends on its own past choices (a
+// turn counter). A group keeps a fresh one for 2026-07-28 requests, so
+// that those — the server/discover a dual-era client sends before its
+// initialize among them — never take a session's turn.
+type turnTaker interface {
+	Policy
+	fresh() Policy
+}
+
 // RoundRobin takes the available members in turn.
 type RoundRobin struct{ next atomic.Uint64 }
+
+func (p *RoundRobin) fresh() Policy { return new(RoundRobin) }
 
 // Select returns the next member in turn.
 func (p *RoundRobin) Select(_ context.Context, available []*Member) *Member {
@@ -68,6 +79,8 @@ func NewWeightedRoundRobin(weights map[string]int) (*WeightedRoundRobin, error) 
 	}
 	return p, nil
 }
+
+func (p *WeightedRoundRobin) fresh() Policy { return &WeightedRoundRobin{weights: p.weights} }
 
 func (p *WeightedRoundRobin) weight(m *Member) int {
 	if w, ok := p.weights[m.name]; ok {
@@ -143,4 +156,7 @@ var (
 	_ Policy = LeastSessions{}
 	_ Policy = (*WeightedRoundRobin)(nil)
 	_ Policy = Hash{}
+
+	_ turnTaker = (*RoundRobin)(nil)
+	_ turnTaker = (*WeightedRoundRobin)(nil)
 )

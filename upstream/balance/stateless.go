@@ -11,25 +11,38 @@ import (
 
 // Call serves one 2026-07-28 request (upstream.Stateless). A request that
 // carries a member's tagged cursor or requestState goes to that member; any
-// other goes to the member the policy selects, and when that member gives
-// no answer, a retriable request (see retriable) tries the next one, up to
-// Retries more. Members that speak only the 2025 revisions are passed over;
-// when all do, Call returns upstream.ErrSessionfulOnly.
+// other goes to the member the policy selects (with turns of its own, apart
+// from the sessions'), and when that member gives no answer, a retriable
+// request (see retriable) tries the next one, up to Retries more. Members
+// that speak only the 2025 revisions are passed over (ServesStateless), and
+// one that shows it in its answer is passed over from then on; when all
+// available members do, Call returns upstream.ErrSessionfulOnly, and the
+// client falls back to initialize.
 func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	name, msg, err := untag(req.Message)
+	if errors.Is(err, errInvalidTag) {
+		deliver(invalidTag(req.Message.ID), 200)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	if name != "" {
-		m := g.byName[name]
+		// What a member minted only it understands: another member must
+		// not get it, so a tag whose member cannot take it is invalid
+		// (MCP: an invalid cursor is -32602), not routed elsewhere.
+		m := g.taggedMember(name)
 		if m == nil {
-			deliver(pipeline.NewError(req.Message.ID, pipeline.CodeInvalidParams,
-				"the cursor or requestState names an upstream this endpoint no longer has; start the list or the call over"), 200)
+			deliver(invalidTag(req.Message.ID), 200)
 			return nil
 		}
 		r := *req
 		r.Message = msg
 		_, err := g.callOn(ctx, m, &r, deliver, false)
+		if errors.Is(err, upstream.ErrSessionfulOnly) {
+			deliver(invalidTag(req.Message.ID), 200) // it could not have minted it
+			return nil
+		}
 		return err
 	}
 	again := retriable(req.Message)
@@ -41,7 +54,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		last error
 	)
 	for {
-		m := g.pick(ctx, tried)
+		m, passedOver := g.pickStateless(ctx, tried)
 		if m == nil {
 			switch {
 			case held != nil:
@@ -49,7 +62,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 				return nil
 			case last != nil:
 				return last
-			case sessionfulOnly:
+			case sessionfulOnly || passedOver:
 				return upstream.ErrSessionfulOnly
 			}
 			return g.unavailable()
@@ -96,10 +109,16 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 	method := req.Message.Method
 	many := len(g.members) > 1
 	var failed *heldFailure
+	delivered, legacy := false, false
 	start := time.Now()
 	err := st.Call(ctx, req, func(resp *pipeline.Message, status int) {
 		if !resp.IsResponse() {
+			delivered = true
 			deliver(resp, status)
+			return
+		}
+		if !delivered && legacyAnswer(method, resp, status) {
+			legacy = true // not the client's answer: another member may serve it
 			return
 		}
 		if hold && upstream.GatewayStatus(resp) != 0 {
@@ -117,7 +136,14 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 		}
 		deliver(resp, status)
 	})
-	if err != nil && ctx.Err() == nil && !errors.Is(err, upstream.ErrSessionfulOnly) {
+	if legacy || errors.Is(err, upstream.ErrSessionfulOnly) {
+		m.sessionsOnly(time.Now())
+		if err == nil && m.tripped() {
+			m.succeed() // it answered: alive, if of the other era
+		}
+		return nil, upstream.ErrSessionfulOnly
+	}
+	if err != nil && ctx.Err() == nil {
 		var busy *upstream.BusyError
 		if !errors.As(err, &busy) {
 			m.fail(time.Now(), method+" failed: "+err.Error())

@@ -3,7 +3,9 @@ package balance
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -17,6 +19,31 @@ const tagPrefix = "mcpgw:"
 
 // taggedParams are the params members the tags travel in.
 var taggedParams = [...]string{"cursor", "requestState"}
+
+// errInvalidTag is a request whose tags name two members: the gateway
+// never mints that, so it is an invalid cursor or requestState.
+var errInvalidTag = errors.New("the cursor and requestState name different upstreams")
+
+// invalidTag answers request id whose cursor or requestState no member
+// that can take it now minted: the client starts the list or the call
+// over, which goes to a member that is up. The message names no upstream.
+func invalidTag(id json.RawMessage) *pipeline.Message {
+	return pipeline.NewError(id, pipeline.CodeInvalidParams,
+		"the cursor or requestState is not valid here (its upstream is not one of this endpoint's, or cannot take requests now); start the list or the call over")
+}
+
+// taggedMember returns the member a tag names, claimed for the request
+// (as pick claims one), or nil when the group has no such member or it
+// does not take work now. A tag is the client's to forge: it must not
+// reach a member outside the group, nor one its health checks or breaker
+// keep out of the rotation.
+func (g *Group) taggedMember(name string) *Member {
+	m := g.byName[name]
+	if m == nil || !m.claim(time.Now()) {
+		return nil
+	}
+	return m
+}
 
 // untag finds a tagged cursor or requestState in a 2026 request's params:
 // it returns the member's name and the request with the tag removed, or
@@ -40,8 +67,12 @@ func untag(m *pipeline.Message) (name string, out *pipeline.Message, err error) 
 			continue
 		}
 		n, orig, ok := strings.Cut(s[len(tagPrefix):], ":")
-		if !ok || (name != "" && n != name) {
+		if !ok {
 			continue
+		}
+		if name != "" && n != name {
+			// No member minted both: one of them is forged.
+			return "", m, errInvalidTag
 		}
 		name = n
 		params[key], _ = json.Marshal(orig)

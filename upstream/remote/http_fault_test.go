@@ -309,6 +309,9 @@ func TestHTTPFailuresAnswerTheRequest(t *testing.T) {
 				if len(lines) != 1 {
 					t.Fatalf("%d log lines carry correlation_id %s; all: %v", len(lines), e.Data.CorrelationID, logs.All())
 				}
+				for _, line := range logs.All() {
+					checkKeysOnce(t, line)
+				}
 				detail := lines[0].ContextMap()
 				if detail["upstream"] != h.URL() || !strings.Contains(fmt.Sprint(detail["detail"]), tc.want[len(tc.want)-1]) {
 					t.Errorf("the log line lacks the detail: %v", detail)
@@ -615,5 +618,18 @@ func TestHTTPPostStreamResumeFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkKeysOnce fails the test when a log line carries a key twice (a
+// logger's With field logged again): JSON readers keep one of the two.
+func checkKeysOnce(t *testing.T, line observer.LoggedEntry) {
+	t.Helper()
+	seen := make(map[string]bool, len(line.Context))
+	for _, f := range line.Context {
+		if seen[f.Key] {
+			t.Errorf("log line %q carries the key %q twice: %v", line.Message, f.Key, line.Context)
+		}
+		seen[f.Key] = true
 	}
 }

@@ -62,8 +62,9 @@ func (e *exchangeError) clientMessage() string {
 func (e *exchangeError) response(id json.RawMessage) *pipeline.Message {
 	data := upstream.GatewayError{ErrorData: pipeline.NewErrorData(), Status: e.status, UpstreamStatus: e.upstreamStatus}
 	if e.logger != nil {
+		// The logger names the upstream already (HTTP.logger's "upstream").
 		e.logger.Warn("a request to the upstream MCP server failed",
-			zap.String("correlation_id", data.CorrelationID), zap.String("upstream", e.upstream),
+			zap.String("correlation_id", data.CorrelationID),
 			zap.String("detail", e.msg), zap.Int("status", e.status), zap.ByteString("id", id))
 	}
 	return pipeline.NewErrorWithData(id, e.code, e.clientMessage(), data)

@@ -474,6 +474,9 @@ func TestHTTPCallFailures(t *testing.T) {
 		case "not-jsonrpc":
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"hello":1}`)
+		case "ambiguous": // a result a Go client reads otherwise than a to_client rule
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":"req-1","result":{"content":[],"Content":[{"type":"text","text":"x"}]}}`)
 		}
 	}))
 
@@ -495,6 +498,8 @@ func TestHTTPCallFailures(t *testing.T) {
 		{"unexpected Content-Type", p.srv.URL, "text", 200, pipeline.CodeInternalError, []string{"text/plain"}},
 		{"JSON answer to another id", p.srv.URL, "other-id", 200, pipeline.CodeInternalError, []string{"does not answer request"}},
 		{"JSON that is not JSON-RPC", p.srv.URL, "not-jsonrpc", 200, pipeline.CodeInternalError, []string{"not JSON-RPC"}},
+		{"JSON whose members parsers read differently", p.srv.URL, "ambiguous", 200, pipeline.CodeInternalError,
+			[]string{"not JSON-RPC", `duplicate member "content" (also "Content") in /result`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			timeout := 10 * time.Second

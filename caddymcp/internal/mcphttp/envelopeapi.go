@@ -23,10 +23,15 @@ const (
 )
 
 // ReadEnvelope reads the JSON-RPC messages of an MCP POST, up to limit
-// bytes, and puts the body back (readEnvelope).
-func ReadEnvelope(r *http.Request, limit int64) (msgs []*pipeline.Message, batch bool, res EnvelopeResult) {
+// bytes, and puts the body back (readEnvelope); err says why a body is
+// EnvelopeInvalid.
+func ReadEnvelope(r *http.Request, limit int64) (msgs []*pipeline.Message, batch bool, res EnvelopeResult, err error) {
 	return readEnvelope(r, limit)
 }
+
+// WriteEnvelopeError answers a body ReadEnvelope found invalid: 400 with
+// the JSON-RPC error that mcp_proxy would give it.
+func WriteEnvelopeError(w http.ResponseWriter, err error) { writeEnvelopeError(w, err) }
 
 // JSONContent reports whether r says its body is JSON.
 func JSONContent(r *http.Request) bool { return jsonContent(r) }

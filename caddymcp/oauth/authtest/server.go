@@ -31,7 +31,8 @@ type Server struct {
 	srv *httptest.Server
 
 	mu             sync.Mutex
-	keys           []signingKey // the last one signs
+	keys           []signingKey      // the last one signs
+	extraJWKs      []json.RawMessage // published as they are, after keys
 	clients        map[string]client
 	tokens         int // issued by the token endpoint
 	requests       int // of any kind
@@ -43,10 +44,11 @@ type Server struct {
 
 // opaqueGrant is what an opaque token stands for.
 type opaqueGrant struct {
-	subject string
-	aud     string
-	scopes  []string
-	expiry  time.Time
+	subject  string
+	clientID string
+	aud      string
+	scopes   []string
+	expiry   time.Time
 }
 
 type signingKey struct {
@@ -103,6 +105,15 @@ func (s *Server) RotateKey() error {
 	defer s.mu.Unlock()
 	s.keys = append(s.keys, signingKey{kid: fmt.Sprintf("key-%d", len(s.keys)+1), key: k})
 	return nil
+}
+
+// PublishRawJWK adds jwk to the published key set verbatim, after the
+// signing keys: a test can publish an entry a relying party cannot read
+// (an unknown kty, an X448 key) and check that the other keys still serve.
+func (s *Server) PublishRawJWK(jwk string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extraJWKs = append(s.extraJWKs, json.RawMessage(jwk))
 }
 
 // TokensIssued is how many tokens the token endpoint issued.
@@ -168,9 +179,14 @@ func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	set := jose.JSONWebKeySet{}
+	var set struct {
+		Keys []any `json:"keys"`
+	}
 	for _, k := range s.keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.key.PublicKey, KeyID: k.kid, Algorithm: "RS256", Use: "sig"})
+	}
+	for _, raw := range s.extraJWKs {
+		set.Keys = append(set.Keys, raw)
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, set)
@@ -271,10 +287,17 @@ func (s *Server) LastClientAuth() string {
 // aud and scopes, valid for ttl; only the introspection endpoint can tell
 // what it is.
 func (s *Server) OpaqueToken(subject, aud string, ttl time.Duration, scopes ...string) string {
+	return s.OpaqueTokenWith(subject, subject, aud, ttl, scopes...)
+}
+
+// OpaqueTokenWith is OpaqueToken with the sub and client_id of the
+// introspection answer given apart; an empty one is left out of it (RFC
+// 7662 makes both optional).
+func (s *Server) OpaqueTokenWith(subject, clientID, aud string, ttl time.Duration, scopes ...string) string {
 	tok := rand.Text()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opaque[tok] = opaqueGrant{subject: subject, aud: aud, scopes: scopes, expiry: time.Now().Add(ttl)}
+	s.opaque[tok] = opaqueGrant{subject: subject, clientID: clientID, aud: aud, scopes: scopes, expiry: time.Now().Add(ttl)}
 	return tok
 }
 
@@ -311,14 +334,19 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"active":     true,
 		"iss":        s.URL,
-		"sub":        g.subject,
-		"client_id":  g.subject,
 		"aud":        g.aud,
 		"scope":      strings.Join(g.scopes, " "),
 		"exp":        g.expiry.Unix(),
 		"token_type": "Bearer",
-	})
+	}
+	if g.subject != "" {
+		answer["sub"] = g.subject
+	}
+	if g.clientID != "" {
+		answer["client_id"] = g.clientID
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
