@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 )
 
 // UpstreamAuth is how the gateway authenticates itself to an http
@@ -62,7 +62,7 @@ func (a *UpstreamAuth) wrap(u *HTTPUpstream, base http.RoundTripper) (http.Round
 		return nil, errors.New("auth client_credentials and header_up Authorization both set the upstream's Authorization; keep one")
 	}
 	repl := caddy.NewReplacer()
-	src, err := auth.NewTokenSource(auth.ClientCredentials{
+	src, err := oauth.NewTokenSource(oauth.ClientCredentials{
 		TokenURL:     repl.ReplaceKnown(cc.TokenURL, ""),
 		ClientID:     repl.ReplaceKnown(cc.ClientID, ""),
 		ClientSecret: repl.ReplaceKnown(cc.ClientSecret, ""),
@@ -78,7 +78,7 @@ func (a *UpstreamAuth) wrap(u *HTTPUpstream, base http.RoundTripper) (http.Round
 	if err != nil {
 		return nil, err
 	}
-	return &auth.Transport{Source: src, Origin: auth.OriginOf(target), Base: base}, nil
+	return &oauth.Transport{Source: src, Origin: oauth.OriginOf(target), Base: base}, nil
 }
 
 // parseUpstreamAuth parses, inside an http upstream's block:
@@ -115,8 +115,8 @@ func parseUpstreamAuth(d *caddyfile.Dispenser) (*UpstreamAuth, error) {
 			cc.Resource, err = mcphttp.SingleArg(d)
 		case "auth_method":
 			cc.AuthMethod, err = mcphttp.SingleArg(d)
-			if err == nil && cc.AuthMethod != auth.ClientSecretBasic && cc.AuthMethod != auth.ClientSecretPost {
-				err = d.Errf("auth_method must be %s or %s, got %q", auth.ClientSecretBasic, auth.ClientSecretPost, cc.AuthMethod)
+			if err == nil && cc.AuthMethod != oauth.ClientSecretBasic && cc.AuthMethod != oauth.ClientSecretPost {
+				err = d.Errf("auth_method must be %s or %s, got %q", oauth.ClientSecretBasic, oauth.ClientSecretPost, cc.AuthMethod)
 			}
 		default:
 			return nil, d.Errf("auth client_credentials: unrecognized subdirective %q", d.Val())

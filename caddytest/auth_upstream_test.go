@@ -12,7 +12,7 @@ import (
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth/authtest"
 )
 
@@ -26,7 +26,7 @@ func protectedUpstream(t *testing.T, as *authtest.Server) (url string, seen func
 	var log requestLog
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
-	v, err := auth.NewValidator(auth.Config{Resource: resource, Issuers: []string{as.URL}})
+	v, err := oauth.NewValidator(oauth.Config{Resource: resource, Issuers: []string{as.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -86,14 +86,14 @@ type AuthHandler struct {
 	HideUnauthorized bool `json:"hide_unauthorized,omitempty"`
 
 	hidings       *hidings // with HideUnauthorized
-	validator     *auth.Validator
+	validator     *oauth.Validator
 	logger        *zap.Logger
 	guardedPath   string   // the resource's folded path (mcpstate.FoldPath) without a trailing slash; "" guards everything
 	metadataPaths []string // the path-suffixed well-known path and the root one
 	metadataURL   string   // the path-suffixed one, absolute, for the challenge
 	metadata      []byte   // the metadata document
 
-	serverMetadata *auth.ServerMetadata // the issuer's, served for 2025-03-26 clients; nil when not served
+	serverMetadata *oauth.ServerMetadata // the issuer's, served for 2025-03-26 clients; nil when not served
 }
 
 // IntrospectionConfig is where and how opaque tokens are checked (RFC
@@ -123,7 +123,7 @@ func (AuthHandler) CaddyModule() caddy.ModuleInfo {
 // no network call: keys are fetched at the first request that needs them.
 func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	cfg := auth.Config{
+	cfg := oauth.Config{
 		Resource: h.Resource,
 		Issuers:  h.Issuers,
 		JWKSURL:  h.JWKSURL,
@@ -132,14 +132,14 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	}
 	if in := h.Introspection; in != nil {
 		repl := caddy.NewReplacer()
-		cfg.Introspection = &auth.Introspection{
+		cfg.Introspection = &oauth.Introspection{
 			URL:          in.URL,
 			ClientID:     repl.ReplaceKnown(in.ClientID, ""),
 			ClientSecret: repl.ReplaceKnown(in.ClientSecret, ""),
 			MaxEntries:   in.CacheSize,
 		}
 	}
-	v, err := auth.NewValidator(cfg)
+	v, err := oauth.NewValidator(cfg)
 	if err != nil {
 		return fmt.Errorf("mcp_auth: %w", err)
 	}
@@ -263,7 +263,7 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 			need = h.neededScopes(visibleMessages(hd, msgs))
 		}
 	}
-	if missing := auth.MissingScopes(claims.Scopes, need); missing != nil {
+	if missing := oauth.MissingScopes(claims.Scopes, need); missing != nil {
 		h.refuse(w, http.StatusForbidden, need, `error="insufficient_scope"`,
 			"Forbidden: the token lacks the scope(s) "+strings.Join(missing, " ")+"; request a token with scope="+strings.Join(need, " "))
 		return nil
@@ -318,8 +318,8 @@ func (h *AuthHandler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 
 // refuseToken answers a token that Validate did not accept.
 func (h *AuthHandler) refuseToken(w http.ResponseWriter, r *http.Request, need []string, err error) {
-	var te *auth.TokenError
-	var ue *auth.UnavailableError
+	var te *oauth.TokenError
+	var ue *oauth.UnavailableError
 	switch {
 	case errors.As(err, &te):
 		h.refuse(w, http.StatusUnauthorized, need, `error="invalid_token", error_description=`+mcphttp.Quote(te.Reason),

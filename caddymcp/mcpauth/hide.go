@@ -13,7 +13,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
 )
@@ -64,7 +64,7 @@ func (h *AuthHandler) hiddenConfig(scopes []string) *filter.Config {
 	var c filter.Config
 	hidden := false
 	for _, rule := range h.ScopeRules {
-		if auth.MissingScopes(scopes, rule.Scopes) == nil {
+		if oauth.MissingScopes(scopes, rule.Scopes) == nil {
 			continue
 		}
 		globs := rule.Tools

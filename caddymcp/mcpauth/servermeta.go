@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -24,7 +24,7 @@ const serverMetadataPath = "/.well-known/oauth-authorization-server"
 // RFC 8414 document is that very URL (the authorization server shares the
 // origin, and serves it itself: fetching it would ask this handler).
 func (h *AuthHandler) setUpServerMetadata(resource *url.URL) error {
-	meta, err := auth.NewServerMetadata(h.Issuers[0], nil)
+	meta, err := oauth.NewServerMetadata(h.Issuers[0], nil)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (h *AuthHandler) serveServerMetadata(w http.ResponseWriter, r *http.Request
 	}
 	doc, err := h.serverMetadata.Document(r.Context())
 	if err != nil {
-		var ue *auth.UnavailableError
+		var ue *oauth.UnavailableError
 		if !errors.As(err, &ue) { // the client went away meanwhile
 			return
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
-	auth "github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 )
 
 // setUser makes the token's subject Caddy's authenticated user, as
@@ -18,7 +18,7 @@ import (
 // (arrays of scalars comma-joined), with the granted scopes
 // space-joined in {http.auth.user.scopes}. mcp_proxy binds sessions to
 // the id.
-func (h *AuthHandler) setUser(r *http.Request, c *auth.Claims) {
+func (h *AuthHandler) setUser(r *http.Request, c *oauth.Claims) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
