@@ -266,7 +266,9 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 			mc, err := c.g.openNext(init.ctx, c)
 			if err != nil {
 				if failure == nil {
-					failure = pipeline.NewError(init.msg.ID, pipeline.CodeInternalError, err.Error())
+					// err may name the member's command or URL: the
+					// client reads only that no member answered.
+					failure = pipeline.NewError(init.msg.ID, pipeline.CodeInternalError, errNoAnswer.Error())
 				}
 				c.mu.Lock()
 				c.retries = 0
