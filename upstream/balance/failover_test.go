@@ -18,53 +18,62 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
 
-// inbox is a session's receiver that hands each message over a channel,
-// so that a test waits on the message rather than on time.
+// inbox is a session's receiver that hands what it gets over one channel,
+// in the order it came, so that a test waits on it rather than on time.
 type inbox struct {
-	msgs    chan *pipeline.Message
+	events  chan event
 	related chan string // the request ids of DeliverRelated
-	closed  chan error
+}
+
+// event is a message the session got, or its end.
+type event struct {
+	m      *pipeline.Message
+	closed bool
+	err    error
 }
 
 func newInbox() *inbox {
-	return &inbox{msgs: make(chan *pipeline.Message, 16), related: make(chan string, 16), closed: make(chan error, 1)}
+	return &inbox{events: make(chan event, 16), related: make(chan string, 16)}
 }
 
-func (b *inbox) Deliver(m *pipeline.Message) { b.msgs <- m }
-func (b *inbox) Closed(err error)            { b.closed <- err }
+func (b *inbox) Deliver(m *pipeline.Message) { b.events <- event{m: m} }
+func (b *inbox) Closed(err error)            { b.events <- event{closed: true, err: err} }
 
 // DeliverRelated makes inbox an upstream.RelatedReceiver.
 func (b *inbox) DeliverRelated(m *pipeline.Message, id json.RawMessage) {
 	b.related <- string(id)
-	b.msgs <- m
+	b.events <- event{m: m}
+}
+
+func (b *inbox) wait(t *testing.T) event {
+	t.Helper()
+	select {
+	case e := <-b.events:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing reached the session")
+	}
+	return event{}
 }
 
 // next waits for the session's next message.
 func (b *inbox) next(t *testing.T) *pipeline.Message {
 	t.Helper()
-	select {
-	case m := <-b.msgs:
-		return m
-	case err := <-b.closed:
-		t.Fatalf("the session ended (%v) before its next message", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message reached the session")
+	e := b.wait(t)
+	if e.closed {
+		t.Fatalf("the session ended (%v) before its next message", e.err)
 	}
-	return nil
+	return e.m
 }
 
 // end waits for the session's end and returns its cause.
 func (b *inbox) end(t *testing.T) error {
 	t.Helper()
-	select {
-	case err := <-b.closed:
-		return err
-	case m := <-b.msgs:
-		t.Fatalf("the session got %s, want its end", m.Raw)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the session did not end")
+	e := b.wait(t)
+	if !e.closed {
+		t.Fatalf("the session got %s, want its end", e.m.Raw)
 	}
-	return nil
+	return e.err
 }
 
 // whoServer is a go-sdk server named name with a tool "whoami" that
@@ -471,10 +480,8 @@ func TestSessionMovesDropStale(t *testing.T) {
 		t.Errorf("the session got %s, want live's request (quiet's stale messages dropped)", m.Raw)
 	}
 	select {
-	case m := <-in.msgs:
-		t.Errorf("a stale message reached the session: %s", m.Raw)
-	case err := <-in.closed:
-		t.Errorf("quiet's end ended the moved session: %v", err)
+	case e := <-in.events:
+		t.Errorf("a stale message or quiet's end reached the moved session: %+v", e)
 	default:
 	}
 	if gc.PID() != 0 {
