@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -277,4 +278,37 @@ func TestProvisionSharedStores(t *testing.T) {
 			t.Errorf("store keys %q and %q, want the second with #2", a.storeKey, b.storeKey)
 		}
 	})
+}
+
+// TestAppStartsWhatProvisionDoesNot is the other half of TestProvision's
+// "no process": the same stdio upstream's warm spare runs once the mcp app
+// starts, and the last Cleanup stops it.
+func TestAppStartsWhatProvisionDoesNot(t *testing.T) {
+	mark := marker(t)
+	h := &Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "sleep", Args: []string{"3600", mark},
+		SpareCheck: "off", StopTimeout: caddy.Duration(100 * time.Millisecond)}}}}
+	if err := provision(t, configContext(t), h); err != nil {
+		t.Fatal(err)
+	}
+	if found := childrenWith(mark); len(found) > 0 {
+		t.Fatalf("Provision started processes: %v", found)
+	}
+	if err := h.app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := h.built[0].pool.Pool
+	deadline := time.Now().Add(10 * time.Second)
+	for len(childrenWith(mark)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no spare after the app started (pool %+v)", p.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	if found := childrenWith(mark); len(found) > 0 {
+		t.Errorf("processes left after Cleanup: %v", found)
+	}
 }
