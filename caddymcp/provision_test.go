@@ -68,8 +68,10 @@ func references(pool *caddy.UsagePool, key string) int {
 	return n
 }
 
+// stdioUp is a stdio upstream whose process waits for its stdin to
+// close; args (a marker) show in its command line.
 func stdioUp(args ...string) *UpstreamConfig {
-	return &UpstreamConfig{Stdio: &StdioUpstream{Command: "sleep", Args: append([]string{"3600"}, args...)}}
+	return &UpstreamConfig{Stdio: &StdioUpstream{Command: "sh", Args: append([]string{"-c", "read line"}, args...)}}
 }
 
 func httpUp(name, url string) *UpstreamConfig {
@@ -91,7 +93,7 @@ func TestProvision(t *testing.T) {
 		{"stdio upstream", func(mark string) *Handler {
 			return &Handler{Upstreams: []*UpstreamConfig{stdioUp(mark)}}
 		}, func(t *testing.T, h *Handler) {
-			if len(h.poolKeys) != 1 || len(h.built) != 1 || h.built[0].kind != mcpstate.KindStdio || h.built[0].name != "sleep" {
+			if len(h.poolKeys) != 1 || len(h.built) != 1 || h.built[0].kind != mcpstate.KindStdio || h.built[0].name != "sh" {
 				t.Fatalf("built %+v, pools %v", h.built, h.poolKeys)
 			}
 			if st := h.built[0].pool.Pool.Stats(); st.Live != 0 {
@@ -187,7 +189,7 @@ func TestProvisionRefuses(t *testing.T) {
 		{"an unknown policy", &Handler{Upstreams: []*UpstreamConfig{httpUp("a", "http://x"), httpUp("b", "http://y")},
 			LBPolicyRaw: json.RawMessage(`{"policy":"fastest"}`)}, []string{"fastest"}},
 		{"a bad stdio setting after a pool was taken", &Handler{Upstreams: []*UpstreamConfig{
-			{Name: "ok", Stdio: stdioUp().Stdio}, {Name: "bad", Stdio: &StdioUpstream{Command: "sleep", SpareCheck: "sometimes"}}}},
+			{Name: "ok", Stdio: stdioUp().Stdio}, {Name: "bad", Stdio: &StdioUpstream{Command: "sh", SpareCheck: "sometimes"}}}},
 			[]string{"upstream bad", "spare_check"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,7 +224,7 @@ func TestProvisionSharedStores(t *testing.T) {
 	t.Run("alike handlers share a store", func(t *testing.T) {
 		cfg := configContext(t)
 		a := &Handler{Upstreams: []*UpstreamConfig{stdioUp(marker(t))}}
-		b := &Handler{Upstreams: []*UpstreamConfig{stdioUp(a.Upstreams[0].Stdio.Args[1])}}
+		b := &Handler{Upstreams: []*UpstreamConfig{stdioUp(a.Upstreams[0].Stdio.Args[2])}}
 		for _, h := range []*Handler{a, b} {
 			if err := provision(t, cfg, h); err != nil {
 				t.Fatal(err)
@@ -285,8 +287,9 @@ func TestProvisionSharedStores(t *testing.T) {
 // starts, and the last Cleanup stops it.
 func TestAppStartsWhatProvisionDoesNot(t *testing.T) {
 	mark := marker(t)
-	h := &Handler{Upstreams: []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "sleep", Args: []string{"3600", mark},
-		SpareCheck: "off", StopTimeout: caddy.Duration(100 * time.Millisecond)}}}}
+	up := stdioUp(mark)
+	up.Stdio.SpareCheck = "off"
+	h := &Handler{Upstreams: []*UpstreamConfig{up}}
 	if err := provision(t, configContext(t), h); err != nil {
 		t.Fatal(err)
 	}
@@ -303,6 +306,9 @@ func TestAppStartsWhatProvisionDoesNot(t *testing.T) {
 			t.Fatalf("no spare after the app started (pool %+v)", p.Stats())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if st := p.Stats(); st.Crashed != 0 {
+		t.Fatalf("the spare crashed: %+v", st)
 	}
 	if err := h.Cleanup(); err != nil {
 		t.Fatal(err)
