@@ -277,10 +277,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // validateSettings rejects negative bounds with a message naming the setting.
 func (h *Handler) validateSettings() error {
 	var errs []error
+	var lbRetries int64 // refused here too when no group would use it
+	if h.LBRetries != nil {
+		lbRetries = int64(*h.LBRetries)
+	}
 	for _, c := range []struct {
 		name string
 		v    int64
 	}{
+		{"lb_retries", lbRetries},
 		{"session_idle_timeout", int64(h.SessionIdleTimeout)},
 		{"max_sessions", int64(h.MaxSessions)},
 		{"max_sessions_per_client", int64(h.MaxSessionsPerClient)},

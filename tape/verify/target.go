@@ -64,6 +64,7 @@ func Command(argv []string, stderr io.Writer) (Target, error) {
 	t.reader.Add(1)
 	go func() {
 		defer t.reader.Done()
+		defer close(t.recv) // the server's exit ends a wait for its answer at once
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), maxMessage)
 		for sc.Scan() {

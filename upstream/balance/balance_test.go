@@ -12,10 +12,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks that no test leaves a goroutine behind; the pool's
+// spawner thread lives for the process by design.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(pool.SpawnerFunction))
+}
 
 // fake is an upstream for fault injection: up, it answers every request
 // with a result naming it (a list with a nextCursor); down, it answers as

@@ -145,10 +145,18 @@ func (mc *memberConn) DeliverRelated(m *pipeline.Message, requestID json.RawMess
 func (mc *memberConn) deliver(m *pipeline.Message, requestID json.RawMessage) {
 	gc := mc.gc
 	if m.IsResponse() {
-		if !gc.answered(mc, m) {
+		took, ok := gc.answered(mc, m)
+		if !ok {
 			return // stale, or the initialize goes to the next member
 		}
-		mc.m.judge(m)
+		// Judged once delivered: the answer that takes the member out (and
+		// ends the session) reaches the client before the session's end.
+		defer func() {
+			if took > 0 {
+				mc.m.judgeLatency(took, "initialize")
+			}
+			mc.m.judge(m)
+		}()
 	} else if !gc.isCurrent(mc) {
 		return
 	}
@@ -192,35 +200,35 @@ func (mc *memberConn) Closed(err error) {
 
 // answered looks at a response from mc and reports whether it goes on to
 // the client: not when it is stale, nor when it is the initialize's failure
-// and a retry takes the session to the next member.
-func (c *groupConn) answered(mc *memberConn, m *pipeline.Message) bool {
+// and a retry takes the session to the next member. took is how long the
+// answer to the session's initialize took (0 for other answers).
+func (c *groupConn) answered(mc *memberConn, m *pipeline.Message) (took time.Duration, ok bool) {
 	c.mu.Lock()
 	if c.closed || c.cur != mc || c.retrying {
 		c.mu.Unlock()
-		return false
+		return 0, false
 	}
 	init := c.init
 	if init == nil || m.IDKey() != init.key {
 		c.mu.Unlock()
-		return true
+		return 0, true
 	}
 	failed := upstream.GatewayStatus(m) != 0
 	if !failed {
 		c.init = nil
 		c.mu.Unlock()
-		mc.m.judgeLatency(time.Since(init.start), "initialize")
-		return true
+		return max(time.Since(init.start), 1), true
 	}
 	if c.retries == 0 {
 		c.init = nil
 		c.mu.Unlock()
-		return true // judge counts the failure; the client gets the error
+		return 0, true // judge counts the failure; the client gets the error
 	}
 	c.retrying = true
 	c.mu.Unlock()
 	mc.m.fail(time.Now(), "initialize got no answer")
 	c.retry(init, m)
-	return false
+	return 0, false
 }
 
 // retry moves the session, before its initialize was answered, to the
@@ -266,7 +274,9 @@ func (c *groupConn) retry(init *pendingInit, failure *pipeline.Message) {
 			mc, err := c.g.openNext(init.ctx, c)
 			if err != nil {
 				if failure == nil {
-					failure = pipeline.NewError(init.msg.ID, pipeline.CodeInternalError, err.Error())
+					// err may name the member's command or URL: the
+					// client reads only that no member answered.
+					failure = pipeline.NewError(init.msg.ID, pipeline.CodeInternalError, errNoAnswer.Error())
 				}
 				c.mu.Lock()
 				c.retries = 0
