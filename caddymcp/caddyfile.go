@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -324,10 +325,7 @@ func parseStdio(d *caddyfile.Dispenser, name *string) (*StdioUpstream, error) {
 			return nil, err
 		}
 	}
-	limit := u.MaxProcesses
-	if limit == 0 {
-		limit = pool.DefaultMaxProcesses
-	}
+	limit := cmp.Or(u.MaxProcesses, pool.DefaultMaxProcesses)
 	if u.Warm != nil && *u.Warm > limit {
 		return nil, d.Errf("warm (%d) must not exceed max_processes (%d): spares count toward the limit", *u.Warm, limit)
 	}
