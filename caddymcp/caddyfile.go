@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
 
@@ -210,18 +210,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "keepalive":
 			h.KeepAlive, err = mcphttp.DurationArg(d)
 		case "replay_buffer":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.Err("replay_buffer takes two arguments: replay_buffer <events> <size>, e.g. 512 1MiB")
-			}
-			if h.ReplayEvents, err = strconv.Atoi(args[0]); err != nil || h.ReplayEvents <= 0 {
-				return d.Errf("replay_buffer: events must be a positive integer, got %q", args[0])
-			}
-			size, err := humanize.ParseBytes(args[1])
-			if err != nil || size == 0 || size > math.MaxInt {
-				return d.Errf("replay_buffer: invalid size %q", args[1])
-			}
-			h.ReplayBytes = int(size)
+			err = h.parseReplayBuffer(d)
 		case "replay_budget":
 			h.ReplayBudget, err = mcphttp.SizeArg(d)
 		case "max_in_flight":
@@ -247,6 +236,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")
 	}
 	return h.checkBalancing(d)
+}
+
+// parseReplayBuffer parses `replay_buffer <events> <size>`.
+func (h *Handler) parseReplayBuffer(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Err("replay_buffer takes two arguments: replay_buffer <events> <size>, e.g. 512 1MiB")
+	}
+	var err error
+	if h.ReplayEvents, err = strconv.Atoi(args[0]); err != nil || h.ReplayEvents <= 0 {
+		return d.Errf("replay_buffer: events must be a positive integer, got %q", args[0])
+	}
+	size, err := humanize.ParseBytes(args[1])
+	if err != nil || size == 0 || size > math.MaxInt {
+		return d.Errf("replay_buffer: invalid size %q", args[1])
+	}
+	h.ReplayBytes = int(size)
+	return nil
 }
 
 // parseStdio parses `stdio <command> [<args...>] { ... }`; a name line
@@ -324,10 +331,7 @@ func parseStdio(d *caddyfile.Dispenser, name *string) (*StdioUpstream, error) {
 			return nil, err
 		}
 	}
-	limit := u.MaxProcesses
-	if limit == 0 {
-		limit = pool.DefaultMaxProcesses
-	}
+	limit := cmp.Or(u.MaxProcesses, pool.DefaultMaxProcesses)
 	if u.Warm != nil && *u.Warm > limit {
 		return nil, d.Errf("warm (%d) must not exceed max_processes (%d): spares count toward the limit", *u.Warm, limit)
 	}
@@ -345,19 +349,6 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 	}
 	u := &HTTPUpstream{URL: raw}
 	var caFiles []string
-	transport := func() *reverseproxy.HTTPTransport {
-		if u.Transport == nil {
-			u.Transport = new(reverseproxy.HTTPTransport)
-		}
-		return u.Transport
-	}
-	tls := func() *reverseproxy.TLSConfig {
-		t := transport()
-		if t.TLS == nil {
-			t.TLS = new(reverseproxy.TLSConfig)
-		}
-		return t.TLS
-	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {
@@ -369,14 +360,7 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 				err = d.Errf("transport must be streamable, sse or auto, got %q", u.MCPTransport)
 			}
 		case "header_up":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return nil, d.Err("header_up takes a field and a value: header_up <field> <value>")
-			}
-			if u.HeaderUp == nil {
-				u.HeaderUp = make(http.Header)
-			}
-			u.HeaderUp.Add(args[0], args[1])
+			err = u.parseHeaderUp(d)
 		case "pass_authorization":
 			if d.NextArg() {
 				return nil, d.ArgErr()
@@ -389,7 +373,7 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 		case "idle_timeout":
 			u.IdleTimeout, err = mcphttp.DurationArg(d)
 		case "dial_timeout":
-			transport().DialTimeout, err = mcphttp.DurationArg(d)
+			u.transport().DialTimeout, err = mcphttp.DurationArg(d)
 		case "tls_trusted_ca_certs":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -401,16 +385,17 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 			if len(args) != 2 {
 				return nil, d.Err("tls_client_auth takes a certificate file and a key file")
 			}
-			tls().ClientCertificateFile, tls().ClientCertificateKeyFile = args[0], args[1]
+			t := u.tlsConfig()
+			t.ClientCertificateFile, t.ClientCertificateKeyFile = args[0], args[1]
 		case "tls_server_name":
 			var name string
 			name, err = mcphttp.SingleArg(d)
-			tls().ServerName = name
+			u.tlsConfig().ServerName = name
 		case "tls_insecure_skip_verify":
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
-			tls().InsecureSkipVerify = true
+			u.tlsConfig().InsecureSkipVerify = true
 		default:
 			return nil, d.Errf("unrecognized http subdirective %q", d.Val())
 		}
@@ -420,12 +405,25 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 	}
 	if len(caFiles) > 0 {
 		// The trust pool, as reverse_proxy's tls_trust_pool file does.
-		tls().CARaw = caddyconfig.JSONModuleObject(caddytls.FileCAPool{TrustedCACertPEMFiles: caFiles}, "provider", "file", nil)
+		u.tlsConfig().CARaw = caddyconfig.JSONModuleObject(caddytls.FileCAPool{TrustedCACertPEMFiles: caFiles}, "provider", "file", nil)
 	}
 	if u.Transport != nil && u.Transport.TLS != nil && !strings.HasPrefix(raw, "https://") {
 		return nil, d.Err("http: tls_* settings need an https:// URL")
 	}
 	return u, nil
+}
+
+// parseHeaderUp parses `header_up <field> <value>`.
+func (u *HTTPUpstream) parseHeaderUp(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Err("header_up takes a field and a value: header_up <field> <value>")
+	}
+	if u.HeaderUp == nil {
+		u.HeaderUp = make(http.Header)
+	}
+	u.HeaderUp.Add(args[0], args[1])
+	return nil
 }
 
 // Interface guard.

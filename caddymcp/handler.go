@@ -31,6 +31,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/tape"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
@@ -176,6 +177,43 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("mcp_proxy: %v", err)
 	}
+	if err := h.checkConfig(ctx); err != nil {
+		return err
+	}
+	maxMessage := cmp.Or(h.MaxMessageSize, front.DefaultMaxMessageSize)
+	if h.storeKey, err = h.app.claimEndpoint(h.Name, upstreamKeys(h), configured); err != nil {
+		return err
+	}
+	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
+	up, err := h.provisionUpstreams(ctx, int(maxMessage))
+	if err != nil {
+		return err
+	}
+	entry, err := h.provisionStore(ctx)
+	if err != nil {
+		return err
+	}
+	chain, err := h.provisionPipeline(ctx)
+	if err != nil {
+		return err
+	}
+	if err := h.registerHeldRedaction(); err != nil {
+		return err
+	}
+	cfg := h.frontConfig(up, entry.Store, chain, maxMessage)
+	if observeRequests {
+		if err := h.observe(&cfg, entry); err != nil {
+			return err
+		}
+	}
+	h.server, err = front.New(cfg)
+	return err
+}
+
+// checkConfig loads the mcp app and the selection policy, and rejects a
+// configuration with no upstream, a bad upstream or a negative bound.
+func (h *Handler) checkConfig(ctx caddy.Context) error {
+	var err error
 	if h.app, err = mcpApp(ctx); err != nil {
 		return fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
 	}
@@ -190,61 +228,43 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.validateSettings(); err != nil {
 		return err
 	}
-	if err := h.loadPolicy(ctx); err != nil {
-		return err
-	}
-	maxMessage := h.MaxMessageSize
-	if maxMessage == 0 {
-		maxMessage = front.DefaultMaxMessageSize
-	}
-	if h.storeKey, err = h.app.claimEndpoint(h.Name, upstreamKeys(h), configured); err != nil {
-		return err
-	}
-	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
-	up, err := h.provisionUpstreams(ctx, int(maxMessage))
-	if err != nil {
-		return err
-	}
-	idle := time.Duration(h.SessionIdleTimeout)
-	if idle == 0 {
-		idle = DefaultSessionIdleTimeout
-	}
+	return h.loadPolicy(ctx)
+}
+
+// provisionStore finds (or makes) the endpoint's session store, which
+// outlives a reload in mcpstate, and applies this config's limits to it.
+func (h *Handler) provisionStore(ctx caddy.Context) (*mcpstate.StoreEntry, error) {
 	limits := front.Limits{
 		MaxSessions:          cmp.Or(h.MaxSessions, DefaultMaxSessions),
 		MaxSessionsPerClient: cmp.Or(h.MaxSessionsPerClient, DefaultMaxSessionsPerClient),
-		IdleTimeout:          idle,
+		IdleTimeout:          cmp.Or(time.Duration(h.SessionIdleTimeout), DefaultSessionIdleTimeout),
 		ReplayBudget:         cmp.Or(h.ReplayBudget, DefaultReplayBudget),
 	}
 	sval, _, err := mcpstate.SessionStores.LoadOrNew(h.storeKey, func() (caddy.Destructor, error) {
 		return &mcpstate.StoreEntry{Store: front.NewStore(limits, h.logger), Calls: new(mcpstate.CallLog)}, nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	store := sval.(*mcpstate.StoreEntry).Store
+	entry := sval.(*mcpstate.StoreEntry)
 	if err := registerMetrics(ctx); err != nil {
-		return fmt.Errorf("mcp_proxy: registering metrics: %v", err)
+		return nil, fmt.Errorf("mcp_proxy: registering metrics: %v", err)
 	}
-	store.SetLimits(limits)
-	describe(sval.(*mcpstate.StoreEntry), h.built, h.members)
+	entry.Store.SetLimits(limits)
+	describe(entry, h.built, h.members)
+	return entry, nil
+}
 
-	chain, err := h.provisionPipeline(ctx)
-	if err != nil {
-		return err
-	}
-	if err := h.registerHeldRedaction(); err != nil {
-		return err
-	}
-	requestTimeout := time.Duration(h.RequestTimeout)
-	if requestTimeout == 0 {
-		requestTimeout = DefaultRequestTimeout
-	}
-	cfg := front.Config{
+// frontConfig is the front's configuration: the handler's settings, with
+// the defaults the handler owns, and the hooks that tell the front who the
+// client is.
+func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *pipeline.Chain, maxMessage int64) front.Config {
+	return front.Config{
 		Upstream:       up,
 		Store:          store,
 		Chain:          chain,
 		MaxMessageSize: maxMessage,
-		RequestTimeout: requestTimeout,
+		RequestTimeout: cmp.Or(time.Duration(h.RequestTimeout), DefaultRequestTimeout),
 		AllowedOrigins: h.AllowedOrigins,
 		AllowedHosts:   h.AllowedHosts,
 		KeepAlive:      time.Duration(h.KeepAlive),
@@ -261,17 +281,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
 	}
-	if observeRequests {
-		cfg.OnRequest = mcphttp.PublishRequestInfo
-		cfg.OnAnswer = h.onAnswer
-		h.calls = sval.(*mcpstate.StoreEntry).Calls
-		if h.callRedactor, err = callRedactor(h.Record); err != nil {
-			return err
-		}
-		cfg.OnStream = h.metrics.onStream
+}
+
+// observe adds to cfg the hooks that publish each request's placeholders,
+// log the endpoint's recent tool calls and count its streams.
+func (h *Handler) observe(cfg *front.Config, entry *mcpstate.StoreEntry) error {
+	cfg.OnRequest = mcphttp.PublishRequestInfo
+	cfg.OnAnswer = h.onAnswer
+	h.calls = entry.Calls
+	var err error
+	if h.callRedactor, err = callRedactor(h.Record); err != nil {
+		return err
 	}
-	h.server, err = front.New(cfg)
-	return err
+	cfg.OnStream = h.metrics.onStream
+	return nil
 }
 
 // validateSettings rejects negative bounds with a message naming the setting.

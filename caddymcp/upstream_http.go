@@ -154,3 +154,21 @@ func (u *HTTPUpstream) cleanup() error {
 	}
 	return nil
 }
+
+// transport is the upstream's HTTP transport, made on first use by the
+// subdirectives that set one of its fields.
+func (u *HTTPUpstream) transport() *reverseproxy.HTTPTransport {
+	if u.Transport == nil {
+		u.Transport = new(reverseproxy.HTTPTransport)
+	}
+	return u.Transport
+}
+
+// tlsConfig is the transport's TLS configuration, made on first use.
+func (u *HTTPUpstream) tlsConfig() *reverseproxy.TLSConfig {
+	t := u.transport()
+	if t.TLS == nil {
+		t.TLS = new(reverseproxy.TLSConfig)
+	}
+	return t.TLS
+}

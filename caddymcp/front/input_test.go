@@ -179,7 +179,8 @@ func TestBadInput(t *testing.T) {
 		{
 			// A dual-era client probes with a 2026 request; a legacy-only
 			// endpoint answers -32601 with the request's id, which makes it
-			// fall back to initialize (MCP-TRANSPORTS.md §2).
+			// fall back to initialize (docs/transports.md, "Telling
+			// the eras apart").
 			name: "2026-07-28 server/discover",
 			req: func(string) req {
 				return req{version: Version20260728, body: rpcRequest("probe-1", "server/discover",

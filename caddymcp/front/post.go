@@ -65,7 +65,8 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	for _, m := range msgs {
 		if isStatelessVersion(headerVersion) || isStatelessVersion(m.MetaProtocolVersion()) {
 			// Stateless MCP (2026-07-28): sessions and their headers play
-			// no part (MCP-TRANSPORTS.md §2, per-request classification).
+			// no part (docs/transports.md, "Telling the eras apart",
+			// classifying each request).
 			s.serveStateless(w, r, msgs, batch)
 			return
 		}

@@ -11,7 +11,8 @@ import (
 )
 
 // The 2024-11-05 HTTP+SSE transport, served on the Streamable HTTP endpoint
-// for old clients (MCP-TRANSPORTS.md §1, §2 "Old client fallback"):
+// for old clients (docs/transports.md, "The 2024-11-05 transport" and
+// "Telling the eras apart"):
 //
 //   - a GET without Mcp-Session-Id that accepts text/event-stream opens a
 //     2024-11-05 session and answers an SSE stream whose first event is

@@ -11,7 +11,8 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
-// How the pipeline runs (DESIGN.md, the pipeline's execution model): the
+// How the pipeline runs (docs/architecture.md, "The pipeline's execution
+// model"): the
 // upstream's readers only hand a session's server messages to the session's
 // outbound worker, which runs the chain on them in order, off the reader. A
 // stage that waits (a delay) lets its message go on by itself

@@ -236,7 +236,7 @@ func mirroredHeaders(h http.Header) http.Header {
 
 // writeSessionsOnly answers a 2026 request as a server of the 2025 revisions
 // does: dual-era clients read -32601 as "legacy" and fall back to
-// initialize (MCP-TRANSPORTS.md §2).
+// initialize (docs/transports.md, "Telling the eras apart").
 func writeSessionsOnly(w http.ResponseWriter, m *pipeline.Message) {
 	writeError(w, http.StatusBadRequest, m.ID, pipeline.CodeMethodNotFound,
 		"this endpoint serves MCP revisions 2025-03-26 to 2025-11-25 with sessions here; start with initialize")

@@ -53,41 +53,18 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
 		switch d.Val() {
 		case "resource":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			a.Resource = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			a.Resource, err = mcphttp.SingleArg(d)
 		case "issuer":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			a.Issuers = append(a.Issuers, args...)
+			a.Issuers, err = mcphttp.AppendArgs(d, a.Issuers)
 		case "jwks_url":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			a.JWKSURL = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			a.JWKSURL, err = mcphttp.SingleArg(d)
 		case "scopes_supported":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			a.ScopesSupported = append(a.ScopesSupported, args...)
+			a.ScopesSupported, err = mcphttp.AppendArgs(d, a.ScopesSupported)
 		case "required_scopes":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			a.RequiredScopes = append(a.RequiredScopes, args...)
+			a.RequiredScopes, err = mcphttp.AppendArgs(d, a.RequiredScopes)
 		case "leeway":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -117,25 +94,16 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.ScopeRules = append(a.ScopeRules, rule)
 		case "max_message_size":
-			size, err := mcphttp.SizeArg(d)
-			if err != nil {
-				return err
-			}
-			a.MaxMessageSize = size
+			a.MaxMessageSize, err = mcphttp.SizeArg(d)
 		case "cors_origins":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			a.CORSOrigins = append(a.CORSOrigins, args...)
+			a.CORSOrigins, err = mcphttp.AppendArgs(d, a.CORSOrigins)
 		case "introspection_url":
-			in, err := parseIntrospection(d)
-			if err != nil {
-				return err
-			}
-			a.Introspection = in
+			a.Introspection, err = parseIntrospection(d)
 		default:
 			return d.Errf("unrecognized mcp_auth subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if a.Resource == "" {

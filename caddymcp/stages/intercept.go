@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -70,11 +71,7 @@ func (s *InterceptStage) Provision(ctx caddy.Context) error {
 // in the interceptions it counts (and those it could not judge)
 // (mcp_proxy's pipeline.go calls it once the handler knows its name).
 func (s *InterceptStage) SetEndpoint(name string) {
-	max := s.MaxHeld
-	if max == 0 {
-		max = DefaultMaxHeld
-	}
-	s.engine.HoldIn(mcpstate.Held, name, max)
+	s.engine.HoldIn(mcpstate.Held, name, cmp.Or(s.MaxHeld, DefaultMaxHeld))
 	s.engine.OnAction(mcpstate.CountInterceptions(name))
 	s.engine.OnTooLarge(mcpstate.CountTooLarge(name))
 }

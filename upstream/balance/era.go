@@ -43,8 +43,8 @@ func (m *Member) sessionsOnly(now time.Time) {
 // answers one, so that the member is known to serve only sessions:
 //   - -32022 naming no revision from 2026-07-28 on (go-sdk's stateful
 //     server answers every 2026 request so);
-//   - -32601 with 400 (a legacy-only endpoint's answer, MCP-TRANSPORTS.md
-//     §2; a modern server's unknown method is 404);
+//   - -32601 with 400 (a legacy-only endpoint's answer, see docs/transports.md,
+//     "Telling the eras apart"; a modern server's unknown method is 404);
 //   - for server/discover, which every modern server implements: -32601
 //     with any status, a 400, 404 or 405 error, or a result whose
 //     supportedVersions lists no revision from 2026-07-28 on.

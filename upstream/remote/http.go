@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,18 +174,10 @@ func NewHTTP(cfg Config) (*HTTP, error) {
 	if cfg.MaxMessageSize < 0 || cfg.MaxInFlight < 0 {
 		return nil, fmt.Errorf("upstream MCP server %s: limits must not be negative", cfg.URL)
 	}
-	if cfg.ResponseHeaderTimeout == 0 {
-		cfg.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
-	}
-	if cfg.GetStreamGrace == 0 {
-		cfg.GetStreamGrace = DefaultGetStreamGrace
-	}
-	if cfg.MaxMessageSize == 0 {
-		cfg.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if cfg.MaxInFlight == 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
-	}
+	cfg.ResponseHeaderTimeout = cmp.Or(cfg.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	cfg.GetStreamGrace = cmp.Or(cfg.GetStreamGrace, DefaultGetStreamGrace)
+	cfg.MaxMessageSize = cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
+	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
 	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger}
 	if h.logger == nil {
 		h.logger = zap.NewNop()

@@ -163,7 +163,7 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 			return c.endedErr()
 		}
 	}
-	x := &exchange{c: c, m: m, ctx: c.ctx, handed: make(chan error, 1)}
+	x := &exchange{post: post{m: m, ctx: c.ctx, handed: make(chan error, 1)}, c: c}
 	if m.IsRequest() {
 		x.ctx, x.cancel = context.WithCancel(c.ctx)
 		c.track(x)
@@ -181,15 +181,7 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 		// session's slot (and the client's answer) forever.
 		defer c.abort(m.CancelledRequestID())
 	}
-	select {
-	case err := <-x.handed:
-		return err
-	case <-ctx.Done():
-		if m.IsRequest() {
-			return nil // on its way; it will be answered
-		}
-		return ctx.Err()
-	}
+	return x.wait(ctx)
 }
 
 // endedErr is Send's error once the conn ended.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 
 	"go.uber.org/zap"
 
@@ -14,19 +13,14 @@ import (
 
 // exchange is one POST: a client message and what the server answers,
 // read by one goroutine that ends when the answer is complete.
+// Its post's ctx is the conn's, ended early when the client cancels m.
 type exchange struct {
+	post
 	c        *httpConn
-	m        *pipeline.Message
-	ctx      context.Context // the conn's, ended early when the client cancels m
 	cancel   context.CancelFunc
-	handed   chan error // Send's result, sent once
-	once     sync.Once
 	answered bool // the response to request m arrived
 	status   int  // the upstream's HTTP status, once its headers arrived
 }
-
-// handoff releases Send with its result; only the first call counts.
-func (x *exchange) handoff(err error) { x.once.Do(func() { x.handed <- err }) }
 
 // run makes the POST and reads the answer.
 func (x *exchange) run() {
@@ -113,44 +107,22 @@ func (x *exchange) fail(e *exchangeError) {
 		// refused resume, whose status the message names).
 		e.upstreamStatus = x.status
 	}
-	if c.ctx.Err() != nil {
-		x.handoff(c.endedErr()) // the conn ended: nothing is answered any more
-		return
-	}
-	if x.ctx.Err() != nil {
-		x.handoff(nil) // the client cancelled the request: nobody waits for it
-		return
-	}
-	if !x.m.IsRequest() {
-		c.logger.Debug("sending a message to the upstream failed", zap.String("method", x.m.Method), zap.Error(e))
-		x.handoff(e)
-		return
-	}
-	c.logger.Warn("a request to the upstream failed", zap.String("method", x.m.Method),
-		zap.ByteString("id", x.m.ID), zap.Error(e))
-	// Send returns first: a Receiver that sends from Deliver must not
-	// wait for its own delivery.
-	x.handoff(nil)
-	x.answered = true
-	c.deliver(e.response(x.m.ID), x.m.ID)
+	x.post.fail(postConn{ctx: c.ctx, ended: c.endedErr, logger: c.logger, answer: func(r *pipeline.Message) {
+		x.answered = true
+		c.deliver(r, x.m.ID)
+	}}, e)
 }
 
 // failStatus handles a failure status. The server's own JSON-RPC answer
 // to the request, if the body holds one, passes through as is.
 func (x *exchange) failStatus(resp *response) {
 	body, _, _ := readBounded(resp.Body, min(x.c.h.cfg.MaxMessageSize, 64<<10))
-	if x.m.IsRequest() && mediaType(resp.Header) == "application/json" {
-		if msgs, _, err := pipeline.ParseBody(body); err == nil {
-			for _, m := range msgs {
-				if m.IsResponse() && m.IDKey() == x.m.IDKey() {
-					x.c.logger.Debug("the upstream answered a request with a failure status and a JSON-RPC error",
-						zap.String("status", resp.Status), zap.ByteString("id", x.m.ID))
-					x.handoff(nil)
-					x.deliver(m)
-					return
-				}
-			}
-		}
+	if m := x.serverAnswer(resp.Header, body); m != nil {
+		x.c.logger.Debug("the upstream answered a request with a failure status and a JSON-RPC error",
+			zap.String("status", resp.Status), zap.ByteString("id", x.m.ID))
+		x.handoff(nil)
+		x.deliver(m)
+		return
 	}
 	if x.probing() && x.c.probe(resp.StatusCode) {
 		x.handoff(&sseFallback{status: resp.Status, detail: bodyDetail(body)})

@@ -229,7 +229,8 @@ func (x *httpStatelessCall) failStatus(resp *response) error {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed:
 		// A modern server refuses with a JSON-RPC error; a bare 400, 404
 		// or 405 is how a server of the 2025 revisions answers a stateless
-		// request (MCP-TRANSPORTS.md §2): the client must fall back.
+		// request (docs/transports.md, "Telling the eras apart"): the
+		// client must fall back.
 		x.c.logger.Debug("the upstream answered a 2026-07-28 request as a legacy-only server",
 			zap.String("status", resp.Status), zap.String("method", x.m.Method))
 		return upstream.ErrSessionfulOnly

@@ -146,20 +146,12 @@ func (c *sse2024Conn) Send(ctx context.Context, m *pipeline.Message) error {
 	case <-c.ctx.Done():
 		return c.endedErr()
 	}
-	x := &sse2024Post{c: c, m: m, ctx: c.hc.carryAuthorization(ctx, c.ctx), handed: make(chan error, 1)}
+	x := &sse2024Post{post: post{m: m, ctx: c.hc.carryAuthorization(ctx, c.ctx), handed: make(chan error, 1)}, c: c}
 	c.h.goTracked(func() {
 		defer func() { <-c.slots }()
 		x.run()
 	})
-	select {
-	case err := <-x.handed:
-		return err
-	case <-ctx.Done():
-		if m.IsRequest() {
-			return nil // on its way; it will be answered
-		}
-		return ctx.Err()
-	}
+	return x.wait(ctx)
 }
 
 // Close ends the conn: the SSE stream (which is the upstream session: the

@@ -206,8 +206,8 @@ func (s *Upstream) probe(ctx context.Context) (probeResult, error) {
 	return probeResult{era: era}, nil
 }
 
-// classifyDiscover reads the answer to server/discover (MCP-TRANSPORTS.md
-// §2): a result or a -32022 error that lists 2026-07-28 means modern;
+// classifyDiscover reads the answer to server/discover (docs/transports.md,
+// "Telling the eras apart"): a result or a -32022 error that lists 2026-07-28 means modern;
 // anything else means legacy.
 func classifyDiscover(resp *pipeline.Message, err error) (era, why string) {
 	switch {
