@@ -538,7 +538,7 @@ type req struct {
 	origin      string
 	lastEventID string
 	tag         string // X-Test-Tag, see harness.wrap
-	user        string // X-Test-User, read by Config.UserID in tests that set it
+	user        string // X-Test-User, read by Clients.User in tests that set it
 	noAccept    bool   // send no Accept header at all
 }
 

@@ -144,9 +144,7 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 	requested := m.ParamsProtocolVersion()
 	sess := newSession(s.cfg.Store, s.userID(r), s.settings, requested)
 	sess.clientIP = s.clientKey(r)
-	if s.cfg.Claims != nil {
-		sess.claim = s.cfg.Claims(r)
-	}
+	sess.claim = s.cfg.Clients.Claims(r)
 	if !s.startSession(w, r, sess, m.ID) {
 		return
 	}

@@ -43,7 +43,7 @@ type sessionSettings struct {
 	maxInFlight    int
 	logger         *zap.Logger
 	verboseErrors  bool
-	onAnswer       func(Answered)
+	observer       Observer
 	heldProgress   time.Duration // Config.HeldProgressInterval
 }
 
@@ -54,9 +54,9 @@ type call struct {
 	token  string // progress token key, "" if none
 	method string
 	target string              // what the request names (pipeline.Message.Target)
-	post   http.ResponseWriter // of the POST that carried the request, for Config.OnAnswer
-	params json.RawMessage     // the request's params as the client sent them, for Config.OnAnswer
-	start  time.Time           // when it began, for Config.OnAnswer (zero without it)
+	post   http.ResponseWriter // of the POST that carried the request, for Observer.OnAnswer
+	params json.RawMessage     // the request's params as the client sent them, for Observer.OnAnswer
+	start  time.Time           // when it began, for Observer.OnAnswer (zero without it)
 	timer  *time.Timer
 	unhold context.CancelFunc               // ends a stage's hold on the request (stages.go), nil if not held
 	claim  func(name string) (string, bool) // the claims of the POST that asked, for the stages on its response
@@ -75,7 +75,7 @@ type Session struct {
 	created time.Time
 
 	clientIP   string                           // of the request that started the session, for stages
-	claim      func(name string) (string, bool) // the user's claims, for stages (Config.Claims)
+	claim      func(name string) (string, bool) // the user's claims, for stages (Clients.Claims)
 	pipeOnce   sync.Once                        // starts pipe
 	pipe       *sessionPipeline                 // the outbound worker (stages.go), nil without stages
 	shifted    map[string]*progressShift        // progress tokens of held requests (heldprogress.go); guarded by mu
@@ -267,10 +267,10 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 		return errTooManyCalls
 	}
 	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim}
-	if set.onAnswer != nil || !set.chain.Empty() {
+	if set.observer != nil || !set.chain.Empty() {
 		c.target = m.Target()
 	}
-	if set.onAnswer != nil {
+	if set.observer != nil {
 		c.params, c.start = m.Params, time.Now()
 	}
 	if token != "" {
@@ -555,11 +555,11 @@ func (s *Session) isClosed() bool {
 var _ upstream.RelatedReceiver = (*Session)(nil)
 
 // respondCall answers call c (taken from the calls in flight) with m.
-// Config.OnAnswer hears of it first, so that what it records is in place
+// Observer.OnAnswer hears of it first, so that what it records is in place
 // by the time the POST's handler has written the answer.
 func (s *Session) respondCall(c *call, m *pipeline.Message) {
-	if on := s.settings.Load().onAnswer; on != nil {
-		on(Answered{Post: c.post, Method: c.method, Target: c.target, Params: c.params,
+	if on := s.settings.Load().observer; on != nil {
+		on.OnAnswer(Answered{Post: c.post, Method: c.method, Target: c.target, Params: c.params,
 			Session: s.id, User: s.user, Started: c.start, Answer: m})
 	}
 	c.stream.respond(m)

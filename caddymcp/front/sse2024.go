@@ -89,20 +89,11 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 		defer l.Listen(false)
 	}
 	sw := startSSE(w, http.StatusOK)
-	sw.named("endpoint", []byte(sse2024Endpoint(s.publicPath(r), sess.id)))
+	sw.named("endpoint", []byte(sse2024Endpoint(s.cfg.Clients.PublicPath(r), sess.id)))
 	if sw.flush() != nil {
 		return
 	}
 	s.pump(r, sess, st, 0, sw, kick, sse2024Stream)
-}
-
-// publicPath is the escaped path the client requested r at: before any
-// rewrite in front of the handler (Config.PublicPath), else r's own.
-func (s *Server) publicPath(r *http.Request) string {
-	if s.cfg.PublicPath != nil {
-		return s.cfg.PublicPath(r)
-	}
-	return r.URL.EscapedPath()
 }
 
 // sse2024Endpoint is the URI a 2024-11-05 client POSTs to, given the escaped

@@ -517,9 +517,7 @@ func TestSSE2024BadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			mods := []func(*setup){func(s *setup) {
-				s.cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-Test-User") }
-			}}
+			mods := []func(*setup){testUser}
 			if tc.mods != nil {
 				mods = append(mods, tc.mods)
 			}

@@ -166,9 +166,7 @@ func (s *Server) requestExchange(r *http.Request, sess *Session, version string)
 		return ex // no stage reads the rest
 	}
 	ex.ClientIP = s.clientKey(r)
-	if s.cfg.Claims != nil {
-		ex.Claim = s.cfg.Claims(r)
-	}
+	ex.Claim = s.cfg.Clients.Claims(r)
 	return ex
 }
 

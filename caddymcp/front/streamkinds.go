@@ -8,7 +8,7 @@ import (
 )
 
 // ClientStream is the kind of an SSE stream a client holds open, for
-// Config.OnStream.
+// Observer.OnStream.
 type ClientStream int
 
 // The kinds of client streams.
@@ -44,14 +44,6 @@ func (k ClientStream) String() string {
 	return "unknown"
 }
 
-// streamOpen tells Config.OnStream that a stream of kind opened (delta 1)
-// or closed (-1).
-func (s *Server) streamOpen(kind ClientStream, delta int) {
-	if s.cfg.OnStream != nil {
-		s.cfg.OnStream(kind, delta)
-	}
-}
-
 // clientStreamOf is the kind of the session stream pump serves.
 func clientStreamOf(kind streamKind) ClientStream {
 	switch kind {
@@ -64,26 +56,26 @@ func clientStreamOf(kind streamKind) ClientStream {
 }
 
 // askedRequest is a 2026-07-28 request as its client sent it, for
-// Config.OnAnswer: the zero value when there is no OnAnswer.
+// Observer.OnAnswer: the zero value when there is no OnAnswer.
 type askedRequest struct {
 	m     *pipeline.Message
 	user  string
 	start time.Time
 }
 
-// asked notes request m of r for Config.OnAnswer, before the pipeline.
+// asked notes request m of r for Observer.OnAnswer, before the pipeline.
 func (s *Server) asked(r *http.Request, m *pipeline.Message) askedRequest {
-	if s.settings.onAnswer == nil {
+	if s.settings.observer == nil {
 		return askedRequest{}
 	}
 	return askedRequest{m: m, user: s.userID(r), start: time.Now()}
 }
 
-// statelessAnswered tells Config.OnAnswer how the 2026-07-28 request
+// statelessAnswered tells Observer.OnAnswer how the 2026-07-28 request
 // asked was answered (answer nil: it was not, e.g. its client left first).
 func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, answer *pipeline.Message) {
-	if on := s.settings.onAnswer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
-		on(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
+	if on := s.settings.observer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
+		on.OnAnswer(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
 			User: asked.user, Started: asked.start, Answer: answer})
 	}
 }
