@@ -175,7 +175,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 	var atShare atomic.Bool
 	conn, err := s.cfg.Upstream.Open(s.withReclaim(r.Context(), sess, &atShare), sess)
 	if err != nil {
-		sess.close("the upstream could not be opened")
+		sess.end("the upstream could not be opened")
 		var busy *upstream.BusyError
 		if errors.As(err, &busy) {
 			s.cfg.Logger.Warn("no upstream capacity for a new session", zap.Error(err))

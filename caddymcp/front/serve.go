@@ -36,11 +36,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
 	defer sess.touch()
-	kick := st.attach()
-	defer st.detach(kick)
+	takenOver := st.attach()
+	defer st.detach(takenOver)
 
 	if primesStreams(version) {
-		s.answerPrimed(w, r, sess, st, kick)
+		s.answerPrimed(w, r, sess, st, takenOver)
 		return
 	}
 	for {
@@ -72,12 +72,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		if len(res.events) > 0 || res.done || res.sse {
 			sess.publishStream(st) // its event ids name it from now on
 			sw := startSSE(w, http.StatusOK)
-			s.pump(r, sess, st, 0, sw, kick, postStream)
+			s.tail(r, sess, st, 0, sw, takenOver, postStream)
 			return
 		}
 		select {
 		case <-res.wake:
-		case <-kick:
+		case <-takenOver:
 			return
 		case <-r.Context().Done():
 			return
@@ -95,7 +95,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 // answerPrimed answers a POST of 2025-11-25 or later: in one piece when the
 // stream finishes within primeHold, else as an SSE stream that starts with
 // the priming event.
-func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, kick <-chan struct{}) {
+func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, takenOver <-chan struct{}) {
 	hold := time.NewTimer(primeHold)
 	defer hold.Stop()
 	holdC := hold.C
@@ -128,12 +128,12 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 		case <-res.wake:
 		case <-holdC:
 			waiting = false
-		case <-kick:
+		case <-takenOver:
 			return
 		case <-r.Context().Done():
 			return
 		case <-s.exit:
-			waiting = false // pump sends the handoff at once
+			waiting = false // tail sends the handoff at once
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
@@ -141,10 +141,10 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, postStream)
+	s.tail(r, sess, st, 0, sw, takenOver, postStream)
 }
 
-// streamKind tells pump which events end a stream early.
+// streamKind tells tail which events end a stream early.
 type streamKind int
 
 const (
@@ -153,10 +153,10 @@ const (
 	sse2024Stream                      // a 2024-11-05 session's stream: ends at exit, with its session
 )
 
-// pump tails st from cursor onto the client until the stream ends, the
+// tail copies st from cursor onto the client until the stream ends, the
 // client goes away, another reader takes over, or the gateway ends the
 // stream for a reload or an exit (see Server.Shutdown and Server.Exit).
-func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, kind streamKind) {
+func (s *Server) tail(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, takenOver <-chan struct{}, kind streamKind) {
 	s.streamOpen(clientStreamOf(kind), 1)
 	defer s.streamOpen(clientStreamOf(kind), -1)
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
@@ -183,7 +183,7 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 		}
 		select {
 		case <-res.wake:
-		case <-kick:
+		case <-takenOver:
 			return
 		case <-r.Context().Done():
 			return
@@ -286,8 +286,8 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
 	defer sess.touch()
-	kick := st.attach()
-	defer st.detach(kick)
+	takenOver := st.attach()
+	defer st.detach(takenOver)
 	if index == getStreamIndex {
 		// An upstream that holds a stream of its own for unrelated
 		// messages (HTTP) holds it only while a client listens.
@@ -319,5 +319,5 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if index == getStreamIndex {
 		kind = standaloneStream
 	}
-	s.pump(r, sess, st, cursor, sw, kick, kind)
+	s.tail(r, sess, st, cursor, sw, takenOver, kind)
 }

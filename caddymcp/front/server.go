@@ -261,6 +261,6 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	sess.close("the client ended the session (DELETE)")
+	sess.end("the client ended the session (DELETE)")
 	w.WriteHeader(http.StatusNoContent)
 }

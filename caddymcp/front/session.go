@@ -417,7 +417,7 @@ func (s *Session) deliverOn(m *pipeline.Message, related json.RawMessage) {
 			if m.Error != nil {
 				// The session ends before the answer goes out, so the
 				// client's next request already finds it gone.
-				s.closeAfter("the upstream MCP server refused initialize", func() { s.respondCall(c, m) })
+				s.endWith("the upstream MCP server refused initialize", func() { s.respondCall(c, m) })
 				return
 			}
 			if v := m.ResultProtocolVersion(); v != "" {
@@ -467,35 +467,36 @@ func (s *Session) route(m *pipeline.Message, related json.RawMessage) *stream {
 
 // Closed ends the session when the server side ended (upstream.Receiver).
 func (s *Session) Closed(err error) {
-	if s.settings.Load().chain.Len() > 0 && s.closeAfterOutbound(err) {
+	if s.settings.Load().chain.Len() > 0 && s.endAfterOutbound(err) {
 		return // the outbound worker ends the session after what it still has (stages.go)
 	}
-	s.closedNow(err)
+	s.endUpstreamGone(err)
 }
 
-// closedNow is Closed once the server's messages before it are delivered.
-func (s *Session) closedNow(err error) {
+// endUpstreamGone is Closed once the server's messages before it are
+// delivered: the session ends with the upstream's failure as its reason.
+func (s *Session) endUpstreamGone(err error) {
 	set := s.settings.Load()
 	reason, data := publicFailure(set.logger, set.verboseErrors, "the upstream MCP server ended; initialize a new session",
 		"upstream MCP server ended; closing its session", err, zap.String("session", s.id))
 	s.mu.Lock()
 	s.endData = &data
 	s.mu.Unlock()
-	s.close(reason)
+	s.end(reason)
 }
 
-// close ends the session: requests in flight are answered with an error,
+// end ends the session: requests in flight are answered with an error,
 // streams end, the upstream connection closes, and the id is forgotten, so
 // the client's next request gets 404 and it initializes again.
-func (s *Session) close(reason string) { s.closeAfter(reason, nil) }
+func (s *Session) end(reason string) { s.endWith(reason, nil) }
 
-// closeAfter is close with a last word: last runs once the session counts as
+// endWith is end with a last word: last runs once the session counts as
 // ended (no request finds it any more) and before its streams close.
-func (s *Session) closeAfter(reason string, last func()) { s.end(reason, nil, last) }
+func (s *Session) endWith(reason string, last func()) { s.endIf(reason, nil, last) }
 
-// end ends the session, if only (checked under the session's lock) is nil
-// or holds, and reports whether it did; last is closeAfter's.
-func (s *Session) end(reason string, only func() bool, last func()) bool {
+// endIf ends the session if only (checked under the session's lock) is nil
+// or holds, and reports whether it did; last is endWith's.
+func (s *Session) endIf(reason string, only func() bool, last func()) bool {
 	s.mu.Lock()
 	if s.closed || (only != nil && !only()) {
 		s.mu.Unlock()

@@ -72,7 +72,7 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 	if !s.startSession(w, r, sess, nil) {
 		return
 	}
-	defer sess.close("its 2024-11-05 SSE stream ended (the client left, or the gateway is exiting)")
+	defer sess.end("its 2024-11-05 SSE stream ended (the client left, or the gateway is exiting)")
 	log := s.cfg.Logger.With(zap.String("session", sess.id))
 	log.Debug("opened a 2024-11-05 HTTP+SSE session")
 	defer log.Debug("the 2024-11-05 HTTP+SSE session ended")
@@ -80,8 +80,8 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 	st := sess.stream(getStreamIndex)
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
-	kick := st.attach()
-	defer st.detach(kick)
+	takenOver := st.attach()
+	defer st.detach(takenOver)
 	// An upstream that holds a stream of its own for unrelated messages
 	// (HTTP) holds it while the client listens: here, for the whole session.
 	if l, ok := sess.upstream().(upstream.Listener); ok {
@@ -93,7 +93,7 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, sse2024Stream)
+	s.tail(r, sess, st, 0, sw, takenOver, sse2024Stream)
 }
 
 // sse2024Endpoint is the URI a 2024-11-05 client POSTs to, given the escaped

@@ -37,10 +37,10 @@ type outbound struct {
 	isEnd   bool
 }
 
-// closeAfterOutbound queues the upstream's end behind the server messages
+// endAfterOutbound queues the upstream's end behind the server messages
 // the worker still has, so that a server that answers and exits is heard
 // first; false if the session ended already.
-func (s *Session) closeAfterOutbound(err error) bool {
+func (s *Session) endAfterOutbound(err error) bool {
 	p := s.pipelineOf()
 	if p == nil {
 		return false
@@ -92,7 +92,7 @@ func (s *Session) runOutbound(p *sessionPipeline) {
 		select {
 		case o := <-p.queue:
 			if o.isEnd {
-				s.closedNow(o.closed)
+				s.endUpstreamGone(o.closed)
 				return
 			}
 			s.outboundStages(p, o.m, o.related)

@@ -138,11 +138,12 @@ func (s *stream) attach() <-chan struct{} {
 	return s.reader
 }
 
-// detach gives up the reader role if kick is still the current one.
-func (s *stream) detach(kick <-chan struct{}) {
+// detach gives up the reader role if takenOver (what its attach returned)
+// is still the current one.
+func (s *stream) detach(takenOver <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.reader != nil && (<-chan struct{})(s.reader) == kick {
+	if s.reader != nil && (<-chan struct{})(s.reader) == takenOver {
 		s.reader = nil
 	}
 }

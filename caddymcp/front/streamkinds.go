@@ -44,7 +44,7 @@ func (k ClientStream) String() string {
 	return "unknown"
 }
 
-// clientStreamOf is the kind of the session stream pump serves.
+// clientStreamOf is the kind of the session stream tail serves.
 func clientStreamOf(kind streamKind) ClientStream {
 	switch kind {
 	case standaloneStream:
