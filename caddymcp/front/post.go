@@ -82,17 +82,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		s.initialize(w, r, msgs[0], &info)
 		return
 	}
-	id := r.Header.Get("Mcp-Session-Id")
-	if id == "" {
-		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
-			"Bad Request: Mcp-Session-Id header is required (send initialize first to get a session)")
-		return
-	}
-	sess := s.lookupSession(w, r, id, false)
-	if sess == nil {
-		return
-	}
-	version, ok := requestVersion(w, sess, headerVersion, batch)
+	sess, version, ok := s.postSession(w, r, r.Header.Get("Mcp-Session-Id"), false, msgs, batch, headerVersion)
 	if !ok {
 		return
 	}
@@ -107,6 +97,26 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.dispatch(w, r, sess, msgs, version)
+}
+
+// postSession is the prologue of a POST to a session of either transport
+// (sse2024: the 2024-11-05 one, which names it in the query): the session
+// id it names, the session (lookupSession) and the revision it is served at
+// (requestVersion). When ok is false it has answered the client.
+func (s *Server) postSession(w http.ResponseWriter, r *http.Request, id string, sse2024 bool, msgs []*pipeline.Message, batch bool, headerVersion string) (sess *Session, version string, ok bool) {
+	if id == "" {
+		msg := "Bad Request: Mcp-Session-Id header is required (send initialize first to get a session)"
+		if sse2024 {
+			msg = "Bad Request: the sessionId query parameter is empty; POST to the URI of the SSE stream's endpoint event"
+		}
+		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest, msg)
+		return nil, "", false
+	}
+	if sess = s.lookupSession(w, r, id, sse2024); sess == nil {
+		return nil, "", false
+	}
+	version, ok = requestVersion(w, sess, headerVersion, batch)
+	return sess, version, ok
 }
 
 // requestVersion is the revision a session request is served at: its

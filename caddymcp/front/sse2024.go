@@ -110,16 +110,7 @@ func sse2024Endpoint(path, id string) string {
 // checked and parsed by servePost. Its answer is 202; replies take the
 // session's event stream.
 func (s *Server) serveSSE2024Post(w http.ResponseWriter, r *http.Request, id string, msgs []*pipeline.Message, batch bool, headerVersion string) {
-	if id == "" {
-		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
-			"Bad Request: the sessionId query parameter is empty; POST to the URI of the SSE stream's endpoint event")
-		return
-	}
-	sess := s.lookupSession(w, r, id, true)
-	if sess == nil {
-		return
-	}
-	version, ok := requestVersion(w, sess, headerVersion, batch)
+	sess, version, ok := s.postSession(w, r, id, true, msgs, batch, headerVersion)
 	if !ok {
 		return
 	}
