@@ -48,21 +48,6 @@ func newSSE2024Session(store *Store, user string, settings *sessionSettings) *Se
 	return sess
 }
 
-// requestStream returns the stream that carries the responses to the
-// requests of one POST: a new POST stream (published at once when the
-// answer is sure to be a stream), or a 2024-11-05 session's GET stream.
-func (s *Session) requestStream(published bool) (*stream, error) {
-	if !s.sse2024 {
-		return s.addPostStream(published)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errSessionClosed
-	}
-	return s.streams[getStreamIndex], nil
-}
-
 // serveSSE2024Get opens a 2024-11-05 session and serves its event stream until
 // the client goes away, the session ends, or the process exits. The stream
 // stays with this configuration at a reload: its client could not resume

@@ -39,7 +39,7 @@ type stream struct {
 	reader    chan struct{} // closed to tell the current reader to yield
 	delivered uint64        // highest seq written to some reader
 	evicted   uint64        // events evicted before any reader wrote them
-	sse       bool          // a stage holds a request of this stream: answer it as SSE at once (stages.go)
+	sse       bool          // a stage holds a request of this stream: answer it as SSE at once (stages_inbound.go)
 
 	budget   *replayBudget // the store's bound on all buffers; nil: none
 	charged  bool          // registered with budget
