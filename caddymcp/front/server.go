@@ -3,7 +3,16 @@
 // replay buffers and resumable SSE streams, and on the same endpoint the
 // 2024-11-05 HTTP+SSE transport for old clients (sse2024.go). It is plain Go
 // (no Caddy): the Caddy face builds a Server from configuration and calls
-// ServeHTTP.
+// ServeHTTP; the Server asks it who a request's client is and tells it what
+// happened through two interfaces, Clients and Observer (hooks.go).
+//
+// The path of a request: ServeHTTP (server.go) checks Host and Origin and
+// hands a POST to post.go, a GET to get.go; a POST of the 2026-07-28
+// revision goes to stateless*.go, one of a 2024-11-05 session to sse2024.go,
+// the others to their Session (session*.go) through the client-side stages
+// (stages_inbound.go) and the upstream; the server's messages come back
+// through the outbound stages (stages_outbound.go) onto the session's
+// streams (stream.go), which answer.go writes to the client.
 package front
 
 import (

@@ -12,8 +12,8 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// Tests of the GET that opens a 2024-11-05 session (sse2024.go): what it
-// accepts, what it refuses, and the endpoint event it starts with.
+// Tests of what the 2024-11-05 transport (sse2024.go) accepts and refuses,
+// and of the endpoint event its GET starts with.
 
 // TestSSE2024Accept: a legacy POST is answered 202 whatever it accepts; a
 // GET without session that does not accept text/event-stream opens nothing.
