@@ -30,7 +30,6 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
-	"github.com/caddy-mcp/caddy-mcp/tape"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
@@ -153,9 +152,6 @@ type Handler struct {
 	metrics    *endpointMetrics
 	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
 	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
-
-	calls        *mcpstate.CallLog // the endpoint's recent tool calls (mcpstate/calls.go); nil when not observing
-	callRedactor *tape.Redactor    // what its tapes redact, applied when the calls are read
 }
 
 // CaddyModule returns the Caddy module information.
@@ -271,10 +267,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 		ReplayEvents:   h.ReplayEvents,
 		ReplayBytes:    h.ReplayBytes,
 		MaxInFlight:    h.MaxInFlight,
-		UserID:         userID,
-		ClientKey:      clientIP,
-		Claims:         userClaims,
-		PublicPath:     originalPath,
+		Clients:        caddyClients{},
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
 		Watch:          h.watch,
@@ -283,17 +276,16 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 	}
 }
 
-// observe adds to cfg the hooks that publish each request's placeholders,
-// log the endpoint's recent tool calls and count its streams.
+// observe gives cfg the observer that publishes each request's
+// placeholders, logs the endpoint's recent tool calls and counts its
+// streams.
 func (h *Handler) observe(cfg *front.Config, entry *mcpstate.StoreEntry) error {
-	cfg.OnRequest = mcphttp.PublishRequestInfo
-	cfg.OnAnswer = h.onAnswer
-	h.calls = entry.Calls
+	obs := &observer{metrics: h.metrics, calls: entry.Calls}
 	var err error
-	if h.callRedactor, err = callRedactor(h.Record); err != nil {
+	if obs.redactor, err = callRedactor(h.Record); err != nil {
 		return err
 	}
-	cfg.OnStream = h.metrics.onStream
+	cfg.Observer = obs
 	return nil
 }
 
@@ -326,33 +318,6 @@ func (h *Handler) validateSettings() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// userID is the authenticated user Caddy's auth handlers set, if any.
-func userID(r *http.Request) string {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return ""
-	}
-	v, _ := repl.GetString("http.auth.user.id")
-	return v
-}
-
-// clientIP is the client's address as Caddy determined it (honouring
-// trusted_proxies), which bounds the 2026-07-28 requests a client has in
-// flight.
-func clientIP(r *http.Request) string {
-	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	return ip
-}
-
-// originalPath is the escaped path the client requested, before rewrites
-// such as handle_path's prefix strip.
-func originalPath(r *http.Request) string {
-	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
-		return or.URL.EscapedPath()
-	}
-	return r.URL.EscapedPath()
 }
 
 // Validate checks the configuration after provisioning.

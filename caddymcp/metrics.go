@@ -171,7 +171,7 @@ func (m *endpointMetrics) observe(method string, status int, rpcError bool, took
 	mm.duration.Observe(took.Seconds())
 }
 
-// onStream is front.Config.OnStream for the endpoint.
+// onStream counts a client stream opened (delta 1) or closed (-1).
 func (m *endpointMetrics) onStream(kind front.ClientStream, delta int) {
 	m.streams[kind].Add(float64(delta))
 }

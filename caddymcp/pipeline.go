@@ -2,7 +2,6 @@ package caddymcp
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -89,14 +88,4 @@ func namedStage(s pipeline.Stage) pipeline.Stage {
 		return stageName{Stage: s, name: mod.CaddyModule().ID.Name()}
 	}
 	return s
-}
-
-// userClaims looks up the authenticated user's claims of a request as
-// Caddy's authentication set them ({http.auth.user.<name>}), for stages.
-func userClaims(r *http.Request) func(name string) (string, bool) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return nil
-	}
-	return func(name string) (string, bool) { return repl.GetString("http.auth.user." + name) }
 }

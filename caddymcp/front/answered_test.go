@@ -15,20 +15,20 @@ type answeredCopy struct {
 	started                                       time.Time
 }
 
-// collectAnswered is a Config.OnAnswer that sends a copy of each tools/call
+// collectAnswered is an Observer.OnAnswer that sends a copy of each tools/call
 // answer on the returned channel.
 func collectAnswered(cfg *Config) <-chan answeredCopy {
 	ch := make(chan answeredCopy, 16)
-	cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-Test-User") }
-	cfg.OnAnswer = func(a Answered) {
+	cfg.Clients = headerUsers
+	cfg.Observer = testObserver{onAnswer: func(a Answered) {
 		if a.Method == "tools/call" {
 			ch <- answeredCopy{a.Method, a.Target, string(a.Params), a.Session, a.User, string(a.Answer.Result), a.Started}
 		}
-	}
+	}}
 	return ch
 }
 
-// TestOnAnswerTellsWhatWasAsked: Config.OnAnswer hears a tools/call's
+// TestOnAnswerTellsWhatWasAsked: Observer.OnAnswer hears a tools/call's
 // tool, params as sent, session (none for 2026-07-28), user and start,
 // with the answer, at 2025-06-18 in a session and at 2026-07-28 stateless.
 func TestOnAnswerTellsWhatWasAsked(t *testing.T) {

@@ -52,11 +52,3 @@ func writeFailure(w http.ResponseWriter, status int, id json.RawMessage, code in
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
-
-// failWith answers an in-flight request with the error response m (fail
-// with an error data object).
-func (s *Session) failWith(key string, m *pipeline.Message) {
-	if c := s.takeCall(key); c != nil {
-		s.answerGateway(c, m)
-	}
-}

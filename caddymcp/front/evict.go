@@ -99,7 +99,7 @@ func (s *Session) evictIfIdle(bound string, listening bool) bool {
 	if listening {
 		reason = "ended by the gateway to make room for a new session (" + bound + " reached): its client held more than its fair share"
 	}
-	return s.end(reason, func() bool {
+	return s.endIf(reason, func() bool {
 		return s.conn != nil && len(s.inflight) == 0 && (listening || s.readers.Load() == 0) &&
 			!s.spared(time.Now().UnixNano())
 	}, nil)

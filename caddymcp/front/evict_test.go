@@ -24,7 +24,7 @@ func (h *harness) initializeAs(t testing.TB, user string) string {
 }
 
 func testUser(s *setup) {
-	s.cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-Test-User") }
+	s.cfg.Clients = headerUsers
 }
 
 // busyBy makes session sid of user busy the way a client keeps it: a

@@ -332,9 +332,7 @@ func TestForeignOriginOnEveryMethod(t *testing.T) {
 // created it.
 func TestSessionBoundToUser(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(s *setup) {
-		s.cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-Test-User") }
-	})
+	h := newHarness(t, testUser)
 	rp := h.do(t, req{user: "alice", body: initBody(Version20250618)})
 	wantStatus(t, rp, http.StatusOK)
 	sid := rp.header.Get("Mcp-Session-Id")

@@ -83,17 +83,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		s.initialize(w, r, msgs[0], &info)
 		return
 	}
-	id := r.Header.Get("Mcp-Session-Id")
-	if id == "" {
-		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
-			"Bad Request: Mcp-Session-Id header is required (send initialize first to get a session)")
-		return
-	}
-	sess := s.lookupSession(w, r, id, false)
-	if sess == nil {
-		return
-	}
-	version, ok := requestVersion(w, sess, headerVersion, batch)
+	sess, version, ok := s.postSession(w, r, r.Header.Get("Mcp-Session-Id"), false, msgs, batch, headerVersion)
 	if !ok {
 		return
 	}
@@ -108,6 +98,26 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.dispatch(w, r, sess, msgs, version)
+}
+
+// postSession is the prologue of a POST to a session of either transport
+// (sse2024: the 2024-11-05 one, which names it in the query): the session
+// id it names, the session (lookupSession) and the revision it is served at
+// (requestVersion). When ok is false it has answered the client.
+func (s *Server) postSession(w http.ResponseWriter, r *http.Request, id string, sse2024 bool, msgs []*pipeline.Message, batch bool, headerVersion string) (sess *Session, version string, ok bool) {
+	if id == "" {
+		msg := "Bad Request: Mcp-Session-Id header is required (send initialize first to get a session)"
+		if sse2024 {
+			msg = "Bad Request: the sessionId query parameter is empty; POST to the URI of the SSE stream's endpoint event"
+		}
+		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest, msg)
+		return nil, "", false
+	}
+	if sess = s.lookupSession(w, r, id, sse2024); sess == nil {
+		return nil, "", false
+	}
+	version, ok = requestVersion(w, sess, headerVersion, batch)
+	return sess, version, ok
 }
 
 // requestVersion is the revision a session request is served at: its
@@ -145,9 +155,7 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 	requested := m.ParamsProtocolVersion()
 	sess := newSession(s.cfg.Store, s.userID(r), s.settings, requested)
 	sess.clientIP = s.clientKey(r)
-	if s.cfg.Claims != nil {
-		sess.claim = s.cfg.Claims(r)
-	}
+	sess.claim = s.cfg.Clients.Claims(r)
 	if !s.startSession(w, r, sess, m.ID) {
 		return
 	}
@@ -178,7 +186,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *Sess
 	var atShare atomic.Bool
 	conn, err := s.cfg.Upstream.Open(s.withReclaim(r.Context(), sess, &atShare), sess)
 	if err != nil {
-		sess.close("the upstream could not be opened")
+		sess.end("the upstream could not be opened")
 		var busy *upstream.BusyError
 		if errors.As(err, &busy) {
 			s.cfg.Logger.Warn("no upstream capacity for a new session", zap.Error(err))

@@ -67,10 +67,3 @@ func DescribeRequest(r *http.Request, msgs []*pipeline.Message, batch bool) Requ
 	}
 	return info
 }
-
-// describe hands the description of a request to Config.OnRequest, if set.
-func (s *Server) describe(r *http.Request, info *RequestInfo) {
-	if s.cfg.OnRequest != nil {
-		s.cfg.OnRequest(r, info)
-	}
-}

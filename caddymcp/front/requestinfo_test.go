@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// infoLog records what Config.OnRequest is told, by X-Test-Tag.
+// infoLog records what Observer.OnRequest is told, by X-Test-Tag.
 type infoLog struct {
 	mu   sync.Mutex
 	last map[string]RequestInfo
@@ -33,7 +33,7 @@ func (l *infoLog) get(tag string) (RequestInfo, int) {
 func TestOnRequestDescribesEachPost(t *testing.T) {
 	t.Parallel()
 	log := &infoLog{last: map[string]RequestInfo{}, seen: map[string]int{}}
-	h := newHarness(t, func(s *setup) { s.cfg.OnRequest = log.record })
+	h := newHarness(t, func(s *setup) { s.cfg.Observer = testObserver{onRequest: log.record} })
 
 	rp := h.do(t, req{body: initBody(Version20250618), tag: "init"})
 	wantStatus(t, rp, http.StatusOK)

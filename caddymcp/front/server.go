@@ -3,12 +3,20 @@
 // replay buffers and resumable SSE streams, and on the same endpoint the
 // 2024-11-05 HTTP+SSE transport for old clients (sse2024.go). It is plain Go
 // (no Caddy): the Caddy face builds a Server from configuration and calls
-// ServeHTTP.
+// ServeHTTP; the Server asks it who a request's client is and tells it what
+// happened through two interfaces, Clients and Observer (hooks.go).
+//
+// The path of a request: ServeHTTP (server.go) checks Host and Origin and
+// hands a POST to post.go, a GET to get.go; a POST of the 2026-07-28
+// revision goes to stateless*.go, one of a 2024-11-05 session to sse2024.go,
+// the others to their Session (session*.go) through the client-side stages
+// (stages_inbound.go) and the upstream; the server's messages come back
+// through the outbound stages (stages_outbound.go) onto the session's
+// streams (stream.go), which answer.go writes to the client.
 package front
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -61,39 +69,10 @@ type Config struct {
 	// across all clients (0: the default, DefaultMaxListens); each client
 	// may hold DefaultMaxListensPerClient of them.
 	MaxListens int
-	// UserID returns the authenticated user of a request ("" if none);
-	// sessions are bound to the user that created them.
-	UserID func(*http.Request) string
-	// Claims returns the lookup of the authenticated user's claims for a
-	// request (name → value, as Caddy's auth set {http.auth.user.<name>}),
-	// which pipeline stages see; nil means none.
-	Claims func(*http.Request) func(name string) (string, bool)
-	// ClientKey names the client of a request without a session (2026-07-28),
-	// for the bound on its requests in flight; "" falls back to the
-	// connection's remote address.
-	ClientKey func(*http.Request) string
-	// PublicPath returns the escaped path a request was sent to, before any
-	// rewrite in front of the server (such as a stripped path prefix), for
-	// the 2024-11-05 endpoint event that tells a client where to POST; nil
-	// means the request's own path.
-	PublicPath func(*http.Request) string
-	// OnRequest, if set, is told what each parsed POST asks (for
-	// placeholders and log fields), before anything is answered; it is
-	// told again when the session or revision becomes known later. It runs
-	// on the request's goroutine and must not keep info.
-	OnRequest func(r *http.Request, info *RequestInfo)
-	// OnAnswer, if set, is told of the answer each request gets — the
-	// server's, a pipeline stage's, or the gateway's own error — with what
-	// the request asked (see Answered). It runs on whatever goroutine
-	// answers, must be quick, and must keep neither a.Params nor a.Answer
-	// (copy what it keeps). For a stateless (2026-07-28) request a.Post is
-	// the request's own writer and the call is told before its handler
-	// returns.
-	OnAnswer func(a Answered)
-	// OnStream, if set, is told when a client's SSE stream opens (delta 1)
-	// and closes (-1), with its kind. It runs on the stream's goroutine
-	// and must be quick.
-	OnStream func(kind ClientStream, delta int)
+	// Clients tells who sent a request; nil: NoClients.
+	Clients Clients
+	// Observer is told what the Server does; nil: nobody.
+	Observer Observer
 	// HeldProgressInterval is how often the client of a request a stage
 	// holds hears notifications/progress, when it gave a progressToken
 	// (0: DefaultHeldProgressInterval).
@@ -110,31 +89,6 @@ type Config struct {
 	// POST spelling one of them in another case only is refused, since a
 	// Go server would read it and the rules would not. nil: the protocol's.
 	Watch *pipeline.Watch
-}
-
-// Answered is what Config.OnAnswer is told of one answered request.
-type Answered struct {
-	// Post is the writer of the POST that carried the request (whose
-	// handler may have returned already).
-	Post http.ResponseWriter
-	// Method is the request's method.
-	Method string
-	// Target is what the request names (pipeline.Message.Target): the
-	// tool of a tools/call.
-	Target string
-	// Params is the request's params as its client sent them (nil if it
-	// had none). It aliases the request's bytes: copy what is kept.
-	Params json.RawMessage
-	// Session is the session id the client holds; "" for a stateless
-	// (2026-07-28) request.
-	Session string
-	// User is the authenticated user of the request ("" if none).
-	User string
-	// Started is when the gateway took the request, before the pipeline
-	// (a held request's time held is in its duration).
-	Started time.Time
-	// Answer is the response the client gets.
-	Answer *pipeline.Message
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an
@@ -183,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.Clients == nil {
+		cfg.Clients = NoClients{}
+	}
 	exitCtx, exitStop := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg,
@@ -193,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 			maxInFlight:    cfg.MaxInFlight,
 			logger:         cfg.Logger,
 			verboseErrors:  cfg.VerboseErrors,
-			onAnswer:       cfg.OnAnswer,
+			observer:       cfg.Observer,
 			heldProgress:   cfg.HeldProgressInterval,
 		},
 		shutdown: make(chan struct{}),
@@ -297,13 +254,6 @@ func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string
 	return sess
 }
 
-func (s *Server) userID(r *http.Request) string {
-	if s.cfg.UserID == nil {
-		return ""
-	}
-	return s.cfg.UserID(r)
-}
-
 // serveDelete ends a session.
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	if isStatelessVersion(r.Header.Get("Mcp-Protocol-Version")) {
@@ -320,6 +270,6 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	sess.close("the client ended the session (DELETE)")
+	sess.end("the client ended the session (DELETE)")
 	w.WriteHeader(http.StatusNoContent)
 }

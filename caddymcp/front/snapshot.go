@@ -81,7 +81,7 @@ func (st *Store) End(id, reason string) bool {
 	if s == nil {
 		return false
 	}
-	return s.end(reason, nil, nil)
+	return s.endIf(reason, nil, nil)
 }
 
 // info copies the session's state; ok is false once it has ended.

@@ -49,21 +49,6 @@ func newSSE2024Session(store *Store, user string, settings *sessionSettings) *Se
 	return sess
 }
 
-// requestStream returns the stream that carries the responses to the
-// requests of one POST: a new POST stream (published at once when the
-// answer is sure to be a stream), or a 2024-11-05 session's GET stream.
-func (s *Session) requestStream(published bool) (*stream, error) {
-	if !s.sse2024 {
-		return s.addPostStream(published)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errSessionClosed
-	}
-	return s.streams[getStreamIndex], nil
-}
-
 // serveSSE2024Get opens a 2024-11-05 session and serves its event stream until
 // the client goes away, the session ends, or the process exits. The stream
 // stays with this configuration at a reload: its client could not resume
@@ -73,7 +58,7 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 	if !s.startSession(w, r, sess, nil) {
 		return
 	}
-	defer sess.close("its 2024-11-05 SSE stream ended (the client left, or the gateway is exiting)")
+	defer sess.end("its 2024-11-05 SSE stream ended (the client left, or the gateway is exiting)")
 	log := s.cfg.Logger.With(zap.String("session", sess.id))
 	log.Debug("opened a 2024-11-05 HTTP+SSE session")
 	defer log.Debug("the 2024-11-05 HTTP+SSE session ended")
@@ -81,8 +66,8 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 	st := sess.stream(getStreamIndex)
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
-	kick := st.attach()
-	defer st.detach(kick)
+	takenOver := st.attach()
+	defer st.detach(takenOver)
 	// An upstream that holds a stream of its own for unrelated messages
 	// (HTTP) holds it while the client listens: here, for the whole session.
 	if l, ok := sess.upstream().(upstream.Listener); ok {
@@ -90,20 +75,11 @@ func (s *Server) serveSSE2024Get(w http.ResponseWriter, r *http.Request) {
 		defer l.Listen(false)
 	}
 	sw := startSSE(w, http.StatusOK)
-	sw.named("endpoint", []byte(sse2024Endpoint(s.publicPath(r), sess.id)))
+	sw.named("endpoint", []byte(sse2024Endpoint(s.cfg.Clients.PublicPath(r), sess.id)))
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, sse2024Stream)
-}
-
-// publicPath is the escaped path the client requested r at: before any
-// rewrite in front of the handler (Config.PublicPath), else r's own.
-func (s *Server) publicPath(r *http.Request) string {
-	if s.cfg.PublicPath != nil {
-		return s.cfg.PublicPath(r)
-	}
-	return r.URL.EscapedPath()
+	s.tail(r, sess, st, 0, sw, takenOver, sse2024Stream)
 }
 
 // sse2024Endpoint is the URI a 2024-11-05 client POSTs to, given the escaped
@@ -120,16 +96,7 @@ func sse2024Endpoint(path, id string) string {
 // checked and parsed by servePost. Its answer is 202; replies take the
 // session's event stream.
 func (s *Server) serveSSE2024Post(w http.ResponseWriter, r *http.Request, id string, msgs []*pipeline.Message, batch bool, headerVersion string) {
-	if id == "" {
-		writeError(w, http.StatusBadRequest, firstID(msgs), pipeline.CodeInvalidRequest,
-			"Bad Request: the sessionId query parameter is empty; POST to the URI of the SSE stream's endpoint event")
-		return
-	}
-	sess := s.lookupSession(w, r, id, true)
-	if sess == nil {
-		return
-	}
-	version, ok := requestVersion(w, sess, headerVersion, batch)
+	sess, version, ok := s.postSession(w, r, id, true, msgs, batch, headerVersion)
 	if !ok {
 		return
 	}

@@ -70,9 +70,9 @@ func TestPipelineHeldRequest(t *testing.T) {
 	h := newHarness(t, func(s *setup) {
 		s.cfg.Chain = pipeline.NewChain(stage)
 		s.cfg.RequestTimeout = timeout
-		s.cfg.Claims = func(*http.Request) func(string) (string, bool) {
+		s.cfg.Clients = testClients{claims: func(*http.Request) func(string) (string, bool) {
 			return func(name string) (string, bool) { return "claim:" + name, true }
-		}
+		}}
 	})
 	sid := h.initialize(t, Version20250618)
 	c := h.up.conn(t, 0)

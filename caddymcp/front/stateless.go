@@ -329,7 +329,7 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 		}
 	}()
 	// However the handler leaves, the call ends before it returns, and
-	// Config.OnAnswer hears how it ended.
+	// Observer.OnAnswer hears how it ended.
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -418,17 +418,6 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 			return
 		}
 	}
-}
-
-// clientKey names the client of a 2026 request, the key that bounds its
-// requests in flight (they have no session).
-func (s *Server) clientKey(r *http.Request) string {
-	if s.cfg.ClientKey != nil {
-		if k := s.cfg.ClientKey(r); k != "" {
-			return k
-		}
-	}
-	return clientAddr(r)
 }
 
 // clientAddr is the host of the connection's remote address.

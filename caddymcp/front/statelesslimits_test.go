@@ -91,7 +91,7 @@ func statelessBody(id int, method, params string) string {
 // client, and subscriptions/listen streams have bounds of their own, so
 // open listens never starve a client's calls.
 func TestStatelessBounds(t *testing.T) {
-	byHeader := func(r *http.Request) string { return r.Header.Get("X-Test-Client") }
+	byHeader := testClients{key: func(r *http.Request) string { return r.Header.Get("X-Test-Client") }}
 	hold := statelessBody(1, "tools/call", `"name":"hold"`)
 	echo := statelessBody(2, "tools/call", `"name":"echo"`)
 	listen := statelessBody(3, "subscriptions/listen", `"notifications":{"toolsListChanged":true}`)
@@ -99,7 +99,7 @@ func TestStatelessBounds(t *testing.T) {
 	t.Run("all clients together", func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
-		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader, MaxStatelessInFlight: 2}, holdingCall(release))
+		ts, _ := newStatelessServerWith(t, Config{Clients: byHeader, MaxStatelessInFlight: 2}, holdingCall(release))
 		openHeld(t, ts.URL, "a", "tools/call", hold)
 		openHeld(t, ts.URL, "b", "tools/call", hold)
 		status, retry, body := post(t, ts.URL, "c", "tools/call", echo)
@@ -108,7 +108,7 @@ func TestStatelessBounds(t *testing.T) {
 		}
 	})
 	t.Run("listens beside calls", func(t *testing.T) {
-		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader, MaxInFlight: 2}, holdingCall(nil))
+		ts, _ := newStatelessServerWith(t, Config{Clients: byHeader, MaxInFlight: 2}, holdingCall(nil))
 		for range 3 {
 			openHeld(t, ts.URL, "a", "subscriptions/listen", listen)
 		}
@@ -119,7 +119,7 @@ func TestStatelessBounds(t *testing.T) {
 		}
 	})
 	t.Run("listens per client", func(t *testing.T) {
-		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader}, holdingCall(nil))
+		ts, _ := newStatelessServerWith(t, Config{Clients: byHeader}, holdingCall(nil))
 		var held []io.Closer
 		for range DefaultMaxListensPerClient {
 			held = append(held, openHeld(t, ts.URL, "a", "subscriptions/listen", listen))
@@ -141,7 +141,7 @@ func TestStatelessBounds(t *testing.T) {
 		})
 	})
 	t.Run("listens in all", func(t *testing.T) {
-		ts, _ := newStatelessServerWith(t, Config{ClientKey: byHeader, MaxListens: 2}, holdingCall(nil))
+		ts, _ := newStatelessServerWith(t, Config{Clients: byHeader, MaxListens: 2}, holdingCall(nil))
 		openHeld(t, ts.URL, "a", "subscriptions/listen", listen)
 		openHeld(t, ts.URL, "b", "subscriptions/listen", listen)
 		status, retry, _ := post(t, ts.URL, "c", "subscriptions/listen", listen)

@@ -16,9 +16,7 @@ func (s *Server) statelessExchange(r *http.Request) *pipeline.Exchange {
 	}
 	ex.User = s.userID(r)
 	ex.ClientIP = s.clientKey(r)
-	if s.cfg.Claims != nil {
-		ex.Claim = s.cfg.Claims(r)
-	}
+	ex.Claim = s.cfg.Clients.Claims(r)
 	return ex
 }
 

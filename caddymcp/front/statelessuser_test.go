@@ -29,7 +29,7 @@ func newStatelessServerWith(t *testing.T, cfg Config, call func(context.Context,
 // TestStatelessPassesUser: the authenticated user of a 2026-07-28 request
 // reaches the upstream, which partitions shared processes by it.
 func TestStatelessPassesUser(t *testing.T) {
-	ts, fake := newStatelessServerWith(t, Config{UserID: func(r *http.Request) string { return r.Header.Get("X-Test-User") }}, echoCall)
+	ts, fake := newStatelessServerWith(t, Config{Clients: headerUsers}, echoCall)
 	call := `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{` + statelessMeta + `}}`
 	for _, user := range []string{"alice", ""} {
 		resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, call, map[string]string{"Mcp-Method": "tools/list", "X-Test-User": user}))

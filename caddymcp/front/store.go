@@ -187,7 +187,7 @@ func (st *Store) reap() {
 			}
 			for _, s := range st.idleSessions(now.Add(-idle).UnixNano()) {
 				st.logger.Debug("closing idle session", zap.String("session", s.id))
-				s.close("idle for longer than session_idle_timeout (" + idle.String() + ")")
+				s.end("idle for longer than session_idle_timeout (" + idle.String() + ")")
 			}
 		}
 	}
@@ -227,7 +227,7 @@ func (st *Store) Close(reason string) {
 	}
 	st.mu.Unlock()
 	for _, s := range sessions {
-		s.close(reason)
+		s.end(reason)
 	}
 	close(st.stop)
 	st.wg.Wait()

@@ -39,7 +39,7 @@ type stream struct {
 	reader    chan struct{} // closed to tell the current reader to yield
 	delivered uint64        // highest seq written to some reader
 	evicted   uint64        // events evicted before any reader wrote them
-	sse       bool          // a stage holds a request of this stream: answer it as SSE at once (stages.go)
+	sse       bool          // a stage holds a request of this stream: answer it as SSE at once (stages_inbound.go)
 
 	budget   *replayBudget // the store's bound on all buffers; nil: none
 	charged  bool          // registered with budget
@@ -138,11 +138,12 @@ func (s *stream) attach() <-chan struct{} {
 	return s.reader
 }
 
-// detach gives up the reader role if kick is still the current one.
-func (s *stream) detach(kick <-chan struct{}) {
+// detach gives up the reader role if takenOver (what its attach returned)
+// is still the current one.
+func (s *stream) detach(takenOver <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.reader != nil && (<-chan struct{})(s.reader) == kick {
+	if s.reader != nil && (<-chan struct{})(s.reader) == takenOver {
 		s.reader = nil
 	}
 }

@@ -1,12 +1,7 @@
 package front
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -38,10 +33,10 @@ type outbound struct {
 	isEnd   bool
 }
 
-// closeAfterOutbound queues the upstream's end behind the server messages
+// endAfterOutbound queues the upstream's end behind the server messages
 // the worker still has, so that a server that answers and exits is heard
 // first; false if the session ended already.
-func (s *Session) closeAfterOutbound(err error) bool {
+func (s *Session) endAfterOutbound(err error) bool {
 	p := s.pipelineOf()
 	if p == nil {
 		return false
@@ -93,7 +88,7 @@ func (s *Session) runOutbound(p *sessionPipeline) {
 		select {
 		case o := <-p.queue:
 			if o.isEnd {
-				s.closedNow(o.closed)
+				s.endUpstreamGone(o.closed)
 				return
 			}
 			s.outboundStages(p, o.m, o.related)
@@ -158,129 +153,4 @@ func (s *Session) afterStages(m *pipeline.Message, related json.RawMessage, v pi
 		return
 	}
 	s.deliverOn(v.Message, related)
-}
-
-// requestExchange describes a client message of a session.
-func (s *Server) requestExchange(r *http.Request, sess *Session, version string) *pipeline.Exchange {
-	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version, User: sess.user}
-	if sess.settings.Load().chain.Len() == 0 {
-		return ex // no stage reads the rest
-	}
-	ex.ClientIP = s.clientKey(r)
-	if s.cfg.Claims != nil {
-		ex.Claim = s.cfg.Claims(r)
-	}
-	return ex
-}
-
-// holdCall suspends a request's request_timeout while a stage holds it,
-// makes its POST answer as SSE, and returns the context of the hold: it ends with the session, and when
-// the request ends otherwise (a notifications/cancelled the chain let
-// through, an answer). ok is false when the request is no longer in flight.
-func (s *Session) holdCall(key string) (ctx context.Context, ok bool) {
-	s.mu.Lock()
-	c := s.inflight[key]
-	if c == nil {
-		s.mu.Unlock()
-		return nil, false
-	}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	ctx, c.unhold = context.WithCancel(s.ctx)
-	st := c.stream
-	s.mu.Unlock()
-	st.answerAsSSE() // decided when it is held: keep-alives and progress flow meanwhile
-	return ctx, true
-}
-
-// releaseCall starts a held request's request_timeout again, in full.
-func (s *Session) releaseCall(key string) {
-	set := s.settings.Load()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.inflight[key]; c != nil && c.timer != nil && set.requestTimeout > 0 {
-		c.timer.Reset(set.requestTimeout)
-	}
-}
-
-// toServer runs the chain on a client message of a session and forwards
-// what it lets through. A message a stage holds goes on by itself.
-func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange, m *pipeline.Message) {
-	v := sess.settings.Load().chain.Start(r.Context(), ex, m)
-	if v.Action != pipeline.Wait {
-		s.afterClientStages(r.Context(), sess, m, v)
-		return
-	}
-	ctx := sess.ctx
-	if m.IsRequest() {
-		var ok bool
-		if ctx, ok = sess.holdCall(m.IDKey()); !ok {
-			// Cancelled or ended already: the stage hears that its hold is
-			// over at once (a done context), and nothing goes on.
-			done, cancel := context.WithCancel(sess.ctx)
-			cancel()
-			v.Pending.Resume(done)
-			return
-		}
-	}
-	held := func() {
-		if m.IsRequest() {
-			progressCtx, stop := context.WithCancel(ctx)
-			sess.store.goTracked(func() { sess.heldProgress(progressCtx, m.IDKey()) })
-			v = v.Pending.Resume(ctx)
-			stop()
-		} else {
-			v = v.Pending.Resume(ctx)
-		}
-		if m.IsRequest() {
-			if ctx.Err() != nil {
-				return // cancelled, answered or ended while held: nothing goes on
-			}
-			sess.releaseCall(m.IDKey())
-		}
-		ctx, cancel := context.WithTimeout(sess.ctx, sendTimeout)
-		defer cancel()
-		s.afterClientStages(ctx, sess, m, v)
-	}
-	if !sess.store.goTracked(held) {
-		if m.IsRequest() {
-			sess.fail(m.IDKey(), pipeline.CodeConnectionClosed, "the gateway is shutting down")
-		}
-	}
-}
-
-// sendTimeout bounds the send of a message a stage held, whose POST may
-// be long gone.
-const sendTimeout = 30 * time.Second
-
-// afterClientStages carries out the chain's verdict on a client message.
-func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeline.Message, v pipeline.Verdict) {
-	switch v.Action {
-	case pipeline.Respond:
-		if m.IsRequest() {
-			if c := sess.takeCall(m.IDKey()); c != nil {
-				sess.respondCall(c, v.Message)
-			}
-		}
-		return
-	case pipeline.Drop:
-		if m.IsRequest() {
-			sess.fail(m.IDKey(), pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
-		}
-		return
-	}
-	if m.Method == "notifications/cancelled" {
-		// Only a cancel the pipeline let through ends the request: a
-		// stage that dropped or answered it cancelled nothing.
-		sess.cancelled(v.Message)
-	}
-	conn := sess.upstream()
-	if err := conn.Send(ctx, v.Message); err != nil {
-		if m.IsRequest() {
-			msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors, "the request could not be sent to the upstream MCP server",
-				"sending a request to the upstream MCP server failed", err, zap.String("session", sess.id))
-			sess.failWith(m.IDKey(), pipeline.NewErrorWithData(m.ID, pipeline.CodeConnectionClosed, msg, data))
-		}
-	}
 }

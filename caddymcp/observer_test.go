@@ -10,11 +10,11 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
-// BenchmarkHandlerOnAnswer is the whole OnAnswer of a tools/call: the
+// BenchmarkHandlerOnAnswer is the observer's whole OnAnswer of a tools/call: the
 // metrics and the call log.
 func BenchmarkHandlerOnAnswer(b *testing.B) {
-	h := &Handler{metrics: newEndpointMetrics("bench-calls"), calls: new(mcpstate.CallLog)}
-	h.metrics.tools.learn([]byte(`{"tools":[{"name":"echo"}]}`))
+	o := &observer{metrics: newEndpointMetrics("bench-calls"), calls: new(mcpstate.CallLog)}
+	o.metrics.tools.learn([]byte(`{"tools":[{"name":"echo"}]}`))
 	answer, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`))
 	if err != nil {
 		b.Fatal(err)
@@ -23,6 +23,6 @@ func BenchmarkHandlerOnAnswer(b *testing.B) {
 		Session: "s1", User: "alice", Started: time.Unix(1800000000, 0), Answer: answer}
 	b.ReportAllocs()
 	for b.Loop() {
-		h.onAnswer(a)
+		o.OnAnswer(a)
 	}
 }

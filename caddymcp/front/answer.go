@@ -36,11 +36,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 	sess.readers.Add(1)
 	defer sess.readers.Add(-1)
 	defer sess.touch()
-	kick := st.attach()
-	defer st.detach(kick)
+	takenOver := st.attach()
+	defer st.detach(takenOver)
 
 	if primesStreams(version) {
-		s.answerPrimed(w, r, sess, st, kick)
+		s.answerPrimed(w, r, sess, st, takenOver)
 		return
 	}
 	for {
@@ -72,12 +72,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		if len(res.events) > 0 || res.done || res.sse {
 			sess.publishStream(st) // its event ids name it from now on
 			sw := startSSE(w, http.StatusOK)
-			s.pump(r, sess, st, 0, sw, kick, postStream)
+			s.tail(r, sess, st, 0, sw, takenOver, postStream)
 			return
 		}
 		select {
 		case <-res.wake:
-		case <-kick:
+		case <-takenOver:
 			return
 		case <-r.Context().Done():
 			return
@@ -95,7 +95,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 // answerPrimed answers a POST of 2025-11-25 or later: in one piece when the
 // stream finishes within primeHold, else as an SSE stream that starts with
 // the priming event.
-func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, kick <-chan struct{}) {
+func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, takenOver <-chan struct{}) {
 	hold := time.NewTimer(primeHold)
 	defer hold.Stop()
 	holdC := hold.C
@@ -128,12 +128,12 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 		case <-res.wake:
 		case <-holdC:
 			waiting = false
-		case <-kick:
+		case <-takenOver:
 			return
 		case <-r.Context().Done():
 			return
 		case <-s.exit:
-			waiting = false // pump sends the handoff at once
+			waiting = false // tail sends the handoff at once
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
@@ -141,10 +141,10 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 	if sw.flush() != nil {
 		return
 	}
-	s.pump(r, sess, st, 0, sw, kick, postStream)
+	s.tail(r, sess, st, 0, sw, takenOver, postStream)
 }
 
-// streamKind tells pump which events end a stream early.
+// streamKind tells tail which events end a stream early.
 type streamKind int
 
 const (
@@ -153,10 +153,10 @@ const (
 	sse2024Stream                      // a 2024-11-05 session's stream: ends at exit, with its session
 )
 
-// pump tails st from cursor onto the client until the stream ends, the
+// tail copies st from cursor onto the client until the stream ends, the
 // client goes away, another reader takes over, or the gateway ends the
 // stream for a reload or an exit (see Server.Shutdown and Server.Exit).
-func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, kick <-chan struct{}, kind streamKind) {
+func (s *Server) tail(r *http.Request, sess *Session, st *stream, cursor uint64, sw *sseWriter, takenOver <-chan struct{}, kind streamKind) {
 	s.streamOpen(clientStreamOf(kind), 1)
 	defer s.streamOpen(clientStreamOf(kind), -1)
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
@@ -183,7 +183,7 @@ func (s *Server) pump(r *http.Request, sess *Session, st *stream, cursor uint64,
 		}
 		select {
 		case <-res.wake:
-		case <-kick:
+		case <-takenOver:
 			return
 		case <-r.Context().Done():
 			return
@@ -224,100 +224,4 @@ func (s *Server) endOf(kind streamKind) <-chan struct{} {
 		return s.shutdown
 	}
 	return s.exit
-}
-
-// serveGet opens the standalone stream, or resumes a stream after
-// Last-Event-ID; a GET without a session opens a 2024-11-05 HTTP+SSE
-// session.
-func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
-	if !accepts(r, "text/event-stream") {
-		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
-			"Not Acceptable: a GET must accept text/event-stream")
-		return
-	}
-	if v := r.Header.Get("Mcp-Protocol-Version"); isStatelessVersion(v) {
-		writeStatelessMethodNotAllowed(w)
-		return
-	} else if v != "" && !supportedSessionVersion(v) {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
-		return
-	}
-	id := r.Header.Get("Mcp-Session-Id")
-	if id == "" {
-		s.serveSSE2024Get(w, r)
-		return
-	}
-	var (
-		index  uint64 = getStreamIndex
-		cursor uint64
-		resume bool
-	)
-	if last := r.Header.Get("Last-Event-Id"); last != "" {
-		var err error
-		if index, cursor, err = parseEventID(last); err != nil {
-			writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: malformed Last-Event-ID "+quoteForMessage(last))
-			return
-		}
-		resume = true
-	}
-	sess := s.lookupSession(w, r, id, false)
-	if sess == nil {
-		return
-	}
-	sess.used()
-	st, problem := sess.resumeTarget(index, cursor)
-	if problem != "" {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
-			"Bad Request: Last-Event-ID "+quoteForMessage(r.Header.Get("Last-Event-Id"))+" "+problem+
-				"; resume with the id of an event received on this session, or open the stream without Last-Event-ID")
-		return
-	}
-	if st == nil {
-		// The stream is finished and no longer retained: nothing of it is
-		// left to replay. An empty, ended stream says so without a 404,
-		// which would make the client drop a live session.
-		sw := startSSE(w, http.StatusOK)
-		_ = sw.flush()
-		return
-	}
-	if !resume {
-		cursor = st.deliveredSeq()
-	}
-	sess.readers.Add(1)
-	defer sess.readers.Add(-1)
-	defer sess.touch()
-	kick := st.attach()
-	defer st.detach(kick)
-	if index == getStreamIndex {
-		// An upstream that holds a stream of its own for unrelated
-		// messages (HTTP) holds it only while a client listens.
-		if l, ok := sess.upstream().(upstream.Listener); ok {
-			l.Listen(true)
-			defer l.Listen(false)
-		}
-	}
-	sw := startSSE(w, http.StatusOK)
-	if index == getStreamIndex && !resume {
-		// Something right after the headers: some HTTP/2 intermediaries
-		// hold a stream's headers until the first body bytes. From
-		// 2025-11-25 on it is a priming event, as on POST streams: an id
-		// at the stream's cursor, so a client whose connection drops
-		// before the first message resumes from here, and a resume after
-		// any end of this stream has an id to name.
-		if primesStreams(sess.Version()) {
-			sw.event(eventID(st.index, cursor), nil)
-		} else {
-			sw.comment("stream open")
-		}
-		if sw.flush() != nil {
-			return
-		}
-	} else if sw.flushHeaders() != nil {
-		return
-	}
-	kind := postStream
-	if index == getStreamIndex {
-		kind = standaloneStream
-	}
-	s.pump(r, sess, st, cursor, sw, kick, kind)
 }

@@ -1,0 +1,105 @@
+package front
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// serveGet opens the standalone stream, or resumes a stream after
+// Last-Event-ID; a GET without a session opens a 2024-11-05 HTTP+SSE
+// session.
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
+	if !accepts(r, "text/event-stream") {
+		writeError(w, http.StatusNotAcceptable, nil, pipeline.CodeInvalidRequest,
+			"Not Acceptable: a GET must accept text/event-stream")
+		return
+	}
+	if v := r.Header.Get("Mcp-Protocol-Version"); isStatelessVersion(v) {
+		writeStatelessMethodNotAllowed(w)
+		return
+	} else if v != "" && !supportedSessionVersion(v) {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
+		return
+	}
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		s.serveSSE2024Get(w, r)
+		return
+	}
+	var (
+		index  uint64 = getStreamIndex
+		cursor uint64
+		resume bool
+	)
+	if last := r.Header.Get("Last-Event-Id"); last != "" {
+		var err error
+		if index, cursor, err = parseEventID(last); err != nil {
+			writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: malformed Last-Event-ID "+quoteForMessage(last))
+			return
+		}
+		resume = true
+	}
+	sess := s.lookupSession(w, r, id, false)
+	if sess == nil {
+		return
+	}
+	sess.used()
+	st, problem := sess.resumeTarget(index, cursor)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
+			"Bad Request: Last-Event-ID "+quoteForMessage(r.Header.Get("Last-Event-Id"))+" "+problem+
+				"; resume with the id of an event received on this session, or open the stream without Last-Event-ID")
+		return
+	}
+	if st == nil {
+		// The stream is finished and no longer retained: nothing of it is
+		// left to replay. An empty, ended stream says so without a 404,
+		// which would make the client drop a live session.
+		sw := startSSE(w, http.StatusOK)
+		_ = sw.flush()
+		return
+	}
+	if !resume {
+		cursor = st.deliveredSeq()
+	}
+	sess.readers.Add(1)
+	defer sess.readers.Add(-1)
+	defer sess.touch()
+	takenOver := st.attach()
+	defer st.detach(takenOver)
+	if index == getStreamIndex {
+		// An upstream that holds a stream of its own for unrelated
+		// messages (HTTP) holds it only while a client listens.
+		if l, ok := sess.upstream().(upstream.Listener); ok {
+			l.Listen(true)
+			defer l.Listen(false)
+		}
+	}
+	sw := startSSE(w, http.StatusOK)
+	if index == getStreamIndex && !resume {
+		// Something right after the headers: some HTTP/2 intermediaries
+		// hold a stream's headers until the first body bytes. From
+		// 2025-11-25 on it is a priming event, as on POST streams: an id
+		// at the stream's cursor, so a client whose connection drops
+		// before the first message resumes from here, and a resume after
+		// any end of this stream has an id to name.
+		if primesStreams(sess.Version()) {
+			sw.event(eventID(st.index, cursor), nil)
+		} else {
+			sw.comment("stream open")
+		}
+		if sw.flush() != nil {
+			return
+		}
+	} else if sw.flushHeaders() != nil {
+		return
+	}
+	kind := postStream
+	if index == getStreamIndex {
+		kind = standaloneStream
+	}
+	s.tail(r, sess, st, cursor, sw, takenOver, kind)
+}

@@ -1,0 +1,63 @@
+package caddymcp
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	"github.com/caddy-mcp/caddy-mcp/tape"
+)
+
+// observer is front.Observer for an endpoint that observes its requests:
+// the {http.mcp.*} placeholders and log fields, its metrics, and its call
+// log.
+type observer struct {
+	metrics  *endpointMetrics
+	calls    *mcpstate.CallLog // the endpoint's recent tool calls (mcpstate/calls.go)
+	redactor *tape.Redactor    // what its tapes redact, applied when the calls are read
+}
+
+var _ front.Observer = (*observer)(nil)
+
+// OnRequest sets the request's placeholders and log fields.
+func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
+	mcphttp.PublishRequestInfo(r, info)
+}
+
+// OnAnswer counts the answer, and logs it when it ends a tools/call.
+func (o *observer) OnAnswer(a front.Answered) {
+	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer); tool != "" {
+		o.calls.Add(a, tool, o.redactor)
+	}
+}
+
+// OnStream counts the client streams open.
+func (o *observer) OnStream(kind front.ClientStream, delta int) {
+	o.metrics.onStream(kind, delta)
+}
+
+// callRedactor is what the endpoint's tapes redact (its record block's
+// redact pointers, and credential-like members always), for its call log.
+func callRedactor(rec *RecordConfig) (*tape.Redactor, error) {
+	if rec == nil {
+		return nil, nil // the zero Redactor: credential-like members only
+	}
+	r, err := tape.NewRedactor(rec.Redact)
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: record: %v", err)
+	}
+	return r, nil
+}
+
+// registerHeldRedaction makes the endpoint's held messages listed with
+// what its tapes redact.
+func (h *Handler) registerHeldRedaction() error {
+	red, err := callRedactor(h.Record)
+	if err != nil {
+		return err
+	}
+	mcpstate.HeldRedaction.Set(h.storeKey, h, red)
+	return nil
+}
