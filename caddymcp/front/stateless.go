@@ -2,6 +2,7 @@ package front
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -306,27 +307,7 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		deliver := q.push
-		if req.Message.Method == "server/discover" {
-			deliver = func(m *pipeline.Message, status int) { q.push(sharedVersions(m), status) }
-		}
-		err := up.Call(ctx, req, deliver)
-		var busy *upstream.BusyError
-		switch {
-		case errors.As(err, &busy) && ctx.Err() == nil:
-			q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter, gateway: true,
-				m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())})
-		case errors.Is(err, upstream.ErrSessionfulOnly):
-			q.finish(&delivery{status: http.StatusBadRequest, gateway: true, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
-				"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})
-		case err != nil && ctx.Err() == nil:
-			msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors,
-				"the upstream MCP server failed this request; the gateway's log has the cause under the correlation_id",
-				"a 2026-07-28 request to the upstream failed", err)
-			q.finish(&delivery{status: http.StatusBadGateway, gateway: true, m: pipeline.NewErrorWithData(req.Message.ID, pipeline.CodeInternalError, msg, data)})
-		default:
-			q.finish(nil)
-		}
+		s.callStateless(ctx, up, req, q)
 	}()
 	// However the handler leaves, the call ends before it returns, and
 	// Observer.OnAnswer hears how it ended.
@@ -394,6 +375,40 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 			sw.event("", second.m.Raw)
 		}
 	}
+	s.streamDeliveries(client, sw, q, out, await)
+}
+
+// callStateless makes the upstream call of a 2026-07-28 request, its
+// messages pushed to q, and finishes q with the gateway's error answer
+// when the call failed while the client still waits.
+func (s *Server) callStateless(ctx context.Context, up upstream.Stateless, req *upstream.StatelessRequest, q *deliveryQueue) {
+	deliver := q.push
+	if req.Message.Method == "server/discover" {
+		deliver = func(m *pipeline.Message, status int) { q.push(sharedVersions(m), status) }
+	}
+	err := up.Call(ctx, req, deliver)
+	var busy *upstream.BusyError
+	switch {
+	case errors.As(err, &busy) && ctx.Err() == nil:
+		q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter, gateway: true,
+			m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())})
+	case errors.Is(err, upstream.ErrSessionfulOnly):
+		q.finish(&delivery{status: http.StatusBadRequest, gateway: true, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
+			"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})
+	case err != nil && ctx.Err() == nil:
+		msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors,
+			"the upstream MCP server failed this request; the gateway's log has the cause under the correlation_id",
+			"a 2026-07-28 request to the upstream failed", err)
+		q.finish(&delivery{status: http.StatusBadGateway, gateway: true, m: pipeline.NewErrorWithData(req.Message.ID, pipeline.CodeInternalError, msg, data)})
+	default:
+		q.finish(nil)
+	}
+}
+
+// streamDeliveries writes q's deliveries that pass the pipeline (out) as
+// events of sw, with keep-alive comments, until the call is done (then
+// what is still queued, and the final message) or the client leaves.
+func (s *Server) streamDeliveries(client context.Context, sw *sseWriter, q *deliveryQueue, out func(*delivery) *delivery, await func() *delivery) {
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
 	for {
@@ -406,7 +421,6 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 				sw.event("", d.m.Raw)
 			}
 		case <-q.done:
-			// What is still queued, then the final message.
 			for d := await(); d != nil; d = await() {
 				sw.event("", d.m.Raw)
 			}
