@@ -277,7 +277,7 @@ func TestValidateDoesNotSpawn(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "spawned")
 	command := fmt.Sprintf(`/bin/sh -c "echo $$ >> '%s'; exec cat"`, marker)
 	const warm = 2
-	site := fmt.Sprintf(`http://:9080 {
+	site := fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /validate {
 		stdio %s {
@@ -319,7 +319,7 @@ func TestValidateDoesNotSpawn(t *testing.T) {
 		}
 
 		// Unload the endpoint; its spares must go.
-		startProxy(t, "http://:9080 {\n\tbind 127.0.0.1\n\trespond 404\n}\n")
+		startProxy(t, siteAddr+" {\n\tbind 127.0.0.1\n\trespond 404\n}\n")
 		deadline = time.Now().Add(20 * time.Second)
 		for _, pid := range pids {
 			for syscall.Kill(pid, 0) == nil {

@@ -63,7 +63,7 @@ type adminUpstream struct {
 // adminEndpointSite serves the everything-server over stdio at /mcp under
 // the endpoint name "admin-test".
 func adminEndpointSite(command string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name admin-test

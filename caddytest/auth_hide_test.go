@@ -24,7 +24,7 @@ const (
 // hideSite guards an http upstream serving pagedServer; tool_b needs
 // hideScope; authExtra goes into mcp_auth (hide_unauthorized or nothing).
 func hideSite(issuer, upstream, authExtra string) string {
-	return `http://:9080 {
+	return siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `
@@ -214,7 +214,7 @@ func TestAuthHideUnauthorized(t *testing.T) {
 func TestAuthHideUnauthorizedListChanged(t *testing.T) {
 	as := startAuthServer(t)
 	const transient = "__transient_tool_for_list_changed"
-	startProxyChecked(t, `http://:9080 {
+	startProxyChecked(t, siteAddr+` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource `+authResource+`

@@ -96,7 +96,7 @@ func TestAuthPathSpellings(t *testing.T) {
 // inside a handle block among other handlers.
 func TestAuthPathSpellingsInHandle(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, `http://:9080 {
+	startProxyChecked(t, siteAddr+` {
 	bind 127.0.0.1
 	handle /health {
 		respond "ok"
@@ -147,7 +147,7 @@ func checkSpellingsRefused(t *testing.T, as *authtest.Server) {
 // not, and says why in the log.
 func TestAuthSkippedByRouteOrder(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, `http://:9080 {
+	startProxyChecked(t, siteAddr+` {
 	bind 127.0.0.1
 	route {
 		mcp_proxy /mcp {
@@ -180,7 +180,7 @@ func TestAuthSkippedByRouteOrder(t *testing.T) {
 // unknown (404) on the filtered one, and the other way round.
 func TestSessionBoundToEndpoint(t *testing.T) {
 	bin := caddyfileQuote(buildEverythingServer(t))
-	startProxyChecked(t, `http://:9080 {
+	startProxyChecked(t, siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /open {
 		stdio `+bin+`

@@ -23,7 +23,7 @@ const (
 // authSiteWith is authSite with more mcp_auth settings and mcp_proxy
 // options.
 func authSiteWith(t *testing.T, issuer, authExtra, proxyExtra string) string {
-	return `http://:9080 {
+	return siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `

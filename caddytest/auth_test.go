@@ -20,14 +20,15 @@ import (
 // real authorization server (authtest: RFC 8414 metadata, JWKS,
 // client_credentials) and real MCP clients.
 
-const (
+var (
 	authResource    = proxyBaseURL + "/mcp"
 	authMetadataURL = proxyBaseURL + "/.well-known/oauth-protected-resource/mcp"
-	authScope       = "mcp:tools"
 )
 
+const authScope = "mcp:tools"
+
 // authChallenge is the WWW-Authenticate of a request without a token.
-const authChallenge = `Bearer resource_metadata="` + authMetadataURL + `", scope="` + authScope + `"`
+var authChallenge = `Bearer resource_metadata="` + authMetadataURL + `", scope="` + authScope + `"`
 
 // startAuthServer starts the authorization server with two clients,
 // alice and bob, granted authScope.
@@ -46,7 +47,7 @@ func startAuthServer(t *testing.T) *authtest.Server {
 // authSite is the site block: mcp_auth guarding /mcp, where mcp_proxy
 // serves the go-sdk everything-server over stdio.
 func authSite(t *testing.T, issuer string) string {
-	return `http://:9080 {
+	return siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `

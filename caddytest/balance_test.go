@@ -145,7 +145,7 @@ func whoami(t *testing.T, wc *wireClient, session string) (int, string) {
 }
 
 func twoReplicaSite(a, b *replica, lines ...string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		http %s {
@@ -363,7 +363,7 @@ func TestStatelessRetriedOnlyWhenSafe(t *testing.T) {
 func TestStdioAndHTTPUpstreams(t *testing.T) {
 	bin := buildEverythingServer(t)
 	b := startReplica(t, "B")
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		stdio %s {

@@ -16,22 +16,52 @@ import (
 
 // This file runs the one in-process Caddy that this test binary may have.
 
-const (
-	// proxyBaseURL is where the sites of these tests listen (http_port 9080,
-	// bound to loopback).
-	proxyBaseURL = "http://127.0.0.1:9080"
+// testPorts are the ports of this test binary's Caddy, free when the
+// package initialized: each test binary has its own, so that packages and
+// binaries run in parallel.
+var testPorts = pickFreePorts()
+
+// caddyPorts are the admin, HTTP and HTTPS ports of the in-process Caddy.
+type caddyPorts struct{ admin, http, https int }
+
+// pickFreePorts asks the kernel for three distinct loopback ports, holding
+// each until all are chosen.
+func pickFreePorts() caddyPorts {
+	var ports [3]int
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic("caddytest: no free loopback port: " + err.Error())
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return caddyPorts{admin: ports[0], http: ports[1], https: ports[2]}
+}
+
+var (
+	// siteAddr is the address of every site block of these tests: HTTP on
+	// this binary's port (the sites bind it to loopback).
+	siteAddr = fmt.Sprintf("http://:%d", testPorts.http)
+
+	// proxyBaseURL is where the sites of these tests listen.
+	proxyBaseURL = fmt.Sprintf("http://127.0.0.1:%d", testPorts.http)
+
+	// caddyAdminAddr is the in-process Caddy's admin endpoint; newTester
+	// points caddytest at it.
+	caddyAdminAddr = fmt.Sprintf("localhost:%d", testPorts.admin)
 
 	// caddyGlobals are the global options that every caddytest config needs:
-	// caddytest's fixed admin port, ports that need no privileges, no
-	// touching of the system trust store, and no waiting at reloads.
-	caddyGlobals = `{
+	// this binary's admin, HTTP and HTTPS ports, no touching of the system
+	// trust store, and no waiting at reloads.
+	caddyGlobals = fmt.Sprintf(`{
 	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	admin %s
+	http_port %d
+	https_port %d
 	grace_period 1ns
 }
-`
+`, caddyAdminAddr, testPorts.http, testPorts.https)
 )
 
 // TestMain points Caddy's storage at a temporary directory (caddytest
@@ -120,11 +150,8 @@ func (s strictTB) Skipf(format string, args ...any) {
 // Caddy; only startProxy uses it.
 var caddyStarted bool
 
-// caddyAdminAddr is caddytest's fixed admin endpoint.
-const caddyAdminAddr = "localhost:2999"
-
 // startProxy loads caddyGlobals followed by caddyfileBody (one or more site
-// blocks listening on :9080) into the test binary's in-process Caddy,
+// blocks at siteAddr) into the test binary's in-process Caddy,
 // starting it on first use, and returns proxyBaseURL. Loading another
 // config later is a reload; loading the same one again changes nothing.
 // Tests that use it must not run in parallel.
@@ -152,7 +179,7 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 		if c, err := net.DialTimeout("tcp", caddyAdminAddr, time.Second); err == nil {
 			_ = c.Close()
 			t.Fatalf("another process already listens on caddytest's admin address %s; stop it (and any other "+
-				"Caddy on ports 9080/9443) before running these tests", caddyAdminAddr)
+				"Caddy on ports %d/%d) before running these tests", caddyAdminAddr, testPorts.http, testPorts.https)
 		}
 		caddyStarted = true
 	}
@@ -170,7 +197,7 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 	// caddytest loads configs with a client on the default transport, and a
 	// load restarts the admin server: a kept-alive connection to it is dead.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	tester := caddytester.NewTester(strictTB{t})
+	tester := newTester(t)
 	tester.InitServer(globals+caddyfileBody, "caddyfile")
 	// A reload closes the old server's keep-alive connections; a client
 	// that reuses one races the close (stock reverse_proxy shows the
@@ -190,11 +217,17 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 func unloadProxy(t *testing.T) {
 	t.Helper()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
+	newTester(t).InitServer(caddyGlobals+idleSite, "caddyfile")
 	afterLoad()
 }
 
-// waitServing waits until the site on :9080 answers on fresh connections:
+// newTester returns caddytest's Tester for this binary's admin port, with
+// skips that fail in CI.
+func newTester(t testing.TB) *caddytester.Tester {
+	return caddytester.NewTester(strictTB{t}).WithDefaultOverrides(caddytester.Config{AdminPort: testPorts.admin})
+}
+
+// waitServing waits until the site at proxyBaseURL answers on fresh connections:
 // right after a reload a connection may still land on the server being
 // shut down and be reset.
 func waitServing(t testing.TB) {
@@ -217,14 +250,14 @@ func waitServing(t testing.TB) {
 }
 
 // idleSite is what the in-process Caddy serves between tests.
-const idleSite = `http://:9080 {
+var idleSite = siteAddr + ` {
 	bind 127.0.0.1
 	respond "caddytest: no test config loaded" 503
 }
 `
 
 // stdioProxySite returns a site block that serves mcp_proxy at /mcp on
-// 127.0.0.1:9080 in front of the stdio MCP server command. The site
+// proxyBaseURL in front of the stdio MCP server command. The site
 // matches every Host so that the module's own Host/Origin check is what
 // the dns-rebinding-protection scenario tests, not Caddy's host matching.
 //
@@ -245,7 +278,7 @@ func proxySite(kind, target string, options []string) string {
 	if len(options) > 0 {
 		block = " {\n\t\t\t" + strings.Join(options, "\n\t\t\t") + "\n\t\t}"
 	}
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		%s %s%s

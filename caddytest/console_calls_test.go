@@ -22,7 +22,7 @@ import (
 // redacted and tapes rotated past 2 KiB, and the console under /console/.
 // extra goes into the mcp_proxy block.
 func consoleCallsSite(command, dir, extra string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name console-calls

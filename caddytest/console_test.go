@@ -22,7 +22,7 @@ func consoleSite(command string) string { return consoleSiteWith(command, "") }
 
 // consoleSiteWith is consoleSite with extra lines in the mcp_proxy block.
 func consoleSiteWith(command, extra string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name console-test
@@ -199,7 +199,7 @@ func TestConsoleSessions(t *testing.T) {
 		{"no token, not a browser", nil, "needs the page's token"},
 		{"a wrong token", http.Header{"X-Mcp-Console-Token": {token + "x"}}, "needs the page's token"},
 		{"another origin", http.Header{"X-Mcp-Console-Token": {token}, "Origin": {"http://evil.example"}}, "same origin"},
-		{"another port", http.Header{"X-Mcp-Console-Token": {token}, "Origin": {"http://127.0.0.1:9081"}}, "same origin"},
+		{"another port", http.Header{"X-Mcp-Console-Token": {token}, "Origin": {fmt.Sprintf("http://127.0.0.1:%d", testPorts.http+1)}}, "same origin"},
 		{"cross-site fetch", http.Header{"X-Mcp-Console-Token": {token}, "Sec-Fetch-Site": {"cross-site"}}, "same origin"},
 		{"same-site fetch", http.Header{"X-Mcp-Console-Token": {token}, "Sec-Fetch-Site": {"same-site"}}, "same origin"},
 	} {

@@ -9,9 +9,9 @@
 // file; run `npm ci` here (the repository's test.sh does) before `go test`.
 // Without them the tests that need them skip locally and fail when CI is set.
 //
-// Only one Caddy runs per test binary, on fixed ports (admin 2999, HTTP
-// 9080): tests in this package never run in parallel, and two test binaries
-// of this package must not run at the same time.
+// Only one Caddy runs per test binary, on admin, HTTP and HTTPS ports picked
+// free when the binary starts (testPorts): tests in this package never run in
+// parallel with each other, but test binaries (and packages) may run at once.
 package caddytest
 
 import (

@@ -26,7 +26,7 @@ import (
 )
 
 // This file tests mcp_proxy in front of an `http` upstream end to end:
-// a raw client → Caddy (:9080) → mcp_proxy → a Streamable HTTP server
+// a raw client → Caddy (siteAddr) → mcp_proxy → a Streamable HTTP server
 // behind httptest. The upstream is the go-sdk's server wherever a real peer
 // can show the behaviour; where the behaviour is a fault (streams cut,
 // responses moved to a GET, sessions forgotten) it is fakeUpstream, a small

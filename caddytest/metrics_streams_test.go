@@ -60,7 +60,7 @@ func TestMetricsStreamsAndStateless(t *testing.T) {
 	requireIntegration(t)
 	// protocol modern: no era probe, whose throwaway process would count
 	// as one more exit, at a time of its own.
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name metrics-test
@@ -190,7 +190,7 @@ func TestMetricsUpstreamReconnects(t *testing.T) {
 		cutter.CloseClientConnections()
 		cutter.Close()
 	})
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name metrics-test

@@ -17,7 +17,7 @@ import (
 // metricsEndpointSite serves the everything-server over stdio at /mcp under
 // the endpoint name "metrics-test".
 func metricsEndpointSite(command string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name metrics-test

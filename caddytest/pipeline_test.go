@@ -21,7 +21,7 @@ const codeBlocked = -32030
 // pipelineSite is a site that serves mcp_proxy at /mcp with an upstream
 // line and pipeline lines (intercept blocks, filters) inside mcp_proxy.
 func pipelineSite(upstream string, lines ...string) string {
-	return fmt.Sprintf("http://:9080 {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s\n\t\t%s\n\t}\n}\n",
+	return fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s\n\t\t%s\n\t}\n}\n",
 		upstream, strings.Join(lines, "\n\t\t"))
 }
 

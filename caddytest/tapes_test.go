@@ -83,7 +83,7 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
 	dir := t.TempDir()
 
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name tapes-test
@@ -113,7 +113,7 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 
 	// Replay: no server. Loading it unloads the recording configuration,
 	// which writes the rest of the tape.
-	startProxy(t, fmt.Sprintf(`http://:9080 {
+	startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		replay %s
@@ -192,7 +192,7 @@ func TestTapeAdminRecord(t *testing.T) {
 	requireIntegration(t)
 	server := buildEverythingServer(t)
 	dir := t.TempDir()
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name tapes-admin
@@ -294,7 +294,7 @@ func TestTapeReplayDefaultClient(t *testing.T) {
 	node := node20(t)
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
 	dir := t.TempDir()
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		stdio %s %s stdio
@@ -321,7 +321,7 @@ func TestTapeReplayDefaultClient(t *testing.T) {
 	if !probe {
 		t.Fatalf("no client-day tape holds the client's server/discover probe: %v", tapes)
 	}
-	startProxy(t, fmt.Sprintf(`http://:9080 {
+	startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		replay %s
