@@ -66,7 +66,7 @@ func TestAuthIssuerDownAtStart(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	startProxyChecked(t, authSite(t, deadURL))
+	startProxy(t, authSite(t, deadURL), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tok, err := as.Sign(map[string]any{"iss": deadURL, "sub": "alice", "aud": authResource,
@@ -94,7 +94,7 @@ func TestAuthIssuerDownAtStart(t *testing.T) {
 // make the gateway fetch keys more often than that).
 func TestAuthKeyRotation(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	token := func() string {
@@ -149,7 +149,7 @@ func validateAndLoadOffline(t *testing.T, site string, requests func() int) {
 	if err := caddy.Validate(&cfg); err != nil {
 		t.Fatalf("caddy.Validate: %v", err)
 	}
-	startProxyChecked(t, site)
+	startProxy(t, site, goroutinesChecked)
 	if n := requests(); n != 0 {
 		t.Fatalf("validating and loading the config made %d requests to the authorization server", n)
 	}

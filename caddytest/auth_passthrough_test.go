@@ -44,7 +44,7 @@ func TestAuthTokenNeverPassedThrough(t *testing.T) {
 	}
 }
 `, authResource, as.URL, tc.keep, caddyfileQuote(up.URL+"/mcp"))
-			startProxyChecked(t, site)
+			startProxy(t, site, goroutinesChecked)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			token := clientCredentialsToken(t, as, "alice", "alice-secret")

@@ -150,15 +150,46 @@ func (s strictTB) Skipf(format string, args ...any) {
 // Caddy; only startProxy uses it.
 var caddyStarted bool
 
-// startProxy loads caddyGlobals followed by caddyfileBody (one or more site
-// blocks at siteAddr) into the test binary's in-process Caddy,
-// starting it on first use, and returns proxyBaseURL. Loading another
-// config later is a reload; loading the same one again changes nothing.
-// Tests that use it must not run in parallel.
-func startProxy(t *testing.T, caddyfileBody string) string {
+// startProxy loads the globals (caddyGlobals unless withGlobals says
+// otherwise) followed by caddyfileBody (one or more site blocks at siteAddr)
+// into the test binary's in-process Caddy, starting it on first use, and
+// returns proxyBaseURL. Loading another config later is a reload; loading
+// the same one again changes nothing. Tests that use it must not run in
+// parallel.
+func startProxy(t *testing.T, caddyfileBody string, opts ...proxyOption) string {
 	t.Helper()
-	return startProxyWith(t, caddyGlobals, caddyfileBody)
+	o := proxyOptions{globals: caddyGlobals}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.checkGoroutines {
+		// Registered before the unload below, so it runs after it (cleanups
+		// run last in, first out) and before the upstream servers the test
+		// started earlier close.
+		t.Cleanup(func() { waitForNoModuleGoroutines(t, 10*time.Second) })
+	}
+	return loadProxy(t, o.globals, caddyfileBody)
 }
+
+// proxyOptions are startProxy's options.
+type proxyOptions struct {
+	globals         string
+	checkGoroutines bool
+}
+
+// proxyOption is one option of startProxy.
+type proxyOption func(*proxyOptions)
+
+// withGlobals loads globals instead of caddyGlobals; they must hold
+// everything caddyGlobals holds.
+func withGlobals(globals string) proxyOption {
+	return func(o *proxyOptions) { o.globals = globals }
+}
+
+// goroutinesChecked adds a check when the test ends, after its
+// configuration is unloaded: no goroutine of the module may be left, such as
+// a stream still held to an upstream.
+func goroutinesChecked(o *proxyOptions) { o.checkGoroutines = true }
 
 // h2cGlobals are caddyGlobals with cleartext HTTP/2 served beside HTTP/1.1,
 // for clients that must see a reload as HTTPS clients do: HTTP/2's GOAWAY
@@ -167,9 +198,8 @@ func startProxy(t *testing.T, caddyfileBody string) string {
 // under a request just written gives the client an EOF instead).
 var h2cGlobals = strings.TrimSuffix(caddyGlobals, "}\n") + "\tservers {\n\t\tprotocols h1 h2c\n\t}\n}\n"
 
-// startProxyWith is startProxy with other global options; globals must
-// hold everything caddyGlobals holds.
-func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
+// loadProxy is startProxy with its options applied.
+func loadProxy(t *testing.T, globals, caddyfileBody string) string {
 	t.Helper()
 	requireIntegration(t)
 	if !caddyStarted {

@@ -122,16 +122,6 @@ func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool
 	}
 }
 
-// startProxyChecked is startProxy, plus a check when the test ends, after
-// its configuration is unloaded and before the upstream servers it started
-// earlier close (cleanups run last in, first out): no goroutine of the
-// module may be left, such as a stream still held to an upstream.
-func startProxyChecked(t *testing.T, site string) string {
-	t.Helper()
-	t.Cleanup(func() { waitForNoModuleGoroutines(t, 10*time.Second) })
-	return startProxy(t, site)
-}
-
 // wireClient is a raw MCP client that keeps everything the proxy sent it
 // (status lines, headers, and bodies as they are read, streams included),
 // so that a test can search the whole wire for what must not be there.
@@ -500,7 +490,7 @@ func TestHTTPUpstreamCredentials(t *testing.T) {
 			if passAuth {
 				opts = append(opts, "pass_authorization")
 			}
-			url := startProxyChecked(t, httpProxySite(up.URL+"/mcp", opts...)) + "/mcp"
+			url := startProxy(t, httpProxySite(up.URL+"/mcp", opts...), goroutinesChecked) + "/mcp"
 			wc := newWireClient(t, url)
 			wc.header.Set("Authorization", "Bearer client-token")
 
@@ -744,7 +734,7 @@ func TestHTTPUpstreamGETStreamCut(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // all sent: hold the stream
 	}})
-	url := startProxyChecked(t, httpProxySite(f.url())) + "/mcp"
+	url := startProxy(t, httpProxySite(f.url()), goroutinesChecked) + "/mcp"
 	wc := newWireClient(t, url)
 	sid := wc.openSessionAt("2025-06-18", nil)
 	get := wc.openGet(sid, "2025-06-18", nil)
@@ -846,7 +836,7 @@ func TestHTTPUpstreamPOSTStreamClosedEarly(t *testing.T) {
 			_, _ = fmt.Fprintf(w, "id: poll-prime-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"answered on the resumed stream\"}]}}\n\n", id)
 		},
 	})
-	url := startProxyChecked(t, httpProxySite(f.url())) + "/mcp"
+	url := startProxy(t, httpProxySite(f.url()), goroutinesChecked) + "/mcp"
 	wc := newWireClient(t, url)
 	const version = "2025-11-25"
 	sid := wc.openSessionAt(version, nil)
@@ -935,7 +925,7 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 		{"untrusted TLS certificate", tlsUp.URL + "/mcp", nil, http.StatusBadGateway, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := startProxyChecked(t, httpProxySite(tc.url, tc.options...)) + "/mcp"
+			url := startProxy(t, httpProxySite(tc.url, tc.options...), goroutinesChecked) + "/mcp"
 			start := time.Now()
 			resp, body := mcpPost(t, c, url, "", initializeBody)
 			elapsed := time.Since(start)
@@ -981,7 +971,7 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 		{"tls_trusted_ca_certs", "tls_trusted_ca_certs " + caddyfileQuote(caFile)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := startProxyChecked(t, httpProxySite(tlsUp.URL+"/mcp", tc.option)) + "/mcp"
+			url := startProxy(t, httpProxySite(tlsUp.URL+"/mcp", tc.option), goroutinesChecked) + "/mcp"
 			sid := openSession(t, c, url)
 			resp, body := mcpPost(t, c, url, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"over TLS"}}}`)
 			if m := responseTo(t, resp, body, "2"); resp.StatusCode != http.StatusOK || m.Error != nil || !strings.Contains(string(m.Result), "over TLS") {
@@ -1007,7 +997,7 @@ func TestHTTPUpstreamSessionEnds(t *testing.T) {
 
 	t.Run("upstream forgets the session", func(t *testing.T) {
 		f := startFakeUpstream(t, &fakeUpstream{})
-		url := startProxyChecked(t, httpProxySite(f.url())) + "/mcp"
+		url := startProxy(t, httpProxySite(f.url()), goroutinesChecked) + "/mcp"
 		sid := openSession(t, c, url)
 		if resp, body := mcpPost(t, c, url, sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"result"`) {
 			t.Fatalf("ping: %s %s", resp.Status, body)
@@ -1044,7 +1034,7 @@ func TestHTTPUpstreamSessionEnds(t *testing.T) {
 		var upLog requestLog
 		up := httptest.NewServer(upLog.wrap(goSDKHandler(srv)))
 		t.Cleanup(up.Close)
-		url := startProxyChecked(t, httpProxySite(up.URL+"/mcp")) + "/mcp"
+		url := startProxy(t, httpProxySite(up.URL+"/mcp"), goroutinesChecked) + "/mcp"
 		sid := openSession(t, c, url)
 		upstreamSID := upLog.sessionID(t)
 		if sessionCount(srv) != 1 {

@@ -87,18 +87,6 @@ func callAsync(ctx context.Context, cs *mcp.ClientSession, name string) <-chan c
 	return out
 }
 
-func firstText(res *mcp.CallToolResult) string {
-	if res == nil {
-		return ""
-	}
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			return tc.Text
-		}
-	}
-	return ""
-}
-
 // TestPipelinePause: a paused tools/call that the admin API continues,
 // edits, blocks and answers — while another call of the same session
 // completes meanwhile — and a pause that times out, through a real Caddy

@@ -250,23 +250,6 @@ func (s *rawStream) waitFor(t *testing.T, substr string, within time.Duration) {
 // streamClient has no timeout (its streams are long).
 var streamClient = testClient(0)
 
-// rawRequest sends one request with the given headers.
-func rawRequest(t *testing.T, method, url, body string, header map[string]string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := streamClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp
-}
-
 // openSessionStream initializes a 2025-11-25 session (declaring roots, so
 // that server-everything asks for them and waits for an answer that never
 // comes) and opens its standalone GET stream.

@@ -42,7 +42,7 @@ func TestStdioFailuresArePublic(t *testing.T) {
 	}
 }
 `, caddyfileQuote(tc.command), secret)
-			url := startProxyChecked(t, site) + "/mcp"
+			url := startProxy(t, site, goroutinesChecked) + "/mcp"
 			resp, body := mcpPost(t, http.DefaultClient, url, "", initializeBodyAt("2025-06-18"))
 			t.Logf("%s: %s", resp.Status, body)
 			if resp.StatusCode != tc.status {

@@ -88,7 +88,7 @@ func TestReloadUnderLoadRetriesOff(t *testing.T) {
 // keepAliveRace tolerates (and counts) calls the transport lost to a
 // connection the old server closed.
 func reloadUnderLoad(t *testing.T, globals, site string, httpClient *http.Client, keepAliveRace bool) {
-	url := startProxyWith(t, globals, site) + "/mcp"
+	url := startProxy(t, site, withGlobals(globals)) + "/mcp"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
