@@ -154,13 +154,3 @@ func (g *getWatcher) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
-
-// connectAbandonable opens a 2025-11-25 session whose client does not
-// listen on a GET stream (so that, between its calls, the session is idle)
-// and whose HTTP connections are not shared with other clients.
-func connectAbandonable(ctx context.Context, url string) (*mcp.ClientSession, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	return mcp.NewClient(&mcp.Implementation{Name: "caddytest-abandoned", Version: "0"}, nil).Connect(ctx,
-		&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: transport}, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-}

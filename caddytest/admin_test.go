@@ -2,10 +2,8 @@ package caddytest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -71,38 +69,6 @@ func adminEndpointSite(command string) string {
 	}
 }
 `, caddyfileQuote(command))
-}
-
-// adminDo sends a request to the in-process Caddy's admin endpoint and
-// returns the status and body.
-func adminDo(t *testing.T, method, path string) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://"+caddyAdminAddr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, path, err)
-	}
-	return resp.StatusCode, body
-}
-
-// adminGet GETs path and decodes its 200 answer into v.
-func adminGet(t *testing.T, path string, v any) {
-	t.Helper()
-	status, body := adminDo(t, http.MethodGet, path)
-	if status != http.StatusOK {
-		t.Fatalf("GET %s: status %d: %s", path, status, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v in %s", path, err, body)
-	}
 }
 
 // adminStdioUpstream returns the admin-test endpoint's stdio upstream.

@@ -110,18 +110,6 @@ func (l *requestLog) sessionID(t testing.TB) string {
 	return ids[0]
 }
 
-// waitUntil polls cond until it holds, failing the test after within.
-func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // wireClient is a raw MCP client that keeps everything the proxy sent it
 // (status lines, headers, and bodies as they are read, streams included),
 // so that a test can search the whole wire for what must not be there.
@@ -392,26 +380,6 @@ func answerMessages(t testing.TB, resp *http.Response, body string) []rpcMessage
 	return msgs
 }
 
-// responseTo returns the one response to request id in the answer.
-func responseTo(t testing.TB, resp *http.Response, body, id string) rpcMessage {
-	t.Helper()
-	var found []rpcMessage
-	for _, m := range answerMessages(t, resp, body) {
-		if string(m.ID) == id && !m.isRequest() {
-			found = append(found, m)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d responses to request %s in the answer (status %s), want 1:\n%s", len(found), id, resp.Status, body)
-	}
-	return found[0]
-}
-
-// initializeBodyAt is initializeBody asking for another protocol revision.
-func initializeBodyAt(version string) string {
-	return strings.Replace(initializeBody, `"protocolVersion":"2025-06-18"`, `"protocolVersion":"`+version+`"`, 1)
-}
-
 // openSessionAt initializes a session at version through the wire client
 // (extra goes with the initialize request) and returns the proxy's session id.
 func (wc *wireClient) openSessionAt(version string, extra http.Header) string {
@@ -436,22 +404,6 @@ func withHeader(kv ...string) http.Header {
 		h.Set(kv[i], kv[i+1])
 	}
 	return h
-}
-
-// newEchoServer is a go-sdk MCP server with an echo tool.
-func newEchoServer(name string) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
-	type echoArgs struct {
-		Text string `json:"text"`
-	}
-	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
-	})
-	return s
-}
-
-func goSDKHandler(s *mcp.Server) http.Handler {
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
 }
 
 func sessionCount(s *mcp.Server) int {

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,15 +14,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
-
-// series names one labelled series of the "metrics-test" endpoint as
-// scrape keys it: labels (comma-separated k="v") sorted by name, as the
-// exposition format has them.
-func series(name, labels string) string {
-	pairs := append(strings.Split(labels, ","), `endpoint="metrics-test"`)
-	slices.Sort(pairs)
-	return name + "{" + strings.Join(pairs, ",") + "}"
-}
 
 // waitSeries scrapes until every series has its wanted rise over before
 // (bounded), and fails naming those that did not.

@@ -1,13 +1,8 @@
 package caddytest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,32 +20,6 @@ func metricsEndpointSite(command string) string {
 	}
 }
 `, caddyfileQuote(command))
-}
-
-// scrape reads the in-process Caddy's admin /metrics into a map from a
-// series (its name and its labels, sorted, as name{k="v",...}) to its value.
-func scrape(t *testing.T) map[string]float64 {
-	t.Helper()
-	status, body := adminDo(t, http.MethodGet, "/metrics")
-	if status != http.StatusOK {
-		t.Fatalf("GET /metrics: status %d: %s", status, body)
-	}
-	out := make(map[string]float64)
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		cut := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[cut+1:], 64)
-		if err != nil {
-			t.Fatalf("GET /metrics: line %q: %v", line, err)
-		}
-		out[line[:cut]] = v
-	}
-	return out
 }
 
 // TestMetrics: requests through mcp_proxy show on the admin /metrics as

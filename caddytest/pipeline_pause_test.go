@@ -73,20 +73,6 @@ func decideHeld(t *testing.T, id, verb, body string) int {
 	return resp.StatusCode
 }
 
-type callOutcome struct {
-	res *mcp.CallToolResult
-	err error
-}
-
-func callAsync(ctx context.Context, cs *mcp.ClientSession, name string) <-chan callOutcome {
-	out := make(chan callOutcome, 1)
-	go func() {
-		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name})
-		out <- callOutcome{res, err}
-	}()
-	return out
-}
-
 // TestPipelinePause: a paused tools/call that the admin API continues,
 // edits, blocks and answers — while another call of the same session
 // completes meanwhile — and a pause that times out, through a real Caddy

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,9 +25,6 @@ const caddyPkg = "github.com/caddy-mcp/caddy-mcp/cmd/caddy"
 
 // caddyBinary is this repository's caddy (./cmd/caddy).
 var caddyBinary = &builtBinary{pkg: caddyPkg, name: "caddy", timeout: 10 * time.Minute}
-
-// buildCaddy builds ./cmd/caddy once per test binary and returns its path.
-func buildCaddy(t testing.TB) string { return caddyBinary.get(t) }
 
 // caddyProcess is a running `caddy run` with its own config, admin
 // endpoint and site port.
@@ -123,24 +119,6 @@ http://127.0.0.1:%s {
 	}
 }
 
-// childrenOf lists the processes whose parent is pid.
-func childrenOf(t testing.TB, pid int) []int {
-	t.Helper()
-	entries, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := strconv.Itoa(pid)
-	var pids []int
-	for _, e := range entries {
-		if st, ppid, ok := procStat(e); ok && ppid == parent && st != "Z" {
-			n, _ := strconv.Atoi(filepath.Base(filepath.Dir(e)))
-			pids = append(pids, n)
-		}
-	}
-	return pids
-}
-
 // procStat reads the state and parent pid from a /proc/<pid>/stat file.
 func procStat(path string) (state, ppid string, ok bool) {
 	b, err := os.ReadFile(path)
@@ -157,39 +135,6 @@ func procStat(path string) (state, ppid string, ok bool) {
 		return "", "", false
 	}
 	return f[0], f[1], true
-}
-
-// alive returns those of pids that still exist and are not zombies, with
-// their command lines.
-func alive(pids []int) []string {
-	var left []string
-	for _, pid := range pids {
-		st, _, ok := procStat(fmt.Sprintf("/proc/%d/stat", pid))
-		if !ok || st == "Z" {
-			continue
-		}
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		left = append(left, fmt.Sprintf("%d (%s)", pid, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")))
-	}
-	return left
-}
-
-// killLeftoversAtCleanup makes sure that pids, children of a caddy process,
-// do not outlive the test whatever its result: at cleanup it kills those
-// still running the command they ran now (a pid reused since is left alone).
-func killLeftoversAtCleanup(t *testing.T, pids []int) {
-	cmdlines := make(map[int]string, len(pids))
-	for _, pid := range pids {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		cmdlines[pid] = string(b)
-	}
-	t.Cleanup(func() {
-		for pid, cmdline := range cmdlines {
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(b) == cmdline && cmdline != "" {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
 }
 
 // rawStream is an SSE response read in the background, line by line.
@@ -246,9 +191,6 @@ func (s *rawStream) waitFor(t *testing.T, substr string, within time.Duration) {
 		}
 	}
 }
-
-// streamClient has no timeout (its streams are long).
-var streamClient = testClient(0)
 
 // openSessionStream initializes a 2025-11-25 session (declaring roots, so
 // that server-everything asks for them and waits for an answer that never

@@ -325,3 +325,13 @@ func caddyfileQuote(s string) string {
 	}
 	return `"` + s + `"`
 }
+
+// pipelineSite is a site that serves mcp_proxy at /mcp with an upstream
+// line and pipeline lines (intercept blocks, filters) inside mcp_proxy.
+func pipelineSite(upstream string, lines ...string) string {
+	return fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s\n\t\t%s\n\t}\n}\n",
+		upstream, strings.Join(lines, "\n\t\t"))
+}
+
+// codeBlocked is the documented code of a message an intercept rule blocked.
+const codeBlocked = -32030
