@@ -113,19 +113,19 @@ func TestAuthKeyRotation(t *testing.T) {
 	}
 	rotated := token()
 	start := time.Now()
-	deadline := start.Add(20 * time.Second)
-	for {
-		resp, body := authPost(ctx, t, authResource, rotated, "", authInitialize)
+	var body string
+	if !poll(20*time.Second, func() bool {
+		var resp *http.Response
+		resp, body = authPost(ctx, t, authResource, rotated, "", authInitialize)
 		if resp.StatusCode == 200 {
-			break
+			return true
 		}
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "does not publish") {
 			t.Fatalf("the rotated key's token while the keys are cached: %d %s", resp.StatusCode, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the rotated key's token is still refused 20s after the rotation: %s", body)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("the rotated key's token is still refused 20s after the rotation: %s", body)
 	}
 	t.Logf("the rotated key was accepted %v after the rotation", time.Since(start).Round(100*time.Millisecond))
 	if resp, body := authPost(ctx, t, authResource, old, "", authInitialize); resp.StatusCode != 200 {

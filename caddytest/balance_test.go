@@ -78,13 +78,8 @@ func (r *replica) start() {
 	})
 	var l net.Listener
 	var err error
-	for range 50 { // the old listener's port may take a moment to free
-		if l, err = net.Listen("tcp", r.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
+	// The old listener's port may take a moment to free.
+	if !poll(time.Second, func() bool { l, err = net.Listen("tcp", r.addr); return err == nil }) {
 		r.t.Fatalf("replica %s: listen on %s: %v", r.name, r.addr, err)
 	}
 	srv := &http.Server{Handler: counted}

@@ -46,16 +46,9 @@ func childPIDs(t testing.TB) []int {
 // waitForChildren waits until this binary has at most want children.
 func waitForChildren(t testing.TB, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		pids := childPIDs(t)
-		if len(pids) <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d child processes left (want at most %d): %v", len(pids), want, pids)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var pids []int
+	if !poll(within, func() bool { pids = childPIDs(t); return len(pids) <= want }) {
+		t.Fatalf("%d child processes left (want at most %d): %v", len(pids), want, pids)
 	}
 }
 

@@ -263,19 +263,19 @@ func newTester(t testing.TB) *caddytester.Tester {
 func waitServing(t testing.TB) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(5 * time.Second)
-	for ok := 0; ok < 2; {
-		resp, err := c.Get(proxyBaseURL + "/caddytest-ready")
-		if err == nil {
-			resp.Body.Close()
-			ok++
-			continue
+	var err error
+	ok := 0
+	if !poll(5*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = c.Get(proxyBaseURL + "/caddytest-ready"); err != nil {
+			ok = 0
+			return false
 		}
-		ok = 0
-		if time.Now().After(deadline) {
-			t.Fatalf("the site on %s does not answer after the reload: %v", proxyBaseURL, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		ok++
+		return ok == 2
+	}) {
+		t.Fatalf("the site on %s does not answer after the reload: %v", proxyBaseURL, err)
 	}
 }
 

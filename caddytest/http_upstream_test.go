@@ -712,7 +712,8 @@ func TestHTTPUpstreamGETStreamCut(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the upstream saw the resume after the last cut", func() bool {
 		return len(f.log.requests(http.MethodGet)) >= total/every+1
 	})
-	// A duplicate of event 12 would arrive now, if at all.
+	// A duplicate of event 12 would arrive now, if at all. A sleep: what is
+	// checked is that nothing more comes, so there is no condition to await.
 	time.Sleep(300 * time.Millisecond)
 	for drained := false; !drained; {
 		select {
@@ -975,6 +976,7 @@ func TestHTTPUpstreamSessionEnds(t *testing.T) {
 			t.Fatal("the new session has the old id")
 		}
 		// The upstream ended the session itself: the proxy sends no DELETE.
+		// A sleep: what is checked is that no request comes.
 		time.Sleep(100 * time.Millisecond)
 		if dels := f.log.requests(http.MethodDelete); len(dels) != 0 {
 			t.Errorf("the proxy sent %d DELETEs for a session the upstream had ended", len(dels))

@@ -239,9 +239,7 @@ func runGoClient(t *testing.T, url string) interopResult {
 	r.ProgressText = callToolText(ctx, t, cs, progressParams)
 	// The server sends 3 notifications before the result; allow the
 	// client's notification handlers a moment to catch up with the result.
-	for deadline := time.Now().Add(2 * time.Second); progress.Load() < 3 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll(2*time.Second, func() bool { return progress.Load() >= 3 })
 	r.ProgressCount = int(progress.Load())
 
 	r.SamplingText = callToolText(ctx, t, cs, &mcp.CallToolParams{

@@ -104,10 +104,7 @@ func pingAfterReload(t *testing.T, c *http.Client, url, session string) (*http.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Mcp-Session-Id", session)
-		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		req.Header = mcpHeader(session, "2025-06-18")
 		resp, err := c.Do(req)
 		if err == nil {
 			return resp, readAll(t, resp)
@@ -117,7 +114,7 @@ func pingAfterReload(t *testing.T, c *http.Client, url, session string) (*http.R
 		}
 		t.Logf("ping after the reload, attempt %d: %v (no response: retrying on a new connection)", attempt, err)
 		c.CloseIdleConnections()
-		time.Sleep(50 * time.Millisecond)
+		waitServing(t)
 	}
 }
 

@@ -75,11 +75,8 @@ func TestMetrics(t *testing.T) {
 
 	// The handler counts a POST once its answer is written: the client
 	// can read the last answer before the count lands.
-	after := scrape(t)
-	for deadline := time.Now().Add(5 * time.Second); after[callsDuration]-before[callsDuration] < calls+1 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-		after = scrape(t)
-	}
+	var after map[string]float64
+	poll(5*time.Second, func() bool { after = scrape(t); return after[callsDuration]-before[callsDuration] >= calls+1 })
 	for _, c := range []struct {
 		series string
 		want   float64
@@ -115,15 +112,8 @@ func TestMetrics(t *testing.T) {
 	if err := clients[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := scrape(t)
-		if m[sessions] == 1 && m[assigned] == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after closing one client: %s = %v, %s = %v, want 1 and 1", sessions, m[sessions], assigned, m[assigned])
-		}
-		time.Sleep(50 * time.Millisecond)
+	var m map[string]float64
+	if !poll(10*time.Second, func() bool { m = scrape(t); return m[sessions] == 1 && m[assigned] == 1 }) {
+		t.Fatalf("after closing one client: %s = %v, %s = %v, want 1 and 1", sessions, m[sessions], assigned, m[assigned])
 	}
 }

@@ -99,24 +99,24 @@ http://127.0.0.1:%s {
 		}
 	})
 
-	deadline := time.Now().Add(30 * time.Second)
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for {
+	var err error
+	if !poll(30*time.Second, func() bool {
 		select {
 		case <-p.exited:
 			t.Fatalf("caddy exited before serving: %v\n%s", p.err, p.output.String())
 		default:
 		}
-		resp, err := c.Get(p.base + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			return p
+		var resp *http.Response
+		if resp, err = c.Get(p.base + "/ready"); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy not serving %s after 30s: %v\n%s", p.base, err, p.output.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return true
+	}) {
+		t.Fatalf("caddy not serving %s after 30s: %v\n%s", p.base, err, p.output.String())
 	}
+	return p
 }
 
 // procStat reads the state and parent pid from a /proc/<pid>/stat file.
@@ -351,16 +351,9 @@ func TestProcessKilled(t *testing.T) {
 	}
 	<-p.exited
 	start := time.Now()
-	deadline := start.Add(5 * time.Second)
-	for {
-		left := alive(children)
-		if len(left) == 0 {
-			t.Logf("all %d children gone %v after caddy died", len(children), time.Since(start).Round(time.Millisecond))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("5s after SIGKILL of caddy, its children still run (no parent-death signal): %v", left)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var left []string
+	if !poll(5*time.Second, func() bool { left = alive(children); return len(left) == 0 }) {
+		t.Fatalf("5s after SIGKILL of caddy, its children still run (no parent-death signal): %v", left)
 	}
+	t.Logf("all %d children gone %v after caddy died", len(children), time.Since(start).Round(time.Millisecond))
 }

@@ -98,13 +98,9 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 	}
 
 	var tapes []string
-	deadline := time.Now().Add(10 * time.Second)
-	for len(tapes) == 0 {
-		tapes, _ = tape.List(dir)
-		if time.Now().After(deadline) {
-			t.Fatal("no tape in the record directory 10s after the session")
-		}
-		time.Sleep(20 * time.Millisecond) // polling a directory: no event to await
+	// Polling a directory: no event to await.
+	if !poll(10*time.Second, func() bool { tapes, _ = tape.List(dir); return len(tapes) != 0 }) {
+		t.Fatal("no tape in the record directory 10s after the session")
 	}
 	if len(tapes) != 1 {
 		t.Fatalf("want one tape for one session, got %v", tapes)
@@ -251,13 +247,9 @@ func TestTapeAdminRecord(t *testing.T) {
 			File, Endpoint, Session string
 		} `json:"recordings"`
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(listed.Recordings) == 0 {
-		adminGet(t, "/mcp_proxy/recordings", &listed)
-		if time.Now().After(deadline) {
-			t.Fatal("no recording listed 10s after the admin API started one")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the disk: no event to await
+	// Polling the disk: no event to await.
+	if !poll(10*time.Second, func() bool { adminGet(t, "/mcp_proxy/recordings", &listed); return len(listed.Recordings) != 0 }) {
+		t.Fatal("no recording listed 10s after the admin API started one")
 	}
 	if r := listed.Recordings[0]; len(listed.Recordings) != 1 || r.Endpoint != "tapes-admin" || strings.Contains(r.File, "/") {
 		t.Fatalf("recordings: %+v", listed.Recordings)
