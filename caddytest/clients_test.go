@@ -269,20 +269,8 @@ var streamClient = testClient(0)
 // returns the status and body.
 func adminDo(t *testing.T, method, path string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+caddyAdminAddr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, path, err)
-	}
-	return resp.StatusCode, body
+	resp := sendRequest(context.Background(), t, http.DefaultClient, method, "http://"+caddyAdminAddr+path, "", nil)
+	return resp.StatusCode, []byte(readAll(t, resp))
 }
 
 // adminGet GETs path and decodes its 200 answer into v.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -43,23 +42,8 @@ func consoleSiteWith(command, extra string) string {
 // its body read.
 func consoleDo(t *testing.T, method, path string, header http.Header, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, proxyBaseURL+"/console/"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s /console/%s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s /console/%s: reading the body: %v", method, path, err)
-	}
-	return resp, string(b)
+	resp := sendRequest(context.Background(), t, http.DefaultClient, method, proxyBaseURL+"/console/"+path, body, header)
+	return resp, readAll(t, resp)
 }
 
 // consoleGet GETs a console API path and decodes its JSON.
