@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,3 +106,31 @@ func killLeftoversAtCleanup(t *testing.T, pids []int) {
 
 // buildCaddy builds ./cmd/caddy once per test binary and returns its path.
 func buildCaddy(t testing.TB) string { return caddyBinary.get(t) }
+
+// caddyEnv is the environment of a built Caddy that a test runs: nothing
+// of the test binary's but PATH, and its home and storage in dir.
+func caddyEnv(dir string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+	}
+}
+
+// stopAtCleanup kills cmd when the test ends, unless it has exited
+// already (exited is closed then), and logs its output, named what, when
+// the test failed.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}, what string, output fmt.Stringer) {
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", what, output.String())
+		}
+	})
+}

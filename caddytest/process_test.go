@@ -76,28 +76,13 @@ http://127.0.0.1:%s {
 	}
 	p := &caddyProcess{admin: admin, base: "http://" + httpAddr, output: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	p.cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
-	}
+	p.cmd.Env = caddyEnv(dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start caddy: %v", err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", p.output.String())
-		}
-	})
+	stopAtCleanup(t, p.cmd, p.exited, "caddy", p.output)
 
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var err error
