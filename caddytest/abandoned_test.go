@@ -3,7 +3,6 @@ package caddytest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -154,26 +153,4 @@ func (g *getWatcher) RoundTrip(req *http.Request) (*http.Response, error) {
 		g.once.Do(func() { close(g.open) })
 	}
 	return resp, err
-}
-
-// connectAbandonable opens a 2025-11-25 session whose client does not
-// listen on a GET stream (so that, between its calls, the session is idle)
-// and whose HTTP connections are not shared with other clients.
-func connectAbandonable(ctx context.Context, url string) (*mcp.ClientSession, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	return mcp.NewClient(&mcp.Implementation{Name: "caddytest-abandoned", Version: "0"}, nil).Connect(ctx,
-		&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: transport}, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-}
-
-// callSimpleText calls the everything-server's test_simple_text tool.
-func callSimpleText(ctx context.Context, cs *mcp.ClientSession) error {
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text"})
-	if err != nil {
-		return err
-	}
-	if res.IsError || len(res.Content) == 0 {
-		return fmt.Errorf("tool error: %+v", res)
-	}
-	return nil
 }

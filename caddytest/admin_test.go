@@ -2,10 +2,8 @@ package caddytest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -63,7 +61,7 @@ type adminUpstream struct {
 // adminEndpointSite serves the everything-server over stdio at /mcp under
 // the endpoint name "admin-test".
 func adminEndpointSite(command string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name admin-test
@@ -71,38 +69,6 @@ func adminEndpointSite(command string) string {
 	}
 }
 `, caddyfileQuote(command))
-}
-
-// adminDo sends a request to the in-process Caddy's admin endpoint and
-// returns the status and body.
-func adminDo(t *testing.T, method, path string) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://"+caddyAdminAddr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, path, err)
-	}
-	return resp.StatusCode, body
-}
-
-// adminGet GETs path and decodes its 200 answer into v.
-func adminGet(t *testing.T, path string, v any) {
-	t.Helper()
-	status, body := adminDo(t, http.MethodGet, path)
-	if status != http.StatusOK {
-		t.Fatalf("GET %s: status %d: %s", path, status, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v in %s", path, err, body)
-	}
 }
 
 // adminStdioUpstream returns the admin-test endpoint's stdio upstream.
@@ -161,18 +127,14 @@ func TestAdminSessions(t *testing.T) {
 	// be a moment after the client read the answer: wait for the calls'
 	// streams to close (bounded), so only the GET stream is left open.
 	var list adminSessionList
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll(5*time.Second, func() bool {
 		adminGet(t, "/mcp_proxy/sessions", &list)
 		open := 0
 		for _, s := range list.Sessions {
 			open += s.OpenStreams
 		}
-		if open <= 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return open <= 1
+	})
 	if len(list.Sessions) != 2 || list.NextCursor != "" {
 		t.Fatalf("GET /mcp_proxy/sessions = %+v, want the 2 sessions and no next_cursor", list)
 	}
@@ -207,25 +169,21 @@ func TestAdminSessions(t *testing.T) {
 
 	// The pool's figures, once its spare has settled, are the processes
 	// this binary has as children.
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		u := adminStdioUpstream(t)
+	var u adminUpstream
+	if !poll(10*time.Second, func() bool {
+		u = adminStdioUpstream(t)
 		p := u.Processes
-		if p.Warming == 0 && p.Stopping == 0 && p.Live == len(childPIDs(t)) {
-			if u.Kind != "stdio" || u.Sessions != 2 || u.Evicted != 0 || p.Assigned != 2 || p.Live != p.Assigned+p.Spares ||
-				p.Waiting != 0 || p.Spawned < p.Live || p.SpawnFailures != 0 || p.Crashed != 0 ||
-				len(p.Exits) != 5 || p.Exits["crashed"] != 0 {
-				t.Errorf("upstream = %+v, processes %+v", u, *p)
-			}
-			if want := filepath.Base(server); u.Address != want {
-				t.Errorf("address = %q, want the executable's base name %q", u.Address, want)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pool's figures never matched the %d child processes: %+v", len(childPIDs(t)), *p)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return p.Warming == 0 && p.Stopping == 0 && p.Live == len(childPIDs(t))
+	}) {
+		t.Fatalf("the pool's figures never matched the %d child processes: %+v", len(childPIDs(t)), *u.Processes)
+	}
+	if p := u.Processes; u.Kind != "stdio" || u.Sessions != 2 || u.Evicted != 0 || p.Assigned != 2 || p.Live != p.Assigned+p.Spares ||
+		p.Waiting != 0 || p.Spawned < p.Live || p.SpawnFailures != 0 || p.Crashed != 0 ||
+		len(p.Exits) != 5 || p.Exits["crashed"] != 0 {
+		t.Errorf("upstream = %+v, processes %+v", u, *p)
+	}
+	if want := filepath.Base(server); u.Address != want {
+		t.Errorf("address = %q, want the executable's base name %q", u.Address, want)
 	}
 
 	var one adminSession
@@ -245,11 +203,8 @@ func TestAdminSessions(t *testing.T) {
 	if err := callSimpleText(ctx, listening); err != nil {
 		t.Errorf("the other session: %v", err)
 	}
-	for deadline := time.Now().Add(15 * time.Second); slices.Contains(childPIDs(t), pid); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the deleted session's process %d still runs", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !poll(15*time.Second, func() bool { return !slices.Contains(childPIDs(t), pid) }) {
+		t.Fatalf("the deleted session's process %d still runs", pid)
 	}
 	if status, body := adminDo(t, http.MethodGet, "/mcp_proxy/sessions/"+quiet.ID()); status != http.StatusNotFound {
 		t.Errorf("GET a deleted session: status %d: %s", status, body)
@@ -262,15 +217,12 @@ func TestAdminSessions(t *testing.T) {
 		t.Errorf("after DELETE: upstream %+v, processes %+v, want 1 session on 1 assigned process", u, *u.Processes)
 	}
 	// Its process counts as an exit the gateway asked for, once reaped.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		p := adminStdioUpstream(t).Processes
-		if p.Exits["released"] == releasedBefore+1 && p.Exits["crashed"] == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after DELETE: exits %v, want released %d (one more than before) and none crashed", p.Exits, releasedBefore+1)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var exits map[string]int
+	if !poll(10*time.Second, func() bool {
+		exits = adminStdioUpstream(t).Processes.Exits
+		return exits["released"] == releasedBefore+1 && exits["crashed"] == 0
+	}) {
+		t.Fatalf("after DELETE: exits %v, want released %d (one more than before) and none crashed", exits, releasedBefore+1)
 	}
 }
 

@@ -19,7 +19,7 @@ func TestAuthGatewayBothSides(t *testing.T) {
 	as := startAuthServer(t)
 	as.AddClient("gateway", "gateway-secret", upstreamScope)
 	upURL, seen := protectedUpstream(t, as)
-	site := `http://:9080 {
+	site := siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `

@@ -24,7 +24,7 @@ const (
 // hideSite guards an http upstream serving pagedServer; tool_b needs
 // hideScope; authExtra goes into mcp_auth (hide_unauthorized or nothing).
 func hideSite(issuer, upstream, authExtra string) string {
-	return `http://:9080 {
+	return siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `
@@ -116,7 +116,7 @@ func TestAuthHideUnauthorized(t *testing.T) {
 	all := []string{"tool_a", "tool_b", "tool_c", "tool_d", "tool_e"}
 	allButB := []string{"tool_a", "tool_c", "tool_d", "tool_e"}
 
-	startProxyChecked(t, hideSite(as.URL, up.URL, "hide_unauthorized"))
+	startProxy(t, hideSite(as.URL, up.URL, "hide_unauthorized"), goroutinesChecked)
 	for _, version := range []string{"2025-11-25", ""} {
 		name := version
 		if name == "" {
@@ -190,7 +190,7 @@ func TestAuthHideUnauthorized(t *testing.T) {
 	})
 
 	t.Run("without hide_unauthorized", func(t *testing.T) {
-		startProxyChecked(t, hideSite(as.URL, up.URL, ""))
+		startProxy(t, hideSite(as.URL, up.URL, ""), goroutinesChecked)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cs := connectBearer(ctx, t, narrow, "2025-11-25")
@@ -214,7 +214,7 @@ func TestAuthHideUnauthorized(t *testing.T) {
 func TestAuthHideUnauthorizedListChanged(t *testing.T) {
 	as := startAuthServer(t)
 	const transient = "__transient_tool_for_list_changed"
-	startProxyChecked(t, `http://:9080 {
+	startProxy(t, siteAddr+` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource `+authResource+`
@@ -229,7 +229,7 @@ func TestAuthHideUnauthorizedListChanged(t *testing.T) {
 		stdio `+caddyfileQuote(buildEverythingServer(t))+`
 	}
 }
-`)
+`, goroutinesChecked)
 	for _, tc := range []struct {
 		name   string
 		scopes []string

@@ -17,10 +17,10 @@ func TestAuthIntrospection(t *testing.T) {
 	as := startAuthServer(t)
 	as.AddClient("gateway", "gateway-secret")
 	t.Setenv("CADDYTEST_INTROSPECTION_SECRET", "gateway-secret")
-	startProxyChecked(t, authSiteWith(t, as.URL, `introspection_url `+as.URL+`/introspect {
+	startProxy(t, authSiteWith(t, as.URL, `introspection_url `+as.URL+`/introspect {
 			client_id gateway
 			client_secret {env.CADDYTEST_INTROSPECTION_SECRET}
-		}`, ""))
+		}`, ""), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

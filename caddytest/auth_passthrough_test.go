@@ -30,7 +30,7 @@ func TestAuthTokenNeverPassedThrough(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			upLog.reset()
-			site := fmt.Sprintf(`http://:9080 {
+			site := fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource %s
@@ -44,7 +44,7 @@ func TestAuthTokenNeverPassedThrough(t *testing.T) {
 	}
 }
 `, authResource, as.URL, tc.keep, caddyfileQuote(up.URL+"/mcp"))
-			startProxyChecked(t, site)
+			startProxy(t, site, goroutinesChecked)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			token := clientCredentialsToken(t, as, "alice", "alice-secret")

@@ -88,7 +88,7 @@ func doFresh(t *testing.T, req *http.Request) (*http.Response, string) {
 // one.
 func TestAuthPathSpellings(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	checkSpellingsRefused(t, as)
 }
 
@@ -96,7 +96,7 @@ func TestAuthPathSpellings(t *testing.T) {
 // inside a handle block among other handlers.
 func TestAuthPathSpellingsInHandle(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, `http://:9080 {
+	startProxy(t, siteAddr+` {
 	bind 127.0.0.1
 	handle /health {
 		respond "ok"
@@ -113,7 +113,7 @@ func TestAuthPathSpellingsInHandle(t *testing.T) {
 		}
 	}
 }
-`)
+`, goroutinesChecked)
 	checkSpellingsRefused(t, as)
 }
 
@@ -147,7 +147,7 @@ func checkSpellingsRefused(t *testing.T, as *authtest.Server) {
 // not, and says why in the log.
 func TestAuthSkippedByRouteOrder(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, `http://:9080 {
+	startProxy(t, siteAddr+` {
 	bind 127.0.0.1
 	route {
 		mcp_proxy /mcp {
@@ -160,7 +160,7 @@ func TestAuthSkippedByRouteOrder(t *testing.T) {
 		}
 	}
 }
-`)
+`, goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	token := clientCredentialsToken(t, as, "alice", "alice-secret")
@@ -180,7 +180,7 @@ func TestAuthSkippedByRouteOrder(t *testing.T) {
 // unknown (404) on the filtered one, and the other way round.
 func TestSessionBoundToEndpoint(t *testing.T) {
 	bin := caddyfileQuote(buildEverythingServer(t))
-	startProxyChecked(t, `http://:9080 {
+	startProxy(t, siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /open {
 		stdio `+bin+`
@@ -192,7 +192,7 @@ func TestSessionBoundToEndpoint(t *testing.T) {
 		}
 	}
 }
-`)
+`, goroutinesChecked)
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"` + toolSimpleText + `","arguments":{}}}`
 	for _, tt := range []struct{ minted, used string }{{"/open", "/strict"}, {"/strict", "/open"}} {

@@ -23,7 +23,7 @@ const (
 // authSiteWith is authSite with more mcp_auth settings and mcp_proxy
 // options.
 func authSiteWith(t *testing.T, issuer, authExtra, proxyExtra string) string {
-	return `http://:9080 {
+	return siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `
@@ -46,7 +46,7 @@ func authSiteWith(t *testing.T, issuer, authExtra, proxyExtra string) string {
 // (the step-up) calls it on the same session.
 func TestAuthScopePerTool(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSiteWith(t, as.URL, "scope "+progressScope+" {\n\t\t\ttool "+toolProgress+"\n\t\t}", ""))
+	startProxy(t, authSiteWith(t, as.URL, "scope "+progressScope+" {\n\t\t\ttool "+toolProgress+"\n\t\t}", ""), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tok := func(scopes ...string) string {
@@ -111,7 +111,7 @@ func TestAuthScopePerTool(t *testing.T) {
 // the session id readable, and a preflight from another origin refused.
 func TestAuthCORSThroughCaddy(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSiteWith(t, as.URL, "cors_origins "+inspectorTest, "allowed_origins "+inspectorTest))
+	startProxy(t, authSiteWith(t, as.URL, "cors_origins "+inspectorTest, "allowed_origins "+inspectorTest), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	preflight := func(origin string) *http.Response {
@@ -180,7 +180,7 @@ func endSession(ctx context.Context, t *testing.T, auth, session string) {
 // issuer's own document there.
 func TestAuthServerMetadataOnMCPOrigin(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	resp, err := http.Get(proxyBaseURL + "/.well-known/oauth-authorization-server")
 	if err != nil {
 		t.Fatal(err)

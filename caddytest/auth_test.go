@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,14 +19,15 @@ import (
 // real authorization server (authtest: RFC 8414 metadata, JWKS,
 // client_credentials) and real MCP clients.
 
-const (
+var (
 	authResource    = proxyBaseURL + "/mcp"
 	authMetadataURL = proxyBaseURL + "/.well-known/oauth-protected-resource/mcp"
-	authScope       = "mcp:tools"
 )
 
+const authScope = "mcp:tools"
+
 // authChallenge is the WWW-Authenticate of a request without a token.
-const authChallenge = `Bearer resource_metadata="` + authMetadataURL + `", scope="` + authScope + `"`
+var authChallenge = `Bearer resource_metadata="` + authMetadataURL + `", scope="` + authScope + `"`
 
 // startAuthServer starts the authorization server with two clients,
 // alice and bob, granted authScope.
@@ -46,7 +46,7 @@ func startAuthServer(t *testing.T) *authtest.Server {
 // authSite is the site block: mcp_auth guarding /mcp, where mcp_proxy
 // serves the go-sdk everything-server over stdio.
 func authSite(t *testing.T, issuer string) string {
-	return `http://:9080 {
+	return siteAddr + ` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource ` + authResource + `
@@ -117,7 +117,7 @@ func connectWithToken(ctx context.Context, t *testing.T, token string) *mcp.Clie
 // token completes a session through mcp_auth and calls a tool.
 func TestAuthGoClientBearer(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cs := connectWithToken(ctx, t, clientCredentialsToken(t, as, "alice", "alice-secret"))
@@ -129,32 +129,6 @@ func TestAuthGoClientBearer(t *testing.T) {
 	}
 }
 
-// authPost POSTs an MCP message to target with the Authorization value
-// auth (none when empty) and session id (none when empty).
-func authPost(ctx context.Context, t *testing.T, target, auth, session, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
 const authInitialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}`
 
 // TestAuthRefusals: what a client sees for each kind of refused token, at
@@ -164,7 +138,7 @@ func TestAuthRefusals(t *testing.T) {
 	// The issuer also publishes a key the gateway cannot read: it is
 	// skipped, and every answer below is the token's, not a 503.
 	as.PublishRawJWK(`{"kty":"OKP","crv":"X448","kid":"x448","x":"` + strings.Repeat("A", 75) + `"}`)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sign := func(claims map[string]any) string {
@@ -247,7 +221,7 @@ func TestAuthRefusals(t *testing.T) {
 // user), while alice keeps using it.
 func TestAuthSessionBoundToUser(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	alice := "Bearer " + clientCredentialsToken(t, as, "alice", "alice-secret")

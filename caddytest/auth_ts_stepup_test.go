@@ -50,7 +50,7 @@ func runTSScoped(t *testing.T, issuer, scope string) tsScopedResult {
 // that scope, the same client calls the tool.
 func TestAuthTSScopedTool(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSiteWith(t, as.URL, "scope "+progressScope+" {\n\t\t\ttool "+toolProgress+"\n\t\t}", ""))
+	startProxy(t, authSiteWith(t, as.URL, "scope "+progressScope+" {\n\t\t\ttool "+toolProgress+"\n\t\t}", ""), goroutinesChecked)
 	want403 := `Bearer resource_metadata="` + authMetadataURL + `", scope="` + scopedNeedBoth + `", error="insufficient_scope"`
 
 	r := runTSScoped(t, as.URL, "")

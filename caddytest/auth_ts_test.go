@@ -27,7 +27,7 @@ type tsAuthResult struct {
 // server's, gets a token by client credentials and completes a session.
 func TestAuthTSClientCredentials(t *testing.T) {
 	as := startAuthServer(t)
-	startProxyChecked(t, authSite(t, as.URL))
+	startProxy(t, authSite(t, as.URL), goroutinesChecked)
 	script, err := filepath.Abs(filepath.Join("interop_ts", "auth_client.mjs"))
 	if err != nil {
 		t.Fatal(err)

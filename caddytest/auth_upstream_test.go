@@ -72,7 +72,7 @@ func TestHTTPUpstreamClientCredentials(t *testing.T) {
 	}
 
 	t.Run("token obtained and sent", func(t *testing.T) {
-		url := startProxyChecked(t, site("{env.CADDYTEST_GATEWAY_SECRET}")) + "/mcp"
+		url := startProxy(t, site("{env.CADDYTEST_GATEWAY_SECRET}"), goroutinesChecked) + "/mcp"
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cs, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest", Version: "0"}, nil).Connect(ctx,
@@ -104,7 +104,7 @@ func TestHTTPUpstreamClientCredentials(t *testing.T) {
 	})
 
 	t.Run("wrong secret", func(t *testing.T) {
-		url := startProxyChecked(t, site("wrong")) + "/mcp"
+		url := startProxy(t, site("wrong"), goroutinesChecked) + "/mcp"
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		resp, body := authPost(ctx, t, url, "", "", authInitialize)

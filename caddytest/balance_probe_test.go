@@ -18,7 +18,7 @@ import (
 func TestDualEraClientsAlternate(t *testing.T) {
 	bin := buildEverythingServer(t)
 	b := startReplica(t, "B")
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		stdio %s {

@@ -78,13 +78,8 @@ func (r *replica) start() {
 	})
 	var l net.Listener
 	var err error
-	for range 50 { // the old listener's port may take a moment to free
-		if l, err = net.Listen("tcp", r.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
+	// The old listener's port may take a moment to free.
+	if !poll(time.Second, func() bool { l, err = net.Listen("tcp", r.addr); return err == nil }) {
 		r.t.Fatalf("replica %s: listen on %s: %v", r.name, r.addr, err)
 	}
 	srv := &http.Server{Handler: counted}
@@ -145,7 +140,7 @@ func whoami(t *testing.T, wc *wireClient, session string) (int, string) {
 }
 
 func twoReplicaSite(a, b *replica, lines ...string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		http %s {
@@ -363,7 +358,7 @@ func TestStatelessRetriedOnlyWhenSafe(t *testing.T) {
 func TestStdioAndHTTPUpstreams(t *testing.T) {
 	bin := buildEverythingServer(t)
 	b := startReplica(t, "B")
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		stdio %s {

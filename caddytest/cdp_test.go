@@ -207,19 +207,14 @@ func (b *browser) eval(expr string, v any) {
 // single event to await.
 func (b *browser) waitFor(what, cond string) {
 	b.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	if !poll(15*time.Second, func() bool {
 		var ok bool
 		b.eval("Boolean("+cond+")", &ok)
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			var text string
-			b.eval("document.body.innerText", &text)
-			b.t.Fatalf("%s: %s never held; the page shows:\n%s", what, cond, text)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return ok
+	}) {
+		var text string
+		b.eval("document.body.innerText", &text)
+		b.t.Fatalf("%s: %s never held; the page shows:\n%s", what, cond, text)
 	}
 }
 

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,12 +37,7 @@ func startProxyCommand(t *testing.T, args ...string) *proxyCommand {
 	dir := t.TempDir()
 	p := &proxyCommand{output: &syncBuffer{}, endpoint: make(chan string, 1), stdout: make(chan struct{}), exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"mcp-proxy"}, args...)...)
-	p.cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
-	}
+	p.cmd.Env = caddyEnv(dir)
 	p.cmd.Stderr = p.output
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -74,17 +67,7 @@ func startProxyCommand(t *testing.T, args ...string) *proxyCommand {
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("caddy mcp-proxy output:\n%s", p.output.String())
-		}
-	})
+	stopAtCleanup(t, p.cmd, p.exited, "caddy mcp-proxy", p.output)
 	return p
 }
 

@@ -192,7 +192,7 @@ func screenshotTraffic(ctx context.Context, t *testing.T, cs *mcp.ClientSession)
 		if s%9 == 5 {
 			call("no_such_tool", nil)
 		}
-		time.Sleep(time.Second) // spreads the calls over the chart's buckets
+		time.Sleep(time.Second) // a sleep: spreads the calls over the chart's one-second buckets
 	}
 	return n
 }

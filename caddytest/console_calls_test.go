@@ -22,7 +22,7 @@ import (
 // redacted and tapes rotated past 2 KiB, and the console under /console/.
 // extra goes into the mcp_proxy block.
 func consoleCallsSite(command, dir, extra string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name console-calls
@@ -233,24 +233,26 @@ func TestConsoleCalls(t *testing.T) {
 func awaitRecording(t *testing.T, sid string) string {
 	t.Helper()
 	want := record.SessionHash(sid)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var list struct {
-			Recordings []struct {
-				File, Session string
-			}
+	var list struct {
+		Recordings []struct {
+			File, Session string
 		}
+	}
+	file := ""
+	// The tape writer runs on its own: no event to await.
+	if !poll(15*time.Second, func() bool {
 		adminGet(t, "/mcp_proxy/recordings", &list)
 		for _, r := range list.Recordings {
 			if r.Session == want {
-				return r.File
+				file = r.File
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recording of session %s listed: %+v", sid, list.Recordings)
-		}
-		time.Sleep(50 * time.Millisecond) // the tape writer runs on its own: no event to await
+		return false
+	}) {
+		t.Fatalf("no recording of session %s listed: %+v", sid, list.Recordings)
 	}
+	return file
 }
 
 // consoleText GETs a console path, wants status, and returns the body.

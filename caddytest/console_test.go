@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -22,7 +21,7 @@ func consoleSite(command string) string { return consoleSiteWith(command, "") }
 
 // consoleSiteWith is consoleSite with extra lines in the mcp_proxy block.
 func consoleSiteWith(command, extra string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name console-test
@@ -43,23 +42,8 @@ func consoleSiteWith(command, extra string) string {
 // its body read.
 func consoleDo(t *testing.T, method, path string, header http.Header, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, proxyBaseURL+"/console/"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s /console/%s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s /console/%s: reading the body: %v", method, path, err)
-	}
-	return resp, string(b)
+	resp := sendRequest(context.Background(), t, http.DefaultClient, method, proxyBaseURL+"/console/"+path, body, header)
+	return resp, readAll(t, resp)
 }
 
 // consoleGet GETs a console API path and decodes its JSON.
@@ -199,7 +183,7 @@ func TestConsoleSessions(t *testing.T) {
 		{"no token, not a browser", nil, "needs the page's token"},
 		{"a wrong token", http.Header{"X-Mcp-Console-Token": {token + "x"}}, "needs the page's token"},
 		{"another origin", http.Header{"X-Mcp-Console-Token": {token}, "Origin": {"http://evil.example"}}, "same origin"},
-		{"another port", http.Header{"X-Mcp-Console-Token": {token}, "Origin": {"http://127.0.0.1:9081"}}, "same origin"},
+		{"another port", http.Header{"X-Mcp-Console-Token": {token}, "Origin": {fmt.Sprintf("http://127.0.0.1:%d", testPorts.http+1)}}, "same origin"},
 		{"cross-site fetch", http.Header{"X-Mcp-Console-Token": {token}, "Sec-Fetch-Site": {"cross-site"}}, "same origin"},
 		{"same-site fetch", http.Header{"X-Mcp-Console-Token": {token}, "Sec-Fetch-Site": {"same-site"}}, "same origin"},
 	} {

@@ -124,7 +124,7 @@ func TestParserDifferentialsMatcher(t *testing.T) {
 	var ran ranLog
 	up := httptest.NewServer(statelessHandler(foldingServer(&ran)))
 	defer up.Close()
-	url := startProxy(t, "http://:9080 {\n\tbind 127.0.0.1\n\t@danger mcp {\n\t\ttool danger\n\t}\n\trespond @danger 403\n\treverse_proxy "+
+	url := startProxy(t, siteAddr+" {\n\tbind 127.0.0.1\n\t@danger mcp {\n\t\ttool danger\n\t}\n\trespond @danger 403\n\treverse_proxy "+
 		strings.TrimPrefix(up.URL, "http://")+"\n}\n") + "/mcp"
 	c := &http.Client{}
 	call := func(params string) string {
@@ -157,7 +157,7 @@ func TestParserDifferentialsAuthScopes(t *testing.T) {
 	up := httptest.NewServer(statelessHandler(foldingServer(&ran)))
 	defer up.Close()
 	as := startAuthServer(t)
-	startProxy(t, `http://:9080 {
+	startProxy(t, siteAddr+` {
 	bind 127.0.0.1
 	mcp_auth {
 		resource `+authResource+`

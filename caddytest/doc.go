@@ -9,9 +9,21 @@
 // file; run `npm ci` here (the repository's test.sh does) before `go test`.
 // Without them the tests that need them skip locally and fail when CI is set.
 //
-// Only one Caddy runs per test binary, on fixed ports (admin 2999, HTTP
-// 9080): tests in this package never run in parallel, and two test binaries
-// of this package must not run at the same time.
+// The shared harness is in a few files by concern; the feature files hold
+// only their tests and the helpers of their feature:
+//   - harness_test.go: TestMain, the ports, startProxy (the one way to load a
+//     config into the in-process Caddy) and the site blocks;
+//   - conns_test.go: the tests' HTTP transport, renewed at each config load;
+//   - clients_test.go: raw HTTP requests, go-sdk client calls, the admin API
+//     and the metrics endpoint;
+//   - servers_test.go and peers_test.go: the upstream MCP servers (go-sdk, and
+//     the npm peers and conformance suite);
+//   - children_test.go: the child processes of the test binary;
+//   - waits_test.go: waits on a condition with a deadline.
+//
+// Only one Caddy runs per test binary, on admin, HTTP and HTTPS ports picked
+// free when the binary starts (testPorts): tests in this package never run in
+// parallel with each other, but test binaries (and packages) may run at once.
 package caddytest
 
 import (

@@ -95,16 +95,12 @@ while :; do sleep 1; done`)
 		// Once its client stops listening the session is idle, and a new
 		// session takes its process.
 		get.Body.Close()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		// The server notices the closed GET stream after a moment.
+		if !poll(5*time.Second, func() bool {
 			resp, body = mcpPost(t, c, url, "", initializeBody)
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the idle session never gave way: %d %s", resp.StatusCode, body)
-			}
-			time.Sleep(50 * time.Millisecond) // the server notices the closed GET stream
+			return resp.StatusCode == http.StatusOK
+		}) {
+			t.Fatalf("the idle session never gave way: %d %s", resp.StatusCode, body)
 		}
 		if resp, body := mcpPost(t, c, url, first, `{"jsonrpc":"2.0","id":3,"method":"ping"}`); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("the evicted session: %d %s, want 404", resp.StatusCode, body)

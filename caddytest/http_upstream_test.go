@@ -26,7 +26,7 @@ import (
 )
 
 // This file tests mcp_proxy in front of an `http` upstream end to end:
-// a raw client → Caddy (:9080) → mcp_proxy → a Streamable HTTP server
+// a raw client → Caddy (siteAddr) → mcp_proxy → a Streamable HTTP server
 // behind httptest. The upstream is the go-sdk's server wherever a real peer
 // can show the behaviour; where the behaviour is a fault (streams cut,
 // responses moved to a GET, sessions forgotten) it is fakeUpstream, a small
@@ -108,28 +108,6 @@ func (l *requestLog) sessionID(t testing.TB) string {
 		t.Fatalf("the upstream issued session ids %q, want one", ids)
 	}
 	return ids[0]
-}
-
-// waitUntil polls cond until it holds, failing the test after within.
-func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// startProxyChecked is startProxy, plus a check when the test ends, after
-// its configuration is unloaded and before the upstream servers it started
-// earlier close (cleanups run last in, first out): no goroutine of the
-// module may be left, such as a stream still held to an upstream.
-func startProxyChecked(t *testing.T, site string) string {
-	t.Helper()
-	t.Cleanup(func() { waitForNoModuleGoroutines(t, 10*time.Second) })
-	return startProxy(t, site)
 }
 
 // wireClient is a raw MCP client that keeps everything the proxy sent it
@@ -402,26 +380,6 @@ func answerMessages(t testing.TB, resp *http.Response, body string) []rpcMessage
 	return msgs
 }
 
-// responseTo returns the one response to request id in the answer.
-func responseTo(t testing.TB, resp *http.Response, body, id string) rpcMessage {
-	t.Helper()
-	var found []rpcMessage
-	for _, m := range answerMessages(t, resp, body) {
-		if string(m.ID) == id && !m.isRequest() {
-			found = append(found, m)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d responses to request %s in the answer (status %s), want 1:\n%s", len(found), id, resp.Status, body)
-	}
-	return found[0]
-}
-
-// initializeBodyAt is initializeBody asking for another protocol revision.
-func initializeBodyAt(version string) string {
-	return strings.Replace(initializeBody, `"protocolVersion":"2025-06-18"`, `"protocolVersion":"`+version+`"`, 1)
-}
-
 // openSessionAt initializes a session at version through the wire client
 // (extra goes with the initialize request) and returns the proxy's session id.
 func (wc *wireClient) openSessionAt(version string, extra http.Header) string {
@@ -446,22 +404,6 @@ func withHeader(kv ...string) http.Header {
 		h.Set(kv[i], kv[i+1])
 	}
 	return h
-}
-
-// newEchoServer is a go-sdk MCP server with an echo tool.
-func newEchoServer(name string) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
-	type echoArgs struct {
-		Text string `json:"text"`
-	}
-	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, a echoArgs) (*mcp.CallToolResult, any, error) {
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
-	})
-	return s
-}
-
-func goSDKHandler(s *mcp.Server) http.Handler {
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
 }
 
 func sessionCount(s *mcp.Server) int {
@@ -500,7 +442,7 @@ func TestHTTPUpstreamCredentials(t *testing.T) {
 			if passAuth {
 				opts = append(opts, "pass_authorization")
 			}
-			url := startProxyChecked(t, httpProxySite(up.URL+"/mcp", opts...)) + "/mcp"
+			url := startProxy(t, httpProxySite(up.URL+"/mcp", opts...), goroutinesChecked) + "/mcp"
 			wc := newWireClient(t, url)
 			wc.header.Set("Authorization", "Bearer client-token")
 
@@ -744,7 +686,7 @@ func TestHTTPUpstreamGETStreamCut(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // all sent: hold the stream
 	}})
-	url := startProxyChecked(t, httpProxySite(f.url())) + "/mcp"
+	url := startProxy(t, httpProxySite(f.url()), goroutinesChecked) + "/mcp"
 	wc := newWireClient(t, url)
 	sid := wc.openSessionAt("2025-06-18", nil)
 	get := wc.openGet(sid, "2025-06-18", nil)
@@ -770,7 +712,8 @@ func TestHTTPUpstreamGETStreamCut(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the upstream saw the resume after the last cut", func() bool {
 		return len(f.log.requests(http.MethodGet)) >= total/every+1
 	})
-	// A duplicate of event 12 would arrive now, if at all.
+	// A duplicate of event 12 would arrive now, if at all. A sleep: what is
+	// checked is that nothing more comes, so there is no condition to await.
 	time.Sleep(300 * time.Millisecond)
 	for drained := false; !drained; {
 		select {
@@ -846,7 +789,7 @@ func TestHTTPUpstreamPOSTStreamClosedEarly(t *testing.T) {
 			_, _ = fmt.Fprintf(w, "id: poll-prime-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"answered on the resumed stream\"}]}}\n\n", id)
 		},
 	})
-	url := startProxyChecked(t, httpProxySite(f.url())) + "/mcp"
+	url := startProxy(t, httpProxySite(f.url()), goroutinesChecked) + "/mcp"
 	wc := newWireClient(t, url)
 	const version = "2025-11-25"
 	sid := wc.openSessionAt(version, nil)
@@ -935,7 +878,7 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 		{"untrusted TLS certificate", tlsUp.URL + "/mcp", nil, http.StatusBadGateway, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := startProxyChecked(t, httpProxySite(tc.url, tc.options...)) + "/mcp"
+			url := startProxy(t, httpProxySite(tc.url, tc.options...), goroutinesChecked) + "/mcp"
 			start := time.Now()
 			resp, body := mcpPost(t, c, url, "", initializeBody)
 			elapsed := time.Since(start)
@@ -981,7 +924,7 @@ func TestHTTPUpstreamFailures(t *testing.T) {
 		{"tls_trusted_ca_certs", "tls_trusted_ca_certs " + caddyfileQuote(caFile)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := startProxyChecked(t, httpProxySite(tlsUp.URL+"/mcp", tc.option)) + "/mcp"
+			url := startProxy(t, httpProxySite(tlsUp.URL+"/mcp", tc.option), goroutinesChecked) + "/mcp"
 			sid := openSession(t, c, url)
 			resp, body := mcpPost(t, c, url, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"over TLS"}}}`)
 			if m := responseTo(t, resp, body, "2"); resp.StatusCode != http.StatusOK || m.Error != nil || !strings.Contains(string(m.Result), "over TLS") {
@@ -1007,7 +950,7 @@ func TestHTTPUpstreamSessionEnds(t *testing.T) {
 
 	t.Run("upstream forgets the session", func(t *testing.T) {
 		f := startFakeUpstream(t, &fakeUpstream{})
-		url := startProxyChecked(t, httpProxySite(f.url())) + "/mcp"
+		url := startProxy(t, httpProxySite(f.url()), goroutinesChecked) + "/mcp"
 		sid := openSession(t, c, url)
 		if resp, body := mcpPost(t, c, url, sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"result"`) {
 			t.Fatalf("ping: %s %s", resp.Status, body)
@@ -1033,6 +976,7 @@ func TestHTTPUpstreamSessionEnds(t *testing.T) {
 			t.Fatal("the new session has the old id")
 		}
 		// The upstream ended the session itself: the proxy sends no DELETE.
+		// A sleep: what is checked is that no request comes.
 		time.Sleep(100 * time.Millisecond)
 		if dels := f.log.requests(http.MethodDelete); len(dels) != 0 {
 			t.Errorf("the proxy sent %d DELETEs for a session the upstream had ended", len(dels))
@@ -1044,7 +988,7 @@ func TestHTTPUpstreamSessionEnds(t *testing.T) {
 		var upLog requestLog
 		up := httptest.NewServer(upLog.wrap(goSDKHandler(srv)))
 		t.Cleanup(up.Close)
-		url := startProxyChecked(t, httpProxySite(up.URL+"/mcp")) + "/mcp"
+		url := startProxy(t, httpProxySite(up.URL+"/mcp"), goroutinesChecked) + "/mcp"
 		sid := openSession(t, c, url)
 		upstreamSID := upLog.sessionID(t)
 		if sessionCount(srv) != 1 {

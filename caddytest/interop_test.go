@@ -239,9 +239,7 @@ func runGoClient(t *testing.T, url string) interopResult {
 	r.ProgressText = callToolText(ctx, t, cs, progressParams)
 	// The server sends 3 notifications before the result; allow the
 	// client's notification handlers a moment to catch up with the result.
-	for deadline := time.Now().Add(2 * time.Second); progress.Load() < 3 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll(2*time.Second, func() bool { return progress.Load() >= 3 })
 	r.ProgressCount = int(progress.Load())
 
 	r.SamplingText = callToolText(ctx, t, cs, &mcp.CallToolParams{
@@ -262,41 +260,10 @@ func runGoClient(t *testing.T, url string) interopResult {
 	return r
 }
 
-// callToolText calls a tool and returns the text of its first content.
-func callToolText(ctx context.Context, t *testing.T, cs *mcp.ClientSession, params *mcp.CallToolParams) string {
-	t.Helper()
-	res, err := cs.CallTool(ctx, params)
-	if err != nil {
-		t.Fatalf("tools/call %s: %v", params.Name, err)
-	}
-	if res.IsError {
-		t.Errorf("tools/call %s: tool error result", params.Name)
-	}
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			return tc.Text
-		}
-	}
-	t.Errorf("tools/call %s: no text content in %+v", params.Name, res.Content)
-	return ""
-}
-
 // postOnSession POSTs a tools/list on session id and returns the status.
 func postOnSession(ctx context.Context, t *testing.T, c *http.Client, url, id string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url,
-		strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Mcp-Session-Id", id)
-	req.Header.Set("Mcp-Protocol-Version", interopProtocol)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("POST on the deleted session: %v", err)
-	}
+	resp := sendRequest(ctx, t, c, http.MethodPost, url, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, mcpHeader(id, interopProtocol))
 	_ = resp.Body.Close()
 	return resp.StatusCode
 }

@@ -73,7 +73,7 @@ func TestLegacyInteropTypeScript(t *testing.T) {
 	// Behind handle_path, the handler sees /mcp; the endpoint event must
 	// still name the path the client used, or its POSTs miss the route.
 	t.Run("behind handle_path", func(t *testing.T) {
-		site := fmt.Sprintf(`http://:9080 {
+		site := fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	handle_path /gateway/* {
 		mcp_proxy /mcp {

@@ -37,7 +37,7 @@ func TestLegacySSEUpstream(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			upLog.reset()
-			url := startProxyChecked(t, httpProxySite(up.URL+"/sse", tc.options...)) + "/mcp"
+			url := startProxy(t, httpProxySite(up.URL+"/sse", tc.options...), goroutinesChecked) + "/mcp"
 			for _, version := range []string{"2025-11-25", ""} {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()

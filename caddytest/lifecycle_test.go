@@ -3,10 +3,7 @@ package caddytest
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -16,104 +13,6 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/pool"
 )
-
-// mcpPost sends one JSON-RPC message to the endpoint and returns the
-// response (body read) — a raw client, so the test sees exactly what the
-// wire carries.
-func mcpPost(t testing.TB, c *http.Client, url, session, body string) (*http.Response, string) {
-	t.Helper()
-	version := ""
-	if session != "" {
-		version = "2025-06-18"
-	}
-	return mcpPostVersion(t, c, url, session, version, body)
-}
-
-// readAll reads and closes a response body.
-func readAll(t testing.TB, resp *http.Response) string {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"caddytest","version":"1"}}}`
-
-// openSession initializes a session and returns its id.
-func openSession(t testing.TB, c *http.Client, url string) string {
-	t.Helper()
-	resp, body := mcpPost(t, c, url, "", initializeBody)
-	id := resp.Header.Get("Mcp-Session-Id")
-	if resp.StatusCode != http.StatusOK || id == "" || !strings.Contains(body, `"protocolVersion":"2025-06-18"`) {
-		t.Fatalf("initialize: status %d, session %q, body %s", resp.StatusCode, id, body)
-	}
-	if resp, body := mcpPost(t, c, url, id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("initialized: status %d, body %s", resp.StatusCode, body)
-	}
-	return id
-}
-
-// deleteSession ends a session and checks that its id is then unknown.
-func deleteSession(t testing.TB, c *http.Client, url, id string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, url, nil)
-	req.Header.Set("Mcp-Session-Id", id)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE: status %d", resp.StatusCode)
-	}
-}
-
-// childPIDs lists the live (non-zombie) child processes of this test binary.
-func childPIDs(t testing.TB) []int {
-	t.Helper()
-	self := strconv.Itoa(os.Getpid())
-	entries, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		b, err := os.ReadFile(e)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// The command may contain spaces; fields after ") " are fixed.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == self {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(e)))
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// waitForChildren waits until this binary has at most want children.
-func waitForChildren(t testing.TB, want int, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		pids := childPIDs(t)
-		if len(pids) <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d child processes left (want at most %d): %v", len(pids), want, pids)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestSessionsLeaveNothingBehind opens and deletes 500 sessions, reloads the
 // configuration with a changed and then an unchanged upstream, and checks
@@ -205,10 +104,7 @@ func pingAfterReload(t *testing.T, c *http.Client, url, session string) (*http.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Mcp-Session-Id", session)
-		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		req.Header = mcpHeader(session, "2025-06-18")
 		resp, err := c.Do(req)
 		if err == nil {
 			return resp, readAll(t, resp)
@@ -218,7 +114,7 @@ func pingAfterReload(t *testing.T, c *http.Client, url, session string) (*http.R
 		}
 		t.Logf("ping after the reload, attempt %d: %v (no response: retrying on a new connection)", attempt, err)
 		c.CloseIdleConnections()
-		time.Sleep(50 * time.Millisecond)
+		waitServing(t)
 	}
 }
 
@@ -262,21 +158,4 @@ func moduleGoroutines() []string {
 		}
 	}
 	return leaks
-}
-
-// waitForNoModuleGoroutines fails the test if goroutines of this module are
-// still running after within.
-func waitForNoModuleGoroutines(t testing.TB, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		leaks := moduleGoroutines()
-		if len(leaks) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines of caddy-mcp left over:\n%s", len(leaks), strings.Join(leaks, "\n\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

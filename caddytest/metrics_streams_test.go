@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,36 +15,24 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// series names one labelled series of the "metrics-test" endpoint as
-// scrape keys it: labels (comma-separated k="v") sorted by name, as the
-// exposition format has them.
-func series(name, labels string) string {
-	pairs := append(strings.Split(labels, ","), `endpoint="metrics-test"`)
-	slices.Sort(pairs)
-	return name + "{" + strings.Join(pairs, ",") + "}"
-}
-
 // waitSeries scrapes until every series has its wanted rise over before
 // (bounded), and fails naming those that did not.
 func waitSeries(t *testing.T, what string, before map[string]float64, want map[string]float64) map[string]float64 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := scrape(t)
-		var wrong []string
+	var m map[string]float64
+	var wrong []string
+	if !poll(10*time.Second, func() bool {
+		m, wrong = scrape(t), nil
 		for s, w := range want {
 			if got := m[s] - before[s]; got != w {
 				wrong = append(wrong, fmt.Sprintf("%s rose by %v, want %v", s, got, w))
 			}
 		}
-		if len(wrong) == 0 {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s:\n%s", what, strings.Join(wrong, "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return len(wrong) == 0
+	}) {
+		t.Fatalf("%s:\n%s", what, strings.Join(wrong, "\n"))
 	}
+	return m
 }
 
 // TestMetricsStreamsAndStateless: through a real Caddy to the go-sdk
@@ -60,7 +47,7 @@ func TestMetricsStreamsAndStateless(t *testing.T) {
 	requireIntegration(t)
 	// protocol modern: no era probe, whose throwaway process would count
 	// as one more exit, at a time of its own.
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name metrics-test
@@ -190,7 +177,7 @@ func TestMetricsUpstreamReconnects(t *testing.T) {
 		cutter.CloseClientConnections()
 		cutter.Close()
 	})
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name metrics-test
@@ -203,12 +190,8 @@ func TestMetricsUpstreamReconnects(t *testing.T) {
 	before := scrape(t)
 
 	_, _ = openStreamSession(t, base+"/mcp", "{}") // the unload at the test's end closes it
-	deadline := time.Now().Add(20 * time.Second)
-	for gets.Load() <= cut {
-		if time.Now().After(deadline) {
-			t.Fatalf("the upstream saw %d GETs, want more than the %d it cut", gets.Load(), cut)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll(20*time.Second, func() bool { return gets.Load() > cut }) {
+		t.Fatalf("the upstream saw %d GETs, want more than the %d it cut", gets.Load(), cut)
 	}
 	m := waitSeries(t, "after the upstream cut its GET streams", before, map[string]float64{reconnects: float64(gets.Load() - 1), resumes: 0})
 	if n := gets.Load(); m[reconnects]-before[reconnects] != float64(n-1) {

@@ -1,13 +1,8 @@
 package caddytest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +12,7 @@ import (
 // metricsEndpointSite serves the everything-server over stdio at /mcp under
 // the endpoint name "metrics-test".
 func metricsEndpointSite(command string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name metrics-test
@@ -25,32 +20,6 @@ func metricsEndpointSite(command string) string {
 	}
 }
 `, caddyfileQuote(command))
-}
-
-// scrape reads the in-process Caddy's admin /metrics into a map from a
-// series (its name and its labels, sorted, as name{k="v",...}) to its value.
-func scrape(t *testing.T) map[string]float64 {
-	t.Helper()
-	status, body := adminDo(t, http.MethodGet, "/metrics")
-	if status != http.StatusOK {
-		t.Fatalf("GET /metrics: status %d: %s", status, body)
-	}
-	out := make(map[string]float64)
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		cut := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[cut+1:], 64)
-		if err != nil {
-			t.Fatalf("GET /metrics: line %q: %v", line, err)
-		}
-		out[line[:cut]] = v
-	}
-	return out
 }
 
 // TestMetrics: requests through mcp_proxy show on the admin /metrics as
@@ -106,11 +75,8 @@ func TestMetrics(t *testing.T) {
 
 	// The handler counts a POST once its answer is written: the client
 	// can read the last answer before the count lands.
-	after := scrape(t)
-	for deadline := time.Now().Add(5 * time.Second); after[callsDuration]-before[callsDuration] < calls+1 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-		after = scrape(t)
-	}
+	var after map[string]float64
+	poll(5*time.Second, func() bool { after = scrape(t); return after[callsDuration]-before[callsDuration] >= calls+1 })
 	for _, c := range []struct {
 		series string
 		want   float64
@@ -146,15 +112,8 @@ func TestMetrics(t *testing.T) {
 	if err := clients[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := scrape(t)
-		if m[sessions] == 1 && m[assigned] == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after closing one client: %s = %v, %s = %v, want 1 and 1", sessions, m[sessions], assigned, m[assigned])
-		}
-		time.Sleep(50 * time.Millisecond)
+	var m map[string]float64
+	if !poll(10*time.Second, func() bool { m = scrape(t); return m[sessions] == 1 && m[assigned] == 1 }) {
+		t.Fatalf("after closing one client: %s = %v, %s = %v, want 1 and 1", sessions, m[sessions], assigned, m[assigned])
 	}
 }

@@ -272,24 +272,24 @@ func startEverythingServer(t testing.TB, stateful bool) string {
 		}
 	})
 
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var err error
+	if !poll(15*time.Second, func() bool {
 		select {
 		case err := <-exited:
 			exited <- err // for the cleanup
 			t.Fatalf("everything-server exited before listening on %s: %v\n%s", addr, err, output.String())
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return "http://" + addr + "/mcp"
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, time.Second); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("everything-server not listening on %s after 15s: %v\n%s", addr, err, output.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		_ = c.Close()
+		return true
+	}) {
+		t.Fatalf("everything-server not listening on %s after 15s: %v\n%s", addr, err, output.String())
 	}
+	return "http://" + addr + "/mcp"
 }
 
 var (

@@ -30,25 +30,23 @@ func (l *progressLog) handle(_ context.Context, req *mcp.ProgressNotificationCli
 // keep satisfies, and returns every notification heard so far.
 func (l *progressLog) awaitCount(t *testing.T, n int, keep func(mcp.ProgressNotificationParams) bool, what string) []mcp.ProgressNotificationParams {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var all []mcp.ProgressNotificationParams
+	got := 0
+	if !poll(15*time.Second, func() bool {
 		l.mu.Lock()
-		all := append([]mcp.ProgressNotificationParams(nil), l.seen...)
+		all = append([]mcp.ProgressNotificationParams(nil), l.seen...)
 		l.mu.Unlock()
-		got := 0
+		got = 0
 		for _, p := range all {
 			if keep(p) {
 				got++
 			}
 		}
-		if got >= n {
-			return all
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the client heard %d of %d progress notifications: %+v", what, got, n, all)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return got >= n
+	}) {
+		t.Fatalf("%s: the client heard %d of %d progress notifications: %+v", what, got, n, all)
 	}
+	return all
 }
 
 func heldProgress(p mcp.ProgressNotificationParams) bool {

@@ -40,25 +40,21 @@ func awaitHeld(t *testing.T, tool string) heldEntry {
 // the listed entries.
 func awaitHeldList(t *testing.T, what string, done func([]heldEntry) bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var list struct{ Held []heldEntry }
+	if !poll(15*time.Second, func() bool {
 		resp, err := http.Get("http://" + caddyAdminAddr + "/mcp_proxy/held")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var list struct{ Held []heldEntry }
+		list.Held = nil
 		err = json.NewDecoder(resp.Body).Decode(&list)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatalf("GET /mcp_proxy/held: %v", err)
 		}
-		if done(list.Held) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 15s for %s: %+v", what, list.Held)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return done(list.Held)
+	}) {
+		t.Fatalf("waited 15s for %s: %+v", what, list.Held)
 	}
 }
 
@@ -71,32 +67,6 @@ func decideHeld(t *testing.T, id, verb, body string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-type callOutcome struct {
-	res *mcp.CallToolResult
-	err error
-}
-
-func callAsync(ctx context.Context, cs *mcp.ClientSession, name string) <-chan callOutcome {
-	out := make(chan callOutcome, 1)
-	go func() {
-		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name})
-		out <- callOutcome{res, err}
-	}()
-	return out
-}
-
-func firstText(res *mcp.CallToolResult) string {
-	if res == nil {
-		return ""
-	}
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			return tc.Text
-		}
-	}
-	return ""
 }
 
 // TestPipelinePause: a paused tools/call that the admin API continues,
@@ -123,7 +93,8 @@ func TestPipelinePause(t *testing.T) {
 	if err != nil || len(res.Messages) == 0 {
 		t.Fatalf("another call of the session while one is held: %v", err)
 	}
-	// Held longer than request_timeout (1s): its timer does not run.
+	// Held longer than request_timeout (1s): its timer does not run. A
+	// sleep: the time held is the thing under test.
 	time.Sleep(1500 * time.Millisecond)
 	if st := decideHeld(t, e.ID, "continue", ""); st != http.StatusNoContent {
 		t.Fatalf("continue: %d", st)

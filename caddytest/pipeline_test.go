@@ -3,27 +3,13 @@ package caddytest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
-
-// codeBlocked is the documented code of a message an intercept rule blocked.
-const codeBlocked = -32030
-
-// pipelineSite is a site that serves mcp_proxy at /mcp with an upstream
-// line and pipeline lines (intercept blocks, filters) inside mcp_proxy.
-func pipelineSite(upstream string, lines ...string) string {
-	return fmt.Sprintf("http://:9080 {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s\n\t\t%s\n\t}\n}\n",
-		upstream, strings.Join(lines, "\n\t\t"))
-}
 
 // pipelineUpstreams are the two kinds of upstream the pipeline tests run
 // against: the go-sdk everything-server over stdio, and an in-process
@@ -36,39 +22,6 @@ func pipelineUpstreams(t *testing.T, newServer func() *mcp.Server) map[string]st
 		"stdio": "stdio " + caddyfileQuote(bin),
 		"http":  "http " + caddyfileQuote(up.URL),
 	}
-}
-
-// statelessHandler serves s over stateless Streamable HTTP, which go-sdk
-// servers need to serve 2026-07-28 clients (and which serves 2025 ones too).
-func statelessHandler(s *mcp.Server) http.Handler {
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
-}
-
-// connectGo connects a go-sdk client at version ("" for its default,
-// 2026-07-28).
-func connectGo(ctx context.Context, t *testing.T, url, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
-	t.Helper()
-	client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-pipeline", Version: "0"}, opts)
-	var so *mcp.ClientSessionOptions
-	if version != "" {
-		so = &mcp.ClientSessionOptions{ProtocolVersion: version}
-	}
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, so)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	return cs
-}
-
-// wantRPCError returns the JSON-RPC error err carries, failing if it is none.
-func wantRPCError(t *testing.T, err error, what string) *jsonrpc.Error {
-	t.Helper()
-	var e *jsonrpc.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("%s: want a JSON-RPC error, got %v", what, err)
-	}
-	return e
 }
 
 // everythingLike is an HTTP go-sdk server with the everything-server's

@@ -25,7 +25,7 @@ func callTool(id, name string) string {
 // whole for mcp_proxy, which answers the call.
 func TestMatcherPlaceholdersBeforeProxy(t *testing.T) {
 	bin := buildEverythingServer(t)
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	@call mcp {
 		method tools/call
@@ -94,7 +94,7 @@ type accessLine struct {
 func TestAccessLogCarriesMCPFields(t *testing.T) {
 	bin := buildEverythingServer(t)
 	logFile := filepath.Join(t.TempDir(), "access.log")
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	log {
 		output file %s

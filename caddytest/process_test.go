@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,9 +25,6 @@ const caddyPkg = "github.com/caddy-mcp/caddy-mcp/cmd/caddy"
 
 // caddyBinary is this repository's caddy (./cmd/caddy).
 var caddyBinary = &builtBinary{pkg: caddyPkg, name: "caddy", timeout: 10 * time.Minute}
-
-// buildCaddy builds ./cmd/caddy once per test binary and returns its path.
-func buildCaddy(t testing.TB) string { return caddyBinary.get(t) }
 
 // caddyProcess is a running `caddy run` with its own config, admin
 // endpoint and site port.
@@ -80,65 +76,32 @@ http://127.0.0.1:%s {
 	}
 	p := &caddyProcess{admin: admin, base: "http://" + httpAddr, output: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	p.cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
-	}
+	p.cmd.Env = caddyEnv(dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start caddy: %v", err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", p.output.String())
-		}
-	})
+	stopAtCleanup(t, p.cmd, p.exited, "caddy", p.output)
 
-	deadline := time.Now().Add(30 * time.Second)
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for {
+	var err error
+	if !poll(30*time.Second, func() bool {
 		select {
 		case <-p.exited:
 			t.Fatalf("caddy exited before serving: %v\n%s", p.err, p.output.String())
 		default:
 		}
-		resp, err := c.Get(p.base + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			return p
+		var resp *http.Response
+		if resp, err = c.Get(p.base + "/ready"); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy not serving %s after 30s: %v\n%s", p.base, err, p.output.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return true
+	}) {
+		t.Fatalf("caddy not serving %s after 30s: %v\n%s", p.base, err, p.output.String())
 	}
-}
-
-// childrenOf lists the processes whose parent is pid.
-func childrenOf(t testing.TB, pid int) []int {
-	t.Helper()
-	entries, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent := strconv.Itoa(pid)
-	var pids []int
-	for _, e := range entries {
-		if st, ppid, ok := procStat(e); ok && ppid == parent && st != "Z" {
-			n, _ := strconv.Atoi(filepath.Base(filepath.Dir(e)))
-			pids = append(pids, n)
-		}
-	}
-	return pids
+	return p
 }
 
 // procStat reads the state and parent pid from a /proc/<pid>/stat file.
@@ -157,39 +120,6 @@ func procStat(path string) (state, ppid string, ok bool) {
 		return "", "", false
 	}
 	return f[0], f[1], true
-}
-
-// alive returns those of pids that still exist and are not zombies, with
-// their command lines.
-func alive(pids []int) []string {
-	var left []string
-	for _, pid := range pids {
-		st, _, ok := procStat(fmt.Sprintf("/proc/%d/stat", pid))
-		if !ok || st == "Z" {
-			continue
-		}
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		left = append(left, fmt.Sprintf("%d (%s)", pid, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")))
-	}
-	return left
-}
-
-// killLeftoversAtCleanup makes sure that pids, children of a caddy process,
-// do not outlive the test whatever its result: at cleanup it kills those
-// still running the command they ran now (a pid reused since is left alone).
-func killLeftoversAtCleanup(t *testing.T, pids []int) {
-	cmdlines := make(map[int]string, len(pids))
-	for _, pid := range pids {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		cmdlines[pid] = string(b)
-	}
-	t.Cleanup(func() {
-		for pid, cmdline := range cmdlines {
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(b) == cmdline && cmdline != "" {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
 }
 
 // rawStream is an SSE response read in the background, line by line.
@@ -245,26 +175,6 @@ func (s *rawStream) waitFor(t *testing.T, substr string, within time.Duration) {
 			t.Fatalf("the %s stream has no %q after %v:\n%s", s.name, substr, within, s.String())
 		}
 	}
-}
-
-// streamClient has no timeout (its streams are long).
-var streamClient = testClient(0)
-
-// rawRequest sends one request with the given headers.
-func rawRequest(t *testing.T, method, url, body string, header map[string]string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := streamClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp
 }
 
 // openSessionStream initializes a 2025-11-25 session (declaring roots, so
@@ -426,16 +336,9 @@ func TestProcessKilled(t *testing.T) {
 	}
 	<-p.exited
 	start := time.Now()
-	deadline := start.Add(5 * time.Second)
-	for {
-		left := alive(children)
-		if len(left) == 0 {
-			t.Logf("all %d children gone %v after caddy died", len(children), time.Since(start).Round(time.Millisecond))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("5s after SIGKILL of caddy, its children still run (no parent-death signal): %v", left)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var left []string
+	if !poll(5*time.Second, func() bool { left = alive(children); return len(left) == 0 }) {
+		t.Fatalf("5s after SIGKILL of caddy, its children still run (no parent-death signal): %v", left)
 	}
+	t.Logf("all %d children gone %v after caddy died", len(children), time.Since(start).Round(time.Millisecond))
 }

@@ -33,7 +33,7 @@ func TestStdioFailuresArePublic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// spare_check off: the dying server would fail the readiness ping
 			// (and be retried) instead of meeting the session's initialize.
-			site := fmt.Sprintf(`http://:9080 {
+			site := fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		stdio %s --token %s {
@@ -42,7 +42,7 @@ func TestStdioFailuresArePublic(t *testing.T) {
 	}
 }
 `, caddyfileQuote(tc.command), secret)
-			url := startProxyChecked(t, site) + "/mcp"
+			url := startProxy(t, site, goroutinesChecked) + "/mcp"
 			resp, body := mcpPost(t, http.DefaultClient, url, "", initializeBodyAt("2025-06-18"))
 			t.Logf("%s: %s", resp.Status, body)
 			if resp.StatusCode != tc.status {

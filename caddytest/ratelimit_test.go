@@ -18,7 +18,7 @@ import (
 // per MCP session, in a route (rate_limit registers no directive order),
 // and turns the 429 into a JSON-RPC error the client can read.
 func rateLimitSite(bin, logFile string) string {
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	log {
 		output file %s

@@ -116,16 +116,9 @@ func TestReloadKeepsProcessOnLimitChange(t *testing.T) {
 	startProxy(t, tuned)
 	callReaches(ctx, t, cs, spare, "after the reload")
 	// The session's process and three spares: warm applied to the same pool.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		pids := childPIDs(t)
-		if len(pids) == 4 && slices.Contains(pids, spare) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after raising warm to 3: children %v, want the session's %d and three spares", pids, spare)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var pids []int
+	if !poll(15*time.Second, func() bool { pids = childPIDs(t); return len(pids) == 4 && slices.Contains(pids, spare) }) {
+		t.Fatalf("after raising warm to 3: children %v, want the session's %d and three spares", pids, spare)
 	}
 	callReaches(ctx, t, cs, spare, "with the new spares up")
 }

@@ -88,7 +88,7 @@ func TestReloadUnderLoadRetriesOff(t *testing.T) {
 // keepAliveRace tolerates (and counts) calls the transport lost to a
 // connection the old server closed.
 func reloadUnderLoad(t *testing.T, globals, site string, httpClient *http.Client, keepAliveRace bool) {
-	url := startProxyWith(t, globals, site) + "/mcp"
+	url := startProxy(t, site, withGlobals(globals)) + "/mcp"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -150,11 +150,9 @@ func reloadUnderLoad(t *testing.T, globals, site string, httpClient *http.Client
 	awaitCalls := func(min int32, what string) {
 		t.Helper()
 		for i := range calls {
-			for calls[i].Load() < min {
-				if ctx.Err() != nil || failures.Load() > 0 {
-					t.Fatalf("%s: session %d made %d calls (%d failed: %v)", what, i, calls[i].Load(), failures.Load(), firstErr.Load())
-				}
-				time.Sleep(5 * time.Millisecond)
+			pollCtx(ctx, func() bool { return calls[i].Load() >= min || failures.Load() > 0 })
+			if calls[i].Load() < min {
+				t.Fatalf("%s: session %d made %d calls (%d failed: %v)", what, i, calls[i].Load(), failures.Load(), firstErr.Load())
 			}
 		}
 	}
@@ -174,11 +172,9 @@ func reloadUnderLoad(t *testing.T, globals, site string, httpClient *http.Client
 
 	// Every session carries on: callsAround more calls each.
 	for i := range calls {
-		for calls[i].Load() < atReload[i]+callsAround {
-			if ctx.Err() != nil || failures.Load() > 0 {
-				t.Fatalf("after the reload: session %d made %d calls (%d failed: %v)", i, calls[i].Load()-atReload[i], failures.Load(), firstErr.Load())
-			}
-			time.Sleep(5 * time.Millisecond)
+		pollCtx(ctx, func() bool { return calls[i].Load() >= atReload[i]+callsAround || failures.Load() > 0 })
+		if calls[i].Load() < atReload[i]+callsAround {
+			t.Fatalf("after the reload: session %d made %d calls (%d failed: %v)", i, calls[i].Load()-atReload[i], failures.Load(), firstErr.Load())
 		}
 	}
 	halt()
@@ -240,11 +236,8 @@ func TestDefaultClientAcrossReloads(t *testing.T) {
 		t.Fatal("no session id")
 	}
 	callToolText(ctx, t, cs, &mcp.CallToolParams{Name: toolSimpleText})
-	for gc.opened.Load() == 0 {
-		if ctx.Err() != nil {
-			t.Fatal("the client never opened its GET stream")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !pollCtx(ctx, func() bool { return gc.opened.Load() != 0 }) {
+		t.Fatal("the client never opened its GET stream")
 	}
 
 	const reloads = 20
@@ -253,13 +246,9 @@ func TestDefaultClientAcrossReloads(t *testing.T) {
 		forceReload(t, caddyGlobals+site)
 		// The reload ended the GET stream; wait for the client to open it
 		// again on the new configuration before the next one.
-		deadline := time.Now().Add(15 * time.Second)
-		for gc.opened.Load()+gc.resumed.Load() == before {
-			if time.Now().After(deadline) {
-				t.Fatalf("reload %d: the client did not reconnect its GET stream within 15s (a go-sdk client that "+
-					"saw no new event id over MaxRetries reconnects fails its session)", i)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !poll(15*time.Second, func() bool { return gc.opened.Load()+gc.resumed.Load() != before }) {
+			t.Fatalf("reload %d: the client did not reconnect its GET stream within 15s (a go-sdk client that "+
+				"saw no new event id over MaxRetries reconnects fails its session)", i)
 		}
 		if got := callToolText(ctx, t, cs, &mcp.CallToolParams{Name: toolSimpleText}); got == "" {
 			t.Fatalf("reload %d: empty answer", i)

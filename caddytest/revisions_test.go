@@ -132,28 +132,6 @@ func TestBatch20250326(t *testing.T) {
 	}
 }
 
-// mcpPostVersion is mcpPost with an explicit MCP-Protocol-Version ("" for none).
-func mcpPostVersion(t testing.TB, c *http.Client, url, session, version, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-	}
-	if version != "" {
-		req.Header.Set("Mcp-Protocol-Version", version)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, readAll(t, resp)
-}
-
 func doRead(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := testClient(30 * time.Second).Do(req)

@@ -31,7 +31,7 @@ func (b basicAuthTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // as each user arrives.
 func TestStatelessSharesPerUser(t *testing.T) {
 	bin := buildEverythingServer(t)
-	site := fmt.Sprintf(`http://:9080 {
+	site := fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	basic_auth {
 		alice %s

@@ -56,7 +56,7 @@ func TestTapeOutcomes(t *testing.T) {
 	t.Cleanup(up.Close)
 	t.Cleanup(func() { close(release) }) // first: slow's handler ends before Close waits for it
 	dir := t.TempDir()
-	url := startProxy(t, fmt.Sprintf(`http://:9080 {
+	url := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		http %s

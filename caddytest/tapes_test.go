@@ -83,7 +83,7 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
 	dir := t.TempDir()
 
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name tapes-test
@@ -98,13 +98,9 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 	}
 
 	var tapes []string
-	deadline := time.Now().Add(10 * time.Second)
-	for len(tapes) == 0 {
-		tapes, _ = tape.List(dir)
-		if time.Now().After(deadline) {
-			t.Fatal("no tape in the record directory 10s after the session")
-		}
-		time.Sleep(20 * time.Millisecond) // polling a directory: no event to await
+	// Polling a directory: no event to await.
+	if !poll(10*time.Second, func() bool { tapes, _ = tape.List(dir); return len(tapes) != 0 }) {
+		t.Fatal("no tape in the record directory 10s after the session")
 	}
 	if len(tapes) != 1 {
 		t.Fatalf("want one tape for one session, got %v", tapes)
@@ -113,7 +109,7 @@ func TestTapeRecordReplayVerify(t *testing.T) {
 
 	// Replay: no server. Loading it unloads the recording configuration,
 	// which writes the rest of the tape.
-	startProxy(t, fmt.Sprintf(`http://:9080 {
+	startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		replay %s
@@ -192,7 +188,7 @@ func TestTapeAdminRecord(t *testing.T) {
 	requireIntegration(t)
 	server := buildEverythingServer(t)
 	dir := t.TempDir()
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		name tapes-admin
@@ -251,13 +247,9 @@ func TestTapeAdminRecord(t *testing.T) {
 			File, Endpoint, Session string
 		} `json:"recordings"`
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(listed.Recordings) == 0 {
-		adminGet(t, "/mcp_proxy/recordings", &listed)
-		if time.Now().After(deadline) {
-			t.Fatal("no recording listed 10s after the admin API started one")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the disk: no event to await
+	// Polling the disk: no event to await.
+	if !poll(10*time.Second, func() bool { adminGet(t, "/mcp_proxy/recordings", &listed); return len(listed.Recordings) != 0 }) {
+		t.Fatal("no recording listed 10s after the admin API started one")
 	}
 	if r := listed.Recordings[0]; len(listed.Recordings) != 1 || r.Endpoint != "tapes-admin" || strings.Contains(r.File, "/") {
 		t.Fatalf("recordings: %+v", listed.Recordings)
@@ -294,7 +286,7 @@ func TestTapeReplayDefaultClient(t *testing.T) {
 	node := node20(t)
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
 	dir := t.TempDir()
-	base := startProxy(t, fmt.Sprintf(`http://:9080 {
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		stdio %s %s stdio
@@ -321,7 +313,7 @@ func TestTapeReplayDefaultClient(t *testing.T) {
 	if !probe {
 		t.Fatalf("no client-day tape holds the client's server/discover probe: %v", tapes)
 	}
-	startProxy(t, fmt.Sprintf(`http://:9080 {
+	startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		replay %s

@@ -238,7 +238,7 @@ func (c *caddyInstance) url(path string) string {
 
 // startCaddy runs the repository's Caddy with one site on a free loopback
 // port whose body is siteBody, an admin endpoint on another free port
-// (never 2019 or caddytest's 2999) and its storage in the lab dir.
+// (never 2019, Caddy's default) and its storage in the lab dir.
 func (b *bench) startCaddy(ctx context.Context, name, siteBody string) (*caddyInstance, error) {
 	port, err := freePort()
 	if err != nil {
@@ -248,7 +248,7 @@ func (b *bench) startCaddy(ctx context.Context, name, siteBody string) (*caddyIn
 	if err != nil {
 		return nil, err
 	}
-	for adminPort == 2019 || adminPort == 2999 || adminPort == port {
+	for adminPort == 2019 || adminPort == port {
 		if adminPort, err = freePort(); err != nil {
 			return nil, err
 		}

@@ -16,22 +16,52 @@ import (
 
 // This file runs the one in-process Caddy that this test binary may have.
 
-const (
-	// proxyBaseURL is where the sites of these tests listen (http_port 9080,
-	// bound to loopback).
-	proxyBaseURL = "http://127.0.0.1:9080"
+// testPorts are the ports of this test binary's Caddy, free when the
+// package initialized: each test binary has its own, so that packages and
+// binaries run in parallel.
+var testPorts = pickFreePorts()
+
+// caddyPorts are the admin, HTTP and HTTPS ports of the in-process Caddy.
+type caddyPorts struct{ admin, http, https int }
+
+// pickFreePorts asks the kernel for three distinct loopback ports, holding
+// each until all are chosen.
+func pickFreePorts() caddyPorts {
+	var ports [3]int
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic("caddytest: no free loopback port: " + err.Error())
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return caddyPorts{admin: ports[0], http: ports[1], https: ports[2]}
+}
+
+var (
+	// siteAddr is the address of every site block of these tests: HTTP on
+	// this binary's port (the sites bind it to loopback).
+	siteAddr = fmt.Sprintf("http://:%d", testPorts.http)
+
+	// proxyBaseURL is where the sites of these tests listen.
+	proxyBaseURL = fmt.Sprintf("http://127.0.0.1:%d", testPorts.http)
+
+	// caddyAdminAddr is the in-process Caddy's admin endpoint; newTester
+	// points caddytest at it.
+	caddyAdminAddr = fmt.Sprintf("localhost:%d", testPorts.admin)
 
 	// caddyGlobals are the global options that every caddytest config needs:
-	// caddytest's fixed admin port, ports that need no privileges, no
-	// touching of the system trust store, and no waiting at reloads.
-	caddyGlobals = `{
+	// this binary's admin, HTTP and HTTPS ports, no touching of the system
+	// trust store, and no waiting at reloads.
+	caddyGlobals = fmt.Sprintf(`{
 	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	admin %s
+	http_port %d
+	https_port %d
 	grace_period 1ns
 }
-`
+`, caddyAdminAddr, testPorts.http, testPorts.https)
 )
 
 // TestMain points Caddy's storage at a temporary directory (caddytest
@@ -120,18 +150,46 @@ func (s strictTB) Skipf(format string, args ...any) {
 // Caddy; only startProxy uses it.
 var caddyStarted bool
 
-// caddyAdminAddr is caddytest's fixed admin endpoint.
-const caddyAdminAddr = "localhost:2999"
-
-// startProxy loads caddyGlobals followed by caddyfileBody (one or more site
-// blocks listening on :9080) into the test binary's in-process Caddy,
-// starting it on first use, and returns proxyBaseURL. Loading another
-// config later is a reload; loading the same one again changes nothing.
-// Tests that use it must not run in parallel.
-func startProxy(t *testing.T, caddyfileBody string) string {
+// startProxy loads the globals (caddyGlobals unless withGlobals says
+// otherwise) followed by caddyfileBody (one or more site blocks at siteAddr)
+// into the test binary's in-process Caddy, starting it on first use, and
+// returns proxyBaseURL. Loading another config later is a reload; loading
+// the same one again changes nothing. Tests that use it must not run in
+// parallel.
+func startProxy(t *testing.T, caddyfileBody string, opts ...proxyOption) string {
 	t.Helper()
-	return startProxyWith(t, caddyGlobals, caddyfileBody)
+	o := proxyOptions{globals: caddyGlobals}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.checkGoroutines {
+		// Registered before the unload below, so it runs after it (cleanups
+		// run last in, first out) and before the upstream servers the test
+		// started earlier close.
+		t.Cleanup(func() { waitForNoModuleGoroutines(t, 10*time.Second) })
+	}
+	return loadProxy(t, o.globals, caddyfileBody)
 }
+
+// proxyOptions are startProxy's options.
+type proxyOptions struct {
+	globals         string
+	checkGoroutines bool
+}
+
+// proxyOption is one option of startProxy.
+type proxyOption func(*proxyOptions)
+
+// withGlobals loads globals instead of caddyGlobals; they must hold
+// everything caddyGlobals holds.
+func withGlobals(globals string) proxyOption {
+	return func(o *proxyOptions) { o.globals = globals }
+}
+
+// goroutinesChecked adds a check when the test ends, after its
+// configuration is unloaded: no goroutine of the module may be left, such as
+// a stream still held to an upstream.
+func goroutinesChecked(o *proxyOptions) { o.checkGoroutines = true }
 
 // h2cGlobals are caddyGlobals with cleartext HTTP/2 served beside HTTP/1.1,
 // for clients that must see a reload as HTTPS clients do: HTTP/2's GOAWAY
@@ -140,9 +198,8 @@ func startProxy(t *testing.T, caddyfileBody string) string {
 // under a request just written gives the client an EOF instead).
 var h2cGlobals = strings.TrimSuffix(caddyGlobals, "}\n") + "\tservers {\n\t\tprotocols h1 h2c\n\t}\n}\n"
 
-// startProxyWith is startProxy with other global options; globals must
-// hold everything caddyGlobals holds.
-func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
+// loadProxy is startProxy with its options applied.
+func loadProxy(t *testing.T, globals, caddyfileBody string) string {
 	t.Helper()
 	requireIntegration(t)
 	if !caddyStarted {
@@ -152,7 +209,7 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 		if c, err := net.DialTimeout("tcp", caddyAdminAddr, time.Second); err == nil {
 			_ = c.Close()
 			t.Fatalf("another process already listens on caddytest's admin address %s; stop it (and any other "+
-				"Caddy on ports 9080/9443) before running these tests", caddyAdminAddr)
+				"Caddy on ports %d/%d) before running these tests", caddyAdminAddr, testPorts.http, testPorts.https)
 		}
 		caddyStarted = true
 	}
@@ -170,7 +227,7 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 	// caddytest loads configs with a client on the default transport, and a
 	// load restarts the admin server: a kept-alive connection to it is dead.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	tester := caddytester.NewTester(strictTB{t})
+	tester := newTester(t)
 	tester.InitServer(globals+caddyfileBody, "caddyfile")
 	// A reload closes the old server's keep-alive connections; a client
 	// that reuses one races the close (stock reverse_proxy shows the
@@ -190,41 +247,47 @@ func startProxyWith(t *testing.T, globals, caddyfileBody string) string {
 func unloadProxy(t *testing.T) {
 	t.Helper()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	caddytester.NewTester(strictTB{t}).InitServer(caddyGlobals+idleSite, "caddyfile")
+	newTester(t).InitServer(caddyGlobals+idleSite, "caddyfile")
 	afterLoad()
 }
 
-// waitServing waits until the site on :9080 answers on fresh connections:
+// newTester returns caddytest's Tester for this binary's admin port, with
+// skips that fail in CI.
+func newTester(t testing.TB) *caddytester.Tester {
+	return caddytester.NewTester(strictTB{t}).WithDefaultOverrides(caddytester.Config{AdminPort: testPorts.admin})
+}
+
+// waitServing waits until the site at proxyBaseURL answers on fresh connections:
 // right after a reload a connection may still land on the server being
 // shut down and be reset.
 func waitServing(t testing.TB) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(5 * time.Second)
-	for ok := 0; ok < 2; {
-		resp, err := c.Get(proxyBaseURL + "/caddytest-ready")
-		if err == nil {
-			resp.Body.Close()
-			ok++
-			continue
+	var err error
+	ok := 0
+	if !poll(5*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = c.Get(proxyBaseURL + "/caddytest-ready"); err != nil {
+			ok = 0
+			return false
 		}
-		ok = 0
-		if time.Now().After(deadline) {
-			t.Fatalf("the site on %s does not answer after the reload: %v", proxyBaseURL, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		ok++
+		return ok == 2
+	}) {
+		t.Fatalf("the site on %s does not answer after the reload: %v", proxyBaseURL, err)
 	}
 }
 
 // idleSite is what the in-process Caddy serves between tests.
-const idleSite = `http://:9080 {
+var idleSite = siteAddr + ` {
 	bind 127.0.0.1
 	respond "caddytest: no test config loaded" 503
 }
 `
 
 // stdioProxySite returns a site block that serves mcp_proxy at /mcp on
-// 127.0.0.1:9080 in front of the stdio MCP server command. The site
+// proxyBaseURL in front of the stdio MCP server command. The site
 // matches every Host so that the module's own Host/Origin check is what
 // the dns-rebinding-protection scenario tests, not Caddy's host matching.
 //
@@ -245,7 +308,7 @@ func proxySite(kind, target string, options []string) string {
 	if len(options) > 0 {
 		block = " {\n\t\t\t" + strings.Join(options, "\n\t\t\t") + "\n\t\t}"
 	}
-	return fmt.Sprintf(`http://:9080 {
+	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
 		%s %s%s
@@ -262,3 +325,13 @@ func caddyfileQuote(s string) string {
 	}
 	return `"` + s + `"`
 }
+
+// pipelineSite is a site that serves mcp_proxy at /mcp with an upstream
+// line and pipeline lines (intercept blocks, filters) inside mcp_proxy.
+func pipelineSite(upstream string, lines ...string) string {
+	return fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s\n\t\t%s\n\t}\n}\n",
+		upstream, strings.Join(lines, "\n\t\t"))
+}
+
+// codeBlocked is the documented code of a message an intercept rule blocked.
+const codeBlocked = -32030
