@@ -55,8 +55,11 @@ func TestBenchSmoke(t *testing.T) {
 		"-sse-streams", strconv.Itoa(streams), "-sse-hold", "500ms",
 		"-out", out,
 	}
-	// The whole run, builds included, has a minute.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// A guard against a hang, not a measure: the run, builds included,
+	// takes about 40 s alone, and more while other test binaries (the
+	// caddytest package runs beside this one) share the two cores.
+	const within = 4 * time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	start := time.Now()
 	var stdout bytes.Buffer
@@ -66,7 +69,7 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("the benchmark did not finish within 60s:\n%s", stdout.String())
+		t.Fatalf("the benchmark did not finish within %v:\n%s", within, stdout.String())
 	}
 	defer func() {
 		if t.Failed() {
