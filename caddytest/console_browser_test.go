@@ -54,6 +54,30 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	b.waitFor("the decided call leaves the list", `document.querySelectorAll('#held-list li').length === 0`)
 
+	// Held again, opened (the list shows it redacted, so an edit is off
+	// until the message as it will be sent is loaded) and continued as
+	// edited.
+	pending = callAsync(ctx, cs, "test_simple_text")
+	b.waitFor("the second held call appears", card)
+	var editOff bool
+	b.eval(card+`.querySelector('.act-edit').disabled && `+card+`.querySelector('.held-message').readOnly`, &editOff)
+	if !editOff {
+		t.Error("a held message can be edited before it is opened")
+	}
+	b.eval(card+`.querySelector('.act-open').click()`, nil)
+	b.waitFor("the opened message can be edited", `!`+card+`.querySelector('.act-edit').disabled && !`+card+`.querySelector('.held-message').readOnly`)
+	b.eval(`(() => { const m = `+card+`.querySelector('.held-message'); const v = JSON.parse(m.value); `+
+		`v.params._meta = {edited: "in the console"}; m.value = JSON.stringify(v); `+card+`.querySelector('.act-edit').click(); })()`, nil)
+	select {
+	case o := <-pending:
+		if o.err != nil || firstText(o.res) != "This is a simple text response for testing." {
+			t.Errorf("the call continued as edited = %v %+v", o.err, o.res)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the call continued as edited got no result")
+	}
+	b.waitFor("the call continued as edited leaves the list", `document.querySelectorAll('#held-list li').length === 0`)
+
 	// The page's own origin, but no token: refused.
 	var status int
 	b.eval(fmt.Sprintf(`fetch('api/sessions/' + %s, {method: 'DELETE'}).then(r => r.status)`, strconv.Quote(cs.ID())), &status)
@@ -129,11 +153,12 @@ func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mc
 		return fmt.Sprintf(`[...%s.querySelectorAll('svg.spark')].find(s => s.getAttribute('aria-label').startsWith(%s))`, chart, strconv.Quote(label))
 	}
 	b.waitFor("the chart draws the tool error", chart+` && `+spark("test_error_handling: 1 call in the last 10 minutes")+`?.querySelector('rect.errors')`)
-	b.waitFor("the chart counts the calls in all", spark("all tools: 4 calls"))
+	const calls = 5 // the session's tools/calls so far, the two held ones among them
+	b.waitFor("the chart counts the calls in all", spark(fmt.Sprintf("all tools: %d calls", calls)))
 	b.waitFor("the chart counts the unlisted tool as other", spark("other: 1 call")+`?.getAttribute('aria-label').includes('1 error,')`)
 	if os.Getenv(screenshotDirEnv) != "" {
 		n := screenshotTraffic(ctx, t, cs)
-		b.waitFor("the chart counts the screenshot's traffic", spark(fmt.Sprintf("all tools: %d calls", 4+n)))
+		b.waitFor("the chart counts the screenshot's traffic", spark(fmt.Sprintf("all tools: %d calls", calls+n)))
 		b.screenshotOf("console-calls", `section[aria-labelledby="calls-title"]`)
 	}
 	var shown string
