@@ -106,21 +106,32 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
-	release, refused := s.statelessSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
-	if refused != admitted && held != nil {
-		held.answer(pipeline.NewError(m.ID, pipeline.CodeInternalError, refusedMessage(refused)))
-		return
-	}
-	switch refused {
-	case refusedClient, refusedClientListens:
-		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID, refusedMessage(refused))
-		return
-	case refusedTotal, refusedTotalListens:
-		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID, refusedMessage(refused))
+	release, ok := s.admitStateless(w, r, m, held)
+	if !ok {
 		return
 	}
 	defer release()
 	s.forwardStateless(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held, asked)
+}
+
+// admitStateless takes a slot for a 2026-07-28 request about to go
+// upstream. When ok is false there was none and it has answered the client:
+// on the stream of a request that was held, else 429 or 503.
+func (s *Server) admitStateless(w http.ResponseWriter, r *http.Request, m *pipeline.Message, held *statelessHold) (release func(), ok bool) {
+	release, refused := s.statelessSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
+	if refused != admitted && held != nil {
+		held.answer(pipeline.NewError(m.ID, pipeline.CodeInternalError, refusedMessage(refused)))
+		return nil, false
+	}
+	switch refused {
+	case refusedClient, refusedClientListens:
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID, refusedMessage(refused))
+		return nil, false
+	case refusedTotal, refusedTotalListens:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID, refusedMessage(refused))
+		return nil, false
+	}
+	return release, true
 }
 
 // refusedMessage says why a 2026-07-28 request found no slot.
