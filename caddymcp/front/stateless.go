@@ -354,25 +354,9 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 	if held != nil {
 		sw = held.sw // decided when it was held
 	} else {
-		first := await()
-		if first == nil {
-			return // the client went away, or the call ended with nothing
-		}
-		var second *delivery
-		if first.m.IsResponse() {
-			// Call returns right after the response: the queue ends at once
-			// unless something follows.
-			if second = await(); second == nil {
-				status := first.status
-				if status == 0 {
-					status = http.StatusOK
-				}
-				if first.retryAfter > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
-				}
-				writeMessage(w, status, first.m)
-				return
-			}
+		first, second, done := awaitFirst(w, await)
+		if done {
+			return
 		}
 		sw = startSSE(w, http.StatusOK)
 		kind := StreamStateless
@@ -387,6 +371,33 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 		}
 	}
 	s.streamDeliveries(client, sw, q, out, await)
+}
+
+// awaitFirst awaits the first deliveries of a call that was not held, to
+// choose its answer: a lone response is answered as JSON, and done is true
+// then, or when the client went away or the call ended with nothing.
+// Otherwise the answer is a stream that starts with first and, when not
+// nil, second.
+func awaitFirst(w http.ResponseWriter, await func() *delivery) (first, second *delivery, done bool) {
+	if first = await(); first == nil {
+		return nil, nil, true
+	}
+	if first.m.IsResponse() {
+		// Call returns right after the response: the queue ends at once
+		// unless something follows.
+		if second = await(); second == nil {
+			status := first.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if first.retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
+			}
+			writeMessage(w, status, first.m)
+			return nil, nil, true
+		}
+	}
+	return first, second, false
 }
 
 // callStateless makes the upstream call of a 2026-07-28 request, its
