@@ -29,18 +29,9 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		s.serveSSE2024Get(w, r)
 		return
 	}
-	var (
-		index  uint64 = getStreamIndex
-		cursor uint64
-		resume bool
-	)
-	if last := r.Header.Get("Last-Event-Id"); last != "" {
-		var err error
-		if index, cursor, err = parseEventID(last); err != nil {
-			writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: malformed Last-Event-ID "+quoteForMessage(last))
-			return
-		}
-		resume = true
+	index, cursor, resume, ok := resumePoint(w, r)
+	if !ok {
+		return
 	}
 	sess := s.lookupSession(w, r, id, false)
 	if sess == nil {
@@ -78,23 +69,8 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 			defer l.Listen(false)
 		}
 	}
-	sw := startSSE(w, http.StatusOK)
-	if index == getStreamIndex && !resume {
-		// Something right after the headers: some HTTP/2 intermediaries
-		// hold a stream's headers until the first body bytes. From
-		// 2025-11-25 on it is a priming event, as on POST streams: an id
-		// at the stream's cursor, so a client whose connection drops
-		// before the first message resumes from here, and a resume after
-		// any end of this stream has an id to name.
-		if primesStreams(sess.Version()) {
-			sw.event(eventID(st.index, cursor), nil)
-		} else {
-			sw.comment("stream open")
-		}
-		if sw.flush() != nil {
-			return
-		}
-	} else if sw.flushHeaders() != nil {
+	sw, ok := startGetStream(w, sess, st, cursor, index == getStreamIndex && !resume)
+	if !ok {
 		return
 	}
 	kind := postStream
@@ -102,4 +78,40 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		kind = standaloneStream
 	}
 	s.tail(r, sess, st, cursor, sw, takenOver, kind)
+}
+
+// resumePoint is where a GET's stream starts: the stream index and cursor
+// its Last-Event-ID names (resume), else the standalone stream from now.
+// When ok is false it has answered the client.
+func resumePoint(w http.ResponseWriter, r *http.Request) (index, cursor uint64, resume, ok bool) {
+	last := r.Header.Get("Last-Event-Id")
+	if last == "" {
+		return getStreamIndex, 0, false, true
+	}
+	index, cursor, err := parseEventID(last)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: malformed Last-Event-ID "+quoteForMessage(last))
+		return 0, 0, false, false
+	}
+	return index, cursor, true, true
+}
+
+// startGetStream sends a GET stream's headers. A newly opened standalone
+// stream (fresh) gets something right after them: some HTTP/2
+// intermediaries hold a stream's headers until the first body bytes. From
+// 2025-11-25 on it is a priming event, as on POST streams: an id at the
+// stream's cursor, so a client whose connection drops before the first
+// message resumes from here, and a resume after any end of this stream has
+// an id to name. ok is false when the client is gone.
+func startGetStream(w http.ResponseWriter, sess *Session, st *stream, cursor uint64, fresh bool) (sw *sseWriter, ok bool) {
+	sw = startSSE(w, http.StatusOK)
+	if !fresh {
+		return sw, sw.flushHeaders() == nil
+	}
+	if primesStreams(sess.Version()) {
+		sw.event(eventID(st.index, cursor), nil)
+	} else {
+		sw.comment("stream open")
+	}
+	return sw, sw.flush() == nil
 }

@@ -37,27 +37,8 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 			"Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(headerVersion)+"; supported: 2025-11-25, 2025-06-18, 2025-03-26")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageSize))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, nil, pipeline.CodeInvalidRequest,
-				"Request Entity Too Large: the message exceeds max_message_size ("+strconv.FormatInt(s.cfg.MaxMessageSize, 10)+" bytes)")
-			return
-		}
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
-		return
-	}
-	// Refused here too (400, -32600): a message that readers would read
-	// differently (members Go takes for one, or what a rule reads spelled
-	// otherwise), before any stage or the upstream sees it.
-	msgs, batch, err := s.cfg.Watch.ParseBody(body)
-	if err != nil {
-		code := pipeline.CodeInvalidRequest
-		if errors.Is(err, pipeline.ErrParse) {
-			code = pipeline.CodeParseError
-		}
-		writeError(w, http.StatusBadRequest, nil, code, err.Error())
+	msgs, batch, ok := s.readMessages(w, r)
+	if !ok {
 		return
 	}
 	info := DescribeRequest(r, msgs, batch)
@@ -98,6 +79,35 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.dispatch(w, r, sess, msgs, version)
+}
+
+// readMessages reads and parses a POST's body, at most max_message_size
+// bytes. When ok is false it has answered the client.
+func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) (msgs []*pipeline.Message, batch, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, nil, pipeline.CodeInvalidRequest,
+				"Request Entity Too Large: the message exceeds max_message_size ("+strconv.FormatInt(s.cfg.MaxMessageSize, 10)+" bytes)")
+			return nil, false, false
+		}
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
+		return nil, false, false
+	}
+	// Refused here too (400, -32600): a message that readers would read
+	// differently (members Go takes for one, or what a rule reads spelled
+	// otherwise), before any stage or the upstream sees it.
+	msgs, batch, err = s.cfg.Watch.ParseBody(body)
+	if err != nil {
+		code := pipeline.CodeInvalidRequest
+		if errors.Is(err, pipeline.ErrParse) {
+			code = pipeline.CodeParseError
+		}
+		writeError(w, http.StatusBadRequest, nil, code, err.Error())
+		return nil, false, false
+	}
+	return msgs, batch, true
 }
 
 // postSession is the prologue of a POST to a session of either transport

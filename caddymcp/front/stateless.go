@@ -106,21 +106,32 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		return
 	}
-	release, refused := s.statelessSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
-	if refused != admitted && held != nil {
-		held.answer(pipeline.NewError(m.ID, pipeline.CodeInternalError, refusedMessage(refused)))
-		return
-	}
-	switch refused {
-	case refusedClient, refusedClientListens:
-		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID, refusedMessage(refused))
-		return
-	case refusedTotal, refusedTotalListens:
-		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID, refusedMessage(refused))
+	release, ok := s.admitStateless(w, r, m, held)
+	if !ok {
 		return
 	}
 	defer release()
 	s.forwardStateless(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held, asked)
+}
+
+// admitStateless takes a slot for a 2026-07-28 request about to go
+// upstream. When ok is false there was none and it has answered the client:
+// on the stream of a request that was held, else 429 or 503.
+func (s *Server) admitStateless(w http.ResponseWriter, r *http.Request, m *pipeline.Message, held *statelessHold) (release func(), ok bool) {
+	release, refused := s.statelessSlots.acquire(m.Method == "subscriptions/listen", s.clientKey(r), s.statelessLimits())
+	if refused != admitted && held != nil {
+		held.answer(pipeline.NewError(m.ID, pipeline.CodeInternalError, refusedMessage(refused)))
+		return nil, false
+	}
+	switch refused {
+	case refusedClient, refusedClientListens:
+		writeRetryLater(w, http.StatusTooManyRequests, DefaultRetryAfter, m.ID, refusedMessage(refused))
+		return nil, false
+	case refusedTotal, refusedTotalListens:
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID, refusedMessage(refused))
+		return nil, false
+	}
+	return release, true
 }
 
 // refusedMessage says why a 2026-07-28 request found no slot.
@@ -343,25 +354,9 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 	if held != nil {
 		sw = held.sw // decided when it was held
 	} else {
-		first := await()
-		if first == nil {
-			return // the client went away, or the call ended with nothing
-		}
-		var second *delivery
-		if first.m.IsResponse() {
-			// Call returns right after the response: the queue ends at once
-			// unless something follows.
-			if second = await(); second == nil {
-				status := first.status
-				if status == 0 {
-					status = http.StatusOK
-				}
-				if first.retryAfter > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
-				}
-				writeMessage(w, status, first.m)
-				return
-			}
+		first, second, done := awaitFirst(w, await)
+		if done {
+			return
 		}
 		sw = startSSE(w, http.StatusOK)
 		kind := StreamStateless
@@ -376,6 +371,33 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 		}
 	}
 	s.streamDeliveries(client, sw, q, out, await)
+}
+
+// awaitFirst awaits the first deliveries of a call that was not held, to
+// choose its answer: a lone response is answered as JSON, and done is true
+// then, or when the client went away or the call ended with nothing.
+// Otherwise the answer is a stream that starts with first and, when not
+// nil, second.
+func awaitFirst(w http.ResponseWriter, await func() *delivery) (first, second *delivery, done bool) {
+	if first = await(); first == nil {
+		return nil, nil, true
+	}
+	if first.m.IsResponse() {
+		// Call returns right after the response: the queue ends at once
+		// unless something follows.
+		if second = await(); second == nil {
+			status := first.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if first.retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(max(first.retryAfter/time.Second, 1))))
+			}
+			writeMessage(w, status, first.m)
+			return nil, nil, true
+		}
+	}
+	return first, second, false
 }
 
 // callStateless makes the upstream call of a 2026-07-28 request, its
