@@ -153,25 +153,12 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			isWaiting = false
 			p.waiting--
 		}
-		if n := len(p.spares); n > 0 {
-			// Newest first, so surplus spares at the front age out.
-			pr := p.spares[n-1]
-			p.spares = p.spares[:n-1]
-			p.assignLocked(pr)
-			p.beginSettlingLocked(pr) // the keeper replaces it once it answered
+		if pr, cold := p.takeLocked(); pr != nil || cold {
 			p.mu.Unlock()
+			if cold {
+				return p.coldSpawn(ctx) // the slot is reserved; spawn outside the lock
+			}
 			return pr, nil
-		}
-		if pr := p.takeWarmingLocked(); pr != nil {
-			p.beginSettlingLocked(pr)
-			p.mu.Unlock()
-			return pr, nil
-		}
-		if p.live < p.cfg.MaxProcesses {
-			p.live++
-			p.wg.Add(1) // held across spawn; see spawn's doc
-			p.mu.Unlock()
-			return p.coldSpawn(ctx)
 		}
 		if !isWaiting {
 			isWaiting, waited = true, true
@@ -202,6 +189,31 @@ func (p *Pool) Acquire(ctx context.Context) (*Process, error) {
 			return nil, p.fullError(time.Since(began), ctx.Err())
 		}
 	}
+}
+
+// takeLocked takes a process for Acquire without waiting: the newest
+// spare, else a warming process, else a free slot reserved for a cold spawn
+// (cold true, p.live and p.wg counted). Neither: the pool is full. p.mu is
+// held, and the caller unlocks it before spawning.
+func (p *Pool) takeLocked() (pr *Process, cold bool) {
+	if n := len(p.spares); n > 0 {
+		// Newest first, so surplus spares at the front age out.
+		pr = p.spares[n-1]
+		p.spares = p.spares[:n-1]
+		p.assignLocked(pr)
+		p.beginSettlingLocked(pr) // the keeper replaces it once it answered
+		return pr, false
+	}
+	if pr = p.takeWarmingLocked(); pr != nil {
+		p.beginSettlingLocked(pr)
+		return pr, false
+	}
+	if p.live < p.cfg.MaxProcesses {
+		p.live++
+		p.wg.Add(1) // held across spawn; see spawn's doc
+		return nil, true
+	}
+	return nil, false
 }
 
 // coldSpawn starts a process for Acquire in a slot already reserved.

@@ -60,14 +60,7 @@ func chartSVG(r *results) string {
 			weight = "bold"
 		}
 		w(`<text x="%d" y="%d" text-anchor="end" font-weight="%s">%s</text>`+"\n", labelW, cy, weight, esc(l.name()))
-		sub := l.Upstream + " upstream"
-		if l.Target == targetEcho {
-			sub = "no proxy (the floor)"
-		}
-		if l.Answers != "" {
-			sub += ", " + l.Answers + " answers"
-		}
-		w(`<text x="%d" y="%d" text-anchor="end" fill="#777" font-size="11">%s</text>`+"\n", labelW, cy+14, esc(sub))
+		w(`<text x="%d" y="%d" text-anchor="end" fill="#777" font-size="11">%s</text>`+"\n", labelW, cy+14, esc(chartSubtitle(l)))
 		bar(&sb, p1, y, panelW, barH, l.Throughput, maxTP, colorFor(l.Target), thousands(int64(l.Throughput+0.5)))
 		bar(&sb, p2, y, panelW, barH, float64(l.P99)/1e6, maxP99, colorFor(l.Target), ms(l.P99))
 		bar(&sb, p3, y, panelW, barH, float64(l.CPUPerCall)/1e3, maxCPU, colorFor(l.Target), us(l.CPUPerCall))
@@ -77,6 +70,17 @@ func chartSVG(r *results) string {
 	for _, x := range []int{p1, p2, p3} {
 		w(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333"/>`+"\n", x, top-4, x, axisBottom+4)
 	}
+	notes := chartNotes(r)
+	for i, n := range notes {
+		w(`<text x="16" y="%d" fill="#333">%s</text>`+"\n", axisBottom+34+18*i, esc(n))
+	}
+	w("</svg>\n")
+	return sb.String()
+}
+
+// chartNotes are the lines under the chart: caddy-mcp against supergateway
+// and against reverse_proxy, where both were measured.
+func chartNotes(r *results) []string {
 	var notes []string
 	if l := findLoad(r, targetSG, ""); l != nil && l.Calls > 0 {
 		if m := findLoad(r, targetMCPStdio, ""); m != nil && m.Calls > 0 {
@@ -84,7 +88,7 @@ func chartSVG(r *results) string {
 				times(m.Throughput/l.Throughput), times(float64(m.CPUPerCall)/float64(max(l.CPUPerCall, 1)))))
 		}
 	}
-	for _, a := range c.answers {
+	for _, a := range r.Cfg.answers {
 		if l := findLoad(r, targetRevProxy, a); l != nil && l.Calls > 0 {
 			if m := findLoad(r, targetMCPHTTP, a); m != nil && m.Calls > 0 {
 				notes = append(notes, fmt.Sprintf("caddy-mcp → HTTP (%s answers): %s reverse_proxy's calls/s, %s its CPU per call",
@@ -92,11 +96,19 @@ func chartSVG(r *results) string {
 			}
 		}
 	}
-	for i, n := range notes {
-		w(`<text x="16" y="%d" fill="#333">%s</text>`+"\n", axisBottom+34+18*i, esc(n))
+	return notes
+}
+
+// chartSubtitle is the small line under a row's label: what is behind it.
+func chartSubtitle(l loadResult) string {
+	sub := l.Upstream + " upstream"
+	if l.Target == targetEcho {
+		sub = "no proxy (the floor)"
 	}
-	w("</svg>\n")
-	return sb.String()
+	if l.Answers != "" {
+		sub += ", " + l.Answers + " answers"
+	}
+	return sub
 }
 
 // bar draws one horizontal bar scaled to maxV in a panel of width pw, with

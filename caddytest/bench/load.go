@@ -228,32 +228,13 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 	res.Sessions, res.Client = sessions, client
 	hc := newHTTPClient(2*sessions + 8)
 	defer hc.CloseIdleConnections()
-	errs := &errorLog{}
-	open := openerFor(client)
+	lw := &loadWorkers{hc: hc, url: url, open: openerFor(client), errs: &errorLog{}}
 
-	// Open every session first, a few at a time.
 	t0 := time.Now()
-	ss := make([]loadSession, sessions)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range ss {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s, err := open(ctx, hc, url)
-			if err != nil {
-				errs.add("connect: %v", err)
-				return
-			}
-			ss[i] = s
-		}()
-	}
-	wg.Wait()
+	lw.ss = lw.openSessions(ctx, sessions)
 	res.Connect = time.Since(t0)
 	defer func() {
-		for _, s := range ss {
+		for _, s := range lw.ss {
 			if s != nil {
 				s.close() // DELETE
 			}
@@ -266,10 +247,10 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 
 	run := make([]byte, 4)
 	_, _ = rand.Read(run)
-	tag := hex.EncodeToString(run)
+	lw.tag = hex.EncodeToString(run)
 	start := time.Now()
-	measureFrom := start.Add(warmup)
-	end := measureFrom.Add(duration)
+	lw.measureFrom = start.Add(warmup)
+	lw.end = lw.measureFrom.Add(duration)
 	var cpuStart atomic.Pointer[cpuSample]
 	if meter != nil {
 		t := time.AfterFunc(warmup, func() { s := meter.sample(); cpuStart.Store(&s) })
@@ -277,55 +258,12 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 	}
 	lat := make([][]time.Duration, sessions)
 	lastDone := make([]time.Time, sessions)
-	var reconnects atomic.Int64
+	var wg sync.WaitGroup
 	for w := range sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := ss[w]
-			failures := 0
-			samples := make([]time.Duration, 0, 4096)
-			for i := 0; ; i++ {
-				now := time.Now()
-				if !now.Before(end) || ctx.Err() != nil {
-					break
-				}
-				if s == nil {
-					var err error
-					if s, err = open(ctx, hc, url); err != nil {
-						errs.add("connect: %v", err)
-						sleepCtx(ctx, 50*time.Millisecond)
-						continue
-					}
-					ss[w] = s
-				}
-				text := fmt.Sprintf("bench-%s-w%d-c%d", tag, w, i)
-				t := time.Now()
-				err := s.call(ctx, text)
-				d := time.Since(t)
-				if err != nil {
-					if ctx.Err() != nil {
-						break
-					}
-					errs.add("%v", err)
-					failures++
-					if failures >= 5 || errors.Is(err, mcp.ErrConnectionClosed) {
-						// The session looks dead: open a new one.
-						s.close()
-						s, ss[w] = nil, nil
-						reconnects.Add(1)
-						failures = 0
-					}
-					sleepCtx(ctx, 10*time.Millisecond)
-					continue
-				}
-				failures = 0
-				if !t.Before(measureFrom) {
-					samples = append(samples, d)
-					lastDone[w] = t.Add(d)
-				}
-			}
-			lat[w] = samples
+			lat[w], lastDone[w] = lw.work(ctx, w)
 		}()
 	}
 	wg.Wait()
@@ -336,7 +274,7 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 	}
 
 	var all []time.Duration
-	last := measureFrom
+	last := lw.measureFrom
 	for w := range sessions {
 		all = append(all, lat[w]...)
 		if lastDone[w].After(last) {
@@ -344,10 +282,10 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 		}
 	}
 	res.Calls = int64(len(all))
-	res.Errors = errs.n.Load()
-	res.ErrorSamples = errs.list()
-	res.Reconnects = reconnects.Load()
-	res.Elapsed = last.Sub(measureFrom)
+	res.Errors = lw.errs.n.Load()
+	res.ErrorSamples = lw.errs.list()
+	res.Reconnects = lw.reconnects.Load()
+	res.Elapsed = last.Sub(lw.measureFrom)
 	res.lat = all
 	res.finish()
 	res.RoundThroughput = []float64{res.Throughput}
@@ -355,6 +293,92 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 		res.Err = "interrupted"
 	}
 	return res
+}
+
+// loadWorkers is what runLoad's workers share.
+type loadWorkers struct {
+	hc               *http.Client
+	url              string
+	open             opener
+	errs             *errorLog
+	tag              string // this run's, in every echo text
+	measureFrom, end time.Time
+	ss               []loadSession // worker w's session at w, nil while it has none
+	reconnects       atomic.Int64
+}
+
+// openSessions opens n sessions, a few at a time. One that fails is left
+// nil, for its worker to open again.
+func (lw *loadWorkers) openSessions(ctx context.Context, n int) []loadSession {
+	ss := make([]loadSession, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range ss {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s, err := lw.open(ctx, lw.hc, lw.url)
+			if err != nil {
+				lw.errs.add("connect: %v", err)
+				return
+			}
+			ss[i] = s
+		}()
+	}
+	wg.Wait()
+	return ss
+}
+
+// work is worker w's loop: it calls echo until the window ends, opening a
+// new session when its own looks dead. It returns the latencies of the calls
+// that started in the measured window and when the last of them ended.
+func (lw *loadWorkers) work(ctx context.Context, w int) (samples []time.Duration, lastDone time.Time) {
+	s := lw.ss[w]
+	failures := 0
+	samples = make([]time.Duration, 0, 4096)
+	for i := 0; ; i++ {
+		now := time.Now()
+		if !now.Before(lw.end) || ctx.Err() != nil {
+			break
+		}
+		if s == nil {
+			var err error
+			if s, err = lw.open(ctx, lw.hc, lw.url); err != nil {
+				lw.errs.add("connect: %v", err)
+				sleepCtx(ctx, 50*time.Millisecond)
+				continue
+			}
+			lw.ss[w] = s
+		}
+		text := fmt.Sprintf("bench-%s-w%d-c%d", lw.tag, w, i)
+		t := time.Now()
+		err := s.call(ctx, text)
+		d := time.Since(t)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			lw.errs.add("%v", err)
+			failures++
+			if failures >= 5 || errors.Is(err, mcp.ErrConnectionClosed) {
+				// The session looks dead: open a new one.
+				s.close()
+				s, lw.ss[w] = nil, nil
+				lw.reconnects.Add(1)
+				failures = 0
+			}
+			sleepCtx(ctx, 10*time.Millisecond)
+			continue
+		}
+		failures = 0
+		if !t.Before(lw.measureFrom) {
+			samples = append(samples, d)
+			lastDone = t.Add(d)
+		}
+	}
+	return samples, lastDone
 }
 
 // percentile of sorted durations (nearest rank).

@@ -238,64 +238,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	b.lab = &lab{dir: dir, logf: b.logf}
 	defer b.lab.stopAll()
 
-	// Binaries.
-	b.echoBin = filepath.Join(dir, "echoserver")
-	b.logf("building the echo server")
-	if err := goBuild(ctx, b.root, b.echoBin, "./caddytest/bench/echoserver"); err != nil {
+	if err := b.buildBinaries(ctx, dir); err != nil {
 		return nil, err
-	}
-	if cfg.caddyBin != "" {
-		if b.caddyBin, err = filepath.Abs(cfg.caddyBin); err != nil {
-			return nil, err
-		}
-	} else {
-		b.caddyBin = filepath.Join(dir, "caddy")
-		b.logf("building Caddy with caddy-mcp (./cmd/caddy)")
-		if err := goBuild(ctx, b.root, b.caddyBin, "./cmd/caddy"); err != nil {
-			return nil, err
-		}
-	}
-	if err := b.buildNoObserve(ctx, dir); err != nil {
-		return nil, err
-	}
-	if b.wants(targetSG) {
-		b.findSupergateway()
-		if b.sgScript == "" {
-			return nil, fmt.Errorf("target supergateway: %s (or leave it out: -targets echo,caddy-mcp-stdio,...)", b.sgMissing)
-		}
 	}
 	res.Machine = b.machine(ctx)
 
-	// Load, one target at a time, round after round.
-	res.Load = b.runPlan(ctx, b.plan(), res)
-	if cfg.goSDKStdio && cfg.client != clientGoSDK && ctx.Err() == nil {
-		var stdio []planItem
-		for _, item := range b.plan() {
-			if item.target.Upstream == "stdio" {
-				item.client = clientGoSDK
-				stdio = append(stdio, item)
-			}
-		}
-		res.SDKLoad = b.runPlan(ctx, stdio, res)
-	}
-	b.echoJSON = cfg.answers[0] == answersJSON
-
-	if cfg.startup > 0 && ctx.Err() == nil {
-		b.logf("time to first response: %d new sessions per path", cfg.startup)
-		s, err := b.runStartup(ctx)
-		res.Startup = s
-		if err != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("time to first response: %v", err))
-		}
-	}
-	if (cfg.idleSessions > 0 || cfg.sseStreams > 0) && ctx.Err() == nil {
-		b.logf("memory: %d idle sessions, %d SSE streams", cfg.idleSessions, cfg.sseStreams)
-		idle, sse, err := b.runMemory(ctx)
-		res.Idle, res.SSE = idle, sse
-		if err != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("memory: %v", err))
-		}
-	}
+	b.measure(ctx, res)
 
 	// Stop everything, then look for processes of ours that outlived it.
 	b.lab.stopAll()
@@ -305,22 +253,98 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	}
 	res.Elapsed = time.Since(b.started)
 
-	md := markdown(res)
-	fmt.Fprint(stdout, md)
-	if cfg.out != "" {
-		if err := os.MkdirAll(cfg.out, 0o755); err != nil {
-			return res, err
-		}
-		if err := os.WriteFile(filepath.Join(cfg.out, "bench.md"), []byte(md), 0o644); err != nil {
-			return res, err
-		}
-		if err := os.WriteFile(filepath.Join(cfg.out, "bench.svg"), []byte(chartSVG(res)), 0o644); err != nil {
-			return res, err
-		}
-		b.logf("wrote %s and %s", filepath.Join(cfg.out, "bench.md"), filepath.Join(cfg.out, "bench.svg"))
+	if err := b.writeReport(res, stdout); err != nil {
+		return res, err
 	}
 	b.logf("done in %v", res.Elapsed.Round(time.Second))
 	return res, nil
+}
+
+// buildBinaries builds the echo server and Caddy (unless -caddy names one)
+// into dir, and finds supergateway when a target wants it.
+func (b *bench) buildBinaries(ctx context.Context, dir string) error {
+	var err error
+	b.echoBin = filepath.Join(dir, "echoserver")
+	b.logf("building the echo server")
+	if err := goBuild(ctx, b.root, b.echoBin, "./caddytest/bench/echoserver"); err != nil {
+		return err
+	}
+	if b.cfg.caddyBin != "" {
+		if b.caddyBin, err = filepath.Abs(b.cfg.caddyBin); err != nil {
+			return err
+		}
+	} else {
+		b.caddyBin = filepath.Join(dir, "caddy")
+		b.logf("building Caddy with caddy-mcp (./cmd/caddy)")
+		if err := goBuild(ctx, b.root, b.caddyBin, "./cmd/caddy"); err != nil {
+			return err
+		}
+	}
+	if err := b.buildNoObserve(ctx, dir); err != nil {
+		return err
+	}
+	if b.wants(targetSG) {
+		b.findSupergateway()
+		if b.sgScript == "" {
+			return fmt.Errorf("target supergateway: %s (or leave it out: -targets echo,caddy-mcp-stdio,...)", b.sgMissing)
+		}
+	}
+	return nil
+}
+
+// measure runs every part asked for — the load, one target at a time round
+// after round, then time to first response and memory — into res; a part
+// that fails is noted in res.Problems.
+func (b *bench) measure(ctx context.Context, res *results) {
+	// Load, one target at a time, round after round.
+	res.Load = b.runPlan(ctx, b.plan(), res)
+	if b.cfg.goSDKStdio && b.cfg.client != clientGoSDK && ctx.Err() == nil {
+		var stdio []planItem
+		for _, item := range b.plan() {
+			if item.target.Upstream == "stdio" {
+				item.client = clientGoSDK
+				stdio = append(stdio, item)
+			}
+		}
+		res.SDKLoad = b.runPlan(ctx, stdio, res)
+	}
+	b.echoJSON = b.cfg.answers[0] == answersJSON
+
+	if b.cfg.startup > 0 && ctx.Err() == nil {
+		b.logf("time to first response: %d new sessions per path", b.cfg.startup)
+		s, err := b.runStartup(ctx)
+		res.Startup = s
+		if err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("time to first response: %v", err))
+		}
+	}
+	if (b.cfg.idleSessions > 0 || b.cfg.sseStreams > 0) && ctx.Err() == nil {
+		b.logf("memory: %d idle sessions, %d SSE streams", b.cfg.idleSessions, b.cfg.sseStreams)
+		idle, sse, err := b.runMemory(ctx)
+		res.Idle, res.SSE = idle, sse
+		if err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("memory: %v", err))
+		}
+	}
+}
+
+// writeReport prints the report and, with -out, writes it and the chart.
+func (b *bench) writeReport(res *results, stdout io.Writer) error {
+	md := markdown(res)
+	fmt.Fprint(stdout, md)
+	if b.cfg.out != "" {
+		if err := os.MkdirAll(b.cfg.out, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(b.cfg.out, "bench.md"), []byte(md), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(b.cfg.out, "bench.svg"), []byte(chartSVG(res)), 0o644); err != nil {
+			return err
+		}
+		b.logf("wrote %s and %s", filepath.Join(b.cfg.out, "bench.md"), filepath.Join(b.cfg.out, "bench.svg"))
+	}
+	return nil
 }
 
 // planItem is one row of the load table: a target, for an HTTP upstream

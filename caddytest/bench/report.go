@@ -8,12 +8,28 @@ import (
 )
 
 // markdown renders the results as the report bench prints and writes to
-// bench.md.
+// bench.md, a section at a time.
 func markdown(r *results) string {
-	var sb strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
-	c := r.Cfg
+	var md mdWriter
+	md.loadTable(r)
+	md.loadNotes(r)
+	md.sdkSection(r)
+	md.cpuSection(r)
+	md.startupSection(r)
+	md.memorySection(r)
+	md.runSection(r)
+	return md.String()
+}
 
+// mdWriter accumulates the report.
+type mdWriter struct{ strings.Builder }
+
+func (md *mdWriter) w(format string, args ...any) { fmt.Fprintf(md, format, args...) }
+
+// loadTable writes the throughput and latency table with its footnotes.
+func (md *mdWriter) loadTable(r *results) {
+	w := md.w
+	c := r.Cfg
 	w("### Throughput and latency\n\n")
 	w("%d concurrent sessions (%s at protocol %s, one session each, no standalone GET stream), "+
 		"each calling `echo` with a unique text in a loop; every answer is checked. Each target is measured for %v "+
@@ -49,6 +65,13 @@ func markdown(r *results) string {
 	w("\n¹ CPU time (user + system) of the process the clients talk to — the echo server itself in the direct rows, " +
 		"else Caddy or supergateway's Node, not the echo servers behind them — over the measured window, per call.  \n" +
 		"² Against reverse_proxy in front of the same echo server answering the same way.\n\n")
+}
+
+// loadNotes writes the comparisons under the throughput table, each round's
+// throughput and the errors.
+func (md *mdWriter) loadNotes(r *results) {
+	w := md.w
+	c := r.Cfg
 	cmp := func(a, b, answers string) {
 		x, y := findLoad(r, a, answers), findLoad(r, b, answers)
 		if x == nil || y == nil || x.Calls == 0 || y.Calls == 0 {
@@ -92,7 +115,11 @@ func markdown(r *results) string {
 			w("- %s: %s\n", l.name(), oneLine(l.Err, 300))
 		}
 	}
+}
 
+// sdkSection writes the stdio targets measured with the go-sdk client.
+func (md *mdWriter) sdkSection(r *results) {
+	w := md.w
 	if len(r.SDKLoad) > 0 {
 		w("\n### The stdio targets with the go-sdk client\n\n")
 		w("The same load with the go-sdk client (`StreamableClientTransport`) as the load generator, in the same run. " +
@@ -116,7 +143,11 @@ func markdown(r *results) string {
 			}
 		}
 	}
+}
 
+// cpuSection writes where each target's CPU time goes.
+func (md *mdWriter) cpuSection(r *results) {
+	w := md.w
 	w("\n### Where the CPU goes\n\n")
 	w("CPU time per call over the measured windows: the process the clients talk to (the front), the load " +
 		"generator (this benchmark's own process), and the rest of the machine's busy time (the servers behind " +
@@ -134,7 +165,11 @@ func markdown(r *results) string {
 		w("| %s | %s | %s | %s | %s | %s | %s |\n", l.name(), l.Client, us(l.perCall(l.CPU.Front)), us(l.perCall(l.CPU.Load)),
 			us(l.perCall(l.CPU.Rest)), us(l.perCall(all)), busy)
 	}
+}
 
+// startupSection writes the time to first response of new sessions.
+func (md *mdWriter) startupSection(r *results) {
+	w := md.w
 	if len(r.Startup) > 0 {
 		w("\n### Time to first response of a new session\n\n")
 		w("From sending `initialize` to holding its result, new sessions one after the other per path " +
@@ -161,7 +196,11 @@ func markdown(r *results) string {
 			}
 		}
 	}
+}
 
+// memorySection writes the proxy's memory per idle session and SSE stream.
+func (md *mdWriter) memorySection(r *results) {
+	w := md.w
 	if r.Idle != nil || r.SSE != nil {
 		w("\n### Memory of the proxy (caddy-mcp → HTTP echo server)\n\n")
 		w("The Caddy process's live heap (`HeapAlloc` from the admin API's `/debug/vars` after a GC forced " +
@@ -193,7 +232,12 @@ func markdown(r *results) string {
 			}
 		}
 	}
+}
 
+// runSection writes the machine, the command and what went wrong.
+func (md *mdWriter) runSection(r *results) {
+	w := md.w
+	c := r.Cfg
 	w("\n### Run\n\n")
 	mc := r.Machine
 	w("- Machine: %d cores (%s), %s RAM, %s; %s, Caddy %s", mc.Cores, orDash(mc.CPU), orDash(mc.Memory),
@@ -211,7 +255,6 @@ func markdown(r *results) string {
 	for _, p := range r.Problems {
 		w("- **Problem:** %s\n", oneLine(p, 500))
 	}
-	return sb.String()
 }
 
 func answersText(a []string) string {
