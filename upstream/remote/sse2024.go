@@ -322,7 +322,9 @@ func (c *sse2024Conn) read(events *sse.Reader) error {
 			if perr != nil {
 				c.logger.Warn("the upstream sent an SSE event that is not a JSON-RPC message",
 					zap.Error(perr), zap.ByteString("data", truncate(ev.Data, 256)))
-				continue
+				if m = pipeline.StandIn(ev.Data, perr); m == nil {
+					continue
+				}
 			}
 			c.deliver(m)
 		case ev.Name == "endpoint":

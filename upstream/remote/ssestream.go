@@ -85,7 +85,9 @@ func (c *httpConn) readEvents(body io.Reader, st *streamState, fn func(*pipeline
 		if perr != nil {
 			c.logger.Warn("the upstream sent an SSE event that is not a JSON-RPC message",
 				zap.Error(perr), zap.ByteString("data", truncate(ev.Data, 256)))
-			continue
+			if m = pipeline.StandIn(ev.Data, perr); m == nil {
+				continue
+			}
 		}
 		fn(m)
 		if done != nil && done() {

@@ -71,7 +71,8 @@ func (l *lineReader) next() ([]byte, error) {
 
 // readMessages parses newline-delimited JSON-RPC from r until EOF and hands
 // each message to handle. An oversized line or one that is not a JSON-RPC
-// message is logged and skipped: stdout should carry only MCP messages, and
+// message is logged and skipped (an answer refused as ambiguous is handed
+// on as pipeline.StandIn's error answer): stdout should carry only MCP messages, and
 // a server bug there is worth a log line, not the end of the session. It
 // returns the read error, or nil at EOF.
 func readMessages(r io.Reader, maxMessageSize int, logger *zap.Logger, handle func(*pipeline.Message)) error {
@@ -96,7 +97,9 @@ func readMessages(r io.Reader, maxMessageSize int, logger *zap.Logger, handle fu
 		if err != nil {
 			logger.Warn("server wrote a line to stdout that is not a JSON-RPC message",
 				zap.Error(err), zap.ByteString("line", truncate(line, 256)))
-			continue
+			if m = pipeline.StandIn(line, err); m == nil {
+				continue
+			}
 		}
 		handle(m)
 	}

@@ -2,6 +2,7 @@ package stdio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,15 @@ func TestMain(m *testing.M) {
 		fmt.Println("this is not JSON")
 		fmt.Println(`{"jsonrpc":"2.0","method":"notifications/` + strings.Repeat("x", 4096) + `"}`)
 		fmt.Println(`{"jsonrpc":"2.0","method":"notifications/hello"}`)
+		select {} // until stopped
+	case "ambiguous":
+		// Answers the first request with a result whose members parsers
+		// read differently, then stays up without a word more.
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.NewDecoder(os.Stdin).Decode(&req)
+		fmt.Println(`{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":{"content":[],"Content":[{"type":"text","text":"x"}]}}`)
 		select {} // until stopped
 	case "crash":
 		// Reads one message, then dies without answering it.
@@ -237,6 +247,29 @@ func TestStdioSkipsGarbageAndOversizedLines(t *testing.T) {
 	defer conn.Close()
 	if m := rec.next(t); m.Method != "notifications/hello" {
 		t.Fatalf("first delivered message should be the valid one, got %s", m.Raw)
+	}
+}
+
+// TestStdioAmbiguousAnswerStandsIn: an answer the gateway refuses because
+// parsers would read it differently is not dropped, leaving the request
+// to time out: the request gets an error answer at once.
+func TestStdioAmbiguousAnswerStandsIn(t *testing.T) {
+	s := newTestStdio(t, "ambiguous", 1)
+	rec := newRecorder()
+	conn, err := s.Open(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Send(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if m := rec.next(t); string(m.ID) != "5" || m.Error == nil || !strings.Contains(string(m.Error), `duplicate member \"content\"`) {
+		t.Fatalf("the request got %s, want an error answer to id 5 naming the member", m.Raw)
 	}
 }
 
