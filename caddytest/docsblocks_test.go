@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -59,7 +60,8 @@ func readDocBlocks(file string) ([]docBlock, error) {
 			if trimmed == "```" {
 				cur.body = strings.Join(lines, "\n") + "\n"
 				blocks = append(blocks, *cur)
-				cur, lines = nil, nil
+				// A marker belongs to one block only.
+				cur, lines, lastTxt = nil, nil, trimmed
 				continue
 			}
 			lines = append(lines, line)
@@ -200,5 +202,37 @@ func TestDocsShape(t *testing.T) {
 				t.Errorf("shapeMismatches = %q, want %d", got, tc.mismatches)
 			}
 		})
+	}
+}
+
+// TestDocsBlocks: what readDocBlocks makes of fences and markers.
+func TestDocsBlocks(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "page.md")
+	page := "# Page\n\n<!-- admin: GET /x -->\n```json\n{}\n```\n```json\n[]\n```\n\ntext\n  ```caddyfile\n  a {\n  }\n  ```\n"
+	if err := os.WriteFile(file, []byte(page), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := readDocBlocks(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []docBlock{
+		{file: file, line: 4, info: "json", marker: "admin: GET /x", body: "{}\n"},
+		{file: file, line: 7, info: "json", body: "[]\n"},
+		{file: file, line: 12, info: "caddyfile", body: "  a {\n  }\n"},
+	}
+	if len(blocks) != len(want) {
+		t.Fatalf("blocks = %+v, want %+v", blocks, want)
+	}
+	for i := range want {
+		if blocks[i] != want[i] {
+			t.Errorf("block %d = %+v, want %+v", i, blocks[i], want[i])
+		}
+	}
+	if err := os.WriteFile(file, []byte("```json\n{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readDocBlocks(file); err == nil {
+		t.Error("an unclosed block was not refused")
 	}
 }
