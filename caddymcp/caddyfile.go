@@ -225,6 +225,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.addStage("intercept", d)
 		case "max_decode":
 			err = h.addStage("intercept", d)
+		case "cluster":
+			err = h.unmarshalCluster(d) // cluster.go
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}
@@ -234,6 +236,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if len(h.Upstreams) == 0 {
 		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")
+	}
+	if err := h.checkClusterName(); err != nil {
+		return err
 	}
 	return h.checkBalancing(d)
 }

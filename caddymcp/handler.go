@@ -137,6 +137,9 @@ type Handler struct {
 	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
 	// (pipeline.go; the stage modules are in caddymcp/stages).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
+	// Cluster makes the endpoint one of several instances serving one MCP
+	// service: sealed session ids any of them accepts (cluster.go).
+	Cluster *ClusterConfig `json:"cluster,omitempty"`
 
 	server     *front.Server
 	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
@@ -152,6 +155,9 @@ type Handler struct {
 	metrics    *endpointMetrics
 	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
 	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
+	cluster    *front.Cluster  // nil without a cluster block (cluster.go)
+
+	clusterNeedsName error // the adapter's error for a cluster without a name, at the cluster line
 }
 
 // CaddyModule returns the Caddy module information.
@@ -174,6 +180,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("mcp_proxy: %v", err)
 	}
 	if err := h.checkConfig(ctx); err != nil {
+		return err
+	}
+	if h.cluster, err = h.provisionCluster(); err != nil {
 		return err
 	}
 	maxMessage := cmp.Or(h.MaxMessageSize, front.DefaultMaxMessageSize)
@@ -271,6 +280,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 		Logger:         h.logger,
 		VerboseErrors:  h.VerboseErrors,
 		Watch:          h.watch,
+		Cluster:        h.cluster,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
 	}

@@ -89,6 +89,9 @@ type Config struct {
 	// POST spelling one of them in another case only is refused, since a
 	// Go server would read it and the rules would not. nil: the protocol's.
 	Watch *pipeline.Watch
+	// Cluster, when set, makes the session ids sealed tokens that the
+	// other instances of the cluster accept (cluster.go); nil: random ids.
+	Cluster *Cluster
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an

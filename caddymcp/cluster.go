@@ -1,0 +1,133 @@
+package caddymcp
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
+	"github.com/caddy-mcp/caddy-mcp/seal"
+)
+
+// ClusterConfig makes an endpoint one of several instances that serve the
+// same MCP service: the session ids it mints are sealed with the cluster
+// key (package seal), bound to the endpoint's name and the session's user,
+// so that every instance configured with the same name and key accepts
+// them and no other endpoint or user does (docs/cluster.md).
+type ClusterConfig struct {
+	// Keys are the cluster keys, each 32 bytes in base64; placeholders such
+	// as {env.MCP_SESSION_KEY} are resolved when the endpoint is
+	// provisioned. The first seals, every one opens: to rotate, configure
+	// "NEW OLD", then "NEW" once sessions sealed with OLD have ended.
+	Keys []string `json:"keys,omitempty"`
+	// NodeURL is how the other instances reach this one (for the sessions
+	// only this instance can serve: those of stdio upstreams).
+	NodeURL string `json:"node_url,omitempty"`
+}
+
+// unmarshalCluster reads a cluster block:
+//
+//	cluster {
+//	    key <base64-32-bytes>...
+//	    node_url <url>
+//	}
+func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
+	if h.Cluster != nil {
+		return d.Err("cluster is set twice")
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	// Made here, where d points at the cluster line, so that the error the
+	// check after the whole block may return names that line.
+	h.clusterNeedsName = d.Err("cluster needs the endpoint's name (name <name>): every instance serving this endpoint configures the same one")
+	c := new(ClusterConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "key":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Err("key needs at least one cluster key (32 bytes, base64), e.g. key {env.MCP_SESSION_KEY}")
+			}
+			if args[0] == "storage" {
+				return d.Err("key storage (a key shared through Caddy's storage) is not supported yet; configure the key, e.g. key {env.MCP_SESSION_KEY}")
+			}
+			c.Keys = append(c.Keys, args...)
+		case "node_url":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			c.NodeURL = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized cluster subdirective %q", d.Val())
+		}
+	}
+	if len(c.Keys) == 0 {
+		return d.Err("cluster needs a key line: key <base64-32-bytes>, e.g. key {env.MCP_SESSION_KEY}")
+	}
+	h.Cluster = c
+	return nil
+}
+
+// checkClusterName is run after the whole mcp_proxy block, where name may
+// come after cluster.
+func (h *Handler) checkClusterName() error {
+	if h.Cluster != nil && h.Name == "" {
+		return h.clusterNeedsName
+	}
+	return nil
+}
+
+// provisionCluster resolves and checks the cluster keys and node URL. It
+// returns nil for an endpoint without a cluster, which then mints its ids
+// as a single instance does.
+func (h *Handler) provisionCluster() (*front.Cluster, error) {
+	c := h.Cluster
+	if c == nil {
+		return nil, nil
+	}
+	if h.Name == "" {
+		return nil, errors.New("mcp_proxy: cluster needs the endpoint's name: every instance serving this endpoint configures the same one")
+	}
+	if len(c.Keys) == 0 {
+		return nil, errors.New("mcp_proxy: cluster needs at least one key")
+	}
+	repl := caddy.NewReplacer()
+	keys := make([][]byte, 0, len(c.Keys))
+	for i, raw := range c.Keys {
+		v := repl.ReplaceKnown(raw, "")
+		if v == "" {
+			return nil, fmt.Errorf("mcp_proxy: cluster key %d is empty (is the environment variable it names set?)", i+1)
+		}
+		k, err := seal.ParseKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("mcp_proxy: cluster key %d: %v", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	ring, err := seal.NewRing(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("mcp_proxy: %v", err)
+	}
+	if c.NodeURL != "" {
+		if err := checkNodeURL(repl.ReplaceKnown(c.NodeURL, "")); err != nil {
+			return nil, err
+		}
+	}
+	return &front.Cluster{Ring: ring, Endpoint: h.Name}, nil
+}
+
+// checkNodeURL accepts an absolute http or https URL with a host.
+func checkNodeURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("mcp_proxy: cluster node_url %q must be an http:// or https:// URL with a host", s)
+	}
+	return nil
+}
