@@ -155,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 			verboseErrors:  cfg.VerboseErrors,
 			observer:       cfg.Observer,
 			heldProgress:   cfg.HeldProgressInterval,
+			cluster:        cfg.Cluster,
 		},
 		shutdown: make(chan struct{}),
 		exit:     make(chan struct{}),
@@ -235,7 +236,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // session in the query). On failure it has answered the client.
 func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string, sse2024 bool) *Session {
 	sess := s.cfg.Store.get(id)
-	if sess == nil || sess.isClosed() {
+	// In a cluster a session of another user is not found, as an id bound
+	// to another user would not open on another instance (cluster.go).
+	if sess == nil || sess.isClosed() || (s.cfg.Cluster != nil && sess.user != s.userID(r)) {
 		msg := "Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one"
 		if sse2024 {
 			msg = "Session not found: it ended or never existed; open a new SSE stream with a GET to start a new one"

@@ -31,6 +31,7 @@ type sessionSettings struct {
 	verboseErrors  bool
 	observer       Observer
 	heldProgress   time.Duration // Config.HeldProgressInterval
+	cluster        *Cluster      // Config.Cluster: how new session ids are minted
 }
 
 // Session is one client session of the 2025 revisions (or of the
@@ -83,7 +84,7 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 	// session ended (pipeline.CancelledEnd), not the request.
 	cancel := func() { cancelCause(pipeline.ErrSessionEnded) }
 	s := &Session{
-		id:         newSessionID(),
+		id:         settings.cluster.mintSessionID(user, version),
 		user:       user,
 		created:    time.Now(),
 		store:      store,
