@@ -1,0 +1,33 @@
+package remote
+
+import (
+	"context"
+	"errors"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// Attach returns a connection to the upstream's existing session sessionID
+// (upstream.Attacher), made as Open makes one (the configured headers are
+// evaluated with ctx, once) but past the handshake: requests carry the
+// session id and MCP-Protocol-Version, and a GET stream may start at once.
+// Close ends the upstream session (DELETE) as for any connection.
+func (h *HTTP) Attach(ctx context.Context, r upstream.Receiver, sessionID, version string) (upstream.Conn, error) {
+	if sessionID == "" {
+		// A server that issued no session id keeps no session to join:
+		// the caller opens a new one.
+		return nil, errors.New("upstream: Attach needs the server's session id")
+	}
+	conn, err := h.Open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	c := conn.(*httpConn)
+	c.mu.Lock()
+	c.sessionID = sessionID
+	c.mu.Unlock()
+	c.initialized(version)
+	return c, nil
+}
+
+var _ upstream.Attacher = (*HTTP)(nil)

@@ -1,0 +1,44 @@
+package remote
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestHTTPAttachGoSDK: a second connection attached to a go-sdk server's
+// existing session by its id serves requests in that session, as a second
+// gateway instance would for a client whose first instance began it.
+func TestHTTPAttachGoSDK(t *testing.T) {
+	p, srv := startGoSDKPeer(t, nil)
+	h := newTestHTTP(t, Config{URL: p.srv.URL + "/mcp"})
+	first := newHTTPRecorder()
+	handshake(t, openConn(t, h, first), first, "2025-06-18")
+	sid := p.sessionID(t)
+
+	second := newHTTPRecorder()
+	c, err := h.Attach(context.Background(), second, sid, "2025-06-18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	send(t, c, `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"from the other instance"}}}`)
+	if d := second.response(t, "9"); !strings.Contains(string(d.m.Result), "from the other instance") {
+		t.Fatalf("tools/call through the attached conn: %s", d.m.Raw)
+	}
+	posts := p.requests(http.MethodPost)
+	last := posts[len(posts)-1]
+	if last.header.Get("Mcp-Session-Id") != sid || last.header.Get("Mcp-Protocol-Version") != "2025-06-18" {
+		t.Errorf("the attached request carried session %q, revision %q", last.header.Get("Mcp-Session-Id"), last.header.Get("Mcp-Protocol-Version"))
+	}
+	if n := len(p.requests(http.MethodPost)); n != 3 { // initialize, initialized, the call: no second handshake
+		t.Errorf("server saw %d POSTs, want 3", n)
+	}
+	if sessionCount(srv) != 1 {
+		t.Errorf("server has %d sessions, want the one", sessionCount(srv))
+	}
+	if _, err := h.Attach(context.Background(), newHTTPRecorder(), "", "2025-06-18"); err == nil {
+		t.Error("Attach without a session id succeeded")
+	}
+}
