@@ -2,15 +2,25 @@ package upstream
 
 import "context"
 
-// Attacher is an Upstream that can join a server session that already
-// exists — one that another instance of a cluster of gateways started, whose
-// id and negotiated revision that instance sealed into the client's session
-// id. The Conn it returns goes on as the one that initialized the session
-// would: no initialize is sent, every request carries the session id.
+// Existing names a server session that already exists: one that another
+// instance of a cluster of gateways started, and whose identity that
+// instance sealed into the client's session id.
+type Existing struct {
+	// Member names the upstream of a group that serves the session, as the
+	// operator wrote it; an upstream that is not a group ignores it.
+	Member string
+	// SessionID is the server's own Mcp-Session-Id.
+	SessionID string
+	// Version is the protocol revision the session negotiated.
+	Version string
+}
+
+// Attacher is an Upstream that can join an Existing server session. The
+// Conn it returns goes on as the one that initialized the session would:
+// no initialize is sent, every request carries the session id.
 type Attacher interface {
-	// Attach returns a Conn to the server's session sessionID, which
-	// negotiated revision version. It does not contact the server: a
-	// session that no longer exists shows on the first Send, as for a
-	// Conn whose session the server ended (Receiver.Closed).
-	Attach(ctx context.Context, r Receiver, sessionID, version string) (Conn, error)
+	// Attach returns a Conn to the server session e. It does not contact
+	// the server: a session that no longer exists shows on the first Send,
+	// as for a Conn whose session the server ended (Receiver.Closed).
+	Attach(ctx context.Context, r Receiver, e Existing) (Conn, error)
 }

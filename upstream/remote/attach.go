@@ -7,13 +7,13 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// Attach returns a connection to the upstream's existing session sessionID
-// (upstream.Attacher), made as Open makes one (the configured headers are
+// Attach returns a connection to the upstream's existing session e
+// (upstream.Attacher; e.Member is not read), made as Open makes one (the configured headers are
 // evaluated with ctx, once) but past the handshake: requests carry the
 // session id and MCP-Protocol-Version, and a GET stream may start at once.
 // Close ends the upstream session (DELETE) as for any connection.
-func (h *HTTP) Attach(ctx context.Context, r upstream.Receiver, sessionID, version string) (upstream.Conn, error) {
-	if sessionID == "" {
+func (h *HTTP) Attach(ctx context.Context, r upstream.Receiver, e upstream.Existing) (upstream.Conn, error) {
+	if e.SessionID == "" {
 		// A server that issued no session id keeps no session to join:
 		// the caller opens a new one.
 		return nil, errors.New("upstream: Attach needs the server's session id")
@@ -24,9 +24,9 @@ func (h *HTTP) Attach(ctx context.Context, r upstream.Receiver, sessionID, versi
 	}
 	c := conn.(*httpConn)
 	c.mu.Lock()
-	c.sessionID = sessionID
+	c.sessionID = e.SessionID
 	c.mu.Unlock()
-	c.initialized(version)
+	c.initialized(e.Version)
 	return c, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // TestHTTPAttachGoSDK: a second connection attached to a go-sdk server's
@@ -18,7 +20,7 @@ func TestHTTPAttachGoSDK(t *testing.T) {
 	sid := p.sessionID(t)
 
 	second := newHTTPRecorder()
-	c, err := h.Attach(context.Background(), second, sid, "2025-06-18")
+	c, err := h.Attach(context.Background(), second, upstream.Existing{SessionID: sid, Version: "2025-06-18"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestHTTPAttachGoSDK(t *testing.T) {
 	if sessionCount(srv) != 1 {
 		t.Errorf("server has %d sessions, want the one", sessionCount(srv))
 	}
-	if _, err := h.Attach(context.Background(), newHTTPRecorder(), "", "2025-06-18"); err == nil {
+	if _, err := h.Attach(context.Background(), newHTTPRecorder(), upstream.Existing{Version: "2025-06-18"}); err == nil {
 		t.Error("Attach without a session id succeeded")
 	}
 }
