@@ -1,5 +1,6 @@
 // Package seal makes the tokens a cluster of gateways hands to clients —
-// session ids first, and later cursor tags and task ids — that any instance
+// session ids (SealSession) and tags such as cursors and task ids (SealTag) —
+// that any instance
 // holding the cluster key can open, and that nobody without the key can read,
 // forge or move to another endpoint or user.
 //

@@ -102,12 +102,15 @@ func (r *Ring) OpenSession(id string, b Binding) (Session, error) {
 	return s, nil
 }
 
-// sessionAD is the binding as additional data: the purpose, the endpoint
-// with its length (so endpoint "a" and user "bc" differ from "ab" and "c"),
-// then the user.
-func sessionAD(b Binding) []byte {
+// sessionAD is a session id's binding as additional data.
+func sessionAD(b Binding) []byte { return bindingAD(purposeSession, b) }
+
+// bindingAD is a token's purpose and binding as additional data: the
+// purpose, the endpoint with its length (so endpoint "a" and user "bc"
+// differ from "ab" and "c"), then the user.
+func bindingAD(purpose byte, b Binding) []byte {
 	ad := make([]byte, 0, 1+binary.MaxVarintLen64+len(b.Endpoint)+len(b.User))
-	ad = append(ad, purposeSession)
+	ad = append(ad, purpose)
 	return append(appendString(ad, b.Endpoint), b.User...)
 }
 
