@@ -225,6 +225,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.addStage("intercept", d)
 		case "max_decode":
 			err = h.addStage("intercept", d)
+		case "pin_tools":
+			err = parsePinTools(d, h) // pintools.go
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

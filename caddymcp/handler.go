@@ -137,6 +137,9 @@ type Handler struct {
 	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
 	// (pipeline.go; the stage modules are in caddymcp/stages).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
+	// PinTools pins the tool definitions the server lists on first use
+	// and withholds changed ones until approved (pintools.go).
+	PinTools *PinToolsConfig `json:"pin_tools,omitempty"`
 
 	server     *front.Server
 	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
@@ -152,6 +155,7 @@ type Handler struct {
 	metrics    *endpointMetrics
 	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
 	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
+	pinned     bool            // holds a pin book in mcpstate.PinBooks (pintools.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -360,6 +364,7 @@ func (h *Handler) Cleanup() error {
 	if h.Record != nil {
 		errs = append(errs, h.Record.cleanup())
 	}
+	errs = append(errs, h.releasePins())
 	return errors.Join(errs...)
 }
 
