@@ -153,7 +153,8 @@
     $("pins-note").classList.remove("error");
     const all = list.pins || [];
     const review = all.filter((e) => e.state !== "pinned");
-    $("pins-note").textContent = (all.length - review.length) + " tool definitions pinned.";
+    const pinned = all.length - review.length;
+    $("pins-note").textContent = pinned + (pinned === 1 ? " tool definition" : " tool definitions") + " pinned.";
     const now = new Set(review.map((e) => e.id));
     for (const id of [...cards.keys()]) if (!now.has(id)) remove(id);
     for (const id of [...decided]) if (!now.has(id)) decided.delete(id);
