@@ -133,6 +133,7 @@ func (h *Handler) pinStage(ctx caddy.Context) (pipeline.Stage, error) {
 	book.SetHooks(h.pinHooks(endpoint))
 	if loaded {
 		book.SetConfig(cfg)
+		book.SetRefresh(time.Duration(h.PinTools.Refresh))
 	} else {
 		book.Start(time.Duration(h.PinTools.Refresh))
 	}

@@ -57,6 +57,7 @@ type Book struct {
 	storage  certmagic.Storage
 	cfg      atomic.Pointer[Config]
 	hooks    atomic.Pointer[Hooks]
+	refresh  atomic.Int64 // nanoseconds between reloads
 	defs     defCache
 
 	mu       sync.Mutex
@@ -108,26 +109,34 @@ func (b *Book) SetConfig(cfg Config) {
 // SetHooks sets the hooks (on each reload: the latest configuration's).
 func (b *Book) SetHooks(h Hooks) { b.hooks.Store(&h) }
 
-// Start loads the records, then reloads them every refresh until Close.
+// Start loads the records, then reloads them every refresh (or as
+// SetRefresh changes it) until Close.
 func (b *Book) Start(refresh time.Duration) {
-	if refresh <= 0 {
-		refresh = DefaultRefresh
-	}
+	b.SetRefresh(refresh)
 	b.Reload(context.Background())
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		t := time.NewTicker(refresh)
-		defer t.Stop()
 		for {
+			t := time.NewTimer(time.Duration(b.refresh.Load()))
 			select {
 			case <-b.stop:
+				t.Stop()
 				return
 			case <-t.C:
 				b.Reload(context.Background())
 			}
 		}
 	}()
+}
+
+// SetRefresh sets the interval of the reloads (DefaultRefresh when not
+// positive); it applies from the next one.
+func (b *Book) SetRefresh(refresh time.Duration) {
+	if refresh <= 0 {
+		refresh = DefaultRefresh
+	}
+	b.refresh.Store(int64(refresh))
 }
 
 // Close stops the reloads and waits for them.

@@ -188,3 +188,21 @@ func TestBookMemoizesPages(t *testing.T) {
 		t.Errorf("a page seen before costs %.0f allocations", allocs)
 	}
 }
+
+// A page too large to remember is judged each time, with the same outcome.
+func TestBookLargePage(t *testing.T) {
+	a := newInstance(t, t.TempDir(), Config{OnChange: Hide, OnNew: Pass})
+	huge := strings.Repeat("x", maxMemoBytes/maxMemos)
+	a.list(t, huge)
+	for range 2 {
+		if got := a.list(t, huge+"y"); got != "add" {
+			t.Fatalf("a drift in a large page lists %q", got)
+		}
+	}
+	a.mu.Lock()
+	memos := len(a.lists[""])
+	a.mu.Unlock()
+	if memos != 0 {
+		t.Errorf("%d large pages remembered", memos)
+	}
+}

@@ -8,19 +8,23 @@ import (
 	"time"
 )
 
-// maxDefs bounds the definitions whose canonical form a Book keeps, by
-// the bytes they were listed in; maxMemos the list pages it remembers the
-// outcome of, per server. At a bound the cache starts over.
+// maxDefs and maxDefBytes bound the definitions whose canonical form a
+// Book keeps, by the bytes they were listed in; maxMemos and maxMemoBytes
+// the list pages it remembers the outcome of, per server. At a bound the
+// cache starts over.
 const (
-	maxDefs  = 4096
-	maxMemos = 64
+	maxDefs      = 4096
+	maxDefBytes  = 8 << 20
+	maxMemos     = 64
+	maxMemoBytes = 16 << 20
 )
 
 // defCache keeps the canonical form of each distinct entry bytes, so that
 // a definition is canonicalized and hashed once, not at every list.
 type defCache struct {
-	mu   sync.Mutex
-	defs map[string]Definition
+	mu    sync.Mutex
+	defs  map[string]Definition
+	bytes int // of the keys and canonical forms held
 }
 
 func (c *defCache) init() { c.defs = make(map[string]Definition) }
@@ -38,10 +42,12 @@ func (c *defCache) of(entry []byte) (Definition, error) {
 		return d, err
 	}
 	c.mu.Lock()
-	if len(c.defs) >= maxDefs {
+	if len(c.defs) >= maxDefs || c.bytes+len(entry)+len(d.Canonical) > maxDefBytes {
 		clear(c.defs)
+		c.bytes = 0
 	}
 	c.defs[string(entry)] = d
+	c.bytes += len(entry) + len(d.Canonical)
 	c.mu.Unlock()
 	return d, nil
 }
@@ -93,16 +99,25 @@ func (b *Book) FilterList(ctx context.Context, server string, result json.RawMes
 	b.mu.Lock()
 	out, changed := b.outcomeLocked(server, page, members)
 	if clean && !changed {
-		memos := b.lists[server]
-		if memos == nil || len(memos) >= maxMemos {
-			memos = make(map[string]listMemo)
-			b.lists[server] = memos
-		}
-		memos[string(result)] = listMemo{gen: b.gen, out: out}
+		b.memoLocked(server, result, out)
 	}
 	b.mu.Unlock()
 	b.changed(changed)
 	return out
+}
+
+// memoLocked remembers a page's outcome while no record changes.
+func (b *Book) memoLocked(server string, result json.RawMessage, out ListOutcome) {
+	size := len(result) + len(out.Result)
+	if size > maxMemoBytes/maxMemos {
+		return // a page this large is judged each time rather than held
+	}
+	memos := b.lists[server]
+	if memos == nil || len(memos) >= maxMemos {
+		memos = make(map[string]listMemo)
+		b.lists[server] = memos
+	}
+	memos[string(result)] = listMemo{gen: b.gen, out: out}
 }
 
 // record writes what the page changes to the storage (and the memory),
