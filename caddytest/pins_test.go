@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
 // pinServer is testdata/pinserver: echo never changes, fetch's
@@ -215,5 +217,45 @@ func TestPinToolsWarnBlockReject(t *testing.T) {
 	}
 	if status, _ := adminDo(t, http.MethodGet, "/mcp_proxy/pins?state=odd"); status != http.StatusBadRequest {
 		t.Errorf("a bad state filter: %d, want 400", status)
+	}
+}
+
+// TestPinToolsTape: a tape notes a list answered with a hidden drift: the
+// list is recorded as modified by stage pin_tools:hidden_drift, with the
+// server's own list as the original.
+func TestPinToolsTape(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	globals := withGlobals(pinGlobals(t.TempDir()))
+	url := startProxy(t, pinSite(t, "v1"), globals) + "/mcp"
+	toolNames(ctx, t, connectGo(ctx, t, url, "2025-11-25", nil))
+	dir := t.TempDir()
+	startProxy(t, pipelineSite("name pinned\n\t\tstdio "+caddyfileQuote(pinServer.get(t))+" v2",
+		"pin_tools", "record "+caddyfileQuote(dir)), globals)
+	cs := connectGo(ctx, t, url, "2025-11-25", nil)
+	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+		t.Fatalf("lists %v", got)
+	}
+	var found *tape.Record
+	if !poll(15*time.Second, func() bool {
+		paths, _ := tape.List(dir)
+		for _, p := range paths {
+			f, err := tape.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			for i, r := range f.Records {
+				if r.Pipeline.Stage == "pin_tools:hidden_drift" {
+					found = &f.Records[i]
+				}
+			}
+		}
+		return found != nil
+	}) {
+		t.Fatal("no tape line notes the hidden drift")
+	}
+	if found.Pipeline.Action != tape.Modified || found.Dir != tape.ServerToClient ||
+		!strings.Contains(string(found.Pipeline.Original), "(v2)") || strings.Contains(string(found.Msg), "fetch") {
+		t.Errorf("the tape line: %+v\nmsg %s\noriginal %s", found.Pipeline, found.Msg, found.Pipeline.Original)
 	}
 }
