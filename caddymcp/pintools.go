@@ -102,7 +102,7 @@ func parsePinTools(d *caddyfile.Dispenser, h *Handler) error {
 // and action.
 var toolDrifts = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Namespace: "caddy_mcp", Name: "tool_drifts_total",
-	Help: "Tool definitions that differ from their pin (or new tools held under on_new hide), counted once per distinct definition and instance, by endpoint and action (warn, hide, block; hide_new for a new tool).",
+	Help: "Tool definitions that differ from their pin (or new tools held under on_new hide), counted once per distinct definition (by the instance that first records it in the storage), by endpoint and action (warn, hide, block; hide_new for a new tool).",
 }, []string{"endpoint", "action"})
 
 // pinStage returns the pin_tools stage of the endpoint, nil without
