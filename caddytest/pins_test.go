@@ -262,3 +262,34 @@ func TestPinToolsTape(t *testing.T) {
 		t.Errorf("the tape line: %+v\nmsg %s\noriginal %s", found.Pipeline, found.Msg, found.Pipeline.Original)
 	}
 }
+
+// TestPinToolsOnNewHide: under on_new hide a server's tools wait for
+// approval from the first run; approving one brings exactly that one to a
+// connected client, with list_changed.
+func TestPinToolsOnNewHide(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := startProxy(t, pinSite(t, "v1", "on_new hide"), withGlobals(pinGlobals(t.TempDir()))) + "/mcp"
+	cs, changed := listChangedClient(ctx, t, url)
+	if got := toolNames(ctx, t, cs); len(got) != 0 {
+		t.Fatalf("new tools listed before approval: %v", got)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}}); wantRPCError(t, err, "a new tool").Code != -32602 {
+		t.Errorf("a call of a new tool: %v", err)
+	}
+	held := pinsOf(t)
+	if held["echo"].State != "new" || held["fetch"].State != "new" || held["echo"].Pinned != nil {
+		t.Fatalf("pins %+v", held)
+	}
+	if status, body := adminDo(t, http.MethodPost, "/mcp_proxy/pins/"+held["echo"].ID+"/approve"); status != http.StatusOK {
+		t.Fatalf("approve: %d %s", status, body)
+	}
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no list_changed after the approval")
+	}
+	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+		t.Errorf("after approving echo the client lists %v", got)
+	}
+}
