@@ -84,6 +84,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    intercept [<name>] { ... }
 //	    max_held <n>
 //	    max_decode <size>
+//	    pin_tools { on_change warn|hide|block; on_new allow|hide; refresh <duration> }
 //	    record <dir> {
 //	        redact <json-pointer...>
 //	        max_size <size>
@@ -139,6 +140,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // directory whose tapes are tried in name order); match is params (default:
 // method and params without _meta), sequence (recorded order) or strict
 // (recorded order, params exactly); initialize matches on its method alone.
+// pin_tools pins tool definitions on first use (pintools.go, docs/pins.md).
 // record writes one tape per session (2026-07-28 requests: one per client
 // and day) into dir: redact removes JSON pointers from every message
 // (Authorization and cookies are never stored), max_size rotates a tape
@@ -221,12 +223,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.addStage("intercept", d) // stages/caddyfile.go
 		case "tools", "prompts", "resources":
 			err = h.addStage("filter", d)
-		case "max_held":
-			err = h.addStage("intercept", d)
-		case "max_decode":
+		case "max_held", "max_decode":
 			err = h.addStage("intercept", d)
 		case "cluster":
 			err = h.unmarshalCluster(d) // cluster.go
+		case "pin_tools":
+			err = parsePinTools(d, h) // pintools.go
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

@@ -140,6 +140,9 @@ type Handler struct {
 	// Cluster makes the endpoint one of several instances serving one MCP
 	// service: sealed session ids any of them accepts (cluster.go).
 	Cluster *ClusterConfig `json:"cluster,omitempty"`
+	// PinTools pins the tool definitions the server lists on first use
+	// and withholds changed ones until approved (pintools.go).
+	PinTools *PinToolsConfig `json:"pin_tools,omitempty"`
 
 	server     *front.Server
 	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
@@ -158,6 +161,7 @@ type Handler struct {
 	cluster    *front.Cluster  // nil without a cluster block (cluster.go)
 
 	clusterNeedsName error // the adapter's error for a cluster without a name, at the cluster line
+	pinned     bool            // holds a pin book in mcpstate.PinBooks (pintools.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -370,6 +374,7 @@ func (h *Handler) Cleanup() error {
 	if h.Record != nil {
 		errs = append(errs, h.Record.cleanup())
 	}
+	errs = append(errs, h.releasePins())
 	return errors.Join(errs...)
 }
 

@@ -53,6 +53,15 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 			stages = append(stages, namedStage(s))
 		}
 	}
+	pin, err := h.pinStage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pin != nil {
+		// Last: it sees the server's own lists before any stage changed
+		// them, and a call only once every rule let it through.
+		stages = append(stages, pin)
+	}
 	if h.watch, err = stagesWatch(stages); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,8 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminCallsPath, Handler: caddy.AdminHandlerFunc(handleCalls)},                // calls.go
 		{Pattern: adminHeldPath, Handler: caddy.AdminHandlerFunc(handleListHeld)},              // held.go
 		{Pattern: adminHeldPath + "/", Handler: caddy.AdminHandlerFunc(handleHeld)},
+		{Pattern: adminPinsPath, Handler: caddy.AdminHandlerFunc(handleListPins)}, // pins.go
+		{Pattern: adminPinsPath + "/", Handler: caddy.AdminHandlerFunc(handlePin)},
 	}
 }
 

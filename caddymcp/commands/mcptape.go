@@ -98,8 +98,8 @@ func cmdVerify(fs caddycmd.Flags, args []string) (int, error) {
 		return 2, err
 	}
 	verify.Print(os.Stdout, f.Name, rep)
-	if len(rep.Differences) > 0 {
-		return 1, fmt.Errorf("%d of %d answers differ from the tape", len(rep.Differences), rep.Requests)
+	if rep.Failed() {
+		return 1, fmt.Errorf("%d of %d answers differ from the tape, %d tool definitions drifted", len(rep.Differences), rep.Requests, len(rep.Drifts))
 	}
 	return 0, nil
 }

@@ -9,7 +9,7 @@ import (
 // consoleFiles are the page's files: plain HTML, CSS and JavaScript, no
 // build step, nothing fetched from elsewhere.
 //
-//go:embed index.html console.css console.js
+//go:embed index.html console.css console.js pins.js
 var consoleFiles embed.FS
 
 // consoleTokenPlaceholder is replaced by the CSRF token in the page.
@@ -36,5 +36,6 @@ var consoleAssets = sync.OnceValue(func() map[string]consoleAsset {
 		"/index.html":  {"text/html; charset=utf-8", page},
 		"/console.css": {"text/css; charset=utf-8", read("console.css")},
 		"/console.js":  {"text/javascript; charset=utf-8", read("console.js")},
+		"/pins.js":     {"text/javascript; charset=utf-8", read("pins.js")},
 	}
 })

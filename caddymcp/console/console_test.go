@@ -107,6 +107,9 @@ func TestConsolePaths(t *testing.T) {
 		{http.MethodGet, "/api/", http.StatusNotFound, errConsoleNotFound.Error()},
 		{http.MethodGet, "/other", http.StatusNotFound, errConsoleNotFound.Error()},
 		{http.MethodDelete, "/api/sessions/x", http.StatusForbidden, "token"},
+		{http.MethodGet, "/pins.js", http.StatusOK, "api/pins/"},
+		{http.MethodGet, "/api/pins", http.StatusOK, `"pins":[]`},
+		{http.MethodPost, "/api/pins/x/approve", http.StatusForbidden, "token"},
 	} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(tc.method, "http://gw.example"+tc.path, nil)

@@ -25,6 +25,8 @@ type Store struct {
 	perClient map[string]int // live sessions per Session.client
 	closed    bool
 
+	notices noticeQueue // the gateway's own notifications for every session (notify.go)
+
 	stop chan struct{}
 	wg   sync.WaitGroup // the reaper and background sends
 }

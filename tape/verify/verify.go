@@ -48,7 +48,13 @@ type Report struct {
 	Requests int
 	// Differences are the answers that differ.
 	Differences []Difference
+	// Drifts are the tools whose definitions the live server lists
+	// otherwise (drift.go); they are not Differences.
+	Drifts []Drift
 }
+
+// Failed reports whether the live server answered otherwise than the tape.
+func (r *Report) Failed() bool { return len(r.Differences) > 0 || len(r.Drifts) > 0 }
 
 // Run sends the client side of f to t in recorded order, waits for each
 // request's answer and compares it with the recorded one. Requests the
@@ -99,7 +105,18 @@ func Run(ctx context.Context, f *tape.File, t Target, opts Options) (*Report, er
 		if !ok {
 			continue // recorded without an answer (the session ended first)
 		}
-		if changes := compare(ignore, want, live); len(changes) > 0 {
+		changes := compare(ignore, want, live)
+		if e.Method == "tools/list" {
+			ds, rest, listed, err := compareList(opts.Ignore, i+1, want, live)
+			if err != nil {
+				return nil, fmt.Errorf("--ignore: %v", err)
+			}
+			if listed {
+				rep.Drifts = append(rep.Drifts, ds...)
+				changes = rest
+			}
+		}
+		if len(changes) > 0 {
 			rep.Differences = append(rep.Differences, Difference{Index: i + 1, Request: e.name(), Changes: changes})
 		}
 	}
@@ -291,6 +308,7 @@ func (e envelopeT) name() string {
 // Print writes a readable report: a line per differing answer and one per
 // changed path under it, then a summary.
 func Print(w io.Writer, name string, rep *Report) {
+	printDrifts(w, rep.Drifts)
 	for _, d := range rep.Differences {
 		fmt.Fprintf(w, "DIFF record %d, %s:\n", d.Index, d.Request)
 		for i, c := range d.Changes {
@@ -301,9 +319,9 @@ func Print(w io.Writer, name string, rep *Report) {
 			fmt.Fprintf(w, "    %s\n", c)
 		}
 	}
-	if len(rep.Differences) == 0 {
+	if !rep.Failed() {
 		fmt.Fprintf(w, "OK: %s: %d requests, every answer as recorded\n", name, rep.Requests)
 		return
 	}
-	fmt.Fprintf(w, "FAIL: %s: %d of %d answers differ\n", name, len(rep.Differences), rep.Requests)
+	fmt.Fprintf(w, "FAIL: %s: %d of %d answers differ, %d tool definitions drifted\n", name, len(rep.Differences), rep.Requests, len(rep.Drifts))
 }
