@@ -161,7 +161,7 @@ type Handler struct {
 	cluster    *front.Cluster  // nil without a cluster block (cluster.go)
 
 	clusterNeedsName error // the adapter's error for a cluster without a name, at the cluster line
-	pinned     bool            // holds a pin book in mcpstate.PinBooks (pintools.go)
+	pinned           bool  // holds a pin book in mcpstate.PinBooks (pintools.go)
 }
 
 // CaddyModule returns the Caddy module information.
