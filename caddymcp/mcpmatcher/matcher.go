@@ -135,41 +135,26 @@ func (m *MatchMCP) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("mcp matcher: unexpected argument %q (use a block: method, tool, max_size)", d.Val())
 		}
 		for d.NextBlock(0) {
-			switch d.Val() {
-			case "method":
-				args := d.RemainingArgs()
-				if len(args) == 0 {
-					return d.ArgErr()
-				}
-				m.Method = append(m.Method, args...)
-			case "tool":
-				args := d.RemainingArgs()
-				if len(args) == 0 {
-					return d.ArgErr()
-				}
-				m.Tool = append(m.Tool, args...)
-			case "max_size":
-				size, err := matcherSize(d)
-				if err != nil {
-					return err
-				}
-				m.MaxSize = size
-			default:
-				return d.Errf("mcp matcher: unknown subdirective %q (expected method, tool or max_size)", d.Val())
+			if err := matcherKeywords.Parse("mcp matcher", m, d); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
+// matcherKeywords are the subdirectives of the matcher's block.
+var matcherKeywords = mcphttp.Keywords[*MatchMCP]{
+	"method":   func(m *MatchMCP, d *caddyfile.Dispenser) error { return mcphttp.AppendTo(d, &m.Method) },
+	"tool":     func(m *MatchMCP, d *caddyfile.Dispenser) error { return mcphttp.AppendTo(d, &m.Tool) },
+	"max_size": func(m *MatchMCP, d *caddyfile.Dispenser) error { return mcphttp.Read(d, &m.MaxSize, matcherSize) },
+}
+
+// matcherSize reads max_size, in what Caddy accepts.
 func matcherSize(d *caddyfile.Dispenser) (int64, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return 0, d.ArgErr()
-	}
-	size, err := parseMatcherSize(args[0])
+	size, err := mcphttp.SizeArg(d)
 	if err != nil {
-		return 0, d.Err(err.Error())
+		return 0, fmt.Errorf("mcp matcher: %w", err)
 	}
 	return size, nil
 }

@@ -220,7 +220,7 @@ func TestMatchMCPCaddyfile(t *testing.T) {
 		{"full", "mcp {\n method tools/call prompts/get\n tool search_* render_*\n tool echo\n max_size 1MiB\n}",
 			MatchMCP{Method: []string{"tools/call", "prompts/get"}, Tool: []string{"search_*", "render_*", "echo"}, MaxSize: 1 << 20}, ""},
 		{"argument", "mcp tools/call", MatchMCP{}, "unexpected argument"},
-		{"unknown", "mcp {\n name x\n}", MatchMCP{}, `unknown subdirective "name"`},
+		{"unknown", "mcp {\n name x\n}", MatchMCP{}, `unrecognized mcp matcher subdirective "name"`},
 		{"method without globs", "mcp {\n method\n}", MatchMCP{}, "wrong argument count"},
 		{"bad size", "mcp {\n max_size lots\n}", MatchMCP{}, `invalid size "lots"`},
 		{"zero size", "mcp {\n max_size 0\n}", MatchMCP{}, `invalid size "0"`},

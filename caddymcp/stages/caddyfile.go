@@ -131,18 +131,8 @@ func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	var rules filter.Rules
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		line := d.Val()
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return d.Errf("%s: %s needs at least one glob", kind, line)
-		}
-		switch line {
-		case "allow":
-			rules.Allow = append(rules.Allow, args...)
-		case "deny":
-			rules.Deny = append(rules.Deny, args...)
-		default:
-			return d.Errf("%s: unrecognized line %q (want allow or deny)", kind, line)
+		if err := filterKeywords.Parse(kind, &rules, d); err != nil {
+			return err
 		}
 	}
 	if len(rules.Allow) == 0 && len(rules.Deny) == 0 {
@@ -153,6 +143,23 @@ func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Errf("%s is given twice in this mcp_proxy (put every allow and deny line in one block)", kind)
 	}
 	*slot = &rules
+	return nil
+}
+
+// filterKeywords are the lines of a tools, prompts or resources block.
+var filterKeywords = mcphttp.Keywords[*filter.Rules]{
+	"allow": func(r *filter.Rules, d *caddyfile.Dispenser) error { return globLine(d, &r.Allow) },
+	"deny":  func(r *filter.Rules, d *caddyfile.Dispenser) error { return globLine(d, &r.Deny) },
+}
+
+// globLine appends a line's globs (at least one) to *to.
+func globLine(d *caddyfile.Dispenser, to *[]string) error {
+	line := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.Errf("%s needs at least one glob", line)
+	}
+	*to = append(*to, args...)
 	return nil
 }
 

@@ -73,7 +73,7 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 	}{
 		{"two names", "intercept a b {\nblock\n}", "intercept takes at most one argument"},
 		{"no action", "intercept a {\ntool x\n}", "intercept a: the rule has no action"},
-		{"unknown line", "intercept {\nfrobnicate\n}", `unrecognized line "frobnicate"`},
+		{"unknown line", "intercept {\nfrobnicate\n}", `unrecognized intercept subdirective "frobnicate"`},
 		{"bad direction", "intercept {\ndirection up\nblock\n}", `direction "up": want to_server, to_client or both`},
 		{"direction twice", "intercept {\ndirection both\ndirection both\nblock\n}", "direction is given twice"},
 		{"direction args", "intercept {\ndirection\nblock\n}", "direction takes one argument"},
@@ -112,8 +112,8 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 		{"duplicate names", "intercept a {\nblock\n}\nintercept a {\nblock\n}", `intercept "a": another rule has this name`},
 		{"tools argument", "tools x", "tools takes a block"},
 		{"tools empty", "tools {\n}", "tools: the block is empty"},
-		{"tools bad line", "tools {\nhide x\n}", `tools: unrecognized line "hide"`},
-		{"tools allow nothing", "tools {\nallow\n}", "tools: allow needs at least one glob"},
+		{"tools bad line", "tools {\nhide x\n}", `unrecognized tools subdirective "hide"`},
+		{"tools allow nothing", "tools {\nallow\n}", "allow needs at least one glob"},
 		{"tools twice", "tools {\ndeny a\n}\ntools {\ndeny b\n}", "tools is given twice"},
 	}
 	for _, tt := range tests {

@@ -2,11 +2,14 @@ package stages
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
 
@@ -38,8 +41,7 @@ func parseRuleLine(d *caddyfile.Dispenser, r *intercept.Rule) error {
 	l.args = d.RemainingArgs()
 	parse, ok := ruleLines[l.keyword]
 	if !ok {
-		return d.Errf("intercept: unrecognized line %q (matchers: direction, method, tool, prompt, resource, field, user, expression; "+
-			"actions: block, mock, set, remove, delay, log, pause)", l.keyword)
+		return mcphttp.UnknownKeyword(d, "intercept", l.keyword, slices.Sorted(maps.Keys(ruleLines)))
 	}
 	return parse(l)
 }

@@ -79,8 +79,8 @@ func TestRuleLines(t *testing.T) {
 		{"pause 2m then maybe", "intercept rule \"n\": pause: then \"maybe\": want block or continue", `{"name":"n","actions":null}`},
 		{"pause 2m 3m", "intercept: pause takes [<timeout>] [then continue|block], got \"2m 3m\"", `{"name":"n","actions":null}`},
 		{"pause then continue extra", "intercept: pause takes [<timeout>] [then continue|block], got \"then continue extra\"", `{"name":"n","actions":null}`},
-		{"frobnicate", "intercept: unrecognized line \"frobnicate\" (matchers: direction, method, tool, prompt, resource, field, user, expression; actions: block, mock, set, remove, delay, log, pause)", `{"name":"n","actions":null}`},
-		{"frobnicate x", "intercept: unrecognized line \"frobnicate\" (matchers: direction, method, tool, prompt, resource, field, user, expression; actions: block, mock, set, remove, delay, log, pause)", `{"name":"n","actions":null}`},
+		{"frobnicate", "unrecognized intercept subdirective \"frobnicate\" (intercept takes: block, delay, direction, expression, field, log, method, mock, pause, prompt, remove, resource, set, tool, user)", `{"name":"n","actions":null}`},
+		{"frobnicate x", "unrecognized intercept subdirective \"frobnicate\" (intercept takes: block, delay, direction, expression, field, log, method, mock, pause, prompt, remove, resource, set, tool, user)", `{"name":"n","actions":null}`},
 	} {
 		t.Run(tc.lines, func(t *testing.T) {
 			d := caddyfile.NewTestDispenser("intercept n {\n" + tc.lines + "\n}")
