@@ -171,6 +171,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if len(h.Upstreams) == 0 {
 		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")
 	}
+	for _, w := range h.unreachableRules() {
+		caddy.Log().Named("caddyfile").Warn(w)
+	}
 	return h.checkBalancing(d)
 }
 

@@ -1,6 +1,8 @@
 package caddymcp
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
 )
 
@@ -56,7 +59,7 @@ var proxyKeywords = mcphttp.Keywords[*Handler]{
 	"held_progress":           func(h *Handler, d dispenser) error { return read(d, &h.HeldProgressInterval, durationArg) },
 
 	// The pipeline's, parsed by its stage modules (stages/caddyfile.go).
-	"intercept":  stageLine("intercept"),
+	"intercept":  (*Handler).parseInterceptLine,
 	"max_held":   stageLine("intercept"),
 	"max_decode": stageLine("intercept"),
 	"tools":      stageLine("filter"),
@@ -69,6 +72,33 @@ func init() { maps.Copy(proxyKeywords, balancingKeywords) }
 // stageLine hands a subdirective to the pipeline stage named stage.
 func stageLine(stage string) func(*Handler, dispenser) error {
 	return func(h *Handler, d dispenser) error { return h.addStage(stage, d) }
+}
+
+// parseInterceptLine hands an intercept block to the intercept stage,
+// noting where it is written for unreachableRules.
+func (h *Handler) parseInterceptLine(d dispenser) error {
+	h.interceptAt = append(h.interceptAt, fmt.Sprintf("%s:%d", d.File(), d.Line()))
+	return h.addStage("intercept", d)
+}
+
+// unreachableRules says, with both rules' lines, which intercept rule an
+// earlier one makes unreachable (intercept.Unreachable). The stage warns
+// of them again when it loads, without the lines.
+func (h *Handler) unreachableRules() []string {
+	var out []string
+	for _, raw := range h.Pipeline {
+		var st struct {
+			Stage string           `json:"stage"`
+			Rules []intercept.Rule `json:"rules"`
+		}
+		if json.Unmarshal(raw, &st) != nil || st.Stage != "intercept" || len(st.Rules) != len(h.interceptAt) {
+			continue
+		}
+		for _, s := range intercept.Unreachable(st.Rules) {
+			out = append(out, intercept.ShadowMessage(st.Rules, s, h.interceptAt[s.Later], h.interceptAt[s.Earlier]))
+		}
+	}
+	return out
 }
 
 func (h *Handler) parseStdioLine(d dispenser) (err error) {

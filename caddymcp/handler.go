@@ -138,20 +138,21 @@ type Handler struct {
 	// (pipeline.go; the stage modules are in caddymcp/stages).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
 
-	server     *front.Server
-	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
-	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
-	storeKey   string
-	poolKeys   []string // in mcpstate.StdioPools
-	memberKeys []string // in memberStates
-	members    []*balance.Member
-	built      []*provisionedUpstream
-	balance    *balance.Group // nil for one upstream without health judged
-	policy     selectionPolicy
-	logger     *zap.Logger
-	metrics    *endpointMetrics
-	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
-	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
+	server      *front.Server
+	app         *App      // this configuration's mcp app: what its mcp_auth handlers guard
+	interceptAt []string  // while the Caddyfile is parsed: where each intercept block is (file:line)
+	hooked      *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
+	storeKey    string
+	poolKeys    []string // in mcpstate.StdioPools
+	memberKeys  []string // in memberStates
+	members     []*balance.Member
+	built       []*provisionedUpstream
+	balance     *balance.Group // nil for one upstream without health judged
+	policy      selectionPolicy
+	logger      *zap.Logger
+	metrics     *endpointMetrics
+	hide        *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
+	watch       *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
 }
 
 // CaddyModule returns the Caddy module information.

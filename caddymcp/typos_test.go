@@ -104,3 +104,51 @@ func TestDurationForms(t *testing.T) {
 		t.Errorf("max_message_size 4 MB: error %v, want %q", err, want)
 	}
 }
+
+// TestRegexpGlobs: a pattern on a name that reads as a regexp is refused
+// at its line, with the dialect and the glob meant, wherever names are
+// matched; on URIs the same forms load (they are warned of).
+func TestRegexpGlobs(t *testing.T) {
+	proxy := func(lines string) string {
+		return ":8080 {\n\tmcp_proxy /mcp {\n\t\tstdio cmd\n" + lines + "\n\t}\n}\n"
+	}
+	matcher := func(line string) string { return ":8080 {\n\t@m mcp {\n\t\t" + line + "\n\t}\n\trespond @m ok\n}\n" }
+	scope := func(line string) string {
+		return ":8080 {\n\tmcp_auth {\n\t\tresource https://m/mcp\n\t\tissuer https://i\n\t\tscope s {\n\t\t\t" + line + "\n\t\t}\n\t}\n\trespond ok\n}\n"
+	}
+	dialect := "patterns are globs: `*` matches any run of characters and every other character matches itself"
+	refused := []struct {
+		name, src, line, want string
+	}{
+		{"tools deny ?", proxy("\t\ttools {\n\t\t\tdeny get-?nv\n\t\t}"), "Caddyfile:5", "did you mean `get-*nv`?"},
+		{"tools deny class", proxy("\t\ttools {\n\t\t\tdeny get-[a-z]*\n\t\t}"), "Caddyfile:5", "did you mean `get-*`?"},
+		{"prompts allow anchors", proxy("\t\tprompts {\n\t\t\tallow ^greet$\n\t\t}"), "Caddyfile:5", "did you mean `greet`?"},
+		{"intercept tool .*", proxy("\t\tintercept {\n\t\t\ttool get-.*\n\t\t\tblock\n\t\t}"), "Caddyfile:5", "did you mean `get-*`?"},
+		{"intercept prompt alternatives", proxy("\t\tintercept {\n\t\t\tprompt (a|b)_x\n\t\t\tblock\n\t\t}"), "Caddyfile:5", "did you mean `a_x b_x`?"},
+		{"intercept method", proxy("\t\tintercept {\n\t\t\tmethod tools/.*\n\t\t\tblock\n\t\t}"), "Caddyfile:5", "did you mean `tools/*`?"},
+		{"matcher tool", matcher(`tool get_\d+`), "Caddyfile:3", "did you mean `get_*`?"},
+		{"scope tool", scope("tool .*_admin"), "Caddyfile:6", "did you mean `*_admin`?"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			err := adaptError(t, tt.src)
+			for _, want := range []string{tt.want, dialect, tt.line} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v\ndoes not contain %q", err, want)
+				}
+			}
+		})
+	}
+	loaded := []struct{ name, src string }{
+		{"resources deny .*", proxy("\t\tresources {\n\t\t\tdeny file:///secret/.*\n\t\t}")},
+		{"resources deny ? and [", proxy("\t\tresources {\n\t\t\tdeny https://x/q?id=[1]\n\t\t}")},
+		{"intercept resource anchors", proxy("\t\tintercept {\n\t\t\tresource ^file:///etc/passwd$\n\t\t\tblock\n\t\t}")},
+		{"matcher tool URI", matcher("tool file:///.*")},
+		{"dotted namespace", proxy("\t\ttools {\n\t\t\tdeny github.*\n\t\t}")},
+	}
+	for _, tt := range loaded {
+		if err := adaptError(t, tt.src); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+}

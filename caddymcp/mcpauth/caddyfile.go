@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 )
 
 func init() {
@@ -124,8 +125,8 @@ var authKeywords = mcphttp.Keywords[*AuthHandler]{
 
 // scopeKeywords are the subdirectives of a scope block.
 var scopeKeywords = mcphttp.Keywords[*ScopeRule]{
-	"tool":   func(r *ScopeRule, d dispenser) error { return mcphttp.AppendTo(d, &r.Tools) },
-	"method": func(r *ScopeRule, d dispenser) error { return mcphttp.AppendTo(d, &r.Methods) },
+	"tool":   func(r *ScopeRule, d dispenser) error { return mcphttp.GlobArgs(d, "scope", glob.NameOrURI, &r.Tools) },
+	"method": func(r *ScopeRule, d dispenser) error { return mcphttp.GlobArgs(d, "scope", glob.Name, &r.Methods) },
 }
 
 // introspectionKeywords are the subdirectives of an introspection_url block.

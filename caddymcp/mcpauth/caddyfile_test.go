@@ -76,7 +76,7 @@ func TestUnmarshalAuthCaddyfile(t *testing.T) {
 		{name: "scope without scopes", input: "mcp_auth {\n scope {\n tool x\n }\n}", wantErr: "name the scope(s)"},
 		{name: "scope for nothing", input: "mcp_auth {\n scope a\n}", wantErr: "say which operations"},
 		{name: "scope unknown", input: "mcp_auth {\n scope a {\n prompt x\n }\n}", wantErr: `unrecognized scope subdirective "prompt"`},
-		{name: "scope empty tool", input: "mcp_auth {\n scope a {\n tool\n }\n}", wantErr: "wrong argument count"},
+		{name: "scope empty tool", input: "mcp_auth {\n scope a {\n tool\n }\n}", wantErr: "tool needs at least one glob"},
 		{name: "introspection without client", input: "mcp_auth {\n introspection_url https://a/i\n}", wantErr: "client_id is required"},
 		{name: "introspection two urls", input: "mcp_auth {\n introspection_url a b\n}", wantErr: "takes one URL"},
 		{name: "introspection unknown", input: "mcp_auth {\n introspection_url https://a/i {\n secret x\n }\n}", wantErr: `unrecognized introspection_url subdirective "secret"`},

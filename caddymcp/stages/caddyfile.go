@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
 
@@ -131,7 +132,7 @@ func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	var rules filter.Rules
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := filterKeywords.Parse(kind, &rules, d); err != nil {
+		if err := filterKeywords.Parse(kind, filterBlock{&rules, kind, filter.KindOf(kind)}, d); err != nil {
 			return err
 		}
 	}
@@ -146,21 +147,22 @@ func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// filterKeywords are the lines of a tools, prompts or resources block.
-var filterKeywords = mcphttp.Keywords[*filter.Rules]{
-	"allow": func(r *filter.Rules, d *caddyfile.Dispenser) error { return globLine(d, &r.Allow) },
-	"deny":  func(r *filter.Rules, d *caddyfile.Dispenser) error { return globLine(d, &r.Deny) },
+// filterBlock is what the lines of a tools, prompts or resources block
+// set, and the kind of their patterns.
+type filterBlock struct {
+	rules *filter.Rules
+	name  string // tools, prompts or resources
+	kind  glob.Kind
 }
 
-// globLine appends a line's globs (at least one) to *to.
-func globLine(d *caddyfile.Dispenser, to *[]string) error {
-	line := d.Val()
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.Errf("%s needs at least one glob", line)
-	}
-	*to = append(*to, args...)
-	return nil
+// filterKeywords are the lines of a tools, prompts or resources block.
+var filterKeywords = mcphttp.Keywords[filterBlock]{
+	"allow": func(b filterBlock, d *caddyfile.Dispenser) error {
+		return mcphttp.GlobArgs(d, b.name, b.kind, &b.rules.Allow)
+	},
+	"deny": func(b filterBlock, d *caddyfile.Dispenser) error {
+		return mcphttp.GlobArgs(d, b.name, b.kind, &b.rules.Deny)
+	},
 }
 
 // Interface guards.

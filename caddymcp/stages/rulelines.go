@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
 
@@ -17,10 +18,10 @@ import (
 // matchers, then the actions (the syntax is in caddyfile.go).
 var ruleLines = map[string]func(*ruleLine) error{
 	"direction":  (*ruleLine).direction,
-	"method":     func(l *ruleLine) error { return l.globs(&l.r.Methods) },
-	"tool":       func(l *ruleLine) error { return l.globs(&l.r.Tools) },
-	"prompt":     func(l *ruleLine) error { return l.globs(&l.r.Prompts) },
-	"resource":   func(l *ruleLine) error { return l.globs(&l.r.Resources) },
+	"method":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Methods) },
+	"tool":       func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Tools) },
+	"prompt":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Prompts) },
+	"resource":   func(l *ruleLine) error { return l.globs(glob.URI, &l.r.Resources) },
 	"field":      (*ruleLine).field,
 	"user":       (*ruleLine).user,
 	"expression": (*ruleLine).expression,
@@ -98,11 +99,14 @@ func (l *ruleLine) direction() error {
 	return l.check(intercept.Rule{Direction: l.args[0]})
 }
 
-// globs adds the line's globs to a list of them (method, tool, prompt,
-// resource).
-func (l *ruleLine) globs(to *[]string) error {
+// globs adds the line's globs, of kind k, to a list of them (method,
+// tool, prompt, resource).
+func (l *ruleLine) globs(k glob.Kind, to *[]string) error {
 	if len(l.args) == 0 {
 		return l.d.Errf("intercept: %s needs at least one glob", l.keyword)
+	}
+	if err := mcphttp.CheckGlobs(l.d, "intercept: "+l.keyword, k, l.args); err != nil {
+		return err
 	}
 	*to = append(*to, l.args...)
 	return nil
