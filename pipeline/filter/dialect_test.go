@@ -2,6 +2,7 @@ package filter_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -22,5 +23,20 @@ func TestDialect(t *testing.T) {
 		if hidden := v.Action == pipeline.Respond; hidden != c.Match {
 			t.Errorf("deny %q hides %q: %v, want %v", c.Pattern, c.Subject, hidden, c.Match)
 		}
+	}
+}
+
+// TestConfigCheck: a JSON configuration's name globs that read as regexps
+// are refused, URI ones warned of.
+func TestConfigCheck(t *testing.T) {
+	if _, err := (filter.Config{Tools: &filter.Rules{Deny: []string{"get-.*"}}}).Check(); err == nil || !strings.Contains(err.Error(), "tools deny: \"get-.*\"") {
+		t.Errorf("tools deny get-.*: %v", err)
+	}
+	if _, err := (filter.Config{Prompts: &filter.Rules{Allow: []string{"a?"}}}).Check(); err == nil {
+		t.Error("prompts allow a?: no error")
+	}
+	w, err := (filter.Config{Resources: &filter.Rules{Deny: []string{"file:///.*", "https://x/?q=[1]"}}}).Check()
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "resources deny: \"file:///.*\"") {
+		t.Errorf("resources: %q, %v; want one warning", w, err)
 	}
 }
