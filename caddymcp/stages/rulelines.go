@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
@@ -188,11 +187,14 @@ func (l *ruleLine) remove() error {
 }
 
 func (l *ruleLine) delay() error {
-	if err := l.need(1, "one argument, a duration"); err != nil {
+	if err := l.need(1, "one duration: "+mcphttp.DurationForm); err != nil {
 		return err
 	}
-	dur, err := caddy.ParseDuration(l.args[0])
-	if err != nil || dur <= 0 {
+	dur, err := mcphttp.ParseDuration(l.args[0])
+	if err != nil {
+		return l.d.Errf("intercept: delay: %v", err)
+	}
+	if dur <= 0 {
 		return l.d.Errf("intercept: delay: want a positive duration, got %q", l.args[0])
 	}
 	return l.addAction(intercept.Action{Action: intercept.ActionDelay, Duration: dur.String()})
@@ -214,8 +216,11 @@ func (l *ruleLine) pause() error {
 	a := intercept.Action{Action: intercept.ActionPause}
 	rest := l.args
 	if len(rest) > 0 && rest[0] != "then" {
-		dur, err := caddy.ParseDuration(rest[0])
-		if err != nil || dur <= 0 {
+		dur, err := mcphttp.ParseDuration(rest[0])
+		if err != nil {
+			return l.d.Errf("intercept: pause: timeout: %v", err)
+		}
+		if dur <= 0 {
 			return l.d.Errf("intercept: pause: want a positive timeout, got %q", rest[0])
 		}
 		a.Timeout = dur.String()
