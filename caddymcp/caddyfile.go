@@ -166,73 +166,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Errf("mcp_proxy takes no argument besides a matcher (/path, * or @name), got %q", d.Val())
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "name":
-			h.Name, err = mcphttp.SingleArg(d)
-		case "stdio":
-			u := new(UpstreamConfig)
-			u.Stdio, err = parseStdio(d, &u.Name)
-			h.Upstreams = append(h.Upstreams, u)
-		case "http":
-			u := new(UpstreamConfig)
-			u.HTTP, err = parseHTTP(d, &u.Name)
-			h.Upstreams = append(h.Upstreams, u)
-		case "lb_policy", "lb_retries", "health_interval", "health_timeout", "health_uri",
-			"fail_duration", "max_fails", "unhealthy_latency":
-			err = h.unmarshalBalancing(d)
-		case "replay":
-			u := new(UpstreamConfig)
-			u.Replay, err = parseReplay(d, &u.Name)
-			h.Upstreams = append(h.Upstreams, u)
-		case "record":
-			if h.Record != nil {
-				return d.Err("record is set twice")
-			}
-			h.Record, err = parseRecord(d)
-		case "session_idle_timeout":
-			h.SessionIdleTimeout, err = mcphttp.DurationArg(d)
-		case "max_sessions":
-			h.MaxSessions, err = mcphttp.PositiveIntArg(d)
-		case "max_sessions_per_client":
-			h.MaxSessionsPerClient, err = mcphttp.PositiveIntArg(d)
-		case "request_timeout":
-			h.RequestTimeout, err = mcphttp.DurationArg(d)
-		case "max_message_size":
-			h.MaxMessageSize, err = mcphttp.SizeArg(d)
-		case "allowed_origins":
-			h.AllowedOrigins, err = mcphttp.AppendArgs(d, h.AllowedOrigins)
-		case "allowed_hosts":
-			h.AllowedHosts, err = mcphttp.AppendArgs(d, h.AllowedHosts)
-		case "verbose_errors":
-			if d.NextArg() {
-				err = d.ArgErr()
-			}
-			h.VerboseErrors = true
-		case "keepalive":
-			h.KeepAlive, err = mcphttp.DurationArg(d)
-		case "replay_buffer":
-			err = h.parseReplayBuffer(d)
-		case "replay_budget":
-			h.ReplayBudget, err = mcphttp.SizeArg(d)
-		case "max_in_flight":
-			h.MaxInFlight, err = mcphttp.PositiveIntArg(d)
-		case "held_progress":
-			h.HeldProgressInterval, err = mcphttp.DurationArg(d)
-		case "intercept":
-			err = h.addStage("intercept", d) // stages/caddyfile.go
-		case "tools", "prompts", "resources":
-			err = h.addStage("filter", d)
-		case "max_held", "max_decode":
-			err = h.addStage("intercept", d)
-		case "cluster":
-			err = h.unmarshalCluster(d) // cluster.go
-		case "pin_tools":
-			err = parsePinTools(d, h) // pintools.go
-		default:
-			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
-		}
-		if err != nil {
+		if err := proxyKeywords.Parse("mcp_proxy", h, d); err != nil {
 			return err
 		}
 	}
@@ -241,6 +175,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if err := h.checkClusterName(); err != nil {
 		return err
+	}
+	for _, w := range h.unreachableRules() {
+		caddy.Log().Named("caddyfile").Warn(w)
 	}
 	return h.checkBalancing(d)
 }
@@ -272,69 +209,7 @@ func parseStdio(d *caddyfile.Dispenser, name *string) (*StdioUpstream, error) {
 	}
 	u := &StdioUpstream{Command: args[0], Args: args[1:]}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "name":
-			*name, err = upstreamNameArg(d)
-		case "env":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return nil, d.Err("env takes a name and a value: env <name> <value>")
-			}
-			if args[0] == "" || strings.ContainsAny(args[0], "=\x00") {
-				return nil, d.Errf("env: invalid variable name %q", args[0])
-			}
-			if _, dup := u.Env[args[0]]; dup {
-				return nil, d.Errf("env: %s is set twice", args[0])
-			}
-			if u.Env == nil {
-				u.Env = make(map[string]string)
-			}
-			u.Env[args[0]] = args[1]
-		case "dir":
-			u.Dir, err = mcphttp.SingleArg(d)
-		case "max_processes":
-			u.MaxProcesses, err = mcphttp.PositiveIntArg(d)
-		case "warm":
-			var n int
-			n, err = mcphttp.IntArg(d)
-			if err == nil && n < 0 {
-				err = d.Errf("warm must be zero or positive, got %d", n)
-			}
-			u.Warm = &n
-		case "idle_timeout":
-			u.IdleTimeout, err = mcphttp.DurationArg(d)
-		case "stop_timeout":
-			u.StopTimeout, err = mcphttp.DurationArg(d)
-		case "acquire_timeout":
-			u.AcquireTimeout, err = mcphttp.DurationArg(d)
-		case "protocol":
-			u.Protocol, err = mcphttp.SingleArg(d)
-			if err == nil && u.Protocol != "legacy" && u.Protocol != "modern" && u.Protocol != "auto" {
-				err = d.Errf("protocol must be legacy, modern or auto, got %q", u.Protocol)
-			}
-		case "probe_timeout":
-			u.ProbeTimeout, err = mcphttp.DurationArg(d)
-		case "shared":
-			var n int
-			n, err = mcphttp.IntArg(d)
-			if err == nil && n < 0 {
-				err = d.Errf("shared must be zero (off) or positive, got %d", n)
-			}
-			u.Shared = &n
-		case "spare_check":
-			u.SpareCheck, err = mcphttp.SingleArg(d)
-			if err == nil {
-				if cerr := u.checkSpareCheck(); cerr != nil {
-					err = d.Err(cerr.Error())
-				}
-			}
-		case "spare_check_timeout":
-			u.SpareCheckTimeout, err = mcphttp.DurationArg(d)
-		default:
-			return nil, d.Errf("unrecognized stdio subdirective %q", d.Val())
-		}
-		if err != nil {
+		if err := stdioKeywords.Parse("stdio", stdioBlock{u, name}, d); err != nil {
 			return nil, err
 		}
 	}
@@ -357,56 +232,7 @@ func parseHTTP(d *caddyfile.Dispenser, name *string) (*HTTPUpstream, error) {
 	u := &HTTPUpstream{URL: raw}
 	var caFiles []string
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "name":
-			*name, err = upstreamNameArg(d)
-		case "transport":
-			u.MCPTransport, err = mcphttp.SingleArg(d)
-			if err == nil && (u.MCPTransport == "" || !validMCPTransport(u.MCPTransport)) {
-				err = d.Errf("transport must be streamable, sse or auto, got %q", u.MCPTransport)
-			}
-		case "header_up":
-			err = u.parseHeaderUp(d)
-		case "pass_authorization":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			u.PassAuthorization = true
-		case "auth":
-			u.Auth, err = parseUpstreamAuth(d) // upstream_httpauth.go
-		case "response_header_timeout":
-			u.ResponseHeaderTimeout, err = mcphttp.DurationArg(d)
-		case "idle_timeout":
-			u.IdleTimeout, err = mcphttp.DurationArg(d)
-		case "dial_timeout":
-			u.transport().DialTimeout, err = mcphttp.DurationArg(d)
-		case "tls_trusted_ca_certs":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			caFiles = append(caFiles, args...)
-		case "tls_client_auth":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return nil, d.Err("tls_client_auth takes a certificate file and a key file")
-			}
-			t := u.tlsConfig()
-			t.ClientCertificateFile, t.ClientCertificateKeyFile = args[0], args[1]
-		case "tls_server_name":
-			var name string
-			name, err = mcphttp.SingleArg(d)
-			u.tlsConfig().ServerName = name
-		case "tls_insecure_skip_verify":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			u.tlsConfig().InsecureSkipVerify = true
-		default:
-			return nil, d.Errf("unrecognized http subdirective %q", d.Val())
-		}
-		if err != nil {
+		if err := httpKeywords.Parse("http", httpBlock{u, name, &caFiles}, d); err != nil {
 			return nil, err
 		}
 	}

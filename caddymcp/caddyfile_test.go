@@ -411,7 +411,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				stdio cmd
 			}`,
 			line:  "Testfile:2",
-			wants: []string{"wrong argument count"},
+			wants: []string{"name needs one argument"},
 		},
 		{
 			name: "name with two values",
@@ -420,7 +420,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				stdio cmd
 			}`,
 			line:  "Testfile:2",
-			wants: []string{"wrong argument count"},
+			wants: []string{"name takes one argument, got 2: a b"},
 		},
 		{
 			name: "bad duration",
@@ -465,7 +465,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				keepalive
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"wrong argument count"},
+			wants: []string{"keepalive needs a duration: a duration is a number with a unit, like 10m"},
 		},
 		{
 			name: "bad stdio idle_timeout",
@@ -475,7 +475,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				}
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"wrong argument count"},
+			wants: []string{"idle_timeout takes one duration, got `5 minutes`: a duration is a number with a unit, like 10m, 90s, 1h30m or 2d"},
 		},
 		{
 			name: "bad stdio stop_timeout",
@@ -628,7 +628,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				}
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"wrong argument count"},
+			wants: []string{"dir needs one argument"},
 		},
 		{
 			name: "allowed_origins without a value",
@@ -700,7 +700,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				replay_budget
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"wrong argument count"},
+			wants: []string{"replay_budget needs a size: a size is a number with a unit in one word, like 4MB"},
 		},
 		{
 			name: "replay_budget with two sizes",
@@ -709,7 +709,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 				replay_budget 1MiB 2MiB
 			}`,
 			line:  "Testfile:3",
-			wants: []string{"wrong argument count"},
+			wants: []string{"replay_budget takes one size, got `1MiB 2MiB`"},
 		},
 		{
 			name: "replay_budget with a bad size",
@@ -858,7 +858,7 @@ func TestUnmarshalCaddyfileHTTP(t *testing.T) {
 		{"header_up with one arg", "http http://x/mcp {\nheader_up X\n}", "header_up takes a field and a value"},
 		{"unknown", "http http://x/mcp {\nfoo\n}", `unrecognized http subdirective "foo"`},
 		{"bad upstream name", "http http://x/mcp {\nname a/b\n}", "must be 1 to 64 letters"},
-		{"name without value", "http http://x/mcp {\nname\n}", "wrong argument count"},
+		{"name without value", "http http://x/mcp {\nname\n}", "name needs one argument"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -929,8 +929,8 @@ func TestUnmarshalCaddyfileHTTPTransport(t *testing.T) {
 	for _, tt := range []struct{ input, want string }{
 		{"transport websocket", `transport must be streamable, sse or auto, got "websocket"`},
 		{`transport ""`, `transport must be streamable, sse or auto, got ""`},
-		{"transport", "wrong argument count"},
-		{"transport sse auto", "wrong argument count"},
+		{"transport", "transport needs one argument"},
+		{"transport sse auto", "transport takes one argument, got 2: sse auto"},
 	} {
 		err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_proxy {\nhttp http://x/mcp {\n" + tt.input + "\n}\n}"))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "Testfile:3") {

@@ -144,24 +144,25 @@ type Handler struct {
 	// and withholds changed ones until approved (pintools.go).
 	PinTools *PinToolsConfig `json:"pin_tools,omitempty"`
 
-	server     *front.Server
-	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
-	hooked     *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
-	storeKey   string
-	poolKeys   []string // in mcpstate.StdioPools
-	memberKeys []string // in memberStates
-	members    []*balance.Member
-	built      []*provisionedUpstream
-	balance    *balance.Group // nil for one upstream without health judged
-	policy     selectionPolicy
-	logger     *zap.Logger
-	metrics    *endpointMetrics
-	hide       *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
-	watch      *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
-	cluster    *front.Cluster  // nil without a cluster block (cluster.go)
+	server      *front.Server
+	app         *App      // this configuration's mcp app: what its mcp_auth handlers guard
+	interceptAt []string  // while the Caddyfile is parsed: where each intercept block is (file:line)
+	hooked      *sync.Map // *http.Server → struct{}: servers whose shutdown ends our streams (hookShutdown)
+	storeKey    string
+	poolKeys    []string // in mcpstate.StdioPools
+	memberKeys  []string // in memberStates
+	members     []*balance.Member
+	built       []*provisionedUpstream
+	balance     *balance.Group // nil for one upstream without health judged
+	policy      selectionPolicy
+	logger      *zap.Logger
+	metrics     *endpointMetrics
+	hide        *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
+	watch       *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
+	cluster     *front.Cluster  // nil without a cluster block (cluster.go)
+	pinned      bool            // holds a pin book in mcpstate.PinBooks (pintools.go)
 
 	clusterNeedsName error // the adapter's error for a cluster without a name, at the cluster line
-	pinned           bool  // holds a pin book in mcpstate.PinBooks (pintools.go)
 }
 
 // CaddyModule returns the Caddy module information.

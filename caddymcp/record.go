@@ -136,31 +136,38 @@ func parseRecord(d *caddyfile.Dispenser) (*RecordConfig, error) {
 	}
 	c := &RecordConfig{Dir: args[0]}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "redact":
-			c.Redact, err = mcphttp.AppendArgs(d, c.Redact)
-			if err == nil {
-				if _, perr := tape.NewRedactor(c.Redact); perr != nil {
-					err = d.Err(perr.Error())
-				}
-			}
-		case "max_size":
-			c.MaxSize, err = mcphttp.SizeArg(d)
-		case "sample":
-			var s string
-			if s, err = mcphttp.SingleArg(d); err == nil {
-				c.Sample, err = strconv.ParseFloat(s, 64)
-				if err != nil || c.Sample <= 0 || c.Sample > 1 {
-					err = d.Errf("sample must be a fraction in (0, 1], e.g. 0.1, got %q", s)
-				}
-			}
-		default:
-			return nil, d.Errf("unrecognized record subdirective %q", d.Val())
-		}
-		if err != nil {
+		if err := recordKeywords.Parse("record", c, d); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// recordKeywords are the subdirectives of a record block.
+var recordKeywords = mcphttp.Keywords[*RecordConfig]{
+	"redact":   (*RecordConfig).parseRedact,
+	"max_size": func(c *RecordConfig, d dispenser) error { return read(d, &c.MaxSize, sizeArg) },
+	"sample":   (*RecordConfig).parseSample,
+}
+
+func (c *RecordConfig) parseRedact(d dispenser) error {
+	if err := mcphttp.AppendTo(d, &c.Redact); err != nil {
+		return err
+	}
+	if _, perr := tape.NewRedactor(c.Redact); perr != nil {
+		return d.Err(perr.Error())
+	}
+	return nil
+}
+
+func (c *RecordConfig) parseSample(d dispenser) error {
+	s, err := mcphttp.SingleArg(d)
+	if err != nil {
+		return err
+	}
+	c.Sample, err = strconv.ParseFloat(s, 64)
+	if err != nil || c.Sample <= 0 || c.Sample > 1 {
+		return d.Errf("sample must be a fraction in (0, 1], e.g. 0.1, got %q", s)
+	}
+	return nil
 }

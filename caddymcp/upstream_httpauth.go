@@ -99,29 +99,7 @@ func parseUpstreamAuth(d *caddyfile.Dispenser) (*UpstreamAuth, error) {
 	}
 	cc := new(ClientCredentialsAuth)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "token_url":
-			cc.TokenURL, err = mcphttp.SingleArg(d)
-		case "client_id":
-			cc.ClientID, err = mcphttp.SingleArg(d)
-		case "client_secret":
-			cc.ClientSecret, err = mcphttp.SingleArg(d)
-		case "scopes":
-			cc.Scopes, err = mcphttp.AppendArgs(d, cc.Scopes)
-		case "audience":
-			cc.Audience, err = mcphttp.SingleArg(d)
-		case "resource":
-			cc.Resource, err = mcphttp.SingleArg(d)
-		case "auth_method":
-			cc.AuthMethod, err = mcphttp.SingleArg(d)
-			if err == nil && cc.AuthMethod != oauth.ClientSecretBasic && cc.AuthMethod != oauth.ClientSecretPost {
-				err = d.Errf("auth_method must be %s or %s, got %q", oauth.ClientSecretBasic, oauth.ClientSecretPost, cc.AuthMethod)
-			}
-		default:
-			return nil, d.Errf("auth client_credentials: unrecognized subdirective %q", d.Val())
-		}
-		if err != nil {
+		if err := clientCredentialsKeywords.Parse("auth client_credentials", cc, d); err != nil {
 			return nil, err
 		}
 	}
@@ -130,3 +108,18 @@ func parseUpstreamAuth(d *caddyfile.Dispenser) (*UpstreamAuth, error) {
 	}
 	return &UpstreamAuth{ClientCredentials: cc}, nil
 }
+
+// clientCredentialsKeywords are the subdirectives of an auth
+// client_credentials block.
+var clientCredentialsKeywords = mcphttp.Keywords[*ClientCredentialsAuth]{
+	"token_url":     func(c *ClientCredentialsAuth, d dispenser) error { return read(d, &c.TokenURL, singleArg) },
+	"client_id":     func(c *ClientCredentialsAuth, d dispenser) error { return read(d, &c.ClientID, singleArg) },
+	"client_secret": func(c *ClientCredentialsAuth, d dispenser) error { return read(d, &c.ClientSecret, singleArg) },
+	"scopes":        func(c *ClientCredentialsAuth, d dispenser) error { return mcphttp.AppendTo(d, &c.Scopes) },
+	"audience":      func(c *ClientCredentialsAuth, d dispenser) error { return read(d, &c.Audience, singleArg) },
+	"resource":      func(c *ClientCredentialsAuth, d dispenser) error { return read(d, &c.Resource, singleArg) },
+	"auth_method":   func(c *ClientCredentialsAuth, d dispenser) error { return read(d, &c.AuthMethod, authMethodArg) },
+}
+
+// authMethodArg reads auth_method's method.
+var authMethodArg = choice(oauth.ClientSecretBasic, oauth.ClientSecretPost)

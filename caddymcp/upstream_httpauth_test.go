@@ -31,8 +31,8 @@ func TestParseUpstreamAuth(t *testing.T) {
 		{name: "other method", input: "auth private_key_jwt", wantErr: "auth takes the method"},
 		{name: "no token_url", input: "auth client_credentials {\n client_id x\n}", wantErr: "token_url and client_id are required"},
 		{name: "bad auth_method", input: "auth client_credentials {\n auth_method basic\n}", wantErr: "auth_method must be"},
-		{name: "unknown", input: "auth client_credentials {\n secret x\n}", wantErr: `unrecognized subdirective "secret"`},
-		{name: "two ids", input: "auth client_credentials {\n client_id a b\n}", wantErr: "wrong argument count"},
+		{name: "unknown", input: "auth client_credentials {\n secret x\n}", wantErr: `unrecognized auth client_credentials subdirective "secret"`},
+		{name: "two ids", input: "auth client_credentials {\n client_id a b\n}", wantErr: "client_id takes one argument, got 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := caddyfile.NewTestDispenser(tc.input)

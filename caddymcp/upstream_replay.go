@@ -51,25 +51,21 @@ func parseReplay(d *caddyfile.Dispenser, name *string) (*ReplayUpstream, error) 
 	}
 	u := &ReplayUpstream{Path: args[0]}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "name":
-			n, err := upstreamNameArg(d)
-			if err != nil {
-				return nil, err
-			}
-			*name = n
-		case "match":
-			m, err := mcphttp.SingleArg(d)
-			if err != nil {
-				return nil, err
-			}
-			if m != replay.MatchParams && m != replay.MatchSequence && m != replay.MatchStrict {
-				return nil, d.Errf("match must be params, sequence or strict, got %q", m)
-			}
-			u.Match = m
-		default:
-			return nil, d.Errf("unrecognized replay subdirective %q", d.Val())
+		if err := replayKeywords.Parse("replay", replayBlock{u, name}, d); err != nil {
+			return nil, err
 		}
 	}
 	return u, nil
+}
+
+// replayBlock is what a replay block's lines set: the upstream and its name.
+type replayBlock struct {
+	*ReplayUpstream
+	name *string
+}
+
+// replayKeywords are the subdirectives of a replay block.
+var replayKeywords = mcphttp.Keywords[replayBlock]{
+	"name":  func(b replayBlock, d dispenser) error { return read(d, b.name, upstreamNameArg) },
+	"match": func(b replayBlock, d dispenser) error { return read(d, &b.Match, matchArg) },
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
 )
 
-// unmarshalBalancing parses the lines of an endpoint of several upstreams:
+// balancingKeywords are the lines of an endpoint of several upstreams,
+// which join mcp_proxy's subdirectives (caddyfilekeywords.go):
 //
 //	lb_policy <name> [<args...>]
 //	lb_retries <n>
@@ -21,57 +22,54 @@ import (
 //	fail_duration <duration>
 //	max_fails <n>
 //	unhealthy_latency <duration>
-func (h *Handler) unmarshalBalancing(d *caddyfile.Dispenser) error {
-	health := func() *HealthChecks {
-		if h.HealthChecks == nil {
-			h.HealthChecks = new(HealthChecks)
-		}
-		return h.HealthChecks
+var balancingKeywords = mcphttp.Keywords[*Handler]{
+	"lb_policy":         (*Handler).parseLBPolicy,
+	"lb_retries":        func(h *Handler, d dispenser) error { return read(d, &h.LBRetries, count("zero or positive")) },
+	"health_interval":   func(h *Handler, d dispenser) error { return read(d, &h.health().Interval, durationArg) },
+	"health_timeout":    func(h *Handler, d dispenser) error { return read(d, &h.health().Timeout, durationArg) },
+	"health_uri":        func(h *Handler, d dispenser) error { return read(d, &h.health().URI, healthURIArg) },
+	"fail_duration":     func(h *Handler, d dispenser) error { return read(d, &h.health().FailDuration, durationArg) },
+	"max_fails":         func(h *Handler, d dispenser) error { return read(d, &h.health().MaxFails, positiveArg) },
+	"unhealthy_latency": func(h *Handler, d dispenser) error { return read(d, &h.health().UnhealthyLatency, durationArg) },
+}
+
+// health is the handler's health checks, set up on first use.
+func (h *Handler) health() *HealthChecks {
+	if h.HealthChecks == nil {
+		h.HealthChecks = new(HealthChecks)
 	}
-	var err error
-	switch d.Val() {
-	case "lb_policy":
-		if h.LBPolicyRaw != nil {
-			return d.Err("lb_policy is set twice")
-		}
-		if !d.NextArg() {
-			return d.Err("lb_policy needs a policy: round_robin, least_sessions, random, first, weighted_round_robin <weights...>, client_ip_hash or header <field>")
-		}
-		name := d.Val()
-		mod, merr := caddyfile.UnmarshalModule(d, policyNamespace+"."+name)
-		if merr != nil {
-			if strings.Contains(merr.Error(), "unknown module") || strings.Contains(merr.Error(), "not registered") {
-				return d.Errf("lb_policy: unknown policy %q (round_robin, least_sessions, random, first, weighted_round_robin, client_ip_hash, header)", name)
-			}
-			return merr
-		}
-		h.LBPolicyRaw = caddyconfig.JSONModuleObject(mod, "policy", name, nil)
-	case "lb_retries":
-		var n int
-		n, err = mcphttp.IntArg(d)
-		if err == nil && n < 0 {
-			err = d.Errf("lb_retries must be zero or positive, got %d", n)
-		}
-		h.LBRetries = &n
-	case "health_interval":
-		health().Interval, err = mcphttp.DurationArg(d)
-	case "health_timeout":
-		health().Timeout, err = mcphttp.DurationArg(d)
-	case "health_uri":
-		var uri string
-		uri, err = mcphttp.SingleArg(d)
-		if err == nil && !strings.HasPrefix(uri, "/") {
-			err = d.Errf("health_uri must be a path such as /healthz, got %q", uri)
-		}
-		health().URI = uri
-	case "fail_duration":
-		health().FailDuration, err = mcphttp.DurationArg(d)
-	case "max_fails":
-		health().MaxFails, err = mcphttp.PositiveIntArg(d)
-	case "unhealthy_latency":
-		health().UnhealthyLatency, err = mcphttp.DurationArg(d)
+	return h.HealthChecks
+}
+
+// lbPolicies are the names of the lb_policy modules, for errors.
+var lbPolicies = []string{"round_robin", "least_sessions", "random", "first", "weighted_round_robin", "client_ip_hash", "header"}
+
+func (h *Handler) parseLBPolicy(d dispenser) error {
+	if h.LBPolicyRaw != nil {
+		return d.Err("lb_policy is set twice")
 	}
-	return err
+	if !d.NextArg() {
+		return d.Err("lb_policy needs a policy: round_robin, least_sessions, random, first, weighted_round_robin <weights...>, client_ip_hash or header <field>")
+	}
+	name := d.Val()
+	mod, err := caddyfile.UnmarshalModule(d, policyNamespace+"."+name)
+	if err != nil {
+		if strings.Contains(err.Error(), "unknown module") || strings.Contains(err.Error(), "not registered") {
+			return d.Errf("lb_policy: unknown policy %q%s (%s)", name, mcphttp.DidYouMean(name, lbPolicies), strings.Join(lbPolicies, ", "))
+		}
+		return err
+	}
+	h.LBPolicyRaw = caddyconfig.JSONModuleObject(mod, "policy", name, nil)
+	return nil
+}
+
+// healthURIArg reads health_uri's path.
+func healthURIArg(d dispenser) (string, error) {
+	uri, err := mcphttp.SingleArg(d)
+	if err == nil && !strings.HasPrefix(uri, "/") {
+		err = d.Errf("health_uri must be a path such as /healthz, got %q", uri)
+	}
+	return uri, err
 }
 
 // checkBalancing rejects settings that cannot apply to the upstreams

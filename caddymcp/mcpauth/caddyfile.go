@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 )
 
 func init() {
@@ -53,56 +54,7 @@ func (a *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "resource":
-			a.Resource, err = mcphttp.SingleArg(d)
-		case "issuer":
-			a.Issuers, err = mcphttp.AppendArgs(d, a.Issuers)
-		case "jwks_url":
-			a.JWKSURL, err = mcphttp.SingleArg(d)
-		case "scopes_supported":
-			a.ScopesSupported, err = mcphttp.AppendArgs(d, a.ScopesSupported)
-		case "required_scopes":
-			a.RequiredScopes, err = mcphttp.AppendArgs(d, a.RequiredScopes)
-		case "leeway":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(d.Val())
-			if err != nil {
-				return d.Errf("leeway: %v", err)
-			}
-			a.Leeway = caddy.Duration(dur)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "keep_authorization":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			a.KeepAuthorization = true
-		case "hide_unauthorized":
-			if d.NextArg() {
-				return d.Errf("hide_unauthorized takes no argument, got %q", d.Val())
-			}
-			a.HideUnauthorized = true
-		case "scope":
-			rule, err := parseScopeRule(d)
-			if err != nil {
-				return err
-			}
-			a.ScopeRules = append(a.ScopeRules, rule)
-		case "max_message_size":
-			a.MaxMessageSize, err = mcphttp.SizeArg(d)
-		case "cors_origins":
-			a.CORSOrigins, err = mcphttp.AppendArgs(d, a.CORSOrigins)
-		case "introspection_url":
-			a.Introspection, err = parseIntrospection(d)
-		default:
-			return d.Errf("unrecognized mcp_auth subdirective %q", d.Val())
-		}
-		if err != nil {
+		if err := authKeywords.Parse("mcp_auth", a, d); err != nil {
 			return err
 		}
 	}
@@ -122,18 +74,8 @@ func parseScopeRule(d *caddyfile.Dispenser) (ScopeRule, error) {
 		return rule, d.Err("scope: name the scope(s) the operations need: scope <scope...> { tool <glob...> method <glob...> }")
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return rule, d.ArgErr()
-		}
-		switch name {
-		case "tool":
-			rule.Tools = append(rule.Tools, args...)
-		case "method":
-			rule.Methods = append(rule.Methods, args...)
-		default:
-			return rule, d.Errf("scope: unrecognized subdirective %q (expected tool or method)", name)
+		if err := scopeKeywords.Parse("scope", &rule, d); err != nil {
+			return rule, err
 		}
 	}
 	if err := rule.validate(); err != nil {
@@ -151,18 +93,7 @@ func parseIntrospection(d *caddyfile.Dispenser) (*IntrospectionConfig, error) {
 	}
 	in := &IntrospectionConfig{URL: args[0]}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "client_id":
-			in.ClientID, err = mcphttp.SingleArg(d)
-		case "client_secret":
-			in.ClientSecret, err = mcphttp.SingleArg(d)
-		case "cache_size":
-			in.CacheSize, err = mcphttp.PositiveIntArg(d)
-		default:
-			return nil, d.Errf("introspection_url: unrecognized subdirective %q (expected client_id, client_secret or cache_size)", d.Val())
-		}
-		if err != nil {
+		if err := introspectionKeywords.Parse("introspection_url", in, d); err != nil {
 			return nil, err
 		}
 	}
@@ -170,6 +101,67 @@ func parseIntrospection(d *caddyfile.Dispenser) (*IntrospectionConfig, error) {
 		return nil, d.Err("introspection_url: client_id is required (the gateway authenticates to the introspection endpoint)")
 	}
 	return in, nil
+}
+
+// dispenser is short for the parsers' signatures.
+type dispenser = *caddyfile.Dispenser
+
+// authKeywords are the subdirectives of mcp_auth: it dispatches on them,
+// and an unknown one's error lists them.
+var authKeywords = mcphttp.Keywords[*AuthHandler]{
+	"resource":           func(a *AuthHandler, d dispenser) error { return mcphttp.Read(d, &a.Resource, mcphttp.SingleArg) },
+	"issuer":             func(a *AuthHandler, d dispenser) error { return mcphttp.AppendTo(d, &a.Issuers) },
+	"jwks_url":           func(a *AuthHandler, d dispenser) error { return mcphttp.Read(d, &a.JWKSURL, mcphttp.SingleArg) },
+	"scopes_supported":   func(a *AuthHandler, d dispenser) error { return mcphttp.AppendTo(d, &a.ScopesSupported) },
+	"required_scopes":    func(a *AuthHandler, d dispenser) error { return mcphttp.AppendTo(d, &a.RequiredScopes) },
+	"leeway":             func(a *AuthHandler, d dispenser) error { return mcphttp.Read(d, &a.Leeway, leewayArg) },
+	"keep_authorization": func(a *AuthHandler, d dispenser) error { return mcphttp.FlagArg(d, &a.KeepAuthorization) },
+	"hide_unauthorized":  func(a *AuthHandler, d dispenser) error { return mcphttp.FlagArg(d, &a.HideUnauthorized) },
+	"scope":              (*AuthHandler).parseScopeLine,
+	"max_message_size":   func(a *AuthHandler, d dispenser) error { return mcphttp.Read(d, &a.MaxMessageSize, mcphttp.SizeArg) },
+	"cors_origins":       func(a *AuthHandler, d dispenser) error { return mcphttp.AppendTo(d, &a.CORSOrigins) },
+	"introspection_url":  func(a *AuthHandler, d dispenser) error { return mcphttp.Read(d, &a.Introspection, parseIntrospection) },
+}
+
+// scopeKeywords are the subdirectives of a scope block.
+var scopeKeywords = mcphttp.Keywords[*ScopeRule]{
+	"tool":   func(r *ScopeRule, d dispenser) error { return mcphttp.GlobArgs(d, "scope", glob.NameOrURI, &r.Tools) },
+	"method": func(r *ScopeRule, d dispenser) error { return mcphttp.GlobArgs(d, "scope", glob.Name, &r.Methods) },
+}
+
+// introspectionKeywords are the subdirectives of an introspection_url block.
+var introspectionKeywords = mcphttp.Keywords[*IntrospectionConfig]{
+	"client_id": func(c *IntrospectionConfig, d dispenser) error {
+		return mcphttp.Read(d, &c.ClientID, mcphttp.SingleArg)
+	},
+	"client_secret": func(c *IntrospectionConfig, d dispenser) error {
+		return mcphttp.Read(d, &c.ClientSecret, mcphttp.SingleArg)
+	},
+	"cache_size": func(c *IntrospectionConfig, d dispenser) error {
+		return mcphttp.Read(d, &c.CacheSize, mcphttp.PositiveIntArg)
+	},
+}
+
+func (a *AuthHandler) parseScopeLine(d dispenser) error {
+	rule, err := parseScopeRule(d)
+	if err == nil {
+		a.ScopeRules = append(a.ScopeRules, rule)
+	}
+	return err
+}
+
+// leewayArg reads leeway's duration, which may be zero.
+func leewayArg(d dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	s, err := mcphttp.SingleArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := mcphttp.ParseDuration(s)
+	if err != nil {
+		return 0, d.Errf("%s: %v", name, err)
+	}
+	return caddy.Duration(dur), nil
 }
 
 // Interface guard

@@ -148,6 +148,10 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		if err := rule.validate(); err != nil {
 			return fmt.Errorf("mcp_auth: %w", err)
 		}
+		warnings, _ := rule.checkGlobs()
+		for _, w := range warnings {
+			h.logger.Warn(fmt.Sprintf("mcp_auth: scope %v: %s", rule.Scopes, w))
+		}
 	}
 	if h.HideUnauthorized {
 		if err := h.provisionHide(ctx); err != nil {

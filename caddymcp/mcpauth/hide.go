@@ -11,11 +11,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/oauth"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 )
 
 // How hide_unauthorized works: mcp_auth, for each request it lets
@@ -42,17 +42,10 @@ var hideKinds = []struct {
 }
 
 // checkHideRules refuses what hide_unauthorized cannot do: hide with no
-// scope rule, or mirror a `?` glob (the filter's globs have none).
+// scope rule.
 func (h *AuthHandler) checkHideRules() error {
 	if len(h.ScopeRules) == 0 {
 		return fmt.Errorf("hide_unauthorized hides what scope rules ask more scopes for, and there is none: add a scope <scope...> { tool <glob...> } block")
-	}
-	for _, rule := range h.ScopeRules {
-		for _, g := range rule.Tools {
-			if strings.Contains(g, "?") {
-				return fmt.Errorf("hide_unauthorized: scope %v: tool %q: with hide_unauthorized the globs are the filter's, where only * is special; write it with *", rule.Scopes, g)
-			}
-		}
 	}
 	return nil
 }
@@ -72,7 +65,7 @@ func (h *AuthHandler) hiddenConfig(scopes []string) *filter.Config {
 			globs = []string{"*"}
 		}
 		for _, k := range hideKinds {
-			if len(rule.Methods) > 0 && !slices.ContainsFunc(k.methods, func(m string) bool { return mcphttp.AnyGlob(rule.Methods, m) }) {
+			if len(rule.Methods) > 0 && !slices.ContainsFunc(k.methods, func(m string) bool { return glob.MatchAny(rule.Methods, m) }) {
 				continue
 			}
 			r := k.rules(&c)

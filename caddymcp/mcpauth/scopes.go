@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 )
 
 // ScopeRule asks for more scopes than required_scopes for some
@@ -33,7 +33,20 @@ func (s ScopeRule) validate() error {
 	if len(s.Tools) == 0 && len(s.Methods) == 0 {
 		return fmt.Errorf("scope %v: say which operations need it (tool <glob...> and/or method <glob...>); for every request use required_scopes", s.Scopes)
 	}
+	if _, err := s.checkGlobs(); err != nil {
+		return fmt.Errorf("scope %v: %w", s.Scopes, err)
+	}
 	return nil
+}
+
+// checkGlobs checks the rule's globs (glob.Check): the error is of a name
+// glob that can only be a regexp, the warnings of URI globs that look
+// like one.
+func (s ScopeRule) checkGlobs() (warnings []string, err error) {
+	if _, err := glob.CheckList("method", glob.Name, s.Methods); err != nil {
+		return nil, err
+	}
+	return glob.CheckList("tool", glob.NameOrURI, s.Tools)
 }
 
 // applies reports whether msg needs the rule's scopes. Responses (the
@@ -42,14 +55,14 @@ func (s ScopeRule) applies(msg *pipeline.Message) bool {
 	if msg.Method == "" {
 		return false
 	}
-	if len(s.Methods) > 0 && !mcphttp.AnyGlob(s.Methods, msg.Method) {
+	if len(s.Methods) > 0 && !glob.MatchAny(s.Methods, msg.Method) {
 		return false
 	}
 	if len(s.Tools) == 0 {
 		return true
 	}
 	target := msg.Target()
-	return target != "" && mcphttp.AnyGlob(s.Tools, target)
+	return target != "" && glob.MatchAny(s.Tools, target)
 }
 
 // neededScopes is every scope the messages of one request need together:

@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 )
 
 func init() {
@@ -46,8 +47,8 @@ func init() {
 //
 // CEL: mcp({"method": ["tools/call"], "tool": ["search_*"]}).
 //
-// In a glob, * stands for any run of characters (slashes included) and ?
-// for one character; everything else is literal.
+// The globs are the gateway's one dialect (pipeline/glob, docs/patterns.md):
+// * stands for any run of characters, every other character for itself.
 type MatchMCP struct {
 	// Method lists globs of JSON-RPC methods (e.g. tools/call, resources/*);
 	// empty matches any message, responses included.
@@ -70,12 +71,33 @@ func (MatchMCP) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// Provision warns of tool globs that look like regexps on URIs (those
+// on names are Validate's errors).
+func (m *MatchMCP) Provision(ctx caddy.Context) error {
+	warnings, _ := m.checkGlobs()
+	for _, w := range warnings {
+		ctx.Logger().Warn("mcp matcher: " + w)
+	}
+	return nil
+}
+
 // Validate checks the configuration.
 func (m *MatchMCP) Validate() error {
 	if m.MaxSize < 0 {
 		return fmt.Errorf("mcp matcher: max_size must not be negative (got %d)", m.MaxSize)
 	}
+	if _, err := m.checkGlobs(); err != nil {
+		return fmt.Errorf("mcp matcher: %w", err)
+	}
 	return nil
+}
+
+// checkGlobs checks the globs (glob.Check).
+func (m *MatchMCP) checkGlobs() (warnings []string, err error) {
+	if _, err := glob.CheckList("method", glob.Name, m.Method); err != nil {
+		return nil, err
+	}
+	return glob.CheckList("tool", glob.NameOrURI, m.Tool)
 }
 
 // Match is MatchWithError without the error, which is always nil.
@@ -112,14 +134,14 @@ func (m MatchMCP) MatchWithError(r *http.Request) (bool, error) {
 }
 
 func (m MatchMCP) matches(msg *pipeline.Message) bool {
-	if len(m.Method) > 0 && !mcphttp.AnyGlob(m.Method, msg.Method) {
+	if len(m.Method) > 0 && !glob.MatchAny(m.Method, msg.Method) {
 		return false
 	}
 	if len(m.Tool) == 0 {
 		return true
 	}
 	target := msg.Target()
-	return target != "" && mcphttp.AnyGlob(m.Tool, target)
+	return target != "" && glob.MatchAny(m.Tool, target)
 }
 
 // UnmarshalCaddyfile sets up the matcher from Caddyfile tokens:
@@ -135,41 +157,30 @@ func (m *MatchMCP) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("mcp matcher: unexpected argument %q (use a block: method, tool, max_size)", d.Val())
 		}
 		for d.NextBlock(0) {
-			switch d.Val() {
-			case "method":
-				args := d.RemainingArgs()
-				if len(args) == 0 {
-					return d.ArgErr()
-				}
-				m.Method = append(m.Method, args...)
-			case "tool":
-				args := d.RemainingArgs()
-				if len(args) == 0 {
-					return d.ArgErr()
-				}
-				m.Tool = append(m.Tool, args...)
-			case "max_size":
-				size, err := matcherSize(d)
-				if err != nil {
-					return err
-				}
-				m.MaxSize = size
-			default:
-				return d.Errf("mcp matcher: unknown subdirective %q (expected method, tool or max_size)", d.Val())
+			if err := matcherKeywords.Parse("mcp matcher", m, d); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
+// matcherKeywords are the subdirectives of the matcher's block.
+var matcherKeywords = mcphttp.Keywords[*MatchMCP]{
+	"method": func(m *MatchMCP, d *caddyfile.Dispenser) error {
+		return mcphttp.GlobArgs(d, "mcp matcher", glob.Name, &m.Method)
+	},
+	"tool": func(m *MatchMCP, d *caddyfile.Dispenser) error {
+		return mcphttp.GlobArgs(d, "mcp matcher", glob.NameOrURI, &m.Tool)
+	},
+	"max_size": func(m *MatchMCP, d *caddyfile.Dispenser) error { return mcphttp.Read(d, &m.MaxSize, matcherSize) },
+}
+
+// matcherSize reads max_size, in what Caddy accepts.
 func matcherSize(d *caddyfile.Dispenser) (int64, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return 0, d.ArgErr()
-	}
-	size, err := parseMatcherSize(args[0])
+	size, err := mcphttp.SizeArg(d)
 	if err != nil {
-		return 0, d.Err(err.Error())
+		return 0, fmt.Errorf("mcp matcher: %w", err)
 	}
 	return size, nil
 }
@@ -227,6 +238,7 @@ func matcherFromMap(fields map[string][]string) (MatchMCP, error) {
 
 // Interface guards.
 var (
+	_ caddy.Provisioner                 = (*MatchMCP)(nil)
 	_ caddy.Validator                   = (*MatchMCP)(nil)
 	_ caddyhttp.RequestMatcherWithError = (*MatchMCP)(nil)
 	_ caddyhttp.CELLibraryProducer      = (*MatchMCP)(nil)

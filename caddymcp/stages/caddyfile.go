@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/filter"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
 
@@ -131,18 +132,8 @@ func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	var rules filter.Rules
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		line := d.Val()
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return d.Errf("%s: %s needs at least one glob", kind, line)
-		}
-		switch line {
-		case "allow":
-			rules.Allow = append(rules.Allow, args...)
-		case "deny":
-			rules.Deny = append(rules.Deny, args...)
-		default:
-			return d.Errf("%s: unrecognized line %q (want allow or deny)", kind, line)
+		if err := filterKeywords.Parse(kind, filterBlock{&rules, kind, filter.KindOf(kind)}, d); err != nil {
+			return err
 		}
 	}
 	if len(rules.Allow) == 0 && len(rules.Deny) == 0 {
@@ -154,6 +145,24 @@ func (s *FilterStage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	*slot = &rules
 	return nil
+}
+
+// filterBlock is what the lines of a tools, prompts or resources block
+// set, and the kind of their patterns.
+type filterBlock struct {
+	rules *filter.Rules
+	name  string // tools, prompts or resources
+	kind  glob.Kind
+}
+
+// filterKeywords are the lines of a tools, prompts or resources block.
+var filterKeywords = mcphttp.Keywords[filterBlock]{
+	"allow": func(b filterBlock, d *caddyfile.Dispenser) error {
+		return mcphttp.GlobArgs(d, b.name, b.kind, &b.rules.Allow)
+	},
+	"deny": func(b filterBlock, d *caddyfile.Dispenser) error {
+		return mcphttp.GlobArgs(d, b.name, b.kind, &b.rules.Deny)
+	},
 }
 
 // Interface guards.

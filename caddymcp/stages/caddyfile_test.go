@@ -73,7 +73,7 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 	}{
 		{"two names", "intercept a b {\nblock\n}", "intercept takes at most one argument"},
 		{"no action", "intercept a {\ntool x\n}", "intercept a: the rule has no action"},
-		{"unknown line", "intercept {\nfrobnicate\n}", `unrecognized line "frobnicate"`},
+		{"unknown line", "intercept {\nfrobnicate\n}", `unrecognized intercept subdirective "frobnicate"`},
 		{"bad direction", "intercept {\ndirection up\nblock\n}", `direction "up": want to_server, to_client or both`},
 		{"direction twice", "intercept {\ndirection both\ndirection both\nblock\n}", "direction is given twice"},
 		{"direction args", "intercept {\ndirection\nblock\n}", "direction takes one argument"},
@@ -97,10 +97,10 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 		{"set id", "intercept {\nset /id `1`\n}", "/id cannot be changed"},
 		{"remove jsonrpc", "intercept {\nremove /jsonrpc\n}", "/jsonrpc cannot be removed"},
 		{"remove two", "intercept {\nremove /a /b\n}", "remove takes one argument"},
-		{"delay bad", "intercept {\ndelay soon\n}", `delay: want a positive duration, got "soon"`},
+		{"delay bad", "intercept {\ndelay soon\n}", `delay: invalid duration "soon": a duration is a number with a unit`},
 		{"delay zero", "intercept {\ndelay 0s\n}", "want a positive duration"},
 		{"log bad level", "intercept {\nlog loud\n}", `level "loud"`},
-		{"pause bad timeout", "intercept {\npause soon\n}", `pause: want a positive timeout, got "soon"`},
+		{"pause bad timeout", "intercept {\npause soon\n}", `pause: timeout: invalid duration "soon": a duration is a number with a unit`},
 		{"pause bad then", "intercept {\npause 1m then maybe\n}", `then "maybe": want block or continue`},
 		{"pause extra", "intercept {\npause 1m then\n}", "pause takes [<timeout>] [then continue|block]"},
 		{"pause not last", "intercept {\npause\nlog\n}", "pause ends the rule's evaluation"},
@@ -112,8 +112,8 @@ func TestPipelineCaddyfileErrors(t *testing.T) {
 		{"duplicate names", "intercept a {\nblock\n}\nintercept a {\nblock\n}", `intercept "a": another rule has this name`},
 		{"tools argument", "tools x", "tools takes a block"},
 		{"tools empty", "tools {\n}", "tools: the block is empty"},
-		{"tools bad line", "tools {\nhide x\n}", `tools: unrecognized line "hide"`},
-		{"tools allow nothing", "tools {\nallow\n}", "tools: allow needs at least one glob"},
+		{"tools bad line", "tools {\nhide x\n}", `unrecognized tools subdirective "hide"`},
+		{"tools allow nothing", "tools {\nallow\n}", "allow needs at least one glob"},
 		{"tools twice", "tools {\ndeny a\n}\ntools {\ndeny b\n}", "tools is given twice"},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -31,8 +32,16 @@ func (FilterStage) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision compiles the globs.
-func (s *FilterStage) Provision(caddy.Context) error {
+// Provision checks and compiles the globs: a name pattern that can only be
+// a regexp fails the load, a URI pattern that looks like one is warned of.
+func (s *FilterStage) Provision(ctx caddy.Context) error {
+	warnings, err := s.Config.Check()
+	if err != nil {
+		return fmt.Errorf("filter: %w", err)
+	}
+	for _, w := range warnings {
+		ctx.Logger().Warn(w)
+	}
 	s.filter = filter.New(s.Config)
 	return nil
 }

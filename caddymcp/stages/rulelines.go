@@ -2,11 +2,14 @@ package stages
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/pipeline/glob"
 	"github.com/caddy-mcp/caddy-mcp/pipeline/intercept"
 )
 
@@ -14,10 +17,10 @@ import (
 // matchers, then the actions (the syntax is in caddyfile.go).
 var ruleLines = map[string]func(*ruleLine) error{
 	"direction":  (*ruleLine).direction,
-	"method":     func(l *ruleLine) error { return l.globs(&l.r.Methods) },
-	"tool":       func(l *ruleLine) error { return l.globs(&l.r.Tools) },
-	"prompt":     func(l *ruleLine) error { return l.globs(&l.r.Prompts) },
-	"resource":   func(l *ruleLine) error { return l.globs(&l.r.Resources) },
+	"method":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Methods) },
+	"tool":       func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Tools) },
+	"prompt":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Prompts) },
+	"resource":   func(l *ruleLine) error { return l.globs(glob.URI, &l.r.Resources) },
 	"field":      (*ruleLine).field,
 	"user":       (*ruleLine).user,
 	"expression": (*ruleLine).expression,
@@ -38,8 +41,7 @@ func parseRuleLine(d *caddyfile.Dispenser, r *intercept.Rule) error {
 	l.args = d.RemainingArgs()
 	parse, ok := ruleLines[l.keyword]
 	if !ok {
-		return d.Errf("intercept: unrecognized line %q (matchers: direction, method, tool, prompt, resource, field, user, expression; "+
-			"actions: block, mock, set, remove, delay, log, pause)", l.keyword)
+		return mcphttp.UnknownKeyword(d, "intercept", l.keyword, slices.Sorted(maps.Keys(ruleLines)))
 	}
 	return parse(l)
 }
@@ -96,11 +98,14 @@ func (l *ruleLine) direction() error {
 	return l.check(intercept.Rule{Direction: l.args[0]})
 }
 
-// globs adds the line's globs to a list of them (method, tool, prompt,
-// resource).
-func (l *ruleLine) globs(to *[]string) error {
+// globs adds the line's globs, of kind k, to a list of them (method,
+// tool, prompt, resource).
+func (l *ruleLine) globs(k glob.Kind, to *[]string) error {
 	if len(l.args) == 0 {
 		return l.d.Errf("intercept: %s needs at least one glob", l.keyword)
+	}
+	if err := mcphttp.CheckGlobs(l.d, "intercept: "+l.keyword, k, l.args); err != nil {
+		return err
 	}
 	*to = append(*to, l.args...)
 	return nil
@@ -182,11 +187,14 @@ func (l *ruleLine) remove() error {
 }
 
 func (l *ruleLine) delay() error {
-	if err := l.need(1, "one argument, a duration"); err != nil {
+	if err := l.need(1, "one duration: "+mcphttp.DurationForm); err != nil {
 		return err
 	}
-	dur, err := caddy.ParseDuration(l.args[0])
-	if err != nil || dur <= 0 {
+	dur, err := mcphttp.ParseDuration(l.args[0])
+	if err != nil {
+		return l.d.Errf("intercept: delay: %v", err)
+	}
+	if dur <= 0 {
 		return l.d.Errf("intercept: delay: want a positive duration, got %q", l.args[0])
 	}
 	return l.addAction(intercept.Action{Action: intercept.ActionDelay, Duration: dur.String()})
@@ -208,8 +216,11 @@ func (l *ruleLine) pause() error {
 	a := intercept.Action{Action: intercept.ActionPause}
 	rest := l.args
 	if len(rest) > 0 && rest[0] != "then" {
-		dur, err := caddy.ParseDuration(rest[0])
-		if err != nil || dur <= 0 {
+		dur, err := mcphttp.ParseDuration(rest[0])
+		if err != nil {
+			return l.d.Errf("intercept: pause: timeout: %v", err)
+		}
+		if dur <= 0 {
 			return l.d.Errf("intercept: pause: want a positive timeout, got %q", rest[0])
 		}
 		a.Timeout = dur.String()

@@ -30,6 +30,40 @@ type Config struct {
 	Resources *Rules `json:"resources,omitempty"`
 }
 
+// KindOf is the kind of the patterns of a kind of name: tools and
+// prompts are names, resources URIs.
+func KindOf(kind string) glob.Kind {
+	if kind == "resources" {
+		return glob.URI
+	}
+	return glob.Name
+}
+
+// Check checks the patterns (glob.Check): a name pattern that can only be
+// a regexp is the error; the warnings are of URI patterns that look like
+// regexps.
+func (c Config) Check() (warnings []string, err error) {
+	for _, k := range []struct {
+		kind  string
+		rules *Rules
+	}{{"tools", c.Tools}, {"prompts", c.Prompts}, {"resources", c.Resources}} {
+		if k.rules == nil {
+			continue
+		}
+		for _, l := range []struct {
+			line     string
+			patterns []string
+		}{{"allow", k.rules.Allow}, {"deny", k.rules.Deny}} {
+			w, err := glob.CheckList(k.kind+" "+l.line, KindOf(k.kind), l.patterns)
+			if err != nil {
+				return nil, err
+			}
+			warnings = append(warnings, w...)
+		}
+	}
+	return warnings, nil
+}
+
 // visibility is compiled Rules; nil lets everything through.
 type visibility struct {
 	allow, deny glob.Set

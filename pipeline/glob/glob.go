@@ -5,46 +5,57 @@ package glob
 
 import "strings"
 
-// Pattern is one compiled glob.
+// Pattern is one glob.
 type Pattern struct {
-	text  string
-	parts []string // the literal runs between the stars
-	lead  bool     // the glob starts with '*'
-	trail bool     // the glob ends with '*'
+	text string
 }
 
 // Compile compiles one glob. Every string is a valid glob.
-func Compile(text string) Pattern {
-	p := Pattern{text: text, parts: strings.Split(text, "*")}
-	p.lead = strings.HasPrefix(text, "*")
-	p.trail = strings.HasSuffix(text, "*")
-	return p
-}
+func Compile(text string) Pattern { return Pattern{text: text} }
 
 // String returns the glob as written.
 func (p Pattern) String() string { return p.text }
 
 // Match reports whether s matches the whole glob.
-func (p Pattern) Match(s string) bool {
-	if len(p.parts) == 1 {
-		return s == p.text // no star: a literal
+func (p Pattern) Match(s string) bool { return Match(p.text, s) }
+
+// Match reports whether s matches the whole of pattern, a glob. It is the
+// one matching of the gateway's patterns: filters, intercept rules, the
+// mcp matcher and mcp_auth's scopes all come here.
+func Match(pattern, s string) bool {
+	star := strings.IndexByte(pattern, '*')
+	if star < 0 {
+		return s == pattern // no star: a literal
 	}
-	first, last := p.parts[0], p.parts[len(p.parts)-1]
-	if !strings.HasPrefix(s, first) {
+	if !strings.HasPrefix(s, pattern[:star]) {
 		return false
 	}
-	s = s[len(first):]
-	middle := p.parts[1 : len(p.parts)-1]
-	for _, part := range middle {
+	s, pattern = s[star:], pattern[star+1:]
+	for {
+		star = strings.IndexByte(pattern, '*')
+		if star < 0 {
+			// The leftmost placement of the middle parts leaves the
+			// most room for the last one, so this suffix test is exact.
+			return strings.HasSuffix(s, pattern)
+		}
+		part := pattern[:star]
 		i := strings.Index(s, part)
 		if i < 0 {
 			return false
 		}
-		s = s[i+len(part):]
+		s, pattern = s[i+len(part):], pattern[star+1:]
 	}
-	// The leftmost placement of the middle parts leaves the most room
-	// for the last one, so this suffix test is exact.
-	return strings.HasSuffix(s, last)
+}
+
+// MatchAny reports whether s matches one of patterns; none matches
+// nothing.
+func MatchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if Match(p, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Set is several globs, matched as one: any of them.

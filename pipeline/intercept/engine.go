@@ -64,6 +64,7 @@ func New(rules []Rule, logger *zap.Logger) (*Engine, error) {
 		e.toClient = e.toClient || c.toClient
 		e.rules = append(e.rules, c)
 	}
+	warn(rules, logger)
 	return e, nil
 }
 

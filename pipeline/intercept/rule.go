@@ -164,6 +164,9 @@ func compile(n int, r Rule) (*compiledRule, error) {
 	default:
 		return nil, fail("direction %q: want to_server, to_client or both", r.Direction)
 	}
+	if _, err := r.checkPatterns(); err != nil {
+		return nil, fail("%v", err)
+	}
 	c.methods = glob.CompileSet(r.Methods)
 	c.tools = glob.CompileSet(r.Tools)
 	c.prompts = glob.CompileSet(r.Prompts)
