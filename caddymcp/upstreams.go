@@ -141,6 +141,9 @@ func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, stor
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if err := h.checkCommand(u, poolCfg, name); err != nil {
+		return nil, err
+	}
 	key := poolKey(storeKey+"|"+name, processKey(poolCfg), u.Protocol)
 	val, loaded, err := mcpstate.StdioPools.LoadOrNew(key, func() (caddy.Destructor, error) {
 		p, err := pool.New(poolCfg)
