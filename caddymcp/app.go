@@ -27,7 +27,7 @@ type App struct {
 
 	shared mcpstate.Shared // what its mcp_auth handlers tell its mcp_proxy handlers
 
-	endpoints map[string][]endpointClaim // session store keys claimed by its mcp_proxy handlers (endpoints.go)
+	endpoints map[string]endpointClaim // endpoint names (session store keys) claimed by its mcp_proxy handlers (endpoints.go)
 }
 
 // appPool is a pool to start, and the new limits of a pool kept from the

@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
 
@@ -22,17 +21,32 @@ import (
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("mcp_proxy", parseCaddyfile)
+	httpcaddyfile.RegisterDirective("mcp_proxy", parseCaddyfile)
 	// Right after metrics, which is right before reverse_proxy: so that
 	// mcp_proxy comes before mcp_console (ordered before reverse_proxy) in
 	// whatever order Go initializes the two packages.
 	httpcaddyfile.RegisterDirectiveOrder("mcp_proxy", httpcaddyfile.After, "metrics")
 }
 
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+// parseCaddyfile is what httpcaddyfile.RegisterHandlerDirective would do,
+// with the matcher at hand to name the endpoint after the site and the
+// path (endpointname.go) when the block gives no name.
+func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
 	m := new(Handler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if m.Name == "" {
+		m.Name = siteEndpointName(h, matcherSet)
+	}
+	return h.NewRoute(matcherSet, m), nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:

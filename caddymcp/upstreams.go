@@ -194,20 +194,6 @@ func memberKey(u *UpstreamConfig, h *Handler) string {
 	return processKey(u.Stdio.poolConfig(h.logger, 0)) + "|protocol=" + u.Stdio.Protocol
 }
 
-// upstreamKeys is the endpoint's derived identity: the key of its one
-// upstream (as before there could be several), else one of them all.
-func upstreamKeys(h *Handler) string {
-	if len(h.Upstreams) == 1 {
-		return memberKey(h.Upstreams[0], h)
-	}
-	var b strings.Builder
-	for _, u := range h.Upstreams {
-		b.WriteString(memberKey(u, h))
-		b.WriteByte('\n')
-	}
-	return "group:" + hashKey([]byte(b.String()))
-}
-
 // provisionUpstreams builds every upstream of the endpoint and what the
 // front forwards to: the one upstream, or a group of them.
 func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstream.Upstream, error) {
