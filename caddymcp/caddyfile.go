@@ -28,27 +28,6 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("mcp_proxy", httpcaddyfile.After, "metrics")
 }
 
-// parseCaddyfile is what httpcaddyfile.RegisterHandlerDirective would do,
-// with the matcher at hand to name the endpoint after the site and the
-// path (endpointname.go) when the block gives no name.
-func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
-	if !h.Next() {
-		return nil, h.ArgErr()
-	}
-	matcherSet, err := h.ExtractMatcherSet()
-	if err != nil {
-		return nil, err
-	}
-	m := new(Handler)
-	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	if m.Name == "" {
-		m.Name = siteEndpointName(h, matcherSet)
-	}
-	return h.NewRoute(matcherSet, m), nil
-}
-
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	mcp_proxy [<matcher>] {

@@ -23,6 +23,27 @@ import (
 // upstreams (defaultEndpointName). Never a hash, a URL's user info, path or
 // query, or an environment value.
 
+// parseCaddyfile is what httpcaddyfile.RegisterHandlerDirective would do,
+// with the matcher at hand to name the endpoint after the site and the
+// path (endpointname.go) when the block gives no name.
+func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	m := new(Handler)
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if m.Name == "" {
+		m.Name = siteEndpointName(h, matcherSet)
+	}
+	return h.NewRoute(matcherSet, m), nil
+}
+
 // siteNamesKey keys, in an adaptation's httpcaddyfile.Helper.State, the
 // names filled from sites so far, so that two mcp_proxy directives of one
 // site (say, in two handle blocks) do not get the same.
