@@ -22,11 +22,12 @@ func init() {
 type App struct {
 	mu     sync.Mutex
 	pools  []appPool
+	checks []func() error // what must hold before anything starts (beforeStart)
 	starts []func() error // more to do when the configuration starts
 
 	shared mcpstate.Shared // what its mcp_auth handlers tell its mcp_proxy handlers
 
-	endpoints map[string][]endpointClaim // session store keys claimed by its mcp_proxy handlers (endpoints.go)
+	endpoints map[string]endpointClaim // endpoint names (session store keys) claimed by its mcp_proxy handlers (endpoints.go)
 }
 
 // appPool is a pool to start, and the new limits of a pool kept from the
@@ -52,6 +53,15 @@ func (a *App) register(p *pool.Pool, apply func() error) {
 	a.mu.Unlock()
 }
 
+// beforeStart adds f to what Start checks before it starts any pool: a
+// check that provisioning could not decide, since it also runs for caddy
+// validate, which may run where placeholders resolve otherwise.
+func (a *App) beforeStart(f func() error) {
+	a.mu.Lock()
+	a.checks = append(a.checks, f)
+	a.mu.Unlock()
+}
+
 // onStart adds f to what Start does, after the pools started: e.g. giving
 // an upstream kept across a reload this configuration's health settings.
 func (a *App) onStart(f func() error) {
@@ -60,13 +70,20 @@ func (a *App) onStart(f func() error) {
 	a.mu.Unlock()
 }
 
-// Start applies the new limits of pools kept across a reload and starts
-// keeping warm spares in every registered pool. Pools kept across a reload
-// are already running; Start is idempotent for them.
+// Start runs the checks left for it (beforeStart), then applies the new
+// limits of pools kept across a reload and starts keeping warm spares in
+// every registered pool. Pools kept across a reload are already running;
+// Start is idempotent for them.
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var errs []error
+	for _, f := range a.checks {
+		errs = append(errs, f())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err // nothing started
+	}
 	for _, p := range a.pools {
 		if p.apply != nil {
 			errs = append(errs, p.apply())

@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
 
@@ -22,17 +21,11 @@ import (
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("mcp_proxy", parseCaddyfile)
+	httpcaddyfile.RegisterDirective("mcp_proxy", parseCaddyfile)
 	// Right after metrics, which is right before reverse_proxy: so that
 	// mcp_proxy comes before mcp_console (ordered before reverse_proxy) in
 	// whatever order Go initializes the two packages.
 	httpcaddyfile.RegisterDirectiveOrder("mcp_proxy", httpcaddyfile.After, "metrics")
-}
-
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	m := new(Handler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:

@@ -15,42 +15,50 @@ import (
 // route with other authentication in front of a shared store cannot use
 // another route's sessions either.
 
-// endpointClaim is one distinct configuration that claimed a store key.
+// endpointClaim is the configuration that claimed an endpoint name.
 type endpointClaim struct {
-	config []byte // the handler's JSON as configured
-	key    string // the session store key it got
+	config   []byte // the handler's JSON as configured
+	explicit bool   // the name was configured (or filled in by the Caddyfile), not a default
 }
 
-// claimEndpoint returns the session store key of an mcp_proxy handler of
-// this configuration: its name, else one derived from its upstreams
-// (derived). Handlers configured alike get the same key; a second,
-// differently configured handler with the same derived key gets the key
-// with "#2" appended (and so on, in configuration order); one with the
-// same explicit name is refused, since a name says "this endpoint".
-func (a *App) claimEndpoint(name, derived string, config []byte) (string, error) {
-	base := name
-	if base == "" {
-		base = "derived:" + derived
-	}
+// claimEndpoint returns the name of an mcp_proxy handler of this
+// configuration, which keys its session store: name, else fallback (its
+// default, defaultEndpointName). Handlers configured alike get the same;
+// a second, differently configured handler with the same default gets it
+// with "#2" appended (and so on, in the order of provisioning); one with
+// the same configured name is refused, since a name says "this endpoint".
+func (a *App) claimEndpoint(name, fallback string, config []byte) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	claims := a.endpoints[base]
-	for _, c := range claims {
-		if bytes.Equal(c.config, config) {
-			return c.key, nil
+	if a.endpoints == nil {
+		a.endpoints = make(map[string]endpointClaim)
+	}
+	if name != "" {
+		c, taken := a.endpoints[name]
+		switch {
+		case !taken:
+			a.endpoints[name] = endpointClaim{config: config, explicit: true}
+		case !bytes.Equal(c.config, config) && c.explicit:
+			return "", fmt.Errorf("mcp_proxy: name %q is used by two mcp_proxy handlers configured differently; "+
+				"a name is one endpoint, whose sessions answer only there: give each endpoint its own name", name)
+		case !bytes.Equal(c.config, config):
+			return "", fmt.Errorf("mcp_proxy: name %q is the default name of another mcp_proxy handler, configured "+
+				"without a name; give that one a name of its own", name)
+		}
+		return name, nil
+	}
+	for n := 1; ; n++ {
+		key := fallback
+		if n > 1 {
+			key += "#" + strconv.Itoa(n)
+		}
+		c, taken := a.endpoints[key]
+		if !taken {
+			a.endpoints[key] = endpointClaim{config: config}
+			return key, nil
+		}
+		if !c.explicit && bytes.Equal(c.config, config) {
+			return key, nil
 		}
 	}
-	if name != "" && len(claims) > 0 {
-		return "", fmt.Errorf("mcp_proxy: name %q is used by two mcp_proxy handlers configured differently; "+
-			"a name is one endpoint, whose sessions answer only there: give each endpoint its own name", name)
-	}
-	key := base
-	if len(claims) > 0 {
-		key += "#" + strconv.Itoa(len(claims)+1)
-	}
-	if a.endpoints == nil {
-		a.endpoints = make(map[string][]endpointClaim)
-	}
-	a.endpoints[base] = append(claims, endpointClaim{config: config, key: key})
-	return key, nil
 }

@@ -68,10 +68,15 @@ const (
 // Handler is an MCP endpoint: it serves MCP clients over Streamable HTTP
 // and forwards their sessions to an upstream MCP server.
 type Handler struct {
-	// Name identifies the endpoint's session store across reloads. A reload
-	// keeps every session of an endpoint whose name is unchanged. Defaults to
-	// a name derived from the upstream configuration (for stdio: the command,
-	// args, env and dir, so that tuning sizes or timeouts keeps it).
+	// Name is the endpoint's name wherever operators read it (the admin
+	// API, the console, the endpoint label of the metrics, logs, tapes) and
+	// the key of its session store: a reload keeps every session of an
+	// endpoint whose name is unchanged. The Caddyfile fills it in with the
+	// site address and the path (localhost:8080/mcp); unset in JSON, it is
+	// one from the upstreams (stdio:server-everything, or an HTTP
+	// upstream's host), with "#2", … for a differently configured handler
+	// that would get the same. Two handlers configured differently must
+	// not share a name.
 	Name string `json:"name,omitempty"`
 	// Upstreams are the MCP servers the endpoint serves from: one, or
 	// several that new sessions and 2026-07-28 requests are spread over
@@ -191,9 +196,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	maxMessage := cmp.Or(h.MaxMessageSize, front.DefaultMaxMessageSize)
-	if h.storeKey, err = h.app.claimEndpoint(h.Name, upstreamKeys(h), configured); err != nil {
+	if h.storeKey, err = h.app.claimEndpoint(h.Name, defaultEndpointName(h.Upstreams), configured); err != nil {
 		return err
 	}
+	h.logger = h.logger.With(zap.String("endpoint", h.storeKey))
 	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
 	up, err := h.provisionUpstreams(ctx, int(maxMessage))
 	if err != nil {

@@ -72,7 +72,7 @@ func initMetrics() {
 		}, []string{"endpoint", "method"})
 		metrics.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "tool_calls_total",
-			Help: "tools/call requests answered, by endpoint, tool (one the server listed, else other) and outcome (ok; error: a JSON-RPC error answer).",
+			Help: "tools/call requests answered, by endpoint, tool (one the server listed, else other) and outcome (ok; error: a JSON-RPC error, the gateway's own failure or a result with isError; blocked: refused by the gateway's policy, e.g. an intercept rule's block or a hidden tool; mocked: answered by a rule or an operator in the server's place).",
 		}, []string{"endpoint", "tool", "outcome"})
 		metrics.streams = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "streams",

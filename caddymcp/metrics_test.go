@@ -98,7 +98,9 @@ caddy_mcp_sessions{endpoint="unit-state"} 0
 
 // TestToolLabels: only tools a passing tools/list named get their own
 // label, at most maxToolLabels of them; others, and calls before any list,
-// count as other. An error answer teaches nothing and counts as error.
+// count as other. An error answer teaches nothing and counts as error, as
+// does a result with isError; what the policy decided counts as blocked or
+// mocked.
 func TestToolLabels(t *testing.T) {
 	m := newEndpointMetrics("unit-tools")
 	calls := func(tool, outcome string) float64 {
@@ -113,10 +115,15 @@ func TestToolLabels(t *testing.T) {
 	}
 	ok := answer(`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
 	failed := answer(`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool"}}`)
+	toolFailed := answer(`{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}`)
+	by := front.PolicyNone
+	onAnswer := func(post http.ResponseWriter, method, target string, msg *pipeline.Message) {
+		m.onAnswer(post, method, target, msg, mcpstate.OutcomeOf(front.Answered{Answer: msg, Policy: by}))
+	}
 
-	m.onAnswer(nil, "tools/call", "echo", ok) // not listed yet
-	m.onAnswer(nil, "tools/list", "", failed) // teaches nothing
-	m.onAnswer(nil, "tools/call", "echo", ok)
+	onAnswer(nil, "tools/call", "echo", ok) // not listed yet
+	onAnswer(nil, "tools/list", "", failed) // teaches nothing
+	onAnswer(nil, "tools/call", "echo", ok)
 	if got := calls(methodOther, outcomeOK); got != 2 {
 		t.Errorf("calls before any passing tools/list: other/ok = %v, want 2", got)
 	}
@@ -124,18 +131,27 @@ func TestToolLabels(t *testing.T) {
 	for i := range maxToolLabels + 5 {
 		tools = append(tools, fmt.Sprintf(`{"name":"tool%d"}`, i))
 	}
-	m.onAnswer(nil, "tools/list", "", answer(`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo"},`+strings.Join(tools, ",")+`]}}`))
+	onAnswer(nil, "tools/list", "", answer(`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo"},`+strings.Join(tools, ",")+`]}}`))
 	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
-	m.onAnswer(rec, "tools/call", "echo", ok)
-	m.onAnswer(rec, "tools/call", "echo", failed)
-	m.onAnswer(nil, "tools/call", "tool98", ok) // the 100th listed
-	m.onAnswer(nil, "tools/call", "tool99", ok) // the 101st listed: past the cap
+	onAnswer(rec, "tools/call", "echo", ok)
+	onAnswer(rec, "tools/call", "echo", failed)
+	onAnswer(nil, "tools/call", "tool98", ok) // the 100th listed
+	onAnswer(nil, "tools/call", "tool99", ok) // the 101st listed: past the cap
+	onAnswer(nil, "tools/call", "echo", toolFailed)
+	by = front.PolicyBlocked
+	onAnswer(nil, "tools/call", "echo", failed)
+	onAnswer(nil, "tools/call", "hidden", failed)
+	by = front.PolicyMocked
+	onAnswer(nil, "tools/call", "echo", ok)
 	for _, c := range []struct {
 		tool, outcome string
 		want          float64
 	}{
 		{"echo", outcomeOK, 1},
-		{"echo", outcomeError, 1},
+		{"echo", outcomeError, 2},
+		{"echo", "blocked", 1},
+		{"echo", "mocked", 1},
+		{methodOther, "blocked", 1},
 		{"tool98", outcomeOK, 1},
 		{"tool99", outcomeOK, 0},
 		{methodOther, outcomeOK, 3},
@@ -186,6 +202,6 @@ func BenchmarkOnAnswerToolCall(b *testing.B) {
 	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.onAnswer(rec, "tools/call", "echo", answer)
+		m.onAnswer(rec, "tools/call", "echo", answer, mcpstate.CallOK)
 	}
 }

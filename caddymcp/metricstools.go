@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -67,10 +68,10 @@ func (s *toolSet) label(name string) string {
 
 // onAnswer tells the endpoint's metrics of an answer: it marks a POST
 // answered with a JSON-RPC error (its requests_total outcome), counts tool
-// calls, and learns the tools a tools/list answer names. For a tools/call
-// it returns the tool's label (its name if listed, else other), "" for
-// anything else.
-func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message) (tool string) {
+// calls by their outcome (mcpstate.OutcomeOf), and learns the tools a
+// tools/list answer names. For a tools/call it returns the tool's label
+// (its name if listed, else other), "" for anything else.
+func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message, outcome mcpstate.CallOutcome) (tool string) {
 	failed := answer.Error != nil
 	if failed {
 		if rec, ok := post.(*statusRecorder); ok {
@@ -83,12 +84,8 @@ func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target stri
 			m.tools.learn(answer.Result)
 		}
 	case "tools/call":
-		outcome := outcomeOK
-		if failed {
-			outcome = outcomeError
-		}
 		tool = m.tools.label(target)
-		metrics.toolCalls.WithLabelValues(m.endpoint, tool, outcome).Inc()
+		metrics.toolCalls.WithLabelValues(m.endpoint, tool, outcome.Metric()).Inc()
 	}
 	return tool
 }

@@ -28,8 +28,12 @@ func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
 
 // OnAnswer counts the answer, and logs it when it ends a tools/call.
 func (o *observer) OnAnswer(a front.Answered) {
-	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer); tool != "" {
-		o.calls.Add(a, tool, o.redactor)
+	var outcome mcpstate.CallOutcome
+	if a.Method == "tools/call" {
+		outcome = mcpstate.OutcomeOf(a)
+	}
+	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer, outcome); tool != "" {
+		o.calls.AddOutcome(a, tool, outcome, o.redactor)
 	}
 }
 

@@ -102,8 +102,8 @@ func TestProvision(t *testing.T) {
 			if h.balance != nil {
 				t.Error("one upstream without health settings got a group")
 			}
-			if !strings.HasPrefix(h.storeKey, "derived:") {
-				t.Errorf("store key %q, want a derived one", h.storeKey)
+			if h.storeKey != "stdio:sh" {
+				t.Errorf("store key %q, want the default name stdio:sh", h.storeKey)
 			}
 		}},
 		{"http upstream", func(string) *Handler {

@@ -153,8 +153,8 @@ var processKeySecret = func() (k [32]byte) {
 	return k
 }()
 
-// poolKey identifies the pool of an endpoint: its store key (its name, or
-// the name derived from processKey) and the process definition, plus the
+// poolKey identifies the pool of an endpoint: its store key (its name)
+// and the process definition, plus the
 // protocol, which is the server's era and so part of what the upstream is.
 // Two endpoints never share a pool; one endpoint whose command changes under
 // a fixed name gets a new pool while its old sessions finish on the old one.

@@ -141,6 +141,9 @@ func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, stor
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if err := h.checkCommand(u, poolCfg, name); err != nil {
+		return nil, err
+	}
 	key := poolKey(storeKey+"|"+name, processKey(poolCfg), u.Protocol)
 	val, loaded, err := mcpstate.StdioPools.LoadOrNew(key, func() (caddy.Destructor, error) {
 		p, err := pool.New(poolCfg)
@@ -189,20 +192,6 @@ func memberKey(u *UpstreamConfig, h *Handler) string {
 		return u.Replay.key()
 	}
 	return processKey(u.Stdio.poolConfig(h.logger, 0)) + "|protocol=" + u.Stdio.Protocol
-}
-
-// upstreamKeys is the endpoint's derived identity: the key of its one
-// upstream (as before there could be several), else one of them all.
-func upstreamKeys(h *Handler) string {
-	if len(h.Upstreams) == 1 {
-		return memberKey(h.Upstreams[0], h)
-	}
-	var b strings.Builder
-	for _, u := range h.Upstreams {
-		b.WriteString(memberKey(u, h))
-		b.WriteByte('\n')
-	}
-	return "group:" + hashKey([]byte(b.String()))
 }
 
 // provisionUpstreams builds every upstream of the endpoint and what the

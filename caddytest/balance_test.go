@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,7 +261,9 @@ func TestUpstreamDownAndBack(t *testing.T) {
 	healthy := map[string]float64{}
 	for series, v := range scrape(t) {
 		if strings.HasPrefix(series, "caddy_mcp_upstream_healthy{") {
-			if strings.Contains(series, a.addr) || strings.Contains(series, "/mcp") {
+			// The endpoint is named after its site and path (http://:port/mcp);
+			// the upstream's URL is what must not show.
+			if labels := endpointLabel.ReplaceAllString(series, ""); strings.Contains(labels, a.addr) || strings.Contains(labels, "/mcp") {
 				t.Errorf("the gauge names the upstream's URL: %s", series)
 			}
 			for _, n := range []string{"a", "b"} {
@@ -418,7 +421,7 @@ func TestStdioAndHTTPUpstreams(t *testing.T) {
 	if kinds["local"] != "stdio" || kinds["remote"] != "http" {
 		t.Errorf("upstreams %s", raw)
 	}
-	if strings.Contains(string(raw), "/mcp") || strings.Contains(string(raw), bin) {
+	if upstreams := endpointLabel.ReplaceAllString(string(raw), ""); strings.Contains(upstreams, "/mcp") || strings.Contains(upstreams, bin) {
 		t.Errorf("the admin API names a URL path or the command's path: %s", raw)
 	}
 }
@@ -488,3 +491,8 @@ func TestBreakerOpens(t *testing.T) {
 		t.Errorf("the admin API does not show the open breaker: %s", raw)
 	}
 }
+
+// endpointLabel matches the endpoint's name in a metric's labels or the
+// admin API's JSON: the site's address and path, which an upstream check
+// must not mistake for the upstream's URL.
+var endpointLabel = regexp.MustCompile(`"?endpoint"?[=:]"[^"]*"`)

@@ -24,7 +24,8 @@ import (
 // next request.
 func TestConsoleBrowser(t *testing.T) {
 	requireChromium(t)
-	url := startProxy(t, consoleSiteWith(buildEverythingServer(t), "\t\trecord "+caddyfileQuote(t.TempDir())+"\n")) + "/mcp"
+	url := startProxy(t, consoleSiteWith(buildEverythingServer(t), "\t\trecord "+caddyfileQuote(t.TempDir())+"\n"+
+		"\t\tintercept no-sampling {\n\t\t\ttool test_sampling\n\t\t\tblock \"no sampling here\"\n\t\t}\n")) + "/mcp"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
@@ -130,7 +131,8 @@ func containsAll(s string, subs ...string) bool {
 }
 
 // consoleCallsInBrowser: the tool calls of session cs (the held ones
-// before, a tool error and a JSON-RPC error now) show in the recent calls
+// before, a tool error, a JSON-RPC error and a call a rule blocks now)
+// show in the recent calls
 // and the rate chart without a reload, and the session's tape is listed
 // and shown as a transcript.
 func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mcp.ClientSession) {
@@ -141,6 +143,8 @@ func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mc
 	}
 	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool"})
 	wantRPCError(t, err, "no_such_tool")
+	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_sampling", Arguments: map[string]any{"prompt": "x"}})
+	wantRPCError(t, err, "test_sampling")
 
 	row := func(texts ...string) string {
 		return fmt.Sprintf(`[...document.querySelectorAll('#calls tr')].some(tr => %s.every(s => tr.textContent.includes(s)))`, jsStrings(texts))
@@ -148,12 +152,14 @@ func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mc
 	b.waitFor("the tool error is listed", row("test_error_handling", "tool error", `"authorization":"[redacted]"`, `"city":"Oslo"`))
 	b.waitFor("the JSON-RPC error is listed", row("no_such_tool", `error: unknown tool "no_such_tool"`))
 	b.waitFor("the held calls are listed", row("test_simple_text", "ok"))
+	b.waitFor("the blocked call is listed as blocked, not as an error", row("test_sampling", "blocked: no sampling here"))
 	chart := `document.querySelector('#rates figure[data-key="console-test"]')`
 	spark := func(label string) string {
 		return fmt.Sprintf(`[...%s.querySelectorAll('svg.spark')].find(s => s.getAttribute('aria-label').startsWith(%s))`, chart, strconv.Quote(label))
 	}
 	b.waitFor("the chart draws the tool error", chart+` && `+spark("test_error_handling: 1 call in the last 10 minutes")+`?.querySelector('rect.errors')`)
-	const calls = 5 // the session's tools/calls so far, the two held ones among them
+	b.waitFor("the chart counts the blocked call apart", spark("test_sampling: 1 call")+`?.getAttribute('aria-label').includes('0 errors, 0 tool errors, 1 blocked')`)
+	const calls = 6 // the session's tools/calls so far, the two held ones among them
 	b.waitFor("the chart counts the calls in all", spark(fmt.Sprintf("all tools: %d calls", calls)))
 	b.waitFor("the chart counts the unlisted tool as other", spark("other: 1 call")+`?.getAttribute('aria-label').includes('1 error,')`)
 	if os.Getenv(screenshotDirEnv) != "" {

@@ -16,11 +16,18 @@ func TestUpstreamFaults(t *testing.T) {
 	c := testClient(30 * time.Second)
 
 	t.Run("server that never starts", func(t *testing.T) {
-		url := startProxy(t, stdioProxySite("/nonexistent/mcp-server", "warm 0")) + "/mcp"
+		// Its executable goes away after the load, which refuses a command
+		// it cannot find (missing_command_test.go).
+		gone := filepath.Join(t.TempDir(), "mcp-server")
+		writeScript(t, gone, "exec cat")
+		url := startProxy(t, stdioProxySite(gone, "warm 0")) + "/mcp"
+		if err := os.Remove(gone); err != nil {
+			t.Fatal(err)
+		}
 		resp, body := mcpPost(t, c, url, "", initializeBody)
 		// The client learns what happened, not the command (the log has it).
 		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not be started") ||
-			strings.Contains(body, "/nonexistent/mcp-server") || !strings.Contains(body, `"id":1`) {
+			strings.Contains(body, gone) || !strings.Contains(body, `"id":1`) {
 			t.Fatalf("got %d %s", resp.StatusCode, body)
 		}
 	})

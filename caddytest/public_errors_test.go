@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +17,10 @@ import (
 func TestStdioFailuresArePublic(t *testing.T) {
 	requireIntegration(t)
 	const secret = "sk-live-do-not-show"
+	// missing is there when the config loads, which refuses a command it
+	// cannot find (missing_command_test.go), and removed before the client comes.
 	missing := filepath.Join(t.TempDir(), "no-such-mcp-server")
+	writeScript(t, missing, "exec cat")
 	dies := filepath.Join(t.TempDir(), "dying-mcp-server")
 	// Answers nothing: reads the initialize, then exits.
 	writeScript(t, dies, "read line\nexit 3")
@@ -38,11 +42,17 @@ func TestStdioFailuresArePublic(t *testing.T) {
 	mcp_proxy /mcp {
 		stdio %s --token %s {
 			spare_check off
+			warm 0
 		}
 	}
 }
 `, caddyfileQuote(tc.command), secret)
 			url := startProxy(t, site, goroutinesChecked) + "/mcp"
+			if tc.command == missing {
+				if err := os.Remove(missing); err != nil {
+					t.Fatal(err)
+				}
+			}
 			resp, body := mcpPost(t, http.DefaultClient, url, "", initializeBodyAt("2025-06-18"))
 			t.Logf("%s: %s", resp.Status, body)
 			if resp.StatusCode != tc.status {

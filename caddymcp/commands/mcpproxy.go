@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,7 +69,7 @@ persisted.
 			cmd.Flags().StringP("to", "t", "", "The MCP server: a command line to run over stdio, or an http(s):// URL")
 			cmd.Flags().StringP("from", "f", defaultFrom, "Address on which to serve the endpoint")
 			cmd.Flags().String("path", defaultPath, "Path of the MCP endpoint")
-			cmd.Flags().String("name", "", "Name of the endpoint (default: derived from the upstream)")
+			cmd.Flags().String("name", "", "Name of the endpoint (default: --from and --path, e.g. localhost:8080/mcp)")
 			cmd.Flags().Int("warm", 0, "Spare stdio processes kept started ahead (default 1; 0 for none)")
 			cmd.Flags().Int("max-processes", 0, "Most live stdio processes, spares included (default 16)")
 			cmd.Flags().StringArray("allowed-origin", nil, "An Origin to accept besides loopback origins and the endpoint's own (repeatable; * for any)")
@@ -169,6 +170,10 @@ func (o proxyOptions) config() (*caddy.Config, string, error) {
 	}
 	if !strings.HasPrefix(path, "/") {
 		return nil, "", fmt.Errorf("--path must start with /, got %q", path)
+	}
+	if handler.Name == "" {
+		// What the operator wrote, as a Caddyfile site would name it.
+		handler.Name = cmp.Or(strings.TrimSpace(o.from), defaultFrom) + path
 	}
 
 	route := caddyhttp.Route{

@@ -229,8 +229,15 @@ func TestProxyCommandSettings(t *testing.T) {
 		if b.server.Logs != nil {
 			t.Errorf("access log on without --access-log: %+v", b.server.Logs)
 		}
-		if b.handler.Name != "" || b.handler.AllowedOrigins != nil {
+		if b.handler.AllowedOrigins != nil {
 			t.Errorf("handler %+v has settings nobody asked for", b.handler)
+		}
+		// Named after what was written, as a Caddyfile site would be.
+		if b.handler.Name != "localhost:8080/mcp" {
+			t.Errorf("endpoint name %q, want localhost:8080/mcp (--from and --path)", b.handler.Name)
+		}
+		if b, _ := buildProxy(t, proxyOptions{to: "srv", from: ":9000", path: "/tools"}); b.handler.Name != ":9000/tools" {
+			t.Errorf("endpoint name %q, want :9000/tools", b.handler.Name)
 		}
 	})
 	t.Run("flags", func(t *testing.T) {

@@ -75,7 +75,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if rest, ok := strings.CutPrefix(p, consoleAPIPrefix); ok {
 		return serveConsoleAPI(w, r, rest)
 	}
-	if p == "" {
+	if p == "" || p == "/" {
+		if redirectToMount(w, r) {
+			return nil
+		}
 		p = "/"
 	}
 	a, ok := consoleAssets()[p]
@@ -95,6 +98,29 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	_, err := w.Write(a.body)
 	return err
+}
+
+// redirectToMount answers a request for the mount itself without its
+// trailing slash (/console for handle_path /console*), where the page's
+// relative links would miss, with a permanent redirect to the mount with
+// the slash, the query kept. It reports whether it did.
+func redirectToMount(w http.ResponseWriter, r *http.Request) bool {
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	if !ok || orig.URL == nil {
+		return false
+	}
+	p := orig.URL.EscapedPath()
+	// "//host" would be a Location on another host.
+	if p == "" || strings.HasSuffix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	target := p + "/"
+	if orig.URL.RawQuery != "" {
+		target += "?" + orig.URL.RawQuery
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusPermanentRedirect)
+	return true
 }
 
 // serveConsoleAPI serves /api/<rest> with the admin route /mcp_proxy/<rest>,

@@ -203,24 +203,28 @@
 
   // rateRow is one tool's numbers: calls/s over the last minute (the
   // filling bucket counted for the time it has run), and the window's
-  // calls, errors and tool errors.
+  // calls, errors, tool errors, and calls the policy blocked or mocked.
   function rateRow(series, rates) {
     const n = series.calls.length, b = rates.bucket_seconds;
     const filling = Math.min(b, Math.max(0, (Date.now() - Date.parse(rates.start)) / 1000 - (n - 1) * b));
     const lastMinute = perSecond(sum(series.calls.slice(-6)), 5 * b + filling);
     const calls = sum(series.calls), errors = sum(series.errors), toolErrors = sum(series.tool_errors);
+    const blocked = sum(series.blocked || []), mocked = sum(series.mocked || []);
     const window = Math.round((n * b) / 60) + " minutes";
     const label = series.tool + ": " + plural(calls, "call", "calls") + " in the last " + window + ", " +
       fmtRate(lastMinute) + " calls/s over the last minute, peak " + fmtRate(Math.max(...series.calls) / b) +
-      " calls/s, " + plural(errors, "error", "errors") + ", " + plural(toolErrors, "tool error", "tool errors");
+      " calls/s, " + plural(errors, "error", "errors") + ", " + plural(toolErrors, "tool error", "tool errors") +
+      ", " + blocked + " blocked, " + mocked + " mocked";
     return [{ text: series.tool, cls: series.all ? "all" : "mono" }, spark(series, rates, label), fmtRate(lastMinute), calls,
-      errors ? { text: errors, cls: "bad" } : 0, toolErrors ? { text: toolErrors, cls: "warn" } : 0];
+      errors ? { text: errors, cls: "bad" } : 0, toolErrors ? { text: toolErrors, cls: "warn" } : 0,
+      blocked ? { text: blocked, cls: "policy" } : 0, mocked ? { text: mocked, cls: "policy" } : 0];
   }
 
   // allTools is the endpoint's sum over its tools.
   function allTools(tools) {
     const add = (key) => tools[0][key].map((_, i) => sum(tools.map((t) => t[key][i])));
-    return { tool: "all tools", all: true, calls: add("calls"), errors: add("errors"), tool_errors: add("tool_errors") };
+    return { tool: "all tools", all: true, calls: add("calls"), errors: add("errors"), tool_errors: add("tool_errors"),
+      blocked: add("blocked"), mocked: add("mocked") };
   }
 
   function rateFigure(ep) {
@@ -230,7 +234,7 @@
     const table = el("table");
     table.appendChild(el("caption", "Calls per tool at " + ep.endpoint + ", last 10 minutes", "sr"));
     const head = el("tr");
-    for (const h of ["Tool", "Last 10 minutes (10 s bars, now at the right)", "Calls/s, last minute", "Calls", "Errors", "Tool errors"]) {
+    for (const h of ["Tool", "Last 10 minutes (10 s bars, now at the right)", "Calls/s, last minute", "Calls", "Errors", "Tool errors", "Blocked", "Mocked"]) {
       const th = el("th", h);
       th.scope = "col";
       head.appendChild(th);
@@ -263,6 +267,8 @@
     switch (c.outcome) {
       case "error": return { text: "error" + (c.error ? ": " + c.error : ""), cls: "bad" };
       case "tool_error": return { text: "tool error", cls: "warn" };
+      case "blocked": return { text: "blocked" + (c.error ? ": " + c.error : ""), cls: "policy" };
+      case "mocked": return { text: "mocked", cls: "policy" };
     }
     return { text: "ok", cls: "ok" };
   }

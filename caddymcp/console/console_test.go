@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/tls"
 	_ "github.com/caddy-mcp/caddy-mcp/caddymcp/admin" // admin.api.mcp_proxy, whose routes the console serves
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func TestCheckConsoleChange(t *testing.T) {
@@ -122,5 +124,40 @@ func TestConsolePaths(t *testing.T) {
 		if rec.Header().Get("Content-Security-Policy") != consoleCSP {
 			t.Errorf("%s %s: no CSP", tc.method, tc.path)
 		}
+	}
+}
+
+// TestConsoleMountRedirect: the mount itself without its slash — what a
+// request for /console becomes under handle_path /console* — is sent to
+// the mount with the slash, the query kept; the mount with the slash, a
+// console at a site's root and a path that would name another host are not.
+func TestConsoleMountRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		name, orig, stripped string
+		location             string // "" for the page itself
+	}{
+		{"mount without its slash", "/console", "/", "/console/"},
+		{"stripped to nothing", "/console", "", "/console/"},
+		{"query kept", "/ops/console?tab=calls", "/", "/ops/console/?tab=calls"},
+		{"escaped path kept", "/my%20console", "/", "/my%20console/"},
+		{"mount with its slash", "/console/", "/", ""},
+		{"site root", "/", "/", ""},
+		{"another host", "//evil.example", "/", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			orig := httptest.NewRequest(http.MethodGet, "http://gw.example"+tc.orig, nil)
+			r := orig.Clone(context.WithValue(orig.Context(), caddyhttp.OriginalRequestCtxKey, *orig.Clone(orig.Context())))
+			r.URL.Path, r.URL.RawPath, r.URL.RawQuery = tc.stripped, "", orig.URL.RawQuery
+			rec := httptest.NewRecorder()
+			if err := new(Console).ServeHTTP(rec, r, nil); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.location != "" && (rec.Code != http.StatusPermanentRedirect || rec.Header().Get("Location") != tc.location):
+				t.Errorf("%d Location %q, want 308 to %q", rec.Code, rec.Header().Get("Location"), tc.location)
+			case tc.location == "" && (rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "console.js")):
+				t.Errorf("%d %q, want the page", rec.Code, rec.Header().Get("Location"))
+			}
+		})
 	}
 }

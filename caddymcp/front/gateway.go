@@ -42,6 +42,7 @@ func (s *Session) respondGateway(c *call, m *pipeline.Message, v pipeline.Verdic
 	case s.ctx.Err() != nil:
 		s.respondCall(c, m) // nobody decided: the session ended first
 	default:
+		c.policy = PolicyBlocked
 		s.respondCall(c, pipeline.NewError(c.id, pipeline.CodeInternalError, "the gateway's policy blocked the answer to this request"))
 	}
 }

@@ -96,6 +96,9 @@ type Answered struct {
 	Started time.Time
 	// Answer is the response the client gets.
 	Answer *pipeline.Message
+	// Policy says whether a pipeline stage decided Answer (blocked,
+	// mocked) rather than the server.
+	Policy Policy
 }
 
 // userID is the authenticated user of r.
@@ -190,10 +193,11 @@ func (s *Server) asked(r *http.Request, m *pipeline.Message) askedRequest {
 }
 
 // statelessAnswered tells Observer.OnAnswer how the 2026-07-28 request
-// asked was answered (answer nil: it was not, e.g. its client left first).
-func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, answer *pipeline.Message) {
+// asked was answered (answer nil: it was not, e.g. its client left first),
+// and whether a stage decided it.
+func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, answer *pipeline.Message, policy Policy) {
 	if on := s.settings.observer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
 		on.OnAnswer(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
-			User: asked.user, Started: asked.start, Answer: answer})
+			User: asked.user, Started: asked.start, Answer: answer, Policy: policy})
 	}
 }

@@ -25,6 +25,7 @@ type call struct {
 	start  time.Time           // when it began, for Observer.OnAnswer (zero without it)
 	timer  *time.Timer
 	unhold context.CancelFunc               // ends a stage's hold on the request (stages_inbound.go), nil if not held
+	policy Policy                           // whether a stage decided the answer (policy.go)
 	claim  func(name string) (string, bool) // the claims of the POST that asked, for the stages on its response
 }
 
@@ -148,7 +149,7 @@ func (s *Session) cancelled(m *pipeline.Message) {
 func (s *Session) respondCall(c *call, m *pipeline.Message) {
 	if on := s.settings.Load().observer; on != nil {
 		on.OnAnswer(Answered{Post: c.post, Method: c.method, Target: c.target, Params: c.params,
-			Session: s.id, User: s.user, Started: c.start, Answer: m})
+			Session: s.id, User: s.user, Started: c.start, Answer: m, Policy: c.policy})
 	}
 	c.stream.respond(m)
 }

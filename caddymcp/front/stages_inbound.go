@@ -111,13 +111,14 @@ func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeli
 	case pipeline.Respond:
 		if m.IsRequest() {
 			if c := sess.takeCall(m.IDKey()); c != nil {
+				c.policy = replyPolicy(v.Message)
 				sess.respondCall(c, v.Message)
 			}
 		}
 		return
 	case pipeline.Drop:
 		if m.IsRequest() {
-			sess.fail(m.IDKey(), pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+			sess.refuse(m.IDKey(), pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
 		}
 		return
 	}

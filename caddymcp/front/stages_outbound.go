@@ -144,13 +144,16 @@ func (s *Session) afterStages(m *pipeline.Message, related json.RawMessage, v pi
 	case pipeline.Drop, pipeline.Respond:
 		switch {
 		case m.IsResponse():
-			s.fail(m.IDKey(), pipeline.CodeInternalError, "the gateway's policy blocked the server's response")
+			s.refuse(m.IDKey(), pipeline.CodeInternalError, "the gateway's policy blocked the server's response")
 		case m.IsRequest() && v.Action == pipeline.Respond:
 			s.sendBackground(v.Message)
 		case m.IsRequest():
 			s.sendGateway(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
 		}
 		return
+	}
+	if m.IsResponse() {
+		s.markPolicy(m.IDKey(), replacedPolicy(m, v.Message))
 	}
 	s.deliverOn(v.Message, related)
 }

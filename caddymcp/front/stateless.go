@@ -95,15 +95,11 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 	}
 	switch v.Action {
 	case pipeline.Respond:
-		s.statelessAnswered(w, asked, v.Message)
+		s.statelessAnswered(w, asked, v.Message, replyPolicy(v.Message))
 		write(http.StatusOK, v.Message)
 		return
 	case pipeline.Drop:
-		if held != nil {
-			held.answer(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
-			return
-		}
-		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+		s.refuseStateless(w, m, held, asked)
 		return
 	}
 	release, ok := s.admitStateless(w, r, m, held)
@@ -326,7 +322,7 @@ func (s *Server) forwardStateless(w http.ResponseWriter, r *http.Request, up ups
 		cancel()
 		wg.Wait()
 		if !req.Message.IsNotification() {
-			s.statelessAnswered(w, asked, q.finalMessage())
+			s.statelessAnswered(w, asked, q.finalMessage(), PolicyNone)
 		}
 	}()
 

@@ -20,6 +20,20 @@ func (s *Server) statelessExchange(r *http.Request) *pipeline.Exchange {
 	return ex
 }
 
+// refuseStateless answers the 2026-07-28 request m that a stage dropped:
+// on the stream of a hold, else with 403.
+func (s *Server) refuseStateless(w http.ResponseWriter, m *pipeline.Message, held *statelessHold, asked askedRequest) {
+	refusal := pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+	if m.IsRequest() {
+		s.statelessAnswered(w, asked, refusal, PolicyBlocked)
+	}
+	if held != nil {
+		held.answer(refusal)
+		return
+	}
+	writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+}
+
 // statelessOutbound returns what the pipeline makes of each message a
 // 2026-07-28 call delivers: it runs on the client's writer (the request's
 // own goroutine), never on the upstream's reader, so a stage that waits

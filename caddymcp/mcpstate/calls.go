@@ -26,23 +26,41 @@ const (
 	rateBuckets       = 60
 )
 
-// callOutcome is how a tools/call ended.
-type callOutcome uint8
+// CallOutcome is how a tools/call ended.
+type CallOutcome uint8
 
+// The outcomes of a tools/call: the server's (ok, error, tool_error) or
+// the gateway's policy (blocked, mocked).
 const (
-	callOK        callOutcome = iota // a result
-	callError                        // a JSON-RPC error
-	callToolError                    // a result with isError true
+	CallOK        CallOutcome = iota // a result
+	CallError                        // a JSON-RPC error from the server or the gateway's own failure
+	CallToolError                    // a result with isError true
+	CallBlocked                      // a stage refused it (front.PolicyBlocked)
+	CallMocked                       // a stage answered in the server's place (front.PolicyMocked)
 )
 
-func (o callOutcome) String() string {
+// String is the outcome as GET /mcp_proxy/calls shows it.
+func (o CallOutcome) String() string {
 	switch o {
-	case callError:
+	case CallError:
 		return "error"
-	case callToolError:
+	case CallToolError:
 		return "tool_error"
+	case CallBlocked:
+		return "blocked"
+	case CallMocked:
+		return "mocked"
 	}
 	return "ok"
+}
+
+// Metric is the outcome as the tool_calls_total metric counts it: a tool
+// error is an error there.
+func (o CallOutcome) Metric() string {
+	if o == CallToolError {
+		return "error"
+	}
+	return o.String()
 }
 
 // recentCall is one entry of the call log: bytes copied as they came,
@@ -55,7 +73,7 @@ type recentCall struct {
 	session  string
 	user     string
 	tool     string
-	outcome  callOutcome
+	outcome  CallOutcome
 	errMsg   string
 	params   []byte // a copy of the params, reused slot to slot; empty when over
 	over     int    // the params' size when it exceeded callParamsCap, else 0
@@ -64,8 +82,8 @@ type recentCall struct {
 
 // toolCount counts one tool's answers in a rate bucket.
 type toolCount struct {
-	tool                      string
-	calls, errors, toolErrors uint32
+	tool                                       string
+	calls, errors, toolErrors, blocked, mocked uint32
 }
 
 // rateBucket is rateBucketSeconds of answers, by tool.
@@ -90,14 +108,18 @@ type CallLog struct {
 // listed tool's name, else other), counted in the rate buckets. red is the
 // redaction the endpoint's tapes apply, used when the entry is read.
 func (l *CallLog) Add(a front.Answered, tool string, red *tape.Redactor) {
-	l.addAt(a, tool, red, time.Now())
+	l.AddOutcome(a, tool, OutcomeOf(a), red)
 }
 
-// addAt is Add with the time of the answer given.
-func (l *CallLog) addAt(a front.Answered, tool string, red *tape.Redactor, now time.Time) {
-	outcome := answerOutcome(a)
+// AddOutcome is Add with the answer's outcome (OutcomeOf) given.
+func (l *CallLog) AddOutcome(a front.Answered, tool string, outcome CallOutcome, red *tape.Redactor) {
+	l.addAt(a, tool, outcome, red, time.Now())
+}
+
+// addAt is AddOutcome with the time of the answer given.
+func (l *CallLog) addAt(a front.Answered, tool string, outcome CallOutcome, red *tape.Redactor, now time.Time) {
 	var errMsg string
-	if outcome == callError {
+	if a.Answer.Error != nil {
 		errMsg = errorMessage(a.Answer.Error)
 	}
 	name := tool
@@ -136,29 +158,40 @@ func (l *CallLog) addAt(a front.Answered, tool string, red *tape.Redactor, now t
 	c := &b.tools[i]
 	c.calls++
 	switch outcome {
-	case callError:
+	case CallError:
 		c.errors++
-	case callToolError:
+	case CallToolError:
 		c.toolErrors++
+	case CallBlocked:
+		c.blocked++
+	case CallMocked:
+		c.mocked++
 	}
 }
 
-// answerOutcome tells a result, a result with isError true and an error
-// apart. A result is decoded only when it holds "isError": true at all.
-func answerOutcome(a front.Answered) callOutcome {
+// OutcomeOf tells a stage's refusal or mock, a result, a result with
+// isError true and an error apart. A result is decoded only when it holds
+// "isError": true at all.
+func OutcomeOf(a front.Answered) CallOutcome {
+	switch a.Policy {
+	case front.PolicyBlocked:
+		return CallBlocked
+	case front.PolicyMocked:
+		return CallMocked
+	}
 	if a.Answer.Error != nil {
-		return callError
+		return CallError
 	}
 	if !mentionsIsErrorTrue(a.Answer.Result) {
-		return callOK
+		return CallOK
 	}
 	var r struct {
 		IsError bool `json:"isError"`
 	}
 	if json.Unmarshal(a.Answer.Result, &r) == nil && r.IsError {
-		return callToolError
+		return CallToolError
 	}
-	return callOK
+	return CallOK
 }
 
 var isErrorKey = []byte(`"isError"`)
@@ -209,8 +242,18 @@ type callSnapshot struct {
 
 // toolRates are one tool's counts per bucket, oldest first.
 type toolRates struct {
-	tool                      string
-	calls, errors, toolErrors []uint32
+	tool                                       string
+	calls, errors, toolErrors, blocked, mocked []uint32
+}
+
+// newToolRates are a tool's empty counts of the window.
+func newToolRates(tool string) *toolRates {
+	counts := make([]uint32, 5*rateBuckets)
+	return &toolRates{tool: tool, calls: counts[:rateBuckets:rateBuckets],
+		errors:     counts[rateBuckets : 2*rateBuckets : 2*rateBuckets],
+		toolErrors: counts[2*rateBuckets : 3*rateBuckets : 3*rateBuckets],
+		blocked:    counts[3*rateBuckets : 4*rateBuckets : 4*rateBuckets],
+		mocked:     counts[4*rateBuckets:]}
 }
 
 // snapshot copies the newest limit entries and the buckets of the last
@@ -240,13 +283,13 @@ func (l *CallLog) snapshot(limit int, now time.Time) callSnapshot {
 		for _, c := range b.tools {
 			r := byTool[c.tool]
 			if r == nil {
-				r = &toolRates{tool: c.tool, calls: make([]uint32, rateBuckets), errors: make([]uint32, rateBuckets),
-					toolErrors: make([]uint32, rateBuckets)}
+				r = newToolRates(c.tool)
 				byTool[c.tool] = r
 				order = append(order, c.tool)
 			}
 			at := epoch - first
 			r.calls[at], r.errors[at], r.toolErrors[at] = c.calls, c.errors, c.toolErrors
+			r.blocked[at], r.mocked[at] = c.blocked, c.mocked
 		}
 	}
 	l.mu.Unlock()

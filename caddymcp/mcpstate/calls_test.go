@@ -58,27 +58,38 @@ func TestCallLogKeepsTheLast(t *testing.T) {
 
 // TestCallOutcomes: a result, a JSON-RPC error (with its message, capped)
 // and a result with isError true are told apart; a nested or false
-// isError is not a tool error.
+// isError is not a tool error. What a stage decided is its own outcome,
+// blocked or mocked, whatever the answer looks like; the metric counts a
+// tool error as an error.
 func TestCallOutcomes(t *testing.T) {
 	long := strings.Repeat("é", callTextCap)
+	blockedAnswer := `{"jsonrpc":"2.0","id":1,"error":{"code":-32030,"message":"no deleting"}}`
 	for _, tc := range []struct {
-		name, answer, outcome, errMsg string
+		name, answer            string
+		policy                  front.Policy
+		outcome, metric, errMsg string
 	}{
-		{"result", okAnswer, "ok", ""},
-		{"error", `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"no such tool"}}`, "error", "no such tool"},
-		{"long error", `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"` + long + `"}}`, "error", long[:callTextCap] + "…"},
-		{"tool error", `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"boom"}],"isError":true}}`, "tool_error", ""},
-		{"tool error, spaced", `{"jsonrpc":"2.0","id":1,"result":{"isError" :  true,"content":[]}}`, "tool_error", ""},
-		{"isError false", `{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":false}}`, "ok", ""},
-		{"isError in the text", `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"isError\": true"}]}}`, "ok", ""},
-		{"isError nested", `{"jsonrpc":"2.0","id":1,"result":{"content":[],"structuredContent":{"isError":true}}}`, "ok", ""},
+		{"result", okAnswer, front.PolicyNone, "ok", "ok", ""},
+		{"error", `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"no such tool"}}`, front.PolicyNone, "error", "error", "no such tool"},
+		{"long error", `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"` + long + `"}}`, front.PolicyNone, "error", "error", long[:callTextCap] + "…"},
+		{"tool error", `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"boom"}],"isError":true}}`, front.PolicyNone, "tool_error", "error", ""},
+		{"tool error, spaced", `{"jsonrpc":"2.0","id":1,"result":{"isError" :  true,"content":[]}}`, front.PolicyNone, "tool_error", "error", ""},
+		{"isError false", `{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":false}}`, front.PolicyNone, "ok", "ok", ""},
+		{"isError in the text", `{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"isError\": true"}]}}`, front.PolicyNone, "ok", "ok", ""},
+		{"isError nested", `{"jsonrpc":"2.0","id":1,"result":{"content":[],"structuredContent":{"isError":true}}}`, front.PolicyNone, "ok", "ok", ""},
+		{"blocked", blockedAnswer, front.PolicyBlocked, "blocked", "blocked", "no deleting"},
+		{"blocked by the gateway's code only", blockedAnswer, front.PolicyNone, "error", "error", "no deleting"},
+		{"mocked", okAnswer, front.PolicyMocked, "mocked", "mocked", ""},
+		{"mocked with isError", `{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}`, front.PolicyMocked, "mocked", "mocked", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := new(CallLog)
-			l.Add(toolCall(t, "echo", `{"name":"echo"}`, tc.answer), "echo", nil)
+			a := toolCall(t, "echo", `{"name":"echo"}`, tc.answer)
+			a.Policy = tc.policy
+			l.Add(a, "echo", nil)
 			c := l.snapshot(1, time.Now()).calls[0]
-			if c.outcome.String() != tc.outcome || c.errMsg != tc.errMsg {
-				t.Fatalf("outcome %s %q, want %s %q", c.outcome, c.errMsg, tc.outcome, tc.errMsg)
+			if c.outcome.String() != tc.outcome || c.errMsg != tc.errMsg || c.outcome.Metric() != tc.metric {
+				t.Fatalf("outcome %s (metric %s) %q, want %s (%s) %q", c.outcome, c.outcome.Metric(), c.errMsg, tc.outcome, tc.metric, tc.errMsg)
 			}
 		})
 	}
@@ -146,8 +157,12 @@ func TestCallArgumentsRedactedAtRead(t *testing.T) {
 func TestCallRates(t *testing.T) {
 	now := time.Unix(1800000605, 0) // bucket 180000060, the last of the window
 	l := new(CallLog)
-	call := func(tool, answer string, at time.Time) {
-		l.addAt(toolCall(t, tool, `{"name":"`+tool+`"}`, answer), tool, nil, at)
+	call := func(tool, answer string, at time.Time, policy ...front.Policy) {
+		a := toolCall(t, tool, `{"name":"`+tool+`"}`, answer)
+		if len(policy) > 0 {
+			a.Policy = policy[0]
+		}
+		l.addAt(a, tool, OutcomeOf(a), nil, at)
 	}
 	errAnswer := `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`
 	toolErr := `{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}`
@@ -156,6 +171,8 @@ func TestCallRates(t *testing.T) {
 	call("a", okAnswer, now)
 	call("a", errAnswer, now)
 	call("a", toolErr, now)
+	call("a", errAnswer, now, front.PolicyBlocked)
+	call("a", okAnswer, now.Add(-10*time.Second), front.PolicyMocked)
 	call("b", okAnswer, now.Add(-10*time.Second))
 	call("b", okAnswer, now.Add(-10*time.Second))
 
@@ -164,10 +181,10 @@ func TestCallRates(t *testing.T) {
 		t.Errorf("window start %v", snap.start)
 	}
 	want := map[string]struct {
-		calls, errors, toolErrors map[int]uint32
+		calls, errors, toolErrors, blocked, mocked map[int]uint32
 	}{
-		"a": {map[int]uint32{0: 1, 59: 3}, map[int]uint32{59: 1}, map[int]uint32{59: 1}},
-		"b": {map[int]uint32{58: 2}, nil, nil},
+		"a": {map[int]uint32{0: 1, 58: 1, 59: 4}, map[int]uint32{59: 1}, map[int]uint32{59: 1}, map[int]uint32{59: 1}, map[int]uint32{58: 1}},
+		"b": {map[int]uint32{58: 2}, nil, nil, nil, nil},
 	}
 	if len(snap.rates) != 2 || snap.rates[0].tool != "a" || snap.rates[1].tool != "b" {
 		t.Fatalf("rates for %+v, want a then b (busiest first)", snap.rates)
@@ -178,7 +195,8 @@ func TestCallRates(t *testing.T) {
 			name string
 			got  []uint32
 			want map[int]uint32
-		}{{"calls", r.calls, w.calls}, {"errors", r.errors, w.errors}, {"tool_errors", r.toolErrors, w.toolErrors}} {
+		}{{"calls", r.calls, w.calls}, {"errors", r.errors, w.errors}, {"tool_errors", r.toolErrors, w.toolErrors},
+			{"blocked", r.blocked, w.blocked}, {"mocked", r.mocked, w.mocked}} {
 			if len(series.got) != rateBuckets {
 				t.Fatalf("%s %s: %d buckets", r.tool, series.name, len(series.got))
 			}

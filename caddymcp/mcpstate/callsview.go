@@ -20,7 +20,8 @@ func viewCalls(endpoint string, snap callSnapshot) EndpointCalls {
 		v.Calls = append(v.Calls, c)
 	}
 	for _, r := range snap.rates {
-		v.Rates.Tools = append(v.Rates.Tools, ToolRatesView{Tool: r.tool, Calls: r.calls, Errors: r.errors, ToolErrors: r.toolErrors})
+		v.Rates.Tools = append(v.Rates.Tools, ToolRatesView{Tool: r.tool, Calls: r.calls, Errors: r.errors, ToolErrors: r.toolErrors,
+			Blocked: r.blocked, Mocked: r.mocked})
 	}
 	return v
 }
@@ -100,10 +101,14 @@ type CallView struct {
 	Tool string `json:"tool"`
 	// DurationMS is how long the answer took, held time included.
 	DurationMS float64 `json:"duration_ms"`
-	// Outcome is ok, error (a JSON-RPC error) or tool_error (a result
-	// with isError true).
+	// Outcome is ok, error (a JSON-RPC error: the server's, or the
+	// gateway's own failure), tool_error (a result with isError true),
+	// blocked (the gateway's policy refused it: an interception rule's
+	// block, a hidden tool, an operator's block) or mocked (a rule or an
+	// operator answered in the server's place).
 	Outcome string `json:"outcome"`
-	// Error is the JSON-RPC error's message, when the outcome is error.
+	// Error is the JSON-RPC error's message, when the answer is an error
+	// (outcome error or blocked).
 	Error string `json:"error,omitempty"`
 	// Arguments are the call's arguments, redacted as the endpoint's tapes
 	// are, when they fit callArgumentsShown bytes.
@@ -125,12 +130,16 @@ type RatesView struct {
 	Tools []ToolRatesView `json:"tools"`
 }
 
-// ToolRatesView are one tool's counts, one number per bucket, oldest first.
+// ToolRatesView are one tool's counts, one number per bucket, oldest first:
+// all its calls, and those of them that ended in an error, a tool error,
+// the policy's refusal (blocked) or a mock.
 type ToolRatesView struct {
 	Tool       string   `json:"tool"`
 	Calls      []uint32 `json:"calls"`
 	Errors     []uint32 `json:"errors"`
 	ToolErrors []uint32 `json:"tool_errors"`
+	Blocked    []uint32 `json:"blocked"`
+	Mocked     []uint32 `json:"mocked"`
 }
 
 // EndpointCalls is one endpoint in GET /mcp_proxy/calls.
