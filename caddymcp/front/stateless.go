@@ -166,7 +166,7 @@ func checkStateless(r *http.Request, m *pipeline.Message) (status, code int, msg
 	}
 	if !isStatelessVersion(header) || !contains(statelessVersions, header) {
 		return http.StatusBadRequest, codeUnsupportedProtocolVersion, "Unsupported protocol version " + strconv.Quote(header),
-			map[string]any{"supported": allVersions, "requested": header}
+			unsupportedVersionData(header)
 	}
 	if m.IsRequest() && !hasMetaKey(m.Params, metaClientCapabilities) {
 		return http.StatusBadRequest, pipeline.CodeInvalidParams, "Invalid params: params._meta[\"" + metaClientCapabilities + "\"] is required", nil
