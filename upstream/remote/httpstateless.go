@@ -80,7 +80,7 @@ func (h *HTTP) Call(ctx context.Context, req *upstream.StatelessRequest, deliver
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	x := &httpStatelessCall{c: h.statelessConn(ctx, req.Header), ctx: ctx, m: req.Message, deliver: deliver}
+	x := &httpStatelessCall{c: h.statelessConn(ctx, req.Header, req.Message), ctx: ctx, m: req.Message, deliver: deliver}
 	return x.run()
 }
 
@@ -89,9 +89,10 @@ func (h *HTTP) Call(ctx context.Context, req *upstream.StatelessRequest, deliver
 // has no session id, its revision is the client's MCP-Protocol-Version (so
 // setHeaders sends it as a session's), and its headers are the configured
 // ones, evaluated with ctx, plus the client's mirrored ones, which the
-// configured ones cannot replace. It has no context, receiver or slots:
-// nothing but those helpers may use it.
-func (h *HTTP) statelessConn(ctx context.Context, client http.Header) *httpConn {
+// configured ones cannot replace, with Mcp-Name following m's body
+// (mirroredNameFor). It has no context, receiver or slots: nothing but
+// those helpers may use it.
+func (h *HTTP) statelessConn(ctx context.Context, client http.Header, m *pipeline.Message) *httpConn {
 	hdr := make(http.Header)
 	if h.headers != nil {
 		for k, v := range h.headers(ctx) {
@@ -108,6 +109,9 @@ func (h *HTTP) statelessConn(ctx context.Context, client http.Header) *httpConn 
 		case isMirroredHeader(k):
 			hdr[k] = slices.Clone(v)
 		}
+	}
+	if name := mirroredNameFor(m, hdr.Get(mirroredName)); name != "" {
+		hdr.Set(mirroredName, name)
 	}
 	return &httpConn{h: h, headers: hdr, logger: h.logger, version: version}
 }
