@@ -225,6 +225,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.addStage("intercept", d)
 		case "max_decode":
 			err = h.addStage("intercept", d)
+		case "trace_arguments":
+			err = h.parseTraceArguments(d) // tracing.go
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
@@ -137,6 +138,10 @@ type Handler struct {
 	// http.handlers.mcp_proxy.stages namespace named by their "stage" key
 	// (pipeline.go; the stage modules are in caddymcp/stages).
 	Pipeline []json.RawMessage `json:"pipeline,omitempty" caddy:"namespace=http.handlers.mcp_proxy.stages inline_key=stage"`
+	// TraceArguments puts a tools/call's arguments and result on its
+	// spans when the site traces requests (Caddy's tracing handler): off
+	// by default, since they may hold what a trace store must not (tracing.go).
+	TraceArguments bool `json:"trace_arguments,omitempty"`
 
 	server     *front.Server
 	app        *App      // this configuration's mcp app: what its mcp_auth handlers guard
@@ -273,6 +278,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 		Watch:          h.watch,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
+		Trace:                mcptrace.Options{Arguments: h.TraceArguments},
 	}
 }
 

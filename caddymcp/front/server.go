@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
@@ -89,6 +90,9 @@ type Config struct {
 	// POST spelling one of them in another case only is refused, since a
 	// Go server would read it and the rules would not. nil: the protocol's.
 	Watch *pipeline.Watch
+	// Trace shapes the spans of requests, made when Caddy's tracing
+	// handler traces the HTTP request (mcptrace).
+	Trace mcptrace.Options
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an

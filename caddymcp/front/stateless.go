@@ -1,7 +1,6 @@
 package front
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
@@ -63,6 +63,10 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 		writeErrorData(w, status, m.ID, code, msg, data)
 		return
 	}
+	if ctx, tr := mcptrace.Start(r, m, mcptrace.Info{ProtocolVersion: m.MetaProtocolVersion()}, s.cfg.Trace); tr != nil {
+		r = r.WithContext(ctx) // the stages, the taps and the upstream see the span
+		defer tr.End(nil)      // when nothing answered
+	}
 	asked := s.asked(r, m)
 	ex := s.statelessExchange(r)
 	v := s.settings.chain.Start(r.Context(), ex, m) // a stage that waits holds only this request
@@ -99,11 +103,13 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 		write(http.StatusOK, v.Message)
 		return
 	case pipeline.Drop:
+		refusal := pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+		asked.trace.End(refusal)
 		if held != nil {
-			held.answer(pipeline.NewError(m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request"))
+			held.answer(refusal)
 			return
 		}
-		writeError(w, http.StatusForbidden, m.ID, pipeline.CodeInvalidRequest, "the gateway's policy blocked this request")
+		writeMessage(w, http.StatusForbidden, refusal)
 		return
 	}
 	release, ok := s.admitStateless(w, r, m, held)
@@ -463,34 +469,6 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// writeMessage writes one message as a JSON answer.
-func writeMessage(w http.ResponseWriter, status int, m *pipeline.Message) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(m.Raw)))
-	w.WriteHeader(status)
-	_, _ = w.Write(m.Raw)
-}
-
-// writeErrorData is writeError with an error data object.
-func writeErrorData(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string, data any) {
-	if data == nil {
-		writeError(w, status, id, code, msg)
-		return
-	}
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
-	obj, _ := json.Marshal(pipeline.ErrorObject{Code: code, Message: msg, Data: mustJSON(data)})
-	var b bytes.Buffer
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(id)
-	b.WriteString(`,"error":`)
-	b.Write(obj)
-	b.WriteByte('}')
-	writeMessage(w, status, &pipeline.Message{Raw: b.Bytes(), Kind: pipeline.KindResponse, ID: id, Error: obj})
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -80,8 +80,24 @@ func (h *HTTP) Call(ctx context.Context, req *upstream.StatelessRequest, deliver
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	x := &httpStatelessCall{c: h.statelessConn(ctx, req.Header, req.Message), ctx: ctx, m: req.Message, deliver: deliver}
-	return x.run()
+	m, traceHeader, end := upstream.TraceExchange(ctx, h.peer, req.Message)
+	x := &httpStatelessCall{c: h.statelessConn(ctx, req.Header, m), ctx: ctx, m: m, deliver: deliver}
+	if end == nil {
+		return x.run()
+	}
+	for k, v := range traceHeader {
+		x.c.headers[k] = v
+	}
+	var answer *pipeline.Message
+	x.deliver = func(m *pipeline.Message, status int) {
+		if m.IsResponse() {
+			answer = m
+		}
+		deliver(m, status)
+	}
+	err := x.run()
+	end(answer, err)
+	return err
 }
 
 // statelessConn returns an httpConn for the request machinery of one
