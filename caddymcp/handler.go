@@ -28,8 +28,8 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
-	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
