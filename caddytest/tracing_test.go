@@ -44,10 +44,12 @@ func newTracedUpstream(t *testing.T) (*tracedUpstream, *httptest.Server) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		u.mu.Lock()
-		u.bodies = append(u.bodies, string(body))
-		u.headers = append(u.headers, r.Header.Get("Traceparent"))
-		u.mu.Unlock()
+		if r.Method == http.MethodPost {
+			u.mu.Lock()
+			u.bodies = append(u.bodies, string(body))
+			u.headers = append(u.headers, r.Header.Get("Traceparent"))
+			u.mu.Unlock()
+		}
 		next.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -61,14 +63,17 @@ func (u *tracedUpstream) meta(name string) []string {
 	return append([]string(nil), u.metas[name]...)
 }
 
-// last is the body and traceparent header of the last POST that reached u.
-func (u *tracedUpstream) last() (body, traceparent string) {
+// postWith is the body and traceparent header of the last POST that
+// reached u with substr in its body.
+func (u *tracedUpstream) postWith(substr string) (body, traceparent string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.bodies) == 0 {
-		return "", ""
+	for i := len(u.bodies) - 1; i >= 0; i-- {
+		if strings.Contains(u.bodies[i], substr) {
+			return u.bodies[i], u.headers[i]
+		}
 	}
-	return u.bodies[len(u.bodies)-1], u.headers[len(u.headers)-1]
+	return "", ""
 }
 
 // tracingSite serves /mcp traced (Caddy's tracing, then mcp_proxy with a
@@ -140,7 +145,7 @@ func TestTracing(t *testing.T) {
 	if got := up.meta("echo"); len(got) != 1 || got[0] != want {
 		t.Errorf("the upstream's _meta.traceparent %q, want [%q] (the exchange's span in the client's trace)", got, want)
 	}
-	if _, header := up.last(); header != want {
+	if _, header := up.postWith(`"hi"`); header != want {
 		t.Errorf("the upstream's traceparent header %q, want %q", header, want)
 	}
 
@@ -155,6 +160,7 @@ func TestTracing(t *testing.T) {
 		t.Errorf("error.type of an isError result %q, want tool_error", got)
 	}
 
+	checkSessionTrace(ctx, t, rc, up, base+"/mcp")
 	checkVerdictEvents(ctx, t, rc, cs)
 	checkUntraced(ctx, t, rc, cs, up, base+"/plain")
 }
@@ -273,7 +279,7 @@ func checkUntraced(ctx context.Context, t *testing.T, rc *otlpReceiver, cs *mcp.
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), "echo answered") {
 		t.Fatalf("untraced call: %d %s", resp.StatusCode, answer)
 	}
-	got, header := up.last()
+	got, header := up.postWith(`"plain"`)
 	if got != body || header != "" {
 		t.Errorf("untraced: the upstream got %q with traceparent %q, want the client's bytes %q and none", got, header, body)
 	}
@@ -310,4 +316,42 @@ func (rc *otlpReceiver) spansNamed(name string, kind tracepb.Span_SpanKind) []*t
 		}
 	}
 	return out
+}
+
+// checkSessionTrace: a 2025-11-25 session's tools/call has the same spans,
+// with the session id the client holds, and the server behind the gateway
+// gets the exchange's context.
+func checkSessionTrace(ctx context.Context, t *testing.T, rc *otlpReceiver, up *tracedUpstream, url string) {
+	t.Helper()
+	cs := connectGo(ctx, t, url, "2025-11-25", nil)
+	const clientTrace, clientSpan = "5bf92f3577b34da6a3ce929d0e0e4737", "10f067aa0ba902b8"
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "session"},
+		Meta: mcp.Meta{"traceparent": "00-" + clientTrace + "-" + clientSpan + "-01"}}); err != nil {
+		t.Fatalf("session echo: %v", err)
+	}
+	server := rc.await(t, "the session's tools/call echo (SERVER)", func(s *tracepb.Span) bool {
+		return s.Kind == tracepb.Span_SPAN_KIND_SERVER && hexID(s.TraceId) == clientTrace
+	})
+	if server.Name != "tools/call echo" || hexID(server.ParentSpanId) != clientSpan {
+		t.Errorf("session span %q under %s", server.Name, hexID(server.ParentSpanId))
+	}
+	if got := spanAttr(server, "mcp.session.id"); got == "" || got != cs.ID() {
+		t.Errorf("mcp.session.id %q, want the client's %q", got, cs.ID())
+	}
+	if got := spanAttr(server, "mcp.protocol.version"); got != "2025-11-25" {
+		t.Errorf("mcp.protocol.version %q, want 2025-11-25", got)
+	}
+	client := rc.await(t, "the session's exchange (CLIENT)", func(s *tracepb.Span) bool {
+		return s.Kind == tracepb.Span_SPAN_KIND_CLIENT && hexID(s.TraceId) == clientTrace
+	})
+	if !bytes.Equal(client.ParentSpanId, server.SpanId) || spanAttr(client, "network.transport") != "tcp" || spanAttr(client, "server.port") == "" {
+		t.Errorf("session exchange span %v", client)
+	}
+	want := "00-" + clientTrace + "-" + hexID(client.SpanId) + "-01"
+	if got := up.meta("echo"); len(got) == 0 || got[len(got)-1] != want {
+		t.Errorf("the upstream's _meta.traceparent %q, want %q last", got, want)
+	}
+	if _, header := up.postWith(`"session"`); header != want {
+		t.Errorf("the upstream's traceparent header %q, want %q", header, want)
+	}
 }

@@ -54,3 +54,46 @@ func TraceExchange(ctx context.Context, peer Peer, m *pipeline.Message) (*pipeli
 	}
 	return t.Exchange(ctx, peer, m)
 }
+
+// PeerDescriber is an upstream that can say which server it is, for
+// traces.
+type PeerDescriber interface {
+	// Peer describes the server.
+	Peer() Peer
+}
+
+// PeerOf describes the server that serves conn, a connection opened on up:
+// for an upstream made of several (ServedConn), the one serving it, named
+// as the group names it.
+func PeerOf(conn Conn, up Upstream) Peer {
+	name := ""
+	if sc, ok := conn.(ServedConn); ok {
+		name, up = sc.ServedBy()
+	}
+	var p Peer
+	if d, ok := up.(PeerDescriber); ok {
+		p = d.Peer()
+	}
+	if p.Name == "" {
+		p.Name = name
+	}
+	return p
+}
+
+type traceHeaderKey struct{}
+
+// WithTraceHeader returns ctx with the headers of an exchange's trace
+// context (Tracer.Exchange's), which an HTTP upstream adds to the request
+// it makes for a message sent with ctx.
+func WithTraceHeader(ctx context.Context, h http.Header) context.Context {
+	if len(h) == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, traceHeaderKey{}, h)
+}
+
+// TraceHeader returns the headers WithTraceHeader put in ctx, or nil.
+func TraceHeader(ctx context.Context) http.Header {
+	h, _ := ctx.Value(traceHeaderKey{}).(http.Header)
+	return h
+}

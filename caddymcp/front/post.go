@@ -253,8 +253,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		}
 	}
 	for _, m := range msgs {
+		r := r // with the span of m, when traced
 		if m.IsRequest() {
-			if err := sess.begin(m, st, w, ex.Claim); err != nil {
+			tr := s.traceRequest(&r, m, sess, version) // tracing.go
+			if err := sess.begin(m, st, w, ex.Claim, tr); err != nil {
+				tr.End(nil)
 				if len(msgs) == 1 {
 					st.respond(nil) // release the hold
 					sess.forgetStream(st)

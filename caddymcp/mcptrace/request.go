@@ -212,3 +212,15 @@ func outcome(span trace.Span, answer *pipeline.Message, withResult bool) {
 		}
 	}
 }
+
+// Carry returns to with the trace of the request in from, if any: for work
+// on the request that runs under another context (a held request goes on
+// under its session's).
+func Carry(from, to context.Context) context.Context {
+	q := FromContext(from)
+	if q == nil {
+		return to
+	}
+	to = trace.ContextWithSpan(to, q.span)
+	return upstream.WithTracer(context.WithValue(to, requestKey{}, q), q)
+}

@@ -19,3 +19,12 @@ func peerOf(name string, u *url.URL) upstream.Peer {
 	}
 	return upstream.Peer{Name: name, Transport: "tcp", Address: u.Hostname(), Port: port}
 }
+
+// Peer implements upstream.PeerDescriber.
+func (h *HTTP) Peer() upstream.Peer { return h.peer }
+
+// Peer implements upstream.PeerDescriber.
+func (a *Auto) Peer() upstream.Peer { return a.h.peer }
+
+// Peer implements upstream.PeerDescriber.
+func (l *SSE2024) Peer() upstream.Peer { return l.h.peer }

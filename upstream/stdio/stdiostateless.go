@@ -196,7 +196,7 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 		return err
 	}
 	defer s.releaseShared(sp, listen)
-	msg, _, end := upstream.TraceExchange(ctx, upstream.Peer{Name: s.statelessOpts().Name, Transport: "pipe"}, msg)
+	msg, _, end := upstream.TraceExchange(ctx, s.Peer(), msg)
 	if end == nil {
 		return sp.mux.call(ctx, msg, deliver)
 	}
@@ -244,5 +244,13 @@ func acquireError(err error) error {
 	return err
 }
 
-// Interface guard.
-var _ upstream.Stateless = (*Upstream)(nil)
+// Peer implements upstream.PeerDescriber: a process on a pipe.
+func (s *Upstream) Peer() upstream.Peer {
+	return upstream.Peer{Name: s.statelessOpts().Name, Transport: "pipe"}
+}
+
+// Interface guards.
+var (
+	_ upstream.Stateless     = (*Upstream)(nil)
+	_ upstream.PeerDescriber = (*Upstream)(nil)
+)
