@@ -355,3 +355,40 @@ func checkSessionTrace(ctx context.Context, t *testing.T, rc *otlpReceiver, up *
 		t.Errorf("the upstream's traceparent header %q, want %q", header, want)
 	}
 }
+
+// TestTracingStdio: through a stdio upstream (the go-sdk everything-server)
+// a 2026-07-28 call and a 2025-11-25 session's call each get an exchange
+// span on a pipe, named by the upstream's name, in the client's trace.
+func TestTracingStdio(t *testing.T) {
+	rc := startOTLPReceiver(t)
+	server := buildEverythingServer(t)
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
+	bind 127.0.0.1
+	route /mcp {
+		tracing
+		mcp_proxy {
+			stdio %s {
+				name everything
+			}
+		}
+	}
+}
+`, caddyfileQuote(server)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, version := range []string{"", "2025-11-25"} {
+		cs := connectGo(ctx, t, base+"/mcp", version, nil)
+		clientTrace := fmt.Sprintf("6bf92f3577b34da6a3ce929d0e0e473%d", i)
+		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text",
+			Meta: mcp.Meta{"traceparent": "00-" + clientTrace + "-20f067aa0ba902b9-01"}}); err != nil {
+			t.Fatalf("%s call: %v", cs.InitializeResult().ProtocolVersion, err)
+		}
+		c := rc.await(t, "the stdio exchange (CLIENT) at "+cs.InitializeResult().ProtocolVersion, func(s *tracepb.Span) bool {
+			return s.Kind == tracepb.Span_SPAN_KIND_CLIENT && hexID(s.TraceId) == clientTrace
+		})
+		if c.Name != "tools/call test_simple_text" || spanAttr(c, "network.transport") != "pipe" ||
+			spanAttr(c, "caddy.mcp.upstream") != "everything" || spanAttr(c, "server.address") != "" {
+			t.Errorf("stdio exchange span %q: %v", c.Name, c.Attributes)
+		}
+	}
+}
