@@ -2,7 +2,6 @@ package front
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
@@ -182,7 +181,7 @@ func checkStateless(r *http.Request, m *pipeline.Message) (status, code int, msg
 			"Bad Request: Mcp-Method header " + strconv.Quote(got) + " does not match the body's method " + strconv.Quote(m.Method), nil
 	}
 	if name, named := bodyName(m); named {
-		got, ok := decodeHeaderValue(r.Header.Get("Mcp-Name"))
+		got, ok := upstream.DecodeHeaderValue(r.Header.Get("Mcp-Name"))
 		if !ok || got != name {
 			return http.StatusBadRequest, codeHeaderMismatch,
 				"Bad Request: Mcp-Name header " + strconv.Quote(r.Header.Get("Mcp-Name")) + " does not match the body's " + strconv.Quote(name), nil
@@ -227,18 +226,6 @@ func bodyName(m *pipeline.Message) (string, bool) {
 		return p.URI, true
 	}
 	return "", false
-}
-
-// decodeHeaderValue undoes the =?base64?…?= wrapping of header values that
-// are not header-safe.
-func decodeHeaderValue(v string) (string, bool) {
-	if enc, ok := strings.CutPrefix(v, "=?base64?"); ok {
-		if enc, ok = strings.CutSuffix(enc, "?="); ok {
-			b, err := base64.StdEncoding.DecodeString(enc)
-			return string(b), err == nil
-		}
-	}
-	return v, true
 }
 
 // mirroredHeaders are the client headers an HTTP upstream must see.

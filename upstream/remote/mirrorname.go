@@ -1,10 +1,8 @@
 package remote
 
 import (
-	"encoding/base64"
-	"strings"
-
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // mirroredNameFor is the Mcp-Name an upstream must get with m: the name
@@ -21,10 +19,10 @@ func mirroredNameFor(m *pipeline.Message, client string) string {
 	if !named {
 		return client
 	}
-	if decoded, ok := decodeHeaderValue(client); ok && decoded == name {
+	if decoded, ok := upstream.DecodeHeaderValue(client); ok && decoded == name {
 		return client
 	}
-	return encodeHeaderValue(name)
+	return upstream.EncodeHeaderValue(name)
 }
 
 // bodyName is what Mcp-Name mirrors in m, and whether m's method has one.
@@ -34,30 +32,4 @@ func bodyName(m *pipeline.Message) (string, bool) {
 		return m.Target(), true
 	}
 	return "", false
-}
-
-// decodeHeaderValue undoes the =?base64?…?= form of a header value that
-// is not header-safe (2026-07-28, streamable HTTP).
-func decodeHeaderValue(v string) (string, bool) {
-	if enc, ok := strings.CutPrefix(v, "=?base64?"); ok {
-		if enc, ok = strings.CutSuffix(enc, "?="); ok {
-			b, err := base64.StdEncoding.DecodeString(enc)
-			return string(b), err == nil
-		}
-	}
-	return v, true
-}
-
-// encodeHeaderValue is v as a header value: itself when it is printable
-// ASCII without surrounding spaces (and does not look like the encoded
-// form), else =?base64?…?=.
-func encodeHeaderValue(v string) string {
-	safe := v == strings.TrimSpace(v) && !strings.HasPrefix(v, "=?")
-	for i := 0; safe && i < len(v); i++ {
-		safe = v[i] >= 0x20 && v[i] <= 0x7e
-	}
-	if safe {
-		return v
-	}
-	return "=?base64?" + base64.StdEncoding.EncodeToString([]byte(v)) + "?="
 }
