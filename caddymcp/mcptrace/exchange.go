@@ -2,6 +2,7 @@ package mcptrace
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,7 +19,10 @@ import (
 // server in m's params._meta (traceparent, tracestate) and, for HTTP, in a
 // traceparent header, so that the server's own spans join the trace.
 func (q *Request) Exchange(ctx context.Context, peer upstream.Peer, m *pipeline.Message) (*pipeline.Message, http.Header, func(*pipeline.Message, error)) {
-	more := []attribute.KeyValue{keyNetworkTransport.String(peer.Transport)}
+	more := make([]attribute.KeyValue, 0, 4)
+	if peer.Transport != "" {
+		more = append(more, keyNetworkTransport.String(peer.Transport))
+	}
 	if peer.Name != "" {
 		more = append(more, keyUpstream.String(peer.Name))
 	}
@@ -54,9 +58,9 @@ func (q *Request) Exchange(ctx context.Context, peer upstream.Peer, m *pipeline.
 // errorType is error.type for an exchange that failed without an answer.
 func errorType(err error) string {
 	switch {
-	case err == context.Canceled:
+	case errors.Is(err, context.Canceled):
 		return "cancelled"
-	case err == context.DeadlineExceeded:
+	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	}
 	return "upstream_error"
