@@ -29,7 +29,7 @@ func tracedRequest(t *testing.T) (*tracetest.SpanRecorder, context.Context) {
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
