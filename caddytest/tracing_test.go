@@ -119,7 +119,7 @@ func tracingSite(upstreamURL string) string {
 func TestTracing(t *testing.T) {
 	rc := startOTLPReceiver(t)
 	up, upSrv := newTracedUpstream(t)
-	base := startProxy(t, tracingSite(upSrv.URL))
+	base := startProxy(t, tracingSite(upSrv.URL), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cs := connectGo(ctx, t, base+"/mcp", "", nil)
@@ -373,7 +373,7 @@ func TestTracingStdio(t *testing.T) {
 		}
 	}
 }
-`, caddyfileQuote(server)))
+`, caddyfileQuote(server)), goroutinesChecked)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for i, version := range []string{"", "2025-11-25"} {
