@@ -104,3 +104,31 @@ func TestOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// discard is a span exporter that drops what it gets.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkSpans is the gateway's own part of a traced tools/call: the
+// request's span, its exchange's with the trace context put in _meta, and
+// their ends, on an SDK provider that batches to an exporter that drops
+// them (Caddy's HTTP span and the export itself are not in it).
+func BenchmarkSpans(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	ctx, span := tp.Tracer("caddy").Start(context.Background(), "handler")
+	defer span.End()
+	r := httptest.NewRequest("POST", "/mcp", nil).WithContext(ctx)
+	m := mustParse(b, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`)
+	answer := mustParse(b, `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}`)
+	peer := upstream.Peer{Name: "up", Transport: "tcp", Address: "127.0.0.1", Port: 9000}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, q := Start(r, m, Info{ProtocolVersion: "2026-07-28"}, Options{})
+		_, _, end := upstream.TraceExchange(ctx, peer, m)
+		end(answer, nil)
+		q.End(answer)
+	}
+}
