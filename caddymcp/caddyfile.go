@@ -95,8 +95,11 @@ func init() {
 //	    replay_budget <size>
 //	    max_in_flight <n>
 //	    held_progress <duration>
+//	    trace_arguments
 //	}
 //
+// trace_arguments puts tool arguments and results on the spans of a site
+// traced with Caddy's tracing directive (tracing.go, docs/tracing.md).
 // name keeps the endpoint's sessions across reloads that change its
 // upstream (by default the name derives from the upstream). Each stdio,
 // http or replay line is one upstream (upstreams.go; the lb_* and health

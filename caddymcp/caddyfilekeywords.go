@@ -66,8 +66,9 @@ var proxyKeywords = mcphttp.Keywords[*Handler]{
 	"prompts":    stageLine("filter"),
 	"resources":  stageLine("filter"),
 
-	"cluster":   (*Handler).unmarshalCluster,                                        // cluster.go
-	"pin_tools": func(h *Handler, d dispenser) error { return parsePinTools(d, h) }, // pintools.go
+	"cluster":         (*Handler).unmarshalCluster,                                        // cluster.go
+	"trace_arguments": (*Handler).parseTraceArguments,                                     // tracing.go
+	"pin_tools":       func(h *Handler, d dispenser) error { return parsePinTools(d, h) }, // pintools.go
 }
 
 func init() { maps.Copy(proxyKeywords, balancingKeywords) }

@@ -29,6 +29,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/internal/mcphttp"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
@@ -148,6 +149,10 @@ type Handler struct {
 	// PinTools pins the tool definitions the server lists on first use
 	// and withholds changed ones until approved (pintools.go).
 	PinTools *PinToolsConfig `json:"pin_tools,omitempty"`
+	// TraceArguments puts a tools/call's arguments and result on its
+	// spans when the site traces requests (Caddy's tracing handler): off
+	// by default, since they may hold what a trace store must not (tracing.go).
+	TraceArguments bool `json:"trace_arguments,omitempty"`
 
 	server      *front.Server
 	app         *App      // this configuration's mcp app: what its mcp_auth handlers guard
@@ -294,6 +299,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 		Cluster:        h.cluster,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
+		Trace:                mcptrace.Options{Arguments: h.TraceArguments},
 	}
 }
 

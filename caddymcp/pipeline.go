@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -69,6 +70,9 @@ func (h *Handler) provisionPipeline(ctx caddy.Context) (*pipeline.Chain, error) 
 		return nil, nil
 	}
 	chain := pipeline.NewChain(stages...)
+	if len(stages) > 0 {
+		chain = chain.WithTaps(mcptrace.Tap{}) // tracing.go
+	}
 	if rec != nil {
 		// A tap, not a stage: it records each message with the chain's
 		// final decision (passed, modified, blocked, mocked, held), what

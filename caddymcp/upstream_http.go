@@ -84,6 +84,7 @@ func (u *HTTPUpstream) build(ctx caddy.Context, name string, maxMessageSize, max
 	}
 	cfg := remote.Config{
 		URL:                   u.URL,
+		Name:                  name,
 		Transport:             rt,
 		Headers:               u.headers,
 		PassAuthorization:     u.PassAuthorization,

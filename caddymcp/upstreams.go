@@ -138,6 +138,7 @@ func (h *Handler) buildStdio(ctx caddy.Context, app *App, u *StdioUpstream, stor
 		return nil, err
 	}
 	opts := u.options()
+	opts.Name = name
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}

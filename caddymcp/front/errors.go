@@ -1,6 +1,7 @@
 package front
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -51,4 +52,32 @@ func writeFailure(w http.ResponseWriter, status int, id json.RawMessage, code in
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// writeMessage writes one message as a JSON answer.
+func writeMessage(w http.ResponseWriter, status int, m *pipeline.Message) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(m.Raw)))
+	w.WriteHeader(status)
+	_, _ = w.Write(m.Raw)
+}
+
+// writeErrorData is writeError with an error data object.
+func writeErrorData(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string, data any) {
+	if data == nil {
+		writeError(w, status, id, code, msg)
+		return
+	}
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	obj, _ := json.Marshal(pipeline.ErrorObject{Code: code, Message: msg, Data: mustJSON(data)})
+	var b bytes.Buffer
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.Write(id)
+	b.WriteString(`,"error":`)
+	b.Write(obj)
+	b.WriteByte('}')
+	writeMessage(w, status, &pipeline.Message{Raw: b.Bytes(), Kind: pipeline.KindResponse, ID: id, Error: obj})
 }

@@ -2,7 +2,6 @@ package front
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
@@ -21,7 +20,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		writeStatelessMethodNotAllowed(w)
 		return
 	} else if v != "" && !supportedSessionVersion(v) {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(v))
+		writeUnsupportedVersion(w, nil, v)
 		return
 	}
 	id := r.Header.Get("Mcp-Session-Id")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -182,20 +183,26 @@ type askedRequest struct {
 	m     *pipeline.Message
 	user  string
 	start time.Time
+	trace *mcptrace.Request // the request's span; nil when not traced
 }
 
-// asked notes request m of r for Observer.OnAnswer, before the pipeline.
+// asked notes request m of r for Observer.OnAnswer and its span, before
+// the pipeline.
 func (s *Server) asked(r *http.Request, m *pipeline.Message) askedRequest {
+	tr := mcptrace.FromContext(r.Context())
 	if s.settings.observer == nil {
-		return askedRequest{}
+		return askedRequest{trace: tr}
 	}
-	return askedRequest{m: m, user: s.userID(r), start: time.Now()}
+	return askedRequest{m: m, user: s.userID(r), start: time.Now(), trace: tr}
 }
 
-// statelessAnswered tells Observer.OnAnswer how the 2026-07-28 request
-// asked was answered (answer nil: it was not, e.g. its client left first),
-// and whether a stage decided it.
+// statelessAnswered tells Observer.OnAnswer and the request's span how the
+// 2026-07-28 request asked was answered (answer nil: it was not, e.g. its
+// client left first), and whether a stage decided it.
 func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, answer *pipeline.Message, policy Policy) {
+	if answer != nil && answer.IsResponse() {
+		asked.trace.End(answer)
+	}
 	if on := s.settings.observer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
 		on.OnAnswer(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
 			User: asked.user, Started: asked.start, Answer: answer, Policy: policy})

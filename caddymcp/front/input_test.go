@@ -97,7 +97,8 @@ func TestBadInput(t *testing.T) {
 			req: func(sid string) req {
 				return req{sid: sid, version: "1999-01-01", body: rpcRequest(1, "tools/list", "")}
 			},
-			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`,
+			status: http.StatusBadRequest, code: codeUnsupportedProtocolVersion, substr: `"1999-01-01"`,
+			wantID: "1",
 		},
 		{
 			name:        "unsupported MCP-Protocol-Version on GET",
@@ -105,7 +106,7 @@ func TestBadInput(t *testing.T) {
 			req: func(sid string) req {
 				return req{method: http.MethodGet, sid: sid, version: "1999-01-01"}
 			},
-			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`,
+			status: http.StatusBadRequest, code: codeUnsupportedProtocolVersion, substr: `"1999-01-01"`,
 		},
 		{
 			name:        "batch with a 2025-06-18 header",

@@ -32,13 +32,14 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	headerVersion := r.Header.Get("Mcp-Protocol-Version")
-	if headerVersion != "" && !supportedSessionVersion(headerVersion) && !isStatelessVersion(headerVersion) {
-		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
-			"Bad Request: unsupported MCP-Protocol-Version "+strconv.Quote(headerVersion)+"; supported: 2025-11-25, 2025-06-18, 2025-03-26")
-		return
-	}
 	msgs, batch, ok := s.readMessages(w, r)
 	if !ok {
+		return
+	}
+	// Newer stateless revisions are refused by serveStateless, after the
+	// check of the route's era (a sessions-only route answers as one).
+	if v := unservedVersion(headerVersion, msgs); v != "" && !isStatelessVersion(v) {
+		writeUnsupportedVersion(w, firstID(msgs), v)
 		return
 	}
 	info := DescribeRequest(r, msgs, batch)
@@ -252,8 +253,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 		}
 	}
 	for _, m := range msgs {
+		r := r // with the span of m, when traced
 		if m.IsRequest() {
-			if err := sess.begin(m, st, w, ex.Claim); err != nil {
+			tr := s.traceRequest(&r, m, sess, version) // tracing.go
+			if err := sess.begin(m, st, w, ex.Claim, tr); err != nil {
+				tr.End(nil)
 				if len(msgs) == 1 {
 					st.respond(nil) // release the hold
 					sess.forgetStream(st)

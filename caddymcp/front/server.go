@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
@@ -92,6 +93,9 @@ type Config struct {
 	// Cluster, when set, makes the session ids sealed tokens that the
 	// other instances of the cluster accept (cluster.go); nil: random ids.
 	Cluster *Cluster
+	// Trace shapes the spans of requests, made when Caddy's tracing
+	// handler traces the HTTP request (mcptrace).
+	Trace mcptrace.Options
 }
 
 // codeSessionNotFound is the error code the TypeScript SDK uses for an

@@ -65,17 +65,20 @@ type Session struct {
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
-	mu          sync.Mutex
-	closed      bool
-	conn        upstream.Conn // set once, right after the upstream opened
-	version     string
-	inflight    map[string]*call
-	tokens      map[string]*stream
-	streams     map[uint64]*stream
-	order       []uint64 // POST stream indexes, oldest first
-	nextStream  uint64
-	unpublished uint64              // counts the keys of unpublished streams
-	endData     *pipeline.ErrorData // data of the errors answering calls cut short, when the end has a log line
+	mu       sync.Mutex
+	closed   bool
+	conn     upstream.Conn // set once, right after the upstream opened
+	version  string
+	inflight map[string]*call
+	// tracedExchanges counts the calls in flight with an exchange span
+	// open, so that an untraced session's answers skip the lookup.
+	tracedExchanges atomic.Int32
+	tokens          map[string]*stream
+	streams         map[uint64]*stream
+	order           []uint64 // POST stream indexes, oldest first
+	nextStream      uint64
+	unpublished     uint64              // counts the keys of unpublished streams
+	endData         *pipeline.ErrorData // data of the errors answering calls cut short, when the end has a log line
 }
 
 func newSession(store *Store, user string, settings *sessionSettings, version string) *Session {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
@@ -27,6 +28,10 @@ type call struct {
 	unhold context.CancelFunc               // ends a stage's hold on the request (stages_inbound.go), nil if not held
 	policy Policy                           // whether a stage decided the answer (policy.go)
 	claim  func(name string) (string, bool) // the claims of the POST that asked, for the stages on its response
+	trace  *mcptrace.Request                // the request's span, nil when not traced
+	// exchangeEnd ends the span of the exchange with the server
+	// (tracing.go); nil when none is open. Under the session's mu.
+	exchangeEnd func(answer *pipeline.Message, err error)
 }
 
 var (
@@ -38,7 +43,7 @@ var (
 // begin registers request m as waiting for a response on st.
 // claim is the asking POST's claims (Exchange.Claim): the response's
 // stages judge it with the token that asked, not the session's first.
-func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWriter, claim func(string) (string, bool)) error {
+func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWriter, claim func(string) (string, bool), tr *mcptrace.Request) error {
 	set := s.settings.Load()
 	key := m.IDKey()
 	var token string
@@ -55,7 +60,7 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 	case set.maxInFlight > 0 && len(s.inflight) >= set.maxInFlight:
 		return errTooManyCalls
 	}
-	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim}
+	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim, trace: tr}
 	if set.observer != nil || !set.chain.Empty() {
 		c.target = m.Target()
 	}
@@ -147,6 +152,9 @@ func (s *Session) cancelled(m *pipeline.Message) {
 // Observer.OnAnswer hears of it first, so that what it records is in place
 // by the time the POST's handler has written the answer.
 func (s *Session) respondCall(c *call, m *pipeline.Message) {
+	if c.trace != nil {
+		s.endTrace(c, m) // tracing.go
+	}
 	if on := s.settings.Load().observer; on != nil {
 		on.OnAnswer(Answered{Post: c.post, Method: c.method, Target: c.target, Params: c.params,
 			Session: s.id, User: s.user, Started: c.start, Answer: m, Policy: c.policy})

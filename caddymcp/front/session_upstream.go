@@ -58,6 +58,9 @@ func (s *Session) DeliverRelated(m *pipeline.Message, requestID json.RawMessage)
 }
 
 func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
+	if m.IsResponse() && s.tracedExchanges.Load() > 0 {
+		s.endExchange(m) // as it arrives, before the stages (tracing.go)
+	}
 	switch chain := s.settings.Load().chain; {
 	case chain.Len() > 0:
 		s.enqueueOutbound(m, related) // the stages run off the reader (stages_outbound.go)

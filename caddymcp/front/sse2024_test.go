@@ -252,7 +252,8 @@ func TestSSE2024BadInput(t *testing.T) {
 			req: func(*sse2024Client, string) (string, req) {
 				return "", req{version: "1999-01-01", body: toolCall(1, "echo")}
 			},
-			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`,
+			status: http.StatusBadRequest, code: codeUnsupportedProtocolVersion, substr: `"1999-01-01"`,
+			wantID: "1",
 		},
 		{
 			name: "a batch at 2025-06-18",

@@ -53,7 +53,7 @@ func TestSSE2024GetRefused(t *testing.T) {
 		{name: "non-loopback Host", r: req{host: "evil.example.com"},
 			status: http.StatusForbidden, code: pipeline.CodeInvalidRequest, substr: "Host"},
 		{name: "unsupported MCP-Protocol-Version", r: req{version: "1999-01-01"},
-			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: `"1999-01-01"`},
+			status: http.StatusBadRequest, code: codeUnsupportedProtocolVersion, substr: `"1999-01-01"`},
 		{name: "upstream busy",
 			mods: func(s *setup) {
 				s.up.openErr = &upstream.BusyError{RetryAfter: 3 * time.Second, Err: errors.New("pool full")}

@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
 // The pipeline on a client's messages: it runs on their POST's goroutine
@@ -66,7 +68,9 @@ func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange,
 	ctx := sess.ctx
 	if m.IsRequest() {
 		var ok bool
-		if ctx, ok = sess.holdCall(m.IDKey()); !ok {
+		if ctx, ok = sess.holdCall(m.IDKey()); ok {
+			ctx = mcptrace.Carry(r.Context(), ctx) // the taps hear the hold's end in the request's span
+		} else {
 			// Cancelled or ended already: the stage hears that its hold is
 			// over at once (a done context), and nothing goes on.
 			done, cancel := context.WithCancel(sess.ctx)
@@ -90,7 +94,7 @@ func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange,
 			}
 			sess.releaseCall(m.IDKey())
 		}
-		ctx, cancel := context.WithTimeout(sess.ctx, sendTimeout)
+		ctx, cancel := context.WithTimeout(mcptrace.Carry(r.Context(), sess.ctx), sendTimeout)
 		defer cancel()
 		s.afterClientStages(ctx, sess, m, v)
 	}
@@ -128,7 +132,11 @@ func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeli
 		sess.cancelled(v.Message)
 	}
 	conn := sess.upstream()
-	if err := conn.Send(ctx, v.Message); err != nil {
+	msg := v.Message
+	if m.IsRequest() {
+		ctx, msg = sess.traceExchange(ctx, conn, msg) // tracing.go
+	}
+	if err := conn.Send(ctx, msg); err != nil {
 		if m.IsRequest() {
 			msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors, "the request could not be sent to the upstream MCP server",
 				"sending a request to the upstream MCP server failed", err, zap.String("session", sess.id))

@@ -1,9 +1,7 @@
 package front
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
@@ -15,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
@@ -62,6 +61,10 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 	if status, code, msg, data := checkStateless(r, m); status != 0 {
 		writeErrorData(w, status, m.ID, code, msg, data)
 		return
+	}
+	if ctx, tr := mcptrace.Start(r, m, mcptrace.Info{ProtocolVersion: m.MetaProtocolVersion()}, s.cfg.Trace); tr != nil {
+		r = r.WithContext(ctx) // the stages, the taps and the upstream see the span
+		defer tr.End(nil)      // when nothing answered
 	}
 	asked := s.asked(r, m)
 	ex := s.statelessExchange(r)
@@ -162,7 +165,7 @@ func checkStateless(r *http.Request, m *pipeline.Message) (status, code int, msg
 	}
 	if !isStatelessVersion(header) || !contains(statelessVersions, header) {
 		return http.StatusBadRequest, codeUnsupportedProtocolVersion, "Unsupported protocol version " + strconv.Quote(header),
-			map[string]any{"supported": allVersions, "requested": header}
+			unsupportedVersionData(header)
 	}
 	if m.IsRequest() && !hasMetaKey(m.Params, metaClientCapabilities) {
 		return http.StatusBadRequest, pipeline.CodeInvalidParams, "Invalid params: params._meta[\"" + metaClientCapabilities + "\"] is required", nil
@@ -172,7 +175,7 @@ func checkStateless(r *http.Request, m *pipeline.Message) (status, code int, msg
 			"Bad Request: Mcp-Method header " + strconv.Quote(got) + " does not match the body's method " + strconv.Quote(m.Method), nil
 	}
 	if name, named := bodyName(m); named {
-		got, ok := decodeHeaderValue(r.Header.Get("Mcp-Name"))
+		got, ok := upstream.DecodeHeaderValue(r.Header.Get("Mcp-Name"))
 		if !ok || got != name {
 			return http.StatusBadRequest, codeHeaderMismatch,
 				"Bad Request: Mcp-Name header " + strconv.Quote(r.Header.Get("Mcp-Name")) + " does not match the body's " + strconv.Quote(name), nil
@@ -217,18 +220,6 @@ func bodyName(m *pipeline.Message) (string, bool) {
 		return p.URI, true
 	}
 	return "", false
-}
-
-// decodeHeaderValue undoes the =?base64?…?= wrapping of header values that
-// are not header-safe.
-func decodeHeaderValue(v string) (string, bool) {
-	if enc, ok := strings.CutPrefix(v, "=?base64?"); ok {
-		if enc, ok = strings.CutSuffix(enc, "?="); ok {
-			b, err := base64.StdEncoding.DecodeString(enc)
-			return string(b), err == nil
-		}
-	}
-	return v, true
 }
 
 // mirroredHeaders are the client headers an HTTP upstream must see.
@@ -459,34 +450,6 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// writeMessage writes one message as a JSON answer.
-func writeMessage(w http.ResponseWriter, status int, m *pipeline.Message) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(m.Raw)))
-	w.WriteHeader(status)
-	_, _ = w.Write(m.Raw)
-}
-
-// writeErrorData is writeError with an error data object.
-func writeErrorData(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string, data any) {
-	if data == nil {
-		writeError(w, status, id, code, msg)
-		return
-	}
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
-	obj, _ := json.Marshal(pipeline.ErrorObject{Code: code, Message: msg, Data: mustJSON(data)})
-	var b bytes.Buffer
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(id)
-	b.WriteString(`,"error":`)
-	b.Write(obj)
-	b.WriteByte('}')
-	writeMessage(w, status, &pipeline.Message{Raw: b.Bytes(), Kind: pipeline.KindResponse, ID: id, Error: obj})
 }
 
 func mustJSON(v any) json.RawMessage {

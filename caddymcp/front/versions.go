@@ -1,6 +1,14 @@
 package front
 
-import "slices"
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
 
 // MCP revisions.
 const (
@@ -31,3 +39,43 @@ func batchesAllowed(v string) bool { return v <= Version20250326 }
 // priming event (an id and empty data), which makes them resumable from
 // the start.
 func primesStreams(v string) bool { return v >= Version20251125 }
+
+// servesVersion reports whether a client may name revision v anywhere:
+// in MCP-Protocol-Version or in a 2026-07-28 request's `_meta`.
+func servesVersion(v string) bool {
+	return supportedSessionVersion(v) || slices.Contains(statelessVersions, v)
+}
+
+// writeUnsupportedVersion answers a request that names a revision this
+// endpoint does not serve, older or newer: 400 with -32022 and the
+// revisions it does serve, which is what lets a dual-era client retry with
+// one of them rather than give up (2026-07-28, versioning).
+func writeUnsupportedVersion(w http.ResponseWriter, id json.RawMessage, v string) {
+	writeErrorData(w, http.StatusBadRequest, id, codeUnsupportedProtocolVersion,
+		"Unsupported protocol version "+strconv.Quote(v)+"; supported: "+strings.Join(allVersions, ", "),
+		unsupportedVersionData(v))
+}
+
+// unsupportedVersionData is the data of a -32022 error.
+func unsupportedVersionData(v string) map[string]any {
+	return map[string]any{"supported": allVersions, "requested": v}
+}
+
+// unservedVersion is the revision a POST names that this endpoint does not
+// serve — its MCP-Protocol-Version header, else (no header) a message's
+// `_meta` revision — or "". A header and a `_meta` that differ are the
+// stateless check's -32020, not this.
+func unservedVersion(header string, msgs []*pipeline.Message) string {
+	if header != "" {
+		if servesVersion(header) {
+			return ""
+		}
+		return header
+	}
+	for _, m := range msgs {
+		if v := m.MetaProtocolVersion(); v != "" && !servesVersion(v) {
+			return v
+		}
+	}
+	return ""
+}

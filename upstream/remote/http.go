@@ -39,6 +39,9 @@ const (
 type Config struct {
 	// URL is the upstream's MCP endpoint, http or https.
 	URL string
+	// Name is the upstream's configured name, which traces give its
+	// exchanges ("" leaves it out).
+	Name string
 	// Transport makes the requests; use one per upstream so connections are
 	// reused across its sessions. Nil means a default *http.Transport with
 	// dial, TLS handshake and idle timeouts, owned by the HTTP upstream.
@@ -142,6 +145,7 @@ type HTTP struct {
 	ownTr   *http.Transport // the default transport, if we built it
 	headers func(ctx context.Context) http.Header
 	logger  *zap.Logger
+	peer    upstream.Peer // the server, as traces name it
 
 	wg sync.WaitGroup // every goroutine of every conn
 }
@@ -178,7 +182,7 @@ func NewHTTP(cfg Config) (*HTTP, error) {
 	cfg.GetStreamGrace = cmp.Or(cfg.GetStreamGrace, DefaultGetStreamGrace)
 	cfg.MaxMessageSize = cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
-	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger}
+	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger, peer: peerOf(cfg.Name, u)}
 	if h.logger == nil {
 		h.logger = zap.NewNop()
 	}

@@ -169,6 +169,7 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 		c.track(x)
 	}
 	x.ctx = c.carryAuthorization(ctx, x.ctx)
+	x.ctx = upstream.WithTraceHeader(x.ctx, upstream.TraceHeader(ctx))
 	c.h.goTracked(func() {
 		if m.IsRequest() {
 			defer func() { c.untrack(x); <-c.slots }()
@@ -292,6 +293,9 @@ func (c *httpConn) setHeaders(req *http.Request, lastEventID string) {
 	}
 	if auth, ok := c.authorizationFor(req.Context()); ok {
 		req.Header.Set("Authorization", auth)
+	}
+	for k, v := range upstream.TraceHeader(req.Context()) {
+		req.Header[k] = v // the exchange's traceparent, when traced
 	}
 	switch req.Method {
 	case http.MethodPost:

@@ -80,8 +80,24 @@ func (h *HTTP) Call(ctx context.Context, req *upstream.StatelessRequest, deliver
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	x := &httpStatelessCall{c: h.statelessConn(ctx, req.Header), ctx: ctx, m: req.Message, deliver: deliver}
-	return x.run()
+	m, traceHeader, end := upstream.TraceExchange(ctx, h.peer, req.Message)
+	x := &httpStatelessCall{c: h.statelessConn(ctx, req.Header, m), ctx: ctx, m: m, deliver: deliver}
+	if end == nil {
+		return x.run()
+	}
+	for k, v := range traceHeader {
+		x.c.headers[k] = v
+	}
+	var answer *pipeline.Message
+	x.deliver = func(m *pipeline.Message, status int) {
+		if m.IsResponse() {
+			answer = m
+		}
+		deliver(m, status)
+	}
+	err := x.run()
+	end(answer, err)
+	return err
 }
 
 // statelessConn returns an httpConn for the request machinery of one
@@ -89,9 +105,10 @@ func (h *HTTP) Call(ctx context.Context, req *upstream.StatelessRequest, deliver
 // has no session id, its revision is the client's MCP-Protocol-Version (so
 // setHeaders sends it as a session's), and its headers are the configured
 // ones, evaluated with ctx, plus the client's mirrored ones, which the
-// configured ones cannot replace. It has no context, receiver or slots:
-// nothing but those helpers may use it.
-func (h *HTTP) statelessConn(ctx context.Context, client http.Header) *httpConn {
+// configured ones cannot replace, with Mcp-Name following m's body
+// (mirroredNameFor). It has no context, receiver or slots: nothing but
+// those helpers may use it.
+func (h *HTTP) statelessConn(ctx context.Context, client http.Header, m *pipeline.Message) *httpConn {
 	hdr := make(http.Header)
 	if h.headers != nil {
 		for k, v := range h.headers(ctx) {
@@ -108,6 +125,9 @@ func (h *HTTP) statelessConn(ctx context.Context, client http.Header) *httpConn 
 		case isMirroredHeader(k):
 			hdr[k] = slices.Clone(v)
 		}
+	}
+	if name := mirroredNameFor(m, hdr.Get(mirroredName)); name != "" {
+		hdr.Set(mirroredName, name)
 	}
 	return &httpConn{h: h, headers: hdr, logger: h.logger, version: version}
 }

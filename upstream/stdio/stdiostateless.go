@@ -78,6 +78,9 @@ type Options struct {
 	// MaxInFlight is the most requests in flight on one shared process
 	// (default 64); another process starts when every one is at it.
 	MaxInFlight int
+	// Name is the upstream's configured name, which traces give its
+	// exchanges ("" leaves it out).
+	Name string
 }
 
 func (o Options) withDefaults() Options {
@@ -193,7 +196,19 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 		return err
 	}
 	defer s.releaseShared(sp, listen)
-	return sp.mux.call(ctx, msg, deliver)
+	msg, _, end := upstream.TraceExchange(ctx, s.Peer(), msg)
+	if end == nil {
+		return sp.mux.call(ctx, msg, deliver)
+	}
+	var answer *pipeline.Message
+	err = sp.mux.call(ctx, msg, func(m *pipeline.Message, status int) {
+		if m.IsResponse() {
+			answer = m
+		}
+		deliver(m, status)
+	})
+	end(answer, err)
+	return err
 }
 
 // notify forwards a client notification to the least loaded process of the
@@ -229,5 +244,13 @@ func acquireError(err error) error {
 	return err
 }
 
-// Interface guard.
-var _ upstream.Stateless = (*Upstream)(nil)
+// Peer implements upstream.PeerDescriber: a process on a pipe.
+func (s *Upstream) Peer() upstream.Peer {
+	return upstream.Peer{Name: s.statelessOpts().Name, Transport: "pipe"}
+}
+
+// Interface guards.
+var (
+	_ upstream.Stateless     = (*Upstream)(nil)
+	_ upstream.PeerDescriber = (*Upstream)(nil)
+)
