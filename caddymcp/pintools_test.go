@@ -25,7 +25,7 @@ func TestPinToolsCaddyfile(t *testing.T) {
 		{"warn", "pin_tools {\non_change warn\n}", &PinToolsConfig{OnChange: "warn"}, pins.Config{OnChange: pins.Warn, OnNew: pins.Pass}, ""},
 		{"bad on_change", "pin_tools {\non_change ignore\n}", nil, pins.Config{}, `on_change is warn, hide or block, not "ignore"`},
 		{"bad on_new", "pin_tools {\non_new block\n}", nil, pins.Config{}, `on_new is allow or hide, not "block"`},
-		{"two values", "pin_tools {\non_new allow hide\n}", nil, pins.Config{}, "wrong argument count"},
+		{"two values", "pin_tools {\non_new allow hide\n}", nil, pins.Config{}, "on_new takes one argument, got 2"},
 		{"unknown", "pin_tools {\non_drift hide\n}", nil, pins.Config{}, `unrecognized pin_tools subdirective "on_drift"`},
 		{"an argument", "pin_tools hide", nil, pins.Config{}, "wrong argument count"},
 		{"twice", "pin_tools\npin_tools", nil, pins.Config{}, "pin_tools is set twice"},
