@@ -3,6 +3,7 @@ package front
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -96,14 +97,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 // stream finishes within primeHold, else as an SSE stream that starts with
 // the priming event.
 func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, takenOver <-chan struct{}) {
-	hold := time.NewTimer(primeHold)
-	defer hold.Stop()
-	holdC := hold.C
-	if r.Header.Get("Mcp-Session-Id") == "" {
-		// initialize: its answer waits for the server's, since a refusal
-		// ends the session and must not name it (as the JSON path does).
-		holdC = nil
-	}
+	// initialize waits for the server's answer, since a refusal ends the
+	// session and must not name it (as the JSON path does); any other
+	// call waits at most primeHold, timed from its first wait.
+	holds := r.Header.Get("Mcp-Session-Id") != ""
+	var holdC <-chan time.Time
 	for waiting := true; waiting; {
 		res := st.read(0, nil)
 		if res.done {
@@ -112,10 +110,10 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 				w.Header().Del("Mcp-Session-Id") // naming it would only earn a 404
 			}
 			sw := newSSEWriter(w)
-			sw.event(eventID(st.index, 0), nil)
+			sw.eventAt(st.index, 0, nil)
 			var last uint64
 			for _, ev := range res.events {
-				sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
+				sw.eventAt(st.index, ev.seq, ev.msg.Raw)
 				last = ev.seq
 			}
 			if sw.writeWhole(http.StatusOK) == nil {
@@ -123,6 +121,11 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 				sess.forgetStream(st)
 			}
 			return
+		}
+		if holds && holdC == nil {
+			hold := holdTimer()
+			defer releaseHoldTimer(hold)
+			holdC = hold.C
 		}
 		select {
 		case <-res.wake:
@@ -137,11 +140,32 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
-	sw.event(eventID(st.index, 0), nil)
+	defer sw.release()
+	sw.eventAt(st.index, 0, nil)
 	if sw.flush() != nil {
 		return
 	}
 	s.tail(r, sess, st, 0, sw, takenOver, postStream)
+}
+
+// holdTimers recycles answerPrimed's timers: most calls wait for their
+// answer, and a timer per call was three allocations of the call's
+// few dozen.
+var holdTimers sync.Pool
+
+// holdTimer returns a timer that fires after primeHold.
+func holdTimer() *time.Timer {
+	if t, ok := holdTimers.Get().(*time.Timer); ok {
+		t.Reset(primeHold) // stopped when put back: nothing stale (Go 1.23 timers)
+		return t
+	}
+	return time.NewTimer(primeHold)
+}
+
+// releaseHoldTimer stops t and keeps it for the next holdTimer.
+func releaseHoldTimer(t *time.Timer) {
+	t.Stop()
+	holdTimers.Put(t)
 }
 
 // streamKind tells tail which events end a stream early.
@@ -166,7 +190,7 @@ func (s *Server) tail(r *http.Request, sess *Session, st *stream, cursor uint64,
 		res := st.read(cursor, buf)
 		s.logMissed(sess, st, res.missed)
 		for _, ev := range res.events {
-			sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
+			sw.eventAt(st.index, ev.seq, ev.msg.Raw)
 			cursor = ev.seq
 		}
 		buf = res.events[:0]
