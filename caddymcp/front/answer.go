@@ -44,8 +44,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		s.answerPrimed(w, r, sess, st, takenOver)
 		return
 	}
+	var one [1]event // most answers are one event: read without allocating
 	for {
-		res := st.read(0, nil)
+		res := st.read(0, one[:0])
 		if len(res.events) == 1 && res.done && res.events[0].msg.IsResponse() {
 			msg := res.events[0].msg
 			raw := msg.Raw
@@ -102,8 +103,9 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 	// call waits at most primeHold, timed from its first wait.
 	holds := r.Header.Get("Mcp-Session-Id") != ""
 	var holdC <-chan time.Time
+	var one [1]event // most answers are one event: read without allocating
 	for waiting := true; waiting; {
-		res := st.read(0, nil)
+		res := st.read(0, one[:0])
 		if res.done {
 			s.logMissed(sess, st, res.missed)
 			if sess.isClosed() {
