@@ -51,8 +51,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 			msg := res.events[0].msg
 			raw := msg.Raw
 			h := w.Header()
-			h.Set("Content-Type", "application/json")
-			h.Set("Content-Length", strconv.Itoa(len(raw)))
+			// Both values in one allocation, each header its own slice.
+			v := make([]string, 2)
+			v[0], v[1] = "application/json", strconv.Itoa(len(raw))
+			h["Content-Type"], h["Content-Length"] = v[0:1:1], v[1:2:2]
 			// The gateway's own answer for an upstream that failed carries
 			// the status a reverse proxy would give (502 or 504).
 			status := http.StatusOK
