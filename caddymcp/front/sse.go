@@ -107,10 +107,15 @@ func (sw *sseWriter) flush() error {
 	if len(sw.buf) == 0 {
 		return nil
 	}
-	_, err := sw.w.Write(sw.buf)
-	sw.buf = sw.buf[:0]
-	if err != nil {
+	if err := sw.write(); err != nil {
 		return err
 	}
 	return sw.rc.Flush()
+}
+
+// write hands what is buffered to the ResponseWriter without flushing it.
+func (sw *sseWriter) write() error {
+	_, err := sw.w.Write(sw.buf)
+	sw.buf = sw.buf[:0]
+	return err
 }
