@@ -46,16 +46,11 @@ func takeProfiles(ctx context.Context, admin, dir, name string, warmup, window t
 
 // fetchTo writes the body of a GET of url to file.
 func fetchTo(ctx context.Context, url, file string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	resp, cancel, err := getWithin(ctx, url, timeout)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -70,6 +65,21 @@ func fetchTo(ctx context.Context, url, file string, timeout time.Duration) error
 		return err
 	}
 	return f.Close()
+}
+
+// getWithin GETs url, the whole exchange bounded by timeout: the caller
+// closes the body, then calls cancel.
+func getWithin(ctx context.Context, url string, timeout time.Duration) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err == nil {
+		var resp *http.Response
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			return resp, cancel, nil
+		}
+	}
+	cancel()
+	return nil, nil, err
 }
 
 // mallocs is the count of heap objects the Caddy at admin has allocated
