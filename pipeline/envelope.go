@@ -67,6 +67,9 @@ func stringValue(name string, v []byte) (string, error) {
 	}
 	inner := v[1 : len(v)-1]
 	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		if s, ok := commonStrings[string(inner)]; ok { // a lookup that copies nothing
+			return s, nil
+		}
 		return string(inner), nil
 	}
 	var s string
@@ -75,6 +78,24 @@ func stringValue(name string, v []byte) (string, error) {
 	}
 	return s, nil
 }
+
+// commonStrings are the string values most messages carry — the jsonrpc
+// version and the protocol's methods — so that decoding them shares one
+// string instead of copying it for every message.
+var commonStrings = func() map[string]string {
+	m := make(map[string]string)
+	for _, s := range []string{
+		"2.0", "initialize", "notifications/initialized", "ping", "tools/call", "tools/list", "resources/read",
+		"resources/list", "resources/templates/list", "resources/subscribe", "resources/unsubscribe", "prompts/get",
+		"prompts/list", "completion/complete", "logging/setLevel", "sampling/createMessage", "elicitation/create",
+		"roots/list", "notifications/progress", "notifications/cancelled", "notifications/message",
+		"notifications/resources/updated", "notifications/resources/list_changed", "notifications/tools/list_changed",
+		"notifications/prompts/list_changed", "notifications/roots/list_changed",
+	} {
+		m[s] = s
+	}
+	return m
+}()
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) {

@@ -3,6 +3,7 @@ package front
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,13 +14,17 @@ import (
 
 // primeHold is how long the answer to a 2025-11-25 POST may wait for the
 // stream to finish before its headers and priming event go out on their own.
-// Most calls finish sooner: their whole answer (priming event, messages, end)
+// Most calls finish sooner: their whole answer (priming event, response)
 // then leaves in one write with a Content-Length instead of three writes of
 // a chunked stream — fewer syscalls here and fewer wake-ups in the client.
-// The priming event only matters to a client whose connection drops before
-// the first message; within the hold nothing has been sent yet, so such a
-// drop costs the client no more than a connection lost before the headers.
-const primeHold = 10 * time.Millisecond
+// 100 ms covers the calls of a loaded machine (10 ms, the earlier hold, sent
+// half of them chunked under the side-by-side bench's load), while a message
+// before the response (progress, a server request) ends the hold at once,
+// so it delays no message. The priming event only matters to a client whose
+// connection drops before the first message; within the hold nothing has
+// been sent yet, so such a drop costs the client no more than a connection
+// lost before the headers.
+const primeHold = 100 * time.Millisecond
 
 // handoffRetry is the reconnection hint, in milliseconds, on a stream the
 // gateway ends for a reload or an exit: soon enough that a client misses
@@ -43,14 +48,17 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		s.answerPrimed(w, r, sess, st, takenOver)
 		return
 	}
+	var one [1]event // most answers are one event: read without allocating
 	for {
-		res := st.read(0, nil)
+		res := st.read(0, one[:0])
 		if len(res.events) == 1 && res.done && res.events[0].msg.IsResponse() {
 			msg := res.events[0].msg
 			raw := msg.Raw
 			h := w.Header()
-			h.Set("Content-Type", "application/json")
-			h.Set("Content-Length", strconv.Itoa(len(raw)))
+			// Both values in one allocation, each header its own slice.
+			v := make([]string, 2)
+			v[0], v[1] = "application/json", strconv.Itoa(len(raw))
+			h["Content-Type"], h["Content-Length"] = v[0:1:1], v[1:2:2]
 			// The gateway's own answer for an upstream that failed carries
 			// the status a reverse proxy would give (502 or 504).
 			status := http.StatusOK
@@ -96,26 +104,24 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 // stream finishes within primeHold, else as an SSE stream that starts with
 // the priming event.
 func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Session, st *stream, takenOver <-chan struct{}) {
-	hold := time.NewTimer(primeHold)
-	defer hold.Stop()
-	holdC := hold.C
-	if r.Header.Get("Mcp-Session-Id") == "" {
-		// initialize: its answer waits for the server's, since a refusal
-		// ends the session and must not name it (as the JSON path does).
-		holdC = nil
-	}
+	// initialize waits for the server's answer, since a refusal ends the
+	// session and must not name it (as the JSON path does); any other
+	// call waits at most primeHold, timed from its first wait.
+	holds := r.Header.Get("Mcp-Session-Id") != ""
+	var holdC <-chan time.Time
+	var one [1]event // most answers are one event: read without allocating
 	for waiting := true; waiting; {
-		res := st.read(0, nil)
+		res := st.read(0, one[:0])
 		if res.done {
 			s.logMissed(sess, st, res.missed)
 			if sess.isClosed() {
 				w.Header().Del("Mcp-Session-Id") // naming it would only earn a 404
 			}
 			sw := newSSEWriter(w)
-			sw.event(eventID(st.index, 0), nil)
+			sw.eventAt(st.index, 0, nil)
 			var last uint64
 			for _, ev := range res.events {
-				sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
+				sw.eventAt(st.index, ev.seq, ev.msg.Raw)
 				last = ev.seq
 			}
 			if sw.writeWhole(http.StatusOK) == nil {
@@ -123,6 +129,17 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 				sess.forgetStream(st)
 			}
 			return
+		}
+		if len(res.events) > 0 || res.sse {
+			// Something comes before the answer (progress, a server
+			// request) or a stage holds the call: stream from now on,
+			// so the hold delays no message.
+			break
+		}
+		if holds && holdC == nil {
+			hold := holdTimer()
+			defer releaseHoldTimer(hold)
+			holdC = hold.C
 		}
 		select {
 		case <-res.wake:
@@ -137,11 +154,32 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 		}
 	}
 	sw := startSSE(w, http.StatusOK)
-	sw.event(eventID(st.index, 0), nil)
+	defer sw.release()
+	sw.eventAt(st.index, 0, nil)
 	if sw.flush() != nil {
 		return
 	}
 	s.tail(r, sess, st, 0, sw, takenOver, postStream)
+}
+
+// holdTimers recycles answerPrimed's timers: most calls wait for their
+// answer, and a timer per call was three allocations of the call's
+// few dozen.
+var holdTimers sync.Pool
+
+// holdTimer returns a timer that fires after primeHold.
+func holdTimer() *time.Timer {
+	if t, ok := holdTimers.Get().(*time.Timer); ok {
+		t.Reset(primeHold) // stopped when put back: nothing stale (Go 1.23 timers)
+		return t
+	}
+	return time.NewTimer(primeHold)
+}
+
+// releaseHoldTimer stops t and keeps it for the next holdTimer.
+func releaseHoldTimer(t *time.Timer) {
+	t.Stop()
+	holdTimers.Put(t)
 }
 
 // streamKind tells tail which events end a stream early.
@@ -166,12 +204,18 @@ func (s *Server) tail(r *http.Request, sess *Session, st *stream, cursor uint64,
 		res := st.read(cursor, buf)
 		s.logMissed(sess, st, res.missed)
 		for _, ev := range res.events {
-			sw.event(eventID(st.index, ev.seq), ev.msg.Raw)
+			sw.eventAt(st.index, ev.seq, ev.msg.Raw)
 			cursor = ev.seq
 		}
 		buf = res.events[:0]
 		if len(res.events) > 0 {
-			if sw.flush() != nil {
+			send := sw.flush
+			if res.done {
+				// The last events: unflushed, they leave with the end of
+				// the chunked body when the handler returns, in one write.
+				send = sw.write
+			}
+			if send() != nil {
 				return
 			}
 			st.markDelivered(cursor)

@@ -112,7 +112,7 @@ func BenchmarkCallSSE(b *testing.B) { benchmarkCall(b, Version20251125, "text/ev
 // BenchmarkSSEEvent measures framing and flushing one event.
 func BenchmarkSSEEvent(b *testing.B) {
 	w := httptest.NewRecorder()
-	sw := &sseWriter{w: discardWriter{w}, rc: http.NewResponseController(w)}
+	sw := &sseWriter{w: discardWriter{w}, rc: *http.NewResponseController(w)}
 	data := []byte(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1,"total":10}}`)
 	b.ReportAllocs()
 	for b.Loop() {

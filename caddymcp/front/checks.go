@@ -1,7 +1,6 @@
 package front
 
 import (
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -128,7 +127,7 @@ func acceptsOne(values []string, want string, exact bool) bool {
 	best, ok := 0, false // specificity of the best match: 3 exact, 2 major/*, 1 */*
 	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			mt, params, err := mediaType(strings.TrimSpace(part))
 			if err != nil {
 				continue
 			}
@@ -161,6 +160,6 @@ func refused(q string) bool {
 
 // isJSONContent reports whether the request body is declared as JSON.
 func isJSONContent(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, _, err := mediaType(r.Header.Get("Content-Type"))
 	return err == nil && mt == "application/json"
 }

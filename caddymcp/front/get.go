@@ -108,7 +108,7 @@ func startGetStream(w http.ResponseWriter, sess *Session, st *stream, cursor uin
 		return sw, sw.flushHeaders() == nil
 	}
 	if primesStreams(sess.Version()) {
-		sw.event(eventID(st.index, cursor), nil)
+		sw.eventAt(st.index, cursor, nil)
 	} else {
 		sw.comment("stream open")
 	}

@@ -20,10 +20,14 @@ func newSessionID() string {
 // eventID formats the SSE event id of event seq on stream index: the id
 // names its stream, so a resume finds the right one.
 func eventID(stream, seq uint64) string {
-	b := make([]byte, 0, 24)
+	return string(appendEventID(make([]byte, 0, 24), stream, seq))
+}
+
+// appendEventID appends eventID(stream, seq) to b.
+func appendEventID(b []byte, stream, seq uint64) []byte {
 	b = strconv.AppendUint(b, stream, 10)
 	b = append(b, '_')
-	return string(strconv.AppendUint(b, seq, 10))
+	return strconv.AppendUint(b, seq, 10)
 }
 
 // handoffs numbers the events that end a stream for a reload or an exit,

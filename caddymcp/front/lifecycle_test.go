@@ -427,3 +427,34 @@ func TestPrimedStreamHeld(t *testing.T) {
 		t.Errorf("response = %s", m.raw)
 	}
 }
+
+// TestPrimedStreamStartsOnMessage: a message before the response (progress
+// here) ends primeHold at once: the stream starts with the priming event and
+// carries the message while the server still holds the call.
+func TestPrimedStreamStartsOnMessage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	sid := h.initialize(t, Version20251125)
+	c := h.up.conn(t, 0)
+	// The headers come with the priming event, once the progress is there:
+	// the upstream side sends it while openStream waits for them.
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		c.waitMethod(t, "tools/call", "13")
+		c.emitRelated(t, `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p","progress":1}}`, "13")
+	}()
+	st := h.openStream(t, context.Background(), req{sid: sid, version: Version20251125, body: toolCall(13, "wait")})
+	<-emitted
+	prime := st.next(t)
+	if _, seq := splitEventID(t, prime.id); seq != 0 || prime.data != "" {
+		t.Fatalf("first event = %+v, want the priming event", prime)
+	}
+	if m := decodeMsg(t, []byte(st.next(t).data)); m.Method != "notifications/progress" {
+		t.Fatalf("second event = %s, want the progress notification", m.raw)
+	}
+	h.up.releaseAll()
+	if m := decodeMsg(t, []byte(st.next(t).data)); string(m.ID) != "13" || m.Result == nil {
+		t.Errorf("response = %s", m.raw)
+	}
+}

@@ -1,11 +1,12 @@
 package front
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +86,10 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 // readMessages reads and parses a POST's body, at most max_message_size
 // bytes. When ok is false it has answered the client.
 func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) (msgs []*pipeline.Message, batch, ok bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageSize))
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	defer releaseBodyBuf(buf)
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageSize))
+	body := buf.Bytes()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -109,6 +113,22 @@ func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) (msgs []*p
 		return nil, false, false
 	}
 	return msgs, batch, true
+}
+
+// bodyBufs recycles the buffers POST bodies are read into: ParseBody copies
+// what its messages keep, so a buffer is free again once it returns, and a
+// body no longer costs a buffer grown from 512 bytes each call.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest body buffer kept for reuse: any body of the
+// default max_message_size, not one that a raised limit let grow huge.
+const maxPooledBody = DefaultMaxMessageSize
+
+func releaseBodyBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBody {
+		b.Reset()
+		bodyBufs.Put(b)
+	}
 }
 
 // postSession is the prologue of a POST to a session of either transport

@@ -3,6 +3,7 @@ package front
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/caddy-mcp/caddy-mcp/sse"
 )
@@ -11,10 +12,19 @@ import (
 // event at once. The framing is package sse's; what is the front's own is
 // the HTTP side: headers, whole bodies, and flushing.
 type sseWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf []byte
+	w      http.ResponseWriter
+	rc     http.ResponseController
+	buf    []byte
+	pooled *[]byte // where buf came from in sseBufs; nil once released
 }
+
+// sseBufs recycles the event buffers of SSE answers, so that framing an
+// answer does not grow a new buffer each call.
+var sseBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledSSEBuf is the largest buffer kept for reuse: one that framed a
+// huge answer goes to the garbage collector instead of pinning its memory.
+const maxPooledSSEBuf = 64 << 10
 
 // startSSE writes the headers of an event stream. They go out with the first
 // flush: callers flush the stream's first bytes (a priming event, a comment)
@@ -30,19 +40,37 @@ func startSSE(w http.ResponseWriter, status int) *sseWriter {
 // the caller either starts the stream (startSSE) or, knowing every event,
 // sends it whole (writeWhole).
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
+	// The three values share one allocation; each header gets its own
+	// slice of it (capacity 1), as Header.Set would give it.
+	v := make([]string, 3)
+	v[0], v[1], v[2] = "text/event-stream", "no-cache", "no"
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+	h["Content-Type"], h["Cache-Control"], h["X-Accel-Buffering"] = v[0:1:1], v[1:2:2], v[2:3:3]
+	p := sseBufs.Get().(*[]byte)
+	return &sseWriter{w: w, rc: *http.NewResponseController(w), buf: (*p)[:0], pooled: p}
 }
 
 // writeWhole sends the headers and every buffered event as a complete
-// body with a Content-Length, in one write.
+// body with a Content-Length, in one write, and releases the writer.
 func (sw *sseWriter) writeWhole(status int) error {
 	sw.w.Header().Set("Content-Length", strconv.Itoa(len(sw.buf)))
 	sw.w.WriteHeader(status)
-	return sw.flush()
+	err := sw.flush()
+	sw.release()
+	return err
+}
+
+// release returns the buffer to sseBufs; the writer frames no more events.
+// The ResponseWriter copied what was written, so nothing else holds it.
+func (sw *sseWriter) release() {
+	if sw.pooled == nil {
+		return
+	}
+	if cap(sw.buf) <= maxPooledSSEBuf {
+		*sw.pooled = sw.buf[:0]
+		sseBufs.Put(sw.pooled)
+	}
+	sw.buf, sw.pooled = nil, nil
 }
 
 // flushHeaders sends the headers now, before any event.
@@ -51,6 +79,15 @@ func (sw *sseWriter) flushHeaders() error { return sw.rc.Flush() }
 // event buffers one event (sse.AppendEvent): a message, or with nil data a
 // priming event.
 func (sw *sseWriter) event(id string, data []byte) { sw.buf = sse.AppendEvent(sw.buf, id, data) }
+
+// eventAt is event with the id eventID(stream, seq), written in place
+// rather than formatted into a string first.
+func (sw *sseWriter) eventAt(stream, seq uint64, data []byte) {
+	sw.buf = append(sw.buf, "id: "...)
+	sw.buf = appendEventID(sw.buf, stream, seq)
+	sw.buf = append(sw.buf, '\n')
+	sw.buf = sse.AppendEvent(sw.buf, "", data)
+}
 
 // named buffers an event with the given name and data; the caller writes
 // an id line before it if the event has one.
@@ -70,10 +107,15 @@ func (sw *sseWriter) flush() error {
 	if len(sw.buf) == 0 {
 		return nil
 	}
-	_, err := sw.w.Write(sw.buf)
-	sw.buf = sw.buf[:0]
-	if err != nil {
+	if err := sw.write(); err != nil {
 		return err
 	}
 	return sw.rc.Flush()
+}
+
+// write hands what is buffered to the ResponseWriter without flushing it.
+func (sw *sseWriter) write() error {
+	_, err := sw.w.Write(sw.buf)
+	sw.buf = sw.buf[:0]
+	return err
 }

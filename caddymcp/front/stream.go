@@ -31,11 +31,11 @@ type stream struct {
 
 	mu        sync.Mutex
 	events    []event
-	size      int    // bytes held
-	nextSeq   uint64 // seq of the next event; the first is 1, 0 is the priming event
-	closed    bool   // no more events will come
-	pending   int    // requests whose responses this POST stream still waits for
-	wake      chan struct{}
+	size      int           // bytes held
+	nextSeq   uint64        // seq of the next event; the first is 1, 0 is the priming event
+	closed    bool          // no more events will come
+	pending   int           // requests whose responses this POST stream still waits for
+	wake      chan struct{} // made by the first read that may wait, closed and dropped by signalLocked
 	reader    chan struct{} // closed to tell the current reader to yield
 	delivered uint64        // highest seq written to some reader
 	evicted   uint64        // events evicted before any reader wrote them
@@ -44,11 +44,21 @@ type stream struct {
 	budget   *replayBudget // the store's bound on all buffers; nil: none
 	charged  bool          // registered with budget
 	released bool          // left its session: no longer charged
+
+	// first holds the first event, which for most POST streams (one
+	// request, one response) is the only one: no array of its own.
+	first [1]event
 }
 
 func newStream(index uint64, limits replayLimits) *stream {
-	return &stream{index: index, limits: limits, nextSeq: 1, wake: make(chan struct{})}
+	s := &stream{index: index, limits: limits, nextSeq: 1}
+	s.events = s.first[:0]
+	return s
 }
+
+// closedWake is the wake channel of a closed stream, which changes no more:
+// readers of a closed stream finish instead of waiting.
+var closedWake = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // append adds m to the buffer. It reports false if the stream is closed.
 func (s *stream) append(m *pipeline.Message) bool {
@@ -121,9 +131,14 @@ func (s *stream) closeLocked() {
 	}
 }
 
+// signalLocked wakes the readers waiting for a change. The channel is made
+// only when a reader may wait (read), so a stream whose answer comes before
+// anyone waits — and the signals no one waits for — make none.
 func (s *stream) signalLocked() {
-	close(s.wake)
-	s.wake = make(chan struct{})
+	if s.wake != nil {
+		close(s.wake)
+		s.wake = nil
+	}
 }
 
 // attach makes the caller the stream's only reader and returns a channel
@@ -161,7 +176,13 @@ type readResult struct {
 func (s *stream) read(cursor uint64, buf []event) readResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wake == nil && !s.closed {
+		s.wake = make(chan struct{})
+	}
 	res := readResult{wake: s.wake}
+	if s.closed {
+		res.wake = closedWake
+	}
 	i := 0
 	// The replay budget may have emptied the buffer: then everything
 	// before nextSeq is gone.

@@ -13,24 +13,32 @@ import (
 // generator) and every core's busy time.
 type cpuSample struct {
 	front, self, machine time.Duration
+	mallocs              uint64 // heap objects the front (a Caddy) allocated so far; 0: unknown
 }
 
 // cpuMeter samples the CPU time of the front process, this process and the
 // whole machine.
-type cpuMeter struct{ frontPID int }
+type cpuMeter struct {
+	frontPID int
+	admin    string // the front's Caddy admin address, for its allocation count; "" when not a Caddy
+}
 
 func (m cpuMeter) sample() cpuSample {
-	return cpuSample{front: cpuTime(m.frontPID), self: selfCPU(), machine: machineBusy()}
+	return cpuSample{front: cpuTime(m.frontPID), self: selfCPU(), machine: machineBusy(), mallocs: mallocs(m.admin)}
 }
 
 // cpuSplit is the CPU time spent over a window, by whom.
 type cpuSplit struct {
 	Front, Load, Rest time.Duration // Rest: the machine's busy time less the other two
+	Mallocs           uint64        // heap objects the front allocated; 0: unknown
 }
 
 func (a cpuSample) to(b cpuSample) cpuSplit {
 	s := cpuSplit{Front: b.front - a.front, Load: b.self - a.self}
 	s.Rest = max(0, b.machine-a.machine-s.Front-s.Load)
+	if a.mallocs > 0 && b.mallocs > a.mallocs {
+		s.Mallocs = b.mallocs - a.mallocs
+	}
 	return s
 }
 
@@ -38,6 +46,7 @@ func (s *cpuSplit) add(o cpuSplit) {
 	s.Front += o.Front
 	s.Load += o.Load
 	s.Rest += o.Rest
+	s.Mallocs += o.Mallocs
 }
 
 // selfCPU is this process's user and system time.

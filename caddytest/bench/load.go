@@ -32,6 +32,7 @@ type loadResult struct {
 	Client                  string        // the load generator: clientRaw or clientGoSDK
 	CPU                     cpuSplit      // CPU time over the window: the front, the load generator, the rest
 	CPUPerCall              time.Duration // CPU.Front / Calls
+	AllocsPerCall           float64       // CPU.Mallocs / Calls: heap objects per call of a Caddy front; 0: unknown
 	Err                     string        // the target could not be measured at all
 	RoundThroughput         []float64     // calls/s of each round
 	lat                     []time.Duration
@@ -60,12 +61,13 @@ func (l *loadResult) merge(o loadResult) {
 // finish computes throughput, percentiles and CPU per call from the
 // merged rounds.
 func (l *loadResult) finish() {
-	l.Throughput, l.CPUPerCall = 0, 0
+	l.Throughput, l.CPUPerCall, l.AllocsPerCall = 0, 0, 0
 	if l.Elapsed > 0 {
 		l.Throughput = float64(l.Calls) / l.Elapsed.Seconds()
 	}
 	if l.Calls > 0 {
 		l.CPUPerCall = l.CPU.Front / time.Duration(l.Calls)
+		l.AllocsPerCall = float64(l.CPU.Mallocs) / float64(l.Calls)
 	}
 	slices.Sort(l.lat)
 	l.P50, l.P95, l.P99 = percentile(l.lat, 0.50), percentile(l.lat, 0.95), percentile(l.lat, 0.99)

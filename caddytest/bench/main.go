@@ -19,6 +19,12 @@
 //	caddy-mcp-stdio-console  caddy-mcp-stdio with mcp_console mounted in the same site
 //	caddy-mcp-http   this proxy → the HTTP echo server
 //	reverse_proxy    Caddy's reverse_proxy (flush_interval -1) → the HTTP echo server
+//	caddy-mcp-stdio-baseline, caddy-mcp-http-baseline
+//	                 caddy-mcp-stdio and caddy-mcp-http on the Caddy of -baseline BIN
+//
+// -profile DIR saves a CPU and an allocation profile of each Caddy
+// target's measured window; every Caddy target also reports the heap
+// objects it allocated per call (from its admin /debug/vars).
 //
 // The targets take turns over -rounds rounds, each started afresh per
 // round; the HTTP ones run once with the echo server answering POSTs with
@@ -35,7 +41,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -69,6 +74,8 @@ type config struct {
 	caddyBin         string
 	node             string
 	keep             bool
+	baselineBin      string   // -baseline: a second Caddy for the *-baseline targets
+	profileDir       string   // -profile: where the Caddy targets' profiles go
 	args             []string // as given, for the report
 }
 
@@ -89,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
 	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
 	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
-	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy")
+	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy; with -baseline also caddy-mcp-stdio-baseline, caddy-mcp-http-baseline")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
 	fs.IntVar(&c.sseStreams, "sse-streams", 1000, "concurrent SSE GET streams for the stream measurement (0 skips it; at most 2000)")
@@ -99,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.caddyBin, "caddy", "", "use this Caddy binary instead of building ./cmd/caddy")
 	fs.StringVar(&c.node, "node", "node", "the Node binary that runs supergateway")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir (binaries, Caddyfiles, process logs)")
+	addBaselineFlags(fs, &c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -152,7 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	c.args = args
-	return c, nil
+	return c, applyBaseline(&c, *targets == "all")
 }
 
 // bench is one run.
@@ -165,6 +173,7 @@ type bench struct {
 	// noObserveBin is Caddy built with the tag caddymcp_noobserve, for
 	// targetNoObserve ("" unless wanted).
 	noObserveBin string
+	baselineBin  string // -baseline, absolute
 	sgScript     string // supergateway's dist/index.js, "" when missing
 	sgMissing    string // why it is missing
 	echoJSON     bool   // the HTTP echo server started next answers with JSON
@@ -247,7 +256,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 
 	// Stop everything, then look for processes of ours that outlived it.
 	b.lab.stopAll()
-	res.Leftovers = leftovers(5*time.Second, b.echoBin, b.caddyBin, b.noObserveBin)
+	res.Leftovers = leftovers(5*time.Second, b.echoBin, b.caddyBin, b.noObserveBin, b.baselineBin)
 	if ctx.Err() != nil {
 		res.Problems = append(res.Problems, "interrupted")
 	}
@@ -277,6 +286,11 @@ func (b *bench) buildBinaries(ctx context.Context, dir string) error {
 		b.caddyBin = filepath.Join(dir, "caddy")
 		b.logf("building Caddy with caddy-mcp (./cmd/caddy)")
 		if err := goBuild(ctx, b.root, b.caddyBin, "./cmd/caddy"); err != nil {
+			return err
+		}
+	}
+	if b.cfg.baselineBin != "" {
+		if b.baselineBin, err = filepath.Abs(b.cfg.baselineBin); err != nil {
 			return err
 		}
 	}
@@ -345,91 +359,6 @@ func (b *bench) writeReport(res *results, stdout io.Writer) error {
 		b.logf("wrote %s and %s", filepath.Join(b.cfg.out, "bench.md"), filepath.Join(b.cfg.out, "bench.svg"))
 	}
 	return nil
-}
-
-// planItem is one row of the load table: a target, for an HTTP upstream
-// how the echo server answers, and the load generator ("": -client).
-type planItem struct {
-	target  target
-	answers string
-	client  string
-}
-
-// runPlan measures every item of plan, round after round, each round
-// taking the items in turn — in the plan's order in odd rounds, in reverse
-// in even ones, so that no target always runs first (right after the
-// previous round's processes stopped) or last — and returns their merged
-// results.
-func (b *bench) runPlan(ctx context.Context, plan []planItem, res *results) []loadResult {
-	merged := make([]loadResult, len(plan))
-	for round := 1; round <= b.cfg.rounds && ctx.Err() == nil; round++ {
-		for k := range plan {
-			if ctx.Err() != nil {
-				break
-			}
-			i := k
-			if round%2 == 0 {
-				i = len(plan) - 1 - k
-			}
-			item := plan[i]
-			b.echoJSON = item.answers == answersJSON
-			lr := b.loadTarget(ctx, item, round, res)
-			if round == 1 {
-				merged[i] = lr
-			} else {
-				merged[i].merge(lr)
-			}
-		}
-	}
-	var out []loadResult
-	for i := range merged {
-		if merged[i].Label != "" {
-			merged[i].finish()
-			out = append(out, merged[i])
-		}
-	}
-	return out
-}
-
-// plan orders the load: the stdio targets, then per answer mode the HTTP
-// targets (the floor, caddy-mcp, reverse_proxy), so each group sits
-// together in the table.
-func (b *bench) plan() []planItem {
-	var p []planItem
-	for _, t := range allTargets {
-		if t.Upstream == "stdio" && b.wants(t.Name) {
-			p = append(p, planItem{target: t})
-		}
-	}
-	for _, a := range b.cfg.answers {
-		for _, t := range allTargets {
-			if t.Upstream == "HTTP" && b.wants(t.Name) {
-				p = append(p, planItem{target: t, answers: a})
-			}
-		}
-	}
-	return p
-}
-
-// loadTarget starts t, runs one round of the load against it and stops it.
-func (b *bench) loadTarget(ctx context.Context, item planItem, round int, res *results) loadResult {
-	cfg := b.cfg
-	t, answers, client := item.target, item.answers, cmp.Or(item.client, cfg.client)
-	lr := loadResult{Target: t.Name, Label: t.Label, Upstream: t.Upstream, Answers: answers, Sessions: cfg.sessions, Client: client}
-	b.logf("%s: starting (round %d of %d, %s client)", lr.name(), round, cfg.rounds, client)
-	rt, err := t.start(ctx, b)
-	if err != nil {
-		lr.Err = err.Error()
-		res.Problems = append(res.Problems, fmt.Sprintf("%s did not start: %v", lr.name(), err))
-		return lr
-	}
-	defer rt.stop()
-	meter := &cpuMeter{frontPID: rt.front().cmd.Process.Pid}
-	lr = runLoad(ctx, rt.URL, client, cfg.sessions, cfg.warmup, cfg.duration/time.Duration(cfg.rounds), meter)
-	lr.Target, lr.Label, lr.Upstream, lr.Answers = t.Name, t.Label, t.Upstream, answers
-	b.logf("%s: %d calls, %.0f calls/s, p50 %v, p99 %v, CPU/call %v (load %v, rest %v), %d errors %v", lr.name(), lr.Calls, lr.Throughput,
-		lr.P50, lr.P99, lr.CPUPerCall, lr.perCall(lr.CPU.Load), lr.perCall(lr.CPU.Rest), lr.Errors, lr.ErrorSamples)
-	return lr
 }
 
 // findSupergateway locates supergateway in caddytest/node_modules and Node.

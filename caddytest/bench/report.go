@@ -85,11 +85,13 @@ func (md *mdWriter) loadNotes(r *results) {
 			times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)), cpu)
 	}
 	cmp(targetMCPStdio, targetSG, "")
+	cmp(targetMCPStdio, targetMCPStdioBase, "")
 	w("%s", observeCost(r.Load, c.client))
 	w("%s", consoleCost(r.Load, c.client))
 	cmp(targetMCPStdioRules, targetMCPStdio, "")
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
+		cmp(targetMCPHTTP, targetMCPHTTPBase, a)
 		cmp(targetMCPHTTP2, targetMCPHTTP, a)
 	}
 	for _, a := range c.answers {
@@ -152,7 +154,7 @@ func (md *mdWriter) cpuSection(r *results) {
 	w("CPU time per call over the measured windows: the process the clients talk to (the front), the load " +
 		"generator (this benchmark's own process), and the rest of the machine's busy time (the servers behind " +
 		"the front, and the kernel's work outside those processes). Busy: the share of both cores in use.\n\n")
-	w("| target | client | front | load generator | rest | all | busy |\n|---|---|---:|---:|---:|---:|---:|\n")
+	w("| target | client | front | load generator | rest | all | busy | front's heap allocations per call |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range append(slices.Clone(r.Load), r.SDKLoad...) {
 		if l.Calls == 0 {
 			continue
@@ -162,8 +164,12 @@ func (md *mdWriter) cpuSection(r *results) {
 		if l.Elapsed > 0 && r.Machine.Cores > 0 {
 			busy = fmt.Sprintf("%.0f %%", 100*float64(all)/float64(l.Elapsed)/float64(r.Machine.Cores))
 		}
-		w("| %s | %s | %s | %s | %s | %s | %s |\n", l.name(), l.Client, us(l.perCall(l.CPU.Front)), us(l.perCall(l.CPU.Load)),
-			us(l.perCall(l.CPU.Rest)), us(l.perCall(all)), busy)
+		allocs := "—"
+		if l.AllocsPerCall > 0 {
+			allocs = fmt.Sprintf("%.0f", l.AllocsPerCall)
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", l.name(), l.Client, us(l.perCall(l.CPU.Front)), us(l.perCall(l.CPU.Load)),
+			us(l.perCall(l.CPU.Rest)), us(l.perCall(all)), busy, allocs)
 	}
 }
 

@@ -37,16 +37,11 @@ func startMCPStdioConsoleTarget(ctx context.Context, b *bench) (*running, error)
 // checkConsole makes sure the console answers at url, so that the target
 // measures a site that really has it.
 func checkConsole(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, cancel, err := getWithin(ctx, url, 10*time.Second)
 	if err != nil {
 		return fmt.Errorf("the console of %s: %v", targetMCPStdioConsole, err)
 	}
+	defer cancel()
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "MCP gateway console") {

@@ -56,12 +56,14 @@ var allTargets = []target{
 	{Name: targetMCPStdio, Label: "caddy-mcp → stdio", Upstream: "stdio", start: func(ctx context.Context, b *bench) (*running, error) {
 		return startMCPStdioTarget(ctx, b, targetMCPStdio)
 	}},
+	{Name: targetMCPStdioBase, Label: "caddy-mcp → stdio, baseline build", Upstream: "stdio", start: startMCPStdioBaseTarget},
 	{Name: targetNoObserve, Label: "caddy-mcp → stdio, metrics and placeholders off", Upstream: "stdio", start: startNoObserveTarget},
 	{Name: targetMCPStdioConsole, Label: "caddy-mcp → stdio, console mounted", Upstream: "stdio", start: startMCPStdioConsoleTarget},
 	{Name: targetMCPStdioRules, Label: "caddy-mcp → stdio, 20 rules + filter", Upstream: "stdio", start: startMCPStdioRulesTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
 	{Name: targetMCPHTTPRecord, Label: "caddy-mcp → HTTP, recorded", Upstream: "HTTP", start: startMCPHTTPRecordTarget},
+	{Name: targetMCPHTTPBase, Label: "caddy-mcp → HTTP, baseline build", Upstream: "HTTP", start: startMCPHTTPBaseTarget},
 	{Name: targetRevProxy, Label: "Caddy reverse_proxy → HTTP", Upstream: "HTTP", start: startRevProxyTarget},
 }
 
@@ -160,6 +162,12 @@ func startMCPStdioSite(ctx context.Context, b *bench, name, extra string) (*runn
 }
 
 func startMCPHTTPTarget(ctx context.Context, b *bench) (*running, error) {
+	return startMCPHTTPSite(ctx, b, targetMCPHTTP)
+}
+
+// startMCPHTTPSite is caddy-mcp in front of the HTTP echo server, on the
+// Caddy that startCaddy picks for name.
+func startMCPHTTPSite(ctx context.Context, b *bench, name string) (*running, error) {
 	ep, url, err := b.startEchoHTTP(ctx)
 	if err != nil {
 		return nil, err
@@ -170,7 +178,7 @@ func startMCPHTTPTarget(ctx context.Context, b *bench) (*running, error) {
 		max_sessions %d
 	}
 `, url, b.cfg.sessions*4+100)
-	c, err := b.startCaddy(ctx, "caddy-mcp-http", site)
+	c, err := b.startCaddy(ctx, name, site)
 	if err != nil {
 		ep.stop(time.Second)
 		return nil, err
@@ -275,8 +283,11 @@ http://:%d {
 	}
 	env := []string{"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"), "XDG_DATA_HOME=" + filepath.Join(dir, "data")}
 	bin := b.caddyBin
-	if name == targetNoObserve {
+	switch {
+	case name == targetNoObserve:
 		bin = b.noObserveBin
+	case isBaseline(name):
+		bin = b.baselineBin
 	}
 	p, err := b.lab.start(name, env, false, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	if err != nil {

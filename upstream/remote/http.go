@@ -148,6 +148,7 @@ type HTTP struct {
 	peer    upstream.Peer // the server, as traces name it
 
 	wg sync.WaitGroup // every goroutine of every conn
+	workers
 }
 
 // NewHTTP checks cfg, fills in the defaults and returns the upstream. It
@@ -182,7 +183,8 @@ func NewHTTP(cfg Config) (*HTTP, error) {
 	cfg.GetStreamGrace = cmp.Or(cfg.GetStreamGrace, DefaultGetStreamGrace)
 	cfg.MaxMessageSize = cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
-	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger, peer: peerOf(cfg.Name, u)}
+	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger, peer: peerOf(cfg.Name, u),
+		workers: newWorkers()}
 	if h.logger == nil {
 		h.logger = zap.NewNop()
 	}
@@ -244,10 +246,6 @@ func (h *HTTP) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn, er
 	return newHTTPConn(h, r, hdr), nil
 }
 
-// Wait blocks until every goroutine of every connection opened so far has
-// returned: requests, streams and the DELETEs of closed sessions.
-func (h *HTTP) Wait() { h.wg.Wait() }
-
 // CloseIdleConnections closes the idle connections of the default transport
 // (a transport passed in Config belongs to the caller). Connections in
 // use are not affected; call it when the upstream is unloaded.
@@ -255,15 +253,6 @@ func (h *HTTP) CloseIdleConnections() {
 	if h.ownTr != nil {
 		h.ownTr.CloseIdleConnections()
 	}
-}
-
-// goTracked runs f in a goroutine that Wait waits for.
-func (h *HTTP) goTracked(f func()) {
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		f()
-	}()
 }
 
 // Interface guards.
