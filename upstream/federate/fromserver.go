@@ -1,0 +1,128 @@
+package federate
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// fromServer routes one message of member m: an answer to the request it
+// belongs to, a server's request to the client under a gateway id, a
+// list_changed into the merged one, anything else to the client as it is.
+func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMessage) {
+	switch {
+	case msg.IsResponse():
+		p := c.take(msg.IDKey())
+		if p == nil || p.m != m {
+			return // cancelled, or not this member's
+		}
+		if p.ch != nil {
+			p.ch <- msg
+			return
+		}
+		c.deliverAs(msg, p.clientID, p.clientID)
+	case msg.IsRequest():
+		c.mu.Lock()
+		c.nextID++
+		gid := json.RawMessage(`"s` + strconv.FormatInt(c.nextID, 10) + `"`)
+		c.serverReqs[string(gid)] = serverReq{m: m, id: msg.ID}
+		c.mu.Unlock()
+		c.deliverAs(msg, gid, c.clientIDOf(related))
+	default:
+		if k, ok := changedKinds[msg.Method]; ok {
+			c.listChanged(m, k...)
+			return
+		}
+		c.deliver(msg, c.clientIDOf(related))
+	}
+}
+
+// clientIDOf is the client's id of the gateway's request gid, nil when it
+// is the gateway's own or unknown.
+func (c *conn) clientIDOf(gid json.RawMessage) json.RawMessage {
+	if gid == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.pending[string(gid)]; p != nil {
+		return p.clientID
+	}
+	return nil
+}
+
+// deliverAs hands msg to the client with its id replaced by id.
+func (c *conn) deliverAs(msg *pipeline.Message, id, related json.RawMessage) {
+	raw, err := pipeline.SetAt(msg.Raw, []string{"id"}, id)
+	if err != nil {
+		return
+	}
+	out, err := pipeline.Parse(raw)
+	if err != nil {
+		return
+	}
+	c.deliver(out, related)
+}
+
+// deliver hands msg to the client, related to the client's request
+// related when there is one.
+func (c *conn) deliver(msg *pipeline.Message, related json.RawMessage) {
+	if related != nil {
+		if rr, ok := c.r.(upstream.RelatedReceiver); ok {
+			rr.DeliverRelated(msg, related)
+			return
+		}
+	}
+	c.r.Deliver(msg)
+}
+
+// memberFailed takes a server that failed out of the session: its
+// requests in flight get an error naming it, its names leave the lists
+// (with list_changed), and calls of them get the same error. The session
+// ends only when no server is left.
+func (c *conn) memberFailed(m *member, err error) {
+	if !m.markDown() {
+		return
+	}
+	c.mu.Lock()
+	closed := c.closed
+	var failed []*pend
+	for gid, p := range c.pending {
+		if p.m == m {
+			failed = append(failed, p)
+			delete(c.pending, gid)
+			if p.clientID != nil {
+				delete(c.byClient, string(p.clientID))
+			}
+		}
+	}
+	for _, cat := range c.cats {
+		if cat != nil {
+			cat.forget(m.idx, c.gone)
+		}
+	}
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	c.f.log.Warn("a federated server's session ended; the client's session goes on without it",
+		zap.String("server", m.name), zap.Error(err))
+	for _, p := range failed {
+		if p.ch != nil {
+			p.ch <- nil
+		} else {
+			c.r.Deliver(unavailable(p.clientID, m.name))
+		}
+	}
+	for _, o := range c.members {
+		if o.live() {
+			c.listChanged(m, allKinds...)
+			return
+		}
+	}
+	c.r.Closed(err)
+}
