@@ -179,6 +179,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "lb_policy", "lb_retries", "health_interval", "health_timeout", "health_uri",
 			"fail_duration", "max_fails", "unhealthy_latency":
 			err = h.unmarshalBalancing(d)
+		case "server":
+			err = h.unmarshalServer(d) // federationcaddyfile.go
+		case "federate":
+			err = h.unmarshalFederate(d)
 		case "replay":
 			u := new(UpstreamConfig)
 			u.Replay, err = parseReplay(d, &u.Name)
@@ -231,6 +235,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := h.checkServers(d); err != nil || len(h.Servers) > 0 {
+		return err
 	}
 	if len(h.Upstreams) == 0 {
 		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")

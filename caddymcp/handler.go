@@ -77,6 +77,13 @@ type Handler struct {
 	// several that new sessions and 2026-07-28 requests are spread over
 	// (a 2025 session stays on the upstream that initialized it).
 	Upstreams []*UpstreamConfig `json:"upstreams,omitempty"`
+	// Servers are different MCP servers served as one (federation.go):
+	// each holds what Upstreams and the balancing settings hold for one
+	// server. Used instead of them; one server is the same as its
+	// upstreams at the top level.
+	Servers []*ServerConfig `json:"servers,omitempty"`
+	// Federate says how several servers show as one.
+	Federate *FederateConfig `json:"federate,omitempty"`
 	// LBPolicyRaw selects the upstream of a new session or 2026-07-28
 	// request among the available ones (default round_robin).
 	LBPolicyRaw json.RawMessage `json:"lb_policy,omitempty" caddy:"namespace=http.handlers.mcp_proxy.selection_policies inline_key=policy"`
@@ -173,15 +180,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("mcp_proxy: %v", err)
 	}
+	if err := h.checkServersConfig(); err != nil { // federation.go
+		return err
+	}
 	if err := h.checkConfig(ctx); err != nil {
 		return err
 	}
 	maxMessage := cmp.Or(h.MaxMessageSize, front.DefaultMaxMessageSize)
-	if h.storeKey, err = h.app.claimEndpoint(h.Name, upstreamKeys(h), configured); err != nil {
+	if h.storeKey, err = h.app.claimEndpoint(h.Name, endpointKeys(h), configured); err != nil {
 		return err
 	}
 	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
-	up, err := h.provisionUpstreams(ctx, int(maxMessage))
+	up, err := h.provisionServers(ctx, int(maxMessage))
 	if err != nil {
 		return err
 	}
@@ -213,7 +223,7 @@ func (h *Handler) checkConfig(ctx caddy.Context) error {
 	if h.app, err = mcpApp(ctx); err != nil {
 		return fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
 	}
-	if len(h.Upstreams) == 0 {
+	if len(h.Upstreams) == 0 && !h.federated() {
 		return errors.New("mcp_proxy: configure an upstream (a stdio or an http block)")
 	}
 	for i, u := range h.Upstreams {
@@ -357,6 +367,7 @@ func (h *Handler) Cleanup() error {
 			errs = append(errs, u.HTTP.cleanup())
 		}
 	}
+	errs = append(errs, h.cleanupServers())
 	if h.Record != nil {
 		errs = append(errs, h.Record.cleanup())
 	}
