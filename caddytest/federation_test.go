@@ -1,0 +1,182 @@
+package caddytest
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// newDocsServer is a go-sdk server unlike server-everything: an echo tool
+// (so that the two servers share a tool name), a prompt and a resource.
+func newDocsServer() *mcp.Server {
+	s := newEchoServer("docs")
+	s.AddPrompt(&mcp.Prompt{Name: "summarize"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		return &mcp.GetPromptResult{Description: "summarize from docs", Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "sum"}}}}, nil
+	})
+	s.AddResource(&mcp.Resource{Name: "readme", URI: "docs://readme"}, func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: "the docs readme"}}}, nil
+	})
+	return s
+}
+
+// TestFederation: server-everything over stdio and a go-sdk server over
+// HTTP behind one endpoint, as one server to a go-sdk 2025 client: the
+// lists of both (names prefixed with the server), calls, prompts and
+// resources of both routed to their server; a tool added on one server
+// reaches the client as list_changed; killing server-everything's process
+// takes its tools out while the other's calls go on.
+func TestFederation(t *testing.T) {
+	requireIntegration(t)
+	node := node20(t)
+	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	docs := newDocsServer()
+	ts := httptest.NewServer(goSDKHandler(docs))
+	defer ts.Close()
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		server everything {
+			stdio %s %s stdio {
+				warm 0
+			}
+		}
+		server docs {
+			http %s
+		}
+		federate {
+			server_name "Acme tools"
+		}
+	}
+}
+`, caddyfileQuote(node), caddyfileQuote(everything), caddyfileQuote(ts.URL)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	changed := make(chan struct{}, 8)
+	client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-federation", Version: "0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if info := cs.InitializeResult().ServerInfo; info.Name != "Acme tools" {
+		t.Errorf("serverInfo %+v", info)
+	}
+
+	tools := toolNames(ctx, t, cs)
+	for _, want := range []string{"everything_echo", "everything_get-sum", "docs_echo"} {
+		if !slices.Contains(tools, want) {
+			t.Fatalf("tools/list has no %s: %v", want, tools)
+		}
+	}
+	if got := callText(ctx, t, cs, "everything_echo", map[string]any{"message": "hi"}); got != "Echo: hi" {
+		t.Errorf("everything_echo: %q", got)
+	}
+	if got := callText(ctx, t, cs, "docs_echo", map[string]any{"text": "from docs"}); got != "from docs" {
+		t.Errorf("docs_echo: %q", got)
+	}
+
+	var prompts []string
+	for p, err := range cs.Prompts(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompts = append(prompts, p.Name)
+	}
+	if !slices.Contains(prompts, "everything_simple-prompt") || !slices.Contains(prompts, "docs_summarize") {
+		t.Errorf("prompts %v", prompts)
+	}
+	for name, want := range map[string]string{"docs_summarize": "summarize from docs", "everything_simple-prompt": ""} {
+		res, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: name})
+		if err != nil || len(res.Messages) == 0 || (want != "" && res.Description != want) {
+			t.Errorf("prompts/get %s: %+v %v", name, res, err)
+		}
+	}
+
+	var uris []string
+	for r, err := range cs.Resources(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		uris = append(uris, r.URI)
+	}
+	if !slices.Contains(uris, "docs://readme") || !slices.ContainsFunc(uris, func(u string) bool { return strings.HasPrefix(u, "demo://resource/static/document/") }) {
+		t.Fatalf("resources %v", uris)
+	}
+	for _, uri := range []string{"docs://readme", uris[0], "demo://resource/dynamic/text/1"} {
+		res, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
+		if err != nil || len(res.Contents) == 0 || res.Contents[0].URI != uri {
+			t.Errorf("resources/read %s: %+v %v", uri, res, err)
+		}
+	}
+
+	// One server's list_changed reaches the client.
+	mcp.AddTool(docs, &mcp.Tool{Name: "fresh"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "fresh"}}}, nil, nil
+	})
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed after a tool was added on one server")
+	}
+	if !slices.Contains(toolNames(ctx, t, cs), "docs_fresh") {
+		t.Error("the added tool is not listed")
+	}
+
+	// server-everything's process dies: its tools go (list_changed), the
+	// other server's calls go on, and a call of a gone tool names the server.
+	for _, pid := range childPIDs(t) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed after a server's process was killed")
+	}
+	if tools := toolNames(ctx, t, cs); slices.Contains(tools, "everything_echo") || !slices.Contains(tools, "docs_echo") {
+		t.Errorf("tools after the kill: %v", tools)
+	}
+	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "everything_echo", Arguments: map[string]any{"message": "x"}})
+	if err == nil || !strings.Contains(err.Error(), `the MCP server "everything" of this endpoint is unavailable`) || strings.Contains(err.Error(), "node") {
+		t.Errorf("call of the killed server's tool: %v", err)
+	}
+	if got := callText(ctx, t, cs, "docs_echo", map[string]any{"text": "still here"}); got != "still here" {
+		t.Errorf("docs_echo after the kill: %q", got)
+	}
+}
+
+func toolNames(ctx context.Context, t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	var names []string
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tool.Name)
+	}
+	return names
+}
+
+func callText(ctx context.Context, t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) string {
+	t.Helper()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if len(res.Content) == 0 {
+		return ""
+	}
+	if tc, ok := res.Content[0].(*mcp.TextContent); ok {
+		return tc.Text
+	}
+	return ""
+}
