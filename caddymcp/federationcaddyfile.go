@@ -134,4 +134,3 @@ func (h *Handler) checkServers(d *caddyfile.Dispenser) error {
 	}
 	return nil
 }
-
