@@ -119,14 +119,26 @@ func TestFederation(t *testing.T) {
 		}
 	}
 
-	// One server's list_changed reaches the client.
-	mcp.AddTool(docs, &mcp.Tool{Name: "fresh"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "fresh"}}}, nil, nil
-	})
-	select {
-	case <-changed:
-	case <-ctx.Done():
-		t.Fatal("no tools/list_changed after a tool was added on one server")
+	// One server's list_changed reaches the client. The gateway holds the
+	// docs server's GET stream, where the go-sdk sends it, while the client
+	// listens; until that stream is open a change goes unheard, so the test
+	// changes the list again until the client hears (a retry, not a timing
+	// assertion).
+	for heard := false; !heard; {
+		mcp.AddTool(docs, &mcp.Tool{Name: "fresh"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "fresh"}}}, nil, nil
+		})
+		select {
+		case <-changed:
+			heard = true
+		case <-time.After(200 * time.Millisecond):
+			docs.RemoveTools("fresh")
+		case <-ctx.Done():
+			t.Fatal("no tools/list_changed after a tool was added on one server")
+		}
+	}
+	for len(changed) > 0 { // a second change's notification
+		<-changed
 	}
 	if !slices.Contains(toolNames(ctx, t, cs), "docs_fresh") {
 		t.Error("the added tool is not listed")

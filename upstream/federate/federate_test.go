@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -53,14 +54,17 @@ func TestListsAndRouting(t *testing.T) {
 			c := open(t, mode, []string{"alpha", "beta"}, ups)
 			c.initialize()
 			want := map[Prefix][]string{
-				PrefixAlways:      {"alpha_echo", "alpha_own_alpha", "beta_echo", "beta_own_beta"},
-				PrefixConditional: {"alpha_echo", "own_alpha", "beta_echo", "own_beta"},
-				PrefixNever:       {"echo", "own_alpha", "own_beta"},
+				PrefixAlways:      {"alpha_ask", "alpha_echo", "alpha_own_alpha", "beta_ask", "beta_echo", "beta_own_beta"},
+				PrefixConditional: {"alpha_ask", "alpha_echo", "own_alpha", "beta_ask", "beta_echo", "own_beta"},
+				PrefixNever:       {"ask", "echo", "own_alpha", "own_beta"},
 			}[mode]
 			if got := c.names("tools/list", "tools", "name"); !slices.Equal(got, want) {
 				t.Fatalf("tools %v, want %v", got, want)
 			}
 			for _, name := range want {
+				if strings.HasSuffix(name, "ask") {
+					continue // it asks the client (TestServerRequests)
+				}
 				ans := c.call("tools/call", map[string]any{"name": name, "arguments": map[string]string{"text": "x"}})
 				server, own := "alpha", name
 				if strings.Contains(name, "beta") {
@@ -130,13 +134,23 @@ func TestListChanged(t *testing.T) {
 	c := open(t, PrefixAlways, []string{"alpha", "beta"}, ups)
 	c.initialize()
 	c.names("tools/list", "tools", "name")
-	mcp.AddTool(a.srv, &mcp.Tool{Name: "fresh"}, func(context.Context, *mcp.CallToolRequest, textArgs) (*mcp.CallToolResult, any, error) {
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "fresh"}}}, nil, nil
-	})
-	// The go-sdk sends list_changed on the session's standalone stream.
+	// The go-sdk sends list_changed on the session's standalone stream,
+	// which the HTTP upstream opens while the client listens: until it is
+	// open, a change goes unheard, so the test changes the list again
+	// until the client hears of it (a retry, not a timing assertion).
 	c.conn.(upstream.Listener).Listen(true)
 	defer c.conn.(upstream.Listener).Listen(false)
-	n := <-c.notes
+	var n *pipeline.Message
+	for i := 0; n == nil; i++ {
+		mcp.AddTool(a.srv, &mcp.Tool{Name: "fresh"}, func(context.Context, *mcp.CallToolRequest, textArgs) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "fresh"}}}, nil, nil
+		})
+		select {
+		case n = <-c.notes:
+		case <-time.After(100 * time.Millisecond):
+			a.srv.RemoveTools("fresh")
+		}
+	}
 	if n.Method != "notifications/tools/list_changed" {
 		t.Fatalf("got %s", n.Raw)
 	}
@@ -158,10 +172,16 @@ func TestServerFails(t *testing.T) {
 	c.initialize()
 	c.names("tools/list", "tools", "name")
 	k.kill()
-	if n := <-c.notes; n.Method != "notifications/tools/list_changed" {
-		t.Fatalf("got %s", n.Raw)
+	heard := map[string]bool{}
+	for len(heard) < 3 { // one of each kind, in any order
+		heard[(<-c.notes).Method] = true
 	}
-	if got := c.names("tools/list", "tools", "name"); !slices.Equal(got, []string{"beta_echo", "beta_own_beta"}) {
+	for _, want := range []string{"tools", "prompts", "resources"} {
+		if !heard["notifications/"+want+"/list_changed"] {
+			t.Errorf("no %s list_changed: %v", want, heard)
+		}
+	}
+	if got := c.names("tools/list", "tools", "name"); !slices.Equal(got, []string{"beta_ask", "beta_echo", "beta_own_beta"}) {
 		t.Errorf("tools after the failure: %v", got)
 	}
 	ans := c.call("tools/call", map[string]any{"name": "alpha_echo"})
@@ -171,4 +191,94 @@ func TestServerFails(t *testing.T) {
 	if got := text(t, c.call("tools/call", map[string]any{"name": "beta_echo", "arguments": map[string]string{"text": "y"}})); got != "beta:echo:y" {
 		t.Errorf("call of the other: %q", got)
 	}
+}
+
+// A server's request to the client reaches it under a gateway id, the
+// client's answer goes back to the server that asked, and progress comes
+// with the client's own token.
+func TestServerRequests(t *testing.T) {
+	_, _, ups := twoPeers(t, 0)
+	c := open(t, PrefixAlways, []string{"alpha", "beta"}, ups)
+	c.initialize()
+	done := make(chan *pipeline.Message, 1)
+	go func() {
+		done <- c.call("tools/call", map[string]any{"name": "beta_ask", "arguments": map[string]string{"text": ""},
+			"_meta": map[string]any{"progressToken": "client-token"}})
+	}()
+	var asked *pipeline.Message
+	for asked == nil {
+		n := <-c.notes
+		switch {
+		case n.Method == "notifications/progress":
+			if !strings.Contains(string(n.Params), `"progressToken":"client-token"`) {
+				t.Errorf("progress: %s", n.Raw)
+			}
+		case n.Method == "sampling/createMessage" && n.IsRequest():
+			asked = n
+		default:
+			t.Fatalf("unexpected %s", n.Raw)
+		}
+	}
+	if !strings.HasPrefix(string(asked.ID), `"s`) || !strings.Contains(string(asked.Params), "question from beta") {
+		t.Fatalf("the server's request: %s", asked.Raw)
+	}
+	answer, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":` + string(asked.ID) +
+		`,"result":{"role":"assistant","model":"m","content":{"type":"text","text":"forty-two"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.conn.Send(context.Background(), answer); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, <-done); got != "beta heard forty-two" {
+		t.Errorf("tool result %q", got)
+	}
+}
+
+// The client's cancellation reaches the server that has the request,
+// under the gateway's id.
+func TestCancellation(t *testing.T) {
+	a, b := newPeer(t, "alpha", 0), newPeer(t, "beta", 0)
+	c := open(t, PrefixAlways, []string{"alpha", "beta"}, []upstream.Upstream{a.up, b.up})
+	c.initialize()
+	send := func(raw string) {
+		t.Helper()
+		msg, err := pipeline.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.conn.Send(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(`{"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"alpha_ask","arguments":{"text":""}}}`)
+	if asked := <-c.notes; asked.Method != "sampling/createMessage" {
+		t.Fatalf("got %s", asked.Raw)
+	}
+	send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"call"}}`)
+	<-a.cancelled
+}
+
+// A server's cancellation of its own request to the client reaches the
+// client under the gateway id the client knows the request by; one of a
+// request the client never got is dropped.
+func TestServerCancelled(t *testing.T) {
+	f, err := New(Config{Servers: []Server{{Name: "a", Upstream: &killable{}}, {Name: "b", Upstream: &killable{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(f, nil)
+	c.serverReqs[`"s7"`] = serverReq{m: c.members[1], id: json.RawMessage(`3`)}
+	msg, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"x"}}`))
+	if out := c.serverCancelled(c.members[0], msg); out != nil {
+		t.Errorf("another server's request id was mapped: %s", out.Raw)
+	}
+	out := c.serverCancelled(c.members[1], msg)
+	if out == nil || string(out.CancelledRequestID()) != `"s7"` {
+		t.Fatalf("got %v", out)
+	}
+	if c.serverCancelled(c.members[1], msg) != nil {
+		t.Error("a request cancelled twice")
+	}
+	c.Close()
 }

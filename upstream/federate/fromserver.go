@@ -37,6 +37,12 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			c.listChanged(m, k...)
 			return
 		}
+		if msg.Method == "notifications/cancelled" {
+			msg = c.serverCancelled(m, msg)
+			if msg == nil {
+				return
+			}
+		}
 		c.deliver(msg, c.clientIDOf(related))
 	}
 }
@@ -125,4 +131,33 @@ func (c *conn) memberFailed(m *member, err error) {
 		}
 	}
 	c.r.Closed(err)
+}
+
+// serverCancelled is a server's cancellation of its own request to the
+// client, with the gateway id the client knows it by (nil when the client
+// never got it).
+func (c *conn) serverCancelled(m *member, msg *pipeline.Message) *pipeline.Message {
+	id := string(msg.CancelledRequestID())
+	c.mu.Lock()
+	var gid string
+	for g, sr := range c.serverReqs {
+		if sr.m == m && string(sr.id) == id {
+			gid = g
+			delete(c.serverReqs, g)
+			break
+		}
+	}
+	c.mu.Unlock()
+	if gid == "" {
+		return nil
+	}
+	raw, err := pipeline.SetAt(msg.Raw, []string{"params", "requestId"}, []byte(gid))
+	if err != nil {
+		return nil
+	}
+	out, err := pipeline.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	return out
 }

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 sampling is deprecated from 2026-07-28 on, and still part of the 2025 revisions a federation must carry to its client.
+
 package federate
 
 import (
@@ -23,9 +25,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // peer is a real go-sdk MCP server behind an HTTP upstream.
 type peer struct {
-	srv *mcp.Server
-	ts  *httptest.Server
-	up  *remote.HTTP
+	srv       *mcp.Server
+	cancelled chan struct{} // the ask tool's request was cancelled
+	ts        *httptest.Server
+	up        *remote.HTTP
 }
 
 type textArgs struct {
@@ -38,11 +41,26 @@ type textArgs struct {
 func newPeer(t *testing.T, name string, pageSize int) *peer {
 	t.Helper()
 	srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{PageSize: pageSize, Instructions: "use " + name})
-	for _, tool := range []string{"echo", "own_" + name} {
+	cancelled := make(chan struct{}, 1)
+	for _, tool := range []string{"echo", "own_" + name} { // ask is added below
 		mcp.AddTool(srv, &mcp.Tool{Name: tool}, func(_ context.Context, _ *mcp.CallToolRequest, a textArgs) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: name + ":" + tool + ":" + a.Text}}}, nil, nil
 		})
 	}
+	mcp.AddTool(srv, &mcp.Tool{Name: "ask"}, func(ctx context.Context, req *mcp.CallToolRequest, _ textArgs) (*mcp.CallToolResult, any, error) {
+		if tok := req.Params.GetProgressToken(); tok != nil {
+			_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Message: name})
+		}
+		res, err := req.Session.CreateMessage(ctx, &mcp.CreateMessageParams{MaxTokens: 9,
+			Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "question from " + name}}}})
+		if err != nil {
+			if ctx.Err() != nil {
+				cancelled <- struct{}{}
+			}
+			return nil, nil, err
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: name + " heard " + res.Content.(*mcp.TextContent).Text}}}, nil, nil
+	})
 	srv.AddPrompt(&mcp.Prompt{Name: "greet"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		return &mcp.GetPromptResult{Description: "greet from " + name, Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "hi"}}}}, nil
 	})
@@ -56,7 +74,7 @@ func newPeer(t *testing.T, name string, pageSize int) *peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{srv: srv, ts: ts, up: up}
+	p := &peer{srv: srv, cancelled: cancelled, ts: ts, up: up}
 	t.Cleanup(func() {
 		up.Wait()
 		up.CloseIdleConnections()
