@@ -72,6 +72,15 @@ func TestFederation(t *testing.T) {
 		t.Errorf("serverInfo %+v", info)
 	}
 
+	federatedLists(ctx, t, cs)
+	federatedListChanged(ctx, t, cs, docs, changed)
+	federatedKill(ctx, t, cs, changed)
+}
+
+// federatedLists: the lists hold both servers' names, and calls, prompts
+// and resources of each reach it.
+func federatedLists(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
+	t.Helper()
 	tools := toolNames(ctx, t, cs)
 	for _, want := range []string{"everything_echo", "everything_get-sum", "docs_echo"} {
 		if !slices.Contains(tools, want) {
@@ -85,6 +94,11 @@ func TestFederation(t *testing.T) {
 		t.Errorf("docs_echo: %q", got)
 	}
 
+	federatedPromptsAndResources(ctx, t, cs)
+}
+
+func federatedPromptsAndResources(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
+	t.Helper()
 	var prompts []string
 	for p, err := range cs.Prompts(ctx, nil) {
 		if err != nil {
@@ -118,8 +132,12 @@ func TestFederation(t *testing.T) {
 			t.Errorf("resources/read %s: %+v %v", uri, res, err)
 		}
 	}
+}
 
-	// One server's list_changed reaches the client. The gateway holds the
+// federatedListChanged: one server's list_changed reaches the client.
+func federatedListChanged(ctx context.Context, t *testing.T, cs *mcp.ClientSession, docs *mcp.Server, changed chan struct{}) {
+	t.Helper()
+	// The gateway holds the
 	// docs server's GET stream, where the go-sdk sends it, while the client
 	// listens; until that stream is open a change goes unheard, so the test
 	// changes the list again until the client hears (a retry, not a timing
@@ -143,9 +161,13 @@ func TestFederation(t *testing.T) {
 	if !slices.Contains(toolNames(ctx, t, cs), "docs_fresh") {
 		t.Error("the added tool is not listed")
 	}
+}
 
-	// server-everything's process dies: its tools go (list_changed), the
-	// other server's calls go on, and a call of a gone tool names the server.
+// federatedKill: server-everything's process dies; its tools go (with
+// list_changed), the other server's calls go on, and a call of a gone tool
+// names the server, never its command.
+func federatedKill(ctx context.Context, t *testing.T, cs *mcp.ClientSession, changed chan struct{}) {
+	t.Helper()
 	for _, pid := range childPIDs(t) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -157,7 +179,7 @@ func TestFederation(t *testing.T) {
 	if tools := toolNames(ctx, t, cs); slices.Contains(tools, "everything_echo") || !slices.Contains(tools, "docs_echo") {
 		t.Errorf("tools after the kill: %v", tools)
 	}
-	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "everything_echo", Arguments: map[string]any{"message": "x"}})
+	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "everything_echo", Arguments: map[string]any{"message": "x"}})
 	if err == nil || !strings.Contains(err.Error(), `the MCP server "everything" of this endpoint is unavailable`) || strings.Contains(err.Error(), "node") {
 		t.Errorf("call of the killed server's tool: %v", err)
 	}

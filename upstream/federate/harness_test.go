@@ -38,7 +38,7 @@ type textArgs struct {
 // newPeer starts a go-sdk server named name with a tool echo (and
 // own_<name>), a prompt greet, a resource <name>://readme and a template
 // <name>://items/{id}; pageSize 1 makes every list one item a page.
-func newPeer(t *testing.T, name string, pageSize int) *peer {
+func newPeer(t testing.TB, name string, pageSize int) *peer {
 	t.Helper()
 	srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{PageSize: pageSize, Instructions: "use " + name})
 	cancelled := make(chan struct{}, 1)

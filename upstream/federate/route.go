@@ -86,6 +86,9 @@ func (c *conn) byName(msg *pipeline.Message, k kind, what, name string, path []s
 	if !m.ready() {
 		return nil, nil, unavailable(msg.ID, m.name)
 	}
+	if ref.Own == name {
+		return m, nil, nil // the server's own name: the params go as they are
+	}
 	params, err := pipeline.SetAt(msg.Params, path, []byte(strconv.Quote(ref.Own)))
 	if err != nil {
 		return nil, nil, pipeline.NewError(msg.ID, pipeline.CodeInvalidParams, "invalid params")
