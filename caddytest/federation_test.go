@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 sampling is deprecated from 2026-07-28 on, and still part of the 2025 revisions a federation must carry.
+
 package caddytest
 
 import (
@@ -6,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -60,8 +63,17 @@ func TestFederation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	changed := make(chan struct{}, 8)
+	var progress atomic.Int32
 	client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-federation", Version: "0"}, &mcp.ClientOptions{
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+		CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			return &mcp.CreateMessageResult{Role: "assistant", Content: &mcp.TextContent{Text: "forty-two"}, Model: "caddytest"}, nil
+		},
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			if fmt.Sprint(req.Params.ProgressToken) == "fed-progress" {
+				progress.Add(1)
+			}
+		},
 	})
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp"}, nil)
 	if err != nil {
@@ -73,6 +85,7 @@ func TestFederation(t *testing.T) {
 	}
 
 	federatedLists(ctx, t, cs)
+	federatedServerRequests(ctx, t, cs, &progress)
 	federatedListChanged(ctx, t, cs, docs, changed)
 	federatedKill(ctx, t, cs, changed)
 }
@@ -131,6 +144,25 @@ func federatedPromptsAndResources(ctx context.Context, t *testing.T, cs *mcp.Cli
 		if err != nil || len(res.Contents) == 0 || res.Contents[0].URI != uri {
 			t.Errorf("resources/read %s: %+v %v", uri, res, err)
 		}
+	}
+}
+
+// federatedServerRequests: server-everything's sampling request reaches
+// the client and the answer reaches it back; its progress comes with the
+// client's own token.
+func federatedServerRequests(ctx context.Context, t *testing.T, cs *mcp.ClientSession, progress *atomic.Int32) {
+	t.Helper()
+	if got := callText(ctx, t, cs, "everything_trigger-sampling-request", map[string]any{"prompt": "meaning?", "maxTokens": 5}); !strings.Contains(got, "forty-two") {
+		t.Errorf("sampling through the federation: %q", got)
+	}
+	params := &mcp.CallToolParams{Name: "everything_trigger-long-running-operation", Arguments: map[string]any{"duration": 0.2, "steps": 2}}
+	params.SetProgressToken("fed-progress")
+	if _, err := cs.CallTool(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	// The client's handlers run apart from the call's return.
+	if !poll(10*time.Second, func() bool { return progress.Load() > 0 }) {
+		t.Error("no progress with the client's token")
 	}
 }
 
