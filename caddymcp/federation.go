@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -176,6 +177,7 @@ func (h *Handler) provisionServers(ctx caddy.Context, maxMessage int) (upstream.
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
+	h.federation = fed
 	return fed, nil
 }
 
@@ -194,3 +196,23 @@ func (h *Handler) cleanupServers() error {
 
 // zapServer is the log field naming a federated server.
 func zapServer(name string) zap.Field { return zap.String("server", name) }
+
+// PlaceholderServer is the federated server a request goes to, where the
+// name it calls tells ("" without server blocks).
+const PlaceholderServer = "http.mcp.server"
+
+// serverOf is what tells a federated endpoint's server of a request; nil
+// without federation.
+func (h *Handler) serverOf() func(method, target string) string {
+	if h.federation == nil {
+		return nil
+	}
+	return h.federation.ServerOf
+}
+
+// publishServer sets {http.mcp.server} on r.
+func publishServer(r *http.Request, server string) {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set(PlaceholderServer, server)
+	}
+}

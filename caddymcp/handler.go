@@ -32,6 +32,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
+	"github.com/caddy-mcp/caddy-mcp/upstream/federate"
 )
 
 func init() {
@@ -153,7 +154,8 @@ type Handler struct {
 	memberKeys []string // in memberStates
 	members    []*balance.Member
 	built      []*provisionedUpstream
-	balance    *balance.Group // nil for one upstream without health judged
+	balance    *balance.Group       // nil for one upstream without health judged
+	federation *federate.Federation // nil without several servers (federation.go)
 	policy     selectionPolicy
 	logger     *zap.Logger
 	metrics    *endpointMetrics
@@ -290,7 +292,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 // placeholders, logs the endpoint's recent tool calls and counts its
 // streams.
 func (h *Handler) observe(cfg *front.Config, entry *mcpstate.StoreEntry) error {
-	obs := &observer{metrics: h.metrics, calls: entry.Calls}
+	obs := &observer{metrics: h.metrics, calls: entry.Calls, server: h.serverOf()}
 	var err error
 	if obs.redactor, err = callRedactor(h.Record); err != nil {
 		return err

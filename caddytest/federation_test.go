@@ -5,9 +5,11 @@ package caddytest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -44,6 +46,7 @@ func TestFederation(t *testing.T) {
 	defer ts.Close()
 	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
+	header >X-MCP-Server "[{http.mcp.server}]"
 	mcp_proxy /mcp {
 		server everything {
 			stdio %s %s stdio {
@@ -75,7 +78,8 @@ func TestFederation(t *testing.T) {
 			}
 		},
 	})
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp"}, nil)
+	servers := &serverHeaders{seen: map[string]bool{}}
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: servers}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +89,9 @@ func TestFederation(t *testing.T) {
 	}
 
 	federatedLists(ctx, t, cs)
+	if !servers.saw("[everything]") || !servers.saw("[docs]") {
+		t.Errorf("{http.mcp.server} of the calls: %v", servers.seen)
+	}
 	federatedServerRequests(ctx, t, cs, &progress)
 	federatedListChanged(ctx, t, cs, docs, changed)
 	federatedKill(ctx, t, cs, changed)
@@ -245,4 +252,26 @@ func callText(ctx context.Context, t *testing.T, cs *mcp.ClientSession, name str
 		return tc.Text
 	}
 	return ""
+}
+
+// serverHeaders records the X-MCP-Server values of the proxy's answers.
+type serverHeaders struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *serverHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		s.mu.Lock()
+		s.seen[resp.Header.Get("X-MCP-Server")] = true
+		s.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (s *serverHeaders) saw(v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[v]
 }

@@ -77,6 +77,7 @@ func (c *conn) refresh(ctx context.Context, k kind) *catalog {
 	}
 	wg.Wait()
 	cat := c.build(k, raws)
+	c.f.note(k, cat)
 	c.mu.Lock()
 	c.cats[k] = cat
 	c.mu.Unlock()

@@ -65,6 +65,7 @@ type Federation struct {
 	filters []*visibility // per server: [tools, prompts, resources]
 	log     *zap.Logger
 	warned  sync.Map // "kind\x00name" → struct{}: hidden names logged once
+	owners  owners
 	wg      sync.WaitGroup
 }
 

@@ -170,3 +170,29 @@ func TestCursorRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestServerOf(t *testing.T) {
+	_, _, ups := twoPeers(t, 0)
+	c := open(t, PrefixNever, []string{"alpha", "beta"}, ups)
+	c.initialize()
+	if got := c.f.ServerOf("tools/call", "own_beta"); got != "" {
+		t.Errorf("before any list: %q", got)
+	}
+	c.names("tools/list", "tools", "name")
+	c.names("resources/list", "resources", "uri")
+	for _, tt := range []struct{ method, target, want string }{
+		{"tools/call", "own_beta", "beta"},
+		{"tools/call", "echo", "alpha"},
+		{"tools/call", "nope", ""},
+		{"resources/read", "beta://readme", "beta"},
+		{"ping", "", ""},
+	} {
+		if got := c.f.ServerOf(tt.method, tt.target); got != tt.want {
+			t.Errorf("ServerOf(%s, %s) = %q, want %q", tt.method, tt.target, got, tt.want)
+		}
+	}
+	always, _ := New(Config{Servers: []Server{{Name: "a", Upstream: ups[0]}, {Name: "b", Upstream: ups[1]}}})
+	if got := always.ServerOf("prompts/get", "b_greet"); got != "b" {
+		t.Errorf("prefix always: %q", got)
+	}
+}
