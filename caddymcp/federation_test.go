@@ -87,3 +87,54 @@ func TestUnmarshalServersErrors(t *testing.T) {
 		})
 	}
 }
+
+// One server block is its lines at the top level: nothing is wrapped, and
+// its filters become the endpoint's first filter stage.
+func TestOneServerIsTheUpstream(t *testing.T) {
+	h := new(Handler)
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`mcp_proxy {
+		server only {
+			stdio my-server
+			tools {
+				deny secret_*
+			}
+		}
+	}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.checkServersConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if h.federated() || len(h.Servers) != 0 || len(h.Upstreams) != 1 || h.Upstreams[0].Stdio.Command != "my-server" {
+		t.Fatalf("servers %v, upstreams %v", h.Servers, h.Upstreams)
+	}
+	if len(h.Pipeline) != 1 || !strings.Contains(string(h.Pipeline[0]), `"stage":"filter"`) || !strings.Contains(string(h.Pipeline[0]), "secret_*") {
+		t.Errorf("pipeline %s", h.Pipeline)
+	}
+}
+
+// The JSON configuration gets the Caddyfile's checks at provisioning.
+func TestServersConfigErrors(t *testing.T) {
+	stdio := []*UpstreamConfig{{Stdio: &StdioUpstream{Command: "x"}}}
+	for _, tt := range []struct {
+		name string
+		h    Handler
+		want string
+	}{
+		{"mixed", Handler{Upstreams: stdio, Servers: []*ServerConfig{{Name: "a", Upstreams: stdio}}}, "goes inside a server"},
+		{"duplicate", Handler{Servers: []*ServerConfig{{Name: "a", Upstreams: stdio}, {Name: "a", Upstreams: stdio}}}, `two servers are named "a"`},
+		{"empty", Handler{Servers: []*ServerConfig{{Name: "a", Upstreams: stdio}, {Name: "b"}}}, "server b has no upstream"},
+		{"separator", Handler{Servers: []*ServerConfig{{Name: "a-b", Upstreams: stdio}, {Name: "c", Upstreams: stdio}},
+			Federate: &FederateConfig{Separator: "-"}}, `contains the separator "-"`},
+		{"prefix", Handler{Servers: []*ServerConfig{{Name: "a", Upstreams: stdio}, {Name: "c", Upstreams: stdio}},
+			Federate: &FederateConfig{Prefix: "maybe"}}, "prefix must be"},
+		{"bad upstream", Handler{Servers: []*ServerConfig{{Name: "a", Upstreams: []*UpstreamConfig{{}}}, {Name: "c", Upstreams: stdio}}},
+			"server a: upstream 1: each upstream is exactly one of"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.h.checkServersConfig(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
