@@ -81,6 +81,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_fails <n>
 //	    unhealthy_latency <duration>
 //	    tools|prompts|resources { allow <glob...>; deny <glob...> }
+//	    server <name> { <upstream, lb_*, health and filter lines> }
+//	    federate { prefix always|conditional|never; separator <sep>; server_name <name> }
 //	    intercept [<name>] { ... }
 //	    max_held <n>
 //	    max_decode <size>
