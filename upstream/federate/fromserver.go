@@ -37,11 +37,14 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			c.listChanged(m, k...)
 			return
 		}
-		if msg.Method == "notifications/cancelled" {
+		switch msg.Method {
+		case "notifications/cancelled":
 			msg = c.serverCancelled(m, msg)
-			if msg == nil {
-				return
-			}
+		case "notifications/message":
+			msg = withLogger(m.name, msg)
+		}
+		if msg == nil {
+			return
 		}
 		c.deliver(msg, c.clientIDOf(related))
 	}
@@ -160,4 +163,22 @@ func (c *conn) serverCancelled(m *member, msg *pipeline.Message) *pipeline.Messa
 		return nil
 	}
 	return out
+}
+
+// withLogger is a server's log message with the server's name in its
+// logger ("<server>", or "<server>/<logger>" when it named one), so that
+// the client can tell the servers' messages apart.
+func withLogger(server string, msg *pipeline.Message) *pipeline.Message {
+	logger := server
+	if v, ok := pipeline.ValueAt(msg.Params, []string{"logger"}); ok {
+		var own string
+		if json.Unmarshal(v, &own) == nil && own != "" {
+			logger += "/" + own
+		}
+	}
+	params, err := pipeline.SetAt(msg.Params, []string{"logger"}, []byte(strconv.Quote(logger)))
+	if err != nil {
+		return msg
+	}
+	return pipeline.NewNotification(msg.Method, params)
 }
