@@ -16,9 +16,9 @@ import (
 func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMessage) {
 	switch {
 	case msg.IsResponse():
-		p := c.take(msg.IDKey())
-		if p == nil || p.m != m {
-			return // cancelled, or not this member's
+		p := c.take(msg.IDKey(), m)
+		if p == nil {
+			return // cancelled, or not this member's to answer
 		}
 		if p.ch != nil {
 			p.ch <- msg

@@ -22,3 +22,25 @@ func TestWithLogger(t *testing.T) {
 		}
 	}
 }
+
+// A server that answers an id the gateway gave another server's request
+// leaves that request waiting for its own server's answer.
+func TestAnswerOfAnotherServer(t *testing.T) {
+	f, err := New(Config{Servers: []Server{{Name: "a", Upstream: &killable{}}, {Name: "b", Upstream: &killable{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(f, nil)
+	defer c.Close()
+	ch := make(chan *pipeline.Message, 1)
+	c.pending["5"] = &pend{m: c.members[0], ch: ch}
+	ans, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":5,"result":{}}`))
+	c.fromServer(c.members[1], ans, nil)
+	if len(ch) != 0 || c.pending["5"] == nil {
+		t.Fatal("server b answered server a's request")
+	}
+	c.fromServer(c.members[0], ans, nil)
+	if len(ch) != 1 || c.pending["5"] != nil {
+		t.Fatal("server a's own answer was not taken")
+	}
+}

@@ -113,14 +113,9 @@ func (c *conn) forward(ctx context.Context, m *member, msg *pipeline.Message, pa
 	c.pending[string(gid)] = &pend{m: m, clientID: msg.ID}
 	c.byClient[msg.IDKey()] = string(gid)
 	c.mu.Unlock()
-	if err := m.sendRaw(ctx, raw); err != nil {
-		if c.take(string(gid)) != nil {
-			c.r.Deliver(unavailable(msg.ID, m.name))
-		}
-		if errors.Is(err, errUnavailable) {
-			return nil
-		}
-		return err
+	if err := m.sendRaw(ctx, raw); err != nil && c.take(string(gid), m) != nil {
+		// Answered here, once: the front must not answer it again.
+		c.r.Deliver(unavailable(msg.ID, m.name))
 	}
 	return nil
 }
@@ -139,7 +134,7 @@ func (c *conn) call(ctx context.Context, m *member, method string, params any) (
 	c.pending[string(gid)] = &pend{m: m, ch: ch}
 	c.mu.Unlock()
 	if err := m.sendRaw(ctx, []byte(raw)); err != nil {
-		c.take(string(gid))
+		c.take(string(gid), m)
 		return nil, err
 	}
 	select {
@@ -149,16 +144,20 @@ func (c *conn) call(ctx context.Context, m *member, method string, params any) (
 		}
 		return ans, nil
 	case <-ctx.Done():
-		c.take(string(gid))
+		c.take(string(gid), m)
 		return nil, ctx.Err()
 	}
 }
 
-// take removes and returns the request in flight under gid.
-func (c *conn) take(gid string) *pend {
+// take removes and returns the request in flight on member m under gid
+// (nil when there is none: another member's id is not m's to answer).
+func (c *conn) take(gid string, m *member) *pend {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.pending[gid]
+	if p == nil || p.m != m {
+		return nil
+	}
 	delete(c.pending, gid)
 	if p != nil && p.clientID != nil {
 		delete(c.byClient, string(p.clientID))
