@@ -36,7 +36,7 @@ func newDocsServer() *mcp.Server {
 // lists of both (names prefixed with the server), calls, prompts and
 // resources of both routed to their server; a tool added on one server
 // reaches the client as list_changed; killing server-everything's process
-// takes its tools out while the other's calls go on.
+// takes its tools out while the other's calls go on, and they come back.
 func TestFederation(t *testing.T) {
 	requireIntegration(t)
 	node := node20(t)
@@ -202,9 +202,12 @@ func federatedListChanged(ctx context.Context, t *testing.T, cs *mcp.ClientSessi
 	}
 }
 
-// federatedKill: server-everything's process dies; its tools go (with
-// list_changed), the other server's calls go on, and a call of a gone tool
-// names the server, never its command.
+// federatedKill: server-everything's process dies: the client hears
+// list_changed, the other server's calls go on, and once the gateway has
+// opened a new session on a new process the tools come back (list_changed
+// again). That a call of a gone tool names the server, never its command,
+// is upstream/federate's TestServerFails: here the new process may come
+// before the test could look.
 func federatedKill(ctx context.Context, t *testing.T, cs *mcp.ClientSession, changed chan struct{}) {
 	t.Helper()
 	for _, pid := range childPIDs(t) {
@@ -215,15 +218,19 @@ func federatedKill(ctx context.Context, t *testing.T, cs *mcp.ClientSession, cha
 	case <-ctx.Done():
 		t.Fatal("no tools/list_changed after a server's process was killed")
 	}
-	if tools := toolNames(ctx, t, cs); slices.Contains(tools, "everything_echo") || !slices.Contains(tools, "docs_echo") {
-		t.Errorf("tools after the kill: %v", tools)
-	}
-	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "everything_echo", Arguments: map[string]any{"message": "x"}})
-	if err == nil || !strings.Contains(err.Error(), `the MCP server "everything" of this endpoint is unavailable`) || strings.Contains(err.Error(), "node") {
-		t.Errorf("call of the killed server's tool: %v", err)
-	}
 	if got := callText(ctx, t, cs, "docs_echo", map[string]any{"text": "still here"}); got != "still here" {
 		t.Errorf("docs_echo after the kill: %q", got)
+	}
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed when the killed server came back")
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "everything_echo") || !slices.Contains(tools, "docs_echo") {
+		t.Errorf("tools after the restart: %v", tools)
+	}
+	if got := callText(ctx, t, cs, "everything_echo", map[string]any{"message": "back"}); got != "Echo: back" {
+		t.Errorf("everything_echo after the restart: %q", got)
 	}
 }
 

@@ -31,6 +31,8 @@ type conn struct {
 	changed    [numKinds]bool       // a list_changed waits to go out
 	timers     map[kind]*time.Timer // the coalescing windows
 	gone       map[string]int       // client-visible names of servers that failed → server
+	initParams json.RawMessage      // the client's initialize params, replayed to a rejoining server
+	logLevel   json.RawMessage      // the client's logging/setLevel params, likewise
 }
 
 // pend is a request the gateway sent to a member: a client's (answered to
@@ -103,6 +105,7 @@ func (c *conn) request(ctx context.Context, m *pipeline.Message) error {
 		c.f.goTracked(func() { c.route(m) })
 		return nil
 	case "logging/setLevel":
+		c.noteSession(m.Method, m.Params)
 		c.f.goTracked(func() { c.broadcastRequest(m) })
 		return nil
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	// InitTimeout bounds the wait for the servers' initialize answers: a
 	// server that has not answered by then is left out of the session.
 	InitTimeout time.Duration
+	// RejoinDelay is the first wait before a server that failed, or was
+	// left out, tries to rejoin a session; it doubles up to 30s
+	// (default 1s).
+	RejoinDelay time.Duration
 	// Logger logs what an operator should know (hidden names, servers
 	// left out); nil logs nothing.
 	Logger *zap.Logger
@@ -113,6 +117,9 @@ func New(cfg Config) (*Federation, error) {
 	if cfg.InitTimeout <= 0 {
 		cfg.InitTimeout = DefaultInitTimeout
 	}
+	if cfg.RejoinDelay <= 0 {
+		cfg.RejoinDelay = DefaultRejoinDelay
+	}
 	f := &Federation{cfg: cfg, log: cfg.Logger}
 	if f.log == nil {
 		f.log = zap.NewNop()
@@ -158,6 +165,8 @@ func (f *Federation) Open(ctx context.Context, r upstream.Receiver) (upstream.Co
 		return nil, errors.New("federate: Open needs a Receiver")
 	}
 	c := newConn(f, r)
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.InitTimeout) // the slowest server bounds the open
+	defer cancel()
 	errs := make([]error, len(f.cfg.Servers))
 	var wg sync.WaitGroup
 	for i, s := range f.cfg.Servers {

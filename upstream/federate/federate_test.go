@@ -163,7 +163,9 @@ func TestListChanged(t *testing.T) {
 }
 
 // A server whose session ends leaves the other working: its names leave
-// the lists (with list_changed) and a call of one names the server.
+// the lists (with list_changed) and a call of one names the server; when
+// it answers again it rejoins the session, and its names come back (with
+// list_changed).
 func TestServerFails(t *testing.T) {
 	_, b, _ := twoPeers(t, 0)
 	a := newPeer(t, "alpha", 0)
@@ -172,15 +174,7 @@ func TestServerFails(t *testing.T) {
 	c.initialize()
 	c.names("tools/list", "tools", "name")
 	k.kill()
-	heard := map[string]bool{}
-	for len(heard) < 3 { // one of each kind, in any order
-		heard[(<-c.notes).Method] = true
-	}
-	for _, want := range []string{"tools", "prompts", "resources"} {
-		if !heard["notifications/"+want+"/list_changed"] {
-			t.Errorf("no %s list_changed: %v", want, heard)
-		}
-	}
+	awaitChanged(t, c)
 	if got := c.names("tools/list", "tools", "name"); !slices.Equal(got, []string{"beta_ask", "beta_echo", "beta_own_beta"}) {
 		t.Errorf("tools after the failure: %v", got)
 	}
@@ -190,6 +184,28 @@ func TestServerFails(t *testing.T) {
 	}
 	if got := text(t, c.call("tools/call", map[string]any{"name": "beta_echo", "arguments": map[string]string{"text": "y"}})); got != "beta:echo:y" {
 		t.Errorf("call of the other: %q", got)
+	}
+	k.restart()
+	awaitChanged(t, c)
+	if got := c.names("tools/list", "tools", "name"); len(got) != 6 || got[0] != "alpha_ask" {
+		t.Errorf("tools after the rejoin: %v", got)
+	}
+	if got := text(t, c.call("tools/call", map[string]any{"name": "alpha_echo", "arguments": map[string]string{"text": "z"}})); got != "alpha:echo:z" {
+		t.Errorf("call after the rejoin: %q", got)
+	}
+}
+
+// awaitChanged waits for a list_changed of each kind, in any order.
+func awaitChanged(t *testing.T, c *client) {
+	t.Helper()
+	heard := map[string]bool{}
+	for len(heard) < 3 {
+		heard[(<-c.notes).Method] = true
+	}
+	for _, want := range []string{"tools", "prompts", "resources"} {
+		if !heard["notifications/"+want+"/list_changed"] {
+			t.Errorf("no %s list_changed: %v", want, heard)
+		}
 	}
 }
 
@@ -281,4 +297,34 @@ func TestServerCancelled(t *testing.T) {
 		t.Error("a request cancelled twice")
 	}
 	c.Close()
+}
+
+// A server that cannot open its session in time is left out of it, and
+// joins (with list_changed) once it can.
+func TestLateServerJoins(t *testing.T) {
+	_, b, _ := twoPeers(t, 0)
+	a := newPeer(t, "alpha", 0)
+	k := &killable{Upstream: a.up, gate: make(chan struct{})}
+	f, err := New(Config{Servers: []Server{{Name: "alpha", Upstream: k}, {Name: "beta", Upstream: b.up}},
+		InitTimeout: 100 * time.Millisecond, RejoinDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, f: f, waiters: map[string]chan *pipeline.Message{}, notes: make(chan *pipeline.Message, 64), closed: make(chan error, 1)}
+	if c.conn, err = f.Open(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.conn.Close()
+		f.Wait()
+	})
+	c.initialize()
+	if got := c.names("tools/list", "tools", "name"); len(got) != 3 || got[0] != "beta_ask" {
+		t.Errorf("tools without alpha: %v", got)
+	}
+	k.restart()
+	awaitChanged(t, c)
+	if got := c.names("tools/list", "tools", "name"); len(got) != 6 || got[0] != "alpha_ask" {
+		t.Errorf("tools once alpha joined: %v", got)
+	}
 }

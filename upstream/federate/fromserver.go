@@ -130,6 +130,7 @@ func (c *conn) memberFailed(m *member, err error) {
 	for _, o := range c.members {
 		if o.live() {
 			c.listChanged(m, allKinds...)
+			c.rejoin(m)
 			return
 		}
 	}

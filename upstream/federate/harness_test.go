@@ -240,6 +240,7 @@ type killable struct {
 	upstream.Upstream
 	mu    sync.Mutex
 	conns []*killConn
+	gate  chan struct{} // once killed, an Open waits for it (the server restarting)
 }
 
 type killConn struct {
@@ -248,6 +249,16 @@ type killConn struct {
 }
 
 func (k *killable) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn, error) {
+	k.mu.Lock()
+	gate := k.gate
+	k.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	c, err := k.Upstream.Open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -262,8 +273,19 @@ func (k *killable) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn
 func (k *killable) kill() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, c := range k.conns {
+	k.gate = make(chan struct{})
+	conns := k.conns
+	k.conns = nil
+	for _, c := range conns {
 		c.Conn.Close()
 		c.r.Closed(errors.New("the process exited"))
 	}
+}
+
+// restart lets Opens through again.
+func (k *killable) restart() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	close(k.gate)
+	k.gate = nil
 }

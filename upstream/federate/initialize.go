@@ -21,6 +21,7 @@ func (c *conn) initialize(msg *pipeline.Message) {
 	if params == nil {
 		params = json.RawMessage("{}")
 	}
+	c.noteSession("initialize", params)
 	answers := make([]*pipeline.Message, len(c.members))
 	var wg sync.WaitGroup
 	for i, m := range c.members {
@@ -35,6 +36,7 @@ func (c *conn) initialize(msg *pipeline.Message) {
 	}
 	wg.Wait()
 	var results []initAnswer
+	var left []*member // to rejoin once the client has its answer
 	for i, m := range c.members {
 		ans := answers[i]
 		if ans == nil || ans.Error != nil || ans.Result == nil {
@@ -43,6 +45,7 @@ func (c *conn) initialize(msg *pipeline.Message) {
 				c.f.log.Warn("a federated server did not answer initialize in time, or refused it; the session goes on without it",
 					zap.String("server", m.name))
 			}
+			left = append(left, m)
 			continue
 		}
 		m.mu.Lock()
@@ -55,6 +58,9 @@ func (c *conn) initialize(msg *pipeline.Message) {
 		return
 	}
 	c.r.Deliver(pipeline.NewResult(msg.ID, c.f.mergeInit(results)))
+	for _, m := range left {
+		c.rejoin(m)
+	}
 }
 
 // initAnswer is one server's initialize result.

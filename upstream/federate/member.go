@@ -23,6 +23,7 @@ type member struct {
 	up          upstream.Conn
 	down        bool // failed, or left out
 	initialized bool // answered the session's initialize
+	rejoining   bool // a rejoin goroutine owns bringing it back
 }
 
 func (m *member) setConn(up upstream.Conn) {
