@@ -173,6 +173,10 @@ func TestServerFails(t *testing.T) {
 	c := open(t, PrefixAlways, []string{"alpha", "beta"}, []upstream.Upstream{k, b.up})
 	c.initialize()
 	c.names("tools/list", "tools", "name")
+	if ans := c.call("resources/subscribe", map[string]any{"uri": "alpha://readme"}); ans.Error != nil {
+		t.Fatalf("subscribe: %s", ans.Raw)
+	}
+	<-a.subscribed
 	k.kill()
 	awaitChanged(t, c)
 	if got := c.names("tools/list", "tools", "name"); !slices.Equal(got, []string{"beta_ask", "beta_echo", "beta_own_beta"}) {
@@ -187,6 +191,9 @@ func TestServerFails(t *testing.T) {
 	}
 	k.restart()
 	awaitChanged(t, c)
+	if uri := <-a.subscribed; uri != "alpha://readme" {
+		t.Errorf("the rejoin subscribed to %q", uri)
+	}
 	if got := c.names("tools/list", "tools", "name"); len(got) != 6 || got[0] != "alpha_ask" {
 		t.Errorf("tools after the rejoin: %v", got)
 	}

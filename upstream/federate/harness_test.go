@@ -25,10 +25,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // peer is a real go-sdk MCP server behind an HTTP upstream.
 type peer struct {
-	srv       *mcp.Server
-	cancelled chan struct{} // the ask tool's request was cancelled
-	ts        *httptest.Server
-	up        *remote.HTTP
+	srv        *mcp.Server
+	cancelled  chan struct{} // the ask tool's request was cancelled
+	subscribed chan string   // the URIs of resources/subscribe
+	ts         *httptest.Server
+	up         *remote.HTTP
 }
 
 type textArgs struct {
@@ -40,7 +41,14 @@ type textArgs struct {
 // <name>://items/{id}; pageSize 1 makes every list one item a page.
 func newPeer(t testing.TB, name string, pageSize int) *peer {
 	t.Helper()
-	srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{PageSize: pageSize, Instructions: "use " + name})
+	subscribed := make(chan string, 8)
+	srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{PageSize: pageSize, Instructions: "use " + name,
+		SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
+			subscribed <- r.Params.URI
+			return nil
+		},
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
+	})
 	cancelled := make(chan struct{}, 1)
 	for _, tool := range []string{"echo", "own_" + name} { // ask is added below
 		mcp.AddTool(srv, &mcp.Tool{Name: tool}, func(_ context.Context, _ *mcp.CallToolRequest, a textArgs) (*mcp.CallToolResult, any, error) {
@@ -74,7 +82,7 @@ func newPeer(t testing.TB, name string, pageSize int) *peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{srv: srv, cancelled: cancelled, ts: ts, up: up}
+	p := &peer{srv: srv, cancelled: cancelled, subscribed: subscribed, ts: ts, up: up}
 	t.Cleanup(func() {
 		up.Wait()
 		up.CloseIdleConnections()

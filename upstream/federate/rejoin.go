@@ -85,6 +85,9 @@ func (c *conn) tryRejoin(m *member) bool {
 	if level != nil {
 		_, _ = c.call(ctx, m, "logging/setLevel", level)
 	}
+	for _, uri := range c.subscriptionsOf(m) {
+		_, _ = c.call(ctx, m, "resources/subscribe", map[string]string{"uri": uri})
+	}
 	m.mu.Lock()
 	ok := !m.down
 	m.initialized = ok
@@ -103,4 +106,33 @@ func (c *conn) noteSession(method string, params json.RawMessage) {
 	case "logging/setLevel":
 		c.logLevel = params
 	}
+}
+
+// noteSubscription keeps the client's resource subscriptions by server,
+// for a rejoin to replay.
+func (c *conn) noteSubscription(m *member, msg *pipeline.Message) {
+	if msg.Method != "resources/subscribe" && msg.Method != "resources/unsubscribe" {
+		return
+	}
+	uri := msg.Target()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg.Method == "resources/unsubscribe" {
+		delete(c.subs, uri)
+		return
+	}
+	c.subs[uri] = m.idx
+}
+
+// subscriptionsOf is the URIs the client subscribed to on m's server.
+func (c *conn) subscriptionsOf(m *member) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var uris []string
+	for uri, i := range c.subs {
+		if i == m.idx {
+			uris = append(uris, uri)
+		}
+	}
+	return uris
 }

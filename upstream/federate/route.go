@@ -24,6 +24,7 @@ func (c *conn) routeNow(ctx context.Context, msg *pipeline.Message) (bool, error
 	case m == nil:
 		return false, nil
 	}
+	c.noteSubscription(m, msg)
 	return true, c.forward(ctx, m, msg, params)
 }
 
@@ -37,6 +38,7 @@ func (c *conn) route(msg *pipeline.Message) {
 		c.r.Deliver(ans)
 		return
 	}
+	c.noteSubscription(m, msg)
 	_ = c.forward(c.ctx, m, msg, params)
 }
 
