@@ -92,23 +92,23 @@ func (c *conn) Send(ctx context.Context, m *pipeline.Message) error {
 func (c *conn) request(ctx context.Context, m *pipeline.Message) error {
 	switch m.Method {
 	case "initialize":
-		c.f.goTracked(func() { c.initialize(m) })
+		c.f.goTracked(func() { c.initialize(ctx, m) })
 		return nil
 	case "ping":
 		c.r.Deliver(pipeline.NewResult(m.ID, nil))
 		return nil
 	case "tools/list", "prompts/list", "resources/list", "resources/templates/list":
-		c.f.goTracked(func() { c.list(m) })
+		c.f.goTracked(func() { c.list(ctx, m) })
 		return nil
 	case "tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
 		if done, err := c.routeNow(ctx, m); done {
 			return err
 		}
-		c.f.goTracked(func() { c.route(m) })
+		c.f.goTracked(func() { c.route(ctx, m) })
 		return nil
 	case "logging/setLevel":
 		c.noteSession(m.Method, m.Params)
-		c.f.goTracked(func() { c.broadcastRequest(m) })
+		c.f.goTracked(func() { c.broadcastRequest(ctx, m) })
 		return nil
 	}
 	// Anything else goes to the first live server, as it is.
@@ -195,3 +195,16 @@ var (
 	_ upstream.Conn     = (*conn)(nil)
 	_ upstream.Listener = (*conn)(nil)
 )
+
+// detach is ctx's values (the client's Authorization and placeholders, for
+// the upstream requests made for the client's request) without its end,
+// bounded by the session and by d instead: the work goes on after Send
+// returned.
+func (c *conn) detach(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+	stop := context.AfterFunc(c.ctx, cancel)
+	return out, func() {
+		stop()
+		cancel()
+	}
+}

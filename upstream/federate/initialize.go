@@ -14,8 +14,8 @@ import (
 // initialize sends the client's initialize to every server at once and
 // answers it as the gateway once each answered or InitTimeout passed; a
 // server that did not answer (or refused) is left out of the session.
-func (c *conn) initialize(msg *pipeline.Message) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.f.cfg.InitTimeout)
+func (c *conn) initialize(ctx context.Context, msg *pipeline.Message) {
+	ctx, cancel := c.detach(ctx, c.f.cfg.InitTimeout)
 	defer cancel()
 	params := msg.Params
 	if params == nil {
@@ -130,8 +130,8 @@ func (f *Federation) mergeInit(answers []initAnswer) json.RawMessage {
 // broadcastRequest sends a client request that concerns every server
 // (logging/setLevel) to each, and answers it with the first answer that
 // is not an error (or the first error, when every server refused).
-func (c *conn) broadcastRequest(msg *pipeline.Message) {
-	ctx, cancel := context.WithTimeout(c.ctx, listTimeout)
+func (c *conn) broadcastRequest(ctx context.Context, msg *pipeline.Message) {
+	ctx, cancel := c.detach(ctx, listTimeout)
 	defer cancel()
 	answers := make([]*pipeline.Message, len(c.members))
 	var wg sync.WaitGroup

@@ -23,13 +23,13 @@ func errServer(ans *pipeline.Message) error {
 // server's list afresh; a later page comes from the catalog that first
 // one made (read again if this session has none that holds it, e.g. the
 // cursor is from another session or instance).
-func (c *conn) list(msg *pipeline.Message) {
+func (c *conn) list(ctx context.Context, msg *pipeline.Message) {
 	k := methodKind[msg.Method]
 	var p struct {
 		Cursor string `json:"cursor"`
 	}
 	_ = json.Unmarshal(msg.Params, &p)
-	ctx, cancel := context.WithTimeout(c.ctx, listTimeout)
+	ctx, cancel := c.detach(ctx, listTimeout)
 	defer cancel()
 	server, at := 0, ""
 	if p.Cursor != "" {

@@ -30,8 +30,8 @@ func (c *conn) routeNow(ctx context.Context, msg *pipeline.Message) (bool, error
 
 // route routes a request by what it names, reading the servers' lists
 // when the session does not know the owner yet.
-func (c *conn) route(msg *pipeline.Message) {
-	ctx, cancel := context.WithTimeout(c.ctx, listTimeout)
+func (c *conn) route(ctx context.Context, msg *pipeline.Message) {
+	ctx, cancel := c.detach(ctx, listTimeout)
 	defer cancel()
 	m, params, ans := c.target(ctx, msg, true)
 	if ans != nil {
@@ -39,7 +39,7 @@ func (c *conn) route(msg *pipeline.Message) {
 		return
 	}
 	c.noteSubscription(m, msg)
-	_ = c.forward(c.ctx, m, msg, params)
+	_ = c.forward(ctx, m, msg, params)
 }
 
 // target is the member a request goes to and its params as that server
