@@ -74,6 +74,8 @@ func init() {
 //	    max_fails <n>
 //	    unhealthy_latency <duration>
 //	    tools|prompts|resources { allow <glob...>; deny <glob...> }
+//	    server <name> { <upstream, lb_*, health and filter lines> }
+//	    federate { prefix always|conditional|never; separator <sep>; server_name <name> }
 //	    intercept [<name>] { ... }
 //	    max_held <n>
 //	    max_decode <size>
@@ -166,7 +168,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if len(h.Upstreams) == 0 {
+	if err := h.checkServers(d); err != nil {
+		return err
+	}
+	if len(h.Upstreams) == 0 && len(h.Servers) == 0 {
 		return d.Err("mcp_proxy needs an upstream: add a stdio <command>, an http <url> or a replay <tape|dir> line")
 	}
 	if err := h.checkClusterName(); err != nil {
@@ -174,6 +179,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for _, w := range h.unreachableRules() {
 		caddy.Log().Named("caddyfile").Warn(w)
+	}
+	if len(h.Servers) > 0 {
+		return nil // each server block checked its balancing (unmarshalServer)
 	}
 	return h.checkBalancing(d)
 }

@@ -66,6 +66,8 @@ var proxyKeywords = mcphttp.Keywords[*Handler]{
 	"prompts":    stageLine("filter"),
 	"resources":  stageLine("filter"),
 
+	"server":          (*Handler).unmarshalServer,                                         // federationcaddyfile.go
+	"federate":        (*Handler).unmarshalFederate,                                       // federationcaddyfile.go
 	"cluster":         (*Handler).unmarshalCluster,                                        // cluster.go
 	"trace_arguments": (*Handler).parseTraceArguments,                                     // tracing.go
 	"pin_tools":       func(h *Handler, d dispenser) error { return parsePinTools(d, h) }, // pintools.go

@@ -33,6 +33,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/balance"
+	"github.com/caddy-mcp/caddy-mcp/upstream/federate"
 )
 
 func init() {
@@ -83,6 +84,13 @@ type Handler struct {
 	// several that new sessions and 2026-07-28 requests are spread over
 	// (a 2025 session stays on the upstream that initialized it).
 	Upstreams []*UpstreamConfig `json:"upstreams,omitempty"`
+	// Servers are different MCP servers served as one (federation.go):
+	// each holds what Upstreams and the balancing settings hold for one
+	// server. Used instead of them; one server is the same as its
+	// upstreams at the top level.
+	Servers []*ServerConfig `json:"servers,omitempty"`
+	// Federate says how several servers show as one.
+	Federate *FederateConfig `json:"federate,omitempty"`
 	// LBPolicyRaw selects the upstream of a new session or 2026-07-28
 	// request among the available ones (default round_robin).
 	LBPolicyRaw json.RawMessage `json:"lb_policy,omitempty" caddy:"namespace=http.handlers.mcp_proxy.selection_policies inline_key=policy"`
@@ -163,7 +171,8 @@ type Handler struct {
 	memberKeys  []string // in memberStates
 	members     []*balance.Member
 	built       []*provisionedUpstream
-	balance     *balance.Group // nil for one upstream without health judged
+	balance     *balance.Group       // nil for one upstream without health judged
+	federation  *federate.Federation // nil without several servers (federation.go)
 	policy      selectionPolicy
 	logger      *zap.Logger
 	metrics     *endpointMetrics
@@ -194,6 +203,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("mcp_proxy: %v", err)
 	}
+	if err := h.checkServersConfig(); err != nil { // federation.go
+		return err
+	}
 	if err := h.checkConfig(ctx); err != nil {
 		return err
 	}
@@ -201,12 +213,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	maxMessage := cmp.Or(h.MaxMessageSize, front.DefaultMaxMessageSize)
-	if h.storeKey, err = h.app.claimEndpoint(h.Name, defaultEndpointName(h.Upstreams), configured); err != nil {
+	if h.storeKey, err = h.app.claimEndpoint(h.Name, endpointDefaultName(h), configured); err != nil {
 		return err
 	}
 	h.logger = h.logger.With(zap.String("endpoint", h.storeKey))
 	h.metrics = newEndpointMetrics(h.storeKey) // before the upstreams, whose hooks count into it
-	up, err := h.provisionUpstreams(ctx, int(maxMessage))
+	up, err := h.provisionServers(ctx, int(maxMessage))
 	if err != nil {
 		return err
 	}
@@ -238,7 +250,7 @@ func (h *Handler) checkConfig(ctx caddy.Context) error {
 	if h.app, err = mcpApp(ctx); err != nil {
 		return fmt.Errorf("mcp_proxy: loading the mcp app: %v", err)
 	}
-	if len(h.Upstreams) == 0 {
+	if len(h.Upstreams) == 0 && !h.federated() {
 		return errors.New("mcp_proxy: configure an upstream (a stdio or an http block)")
 	}
 	for i, u := range h.Upstreams {
@@ -307,7 +319,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 // placeholders, logs the endpoint's recent tool calls and counts its
 // streams.
 func (h *Handler) observe(cfg *front.Config, entry *mcpstate.StoreEntry) error {
-	obs := &observer{metrics: h.metrics, calls: entry.Calls}
+	obs := &observer{metrics: h.metrics, calls: entry.Calls, server: h.serverOf()}
 	var err error
 	if obs.redactor, err = callRedactor(h.Record); err != nil {
 		return err
@@ -384,6 +396,7 @@ func (h *Handler) Cleanup() error {
 			errs = append(errs, u.HTTP.cleanup())
 		}
 	}
+	errs = append(errs, h.cleanupServers())
 	if h.Record != nil {
 		errs = append(errs, h.Record.cleanup())
 	}

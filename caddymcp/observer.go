@@ -15,8 +15,9 @@ import (
 // log.
 type observer struct {
 	metrics  *endpointMetrics
-	calls    *mcpstate.CallLog // the endpoint's recent tool calls (mcpstate/calls.go)
-	redactor *tape.Redactor    // what its tapes redact, applied when the calls are read
+	calls    *mcpstate.CallLog                  // the endpoint's recent tool calls (mcpstate/calls.go)
+	redactor *tape.Redactor                     // what its tapes redact, applied when the calls are read
+	server   func(method, target string) string // a federated endpoint's server of a request (federation.go)
 }
 
 var _ front.Observer = (*observer)(nil)
@@ -24,6 +25,11 @@ var _ front.Observer = (*observer)(nil)
 // OnRequest sets the request's placeholders and log fields.
 func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
 	mcphttp.PublishRequestInfo(r, info)
+	server := "" // {http.mcp.server} is empty, not left as written, without server blocks
+	if o.server != nil {
+		server = o.server(info.Method, info.Target)
+	}
+	publishServer(r, server)
 }
 
 // OnAnswer counts the answer, and logs it when it ends a tools/call.

@@ -1,0 +1,268 @@
+package federate
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// catalog is one kind's merged list in a session: each server's pages,
+// its items already as the client sees them, and how to find a name's
+// owner.
+type catalog struct {
+	pages     [][]page // by server, in order
+	table     *Table   // tools and prompts
+	uris      map[string]int
+	templates []template
+}
+
+// page is one page of a server's list.
+type page struct {
+	cursor string // the server's cursor that fetched it ("" for its first)
+	items  []json.RawMessage
+}
+
+// template is a resource template and the server that listed it.
+type template struct {
+	server int
+	text   string
+	re     *regexp.Regexp
+}
+
+// rawPage is a page as the server sent it, after its filter.
+type rawPage struct {
+	cursor string
+	items  []json.RawMessage
+	keys   []string
+}
+
+// emptyCatalog is the catalog of a session that has listed nothing yet:
+// with PrefixAlways its table still resolves prefixed names.
+func (c *conn) emptyCatalog() *catalog {
+	t, _ := NewTable(c.f.cfg.Prefix, c.f.cfg.Separator, c.f.names, make([][]string, len(c.f.names)))
+	return &catalog{pages: make([][]page, len(c.f.names)), table: t, uris: map[string]int{}}
+}
+
+// current is the session's catalog of k (an empty one until it listed).
+func (c *conn) current(k kind) *catalog {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cats[k] == nil {
+		c.cats[k] = c.emptyCatalog()
+	}
+	return c.cats[k]
+}
+
+// refresh reads every page of k from every server in the session,
+// concurrently, and makes the merged catalog the session's.
+func (c *conn) refresh(ctx context.Context, k kind) *catalog {
+	raws := make([][]rawPage, len(c.members))
+	var wg sync.WaitGroup
+	for i, m := range c.members {
+		if !m.ready() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raws[i] = c.fetchAll(ctx, m, k)
+		}()
+	}
+	wg.Wait()
+	cat := c.build(k, raws)
+	c.f.note(k, cat)
+	c.mu.Lock()
+	c.cats[k] = cat
+	c.mu.Unlock()
+	return cat
+}
+
+// fetchAll reads every page of k of one server. A server that fails
+// midway keeps what it listed so far.
+func (c *conn) fetchAll(ctx context.Context, m *member, k kind) []rawPage {
+	info := kindInfo[k]
+	var pages []rawPage
+	cursor := ""
+	for range maxPages {
+		params := map[string]string{}
+		if cursor != "" {
+			params["cursor"] = cursor
+		}
+		ans, err := c.call(ctx, m, info.method, params)
+		if err != nil || ans.Error != nil {
+			if err == nil {
+				err = errServer(ans)
+			}
+			c.f.log.Debug("a federated server's list failed", zap.String("server", m.name), zap.String("method", info.method), zap.Error(err))
+			return pages
+		}
+		var res map[string]json.RawMessage
+		if json.Unmarshal(ans.Result, &res) != nil {
+			return pages
+		}
+		var items []json.RawMessage
+		_ = json.Unmarshal(res[info.field], &items)
+		p := rawPage{cursor: cursor}
+		for _, it := range items {
+			key := itemKey(it, info.key)
+			if key != "" && m.vis[info.filter].visible(key) {
+				p.items = append(p.items, it)
+				p.keys = append(p.keys, key)
+			}
+		}
+		pages = append(pages, p)
+		var next string
+		_ = json.Unmarshal(res["nextCursor"], &next)
+		if next == "" || next == cursor {
+			return pages
+		}
+		cursor = next
+	}
+	return pages
+}
+
+// itemKey is the string member key of a list item ("" if none).
+func itemKey(item json.RawMessage, key string) string {
+	v, ok := pipeline.ValueAt(item, []string{key})
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// build merges the servers' pages of k into a catalog.
+func (c *conn) build(k kind, raws [][]rawPage) *catalog {
+	cat := &catalog{pages: make([][]page, len(raws)), uris: map[string]int{}}
+	switch k {
+	case kTools, kPrompts:
+		lists := make([][]string, len(raws))
+		for i, ps := range raws {
+			for _, p := range ps {
+				lists[i] = append(lists[i], p.keys...)
+			}
+		}
+		var hidden []Hidden
+		cat.table, hidden = NewTable(c.f.cfg.Prefix, c.f.cfg.Separator, c.f.names, lists)
+		c.f.warnHidden(kindInfo[k].field, hidden)
+	}
+	seen := map[string]int{}
+	for i, ps := range raws {
+		for _, p := range ps {
+			out := page{cursor: p.cursor}
+			for j, it := range p.items {
+				if it = c.f.itemFor(k, cat, seen, i, p.keys[j], it); it != nil {
+					out.items = append(out.items, it)
+				}
+			}
+			cat.pages[i] = append(cat.pages[i], out)
+		}
+	}
+	return cat
+}
+
+// itemFor is the client's form of server i's item named key, nil when the
+// client does not see it; it records where the name leads.
+func (f *Federation) itemFor(k kind, cat *catalog, seen map[string]int, i int, key string, it json.RawMessage) json.RawMessage {
+	switch k {
+	case kTools, kPrompts:
+		name, ok := cat.table.Name(i, key)
+		if !ok {
+			return nil
+		}
+		if name == key {
+			return it
+		}
+		out, err := pipeline.SetAt(it, []string{"name"}, []byte(strconv.Quote(name)))
+		if err != nil {
+			return nil
+		}
+		return out
+	}
+	if w, dup := seen[key]; dup {
+		f.warnHidden(kindInfo[k].field, []Hidden{{Name: key, Server: f.names[i], Winner: f.names[w]}})
+		return nil
+	}
+	seen[key] = i
+	if k == kResources {
+		cat.uris[key] = i
+	} else {
+		cat.templates = append(cat.templates, template{server: i, text: key, re: templateRegexp(key)})
+	}
+	return it
+}
+
+// warnHidden logs each hidden name once per federation.
+func (f *Federation) warnHidden(what string, hidden []Hidden) {
+	for _, h := range hidden {
+		if _, dup := f.warned.LoadOrStore(what+"\x00"+h.Name, struct{}{}); dup {
+			continue
+		}
+		f.log.Warn("two federated servers list the same name; the first in configuration order serves it",
+			zap.String("list", what), zap.String("name", h.Name), zap.String("served_by", h.Winner), zap.String("hidden_from", h.Server))
+	}
+}
+
+// forget takes server i's items out of the catalog, noting the names it
+// showed in gone, so that a call of one is told the server is unavailable.
+func (cat *catalog) forget(i int, gone map[string]int) {
+	if cat.table != nil {
+		for _, name := range cat.table.byOwn[i] {
+			gone[name] = i
+		}
+	}
+	for uri, s := range cat.uris {
+		if s == i {
+			gone[uri] = i
+			delete(cat.uris, uri)
+		}
+	}
+	kept := cat.templates[:0]
+	for _, t := range cat.templates {
+		if t.server != i {
+			kept = append(kept, t)
+		}
+	}
+	cat.templates = kept
+	cat.pages[i] = nil
+}
+
+// templateRegexp matches the URIs of an RFC 6570 URI template: a simple
+// expression matches one path segment, a reserved one ({+x}, {#x}) or a
+// query ({?x}, {&x}) anything.
+func templateRegexp(t string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteByte('^')
+	for t != "" {
+		open := strings.IndexByte(t, '{')
+		if open < 0 {
+			b.WriteString(regexp.QuoteMeta(t))
+			break
+		}
+		b.WriteString(regexp.QuoteMeta(t[:open]))
+		end := strings.IndexByte(t[open:], '}')
+		if end < 0 {
+			b.WriteString(regexp.QuoteMeta(t[open:]))
+			break
+		}
+		expr := t[open+1 : open+end]
+		if expr != "" && strings.ContainsRune("+#?&/;.", rune(expr[0])) {
+			b.WriteString(".*")
+		} else {
+			b.WriteString("[^/?#]*")
+		}
+		t = t[open+end+1:]
+	}
+	b.WriteByte('$')
+	return regexp.MustCompile(b.String())
+}

@@ -1,0 +1,158 @@
+package federate
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// CodeResourceNotFound is MCP's error code for a resource no server has.
+const CodeResourceNotFound = -32002
+
+// routeNow routes a request by what it names when the session already
+// knows the owner, without waiting; it reports false when the owner must
+// be looked up first (route).
+func (c *conn) routeNow(ctx context.Context, msg *pipeline.Message) (bool, error) {
+	m, params, ans := c.target(ctx, msg, false)
+	switch {
+	case ans != nil:
+		c.r.Deliver(ans)
+		return true, nil
+	case m == nil:
+		return false, nil
+	}
+	c.noteSubscription(m, msg)
+	return true, c.forward(ctx, m, msg, params)
+}
+
+// route routes a request by what it names, reading the servers' lists
+// when the session does not know the owner yet.
+func (c *conn) route(ctx context.Context, msg *pipeline.Message) {
+	ctx, cancel := c.detach(ctx, listTimeout)
+	defer cancel()
+	m, params, ans := c.target(ctx, msg, true)
+	if ans != nil {
+		c.r.Deliver(ans)
+		return
+	}
+	c.noteSubscription(m, msg)
+	_ = c.forward(ctx, m, msg, params)
+}
+
+// target is the member a request goes to and its params as that server
+// reads them (nil: unchanged), or the answer it gets instead. With lookup
+// it reads the servers' lists (bounded by ctx) for a name the session does
+// not know; without, it answers nothing for such a name (m and ans nil).
+func (c *conn) target(ctx context.Context, msg *pipeline.Message, lookup bool) (*member, json.RawMessage, *pipeline.Message) {
+	switch msg.Method {
+	case "tools/call", "prompts/get":
+		k, what := kTools, "tool"
+		if msg.Method == "prompts/get" {
+			k, what = kPrompts, "prompt"
+		}
+		return c.byName(msg, k, what, msg.Target(), []string{"name"}, ctx, lookup)
+	case "completion/complete":
+		var p struct {
+			Ref struct {
+				Type string `json:"type"`
+				Name string `json:"name"`
+				URI  string `json:"uri"`
+			} `json:"ref"`
+		}
+		_ = json.Unmarshal(msg.Params, &p)
+		if p.Ref.Type == "ref/prompt" {
+			return c.byName(msg, kPrompts, "prompt", p.Ref.Name, []string{"ref", "name"}, ctx, lookup)
+		}
+		return c.byURI(msg, p.Ref.URI, true, ctx, lookup)
+	}
+	return c.byURI(msg, msg.Target(), false, ctx, lookup)
+}
+
+// byName finds the owner of a tool or prompt name; the server's own name
+// goes at path of the params.
+func (c *conn) byName(msg *pipeline.Message, k kind, what, name string, path []string, ctx context.Context, lookup bool) (*member, json.RawMessage, *pipeline.Message) {
+	ref, ok := c.current(k).table.Resolve(name)
+	if !ok && lookup {
+		ref, ok = c.refresh(ctx, k).table.Resolve(name)
+	}
+	if !ok {
+		if ans := c.goneAnswer(msg, name); ans != nil || !lookup {
+			return nil, nil, ans
+		}
+		return nil, nil, pipeline.NewError(msg.ID, pipeline.CodeInvalidParams, "unknown "+what+" "+strconv.Quote(name))
+	}
+	m := c.members[ref.Server]
+	if !m.ready() {
+		return nil, nil, unavailable(msg.ID, m.name)
+	}
+	if ref.Own == name {
+		return m, nil, nil // the server's own name: the params go as they are
+	}
+	params, err := pipeline.SetAt(msg.Params, path, []byte(strconv.Quote(ref.Own)))
+	if err != nil {
+		return nil, nil, pipeline.NewError(msg.ID, pipeline.CodeInvalidParams, "invalid params")
+	}
+	return m, params, nil
+}
+
+// byURI finds the server of a resource URI: the one that listed it, else
+// the first whose template matches it (template: uri is a template's own
+// text, as completion/complete names one).
+func (c *conn) byURI(msg *pipeline.Message, uri string, template bool, ctx context.Context, lookup bool) (*member, json.RawMessage, *pipeline.Message) {
+	i, ok := c.uriOwner(uri, template)
+	if !ok && lookup {
+		var wg sync.WaitGroup
+		for _, k := range []kind{kResources, kTemplates} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.refresh(ctx, k)
+			}()
+		}
+		wg.Wait()
+		i, ok = c.uriOwner(uri, template)
+	}
+	if !ok {
+		if ans := c.goneAnswer(msg, uri); ans != nil || !lookup {
+			return nil, nil, ans
+		}
+		return nil, nil, pipeline.NewError(msg.ID, CodeResourceNotFound, "Resource not found")
+	}
+	m := c.members[i]
+	if !m.ready() {
+		return nil, nil, unavailable(msg.ID, m.name)
+	}
+	return m, nil, nil
+}
+
+// uriOwner is the server that listed uri (or whose template matches it).
+func (c *conn) uriOwner(uri string, template bool) (int, bool) {
+	if uri == "" {
+		return 0, false
+	}
+	if !template {
+		if i, ok := c.current(kResources).uris[uri]; ok {
+			return i, true
+		}
+	}
+	for _, t := range c.current(kTemplates).templates {
+		if (template && t.text == uri) || (!template && t.re.MatchString(uri)) {
+			return t.server, true
+		}
+	}
+	return 0, false
+}
+
+// goneAnswer is the unavailable error for a name of a server that failed.
+func (c *conn) goneAnswer(msg *pipeline.Message, name string) *pipeline.Message {
+	c.mu.Lock()
+	i, ok := c.gone[name]
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return unavailable(msg.ID, c.members[i].name)
+}
