@@ -10,7 +10,7 @@ import (
 )
 
 // Call serves one 2026-07-28 request (upstream.Stateless). A request that
-// carries a member's tagged cursor or requestState goes to that member; any
+// carries a member's tagged cursor, requestState or task id goes to that member; any
 // other goes to the member the policy selects (with turns of its own, apart
 // from the sessions'), and when that member gives no answer, a retriable
 // request (see retriable) tries the next one, up to Retries more. Members
@@ -38,6 +38,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		}
 		r := *req
 		r.Message = msg
+		r.Header = untaggedHeader(req.Header, msg)
 		_, err := g.callOn(ctx, m, &r, deliver, false)
 		if errors.Is(err, upstream.ErrSessionfulOnly) {
 			deliver(invalidTag(req.Message.ID), 200) // it could not have minted it
@@ -114,6 +115,9 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 	err := st.Call(ctx, req, func(resp *pipeline.Message, status int) {
 		if !resp.IsResponse() {
 			delivered = true
+			if many {
+				resp = tagNotification(resp, m.name)
+			}
 			deliver(resp, status)
 			return
 		}

@@ -11,25 +11,40 @@ import (
 )
 
 // What one member mints and only it understands — a list's cursor, a
-// multi-round-trip request's requestState — travels through the client
-// tagged with the member's name: tagPrefix + name + ":" + the member's own
-// string. The request that brings it back goes to that member with the
-// member's string restored byte for byte.
+// multi-round-trip request's requestState, a task's id — travels through
+// the client tagged with the member's name: tagPrefix + name + ":" + the
+// member's own string. The request that brings it back goes to that member
+// with the member's string restored byte for byte. sealTag and openTag are
+// the only two functions that write and read a tag.
 const tagPrefix = "mcpgw:"
 
 // taggedParams are the params members the tags travel in.
-var taggedParams = [...]string{"cursor", "requestState"}
+var taggedParams = [...]string{"cursor", "requestState", "taskId"}
 
 // errInvalidTag is a request whose tags name two members: the gateway
-// never mints that, so it is an invalid cursor or requestState.
-var errInvalidTag = errors.New("the cursor and requestState name different upstreams")
+// never mints that, so it is an invalid cursor, requestState or task id.
+var errInvalidTag = errors.New("the request's cursor, requestState or task ids name different upstreams")
 
-// invalidTag answers request id whose cursor or requestState no member
-// that can take it now minted: the client starts the list or the call
-// over, which goes to a member that is up. The message names no upstream.
+// sealTag tags value, which member minted, for the way to the client.
+func sealTag(member, value string) string { return tagPrefix + member + ":" + value }
+
+// openTag reads a tag sealTag made: the member's name and its own value;
+// ok is false for a string that is not a tag (which passes unchanged).
+func openTag(s string) (member, value string, ok bool) {
+	rest, ok := strings.CutPrefix(s, tagPrefix)
+	if !ok {
+		return "", "", false
+	}
+	return strings.Cut(rest, ":")
+}
+
+// invalidTag answers request id whose cursor, requestState or task id no
+// member that can take it now minted: the client starts the list, the call
+// or the task over, which goes to a member that is up. The message names
+// no upstream.
 func invalidTag(id json.RawMessage) *pipeline.Message {
 	return pipeline.NewError(id, pipeline.CodeInvalidParams,
-		"the cursor or requestState is not valid here (its upstream is not one of this endpoint's, or cannot take requests now); start the list or the call over")
+		"the cursor, requestState or taskId is not valid here (its upstream is not one of this endpoint's, or cannot take requests now); start the list, the call or the task over")
 }
 
 // taggedMember returns the member a tag names, claimed for the request
@@ -45,9 +60,10 @@ func (g *Group) taggedMember(name string) *Member {
 	return m
 }
 
-// untag finds a tagged cursor or requestState in a 2026 request's params:
-// it returns the member's name and the request with the tag removed, or
-// "" and the request itself when nothing in it is tagged.
+// untag finds a tagged cursor, requestState or taskId (and the task ids of
+// a subscriptions/listen) in a 2026 request's params: it returns the
+// member's name and the request with the tags removed, or "" and the
+// request itself when nothing in it is tagged.
 func untag(m *pipeline.Message) (name string, out *pipeline.Message, err error) {
 	if m.Params == nil || !bytes.Contains(m.Params, []byte(tagPrefix)) {
 		return "", m, nil
@@ -63,10 +79,10 @@ func untag(m *pipeline.Message) (name string, out *pipeline.Message, err error) 
 			continue
 		}
 		var s string
-		if json.Unmarshal(raw, &s) != nil || !strings.HasPrefix(s, tagPrefix) {
+		if json.Unmarshal(raw, &s) != nil {
 			continue
 		}
-		n, orig, ok := strings.Cut(s[len(tagPrefix):], ":")
+		n, orig, ok := openTag(s)
 		if !ok {
 			continue
 		}
@@ -78,6 +94,9 @@ func untag(m *pipeline.Message) (name string, out *pipeline.Message, err error) 
 		params[key], _ = json.Marshal(orig)
 		changed = true
 	}
+	if name, changed, err = untagListen(params, name, changed); err != nil {
+		return "", m, err
+	}
 	if !changed {
 		return "", m, nil
 	}
@@ -86,35 +105,52 @@ func untag(m *pipeline.Message) (name string, out *pipeline.Message, err error) 
 }
 
 // tag tags what a member minted in its response to a request of method:
-// the nextCursor of a list, the requestState of an input_required result.
+// the nextCursor of a list, the requestState of an input_required result,
+// the taskId of a task it created or reports on.
 func tag(resp *pipeline.Message, method, name string) *pipeline.Message {
 	if resp.Result == nil {
 		return resp
 	}
-	var key string
-	switch {
-	case strings.HasSuffix(method, "/list") && bytes.Contains(resp.Result, []byte(`"nextCursor"`)):
-		key = "nextCursor"
-	case bytes.Contains(resp.Result, []byte(`"requestState"`)):
-		key = "requestState"
-	default:
+	result, ok := tagMembers(resp.Result, name, strings.HasSuffix(method, "/list"))
+	if !ok {
 		return resp
 	}
-	var result map[string]json.RawMessage
-	if json.Unmarshal(resp.Result, &result) != nil {
-		return resp
+	return pipeline.NewResult(resp.ID, result)
+}
+
+// tagMembers tags the members of obj a member minted (nextCursor only
+// when cursor), and reports whether it tagged any.
+func tagMembers(obj json.RawMessage, name string, cursor bool) (json.RawMessage, bool) {
+	keys := make([]string, 0, 3)
+	if cursor && bytes.Contains(obj, []byte(`"nextCursor"`)) {
+		keys = append(keys, "nextCursor")
 	}
-	raw, ok := result[key]
-	var s string
-	if !ok || json.Unmarshal(raw, &s) != nil || s == "" {
-		return resp
+	for _, k := range [...]string{"requestState", "taskId"} {
+		if bytes.Contains(obj, []byte(`"`+k+`"`)) {
+			keys = append(keys, k)
+		}
 	}
-	result[key], _ = json.Marshal(tagPrefix + name + ":" + s)
-	b, err := json.Marshal(result)
-	if err != nil {
-		return resp
+	if len(keys) == 0 {
+		return obj, false
 	}
-	return pipeline.NewResult(resp.ID, b)
+	var members map[string]json.RawMessage
+	if json.Unmarshal(obj, &members) != nil {
+		return obj, false
+	}
+	changed := false
+	for _, key := range keys {
+		var s string
+		if raw, ok := members[key]; !ok || json.Unmarshal(raw, &s) != nil || s == "" {
+			continue
+		}
+		members[key], _ = json.Marshal(sealTag(name, s))
+		changed = true
+	}
+	if !changed {
+		return obj, false
+	}
+	b, err := json.Marshal(members)
+	return b, err == nil
 }
 
 // withParams rebuilds request m with other params.
