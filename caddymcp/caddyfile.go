@@ -183,6 +183,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			u := new(UpstreamConfig)
 			u.Replay, err = parseReplay(d, &u.Name)
 			h.Upstreams = append(h.Upstreams, u)
+		case "cache":
+			err = h.parseCache(d) // cache.go
 		case "record":
 			if h.Record != nil {
 				return d.Err("record is set twice")

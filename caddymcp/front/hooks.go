@@ -96,6 +96,9 @@ type Answered struct {
 	Started time.Time
 	// Answer is the response the client gets.
 	Answer *pipeline.Message
+	// Cached says the upstream's answer came from the gateway's cache
+	// (pipeline.Message.Cached), for logs and spans.
+	Cached bool
 }
 
 // userID is the authenticated user of r.
@@ -194,6 +197,6 @@ func (s *Server) asked(r *http.Request, m *pipeline.Message) askedRequest {
 func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, answer *pipeline.Message) {
 	if on := s.settings.observer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
 		on.OnAnswer(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
-			User: asked.user, Started: asked.start, Answer: answer})
+			User: asked.user, Started: asked.start, Answer: answer, Cached: answer.Cached})
 	}
 }

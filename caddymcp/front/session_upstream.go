@@ -58,7 +58,11 @@ func (s *Session) DeliverRelated(m *pipeline.Message, requestID json.RawMessage)
 }
 
 func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
-	switch chain := s.settings.Load().chain; {
+	set := s.settings.Load()
+	if set.heard != nil && m.Kind == pipeline.KindNotification {
+		set.heard(m)
+	}
+	switch chain := set.chain; {
 	case chain.Len() > 0:
 		s.enqueueOutbound(m, related) // the stages run off the reader (stages_outbound.go)
 	case !chain.Empty():
