@@ -79,19 +79,10 @@ type taskState struct {
 // spreads the tools/calls over both; tasks/cancel and tasks/update reach it
 // too; and an intercept rule sees task requests like any other.
 func TestTasksThroughReplicas(t *testing.T) {
-	bin := taskServer.get(t)
 	rule := "intercept no-cancel-x {\n\tmethod tasks/cancel\n\tfield /params/taskId x$\n\tblock \"not this one\"\n}"
-	for _, tc := range []struct{ name, a, b string }{
-		{"http", "http " + caddyfileQuote(startTaskServerHTTP(t, "A")), "http " + caddyfileQuote(startTaskServerHTTP(t, "B"))},
-		{"stdio", "stdio " + caddyfileQuote(bin) + " -name A", "stdio " + caddyfileQuote(bin) + " -name B"},
-	} {
+	for _, tc := range taskReplicaSites(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			extra := ""
-			if tc.name == "stdio" {
-				extra = "\n\t\t\tprotocol modern\n\t\t\tshared 1" // one process holds the replica's tasks
-			}
-			site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s {\n\t\t\tname a%s\n\t\t}\n\t\t%s {\n\t\t\tname b%s\n\t\t}\n\t\tlb_policy round_robin\n\t\t%s\n\t}\n}\n",
-				tc.a, extra, tc.b, extra, rule)
+			site := tc.site(rule)
 			c := &taskClient{wireClient: newWireClient(t, startProxy(t, site)+"/mcp")}
 			owners := map[string]int{}
 			for range 4 {
@@ -137,6 +128,71 @@ func TestTasksThroughReplicas(t *testing.T) {
 			}
 			if m := c.call("tasks/get", `{"taskId":"mcpgw:c:task-A-1"}`, "mcpgw:c:task-A-1"); m.Error == nil || m.Error.Code != -32602 {
 				t.Errorf("a task id of no member: %+v", m.Error)
+			}
+		})
+	}
+}
+
+// taskReplicaSite is a site with two task server replicas, a and b (A and
+// B), under round_robin, and lines of its own.
+type taskReplicaSite struct {
+	name string
+	site func(lines ...string) string
+}
+
+// taskReplicaSites are the task server's replicas over HTTP and over stdio
+// (one process each: a task lives in the process that made it).
+func taskReplicaSites(t *testing.T) []taskReplicaSite {
+	bin := taskServer.get(t)
+	site := func(a, b, extra string) func(...string) string {
+		return func(lines ...string) string {
+			return fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\t%s {\n\t\t\tname a%s\n\t\t}\n\t\t%s {\n\t\t\tname b%s\n\t\t}\n\t\tlb_policy round_robin\n\t\t%s\n\t}\n}\n",
+				a, extra, b, extra, strings.Join(lines, "\n\t\t"))
+		}
+	}
+	return []taskReplicaSite{
+		{"http", site("http "+caddyfileQuote(startTaskServerHTTP(t, "A")), "http "+caddyfileQuote(startTaskServerHTTP(t, "B")), "")},
+		{"stdio", site("stdio "+caddyfileQuote(bin)+" -name A", "stdio "+caddyfileQuote(bin)+" -name B", "\n\t\t\tprotocol auto\n\t\t\tshared 1")},
+	}
+}
+
+// TestTasksInSessions: 2025-11-25 tasks (core protocol) in sessions on
+// two replicas, over HTTP and stdio: the session stays on its replica, so
+// its task requests — tools/call with params.task, tasks/get, tasks/result
+// — reach the replica that made the task, untouched.
+func TestTasksInSessions(t *testing.T) {
+	for _, tc := range taskReplicaSites(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			wc := newWireClient(t, startProxy(t, tc.site())+"/mcp")
+			for range 2 {
+				session, replica := servedBy(t, wc)
+				post := func(id int, method, params string) rpcMessage {
+					t.Helper()
+					resp, body := wc.post(session, "2025-11-25", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params), nil)
+					return responseTo(t, resp, body, fmt.Sprint(id))
+				}
+				var created struct{ Task taskState }
+				if m := post(2, "tools/call", `{"name":"slow","arguments":{},"task":{"ttl":60000}}`); m.Error != nil || json.Unmarshal(m.Result, &created) != nil || created.Task.TaskID == "" {
+					t.Fatalf("tools/call with a task: %+v %s", m.Error, m.Result)
+				}
+				id := created.Task.TaskID
+				if !strings.HasPrefix(id, "task-"+replica+"-") {
+					t.Errorf("session on %s got task %q", replica, id)
+				}
+				var got taskState
+				for polls := 3; got.Status != "completed"; polls++ {
+					if polls == 13 {
+						t.Fatalf("task %s still %q", id, got.Status)
+					}
+					if m := post(polls, "tasks/get", `{"taskId":"`+id+`"}`); m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != id {
+						t.Fatalf("tasks/get: %+v %s", m.Error, m.Result)
+					}
+				}
+				var result struct{ Content []struct{ Text string } }
+				if m := post(20, "tasks/result", `{"taskId":"`+id+`"}`); m.Error != nil || json.Unmarshal(m.Result, &result) != nil ||
+					len(result.Content) != 1 || result.Content[0].Text != "done by "+replica {
+					t.Fatalf("tasks/result: %+v %s", m.Error, m.Result)
+				}
 			}
 		})
 	}

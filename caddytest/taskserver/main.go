@@ -10,6 +10,12 @@
 // did not create is -32602, which is what a task request routed to the
 // wrong replica gets. Over HTTP it checks Mcp-Name against params.taskId
 // as the extension requires of clients.
+//
+// It also serves the 2025-11-25 revision, whose tasks are in the core
+// protocol: after initialize (per process on stdio; by the request's
+// MCP-Protocol-Version over HTTP, where it mints no session), a tools/call
+// with params.task answers {"task": …}, tasks/get the task alone, and
+// tasks/result the tool's result.
 package main
 
 import (
@@ -45,8 +51,9 @@ type rpcError struct {
 }
 
 type params struct {
-	Name   string `json:"name"`
-	TaskID string `json:"taskId"`
+	Name   string          `json:"name"`
+	Task   json.RawMessage `json:"task"` // 2025-11-25: a task-augmented request
+	TaskID string          `json:"taskId"`
 	Meta   struct {
 		Caps struct {
 			Extensions map[string]json.RawMessage `json:"extensions"`
@@ -56,13 +63,15 @@ type params struct {
 
 // server holds the replica's tasks: polls so far, or -1 once cancelled.
 type server struct {
-	name  string
-	mu    sync.Mutex
-	n     int
-	tasks map[string]int
+	name   string
+	mu     sync.Mutex
+	n      int
+	tasks  map[string]int
+	legacy bool // stdio: the process was initialized (2025-11-25)
 }
 
-func (s *server) handle(m *message) *message {
+// handle answers m; legacy says it is of the 2025-11-25 revision.
+func (s *server) handle(m *message, legacy bool) *message {
 	if m.ID == nil {
 		return nil // notifications (cancelled, …) need no answer
 	}
@@ -74,21 +83,27 @@ func (s *server) handle(m *message) *message {
 		out.Result = map[string]any{"supportedVersions": []string{version},
 			"capabilities": map[string]any{"tools": map[string]any{}, "extensions": map[string]any{extension: map[string]any{}}},
 			"_meta":        map[string]any{"io.modelcontextprotocol/serverInfo": map[string]string{"name": s.name, "version": "1"}}}
+	case "initialize":
+		out.Result = map[string]any{"protocolVersion": "2025-11-25",
+			"capabilities": map[string]any{"tools": map[string]any{}, "tasks": map[string]any{"requests": map[string]any{"tools": map[string]any{"call": map[string]any{}}}}},
+			"serverInfo":   map[string]string{"name": s.name, "version": "1"}}
 	case "tools/list":
 		out.Result = map[string]any{"tools": []any{map[string]any{"name": "slow", "inputSchema": map[string]string{"type": "object"}}}}
 	case "tools/call":
+		if legacy {
+			out.Result, out.Error = s.legacyCall(p)
+			break
+		}
 		if _, ok := p.Meta.Caps.Extensions[extension]; !ok {
 			out.Error = &rpcError{-32021, "Missing required client capability"}
 			break
 		}
-		s.mu.Lock()
-		s.n++
-		id := "task-" + s.name + "-" + strconv.Itoa(s.n)
-		s.tasks[id] = 0
-		s.mu.Unlock()
-		out.Result = task(id, "working", nil, "task")
-	case "tasks/get", "tasks/update", "tasks/cancel":
+		out.Result = task(s.newTask(), "working", nil, "task")
+	case "tasks/get", "tasks/update", "tasks/cancel", "tasks/result":
 		out.Result, out.Error = s.taskRequest(m.Method, p.TaskID)
+		if legacy && out.Error == nil {
+			out.Result = legacyShape(m.Method, out.Result.(map[string]any))
+		}
 	default:
 		out.Error = &rpcError{-32601, "Method not found: " + m.Method}
 	}
@@ -110,6 +125,10 @@ func (s *server) taskRequest(method, id string) (any, *rpcError) {
 		return map[string]string{"resultType": "complete"}, nil
 	case "tasks/update":
 		return map[string]string{"resultType": "complete"}, nil
+	case "tasks/result":
+		if polls == 0 {
+			polls = 1 // the result is awaited: it is ready at once
+		}
 	}
 	switch {
 	case polls < 0:
@@ -120,6 +139,38 @@ func (s *server) taskRequest(method, id string) (any, *rpcError) {
 	}
 	result := map[string]any{"content": []any{map[string]string{"type": "text", "text": "done by " + s.name}}}
 	return task(id, "completed", result, "complete"), nil
+}
+
+// newTask creates a task and returns its id.
+func (s *server) newTask() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	id := "task-" + s.name + "-" + strconv.Itoa(s.n)
+	s.tasks[id] = 0
+	return id
+}
+
+// legacyCall answers a 2025-11-25 tools/call: a task when params.task
+// asks for one, else the result at once.
+func (s *server) legacyCall(p params) (any, *rpcError) {
+	if p.Task == nil {
+		return map[string]any{"content": []any{map[string]string{"type": "text", "text": "done by " + s.name}}}, nil
+	}
+	t := task(s.newTask(), "working", nil, "")
+	delete(t, "resultType")
+	return map[string]any{"task": t}, nil
+}
+
+// legacyShape turns a 2026 task answer into the 2025-11-25 one: tasks/get
+// is the task without its result, tasks/result the tool's result.
+func legacyShape(method string, r map[string]any) any {
+	delete(r, "resultType")
+	if method == "tasks/result" {
+		return r["result"]
+	}
+	delete(r, "result")
+	return r
 }
 
 func task(id, status string, result any, resultType string) map[string]any {
@@ -145,11 +196,13 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var p params
 	_ = json.Unmarshal(m.Params, &p)
-	status, out := http.StatusOK, s.handle(&m)
+	v := r.Header.Get("Mcp-Protocol-Version")
+	legacy := m.Method == "initialize" || v == "2025-11-25"
+	status, out := http.StatusOK, s.handle(&m, legacy)
 	switch {
-	case r.Header.Get("Mcp-Protocol-Version") != version:
+	case !legacy && v != version:
 		status, out = http.StatusBadRequest, &message{JSONRPC: "2.0", ID: m.ID, Error: &rpcError{-32022, "Unsupported protocol version"}}
-	case p.TaskID != "" && r.Header.Get("Mcp-Name") != p.TaskID:
+	case !legacy && p.TaskID != "" && r.Header.Get("Mcp-Name") != p.TaskID:
 		status, out = http.StatusBadRequest, &message{JSONRPC: "2.0", ID: m.ID, Error: &rpcError{-32020, "Mcp-Name does not match params.taskId"}}
 	}
 	if out == nil {
@@ -170,7 +223,10 @@ func (s *server) serveStdio(in io.Reader, out io.Writer) error {
 		if json.Unmarshal(sc.Bytes(), &m) != nil {
 			continue
 		}
-		if a := s.handle(&m); a != nil {
+		if m.Method == "initialize" {
+			s.legacy = true
+		}
+		if a := s.handle(&m, s.legacy); a != nil {
 			if err := enc.Encode(a); err != nil {
 				return err
 			}
