@@ -197,3 +197,21 @@ func TestCacheInvalidatedByListChanged(t *testing.T) {
 		t.Errorf("tools/list answers on the tapes by cached: %v, want 1 cached and 2 from the server", cached)
 	}
 }
+
+// TestCacheFreshAfterReload: a reload (here one that changes the
+// endpoint's filter) starts with an empty cache, so no client sees an
+// answer kept under the old configuration.
+func TestCacheFreshAfterReload(t *testing.T) {
+	srv := startCachingServer(t, "public")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, filter := range []string{"tools {\n\tdeny secret_*\n}", "tools {\n\tdeny add_*\n}"} {
+		url := startProxy(t, pipelineSite("http "+caddyfileQuote(srv.url), "name cache-reload", filter)) + "/mcp"
+		for range 2 {
+			listToolsAnew(ctx, t, url)
+		}
+		if n := srv.lists.Load(); n != int32(i+1) {
+			t.Errorf("config %d: the server got %d tools/list in all, want %d", i+1, n, i+1)
+		}
+	}
+}
