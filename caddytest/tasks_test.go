@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/tape"
 )
 
 // taskServer is caddytest/taskserver, an MCP server with the tasks
@@ -82,7 +84,8 @@ func TestTasksThroughReplicas(t *testing.T) {
 	rule := "intercept no-cancel-x {\n\tmethod tasks/cancel\n\tfield /params/taskId x$\n\tblock \"not this one\"\n}"
 	for _, tc := range taskReplicaSites(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			site := tc.site(rule)
+			dir := t.TempDir()
+			site := tc.site(rule, "record "+caddyfileQuote(dir))
 			c := &taskClient{wireClient: newWireClient(t, startProxy(t, site)+"/mcp")}
 			owners := map[string]int{}
 			for range 4 {
@@ -128,6 +131,10 @@ func TestTasksThroughReplicas(t *testing.T) {
 			}
 			if m := c.call("tasks/get", `{"taskId":"mcpgw:c:task-A-1"}`, "mcpgw:c:task-A-1"); m.Error == nil || m.Error.Code != -32602 {
 				t.Errorf("a task id of no member: %+v", m.Error)
+			}
+			unloadProxy(t) // the recorder writes the rest of its tapes
+			if got := tapedTaskRequests(t, dir); got["tasks/get"] < 8 || got["tasks/update"] != 4 || got["tasks/cancel passed"] != 4 || got["tasks/cancel blocked"] != 1 {
+				t.Errorf("task requests on the tapes: %v", got)
 			}
 		})
 	}
@@ -196,4 +203,29 @@ func TestTasksInSessions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tapedTaskRequests counts the task requests the tapes in dir hold, by
+// method (tasks/cancel also by what the pipeline did).
+func tapedTaskRequests(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	paths, _ := tape.List(dir)
+	for _, path := range paths {
+		f, err := tape.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range f.Records {
+			var m struct{ Method string }
+			if r.Dir != tape.ClientToServer || json.Unmarshal(r.Msg, &m) != nil || !strings.HasPrefix(m.Method, "tasks/") {
+				continue
+			}
+			if m.Method == "tasks/cancel" {
+				m.Method += " " + r.Pipeline.Action
+			}
+			got[m.Method]++
+		}
+	}
+	return got
 }
