@@ -121,6 +121,23 @@ func TestWhatIsKept(t *testing.T) {
 	}
 }
 
+// TestRetriesNotCached: the retry of a multi-round-trip request (with
+// inputResponses or requestState) is never answered from the cache nor
+// kept, though its result is public.
+func TestRetriesNotCached(t *testing.T) {
+	up := &scripted{results: []string{`{"contents":[],"ttlMs":60000,"cacheScope":"public"}`}}
+	c := New(Config{})
+	u := c.Upstream(up, "")
+	for _, params := range []string{`{"uri":"r","inputResponses":{"k":{}}}`, `{"uri":"r","requestState":"s"}`} {
+		for range 2 {
+			call(t, u, `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":`+params+`}`)
+		}
+	}
+	if n, _ := c.Len(); n != 0 || up.count() != 4 {
+		t.Errorf("%d entries, %d requests upstream; want 0 and 4", n, up.count())
+	}
+}
+
 // TestKey: the key ignores _meta and the order and spacing of params, and
 // keeps apart servers, methods and params that differ.
 func TestKey(t *testing.T) {

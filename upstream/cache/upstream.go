@@ -42,7 +42,7 @@ func (u *cached) Call(ctx context.Context, req *upstream.StatelessRequest, deliv
 		}
 		deliver(resp, status)
 	}
-	if !cacheable[m.Method] || !m.IsRequest() {
+	if !cacheable[m.Method] || !m.IsRequest() || retried(m) {
 		return u.up.Call(ctx, req, hear)
 	}
 	key, uri, ok := Key(u.server, m)
@@ -67,6 +67,13 @@ func (u *cached) Call(ctx context.Context, req *upstream.StatelessRequest, deliv
 		}
 		hear(resp, status)
 	})
+}
+
+// retried reports whether m is the retry of a multi-round-trip request
+// (it carries inputResponses or requestState): its answer is for that
+// exchange alone, and never cached (server/utilities/caching).
+func retried(m *pipeline.Message) bool {
+	return bytes.Contains(m.Params, []byte(`"inputResponses"`)) || bytes.Contains(m.Params, []byte(`"requestState"`))
 }
 
 // keep stores the upstream's answer when the server marked it public with
