@@ -219,14 +219,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxInFlight, err = mcphttp.PositiveIntArg(d)
 		case "held_progress":
 			h.HeldProgressInterval, err = mcphttp.DurationArg(d)
-		case "intercept":
+		case "intercept", "max_held", "max_decode":
 			err = h.addStage("intercept", d) // stages/caddyfile.go
 		case "tools", "prompts", "resources":
 			err = h.addStage("filter", d)
-		case "max_held":
-			err = h.addStage("intercept", d)
-		case "max_decode":
-			err = h.addStage("intercept", d)
 		default:
 			return d.Errf("unrecognized mcp_proxy subdirective %q", d.Val())
 		}

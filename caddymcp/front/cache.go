@@ -21,3 +21,10 @@ func (s *Server) useCache() {
 		s.settings.heard = func(m *pipeline.Message) { c.Heard(m, "") }
 	}
 }
+
+// keepCached marks out, which the gateway rebuilt from m, as cached when m
+// was.
+func keepCached(m, out *pipeline.Message) *pipeline.Message {
+	out.Cached = m.Cached
+	return out
+}

@@ -279,9 +279,7 @@ func sharedVersions(m *pipeline.Message) *pipeline.Message {
 		return m // the common case: forwarded byte for byte
 	}
 	result["supportedVersions"] = mustJSON(shared)
-	out := pipeline.NewResult(m.ID, mustJSON(result))
-	out.Cached = m.Cached
-	return out
+	return keepCached(m, pipeline.NewResult(m.ID, mustJSON(result)))
 }
 
 // writeStatelessMethodNotAllowed answers a GET or DELETE of a 2026-07-28
