@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,13 @@ type taskClient struct {
 // mcpName as Mcp-Name, and returns the response.
 func (c *taskClient) call(method, params, mcpName string) rpcMessage {
 	c.t.Helper()
+	resp, text := c.send(method, params, mcpName)
+	return responseTo(c.t, resp, text, fmt.Sprint(c.id))
+}
+
+// send sends method with params and mcpName and returns the answer.
+func (c *taskClient) send(method, params, mcpName string) (*http.Response, string) {
+	c.t.Helper()
 	c.id++
 	meta := `{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}`
 	if rest := strings.TrimPrefix(params, "{"); rest != "}" {
@@ -62,8 +70,31 @@ func (c *taskClient) call(method, params, mcpName string) rpcMessage {
 	if mcpName != "" {
 		h.Set("Mcp-Name", mcpName)
 	}
-	resp, text := c.post("", "2026-07-28", body, h)
-	return responseTo(c.t, resp, text, fmt.Sprint(c.id))
+	return c.post("", "2026-07-28", body, h)
+}
+
+// listenTasks opens a subscriptions/listen for the task id (the server
+// ends it after the task's state) and returns the task ids of its
+// acknowledgement and of its notifications/tasks.
+func (c *taskClient) listenTasks(id string) (acknowledged []string, notified []string) {
+	c.t.Helper()
+	resp, text := c.send("subscriptions/listen", `{"notifications":{"taskIds":["`+id+`"]}}`, "")
+	for _, m := range answerMessages(c.t, resp, text) {
+		var p struct {
+			TaskID        string `json:"taskId"`
+			Notifications struct {
+				TaskIDs []string `json:"taskIds"`
+			} `json:"notifications"`
+		}
+		_ = json.Unmarshal(m.Params, &p)
+		switch m.Method {
+		case "notifications/subscriptions/acknowledged":
+			acknowledged = p.Notifications.TaskIDs
+		case "notifications/tasks":
+			notified = append(notified, p.TaskID)
+		}
+	}
+	return acknowledged, notified
 }
 
 type taskState struct {
@@ -79,7 +110,9 @@ type taskState struct {
 // follows each to its result with tasks/get: every task request reaches the
 // replica that made the task (another answers -32602), though the policy
 // spreads the tools/calls over both; tasks/cancel and tasks/update reach it
-// too; and an intercept rule sees task requests like any other.
+// too; a subscriptions/listen for a task reaches it and its notifications
+// name the task as the client knows it; and intercept rules and tapes see
+// task requests like any other.
 func TestTasksThroughReplicas(t *testing.T) {
 	rule := "intercept no-cancel-x {\n\tmethod tasks/cancel\n\tfield /params/taskId x$\n\tblock \"not this one\"\n}"
 	for _, tc := range taskReplicaSites(t) {
@@ -88,6 +121,7 @@ func TestTasksThroughReplicas(t *testing.T) {
 			site := tc.site(rule, "record "+caddyfileQuote(dir))
 			c := &taskClient{wireClient: newWireClient(t, startProxy(t, site)+"/mcp")}
 			owners := map[string]int{}
+			var last string // the last task's id
 			for range 4 {
 				m := c.call("tools/call", `{"name":"slow","arguments":{}}`, "slow")
 				var created taskState
@@ -100,6 +134,7 @@ func TestTasksThroughReplicas(t *testing.T) {
 				}
 				replica := strings.ToUpper(member)
 				owners[replica]++
+				last = created.TaskID
 				var got taskState
 				for polls := 0; got.Status != "completed"; polls++ {
 					if polls == 10 {
@@ -122,6 +157,9 @@ func TestTasksThroughReplicas(t *testing.T) {
 				if m := c.call("tasks/cancel", `{"taskId":"`+created.TaskID+`"}`, created.TaskID); m.Error != nil {
 					t.Fatalf("tasks/cancel: %+v", m.Error)
 				}
+			}
+			if ack, notified := c.listenTasks(last); !slices.Equal(ack, []string{last}) || !slices.Equal(notified, []string{last}) {
+				t.Errorf("listen for %s: acknowledged %q, notified %q", last, ack, notified)
 			}
 			if owners["A"] != 2 || owners["B"] != 2 {
 				t.Errorf("tasks by replica %v, want 2 and 2", owners)

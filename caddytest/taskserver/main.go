@@ -16,6 +16,9 @@
 // MCP-Protocol-Version over HTTP, where it mints no session), a tools/call
 // with params.task answers {"task": …}, tasks/get the task alone, and
 // tasks/result the tool's result.
+//
+// A 2026 subscriptions/listen naming task ids gets their states as
+// notifications/tasks, then the subscription ends.
 package main
 
 import (
@@ -54,7 +57,11 @@ type params struct {
 	Name   string          `json:"name"`
 	Task   json.RawMessage `json:"task"` // 2025-11-25: a task-augmented request
 	TaskID string          `json:"taskId"`
-	Meta   struct {
+	// Notifications is a subscriptions/listen's filter.
+	Notifications struct {
+		TaskIDs []string `json:"taskIds"`
+	} `json:"notifications"`
+	Meta struct {
 		Caps struct {
 			Extensions map[string]json.RawMessage `json:"extensions"`
 		} `json:"io.modelcontextprotocol/clientCapabilities"`
@@ -108,6 +115,39 @@ func (s *server) handle(m *message, legacy bool) *message {
 		out.Error = &rpcError{-32601, "Method not found: " + m.Method}
 	}
 	return out
+}
+
+// listen answers a subscriptions/listen for task ids: the acknowledgement
+// naming those of them it knows, each one's state as notifications/tasks,
+// and the end of the subscription (a complete result), each notification
+// carrying the subscription id (the listen's request id) as 2026 requires.
+func (s *server) listen(m *message, p params) []*message {
+	meta := map[string]any{"io.modelcontextprotocol/subscriptionId": m.ID}
+	var known []string
+	var states []*message
+	s.mu.Lock()
+	for _, id := range p.Notifications.TaskIDs {
+		if polls, ok := s.tasks[id]; ok {
+			known = append(known, id)
+			t := task(id, map[bool]string{true: "working", false: "completed"}[polls == 0], nil, "")
+			delete(t, "resultType")
+			t["_meta"] = meta
+			states = append(states, &message{JSONRPC: "2.0", Method: "notifications/tasks", Params: mustJSON(t)})
+		}
+	}
+	s.mu.Unlock()
+	ack := &message{JSONRPC: "2.0", Method: "notifications/subscriptions/acknowledged",
+		Params: mustJSON(map[string]any{"notifications": map[string]any{"taskIds": known}, "_meta": meta})}
+	done := &message{JSONRPC: "2.0", ID: m.ID, Result: map[string]string{"resultType": "complete"}}
+	return append(append([]*message{ack}, states...), done)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // taskRequest answers a task's request, or -32602 for a task of another
@@ -198,6 +238,14 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(m.Params, &p)
 	v := r.Header.Get("Mcp-Protocol-Version")
 	legacy := m.Method == "initialize" || v == "2025-11-25"
+	if m.Method == "subscriptions/listen" && v == version {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, out := range s.listen(&m, p) {
+			b, _ := json.Marshal(out)
+			fmt.Fprintf(w, "event: message\ndata: %s\n\n", b)
+		}
+		return
+	}
 	status, out := http.StatusOK, s.handle(&m, legacy)
 	switch {
 	case !legacy && v != version:
@@ -225,6 +273,16 @@ func (s *server) serveStdio(in io.Reader, out io.Writer) error {
 		}
 		if m.Method == "initialize" {
 			s.legacy = true
+		}
+		if m.Method == "subscriptions/listen" {
+			var p params
+			_ = json.Unmarshal(m.Params, &p)
+			for _, out := range s.listen(&m, p) {
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		if a := s.handle(&m, s.legacy); a != nil {
 			if err := enc.Encode(a); err != nil {
