@@ -120,61 +120,69 @@ func TestTasksThroughReplicas(t *testing.T) {
 			dir := t.TempDir()
 			site := tc.site(rule, "record "+caddyfileQuote(dir))
 			c := &taskClient{wireClient: newWireClient(t, startProxy(t, site)+"/mcp")}
-			owners := map[string]int{}
-			var last string // the last task's id
-			for range 4 {
-				m := c.call("tools/call", `{"name":"slow","arguments":{}}`, "slow")
-				var created taskState
-				if m.Error != nil || json.Unmarshal(m.Result, &created) != nil || created.Status != "working" {
-					t.Fatalf("tools/call: %+v %s", m.Error, m.Result)
-				}
-				member, _, tagged := strings.Cut(strings.TrimPrefix(created.TaskID, "mcpgw:"), ":")
-				if !tagged {
-					t.Fatalf("task id %q is not tagged with its member", created.TaskID)
-				}
-				replica := strings.ToUpper(member)
-				owners[replica]++
-				last = created.TaskID
-				var got taskState
-				for polls := 0; got.Status != "completed"; polls++ {
-					if polls == 10 {
-						t.Fatalf("task %s still %q after 10 polls", created.TaskID, got.Status)
-					}
-					m := c.call("tasks/get", `{"taskId":"`+created.TaskID+`"}`, created.TaskID)
-					if m.Error != nil || json.Unmarshal(m.Result, &got) != nil {
-						t.Fatalf("tasks/get %s: %+v %s", created.TaskID, m.Error, m.Result)
-					}
-					if got.TaskID != created.TaskID {
-						t.Fatalf("tasks/get answered task %q, want the client's %q", got.TaskID, created.TaskID)
-					}
-				}
-				if len(got.Result.Content) != 1 || got.Result.Content[0].Text != "done by "+replica {
-					t.Fatalf("task %s completed with %+v", created.TaskID, got.Result)
-				}
-				if m := c.call("tasks/update", `{"taskId":"`+created.TaskID+`","inputResponses":{}}`, created.TaskID); m.Error != nil {
-					t.Fatalf("tasks/update: %+v", m.Error)
-				}
-				if m := c.call("tasks/cancel", `{"taskId":"`+created.TaskID+`"}`, created.TaskID); m.Error != nil {
-					t.Fatalf("tasks/cancel: %+v", m.Error)
-				}
-			}
-			if ack, notified := c.listenTasks(last); !slices.Equal(ack, []string{last}) || !slices.Equal(notified, []string{last}) {
-				t.Errorf("listen for %s: acknowledged %q, notified %q", last, ack, notified)
-			}
-			if owners["A"] != 2 || owners["B"] != 2 {
-				t.Errorf("tasks by replica %v, want 2 and 2", owners)
-			}
-			if m := c.call("tasks/cancel", `{"taskId":"mcpgw:a:task-x"}`, "mcpgw:a:task-x"); m.Error == nil || m.Error.Code != codeBlocked {
-				t.Errorf("a tasks/cancel the rule blocks: %+v", m.Error)
-			}
-			if m := c.call("tasks/get", `{"taskId":"mcpgw:c:task-A-1"}`, "mcpgw:c:task-A-1"); m.Error == nil || m.Error.Code != -32602 {
-				t.Errorf("a task id of no member: %+v", m.Error)
-			}
+			followTasks(t, c)
 			unloadProxy(t) // the recorder writes the rest of its tapes
 			if got := tapedTaskRequests(t, dir); got["tasks/get"] < 8 || got["tasks/update"] != 4 || got["tasks/cancel passed"] != 4 || got["tasks/cancel blocked"] != 1 {
 				t.Errorf("task requests on the tapes: %v", got)
 			}
 		})
+	}
+}
+
+// followTasks creates four tasks through a site of taskReplicaSites and
+// follows each to its result, then listens for the last
+// and sends a task request the rule blocks and one naming no member.
+func followTasks(t *testing.T, c *taskClient) {
+	t.Helper()
+	owners := map[string]int{}
+	var last string // the last task's id
+	for range 4 {
+		m := c.call("tools/call", `{"name":"slow","arguments":{}}`, "slow")
+		var created taskState
+		if m.Error != nil || json.Unmarshal(m.Result, &created) != nil || created.Status != "working" {
+			t.Fatalf("tools/call: %+v %s", m.Error, m.Result)
+		}
+		member, _, tagged := strings.Cut(strings.TrimPrefix(created.TaskID, "mcpgw:"), ":")
+		if !tagged {
+			t.Fatalf("task id %q is not tagged with its member", created.TaskID)
+		}
+		replica := strings.ToUpper(member)
+		owners[replica]++
+		last = created.TaskID
+		var got taskState
+		for polls := 0; got.Status != "completed"; polls++ {
+			if polls == 10 {
+				t.Fatalf("task %s still %q after 10 polls", created.TaskID, got.Status)
+			}
+			m := c.call("tasks/get", `{"taskId":"`+created.TaskID+`"}`, created.TaskID)
+			if m.Error != nil || json.Unmarshal(m.Result, &got) != nil {
+				t.Fatalf("tasks/get %s: %+v %s", created.TaskID, m.Error, m.Result)
+			}
+			if got.TaskID != created.TaskID {
+				t.Fatalf("tasks/get answered task %q, want the client's %q", got.TaskID, created.TaskID)
+			}
+		}
+		if len(got.Result.Content) != 1 || got.Result.Content[0].Text != "done by "+replica {
+			t.Fatalf("task %s completed with %+v", created.TaskID, got.Result)
+		}
+		if m := c.call("tasks/update", `{"taskId":"`+created.TaskID+`","inputResponses":{}}`, created.TaskID); m.Error != nil {
+			t.Fatalf("tasks/update: %+v", m.Error)
+		}
+		if m := c.call("tasks/cancel", `{"taskId":"`+created.TaskID+`"}`, created.TaskID); m.Error != nil {
+			t.Fatalf("tasks/cancel: %+v", m.Error)
+		}
+	}
+	if ack, notified := c.listenTasks(last); !slices.Equal(ack, []string{last}) || !slices.Equal(notified, []string{last}) {
+		t.Errorf("listen for %s: acknowledged %q, notified %q", last, ack, notified)
+	}
+	if owners["A"] != 2 || owners["B"] != 2 {
+		t.Errorf("tasks by replica %v, want 2 and 2", owners)
+	}
+	if m := c.call("tasks/cancel", `{"taskId":"mcpgw:a:task-x"}`, "mcpgw:a:task-x"); m.Error == nil || m.Error.Code != codeBlocked {
+		t.Errorf("a tasks/cancel the rule blocks: %+v", m.Error)
+	}
+	if m := c.call("tasks/get", `{"taskId":"mcpgw:c:task-A-1"}`, "mcpgw:c:task-A-1"); m.Error == nil || m.Error.Code != -32602 {
+		t.Errorf("a task id of no member: %+v", m.Error)
 	}
 }
 
