@@ -216,38 +216,55 @@ func taskReplicaSites(t *testing.T) []taskReplicaSite {
 func TestTasksInSessions(t *testing.T) {
 	for _, tc := range taskReplicaSites(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			wc := newWireClient(t, startProxy(t, tc.site())+"/mcp")
+			dir := t.TempDir()
+			wc := newWireClient(t, startProxy(t, tc.site("record "+caddyfileQuote(dir)))+"/mcp")
 			for range 2 {
-				session, replica := servedBy(t, wc)
-				post := func(id int, method, params string) rpcMessage {
-					t.Helper()
-					resp, body := wc.post(session, "2025-11-25", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params), nil)
-					return responseTo(t, resp, body, fmt.Sprint(id))
-				}
-				var created struct{ Task taskState }
-				if m := post(2, "tools/call", `{"name":"slow","arguments":{},"task":{"ttl":60000}}`); m.Error != nil || json.Unmarshal(m.Result, &created) != nil || created.Task.TaskID == "" {
-					t.Fatalf("tools/call with a task: %+v %s", m.Error, m.Result)
-				}
-				id := created.Task.TaskID
-				if !strings.HasPrefix(id, "task-"+replica+"-") {
-					t.Errorf("session on %s got task %q", replica, id)
-				}
-				var got taskState
-				for polls := 3; got.Status != "completed"; polls++ {
-					if polls == 13 {
-						t.Fatalf("task %s still %q", id, got.Status)
-					}
-					if m := post(polls, "tasks/get", `{"taskId":"`+id+`"}`); m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != id {
-						t.Fatalf("tasks/get: %+v %s", m.Error, m.Result)
-					}
-				}
-				var result struct{ Content []struct{ Text string } }
-				if m := post(20, "tasks/result", `{"taskId":"`+id+`"}`); m.Error != nil || json.Unmarshal(m.Result, &result) != nil ||
-					len(result.Content) != 1 || result.Content[0].Text != "done by "+replica {
-					t.Fatalf("tasks/result: %+v %s", m.Error, m.Result)
-				}
+				followSessionTask(t, wc)
 			}
+			// A session's tape replays in its recorded order, with no
+			// server: the task progresses as it did.
+			unloadProxy(t)
+			tapes, _ := tape.List(dir)
+			if len(tapes) != 2 {
+				t.Fatalf("tapes %v, want one per session", tapes)
+			}
+			replay := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\treplay %s\n\t}\n}\n", caddyfileQuote(tapes[0]))
+			followSessionTask(t, newWireClient(t, startProxy(t, replay)+"/mcp"))
 		})
+	}
+}
+
+// followSessionTask starts a 2025-11-25 session, creates a task in it and
+// follows the task to its result.
+func followSessionTask(t *testing.T, wc *wireClient) {
+	t.Helper()
+	session, replica := servedBy(t, wc)
+	post := func(id int, method, params string) rpcMessage {
+		t.Helper()
+		resp, body := wc.post(session, "2025-11-25", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params), nil)
+		return responseTo(t, resp, body, fmt.Sprint(id))
+	}
+	var created struct{ Task taskState }
+	if m := post(2, "tools/call", `{"name":"slow","arguments":{},"task":{"ttl":60000}}`); m.Error != nil || json.Unmarshal(m.Result, &created) != nil || created.Task.TaskID == "" {
+		t.Fatalf("tools/call with a task: %+v %s", m.Error, m.Result)
+	}
+	id := created.Task.TaskID
+	if !strings.HasPrefix(id, "task-"+replica+"-") {
+		t.Errorf("session on %s got task %q", replica, id)
+	}
+	var got taskState
+	for polls := 3; got.Status != "completed"; polls++ {
+		if polls == 13 {
+			t.Fatalf("task %s still %q", id, got.Status)
+		}
+		if m := post(polls, "tasks/get", `{"taskId":"`+id+`"}`); m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != id {
+			t.Fatalf("tasks/get: %+v %s", m.Error, m.Result)
+		}
+	}
+	var result struct{ Content []struct{ Text string } }
+	if m := post(20, "tasks/result", `{"taskId":"`+id+`"}`); m.Error != nil || json.Unmarshal(m.Result, &result) != nil ||
+		len(result.Content) != 1 || result.Content[0].Text != "done by "+replica {
+		t.Fatalf("tasks/result: %+v %s", m.Error, m.Result)
 	}
 }
 
