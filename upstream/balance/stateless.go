@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // Call serves one 2026-07-28 request (upstream.Stateless). A request that
@@ -19,9 +20,9 @@ import (
 // available members do, Call returns upstream.ErrSessionfulOnly, and the
 // client falls back to initialize.
 func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
-	name, msg, err := untag(req.Message)
-	if errors.Is(err, errInvalidTag) {
-		deliver(invalidTag(req.Message.ID), 200)
+	name, msg, err := tags.Untag(req.Message, tags.All)
+	if errors.Is(err, tags.ErrForged) {
+		deliver(tags.Invalid(req.Message.ID), 200)
 		return nil
 	}
 	if err != nil {
@@ -33,7 +34,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		// (MCP: an invalid cursor is -32602), not routed elsewhere.
 		m := g.taggedMember(name)
 		if m == nil {
-			deliver(invalidTag(req.Message.ID), 200)
+			deliver(tags.Invalid(req.Message.ID), 200)
 			return nil
 		}
 		r := *req
@@ -41,7 +42,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		r.Header = untaggedHeader(req.Header, msg)
 		_, err := g.callOn(ctx, m, &r, deliver, false)
 		if errors.Is(err, upstream.ErrSessionfulOnly) {
-			deliver(invalidTag(req.Message.ID), 200) // it could not have minted it
+			deliver(tags.Invalid(req.Message.ID), 200) // it could not have minted it
 			return nil
 		}
 		return err
@@ -116,7 +117,7 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 		if !resp.IsResponse() {
 			delivered = true
 			if many {
-				resp = tagNotification(resp, m.name)
+				resp = tags.Notification(resp, m.name, tags.All)
 			}
 			deliver(resp, status)
 			return
@@ -136,7 +137,7 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 			m.judgeLatency(time.Since(start), method)
 		}
 		if many {
-			resp = tag(resp, method, m.name)
+			resp = tags.Tag(resp, method, m.name, tags.All)
 		}
 		deliver(resp, status)
 	})

@@ -1,7 +1,6 @@
 package balance
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -9,100 +8,10 @@ import (
 )
 
 // A task (the io.modelcontextprotocol/tasks extension of 2026-07-28) lives
-// on the member that created it: its id is tagged like a cursor (sealTag)
+// on the member that created it: its id is tagged like a cursor (tags.Seal)
 // in every answer and notification toward the client, and tasks/get,
 // tasks/update, tasks/cancel and a subscriptions/listen naming task ids go
 // back to that member with the member's own id.
-
-// taskNotifications are the notifications whose params are a task (2026:
-// notifications/tasks; 2025-11-25: notifications/tasks/status).
-var taskNotifications = map[string]bool{"notifications/tasks": true, "notifications/tasks/status": true}
-
-// tagNotification tags the task id of a member's task notification, and
-// the task ids a member acknowledged for a subscriptions/listen. Other
-// notifications pass as they are.
-func tagNotification(m *pipeline.Message, name string) *pipeline.Message {
-	switch {
-	case taskNotifications[m.Method]:
-		params, ok := tagMembers(m.Params, name, false)
-		if !ok {
-			return m
-		}
-		return pipeline.NewNotification(m.Method, params)
-	case m.Method == "notifications/subscriptions/acknowledged" && bytes.Contains(m.Params, []byte(`"taskIds"`)):
-		params, ok := tagListenIDs(m.Params, name)
-		if !ok {
-			return m
-		}
-		return pipeline.NewNotification(m.Method, params)
-	}
-	return m
-}
-
-// listenTaskIDs reads the part of a subscriptions/listen (and of its
-// acknowledgement) that names tasks; the rest of params.notifications is
-// kept as it came.
-func listenTaskIDs(params map[string]json.RawMessage) (filter map[string]json.RawMessage, ids []string, ok bool) {
-	raw, ok := params["notifications"]
-	if !ok || !bytes.Contains(raw, []byte(`"taskIds"`)) {
-		return nil, nil, false
-	}
-	if json.Unmarshal(raw, &filter) != nil || json.Unmarshal(filter["taskIds"], &ids) != nil {
-		return nil, nil, false
-	}
-	return filter, ids, true
-}
-
-// setListenIDs puts ids back into params.notifications.taskIds.
-func setListenIDs(params, filter map[string]json.RawMessage, ids []string) {
-	filter["taskIds"], _ = json.Marshal(ids)
-	params["notifications"], _ = json.Marshal(filter)
-}
-
-// untagListen untags the task ids of a subscriptions/listen's filter
-// (params.notifications.taskIds): every tagged one must name the member
-// name names, if any (one member serves one listen), and every one must be
-// tagged when some are and the endpoint tags.
-func untagListen(params map[string]json.RawMessage, name string, changed bool) (string, bool, error) {
-	filter, ids, ok := listenTaskIDs(params)
-	if !ok {
-		return name, changed, nil
-	}
-	tagged := false
-	for i, id := range ids {
-		n, orig, ok := openTag(id)
-		if !ok {
-			continue
-		}
-		if name != "" && n != name {
-			return "", false, errInvalidTag
-		}
-		name, ids[i], tagged = n, orig, true
-	}
-	if !tagged {
-		return name, changed, nil
-	}
-	setListenIDs(params, filter, ids)
-	return name, true, nil
-}
-
-// tagListenIDs tags the task ids of an acknowledgement's filter.
-func tagListenIDs(raw json.RawMessage, name string) (json.RawMessage, bool) {
-	var params map[string]json.RawMessage
-	if json.Unmarshal(raw, &params) != nil {
-		return raw, false
-	}
-	filter, ids, ok := listenTaskIDs(params)
-	if !ok || len(ids) == 0 {
-		return raw, false
-	}
-	for i, id := range ids {
-		ids[i] = sealTag(name, id)
-	}
-	setListenIDs(params, filter, ids)
-	b, err := json.Marshal(params)
-	return b, err == nil
-}
 
 // untaggedHeader is the client's mirrored headers for the member's request
 // msg (untagged): a tasks/* request's Mcp-Name mirrors params.taskId (the
