@@ -17,6 +17,9 @@
 // with params.task answers {"task": …}, tasks/get the task alone, and
 // tasks/result the tool's result.
 //
+// Its tool "hold" never answers, so a test can keep a request in flight
+// on one process.
+//
 // A 2026 subscriptions/listen naming task ids gets their states as
 // notifications/tasks, then the subscription ends.
 package main
@@ -97,6 +100,9 @@ func (s *server) handle(m *message, legacy bool) *message {
 	case "tools/list":
 		out.Result = map[string]any{"tools": []any{map[string]any{"name": "slow", "inputSchema": map[string]string{"type": "object"}}}}
 	case "tools/call":
+		if p.Name == "hold" {
+			return nil // never answers: keeps the request in flight on this process
+		}
 		if legacy {
 			out.Result, out.Error = s.legacyCall(p)
 			break
