@@ -194,7 +194,8 @@ type taskReplicaSite struct {
 }
 
 // taskReplicaSites are the task server's replicas over HTTP and over stdio
-// (one process each: a task lives in the process that made it).
+// (over stdio with the default shared 2: a task id is tagged by its process,
+// then by its replica).
 func taskReplicaSites(t *testing.T) []taskReplicaSite {
 	bin := taskServer.get(t)
 	site := func(a, b, extra string) func(...string) string {
@@ -205,7 +206,7 @@ func taskReplicaSites(t *testing.T) []taskReplicaSite {
 	}
 	return []taskReplicaSite{
 		{"http", site("http "+caddyfileQuote(startTaskServerHTTP(t, "A")), "http "+caddyfileQuote(startTaskServerHTTP(t, "B")), "")},
-		{"stdio", site("stdio "+caddyfileQuote(bin)+" -name A", "stdio "+caddyfileQuote(bin)+" -name B", "\n\t\t\tprotocol auto\n\t\t\tshared 1")},
+		{"stdio", site("stdio "+caddyfileQuote(bin)+" -name A", "stdio "+caddyfileQuote(bin)+" -name B", "\n\t\t\tprotocol auto")},
 	}
 }
 
