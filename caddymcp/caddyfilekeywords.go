@@ -68,6 +68,7 @@ var proxyKeywords = mcphttp.Keywords[*Handler]{
 
 	"server":          (*Handler).unmarshalServer,                                         // federationcaddyfile.go
 	"federate":        (*Handler).unmarshalFederate,                                       // federationcaddyfile.go
+	"cache":           (*Handler).parseCache,                                              // cache.go
 	"cluster":         (*Handler).unmarshalCluster,                                        // cluster.go
 	"trace_arguments": (*Handler).parseTraceArguments,                                     // tracing.go
 	"pin_tools":       func(h *Handler, d dispenser) error { return parsePinTools(d, h) }, // pintools.go

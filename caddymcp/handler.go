@@ -104,6 +104,9 @@ type Handler struct {
 	HealthChecks *HealthChecks `json:"health_checks,omitempty"`
 	// Record records the endpoint's sessions to tapes (record.go).
 	Record *RecordConfig `json:"record,omitempty"`
+	// Cache configures the cache of what the servers mark public
+	// (cache.go); nil: on, with the defaults.
+	Cache *CacheConfig `json:"cache,omitempty"`
 	// SessionIdleTimeout ends sessions with no request and no open stream for this long (default 30m).
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 	// MaxSessions bounds the live sessions of the endpoint (default 10000).
@@ -234,6 +237,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	cfg := h.frontConfig(up, entry.Store, chain, maxMessage)
+	h.useCache(&cfg)
 	if observeRequests {
 		if err := h.observe(&cfg, entry); err != nil {
 			return err

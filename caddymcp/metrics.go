@@ -88,7 +88,7 @@ func initMetrics() {
 
 // collectors are every collector of the module, made by initMetrics.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions}
+	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal}
 }
 
 // registerMetrics registers the collectors with ctx's registry, which is

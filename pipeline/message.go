@@ -67,6 +67,11 @@ type Message struct {
 	Result json.RawMessage
 	// Error is the raw error object of an error response.
 	Error json.RawMessage
+	// Cached marks a response the gateway's cache (upstream/cache) served
+	// in place of the upstream, as the upstream had answered it before: it
+	// passes the pipeline like the upstream's, and tapes, logs and spans
+	// say so. Never on the wire.
+	Cached bool
 }
 
 // Parse decodes one JSON-RPC message. It copies b, so the caller may reuse b.

@@ -86,6 +86,10 @@ type Outcome struct {
 	Original json.RawMessage `json:"original,omitempty"`
 	// Ended says how a hold ended: "released", "timeout", "cancelled", "session_end".
 	Ended string `json:"ended,omitempty"`
+	// Cached says the gateway's cache answered in place of the upstream,
+	// with what the upstream had answered an earlier request (a server's
+	// public result): the upstream did not see this request.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Record is one message line of a tape.

@@ -398,7 +398,7 @@ func (w *Writer) encode(rec Record) ([]byte, error) {
 		out.Action = Passed
 	}
 	var outcome []byte
-	if out.Action == Passed && out.Stage == "" && out.Original == nil && out.Ended == "" {
+	if out.Action == Passed && out.Stage == "" && out.Original == nil && out.Ended == "" && !out.Cached {
 		outcome = passedOutcome
 	} else {
 		var buf bytes.Buffer

@@ -100,6 +100,9 @@ type Answered struct {
 	// Policy says whether a pipeline stage decided Answer (blocked,
 	// mocked) rather than the server.
 	Policy Policy
+	// Cached says the upstream's answer came from the gateway's cache
+	// (pipeline.Message.Cached), for logs and spans.
+	Cached bool
 }
 
 // userID is the authenticated user of r.
@@ -205,6 +208,6 @@ func (s *Server) statelessAnswered(w http.ResponseWriter, asked askedRequest, an
 	}
 	if on := s.settings.observer; on != nil && asked.m != nil && answer != nil && answer.IsResponse() {
 		on.OnAnswer(Answered{Post: w, Method: asked.m.Method, Target: asked.m.Target(), Params: asked.m.Params,
-			User: asked.user, Started: asked.start, Answer: answer, Policy: policy})
+			User: asked.user, Started: asked.start, Answer: answer, Policy: policy, Cached: answer.Cached})
 	}
 }

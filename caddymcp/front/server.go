@@ -27,6 +27,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/cache"
 )
 
 // Defaults for Config fields left zero.
@@ -85,6 +86,12 @@ type Config struct {
 	// development; by default it goes only to the log, on a line whose
 	// correlation_id the client's error data carries.
 	VerboseErrors bool
+	// Cache answers 2026-07-28 requests from what the upstream marked
+	// public (upstream/cache), in front of Upstream, and hears the change
+	// notifications sessions receive; nil: no cache.
+	Cache *cache.Cache
+	// CacheServer is Upstream's server key in Cache.
+	CacheServer string
 	// Watch is what the stages read in a client message besides the
 	// protocol's members (pipeline.NewWatch of their rules' pointers): a
 	// POST spelling one of them in another case only is refused, since a
@@ -107,7 +114,8 @@ type Server struct {
 	cfg      Config
 	settings *sessionSettings
 
-	statelessSlots slots // 2026-07-28 requests in flight per client address
+	statelessSlots slots              // 2026-07-28 requests in flight per client address
+	stateless      upstream.Stateless // Upstream's 2026-07-28 side (behind Cache); nil: sessions only
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{} // closed when this configuration is unloaded, or at exit
@@ -148,7 +156,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Clients = NoClients{}
 	}
 	exitCtx, exitStop := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg: cfg,
 		settings: &sessionSettings{
 			chain:          cfg.Chain,
@@ -165,7 +173,9 @@ func New(cfg Config) (*Server, error) {
 		exit:     make(chan struct{}),
 		exitCtx:  exitCtx,
 		exitStop: exitStop,
-	}, nil
+	}
+	s.useCache()
+	return s, nil
 }
 
 // Shutdown is called when this configuration is unloaded (a reload).

@@ -23,6 +23,7 @@ import (
 // reload that keeps the session hands it the new settings on its next
 // request.
 type sessionSettings struct {
+	heard          func(*pipeline.Message) // the cache hears what the upstream sends (cache.go); nil: none
 	chain          *pipeline.Chain
 	requestTimeout time.Duration
 	replay         replayLimits

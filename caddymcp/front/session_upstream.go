@@ -61,7 +61,11 @@ func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
 	if m.IsResponse() && s.tracedExchanges.Load() > 0 {
 		s.endExchange(m) // as it arrives, before the stages (tracing.go)
 	}
-	switch chain := s.settings.Load().chain; {
+	set := s.settings.Load()
+	if set.heard != nil && m.Kind == pipeline.KindNotification {
+		set.heard(m)
+	}
+	switch chain := set.chain; {
 	case chain.Len() > 0:
 		s.enqueueOutbound(m, related) // the stages run off the reader (stages_outbound.go)
 	case !chain.Empty():

@@ -51,8 +51,8 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 			"Bad Request: 2026-07-28 clients send requests and notifications only")
 		return
 	}
-	stateless, ok := s.cfg.Upstream.(upstream.Stateless)
-	if !ok {
+	stateless := s.stateless
+	if stateless == nil {
 		// A route whose upstream serves only sessions is a legacy-only
 		// server to a 2026 client, however the request looks.
 		writeSessionsOnly(w, m)
@@ -266,7 +266,7 @@ func sharedVersions(m *pipeline.Message) *pipeline.Message {
 		return m // the common case: forwarded byte for byte
 	}
 	result["supportedVersions"] = mustJSON(shared)
-	return pipeline.NewResult(m.ID, mustJSON(result))
+	return keepCached(m, pipeline.NewResult(m.ID, mustJSON(result)))
 }
 
 // writeStatelessMethodNotAllowed answers a GET or DELETE of a 2026-07-28

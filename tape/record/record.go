@@ -109,7 +109,7 @@ func (r *Recorder) Decided(ctx context.Context, ex *pipeline.Exchange, d pipelin
 // fate, so a replay tells a held-then-blocked request from a passed one.
 func Outcome(ex *pipeline.Exchange, d pipeline.Decision) (m *pipeline.Message, out tape.Outcome, reply *pipeline.Message) {
 	v := d.Verdict
-	out = tape.Outcome{Stage: v.By, Ended: string(v.Ended)}
+	out = tape.Outcome{Stage: v.By, Ended: string(v.Ended), Cached: d.Message.Cached}
 	switch v.Action {
 	case pipeline.Respond:
 		out.Action = tape.Blocked

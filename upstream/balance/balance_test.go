@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // TestMain checks that no test leaves a goroutine behind; the pool's
@@ -356,13 +357,13 @@ func TestUntagKeepsOtherRequests(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"method":"ping"}`,
 	} {
 		m := request(t, raw)
-		name, out, err := untag(m)
+		name, out, err := tags.Untag(m, tags.All)
 		if err != nil || name != "" || out != m {
 			t.Errorf("%s: untag gave %q, %v", raw, name, err)
 		}
 	}
 	m := request(t, `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"t","requestState":"mcpgw:b:opaque:state=="}}`)
-	name, out, err := untag(m)
+	name, out, err := tags.Untag(m, tags.All)
 	if err != nil || name != "b" || !strings.Contains(string(out.Params), `"requestState":"opaque:state=="`) || string(out.ID) != "9" {
 		t.Errorf("requestState: %q %s %v", name, out.Raw, err)
 	}

@@ -20,5 +20,5 @@
 // one trial through (half-open) and closes on its success. Active: a
 // Checker run every interval, for HTTP members a short MCP exchange.
 //
-// It imports upstream and pipeline, nothing of Caddy.
+// It imports upstream, upstream/tags and pipeline, nothing of Caddy.
 package balance

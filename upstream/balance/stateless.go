@@ -7,10 +7,11 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // Call serves one 2026-07-28 request (upstream.Stateless). A request that
-// carries a member's tagged cursor or requestState goes to that member; any
+// carries a member's tagged cursor, requestState or task id goes to that member; any
 // other goes to the member the policy selects (with turns of its own, apart
 // from the sessions'), and when that member gives no answer, a retriable
 // request (see retriable) tries the next one, up to Retries more. Members
@@ -19,9 +20,9 @@ import (
 // available members do, Call returns upstream.ErrSessionfulOnly, and the
 // client falls back to initialize.
 func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
-	name, msg, err := untag(req.Message)
-	if errors.Is(err, errInvalidTag) {
-		deliver(invalidTag(req.Message.ID), 200)
+	name, msg, err := tags.Untag(req.Message, tags.All)
+	if errors.Is(err, tags.ErrForged) {
+		deliver(tags.Invalid(req.Message.ID), 200)
 		return nil
 	}
 	if err != nil {
@@ -33,14 +34,15 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		// (MCP: an invalid cursor is -32602), not routed elsewhere.
 		m := g.taggedMember(name)
 		if m == nil {
-			deliver(invalidTag(req.Message.ID), 200)
+			deliver(tags.Invalid(req.Message.ID), 200)
 			return nil
 		}
 		r := *req
 		r.Message = msg
+		r.Header = untaggedHeader(req.Header, msg)
 		_, err := g.callOn(ctx, m, &r, deliver, false)
 		if errors.Is(err, upstream.ErrSessionfulOnly) {
-			deliver(invalidTag(req.Message.ID), 200) // it could not have minted it
+			deliver(tags.Invalid(req.Message.ID), 200) // it could not have minted it
 			return nil
 		}
 		return err
@@ -114,6 +116,9 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 	err := st.Call(ctx, req, func(resp *pipeline.Message, status int) {
 		if !resp.IsResponse() {
 			delivered = true
+			if many {
+				resp = tags.Notification(resp, m.name, tags.All)
+			}
 			deliver(resp, status)
 			return
 		}
@@ -132,7 +137,7 @@ func (g *Group) callOn(ctx context.Context, m *Member, req *upstream.StatelessRe
 			m.judgeLatency(time.Since(start), method)
 		}
 		if many {
-			resp = tag(resp, method, m.name)
+			resp = tags.Tag(resp, method, m.name, tags.All)
 		}
 		deliver(resp, status)
 	})

@@ -2,35 +2,13 @@ package balance
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
-// What one member mints and only it understands — a list's cursor, a
-// multi-round-trip request's requestState — travels through the client
-// tagged with the member's name: tagPrefix + name + ":" + the member's own
-// string. The request that brings it back goes to that member with the
-// member's string restored byte for byte.
-const tagPrefix = "mcpgw:"
-
-// taggedParams are the params members the tags travel in.
-var taggedParams = [...]string{"cursor", "requestState"}
-
-// errInvalidTag is a request whose tags name two members: the gateway
-// never mints that, so it is an invalid cursor or requestState.
-var errInvalidTag = errors.New("the cursor and requestState name different upstreams")
-
-// invalidTag answers request id whose cursor or requestState no member
-// that can take it now minted: the client starts the list or the call
-// over, which goes to a member that is up. The message names no upstream.
-func invalidTag(id json.RawMessage) *pipeline.Message {
-	return pipeline.NewError(id, pipeline.CodeInvalidParams,
-		"the cursor or requestState is not valid here (its upstream is not one of this endpoint's, or cannot take requests now); start the list or the call over")
-}
+// What one member mints and only it understands travels through the
+// client tagged with the member's name (package tags, every kind).
 
 // taggedMember returns the member a tag names, claimed for the request
 // (as pick claims one), or nil when the group has no such member or it
@@ -43,96 +21,6 @@ func (g *Group) taggedMember(name string) *Member {
 		return nil
 	}
 	return m
-}
-
-// untag finds a tagged cursor or requestState in a 2026 request's params:
-// it returns the member's name and the request with the tag removed, or
-// "" and the request itself when nothing in it is tagged.
-func untag(m *pipeline.Message) (name string, out *pipeline.Message, err error) {
-	if m.Params == nil || !bytes.Contains(m.Params, []byte(tagPrefix)) {
-		return "", m, nil
-	}
-	var params map[string]json.RawMessage
-	if json.Unmarshal(m.Params, &params) != nil {
-		return "", m, nil // the upstream tells the client what is wrong with it
-	}
-	changed := false
-	for _, key := range taggedParams {
-		raw, ok := params[key]
-		if !ok {
-			continue
-		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil || !strings.HasPrefix(s, tagPrefix) {
-			continue
-		}
-		n, orig, ok := strings.Cut(s[len(tagPrefix):], ":")
-		if !ok {
-			continue
-		}
-		if name != "" && n != name {
-			// No member minted both: one of them is forged.
-			return "", m, errInvalidTag
-		}
-		name = n
-		params[key], _ = json.Marshal(orig)
-		changed = true
-	}
-	if !changed {
-		return "", m, nil
-	}
-	out, err = withParams(m, params)
-	return name, out, err
-}
-
-// tag tags what a member minted in its response to a request of method:
-// the nextCursor of a list, the requestState of an input_required result.
-func tag(resp *pipeline.Message, method, name string) *pipeline.Message {
-	if resp.Result == nil {
-		return resp
-	}
-	var key string
-	switch {
-	case strings.HasSuffix(method, "/list") && bytes.Contains(resp.Result, []byte(`"nextCursor"`)):
-		key = "nextCursor"
-	case bytes.Contains(resp.Result, []byte(`"requestState"`)):
-		key = "requestState"
-	default:
-		return resp
-	}
-	var result map[string]json.RawMessage
-	if json.Unmarshal(resp.Result, &result) != nil {
-		return resp
-	}
-	raw, ok := result[key]
-	var s string
-	if !ok || json.Unmarshal(raw, &s) != nil || s == "" {
-		return resp
-	}
-	result[key], _ = json.Marshal(tagPrefix + name + ":" + s)
-	b, err := json.Marshal(result)
-	if err != nil {
-		return resp
-	}
-	return pipeline.NewResult(resp.ID, b)
-}
-
-// withParams rebuilds request m with other params.
-func withParams(m *pipeline.Message, params map[string]json.RawMessage) (*pipeline.Message, error) {
-	p, err := json.Marshal(params)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id,omitempty"`
-		Method  string          `json:"method"`
-		Params  json.RawMessage `json:"params"`
-	}{"2.0", m.ID, m.Method, p})
-	if err != nil {
-		return nil, err
-	}
-	return pipeline.Parse(b)
 }
 
 // retriable reports whether a request is one that any member answers the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ type sharedSet struct {
 	users   map[string]*share // by user; bounded by MaxUserShares
 	janitor bool              // the goroutine that stops idle user shares runs
 	changed chan struct{}     // closed and replaced when room may have freed
+	started int               // processes started so far: the next one's name
 
 	// Zero means the default (tests shorten them).
 	idle     time.Duration // ShareIdleTimeout
@@ -44,6 +46,7 @@ type share struct {
 // sharedProc is one shared process and its requests in flight.
 type sharedProc struct {
 	share   *share
+	name    string // tags its task ids; never reused, so an exited one's tags stay unknown
 	mux     *mux
 	load    int // requests in flight, listens aside; guarded by sharedSet.mu
 	listens int // subscriptions/listen streams open on it
@@ -221,6 +224,22 @@ func (s *Upstream) acquireShared(ctx context.Context, sh *share, listen bool) (*
 	}
 }
 
+// acquireNamed reserves room on the process of sh named name, whatever
+// its load (a task lives there and nowhere else), or returns nil when sh
+// has no such process: it exited, or the name is forged.
+func (s *Upstream) acquireNamed(sh *share, name string, listen bool) *sharedProc {
+	set := &s.shared
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	for _, sp := range sh.procs {
+		if sp.name == name {
+			sp.take(listen)
+			return sp
+		}
+	}
+	return nil
+}
+
 // leastLoaded returns the live process of sh with the fewest requests in
 // flight below limit, or nil.
 func (sh *share) leastLoaded(limit int) *sharedProc {
@@ -266,7 +285,8 @@ func (s *Upstream) startShared(ctx context.Context, sh *share, listen bool) (*sh
 		proc.Release()
 		return nil, &upstream.BusyError{RetryAfter: time.Second, Err: errSharedClosed}
 	}
-	sp := &sharedProc{share: sh}
+	set.started++
+	sp := &sharedProc{share: sh, name: strconv.Itoa(set.started)}
 	sp.take(listen)
 	sp.mux = newMux(proc, s.messageLimit(), s.logger.Named("shared"), &s.wg, func(*mux) { s.sharedEnded(sp) })
 	sh.procs = append(sh.procs, sp)

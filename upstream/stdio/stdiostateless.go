@@ -11,6 +11,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // Values of Options.Protocol: which MCP era a stdio server speaks.
@@ -162,6 +163,12 @@ func NewWithOptions(p *pool.Pool, maxMessageSize int, logger *zap.Logger, opts O
 // process). A client notification is forwarded to a running process of the
 // user's share (dropped when none runs), except notifications/cancelled and
 // notifications/progress, whose ids mean nothing upstream: those are dropped.
+//
+// With Shared above 1, a task id a process mints reaches the client tagged
+// with that process (package tags, Kinds Tasks), and a request naming a
+// tagged task id goes to that process, whatever its load; one naming a
+// process that exited, or a forged one, is answered -32602, as a server
+// answers a task it does not know.
 func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	if req == nil || req.Message == nil || deliver == nil {
 		return errors.New("upstream: Call needs a request message and a deliver function")
@@ -185,17 +192,28 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	default:
 		return errors.New("upstream: 2026-07-28 clients send no responses")
 	}
+	name, msg, err := tags.Untag(msg, tags.Tasks)
+	if err != nil {
+		deliver(tags.Invalid(msg.ID), 200) // ErrForged, or params it cannot rebuild
+		return nil
+	}
 	sh, err := s.pinShare(req.User)
 	if err != nil {
 		return err
 	}
 	defer s.unpinShare(sh)
 	listen := msg.Method == "subscriptions/listen"
-	sp, err := s.acquireShared(ctx, sh, listen)
-	if err != nil {
+	var sp *sharedProc
+	if name != "" {
+		if sp = s.acquireNamed(sh, name, listen); sp == nil {
+			deliver(tags.Invalid(msg.ID), 200) // as the server answers a task it does not know
+			return nil
+		}
+	} else if sp, err = s.acquireShared(ctx, sh, listen); err != nil {
 		return err
 	}
 	defer s.releaseShared(sp, listen)
+	deliver = s.tagTasks(sp, msg.Method, deliver)
 	msg, _, end := upstream.TraceExchange(ctx, s.Peer(), msg)
 	if end == nil {
 		return sp.mux.call(ctx, msg, deliver)
@@ -209,6 +227,23 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	})
 	end(answer, err)
 	return err
+}
+
+// tagTasks tags the task ids sp mints in what it delivers, when the share
+// may hold more than one process: a task lives in the process that made
+// it, and the request that names it must come back there (acquireNamed).
+func (s *Upstream) tagTasks(sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
+	if s.statelessOpts().Shared <= 1 {
+		return deliver
+	}
+	return func(m *pipeline.Message, status int) {
+		if m.IsResponse() {
+			m = tags.Tag(m, method, sp.name, tags.Tasks)
+		} else {
+			m = tags.Notification(m, sp.name, tags.Tasks)
+		}
+		deliver(m, status)
+	}
 }
 
 // notify forwards a client notification to the least loaded process of the

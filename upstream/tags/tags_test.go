@@ -1,0 +1,41 @@
+package tags
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// TestKinds: Tasks reads and writes task ids only (a cursor that looks
+// like a tag passes to the server as it is); All every kind; tags nest;
+// two names in one request are forged.
+func TestKinds(t *testing.T) {
+	for _, tc := range []struct {
+		kinds        Kinds
+		params, name string
+		out          string // params after Untag
+		err          error
+	}{
+		{Tasks, `{"taskId":"mcpgw:2:t1"}`, "2", `{"taskId":"t1"}`, nil},
+		{Tasks, `{"cursor":"mcpgw:2:c"}`, "", `{"cursor":"mcpgw:2:c"}`, nil},
+		{All, `{"cursor":"mcpgw:a:c"}`, "a", `{"cursor":"c"}`, nil},
+		{All, `{"taskId":"mcpgw:a:mcpgw:2:t1"}`, "a", `{"taskId":"mcpgw:2:t1"}`, nil},
+		{Tasks, `{"notifications":{"taskIds":["mcpgw:1:t","mcpgw:1:u"]}}`, "1", `{"notifications":{"taskIds":["t","u"]}}`, nil},
+		{Tasks, `{"notifications":{"taskIds":["mcpgw:1:t","mcpgw:2:u"]}}`, "", "", ErrForged},
+		{All, `{"cursor":"mcpgw:a:c","taskId":"mcpgw:b:t"}`, "", "", ErrForged},
+	} {
+		m, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"m","params":` + tc.params + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, out, err := Untag(m, tc.kinds)
+		if !errors.Is(err, tc.err) || name != tc.name || (err == nil && string(out.Params) != tc.out) {
+			t.Errorf("Untag(%s, %d) = %q, %s, %v", tc.params, tc.kinds, name, out.Params, err)
+		}
+	}
+	resp := pipeline.NewResult([]byte("1"), []byte(`{"nextCursor":"c","taskId":"t","requestState":"s"}`))
+	if got := string(Tag(resp, "tools/list", "2", Tasks).Result); got != `{"nextCursor":"c","requestState":"s","taskId":"mcpgw:2:t"}` {
+		t.Errorf("Tag with Tasks: %s", got)
+	}
+}
