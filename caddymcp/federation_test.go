@@ -73,7 +73,7 @@ func TestUnmarshalServersErrors(t *testing.T) {
 		{"bad name", "server a.b {\n stdio x\n}", `must be 1 to 32 letters, digits or '-', at Testfile:2`},
 		{"no upstream", "server a {\n}", "server a needs an upstream"},
 		{"mixed", "stdio x\nserver a {\n stdio y\n}", "every stdio, http, replay, lb_* and health line goes inside a server block"},
-		{"unknown line", "server a {\n stdio y\n record /tmp\n}", `unrecognized line "record" in server a`},
+		{"unknown line", "server a {\n stdio y\n record /tmp\n}", `unrecognized server subdirective "record"`},
 		{"bad prefix", "server a {\n stdio y\n}\nfederate {\n prefix sometimes\n}", "prefix must be always, conditional or never"},
 		{"bad separator", "server a {\n stdio y\n}\nfederate {\n separator :\n}", `separator ":" must be`},
 		{"federate alone", "stdio y\nfederate {\n prefix never\n}", "federate needs server blocks"},

@@ -38,7 +38,7 @@ func TestTypoSuggestions(t *testing.T) {
 		want       []string
 	}{
 		{"mcp_proxy", proxy("\t\tsesion_idle_timeout 1m"), "Caddyfile:4",
-			[]string{"unrecognized mcp_proxy subdirective \"sesion_idle_timeout\"; did you mean `session_idle_timeout`?", "(mcp_proxy takes: allowed_hosts, allowed_origins, cluster, fail_duration, health_interval, health_timeout, health_uri, held_progress, http,"}},
+			[]string{"unrecognized mcp_proxy subdirective \"sesion_idle_timeout\"; did you mean `session_idle_timeout`?", "(mcp_proxy takes: allowed_hosts, allowed_origins, cache, cluster, fail_duration, federate, health_interval,"}},
 		{"mcp_proxy lb", proxy("\t\thealth_intervall 5s"), "Caddyfile:4", []string{"did you mean `health_interval`?"}},
 		{"stdio", ":8080 {\n\tmcp_proxy {\n\t\tstdio cmd {\n\t\t\twarn 2\n\t\t}\n\t}\n}\n", "Caddyfile:4",
 			[]string{"unrecognized stdio subdirective \"warn\"; did you mean `warm`?", "(stdio takes: acquire_timeout, dir, env, idle_timeout,"}},

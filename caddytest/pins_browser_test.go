@@ -35,10 +35,10 @@ func TestConsolePinsBrowser(t *testing.T) {
 	defer cancel()
 	globals := withGlobals(pinGlobals(t.TempDir()))
 	url := startProxy(t, pinConsoleSite(t, "v1"), globals) + "/mcp"
-	toolNames(ctx, t, connectGo(ctx, t, url, "2025-11-25", nil))
+	sortedToolNames(ctx, t, connectGo(ctx, t, url, "2025-11-25", nil))
 	startProxy(t, pinConsoleSite(t, "v2"), globals)
 	cs, changed := listChangedClient(ctx, t, url)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
 		t.Fatalf("after the change the client lists %v", got)
 	}
 
@@ -67,7 +67,7 @@ func TestConsolePinsBrowser(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the client heard no list_changed after the approval by a click")
 	}
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
 		t.Errorf("after the approval the client lists %v", got)
 	}
 	if problems := b.pageProblems(); len(problems) > 0 {

@@ -89,13 +89,13 @@ func TestPinToolsShared(t *testing.T) {
 	globals := withGlobals(pinGlobals(storage))
 	url := startProxy(t, pinSite(t, "v1", "refresh 1s"), globals) + "/mcp"
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
 		t.Fatalf("the first instance lists %v", got)
 	}
 
 	second := startPinCaddy(t, storage, "v2")
 	cs2, changed := listChangedClient(ctx, t, second)
-	if got := toolNames(ctx, t, cs2); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs2); !slices.Equal(got, []string{"echo"}) {
 		t.Fatalf("the second instance, whose server changed fetch, lists %v", got)
 	}
 
@@ -112,7 +112,7 @@ func TestPinToolsShared(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the second instance's client heard no list_changed after the approval on the first")
 	}
-	if got := toolNames(ctx, t, cs2); !slices.Equal(got, []string{"echo", "fetch"}) {
+	if got := sortedToolNames(ctx, t, cs2); !slices.Equal(got, []string{"echo", "fetch"}) {
 		t.Errorf("after the approval the second instance lists %v", got)
 	}
 }

@@ -61,8 +61,8 @@ func pinsOf(t *testing.T) map[string]pinEntry {
 	return out
 }
 
-// toolNames lists the tools cs sees.
-func toolNames(ctx context.Context, t *testing.T, cs *mcp.ClientSession) []string {
+// sortedToolNames lists the tools cs sees, sorted.
+func sortedToolNames(ctx context.Context, t *testing.T, cs *mcp.ClientSession) []string {
 	t.Helper()
 	var names []string
 	for tool, err := range cs.Tools(ctx, nil) {
@@ -104,7 +104,7 @@ func TestPinToolsHide(t *testing.T) {
 	globals := withGlobals(pinGlobals(t.TempDir()))
 	url := startProxy(t, pinSite(t, "v1", "on_change hide"), globals) + "/mcp"
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
 		t.Fatalf("first run lists %v", got)
 	}
 	pinned := pinsOf(t)
@@ -119,7 +119,7 @@ func TestPinToolsHide(t *testing.T) {
 	drifts := scrape(t)[driftSeries]
 	startProxy(t, pinSite(t, "v2", "on_change hide"), globals)
 	cs, changed := listChangedClient(ctx, t, url)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
 		t.Fatalf("after the change the client lists %v, want only echo", got)
 	}
 	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "fetch", Arguments: map[string]any{"text": "x"}})
@@ -150,7 +150,7 @@ func TestPinToolsHide(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the connected client heard no notifications/tools/list_changed after the approval")
 	}
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
 		t.Fatalf("after the approval the client lists %v", got)
 	}
 	if got := callToolText(ctx, t, cs, &mcp.CallToolParams{Name: "fetch", Arguments: map[string]any{"text": "x"}}); got != "fetched x with v2" {
@@ -164,7 +164,7 @@ func TestPinToolsHide(t *testing.T) {
 	unloadProxy(t)
 	startProxy(t, pinSite(t, "v1", "on_change hide"), globals)
 	cs = connectGo(ctx, t, url, "2025-11-25", nil)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
 		t.Fatalf("after the restart, v1 (no longer the pin) lists %v", got)
 	}
 	if e := pinsOf(t)["fetch"]; e.State != "drift" || !strings.Contains(string(e.Pinned.Definition), "(v2)") {
@@ -182,11 +182,11 @@ func TestPinToolsWarnBlockReject(t *testing.T) {
 	globals := withGlobals(pinGlobals(t.TempDir()))
 	url := startProxy(t, pinSite(t, "v1", "on_change block"), globals) + "/mcp"
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
-	toolNames(ctx, t, cs)
+	sortedToolNames(ctx, t, cs)
 
 	startProxy(t, pinSite(t, "v2", "on_change block"), globals)
 	cs = connectGo(ctx, t, url, "2025-11-25", nil)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo", "fetch"}) {
 		t.Fatalf("block lists %v, want both", got)
 	}
 	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "fetch", Arguments: map[string]any{"text": "x"}})
@@ -207,7 +207,7 @@ func TestPinToolsWarnBlockReject(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("reject: %d %s", status, body)
 	}
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
 		t.Errorf("a rejected definition under warn lists %v, want only echo", got)
 	}
 	if e := pinsOf(t)["fetch"]; e.State != "rejected" || !strings.Contains(string(e.Pinned.Definition), "(v1)") {
@@ -231,12 +231,12 @@ func TestPinToolsTape(t *testing.T) {
 	defer cancel()
 	globals := withGlobals(pinGlobals(t.TempDir()))
 	url := startProxy(t, pinSite(t, "v1"), globals) + "/mcp"
-	toolNames(ctx, t, connectGo(ctx, t, url, "2025-11-25", nil))
+	sortedToolNames(ctx, t, connectGo(ctx, t, url, "2025-11-25", nil))
 	dir := t.TempDir()
 	startProxy(t, pipelineSite("name pinned\n\t\tstdio "+caddyfileQuote(pinServer.get(t))+" v2",
 		"pin_tools", "record "+caddyfileQuote(dir)), globals)
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
 		t.Fatalf("lists %v", got)
 	}
 	var found *tape.Record
@@ -271,7 +271,7 @@ func TestPinToolsOnNewHide(t *testing.T) {
 	defer cancel()
 	url := startProxy(t, pinSite(t, "v1", "on_new hide"), withGlobals(pinGlobals(t.TempDir()))) + "/mcp"
 	cs, changed := listChangedClient(ctx, t, url)
-	if got := toolNames(ctx, t, cs); len(got) != 0 {
+	if got := sortedToolNames(ctx, t, cs); len(got) != 0 {
 		t.Fatalf("new tools listed before approval: %v", got)
 	}
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}}); wantRPCError(t, err, "a new tool").Code != -32602 {
@@ -289,7 +289,7 @@ func TestPinToolsOnNewHide(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no list_changed after the approval")
 	}
-	if got := toolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
+	if got := sortedToolNames(ctx, t, cs); !slices.Equal(got, []string{"echo"}) {
 		t.Errorf("after approving echo the client lists %v", got)
 	}
 }
