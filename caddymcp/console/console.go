@@ -27,7 +27,7 @@ func init() {
 // by the very same handlers, so that an operator can watch and drive the
 // gateway from a browser on a public site behind the site's own auth. It
 // serves the paths below the one it is mounted on, which must be stripped
-// (handle_path /console/*, or uri strip_prefix): / (the page),
+// (handle_path /console*, or uri strip_prefix): / (the page),
 // /console.js, /console.css and /api/… (the admin routes: /api/sessions is
 // /mcp_proxy/sessions, and so on). Requests that change something (any
 // method but GET and HEAD) must come from the page's own origin and carry
@@ -56,7 +56,7 @@ func parseConsoleCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 func (c *Console) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive
 	if d.NextArg() {
-		return d.Errf("mcp_console takes no arguments, got %q; mount it with handle_path /console/* { mcp_console }", d.Val())
+		return d.Errf("mcp_console takes no arguments, got %q; mount it with handle_path /console* { mcp_console }", d.Val())
 	}
 	if d.NextBlock(d.Nesting()) {
 		return d.Errf("mcp_console takes no block, got %q", d.Val())
