@@ -425,7 +425,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		method, _ = repl.GetString(mcphttp.PlaceholderMethod) // set by mcphttp.PublishRequestInfo
 	}
-	h.metrics.observe(method, rec.status, rec.rpcError.Load(), time.Since(start))
+	h.metrics.observeRecorded(method, rec, time.Since(start))
 	return nil
 }
 

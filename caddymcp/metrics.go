@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
 
@@ -39,12 +40,42 @@ const (
 )
 
 // The outcome label of a request: answered, answered with a JSON-RPC
-// error, or answered 4xx/5xx by the gateway.
+// error, refused or answered by the gateway's policy in the server's
+// place (as tools/call outcomes are), or answered 4xx/5xx by the gateway.
 const (
 	outcomeOK      = "ok"
 	outcomeError   = "error"
+	outcomeBlocked = "blocked"
+	outcomeMocked  = "mocked"
 	outcomeRefused = "refused"
 )
+
+// answerOutcome is what the answers of one POST's requests were, the
+// worst of them: a batch with an error counts as error, else with a
+// request a policy refused as blocked, else with one a rule answered as
+// mocked.
+type answerOutcome uint32
+
+const (
+	answerOK answerOutcome = iota
+	answerMocked
+	answerBlocked
+	answerError
+)
+
+// answerOutcomeOf is the outcome of one answer and the policy that decided
+// it.
+func answerOutcomeOf(answer *pipeline.Message, policy front.Policy) answerOutcome {
+	switch {
+	case policy == front.PolicyBlocked:
+		return answerBlocked
+	case policy == front.PolicyMocked:
+		return answerMocked
+	case answer.Error != nil:
+		return answerError
+	}
+	return answerOK
+}
 
 // metrics are the collectors, made once and registered with the registry
 // of every configuration load (Caddy makes a new one per load).
@@ -63,7 +94,7 @@ func initMetrics() {
 		const ns = "caddy_mcp"
 		metrics.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "requests_total",
-			Help: "Client POSTs to mcp_proxy by endpoint, MCP method and outcome (ok; error: a JSON-RPC error answer; refused: answered 4xx/5xx).",
+			Help: "Client POSTs to mcp_proxy by endpoint, MCP method and outcome (ok; error: a JSON-RPC error answer from the server or the gateway's own failure; blocked: refused by the gateway's policy; mocked: answered by a rule or an operator in the server's place; refused: answered 4xx/5xx).",
 		}, []string{"endpoint", "method", "outcome"})
 		metrics.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "request_duration_seconds",
@@ -88,7 +119,7 @@ func initMetrics() {
 
 // collectors are every collector of the module, made by initMetrics.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal}
+	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal, toolDrifts}
 }
 
 // registerMetrics registers the collectors with ctx's registry, which is
@@ -123,8 +154,8 @@ type endpointMetrics struct {
 }
 
 type methodMetrics struct {
-	ok, failed, refused prometheus.Counter
-	duration            prometheus.Observer
+	ok, failed, blocked, mocked, refused prometheus.Counter
+	duration                             prometheus.Observer
 }
 
 func newEndpointMetrics(endpoint string) *endpointMetrics {
@@ -133,6 +164,8 @@ func newEndpointMetrics(endpoint string) *endpointMetrics {
 		return &methodMetrics{
 			ok:       metrics.requests.WithLabelValues(endpoint, method, outcomeOK),
 			failed:   metrics.requests.WithLabelValues(endpoint, method, outcomeError),
+			blocked:  metrics.requests.WithLabelValues(endpoint, method, outcomeBlocked),
+			mocked:   metrics.requests.WithLabelValues(endpoint, method, outcomeMocked),
 			refused:  metrics.requests.WithLabelValues(endpoint, method, outcomeRefused),
 			duration: metrics.duration.WithLabelValues(endpoint, method),
 		}
@@ -151,9 +184,9 @@ func newEndpointMetrics(endpoint string) *endpointMetrics {
 }
 
 // observe counts one POST with the given MCP method ("" for none), the
-// status it was answered with, whether a request of it got a JSON-RPC
-// error, and how long it took.
-func (m *endpointMetrics) observe(method string, status int, rpcError bool, took time.Duration) {
+// status it was answered with, what its requests' answers were, and how
+// long it took.
+func (m *endpointMetrics) observe(method string, status int, answered answerOutcome, took time.Duration) {
 	mm := m.none
 	if method != "" {
 		if mm = m.methods[method]; mm == nil {
@@ -163,12 +196,21 @@ func (m *endpointMetrics) observe(method string, status int, rpcError bool, took
 	switch {
 	case status >= 400:
 		mm.refused.Inc()
-	case rpcError:
+	case answered == answerError:
 		mm.failed.Inc()
+	case answered == answerBlocked:
+		mm.blocked.Inc()
+	case answered == answerMocked:
+		mm.mocked.Inc()
 	default:
 		mm.ok.Inc()
 	}
 	mm.duration.Observe(took.Seconds())
+}
+
+// observeRecorded counts one POST as rec recorded its answer.
+func (m *endpointMetrics) observeRecorded(method string, rec *statusRecorder, took time.Duration) {
+	m.observe(method, rec.status, answerOutcome(rec.answered.Load()), took)
 }
 
 // onStream counts a client stream opened (delta 1) or closed (-1).
@@ -186,7 +228,18 @@ func (m *endpointMetrics) onReconnect(kind remote.Reconnect) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status   int
-	rpcError atomic.Bool // set by endpointMetrics.onAnswer, maybe on another goroutine
+	answered atomic.Uint32 // the worst answerOutcome so far, set by noteAnswer, maybe on another goroutine
+}
+
+// noteAnswer records the outcome of one of the POST's answers, keeping
+// the worst.
+func (s *statusRecorder) noteAnswer(o answerOutcome) {
+	for {
+		cur := s.answered.Load()
+		if uint32(o) <= cur || s.answered.CompareAndSwap(cur, uint32(o)) {
+			return
+		}
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -19,29 +19,31 @@ import (
 
 // TestEndpointMetricsLabels: MCP's own methods keep their name, others count
 // as other and no method as none; 4xx/5xx are refused, a JSON-RPC error
-// answer is error, the rest ok.
+// answer is error, a policy's block or mock blocked or mocked, the rest ok.
 func TestEndpointMetricsLabels(t *testing.T) {
 	m := newEndpointMetrics("unit-labels")
 	for _, c := range []struct {
 		method, wantMethod string
 		status             int
-		rpcError           bool
+		answered           answerOutcome
 		wantOutcome        string
 	}{
-		{"tools/call", "tools/call", http.StatusOK, false, outcomeOK},
-		{"tools/call", "tools/call", http.StatusAccepted, false, outcomeOK},
-		{"tools/call", "tools/call", http.StatusOK, true, outcomeError},
-		{"tools/call", "tools/call", http.StatusTooManyRequests, false, outcomeRefused},
-		{"x/made-up", methodOther, http.StatusOK, false, outcomeOK},
-		{"", methodNone, http.StatusUnsupportedMediaType, false, outcomeRefused},
-		{"initialize", "initialize", http.StatusBadGateway, true, outcomeRefused},
+		{"tools/call", "tools/call", http.StatusOK, answerOK, outcomeOK},
+		{"tools/call", "tools/call", http.StatusAccepted, answerOK, outcomeOK},
+		{"tools/call", "tools/call", http.StatusOK, answerError, outcomeError},
+		{"tools/call", "tools/call", http.StatusOK, answerBlocked, outcomeBlocked},
+		{"prompts/get", "prompts/get", http.StatusOK, answerMocked, outcomeMocked},
+		{"tools/call", "tools/call", http.StatusTooManyRequests, answerOK, outcomeRefused},
+		{"x/made-up", methodOther, http.StatusOK, answerOK, outcomeOK},
+		{"", methodNone, http.StatusUnsupportedMediaType, answerOK, outcomeRefused},
+		{"initialize", "initialize", http.StatusBadGateway, answerError, outcomeRefused},
 	} {
 		counter := metrics.requests.WithLabelValues("unit-labels", c.wantMethod, c.wantOutcome)
 		before := testutil.ToFloat64(counter)
-		m.observe(c.method, c.status, c.rpcError, time.Millisecond)
+		m.observe(c.method, c.status, c.answered, time.Millisecond)
 		if got := testutil.ToFloat64(counter) - before; got != 1 {
 			t.Errorf("observe(%q, %d, %v): requests_total{method=%q,outcome=%q} rose by %v, want 1",
-				c.method, c.status, c.rpcError, c.wantMethod, c.wantOutcome, got)
+				c.method, c.status, c.answered, c.wantMethod, c.wantOutcome, got)
 		}
 	}
 	if n := testutil.CollectAndCount(metrics.duration, "caddy_mcp_request_duration_seconds"); n < 4 {
@@ -118,7 +120,7 @@ func TestToolLabels(t *testing.T) {
 	toolFailed := answer(`{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}`)
 	by := front.PolicyNone
 	onAnswer := func(post http.ResponseWriter, method, target string, msg *pipeline.Message) {
-		m.onAnswer(post, method, target, msg, mcpstate.OutcomeOf(front.Answered{Answer: msg, Policy: by}))
+		m.onAnswer(post, method, target, msg, by, mcpstate.OutcomeOf(front.Answered{Answer: msg, Policy: by}))
 	}
 
 	onAnswer(nil, "tools/call", "echo", ok) // not listed yet
@@ -160,7 +162,7 @@ func TestToolLabels(t *testing.T) {
 			t.Errorf("tool_calls_total{tool=%q,outcome=%q} = %v, want %v", c.tool, c.outcome, got, c.want)
 		}
 	}
-	if !rec.rpcError.Load() {
+	if answerOutcome(rec.answered.Load()) != answerError {
 		t.Error("an error answer did not mark its POST")
 	}
 }
@@ -172,7 +174,7 @@ func TestRegisterMetricsWithoutRegistry(t *testing.T) {
 		t.Fatalf("registerMetrics without a registry: %v", err)
 	}
 	m := newEndpointMetrics("unit-validate")
-	m.observe("ping", http.StatusOK, false, time.Millisecond)
+	m.observe("ping", http.StatusOK, answerOK, time.Millisecond)
 	if got := testutil.ToFloat64(metrics.requests.WithLabelValues("unit-validate", "ping", outcomeOK)); got != 1 {
 		t.Errorf("requests_total{method=ping,outcome=ok} = %v, want 1", got)
 	}
@@ -189,7 +191,7 @@ func BenchmarkObserve(b *testing.B) {
 	for b.Loop() {
 		rec := &statusRecorder{ResponseWriter: inner}
 		rec.WriteHeader(http.StatusOK)
-		m.observe("tools/call", rec.status, rec.rpcError.Load(), time.Millisecond)
+		m.observeRecorded("tools/call", rec, time.Millisecond)
 	}
 }
 
@@ -202,6 +204,49 @@ func BenchmarkOnAnswerToolCall(b *testing.B) {
 	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.onAnswer(rec, "tools/call", "echo", answer, mcpstate.CallOK)
+		m.onAnswer(rec, "tools/call", "echo", answer, front.PolicyNone, mcpstate.CallOK)
+	}
+}
+
+// TestRequestOutcomeOfPolicy: a POST whose request a policy refused counts
+// in requests_total as blocked and one a rule answered as mocked, apart
+// from a JSON-RPC error the server or the gateway's own failure gave;
+// in a batch, an error outranks blocked, which outranks mocked.
+func TestRequestOutcomeOfPolicy(t *testing.T) {
+	const endpoint = "unit-request-policy"
+	o := &observer{metrics: newEndpointMetrics(endpoint), calls: new(mcpstate.CallLog)}
+	result := pipeline.NewResult([]byte("1"), []byte(`{"content":[]}`))
+	refusal := pipeline.NewError([]byte("1"), -32600, "blocked by rule no-secrets")
+	type answer struct {
+		msg    *pipeline.Message
+		policy front.Policy
+	}
+	for _, c := range []struct {
+		name, method string
+		answers      []answer
+		want         string
+	}{
+		{"server result", "prompts/get", []answer{{result, front.PolicyNone}}, outcomeOK},
+		{"server error", "prompts/get", []answer{{refusal, front.PolicyNone}}, outcomeError},
+		{"blocked prompt", "prompts/get", []answer{{refusal, front.PolicyBlocked}}, outcomeBlocked},
+		{"blocked tool call", "tools/call", []answer{{refusal, front.PolicyBlocked}}, outcomeBlocked},
+		{"mocked resource", "resources/read", []answer{{result, front.PolicyMocked}}, outcomeMocked},
+		{"batch: blocked and mocked", "tools/call", []answer{{result, front.PolicyMocked}, {refusal, front.PolicyBlocked}}, outcomeBlocked},
+		{"batch: error and blocked", "tools/call", []answer{{refusal, front.PolicyBlocked}, {refusal, front.PolicyNone}}, outcomeError},
+		{"batch: blocked and ok", "tools/call", []answer{{refusal, front.PolicyBlocked}, {result, front.PolicyNone}}, outcomeBlocked},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			counter := metrics.requests.WithLabelValues(endpoint, c.method, c.want)
+			before := testutil.ToFloat64(counter)
+			rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
+			rec.WriteHeader(http.StatusOK)
+			for _, a := range c.answers {
+				o.OnAnswer(front.Answered{Post: rec, Method: c.method, Target: "x", Answer: a.msg, Policy: a.policy})
+			}
+			o.metrics.observeRecorded(c.method, rec, time.Millisecond)
+			if got := testutil.ToFloat64(counter) - before; got != 1 {
+				t.Errorf("requests_total{method=%q,outcome=%q} rose by %v, want 1", c.method, c.want, got)
+			}
+		})
 	}
 }

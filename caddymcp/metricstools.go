@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -66,18 +67,17 @@ func (s *toolSet) label(name string) string {
 	return methodOther
 }
 
-// onAnswer tells the endpoint's metrics of an answer: it marks a POST
-// answered with a JSON-RPC error (its requests_total outcome), counts tool
-// calls by their outcome (mcpstate.OutcomeOf), and learns the tools a
-// tools/list answer names. For a tools/call it returns the tool's label
-// (its name if listed, else other), "" for anything else.
-func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message, outcome mcpstate.CallOutcome) (tool string) {
-	failed := answer.Error != nil
-	if failed {
-		if rec, ok := post.(*statusRecorder); ok {
-			rec.rpcError.Store(true)
-		}
+// onAnswer tells the endpoint's metrics of an answer: it marks its POST
+// with the answer's outcome (its requests_total outcome: an error, or a
+// policy's block or mock, apart), counts tool calls by their outcome
+// (mcpstate.OutcomeOf), and learns the tools a tools/list answer names.
+// For a tools/call it returns the tool's label (its name if listed, else
+// other), "" for anything else.
+func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message, policy front.Policy, outcome mcpstate.CallOutcome) (tool string) {
+	if rec, ok := post.(*statusRecorder); ok {
+		rec.noteAnswer(answerOutcomeOf(answer, policy))
 	}
+	failed := answer.Error != nil
 	switch method {
 	case "tools/list":
 		if !failed {

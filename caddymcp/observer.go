@@ -38,7 +38,7 @@ func (o *observer) OnAnswer(a front.Answered) {
 	if a.Method == "tools/call" {
 		outcome = mcpstate.OutcomeOf(a)
 	}
-	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer, outcome); tool != "" {
+	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer, a.Policy, outcome); tool != "" {
 		o.calls.AddOutcome(a, tool, outcome, o.redactor)
 	}
 }

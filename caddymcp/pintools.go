@@ -99,7 +99,8 @@ func parsePinTools(d *caddyfile.Dispenser, h *Handler) error {
 }
 
 // toolDrifts counts drifts (and new tools held for approval) by endpoint
-// and action.
+// and action. It is one of the module's collectors (metrics.go), so that
+// it is exported, at zero series, with or without pin_tools.
 var toolDrifts = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Namespace: "caddy_mcp", Name: "tool_drifts_total",
 	Help: "Tool definitions that differ from their pin (or new tools held under on_new hide), counted once per distinct definition (by the instance that first records it in the storage), by endpoint and action (warn, hide, block; hide_new for a new tool).",
@@ -114,11 +115,6 @@ func (h *Handler) pinStage(ctx caddy.Context) (pipeline.Stage, error) {
 	cfg, err := h.PinTools.config()
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
-	}
-	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		if err := reg.Register(toolDrifts); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
-			return nil, fmt.Errorf("mcp_proxy: registering metrics: %v", err)
-		}
 	}
 	storage := ctx.Storage()
 	endpoint := h.storeKey

@@ -24,8 +24,12 @@ import (
 // next request.
 func TestConsoleBrowser(t *testing.T) {
 	requireChromium(t)
-	url := startProxy(t, consoleSiteWith(buildEverythingServer(t), "\t\trecord "+caddyfileQuote(t.TempDir())+"\n"+
-		"\t\tintercept no-sampling {\n\t\t\ttool test_sampling\n\t\t\tblock \"no sampling here\"\n\t\t}\n")) + "/mcp"
+	// The endpoint has no name: the Caddyfile adapter names it after the
+	// site's first address and the path, as the console shows it.
+	endpoint := fmt.Sprintf("localhost:%d/mcp", testPorts.http)
+	url := startProxy(t, consoleSiteAt(fmt.Sprintf("localhost:%d, %s", testPorts.http, siteAddr), buildEverythingServer(t),
+		"\t\trecord "+caddyfileQuote(t.TempDir())+"\n"+
+			"\t\tintercept no-sampling {\n\t\t\ttool test_sampling\n\t\t\tblock \"no sampling here\"\n\t\t}\n")) + "/mcp"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cs := connectGo(ctx, t, url, "2025-11-25", nil)
@@ -43,6 +47,7 @@ func TestConsoleBrowser(t *testing.T) {
 	pending := callAsync(ctx, cs, "test_simple_text")
 	card := `document.querySelector('#held-list li')`
 	b.waitFor("the held call appears without a reload", card+` && `+card+`.querySelector('.held-title').textContent.includes('test_simple_text')`)
+	b.waitFor("the held call names its endpoint as the Caddyfile wrote it", card+`.textContent.includes(`+strconv.Quote(endpoint)+`)`)
 	b.screenshot("console-held")
 	b.eval(card+`.querySelector('.act-continue').click()`, nil)
 	select {
@@ -89,7 +94,7 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("the session after the refused DELETE: %v", err)
 	}
 
-	consoleCallsInBrowser(ctx, t, b, cs)
+	consoleCallsInBrowser(ctx, t, b, cs, endpoint)
 
 	// Ended by a click (and an OK in the confirmation).
 	b.eval(`setTimeout(() => `+row+`.querySelector('button').click(), 0)`, nil)
@@ -133,9 +138,9 @@ func containsAll(s string, subs ...string) bool {
 // consoleCallsInBrowser: the tool calls of session cs (the held ones
 // before, a tool error, a JSON-RPC error and a call a rule blocks now)
 // show in the recent calls
-// and the rate chart without a reload, and the session's tape is listed
-// and shown as a transcript.
-func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mcp.ClientSession) {
+// and the rate chart of the endpoint named endpoint without a reload, and
+// the session's tape is listed and shown as a transcript.
+func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mcp.ClientSession, endpoint string) {
 	t.Helper()
 	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_error_handling",
 		Arguments: map[string]any{"city": "Oslo", "authorization": "Bearer not-shown"}}); err != nil || !res.IsError {
@@ -153,7 +158,7 @@ func consoleCallsInBrowser(ctx context.Context, t *testing.T, b *browser, cs *mc
 	b.waitFor("the JSON-RPC error is listed", row("no_such_tool", `error: unknown tool "no_such_tool"`))
 	b.waitFor("the held calls are listed", row("test_simple_text", "ok"))
 	b.waitFor("the blocked call is listed as blocked, not as an error", row("test_sampling", "blocked: no sampling here"))
-	chart := `document.querySelector('#rates figure[data-key="console-test"]')`
+	chart := fmt.Sprintf(`document.querySelector('#rates figure[data-key=%s]')`, strconv.Quote(endpoint))
 	spark := func(label string) string {
 		return fmt.Sprintf(`[...%s.querySelectorAll('svg.spark')].find(s => s.getAttribute('aria-label').startsWith(%s))`, chart, strconv.Quote(label))
 	}
@@ -200,7 +205,9 @@ func jsStrings(strs []string) string {
 
 // screenshotTraffic makes about 40 s of varied tool calls on cs for the
 // README's picture of the chart, when screenshots are taken: a rate that
-// rises and falls, with tool errors and JSON-RPC errors among the calls.
+// rises and falls, with tool errors, JSON-RPC errors and calls a rule
+// blocks among them (one blocked near the end, so that the recent calls
+// in the picture show one).
 // It returns the number of calls.
 func screenshotTraffic(ctx context.Context, t *testing.T, cs *mcp.ClientSession) int {
 	t.Helper()
@@ -222,6 +229,9 @@ func screenshotTraffic(ctx context.Context, t *testing.T, cs *mcp.ClientSession)
 		}
 		if s%9 == 5 {
 			call("no_such_tool", nil)
+		}
+		if s%11 == 3 || s == 38 {
+			call("test_sampling", map[string]any{"prompt": "x"})
 		}
 		time.Sleep(time.Second) // a sleep: spreads the calls over the chart's one-second buckets
 	}

@@ -21,10 +21,16 @@ func consoleSite(command string) string { return consoleSiteWith(command, "") }
 
 // consoleSiteWith is consoleSite with extra lines in the mcp_proxy block.
 func consoleSiteWith(command, extra string) string {
-	return fmt.Sprintf(siteAddr+` {
+	return consoleSiteAt(siteAddr, command, "\t\tname console-test\n"+extra)
+}
+
+// consoleSiteAt is consoleSite with the site addresses addrs and the
+// lines extra in the mcp_proxy block, which names the endpoint only if
+// extra does (else the Caddyfile adapter names it after the first address).
+func consoleSiteAt(addrs, command, extra string) string {
+	return fmt.Sprintf(addrs+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
-		name console-test
 		stdio %s
 		intercept approve {
 			tool test_simple_text

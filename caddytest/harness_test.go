@@ -25,11 +25,19 @@ var testPorts = pickFreePorts()
 type caddyPorts struct{ admin, http, https int }
 
 // pickFreePorts asks the kernel for three distinct loopback ports, holding
-// each until all are chosen.
+// each until all are chosen. When screenshots are taken, the HTTP port is
+// 8080 if it is free, so that the pictures in the docs show the endpoint
+// names the docs' examples give (localhost:8080/mcp).
 func pickFreePorts() caddyPorts {
 	var ports [3]int
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if i == 1 && os.Getenv(screenshotDirEnv) != "" {
+			if ln8080, err8080 := net.Listen("tcp", "127.0.0.1:8080"); err8080 == nil {
+				ln.Close()
+				ln = ln8080
+			}
+		}
 		if err != nil {
 			panic("caddytest: no free loopback port: " + err.Error())
 		}

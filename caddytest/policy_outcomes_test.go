@@ -14,8 +14,9 @@ import (
 
 // TestPolicyOutcomes: through a real Caddy in front of the
 // everything-server, a go-sdk client's tool calls are told apart by who
-// decided them, in GET /mcp_proxy/calls (the console's list) and in
-// caddy_mcp_tool_calls_total: a rule's block is blocked, a rule's mock is
+// decided them, in GET /mcp_proxy/calls (the console's list), in
+// caddy_mcp_tool_calls_total and in caddy_mcp_requests_total (which counts
+// a result with isError as ok): a rule's block is blocked, a rule's mock is
 // mocked, a call of a hidden tool is blocked (and listed by its name while
 // the metric counts it as other), the server's error is error, as is its
 // result with isError (a tool_error in the list). And /console, the mount
@@ -47,6 +48,9 @@ func TestPolicyOutcomes(t *testing.T) {
 	url := startProxy(t, site) + "/mcp"
 	series := func(tool, outcome string) string {
 		return fmt.Sprintf(`caddy_mcp_tool_calls_total{endpoint="policy-outcomes",outcome=%q,tool=%q}`, outcome, tool)
+	}
+	posts := func(outcome string) string {
+		return fmt.Sprintf(`caddy_mcp_requests_total{endpoint="policy-outcomes",method="tools/call",outcome=%q}`, outcome)
 	}
 	before := scrape(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -102,6 +106,10 @@ func TestPolicyOutcomes(t *testing.T) {
 		series("other", "error"):               1, // no_such_tool, the server's error
 		series("test_error_handling", "error"): 1,
 		series("test_simple_text", "ok"):       1,
+		posts("blocked"):                       2, // the rule's block and the hidden tool
+		posts("mocked"):                        1,
+		posts("error"):                         1, // no_such_tool
+		posts("ok"):                            2, // test_error_handling's isError result and test_simple_text
 	} {
 		if got := after[s] - before[s]; got != want {
 			t.Errorf("%s went up by %v, want %v", s, got, want)
