@@ -73,11 +73,11 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("calling no_such_tool succeeded")
 	}
 
-	// The handler counts a POST once its answer is written: the client
-	// can read the last answer before the count lands.
-	var after map[string]float64
-	poll(5*time.Second, func() bool { after = scrape(t); return after[callsDuration]-before[callsDuration] >= calls+1 })
-	for _, c := range []struct {
+	// The handler counts a POST once its answer is written, and a tool
+	// call when the observer hears its answer: the client can read the last
+	// answer before the counts land, so wait until they all have (or time
+	// out), then compare.
+	want := []struct {
 		series string
 		want   float64
 	}{
@@ -88,7 +88,18 @@ func TestMetrics(t *testing.T) {
 		{unknownFailed, 1},
 		{callsDuration, calls + 1}, // the failed call too
 		{initsOK, 2},
-	} {
+	}
+	var after map[string]float64
+	poll(5*time.Second, func() bool {
+		after = scrape(t)
+		for _, c := range want {
+			if after[c.series]-before[c.series] != c.want {
+				return false
+			}
+		}
+		return true
+	})
+	for _, c := range want {
 		if got := after[c.series] - before[c.series]; got != c.want {
 			t.Errorf("%s rose by %v, want %v", c.series, got, c.want)
 		}
