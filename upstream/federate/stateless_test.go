@@ -296,3 +296,38 @@ func TestStatelessFailedServerLeftOut(t *testing.T) {
 		t.Errorf("tools %v, want %v in some order", tools, want)
 	}
 }
+
+// failingCall is a 2026-07-28 upstream whose every call fails as a stdio
+// upstream's does when its process cannot run (fault injection).
+type failingCall struct{ upstream.Upstream }
+
+func (failingCall) Call(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error {
+	return errors.New("exec: /opt/secret/server: no such file")
+}
+
+// TestStatelessCallOfFailedServer: a call routed to a server that fails
+// gets the error naming the server as configured, not its command.
+func TestStatelessCallOfFailedServer(t *testing.T) {
+	a := newPeer(t, "a", 0, modern(0, "public"))
+	f, err := New(Config{Servers: []Server{{Name: "a", Upstream: grouped(t, "a", a.up)}, {Name: "b", Upstream: failingCall{a.up}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := call2026(t, f, "tools/call", map[string]any{"name": "b_echo"}, "b_echo")
+	if err != nil || ans.Error == nil || !strings.Contains(string(ans.Error), `the MCP server \"b\" of this endpoint is unavailable`) ||
+		strings.Contains(string(ans.Raw), "secret") {
+		t.Errorf("call of a failed server: %v %v", ans, err)
+	}
+	if got := text(t, mustCall(t, f, "a_echo")); got != "a:echo:x" {
+		t.Errorf("a_echo: %q", got)
+	}
+}
+
+func mustCall(t *testing.T, f *Federation, tool string) *pipeline.Message {
+	t.Helper()
+	ans, err := call2026(t, f, "tools/call", map[string]any{"name": tool, "arguments": map[string]string{"text": "x"}}, tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ans
+}

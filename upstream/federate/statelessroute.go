@@ -3,9 +3,12 @@ package federate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
@@ -39,7 +42,17 @@ func (f *Federation) routeStateless(ctx context.Context, req *upstream.Stateless
 			return nil
 		}
 	}
-	return st.Call(ctx, &r, deliver)
+	err = st.Call(ctx, &r, deliver)
+	var busy *upstream.BusyError
+	if err == nil || ctx.Err() != nil || errors.Is(err, upstream.ErrSessionfulOnly) || errors.As(err, &busy) {
+		return err
+	}
+	// The server failed before it answered: the client reads which one,
+	// as the operator named it, never its address or command.
+	f.log.Warn("a federated server failed a 2026-07-28 request", zap.String("server", f.names[i]),
+		zap.String("method", req.Message.Method), zap.Error(err))
+	deliver(unavailable(req.Message.ID, f.names[i]), http.StatusBadGateway)
+	return nil
 }
 
 // statelessTarget is the server a request goes to and its params as that
