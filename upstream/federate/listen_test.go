@@ -53,6 +53,7 @@ func TestStatelessListen(t *testing.T) {
 	h.Set("Mcp-Method", "subscriptions/listen")
 	got := make(chan *pipeline.Message, 16)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- f.Call(ctx, &upstream.StatelessRequest{Message: msg, Header: h}, func(m *pipeline.Message, _ int) { got <- m })
