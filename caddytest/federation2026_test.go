@@ -101,3 +101,47 @@ func TestFederation2026(t *testing.T) {
 		t.Fatal("notifications/tools/list_changed never arrived on the listen stream")
 	}
 }
+
+// TestFederation2026SessionsOnlyServer: when one server of the endpoint
+// speaks only the 2025 revisions, a 2026-07-28 client falls back to a
+// session, as with a single upstream of that kind, and sees every server.
+func TestFederation2026SessionsOnlyServer(t *testing.T) {
+	requireIntegration(t)
+	bin := buildEverythingServer(t)
+	ts := httptest.NewServer(goSDKHandler(newDocsServer())) // stateful: 2025 revisions only
+	defer ts.Close()
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		server everything {
+			stdio %s {
+				protocol modern
+			}
+		}
+		server docs {
+			http %s
+		}
+	}
+}
+`, caddyfileQuote(bin), caddyfileQuote(ts.URL)))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-federation-mixed", Version: "0"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if v := cs.InitializeResult().ProtocolVersion; v >= "2026-07-28" {
+		t.Fatalf("negotiated %q, want a session of the 2025 revisions", v)
+	}
+	tools := toolNames(ctx, t, cs)
+	for _, want := range []string{"everything_test_simple_text", "docs_echo"} {
+		if !slices.Contains(tools, want) {
+			t.Errorf("tools/list has no %s: %v", want, tools)
+		}
+	}
+	if got := callText(ctx, t, cs, "docs_echo", map[string]any{"text": "in a session"}); got != "in a session" {
+		t.Errorf("docs_echo: %q", got)
+	}
+}
