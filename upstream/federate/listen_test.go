@@ -36,13 +36,18 @@ func (s ackSpy) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 
 // TestStatelessListen: a 2026-07-28 subscriptions/listen listens on every
 // server; the client gets one acknowledgement and each server's
-// list_changed, and the stream ends when the client goes away.
+// list_changed (which drops the merged list that routes calls), and the
+// stream ends when the client goes away.
 func TestStatelessListen(t *testing.T) {
 	a, b := newPeer(t, "a", 0, modern(0, "public")), newPeer(t, "b", 0, modern(0, "public"))
 	acked := make(chan struct{}, 2)
 	f, err := New(Config{Servers: []Server{{Name: "a", Upstream: ackSpy{a, acked}}, {Name: "b", Upstream: ackSpy{b, acked}}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	names2026(t, f, "tools/list", "tools", "name", 0, "public") // the merged list routes calls
+	if f.known.get("", kTools) == nil {
+		t.Fatal("the merged tools list was not kept")
 	}
 	msg, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":"l","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},"_meta":` + meta2026 + `}}`))
 	if err != nil {
@@ -82,6 +87,9 @@ func TestStatelessListen(t *testing.T) {
 			raw, _ := json.Marshal(m)
 			t.Errorf("unexpected %s", raw)
 		}
+	}
+	if f.known.get("", kTools) != nil {
+		t.Error("a list_changed left the merged tools list that routes calls")
 	}
 	if acks != 1 {
 		t.Errorf("%d acknowledgements reached the client, want 1", acks)

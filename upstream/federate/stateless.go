@@ -125,7 +125,8 @@ func (f *Federation) notifyAll(ctx context.Context, req *upstream.StatelessReque
 
 // listen opens the client's subscriptions/listen on every server and
 // passes on what they send: the first acknowledgement, and every
-// notification. It ends when the client goes away, or when every server
+// notification (a list_changed also drops the user's merged lists of that
+// kind, which route calls). It ends when the client goes away, or when every server
 // ended its stream (then with an empty result).
 func (f *Federation) listen(ctx context.Context, req *upstream.StatelessRequest, deliver func(*pipeline.Message, int)) error {
 	var mu sync.Mutex
@@ -149,6 +150,7 @@ func (f *Federation) listen(ctx context.Context, req *upstream.StatelessRequest,
 				}
 				acked = true
 			}
+			f.known.forget(req.User, m.Method)
 			deliver(m, status)
 		})
 	})

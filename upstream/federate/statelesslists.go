@@ -48,6 +48,19 @@ func (k *known) put(user string, kd kind, cat *catalog) {
 	cats[kd] = cat
 }
 
+// forget drops user's catalogs of the kinds a list_changed notification
+// names, so that the next call by a name they no longer hold reads the
+// lists again.
+func (k *known) forget(user, notification string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cats := k.users[user]; cats != nil {
+		for _, kd := range changedKinds[notification] {
+			cats[kd] = nil
+		}
+	}
+}
+
 // knownCatalog is user's latest catalog of kd, an empty one (which still
 // resolves the names of PrefixAlways) when there is none.
 func (f *Federation) knownCatalog(user string, kd kind) *catalog {
