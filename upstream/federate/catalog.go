@@ -21,6 +21,7 @@ type catalog struct {
 	table     *Table   // tools and prompts
 	uris      map[string]int
 	templates []template
+	hint      cacheHint // the strictest of the pages' (2026-07-28)
 }
 
 // page is one page of a server's list.
@@ -41,13 +42,17 @@ type rawPage struct {
 	cursor string
 	items  []json.RawMessage
 	keys   []string
+	hint   cacheHint
 }
+
+// fetcher makes one list request of the gateway's own to one server.
+type fetcher func(ctx context.Context, method string, params map[string]any) (*pipeline.Message, error)
 
 // emptyCatalog is the catalog of a session that has listed nothing yet:
 // with PrefixAlways its table still resolves prefixed names.
-func (c *conn) emptyCatalog() *catalog {
-	t, _ := NewTable(c.f.cfg.Prefix, c.f.cfg.Separator, c.f.names, make([][]string, len(c.f.names)))
-	return &catalog{pages: make([][]page, len(c.f.names)), table: t, uris: map[string]int{}}
+func (f *Federation) emptyCatalog() *catalog {
+	t, _ := NewTable(f.cfg.Prefix, f.cfg.Separator, f.names, make([][]string, len(f.names)))
+	return &catalog{pages: make([][]page, len(f.names)), table: t, uris: map[string]int{}}
 }
 
 // current is the session's catalog of k (an empty one until it listed).
@@ -55,7 +60,7 @@ func (c *conn) current(k kind) *catalog {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cats[k] == nil {
-		c.cats[k] = c.emptyCatalog()
+		c.cats[k] = c.f.emptyCatalog()
 	}
 	return c.cats[k]
 }
@@ -72,11 +77,13 @@ func (c *conn) refresh(ctx context.Context, k kind) *catalog {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			raws[i] = c.fetchAll(ctx, m, k)
+			raws[i] = c.f.fetchAll(ctx, i, k, func(ctx context.Context, method string, params map[string]any) (*pipeline.Message, error) {
+				return c.call(ctx, m, method, params)
+			})
 		}()
 	}
 	wg.Wait()
-	cat := c.build(k, raws)
+	cat := c.f.build(k, raws)
 	c.f.note(k, cat)
 	c.mu.Lock()
 	c.cats[k] = cat
@@ -84,23 +91,23 @@ func (c *conn) refresh(ctx context.Context, k kind) *catalog {
 	return cat
 }
 
-// fetchAll reads every page of k of one server. A server that fails
-// midway keeps what it listed so far.
-func (c *conn) fetchAll(ctx context.Context, m *member, k kind) []rawPage {
+// fetchAll reads every page of k of server i with fetch. A server that
+// fails midway keeps what it listed so far.
+func (f *Federation) fetchAll(ctx context.Context, i int, k kind, fetch fetcher) []rawPage {
 	info := kindInfo[k]
 	var pages []rawPage
 	cursor := ""
 	for range maxPages {
-		params := map[string]string{}
+		params := map[string]any{}
 		if cursor != "" {
 			params["cursor"] = cursor
 		}
-		ans, err := c.call(ctx, m, info.method, params)
+		ans, err := fetch(ctx, info.method, params)
 		if err != nil || ans.Error != nil {
 			if err == nil {
 				err = errServer(ans)
 			}
-			c.f.log.Debug("a federated server's list failed", zap.String("server", m.name), zap.String("method", info.method), zap.Error(err))
+			f.log.Debug("a federated server's list failed", zap.String("server", f.names[i]), zap.String("method", info.method), zap.Error(err))
 			return pages
 		}
 		var res map[string]json.RawMessage
@@ -109,10 +116,10 @@ func (c *conn) fetchAll(ctx context.Context, m *member, k kind) []rawPage {
 		}
 		var items []json.RawMessage
 		_ = json.Unmarshal(res[info.field], &items)
-		p := rawPage{cursor: cursor}
+		p := rawPage{cursor: cursor, hint: hintOf(res)}
 		for _, it := range items {
 			key := itemKey(it, info.key)
-			if key != "" && m.vis[info.filter].visible(key) {
+			if key != "" && f.filters[i][info.filter].visible(key) {
 				p.items = append(p.items, it)
 				p.keys = append(p.keys, key)
 			}
@@ -142,8 +149,8 @@ func itemKey(item json.RawMessage, key string) string {
 }
 
 // build merges the servers' pages of k into a catalog.
-func (c *conn) build(k kind, raws [][]rawPage) *catalog {
-	cat := &catalog{pages: make([][]page, len(raws)), uris: map[string]int{}}
+func (f *Federation) build(k kind, raws [][]rawPage) *catalog {
+	cat := &catalog{pages: make([][]page, len(raws)), uris: map[string]int{}, hint: publicForever}
 	switch k {
 	case kTools, kPrompts:
 		lists := make([][]string, len(raws))
@@ -153,15 +160,16 @@ func (c *conn) build(k kind, raws [][]rawPage) *catalog {
 			}
 		}
 		var hidden []Hidden
-		cat.table, hidden = NewTable(c.f.cfg.Prefix, c.f.cfg.Separator, c.f.names, lists)
-		c.f.warnHidden(kindInfo[k].field, hidden)
+		cat.table, hidden = NewTable(f.cfg.Prefix, f.cfg.Separator, f.names, lists)
+		f.warnHidden(kindInfo[k].field, hidden)
 	}
 	seen := map[string]int{}
 	for i, ps := range raws {
 		for _, p := range ps {
+			cat.hint = cat.hint.and(p.hint)
 			out := page{cursor: p.cursor}
 			for j, it := range p.items {
-				if it = c.f.itemFor(k, cat, seen, i, p.keys[j], it); it != nil {
+				if it = f.itemFor(k, cat, seen, i, p.keys[j], it); it != nil {
 					out.items = append(out.items, it)
 				}
 			}

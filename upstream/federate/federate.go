@@ -70,6 +70,7 @@ type Federation struct {
 	log     *zap.Logger
 	warned  sync.Map // "kind\x00name" → struct{}: hidden names logged once
 	owners  owners
+	known   known // 2026-07-28: the latest merged lists, by user
 	wg      sync.WaitGroup
 }
 
@@ -206,5 +207,8 @@ func (f *Federation) Open(ctx context.Context, r upstream.Receiver) (upstream.Co
 	return c, nil
 }
 
-// Interface guard.
-var _ upstream.Upstream = (*Federation)(nil)
+// Interface guards.
+var (
+	_ upstream.Upstream  = (*Federation)(nil)
+	_ upstream.Stateless = (*Federation)(nil)
+)

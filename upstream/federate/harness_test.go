@@ -39,16 +39,23 @@ type textArgs struct {
 // newPeer starts a go-sdk server named name with a tool echo (and
 // own_<name>), a prompt greet, a resource <name>://readme and a template
 // <name>://items/{id}; pageSize 1 makes every list one item a page.
-func newPeer(t testing.TB, name string, pageSize int) *peer {
+// Each of opts may change the server's options and its HTTP handler's
+// before they are used.
+func newPeer(t testing.TB, name string, pageSize int, opts ...func(*mcp.ServerOptions, *mcp.StreamableHTTPOptions)) *peer {
 	t.Helper()
 	subscribed := make(chan string, 8)
-	srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{PageSize: pageSize, Instructions: "use " + name,
+	so := &mcp.ServerOptions{PageSize: pageSize, Instructions: "use " + name,
 		SubscribeHandler: func(_ context.Context, r *mcp.SubscribeRequest) error {
 			subscribed <- r.Params.URI
 			return nil
 		},
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
-	})
+	}
+	ho := &mcp.StreamableHTTPOptions{}
+	for _, o := range opts {
+		o(so, ho)
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, so)
 	cancelled := make(chan struct{}, 1)
 	for _, tool := range []string{"echo", "own_" + name} { // ask is added below
 		mcp.AddTool(srv, &mcp.Tool{Name: tool}, func(_ context.Context, _ *mcp.CallToolRequest, a textArgs) (*mcp.CallToolResult, any, error) {
@@ -77,7 +84,7 @@ func newPeer(t testing.TB, name string, pageSize int) *peer {
 	}
 	srv.AddResource(&mcp.Resource{Name: "readme", URI: name + "://readme"}, read)
 	srv.AddResourceTemplate(&mcp.ResourceTemplate{Name: "item", URITemplate: name + "://items/{id}"}, read)
-	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, ho))
 	up, err := remote.NewHTTP(remote.Config{URL: ts.URL})
 	if err != nil {
 		t.Fatal(err)

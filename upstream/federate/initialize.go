@@ -87,28 +87,8 @@ func (f *Federation) mergeInit(answers []initAnswer) json.RawMessage {
 		if r.ProtocolVersion != "" && (version == "" || r.ProtocolVersion < version) {
 			version = r.ProtocolVersion
 		}
-		if r.Instructions != "" {
-			instr = append(instr, "## "+a.server+"\n\n"+strings.TrimSpace(r.Instructions))
-		}
-		for name, raw := range r.Capabilities {
-			var v map[string]any
-			if json.Unmarshal(raw, &v) != nil {
-				continue
-			}
-			merged := caps[name]
-			if merged == nil {
-				merged = map[string]any{}
-				caps[name] = merged
-			}
-			for key, val := range v {
-				if b, ok := val.(bool); ok {
-					old, _ := merged[key].(bool)
-					merged[key] = old || b
-				} else if _, set := merged[key]; !set {
-					merged[key] = val
-				}
-			}
-		}
+		instr = appendInstructions(instr, a.server, r.Instructions)
+		unionCaps(caps, r.Capabilities)
 	}
 	for _, k := range []string{"tools", "prompts", "resources"} {
 		if caps[k] != nil {
@@ -161,4 +141,37 @@ func (c *conn) broadcastRequest(ctx context.Context, msg *pipeline.Message) {
 		return
 	}
 	c.r.Deliver(pipeline.NewError(msg.ID, pipeline.CodeInternalError, errServer(first).Error()))
+}
+
+// appendInstructions adds a server's instructions under a heading of its
+// name.
+func appendInstructions(instr []string, server, text string) []string {
+	if text == "" {
+		return instr
+	}
+	return append(instr, "## "+server+"\n\n"+strings.TrimSpace(text))
+}
+
+// unionCaps adds a server's capabilities to caps: a flag is on when any
+// server's is; any other member is the first server's.
+func unionCaps(caps map[string]map[string]any, server map[string]json.RawMessage) {
+	for name, raw := range server {
+		var v map[string]any
+		if json.Unmarshal(raw, &v) != nil {
+			continue
+		}
+		merged := caps[name]
+		if merged == nil {
+			merged = map[string]any{}
+			caps[name] = merged
+		}
+		for key, val := range v {
+			if b, ok := val.(bool); ok {
+				old, _ := merged[key].(bool)
+				merged[key] = old || b
+			} else if _, set := merged[key]; !set {
+				merged[key] = val
+			}
+		}
+	}
 }

@@ -34,7 +34,7 @@ func (c *conn) list(ctx context.Context, msg *pipeline.Message) {
 	server, at := 0, ""
 	if p.Cursor != "" {
 		name, sc, err := decodeCursor(p.Cursor)
-		server = c.serverIndex(name)
+		server = c.f.serverIndex(name)
 		if err != nil || server < 0 {
 			c.r.Deliver(pipeline.NewError(msg.ID, pipeline.CodeInvalidParams, "invalid cursor"))
 			return
@@ -53,18 +53,24 @@ func (c *conn) list(ctx context.Context, msg *pipeline.Message) {
 			return
 		}
 	}
-	items, next := cat.pageAt(i, j, ok)
-	res := map[string]any{kindInfo[k].field: items}
-	if next != nil {
-		res["nextCursor"] = encodeCursor(c.f.names[next[0]], cat.pages[next[0]][next[1]].cursor)
-	}
-	b, _ := json.Marshal(res)
+	b, _ := json.Marshal(c.f.pageResult(k, cat, i, j, ok))
 	c.r.Deliver(pipeline.NewResult(msg.ID, b))
 }
 
+// pageResult is the client's page of cat at (i, j) (see pageAt), with the
+// gateway's cursor of the next page.
+func (f *Federation) pageResult(k kind, cat *catalog, i, j int, ok bool) map[string]any {
+	items, next := cat.pageAt(i, j, ok)
+	res := map[string]any{kindInfo[k].field: items}
+	if next != nil {
+		res["nextCursor"] = encodeCursor(f.names[next[0]], cat.pages[next[0]][next[1]].cursor)
+	}
+	return res
+}
+
 // serverIndex is the index of the server named name, -1 if none.
-func (c *conn) serverIndex(name string) int {
-	for i, n := range c.f.names {
+func (f *Federation) serverIndex(name string) int {
+	for i, n := range f.names {
 		if n == name {
 			return i
 		}

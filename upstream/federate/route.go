@@ -130,15 +130,21 @@ func (c *conn) byURI(msg *pipeline.Message, uri string, template bool, ctx conte
 
 // uriOwner is the server that listed uri (or whose template matches it).
 func (c *conn) uriOwner(uri string, template bool) (int, bool) {
+	return uriOwner(c.current(kResources), c.current(kTemplates), uri, template)
+}
+
+// uriOwner is the server that listed uri in resources (or whose template
+// in templates matches it).
+func uriOwner(resources, templates *catalog, uri string, template bool) (int, bool) {
 	if uri == "" {
 		return 0, false
 	}
 	if !template {
-		if i, ok := c.current(kResources).uris[uri]; ok {
+		if i, ok := resources.uris[uri]; ok {
 			return i, true
 		}
 	}
-	for _, t := range c.current(kTemplates).templates {
+	for _, t := range templates.templates {
 		if (template && t.text == uri) || (!template && t.re.MatchString(uri)) {
 			return t.server, true
 		}
