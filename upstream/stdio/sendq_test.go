@@ -3,10 +3,13 @@ package stdio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // TestStdioSendKeepsLinesWholeAndInOrder sends more than a pipe holds from
@@ -56,5 +59,34 @@ func TestStdioSendKeepsLinesWholeAndInOrder(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestStdioSendFullQueueWaitsForRoom: to a server that never reads, Send
+// accepts lines until the pipe and the queue of sendQueueLen are full,
+// then waits for room, which here only the end of ctx or of the
+// connection ends.
+func TestStdioSendFullQueueWaitsForRoom(t *testing.T) {
+	s := newTestStdio(t, "stall", 1)
+	conn, err := s.Open(context.Background(), newRecorder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m := mustParse(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/n","params":{"pad":%q}}`, strings.Repeat("x", 8<<10)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sent := 0
+	for ; sent < 1000; sent++ {
+		if err = conn.Send(ctx, m); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, context.Canceled) || sent < sendQueueLen || sent >= 1000 {
+		t.Fatalf("Send took %d lines of 8 KiB, then: %v; want at least the queue's %d, then context.Canceled", sent, err, sendQueueLen)
+	}
+	conn.Close()
+	if err := conn.Send(context.Background(), m); !errors.Is(err, upstream.ErrClosed) {
+		t.Fatalf("Send after Close: %v, want upstream.ErrClosed", err)
 	}
 }

@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 		time.Sleep(200 * time.Millisecond)
 		_, _ = io.Copy(os.Stdout, os.Stdin)
 		os.Exit(0)
+	case "stall":
+		// Never reads its stdin: the pipe fills and stays full.
+		time.Sleep(time.Hour)
+		os.Exit(0)
 	case "silent":
 		// Reads everything, answers nothing, exits at EOF.
 		_, _ = io.Copy(io.Discard, os.Stdin)
