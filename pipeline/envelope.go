@@ -8,7 +8,7 @@ import (
 )
 
 // The envelope is read in two passes over the bytes, neither of which
-// copies: json.Valid proves the message is JSON, then scanEnvelope walks the
+// copies: validJSON (valid.go) proves the message is JSON, then scanEnvelope walks the
 // (now known valid) object and keeps the spans of the six envelope members
 // as sub-slices of the message's own bytes. The same walk checks member
 // names (members.go) — no name given twice or in two spellings that Go's

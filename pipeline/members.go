@@ -23,7 +23,7 @@ import (
 //     reader that matches exactly.
 //
 // The scan is the walk over the message that finds the envelope members
-// (envelope.go): it visits every byte once more after json.Valid, as the
+// (envelope.go): it visits every byte once more after validJSON, as the
 // skipping of the values it replaces did.
 
 // ErrAmbiguous means a JSON object of the message has two members that a

@@ -102,7 +102,7 @@ func trimmed(b []byte) ([]byte, error) {
 // parseOwned decodes raw, which the message takes ownership of: its fields
 // are sub-slices of raw (envelope.go). The member scan reads it with w.
 func parseOwned(raw []byte, w *Watch) (*Message, error) {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		var v any
 		err := json.Unmarshal(raw, &v)
 		return nil, fmt.Errorf("%w: %v", ErrParse, err)

@@ -32,7 +32,7 @@ func (m *Message) Target() string {
 }
 
 // topLevelMember returns the raw value of the member name of obj, a valid
-// JSON value (params are a span of a message json.Valid accepted), or nil
+// JSON value (params are a span of a message validJSON accepted), or nil
 // when obj is not an object or has no such member. A name given twice
 // yields the last copy, as encoding/json (and so most servers) reads it.
 func topLevelMember(obj []byte, name string) []byte {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -38,6 +39,8 @@ type Process struct {
 	stderr *os.File // parent's read end of the child's stderr
 
 	closeStdinOnce  sync.Once
+	try             *stdinTry       // TryWriteStdin's state, made on first use; callers serialize
+	tryConn         syscall.RawConn // stdin's, for TryWriteStdin
 	closeStdoutOnce sync.Once
 	closeStderrOnce sync.Once
 

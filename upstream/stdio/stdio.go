@@ -12,7 +12,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
@@ -74,7 +73,8 @@ func (s *Upstream) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn
 		proc:   proc,
 		recv:   r,
 		logger: s.logger.With(zap.Int("pid", proc.PID())),
-		queue:  make(chan []byte, sendQueueLen),
+		wake:   make(chan struct{}, 1),
+		room:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
 	s.wg.Add(2)
@@ -88,33 +88,19 @@ type stdioConn struct {
 	proc   *pool.Process
 	recv   upstream.Receiver
 	logger *zap.Logger
-	queue  chan []byte
+
+	// The lines on their way to stdin (sendq.go).
+	wmu     sync.Mutex
+	pending [][]byte      // lines (newline included) for writeLoop, in order; at most sendQueueLen
+	writing bool          // writeLoop is writing a line it took from pending
+	line    []byte        // a direct write's line
+	wake    chan struct{} // cap 1: pending has lines
+	room    chan struct{} // cap 1: pending has room again
 
 	once   sync.Once
 	done   chan struct{} // closed when the connection ends, for any reason
 	mu     sync.Mutex
 	closed bool // Close was called: the end is ours, not the server's
-}
-
-// Send queues m for the process's stdin.
-func (c *stdioConn) Send(ctx context.Context, m *pipeline.Message) error {
-	select {
-	case <-c.done:
-		return upstream.ErrClosed
-	default:
-	}
-	raw, err := oneLine(m.Raw)
-	if err != nil {
-		return err
-	}
-	select {
-	case c.queue <- raw:
-		return nil
-	case <-c.done:
-		return upstream.ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // PID returns the id of the session's process (upstream.ProcessConn).
@@ -135,26 +121,6 @@ func (c *stdioConn) end() {
 		close(c.done)
 		c.proc.Release()
 	})
-}
-
-// writeLoop writes queued messages, one per line. Writing happens here, not
-// in Send, so that no caller holds a lock while a pipe blocks.
-func (c *stdioConn) writeLoop() {
-	w := c.proc.Stdin()
-	var line []byte
-	for {
-		select {
-		case raw := <-c.queue:
-			line = append(append(line[:0], raw...), '\n')
-			if _, err := w.Write(line); err != nil {
-				c.logger.Debug("writing to server stdin failed", zap.Error(err))
-				c.end()
-				return
-			}
-		case <-c.done:
-			return
-		}
-	}
 }
 
 // readLoop parses the process's stdout into messages until EOF, then reports

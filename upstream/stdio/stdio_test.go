@@ -34,6 +34,16 @@ func TestMain(m *testing.M) {
 	case "gosdk-legacy":
 		// A go-sdk server that serves only the 2025 revisions.
 		runGoSDKServer(&mcp.ServerOptions{SupportedProtocolVersions: []string{"2025-11-25", "2025-06-18"}})
+	case "echo-late":
+		// Lets its stdin pipe fill for a moment, then echoes every line
+		// back: a sender meets a full pipe and short writes (sendq_test.go).
+		time.Sleep(200 * time.Millisecond)
+		_, _ = io.Copy(os.Stdout, os.Stdin)
+		os.Exit(0)
+	case "stall":
+		// Never reads its stdin: the pipe fills and stays full.
+		time.Sleep(time.Hour)
+		os.Exit(0)
 	case "silent":
 		// Reads everything, answers nothing, exits at EOF.
 		_, _ = io.Copy(io.Discard, os.Stdin)
