@@ -209,6 +209,16 @@ func (h *Handler) serverOf() func(method, target string) string {
 	return h.federation.ServerOf
 }
 
+// resolveServer is what tells a federated endpoint's server of a request
+// and that server's own name for what it names (rules and tapes read it);
+// nil without federation.
+func (h *Handler) resolveServer() func(method, target string) (server, own string) {
+	if h.federation == nil {
+		return nil
+	}
+	return h.federation.Resolve
+}
+
 // publishServer sets {http.mcp.server} on r.
 func publishServer(r *http.Request, server string) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {

@@ -315,6 +315,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 		Cluster:        h.cluster,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
+		Servers:              h.resolveServer(),
 		Trace:                mcptrace.Options{Arguments: h.TraceArguments},
 	}
 }

@@ -33,6 +33,7 @@ type sessionSettings struct {
 	observer       Observer
 	heldProgress   time.Duration // Config.HeldProgressInterval
 	cluster        *Cluster      // Config.Cluster: how new session ids are minted
+	servers        func(method, target string) (server, own string) // Config.Servers
 }
 
 // Session is one client session of the 2025 revisions (or of the

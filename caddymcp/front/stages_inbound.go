@@ -17,8 +17,10 @@ import (
 
 // requestExchange describes a client message of a session.
 func (s *Server) requestExchange(r *http.Request, sess *Session, version string) *pipeline.Exchange {
-	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version, User: sess.user}
-	if sess.settings.Load().chain.Len() == 0 {
+	settings := sess.settings.Load()
+	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version, User: sess.user,
+		Servers: settings.servers}
+	if settings.chain.Len() == 0 {
 		return ex // no stage reads the rest
 	}
 	ex.ClientIP = s.clientKey(r)
