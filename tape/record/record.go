@@ -150,6 +150,7 @@ func (r *Recorder) Observe(ctx context.Context, ex *pipeline.Exchange, m *pipeli
 		return
 	}
 	rec := tape.Record{OffsetMicros: now.Sub(s.start).Microseconds(), Msg: json.RawMessage(m.Raw), Pipeline: out}
+	rec.Server, _ = ex.Server(m)
 	if ex.Direction == pipeline.ToServer {
 		rec.Dir = tape.ClientToServer
 		rec.Stream = "post"
