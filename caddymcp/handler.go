@@ -176,6 +176,7 @@ type Handler struct {
 	built       []*provisionedUpstream
 	balance     *balance.Group       // nil for one upstream without health judged
 	federation  *federate.Federation // nil without several servers (federation.go)
+	serverName  string               // in a federation, the server whose replicas this handler builds
 	policy      selectionPolicy
 	logger      *zap.Logger
 	metrics     *endpointMetrics

@@ -40,6 +40,9 @@ type SessionInfo struct {
 	// PID is the process serving the session when its upstream connection
 	// runs one (upstream.ProcessConn), else 0.
 	PID int
+	// Servers are, on an endpoint of several MCP servers
+	// (upstream.FederatedConn), the session's servers; nil otherwise.
+	Servers []upstream.ServedServer
 }
 
 // Sessions returns a snapshot of the store's live sessions, in no
@@ -108,6 +111,9 @@ func (s *Session) info() (SessionInfo, bool) {
 	}
 	if sc, ok := s.conn.(upstream.ServedConn); ok {
 		info.UpstreamName, info.Upstream = sc.ServedBy()
+	}
+	if fc, ok := s.conn.(upstream.FederatedConn); ok {
+		info.Servers = fc.ServedServers()
 	}
 	return info, true
 }
