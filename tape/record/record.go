@@ -85,7 +85,7 @@ func (r *Recorder) Decided(ctx context.Context, ex *pipeline.Exchange, d pipelin
 			back.Direction = pipeline.ToServer
 		}
 		back.RequestMethod, back.RequestTarget = ex.Method(m), ex.Target(m) // the reply answers m
-		action := tape.Generated // a stage's refusal
+		action := tape.Generated                                            // a stage's refusal
 		if out.Action == tape.Mocked {
 			action = tape.Mocked
 		}
