@@ -84,8 +84,9 @@ func (r *Recorder) Decided(ctx context.Context, ex *pipeline.Exchange, d pipelin
 		if ex.Direction == pipeline.ToClient {
 			back.Direction = pipeline.ToServer
 		}
-		back.RequestMethod, back.RequestTarget = ex.Method(m), ex.Target(m) // the reply answers m
-		action := tape.Generated                                            // a stage's refusal
+		// The reply answers m: its server is m's.
+		back.RequestMethod, back.RequestTarget = ex.Method(m), ex.Target(m)
+		action := tape.Generated // a stage's refusal
 		if out.Action == tape.Mocked {
 			action = tape.Mocked
 		}
