@@ -72,6 +72,9 @@ func TestServerMatcher(t *testing.T) {
 		{"unknown name applies (fail closed)", intercept.Rule{Servers: github, Tools: []string{"create_issue"}}, fed, callUnknown, true},
 		{"unknown name, but not a tool rule's method", intercept.Rule{Servers: github, Prompts: []string{"x"}}, fed, callUnknown, false},
 		{"unknown name, a field says no", intercept.Rule{Servers: github, Fields: []intercept.Field{{Pointer: "/params/name", Regexp: "^zzz$"}}}, fed, callUnknown, false},
+		{"expression server", intercept.Rule{Expression: `server == "github" && tool == "github_create_issue"`}, fed, callGithubCreate, true},
+		{"expression server, other", intercept.Rule{Expression: `server == "github"`}, fed, callDocsCreate, false},
+		{"expression server unknown is empty", intercept.Rule{Expression: `server == ""`}, fed, callUnknown, true},
 		{"one server: no message has a server", intercept.Rule{Servers: []string{"*"}}, single, callGithubCreate, false},
 	}
 	for _, tt := range tests {
