@@ -112,7 +112,8 @@ func federatedEchoes(ctx context.Context, t *testing.T, endpoint string, more fu
 	return out
 }
 
-// federatedAdmin checks the admin API's and the metrics' server labels.
+// federatedAdmin checks the admin API's (session, upstreams, recent
+// calls) and the metrics' server labels.
 func federatedAdmin(t *testing.T, sessionID, docsHostPort string) {
 	t.Helper()
 	docsReplica := "docs/" + strings.ReplaceAll(docsHostPort, ":", "-")
@@ -137,6 +138,21 @@ func federatedAdmin(t *testing.T, sessionID, docsHostPort string) {
 	}
 	if seen["everything/node"] != "everything" || seen[docsReplica] != "docs" || len(seen) != 2 {
 		t.Errorf("upstreams of fed-labels: %v", seen)
+	}
+	var calls struct {
+		Endpoints []struct {
+			Calls []struct{ Tool, Server, Outcome string } `json:"calls"`
+		} `json:"endpoints"`
+	}
+	adminGet(t, "/mcp_proxy/calls?endpoint=fed-labels", &calls)
+	var served []string
+	for _, e := range calls.Endpoints {
+		for _, c := range e.Calls {
+			served = append(served, c.Tool+"@"+c.Server+":"+c.Outcome)
+		}
+	}
+	if got := strings.Join(served, " "); got != "docs_echo@docs:blocked everything_echo@everything:ok" {
+		t.Errorf("recent calls (newest first): %s", got)
 	}
 	healthy := 0
 	for series := range scrape(t) {
