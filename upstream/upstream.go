@@ -70,10 +70,16 @@ type ServedConn interface {
 
 // FederatedConn is a Conn of several MCP servers behind one endpoint (a
 // federation): it names each server and what serves the session there,
-// for the admin API.
+// for the admin API, and the server a request goes to, for rules and
+// tapes.
 type FederatedConn interface {
 	// ServedServers returns the session's servers in configuration order.
 	ServedServers() []ServedServer
+	// Resolve names the server a request of method naming target goes to
+	// by the session's own lists, as the session routes it, and that
+	// server's own name for target; "" for both when the session cannot
+	// tell without reading the lists.
+	Resolve(method, target string) (server, own string)
 }
 
 // ServedServer is one server of a FederatedConn's session.

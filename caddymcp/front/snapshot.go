@@ -118,6 +118,17 @@ func (s *Session) info() (SessionInfo, bool) {
 	return info, true
 }
 
+// serversOf tells the server of a session's messages
+// (pipeline.Exchange.Servers): by the session's own lists when its
+// connection is a federation's, as it routes them; else (no connection
+// yet) by the endpoint's (Config.Servers); nil without federation.
+func serversOf(conn upstream.Conn, settings *sessionSettings) func(method, target string) (server, own string) {
+	if fc, ok := conn.(upstream.FederatedConn); ok {
+		return fc.Resolve
+	}
+	return settings.servers
+}
+
 // clientName is a session's client key (sessionClient) without its kind.
 func clientName(key string) string {
 	if user, ok := strings.CutPrefix(key, "user:"); ok {

@@ -19,7 +19,7 @@ import (
 func (s *Server) requestExchange(r *http.Request, sess *Session, version string) *pipeline.Exchange {
 	settings := sess.settings.Load()
 	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version, User: sess.user,
-		Servers: settings.servers}
+		Servers: serversOf(sess.upstream(), settings)}
 	if settings.chain.Len() == 0 {
 		return ex // no stage reads the rest
 	}

@@ -23,3 +23,26 @@ func (c *conn) ServedServers() []upstream.ServedServer {
 	}
 	return out
 }
+
+// Resolve names the server a request goes to, and its own name for what
+// the request names, by this session's lists: the owner the session's
+// router sends it to without reading the lists again (route.go). A name
+// the session has not listed gives "" for both: rules on servers then
+// apply (fail closed), since the router may yet find it anywhere.
+func (c *conn) Resolve(method, target string) (server, own string) {
+	switch method {
+	case "tools/call", "prompts/get":
+		k := kTools
+		if method == "prompts/get" {
+			k = kPrompts
+		}
+		if ref, ok := c.current(k).table.Resolve(target); ok {
+			return c.f.names[ref.Server], ref.Own
+		}
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		if i, ok := c.uriOwner(target, false); ok {
+			return c.f.names[i], target
+		}
+	}
+	return "", ""
+}
