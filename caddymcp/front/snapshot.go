@@ -121,8 +121,12 @@ func (s *Session) info() (SessionInfo, bool) {
 // serversOf tells the server of a session's messages
 // (pipeline.Exchange.Servers): by the session's own lists when its
 // connection is a federation's, as it routes them; else (no connection
-// yet) by the endpoint's (Config.Servers); nil without federation.
+// yet) by the endpoint's (Config.Servers); nil without federation (no
+// Config.Servers).
 func serversOf(conn upstream.Conn, settings *sessionSettings) func(method, target string) (server, own string) {
+	if settings.servers == nil {
+		return nil
+	}
 	if fc, ok := conn.(upstream.FederatedConn); ok {
 		return fc.Resolve
 	}
