@@ -158,7 +158,8 @@ func (h *Handler) provisionServers(ctx caddy.Context, maxMessage int) (upstream.
 	for _, s := range h.Servers {
 		sub := &Handler{Upstreams: s.Upstreams, LBPolicyRaw: s.LBPolicyRaw, LBRetries: s.LBRetries, HealthChecks: s.HealthChecks,
 			MaxInFlight: h.MaxInFlight, VerboseErrors: h.VerboseErrors,
-			app: h.app, logger: h.logger.With(zapServer(s.Name)), metrics: h.metrics, storeKey: h.storeKey + "|server=" + s.Name}
+			app: h.app, logger: h.logger.With(zapServer(s.Name)), metrics: h.metrics, storeKey: h.storeKey + "|server=" + s.Name,
+			serverName: s.Name}
 		if err := sub.loadPolicy(ctx); err != nil {
 			return nil, fmt.Errorf("server %s: %v", s.Name, err)
 		}
@@ -193,6 +194,19 @@ func (h *Handler) cleanupServers() error {
 	return errors.Join(errs...)
 }
 
+// replicaNames names a federated server's replicas <server>/<replica> in
+// place: two servers' replicas of one default name (two npx commands) are
+// told apart in the admin API, metrics and logs. Without federation
+// (server "") the names stay.
+func replicaNames(server string, names []string) {
+	if server == "" {
+		return
+	}
+	for i, n := range names {
+		names[i] = server + "/" + n
+	}
+}
+
 // zapServer is the log field naming a federated server.
 func zapServer(name string) zap.Field { return zap.String("server", name) }
 
@@ -207,6 +221,16 @@ func (h *Handler) serverOf() func(method, target string) string {
 		return nil
 	}
 	return h.federation.ServerOf
+}
+
+// resolveServer is what tells a federated endpoint's server of a request
+// and that server's own name for what it names (rules and tapes read it);
+// nil without federation.
+func (h *Handler) resolveServer() func(method, target string) (server, own string) {
+	if h.federation == nil {
+		return nil
+	}
+	return h.federation.Resolve
 }
 
 // publishServer sets {http.mcp.server} on r.

@@ -176,6 +176,7 @@ type Handler struct {
 	built       []*provisionedUpstream
 	balance     *balance.Group       // nil for one upstream without health judged
 	federation  *federate.Federation // nil without several servers (federation.go)
+	serverName  string               // in a federation, the server whose replicas this handler builds
 	policy      selectionPolicy
 	logger      *zap.Logger
 	metrics     *endpointMetrics
@@ -315,6 +316,7 @@ func (h *Handler) frontConfig(up upstream.Upstream, store *front.Store, chain *p
 		Cluster:        h.cluster,
 
 		HeldProgressInterval: time.Duration(h.HeldProgressInterval),
+		Servers:              h.resolveServer(),
 		Trace:                mcptrace.Options{Arguments: h.TraceArguments},
 	}
 }

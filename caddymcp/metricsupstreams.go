@@ -10,11 +10,12 @@ import (
 
 // descUpstreamHealthy is the gauge of each upstream's health: 1 when it
 // takes new sessions and requests, 0 when its health check failed or its
-// circuit breaker is open. Labels: the endpoint and the upstream's name
-// (never its URL or command).
+// circuit breaker is open. Labels: the endpoint, the upstream's name
+// (never its URL or command) and, on a federated endpoint, the server it
+// is a replica of ("" otherwise).
 var descUpstreamHealthy = prometheus.NewDesc("caddy_mcp_upstream_healthy",
 	"Whether the upstream takes new sessions and requests (1) or not (0: its health check failed or its circuit breaker is open).",
-	[]string{"endpoint", "upstream"}, nil)
+	[]string{"endpoint", "upstream", "server"}, nil)
 
 // upstreamHealthCollector reads the gauge at scrape time from the
 // endpoints' upstream descriptions.
@@ -36,7 +37,7 @@ func (upstreamHealthCollector) Collect(ch chan<- prometheus.Metric) {
 			if d.Member != nil && !d.Member.Status(now).Healthy {
 				v = 0
 			}
-			ch <- prometheus.MustNewConstMetric(descUpstreamHealthy, prometheus.GaugeValue, v, endpoint, d.Name)
+			ch <- prometheus.MustNewConstMetric(descUpstreamHealthy, prometheus.GaugeValue, v, endpoint, d.Name, d.Server)
 		}
 	}
 }

@@ -39,7 +39,11 @@ func (o *observer) OnAnswer(a front.Answered) {
 		outcome = mcpstate.OutcomeOf(a)
 	}
 	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer, a.Policy, outcome); tool != "" {
-		o.calls.AddOutcome(a, tool, outcome, o.redactor)
+		var server string
+		if o.server != nil {
+			server = o.server(a.Method, a.Target)
+		}
+		o.calls.AddOutcome(a, tool, server, outcome, o.redactor)
 	}
 }
 

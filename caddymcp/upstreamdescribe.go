@@ -14,7 +14,7 @@ import (
 func describe(e *mcpstate.StoreEntry, built []*provisionedUpstream, members []*balance.Member) {
 	descs := make([]mcpstate.UpstreamDescription, len(built))
 	for i, b := range built {
-		descs[i] = mcpstate.UpstreamDescription{Name: b.name, Kind: b.kind, Address: b.address, Pool: b.pool}
+		descs[i] = mcpstate.UpstreamDescription{Name: b.name, Server: b.server, Kind: b.kind, Address: b.address, Pool: b.pool}
 		if i < len(members) {
 			descs[i].Member = members[i]
 		}

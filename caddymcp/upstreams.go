@@ -119,6 +119,7 @@ func upstreamNames(ups []*UpstreamConfig) ([]string, error) {
 // provisionedUpstream is one built upstream of the endpoint.
 type provisionedUpstream struct {
 	name    string
+	server  string // the federated server it is a replica of ("" without federation)
 	kind    string
 	address string // scheme://host:port, or the executable's name
 	up      upstream.Upstream
@@ -202,6 +203,7 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
+	replicaNames(h.serverName, names)
 	app := h.app
 	built := make([]*provisionedUpstream, len(h.Upstreams))
 	for i, u := range h.Upstreams {
@@ -234,6 +236,9 @@ func (h *Handler) provisionUpstreams(ctx caddy.Context, maxMessage int) (upstrea
 	up, err := h.group(ctx, app, h.storeKey, built)
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
+	}
+	for _, b := range built {
+		b.server = h.serverName
 	}
 	h.built = built
 	return up, nil

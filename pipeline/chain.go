@@ -151,6 +151,21 @@ type Exchange struct {
 	// failed, a session that ended) and the cancels it sends. Such messages
 	// pass the same stages, so rules and taps see them too.
 	Gateway bool
+	// Servers, on an endpoint of several MCP servers (federation), names
+	// the server a request of method naming target goes to and that
+	// server's own name for target ("" for both when it cannot tell); nil
+	// on an endpoint of one server. Read it through Server.
+	Servers func(method, target string) (server, own string)
+}
+
+// Server returns the federated server m (or, for a response, the request
+// it answers) concerns and the name that server knows its target by; ""
+// for both without federation or when the endpoint cannot tell.
+func (ex *Exchange) Server(m *Message) (server, own string) {
+	if ex.Servers == nil {
+		return "", ""
+	}
+	return ex.Servers(ex.Method(m), ex.Target(m))
 }
 
 // Method returns the method a rule about m judges: m's own, or for a

@@ -7,7 +7,7 @@
 //
 //	{"tape":1,"endpoint":"docs","upstream":"everything","protocol_version":"2025-11-25","user":"alice","session":"3f9a…","start":"2026-12-02T01:54:34.123Z"}
 //	{"t_us":1250,"dir":"c2s","stream":"post","msg":{"jsonrpc":"2.0","id":1,"method":"initialize",…},"pipeline":{"action":"passed"}}
-//	{"t_us":9800,"dir":"s2c","msg":{"jsonrpc":"2.0","id":1,"result":{…}},"pipeline":{"action":"passed"}}
+//	{"t_us":9800,"dir":"s2c","server":"github","msg":{"jsonrpc":"2.0","id":1,"result":{…}},"pipeline":{"action":"passed"}}
 //
 // It is plain Go: it imports nothing of this project.
 package tape
@@ -102,6 +102,11 @@ type Record struct {
 	// (a client's POST), "get" (the standalone GET stream), "request" (a
 	// 2026-07-28 request's own answer); "" when the recorder cannot tell.
 	Stream string `json:"stream,omitempty"`
+	// Server is, on an endpoint of several MCP servers, the server the
+	// message concerns (for a response: the server of the request it
+	// answers), where the endpoint could tell; "" otherwise. Tapes written
+	// before it have none, and read as they did.
+	Server string `json:"server,omitempty"`
 	// Msg is the JSON-RPC message, compacted and redacted.
 	Msg json.RawMessage `json:"msg"`
 	// Pipeline is what the pipeline did with it.

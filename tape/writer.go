@@ -418,6 +418,10 @@ func (w *Writer) encode(rec Record) ([]byte, error) {
 		line = append(line, `,"stream":`...)
 		line = strconv.AppendQuote(line, rec.Stream)
 	}
+	if rec.Server != "" {
+		line = append(line, `,"server":`...)
+		line = strconv.AppendQuote(line, rec.Server) // a server name: [A-Za-z0-9-]
+	}
 	line = append(line, `,"msg":`...)
 	line = append(line, msg...)
 	line = append(line, `,"pipeline":`...)

@@ -68,6 +68,37 @@ type ServedConn interface {
 	ServedBy() (name string, up Upstream)
 }
 
+// FederatedConn is a Conn of several MCP servers behind one endpoint (a
+// federation): it names each server and what serves the session there,
+// for the admin API, and the server a request goes to, for rules and
+// tapes.
+type FederatedConn interface {
+	// ServedServers returns the session's servers in configuration order.
+	ServedServers() []ServedServer
+	// Resolve names the server a request of method naming target goes to
+	// by the session's own lists, as the session routes it, and that
+	// server's own name for target; "" for both when the session cannot
+	// tell without reading the lists.
+	Resolve(method, target string) (server, own string)
+}
+
+// ServedServer is one server of a FederatedConn's session.
+type ServedServer struct {
+	// Name is the server's configured name.
+	Name string
+	// Replica names the replica serving the session when the server has
+	// several (ServedConn), else "".
+	Replica string
+	// Upstream serves the session on this server: the replica, or the
+	// server's one upstream.
+	Upstream Upstream
+	// PID is the process serving it (ProcessConn), else 0.
+	PID int
+	// Down says the server is not in the session now: it failed, or has
+	// not answered yet.
+	Down bool
+}
+
 // ErrUnhealthy marks a BusyError from an upstream made of several when
 // none of them takes new work (each failed its health check or has its
 // circuit breaker open). Its text is what the client reads.

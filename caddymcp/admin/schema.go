@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/front"
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcpstate"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/replay"
 	"github.com/caddy-mcp/caddy-mcp/upstream/stdio"
 )
@@ -29,8 +30,12 @@ type adminSession struct {
 	User string `json:"user"`
 	// Client is what max_sessions_per_client counts the session under:
 	// the user when authenticated, else the client's IP.
-	Client          string               `json:"client"`
-	Upstream        adminSessionUpstream `json:"upstream"`
+	Client   string               `json:"client"`
+	Upstream adminSessionUpstream `json:"upstream"`
+	// Servers are, on an endpoint of several MCP servers (federation),
+	// the session's servers, each with the replica serving it there;
+	// Upstream's kind is then "federation".
+	Servers         []adminSessionServer `json:"servers,omitempty"`
 	ProtocolVersion string               `json:"protocol_version"`
 	// Transport is "streamable_http", or "http_sse" for the 2024-11-05 transport.
 	Transport   string    `json:"transport"`
@@ -44,11 +49,24 @@ type adminSession struct {
 type adminSessionUpstream struct {
 	// Name is the upstream's name in the endpoint.
 	Name string `json:"name,omitempty"`
-	// Kind is "stdio", "http" or "replay".
+	// Kind is "stdio", "http" or "replay" ("federation" for a session on
+	// several servers, whose servers say the rest).
 	Kind string `json:"kind"`
 	// PID is the stdio process of the session (absent for http, and while
 	// the process is being acquired).
 	PID int `json:"pid,omitempty"`
+}
+
+// adminSessionServer is one server of a federated session.
+type adminSessionServer struct {
+	// Name is the server's configured name.
+	Name string `json:"name"`
+	// Upstream is the replica serving the session there: named
+	// <server>/<replica> when the server has several.
+	Upstream adminSessionUpstream `json:"upstream"`
+	// Down says the server is not in the session now (it failed, or has
+	// not answered yet).
+	Down bool `json:"down,omitempty"`
 }
 
 // adminUpstreams is the answer of GET /mcp_proxy/upstreams.
@@ -62,8 +80,12 @@ type adminUpstreams struct {
 // run on it.
 type adminUpstream struct {
 	Endpoint string `json:"endpoint"`
-	// Name is the upstream's name: the same in metrics labels and logs.
+	// Name is the upstream's name: the same in metrics labels and logs;
+	// <server>/<replica> on a federated endpoint.
 	Name string `json:"name"`
+	// Server is the federated server it is a replica of (absent without
+	// federation).
+	Server string `json:"server,omitempty"`
 	// Kind is "stdio", "http" or "replay".
 	Kind string `json:"kind"`
 	// Address is scheme://host:port for http, the executable's base name for stdio.
@@ -132,11 +154,58 @@ func newAdminSession(endpoint string, info front.SessionInfo) adminSession {
 	if info.SSE2024 {
 		s.Transport = "http_sse"
 	}
+	if info.Servers != nil {
+		s.Upstream.Kind = kindFederation
+	}
+	s.Servers = newAdminSessionServers(endpoint, info.Servers)
 	return s
 }
 
-func upstreamKind(info front.SessionInfo) string {
-	switch info.Upstream.(type) {
+// newAdminSessionServers describes a federated session's servers; a
+// server of one replica is shown under that replica's name too.
+func newAdminSessionServers(endpoint string, servers []upstream.ServedServer) []adminSessionServer {
+	if servers == nil {
+		return nil
+	}
+	var descs []mcpstate.UpstreamDescription
+	if e, ok := mcpstate.StoreEntries()[endpoint]; ok {
+		if d := e.Upstreams.Load(); d != nil {
+			descs = *d
+		}
+	}
+	out := make([]adminSessionServer, len(servers))
+	for i, srv := range servers {
+		name := srv.Replica
+		if name == "" {
+			name = soleReplica(descs, srv.Name)
+		}
+		out[i] = adminSessionServer{Name: srv.Name, Down: srv.Down,
+			Upstream: adminSessionUpstream{Name: name, Kind: kindOf(srv.Upstream), PID: srv.PID}}
+	}
+	return out
+}
+
+// soleReplica is the name of server's replica when it has exactly one.
+func soleReplica(descs []mcpstate.UpstreamDescription, server string) string {
+	name, n := "", 0
+	for _, d := range descs {
+		if d.Server == server {
+			name, n = d.Name, n+1
+		}
+	}
+	if n != 1 {
+		return ""
+	}
+	return name
+}
+
+// kindFederation is the upstream kind of a session on several servers.
+const kindFederation = "federation"
+
+func upstreamKind(info front.SessionInfo) string { return kindOf(info.Upstream) }
+
+func kindOf(up upstream.Upstream) string {
+	switch up.(type) {
 	case nil:
 		return ""
 	case *stdio.Upstream:

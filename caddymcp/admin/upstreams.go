@@ -25,7 +25,7 @@ func listUpstreams() []adminUpstream {
 			continue
 		}
 		for _, d := range *descs {
-			u := adminUpstream{Endpoint: endpoint, Name: d.Name, Kind: d.Kind, Address: d.Address, Evicted: e.Store.Evicted()}
+			u := adminUpstream{Endpoint: endpoint, Name: d.Name, Server: d.Server, Kind: d.Kind, Address: d.Address, Evicted: e.Store.Evicted()}
 			u.Health = newAdminHealth(d.Member, now)
 			if len(*descs) == 1 {
 				u.Sessions = e.Store.Len()

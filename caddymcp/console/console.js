@@ -123,13 +123,21 @@
     return tr.endButton;
   }
 
+  // served says what serves a session: its upstream, or on an endpoint of
+  // several servers each server and the replica serving it there.
+  function served(s) {
+    const one = (u) => (u.name || u.kind || "…") + (u.pid ? " (pid " + u.pid + ")" : "");
+    if (!s.servers) return one(s.upstream);
+    return s.servers.map((v) => v.name + ": " + one(v.upstream) + (v.down ? " (down)" : "")).join(", ");
+  }
+
   function renderSessions(list) {
     const sessions = list.sessions || [];
     $("sessions-count").textContent = sessions.length + (list.next_cursor ? "+" : "");
     $("sessions-empty").hidden = sessions.length > 0;
     syncRows($("sessions"), sessions, (s) => s.id, (s, tr) => [
       { text: s.id, cls: "id" }, s.endpoint, s.user || "—", s.client,
-      (s.upstream.name || s.upstream.kind || "…") + (s.upstream.pid ? " (pid " + s.upstream.pid + ")" : ""),
+      served(s),
       s.protocol_version + (s.transport === "http_sse" ? " (HTTP+SSE)" : ""),
       ago(s.created), ago(s.last_active), s.in_flight, endButton(tr, s),
     ]);

@@ -78,7 +78,7 @@ func (s *Session) gatewayExchange(dir pipeline.Direction, c *call) *pipeline.Exc
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ex := &pipeline.Exchange{Direction: dir, SessionID: s.id, ProtocolVersion: s.version,
-		User: s.user, Claim: s.claim, ClientIP: s.clientIP, Gateway: true}
+		User: s.user, Claim: s.claim, ClientIP: s.clientIP, Gateway: true, Servers: serversOf(s.conn, s.settings.Load())}
 	if c != nil {
 		ex.RequestMethod, ex.RequestTarget = c.method, c.target
 		if c.claim != nil {

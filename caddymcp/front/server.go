@@ -75,6 +75,10 @@ type Config struct {
 	Clients Clients
 	// Observer is told what the Server does; nil: nobody.
 	Observer Observer
+	// Servers, on an endpoint of several MCP servers, tells the server a
+	// request goes to and its own name for what the request names
+	// (pipeline.Exchange.Servers); nil on an endpoint of one server.
+	Servers func(method, target string) (server, own string)
 	// HeldProgressInterval is how often the client of a request a stage
 	// holds hears notifications/progress, when it gave a progressToken
 	// (0: DefaultHeldProgressInterval).
@@ -168,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 			observer:       cfg.Observer,
 			heldProgress:   cfg.HeldProgressInterval,
 			cluster:        cfg.Cluster,
+			servers:        cfg.Servers,
 		},
 		shutdown: make(chan struct{}),
 		exit:     make(chan struct{}),

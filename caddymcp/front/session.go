@@ -31,8 +31,9 @@ type sessionSettings struct {
 	logger         *zap.Logger
 	verboseErrors  bool
 	observer       Observer
-	heldProgress   time.Duration // Config.HeldProgressInterval
-	cluster        *Cluster      // Config.Cluster: how new session ids are minted
+	heldProgress   time.Duration                                    // Config.HeldProgressInterval
+	cluster        *Cluster                                         // Config.Cluster: how new session ids are minted
+	servers        func(method, target string) (server, own string) // Config.Servers
 }
 
 // Session is one client session of the 2025 revisions (or of the

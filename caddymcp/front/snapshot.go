@@ -40,6 +40,9 @@ type SessionInfo struct {
 	// PID is the process serving the session when its upstream connection
 	// runs one (upstream.ProcessConn), else 0.
 	PID int
+	// Servers are, on an endpoint of several MCP servers
+	// (upstream.FederatedConn), the session's servers; nil otherwise.
+	Servers []upstream.ServedServer
 }
 
 // Sessions returns a snapshot of the store's live sessions, in no
@@ -109,7 +112,25 @@ func (s *Session) info() (SessionInfo, bool) {
 	if sc, ok := s.conn.(upstream.ServedConn); ok {
 		info.UpstreamName, info.Upstream = sc.ServedBy()
 	}
+	if fc, ok := s.conn.(upstream.FederatedConn); ok {
+		info.Servers = fc.ServedServers()
+	}
 	return info, true
+}
+
+// serversOf tells the server of a session's messages
+// (pipeline.Exchange.Servers): by the session's own lists when its
+// connection is a federation's, as it routes them; else (no connection
+// yet) by the endpoint's (Config.Servers); nil without federation (no
+// Config.Servers).
+func serversOf(conn upstream.Conn, settings *sessionSettings) func(method, target string) (server, own string) {
+	if settings.servers == nil {
+		return nil
+	}
+	if fc, ok := conn.(upstream.FederatedConn); ok {
+		return fc.Resolve
+	}
+	return settings.servers
 }
 
 // clientName is a session's client key (sessionClient) without its kind.

@@ -17,8 +17,12 @@ import (
 
 // requestExchange describes a client message of a session.
 func (s *Server) requestExchange(r *http.Request, sess *Session, version string) *pipeline.Exchange {
+	settings := sess.settings.Load()
 	ex := &pipeline.Exchange{Direction: pipeline.ToServer, SessionID: sess.id, ProtocolVersion: version, User: sess.user}
-	if sess.settings.Load().chain.Len() == 0 {
+	if settings.servers != nil { // a federated endpoint's: no lock taken on the others'
+		ex.Servers = serversOf(sess.upstream(), settings)
+	}
+	if settings.chain.Len() == 0 {
 		return ex // no stage reads the rest
 	}
 	ex.ClientIP = s.clientKey(r)

@@ -125,7 +125,7 @@ func (s *Session) outboundStages(p *sessionPipeline, m *pipeline.Message, relate
 func (s *Session) clientExchange(m *pipeline.Message) *pipeline.Exchange {
 	s.mu.Lock()
 	ex := &pipeline.Exchange{Direction: pipeline.ToClient, SessionID: s.id, ProtocolVersion: s.version,
-		User: s.user, Claim: s.claim, ClientIP: s.clientIP}
+		User: s.user, Claim: s.claim, ClientIP: s.clientIP, Servers: serversOf(s.conn, s.settings.Load())}
 	if m.IsResponse() {
 		if c := s.inflight[m.IDKey()]; c != nil {
 			ex.RequestMethod, ex.RequestTarget = c.method, c.target

@@ -73,6 +73,7 @@ type recentCall struct {
 	session  string
 	user     string
 	tool     string
+	server   string // the federated server called ("" without federation, or unknown)
 	outcome  CallOutcome
 	errMsg   string
 	params   []byte // a copy of the params, reused slot to slot; empty when over
@@ -108,16 +109,17 @@ type CallLog struct {
 // listed tool's name, else other), counted in the rate buckets. red is the
 // redaction the endpoint's tapes apply, used when the entry is read.
 func (l *CallLog) Add(a front.Answered, tool string, red *tape.Redactor) {
-	l.AddOutcome(a, tool, OutcomeOf(a), red)
+	l.AddOutcome(a, tool, "", OutcomeOf(a), red)
 }
 
-// AddOutcome is Add with the answer's outcome (OutcomeOf) given.
-func (l *CallLog) AddOutcome(a front.Answered, tool string, outcome CallOutcome, red *tape.Redactor) {
-	l.addAt(a, tool, outcome, red, time.Now())
+// AddOutcome is Add with the answer's outcome (OutcomeOf) given, and on
+// an endpoint of several servers the server the call went to.
+func (l *CallLog) AddOutcome(a front.Answered, tool, server string, outcome CallOutcome, red *tape.Redactor) {
+	l.addAt(a, tool, server, outcome, red, time.Now())
 }
 
 // addAt is AddOutcome with the time of the answer given.
-func (l *CallLog) addAt(a front.Answered, tool string, outcome CallOutcome, red *tape.Redactor, now time.Time) {
+func (l *CallLog) addAt(a front.Answered, tool, server string, outcome CallOutcome, red *tape.Redactor, now time.Time) {
 	var errMsg string
 	if a.Answer.Error != nil {
 		errMsg = errorMessage(a.Answer.Error)
@@ -136,7 +138,7 @@ func (l *CallLog) addAt(a front.Answered, tool string, outcome CallOutcome, red 
 	l.seq++
 	e.seq = l.seq
 	e.start, e.duration = a.Started, now.Sub(a.Started)
-	e.session, e.user, e.tool = a.Session, a.User, name
+	e.session, e.user, e.tool, e.server = a.Session, a.User, name, server
 	e.outcome, e.errMsg, e.redactor = outcome, errMsg, red
 	if len(a.Params) <= callParamsCap {
 		e.params, e.over = append(e.params[:0], a.Params...), 0

@@ -162,7 +162,7 @@ func TestCallRates(t *testing.T) {
 		if len(policy) > 0 {
 			a.Policy = policy[0]
 		}
-		l.addAt(a, tool, OutcomeOf(a), nil, at)
+		l.addAt(a, tool, "", OutcomeOf(a), nil, at)
 	}
 	errAnswer := `{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}`
 	toolErr := `{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}`

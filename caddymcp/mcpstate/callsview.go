@@ -14,7 +14,7 @@ func viewCalls(endpoint string, snap callSnapshot) EndpointCalls {
 	v := EndpointCalls{Endpoint: endpoint, Calls: make([]CallView, 0, len(snap.calls)),
 		Rates: RatesView{BucketSeconds: rateBucketSeconds, Start: snap.start, Tools: []ToolRatesView{}}}
 	for _, e := range snap.calls {
-		c := CallView{ID: e.seq, Time: e.start.UTC(), Endpoint: endpoint, Session: e.session, User: e.user, Tool: e.tool,
+		c := CallView{ID: e.seq, Time: e.start.UTC(), Endpoint: endpoint, Session: e.session, User: e.user, Tool: e.tool, Server: e.server,
 			DurationMS: float64(e.duration.Microseconds()) / 1000, Outcome: e.outcome.String(), Error: e.errMsg}
 		c.Arguments, c.ArgumentsPreview, c.ArgumentsOmitted = showArguments(e)
 		v.Calls = append(v.Calls, c)
@@ -99,6 +99,9 @@ type CallView struct {
 	User string `json:"user,omitempty"`
 	// Tool is the tool called.
 	Tool string `json:"tool"`
+	// Server is, on an endpoint of several MCP servers, the server the
+	// call went to (absent otherwise, or when the gateway could not tell).
+	Server string `json:"server,omitempty"`
 	// DurationMS is how long the answer took, held time included.
 	DurationMS float64 `json:"duration_ms"`
 	// Outcome is ok, error (a JSON-RPC error: the server's, or the

@@ -65,6 +65,7 @@ type StoreEntry struct {
 // UpstreamDescription is what the admin API shows of one upstream.
 type UpstreamDescription struct {
 	Name    string
+	Server  string // the federated server it is a replica of ("" without federation)
 	Kind    string
 	Address string          // scheme://host:port, or the executable's name
 	Member  *balance.Member // its health

@@ -14,6 +14,7 @@ import (
 //	intercept [<name>] {
 //	    direction  to_server|to_client|both      # default to_server
 //	    method     <glob...>
+//	    server     <glob...>                     # federated server; tool/prompt/resource then match its own names
 //	    tool       <glob...>
 //	    prompt     <glob...>
 //	    resource   <glob...>

@@ -18,6 +18,7 @@ import (
 var ruleLines = map[string]func(*ruleLine) error{
 	"direction":  (*ruleLine).direction,
 	"method":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Methods) },
+	"server":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Servers) },
 	"tool":       func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Tools) },
 	"prompt":     func(l *ruleLine) error { return l.globs(glob.Name, &l.r.Prompts) },
 	"resource":   func(l *ruleLine) error { return l.globs(glob.URI, &l.r.Resources) },

@@ -23,6 +23,8 @@ func TestRuleLines(t *testing.T) {
 		{"direction both\ndirection both", "intercept: direction is given twice", `{"name":"n","direction":"both","actions":null}`},
 		{"method", "intercept: method needs at least one glob", `{"name":"n","actions":null}`},
 		{"method a b", "", `{"name":"n","methods":["a","b"],"actions":null}`},
+		{"server", "intercept: server needs at least one glob", `{"name":"n","actions":null}`},
+		{"server github docs-*", "", `{"name":"n","servers":["github","docs-*"],"actions":null}`},
 		{"tool", "intercept: tool needs at least one glob", `{"name":"n","actions":null}`},
 		{"tool x*", "", `{"name":"n","tools":["x*"],"actions":null}`},
 		{"prompt", "intercept: prompt needs at least one glob", `{"name":"n","actions":null}`},
@@ -79,8 +81,8 @@ func TestRuleLines(t *testing.T) {
 		{"pause 2m then maybe", "intercept rule \"n\": pause: then \"maybe\": want block or continue", `{"name":"n","actions":null}`},
 		{"pause 2m 3m", "intercept: pause takes [<timeout>] [then continue|block], got \"2m 3m\"", `{"name":"n","actions":null}`},
 		{"pause then continue extra", "intercept: pause takes [<timeout>] [then continue|block], got \"then continue extra\"", `{"name":"n","actions":null}`},
-		{"frobnicate", "unrecognized intercept subdirective \"frobnicate\" (intercept takes: block, delay, direction, expression, field, log, method, mock, pause, prompt, remove, resource, set, tool, user)", `{"name":"n","actions":null}`},
-		{"frobnicate x", "unrecognized intercept subdirective \"frobnicate\" (intercept takes: block, delay, direction, expression, field, log, method, mock, pause, prompt, remove, resource, set, tool, user)", `{"name":"n","actions":null}`},
+		{"frobnicate", "unrecognized intercept subdirective \"frobnicate\" (intercept takes: block, delay, direction, expression, field, log, method, mock, pause, prompt, remove, resource, server, set, tool, user)", `{"name":"n","actions":null}`},
+		{"frobnicate x", "unrecognized intercept subdirective \"frobnicate\" (intercept takes: block, delay, direction, expression, field, log, method, mock, pause, prompt, remove, resource, server, set, tool, user)", `{"name":"n","actions":null}`},
 	} {
 		t.Run(tc.lines, func(t *testing.T) {
 			d := caddyfile.NewTestDispenser("intercept n {\n" + tc.lines + "\n}")

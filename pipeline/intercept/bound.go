@@ -44,3 +44,23 @@ func (e *Engine) tooLarge(st *evaluation, r *compiledRule) {
 		e.onTooLarge(r.name)
 	}
 }
+
+// unresolvedMessage is the error message of a block rule on servers that
+// could not tell the server of the message it blocks.
+const unresolvedMessage = "the gateway cannot tell which server this names yet (list them first), and a rule on its servers applies"
+
+// unjudged reports a rule that applies without having judged the message
+// (j) and returns the message a block of it answers with ("" when it
+// judged it).
+func (e *Engine) unjudged(st *evaluation, r *compiledRule, j judgement) string {
+	switch j {
+	case tooLarge:
+		e.tooLarge(st, r)
+		return tooLargeMessage
+	case unresolved:
+		e.logger.Warn("intercept: the server of a message is unknown (a name no list showed yet); the rule on servers applies as if it matched",
+			st.fields(r)...)
+		return unresolvedMessage
+	}
+	return ""
+}

@@ -17,6 +17,7 @@ import (
 //	kind              "request", "notification" or "response"
 //	method            the method (for a response: the request's)
 //	tool, prompt, resource   what a tools/call, prompts/get or resources/* names, else ""
+//	server            the federated server the message concerns, "" when none or unknown
 //	session           the client-facing session id ("" for 2026-07-28 requests)
 //	protocol_version  the client's MCP revision
 //	user              {http.auth.user.id}, "" when anonymous
@@ -32,6 +33,7 @@ var celEnv = func() *cel.Env {
 		cel.Variable("tool", cel.StringType),
 		cel.Variable("prompt", cel.StringType),
 		cel.Variable("resource", cel.StringType),
+		cel.Variable("server", cel.StringType),
 		cel.Variable("session", cel.StringType),
 		cel.Variable("protocol_version", cel.StringType),
 		cel.Variable("user", cel.StringType),
@@ -107,6 +109,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 			return t, true
 		}
 		return "", true
+	case "server":
+		server, _ := st.server()
+		return server, true
 	case "session":
 		return st.ex.SessionID, true
 	case "protocol_version":

@@ -91,10 +91,7 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 			if j == noMatch {
 				continue
 			}
-			st.unjudged = j == tooLarge
-			if st.unjudged {
-				e.tooLarge(st, r)
-			}
+			st.unjudged = e.unjudged(st, r, j)
 		}
 		for ; ai < len(r.actions); ai++ {
 			a := r.actions[ai]
@@ -103,8 +100,8 @@ func (e *Engine) run(st *evaluation, ri, ai int, resumed bool) pipeline.Verdict 
 			}
 			switch a.kind {
 			case ActionBlock:
-				if st.unjudged {
-					return e.block(st, r, tooLargeMessage)
+				if st.unjudged != "" {
+					return e.block(st, r, st.unjudged)
 				}
 				return e.block(st, r, a.message)
 			case ActionMock:

@@ -24,7 +24,7 @@ type evaluation struct {
 	known     bool   // method and target are computed
 	dirty     bool   // raw was edited and m is stale
 	by        string // the last rule that changed the message
-	unjudged  bool   // the current rule applies because it could not judge the message
+	unjudged  string // why the current rule applies without judging the message ("": it judged it)
 }
 
 func newEvaluation(ex *pipeline.Exchange, m *pipeline.Message, maxDecode int64) *evaluation {
@@ -41,6 +41,15 @@ func (st *evaluation) what() (method, target string) {
 		st.known = true
 	}
 	return st.method, st.target
+}
+
+// server returns the federated server the message concerns and its own
+// name for what the message names (pipeline.Exchange.Server).
+func (st *evaluation) server() (server, own string) {
+	if st.ex.Servers == nil {
+		return "", ""
+	}
+	return st.ex.Servers(st.what())
 }
 
 // edit replaces the message's bytes with an edited copy, by rule by: the

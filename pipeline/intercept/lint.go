@@ -20,6 +20,7 @@ func (r Rule) checkPatterns() (warnings []string, err error) {
 		patterns []string
 	}{
 		{"method", glob.Name, r.Methods},
+		{"server", glob.Name, r.Servers},
 		{"tool", glob.Name, r.Tools},
 		{"prompt", glob.Name, r.Prompts},
 		{"resource", glob.URI, r.Resources},
@@ -74,6 +75,11 @@ func shadows(a, b Rule) bool {
 		return false
 	}
 	if len(a.Fields) > 0 || a.Expression != "" {
+		return false
+	}
+	// With servers, tool and prompt globs are the servers' own names, not
+	// comparable with client-visible ones.
+	if (len(a.Servers) > 0) != (len(b.Servers) > 0) || !coversAll(a.Servers, b.Servers) {
 		return false
 	}
 	if len(a.Users) > 0 && (len(b.Users) == 0 || !subset(b.Users, a.Users)) {

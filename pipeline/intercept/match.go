@@ -16,6 +16,9 @@ const (
 	// tooLarge: no matcher said no, but one could not tell, because what
 	// it reads is larger than the engine's MaxDecode.
 	tooLarge
+	// unresolved: no matcher said no, but the rule names servers and the
+	// endpoint cannot tell which server the message's name belongs to.
+	unresolved
 )
 
 func judge(ok bool) judgement {
@@ -36,18 +39,26 @@ func (r *compiledRule) matches(st *evaluation) judgement {
 			return noMatch
 		}
 	}
-	if r.methods != nil || r.tools != nil || r.prompts != nil || r.resources != nil {
-		method, target := st.what()
+	unknown := false
+	if r.methods != nil || r.tools != nil || r.prompts != nil || r.resources != nil || r.servers != nil {
+		method, name := st.what()
 		if r.methods != nil && !r.methods.Match(method) {
 			return noMatch
 		}
-		if r.tools != nil && (method != "tools/call" || !r.tools.Match(target)) {
+		if r.servers != nil {
+			var j judgement
+			if j, name = r.server(st, method); j == noMatch {
+				return noMatch
+			}
+			unknown = j == unresolved
+		}
+		if r.tools != nil && (method != "tools/call" || !unknown && !r.tools.Match(name)) {
 			return noMatch
 		}
-		if r.prompts != nil && (method != "prompts/get" || !r.prompts.Match(target)) {
+		if r.prompts != nil && (method != "prompts/get" || !unknown && !r.prompts.Match(name)) {
 			return noMatch
 		}
-		if r.resources != nil && (!namesResource(method) || !r.resources.Match(target)) {
+		if r.resources != nil && (!namesResource(method) || !unknown && !r.resources.Match(name)) {
 			return noMatch
 		}
 	}
@@ -68,10 +79,36 @@ func (r *compiledRule) matches(st *evaluation) judgement {
 			undecided = true
 		}
 	}
-	if undecided {
+	switch {
+	case undecided:
 		return tooLarge
+	case unknown:
+		return unresolved
 	}
 	return match
+}
+
+// server judges the rule's servers matcher: the message's server must match
+// it, and the name the rule's tool, prompt and resource globs see is that
+// server's own. A message that names a tool, prompt or resource of a
+// server the endpoint cannot tell (a name no list showed yet) is
+// unresolved: the rule applies, so that no rule on a server is passed
+// by calling its tool before the lists are read.
+func (r *compiledRule) server(st *evaluation, method string) (judgement, string) {
+	server, own := st.server()
+	switch {
+	case server != "":
+		return judge(r.servers.Match(server)), own
+	case st.ex.Servers != nil && namesSomething(method):
+		return unresolved, ""
+	}
+	return noMatch, ""
+}
+
+// namesSomething reports whether a method names a tool, prompt or resource
+// that belongs to one server.
+func namesSomething(method string) bool {
+	return method == "tools/call" || method == "prompts/get" || namesResource(method)
 }
 
 // judge matches the field's value in the message's bytes: a string (the

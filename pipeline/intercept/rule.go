@@ -64,6 +64,12 @@ type Rule struct {
 	// Methods are globs of the message's method (for a response: the method
 	// of the request it answers).
 	Methods []string `json:"methods,omitempty"`
+	// Servers are globs of the federated server a message concerns (the
+	// name of a server block). With them, Tools, Prompts and Resources
+	// match the server's own names rather than the client-visible ones.
+	// On an endpoint of one server no message has a server, so a rule with
+	// Servers never matches there.
+	Servers []string `json:"servers,omitempty"`
 	// Tools are globs of the tool a tools/call names (for a response: the
 	// tool of the call it answers).
 	Tools []string `json:"tools,omitempty"`
@@ -121,6 +127,7 @@ type compiledRule struct {
 	name                    string
 	toServer, toClient      bool
 	methods, tools, prompts glob.Set
+	servers                 glob.Set
 	resources               glob.Set
 	fields                  []compiledField
 	users                   map[string]struct{}
@@ -168,6 +175,7 @@ func compile(n int, r Rule) (*compiledRule, error) {
 		return nil, fail("%v", err)
 	}
 	c.methods = glob.CompileSet(r.Methods)
+	c.servers = glob.CompileSet(r.Servers)
 	c.tools = glob.CompileSet(r.Tools)
 	c.prompts = glob.CompileSet(r.Prompts)
 	c.resources = glob.CompileSet(r.Resources)

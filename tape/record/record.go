@@ -84,6 +84,8 @@ func (r *Recorder) Decided(ctx context.Context, ex *pipeline.Exchange, d pipelin
 		if ex.Direction == pipeline.ToClient {
 			back.Direction = pipeline.ToServer
 		}
+		// The reply answers m: its server is m's.
+		back.RequestMethod, back.RequestTarget = ex.Method(m), ex.Target(m)
 		action := tape.Generated // a stage's refusal
 		if out.Action == tape.Mocked {
 			action = tape.Mocked
@@ -150,6 +152,7 @@ func (r *Recorder) Observe(ctx context.Context, ex *pipeline.Exchange, m *pipeli
 		return
 	}
 	rec := tape.Record{OffsetMicros: now.Sub(s.start).Microseconds(), Msg: json.RawMessage(m.Raw), Pipeline: out}
+	rec.Server, _ = ex.Server(m)
 	if ex.Direction == pipeline.ToServer {
 		rec.Dir = tape.ClientToServer
 		rec.Stream = "post"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,17 @@ var ErrMemberDown = errors.New("the upstream serving the session is down")
 // API, metrics labels, logs and the tags of cursors, so it is short,
 // secret-free text without the tag's separator.
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidMemberName reports why name cannot name a member, or nil: a name
+// ValidName accepts, or a federated server's replica, <server>/<replica>
+// with each part such a name ("/" is not the tag's separator).
+func ValidMemberName(name string) error {
+	server, replica, ok := strings.Cut(name, "/")
+	if !ok || ValidName(server) != nil {
+		return ValidName(name)
+	}
+	return ValidName(replica)
+}
 
 // ValidName reports why name cannot name a member, or nil.
 func ValidName(name string) error {
@@ -62,10 +74,10 @@ type Member struct {
 // upstreamBox lets an interface value sit in an atomic.Pointer.
 type upstreamBox struct{ up upstream.Upstream }
 
-// NewMember returns a member named name (see ValidName) serving from up;
-// kind ("stdio", "http", …) is what the admin API shows of it.
+// NewMember returns a member named name (see ValidMemberName) serving
+// from up; kind ("stdio", "http", …) is what the admin API shows of it.
 func NewMember(name, kind string, up upstream.Upstream, logger *zap.Logger) (*Member, error) {
-	if err := ValidName(name); err != nil {
+	if err := ValidMemberName(name); err != nil {
 		return nil, err
 	}
 	if up == nil {
