@@ -39,13 +39,14 @@ type sessionSettings struct {
 // 2024-11-05 HTTP+SSE transport): our id, the upstream connection it owns,
 // and the streams its messages travel on.
 type Session struct {
-	id      string
-	user    string
-	client  string            // the per-client bound's key: the user, else the client's address
-	up      upstream.Upstream // the upstream the session was opened on
-	store   *Store
-	sse2024 bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (sse2024.go)
-	created time.Time
+	id       string
+	clientID string // the id its client holds when not id: sealed after the upstream answered (clusterserve.go); guarded by the store's lock
+	user     string
+	client   string            // the per-client bound's key: the user, else the client's address
+	up       upstream.Upstream // the upstream the session was opened on
+	store    *Store
+	sse2024  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (sse2024.go)
+	created  time.Time
 
 	clientIP   string                           // of the request that started the session, for stages
 	claim      func(name string) (string, bool) // the user's claims, for stages (Clients.Claims)
@@ -61,6 +62,7 @@ type Session struct {
 	// What eviction needs to know without the session's lock (fairshare.go).
 	handshook   atomic.Bool  // the client sent notifications/initialized
 	usedEarly   atomic.Bool  // the client sent another request before that
+	deleted     atomic.Bool  // the client ended it (DELETE): its upstream session ends too, in a cluster (clusterserve.go)
 	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
 
 	ctx    context.Context // ends when the session ends

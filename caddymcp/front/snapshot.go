@@ -81,6 +81,7 @@ func (st *Store) End(id, reason string) bool {
 	if s == nil {
 		return false
 	}
+	s.deleted.Store(true) // the operator's end is the cluster's (clusterserve.go)
 	return s.endIf(reason, nil, nil)
 }
 

@@ -1,0 +1,183 @@
+package front
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/seal"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// Any instance serves any session of an HTTP upstream. The id a client of
+// a cluster holds is sealed once the upstream answered initialize, so that
+// it carries the upstream's own session id (and, behind a group, the
+// member's name) with the negotiated revision; the Store finds the session
+// by it as by the session's own id. An instance that does not hold the
+// session opens the id and joins the upstream session (rejoin) with no
+// handshake; the client does not notice which instance it reached.
+//
+// An instance lets go of a session without ending it upstream when it
+// shuts down, or stops holding the session (idle, evicted): the session may
+// be in use through another instance, and a rolling restart must not end
+// every session. What ends it everywhere is the client's DELETE, the
+// operator's End, or the upstream ending it; the upstream's session then
+// refuses every instance's requests (404).
+
+// sealOnAnswer returns w with the session's id set as its header when the
+// answer to initialize starts, after the upstream answered it.
+func (s *Server) sealOnAnswer(w http.ResponseWriter, sess *Session) http.ResponseWriter {
+	return &sealedIDWriter{ResponseWriter: w, sess: sess, cluster: s.cfg.Cluster}
+}
+
+// sealedIDWriter sets Mcp-Session-Id on the answer to initialize at its
+// first write. answer.go writes nothing before the upstream's answer (or a
+// message the upstream sent after its answer's headers, which carry its
+// session id), so the id seals the upstream's session.
+type sealedIDWriter struct {
+	http.ResponseWriter
+	sess    *Session
+	cluster *Cluster
+	done    bool
+}
+
+func (w *sealedIDWriter) WriteHeader(status int) {
+	w.setID()
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *sealedIDWriter) Write(b []byte) (int, error) {
+	w.setID()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes).
+func (w *sealedIDWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush is for a caller that asserts http.Flusher rather than using a
+// ResponseController.
+func (w *sealedIDWriter) Flush() {
+	w.setID()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *sealedIDWriter) setID() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.sess.isClosed() {
+		return // a refused initialize: naming the session would earn a 404
+	}
+	w.Header().Set("Mcp-Session-Id", w.cluster.clientID(w.sess))
+}
+
+// clientID returns the id the client of sess is to hold: sealed with the
+// upstream's session when the upstream can be joined (and then indexed by
+// the store), else the session's own id.
+func (c *Cluster) clientID(sess *Session) string {
+	j, ok := sess.upstream().(upstream.Joinable)
+	if !ok {
+		return sess.id
+	}
+	e, ok := j.Existing()
+	if !ok {
+		return sess.id
+	}
+	version := sess.Version()
+	if e.Version != "" {
+		version = e.Version
+	}
+	bind := seal.Binding{Endpoint: c.Endpoint, User: sess.user}
+	id, err := c.Ring.SealSession(bind, seal.Session{
+		Revision:  version,
+		Issued:    sess.created,
+		Upstreams: []seal.Upstream{{Member: e.Member, SessionID: e.SessionID}},
+	})
+	if err != nil || !sess.store.index(sess, id) {
+		return sess.id
+	}
+	return id
+}
+
+// index makes id find s, unless s has ended.
+func (st *Store) index(s *Session, id string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sessions[s.id] != s {
+		return false
+	}
+	if st.sealed == nil {
+		st.sealed = make(map[string]*Session)
+	}
+	s.clientID = id
+	st.sealed[id] = s
+	return true
+}
+
+// rejoin rebuilds the session a sealed id names, which another instance
+// began: it returns nil (and the caller answers 404) when the id does not
+// open for this endpoint and the request's user, names no upstream session,
+// or the upstream cannot be joined.
+func (s *Server) rejoin(r *http.Request, id string) *Session {
+	c := s.cfg.Cluster
+	a, ok := s.cfg.Upstream.(upstream.Attacher)
+	if !ok {
+		return nil
+	}
+	user := s.userID(r)
+	sealed, ok := c.openSessionID(id, user)
+	if !ok || len(sealed.Upstreams) != 1 || sealed.Upstreams[0].SessionID == "" {
+		return nil
+	}
+	s.cfg.Store.rejoinMu.Lock()
+	defer s.cfg.Store.rejoinMu.Unlock()
+	if sess := s.cfg.Store.get(id); sess != nil {
+		return sess // a concurrent request rebuilt it
+	}
+	sess := newSession(s.cfg.Store, user, s.settings, sealed.Revision)
+	sess.id = id
+	sess.created = time.Now()
+	sess.clientIP = s.clientKey(r)
+	sess.claim = s.cfg.Clients.Claims(r)
+	sess.client = s.sessionClient(r, user)
+	sess.up = s.cfg.Upstream
+	if err := s.cfg.Store.add(sess); err != nil {
+		sess.cancel()
+		return nil // at a bound: the client starts over, as for a lost session
+	}
+	u := sealed.Upstreams[0]
+	conn, err := a.Attach(r.Context(), sess, upstream.Existing{Member: u.Member, SessionID: u.SessionID, Version: sealed.Revision})
+	if err != nil {
+		s.cfg.Logger.Debug("joining a session another instance began failed", zap.Error(err))
+		sess.end("its upstream session could not be joined")
+		return nil
+	}
+	if !sess.attachUpstream(conn) {
+		closeDetached(conn)
+		return nil
+	}
+	sess.handshakeDone() // the client did so on the instance that began it
+	return sess
+}
+
+// closeUpstream closes the session's upstream connection as its end asks:
+// in a cluster the upstream session ends only when the client or the
+// operator ended it (see the top of this file).
+func (s *Session) closeUpstream(conn upstream.Conn) {
+	if s.settings.Load().cluster == nil || s.deleted.Load() {
+		conn.Close()
+		return
+	}
+	closeDetached(conn)
+}
+
+// closeDetached closes conn leaving its server session alive, when it can.
+func closeDetached(conn upstream.Conn) {
+	if d, ok := conn.(upstream.Detacher); ok {
+		d.Detach()
+		return
+	}
+	conn.Close()
+}
