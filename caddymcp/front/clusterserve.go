@@ -181,3 +181,17 @@ func closeDetached(conn upstream.Conn) {
 	}
 	conn.Close()
 }
+
+// resumeElsewhere serves a Last-Event-ID this instance cannot place, which
+// in a cluster is most often one another instance gave (it stopped, or the
+// balancer chose otherwise): the standalone stream starts afresh from now,
+// and another stream, whose events only that instance held, is answered as
+// one already finished. The events the client missed meanwhile are lost.
+func (s *Session) resumeElsewhere(index uint64) (st *stream, resume bool, problem string) {
+	if index != getStreamIndex {
+		return nil, false, ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams[getStreamIndex], false, ""
+}

@@ -252,3 +252,57 @@ func postTool(t *testing.T, url, sid, user string) int {
 	}
 	return resp.StatusCode
 }
+
+// TestClusterResumeElsewhere: a GET resuming, with a Last-Event-ID another
+// instance gave, on an instance that cannot place it is served rather than
+// refused: the standalone stream afresh, another stream as finished.
+func TestClusterResumeElsewhere(t *testing.T) {
+	up := newSDKUpstream(t)
+	ring := testRing(t)
+	a := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
+	tsA := httptest.NewServer(a.srv)
+	defer tsA.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
+		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for _, c := range []struct {
+		name, last string
+		ended      bool
+	}{
+		{"the standalone stream", eventID(getStreamIndex, 40), false},
+		{"a POST's stream", eventID(7, 3), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
+			ts := httptest.NewServer(b.srv)
+			defer ts.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Accept", "text/event-stream")
+			r.Header.Set("Mcp-Session-Id", cs.ID())
+			r.Header.Set("Mcp-Protocol-Version", Version20250618)
+			r.Header.Set("Last-Event-ID", c.last)
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+				body, _ := io.ReadAll(resp.Body)
+				t.Fatalf("the resume answered %d %s", resp.StatusCode, body)
+			}
+			if c.ended {
+				if body, _ := io.ReadAll(resp.Body); len(body) != 0 {
+					t.Errorf("the finished stream carried %q", body)
+				}
+			}
+		})
+	}
+}
