@@ -70,20 +70,31 @@ func (w *sealedIDWriter) setID() {
 	if w.sess.isClosed() {
 		return // a refused initialize: naming the session would earn a 404
 	}
-	w.Header().Set("Mcp-Session-Id", w.cluster.clientID(w.sess))
+	w.Header().Set("Mcp-Session-Id", w.cluster.sealID(w.sess))
 }
 
-// clientID returns the id the client of sess is to hold: sealed with the
-// upstream's session when the upstream can be joined (and then indexed by
-// the store), else the session's own id.
-func (c *Cluster) clientID(sess *Session) string {
-	j, ok := sess.upstream().(upstream.Joinable)
-	if !ok {
-		return sess.id
+// sealID returns the id the client of sess is to hold, made once: sealed
+// with the upstream's session when the upstream can be joined (and then
+// indexed by the store), else the session's own id. It is made as the
+// upstream's answer to initialize arrives (deliverOn), so that the call
+// log names the initialize by it too, or at the latest when the answer is
+// written.
+func (c *Cluster) sealID(sess *Session) string {
+	if id := sess.clientID.Load(); id != nil {
+		return *id
 	}
-	e, ok := j.Existing()
-	if !ok {
-		return sess.id
+	j, ok := sess.upstream().(upstream.Joinable)
+	var e upstream.Existing
+	if ok {
+		e, ok = j.Existing()
+	}
+	if !ok || sess.sse2024 {
+		// Nothing to join, or a 2024-11-05 session, whose id its client
+		// already holds: the session's own id, for good.
+		if sess.clientID.CompareAndSwap(nil, &sess.id) {
+			return sess.id
+		}
+		return *sess.clientID.Load()
 	}
 	version := sess.Version()
 	if e.Version != "" {
@@ -95,25 +106,39 @@ func (c *Cluster) clientID(sess *Session) string {
 		Issued:    sess.created,
 		Upstreams: []seal.Upstream{{Member: e.Member, SessionID: e.SessionID}},
 	})
-	if err != nil || !sess.store.index(sess, id) {
-		return sess.id
+	if err != nil {
+		id = sess.id
 	}
-	return id
+	return sess.store.index(sess, id)
 }
 
-// index makes id find s, unless s has ended.
-func (st *Store) index(s *Session, id string) bool {
+// index makes id the one s's client holds and finds s by it, unless s
+// has one already or has ended; it returns the id s's client holds.
+func (st *Store) index(s *Session, id string) string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if cur := s.clientID.Load(); cur != nil {
+		return *cur
+	}
 	if st.sessions[s.id] != s {
-		return false
+		return s.id
 	}
 	if st.sealed == nil {
 		st.sealed = make(map[string]*Session)
 	}
-	s.clientID = id
+	s.clientID.Store(&id)
 	st.sealed[id] = s
-	return true
+	return id
+}
+
+// heldID returns the id the session's client holds: the sealed one once
+// made, else the session's own. The admin API, the console and the calls
+// log name a session by it, so that every instance names it alike.
+func (s *Session) heldID() string {
+	if id := s.clientID.Load(); id != nil {
+		return *id
+	}
+	return s.id
 }
 
 // rejoin rebuilds the session a sealed id names, which another instance

@@ -153,6 +153,12 @@ func TestClusterAnyInstance(t *testing.T) {
 	if a.store.get(sid) == nil || b.store.get(sid) == nil {
 		t.Fatal("the requests did not reach both instances")
 	}
+	for _, in := range []*instance{a, b} {
+		// The admin API and the console name it as its client does.
+		if info := in.store.Sessions(); len(info) != 1 || info[0].ID != sid {
+			t.Errorf("an instance lists %+v, want the session %s", info, sid)
+		}
+	}
 
 	rr.drop(a)
 	a.stop() // a rolling restart: the session must live on

@@ -40,7 +40,7 @@ type sessionSettings struct {
 // and the streams its messages travel on.
 type Session struct {
 	id       string
-	clientID string // the id its client holds when not id: sealed after the upstream answered (clusterserve.go); guarded by the store's lock
+	clientID atomic.Pointer[string] // the id its client holds when not id: sealed after the upstream answered (clusterserve.go)
 	user     string
 	client   string            // the per-client bound's key: the user, else the client's address
 	up       upstream.Upstream // the upstream the session was opened on
@@ -109,7 +109,7 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 }
 
 // ID returns the client-facing session id.
-func (s *Session) ID() string { return s.id }
+func (s *Session) ID() string { return s.heldID() }
 
 func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
 

@@ -93,7 +93,7 @@ func (s *Session) info() (SessionInfo, bool) {
 		return SessionInfo{}, false
 	}
 	info := SessionInfo{
-		ID:              s.id,
+		ID:              s.heldID(),
 		User:            s.user,
 		Client:          clientName(s.client),
 		Upstream:        s.up,

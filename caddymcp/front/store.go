@@ -159,8 +159,8 @@ func (st *Store) remove(s *Session) {
 	st.mu.Lock()
 	if st.sessions[s.id] == s {
 		delete(st.sessions, s.id)
-		if s.clientID != "" {
-			delete(st.sealed, s.clientID)
+		if id := s.clientID.Load(); id != nil {
+			delete(st.sealed, *id)
 		}
 		if st.perClient[s.client]--; st.perClient[s.client] <= 0 {
 			delete(st.perClient, s.client)
