@@ -52,7 +52,13 @@ func newSDKUpstream(t *testing.T) *sdkUpstream {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		ts.Close()
+		// The sessions that instances let go of live on: end them.
+		for ss := range srv.Sessions() {
+			_ = ss.Close()
+		}
+	})
 	u.url = ts.URL
 	return u
 }
@@ -308,6 +314,39 @@ func TestClusterResumeElsewhere(t *testing.T) {
 				if body, _ := io.ReadAll(resp.Body); len(body) != 0 {
 					t.Errorf("the finished stream carried %q", body)
 				}
+			}
+		})
+	}
+}
+
+// TestClusterEndsUpstream: in a cluster the upstream session ends (DELETE)
+// when the client or the operator ends the session, not when an instance
+// lets go of it (shutdown; idleness and eviction end it the same way).
+func TestClusterEndsUpstream(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		end     func(in *instance, cs *mcp.ClientSession)
+		deletes int32
+	}{
+		{"the client's DELETE", func(_ *instance, cs *mcp.ClientSession) { _ = cs.Close() }, 1},
+		{"the operator's End", func(in *instance, cs *mcp.ClientSession) { in.store.End(cs.ID(), "ended by the operator") }, 1},
+		{"the instance stops", func(in *instance, _ *mcp.ClientSession) { in.stop() }, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			up := newSDKUpstream(t)
+			in := newInstance(t, up.url, &Cluster{Ring: testRing(t), Endpoint: "api"})
+			ts := httptest.NewServer(in.srv)
+			defer ts.Close()
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
+				Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			c.end(in, cs)
+			in.up.Wait() // for the DELETE sent in the background
+			if n := up.deletes.Load(); n != c.deletes {
+				t.Errorf("the upstream got %d DELETE, want %d", n, c.deletes)
 			}
 		})
 	}
