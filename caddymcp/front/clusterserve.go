@@ -156,10 +156,19 @@ func (s *Server) rejoin(r *http.Request, id string) *Session {
 	if !ok || len(sealed.Upstreams) != 1 || sealed.Upstreams[0].SessionID == "" {
 		return nil
 	}
-	s.cfg.Store.rejoinMu.Lock()
-	defer s.cfg.Store.rejoinMu.Unlock()
+	done, wait := s.cfg.Store.joinTurn(id)
+	if wait != nil {
+		// Another request rebuilds it: its outcome is this one's.
+		select {
+		case <-wait:
+			return s.cfg.Store.get(id)
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+	defer done()
 	if sess := s.cfg.Store.get(id); sess != nil {
-		return sess // a concurrent request rebuilt it
+		return sess // rebuilt between the caller's look and the turn
 	}
 	sess := newSession(s.cfg.Store, user, s.settings, sealed.Revision)
 	sess.id = id
@@ -168,10 +177,8 @@ func (s *Server) rejoin(r *http.Request, id string) *Session {
 	sess.claim = s.cfg.Clients.Claims(r)
 	sess.client = s.sessionClient(r, user)
 	sess.up = s.cfg.Upstream
-	if err := s.cfg.Store.add(sess); err != nil {
-		sess.cancel()
-		return nil // at a bound: the client starts over, as for a lost session
-	}
+	// Joined before it is stored: a request that finds the session
+	// finds it whole.
 	u := sealed.Upstreams[0]
 	conn, err := a.Attach(r.Context(), sess, upstream.Existing{Member: u.Member, SessionID: u.SessionID, Version: sealed.Revision})
 	if err != nil {
@@ -179,12 +186,36 @@ func (s *Server) rejoin(r *http.Request, id string) *Session {
 		sess.end("its upstream session could not be joined")
 		return nil
 	}
-	if !sess.attachUpstream(conn) {
-		closeDetached(conn)
-		return nil
-	}
+	sess.attachUpstream(conn)
 	sess.handshakeDone() // the client did so on the instance that began it
+	if err := s.cfg.Store.add(sess); err != nil {
+		sess.end("no room for it on this instance: " + err.Error()) // the upstream session lives on (closeUpstream)
+		return nil // the client starts over, as for a lost session
+	}
 	return sess
+}
+
+// joinTurn gives the rebuild of session id to one request at a time, with
+// no lock held while it joins the upstream: the first caller gets done, to
+// call once the session is in the store (or not to be), the others the
+// channel done closes.
+func (st *Store) joinTurn(id string) (done func(), wait <-chan struct{}) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if ch, ok := st.joining[id]; ok {
+		return nil, ch
+	}
+	if st.joining == nil {
+		st.joining = make(map[string]chan struct{})
+	}
+	ch := make(chan struct{})
+	st.joining[id] = ch
+	return func() {
+		st.mu.Lock()
+		delete(st.joining, id)
+		st.mu.Unlock()
+		close(ch)
+	}, nil
 }
 
 // closeUpstream closes the session's upstream connection as its end asks:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,9 +21,9 @@ import (
 // sdkUpstream is a go-sdk server over Streamable HTTP that counts the
 // sessions it began and the DELETEs it was sent.
 type sdkUpstream struct {
-	url            string
-	inits, deletes atomic.Int32
-	initialized    atomic.Int32
+	url                   string
+	inits, deletes, joins atomic.Int32
+	initialized           atomic.Int32
 }
 
 func newSDKUpstream(t *testing.T) *sdkUpstream {
@@ -42,11 +43,14 @@ func newSDKUpstream(t *testing.T) *sdkUpstream {
 		switch {
 		case r.Method == http.MethodDelete:
 			u.deletes.Add(1)
-		case r.Method == http.MethodPost && r.Header.Get("Mcp-Session-Id") == "":
+		case r.Method == http.MethodPost:
 			// The go-sdk client asks server/discover first (2026-07-28).
 			b, _ := io.ReadAll(r.Body)
 			if strings.Contains(string(b), `"method":"initialize"`) {
 				u.inits.Add(1)
+			}
+			if strings.Contains(string(b), `"id":"mcpgw-attach"`) {
+				u.joins.Add(1)
 			}
 			r.Body = io.NopCloser(strings.NewReader(string(b)))
 		}
@@ -238,11 +242,15 @@ func TestClusterRejoinRefusals(t *testing.T) {
 	}
 }
 
+// postToolIDs numbers postTool's requests, which may share a session.
+var postToolIDs atomic.Int64
+
 // postTool sends a tools/call on session sid as user and returns the
 // status, -1 for a 200 that does not carry the tool's answer.
 func postTool(t *testing.T, url, sid, user string) int {
 	t.Helper()
-	r, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`))
+	body := `{"jsonrpc":"2.0","id":` + strconv.FormatInt(postToolIDs.Add(1), 10) + `,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`
+	r, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,8 +266,8 @@ func postTool(t *testing.T, url, sid, user string) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK && !strings.Contains(string(body), `"text":"x"`) {
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK && !strings.Contains(string(answer), `"text":"x"`) {
 		return -1 // answered with an error
 	}
 	return resp.StatusCode
@@ -349,5 +357,38 @@ func TestClusterEndsUpstream(t *testing.T) {
 				t.Errorf("the upstream got %d DELETE, want %d", n, c.deletes)
 			}
 		})
+	}
+}
+
+// TestClusterConcurrentRejoin: requests that arrive together for a session
+// an instance does not hold rebuild it once: one join upstream, one
+// session, every request served.
+func TestClusterConcurrentRejoin(t *testing.T) {
+	up := newSDKUpstream(t)
+	ring := testRing(t)
+	a := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
+	tsA := httptest.NewServer(a.srv)
+	defer tsA.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
+		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	b := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
+	tsB := httptest.NewServer(b.srv)
+	defer tsB.Close()
+	const n = 8
+	status := make(chan int, n)
+	for range n {
+		go func() { status <- postTool(t, tsB.URL, cs.ID(), "") }()
+	}
+	for range n {
+		if st := <-status; st != http.StatusOK {
+			t.Errorf("a request answered %d", st)
+		}
+	}
+	if j := up.joins.Load(); j != 1 || b.store.Len() != 1 {
+		t.Errorf("%d joins upstream, %d sessions on the instance; want 1 and 1", j, b.store.Len())
 	}
 }

@@ -28,7 +28,7 @@ type Store struct {
 
 	notices noticeQueue // the gateway's own notifications for every session (notify.go)
 
-	rejoinMu sync.Mutex // one rebuild of a cluster's session at a time, so each is rebuilt once (clusterserve.go)
+	joining map[string]chan struct{} // the cluster's sessions being rebuilt, closed when done (clusterserve.go); guarded by mu
 
 	stop chan struct{}
 	wg   sync.WaitGroup // the reaper and background sends
