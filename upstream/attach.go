@@ -24,3 +24,22 @@ type Attacher interface {
 	// as for a Conn whose session the server ended (Receiver.Closed).
 	Attach(ctx context.Context, r Receiver, e Existing) (Conn, error)
 }
+
+// Joinable is a Conn whose server session another instance may join: it
+// tells which session that is, to be sealed into the client's session id.
+type Joinable interface {
+	// Existing returns the server session behind the Conn; ok is false
+	// while none is known (before the initialize answer, a server that
+	// issued no session id) or once the server ended it.
+	Existing() (e Existing, ok bool)
+}
+
+// Detacher is a Conn that can close while its server session lives on, for
+// another instance of a cluster of gateways to go on with. Close ends the
+// server session (the client said so); Detach only lets go of it (this
+// instance shuts down or stops holding the session).
+type Detacher interface {
+	// Detach closes the Conn as Close does, without ending the server
+	// session.
+	Detach()
+}

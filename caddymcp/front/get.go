@@ -38,6 +38,9 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 	sess.used()
 	st, problem := sess.resumeTarget(index, cursor)
+	if problem != "" && s.cfg.Cluster != nil {
+		st, resume, problem = sess.resumeElsewhere(index) // an id another instance gave (clusterserve.go)
+	}
 	if problem != "" {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest,
 			"Bad Request: Last-Event-ID "+quoteForMessage(r.Header.Get("Last-Event-Id"))+" "+problem+

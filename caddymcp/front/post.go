@@ -190,7 +190,11 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 	if !s.startSession(w, r, sess, m.ID) {
 		return
 	}
-	w.Header().Set("Mcp-Session-Id", sess.id)
+	if s.cfg.Cluster != nil {
+		w = s.sealOnAnswer(w, sess) // names the upstream's session too (clusterserve.go)
+	} else {
+		w.Header().Set("Mcp-Session-Id", sess.id)
+	}
 	info.SessionID = sess.id
 	s.describe(r, info)
 	s.dispatch(w, r, sess, []*pipeline.Message{m}, requested)

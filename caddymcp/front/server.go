@@ -255,6 +255,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // session in the query). On failure it has answered the client.
 func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string, sse2024 bool) *Session {
 	sess := s.cfg.Store.get(id)
+	if sess == nil && s.cfg.Cluster != nil && !sse2024 {
+		sess = s.rejoin(r, id) // a session another instance began (clusterserve.go)
+	}
 	// In a cluster a session of another user is not found, as an id bound
 	// to another user would not open on another instance (cluster.go).
 	if sess == nil || sess.isClosed() || (s.cfg.Cluster != nil && sess.user != s.userID(r)) {
@@ -295,6 +298,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
+	sess.deleted.Store(true)
 	sess.end("the client ended the session (DELETE)")
 	w.WriteHeader(http.StatusNoContent)
 }

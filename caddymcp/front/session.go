@@ -40,13 +40,14 @@ type sessionSettings struct {
 // 2024-11-05 HTTP+SSE transport): our id, the upstream connection it owns,
 // and the streams its messages travel on.
 type Session struct {
-	id      string
-	user    string
-	client  string            // the per-client bound's key: the user, else the client's address
-	up      upstream.Upstream // the upstream the session was opened on
-	store   *Store
-	sse2024 bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (sse2024.go)
-	created time.Time
+	id       string
+	clientID atomic.Pointer[string] // the id its client holds when not id: sealed after the upstream answered (clusterserve.go)
+	user     string
+	client   string            // the per-client bound's key: the user, else the client's address
+	up       upstream.Upstream // the upstream the session was opened on
+	store    *Store
+	sse2024  bool // 2024-11-05 HTTP+SSE: every server message takes the GET stream (sse2024.go)
+	created  time.Time
 
 	clientIP   string                           // of the request that started the session, for stages
 	claim      func(name string) (string, bool) // the user's claims, for stages (Clients.Claims)
@@ -62,6 +63,7 @@ type Session struct {
 	// What eviction needs to know without the session's lock (fairshare.go).
 	handshook   atomic.Bool  // the client sent notifications/initialized
 	usedEarly   atomic.Bool  // the client sent another request before that
+	deleted     atomic.Bool  // the client ended it (DELETE): its upstream session ends too, in a cluster (clusterserve.go)
 	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
 
 	ctx    context.Context // ends when the session ends
@@ -108,7 +110,7 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 }
 
 // ID returns the client-facing session id.
-func (s *Session) ID() string { return s.id }
+func (s *Session) ID() string { return s.heldID() }
 
 func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
 

@@ -157,7 +157,7 @@ func (s *Session) respondCall(c *call, m *pipeline.Message) {
 	}
 	if on := s.settings.Load().observer; on != nil {
 		on.OnAnswer(Answered{Post: c.post, Method: c.method, Target: c.target, Params: c.params,
-			Session: s.id, User: s.user, Started: c.start, Answer: m, Policy: c.policy})
+			Session: s.heldID(), User: s.user, Started: c.start, Answer: m, Policy: c.policy})
 	}
 	c.stream.respond(m)
 }

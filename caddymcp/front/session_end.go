@@ -74,7 +74,7 @@ func (s *Session) endIf(reason string, only func() bool, last func()) bool {
 		st.release()
 	}
 	if conn := s.upstream(); conn != nil {
-		conn.Close()
+		s.closeUpstream(conn)
 	}
 	return true
 }

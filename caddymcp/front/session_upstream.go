@@ -97,6 +97,9 @@ func (s *Session) deliverOn(m *pipeline.Message, related json.RawMessage) {
 			if v := m.ResultProtocolVersion(); v != "" {
 				s.setVersion(v)
 			}
+			if set.cluster != nil {
+				set.cluster.sealID(s) // before the call log hears the answer (clusterserve.go)
+			}
 		}
 		s.respondCall(c, m)
 		return

@@ -84,6 +84,7 @@ func (st *Store) End(id, reason string) bool {
 	if s == nil {
 		return false
 	}
+	s.deleted.Store(true) // the operator's end is the cluster's (clusterserve.go)
 	return s.endIf(reason, nil, nil)
 }
 
@@ -95,7 +96,7 @@ func (s *Session) info() (SessionInfo, bool) {
 		return SessionInfo{}, false
 	}
 	info := SessionInfo{
-		ID:              s.id,
+		ID:              s.heldID(),
 		User:            s.user,
 		Client:          clientName(s.client),
 		Upstream:        s.up,

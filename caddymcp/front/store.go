@@ -22,10 +22,13 @@ type Store struct {
 
 	mu        sync.Mutex
 	sessions  map[string]*Session
-	perClient map[string]int // live sessions per Session.client
+	sealed    map[string]*Session // by the ids clients of a cluster hold, when not the session's own (clusterserve.go)
+	perClient map[string]int      // live sessions per Session.client
 	closed    bool
 
 	notices noticeQueue // the gateway's own notifications for every session (notify.go)
+
+	joining map[string]chan struct{} // the cluster's sessions being rebuilt, closed when done (clusterserve.go); guarded by mu
 
 	stop chan struct{}
 	wg   sync.WaitGroup // the reaper and background sends
@@ -146,13 +149,19 @@ func (st *Store) add(s *Session) error {
 func (st *Store) get(id string) *Session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.sessions[id]
+	if s := st.sessions[id]; s != nil || st.sealed == nil {
+		return s
+	}
+	return st.sealed[id]
 }
 
 func (st *Store) remove(s *Session) {
 	st.mu.Lock()
 	if st.sessions[s.id] == s {
 		delete(st.sessions, s.id)
+		if id := s.clientID.Load(); id != nil {
+			delete(st.sealed, *id)
+		}
 		if st.perClient[s.client]--; st.perClient[s.client] <= 0 {
 			delete(st.perClient, s.client)
 		}

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,13 +35,17 @@ func TestHTTPAttachGoSDK(t *testing.T) {
 	if last.header.Get("Mcp-Session-Id") != sid || last.header.Get("Mcp-Protocol-Version") != "2025-06-18" {
 		t.Errorf("the attached request carried session %q, revision %q", last.header.Get("Mcp-Session-Id"), last.header.Get("Mcp-Protocol-Version"))
 	}
-	if n := len(p.requests(http.MethodPost)); n != 3 { // initialize, initialized, the call: no second handshake
-		t.Errorf("server saw %d POSTs, want 3", n)
+	if n := len(p.requests(http.MethodPost)); n != 4 { // initialize, initialized, Attach's ping, the call: no second handshake
+		t.Errorf("server saw %d POSTs, want 4", n)
 	}
 	if sessionCount(srv) != 1 {
 		t.Errorf("server has %d sessions, want the one", sessionCount(srv))
 	}
 	if _, err := h.Attach(context.Background(), newHTTPRecorder(), upstream.Existing{Version: "2025-06-18"}); err == nil {
 		t.Error("Attach without a session id succeeded")
+	}
+	// A session the server does not have fails Attach, not the first Send.
+	if _, err := h.Attach(context.Background(), newHTTPRecorder(), upstream.Existing{SessionID: "ended", Version: "2025-06-18"}); !errors.Is(err, ErrSessionEnded) {
+		t.Errorf("Attach to a session the server does not have: %v", err)
 	}
 }

@@ -198,7 +198,10 @@ func (c *httpConn) endedErr() error {
 // Close ends the conn: requests and streams in flight are cancelled, the
 // Receiver hears nothing more, and the upstream session is ended with a
 // DELETE in the background (bounded by a short timeout; Wait waits for it).
-func (c *httpConn) Close() {
+func (c *httpConn) Close() { c.close(true) }
+
+// close is Close; end false leaves the upstream session alive (Detach).
+func (c *httpConn) close(end bool) {
 	c.closeOnce.Do(func() {
 		c.quiet.Store(true)
 		c.cancel()
@@ -206,7 +209,7 @@ func (c *httpConn) Close() {
 		c.mu.Lock()
 		sid, gone := c.sessionID, c.gone
 		c.mu.Unlock()
-		if sid == "" || gone {
+		if sid == "" || gone || !end {
 			return
 		}
 		c.h.goTracked(func() { c.deleteSession() })
