@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,40 +21,14 @@ import (
 // named api, with the cluster key in its environment, in front of url.
 func startClusterInstance(t *testing.T, key, upstreamURL string) *caddyProcess {
 	t.Helper()
-	bin := buildCaddy(t)
-	dir := t.TempDir()
-	admin := freeLoopbackAddr(t)
-	httpAddr := freeLoopbackAddr(t)
-	_, httpPort, _ := net.SplitHostPort(httpAddr)
-	config := fmt.Sprintf(`{
-	admin %s
-	http_port %s
-	skip_install_trust
-	persist_config off
-}
-http://127.0.0.1:%s {
-	mcp_proxy /mcp {
+	p := runCaddyProcess(t, "", fmt.Sprintf(`	mcp_proxy /mcp {
 		name api
 		cluster {
 			key {env.MCP_SESSION_KEY}
 		}
 		http %s
 	}
-}
-`, admin, httpPort, httpPort, upstreamURL)
-	file := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &caddyProcess{admin: admin, base: "http://" + httpAddr, output: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	p.cmd.Env = append(caddyEnv(dir), "MCP_SESSION_KEY="+key)
-	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start caddy: %v", err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	stopAtCleanup(t, p.cmd, p.exited, "caddy", p.output)
+`, upstreamURL), "MCP_SESSION_KEY="+key)
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	if !poll(30*time.Second, func() bool {
 		resp, err := c.Get(p.base + "/ready")

@@ -3,12 +3,9 @@ package caddytest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,43 +17,17 @@ import (
 // endpoint's URL.
 func startPinCaddy(t *testing.T, storageDir, variant string) string {
 	t.Helper()
-	bin := buildCaddy(t)
-	dir := t.TempDir()
-	admin := freeLoopbackAddr(t)
-	httpAddr := freeLoopbackAddr(t)
-	_, httpPort, _ := net.SplitHostPort(httpAddr)
-	config := fmt.Sprintf(`{
-	admin %s
-	http_port %s
-	skip_install_trust
-	persist_config off
-	grace_period 1ns
-	storage file_system %s
-}
-http://127.0.0.1:%s {
-	mcp_proxy /mcp {
+	p := runCaddyProcess(t, fmt.Sprintf("\tgrace_period 1ns\n\tstorage file_system %s\n", caddyfileQuote(storageDir)),
+		fmt.Sprintf(`	mcp_proxy /mcp {
 		name pinned
 		stdio %s %s
 		pin_tools {
 			refresh 1s
 		}
 	}
-}
-`, admin, httpPort, caddyfileQuote(storageDir), httpPort, caddyfileQuote(pinServer.get(t)), variant)
-	file := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	output := &syncBuffer{}
-	cmd := exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	cmd.Env = caddyEnv(dir)
-	cmd.Stdout, cmd.Stderr = output, output
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start caddy: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stopAtCleanup(t, cmd, exited, "second caddy", output)
+`, caddyfileQuote(pinServer.get(t)), variant))
+	cmd, exited, output := p.cmd, p.exited, p.output
+	httpAddr := strings.TrimPrefix(p.base, "http://")
 	t.Cleanup(func() { // a clean exit first, so that it stops its servers
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {

@@ -37,6 +37,38 @@ type caddyProcess struct {
 	err    error         // Wait's result, set before exited closes
 }
 
+// runCaddyProcess runs the built binary as `caddy run` on a Caddyfile of
+// its own until the test ends: a global block with the admin endpoint and
+// the HTTP port on free loopback addresses, no trust store install, no
+// persisted config, then globals; and one site, http://127.0.0.1:<port>,
+// whose body is site. env is added to the process's environment. It
+// returns once the process started; whether it serves is the caller's to
+// wait for (a /ready route of the site, or its first answer).
+func runCaddyProcess(t *testing.T, globals, site string, env ...string) *caddyProcess {
+	t.Helper()
+	bin := buildCaddy(t)
+	dir := t.TempDir()
+	admin := freeLoopbackAddr(t)
+	httpAddr := freeLoopbackAddr(t)
+	_, httpPort, _ := net.SplitHostPort(httpAddr)
+	config := fmt.Sprintf("{\n\tadmin %s\n\thttp_port %s\n\tskip_install_trust\n\tpersist_config off\n%s}\nhttp://127.0.0.1:%s {\n%s}\n",
+		admin, httpPort, globals, httpPort, site)
+	file := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProcess{admin: admin, base: "http://" + httpAddr, output: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
+	p.cmd.Env = append(caddyEnv(dir), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start caddy: %v", err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	stopAtCleanup(t, p.cmd, p.exited, "caddy", p.output)
+	return p
+}
+
 // startCaddyProcess writes a Caddyfile with an mcp_proxy at /go (the go-sdk
 // everything-server over stdio) and one at /node (server-everything over
 // stdio), both default blocks, and runs the built binary on it until the
@@ -44,45 +76,18 @@ type caddyProcess struct {
 func startCaddyProcess(t *testing.T) *caddyProcess {
 	t.Helper()
 	requireIntegration(t)
-	bin := buildCaddy(t)
 	goServer := buildEverythingServer(t)
 	node := node20(t)
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
-
-	dir := t.TempDir()
-	admin := freeLoopbackAddr(t)
-	httpAddr := freeLoopbackAddr(t)
-	_, httpPort, _ := net.SplitHostPort(httpAddr)
 	// No grace_period: the operator's default, which waits for handlers
 	// without a bound.
-	config := fmt.Sprintf(`{
-	admin %s
-	http_port %s
-	skip_install_trust
-	persist_config off
-}
-http://127.0.0.1:%s {
-	mcp_proxy /go {
+	p := runCaddyProcess(t, "", fmt.Sprintf(`	mcp_proxy /go {
 		stdio %s
 	}
 	mcp_proxy /node {
 		stdio %s %s stdio
 	}
-}
-`, admin, httpPort, httpPort, caddyfileQuote(goServer), caddyfileQuote(node), caddyfileQuote(everything))
-	file := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &caddyProcess{admin: admin, base: "http://" + httpAddr, output: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	p.cmd.Env = caddyEnv(dir)
-	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start caddy: %v", err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	stopAtCleanup(t, p.cmd, p.exited, "caddy", p.output)
+`, caddyfileQuote(goServer), caddyfileQuote(node), caddyfileQuote(everything)))
 
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var err error
