@@ -70,3 +70,51 @@ func followFederatedTask(t *testing.T, c *taskClient, server string) string {
 	}
 	return id
 }
+
+// TestFederationTasksInSessions: the same two task servers federated, in
+// a 2025-11-25 session: a tools/call with params.task on each server
+// creates a task whose id comes back tagged with the server's name, and
+// tasks/get and tasks/result reach that server's session with its own id;
+// an id the federation did not tag is -32602.
+func TestFederationTasksInSessions(t *testing.T) {
+	site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\tserver a {\n\t\t\thttp %s\n\t\t}\n\t\tserver b {\n\t\t\thttp %s\n\t\t}\n\t}\n}\n",
+		caddyfileQuote(startTaskServerHTTP(t, "A")), caddyfileQuote(startTaskServerHTTP(t, "B")))
+	wc := newWireClient(t, startProxy(t, site)+"/mcp")
+	session, _ := servedBy(t, wc)
+	id := 1
+	post := func(method, params string) rpcMessage {
+		t.Helper()
+		id++
+		resp, body := wc.post(session, "2025-11-25", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params), nil)
+		return responseTo(t, resp, body, fmt.Sprint(id))
+	}
+	for _, server := range []string{"a", "b"} {
+		var created struct{ Task taskState }
+		if m := post("tools/call", `{"name":"`+server+`_slow","arguments":{},"task":{"ttl":60000}}`); m.Error != nil || json.Unmarshal(m.Result, &created) != nil {
+			t.Fatalf("tools/call with a task on %s: %+v %s", server, m.Error, m.Result)
+		}
+		task := created.Task.TaskID
+		if !strings.HasPrefix(task, "mcpgw:"+server+":task-") {
+			t.Fatalf("task id %q is not tagged with its server %s", task, server)
+		}
+		var got taskState
+		for polls := 0; got.Status != "completed"; polls++ {
+			if polls == 10 {
+				t.Fatalf("task %s still %q", task, got.Status)
+			}
+			if m := post("tasks/get", `{"taskId":"`+task+`"}`); m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != task {
+				t.Fatalf("tasks/get %s: %+v %s", task, m.Error, m.Result)
+			}
+		}
+		var result struct{ Content []struct{ Text string } }
+		if m := post("tasks/result", `{"taskId":"`+task+`"}`); m.Error != nil || json.Unmarshal(m.Result, &result) != nil ||
+			len(result.Content) != 1 || result.Content[0].Text != "done by "+strings.ToUpper(server) {
+			t.Fatalf("tasks/result %s: %+v %s", task, m.Error, m.Result)
+		}
+	}
+	for _, task := range []string{"mcpgw:c:task-A-1", "task-A-1"} {
+		if m := post("tasks/get", `{"taskId":"`+task+`"}`); m.Error == nil || m.Error.Code != -32602 {
+			t.Errorf("tasks/get %s: %+v", task, m.Error)
+		}
+	}
+}
