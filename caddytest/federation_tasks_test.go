@@ -14,16 +14,23 @@ import (
 // id comes back tagged with the server's name, and tasks/get, tasks/update,
 // tasks/cancel and a subscriptions/listen for it reach that server with
 // its own id (the server checks Mcp-Name against it). A tag naming no
-// server, or an id the federation did not tag, is -32602.
+// server, an id the federation did not tag, or a listen for tasks of both
+// servers is -32602.
 func TestFederationTasks2026(t *testing.T) {
 	site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\tserver a {\n\t\t\thttp %s\n\t\t}\n\t\tserver b {\n\t\t\thttp %s\n\t\t}\n\t\tfederate\n\t}\n}\n",
 		caddyfileQuote(startTaskServerHTTP(t, "A")), caddyfileQuote(startTaskServerHTTP(t, "B")))
 	c := &taskClient{wireClient: newWireClient(t, startProxy(t, site)+"/mcp")}
+	var ids []string
 	for _, server := range []string{"a", "b"} {
 		id := followFederatedTask(t, c, server)
+		ids = append(ids, id)
 		if ack, notified := c.listenTasks(id); !slices.Equal(ack, []string{id}) || !slices.Equal(notified, []string{id}) {
 			t.Errorf("listen for %s: acknowledged %q, notified %q", id, ack, notified)
 		}
+	}
+	// One server made each task: a listen naming both is forged.
+	if m := c.call("subscriptions/listen", `{"notifications":{"taskIds":["`+strings.Join(ids, `","`)+`"]}}`, ""); m.Error == nil || m.Error.Code != -32602 {
+		t.Errorf("a listen for tasks of two servers: %+v", m.Error)
 	}
 	for _, id := range []string{"mcpgw:c:task-A-1", "task-A-1"} {
 		if m := c.call("tasks/get", `{"taskId":"`+id+`"}`, id); m.Error == nil || m.Error.Code != -32602 {
