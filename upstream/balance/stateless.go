@@ -39,7 +39,7 @@ func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, delive
 		}
 		r := *req
 		r.Message = msg
-		r.Header = untaggedHeader(req.Header, msg)
+		r.Header = tags.Header(req.Header, msg)
 		_, err := g.callOn(ctx, m, &r, deliver, false)
 		if errors.Is(err, upstream.ErrSessionfulOnly) {
 			deliver(tags.Invalid(req.Message.ID), 200) // it could not have minted it

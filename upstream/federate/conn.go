@@ -42,6 +42,7 @@ type pend struct {
 	m        *member
 	clientID json.RawMessage
 	ch       chan *pipeline.Message
+	method   string // the client's request's: its answer may carry task ids
 }
 
 // serverReq is a server's request to the client under a gateway id.
@@ -106,6 +107,8 @@ func (c *conn) request(ctx context.Context, m *pipeline.Message) error {
 		}
 		c.f.goTracked(func() { c.route(ctx, m) })
 		return nil
+	case "tasks/get", "tasks/result", "tasks/cancel":
+		return c.taskRequest(ctx, m)
 	case "logging/setLevel":
 		c.noteSession(m.Method, m.Params)
 		c.f.goTracked(func() { c.broadcastRequest(ctx, m) })

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // fromServer routes one message of member m: an answer to the request it
@@ -24,7 +25,7 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			p.ch <- msg
 			return
 		}
-		c.deliverAs(msg, p.clientID, p.clientID)
+		c.deliverAs(tagSessionTasks(msg, p.method, m), p.clientID, p.clientID)
 	case msg.IsRequest():
 		c.mu.Lock()
 		c.nextID++
@@ -42,6 +43,8 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			msg = c.serverCancelled(m, msg)
 		case "notifications/message":
 			msg = withLogger(m.name, msg)
+		case "notifications/tasks/status":
+			msg = tags.Notification(msg, m.name, tags.Tasks)
 		}
 		if msg == nil {
 			return

@@ -111,7 +111,7 @@ func (c *conn) forward(ctx context.Context, m *member, msg *pipeline.Message, pa
 		return nil
 	}
 	c.mu.Lock()
-	c.pending[string(gid)] = &pend{m: m, clientID: msg.ID}
+	c.pending[string(gid)] = &pend{m: m, clientID: msg.ID, method: msg.Method}
 	c.byClient[msg.IDKey()] = string(gid)
 	c.mu.Unlock()
 	if err := m.sendRaw(ctx, raw); err != nil && c.take(string(gid), m) != nil {

@@ -40,6 +40,8 @@ func (f *Federation) Call(ctx context.Context, req *upstream.StatelessRequest, d
 		return f.routeStateless(ctx, req, deliver)
 	case "subscriptions/listen":
 		return f.listen(ctx, req, deliver)
+	case "tasks/get", "tasks/update", "tasks/cancel":
+		return f.taskRequest(ctx, req, deliver)
 	}
 	if _, ok := methodKind[m.Method]; ok {
 		return f.listStateless(ctx, req, deliver)
@@ -127,18 +129,27 @@ func (f *Federation) notifyAll(ctx context.Context, req *upstream.StatelessReque
 // passes on what they send: the first acknowledgement, and every
 // notification (a list_changed also drops the user's merged lists of that
 // kind, which route calls). It ends when the client goes away, or when every server
-// ended its stream (then with an empty result).
+// ended its stream (then with an empty result). A listen for task ids
+// listens only on the server that minted them.
 func (f *Federation) listen(ctx context.Context, req *upstream.StatelessRequest, deliver func(*pipeline.Message, int)) error {
+	only, req, ans := f.untagTasks(req)
+	if ans != nil {
+		deliver(ans, http.StatusOK)
+		return nil
+	}
 	var mu sync.Mutex
 	acked := false
 	errs := make([]error, len(f.names))
 	f.eachServer(func(i int) {
 		st := f.stateless(i)
-		if st == nil {
+		switch {
+		case only >= 0 && i != only:
+			return
+		case st == nil:
 			errs[i] = upstream.ErrSessionfulOnly
 			return
 		}
-		errs[i] = st.Call(ctx, req, func(m *pipeline.Message, status int) {
+		errs[i] = st.Call(ctx, req, f.tagTasks(i, req.Message.Method, func(m *pipeline.Message, status int) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -152,10 +163,13 @@ func (f *Federation) listen(ctx context.Context, req *upstream.StatelessRequest,
 			}
 			f.known.forget(req.User, m.Method)
 			deliver(m, status)
-		})
+		}))
 	})
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if only >= 0 {
+		errs = errs[only : only+1]
 	}
 	for _, err := range errs {
 		if err == nil {

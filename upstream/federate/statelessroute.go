@@ -27,10 +27,6 @@ func (f *Federation) routeStateless(ctx context.Context, req *upstream.Stateless
 		deliver(ans, http.StatusOK)
 		return nil
 	}
-	st := f.stateless(i)
-	if st == nil {
-		return upstream.ErrSessionfulOnly
-	}
 	r := *req
 	if params != nil {
 		raw, err := pipeline.SetAt(req.Message.Raw, []string{"params"}, params)
@@ -42,7 +38,17 @@ func (f *Federation) routeStateless(ctx context.Context, req *upstream.Stateless
 			return nil
 		}
 	}
-	err = st.Call(ctx, &r, deliver)
+	return f.callServer(ctx, i, &r, deliver)
+}
+
+// callServer sends the client's request req to server i, as it is; the
+// task ids the server mints come back tagged with its name (tagTasks).
+func (f *Federation) callServer(ctx context.Context, i int, req *upstream.StatelessRequest, deliver func(*pipeline.Message, int)) error {
+	st := f.stateless(i)
+	if st == nil {
+		return upstream.ErrSessionfulOnly
+	}
+	err := st.Call(ctx, req, f.tagTasks(i, req.Message.Method, deliver))
 	var busy *upstream.BusyError
 	if err == nil || ctx.Err() != nil || errors.Is(err, upstream.ErrSessionfulOnly) || errors.As(err, &busy) {
 		return err

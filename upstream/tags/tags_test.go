@@ -39,3 +39,18 @@ func TestKinds(t *testing.T) {
 		t.Errorf("Tag with Tasks: %s", got)
 	}
 }
+
+// TestCreated: a 2025-11-25 CreateTaskResult's task id is tagged; other
+// answers pass as they are.
+func TestCreated(t *testing.T) {
+	for _, tc := range []struct{ result, want string }{
+		{`{"task":{"taskId":"t-1","status":"working"}}`, `{"task":{"taskId":"mcpgw:a:t-1","status":"working"}}`},
+		{`{"content":[{"type":"text","text":"task"}]}`, `{"content":[{"type":"text","text":"task"}]}`},
+		{`{"task":{"status":"working"}}`, `{"task":{"status":"working"}}`},
+	} {
+		got := Created(pipeline.NewResult([]byte("1"), []byte(tc.result)), "a")
+		if string(got.Result) != tc.want {
+			t.Errorf("Created(%s) = %s, want %s", tc.result, got.Result, tc.want)
+		}
+	}
+}

@@ -96,3 +96,23 @@ func tagListenIDs(raw json.RawMessage, name string) (json.RawMessage, bool) {
 	b, err := json.Marshal(params)
 	return b, err == nil
 }
+
+// Created tags the task id of a 2025-11-25 CreateTaskResult
+// (result.task.taskId), the answer to a tools/call with params.task; other
+// answers pass as they are.
+func Created(resp *pipeline.Message, name string) *pipeline.Message {
+	if resp.Result == nil || !bytes.Contains(resp.Result, []byte(`"task"`)) {
+		return resp
+	}
+	path := []string{"task", "taskId"}
+	var id string
+	if raw, ok := pipeline.ValueAt(resp.Result, path); !ok || json.Unmarshal(raw, &id) != nil || id == "" {
+		return resp
+	}
+	sealed, _ := json.Marshal(Seal(name, id))
+	result, err := pipeline.SetAt(resp.Result, path, sealed)
+	if err != nil {
+		return resp
+	}
+	return pipeline.NewResult(resp.ID, result)
+}
