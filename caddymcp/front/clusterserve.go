@@ -189,8 +189,10 @@ func (s *Server) rejoin(r *http.Request, id string) *Session {
 	sess.attachUpstream(conn)
 	sess.handshakeDone() // the client did so on the instance that began it
 	if err := s.cfg.Store.add(sess); err != nil {
-		sess.end("no room for it on this instance: " + err.Error()) // the upstream session lives on (closeUpstream)
-		return nil // the client starts over, as for a lost session
+		// The upstream session lives on (closeUpstream); the client starts
+		// over, as for a lost session.
+		sess.end("no room for it on this instance: " + err.Error())
+		return nil
 	}
 	return sess
 }
