@@ -36,7 +36,7 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Caddy, supergateway and MCP servers")
 	}
-	targets := []string{targetEcho, targetMCPStdio, targetMCPHTTP}
+	targets := []string{targetEcho, targetMCPStdio, targetMCPFederated, targetMCPHTTP}
 	sg := filepath.Join("..", "node_modules", "supergateway", "dist", "index.js")
 	if _, err := os.Stat(sg); err == nil {
 		targets = append(targets, targetSG)
@@ -92,6 +92,9 @@ func TestBenchSmoke(t *testing.T) {
 	for _, l := range res.Load {
 		if l.P50 <= 0 || l.P99 < l.P50 || l.Throughput <= 0 {
 			t.Errorf("%s: implausible figures: %.1f calls/s, p50 %v, p99 %v", l.Label, l.Throughput, l.P50, l.P99)
+		}
+		if l.ListP50 <= 0 {
+			t.Errorf("%s: no tools/list p50", l.Label)
 		}
 	}
 	// The stdio targets again with the go-sdk client.
@@ -149,6 +152,9 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if f == "bench.md" && !strings.Contains(string(b), "| caddy-mcp → stdio | stdio |") {
 			t.Errorf("bench.md lacks the caddy-mcp → stdio row:\n%s", b)
+		}
+		if f == "bench.md" && !strings.Contains(string(b), "federated** vs **caddy-mcp → stdio**") {
+			t.Errorf("bench.md lacks the federation comparison:\n%s", b)
 		}
 		if f == "bench.svg" && !strings.HasPrefix(string(b), "<svg") {
 			t.Errorf("bench.svg is not an SVG document: %.100s", b)

@@ -35,7 +35,9 @@ type loadResult struct {
 	AllocsPerCall           float64       // CPU.Mallocs / Calls: heap objects per call of a Caddy front; 0: unknown
 	Err                     string        // the target could not be measured at all
 	RoundThroughput         []float64     // calls/s of each round
-	lat                     []time.Duration
+	ListP50                 time.Duration // tools/list's first page, one at a time after the load (-list-calls); 0: not measured
+	ListAllP50              time.Duration // the whole listing, every page
+	lat, listLat, listAll   []time.Duration
 }
 
 // merge adds another round's result.
@@ -56,6 +58,8 @@ func (l *loadResult) merge(o loadResult) {
 	}
 	l.RoundThroughput = append(l.RoundThroughput, o.RoundThroughput...)
 	l.lat = append(l.lat, o.lat...)
+	l.listLat = append(l.listLat, o.listLat...)
+	l.listAll = append(l.listAll, o.listAll...)
 }
 
 // finish computes throughput, percentiles and CPU per call from the
@@ -71,6 +75,9 @@ func (l *loadResult) finish() {
 	}
 	slices.Sort(l.lat)
 	l.P50, l.P95, l.P99 = percentile(l.lat, 0.50), percentile(l.lat, 0.95), percentile(l.lat, 0.99)
+	slices.Sort(l.listLat)
+	slices.Sort(l.listAll)
+	l.ListP50, l.ListAllP50 = percentile(l.listLat, 0.50), percentile(l.listAll, 0.50)
 	l.Max = 0
 	if len(l.lat) > 0 {
 		l.Max = l.lat[len(l.lat)-1]
@@ -150,8 +157,8 @@ type loadSession interface {
 	close()
 }
 
-// opener opens a load session on url.
-type opener func(ctx context.Context, hc *http.Client, url string) (loadSession, error)
+// opener opens a load session on url whose calls go to the tool named tool.
+type opener func(ctx context.Context, hc *http.Client, url, tool string) (loadSession, error)
 
 func openerFor(client string) opener {
 	if client == clientGoSDK {
@@ -161,18 +168,23 @@ func openerFor(client string) opener {
 }
 
 // goSDKSession is a load session on the go-sdk client.
-type goSDKSession struct{ cs *mcp.ClientSession }
+type goSDKSession struct {
+	cs   *mcp.ClientSession
+	tool string
+}
 
-func openGoSDKSession(ctx context.Context, hc *http.Client, url string) (loadSession, error) {
+func openGoSDKSession(ctx context.Context, hc *http.Client, url, tool string) (loadSession, error) {
 	cs, err := connect(ctx, hc, url)
 	if err != nil {
 		return nil, err
 	}
-	return goSDKSession{cs}, nil
+	return goSDKSession{cs, tool}, nil
 }
 
-func (s goSDKSession) call(ctx context.Context, text string) error { return echoCall(ctx, s.cs, text) }
-func (s goSDKSession) close()                                      { _ = s.cs.Close() }
+func (s goSDKSession) call(ctx context.Context, text string) error {
+	return echoCall(ctx, s.cs, s.tool, text)
+}
+func (s goSDKSession) close() { _ = s.cs.Close() }
 
 func newMCPClient() *mcp.Client {
 	return mcp.NewClient(&mcp.Implementation{Name: "caddy-mcp-bench", Version: "0"}, nil)
@@ -196,11 +208,12 @@ func connect(ctx context.Context, hc *http.Client, url string) (*mcp.ClientSessi
 	return cs, nil
 }
 
-// echoCall calls echo with text and checks the answer.
-func echoCall(ctx context.Context, cs *mcp.ClientSession, text string) error {
+// echoCall calls the echo server's tool, by the name tool, with text and
+// checks the answer.
+func echoCall(ctx context.Context, cs *mcp.ClientSession, tool, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"text": text}})
 	if err != nil {
 		return err
 	}
@@ -221,16 +234,16 @@ func echoCall(ctx context.Context, cs *mcp.ClientSession, text string) error {
 }
 
 // runLoad opens sessions MCP sessions to url with the given client, one
-// per worker; each calls echo with a unique text in a loop for
+// per worker; each calls the echo tool named tool with a unique text in a loop for
 // warmup+duration. Calls that start after the warm-up are measured. meter,
 // if not nil, samples the CPU time when the measured window opens and after
 // the last call.
-func runLoad(ctx context.Context, url, client string, sessions int, warmup, duration time.Duration, meter *cpuMeter) loadResult {
+func runLoad(ctx context.Context, url, tool, client string, sessions int, warmup, duration time.Duration, meter *cpuMeter) loadResult {
 	var res loadResult
 	res.Sessions, res.Client = sessions, client
 	hc := newHTTPClient(2*sessions + 8)
 	defer hc.CloseIdleConnections()
-	lw := &loadWorkers{hc: hc, url: url, open: openerFor(client), errs: &errorLog{}}
+	lw := &loadWorkers{hc: hc, url: url, tool: tool, open: openerFor(client), errs: &errorLog{}}
 
 	t0 := time.Now()
 	lw.ss = lw.openSessions(ctx, sessions)
@@ -300,7 +313,7 @@ func runLoad(ctx context.Context, url, client string, sessions int, warmup, dura
 // loadWorkers is what runLoad's workers share.
 type loadWorkers struct {
 	hc               *http.Client
-	url              string
+	url, tool        string
 	open             opener
 	errs             *errorLog
 	tag              string // this run's, in every echo text
@@ -321,7 +334,7 @@ func (lw *loadWorkers) openSessions(ctx context.Context, n int) []loadSession {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := lw.open(ctx, lw.hc, lw.url)
+			s, err := lw.open(ctx, lw.hc, lw.url, lw.tool)
 			if err != nil {
 				lw.errs.add("connect: %v", err)
 				return
@@ -347,7 +360,7 @@ func (lw *loadWorkers) work(ctx context.Context, w int) (samples []time.Duration
 		}
 		if s == nil {
 			var err error
-			if s, err = lw.open(ctx, lw.hc, lw.url); err != nil {
+			if s, err = lw.open(ctx, lw.hc, lw.url, lw.tool); err != nil {
 				lw.errs.add("connect: %v", err)
 				sleepCtx(ctx, 50*time.Millisecond)
 				continue

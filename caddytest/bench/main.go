@@ -17,6 +17,7 @@
 //	caddy-mcp-stdio  this proxy → the stdio echo server (warm spares for every session)
 //	caddy-mcp-stdio-rules  the same with 20 intercept rules that do not match and a tools filter
 //	caddy-mcp-stdio-console  caddy-mcp-stdio with mcp_console mounted in the same site
+//	caddy-mcp-federated  one endpoint federating three stdio echo servers (server blocks), calling one_echo
 //	caddy-mcp-http   this proxy → the HTTP echo server
 //	reverse_proxy    Caddy's reverse_proxy (flush_interval -1) → the HTTP echo server
 //	caddy-mcp-stdio-baseline, caddy-mcp-http-baseline
@@ -69,6 +70,7 @@ type config struct {
 	idleSessions     int // 0 skips the idle-session memory measurement
 	sseStreams       int // 0 skips the SSE stream measurement
 	sseHold          time.Duration
+	listCalls        int      // tools/list requests per target and round after the load; 0 skips them
 	answers          []string // the HTTP echo server's POST answers: "SSE", "JSON" or both
 	out              string
 	caddyBin         string
@@ -96,7 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
 	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
 	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
-	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy; with -baseline also caddy-mcp-stdio-baseline, caddy-mcp-http-baseline")
+	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-federated, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy; with -baseline also caddy-mcp-stdio-baseline, caddy-mcp-http-baseline")
+	fs.IntVar(&c.listCalls, "list-calls", 100, "tools/list requests, one at a time on one session, per target and round after its load, for their p50 (0 skips them)")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
 	fs.IntVar(&c.sseStreams, "sse-streams", 1000, "concurrent SSE GET streams for the stream measurement (0 skips it; at most 2000)")
@@ -122,6 +125,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-rounds must be in [1, 10], with at least 100ms of -duration per round")
 	case c.sessions < 1 || c.sessions > maxSessions:
 		return c, fmt.Errorf("-sessions must be in [1, %d]", maxSessions)
+	case c.listCalls < 0 || c.listCalls > 10000:
+		return c, errors.New("-list-calls must be in [0, 10000]")
 	case c.startup < 0 || c.startup > 1000:
 		return c, errors.New("-startup must be in [0, 1000]")
 	case c.idleSessions < 0 || c.idleSessions > maxIdleSessions:

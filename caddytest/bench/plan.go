@@ -90,11 +90,18 @@ func (b *bench) loadTarget(ctx context.Context, item planItem, round int, res *r
 	if rt.caddy != nil {
 		meter.admin = rt.caddy.admin
 	}
-	lr = runLoad(ctx, rt.URL, client, cfg.sessions, cfg.warmup, window, meter)
+	lr = runLoad(ctx, rt.URL, cmp.Or(rt.Tool, "echo"), client, cfg.sessions, cfg.warmup, window, meter)
 	if err := profiled(); err != nil {
 		res.Problems = append(res.Problems, err.Error())
 	}
 	lr.Target, lr.Label, lr.Upstream, lr.Answers = t.Name, t.Label, t.Upstream, answers
+	if cfg.listCalls > 0 && ctx.Err() == nil {
+		first, whole, err := listTools(ctx, rt.URL, cfg.listCalls, toolsWanted(t))
+		if err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s: %v", lr.name(), err))
+		}
+		lr.listLat, lr.listAll = first, whole
+	}
 	b.logf("%s: %d calls, %.0f calls/s, p50 %v, p99 %v, CPU/call %v (load %v, rest %v), %.0f allocs/call, %d errors %v", lr.name(), lr.Calls,
 		lr.Throughput, lr.P50, lr.P99, lr.CPUPerCall, lr.perCall(lr.CPU.Load), lr.perCall(lr.CPU.Rest), lr.AllocsPerCall, lr.Errors, lr.ErrorSamples)
 	return lr

@@ -202,16 +202,18 @@ func readAnswer(resp *http.Response, done func([]byte) bool) error {
 type rawSession struct {
 	c    *rawClient
 	sid  string
-	next int64 // the JSON-RPC id of the next call
+	tool string // JSON, quoted
+	next int64  // the JSON-RPC id of the next call
 }
 
-func openRawSession(ctx context.Context, hc *http.Client, url string) (loadSession, error) {
+func openRawSession(ctx context.Context, hc *http.Client, url, tool string) (loadSession, error) {
 	c := &rawClient{hc: hc, url: url}
 	sid, err := c.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &rawSession{c: c, sid: sid, next: 2}, nil
+	name, _ := json.Marshal(tool)
+	return &rawSession{c: c, sid: sid, tool: string(name), next: 2}, nil
 }
 
 // echoResult is the part of a tools/call answer the check reads.
@@ -236,7 +238,7 @@ func (s *rawSession) call(ctx context.Context, text string) error {
 	id := strconv.FormatInt(s.next, 10)
 	s.next++
 	arg, _ := json.Marshal(text)
-	body := `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":"echo","arguments":{"text":` + string(arg) + `}}}`
+	body := `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":` + s.tool + `,"arguments":{"text":` + string(arg) + `}}}`
 	req, err := s.c.request(ctx, http.MethodPost, s.sid, body)
 	if err != nil {
 		return err

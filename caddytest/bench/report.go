@@ -89,6 +89,8 @@ func (md *mdWriter) loadNotes(r *results) {
 	w("%s", observeCost(r.Load, c.client))
 	w("%s", consoleCost(r.Load, c.client))
 	cmp(targetMCPStdioRules, targetMCPStdio, "")
+	w("%s", federationCost(r.Load))
+	w("%s", listNote(r.Load, c.listCalls))
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)
 		cmp(targetMCPHTTP, targetMCPHTTPBase, a)

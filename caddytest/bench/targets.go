@@ -21,6 +21,7 @@ type target struct {
 // running is a started target: its MCP endpoint and the processes to stop.
 type running struct {
 	URL   string
+	Tool  string  // the echo tool's name at URL; "" is echo
 	procs []*proc // stopped in reverse order
 	caddy *caddyInstance
 }
@@ -60,6 +61,7 @@ var allTargets = []target{
 	{Name: targetNoObserve, Label: "caddy-mcp → stdio, metrics and placeholders off", Upstream: "stdio", start: startNoObserveTarget},
 	{Name: targetMCPStdioConsole, Label: "caddy-mcp → stdio, console mounted", Upstream: "stdio", start: startMCPStdioConsoleTarget},
 	{Name: targetMCPStdioRules, Label: "caddy-mcp → stdio, 20 rules + filter", Upstream: "stdio", start: startMCPStdioRulesTarget},
+	{Name: targetMCPFederated, Label: "caddy-mcp → 3 stdio servers, federated", Upstream: "stdio", start: startMCPFederatedTarget},
 	{Name: targetMCPHTTP, Label: "caddy-mcp → HTTP", Upstream: "HTTP", start: startMCPHTTPTarget},
 	{Name: targetMCPHTTP2, Label: "caddy-mcp → 2× HTTP (round_robin)", Upstream: "HTTP", start: startMCPHTTP2Target},
 	{Name: targetMCPHTTPRecord, Label: "caddy-mcp → HTTP, recorded", Upstream: "HTTP", start: startMCPHTTPRecordTarget},
