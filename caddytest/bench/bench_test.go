@@ -153,7 +153,7 @@ func TestBenchSmoke(t *testing.T) {
 		if f == "bench.md" && !strings.Contains(string(b), "| caddy-mcp → stdio | stdio |") {
 			t.Errorf("bench.md lacks the caddy-mcp → stdio row:\n%s", b)
 		}
-		if f == "bench.md" && !strings.Contains(string(b), "federated** vs **caddy-mcp → stdio**") {
+		if f == "bench.md" && !strings.Contains(string(b), "tools/list p50, **federated** vs **alone**") {
 			t.Errorf("bench.md lacks the federation comparison:\n%s", b)
 		}
 		if f == "bench.svg" && !strings.HasPrefix(string(b), "<svg") {

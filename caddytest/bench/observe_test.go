@@ -57,3 +57,22 @@ func TestConsoleCost(t *testing.T) {
 		t.Errorf("consoleCost without the console target = %q", got)
 	}
 }
+
+// TestFederationCost: the federation lines compare the federated target
+// with caddy-mcp-stdio by the median of the rounds' ratios, and their
+// tools/list p50s.
+func TestFederationCost(t *testing.T) {
+	load := func(name string, list time.Duration, rounds ...float64) loadResult {
+		return loadResult{Target: name, Label: name, Upstream: "stdio", Calls: 100, Elapsed: time.Second, Throughput: 100,
+			P99: time.Millisecond, RoundThroughput: rounds, ListP50: list, ListAllP50: 3 * list}
+	}
+	got := federationCost([]loadResult{load(targetMCPFederated, 1500*time.Microsecond, 90, 110, 50), load(targetMCPStdio, time.Millisecond, 100, 100, 100)}, clientRaw)
+	for _, want := range []string{"median of the 3 rounds' throughput ratios 0.900×", "1.50 ms vs 1.00 ms, +0.50 ms", "4.50 ms vs 3.00 ms"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("federationCost = %q, want it to contain %q", got, want)
+		}
+	}
+	if got := federationCost([]loadResult{load(targetMCPStdio, time.Millisecond, 100)}, clientRaw); got != "" {
+		t.Errorf("federationCost without the federated target = %q", got)
+	}
+}

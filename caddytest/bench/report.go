@@ -89,7 +89,7 @@ func (md *mdWriter) loadNotes(r *results) {
 	w("%s", observeCost(r.Load, c.client))
 	w("%s", consoleCost(r.Load, c.client))
 	cmp(targetMCPStdioRules, targetMCPStdio, "")
-	w("%s", federationCost(r.Load))
+	w("%s", federationCost(r.Load, c.client))
 	w("%s", listNote(r.Load, c.listCalls))
 	for _, a := range c.answers {
 		cmp(targetMCPHTTP, targetRevProxy, a)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,27 +123,17 @@ func toolsWanted(t target) int {
 	return 1
 }
 
-// federationCost compares the federated target with caddy-mcp-stdio: the
-// median of each round's calls/s ratio, and tools/list p50.
-func federationCost(load []loadResult) string {
+// federationCost compares the federated target with caddy-mcp-stdio as
+// observeCost does, and their tools/list p50s.
+func federationCost(load []loadResult, client string) string {
+	out := pairCost(load, client, targetMCPFederated, targetMCPStdio, "federated", "alone")
 	f, s := findIn(load, targetMCPFederated, ""), findIn(load, targetMCPStdio, "")
-	if f == nil || s == nil || f.Calls == 0 || s.Calls == 0 {
-		return ""
+	if out == "" || f.ListP50 == 0 || s.ListP50 == 0 {
+		return out
 	}
-	var ratios []float64
-	for i := range min(len(f.RoundThroughput), len(s.RoundThroughput)) {
-		if s.RoundThroughput[i] > 0 {
-			ratios = append(ratios, f.RoundThroughput[i]/s.RoundThroughput[i])
-		}
-	}
-	out := fmt.Sprintf("- **%s** vs **%s**: calls/s of each round %s, median %s (issue 23: ≥ 0.9×)", f.name(), s.name(),
-		ratioList(ratios), times(median(ratios)))
-	if f.ListP50 > 0 && s.ListP50 > 0 {
-		out += fmt.Sprintf("; tools/list p50, first page (every server's list read) %s vs %s, %+.2f ms (issue 23: ≤ +1 ms); "+
-			"whole listing (a page per server) %s", ms(f.ListP50), ms(s.ListP50),
-			float64(f.ListP50-s.ListP50)/float64(time.Millisecond), ms(f.ListAllP50))
-	}
-	return out + ".\n"
+	return out + fmt.Sprintf("- tools/list p50, **federated** vs **alone**: first page (every server's list read) %s vs %s, %+.2f ms; "+
+		"whole listing (a page per server) %s vs %s.\n", ms(f.ListP50), ms(s.ListP50),
+		float64(f.ListP50-s.ListP50)/float64(time.Millisecond), ms(f.ListAllP50), ms(s.ListAllP50))
 }
 
 // listNote lists each target's tools/list p50.
@@ -159,23 +148,4 @@ func listNote(load []loadResult, n int) string {
 		return ""
 	}
 	return fmt.Sprintf("- tools/list p50, first page (whole listing, every page), %d listings one after another on one session after each round's load: %s.\n", n, strings.Join(parts, "; "))
-}
-
-func ratioList(r []float64) string {
-	var s []string
-	for _, x := range r {
-		s = append(s, times(x))
-	}
-	return strings.Join(s, " / ")
-}
-
-func median(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	x = slices.Sorted(slices.Values(x))
-	if len(x)%2 == 1 {
-		return x[len(x)/2]
-	}
-	return (x[len(x)/2-1] + x[len(x)/2]) / 2
 }
