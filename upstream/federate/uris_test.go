@@ -80,6 +80,9 @@ func TestSharedURI(t *testing.T) {
 	if server, own := c.f.Resolve("resources/read", "mcp+beta:file:///readme"); server != "beta" || own != "file:///readme" {
 		t.Errorf("Resolve: %q %q", server, own)
 	}
+	if server, own := c.conn.(upstream.FederatedConn).Resolve("resources/subscribe", "mcp+beta:file:///readme"); server != "beta" || own != "file:///readme" {
+		t.Errorf("the session's Resolve: %q %q", server, own)
+	}
 	c.conn.(upstream.Listener).Listen(true)
 	defer c.conn.(upstream.Listener).Listen(false)
 	prev := ""
