@@ -17,9 +17,9 @@ import (
 // its items already as the client sees them, and how to find a name's
 // owner.
 type catalog struct {
-	pages     [][]page // by server, in order
-	table     *Table   // tools and prompts
-	uris      map[string]int
+	pages     [][]page       // by server, in order
+	table     *Table         // tools and prompts
+	uris      map[string]Ref // client URI → server and its own URI
 	templates []template
 	hint      cacheHint // the strictest of the pages' (2026-07-28)
 }
@@ -52,7 +52,7 @@ type fetcher func(ctx context.Context, method string, params map[string]any) (*p
 // with PrefixAlways its table still resolves prefixed names.
 func (f *Federation) emptyCatalog() *catalog {
 	t, _ := NewTable(f.cfg.Prefix, f.cfg.Separator, f.names, make([][]string, len(f.names)))
-	return &catalog{pages: make([][]page, len(f.names)), table: t, uris: map[string]int{}}
+	return &catalog{pages: make([][]page, len(f.names)), table: t, uris: map[string]Ref{}}
 }
 
 // current is the session's catalog of k (an empty one until it listed).
@@ -150,7 +150,7 @@ func itemKey(item json.RawMessage, key string) string {
 
 // build merges the servers' pages of k into a catalog.
 func (f *Federation) build(k kind, raws [][]rawPage) *catalog {
-	cat := &catalog{pages: make([][]page, len(raws)), uris: map[string]int{}, hint: publicForever}
+	cat := &catalog{pages: make([][]page, len(raws)), uris: map[string]Ref{}, hint: publicForever}
 	switch k {
 	case kTools, kPrompts:
 		lists := make([][]string, len(raws))
@@ -197,16 +197,37 @@ func (f *Federation) itemFor(k kind, cat *catalog, seen map[string]int, i int, k
 		}
 		return out
 	}
+	if k == kResources {
+		return f.resourceFor(cat, seen, i, key, it)
+	}
 	if w, dup := seen[key]; dup {
 		f.warnHidden(kindInfo[k].field, []Hidden{{Name: key, Server: f.names[i], Winner: f.names[w]}})
 		return nil
 	}
 	seen[key] = i
-	if k == kResources {
-		cat.uris[key] = i
-	} else {
-		cat.templates = append(cat.templates, template{server: i, text: key, re: templateRegexp(key)})
+	cat.templates = append(cat.templates, template{server: i, text: key, re: templateRegexp(key)})
+	return it
+}
+
+// resourceFor is the client's form of server i's resource of URI own: as
+// it is, or under WrapURI when an earlier server lists the same URI, so
+// that the client reads both; nil when even that is taken.
+func (f *Federation) resourceFor(cat *catalog, seen map[string]int, i int, own string, it json.RawMessage) json.RawMessage {
+	uri := own
+	if _, dup := seen[own]; dup {
+		uri = WrapURI(f.names[i], own)
+		out, err := pipeline.SetAt(it, []string{"uri"}, []byte(strconv.Quote(uri)))
+		if err != nil {
+			return nil
+		}
+		it = out
 	}
+	if w, dup := seen[uri]; dup {
+		f.warnHidden(kindInfo[kResources].field, []Hidden{{Name: uri, Server: f.names[i], Winner: f.names[w]}})
+		return nil
+	}
+	seen[uri] = i
+	cat.uris[uri] = Ref{Server: i, Own: own}
 	return it
 }
 
@@ -229,8 +250,8 @@ func (cat *catalog) forget(i int, gone map[string]int) {
 			gone[name] = i
 		}
 	}
-	for uri, s := range cat.uris {
-		if s == i {
+	for uri, r := range cat.uris {
+		if r.Server == i {
 			gone[uri] = i
 			delete(cat.uris, uri)
 		}

@@ -33,7 +33,7 @@ type conn struct {
 	gone       map[string]int       // client-visible names of servers that failed → server
 	initParams json.RawMessage      // the client's initialize params, replayed to a rejoining server
 	logLevel   json.RawMessage      // the client's logging/setLevel params, likewise
-	subs       map[string]int       // the client's resource subscriptions → server, likewise
+	subs       map[string]Ref       // the client's resource subscriptions → server and its own URI, likewise
 }
 
 // pend is a request the gateway sent to a member: a client's (answered to
@@ -56,7 +56,7 @@ func newConn(f *Federation, r upstream.Receiver) *conn {
 	c := &conn{f: f, r: r, ctx: ctx, cancel: cancel,
 		pending: make(map[string]*pend), byClient: make(map[string]string),
 		serverReqs: make(map[string]serverReq), timers: make(map[kind]*time.Timer), gone: make(map[string]int),
-		subs: make(map[string]int)}
+		subs: make(map[string]Ref)}
 	c.members = make([]*member, len(f.names))
 	for i := range f.names {
 		c.members[i] = &member{c: c, idx: i, name: f.names[i], vis: f.filters[i]}

@@ -45,6 +45,8 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			msg = withLogger(m.name, msg)
 		case "notifications/tasks/status":
 			msg = tags.Notification(msg, m.name, tags.Tasks)
+		case "notifications/resources/updated":
+			msg = c.updatedForClient(m, msg)
 		}
 		if msg == nil {
 			return

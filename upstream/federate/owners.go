@@ -18,8 +18,8 @@ func (f *Federation) note(k kind, cat *catalog) {
 			m[name] = ref
 		}
 	case kResources:
-		for uri, i := range cat.uris {
-			m[uri] = Ref{Server: i, Own: uri}
+		for uri, r := range cat.uris {
+			m[uri] = r
 		}
 	default:
 		return

@@ -114,25 +114,42 @@ func (c *conn) noteSubscription(m *member, msg *pipeline.Message) {
 	if msg.Method != "resources/subscribe" && msg.Method != "resources/unsubscribe" {
 		return
 	}
-	uri := msg.Target()
+	uri, own := msg.Target(), msg.Target()
+	if ref, ok := c.uriOwner(uri, false); ok && ref.Server == m.idx {
+		own = ref.Own
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if msg.Method == "resources/unsubscribe" {
 		delete(c.subs, uri)
 		return
 	}
-	c.subs[uri] = m.idx
+	c.subs[uri] = Ref{Server: m.idx, Own: own}
 }
 
-// subscriptionsOf is the URIs the client subscribed to on m's server.
+// subscriptionsOf is the URIs, as the server knows them, the client
+// subscribed to on m's server.
 func (c *conn) subscriptionsOf(m *member) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var uris []string
-	for uri, i := range c.subs {
-		if i == m.idx {
-			uris = append(uris, uri)
+	for _, r := range c.subs {
+		if r.Server == m.idx {
+			uris = append(uris, r.Own)
 		}
 	}
 	return uris
+}
+
+// subscribedAs is the URI the client subscribed to server i's own URI
+// by, if it did.
+func (c *conn) subscribedAs(i int, own string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for uri, r := range c.subs {
+		if r.Server == i && r.Own == own {
+			return uri, true
+		}
+	}
+	return "", false
 }

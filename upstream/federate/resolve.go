@@ -6,7 +6,7 @@ package federate
 // otherwise the latest merged list of any session does. It returns ""
 // for both when neither tells (a name no list showed yet, a URI only a
 // template matches) and for a method that names nothing. A resource's own
-// name is its URI.
+// name is its URI, unwrapped when the client's is WrapURI's form.
 //
 // Rules, placeholders, tapes and metrics all ask this one function, so
 // that they agree on a request's server.
@@ -30,6 +30,11 @@ func (f *Federation) Resolve(method, target string) (server, own string) {
 	if m := f.owners[k].Load(); m != nil {
 		if ref, ok := (*m)[target]; ok {
 			return f.names[ref.Server], ref.Own
+		}
+	}
+	if k == kResources {
+		if i, own, ok := UnwrapURI(target, f.names); ok {
+			return f.names[i], own
 		}
 	}
 	return "", ""

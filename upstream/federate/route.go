@@ -102,7 +102,7 @@ func (c *conn) byName(msg *pipeline.Message, k kind, what, name string, path []s
 // the first whose template matches it (template: uri is a template's own
 // text, as completion/complete names one).
 func (c *conn) byURI(msg *pipeline.Message, uri string, template bool, ctx context.Context, lookup bool) (*member, json.RawMessage, *pipeline.Message) {
-	i, ok := c.uriOwner(uri, template)
+	ref, ok := c.uriOwner(uri, template)
 	if !ok && lookup {
 		var wg sync.WaitGroup
 		for _, k := range []kind{kResources, kTemplates} {
@@ -113,7 +113,7 @@ func (c *conn) byURI(msg *pipeline.Message, uri string, template bool, ctx conte
 			}()
 		}
 		wg.Wait()
-		i, ok = c.uriOwner(uri, template)
+		ref, ok = c.uriOwner(uri, template)
 	}
 	if !ok {
 		if ans := c.goneAnswer(msg, uri); ans != nil || !lookup {
@@ -121,35 +121,60 @@ func (c *conn) byURI(msg *pipeline.Message, uri string, template bool, ctx conte
 		}
 		return nil, nil, pipeline.NewError(msg.ID, CodeResourceNotFound, "Resource not found")
 	}
-	m := c.members[i]
+	m := c.members[ref.Server]
 	if !m.ready() {
 		return nil, nil, unavailable(msg.ID, m.name)
 	}
-	return m, nil, nil
+	params, ans := ownURIParams(msg, ref, uri)
+	if ans != nil {
+		return nil, nil, ans
+	}
+	return m, params, nil
+}
+
+// ownURIParams is msg's params with the server's own URI of ref where the
+// client gave uri (nil: unchanged), or the error the client gets instead.
+func ownURIParams(msg *pipeline.Message, ref Ref, uri string) (json.RawMessage, *pipeline.Message) {
+	if ref.Own == uri {
+		return nil, nil
+	}
+	path := []string{"uri"}
+	if msg.Method == "completion/complete" {
+		path = []string{"ref", "uri"}
+	}
+	params, err := pipeline.SetAt(msg.Params, path, []byte(strconv.Quote(ref.Own)))
+	if err != nil {
+		return nil, pipeline.NewError(msg.ID, pipeline.CodeInvalidParams, "invalid params")
+	}
+	return params, nil
 }
 
 // uriOwner is the server that listed uri (or whose template matches it).
-func (c *conn) uriOwner(uri string, template bool) (int, bool) {
-	return uriOwner(c.current(kResources), c.current(kTemplates), uri, template)
+func (c *conn) uriOwner(uri string, template bool) (Ref, bool) {
+	return uriOwner(c.current(kResources), c.current(kTemplates), c.f.names, uri, template)
 }
 
-// uriOwner is the server that listed uri in resources (or whose template
-// in templates matches it).
-func uriOwner(resources, templates *catalog, uri string, template bool) (int, bool) {
+// uriOwner is the server that listed uri in resources, or the server
+// WrapURI names in it, or the one whose template in templates matches it;
+// and the server's own URI.
+func uriOwner(resources, templates *catalog, servers []string, uri string, template bool) (Ref, bool) {
 	if uri == "" {
-		return 0, false
+		return Ref{}, false
 	}
 	if !template {
-		if i, ok := resources.uris[uri]; ok {
-			return i, true
+		if r, ok := resources.uris[uri]; ok {
+			return r, true
+		}
+		if i, own, ok := UnwrapURI(uri, servers); ok {
+			return Ref{Server: i, Own: own}, true
 		}
 	}
 	for _, t := range templates.templates {
 		if (template && t.text == uri) || (!template && t.re.MatchString(uri)) {
-			return t.server, true
+			return Ref{Server: t.server, Own: uri}, true
 		}
 	}
-	return 0, false
+	return Ref{}, false
 }
 
 // goneAnswer is the unavailable error for a name of a server that failed.

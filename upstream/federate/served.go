@@ -40,8 +40,8 @@ func (c *conn) Resolve(method, target string) (server, own string) {
 			return c.f.names[ref.Server], ref.Own
 		}
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		if i, ok := c.uriOwner(target, false); ok {
-			return c.f.names[i], target
+		if ref, ok := c.uriOwner(target, false); ok {
+			return c.f.names[ref.Server], ref.Own
 		}
 	}
 	return "", ""

@@ -117,7 +117,7 @@ func (f *Federation) statelessByName(ctx context.Context, req *upstream.Stateles
 // template's own text, as completion/complete names one).
 func (f *Federation) statelessByURI(ctx context.Context, req *upstream.StatelessRequest, uri string, template bool) (int, json.RawMessage, *pipeline.Message, error) {
 	user := req.User
-	i, ok := uriOwner(f.knownCatalog(user, kResources), f.knownCatalog(user, kTemplates), uri, template)
+	ref, ok := uriOwner(f.knownCatalog(user, kResources), f.knownCatalog(user, kTemplates), f.names, uri, template)
 	if !ok {
 		var cats [2]*catalog
 		var errs [2]error
@@ -135,10 +135,11 @@ func (f *Federation) statelessByURI(ctx context.Context, req *upstream.Stateless
 				return 0, nil, nil, err
 			}
 		}
-		i, ok = uriOwner(cats[0], cats[1], uri, template)
+		ref, ok = uriOwner(cats[0], cats[1], f.names, uri, template)
 	}
 	if !ok {
 		return 0, nil, pipeline.NewError(req.Message.ID, CodeResourceNotFound, "Resource not found"), nil
 	}
-	return i, nil, nil, nil
+	params, ans := ownURIParams(req.Message, ref, uri)
+	return ref.Server, params, ans, nil
 }
