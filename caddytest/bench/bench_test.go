@@ -28,10 +28,11 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // TestBenchSmoke runs the whole benchmark with tiny settings against the
-// echo server, caddy-mcp over stdio and over HTTP (and supergateway when
-// caddytest/node_modules has it; CI requires it), and checks that every
-// part measured something with no error and left no process behind. Its
-// own free ports and temp dirs: it can run beside the caddytest package.
+// echo server, caddy-mcp over stdio and over HTTP (and supergateway and
+// mcp-proxy when caddytest/node_modules has them; CI requires them), and
+// checks that every part measured something with no error and left no
+// process behind. Its own free ports and temp dirs: it can run beside the
+// caddytest package.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Caddy, supergateway and MCP servers")
@@ -44,6 +45,14 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatalf("CI=%s: supergateway is missing (%v): run `npm ci` in caddytest/ (./test.sh does)", os.Getenv("CI"), err)
 	} else {
 		t.Logf("SKIPPING the supergateway target: %v (run `npm ci` in caddytest/)", err)
+	}
+	mp := filepath.Join(append([]string{"..", "node_modules"}, mcpProxyScript...)...)
+	if _, err := os.Stat(mp); err == nil {
+		targets = append(targets, targetMCPProxy)
+	} else if inCI() {
+		t.Fatalf("CI=%s: mcp-proxy is missing (%v): run `npm ci` in caddytest/ (./test.sh does)", os.Getenv("CI"), err)
+	} else {
+		t.Logf("SKIPPING the mcp-proxy target: %v (run `npm ci` in caddytest/)", err)
 	}
 
 	out := t.TempDir()

@@ -129,6 +129,8 @@ func colorFor(target string) string {
 		return "#9aa5b1"
 	case targetSG:
 		return "#d9822b"
+	case targetMCPProxy:
+		return "#b45f06"
 	case targetMCPStdio, targetMCPHTTP:
 		return "#1f6fb2"
 	case targetRevProxy:

@@ -14,6 +14,7 @@
 //
 //	echo             the echo server over Streamable HTTP, directly (the floor)
 //	supergateway     supergateway (npm, caddytest/node_modules) → the stdio echo server
+//	mcp-proxy        the npm mcp-proxy (caddytest/node_modules, run on the pinned Node 22) → the stdio echo server
 //	caddy-mcp-stdio  this proxy → the stdio echo server (warm spares for every session)
 //	caddy-mcp-stdio-rules  the same with 20 intercept rules that do not match and a tools filter
 //	caddy-mcp-stdio-console  caddy-mcp-stdio with mcp_console mounted in the same site
@@ -98,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sessions, "sessions", 16, "concurrent sessions (one client each)")
 	fs.StringVar(&c.client, "client", clientRaw, "the load generator: raw (Streamable HTTP by hand, light) or go-sdk (the go-sdk client)")
 	fs.BoolVar(&c.goSDKStdio, "go-sdk-stdio", true, "with -client raw: also measure the stdio targets with the go-sdk client (a table of its own)")
-	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-federated, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy; with -baseline also caddy-mcp-stdio-baseline, caddy-mcp-http-baseline")
+	targets := fs.String("targets", "all", "comma-separated targets: echo, supergateway, mcp-proxy, caddy-mcp-stdio, caddy-mcp-stdio-noobserve, caddy-mcp-stdio-rules, caddy-mcp-stdio-console, caddy-mcp-federated, caddy-mcp-http, caddy-mcp-http2, caddy-mcp-http-record, reverse_proxy; with -baseline also caddy-mcp-stdio-baseline, caddy-mcp-http-baseline")
 	fs.IntVar(&c.listCalls, "list-calls", 100, "tools/list requests, one at a time on one session, per target and round after its load, for their p50 (0 skips them)")
 	fs.IntVar(&c.startup, "startup", 20, "new sessions per time-to-first-response measurement (0 skips it)")
 	fs.IntVar(&c.idleSessions, "idle-sessions", 2000, "idle sessions for the heap-per-session measurement (0 skips it; at most 10000)")
@@ -181,6 +182,9 @@ type bench struct {
 	baselineBin  string // -baseline, absolute
 	sgScript     string // supergateway's dist/index.js, "" when missing
 	sgMissing    string // why it is missing
+	mpScript     string // mcp-proxy's command-line script, "" when missing
+	mpMissing    string // why it is missing
+	mpNode       string // the Node that runs mcp-proxy
 	echoJSON     bool   // the HTTP echo server started next answers with JSON
 	started      time.Time
 	stderr       io.Writer
@@ -275,7 +279,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 }
 
 // buildBinaries builds the echo server and Caddy (unless -caddy names one)
-// into dir, and finds supergateway when a target wants it.
+// into dir, and finds supergateway and mcp-proxy when a target wants them.
 func (b *bench) buildBinaries(ctx context.Context, dir string) error {
 	var err error
 	b.echoBin = filepath.Join(dir, "echoserver")
@@ -306,6 +310,12 @@ func (b *bench) buildBinaries(ctx context.Context, dir string) error {
 		b.findSupergateway()
 		if b.sgScript == "" {
 			return fmt.Errorf("target supergateway: %s (or leave it out: -targets echo,caddy-mcp-stdio,...)", b.sgMissing)
+		}
+	}
+	if b.wants(targetMCPProxy) {
+		b.findMCPProxy()
+		if b.mpScript == "" {
+			return fmt.Errorf("target mcp-proxy: %s (or leave it out: -targets echo,caddy-mcp-stdio,...)", b.mpMissing)
 		}
 	}
 	return nil
@@ -390,6 +400,7 @@ func (b *bench) nodeScript(path ...string) (script, missing string) {
 // machineInfo describes where the numbers come from.
 type machineInfo struct {
 	CPU, Memory, Kernel, Go, Caddy, Node string
+	MCPProxyNode                         string // the Node that ran mcp-proxy
 	Cores                                int
 }
 
@@ -430,6 +441,9 @@ func (b *bench) machine(ctx context.Context) machineInfo {
 	}
 	if b.sgScript != "" {
 		m.Node = first(b.cfg.node, "--version")
+	}
+	if b.mpScript != "" {
+		m.MCPProxyNode = first(b.mpNode, "--version")
 	}
 	return m
 }

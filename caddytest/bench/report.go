@@ -85,6 +85,7 @@ func (md *mdWriter) loadNotes(r *results) {
 			times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)), cpu)
 	}
 	cmp(targetMCPStdio, targetSG, "")
+	cmp(targetMCPStdio, targetMCPProxy, "")
 	cmp(targetMCPStdio, targetMCPStdioBase, "")
 	w("%s", observeCost(r.Load, c.client))
 	w("%s", consoleCost(r.Load, c.client))
@@ -135,9 +136,15 @@ func (md *mdWriter) sdkSection(r *results) {
 			w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", l.Label, thousands(int64(l.Throughput+0.5)), ms(l.P50), ms(l.P95),
 				ms(l.P99), errCell(l), us(l.CPUPerCall), ratio(l.Throughput, sdkSG))
 		}
-		if x, y := findIn(r.SDKLoad, targetMCPStdio, ""), sdkSG; x != nil && y != nil && x.Calls > 0 && y.Calls > 0 {
-			w("\n- **%s** vs **%s** (go-sdk client): %s the throughput, p50 %s, p99 %s.\n", x.name(), y.name(),
-				times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)))
+		w("\n")
+		for _, peer := range []string{baselineStdio, targetMCPProxy} {
+			x, y := findIn(r.SDKLoad, targetMCPStdio, ""), findIn(r.SDKLoad, peer, "")
+			if x == nil || y == nil || x.Calls == 0 || y.Calls == 0 {
+				continue
+			}
+			w("- **%s** vs **%s** (go-sdk client): %s the throughput, p50 %s, p99 %s, CPU per call %s.\n", x.name(), y.name(),
+				times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)),
+				times(float64(x.CPUPerCall)/float64(max(y.CPUPerCall, 1))))
 		}
 		w("%s", observeCost(r.SDKLoad, clientGoSDK))
 		w("%s", consoleCost(r.SDKLoad, clientGoSDK))
@@ -252,6 +259,9 @@ func (md *mdWriter) runSection(r *results) {
 		orDash(mc.Kernel), mc.Go, orDash(mc.Caddy))
 	if mc.Node != "" {
 		w(", Node %s (supergateway 4.0.0)", mc.Node)
+	}
+	if mc.MCPProxyNode != "" {
+		w(", Node %s (npm mcp-proxy %s)", mc.MCPProxyNode, mcpProxyVersion)
 	}
 	w(". Load generator, proxies and servers all share the machine.\n")
 	w("- Command: `go run ./caddytest/bench %s` (%v in all).\n", strings.Join(c.args, " "), r.Elapsed.Round(time.Second))

@@ -54,6 +54,7 @@ const (
 var allTargets = []target{
 	{Name: targetEcho, Label: "echo server, direct", Upstream: "HTTP", start: startEchoTarget},
 	{Name: targetSG, Label: "supergateway → stdio", Upstream: "stdio", start: startSupergatewayTarget},
+	{Name: targetMCPProxy, Label: "npm mcp-proxy → stdio", Upstream: "stdio", start: startMCPProxyTarget},
 	{Name: targetMCPStdio, Label: "caddy-mcp → stdio", Upstream: "stdio", start: func(ctx context.Context, b *bench) (*running, error) {
 		return startMCPStdioTarget(ctx, b, targetMCPStdio)
 	}},
