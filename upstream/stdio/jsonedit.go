@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 )
 
@@ -15,23 +16,39 @@ import (
 // rewriteRequest returns the request raw with the upstream id upID as its id
 // and, when it asks for progress, as its progressToken (every
 // params._meta.progressToken, names compared case-insensitively as
-// encoding/json does). token is the client's progressToken, or nil.
+// encoding/json does), newline included. token is the client's
+// progressToken, or nil. The edits are found first and spliced in one
+// pass, so a request costs one buffer (and the token's copy), not one per
+// level of nesting.
 func rewriteRequest(raw []byte, upID int64) (line, token json.RawMessage, err error) {
-	id := strconv.AppendInt(nil, upID, 10)
-	out, ok := replaceMember(raw, "id", false, func([]byte) []byte { return id })
-	if !ok {
+	var idBuf [20]byte
+	id := strconv.AppendInt(idBuf[:0], upID, 10)
+	var editBuf [4]span
+	edits, ok := memberSpans(raw, 0, "id", false, editBuf[:0])
+	if !ok || len(edits) == 0 {
 		return nil, nil, errors.New("upstream: a stateless request needs an id")
 	}
-	out, _ = replaceMember(out, "params", false, func(params []byte) []byte {
-		p, _ := replaceMember(params, "_meta", true, func(meta []byte) []byte {
-			mt, _ := replaceMember(meta, "progressToken", true, func(old []byte) []byte {
-				token = bytes.Clone(old)
-				return id
-			})
-			return mt
-		})
-		return p
-	})
+	var tok []byte
+	var paramsBuf, metaBuf [2]span
+	params, _ := memberSpans(raw, 0, "params", false, paramsBuf[:0])
+	for _, p := range params {
+		metas, _ := memberSpans(raw[p.s:p.e], p.s, "_meta", true, metaBuf[:0])
+		for _, mt := range metas {
+			n := len(edits)
+			if edits, _ = memberSpans(raw[mt.s:mt.e], mt.s, "progressToken", true, edits); len(edits) > n {
+				last := edits[len(edits)-1]
+				tok = raw[last.s:last.e]
+			}
+		}
+	}
+	slices.SortFunc(edits, func(a, b span) int { return a.s - b.s })
+	out := make([]byte, 0, len(raw)+len(edits)*len(id)+1)
+	prev := 0
+	for _, e := range edits {
+		out = append(append(out, raw[prev:e.s]...), id...)
+		prev = e.e
+	}
+	out = append(out, raw[prev:]...)
 	// stdio framing is one message per line: JSON whitespace may not
 	// include a newline (newlines in strings are always escaped).
 	if bytes.ContainsAny(out, "\r\n") {
@@ -41,7 +58,29 @@ func rewriteRequest(raw []byte, upID int64) (line, token json.RawMessage, err er
 		}
 		out = b.Bytes()
 	}
+	if tok != nil {
+		token = bytes.Clone(tok)
+	}
 	return append(out, '\n'), token, nil
+}
+
+// span is where a member's value sits in a message: raw[s:e].
+type span struct{ s, e int }
+
+// memberSpans appends to dst the spans of obj's members named key (fold:
+// ASCII case-insensitively), shifted by off (obj's place in the whole
+// message). ok is false, and dst as it was, when obj is not a well-formed
+// object.
+func memberSpans(obj []byte, off int, key string, fold bool, dst []span) (spans []span, ok bool) {
+	n := len(dst)
+	if !scanMembers(obj, func(name []byte, vs, ve int) {
+		if memberIs(name, key, fold) {
+			dst = append(dst, span{off + vs, off + ve})
+		}
+	}) {
+		return dst[:n], false
+	}
+	return dst, true
 }
 
 // parseUpID reads an id or token the mux issued: a JSON integer.
@@ -98,13 +137,9 @@ func replaceIn(raw []byte, path []string, val []byte) ([]byte, bool) {
 // key replaced by fn(value); fold compares names ASCII case-insensitively.
 // ok reports whether obj was an object with such a member.
 func replaceMember(obj []byte, key string, fold bool, fn func(v []byte) []byte) (out []byte, ok bool) {
-	type span struct{ s, e int }
-	var spans []span
-	if !scanMembers(obj, func(name []byte, vs, ve int) {
-		if memberIs(name, key, fold) {
-			spans = append(spans, span{vs, ve})
-		}
-	}) || len(spans) == 0 {
+	var buf [2]span
+	spans, ok := memberSpans(obj, 0, key, fold, buf[:0])
+	if !ok || len(spans) == 0 {
 		return obj, false
 	}
 	out = make([]byte, 0, len(obj)+16)

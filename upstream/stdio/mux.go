@@ -2,12 +2,10 @@ package stdio
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -77,24 +75,6 @@ type muxOut struct {
 	line []byte   // with its newline
 }
 
-// muxCall is one request in flight through a mux.
-type muxCall struct {
-	upID     int64
-	clientID json.RawMessage // the client's id, byte for byte
-	token    json.RawMessage // the client's progressToken, nil if none
-	listen   bool            // subscriptions/listen
-	logs     bool            // the request asked for log messages
-
-	out      chan *pipeline.Message // notifications for the caller
-	finished chan struct{}          // closed after resp or err is set
-	resp     *pipeline.Message      // the final message: the response (or the server's cancel), client id restored
-	err      error                  // the mux ended before the response
-
-	// Guarded by mux.mu.
-	written bool // the request reached the writer
-	done    bool // answered, ended or abandoned: no longer in calls
-}
-
 // newMux starts relaying proc's stdio. Its goroutines are counted on wg.
 func newMux(proc muxProc, maxMessageSize int, logger *zap.Logger, wg *sync.WaitGroup, onEnd func(*mux)) *mux {
 	m := &mux{
@@ -138,79 +118,9 @@ func (m *mux) end(err error) {
 			m.onEnd(m)
 		}
 		for _, c := range calls {
-			c.err = err
-			close(c.finished)
+			m.finish(c, nil, err)
 		}
 	})
-}
-
-// call sends req (a request) through the mux and hands what the server
-// answers for it to deliver, on the caller's goroutine: notifications first,
-// the response last. It returns nil after the response (or after the server
-// cancelled the request itself), the mux's error when the process ended
-// first, or ctx.Err() when ctx ended first, in which case the server gets
-// notifications/cancelled for the request and whatever it still sends for
-// it is dropped.
-func (m *mux) call(ctx context.Context, req *pipeline.Message, deliver func(*pipeline.Message, int)) error {
-	c := &muxCall{
-		clientID: req.ID,
-		listen:   req.Method == "subscriptions/listen",
-		logs:     hasMember(req.Params, "_meta", "io.modelcontextprotocol/logLevel"),
-		out:      make(chan *pipeline.Message, callQueueLen),
-		finished: make(chan struct{}),
-	}
-	m.mu.Lock()
-	if m.ended {
-		err := m.err
-		m.mu.Unlock()
-		return err
-	}
-	m.nextID++
-	c.upID = m.nextID
-	m.mu.Unlock()
-
-	line, token, err := rewriteRequest(req.Raw, c.upID)
-	if err != nil {
-		return err
-	}
-	c.token = token
-
-	m.mu.Lock()
-	if m.ended {
-		err := m.err
-		m.mu.Unlock()
-		return err
-	}
-	m.calls[c.upID] = c
-	m.mu.Unlock()
-
-	select {
-	case m.queue <- muxOut{call: c, line: line}:
-	case <-c.finished: // the mux ended
-	case <-ctx.Done():
-		m.abandon(c)
-		return ctx.Err()
-	}
-	for {
-		select {
-		case n := <-c.out:
-			deliver(n, http.StatusOK)
-		case <-c.finished:
-			// The reader queued every notification before it finished the
-			// call: they all go out before the response.
-			for len(c.out) > 0 {
-				deliver(<-c.out, http.StatusOK)
-			}
-			if c.resp != nil {
-				deliver(c.resp, http.StatusOK)
-				return nil
-			}
-			return c.err // nil when the server cancelled the request
-		case <-ctx.Done():
-			m.abandon(c)
-			return ctx.Err()
-		}
-	}
 }
 
 // abandon forgets a call whose caller left. A request already written is
@@ -355,8 +265,7 @@ func (m *mux) route(msg *pipeline.Message) {
 			m.logger.Debug("dropped a server response for no pending request", zap.ByteString("id", msg.ID))
 			return
 		}
-		c.resp = m.restoreResponse(msg, c)
-		close(c.finished)
+		m.finish(c, m.restoreResponse(msg, c), nil)
 	case pipeline.KindNotification:
 		m.routeNotification(msg)
 	case pipeline.KindRequest:
@@ -412,25 +321,29 @@ func (m *mux) routeNotification(msg *pipeline.Message) {
 		m.logger.Debug("dropped a server notification that names no pending request", zap.String("method", msg.Method))
 		return
 	}
-	if ok && last {
+	var n *pipeline.Message
+	if ok {
+		n, _ = reparse(msg, out) // nil when it does not parse
+	}
+	switch {
+	case last:
 		// The server's cancel is the call's final message: it takes the
 		// response's slot, which no full queue can refuse.
-		if n, err := pipeline.Parse(out); err == nil {
-			c.resp = n
-		}
-	} else if ok {
-		if n, err := pipeline.Parse(out); err == nil {
-			select {
-			case c.out <- n:
-			default:
-				m.logger.Warn("dropped a server notification: its client is too slow to take it",
-					zap.String("method", msg.Method), zap.Int("queued", callQueueLen))
-			}
-		}
+		m.finish(c, n, nil)
+	case n != nil && !m.queueNote(c, n):
+		m.logger.Warn("dropped a server notification: its client is too slow to take it",
+			zap.String("method", msg.Method), zap.Int("queued", callQueueLen))
 	}
-	if last {
-		close(c.finished)
+}
+
+// reparse returns the message out, an edit of msg's bytes: msg itself when
+// nothing changed, else out parsed without another copy (out is a new
+// slice, replaceIn's).
+func reparse(msg *pipeline.Message, out []byte) (*pipeline.Message, error) {
+	if len(out) == len(msg.Raw) && (len(out) == 0 || &out[0] == &msg.Raw[0]) {
+		return msg, nil
 	}
+	return pipeline.ParseEdited(out)
 }
 
 // onlyLogger returns the one call in flight that asked for log messages,
@@ -465,7 +378,9 @@ func (m *mux) restoreResponse(msg *pipeline.Message, c *muxCall) *pipeline.Messa
 		}
 	}
 	if ok {
-		if r, err := pipeline.Parse(out); err == nil {
+		// out is a new slice (replaceMember's): the message takes it
+		// without another copy.
+		if r, err := pipeline.ParseEdited(out); err == nil {
 			return r
 		}
 	}

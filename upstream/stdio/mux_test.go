@@ -270,6 +270,11 @@ func TestRewriteRequest(t *testing.T) {
 		// A value that merely looks like a key is left alone.
 		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\"id\":1","a":[{"progressToken":1}]}}`,
 			`{"jsonrpc":"2.0","id":7,"method":"m","params":{"s":"\"id\":1","a":[{"progressToken":1}]}}`, ""},
+		// Every copy of a member is rewritten, as before the edits were
+		// made in one pass; params or _meta that are no objects are left.
+		{`{"jsonrpc":"2.0","id":1,"id":2,"method":"m","params":{"_meta":{"progressToken":"a"}},"params":{"_meta":"s","_Meta":{"progressToken":{"x":1},"x":[1]}}}`,
+			`{"jsonrpc":"2.0","id":7,"id":7,"method":"m","params":{"_meta":{"progressToken":7}},"params":{"_meta":"s","_Meta":{"progressToken":7,"x":[1]}}}`, `{"x":1}`},
+		{`{"params":[{"_meta":{"progressToken":1}}],"id":  5 }`, `{"params":[{"_meta":{"progressToken":1}}],"id":  7 }`, ""},
 		// Pretty JSON is compacted: one message per line.
 		{"{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"method\": \"m\\n\"\n}", `{"jsonrpc":"2.0","id":7,"method":"m\n"}`, ""},
 	} {
