@@ -28,15 +28,16 @@ type loadResult struct {
 	Elapsed                 time.Duration // the measured window
 	Throughput              float64       // Calls per second of Elapsed
 	P50, P95, P99, Max      time.Duration
-	Connect                 time.Duration // opening all sessions
-	Client                  string        // the load generator: clientRaw or clientGoSDK
-	CPU                     cpuSplit      // CPU time over the window: the front, the load generator, the rest
-	CPUPerCall              time.Duration // CPU.Front / Calls
-	AllocsPerCall           float64       // CPU.Mallocs / Calls: heap objects per call of a Caddy front; 0: unknown
-	Err                     string        // the target could not be measured at all
-	RoundThroughput         []float64     // calls/s of each round
-	ListP50                 time.Duration // tools/list's first page, one at a time after the load (-list-calls); 0: not measured
-	ListAllP50              time.Duration // the whole listing, every page
+	Connect                 time.Duration   // opening all sessions
+	Client                  string          // the load generator: clientRaw or clientGoSDK
+	CPU                     cpuSplit        // CPU time over the window: the front, the load generator, the rest
+	CPUPerCall              time.Duration   // CPU.Front / Calls
+	AllocsPerCall           float64         // CPU.Mallocs / Calls: heap objects per call of a Caddy front; 0: unknown
+	Err                     string          // the target could not be measured at all
+	RoundThroughput         []float64       // calls/s of each round
+	RoundCPUPerCall         []time.Duration // CPU per call of each round (the front's)
+	ListP50                 time.Duration   // tools/list's first page, one at a time after the load (-list-calls); 0: not measured
+	ListAllP50              time.Duration   // the whole listing, every page
 	lat, listLat, listAll   []time.Duration
 }
 
@@ -57,6 +58,7 @@ func (l *loadResult) merge(o loadResult) {
 		l.Err = o.Err
 	}
 	l.RoundThroughput = append(l.RoundThroughput, o.RoundThroughput...)
+	l.RoundCPUPerCall = append(l.RoundCPUPerCall, o.RoundCPUPerCall...)
 	l.lat = append(l.lat, o.lat...)
 	l.listLat = append(l.listLat, o.listLat...)
 	l.listAll = append(l.listAll, o.listAll...)

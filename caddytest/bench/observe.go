@@ -78,16 +78,12 @@ func pairCost(loads []loadResult, client, onTarget, offTarget, onLabel, offLabel
 	if len(ratios) == 0 {
 		return ""
 	}
-	slices.Sort(ratios)
-	median := ratios[len(ratios)/2]
-	if len(ratios)%2 == 0 {
-		median = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-	}
+	med := median(slices.Clone(ratios))
 	cpu := ""
 	if on.CPUPerCall > 0 && off.CPUPerCall > 0 {
 		cpu = fmt.Sprintf(", CPU per call %s", times(float64(on.CPUPerCall)/float64(off.CPUPerCall)))
 	}
 	return fmt.Sprintf("- **%s** (%s) vs **%s** (%s, %s client): median of the %d rounds' throughput ratios %.3f× "+
-		"(rounds: %s; whole runs: %s, p99 %s%s).\n", onLabel, on.name(), offLabel, off.name(), client, len(ratios), median, strings.Join(parts, ", "),
+		"(rounds: %s; whole runs: %s, p99 %s%s).\n", onLabel, on.name(), offLabel, off.name(), client, len(ratios), med, strings.Join(parts, ", "),
 		times(on.Throughput/off.Throughput), times(float64(on.P99)/float64(off.P99)), cpu)
 }

@@ -95,6 +95,7 @@ func (b *bench) loadTarget(ctx context.Context, item planItem, round int, res *r
 		res.Problems = append(res.Problems, err.Error())
 	}
 	lr.Target, lr.Label, lr.Upstream, lr.Answers = t.Name, t.Label, t.Upstream, answers
+	lr.RoundCPUPerCall = []time.Duration{lr.CPUPerCall}
 	if cfg.listCalls > 0 && ctx.Err() == nil {
 		first, whole, err := listTools(ctx, rt.URL, cfg.listCalls, toolsWanted(t))
 		if err != nil {

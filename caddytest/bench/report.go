@@ -87,6 +87,7 @@ func (md *mdWriter) loadNotes(r *results) {
 	cmp(targetMCPStdio, targetSG, "")
 	cmp(targetMCPStdio, targetMCPProxy, "")
 	cmp(targetMCPStdio, targetMCPStdioBase, "")
+	w("%s", stdioRounds(r.Load, c.client))
 	w("%s", observeCost(r.Load, c.client))
 	w("%s", consoleCost(r.Load, c.client))
 	cmp(targetMCPStdioRules, targetMCPStdio, "")
@@ -146,6 +147,7 @@ func (md *mdWriter) sdkSection(r *results) {
 				times(x.Throughput/y.Throughput), times(float64(x.P50)/float64(y.P50)), times(float64(x.P99)/float64(y.P99)),
 				times(float64(x.CPUPerCall)/float64(max(y.CPUPerCall, 1))))
 		}
+		w("%s", stdioRounds(r.SDKLoad, clientGoSDK))
 		w("%s", observeCost(r.SDKLoad, clientGoSDK))
 		w("%s", consoleCost(r.SDKLoad, clientGoSDK))
 		for _, l := range r.SDKLoad {
