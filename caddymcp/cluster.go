@@ -115,12 +115,13 @@ func (h *Handler) provisionCluster() (*front.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
-	if c.NodeURL != "" {
-		if err := checkNodeURL(repl.ReplaceKnown(c.NodeURL, "")); err != nil {
+	node := repl.ReplaceKnown(c.NodeURL, "")
+	if node != "" {
+		if err := checkNodeURL(node); err != nil {
 			return nil, err
 		}
 	}
-	return &front.Cluster{Ring: ring, Endpoint: h.Name}, nil
+	return &front.Cluster{Ring: ring, Endpoint: h.Name, Node: node}, nil
 }
 
 // checkNodeURL accepts an absolute http or https URL with a host.
