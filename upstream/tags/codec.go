@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -79,23 +80,30 @@ func owned(plain string) bool {
 // notification's task id, an acknowledged listen's task ids. A message
 // without one is returned as it is, at the cost of a byte search.
 func SealOut(m *pipeline.Message, c Codec) *pipeline.Message {
-	f := func(s string) (string, error) {
+	var paths [][]string
+	switch {
+	case m.IsResponse() && m.Result != nil && bytes.Contains(m.Result, []byte(`"`+prefix)):
+		paths = resultMembers
+	case m.IsNotification() && m.Params != nil && bytes.Contains(m.Params, []byte(`"`+prefix)):
+		paths = notificationMembers
+	default:
+		return m
+	}
+	raw, changed, _ := mapMembers(m.Raw, paths, func(s string) (string, error) {
 		if !strings.HasPrefix(s, prefix) {
 			return s, nil
 		}
 		return sealedPrefix + c.Seal(s[len(prefix):], owned(s)), nil
+	})
+	if !changed {
+		return m
 	}
-	switch {
-	case m.IsResponse() && m.Result != nil && bytes.Contains(m.Result, []byte(`"`+prefix)):
-		if out, ok, _ := mapMembers(m.Result, resultMembers, f); ok {
-			return pipeline.NewResult(m.ID, out)
-		}
-	case m.IsNotification() && m.Params != nil && bytes.Contains(m.Params, []byte(`"`+prefix)):
-		if out, ok, _ := mapMembers(m.Params, notificationMembers, f); ok {
-			return pipeline.NewNotification(m.Method, out)
-		}
+	out, err := pipeline.Parse(raw)
+	if err != nil {
+		return m
 	}
-	return m
+	out.Cached = m.Cached
+	return out
 }
 
 // OpenIn opens the sealed tags of m, a client's request, into the plain
@@ -109,7 +117,7 @@ func OpenIn(m *pipeline.Message, c Codec) (out *pipeline.Message, owner string, 
 		return m, "", nil
 	}
 	first := true
-	f := func(s string) (string, error) {
+	raw, changed, err := mapMembers(m.Raw, requestMembers, func(s string) (string, error) {
 		token, ok := strings.CutPrefix(s, sealedPrefix)
 		if !ok {
 			if strings.HasPrefix(s, prefix) {
@@ -123,115 +131,88 @@ func OpenIn(m *pipeline.Message, c Codec) (out *pipeline.Message, owner string, 
 		}
 		first, owner = false, o
 		return prefix + value, nil
-	}
-	params, changed, err := mapMembers(m.Params, requestMembers, f)
-	if err != nil {
+	})
+	if err != nil || !changed {
 		return m, "", err
 	}
-	if !changed {
-		return m, "", nil
-	}
-	var p map[string]json.RawMessage
-	if err := json.Unmarshal(params, &p); err != nil {
+	if out, err = pipeline.Parse(raw); err != nil {
 		return m, "", err
 	}
-	out, err = withParams(m, p)
-	return out, owner, err
+	return out, owner, nil
 }
 
-// The members that carry tags: strings at these paths of an object; a
+// The members of a message that carry tags: strings at these paths; a
 // path element "*" is every element of an array.
 var (
 	requestMembers = [][]string{
-		{"cursor"}, {"requestState"}, {"taskId"}, {"notifications", "taskIds", "*"},
+		{"params", "cursor"}, {"params", "requestState"}, {"params", "taskId"}, {"params", "notifications", "taskIds", "*"},
 	}
 	resultMembers = [][]string{
-		{"nextCursor"}, {"requestState"}, {"taskId"}, {"task", "taskId"}, {"tasks", "*", "taskId"},
+		{"result", "nextCursor"}, {"result", "requestState"}, {"result", "taskId"}, {"result", "task", "taskId"}, {"result", "tasks", "*", "taskId"},
 	}
 	notificationMembers = [][]string{
-		{"requestState"}, {"taskId"}, {"notifications", "taskIds", "*"},
+		{"params", "requestState"}, {"params", "taskId"}, {"params", "notifications", "taskIds", "*"},
 	}
 )
 
-// mapMembers applies f to the strings of obj at paths, and returns obj
-// rebuilt if f changed one; only the members on a path are decoded, so a
-// large list result passes mostly as raw bytes. An error of f is returned
-// as it is.
-func mapMembers(obj json.RawMessage, paths [][]string, f func(string) (string, error)) (json.RawMessage, bool, error) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(obj, &top) != nil {
-		return obj, false, nil
-	}
+// mapMembers applies f to the strings of doc at paths, and returns doc
+// rebuilt if f changed one. Only the spans of those members are read and
+// replaced (pipeline's pointers), so a large list passes as raw bytes. An
+// error of f is returned as it is.
+func mapMembers(doc []byte, paths [][]string, f func(string) (string, error)) ([]byte, bool, error) {
 	changed := false
 	for _, p := range paths {
-		e, ok := top[p[0]]
-		if !ok {
-			continue
+		if !bytes.Contains(doc, []byte(`"`+p[1]+`"`)) {
+			continue // a walk of a large list for a member it lacks costs more
 		}
-		out, c, err := mapAt(e, p[1:], f)
+		out, c, err := mapPath(doc, p, 0, f)
 		if err != nil {
-			return obj, false, err
+			return doc, false, err
 		}
 		if c {
-			top[p[0]], changed = out, true
+			doc, changed = out, true
 		}
 	}
-	return remarshal(obj, top, changed)
+	return doc, changed, nil
 }
 
-// mapAt applies f to the strings at path in raw, and returns raw rebuilt if
-// it changed one. A member that is not what the path expects is left.
-func mapAt(raw json.RawMessage, path []string, f func(string) (string, error)) (json.RawMessage, bool, error) {
-	if len(path) == 0 {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return raw, false, nil
+// mapPath applies f to the strings at path in doc, expanding the "*" at or
+// after path[from] into the indexes of its array.
+func mapPath(doc []byte, path []string, from int, f func(string) (string, error)) ([]byte, bool, error) {
+	for i := from; i < len(path); i++ {
+		if path[i] != "*" {
+			continue
 		}
-		n, err := f(s)
-		if err != nil || n == s {
-			return raw, false, err
-		}
-		b, err := json.Marshal(n)
-		return b, err == nil, err
-	}
-	if path[0] == "*" {
-		var arr []json.RawMessage
-		if json.Unmarshal(raw, &arr) != nil {
-			return raw, false, nil
+		arr, ok := pipeline.ValueAt(doc, path[:i])
+		if !ok || len(arr) == 0 || arr[0] != '[' {
+			return doc, false, nil
 		}
 		changed := false
-		for i, e := range arr {
-			out, c, err := mapAt(e, path[1:], f)
+		for j := range pipeline.ArrayLen(arr) {
+			p := append(append(append(make([]string, 0, len(path)), path[:i]...), strconv.Itoa(j)), path[i+1:]...)
+			out, c, err := mapPath(doc, p, i+1, f)
 			if err != nil {
-				return raw, false, err
+				return doc, false, err
 			}
 			if c {
-				arr[i], changed = out, true
+				doc, changed = out, true
 			}
 		}
-		return remarshal(raw, arr, changed)
+		return doc, changed, nil
 	}
-	var obj map[string]json.RawMessage
-	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) || json.Unmarshal(raw, &obj) != nil {
-		return raw, false, nil
+	raw, ok := pipeline.ValueAt(doc, path)
+	var s string
+	if !ok || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return doc, false, nil
 	}
-	e, ok := obj[path[0]]
-	if !ok {
-		return raw, false, nil
+	n, err := f(s)
+	if err != nil || n == s {
+		return doc, false, err
 	}
-	out, c, err := mapAt(e, path[1:], f)
-	if err != nil || !c {
-		return raw, false, err
+	b, err := json.Marshal(n)
+	if err != nil {
+		return doc, false, err
 	}
-	obj[path[0]] = out
-	return remarshal(raw, obj, true)
-}
-
-// remarshal returns v encoded when changed, else raw.
-func remarshal(raw json.RawMessage, v any, changed bool) (json.RawMessage, bool, error) {
-	if !changed {
-		return raw, false, nil
-	}
-	b, err := json.Marshal(v)
-	return b, err == nil, err
+	out, err := pipeline.SetAt(doc, path, b)
+	return out, err == nil, err
 }
