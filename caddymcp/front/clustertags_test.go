@@ -168,6 +168,11 @@ func TestClusterTagsSession(t *testing.T) {
 			t.Errorf("cursor %q: %s, want -32602", c, m.raw)
 		}
 	}
+	// A tag is no session id, with or without its prefix.
+	for _, id := range []string{res.NextCursor, strings.TrimPrefix(res.NextCursor, "mcpgw.")} {
+		rp := h.do(t, req{sid: id, user: "alice", version: Version20250618, body: rpcRequest(6, "ping", "")})
+		wantStatus(t, rp, http.StatusNotFound)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if want := []string{"", "mcpgw:docs:p2"}; !slices.Equal(cursors, want) {
