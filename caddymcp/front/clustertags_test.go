@@ -179,3 +179,28 @@ func TestClusterTagsSession(t *testing.T) {
 		t.Errorf("the upstream got cursors %q, want %q", cursors, want)
 	}
 }
+
+// TestTagOwner: the seam for forwarding a 2026-07-28 request to the
+// instance that owns what its tags name.
+func TestTagOwner(t *testing.T) {
+	ring := testRing(t)
+	owner := &Cluster{Ring: ring, Endpoint: "api", Node: "http://10.0.0.5:8080"}
+	other := &Cluster{Ring: ring, Endpoint: "api", Node: "http://10.0.0.6:8080"}
+	request := func(taskID string) *pipeline.Message {
+		return mustParse(t, `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"`+taskID+`"}}`)
+	}
+	for _, tc := range []struct {
+		name, taskID, owner string
+		ok                  bool
+	}{
+		{"a process's task", "mcpgw." + owner.codec("alice").Seal("@1:t", true), owner.Node, true},
+		{"an HTTP member's task", "mcpgw." + owner.codec("alice").Seal("a:t", false), "", true},
+		{"no tag", "t-1", "", true},
+		{"another user's", "mcpgw." + owner.codec("bob").Seal("@1:t", true), "", false},
+	} {
+		got, ok := other.TagOwner(request(tc.taskID), "alice")
+		if got != tc.owner || ok != tc.ok {
+			t.Errorf("%s: TagOwner = %q, %v; want %q, %v", tc.name, got, ok, tc.owner, tc.ok)
+		}
+	}
+}
