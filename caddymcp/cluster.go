@@ -21,7 +21,9 @@ type ClusterConfig struct {
 	// Keys are the cluster keys, each 32 bytes in base64; placeholders such
 	// as {env.MCP_SESSION_KEY} are resolved when the endpoint is
 	// provisioned. The first seals, every one opens: to rotate, configure
-	// "NEW OLD", then "NEW" once sessions sealed with OLD have ended.
+	// "NEW OLD", then "NEW" once sessions sealed with OLD have ended. The
+	// entry "storage" is a key made once and kept in Caddy's storage under
+	// mcp/cluster/<name>/key, shared by every instance using that storage.
 	Keys []string `json:"keys,omitempty"`
 	// NodeURL is how the other instances reach this one (for the sessions
 	// only this instance can serve: those of stdio upstreams).
@@ -31,7 +33,7 @@ type ClusterConfig struct {
 // unmarshalCluster reads a cluster block:
 //
 //	cluster {
-//	    key <base64-32-bytes>...
+//	    key <base64-32-bytes>|storage...
 //	    node_url <url>
 //	}
 func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
@@ -51,9 +53,6 @@ func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.Err("key needs at least one cluster key (32 bytes, base64), e.g. key {env.MCP_SESSION_KEY}")
-			}
-			if args[0] == "storage" {
-				return d.Err("key storage (a key shared through Caddy's storage) is not supported yet; configure the key, e.g. key {env.MCP_SESSION_KEY}")
 			}
 			c.Keys = append(c.Keys, args...)
 		case "node_url":
@@ -87,7 +86,7 @@ func (h *Handler) checkClusterName() error {
 // provisionCluster resolves and checks the cluster keys and node URL. It
 // returns nil for an endpoint without a cluster, which then mints its ids
 // as a single instance does.
-func (h *Handler) provisionCluster() (*front.Cluster, error) {
+func (h *Handler) provisionCluster(ctx caddy.Context) (*front.Cluster, error) {
 	c := h.Cluster
 	if c == nil {
 		return nil, nil
@@ -101,6 +100,14 @@ func (h *Handler) provisionCluster() (*front.Cluster, error) {
 	repl := caddy.NewReplacer()
 	keys := make([][]byte, 0, len(c.Keys))
 	for i, raw := range c.Keys {
+		if raw == keyStorage {
+			k, err := storedClusterKey(ctx, ctx.Storage(), h.Name)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+			continue
+		}
 		v := repl.ReplaceKnown(raw, "")
 		if v == "" {
 			return nil, fmt.Errorf("mcp_proxy: cluster key %d is empty (is the environment variable it names set?)", i+1)
@@ -115,12 +122,13 @@ func (h *Handler) provisionCluster() (*front.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
-	if c.NodeURL != "" {
-		if err := checkNodeURL(repl.ReplaceKnown(c.NodeURL, "")); err != nil {
+	node := repl.ReplaceKnown(c.NodeURL, "")
+	if node != "" {
+		if err := checkNodeURL(node); err != nil {
 			return nil, err
 		}
 	}
-	return &front.Cluster{Ring: ring, Endpoint: h.Name}, nil
+	return &front.Cluster{Ring: ring, Endpoint: h.Name, Node: node}, nil
 }
 
 // checkNodeURL accepts an absolute http or https URL with a host.

@@ -53,7 +53,7 @@ func TestClusterCaddyfile(t *testing.T) {
 		},
 		{name: "no key", input: "mcp_proxy {\nname a\ncluster {\nnode_url http://x\n}\nhttp http://y\n}", err: "cluster needs a key line", at: "at Testfile:5"},
 		{name: "empty key line", input: "mcp_proxy {\nname a\ncluster {\nkey\n}\nhttp http://y\n}", err: "key needs at least one cluster key", at: "at Testfile:4"},
-		{name: "key storage", input: "mcp_proxy {\nname a\ncluster {\nkey storage\n}\nhttp http://y\n}", err: "key storage (a key shared through Caddy's storage) is not supported yet"},
+		{name: "key storage", input: "mcp_proxy {\nname a\ncluster {\nkey storage {env.OLD}\n}\nhttp http://y\n}", json: `{"keys":["storage","{env.OLD}"]}`},
 		{name: "twice", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\ncluster {\nkey k\n}\nhttp http://y\n}", err: "cluster is set twice", at: "at Testfile:6"},
 		{name: "unknown setting", input: "mcp_proxy {\nname a\ncluster {\nkey k\nseed x\n}\nhttp http://y\n}", err: `unrecognized cluster subdirective "seed"`, at: "at Testfile:5"},
 		{name: "an argument", input: "mcp_proxy {\nname a\ncluster on {\nkey k\n}\nhttp http://y\n}", err: "wrong argument count", at: "at Testfile:3"},

@@ -213,7 +213,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.checkConfig(ctx); err != nil {
 		return err
 	}
-	if h.cluster, err = h.provisionCluster(); err != nil {
+	if h.cluster, err = h.provisionCluster(ctx); err != nil {
 		return err
 	}
 	maxMessage := cmp.Or(h.MaxMessageSize, front.DefaultMaxMessageSize)

@@ -21,14 +21,22 @@ import (
 // named api, with the cluster key in its environment, in front of url.
 func startClusterInstance(t *testing.T, key, upstreamURL string) *caddyProcess {
 	t.Helper()
+	return startClusterSite(t, key, "http "+upstreamURL)
+}
+
+// startClusterSite is one `caddy run` of a cluster: an mcp_proxy at /mcp
+// named api, with the cluster key in its environment, in front of the
+// upstreams configured by lines.
+func startClusterSite(t *testing.T, key, lines string) *caddyProcess {
+	t.Helper()
 	p := runCaddyProcess(t, "", fmt.Sprintf(`	mcp_proxy /mcp {
 		name api
 		cluster {
 			key {env.MCP_SESSION_KEY}
 		}
-		http %s
+		%s
 	}
-`, upstreamURL), "MCP_SESSION_KEY="+key)
+`, lines), "MCP_SESSION_KEY="+key)
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	if !poll(30*time.Second, func() bool {
 		resp, err := c.Get(p.base + "/ready")

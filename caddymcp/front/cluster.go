@@ -21,6 +21,9 @@ type Cluster struct {
 	Ring *seal.Ring
 	// Endpoint is the endpoint's name, the same on every instance.
 	Endpoint string
+	// Node is this instance's node_url: the owner the tags of its
+	// processes name ("" when it has none).
+	Node string
 }
 
 // mintSessionID returns the id of a new session of user that asked for

@@ -62,6 +62,9 @@ func (s *Session) deliver(m *pipeline.Message, related json.RawMessage) {
 		s.endExchange(m) // as it arrives, before the stages (tracing.go)
 	}
 	set := s.settings.Load()
+	if set.cluster != nil {
+		m = set.cluster.sealTags(m, s.user) // clustertags.go
+	}
 	if set.heard != nil && m.Kind == pipeline.KindNotification {
 		set.heard(m)
 	}

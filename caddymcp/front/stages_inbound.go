@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // The pipeline on a client's messages: it runs on their POST's goroutine
@@ -137,6 +138,12 @@ func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeli
 	}
 	conn := sess.upstream()
 	msg := v.Message
+	if c := sess.settings.Load().cluster; c != nil && m.IsRequest() {
+		if msg = c.openTags(msg, sess.user); msg == nil { // clustertags.go
+			sess.failWith(m.IDKey(), tags.Invalid(m.ID))
+			return
+		}
+	}
 	if m.IsRequest() {
 		ctx, msg = sess.traceExchange(ctx, conn, msg) // tracing.go
 	}

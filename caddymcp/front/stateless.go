@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // Error codes of the 2026-07-28 revision.
@@ -105,12 +106,22 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 		s.refuseStateless(w, m, held, asked)
 		return
 	}
+	req := &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}
+	if c := s.cfg.Cluster; c != nil {
+		if !c.openStateless(req) { // clustertags.go
+			invalid := tags.Invalid(m.ID)
+			s.statelessAnswered(w, asked, invalid, PolicyNone)
+			write(http.StatusOK, invalid)
+			return
+		}
+		r = r.WithContext(tags.WithCluster(r.Context()))
+	}
 	release, ok := s.admitStateless(w, r, m, held)
 	if !ok {
 		return
 	}
 	defer release()
-	s.forwardStateless(w, r, stateless, &upstream.StatelessRequest{Message: v.Message, Header: mirroredHeaders(r.Header), User: s.userID(r)}, ex, held, asked)
+	s.forwardStateless(w, r, stateless, req, ex, held, asked)
 }
 
 // admitStateless takes a slot for a 2026-07-28 request about to go
@@ -394,6 +405,9 @@ func (s *Server) callStateless(ctx context.Context, up upstream.Stateless, req *
 	deliver := q.push
 	if req.Message.Method == "server/discover" {
 		deliver = func(m *pipeline.Message, status int) { q.push(sharedVersions(m), status) }
+	}
+	if c := s.cfg.Cluster; c != nil {
+		deliver = c.sealingDeliver(req.User, deliver) // clustertags.go
 	}
 	err := up.Call(ctx, req, deliver)
 	var busy *upstream.BusyError

@@ -205,7 +205,7 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	listen := msg.Method == "subscriptions/listen"
 	var sp *sharedProc
 	if name != "" {
-		if sp = s.acquireNamed(sh, name, listen); sp == nil {
+		if sp = s.acquireNamed(sh, tags.Process(name), listen); sp == nil {
 			deliver(tags.Invalid(msg.ID), 200) // as the server answers a task it does not know
 			return nil
 		}
@@ -213,7 +213,7 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 		return err
 	}
 	defer s.releaseShared(sp, listen)
-	deliver = s.tagTasks(sp, msg.Method, deliver)
+	deliver = s.tagTasks(ctx, sp, msg.Method, deliver)
 	msg, _, end := upstream.TraceExchange(ctx, s.Peer(), msg)
 	if end == nil {
 		return sp.mux.call(ctx, msg, deliver)
@@ -232,15 +232,20 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 // tagTasks tags the task ids sp mints in what it delivers, when the share
 // may hold more than one process: a task lives in the process that made
 // it, and the request that names it must come back there (acquireNamed).
-func (s *Upstream) tagTasks(sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
-	if s.statelessOpts().Shared <= 1 {
+// With a cluster (tags.Clustered) every process tags, as Owned: the
+// process lives on this instance, and the sealed tag names it as owner.
+func (s *Upstream) tagTasks(ctx context.Context, sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
+	name := sp.name
+	if tags.Clustered(ctx) {
+		name = tags.Owned(name)
+	} else if s.statelessOpts().Shared <= 1 {
 		return deliver
 	}
 	return func(m *pipeline.Message, status int) {
 		if m.IsResponse() {
-			m = tags.Tag(m, method, sp.name, tags.Tasks)
+			m = tags.Tag(m, method, name, tags.Tasks)
 		} else {
-			m = tags.Notification(m, sp.name, tags.Tasks)
+			m = tags.Notification(m, name, tags.Tasks)
 		}
 		deliver(m, status)
 	}

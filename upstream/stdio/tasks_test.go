@@ -13,6 +13,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/pool"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // taskMeta declares the tasks extension, as a client that wants tasks does.
@@ -140,4 +141,39 @@ func errorCode(m *pipeline.Message) int {
 	}
 	_ = json.Unmarshal(m.Error, &e)
 	return e.Code
+}
+
+// TestClusteredProcessTasks: with a cluster (tags.Clustered) even a share
+// of one process tags its task ids, as Owned, so that the sealed tag names
+// the instance the process lives on; tasks/get with it reaches the
+// process. Without a cluster a share of one tags nothing, as before.
+func TestClusteredProcessTasks(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "taskserver")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/caddy-mcp/caddy-mcp/caddytest/taskserver").CombinedOutput(); err != nil {
+		t.Fatalf("building the task server: %v\n%s", err, out)
+	}
+	p, err := pool.New(pool.Config{Command: bin, MaxProcesses: 2, Warm: pool.NoWarm, StopTimeout: 500 * time.Millisecond, AcquireTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := upstreamOn(t, p, Options{Protocol: ProtocolModern, Shared: 1})
+	call := func(ctx context.Context, req *upstream.StatelessRequest) *pipeline.Message {
+		c := newCollector()
+		if err := s.Call(ctx, req, c.deliver); err != nil {
+			t.Fatalf("%s: %v", req.Message.Method, err)
+		}
+		return c.msgs[0]
+	}
+	plain, _ := taskOf(t, call(context.Background(), taskRequest(t, "tools/call", `"name":"slow","arguments":{}`)))
+	if strings.HasPrefix(plain, "mcpgw") {
+		t.Fatalf("without a cluster a share of one tagged %q", plain)
+	}
+	clustered := tags.WithCluster(context.Background())
+	id, _ := taskOf(t, call(clustered, taskRequest(t, "tools/call", `"name":"slow","arguments":{}`)))
+	if name, _, ok := tags.Open(id); !ok || name != tags.Owned("1") {
+		t.Fatalf("with a cluster the task id is %q, want it tagged as the process's own", id)
+	}
+	if got, status := taskOf(t, call(clustered, taskRequest(t, "tasks/get", `"taskId":"`+id+`"`))); got != id || status != "working" {
+		t.Fatalf("tasks/get %s answered %s %s", id, got, status)
+	}
 }

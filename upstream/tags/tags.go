@@ -6,6 +6,8 @@
 // members of a balance group are tagged this way (every kind), and the
 // shared processes of a stdio upstream (task ids: a task lives in the
 // process that made it). Tags nest: a group tags what a member tagged.
+// With a cluster the front seals every tag once on its way out and opens
+// it on its way back (codec.go): the layers never see a sealed one.
 package tags
 
 import (
