@@ -22,9 +22,9 @@ type Guard struct {
 	max    int
 
 	mu      sync.Mutex
-	n       int                                     // nonces held
+	n       int                                    // nonces held
 	seen    map[int64]map[[NonceSize]byte]struct{} // by the second their token was issued
-	expired int64                                   // the second of the last sweep
+	expired int64                                  // the second of the last sweep
 }
 
 // NewGuard returns a Guard that accepts tokens made within window of now
