@@ -29,6 +29,13 @@ func startClusterInstance(t *testing.T, key, upstreamURL string) *caddyProcess {
 		http %s
 	}
 `, upstreamURL), "MCP_SESSION_KEY="+key)
+	waitProcessServing(t, p)
+	return p
+}
+
+// waitProcessServing waits until p answers HTTP (any answer).
+func waitProcessServing(t *testing.T, p *caddyProcess) {
+	t.Helper()
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	if !poll(30*time.Second, func() bool {
 		resp, err := c.Get(p.base + "/ready")
@@ -39,7 +46,6 @@ func startClusterInstance(t *testing.T, key, upstreamURL string) *caddyProcess {
 	}) {
 		t.Fatalf("caddy not serving %s:\n%s", p.base, p.output.String())
 	}
-	return p
 }
 
 // TestClusterProcesses: two Caddy processes sharing a cluster key behind a
