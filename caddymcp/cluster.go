@@ -24,8 +24,10 @@ type ClusterConfig struct {
 	// provisioned. The first seals, every one opens: to rotate, configure
 	// "NEW OLD", then "NEW" once sessions sealed with OLD have ended.
 	Keys []string `json:"keys,omitempty"`
-	// NodeURL is how the other instances reach this one (for the sessions
-	// only this instance can serve: those of stdio upstreams).
+	// NodeURL is how the other instances reach this one: the sessions only
+	// this instance can serve (those of stdio upstreams) carry it, and the
+	// others forward their requests there. Required with a stdio upstream;
+	// placeholders are resolved when the endpoint is provisioned.
 	NodeURL string `json:"node_url,omitempty"`
 }
 

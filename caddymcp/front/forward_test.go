@@ -328,3 +328,18 @@ func TestForwarderStreams(t *testing.T) {
 	pw.Close()
 	within(t, ownerDone, "the owner's handler to end when the client left")
 }
+
+// TestHopBusy: an owner that remembers as many hop nonces as it may
+// answers a forwarded request 503 with Retry-After rather than forget one
+// that is still fresh.
+func TestHopBusy(t *testing.T) {
+	ring := testRing(t)
+	a := newNode(t, ring)
+	sid := begin(t, a, "alice")
+	a.c.Hops.guard = seal.NewGuard(HopWindow, 0)
+	tok := ring.SealHop(seal.Binding{Endpoint: "api", User: "alice"}, sid, http.MethodPost, time.Now())
+	resp, body := send(t, context.Background(), http.MethodPost, a.ts.URL, sid, "alice", toolCall(1, "echo"), HopHeader, tok)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a full guard answered %d %s", resp.StatusCode, body)
+	}
+}
