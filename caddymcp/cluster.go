@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -25,8 +26,10 @@ type ClusterConfig struct {
 	// entry "storage" is a key made once and kept in Caddy's storage under
 	// mcp/cluster/<name>/key, shared by every instance using that storage.
 	Keys []string `json:"keys,omitempty"`
-	// NodeURL is how the other instances reach this one (for the sessions
-	// only this instance can serve: those of stdio upstreams).
+	// NodeURL is how the other instances reach this one: the sessions only
+	// this instance can serve (those of stdio upstreams) carry it, and the
+	// others forward their requests there. Required with a stdio upstream;
+	// placeholders are resolved when the endpoint is provisioned.
 	NodeURL string `json:"node_url,omitempty"`
 }
 
@@ -46,6 +49,7 @@ func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
 	// Made here, where d points at the cluster line, so that the error the
 	// check after the whole block may return names that line.
 	h.clusterNeedsName = d.Err("cluster needs the endpoint's name (name <name>): every instance serving this endpoint configures the same one")
+	h.clusterNeedsNode = d.Err(errNeedsNode)
 	c := new(ClusterConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
@@ -74,14 +78,42 @@ func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// checkClusterName is run after the whole mcp_proxy block, where name may
-// come after cluster.
+// errNeedsNode is the error for a clustered endpoint with a stdio
+// upstream and no node_url.
+const errNeedsNode = "cluster needs node_url (how the other instances reach this one) on an endpoint with a stdio upstream: its sessions live with their process on one instance, and the others forward their requests there"
+
+// checkClusterName is run after the whole mcp_proxy block, where name and
+// the upstreams may come after cluster.
 func (h *Handler) checkClusterName() error {
 	if h.Cluster != nil && h.Name == "" {
 		return h.clusterNeedsName
 	}
+	if h.Cluster != nil && h.Cluster.NodeURL == "" && h.hasStdio() {
+		return h.clusterNeedsNode
+	}
 	return nil
 }
+
+// hasStdio says whether a session of the endpoint may live on one
+// instance only: one of its upstreams, or of its servers' replicas, is a
+// stdio command.
+func (h *Handler) hasStdio() bool {
+	ups := h.Upstreams
+	for _, s := range h.Servers {
+		ups = append(ups[:len(ups):len(ups)], s.Upstreams...)
+	}
+	for _, u := range ups {
+		if u != nil && u.Stdio != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// clusterHops forwards the requests of every clustered endpoint of the
+// process to their sessions' owners: one connection pool and one memory
+// of hop tokens, across endpoints and reloads.
+var clusterHops = sync.OnceValue(front.NewHops)
 
 // provisionCluster resolves and checks the cluster keys and node URL. It
 // returns nil for an endpoint without a cluster, which then mints its ids
@@ -127,8 +159,10 @@ func (h *Handler) provisionCluster(ctx caddy.Context) (*front.Cluster, error) {
 		if err := checkNodeURL(node); err != nil {
 			return nil, err
 		}
+	} else if h.hasStdio() {
+		return nil, errors.New("mcp_proxy: " + errNeedsNode)
 	}
-	return &front.Cluster{Ring: ring, Endpoint: h.Name, Node: node}, nil
+	return &front.Cluster{Ring: ring, Endpoint: h.Name, Node: node, Hops: clusterHops()}, nil
 }
 
 // checkNodeURL accepts an absolute http or https URL with a host.

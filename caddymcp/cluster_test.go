@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-mcp/caddy-mcp/seal"
@@ -42,6 +43,11 @@ func TestClusterCaddyfile(t *testing.T) {
 			json: `{"keys":["a","b"]}`,
 		},
 		{
+			name:  "stdio with node_url",
+			input: "mcp_proxy {\nname a\nstdio npx server\ncluster {\nkey k\nnode_url http://10.0.0.5:8080\n}\n}",
+			json:  `{"keys":["k"],"node_url":"http://10.0.0.5:8080"}`,
+		},
+		{
 			name: "no name",
 			input: `mcp_proxy {
 				http http://127.0.0.1:9/mcp
@@ -57,6 +63,9 @@ func TestClusterCaddyfile(t *testing.T) {
 		{name: "twice", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\ncluster {\nkey k\n}\nhttp http://y\n}", err: "cluster is set twice", at: "at Testfile:6"},
 		{name: "unknown setting", input: "mcp_proxy {\nname a\ncluster {\nkey k\nseed x\n}\nhttp http://y\n}", err: `unrecognized cluster subdirective "seed"`, at: "at Testfile:5"},
 		{name: "an argument", input: "mcp_proxy {\nname a\ncluster on {\nkey k\n}\nhttp http://y\n}", err: "wrong argument count", at: "at Testfile:3"},
+		{name: "stdio without node_url", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\nstdio npx server\n}", err: "cluster needs node_url", at: "at Testfile:3"},
+		{name: "a group with a stdio member, without node_url", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\nhttp http://y\nstdio npx server\n}", err: "cluster needs node_url", at: "at Testfile:3"},
+		{name: "a federated stdio server, without node_url", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\nserver s {\nstdio npx server\n}\nserver h {\nhttp http://y\n}\n}", err: "cluster needs node_url", at: "at Testfile:3"},
 		{name: "node_url twice on a line", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_url a b\n}\nhttp http://y\n}", err: "wrong argument count", at: "at Testfile:5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +100,7 @@ func TestClusterProvision(t *testing.T) {
 		name    string
 		cluster *ClusterConfig
 		noName  bool
+		stdio   bool
 		err     string
 	}{
 		{name: "keys from the environment", cluster: &ClusterConfig{Keys: []string{"{env.CADDYMCP_TEST_KEY}", "{env.CADDYMCP_TEST_KEY_OLD}"}, NodeURL: "https://10.0.0.5:8443"}},
@@ -101,12 +111,18 @@ func TestClusterProvision(t *testing.T) {
 		{name: "an unset variable", cluster: &ClusterConfig{Keys: []string{"{env.CADDYMCP_TEST_EMPTY}"}}, err: "cluster key 1 is empty"},
 		{name: "a short key", cluster: &ClusterConfig{Keys: []string{k1, "c2hvcnQ="}}, err: "cluster key 2: a cluster key must be 32 bytes"},
 		{name: "the same key twice", cluster: &ClusterConfig{Keys: []string{k1, "{env.CADDYMCP_TEST_KEY}"}}, err: "cluster key 2: the same key is listed twice"},
+		{name: "stdio without node_url", cluster: &ClusterConfig{Keys: []string{k1}}, stdio: true, err: "cluster needs node_url"},
+		{name: "stdio with an unset node_url", cluster: &ClusterConfig{Keys: []string{k1}, NodeURL: "{env.CADDYMCP_TEST_EMPTY}"}, stdio: true, err: "cluster needs node_url"},
+		{name: "stdio with node_url", cluster: &ClusterConfig{Keys: []string{k1}, NodeURL: "http://10.0.0.5:8080"}, stdio: true},
 		{name: "a node_url without a scheme", cluster: &ClusterConfig{Keys: []string{k1}, NodeURL: "10.0.0.5:8080"}, err: "node_url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &Handler{Name: "cluster-" + strings.ReplaceAll(tc.name, " ", "-"), Upstreams: []*UpstreamConfig{httpUp("", "http://127.0.0.1:9/mcp")}, Cluster: tc.cluster}
 			if tc.noName {
 				h.Name = ""
+			}
+			if tc.stdio {
+				h.Upstreams = []*UpstreamConfig{stdioUp("true")}
 			}
 			err := provision(t, configContext(t), h)
 			if err == nil {
@@ -127,6 +143,11 @@ func TestClusterProvision(t *testing.T) {
 			if (h.cluster != nil) != (tc.cluster != nil) || (h.cluster != nil && h.cluster.Endpoint != h.Name) {
 				t.Errorf("front cluster = %+v", h.cluster)
 			}
+			if h.cluster != nil && (h.cluster.Node != repl(tc.cluster.NodeURL) || h.cluster.Hops == nil) {
+				t.Errorf("front cluster node %q, hops %v; want %q and the process's", h.cluster.Node, h.cluster.Hops, tc.cluster.NodeURL)
+			}
 		})
 	}
 }
+
+func repl(s string) string { return caddy.NewReplacer().ReplaceKnown(s, "") }

@@ -186,6 +186,7 @@ type Handler struct {
 	pinned      bool            // holds a pin book in mcpstate.PinBooks (pintools.go)
 
 	clusterNeedsName error // the adapter's error for a cluster without a name, at the cluster line
+	clusterNeedsNode error // the adapter's error for a cluster without node_url on a stdio endpoint, at the cluster line
 }
 
 // CaddyModule returns the Caddy module information.

@@ -37,6 +37,13 @@ func startClusterSite(t *testing.T, key, lines string) *caddyProcess {
 		%s
 	}
 `, lines), "MCP_SESSION_KEY="+key)
+	waitProcessServing(t, p)
+	return p
+}
+
+// waitProcessServing waits until p answers HTTP (any answer).
+func waitProcessServing(t *testing.T, p *caddyProcess) {
+	t.Helper()
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	if !poll(30*time.Second, func() bool {
 		resp, err := c.Get(p.base + "/ready")
@@ -47,7 +54,6 @@ func startClusterSite(t *testing.T, key, lines string) *caddyProcess {
 	}) {
 		t.Fatalf("caddy not serving %s:\n%s", p.base, p.output.String())
 	}
-	return p
 }
 
 // TestClusterProcesses: two Caddy processes sharing a cluster key behind a

@@ -46,10 +46,16 @@ type caddyProcess struct {
 // wait for (a /ready route of the site, or its first answer).
 func runCaddyProcess(t *testing.T, globals, site string, env ...string) *caddyProcess {
 	t.Helper()
+	return runCaddyProcessAt(t, freeLoopbackAddr(t), globals, site, env...)
+}
+
+// runCaddyProcessAt is runCaddyProcess with the site at httpAddr, for a
+// site that names its own address (a cluster's node_url).
+func runCaddyProcessAt(t *testing.T, httpAddr, globals, site string, env ...string) *caddyProcess {
+	t.Helper()
 	bin := buildCaddy(t)
 	dir := t.TempDir()
 	admin := freeLoopbackAddr(t)
-	httpAddr := freeLoopbackAddr(t)
 	_, httpPort, _ := net.SplitHostPort(httpAddr)
 	config := fmt.Sprintf("{\n\tadmin %s\n\thttp_port %s\n\tskip_install_trust\n\tpersist_config off\n%s}\nhttp://127.0.0.1:%s {\n%s}\n",
 		admin, httpPort, globals, httpPort, site)

@@ -21,9 +21,15 @@ type Cluster struct {
 	Ring *seal.Ring
 	// Endpoint is the endpoint's name, the same on every instance.
 	Endpoint string
-	// Node is this instance's node_url: the owner the tags of its
-	// processes name ("" when it has none).
+	// Node is this instance's node_url: sealed into the ids and the tags
+	// of its processes it mints as their owner, so that a session no other
+	// instance can join (stdio) is forwarded here (forward.go). "": they
+	// name no owner.
 	Node string
+	// Hops forwards requests to the instance that owns their session and
+	// judges the ones forwarded here; nil: nothing is forwarded, and a
+	// request that says it was is refused.
+	Hops *Hops
 }
 
 // mintSessionID returns the id of a new session of user that asked for
@@ -33,7 +39,7 @@ func (c *Cluster) mintSessionID(user, revision string) string {
 		return newSessionID()
 	}
 	bind := seal.Binding{Endpoint: c.Endpoint, User: user}
-	s := seal.Session{Revision: revision, Issued: time.Now()}
+	s := seal.Session{Revision: revision, Issued: time.Now(), Owner: c.Node}
 	id, err := c.Ring.SealSession(bind, s)
 	if err != nil {
 		// The revision the client asked for is not a date (the front

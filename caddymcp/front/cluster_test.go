@@ -9,7 +9,7 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/seal"
 )
 
-func testRing(t *testing.T) *seal.Ring {
+func testRing(t testing.TB) *seal.Ring {
 	t.Helper()
 	k, err := seal.ParseKey(seal.NewKey())
 	if err != nil {

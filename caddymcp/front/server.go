@@ -230,6 +230,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The upstream forwards the Authorization of the request it serves
 	// when configured to (pass_authorization), not the initialize's.
 	r = r.WithContext(upstream.WithClientAuthorization(r.Context(), r.Header.Get("Authorization")))
+	if s.cfg.Cluster != nil && s.clusterHop(w, r) {
+		return // forwarded to the session's owner, or a refused hop (hop.go)
+	}
 	switch r.Method {
 	case http.MethodPost:
 		s.servePost(w, r)
@@ -261,11 +264,7 @@ func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string
 	// In a cluster a session of another user is not found, as an id bound
 	// to another user would not open on another instance (cluster.go).
 	if sess == nil || sess.isClosed() || (s.cfg.Cluster != nil && sess.user != s.userID(r)) {
-		msg := "Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one"
-		if sse2024 {
-			msg = "Session not found: it ended or never existed; open a new SSE stream with a GET to start a new one"
-		}
-		writeError(w, http.StatusNotFound, nil, codeSessionNotFound, msg)
+		writeSessionNotFound(w, sse2024)
 		return nil
 	}
 	if sess.user != s.userID(r) {

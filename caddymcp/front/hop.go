@@ -1,0 +1,135 @@
+package front
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/seal"
+)
+
+// A session no other instance can join — a stdio upstream's, whose process
+// lives on one instance; one of a server that gives no session id; one of
+// the 2024-11-05 transport — is served by the instance that began it, its
+// owner, whose node_url its sealed id names. Another instance that gets a
+// request for it forwards the request there (forward.go), with a hop token
+// (seal.SealHop) bound to the endpoint, the session, the user this
+// instance judged the request to be from, and the method, and with a time
+// and a nonce.
+//
+// The owner serves a forwarded request as any other: through its own
+// route, so that its mcp_auth (or other Caddy authentication) judges the
+// client's own Authorization again. It then accepts the request only if
+// the token opens for the user its own route found, this endpoint, the
+// session the request names and its method, is fresh (seal.Guard) and was
+// not seen before; anything else is 404, as an unknown session is. A
+// forwarded request is never forwarded again: the owner that does not
+// hold the session answers 404. So node_url is no door around mcp_auth:
+// without the key no token is made, and with a stolen one the request
+// must still pass the owner's authentication as the token's user.
+
+// clusterHop serves what a cluster routes between instances: a request
+// forwarded here is checked (and then served here as any other), a request
+// for a session another instance owns is forwarded there. True when it
+// answered.
+func (s *Server) clusterHop(w http.ResponseWriter, r *http.Request) bool {
+	if tok := r.Header.Get(HopHeader); tok != "" {
+		return !s.acceptHop(w, r, tok)
+	}
+	c := s.cfg.Cluster
+	if c.Hops == nil || isStatelessVersion(r.Header.Get("Mcp-Protocol-Version")) {
+		return false
+	}
+	id, sse2024 := heldSessionID(r)
+	if id == "" || s.cfg.Store.get(id) != nil {
+		return false
+	}
+	user := s.userID(r)
+	sealed, ok := c.openSessionID(id, user)
+	if !ok || sealed.Owner == "" || sealed.Owner == c.Node {
+		return false // rejoined, or not found, as usual
+	}
+	target, ok := hopTarget(sealed.Owner, s.cfg.Clients.PublicPath(r), r.URL.RawQuery)
+	if !ok {
+		return false
+	}
+	token := c.Ring.SealHop(seal.Binding{Endpoint: c.Endpoint, User: user}, id, r.Method, time.Now())
+	ctx, stop := s.untilExit(r.Context())
+	defer stop()
+	err := c.Hops.forward(ctx, w, r, target, token)
+	if err != nil && r.Context().Err() == nil {
+		// The owner is gone (killed, restarted, unreachable): its sessions
+		// with it. The client starts over, on any instance.
+		s.cfg.Logger.Warn("the instance that owns a session did not answer a request forwarded to it; the client is told the session is gone",
+			zap.String("owner", sealed.Owner), zap.Error(err))
+		writeSessionNotFound(w, sse2024)
+	}
+	return true
+}
+
+// acceptHop judges a request that says it was forwarded by another
+// instance: true when its token is good, and then the request is served
+// here. Else it has answered: 404 as for an unknown session, whatever the
+// reason, or 503 when this instance cannot take more forwarded requests
+// now without forgetting tokens it must refuse.
+func (s *Server) acceptHop(w http.ResponseWriter, r *http.Request, tok string) bool {
+	c := s.cfg.Cluster
+	id, sse2024 := heldSessionID(r)
+	err := seal.ErrInvalid
+	if c.Hops != nil && id != "" {
+		err = c.Hops.guard.Check(c.Ring, tok, seal.Binding{Endpoint: c.Endpoint, User: s.userID(r)}, id, r.Method, time.Now())
+	}
+	switch {
+	case err == nil:
+		r.Header.Del(HopHeader)
+		return true
+	case errors.Is(err, seal.ErrBusy):
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, nil,
+			"Service Unavailable: too many requests forwarded between the gateway's instances; retry")
+	default:
+		s.cfg.Logger.Debug("refused a request with a hop token that is forged, stale, replayed, or made for another user, session or method")
+		writeSessionNotFound(w, sse2024)
+	}
+	return false
+}
+
+// heldSessionID is the session a request names: Mcp-Session-Id, or the
+// sessionId query of a 2024-11-05 POST (sse2024).
+func heldSessionID(r *http.Request) (id string, sse2024 bool) {
+	if id := r.Header.Get("Mcp-Session-Id"); id != "" {
+		return id, false
+	}
+	if r.Method == http.MethodPost {
+		return sse2024SessionID(r)
+	}
+	return "", false
+}
+
+// hopTarget is the owner's URL for a request to path?query: its node_url
+// with the path the client asked for appended (node_url may have a path
+// of its own, a prefix in front of the owner's site).
+func hopTarget(owner, path, query string) (string, bool) {
+	u, err := url.Parse(owner)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
+	}
+	t := strings.TrimSuffix(owner, "/") + path
+	if query != "" {
+		t += "?" + query
+	}
+	return t, true
+}
+
+// writeSessionNotFound is the answer to a request for a session that is
+// not, for whatever reason (sse2024: of the 2024-11-05 transport).
+func writeSessionNotFound(w http.ResponseWriter, sse2024 bool) {
+	msg := "Session not found: it ended or never existed; send initialize without Mcp-Session-Id to start a new one"
+	if sse2024 {
+		msg = "Session not found: it ended or never existed; open a new SSE stream with a GET to start a new one"
+	}
+	writeError(w, http.StatusNotFound, nil, codeSessionNotFound, msg)
+}
