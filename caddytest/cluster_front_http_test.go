@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/caddy-mcp/caddy-mcp/seal"
 )
 
 // The cluster of cluster_front_test.go with HTTP upstreams: any instance
@@ -158,5 +161,158 @@ func TestClusterFrontRollingRestart(t *testing.T) {
 	}
 	if n := up.deletes.Load(); n != 0 {
 		t.Errorf("the restarts sent %d DELETEs upstream", n)
+	}
+}
+
+// pingThrough POSTs a ping naming session id to url as user (none when
+// empty) and returns the status and body.
+func pingThrough(t *testing.T, url, id, user string) (int, string) {
+	t.Helper()
+	h := map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+		"Mcp-Session-Id": id, "Mcp-Protocol-Version": "2025-06-18"}
+	if user != "" {
+		h["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+testPassword))
+	}
+	resp := rawRequest(t, http.MethodPost, url, `{"jsonrpc":"2.0","id":9,"method":"ping"}`, h)
+	body := readAll(t, resp)
+	return resp.StatusCode, body
+}
+
+// flipByte returns the sealed id with the byte at i (from the end when
+// negative) of its decoded form changed.
+func flipByte(t *testing.T, id string, i int) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil {
+		t.Fatalf("the session id %q is not base64url: %v", id, err)
+	}
+	if i < 0 {
+		i += len(raw)
+	}
+	raw[i] ^= 0x20
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// TestClusterFrontRefusals: through the front, whichever instance a request
+// lands on, a session id is refused (404, the answer to an unknown session,
+// with no word of why) on another endpoint of the instances, for another
+// user, and when tampered with; it is served on its endpoint for its user.
+func TestClusterFrontRefusals(t *testing.T) {
+	up := startEchoUpstream(t)
+	users := fmt.Sprintf("\tbasic_auth /users* {\n\t\talice %s\n\t\tbob %s\n\t}\n", testPasswordHash, testPasswordHash)
+	c := startClusterFront(t, clusterKeyEnv(t), users,
+		echoEndpoint(up.server.URL),
+		clusterEndpoint{path: "/other", name: "other", upstream: "http " + up.server.URL},
+		clusterEndpoint{path: "/users", name: "users", upstream: "http " + up.server.URL})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api := connectThrough(ctx, t, c.url+"/mcp", nil)
+	defer api.Close()
+	alice := connectThrough(ctx, t, c.url+"/users", &http.Client{Transport: basicAuthTransport{user: "alice"}})
+	defer alice.Close()
+
+	for _, tc := range []struct {
+		name, path, id, user string
+		want                 int
+	}{
+		{"its endpoint", "/mcp", api.ID(), "", http.StatusOK},
+		{"its user", "/users", alice.ID(), "alice", http.StatusOK},
+		{"another endpoint", "/other", api.ID(), "", http.StatusNotFound},
+		{"another user", "/users", alice.ID(), "bob", http.StatusNotFound},
+		{"another endpoint's user", "/mcp", alice.ID(), "", http.StatusNotFound},
+		{"tampered tag", "/mcp", flipByte(t, api.ID(), -1), "", http.StatusNotFound},
+		{"tampered nonce", "/mcp", flipByte(t, api.ID(), 5), "", http.StatusNotFound},
+		{"tampered key id", "/mcp", flipByte(t, api.ID(), 1), "", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Round robin: each instance answers one of them.
+			for range clusterInstances {
+				status, body := pingThrough(t, c.url+tc.path, tc.id, tc.user)
+				if status != tc.want {
+					t.Fatalf("answered %d %s, want %d", status, body, tc.want)
+				}
+				if status == http.StatusNotFound && (strings.Contains(body, "user") || strings.Contains(body, "endpoint")) {
+					t.Errorf("the refusal hints at why: %s", body)
+				}
+			}
+		})
+	}
+}
+
+// TestClusterFrontKeyRotation: key rotation by reloading every instance.
+// With "key NEW OLD" the live sessions (sealed with OLD) go on and new
+// ones are sealed with NEW; with "key NEW" alone, the sessions begun after
+// the first step go on and those sealed with OLD are unknown on every
+// instance, including those that held them.
+func TestClusterFrontKeyRotation(t *testing.T) {
+	up := startEchoUpstream(t)
+	oldKey, newKey := seal.NewKey(), seal.NewKey()
+	endpoint := func(keys string) clusterEndpoint {
+		e := echoEndpoint(up.server.URL)
+		e.keys = keys
+		return e
+	}
+	c := startClusterFront(t, []string{"MCP_KEY_OLD=" + oldKey, "MCP_KEY_NEW=" + newKey}, "", endpoint("{env.MCP_KEY_OLD}"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	connect := func(n int) []*mcp.ClientSession {
+		var out []*mcp.ClientSession
+		for range n {
+			cs := connectThrough(ctx, t, c.url+"/mcp", nil)
+			t.Cleanup(func() { cs.Close() })
+			out = append(out, cs)
+		}
+		return out
+	}
+	// use calls through every instance on each session.
+	use := func(when string, sessions []*mcp.ClientSession) {
+		t.Helper()
+		for i, cs := range sessions {
+			for j := range clusterInstances {
+				if err := echoCall(ctx, cs, fmt.Sprintf("%s %d.%d", when, i, j)); err != nil {
+					t.Fatalf("%s: session %d: %v", when, i, err)
+				}
+			}
+		}
+	}
+	sealedWith := func(key, id string) bool {
+		k, err := seal.ParseKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ring, err := seal.NewRing(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ring.OpenSession(id, seal.Binding{Endpoint: "api"})
+		return err == nil
+	}
+
+	old := connect(2)
+	use("before the rotation", old)
+
+	c.reload(endpoint("{env.MCP_KEY_NEW} {env.MCP_KEY_OLD}"))
+	use("after key NEW OLD", old)
+	fresh := connect(2)
+	for i, cs := range fresh {
+		if !sealedWith(newKey, cs.ID()) || sealedWith(oldKey, cs.ID()) {
+			t.Errorf("session %d begun after key NEW OLD is not sealed with NEW", i)
+		}
+	}
+	use("after key NEW OLD", fresh)
+
+	c.reload(endpoint("{env.MCP_KEY_NEW}"))
+	use("after key NEW", fresh)
+	for i, cs := range old {
+		for range clusterInstances {
+			if status, body := pingThrough(t, c.url+"/mcp", cs.ID(), ""); status != http.StatusNotFound {
+				t.Errorf("session %d sealed with OLD, after key NEW: %d %s, want 404", i, status, body)
+			}
+		}
+	}
+	if n := up.deletes.Load(); n != 0 {
+		t.Errorf("the reloads sent %d DELETEs upstream", n)
 	}
 }

@@ -242,4 +242,12 @@ func (c *clusterFront) reload(endpoints ...clusterEndpoint) {
 			c.t.Fatalf("reload instance %d: %d %s", n.index, resp.StatusCode, body)
 		}
 	}
+	// A reload closes the old server's idle connections, among them the
+	// front's kept-alive ones; a POST the front writes on one as it closes
+	// fails (502), as behind any reverse_proxy, since a POST is not retried
+	// once sent. GETs are: they let the front find out before the caller's
+	// next request.
+	for _, n := range c.nodes {
+		c.waitRouted(n)
+	}
 }
