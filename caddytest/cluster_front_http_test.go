@@ -316,3 +316,15 @@ func TestClusterFrontKeyRotation(t *testing.T) {
 		t.Errorf("the reloads sent %d DELETEs upstream", n)
 	}
 }
+
+// TestClusterFrontConformanceHTTP runs the official conformance suite
+// through the front, with the everything-server over stateful Streamable
+// HTTP behind the instances: every scenario that passes against the server
+// directly passes with requests spread over three instances.
+func TestClusterFrontConformanceHTTP(t *testing.T) {
+	upstreamURL := startEverythingServerHTTP(t)
+	testConformanceThrough(t, func(t *testing.T) string {
+		return startClusterFront(t, clusterKeyEnv(t), "", clusterEndpoint{
+			path: "/mcp", name: "api", upstream: "http " + caddyfileQuote(upstreamURL)}).url + "/mcp"
+	})
+}
