@@ -116,7 +116,8 @@ func (h *Handler) provisionCluster() (*front.Cluster, error) {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
 	if c.NodeURL != "" {
-		if err := checkNodeURL(repl.ReplaceKnown(c.NodeURL, "")); err != nil {
+		h.nodeURL = repl.ReplaceKnown(c.NodeURL, "")
+		if err := checkNodeURL(h.nodeURL); err != nil {
 			return nil, err
 		}
 	}

@@ -3,8 +3,10 @@ package caddytest
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,15 +202,17 @@ func flipByte(t *testing.T, id string, i int) string {
 func TestClusterFrontRefusals(t *testing.T) {
 	up := startEchoUpstream(t)
 	users := fmt.Sprintf("\tbasic_auth /users* {\n\t\talice %s\n\t\tbob %s\n\t}\n", testPasswordHash, testPasswordHash)
+	api := echoEndpoint(up.server.URL)
+	api.nodeURL = true // names the instances in their admin APIs
 	c := startClusterFront(t, clusterKeyEnv(t), users,
-		echoEndpoint(up.server.URL),
+		api,
 		clusterEndpoint{path: "/other", name: "other", upstream: "http " + up.server.URL},
 		clusterEndpoint{path: "/users", name: "users", upstream: "http " + up.server.URL})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	api := connectThrough(ctx, t, c.url+"/mcp", nil)
-	defer api.Close()
+	cs := connectThrough(ctx, t, c.url+"/mcp", nil)
+	defer cs.Close()
 	alice := connectThrough(ctx, t, c.url+"/users", &http.Client{Transport: basicAuthTransport{user: "alice"}})
 	defer alice.Close()
 
@@ -216,14 +220,14 @@ func TestClusterFrontRefusals(t *testing.T) {
 		name, path, id, user string
 		want                 int
 	}{
-		{"its endpoint", "/mcp", api.ID(), "", http.StatusOK},
+		{"its endpoint", "/mcp", cs.ID(), "", http.StatusOK},
 		{"its user", "/users", alice.ID(), "alice", http.StatusOK},
-		{"another endpoint", "/other", api.ID(), "", http.StatusNotFound},
+		{"another endpoint", "/other", cs.ID(), "", http.StatusNotFound},
 		{"another user", "/users", alice.ID(), "bob", http.StatusNotFound},
 		{"another endpoint's user", "/mcp", alice.ID(), "", http.StatusNotFound},
-		{"tampered tag", "/mcp", flipByte(t, api.ID(), -1), "", http.StatusNotFound},
-		{"tampered nonce", "/mcp", flipByte(t, api.ID(), 5), "", http.StatusNotFound},
-		{"tampered key id", "/mcp", flipByte(t, api.ID(), 1), "", http.StatusNotFound},
+		{"tampered tag", "/mcp", flipByte(t, cs.ID(), -1), "", http.StatusNotFound},
+		{"tampered nonce", "/mcp", flipByte(t, cs.ID(), 5), "", http.StatusNotFound},
+		{"tampered key id", "/mcp", flipByte(t, cs.ID(), 1), "", http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Round robin: each instance answers one of them.
@@ -237,6 +241,45 @@ func TestClusterFrontRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+	t.Run("admin API", func(t *testing.T) { checkInstancesAdmin(t, c, cs.ID()) })
+}
+
+// checkInstancesAdmin checks what each instance's admin API says: it
+// names the instance by its node_url, lists the session held under id,
+// and its metrics carry no instance label (Prometheus adds one).
+func checkInstancesAdmin(t *testing.T, c *clusterFront, id string) {
+	for _, n := range c.nodes {
+		get := func(path string) string {
+			t.Helper()
+			resp, err := http.Get("http://" + n.admin + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(t, resp)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("instance %d: GET %s: %d %s", n.index, path, resp.StatusCode, body)
+			}
+			return body
+		}
+		var in struct {
+			Instance string            `json:"instance"`
+			NodeURLs map[string]string `json:"node_urls"`
+		}
+		if err := json.Unmarshal([]byte(get("/mcp_proxy/instance")), &in); err != nil {
+			t.Fatal(err)
+		}
+		if in.Instance != n.base || in.NodeURLs["api"] != n.base {
+			t.Errorf("instance %d calls itself %+v, want %s", n.index, in, n.base)
+		}
+		if sessions := get("/mcp_proxy/sessions?endpoint=api"); !strings.Contains(sessions, strconv.Quote(id)) {
+			t.Errorf("instance %d does not list the session it served:\n%s", n.index, sessions)
+		}
+		for line := range strings.Lines(get("/metrics")) {
+			if strings.HasPrefix(line, "caddy_mcp") && strings.Contains(line, "instance=") {
+				t.Errorf("instance %d: a metric with an instance label: %s", n.index, line)
+			}
+		}
 	}
 }
 
