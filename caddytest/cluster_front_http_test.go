@@ -371,3 +371,48 @@ func TestClusterFrontConformanceHTTP(t *testing.T) {
 			path: "/mcp", name: "api", upstream: "http " + caddyfileQuote(upstreamURL)}).url + "/mcp"
 	})
 }
+
+// TestClusterFrontKilled: an instance killed with SIGKILL (a lost node)
+// ends no session of an HTTP upstream: every client goes on through the
+// other instances, with the id it began with, and through the instance
+// once it runs again.
+func TestClusterFrontKilled(t *testing.T) {
+	up := startEchoUpstream(t)
+	c := startClusterFront(t, clusterKeyEnv(t), "", echoEndpoint(up.server.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var sessions []*mcp.ClientSession
+	for range 4 {
+		cs := connectThrough(ctx, t, c.url+"/mcp", nil)
+		defer cs.Close()
+		sessions = append(sessions, cs)
+	}
+	use := func(when string) {
+		t.Helper()
+		for i, cs := range sessions {
+			for j := range clusterInstances {
+				if err := echoCall(ctx, cs, fmt.Sprintf("%s %d.%d", when, i, j)); err != nil {
+					t.Fatalf("%s: session %d: %v", when, i, err)
+				}
+			}
+		}
+	}
+	use("before the kill")
+	ids := make([]string, len(sessions))
+	for i, cs := range sessions {
+		ids[i] = cs.ID()
+	}
+	c.kill(c.nodes[0])
+	use("after the kill")
+	c.start(c.nodes[0])
+	c.waitRouted(c.nodes[0])
+	use("after the restart")
+	for i, cs := range sessions {
+		if cs.ID() != ids[i] {
+			t.Errorf("session %d changed id", i)
+		}
+	}
+	if n := up.inits.Load(); n != int32(len(sessions)) {
+		t.Errorf("the upstream saw %d sessions begin, want %d", n, len(sessions))
+	}
+}
