@@ -155,3 +155,28 @@ func TestClusterRotationEndsHeldSessions(t *testing.T) {
 		t.Error("the session sealed with the dropped key is still held")
 	}
 }
+
+// TestClusterAddedByReload: a session begun before a reload added the
+// cluster (its id is not sealed) goes on on the instance that holds it.
+func TestClusterAddedByReload(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testUser)
+	rp := h.do(t, req{user: "alice", body: initBody(Version20250618)})
+	wantStatus(t, rp, http.StatusOK)
+	cfg := h.server.cfg
+	cfg.Cluster = &Cluster{Ring: testRing(t), Endpoint: "api"}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.build(context.Background(), req{user: "alice", sid: rp.header.Get("Mcp-Session-Id"), version: Version20250618, body: toolCall(1, "echo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("after the reload that added the cluster: %d %s", w.Code, w.Body)
+	}
+}
+

@@ -119,9 +119,11 @@ func (c *Cluster) sealID(sess *Session) string {
 // (the last step of a rotation) it is opened once more, as another
 // instance would open it: an id no instance opens any more is not served
 // here either. The ring it last opened with is kept, which makes this one
-// open per session and reload, not one per request.
+// open per session and reload, not one per request. A session begun
+// before a reload added the cluster has an id of its own, sealed with no
+// key: it goes on here, as it did.
 func (c *Cluster) stillOpens(sess *Session) bool {
-	if sess.ring.Load() == c.Ring {
+	if r := sess.ring.Load(); r == c.Ring || r == nil {
 		return true
 	}
 	if _, ok := c.openSessionID(sess.heldID(), sess.user); !ok {
