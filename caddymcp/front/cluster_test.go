@@ -179,4 +179,3 @@ func TestClusterAddedByReload(t *testing.T) {
 		t.Fatalf("after the reload that added the cluster: %d %s", w.Code, w.Body)
 	}
 }
-
