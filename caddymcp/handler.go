@@ -183,6 +183,7 @@ type Handler struct {
 	hide        *hideStage      // mcp_auth's hide_unauthorized applied here (hidestage.go); nil when none
 	watch       *pipeline.Watch // what the stages' rules read (stagewatch.go); nil: the protocol's
 	cluster     *front.Cluster  // nil without a cluster block (cluster.go)
+	nodeURL     string          // the cluster's node_url, resolved ("" none)
 	pinned      bool            // holds a pin book in mcpstate.PinBooks (pintools.go)
 
 	clusterNeedsName error // the adapter's error for a cluster without a name, at the cluster line
@@ -291,6 +292,7 @@ func (h *Handler) provisionStore(ctx caddy.Context) (*mcpstate.StoreEntry, error
 	}
 	entry.Store.SetLimits(limits)
 	describe(entry, h.built, h.members)
+	entry.NodeURL.Store(&h.nodeURL)
 	return entry, nil
 }
 

@@ -21,7 +21,8 @@ func startStdioClusterInstance(t *testing.T, key, addr string) *caddyProcess {
 	t.Helper()
 	node := node20(t)
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
-	p := runCaddyProcessAt(t, addr, "", fmt.Sprintf(`	mcp_proxy /mcp {
+	p := runCaddyProcessAt(t, freeLoopbackAddr(t), addr, "", fmt.Sprintf(`http://%s {
+	mcp_proxy /mcp {
 		name api
 		cluster {
 			key {env.MCP_SESSION_KEY}
@@ -29,7 +30,8 @@ func startStdioClusterInstance(t *testing.T, key, addr string) *caddyProcess {
 		}
 		stdio %s %s stdio
 	}
-`, addr, caddyfileQuote(node), caddyfileQuote(everything)), "MCP_SESSION_KEY="+key)
+}
+`, addr, addr, caddyfileQuote(node), caddyfileQuote(everything)), "MCP_SESSION_KEY="+key)
 	waitProcessServing(t, p)
 	return p
 }

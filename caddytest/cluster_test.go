@@ -56,16 +56,19 @@ func waitProcessServing(t *testing.T, p *caddyProcess) {
 	}
 }
 
-// TestClusterProcesses: two Caddy processes sharing a cluster key behind a
-// round-robin balancer with no affinity serve one go-sdk client's session
-// on one upstream session; stopping one of them (SIGTERM, a rolling
-// restart) ends no session and sends no DELETE upstream; a tampered id is
-// 404.
-func TestClusterProcesses(t *testing.T) {
-	requireIntegration(t)
-	var inits, deletes atomic.Int32
+// echoUpstream is a go-sdk MCP server over Streamable HTTP with one tool,
+// echo, that counts the sessions it began and the DELETEs it got.
+type echoUpstream struct {
+	server         *httptest.Server
+	inits, deletes atomic.Int32
+}
+
+// startEchoUpstream runs an echoUpstream until the test ends.
+func startEchoUpstream(t *testing.T) *echoUpstream {
+	t.Helper()
+	e := new(echoUpstream)
 	srv := mcp.NewServer(&mcp.Implementation{Name: "echo", Version: "1"}, &mcp.ServerOptions{
-		InitializedHandler: func(context.Context, *mcp.InitializedRequest) { inits.Add(1) },
+		InitializedHandler: func(context.Context, *mcp.InitializedRequest) { e.inits.Add(1) },
 	})
 	type in struct {
 		Text string `json:"text"`
@@ -74,13 +77,26 @@ func TestClusterProcesses(t *testing.T) {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
 	})
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodDelete {
-			deletes.Add(1)
+			e.deletes.Add(1)
 		}
 		sdk.ServeHTTP(w, r)
 	}))
-	defer up.Close()
+	t.Cleanup(e.server.Close)
+	return e
+}
+
+// TestClusterProcesses: two Caddy processes sharing a cluster key behind a
+// round-robin balancer with no affinity serve one go-sdk client's session
+// on one upstream session; stopping one of them (SIGTERM, a rolling
+// restart) ends no session and sends no DELETE upstream; a tampered id is
+// 404.
+func TestClusterProcesses(t *testing.T) {
+	requireIntegration(t)
+	echo := startEchoUpstream(t)
+	up := echo.server
+	inits, deletes := &echo.inits, &echo.deletes
 
 	key := make([]byte, 32)
 	for i := range key {

@@ -36,6 +36,12 @@ func TestConformanceHTTP(t *testing.T) {
 // fails on every scenario or check that passes directly but not through
 // the proxy.
 func testConformanceThroughProxy(t *testing.T, site string) {
+	testConformanceThrough(t, func(t *testing.T) string { return startProxy(t, site) + "/mcp" })
+}
+
+// testConformanceThrough is testConformanceThroughProxy with the proxy
+// started by start, which returns the MCP endpoint's URL.
+func testConformanceThrough(t *testing.T, start func(t *testing.T) string) {
 	requireIntegration(t)
 	node22(t)
 
@@ -59,7 +65,7 @@ func testConformanceThroughProxy(t *testing.T, site string) {
 	}
 
 	t.Run("proxy", func(t *testing.T) {
-		url := startProxy(t, site) + "/mcp"
+		url := start(t)
 		proxiedChecks := runConformanceChecks(t, url, conformanceSuite)
 		proxied := verdicts(proxiedChecks)
 		requireScenario(t, proxied, "dns-rebinding-protection")

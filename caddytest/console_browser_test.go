@@ -42,6 +42,8 @@ func TestConsoleBrowser(t *testing.T) {
 	row := fmt.Sprintf(`document.querySelector('#sessions tr[data-key=%s]')`, strconv.Quote(cs.ID()))
 	b.waitFor("the go-sdk session is listed", row)
 	b.waitFor("the held-events stream is live", `document.getElementById('held-live').textContent.startsWith('Live')`)
+	host, _ := os.Hostname()
+	b.waitFor("the console says which instance it is", `document.getElementById('instance').textContent === `+strconv.Quote("Instance: "+host))
 
 	// Held, shown live, continued by a click.
 	pending := callAsync(ctx, cs, "test_simple_text")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/caddy-mcp/caddy-mcp/seal"
 )
 
 // The docs cannot rot: every ```caddyfile block of README.md and docs/*.md
@@ -111,7 +113,9 @@ func TestDocsCaddyfiles(t *testing.T) {
 var adminMarker = regexp.MustCompile(`^admin:\s+GET\s+(\S+)$`)
 
 // docsAdminSite is the endpoint the admin examples are checked against: a
-// stdio server, recorded, with a pause rule that holds one tool's calls.
+// stdio server, recorded, with a pause rule that holds one tool's calls;
+// and a cluster endpoint named api with the node_url of the instance
+// example (its http upstream is never reached).
 func docsAdminSite(command, tapes string) string {
 	return fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
@@ -123,8 +127,16 @@ func docsAdminSite(command, tapes string) string {
 			pause 1m
 		}
 	}
+	mcp_proxy /api {
+		name api
+		cluster {
+			key %s
+			node_url http://10.0.0.5:8080
+		}
+		http http://127.0.0.1:9/mcp
+	}
 }
-`, caddyfileQuote(command), caddyfileQuote(tapes))
+`, caddyfileQuote(command), caddyfileQuote(tapes), seal.NewKey())
 }
 
 // TestDocsAdminExamples checks every JSON example of docs/admin-api.md

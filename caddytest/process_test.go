@@ -46,19 +46,20 @@ type caddyProcess struct {
 // wait for (a /ready route of the site, or its first answer).
 func runCaddyProcess(t *testing.T, globals, site string, env ...string) *caddyProcess {
 	t.Helper()
-	return runCaddyProcessAt(t, freeLoopbackAddr(t), globals, site, env...)
+	httpAddr := freeLoopbackAddr(t)
+	_, httpPort, _ := net.SplitHostPort(httpAddr)
+	return runCaddyProcessAt(t, freeLoopbackAddr(t), httpAddr, globals,
+		fmt.Sprintf("http://127.0.0.1:%s {\n%s}\n", httpPort, site), env...)
 }
 
-// runCaddyProcessAt is runCaddyProcess with the site at httpAddr, for a
-// site that names its own address (a cluster's node_url).
-func runCaddyProcessAt(t *testing.T, httpAddr, globals, site string, env ...string) *caddyProcess {
+// runCaddyProcessAt is runCaddyProcess with the admin and HTTP addresses
+// given (a restart keeps them) and the sites written whole: they must
+// serve on httpAddr's port.
+func runCaddyProcessAt(t *testing.T, admin, httpAddr, globals, sites string, env ...string) *caddyProcess {
 	t.Helper()
 	bin := buildCaddy(t)
 	dir := t.TempDir()
-	admin := freeLoopbackAddr(t)
-	_, httpPort, _ := net.SplitHostPort(httpAddr)
-	config := fmt.Sprintf("{\n\tadmin %s\n\thttp_port %s\n\tskip_install_trust\n\tpersist_config off\n%s}\nhttp://127.0.0.1:%s {\n%s}\n",
-		admin, httpPort, globals, httpPort, site)
+	config := caddyfileText(admin, httpAddr, globals, sites)
 	file := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -73,6 +74,13 @@ func runCaddyProcessAt(t *testing.T, httpAddr, globals, site string, env ...stri
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 	stopAtCleanup(t, p.cmd, p.exited, "caddy", p.output)
 	return p
+}
+
+// caddyfileText is the Caddyfile runCaddyProcessAt runs.
+func caddyfileText(admin, httpAddr, globals, sites string) string {
+	_, httpPort, _ := net.SplitHostPort(httpAddr)
+	return fmt.Sprintf("{\n\tadmin %s\n\thttp_port %s\n\tskip_install_trust\n\tpersist_config off\n%s}\n%s",
+		admin, httpPort, globals, sites)
 }
 
 // startCaddyProcess writes a Caddyfile with an mcp_proxy at /go (the go-sdk

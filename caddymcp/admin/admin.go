@@ -52,6 +52,7 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: adminHeldPath + "/", Handler: caddy.AdminHandlerFunc(handleHeld)},
 		{Pattern: adminPinsPath, Handler: caddy.AdminHandlerFunc(handleListPins)}, // pins.go
 		{Pattern: adminPinsPath + "/", Handler: caddy.AdminHandlerFunc(handlePin)},
+		{Pattern: adminInstancePath, Handler: caddy.AdminHandlerFunc(handleInstance)}, // instance.go
 	}
 }
 

@@ -132,6 +132,7 @@ func TestAdminRoutesRefuseWrongRequests(t *testing.T) {
 		{adminSessionsPath + "/", http.MethodGet, "/mcp_proxy/sessions/unknown", http.StatusNotFound, `no live session "unknown"`, ""},
 		{adminSessionsPath + "/", http.MethodDelete, "/mcp_proxy/sessions/unknown", http.StatusNotFound, `no live session "unknown"`, ""},
 		{adminSessionsPath, http.MethodGet, "/mcp_proxy/sessions?limit=0", http.StatusBadRequest, "limit must be a positive integer", ""},
+		{adminInstancePath, http.MethodPost, "/mcp_proxy/instance", http.StatusMethodNotAllowed, "use GET", "GET"},
 	} {
 		w, err := serveAdmin(t, c.pattern, c.method, c.target)
 		wantAPIError(t, err, c.status, c.says)

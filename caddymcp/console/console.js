@@ -379,8 +379,11 @@
 
   async function refresh() {
     try {
-      const [sessions, upstreams, calls] = await Promise.all([getJSON("api/sessions"), getJSON("api/upstreams"),
-        getJSON("api/calls?limit=" + callsShown)]);
+      const [sessions, upstreams, calls, instance] = await Promise.all([getJSON("api/sessions"), getJSON("api/upstreams"),
+        getJSON("api/calls?limit=" + callsShown), getJSON("api/instance")]);
+      // Behind a load balancer each instance shows only what it holds.
+      $("instance").textContent = "Instance: " + instance.instance;
+      $("instance").title = "Host " + instance.hostname;
       renderSessions(sessions);
       renderUpstreams(upstreams);
       renderRates(calls);

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/seal"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
@@ -35,10 +36,15 @@ func (c *echoConn) Close() {}
 
 // benchSession serves an initialize and returns the server and session id.
 func benchSession(b *testing.B, version string) (*Server, string) {
+	return benchSessionIn(b, version, nil)
+}
+
+// benchSessionIn is benchSession on an endpoint of cluster (nil: none).
+func benchSessionIn(b *testing.B, version string, cluster *Cluster) (*Server, string) {
 	b.Helper()
 	store := NewStore(Limits{}, nil)
 	b.Cleanup(func() { store.Close("benchmark done") })
-	srv, err := New(Config{Upstream: echoUpstream{}, Store: store})
+	srv, err := New(Config{Upstream: echoUpstream{}, Store: store, Cluster: cluster})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +74,12 @@ func benchRequest(body, session, version string) *http.Request {
 // parsing, checks, session lookup, the empty pipeline, routing, the replay
 // buffer and the response writer.
 func benchmarkCall(b *testing.B, version, wantType string) {
-	srv, id := benchSession(b, version)
+	benchmarkCallIn(b, version, wantType, nil)
+}
+
+// benchmarkCallIn is benchmarkCall on an endpoint of cluster (nil: none).
+func benchmarkCallIn(b *testing.B, version, wantType string, cluster *Cluster) {
+	srv, id := benchSessionIn(b, version, cluster)
 	const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`
 	b.ReportAllocs()
 	for b.Loop() {
@@ -81,6 +92,22 @@ func benchmarkCall(b *testing.B, version, wantType string) {
 }
 
 func BenchmarkCallJSON(b *testing.B) { benchmarkCall(b, Version20250618, "application/json") }
+
+// BenchmarkCallJSONCluster is BenchmarkCallJSON on an endpoint with a
+// cluster: the session is held here, found by its (sealed) id and never
+// opened; the ratio to BenchmarkCallJSON is what a cluster costs a held
+// session's request.
+func BenchmarkCallJSONCluster(b *testing.B) {
+	k, err := seal.ParseKey(seal.NewKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring, err := seal.NewRing(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkCallIn(b, Version20250618, "application/json", &Cluster{Ring: ring, Endpoint: "api"})
+}
 
 // BenchmarkCallLarge is BenchmarkCallJSON with a 1 MiB tools/call: many
 // small objects in the arguments, as a call that writes files sends.

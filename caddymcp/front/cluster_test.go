@@ -1,8 +1,10 @@
 package front
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -96,5 +98,84 @@ func TestClusterMintOddRevision(t *testing.T) {
 	s, ok := cl.openSessionID(cl.mintSessionID("u", "draft-2026"), "u")
 	if !ok || s.Revision != "" {
 		t.Errorf("opened %+v, %v", s, ok)
+	}
+}
+
+// TestClusterRotationEndsHeldSessions: after a reload whose keys no
+// longer open a held session's id (the last step of a key rotation), the
+// instance that holds the session answers 404 as every other instance
+// does; while the old key is still listed, the session goes on.
+func TestClusterRotationEndsHeldSessions(t *testing.T) {
+	t.Parallel()
+	key := func() []byte {
+		k, err := seal.ParseKey(seal.NewKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	oldKey, newKey := key(), key()
+	ring := func(keys ...[]byte) *Cluster {
+		r, err := seal.NewRing(keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Cluster{Ring: r, Endpoint: "api"}
+	}
+	h := newHarness(t, testUser, withCluster(ring(oldKey)))
+	rp := h.do(t, req{user: "alice", body: initBody(Version20250618)})
+	wantStatus(t, rp, http.StatusOK)
+	sid := rp.header.Get("Mcp-Session-Id")
+
+	// reload serves a call of the session on a configuration of the same
+	// endpoint (the same store) with cluster c.
+	reload := func(c *Cluster, id int) *httptest.ResponseRecorder {
+		t.Helper()
+		cfg := h.server.cfg
+		cfg.Cluster = c
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := h.build(context.Background(), req{user: "alice", sid: sid, version: Version20250618, body: toolCall(id, "echo")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		return w
+	}
+	if w := reload(ring(newKey, oldKey), 1); w.Code != http.StatusOK {
+		t.Fatalf("with key NEW OLD: %d %s", w.Code, w.Body)
+	}
+	if w := reload(ring(newKey), 2); w.Code != http.StatusNotFound {
+		t.Fatalf("with key NEW: %d %s, want 404", w.Code, w.Body)
+	}
+	if h.store.get(sid) != nil {
+		t.Error("the session sealed with the dropped key is still held")
+	}
+}
+
+// TestClusterAddedByReload: a session begun before a reload added the
+// cluster (its id is not sealed) goes on on the instance that holds it.
+func TestClusterAddedByReload(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testUser)
+	rp := h.do(t, req{user: "alice", body: initBody(Version20250618)})
+	wantStatus(t, rp, http.StatusOK)
+	cfg := h.server.cfg
+	cfg.Cluster = &Cluster{Ring: testRing(t), Endpoint: "api"}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.build(context.Background(), req{user: "alice", sid: rp.header.Get("Mcp-Session-Id"), version: Version20250618, body: toolCall(1, "echo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("after the reload that added the cluster: %d %s", w.Code, w.Body)
 	}
 }

@@ -109,7 +109,28 @@ func (c *Cluster) sealID(sess *Session) string {
 	if err != nil {
 		id = sess.id
 	}
+	sess.ring.Store(c.Ring)
 	return sess.store.index(sess, id)
+}
+
+// stillOpens tells whether the id sess's client holds opens with this
+// configuration's keys. A session this instance holds is found by its id
+// without opening it, so after a reload that drops the key that sealed it
+// (the last step of a rotation) it is opened once more, as another
+// instance would open it: an id no instance opens any more is not served
+// here either. The ring it last opened with is kept, which makes this one
+// open per session and reload, not one per request. A session begun
+// before a reload added the cluster has an id of its own, sealed with no
+// key: it goes on here, as it did.
+func (c *Cluster) stillOpens(sess *Session) bool {
+	if r := sess.ring.Load(); r == c.Ring || r == nil {
+		return true
+	}
+	if _, ok := c.openSessionID(sess.heldID(), sess.user); !ok {
+		return false
+	}
+	sess.ring.Store(c.Ring)
+	return true
 }
 
 // index makes id the one s's client holds and finds s by it, unless s
@@ -177,6 +198,7 @@ func (s *Server) rejoin(r *http.Request, id string) *Session {
 	sess.claim = s.cfg.Clients.Claims(r)
 	sess.client = s.sessionClient(r, user)
 	sess.up = s.cfg.Upstream
+	sess.ring.Store(c.Ring)
 	// Joined before it is stored: a request that finds the session
 	// finds it whole.
 	u := sealed.Upstreams[0]

@@ -258,6 +258,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // session in the query). On failure it has answered the client.
 func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, id string, sse2024 bool) *Session {
 	sess := s.cfg.Store.get(id)
+	if sess != nil && s.cfg.Cluster != nil && !s.cfg.Cluster.stillOpens(sess) {
+		sess.end("its id was sealed with a cluster key that is no longer configured")
+		sess = nil
+	}
 	if sess == nil && s.cfg.Cluster != nil && !sse2024 {
 		sess = s.rejoin(r, id) // a session another instance began (clusterserve.go)
 	}

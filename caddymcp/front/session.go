@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/seal"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
@@ -41,7 +42,8 @@ type sessionSettings struct {
 // and the streams its messages travel on.
 type Session struct {
 	id       string
-	clientID atomic.Pointer[string] // the id its client holds when not id: sealed after the upstream answered (clusterserve.go)
+	clientID atomic.Pointer[string]    // the id its client holds when not id: sealed after the upstream answered (clusterserve.go)
+	ring     atomic.Pointer[seal.Ring] // the cluster keys its id last opened with (Cluster.stillOpens)
 	user     string
 	client   string            // the per-client bound's key: the user, else the client's address
 	up       upstream.Upstream // the upstream the session was opened on
@@ -104,6 +106,9 @@ func newSession(store *Store, user string, settings *sessionSettings, version st
 		nextStream: 1,
 	}
 	s.settings.Store(settings)
+	if settings.cluster != nil {
+		s.ring.Store(settings.cluster.Ring)
+	}
 	s.streams[getStreamIndex] = store.budget.newStream(getStreamIndex, settings.replay)
 	s.touch()
 	return s

@@ -60,6 +60,10 @@ type StoreEntry struct {
 	// Calls are the endpoint's recent tool calls (calls.go), kept across
 	// the reloads that keep the endpoint.
 	Calls *CallLog
+	// NodeURL is the endpoint's cluster node_url as the configuration
+	// loaded last set it, placeholders resolved ("" without one): the
+	// admin API names the instance by it.
+	NodeURL atomic.Pointer[string]
 }
 
 // UpstreamDescription is what the admin API shows of one upstream.
