@@ -155,6 +155,7 @@ func (h *Handler) provisionCluster(ctx caddy.Context) (*front.Cluster, error) {
 		return nil, fmt.Errorf("mcp_proxy: %v", err)
 	}
 	node := repl.ReplaceKnown(c.NodeURL, "")
+	h.nodeURL = node
 	if node != "" {
 		if err := checkNodeURL(node); err != nil {
 			return nil, err
