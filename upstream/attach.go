@@ -6,6 +6,9 @@ import "context"
 // instance of a cluster of gateways started, and whose identity that
 // instance sealed into the client's session id.
 type Existing struct {
+	// Server names the federated server the session is on (empty for an
+	// endpoint that is not federated).
+	Server string
 	// Member names the upstream of a group that serves the session, as the
 	// operator wrote it; an upstream that is not a group ignores it.
 	Member string
@@ -42,4 +45,23 @@ type Detacher interface {
 	// Detach closes the Conn as Close does, without ending the server
 	// session.
 	Detach()
+}
+
+// SessionsJoinable is a Conn over several server sessions (a federation):
+// it tells which they are, one per server, to be sealed into the client's
+// session id.
+type SessionsJoinable interface {
+	// ExistingSessions returns the server sessions behind the Conn, each
+	// naming its server; ok is false when the session cannot be joined
+	// elsewhere at all (a server whose sessions live in one process).
+	ExistingSessions() (es []Existing, ok bool)
+}
+
+// SessionsAttacher is an Upstream over several servers that can join the
+// sessions a SessionsJoinable named: a server with no session among them
+// (it was down when they were named, or keeps none) gets a new one.
+type SessionsAttacher interface {
+	// AttachSessions returns a Conn over the server sessions es, of
+	// protocol revision version. It fails when no server could be joined.
+	AttachSessions(ctx context.Context, r Receiver, version string, es []Existing) (Conn, error)
 }
