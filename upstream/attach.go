@@ -65,3 +65,14 @@ type SessionsAttacher interface {
 	// protocol revision version. It fails when no server could be joined.
 	AttachSessions(ctx context.Context, r Receiver, version string, es []Existing) (Conn, error)
 }
+
+// GetResumer is a Conn whose standalone stream can pick up where a client
+// left it on another instance of a cluster: from the server's own event
+// id, which the other instance sealed into the client's event id
+// (pipeline.Message.EventID).
+type GetResumer interface {
+	// ResumeGet makes the next opening of the server's standalone stream
+	// ask for the events after eventID (Last-Event-ID). It reports false,
+	// and changes nothing, while that stream is open already.
+	ResumeGet(eventID string) bool
+}

@@ -58,6 +58,15 @@ func (c *groupConn) Existing() (upstream.Existing, bool) {
 	return e, ok
 }
 
+// ResumeGet passes a cluster's resume on to the member's session
+// (upstream.GetResumer).
+func (c *groupConn) ResumeGet(eventID string) bool {
+	if r, ok := c.current().inner.(upstream.GetResumer); ok {
+		return r.ResumeGet(eventID)
+	}
+	return false
+}
+
 // Detach closes c without ending the member's server session
 // (upstream.Detacher).
 func (c *groupConn) Detach() {
@@ -80,7 +89,8 @@ func (c *groupConn) Detach() {
 }
 
 var (
-	_ upstream.Attacher = (*Group)(nil)
-	_ upstream.Joinable = (*groupConn)(nil)
-	_ upstream.Detacher = (*groupConn)(nil)
+	_ upstream.Attacher   = (*Group)(nil)
+	_ upstream.GetResumer = (*groupConn)(nil)
+	_ upstream.Joinable   = (*groupConn)(nil)
+	_ upstream.Detacher   = (*groupConn)(nil)
 )
