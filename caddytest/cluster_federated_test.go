@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,22 +88,33 @@ func newCountedServer(t *testing.T, name, tool string, opts *mcp.StreamableHTTPO
 
 // pinnedBalancer is a reverse proxy to whichever instance the test names
 // last: it stands for a balancer with no affinity whose every choice the
-// test makes.
+// test makes. While a gate is set, requests wait for it to close.
 type pinnedBalancer struct {
 	*httptest.Server
-	to atomic.Pointer[caddyProcess]
+	to   atomic.Pointer[caddyProcess]
+	gate atomic.Pointer[chan struct{}]
 }
 
 func newPinnedBalancer(t *testing.T, first *caddyProcess) *pinnedBalancer {
 	lb := &pinnedBalancer{}
 	lb.to.Store(first)
-	lb.Server = httptest.NewServer(&httputil.ReverseProxy{
+	proxy := &httputil.ReverseProxy{
 		FlushInterval: -1,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			target, _ := url.Parse(lb.to.Load().base)
 			pr.SetURL(target)
 		},
-	})
+	}
+	lb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := lb.gate.Load(); g != nil {
+			select {
+			case <-*g:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
 	t.Cleanup(lb.Close)
 	return lb
 }
@@ -189,5 +201,90 @@ func TestClusterFederatedProcesses(t *testing.T) {
 	call(late, "alpha_hello", "alpha")
 	if n := alpha.inits.Load(); n != 2 {
 		t.Errorf("alpha initialized %d sessions, want 2 (b joined a's)", n)
+	}
+}
+
+// TestClusterResumeProcesses: a go-sdk client's standalone stream through
+// instance a is cut as a dies (kill -9); the upstream (go-sdk, with an
+// event store) sends more while no instance listens; the client's resume,
+// with the sealed Last-Event-ID a gave, lands on b, which never held the
+// session and resumes the upstream's stream after the upstream's event id
+// inside it: every message arrives once, in order (a resume without the
+// upstream's id would get go-sdk's whole stream again, "1" first).
+func TestClusterResumeProcesses(t *testing.T) {
+	requireIntegration(t)
+	srv := mcp.NewServer(&mcp.Implementation{Name: "logs", Version: "1"}, nil)
+	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{EventStore: mcp.NewMemoryEventStore(nil)})
+	var gets atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+			defer gets.Add(-1)
+		}
+		sdk.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		up.Close()
+		for ss := range srv.Sessions() {
+			_ = ss.Close()
+		}
+	})
+	log := func(n int) {
+		t.Helper()
+		for ss := range srv.Sessions() {
+			if err := ss.Log(context.Background(), &mcp.LoggingMessageParams{Level: "info", Data: strconv.Itoa(n)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	key := clusterKey()
+	a := startClusterSite(t, key, "\t\thttp "+up.URL+"\n")
+	b := startClusterSite(t, key, "\t\thttp "+up.URL+"\n")
+	lb := newPinnedBalancer(t, a)
+
+	got := make(chan string, 16)
+	ctx := context.Background()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) { got <- fmt.Sprint(r.Params.Data) },
+	}).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: lb.URL + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	if !poll(30*time.Second, func() bool { return gets.Load() > 0 }) {
+		t.Fatal("a never opened the upstream's GET stream")
+	}
+	log(1)
+	if m := <-got; m != "1" {
+		t.Fatalf("got %q first", m)
+	}
+
+	gate := make(chan struct{})
+	lb.gate.Store(&gate)
+	lb.to.Store(b)
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-a.exited
+	if !poll(30*time.Second, func() bool { return gets.Load() == 0 }) {
+		t.Fatal("a's upstream GET stream outlived a")
+	}
+	for n := 2; n <= 5; n++ {
+		log(n)
+	}
+	close(gate)
+	for want := 2; want <= 5; want++ {
+		select {
+		case m := <-got:
+			if m != strconv.Itoa(want) {
+				t.Fatalf("got %q, want %d", m, want)
+			}
+		case <-time.After(60 * time.Second): // a hang guard
+			t.Fatalf("message %d never arrived", want)
+		}
 	}
 }
