@@ -1,6 +1,10 @@
 package upstream
 
-import "context"
+import (
+	"context"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
 
 // Existing names a server session that already exists: one that another
 // instance of a cluster of gateways started, and whose identity that
@@ -75,4 +79,14 @@ type GetResumer interface {
 	// ask for the events after eventID (Last-Event-ID). It reports false,
 	// and changes nothing, while that stream is open already.
 	ResumeGet(eventID string) bool
+}
+
+// StreamResumer is a Conn that can read, from the server's own event id, a
+// stream that a POST sent through another instance of a cluster was
+// answered with, for that instance's client to go on with here.
+type StreamResumer interface {
+	// ResumeStream hands deliver each message the server's stream carries
+	// after eventID, until the stream carried its response, ctx ends, or
+	// the server stops making progress. deliver is called on one goroutine.
+	ResumeStream(ctx context.Context, eventID string, deliver func(*pipeline.Message)) error
 }

@@ -1,6 +1,7 @@
 package front
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"net/http"
@@ -107,12 +108,44 @@ func (s *Server) placeSealedEvent(w http.ResponseWriter, r *http.Request, sess *
 	case ev.Epoch == sess.eventEpoch():
 		return ev.Stream, ev.Seq, true, "", true
 	case ev.Stream != getStreamIndex:
-		sw := startSSE(w, http.StatusOK)
-		_ = sw.flush()
-		sw.release()
-		return 0, 0, false, "", false
+		st := s.resumeUpstreamStream(sess, ev.Upstream)
+		if st == nil {
+			sw := startSSE(w, http.StatusOK)
+			_ = sw.flush()
+			sw.release()
+			return 0, 0, false, "", false
+		}
+		return st.index, 0, true, ev.Upstream, true
 	}
 	return getStreamIndex, 0, false, ev.Upstream, true
+}
+
+// resumeUpstreamStream makes a new stream of sess that carries what the
+// upstream's answer stream of a POST another instance sent carries after
+// the upstream's event id from, read on a goroutine of its own until it
+// ends; nil when that cannot be: no upstream event id, an upstream that
+// resumes no such stream (a federation, whose servers know the requests by
+// the other instance's ids), or stages that judge what the server sends,
+// which would judge these messages without the request they answer.
+func (s *Server) resumeUpstreamStream(sess *Session, from string) *stream {
+	r, ok := sess.upstream().(upstream.StreamResumer)
+	if from == "" || !ok || sess.settings.Load().chain.Len() > 0 {
+		return nil
+	}
+	st, err := sess.newPostStream()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := sess.ctx, context.CancelFunc(func() {})
+	if s.cfg.RequestTimeout > 0 {
+		ctx, cancel = context.WithTimeout(sess.ctx, s.cfg.RequestTimeout)
+	}
+	sess.store.goTracked(func() {
+		defer cancel()
+		defer st.close()
+		_ = r.ResumeStream(ctx, from, func(m *pipeline.Message) { st.append(m) })
+	})
+	return st
 }
 
 // resumeUpstreamGet makes the upstream's standalone stream, if it opens
