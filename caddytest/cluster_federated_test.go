@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the tests send log messages, deprecated from 2026-07-28 on and part of the 2025 revisions whose streams they resume.
+
 package caddytest
 
 import (
