@@ -89,3 +89,28 @@ func TestAttachSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeGetNamesServer: a message's upstream event id names its server
+// (named), and ResumeGet hands such an id to that server's connection
+// alone; an id of no server, or of no server form, resumes nothing.
+func TestResumeGetNamesServer(t *testing.T) {
+	a, b := newPeer(t, "alpha", 0), newPeer(t, "beta", 0)
+	c := open(t, PrefixAlways, []string{"alpha", "beta"}, []upstream.Upstream{a.up, b.up})
+	c.initialize()
+	fc := c.conn.(*conn)
+	msg, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","method":"notifications/message","params":{}}`))
+	msg.EventID = "_3"
+	if got := fc.members[1].named(msg).EventID; got != "beta:_3" {
+		t.Fatalf("named: %q", got)
+	}
+	for id, want := range map[string]bool{"beta:_3": true, "gamma:_3": false, "_3": false} {
+		if got := fc.ResumeGet(id); got != want {
+			t.Errorf("ResumeGet(%q) = %v, want %v", id, got, want)
+		}
+	}
+	fc.Listen(true) // the servers' GET streams run: nothing to resume
+	defer fc.Listen(false)
+	if fc.ResumeGet("alpha:_1") {
+		t.Error("ResumeGet took an id while the server's GET stream runs")
+	}
+}
