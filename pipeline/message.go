@@ -72,6 +72,14 @@ type Message struct {
 	// passes the pipeline like the upstream's, and tapes, logs and spans
 	// say so. Never on the wire.
 	Cached bool
+	// OnGetStream says the upstream sent the message on its standalone GET
+	// stream, not on a POST's answer stream. Never on the wire.
+	OnGetStream bool
+	// EventID is the SSE event id of the upstream stream that carried the
+	// message, as of the message ("" if it gave none): a gateway of a
+	// cluster seals it into the event id its client gets, so that another
+	// instance resumes the upstream stream from there. Never on the wire.
+	EventID string
 }
 
 // Parse decodes one JSON-RPC message. It copies b, so the caller may reuse b.

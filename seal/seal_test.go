@@ -28,7 +28,7 @@ func mustRing(t testing.TB, keys ...[]byte) *Ring {
 
 func oneUpstream() Session {
 	return Session{
-		Upstreams: []Upstream{{Member: "a", SessionID: "6f9619ff-8b86-d011-b42d-00c04fc964ff"}},
+		Upstreams: []Upstream{{SessionID: "6f9619ff-8b86-d011-b42d-00c04fc964ff"}},
 		Revision:  "2025-06-18",
 		Issued:    time.Unix(1_780_000_000, 0),
 	}
@@ -40,7 +40,7 @@ func TestSessionRoundTrip(t *testing.T) {
 	fed := oneUpstream()
 	fed.Upstreams = nil
 	for _, m := range []string{"github", "jira", "search", "files"} {
-		fed.Upstreams = append(fed.Upstreams, Upstream{Member: m, SessionID: "6f9619ff-8b86-d011-b42d-00c04fc964ff"})
+		fed.Upstreams = append(fed.Upstreams, Upstream{Server: m, SessionID: "6f9619ff-8b86-d011-b42d-00c04fc964ff"})
 	}
 	stdio := Session{Upstreams: []Upstream{{Member: "0"}}, Owner: "node-3", Revision: "2024-11-05", Issued: time.Unix(5, 0)}
 	for name, s := range map[string]Session{"one upstream": oneUpstream(), "four federated": fed, "stdio": stdio, "empty": {Issued: time.Unix(0, 0)}} {

@@ -24,7 +24,11 @@ type Session struct {
 
 // Upstream is one upstream session behind a gateway session.
 type Upstream struct {
-	// Member names the replica or federated server, as the operator wrote it.
+	// Server names the federated server the session is on, as the operator
+	// wrote it (empty for an endpoint that is not federated).
+	Server string
+	// Member names the replica of a load-balancing group that holds the
+	// session, as the operator wrote it (empty for one upstream).
 	Member string
 	// SessionID is the upstream's own Mcp-Session-Id (empty if it gave none).
 	SessionID string
@@ -60,7 +64,7 @@ func (r *Ring) SealSession(b Binding, s Session) (string, error) {
 	}
 	size := 3*binary.MaxVarintLen64 + len(s.Owner)
 	for _, u := range s.Upstreams {
-		size += 2*binary.MaxVarintLen64 + len(u.Member) + len(u.SessionID)
+		size += 3*binary.MaxVarintLen64 + len(u.Server) + len(u.Member) + len(u.SessionID)
 	}
 	pt := make([]byte, 0, size)
 	pt = binary.AppendUvarint(pt, uint64(max(s.Issued.Unix(), 0)))
@@ -68,7 +72,7 @@ func (r *Ring) SealSession(b Binding, s Session) (string, error) {
 	pt = appendString(pt, s.Owner)
 	pt = binary.AppendUvarint(pt, uint64(len(s.Upstreams)))
 	for _, u := range s.Upstreams {
-		pt = appendString(appendString(pt, u.Member), u.SessionID)
+		pt = appendString(appendString(appendString(pt, u.Server), u.Member), u.SessionID)
 	}
 	return r.Seal(pt, sessionAD(b)), nil
 }
@@ -92,7 +96,7 @@ func (r *Ring) OpenSession(id string, b Binding) (Session, error) {
 	if n > 0 {
 		s.Upstreams = make([]Upstream, n)
 		for i := range s.Upstreams {
-			s.Upstreams[i] = Upstream{Member: d.string(), SessionID: d.string()}
+			s.Upstreams[i] = Upstream{Server: d.string(), Member: d.string(), SessionID: d.string()}
 		}
 	}
 	if d.bad || len(d.b) != 0 || issued > 1<<40 || (rev != 0 && s.Revision == "") {

@@ -1,11 +1,18 @@
 package upstream
 
-import "context"
+import (
+	"context"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
 
 // Existing names a server session that already exists: one that another
 // instance of a cluster of gateways started, and whose identity that
 // instance sealed into the client's session id.
 type Existing struct {
+	// Server names the federated server the session is on (empty for an
+	// endpoint that is not federated).
+	Server string
 	// Member names the upstream of a group that serves the session, as the
 	// operator wrote it; an upstream that is not a group ignores it.
 	Member string
@@ -42,4 +49,44 @@ type Detacher interface {
 	// Detach closes the Conn as Close does, without ending the server
 	// session.
 	Detach()
+}
+
+// SessionsJoinable is a Conn over several server sessions (a federation):
+// it tells which they are, one per server, to be sealed into the client's
+// session id.
+type SessionsJoinable interface {
+	// ExistingSessions returns the server sessions behind the Conn, each
+	// naming its server; ok is false when the session cannot be joined
+	// elsewhere at all (a server whose sessions live in one process).
+	ExistingSessions() (es []Existing, ok bool)
+}
+
+// SessionsAttacher is an Upstream over several servers that can join the
+// sessions a SessionsJoinable named: a server with no session among them
+// (it was down when they were named, or keeps none) gets a new one.
+type SessionsAttacher interface {
+	// AttachSessions returns a Conn over the server sessions es, of
+	// protocol revision version. It fails when no server could be joined.
+	AttachSessions(ctx context.Context, r Receiver, version string, es []Existing) (Conn, error)
+}
+
+// GetResumer is a Conn whose standalone stream can pick up where a client
+// left it on another instance of a cluster: from the server's own event
+// id, which the other instance sealed into the client's event id
+// (pipeline.Message.EventID).
+type GetResumer interface {
+	// ResumeGet makes the next opening of the server's standalone stream
+	// ask for the events after eventID (Last-Event-ID). It reports false,
+	// and changes nothing, while that stream is open already.
+	ResumeGet(eventID string) bool
+}
+
+// StreamResumer is a Conn that can read, from the server's own event id, a
+// stream that a POST sent through another instance of a cluster was
+// answered with, for that instance's client to go on with here.
+type StreamResumer interface {
+	// ResumeStream hands deliver each message the server's stream carries
+	// after eventID, until the stream carried its response, ctx ends, or
+	// the server stops making progress. deliver is called on one goroutine.
+	ResumeStream(ctx context.Context, eventID string, deliver func(*pipeline.Message)) error
 }

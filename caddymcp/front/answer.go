@@ -80,6 +80,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, sess *Session, s
 		if len(res.events) > 0 || res.done || res.sse {
 			sess.publishStream(st) // its event ids name it from now on
 			sw := startSSE(w, http.StatusOK)
+			sw.sealFor(sess, st, 0)
 			s.tail(r, sess, st, 0, sw, takenOver, postStream)
 			return
 		}
@@ -118,10 +119,11 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 				w.Header().Del("Mcp-Session-Id") // naming it would only earn a 404
 			}
 			sw := newSSEWriter(w)
+			sw.sealFor(sess, st, 0)
 			sw.eventAt(st.index, 0, nil)
 			var last uint64
 			for _, ev := range res.events {
-				sw.eventAt(st.index, ev.seq, ev.msg.Raw)
+				sw.eventAt(st.index, ev.seq, ev.msg)
 				last = ev.seq
 			}
 			if sw.writeWhole(http.StatusOK) == nil {
@@ -155,6 +157,7 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 	}
 	sw := startSSE(w, http.StatusOK)
 	defer sw.release()
+	sw.sealFor(sess, st, 0)
 	sw.eventAt(st.index, 0, nil)
 	if sw.flush() != nil {
 		return
@@ -204,7 +207,7 @@ func (s *Server) tail(r *http.Request, sess *Session, st *stream, cursor uint64,
 		res := st.read(cursor, buf)
 		s.logMissed(sess, st, res.missed)
 		for _, ev := range res.events {
-			sw.eventAt(st.index, ev.seq, ev.msg.Raw)
+			sw.eventAt(st.index, ev.seq, ev.msg)
 			cursor = ev.seq
 		}
 		buf = res.events[:0]
@@ -244,7 +247,7 @@ func (s *Server) tail(r *http.Request, sess *Session, st *stream, cursor uint64,
 			// (or, at exit, to whatever serves it next): it reconnects
 			// after the hint and resumes from the buffer, and the fresh id
 			// makes that resume count as progress.
-			sw.handoff(handoffEventID(st.index, cursor), handoffRetry)
+			sw.handoffAt(st.index, cursor, handoffRetry)
 			_ = sw.flush()
 			return
 		}

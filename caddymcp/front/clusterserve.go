@@ -10,10 +10,11 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// Any instance serves any session of an HTTP upstream. The id a client of
-// a cluster holds is sealed once the upstream answered initialize, so that
-// it carries the upstream's own session id (and, behind a group, the
-// member's name) with the negotiated revision; the Store finds the session
+// Any instance serves any session of an HTTP upstream, or of a federation
+// of them. The id a client of a cluster holds is sealed once the upstream
+// answered initialize, so that it carries the upstream's own session id
+// (and, behind a group, the member's name; in a federation, one per
+// server) with the negotiated revision; the Store finds the session
 // by it as by the session's own id. An instance that does not hold the
 // session opens the id and joins the upstream session (rejoin) with no
 // handshake; the client does not notice which instance it reached.
@@ -83,11 +84,7 @@ func (c *Cluster) sealID(sess *Session) string {
 	if id := sess.clientID.Load(); id != nil {
 		return *id
 	}
-	j, ok := sess.upstream().(upstream.Joinable)
-	var e upstream.Existing
-	if ok {
-		e, ok = j.Existing()
-	}
+	ups, upVersion, ok := sealedUpstreams(sess.upstream())
 	if !ok || sess.sse2024 {
 		// Nothing to join, or a 2024-11-05 session, whose id its client
 		// already holds: the session's own id, for good.
@@ -97,14 +94,14 @@ func (c *Cluster) sealID(sess *Session) string {
 		return *sess.clientID.Load()
 	}
 	version := sess.Version()
-	if e.Version != "" {
-		version = e.Version
+	if upVersion != "" {
+		version = upVersion
 	}
 	bind := seal.Binding{Endpoint: c.Endpoint, User: sess.user}
 	id, err := c.Ring.SealSession(bind, seal.Session{
 		Revision:  version,
 		Issued:    sess.created,
-		Upstreams: []seal.Upstream{{Member: e.Member, SessionID: e.SessionID}},
+		Upstreams: ups,
 	})
 	if err != nil {
 		id = sess.id
@@ -168,13 +165,9 @@ func (s *Session) heldID() string {
 // or the upstream cannot be joined.
 func (s *Server) rejoin(r *http.Request, id string) *Session {
 	c := s.cfg.Cluster
-	a, ok := s.cfg.Upstream.(upstream.Attacher)
-	if !ok {
-		return nil
-	}
 	user := s.userID(r)
 	sealed, ok := c.openSessionID(id, user)
-	if !ok || len(sealed.Upstreams) != 1 || sealed.Upstreams[0].SessionID == "" {
+	if !ok || !s.canJoin(sealed) {
 		return nil
 	}
 	done, wait := s.cfg.Store.joinTurn(id)
@@ -201,8 +194,7 @@ func (s *Server) rejoin(r *http.Request, id string) *Session {
 	sess.ring.Store(c.Ring)
 	// Joined before it is stored: a request that finds the session
 	// finds it whole.
-	u := sealed.Upstreams[0]
-	conn, err := a.Attach(r.Context(), sess, upstream.Existing{Member: u.Member, SessionID: u.SessionID, Version: sealed.Revision})
+	conn, err := s.attachSealed(r.Context(), sess, sealed)
 	if err != nil {
 		s.cfg.Logger.Debug("joining a session another instance began failed", zap.Error(err))
 		sess.end("its upstream session could not be joined")

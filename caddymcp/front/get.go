@@ -28,7 +28,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		s.serveSSE2024Get(w, r)
 		return
 	}
-	index, cursor, resume, ok := resumePoint(w, r)
+	index, cursor, resume, sealed, ok := resumePoint(w, r, s.cfg.Cluster != nil)
 	if !ok {
 		return
 	}
@@ -37,6 +37,12 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess.used()
+	var from string // the upstream's event id a sealed id of another instance resumes after
+	if sealed {
+		if index, cursor, resume, from, ok = s.placeSealedEvent(w, r, sess); !ok {
+			return
+		}
+	}
 	st, problem := sess.resumeTarget(index, cursor)
 	if problem != "" && s.cfg.Cluster != nil {
 		st, resume, problem = sess.resumeElsewhere(index) // an id another instance gave (clusterserve.go)
@@ -67,11 +73,12 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		// An upstream that holds a stream of its own for unrelated
 		// messages (HTTP) holds it only while a client listens.
 		if l, ok := sess.upstream().(upstream.Listener); ok {
+			resumeUpstreamGet(l, from)
 			l.Listen(true)
 			defer l.Listen(false)
 		}
 	}
-	sw, ok := startGetStream(w, sess, st, cursor, index == getStreamIndex && !resume)
+	sw, ok := startGetStream(w, sess, st, cursor, index == getStreamIndex && !resume, from)
 	if !ok {
 		return
 	}
@@ -83,19 +90,23 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 }
 
 // resumePoint is where a GET's stream starts: the stream index and cursor
-// its Last-Event-ID names (resume), else the standalone stream from now.
-// When ok is false it has answered the client.
-func resumePoint(w http.ResponseWriter, r *http.Request) (index, cursor uint64, resume, ok bool) {
+// its Last-Event-ID names (resume), else the standalone stream from now;
+// in a cluster, sealed for an id of no plain form, which the session opens
+// (placeSealedEvent). When ok is false it has answered the client.
+func resumePoint(w http.ResponseWriter, r *http.Request, cluster bool) (index, cursor uint64, resume, sealed, ok bool) {
 	last := r.Header.Get("Last-Event-Id")
 	if last == "" {
-		return getStreamIndex, 0, false, true
+		return getStreamIndex, 0, false, false, true
 	}
 	index, cursor, err := parseEventID(last)
+	if err != nil && cluster {
+		return 0, 0, true, true, true
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeInvalidRequest, "Bad Request: malformed Last-Event-ID "+quoteForMessage(last))
-		return 0, 0, false, false
+		return 0, 0, false, false, false
 	}
-	return index, cursor, true, true
+	return index, cursor, true, false, true
 }
 
 // startGetStream sends a GET stream's headers. A newly opened standalone
@@ -105,8 +116,10 @@ func resumePoint(w http.ResponseWriter, r *http.Request) (index, cursor uint64, 
 // stream's cursor, so a client whose connection drops before the first
 // message resumes from here, and a resume after any end of this stream has
 // an id to name. ok is false when the client is gone.
-func startGetStream(w http.ResponseWriter, sess *Session, st *stream, cursor uint64, fresh bool) (sw *sseWriter, ok bool) {
+func startGetStream(w http.ResponseWriter, sess *Session, st *stream, cursor uint64, fresh bool, from string) (sw *sseWriter, ok bool) {
 	sw = startSSE(w, http.StatusOK)
+	sw.sealFor(sess, st, cursor)
+	sw.resumedFrom(from)
 	if !fresh {
 		return sw, sw.flushHeaders() == nil
 	}

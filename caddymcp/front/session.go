@@ -68,6 +68,8 @@ type Session struct {
 	deleted     atomic.Bool  // the client ended it (DELETE): its upstream session ends too, in a cluster (clusterserve.go)
 	sparedUntil atomic.Int64 // unix nanoseconds; no eviction takes the session before (0: none)
 
+	epoch atomic.Uint64 // names this copy of the session in its sealed event ids (clusterevents.go); 0 until one is minted
+
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 

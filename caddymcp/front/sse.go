@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/sse"
 )
 
@@ -15,7 +16,8 @@ type sseWriter struct {
 	w      http.ResponseWriter
 	rc     http.ResponseController
 	buf    []byte
-	pooled *[]byte // where buf came from in sseBufs; nil once released
+	pooled *[]byte      // where buf came from in sseBufs; nil once released
+	seal   *eventSealer // seals the event ids, in a cluster (clusterevents.go); nil: plain ids
 }
 
 // sseBufs recycles the event buffers of SSE answers, so that framing an
@@ -81,8 +83,16 @@ func (sw *sseWriter) flushHeaders() error { return sw.rc.Flush() }
 func (sw *sseWriter) event(id string, data []byte) { sw.buf = sse.AppendEvent(sw.buf, id, data) }
 
 // eventAt is event with the id eventID(stream, seq), written in place
-// rather than formatted into a string first.
-func (sw *sseWriter) eventAt(stream, seq uint64, data []byte) {
+// rather than formatted into a string first, of m (nil: a priming event).
+func (sw *sseWriter) eventAt(stream, seq uint64, m *pipeline.Message) {
+	var data []byte
+	if m != nil {
+		data = m.Raw
+	}
+	if sw.seal != nil {
+		sw.buf = sse.AppendEvent(sw.buf, sw.seal.id(stream, seq, m), data)
+		return
+	}
 	sw.buf = append(sw.buf, "id: "...)
 	sw.buf = appendEventID(sw.buf, stream, seq)
 	sw.buf = append(sw.buf, '\n')
@@ -98,6 +108,16 @@ func (sw *sseWriter) named(name string, data []byte) { sw.buf = sse.AppendNamed(
 // client is (handoffEventID), empty data, and a reconnection hint in
 // milliseconds.
 func (sw *sseWriter) handoff(id string, retryMs int64) { sw.buf = sse.AppendRetry(sw.buf, id, retryMs) }
+
+// handoffAt is handoff with the id that resumes stream at seq: sealed in a
+// cluster (every sealed id is new), else handoffEventID's.
+func (sw *sseWriter) handoffAt(stream, seq uint64, retryMs int64) {
+	if sw.seal != nil {
+		sw.handoff(sw.seal.id(stream, seq, nil), retryMs)
+		return
+	}
+	sw.handoff(handoffEventID(stream, seq), retryMs)
+}
 
 // comment buffers a comment line, used as keep-alive.
 func (sw *sseWriter) comment(text string) { sw.buf = sse.AppendComment(sw.buf, text) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
@@ -58,6 +59,24 @@ func (c *groupConn) Existing() (upstream.Existing, bool) {
 	return e, ok
 }
 
+// ResumeGet passes a cluster's resume on to the member's session
+// (upstream.GetResumer).
+func (c *groupConn) ResumeGet(eventID string) bool {
+	if r, ok := c.current().inner.(upstream.GetResumer); ok {
+		return r.ResumeGet(eventID)
+	}
+	return false
+}
+
+// ResumeStream resumes a stream of the member's session
+// (upstream.StreamResumer).
+func (c *groupConn) ResumeStream(ctx context.Context, eventID string, deliver func(*pipeline.Message)) error {
+	if r, ok := c.current().inner.(upstream.StreamResumer); ok {
+		return r.ResumeStream(ctx, eventID, deliver)
+	}
+	return fmt.Errorf("upstream %s: its streams cannot be resumed", c.current().m.name)
+}
+
 // Detach closes c without ending the member's server session
 // (upstream.Detacher).
 func (c *groupConn) Detach() {
@@ -80,7 +99,9 @@ func (c *groupConn) Detach() {
 }
 
 var (
-	_ upstream.Attacher = (*Group)(nil)
-	_ upstream.Joinable = (*groupConn)(nil)
-	_ upstream.Detacher = (*groupConn)(nil)
+	_ upstream.Attacher      = (*Group)(nil)
+	_ upstream.GetResumer    = (*groupConn)(nil)
+	_ upstream.StreamResumer = (*groupConn)(nil)
+	_ upstream.Joinable      = (*groupConn)(nil)
+	_ upstream.Detacher      = (*groupConn)(nil)
 )

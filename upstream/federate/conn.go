@@ -167,7 +167,11 @@ func (c *conn) answerServer(ctx context.Context, m *pipeline.Message) error {
 }
 
 // Close ends the session on every server.
-func (c *conn) Close() {
+func (c *conn) Close() { c.end(false) }
+
+// end closes the session's connections: with detach, leaving the servers'
+// sessions alive for another instance of a cluster (join.go).
+func (c *conn) end(detach bool) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -180,7 +184,11 @@ func (c *conn) Close() {
 	c.mu.Unlock()
 	c.cancel()
 	for _, m := range c.members {
-		m.close()
+		if detach {
+			m.detach()
+		} else {
+			m.close()
+		}
 	}
 }
 

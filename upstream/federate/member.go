@@ -86,12 +86,12 @@ func (m *member) sendRaw(ctx context.Context, raw []byte) error {
 }
 
 // Deliver takes one message from the server (upstream.Receiver).
-func (m *member) Deliver(msg *pipeline.Message) { m.c.fromServer(m, msg, nil) }
+func (m *member) Deliver(msg *pipeline.Message) { m.c.fromServer(m, m.named(msg), nil) }
 
 // DeliverRelated takes a message the server relates to one of the
 // gateway's requests (upstream.RelatedReceiver).
 func (m *member) DeliverRelated(msg *pipeline.Message, requestID json.RawMessage) {
-	m.c.fromServer(m, msg, requestID)
+	m.c.fromServer(m, m.named(msg), requestID)
 }
 
 // Closed reports that the server's side of the session ended.

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
 // getStream is the state of a session's upstream GET stream, which carries
@@ -23,8 +24,9 @@ type getStream struct {
 	done        chan struct{}      // closed when the latest loop returned
 	gen         uint64             // counts loops, to ignore stale grace timers
 	grace       *time.Timer
-	unsupported bool // the server answered 405: it offers no GET stream
-	stopped     bool // the conn ended
+	unsupported bool   // the server answered 405: it offers no GET stream
+	stopped     bool   // the conn ended
+	from        string // Last-Event-ID of the next loop's first request (ResumeGet)
 
 	// state is the stream's cursor across loops; only the running loop
 	// touches it (a new loop waits for the previous one to return).
@@ -70,11 +72,16 @@ func (c *httpConn) startGetLocked() {
 	g.cancel = cancel
 	gen, prev, done := g.gen, g.done, make(chan struct{})
 	g.done = done
+	from := g.from
+	g.from = ""
 	c.h.goTracked(func() {
 		defer close(done)
 		defer cancel()
 		if prev != nil {
 			<-prev
+		}
+		if from != "" {
+			g.state.lastID = from
 		}
 		c.getLoop(ctx, &g.state)
 		g.mu.Lock()
@@ -165,7 +172,10 @@ func (c *httpConn) getLoop(ctx context.Context, st *streamState) {
 		}
 		failures = 0
 		var err error
-		progress, err = c.readEvents(resp.Body, st, func(m *pipeline.Message) { c.deliver(m, nil) }, nil)
+		progress, err = c.readEvents(resp.Body, st, func(m *pipeline.Message) {
+			m.OnGetStream = true
+			c.deliver(m, nil)
+		}, nil)
 		cause := context.Cause(resp.ctx)
 		resp.close()
 		if ctx.Err() != nil {
@@ -189,3 +199,19 @@ func (c *httpConn) logGetFailure(failures *int, msg string) {
 		ce.Write(zap.String("error", msg), zap.Int("attempt", *failures))
 	}
 }
+
+// ResumeGet makes the next GET loop start after eventID, an event id this
+// server gave on the session's GET stream to another instance of a
+// cluster (upstream.GetResumer).
+func (c *httpConn) ResumeGet(eventID string) bool {
+	g := &c.get
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped || g.unsupported || g.cancel != nil {
+		return false
+	}
+	g.from = eventID
+	return true
+}
+
+var _ upstream.GetResumer = (*httpConn)(nil)

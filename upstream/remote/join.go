@@ -57,10 +57,20 @@ func (a *Auto) Attach(ctx context.Context, r upstream.Receiver, e upstream.Exist
 	return a.h.Attach(ctx, r, e)
 }
 
+// ResumeGet passes a cluster's resume on to the Streamable HTTP session
+// (upstream.GetResumer); an HTTP+SSE session has no event ids to resume by.
+func (c *autoConn) ResumeGet(eventID string) bool {
+	if r, ok := c.current().(upstream.GetResumer); ok {
+		return r.ResumeGet(eventID)
+	}
+	return false
+}
+
 var (
-	_ upstream.Joinable = (*autoConn)(nil)
-	_ upstream.Detacher = (*autoConn)(nil)
-	_ upstream.Attacher = (*Auto)(nil)
+	_ upstream.GetResumer = (*autoConn)(nil)
+	_ upstream.Joinable   = (*autoConn)(nil)
+	_ upstream.Detacher   = (*autoConn)(nil)
+	_ upstream.Attacher   = (*Auto)(nil)
 )
 
 // ErrSessionEnded is Attach's error for a session the server no longer has.

@@ -89,6 +89,7 @@ func (c *httpConn) readEvents(body io.Reader, st *streamState, fn func(*pipeline
 				continue
 			}
 		}
+		m.EventID = st.lastID // where a resume of this stream picks up after m
 		fn(m)
 		if done != nil && done() {
 			return progress, nil

@@ -1,0 +1,116 @@
+package federate
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// attachClient joins es on a federation of ups named names, as another
+// instance of a cluster would, and returns its client.
+func attachClient(t *testing.T, names []string, ups []upstream.Upstream, es []upstream.Existing) *client {
+	t.Helper()
+	cfg := Config{ServerName: "Acme tools"}
+	for i, n := range names {
+		cfg.Servers = append(cfg.Servers, Server{Name: n, Upstream: ups[i]})
+	}
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, f: f, waiters: map[string]chan *pipeline.Message{}, notes: make(chan *pipeline.Message, 64), closed: make(chan error, 1)}
+	c.conn, err = f.AttachSessions(context.Background(), c, "2025-11-25", es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Detached: the sessions stay for the next instance to join.
+		c.conn.(upstream.Detacher).Detach()
+		f.Wait()
+	})
+	return c
+}
+
+// TestAttachSessions: a federated session's server sessions, named by
+// ExistingSessions, are joined by another federation of the same servers
+// with no new initialize; a server the names leave out gets a session of
+// its own there, and the client hears list_changed.
+func TestAttachSessions(t *testing.T) {
+	a, b := newPeer(t, "alpha", 0), newPeer(t, "beta", 0)
+	names, ups := []string{"alpha", "beta"}, []upstream.Upstream{a.up, b.up}
+	t.Cleanup(func() {
+		// What every instance only detached, the servers end here.
+		for _, p := range []*peer{a, b} {
+			for ss := range p.srv.Sessions() {
+				_ = ss.Close()
+			}
+		}
+	})
+	first := open(t, PrefixAlways, names, ups)
+	first.initialize()
+	es, ok := first.conn.(upstream.SessionsJoinable).ExistingSessions()
+	if !ok || len(es) != 2 || es[0].Server != "alpha" || es[1].Server != "beta" || es[0].SessionID == "" {
+		t.Fatalf("ExistingSessions = %+v, %v", es, ok)
+	}
+	first.conn.(upstream.Listener).Listen(true)
+
+	for _, tc := range []struct {
+		name  string
+		es    []upstream.Existing
+		fresh bool
+	}{
+		{"both sessions", es, false},
+		{"beta left out", es[:1], true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := attachClient(t, names, ups, tc.es)
+			got := c.names("tools/list", "tools", "name")
+			slices.Sort(got)
+			if want := []string{"alpha_ask", "alpha_echo", "alpha_own_alpha", "beta_ask", "beta_echo", "beta_own_beta"}; !slices.Equal(got, want) {
+				t.Fatalf("tools/list %v, want %v", got, want)
+			}
+			for _, tool := range []string{"alpha_echo", "beta_echo"} {
+				if s := text(t, c.call("tools/call", map[string]any{"name": tool, "arguments": map[string]string{"text": "x"}})); s != tool[:len(tool)-5]+":echo:x" {
+					t.Errorf("%s answered %q", tool, s)
+				}
+			}
+			if tc.fresh {
+				heard := map[string]bool{}
+				for len(heard) < 3 {
+					heard[(<-c.notes).Method] = true
+				}
+				if !heard["notifications/tools/list_changed"] {
+					t.Errorf("the client heard %v, want tools/list_changed among them", heard)
+				}
+			}
+		})
+	}
+}
+
+// TestResumeGetNamesServer: a message's upstream event id names its server
+// (named), and ResumeGet hands such an id to that server's connection
+// alone; an id of no server, or of no server form, resumes nothing.
+func TestResumeGetNamesServer(t *testing.T) {
+	a, b := newPeer(t, "alpha", 0), newPeer(t, "beta", 0)
+	c := open(t, PrefixAlways, []string{"alpha", "beta"}, []upstream.Upstream{a.up, b.up})
+	c.initialize()
+	fc := c.conn.(*conn)
+	msg, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","method":"notifications/message","params":{}}`))
+	msg.EventID = "_3"
+	if got := fc.members[1].named(msg).EventID; got != "beta:_3" {
+		t.Fatalf("named: %q", got)
+	}
+	for id, want := range map[string]bool{"beta:_3": true, "gamma:_3": false, "_3": false} {
+		if got := fc.ResumeGet(id); got != want {
+			t.Errorf("ResumeGet(%q) = %v, want %v", id, got, want)
+		}
+	}
+	fc.Listen(true) // the servers' GET streams run: nothing to resume
+	defer fc.Listen(false)
+	if fc.ResumeGet("alpha:_1") {
+		t.Error("ResumeGet took an id while the server's GET stream runs")
+	}
+}
