@@ -42,7 +42,10 @@ type pend struct {
 	m        *member
 	clientID json.RawMessage
 	ch       chan *pipeline.Message
-	method   string // the client's request's: its answer may carry task ids
+	method   string // the client's request's: its answer may carry task ids and URIs
+	// asked is the URI a resources/read named as the client knows it, own
+	// the server's own of it (see sessionURIs).
+	asked, own string
 }
 
 // serverReq is a server's request to the client under a gateway id.

@@ -111,7 +111,9 @@ func (c *conn) forward(ctx context.Context, m *member, msg *pipeline.Message, pa
 		return nil
 	}
 	c.mu.Lock()
-	c.pending[string(gid)] = &pend{m: m, clientID: msg.ID, method: msg.Method}
+	p := &pend{m: m, clientID: msg.ID, method: msg.Method}
+	p.asked, p.own = readURIs(msg, params)
+	c.pending[string(gid)] = p
 	c.byClient[msg.IDKey()] = string(gid)
 	c.mu.Unlock()
 	if err := m.sendRaw(ctx, raw); err != nil && c.take(string(gid), m) != nil {

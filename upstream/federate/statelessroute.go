@@ -38,7 +38,14 @@ func (f *Federation) routeStateless(ctx context.Context, req *upstream.Stateless
 			return nil
 		}
 	}
-	return f.callServer(ctx, i, &r, deliver)
+	asked, own := readURIs(req.Message, params)
+	to := f.statelessURIs(req.User, i, asked, own)
+	return f.callServer(ctx, i, &r, func(m *pipeline.Message, status int) {
+		if m.IsResponse() {
+			m = urisForClient(m, req.Message.Method, to)
+		}
+		deliver(m, status)
+	})
 }
 
 // callServer sends the client's request req to server i, as it is; the
