@@ -112,6 +112,9 @@ func (c *conn) request(ctx context.Context, m *pipeline.Message) error {
 		return nil
 	case "tasks/get", "tasks/result", "tasks/cancel":
 		return c.taskRequest(ctx, m)
+	case "tasks/list":
+		c.f.goTracked(func() { c.listTasks(ctx, m) })
+		return nil
 	case "logging/setLevel":
 		c.noteSession(m.Method, m.Params)
 		c.f.goTracked(func() { c.broadcastRequest(ctx, m) })
