@@ -35,14 +35,14 @@ func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
 // OnAnswer counts the answer, and logs it when it ends a tools/call.
 func (o *observer) OnAnswer(a front.Answered) {
 	var outcome mcpstate.CallOutcome
+	var server string
 	if a.Method == "tools/call" {
 		outcome = mcpstate.OutcomeOf(a)
-	}
-	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer, a.Policy, outcome); tool != "" {
-		var server string
 		if o.server != nil {
 			server = o.server(a.Method, a.Target)
 		}
+	}
+	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, server, a.Answer, a.Policy, outcome); tool != "" {
 		o.calls.AddOutcome(a, tool, server, outcome, o.redactor)
 	}
 }
