@@ -34,6 +34,24 @@ func TestTarget(t *testing.T) {
 	}
 }
 
+func TestCompletionRef(t *testing.T) {
+	for _, tt := range []struct{ name, msg, kind, ref string }{
+		{"prompt", `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"a","value":""}}}`, "prompt", "greet"},
+		{"template", `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"argument":{"name":"a"},"ref":{"uri":"file:///{p}","type":"ref/resource"}}}`, "resource", "file:///{p}"},
+		{"escaped", `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref\u002fprompt","n\u0061me":"gr\u0065et"}}}`, "prompt", "greet"},
+		{"prompt without a name", `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","uri":"x"}}}`, "", ""},
+		{"other type", `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/tool","name":"x"}}}`, "", ""},
+		{"no ref", `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{}}`, "", ""},
+		{"other method", `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"ref":{"type":"ref/prompt","name":"x"}}}`, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if kind, ref := mustParse(t, tt.msg).CompletionRef(); kind != tt.kind || ref != tt.ref {
+				t.Errorf("CompletionRef() = %q %q, want %q %q", kind, ref, tt.kind, tt.ref)
+			}
+		})
+	}
+}
+
 func BenchmarkTarget(b *testing.B) {
 	m, err := pipeline.Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"text":"hello world hello world"},"name":"echo"}}`))
 	if err != nil {

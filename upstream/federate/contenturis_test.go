@@ -132,6 +132,19 @@ func TestSharedURIsInAnswers(t *testing.T) {
 			t.Errorf("%s_linked: %v, want %v", server, got, uris)
 		}
 	}
+	for _, r := range []struct {
+		resolve               func(method, target string) (string, string)
+		template, server, own string
+	}{
+		{c.f.Resolve, "mcp+beta:file:///docs/{page}", "beta", "file:///docs/{page}"},
+		{c.f.Resolve, "file:///docs/{page}", "alpha", "file:///docs/{page}"},
+		{c.conn.(upstream.FederatedConn).Resolve, "mcp+beta:file:///docs/{page}", "beta", "file:///docs/{page}"},
+		{c.conn.(upstream.FederatedConn).Resolve, "beta://items/{id}", "beta", "beta://items/{id}"},
+	} {
+		if server, own := r.resolve("completion/complete", r.template); server != r.server || own != r.own {
+			t.Errorf("Resolve(completion/complete, %s) = %q %q, want %q %q", r.template, server, own, r.server, r.own)
+		}
+	}
 	for ref, wantValue := range map[string]string{
 		"file:///docs/{page}":          "alpha file:///docs/{page}",
 		"mcp+beta:file:///docs/{page}": "beta file:///docs/{page}",
