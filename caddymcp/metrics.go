@@ -119,7 +119,7 @@ func initMetrics() {
 
 // collectors are every collector of the module, made by initMetrics.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal, toolDrifts}
+	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal, toolDrifts, hiddenNames}
 }
 
 // registerMetrics registers the collectors with ctx's registry, which is

@@ -233,7 +233,7 @@ func (f *Federation) wrapShared(k kind, seen map[string]int, i int, own string, 
 	return it, uri
 }
 
-// warnHidden logs each hidden name once per federation.
+// warnHidden logs (and counts) each hidden name once per federation.
 func (f *Federation) warnHidden(what string, hidden []Hidden) {
 	for _, h := range hidden {
 		if _, dup := f.warned.LoadOrStore(what+"\x00"+h.Name, struct{}{}); dup {
@@ -241,6 +241,9 @@ func (f *Federation) warnHidden(what string, hidden []Hidden) {
 		}
 		f.log.Warn("two federated servers list the same name; the first in configuration order serves it",
 			zap.String("list", what), zap.String("name", h.Name), zap.String("served_by", h.Winner), zap.String("hidden_from", h.Server))
+		if f.cfg.Hidden != nil {
+			f.cfg.Hidden(what)
+		}
 	}
 }
 
