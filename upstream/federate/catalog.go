@@ -22,6 +22,7 @@ type catalog struct {
 	uris      map[string]Ref // client URI → server and its own URI
 	templates []template
 	hint      cacheHint // the strictest of the pages' (2026-07-28)
+	sum       uint64    // of the items as the client sees them (sumOf)
 }
 
 // page is one page of a server's list.
@@ -178,6 +179,7 @@ func (f *Federation) build(k kind, raws [][]rawPage) *catalog {
 			cat.pages[i] = append(cat.pages[i], out)
 		}
 	}
+	cat.sum = sumOf(cat.pages)
 	return cat
 }
 

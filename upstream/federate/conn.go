@@ -29,6 +29,8 @@ type conn struct {
 	serverReqs map[string]serverReq // gateway id of a server's request → where it came from
 	cats       [numKinds]*catalog   // merged lists, by kind
 	changed    [numKinds]bool       // a list_changed waits to go out
+	shown      [numKinds]uint64     // the sum of the list the client was last shown (changed.go)
+	shownSet   [numKinds]bool       // the client was shown that list
 	timers     map[kind]*time.Timer // the coalescing windows
 	gone       map[string]int       // client-visible names of servers that failed → server
 	initParams json.RawMessage      // the client's initialize params, replayed to a rejoining server
