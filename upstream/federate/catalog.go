@@ -23,6 +23,7 @@ type catalog struct {
 	templates []template
 	hint      cacheHint // the strictest of the pages' (2026-07-28)
 	sum       uint64    // of the items as the client sees them (sumOf)
+	partial   bool      // a server of the session failed to list (refresh)
 }
 
 // page is one page of a server's list.
@@ -87,6 +88,9 @@ func (c *conn) refresh(ctx context.Context, k kind) *catalog {
 	}
 	wg.Wait()
 	cat := c.f.build(k, raws)
+	for i, m := range c.members {
+		cat.partial = cat.partial || raws[i] == nil && m.ready() // fetchAll returns a page when the server answers
+	}
 	c.f.note(k, cat)
 	c.mu.Lock()
 	c.cats[k] = cat

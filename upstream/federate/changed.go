@@ -49,7 +49,8 @@ func announced(k kind) []kind {
 // announce sends the client list_changed of k unless the lists it was
 // shown are still what it would be shown: a server's change that its
 // filter hides, or a name another server's shadows, is not the client's.
-// A list the client never read is not compared: it gets the notification.
+// A list the client never read, or one a server failed to answer, is not
+// compared: the client gets the notification.
 func (c *conn) announce(k kind) {
 	var shown []kind
 	c.mu.Lock()
@@ -66,7 +67,7 @@ func (c *conn) announce(k kind) {
 		for _, a := range shown {
 			cat := c.refresh(ctx, a)
 			c.mu.Lock()
-			same = same && cat.sum == c.shown[a]
+			same = same && !cat.partial && cat.sum == c.shown[a]
 			c.mu.Unlock()
 		}
 		if same || ctx.Err() != nil {
