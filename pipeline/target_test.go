@@ -64,3 +64,31 @@ func BenchmarkTarget(b *testing.B) {
 		}
 	}
 }
+
+// TestExchangeServer: a message's server is what the endpoint resolves
+// for its method and target; a completion's, that of the prompt (as its
+// prompts/get) or resource template it completes; a response's, its
+// request's.
+func TestExchangeServer(t *testing.T) {
+	servers := func(method, target string) (string, string) {
+		return method + "@" + target, "own"
+	}
+	for _, tt := range []struct {
+		name string
+		ex   pipeline.Exchange
+		msg  string
+		want string
+	}{
+		{"tool", pipeline.Exchange{Servers: servers}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a_x"}}`, "tools/call@a_x"},
+		{"completion of a prompt", pipeline.Exchange{Servers: servers}, `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"a_greet"}}}`, "prompts/get@a_greet"},
+		{"completion of a template", pipeline.Exchange{Servers: servers}, `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"x://{y}"}}}`, "completion/complete@x://{y}"},
+		{"response", pipeline.Exchange{Servers: servers, RequestMethod: "prompts/get", RequestTarget: "a_greet"}, `{"jsonrpc":"2.0","id":1,"result":{}}`, "prompts/get@a_greet"},
+		{"no federation", pipeline.Exchange{}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a_x"}}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := tt.ex.Server(mustParse(t, tt.msg)); got != tt.want {
+				t.Errorf("Server() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
