@@ -46,9 +46,11 @@ func readURIs(msg *pipeline.Message, params json.RawMessage) (asked, own string)
 	return asked, own
 }
 
-// statelessURIs is sessionURIs for a 2026-07-28 request of user, by the
-// user's latest resources list.
-func (f *Federation) statelessURIs(user string, i int, asked, own string) uriMapper {
+// statelessURIs is sessionURIs for a 2026-07-28 request msg of user
+// (params: as server i got them, see readURIs), by the user's latest
+// resources list.
+func (f *Federation) statelessURIs(user string, i int, msg *pipeline.Message, params json.RawMessage) uriMapper {
+	asked, own := readURIs(msg, params)
 	return func(u string) string {
 		if u == own && asked != "" {
 			return asked
@@ -66,11 +68,19 @@ var uriFields = map[string]struct{ list, content string }{
 	"prompts/get":    {"messages", "content"},
 }
 
+// mayHoldURIs reports whether resp, a server's answer to a request of
+// method, may hold URIs to map (urisForClient), cheaply: most answers do
+// not, and need no mapper made.
+func mayHoldURIs(resp *pipeline.Message, method string) bool {
+	_, ok := uriFields[method]
+	return ok && resp.Result != nil && bytes.Contains(resp.Result, []byte(`"uri"`))
+}
+
 // urisForClient is resp (a server's answer to a request of method) with
 // the URIs it wrote mapped by to; resp itself when none changes.
 func urisForClient(resp *pipeline.Message, method string, to uriMapper) *pipeline.Message {
-	f, ok := uriFields[method]
-	if !ok || resp.Result == nil || !bytes.Contains(resp.Result, []byte(`"uri"`)) {
+	f := uriFields[method]
+	if !mayHoldURIs(resp, method) {
 		return resp
 	}
 	raw, ok := pipeline.ValueAt(resp.Result, []string{f.list})

@@ -25,7 +25,10 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			p.ch <- msg
 			return
 		}
-		msg = urisForClient(tagSessionTasks(msg, p.method, m), p.method, c.sessionURIs(m, p.asked, p.own))
+		msg = tagSessionTasks(msg, p.method, m)
+		if mayHoldURIs(msg, p.method) {
+			msg = urisForClient(msg, p.method, c.sessionURIs(m, p.asked, p.own))
+		}
 		c.deliverAs(msg, p.clientID, p.clientID)
 	case msg.IsRequest():
 		c.mu.Lock()

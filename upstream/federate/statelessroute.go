@@ -38,11 +38,9 @@ func (f *Federation) routeStateless(ctx context.Context, req *upstream.Stateless
 			return nil
 		}
 	}
-	asked, own := readURIs(req.Message, params)
-	to := f.statelessURIs(req.User, i, asked, own)
 	return f.callServer(ctx, i, &r, func(m *pipeline.Message, status int) {
-		if m.IsResponse() {
-			m = urisForClient(m, req.Message.Method, to)
+		if m.IsResponse() && mayHoldURIs(m, req.Message.Method) {
+			m = urisForClient(m, req.Message.Method, f.statelessURIs(req.User, i, req.Message, params))
 		}
 		deliver(m, status)
 	})
