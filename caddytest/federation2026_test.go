@@ -3,6 +3,7 @@ package caddytest
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -143,5 +144,79 @@ func TestFederation2026SessionsOnlyServer(t *testing.T) {
 	}
 	if got := callText(ctx, t, cs, "docs_echo", map[string]any{"text": "in a session"}); got != "in a session" {
 		t.Errorf("docs_echo: %q", got)
+	}
+}
+
+// TestFederation2026ListenRejoin: a 2026-07-28 client's listen starts
+// while server late is down (nothing listens on its port); the gateway
+// asks late again while docs listens, and once late serves, the client
+// gets tools/list_changed on its open listen and lists late's tools.
+func TestFederation2026ListenRejoin(t *testing.T) {
+	requireIntegration(t)
+	docs := httptest.NewServer(statelessHandler(newDocsServer()))
+	defer docs.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateAddr := ln.Addr().String()
+	ln.Close() // late is down: its port refuses connections until it starts
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		server docs {
+			http %s
+		}
+		server late {
+			http %s
+		}
+	}
+}
+`, caddyfileQuote(docs.URL), caddyfileQuote("http://"+lateAddr)))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-federation-rejoin", Version: "0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	})
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if res := cs.InitializeResult(); res.ProtocolVersion != "2026-07-28" {
+		t.Fatalf("discover: version %q, want 2026-07-28", res.ProtocolVersion)
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "docs_echo") || slices.Contains(tools, "late_echo") {
+		t.Fatalf("tools while late is down: %v", tools)
+	}
+	relisten, err := net.Listen("tcp", lateAddr)
+	if err != nil {
+		t.Skipf("late's port was taken meanwhile: %v", err)
+	}
+	late := httptest.NewUnstartedServer(statelessHandler(newDocsServer()))
+	late.Listener.Close()
+	late.Listener = relisten
+	late.Start()
+	defer func() { // the gateway's listen on late lasts as long as the client's
+		cs.Close()
+		late.CloseClientConnections()
+		late.Close()
+	}()
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed on the listen once late served")
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "late_echo") {
+		t.Fatalf("tools once late serves: %v", tools)
+	}
+	if got := callText(ctx, t, cs, "late_echo", map[string]any{"text": "back"}); got != "back" {
+		t.Errorf("late_echo: %q", got)
 	}
 }

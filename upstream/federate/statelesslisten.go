@@ -86,8 +86,12 @@ func (l *listening) serve(ctx context.Context, i int, st upstream.Stateless) err
 		if again {
 			l.add(1)
 		}
-		err := st.Call(ctx, l.req, l.f.tagTasks(i, l.req.Message.Method, l.from(again)))
+		var unreachable bool
+		err := st.Call(ctx, l.req, l.f.tagTasks(i, l.req.Message.Method, l.from(again, &unreachable)))
 		l.add(-1)
+		if err == nil && unreachable {
+			err = errUnavailable // answered by the gateway for the server: it is down
+		}
 		if err == nil || ctx.Err() != nil || errors.Is(err, upstream.ErrSessionfulOnly) || l.only >= 0 {
 			return err
 		}
@@ -136,13 +140,16 @@ func (l *listening) await(ctx context.Context, d time.Duration) bool {
 // from is what one server's listen sends the client: the first
 // acknowledgement of all, and its notifications. A server that listens
 // again after it failed (again) acknowledges its return: the client gets
-// the list_changed notifications it subscribed to instead.
-func (l *listening) from(again bool) func(*pipeline.Message, int) {
+// the list_changed notifications it subscribed to instead. The end of
+// its stream is not the client's; an end the gateway answered for a
+// server it could not reach (a 5xx status) sets unreachable.
+func (l *listening) from(again bool, unreachable *bool) func(*pipeline.Message, int) {
 	return func(m *pipeline.Message, status int) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		switch {
 		case m.IsResponse():
+			*unreachable = m.Error != nil && status >= http.StatusInternalServerError
 			return // one server's stream ended: the others go on
 		case m.Method == "notifications/subscriptions/acknowledged":
 			first := !l.acked
