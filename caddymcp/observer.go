@@ -26,7 +26,11 @@ var _ front.Observer = (*observer)(nil)
 func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
 	mcphttp.PublishRequestInfo(r, info)
 	server := "" // {http.mcp.server} is empty, not left as written, without server blocks
-	if o.server != nil {
+	switch {
+	case o.server == nil:
+	case info.Completes.Method != "":
+		server = o.server(info.Completes.Method, info.Completes.Target)
+	default:
 		server = o.server(info.Method, info.Target)
 	}
 	publishServer(r, server)

@@ -162,21 +162,15 @@ type Exchange struct {
 // it answers) concerns and the name that server knows its target by; ""
 // for both without federation or when the endpoint cannot tell. A
 // completion/complete concerns the server of the prompt or resource
-// template it completes (CompletionRef).
+// template it completes (Message.ServerQuery).
 func (ex *Exchange) Server(m *Message) (server, own string) {
 	if ex.Servers == nil {
 		return "", ""
 	}
-	method, target := ex.Method(m), ex.Target(m)
 	if m.Kind == KindRequest {
-		switch kind, name := m.CompletionRef(); kind {
-		case "prompt":
-			method, target = "prompts/get", name
-		case "resource":
-			target = name
-		}
+		return ex.Servers(m.ServerQuery())
 	}
-	return ex.Servers(method, target)
+	return ex.Servers(ex.Method(m), ex.Target(m))
 }
 
 // Method returns the method a rule about m judges: m's own, or for a

@@ -105,3 +105,18 @@ func refMember(ref []byte, key string) string {
 	}
 	return s
 }
+
+// ServerQuery returns the method and target a federated endpoint resolves
+// the server of request m by (Exchange.Servers): a completion/complete
+// is asked as the prompts/get of the prompt it completes, or by the
+// resource template it completes; any other request by its own method
+// and Target.
+func (m *Message) ServerQuery() (method, target string) {
+	switch kind, name := m.CompletionRef(); kind {
+	case "prompt":
+		return "prompts/get", name
+	case "resource":
+		return m.Method, name
+	}
+	return m.Method, m.Target()
+}
