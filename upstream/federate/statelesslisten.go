@@ -18,10 +18,11 @@ import (
 // passes on what they send: the first acknowledgement, and every
 // notification (a list_changed also drops the user's merged lists of that
 // kind, which route calls). A server whose listen fails (it is down, or
-// went down) is listened on again with the waits of a session's rejoin
-// for as long as another server's listen is open; when it answers, the
-// client gets the list_changed it subscribed to, so that it lists that
-// server's names again. The listen ends when the client goes away, or when
+// went down: then the client gets the list_changed it subscribed to) is
+// listened on again with the waits of a session's rejoin for as long as
+// another server's listen is open; when it answers, the client gets the
+// list_changed it subscribed to, so that it lists that server's names
+// again. The listen ends when the client goes away, or when
 // every server ended its stream (then with an empty result). A listen for
 // task ids listens only on the server that minted them, once.
 func (f *Federation) listen(ctx context.Context, req *upstream.StatelessRequest, deliver func(*pipeline.Message, int)) error {
@@ -86,14 +87,17 @@ func (l *listening) serve(ctx context.Context, i int, st upstream.Stateless) err
 		if again {
 			l.add(1)
 		}
-		var unreachable bool
-		err := st.Call(ctx, l.req, l.f.tagTasks(i, l.req.Message.Method, l.from(again, &unreachable)))
+		var a attempt
+		err := st.Call(ctx, l.req, l.f.tagTasks(i, l.req.Message.Method, l.from(again, &a)))
 		l.add(-1)
-		if err == nil && unreachable {
+		if err == nil && a.unreachable {
 			err = errUnavailable // answered by the gateway for the server: it is down
 		}
 		if err == nil || ctx.Err() != nil || errors.Is(err, upstream.ErrSessionfulOnly) || l.only >= 0 {
 			return err
+		}
+		if a.joined {
+			l.listsChanged(http.StatusOK) // it went down: its names leave the client's lists
 		}
 		if !again {
 			l.f.log.Warn("a federated server could not listen; it is asked again while the others listen",
@@ -137,28 +141,34 @@ func (l *listening) await(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// attempt is what one try of a server's listen showed.
+type attempt struct {
+	joined      bool // the server acknowledged the listen
+	unreachable bool // the gateway answered it for a server it could not reach (a 5xx status)
+}
+
 // from is what one server's listen sends the client: the first
 // acknowledgement of all, and its notifications. A server that listens
 // again after it failed (again) acknowledges its return: the client gets
 // the list_changed notifications it subscribed to instead. The end of
-// its stream is not the client's; an end the gateway answered for a
-// server it could not reach (a 5xx status) sets unreachable.
-func (l *listening) from(again bool, unreachable *bool) func(*pipeline.Message, int) {
+// its stream is not the client's.
+func (l *listening) from(again bool, a *attempt) func(*pipeline.Message, int) {
 	return func(m *pipeline.Message, status int) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		switch {
 		case m.IsResponse():
-			*unreachable = m.Error != nil && status >= http.StatusInternalServerError
+			a.unreachable = m.Error != nil && status >= http.StatusInternalServerError
 			return // one server's stream ended: the others go on
 		case m.Method == "notifications/subscriptions/acknowledged":
+			a.joined = true
 			first := !l.acked
 			l.acked = true
 			if first {
 				l.deliver(m, status)
 			}
 			if again {
-				l.rejoined(status)
+				l.notifyLists(status)
 			}
 			return
 		}
@@ -175,9 +185,17 @@ var listFilters = []struct{ key, method string }{
 	{"resourcesListChanged", "notifications/resources/list_changed"},
 }
 
-// rejoined tells the client that a server came back: a list_changed of
-// each kind its listen subscribed to, under its subscription id.
-func (l *listening) rejoined(status int) {
+// listsChanged is notifyLists for a caller that does not hold l.mu.
+func (l *listening) listsChanged(status int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.notifyLists(status)
+}
+
+// notifyLists tells the client that a server came back or left: a
+// list_changed of each kind its listen subscribed to, under its
+// subscription id. l.mu is held.
+func (l *listening) notifyLists(status int) {
 	var p struct {
 		Notifications map[string]json.RawMessage `json:"notifications"`
 	}
