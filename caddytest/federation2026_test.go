@@ -3,9 +3,10 @@ package caddytest
 import (
 	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,19 +149,20 @@ func TestFederation2026SessionsOnlyServer(t *testing.T) {
 }
 
 // TestFederation2026ListenRejoin: a 2026-07-28 client's listen starts
-// while server late is down (nothing listens on its port); the gateway
-// asks late again while docs listens, and once late serves, the client
-// gets tools/list_changed on its open listen and lists late's tools.
+// while server late is down (it answers 503); the gateway asks late
+// again while docs listens, and once late serves, the client gets
+// tools/list_changed on its open listen and lists late's tools; when late
+// goes down again, list_changed tells the client that too.
 func TestFederation2026ListenRejoin(t *testing.T) {
 	requireIntegration(t)
 	docs := httptest.NewServer(statelessHandler(newDocsServer()))
 	defer docs.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lateAddr := ln.Addr().String()
-	ln.Close() // late is down: its port refuses connections until it starts
+	late := &switchable{up: statelessHandler(newDocsServer()), listenRefused: make(chan struct{}, 1)}
+	lateServer := httptest.NewServer(late)
+	defer func() { // the gateway's listen on late lasts as long as the client's
+		lateServer.CloseClientConnections()
+		lateServer.Close()
+	}()
 	base := startProxy(t, fmt.Sprintf(siteAddr+` {
 	bind 127.0.0.1
 	mcp_proxy /mcp {
@@ -172,7 +174,7 @@ func TestFederation2026ListenRejoin(t *testing.T) {
 		}
 	}
 }
-`, caddyfileQuote(docs.URL), caddyfileQuote("http://"+lateAddr)))
+`, caddyfileQuote(docs.URL), caddyfileQuote(lateServer.URL)))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	changed := make(chan struct{}, 1)
@@ -195,19 +197,12 @@ func TestFederation2026ListenRejoin(t *testing.T) {
 	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "docs_echo") || slices.Contains(tools, "late_echo") {
 		t.Fatalf("tools while late is down: %v", tools)
 	}
-	relisten, err := net.Listen("tcp", lateAddr)
-	if err != nil {
-		t.Skipf("late's port was taken meanwhile: %v", err)
+	select { // the client's listen reached late, which refused it
+	case <-late.listenRefused:
+	case <-ctx.Done():
+		t.Fatal("the client's listen never reached late")
 	}
-	late := httptest.NewUnstartedServer(statelessHandler(newDocsServer()))
-	late.Listener.Close()
-	late.Listener = relisten
-	late.Start()
-	defer func() { // the gateway's listen on late lasts as long as the client's
-		cs.Close()
-		late.CloseClientConnections()
-		late.Close()
-	}()
+	late.serving.Store(true)
 	select {
 	case <-changed:
 	case <-ctx.Done():
@@ -219,4 +214,40 @@ func TestFederation2026ListenRejoin(t *testing.T) {
 	if got := callText(ctx, t, cs, "late_echo", map[string]any{"text": "back"}); got != "back" {
 		t.Errorf("late_echo: %q", got)
 	}
+
+	// late goes down during the listen: the client is told, and lists
+	// docs's tools alone.
+	late.serving.Store(false)
+	lateServer.CloseClientConnections()
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed on the listen once late went down")
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "docs_echo") || slices.Contains(tools, "late_echo") {
+		t.Fatalf("tools once late is down again: %v", tools)
+	}
+}
+
+// switchable is an MCP server over HTTP that is down (503) until serving
+// is set (fault injection); a subscriptions/listen it refuses is noted on
+// listenRefused.
+type switchable struct {
+	up            http.Handler
+	serving       atomic.Bool
+	listenRefused chan struct{}
+}
+
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serving.Load() {
+		s.up.ServeHTTP(w, r)
+		return
+	}
+	if r.Header.Get("Mcp-Method") == "subscriptions/listen" {
+		select {
+		case s.listenRefused <- struct{}{}:
+		default:
+		}
+	}
+	http.Error(w, "down", http.StatusServiceUnavailable)
 }

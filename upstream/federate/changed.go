@@ -49,8 +49,9 @@ func announced(k kind) []kind {
 // announce sends the client list_changed of k unless the lists it was
 // shown are still what it would be shown: a server's change that its
 // filter hides, or a name another server's shadows, is not the client's.
-// A list the client never read, or one a server failed to answer, is not
-// compared: the client gets the notification.
+// A list the client has not read since it was last told of a change (or
+// ever), or one a server failed to answer, is not compared: the client
+// gets the notification.
 func (c *conn) announce(k kind) {
 	var shown []kind
 	c.mu.Lock()
@@ -76,6 +77,9 @@ func (c *conn) announce(k kind) {
 	}
 	c.mu.Lock()
 	closed := c.closed
+	for _, a := range announced(k) {
+		c.shownSet[a] = false // told its list changed, the client has not read the new one yet
+	}
 	c.mu.Unlock()
 	if !closed {
 		c.r.Deliver(pipeline.NewNotification(kindInfo[k].changed, nil))

@@ -11,7 +11,8 @@ import (
 
 // TestListChangedOnlyWhenSeen: a server's change the client does not see
 // (a tool its filter hides) sends no list_changed; a change it sees sends
-// one; a list the client never read is announced without comparing.
+// one; a list the client has not read since (or never read) is
+// announced without comparing.
 // The client does not listen, so only announce (what the coalescing
 // window runs) sends notifications here.
 func TestListChangedOnlyWhenSeen(t *testing.T) {
@@ -35,6 +36,7 @@ func TestListChangedOnlyWhenSeen(t *testing.T) {
 		{"secret_x", kTools, ""},
 		{"", kTools, ""},
 		{"visible", kTools, "notifications/tools/list_changed"},
+		{"", kTools, "notifications/tools/list_changed"},     // not listed since it was told
 		{"", kPrompts, "notifications/prompts/list_changed"}, // never listed
 	} {
 		if step.add != "" {

@@ -90,8 +90,8 @@ func (l *listening) serve(ctx context.Context, i int, st upstream.Stateless) err
 		var a attempt
 		err := st.Call(ctx, l.req, l.f.tagTasks(i, l.req.Message.Method, l.from(again, &a)))
 		l.add(-1)
-		if err == nil && a.unreachable {
-			err = errUnavailable // answered by the gateway for the server: it is down
+		if err == nil && a.failed {
+			err = errUnavailable // the gateway answered for the server, or its stream broke: it is down
 		}
 		if err == nil || ctx.Err() != nil || errors.Is(err, upstream.ErrSessionfulOnly) || l.only >= 0 {
 			return err
@@ -143,8 +143,8 @@ func (l *listening) await(ctx context.Context, d time.Duration) bool {
 
 // attempt is what one try of a server's listen showed.
 type attempt struct {
-	joined      bool // the server acknowledged the listen
-	unreachable bool // the gateway answered it for a server it could not reach (a 5xx status)
+	joined bool // the server acknowledged the listen
+	failed bool // it ended in an error the gateway answered for a server it could not reach (a 5xx status), or after it joined (its stream broke)
 }
 
 // from is what one server's listen sends the client: the first
@@ -158,7 +158,7 @@ func (l *listening) from(again bool, a *attempt) func(*pipeline.Message, int) {
 		defer l.mu.Unlock()
 		switch {
 		case m.IsResponse():
-			a.unreachable = m.Error != nil && status >= http.StatusInternalServerError
+			a.failed = m.Error != nil && (status >= http.StatusInternalServerError || a.joined)
 			return // one server's stream ended: the others go on
 		case m.Method == "notifications/subscriptions/acknowledged":
 			a.joined = true
