@@ -138,6 +138,8 @@ func TestServerShadows(t *testing.T) {
 		{"none vs servers", []intercept.Rule{{Tools: []string{"*"}, Actions: []intercept.Action{blockIt}}, {Servers: []string{"github"}, Tools: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 0},
 		{"covering servers", []intercept.Rule{{Servers: []string{"*"}, Actions: []intercept.Action{blockIt}}, {Servers: []string{"github"}, Tools: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 1},
 		{"other server", []intercept.Rule{{Servers: []string{"docs"}, Actions: []intercept.Action{blockIt}}, {Servers: []string{"github"}, Actions: []intercept.Action{blockIt}}}, 0},
+		{"a prompt rule matches completions too", []intercept.Rule{{Methods: []string{"prompts/get"}, Actions: []intercept.Action{blockIt}}, {Prompts: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 0},
+		{"prompts/get and completions cover a prompt rule", []intercept.Rule{{Methods: []string{"prompts/get", "completion/complete"}, Actions: []intercept.Action{blockIt}}, {Prompts: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
