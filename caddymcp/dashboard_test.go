@@ -48,7 +48,7 @@ func exportedMetricNames(t *testing.T) map[string]bool {
 	// Which are histograms shows in what they gather, once they have a
 	// child: make one of each vector's.
 	newEndpointMetrics("dashboard-test")
-	metrics.toolCalls.WithLabelValues("dashboard-test", methodOther, outcomeOK)
+	metrics.toolCalls.WithLabelValues("dashboard-test", "", methodOther, outcomeOK)
 	reg := prometheus.NewPedanticRegistry()
 	for _, c := range collectors() {
 		reg.MustRegister(c)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
 	"strings"
 
@@ -151,7 +152,9 @@ func (h *Handler) provisionServers(ctx caddy.Context, maxMessage int) (upstream.
 	if !h.federated() {
 		return h.provisionUpstreams(ctx, maxMessage)
 	}
-	cfg := federate.Config{Separator: h.separator(), Logger: h.logger.Named("federate")}
+	endpoint := h.metrics.endpoint
+	cfg := federate.Config{Separator: h.separator(), Logger: h.logger.Named("federate"),
+		Hidden: func(list string) { hiddenNames.WithLabelValues(endpoint, list).Inc() }}
 	if f := h.Federate; f != nil {
 		cfg.Prefix, cfg.ServerName = federate.Prefix(f.Prefix), f.ServerName
 	}
@@ -239,3 +242,12 @@ func publishServer(r *http.Request, server string) {
 		repl.Set(PlaceholderServer, server)
 	}
 }
+
+// hiddenNames counts the names a federated endpoint hides because an
+// earlier server lists the same one (prefix never, or a collision no
+// prefix resolves), once per name, list and configuration load. It is one
+// of the module's collectors (metrics.go).
+var hiddenNames = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "caddy_mcp", Name: "federation_hidden_names_total",
+	Help: "Names a federated endpoint's server lists that clients do not see because an earlier server in configuration order lists the same one (logged once per name), counted once per name and configuration load, by endpoint and list (tools, prompts, resources, resourceTemplates).",
+}, []string{"endpoint", "list"})

@@ -103,8 +103,8 @@ func initMetrics() {
 		}, []string{"endpoint", "method"})
 		metrics.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "tool_calls_total",
-			Help: "tools/call requests answered, by endpoint, tool (one the server listed, else other) and outcome (ok; error: a JSON-RPC error, the gateway's own failure or a result with isError; blocked: refused by the gateway's policy, e.g. an intercept rule's block or a hidden tool; mocked: answered by a rule or an operator in the server's place).",
-		}, []string{"endpoint", "tool", "outcome"})
+			Help: "tools/call requests answered, by endpoint, server (a federated endpoint's server of the tool, else empty), tool (the client-visible name, if listed, else other) and outcome (ok; error: a JSON-RPC error, the gateway's own failure or a result with isError; blocked: refused by the gateway's policy, e.g. an intercept rule's block or a hidden tool; mocked: answered by a rule or an operator in the server's place).",
+		}, []string{"endpoint", "server", "tool", "outcome"})
 		metrics.streams = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "streams",
 			Help: "SSE streams clients hold open, by endpoint and kind (post, get, sse_2024, stateless, listen).",
@@ -119,7 +119,7 @@ func initMetrics() {
 
 // collectors are every collector of the module, made by initMetrics.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal, toolDrifts}
+	return []prometheus.Collector{metrics.requests, metrics.duration, metrics.toolCalls, metrics.streams, metrics.reconnects, metrics.state, upstreamHealthCollector{}, mcpstate.Interceptions, cacheTotal, toolDrifts, hiddenNames}
 }
 
 // registerMetrics registers the collectors with ctx's registry, which is

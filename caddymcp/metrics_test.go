@@ -106,7 +106,7 @@ caddy_mcp_sessions{endpoint="unit-state"} 0
 func TestToolLabels(t *testing.T) {
 	m := newEndpointMetrics("unit-tools")
 	calls := func(tool, outcome string) float64 {
-		return testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-tools", tool, outcome))
+		return testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-tools", "", tool, outcome))
 	}
 	answer := func(raw string) *pipeline.Message {
 		msg, err := pipeline.Parse([]byte(raw))
@@ -120,7 +120,7 @@ func TestToolLabels(t *testing.T) {
 	toolFailed := answer(`{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}`)
 	by := front.PolicyNone
 	onAnswer := func(post http.ResponseWriter, method, target string, msg *pipeline.Message) {
-		m.onAnswer(post, method, target, msg, by, mcpstate.OutcomeOf(front.Answered{Answer: msg, Policy: by}))
+		m.onAnswer(post, method, target, "", msg, by, mcpstate.OutcomeOf(front.Answered{Answer: msg, Policy: by}))
 	}
 
 	onAnswer(nil, "tools/call", "echo", ok) // not listed yet
@@ -167,6 +167,26 @@ func TestToolLabels(t *testing.T) {
 	}
 }
 
+// TestToolLabelsServer: a federated endpoint's call counts under the
+// client-visible name it called and the server that owns it; a call no
+// list placed on a server yet, under server "".
+func TestToolLabelsServer(t *testing.T) {
+	m := newEndpointMetrics("unit-fed-tools")
+	ok := pipeline.NewResult([]byte("1"), []byte(`{"content":[]}`))
+	m.onAnswer(nil, "tools/list", "", "", pipeline.NewResult([]byte("2"), []byte(`{"tools":[{"name":"docs_echo"},{"name":"github_echo"}]}`)), front.PolicyNone, mcpstate.CallOutcome(0))
+	for _, c := range []struct{ tool, server string }{{"docs_echo", "docs"}, {"docs_echo", "docs"}, {"github_echo", "github"}, {"github_echo", ""}} {
+		m.onAnswer(nil, "tools/call", c.tool, c.server, ok, front.PolicyNone, mcpstate.CallOK)
+	}
+	for _, c := range []struct {
+		server, tool string
+		want         float64
+	}{{"docs", "docs_echo", 2}, {"github", "github_echo", 1}, {"", "github_echo", 1}, {"", "docs_echo", 0}} {
+		if got := testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-fed-tools", c.server, c.tool, outcomeOK)); got != c.want {
+			t.Errorf("tool_calls_total{server=%q,tool=%q} = %v, want %v", c.server, c.tool, got, c.want)
+		}
+	}
+}
+
 // TestRegisterMetricsWithoutRegistry: under caddy validate there is no
 // registry; registering is then no error and the collectors still work.
 func TestRegisterMetricsWithoutRegistry(t *testing.T) {
@@ -204,7 +224,7 @@ func BenchmarkOnAnswerToolCall(b *testing.B) {
 	rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.onAnswer(rec, "tools/call", "echo", answer, front.PolicyNone, mcpstate.CallOK)
+		m.onAnswer(rec, "tools/call", "echo", "", answer, front.PolicyNone, mcpstate.CallOK)
 	}
 }
 

@@ -72,8 +72,11 @@ func (s *toolSet) label(name string) string {
 // policy's block or mock, apart), counts tool calls by their outcome
 // (mcpstate.OutcomeOf), and learns the tools a tools/list answer names.
 // For a tools/call it returns the tool's label (its name if listed, else
-// other), "" for anything else.
-func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target string, answer *pipeline.Message, policy front.Policy, outcome mcpstate.CallOutcome) (tool string) {
+// other), "" for anything else. A tool's label is the name the client
+// calls (a federated endpoint's client-visible name, which the tools/list
+// answers here hold), and server the federated server that owns it ("" on
+// an endpoint without servers, or when no list told it yet).
+func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target, server string, answer *pipeline.Message, policy front.Policy, outcome mcpstate.CallOutcome) (tool string) {
 	if rec, ok := post.(*statusRecorder); ok {
 		rec.noteAnswer(answerOutcomeOf(answer, policy))
 	}
@@ -85,7 +88,7 @@ func (m *endpointMetrics) onAnswer(post http.ResponseWriter, method, target stri
 		}
 	case "tools/call":
 		tool = m.tools.label(target)
-		metrics.toolCalls.WithLabelValues(m.endpoint, tool, outcome.Metric()).Inc()
+		metrics.toolCalls.WithLabelValues(m.endpoint, server, tool, outcome.Metric()).Inc()
 	}
 	return tool
 }

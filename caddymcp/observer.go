@@ -26,7 +26,11 @@ var _ front.Observer = (*observer)(nil)
 func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
 	mcphttp.PublishRequestInfo(r, info)
 	server := "" // {http.mcp.server} is empty, not left as written, without server blocks
-	if o.server != nil {
+	switch {
+	case o.server == nil:
+	case info.Completes.Method != "":
+		server = o.server(info.Completes.Method, info.Completes.Target)
+	default:
 		server = o.server(info.Method, info.Target)
 	}
 	publishServer(r, server)
@@ -35,14 +39,14 @@ func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
 // OnAnswer counts the answer, and logs it when it ends a tools/call.
 func (o *observer) OnAnswer(a front.Answered) {
 	var outcome mcpstate.CallOutcome
+	var server string
 	if a.Method == "tools/call" {
 		outcome = mcpstate.OutcomeOf(a)
-	}
-	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, a.Answer, a.Policy, outcome); tool != "" {
-		var server string
 		if o.server != nil {
 			server = o.server(a.Method, a.Target)
 		}
+	}
+	if tool := o.metrics.onAnswer(a.Post, a.Method, a.Target, server, a.Answer, a.Policy, outcome); tool != "" {
 		o.calls.AddOutcome(a, tool, server, outcome, o.redactor)
 	}
 }

@@ -3,8 +3,10 @@ package caddytest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,4 +146,108 @@ func TestFederation2026SessionsOnlyServer(t *testing.T) {
 	if got := callText(ctx, t, cs, "docs_echo", map[string]any{"text": "in a session"}); got != "in a session" {
 		t.Errorf("docs_echo: %q", got)
 	}
+}
+
+// TestFederation2026ListenRejoin: a 2026-07-28 client's listen starts
+// while server late is down (it answers 503); the gateway asks late
+// again while docs listens, and once late serves, the client gets
+// tools/list_changed on its open listen and lists late's tools; when late
+// goes down again, list_changed tells the client that too.
+func TestFederation2026ListenRejoin(t *testing.T) {
+	requireIntegration(t)
+	docs := httptest.NewServer(statelessHandler(newDocsServer()))
+	defer docs.Close()
+	late := &switchable{up: statelessHandler(newDocsServer()), listenRefused: make(chan struct{}, 1)}
+	lateServer := httptest.NewServer(late)
+	defer func() { // the gateway's listen on late lasts as long as the client's
+		lateServer.CloseClientConnections()
+		lateServer.Close()
+	}()
+	base := startProxy(t, fmt.Sprintf(siteAddr+` {
+	bind 127.0.0.1
+	mcp_proxy /mcp {
+		server docs {
+			http %s
+		}
+		server late {
+			http %s
+		}
+	}
+}
+`, caddyfileQuote(docs.URL), caddyfileQuote(lateServer.URL)))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	client := mcp.NewClient(&mcp.Implementation{Name: "caddytest-federation-rejoin", Version: "0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	})
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if res := cs.InitializeResult(); res.ProtocolVersion != "2026-07-28" {
+		t.Fatalf("discover: version %q, want 2026-07-28", res.ProtocolVersion)
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "docs_echo") || slices.Contains(tools, "late_echo") {
+		t.Fatalf("tools while late is down: %v", tools)
+	}
+	select { // the client's listen reached late, which refused it
+	case <-late.listenRefused:
+	case <-ctx.Done():
+		t.Fatal("the client's listen never reached late")
+	}
+	late.serving.Store(true)
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed on the listen once late served")
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "late_echo") {
+		t.Fatalf("tools once late serves: %v", tools)
+	}
+	if got := callText(ctx, t, cs, "late_echo", map[string]any{"text": "back"}); got != "back" {
+		t.Errorf("late_echo: %q", got)
+	}
+
+	// late goes down during the listen: the client is told, and lists
+	// docs's tools alone.
+	late.serving.Store(false)
+	lateServer.CloseClientConnections()
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("no tools/list_changed on the listen once late went down")
+	}
+	if tools := toolNames(ctx, t, cs); !slices.Contains(tools, "docs_echo") || slices.Contains(tools, "late_echo") {
+		t.Fatalf("tools once late is down again: %v", tools)
+	}
+}
+
+// switchable is an MCP server over HTTP that is down (503) until serving
+// is set (fault injection); a subscriptions/listen it refuses is noted on
+// listenRefused.
+type switchable struct {
+	up            http.Handler
+	serving       atomic.Bool
+	listenRefused chan struct{}
+}
+
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serving.Load() {
+		s.up.ServeHTTP(w, r)
+		return
+	}
+	if r.Header.Get("Mcp-Method") == "subscriptions/listen" {
+		select {
+		case s.listenRefused <- struct{}{}:
+		default:
+		}
+	}
+	http.Error(w, "down", http.StatusServiceUnavailable)
 }

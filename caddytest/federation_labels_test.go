@@ -35,7 +35,7 @@ type fedSession struct {
 // server over HTTP behind one endpoint, both with a tool named echo. A
 // rule on `server docs` + `tool echo` (the server's own name) blocks
 // docs_echo only; the tape names each message's server; the admin API
-// and the metrics label the servers, their replicas named
+// and the metrics label the servers (tool calls too), their replicas named
 // <server>/<replica>; the tape replays without either server.
 func TestFederationSeesServers(t *testing.T) {
 	requireIntegration(t)
@@ -160,7 +160,16 @@ func federatedAdmin(t *testing.T, sessionID, docsHostPort string) {
 		t.Errorf("recent calls (newest first): %s", got)
 	}
 	healthy := 0
-	for series := range scrape(t) {
+	series := scrape(t)
+	for _, s := range []string{
+		`caddy_mcp_tool_calls_total{endpoint="fed-labels",outcome="blocked",server="docs",tool="docs_echo"}`,
+		`caddy_mcp_tool_calls_total{endpoint="fed-labels",outcome="ok",server="everything",tool="everything_echo"}`,
+	} {
+		if series[s] != 1 {
+			t.Errorf("%s = %v, want 1", s, series[s])
+		}
+	}
+	for series := range series {
 		if strings.HasPrefix(series, "caddy_mcp_upstream_healthy{") && strings.Contains(series, `endpoint="fed-labels"`) &&
 			(strings.Contains(series, `server="docs"`) && strings.Contains(series, `upstream="`+docsReplica+`"`) ||
 				strings.Contains(series, `server="everything"`) && strings.Contains(series, `upstream="everything/node"`)) {

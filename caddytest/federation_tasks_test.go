@@ -125,3 +125,71 @@ func TestFederationTasksInSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestFederationTaskListInSessions: in a 2025-11-25 session over the same
+// two task servers (each lists its tasks one a page), tasks/list lists
+// every server's tasks, each id tagged with its server, page by page
+// with the gateway's cursor; tasks/get and tasks/cancel of a listed id
+// reach its server. A cursor the gateway did not make is -32602.
+func TestFederationTaskListInSessions(t *testing.T) {
+	site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\tserver a {\n\t\t\thttp %s\n\t\t}\n\t\tserver b {\n\t\t\thttp %s\n\t\t}\n\t}\n}\n",
+		caddyfileQuote(startTaskServerHTTP(t, "A")), caddyfileQuote(startTaskServerHTTP(t, "B")))
+	wc := newWireClient(t, startProxy(t, site)+"/mcp")
+	session, _ := servedBy(t, wc)
+	id := 1
+	post := func(method, params string) rpcMessage {
+		t.Helper()
+		id++
+		resp, body := wc.post(session, "2025-11-25", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params), nil)
+		return responseTo(t, resp, body, fmt.Sprint(id))
+	}
+	for _, tool := range []string{"a_slow", "b_slow", "a_slow"} {
+		if m := post("tools/call", `{"name":"`+tool+`","arguments":{},"task":{"ttl":60000}}`); m.Error != nil {
+			t.Fatalf("tools/call %s: %+v", tool, m.Error)
+		}
+	}
+	var listed []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages == 10 {
+			t.Fatalf("tasks/list never ends: %v", listed)
+		}
+		params := `{}`
+		if cursor != "" {
+			params = `{"cursor":"` + cursor + `"}`
+		}
+		m := post("tasks/list", params)
+		var page struct {
+			Tasks      []taskState
+			NextCursor string
+		}
+		if m.Error != nil || json.Unmarshal(m.Result, &page) != nil {
+			t.Fatalf("tasks/list %s: %+v %s", params, m.Error, m.Result)
+		}
+		for _, task := range page.Tasks {
+			listed = append(listed, task.TaskID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+		if strings.Contains(cursor, "mcpgw:") || cursor == "2" {
+			t.Errorf("the cursor %q is a server's own or a tag, not the gateway's", cursor)
+		}
+	}
+	want := []string{"mcpgw:a:task-A-1", "mcpgw:a:task-A-2", "mcpgw:b:task-B-1"}
+	if !slices.Equal(listed, want) {
+		t.Fatalf("tasks/list listed %q, want %q", listed, want)
+	}
+	for _, task := range listed {
+		var got taskState
+		if m := post("tasks/get", `{"taskId":"`+task+`"}`); m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != task {
+			t.Errorf("tasks/get %s: %+v %s", task, m.Error, m.Result)
+		}
+	}
+	if m := post("tasks/cancel", `{"taskId":"`+listed[2]+`"}`); m.Error != nil {
+		t.Errorf("tasks/cancel %s: %+v", listed[2], m.Error)
+	}
+	if m := post("tasks/list", `{"cursor":"not-the-gateways"}`); m.Error == nil || m.Error.Code != -32602 {
+		t.Errorf("tasks/list with a forged cursor: %+v %s", m.Error, m.Result)
+	}
+}

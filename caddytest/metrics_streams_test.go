@@ -68,8 +68,8 @@ func TestMetricsStreamsAndStateless(t *testing.T) {
 		crashed       = series("caddy_mcp_process_exits_total", `cause="crashed"`)
 		callsOK       = series("caddy_mcp_requests_total", `method="tools/call",outcome="ok"`)
 		callsFailed   = series("caddy_mcp_requests_total", `method="tools/call",outcome="error"`)
-		toolOK        = series("caddy_mcp_tool_calls_total", `outcome="ok",tool="test_simple_text"`)
-		unknownFailed = series("caddy_mcp_tool_calls_total", `outcome="error",tool="other"`)
+		toolOK        = series("caddy_mcp_tool_calls_total", `outcome="ok",server="",tool="test_simple_text"`)
+		unknownFailed = series("caddy_mcp_tool_calls_total", `outcome="error",server="",tool="other"`)
 	)
 	before := scrape(t)
 

@@ -38,8 +38,8 @@ func TestMetrics(t *testing.T) {
 		callsOK       = `caddy_mcp_requests_total{endpoint="metrics-test",method="tools/call",outcome="ok"}`
 		callsRefused  = `caddy_mcp_requests_total{endpoint="metrics-test",method="tools/call",outcome="refused"}`
 		callsFailed   = `caddy_mcp_requests_total{endpoint="metrics-test",method="tools/call",outcome="error"}`
-		toolOK        = `caddy_mcp_tool_calls_total{endpoint="metrics-test",outcome="ok",tool="test_simple_text"}`
-		unknownFailed = `caddy_mcp_tool_calls_total{endpoint="metrics-test",outcome="error",tool="other"}`
+		toolOK        = `caddy_mcp_tool_calls_total{endpoint="metrics-test",outcome="ok",server="",tool="test_simple_text"}`
+		unknownFailed = `caddy_mcp_tool_calls_total{endpoint="metrics-test",outcome="error",server="",tool="other"}`
 		callsDuration = `caddy_mcp_request_duration_seconds_count{endpoint="metrics-test",method="tools/call"}`
 		initsOK       = `caddy_mcp_requests_total{endpoint="metrics-test",method="initialize",outcome="ok"}`
 		sessions      = `caddy_mcp_sessions{endpoint="metrics-test"}`

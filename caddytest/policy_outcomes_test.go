@@ -47,7 +47,7 @@ func TestPolicyOutcomes(t *testing.T) {
 `, caddyfileQuote(bin))
 	url := startProxy(t, site) + "/mcp"
 	series := func(tool, outcome string) string {
-		return fmt.Sprintf(`caddy_mcp_tool_calls_total{endpoint="policy-outcomes",outcome=%q,tool=%q}`, outcome, tool)
+		return fmt.Sprintf(`caddy_mcp_tool_calls_total{endpoint="policy-outcomes",outcome=%q,server="",tool=%q}`, outcome, tool)
 	}
 	posts := func(outcome string) string {
 		return fmt.Sprintf(`caddy_mcp_requests_total{endpoint="policy-outcomes",method="tools/call",outcome=%q}`, outcome)

@@ -160,10 +160,15 @@ type Exchange struct {
 
 // Server returns the federated server m (or, for a response, the request
 // it answers) concerns and the name that server knows its target by; ""
-// for both without federation or when the endpoint cannot tell.
+// for both without federation or when the endpoint cannot tell. A
+// completion/complete concerns the server of the prompt or resource
+// template it completes (Message.ServerQuery).
 func (ex *Exchange) Server(m *Message) (server, own string) {
 	if ex.Servers == nil {
 		return "", ""
+	}
+	if m.Kind == KindRequest {
+		return ex.Servers(m.ServerQuery())
 	}
 	return ex.Servers(ex.Method(m), ex.Target(m))
 }

@@ -68,3 +68,55 @@ func memberNameIs(raw []byte, name string) bool {
 	quoted = append(append(append(quoted, '"'), raw...), '"')
 	return json.Unmarshal(quoted, &s) == nil && s == name
 }
+
+// CompletionRef returns what a completion/complete request completes: the
+// prompt (kind "prompt", its name) or the resource template (kind
+// "resource", its URI template) its params.ref names; "" for both for
+// other methods or a ref of another type.
+func (m *Message) CompletionRef() (kind, name string) {
+	if m.Method != "completion/complete" {
+		return "", ""
+	}
+	ref := topLevelMember(m.Params, "ref")
+	typ, key := refMember(ref, "type"), "name"
+	switch typ {
+	case "ref/prompt":
+		kind = "prompt"
+	case "ref/resource":
+		kind, key = "resource", "uri"
+	default:
+		return "", ""
+	}
+	if name = refMember(ref, key); name == "" {
+		return "", ""
+	}
+	return kind, name
+}
+
+// refMember is the string member key of the object ref, "" when absent.
+func refMember(ref []byte, key string) string {
+	v := topLevelMember(ref, key)
+	if v == nil || v[0] != '"' {
+		return ""
+	}
+	s, err := stringValue(key, v)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// ServerQuery returns the method and target a federated endpoint resolves
+// the server of request m by (Exchange.Servers): a completion/complete
+// is asked as the prompts/get of the prompt it completes, or by the
+// resource template it completes; any other request by its own method
+// and Target.
+func (m *Message) ServerQuery() (method, target string) {
+	switch kind, name := m.CompletionRef(); kind {
+	case "prompt":
+		return "prompts/get", name
+	case "resource":
+		return m.Method, name
+	}
+	return m.Method, m.Target()
+}

@@ -29,6 +29,10 @@ type RequestInfo struct {
 	// BatchSize is the number of messages of a 2025-03-26 batch, 0 for a
 	// single message.
 	BatchSize int
+	// Completes is, for a completion/complete, what a federated endpoint
+	// resolves its server by (pipeline.Message.ServerQuery); empty for
+	// other requests, which are resolved by Method and Target.
+	Completes struct{ Method, Target string }
 }
 
 // DescribeRequest describes a parsed POST body. A batch is described by
@@ -49,6 +53,9 @@ func DescribeRequest(r *http.Request, msgs []*pipeline.Message, batch bool) Requ
 	}
 	info.Method = first.Method
 	info.Target = first.Target()
+	if first.Method == "completion/complete" {
+		info.Completes.Method, info.Completes.Target = first.ServerQuery()
+	}
 	info.RequestID = first.ID
 	if batch {
 		info.BatchSize = len(msgs)

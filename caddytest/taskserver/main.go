@@ -14,8 +14,8 @@
 // It also serves the 2025-11-25 revision, whose tasks are in the core
 // protocol: after initialize (per process on stdio; by the request's
 // MCP-Protocol-Version over HTTP, where it mints no session), a tools/call
-// with params.task answers {"task": …}, tasks/get the task alone, and
-// tasks/result the tool's result.
+// with params.task answers {"task": …}, tasks/get the task alone,
+// tasks/result the tool's result, and tasks/list one task a page.
 //
 // Its tool "hold" never answers, so a test can keep a request in flight
 // on one process.
@@ -60,6 +60,7 @@ type params struct {
 	Name   string          `json:"name"`
 	Task   json.RawMessage `json:"task"` // 2025-11-25: a task-augmented request
 	TaskID string          `json:"taskId"`
+	Cursor string          `json:"cursor"`
 	// Notifications is a subscriptions/listen's filter.
 	Notifications struct {
 		TaskIDs []string `json:"taskIds"`
@@ -95,7 +96,7 @@ func (s *server) handle(m *message, legacy bool) *message {
 			"_meta":        map[string]any{"io.modelcontextprotocol/serverInfo": map[string]string{"name": s.name, "version": "1"}}}
 	case "initialize":
 		out.Result = map[string]any{"protocolVersion": "2025-11-25",
-			"capabilities": map[string]any{"tools": map[string]any{}, "tasks": map[string]any{"requests": map[string]any{"tools": map[string]any{"call": map[string]any{}}}}},
+			"capabilities": map[string]any{"tools": map[string]any{}, "tasks": map[string]any{"list": map[string]any{}, "requests": map[string]any{"tools": map[string]any{"call": map[string]any{}}}}},
 			"serverInfo":   map[string]string{"name": s.name, "version": "1"}}
 	case "tools/list":
 		out.Result = map[string]any{"tools": []any{map[string]any{"name": "slow", "inputSchema": map[string]string{"type": "object"}}}}
@@ -112,9 +113,14 @@ func (s *server) handle(m *message, legacy bool) *message {
 			break
 		}
 		out.Result = task(s.newTask(), "working", nil, "task")
+	case "tasks/list":
+		out.Result, out.Error = s.list(p.Cursor)
 	case "tasks/get", "tasks/update", "tasks/cancel", "tasks/result":
 		out.Result, out.Error = s.taskRequest(m.Method, p.TaskID)
 		if legacy && out.Error == nil {
+			if m.Method == "tasks/cancel" { // 2025-11-25 answers the cancelled task
+				out.Result, _ = s.taskRequest("tasks/get", p.TaskID)
+			}
 			out.Result = legacyShape(m.Method, out.Result.(map[string]any))
 		}
 	default:
@@ -168,9 +174,9 @@ func (s *server) taskRequest(method, id string) (any, *rpcError) {
 	switch method {
 	case "tasks/cancel":
 		s.tasks[id] = -1
-		return map[string]string{"resultType": "complete"}, nil
+		return map[string]any{"resultType": "complete"}, nil
 	case "tasks/update":
-		return map[string]string{"resultType": "complete"}, nil
+		return map[string]any{"resultType": "complete"}, nil
 	case "tasks/result":
 		if polls == 0 {
 			polls = 1 // the result is awaited: it is ready at once
@@ -185,6 +191,31 @@ func (s *server) taskRequest(method, id string) (any, *rpcError) {
 	}
 	result := map[string]any{"content": []any{map[string]string{"type": "text", "text": "done by " + s.name}}}
 	return task(id, "completed", result, "complete"), nil
+}
+
+// list answers a 2025-11-25 tasks/list one task a page, in the order
+// they were created; the cursor is the next task's number.
+func (s *server) list(cursor string) (any, *rpcError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 1
+	if cursor != "" {
+		var err error
+		if n, err = strconv.Atoi(cursor); err != nil || n < 1 || n > s.n {
+			return nil, &rpcError{-32602, "invalid cursor"}
+		}
+	}
+	if n > s.n {
+		return map[string]any{"tasks": []any{}}, nil
+	}
+	id := "task-" + s.name + "-" + strconv.Itoa(n)
+	t := task(id, map[bool]string{true: "working", false: "completed"}[s.tasks[id] == 0], nil, "")
+	delete(t, "resultType")
+	out := map[string]any{"tasks": []any{t}}
+	if n < s.n {
+		out["nextCursor"] = strconv.Itoa(n + 1)
+	}
+	return out, nil
 }
 
 // newTask creates a task and returns its id.

@@ -16,7 +16,7 @@ import (
 //	direction         "to_server" or "to_client"
 //	kind              "request", "notification" or "response"
 //	method            the method (for a response: the request's)
-//	tool, prompt, resource   what a tools/call, prompts/get or resources/* names, else ""
+//	tool, prompt, resource   what a tools/call, prompts/get or resources/* names (a completion/complete: its ref), else ""
 //	server            the federated server the message concerns, "" when none or unknown
 //	session           the client-facing session id ("" for 2026-07-28 requests)
 //	protocol_version  the client's MCP revision
@@ -104,8 +104,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		m, _ := st.what()
 		return m, true
 	case "tool", "prompt", "resource":
-		m, t := st.what()
-		if name == "tool" && m == "tools/call" || name == "prompt" && m == "prompts/get" || name == "resource" && namesResource(m) {
+		if _, t := st.what(); st.names(name) {
 			return t, true
 		}
 		return "", true

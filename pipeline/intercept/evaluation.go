@@ -21,6 +21,7 @@ type evaluation struct {
 	maxDecode int64             // the largest JSON value a rule decodes
 	method    string
 	target    string
+	ref       string // a completion/complete's: what target is ("prompt", "resource"), else ""
 	known     bool   // method and target are computed
 	dirty     bool   // raw was edited and m is stale
 	by        string // the last rule that changed the message
@@ -38,6 +39,12 @@ func (st *evaluation) what() (method, target string) {
 			st.m = st.message(nil)
 		}
 		st.method, st.target = st.ex.Method(st.m), st.ex.Target(st.m)
+		st.ref = ""
+		if st.m.Kind == pipeline.KindRequest {
+			if ref, name := st.m.CompletionRef(); ref != "" {
+				st.ref, st.target = ref, name
+			}
+		}
 		st.known = true
 	}
 	return st.method, st.target
@@ -49,7 +56,25 @@ func (st *evaluation) server() (server, own string) {
 	if st.ex.Servers == nil {
 		return "", ""
 	}
-	return st.ex.Servers(st.what())
+	method, target := st.what()
+	if st.ref == "prompt" {
+		method = "prompts/get" // the prompt whose arguments it completes is the server's it gets
+	}
+	return st.ex.Servers(method, target)
+}
+
+// names reports whether the message names a thing of kind ("tool",
+// "prompt", "resource"): calls, gets or reads one, or (a prompt, a
+// resource template) completes one's arguments.
+func (st *evaluation) names(kind string) bool {
+	method, _ := st.what()
+	switch kind {
+	case "tool":
+		return method == "tools/call"
+	case "prompt":
+		return method == "prompts/get" || st.ref == "prompt"
+	}
+	return namesResource(method) || st.ref == "resource"
 }
 
 // edit replaces the message's bytes with an edited copy, by rule by: the

@@ -117,9 +117,9 @@ func methodsOf(r Rule) []string {
 	case len(r.Tools) > 0:
 		return []string{"tools/call"}
 	case len(r.Prompts) > 0:
-		return []string{"prompts/get"}
+		return []string{"prompts/get", "completion/complete"}
 	case len(r.Resources) > 0:
-		return []string{"resources/read", "resources/subscribe", "resources/unsubscribe"}
+		return []string{"resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete"}
 	}
 	return []string{"*"}
 }

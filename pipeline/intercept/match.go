@@ -52,13 +52,13 @@ func (r *compiledRule) matches(st *evaluation) judgement {
 			}
 			unknown = j == unresolved
 		}
-		if r.tools != nil && (method != "tools/call" || !unknown && !r.tools.Match(name)) {
+		if r.tools != nil && (!st.names("tool") || !unknown && !r.tools.Match(name)) {
 			return noMatch
 		}
-		if r.prompts != nil && (method != "prompts/get" || !unknown && !r.prompts.Match(name)) {
+		if r.prompts != nil && (!st.names("prompt") || !unknown && !r.prompts.Match(name)) {
 			return noMatch
 		}
-		if r.resources != nil && (!namesResource(method) || !unknown && !r.resources.Match(name)) {
+		if r.resources != nil && (!st.names("resource") || !unknown && !r.resources.Match(name)) {
 			return noMatch
 		}
 	}
@@ -99,16 +99,10 @@ func (r *compiledRule) server(st *evaluation, method string) (judgement, string)
 	switch {
 	case server != "":
 		return judge(r.servers.Match(server)), own
-	case st.ex.Servers != nil && namesSomething(method):
+	case st.ex.Servers != nil && (st.names("tool") || st.names("prompt") || st.names("resource")):
 		return unresolved, ""
 	}
 	return noMatch, ""
-}
-
-// namesSomething reports whether a method names a tool, prompt or resource
-// that belongs to one server.
-func namesSomething(method string) bool {
-	return method == "tools/call" || method == "prompts/get" || namesResource(method)
 }
 
 // judge matches the field's value in the message's bytes: a string (the

@@ -13,6 +13,9 @@ import (
 // always would, plus one name listed unprefixed (as prefix conditional
 // makes it): the server is before the first "_".
 func servers(method, target string) (string, string) {
+	if method == "completion/complete" && target == "file:///docs/{page}" {
+		return "docs", target
+	}
 	if method != "tools/call" && method != "prompts/get" && method != "resources/read" {
 		return "", ""
 	}
@@ -30,13 +33,16 @@ func servers(method, target string) (string, string) {
 }
 
 const (
-	callGithubCreate = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"github_create_issue"}}`
-	callDocsCreate   = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"docs_create_issue"}}`
-	callUnprefixed   = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_issue"}}`
-	callUnknown      = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nobody_knows"}}`
-	getDocsPrompt    = `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"docs_greet"}}`
-	readDocs         = `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///docs/a"}}`
-	resultOfCreate   = `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`
+	callGithubCreate  = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"github_create_issue"}}`
+	callDocsCreate    = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"docs_create_issue"}}`
+	callUnprefixed    = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_issue"}}`
+	callUnknown       = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nobody_knows"}}`
+	getDocsPrompt     = `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"docs_greet"}}`
+	readDocs          = `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///docs/a"}}`
+	resultOfCreate    = `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`
+	completeDocsGreet = `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"docs_greet"},"argument":{"name":"a","value":""}}}`
+	completeDocsPage  = `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"file:///docs/{page}"},"argument":{"name":"page","value":""}}}`
+	completeUnknown   = `{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"nobody_knows"},"argument":{"name":"a","value":""}}}`
 )
 
 // TestServerMatcher: a rule's servers match the server a message concerns,
@@ -75,6 +81,15 @@ func TestServerMatcher(t *testing.T) {
 		{"expression server", intercept.Rule{Expression: `server == "github" && tool == "github_create_issue"`}, fed, callGithubCreate, true},
 		{"expression server, other", intercept.Rule{Expression: `server == "github"`}, fed, callDocsCreate, false},
 		{"expression server unknown is empty", intercept.Rule{Expression: `server == ""`}, fed, callUnknown, true},
+		{"completion: server + own prompt name", intercept.Rule{Servers: []string{"docs"}, Prompts: []string{"greet"}}, fed, completeDocsGreet, true},
+		{"completion: prompt of another server", intercept.Rule{Servers: github, Prompts: []string{"greet"}}, fed, completeDocsGreet, false},
+		{"completion: client-visible prompt name", intercept.Rule{Prompts: []string{"docs_greet"}}, fed, completeDocsGreet, true},
+		{"completion: method and server", intercept.Rule{Methods: []string{"completion/complete"}, Servers: []string{"docs"}}, fed, completeDocsGreet, true},
+		{"completion: a prompt is no tool", intercept.Rule{Servers: []string{"docs"}, Tools: []string{"greet"}}, fed, completeDocsGreet, false},
+		{"completion: server + template", intercept.Rule{Servers: []string{"docs"}, Resources: []string{"file:///docs/*"}}, fed, completeDocsPage, true},
+		{"completion: a template is no prompt", intercept.Rule{Servers: []string{"docs"}, Prompts: []string{"*"}}, fed, completeDocsPage, false},
+		{"completion: unknown prompt applies (fail closed)", intercept.Rule{Servers: github, Prompts: []string{"greet"}}, fed, completeUnknown, true},
+		{"completion: expression", intercept.Rule{Expression: `server == "docs" && prompt == "docs_greet" && method == "completion/complete"`}, fed, completeDocsGreet, true},
 		{"one server: no message has a server", intercept.Rule{Servers: []string{"*"}}, single, callGithubCreate, false},
 	}
 	for _, tt := range tests {
@@ -123,6 +138,8 @@ func TestServerShadows(t *testing.T) {
 		{"none vs servers", []intercept.Rule{{Tools: []string{"*"}, Actions: []intercept.Action{blockIt}}, {Servers: []string{"github"}, Tools: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 0},
 		{"covering servers", []intercept.Rule{{Servers: []string{"*"}, Actions: []intercept.Action{blockIt}}, {Servers: []string{"github"}, Tools: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 1},
 		{"other server", []intercept.Rule{{Servers: []string{"docs"}, Actions: []intercept.Action{blockIt}}, {Servers: []string{"github"}, Actions: []intercept.Action{blockIt}}}, 0},
+		{"a prompt rule matches completions too", []intercept.Rule{{Methods: []string{"prompts/get"}, Actions: []intercept.Action{blockIt}}, {Prompts: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 0},
+		{"prompts/get and completions cover a prompt rule", []intercept.Rule{{Methods: []string{"prompts/get", "completion/complete"}, Actions: []intercept.Action{blockIt}}, {Prompts: []string{"x"}, Actions: []intercept.Action{blockIt}}}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,8 @@ type catalog struct {
 	uris      map[string]Ref // client URI → server and its own URI
 	templates []template
 	hint      cacheHint // the strictest of the pages' (2026-07-28)
+	sum       uint64    // of the items as the client sees them (sumOf)
+	partial   bool      // a server of the session failed to list (refresh)
 }
 
 // page is one page of a server's list.
@@ -30,11 +32,13 @@ type page struct {
 	items  []json.RawMessage
 }
 
-// template is a resource template and the server that listed it.
+// template is a resource template and the server that listed it: text
+// as the client sees it, own as the server wrote it (they differ when an
+// earlier server lists the same template, see wrapShared).
 type template struct {
-	server int
-	text   string
-	re     *regexp.Regexp
+	server    int
+	text, own string
+	re        *regexp.Regexp // matches the URIs of own
 }
 
 // rawPage is a page as the server sent it, after its filter.
@@ -84,6 +88,9 @@ func (c *conn) refresh(ctx context.Context, k kind) *catalog {
 	}
 	wg.Wait()
 	cat := c.f.build(k, raws)
+	for i, m := range c.members {
+		cat.partial = cat.partial || raws[i] == nil && m.ready() // fetchAll returns a page when the server answers
+	}
 	c.f.note(k, cat)
 	c.mu.Lock()
 	c.cats[k] = cat
@@ -176,6 +183,7 @@ func (f *Federation) build(k kind, raws [][]rawPage) *catalog {
 			cat.pages[i] = append(cat.pages[i], out)
 		}
 	}
+	cat.sum = sumOf(cat.pages)
 	return cat
 }
 
@@ -197,41 +205,41 @@ func (f *Federation) itemFor(k kind, cat *catalog, seen map[string]int, i int, k
 		}
 		return out
 	}
-	if k == kResources {
-		return f.resourceFor(cat, seen, i, key, it)
+	it, uri := f.wrapShared(k, seen, i, key, it)
+	switch {
+	case it == nil:
+	case k == kResources:
+		cat.uris[uri] = Ref{Server: i, Own: key}
+	default:
+		cat.templates = append(cat.templates, template{server: i, text: uri, own: key, re: templateRegexp(key)})
 	}
-	if w, dup := seen[key]; dup {
-		f.warnHidden(kindInfo[k].field, []Hidden{{Name: key, Server: f.names[i], Winner: f.names[w]}})
-		return nil
-	}
-	seen[key] = i
-	cat.templates = append(cat.templates, template{server: i, text: key, re: templateRegexp(key)})
 	return it
 }
 
-// resourceFor is the client's form of server i's resource of URI own: as
-// it is, or under WrapURI when an earlier server lists the same URI, so
-// that the client reads both; nil when even that is taken.
-func (f *Federation) resourceFor(cat *catalog, seen map[string]int, i int, own string, it json.RawMessage) json.RawMessage {
+// wrapShared is the client's form of server i's resource (or resource
+// template) own, and its URI as the client sees it: as it is, or under
+// WrapURI when an earlier server lists the same one, so that the client
+// reads (or completes) both; a nil item when even that is taken.
+func (f *Federation) wrapShared(k kind, seen map[string]int, i int, own string, it json.RawMessage) (json.RawMessage, string) {
+	info := kindInfo[k]
 	uri := own
 	if _, dup := seen[own]; dup {
 		uri = WrapURI(f.names[i], own)
-		out, err := pipeline.SetAt(it, []string{"uri"}, []byte(strconv.Quote(uri)))
+		out, err := pipeline.SetAt(it, []string{info.key}, []byte(strconv.Quote(uri)))
 		if err != nil {
-			return nil
+			return nil, ""
 		}
 		it = out
 	}
 	if w, dup := seen[uri]; dup {
-		f.warnHidden(kindInfo[kResources].field, []Hidden{{Name: uri, Server: f.names[i], Winner: f.names[w]}})
-		return nil
+		f.warnHidden(info.field, []Hidden{{Name: uri, Server: f.names[i], Winner: f.names[w]}})
+		return nil, ""
 	}
 	seen[uri] = i
-	cat.uris[uri] = Ref{Server: i, Own: own}
-	return it
+	return it, uri
 }
 
-// warnHidden logs each hidden name once per federation.
+// warnHidden logs (and counts) each hidden name once per federation.
 func (f *Federation) warnHidden(what string, hidden []Hidden) {
 	for _, h := range hidden {
 		if _, dup := f.warned.LoadOrStore(what+"\x00"+h.Name, struct{}{}); dup {
@@ -239,6 +247,9 @@ func (f *Federation) warnHidden(what string, hidden []Hidden) {
 		}
 		f.log.Warn("two federated servers list the same name; the first in configuration order serves it",
 			zap.String("list", what), zap.String("name", h.Name), zap.String("served_by", h.Winner), zap.String("hidden_from", h.Server))
+		if f.cfg.Hidden != nil {
+			f.cfg.Hidden(what)
+		}
 	}
 }
 

@@ -29,6 +29,8 @@ type conn struct {
 	serverReqs map[string]serverReq // gateway id of a server's request → where it came from
 	cats       [numKinds]*catalog   // merged lists, by kind
 	changed    [numKinds]bool       // a list_changed waits to go out
+	shown      [numKinds]uint64     // the sum of the list the client was last shown (changed.go)
+	shownSet   [numKinds]bool       // the client was shown that list
 	timers     map[kind]*time.Timer // the coalescing windows
 	gone       map[string]int       // client-visible names of servers that failed → server
 	initParams json.RawMessage      // the client's initialize params, replayed to a rejoining server
@@ -42,7 +44,10 @@ type pend struct {
 	m        *member
 	clientID json.RawMessage
 	ch       chan *pipeline.Message
-	method   string // the client's request's: its answer may carry task ids
+	method   string // the client's request's: its answer may carry task ids and URIs
+	// asked is the URI a resources/read named as the client knows it, own
+	// the server's own of it (see sessionURIs).
+	asked, own string
 }
 
 // serverReq is a server's request to the client under a gateway id.
@@ -109,6 +114,9 @@ func (c *conn) request(ctx context.Context, m *pipeline.Message) error {
 		return nil
 	case "tasks/get", "tasks/result", "tasks/cancel":
 		return c.taskRequest(ctx, m)
+	case "tasks/list":
+		c.f.goTracked(func() { c.listTasks(ctx, m) })
+		return nil
 	case "logging/setLevel":
 		c.noteSession(m.Method, m.Params)
 		c.f.goTracked(func() { c.broadcastRequest(ctx, m) })

@@ -60,6 +60,11 @@ type Config struct {
 	// Logger logs what an operator should know (hidden names, servers
 	// left out); nil logs nothing.
 	Logger *zap.Logger
+	// Hidden, if set, is told of each name a server lists that the client
+	// does not see because an earlier server has it (list: "tools",
+	// "prompts", "resources", "resourceTemplates"), once per name and
+	// list, when it is logged: the gateway counts them.
+	Hidden func(list string)
 }
 
 // Federation is an upstream.Upstream over several servers.

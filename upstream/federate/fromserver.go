@@ -25,7 +25,11 @@ func (c *conn) fromServer(m *member, msg *pipeline.Message, related json.RawMess
 			p.ch <- msg
 			return
 		}
-		c.deliverAs(tagSessionTasks(msg, p.method, m), p.clientID, p.clientID)
+		msg = tagSessionTasks(msg, p.method, m)
+		if mayHoldURIs(msg, p.method) {
+			msg = urisForClient(msg, p.method, c.sessionURIs(m, p.asked, p.own))
+		}
+		c.deliverAs(msg, p.clientID, p.clientID)
 	case msg.IsRequest():
 		c.mu.Lock()
 		c.nextID++

@@ -135,6 +135,12 @@ func open(t *testing.T, mode Prefix, names []string, ups []upstream.Upstream) *c
 	for i, n := range names {
 		cfg.Servers = append(cfg.Servers, Server{Name: n, Upstream: ups[i]})
 	}
+	return openConfig(t, cfg)
+}
+
+// openConfig opens a federated session of cfg.
+func openConfig(t *testing.T, cfg Config) *client {
+	t.Helper()
 	f, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -48,9 +48,7 @@ func (c *conn) initialize(ctx context.Context, msg *pipeline.Message) {
 			left = append(left, m)
 			continue
 		}
-		m.mu.Lock()
-		m.initialized = true
-		m.mu.Unlock()
+		m.setInitialized(ans.Result)
 		results = append(results, initAnswer{server: m.name, result: ans.Result})
 	}
 	if len(results) == 0 {

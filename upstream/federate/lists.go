@@ -53,6 +53,7 @@ func (c *conn) list(ctx context.Context, msg *pipeline.Message) {
 			return
 		}
 	}
+	c.noteShown(k, cat)
 	b, _ := json.Marshal(c.f.pageResult(k, cat, i, j, ok))
 	c.r.Deliver(pipeline.NewResult(msg.ID, b))
 }

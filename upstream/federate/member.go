@@ -24,6 +24,15 @@ type member struct {
 	down        bool // failed, or left out
 	initialized bool // answered the session's initialize
 	rejoining   bool // a rejoin goroutine owns bringing it back
+	listsTasks  bool // its initialize offered tasks/list (2025-11-25)
+}
+
+// initialized notes that m answered the session's initialize with result.
+func (m *member) setInitialized(result json.RawMessage) {
+	_, lists := pipeline.ValueAt(result, []string{"capabilities", "tasks", "list"})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initialized, m.listsTasks = !m.down, lists
 }
 
 func (m *member) setConn(up upstream.Conn) {
@@ -48,6 +57,14 @@ func (m *member) ready() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.initialized && !m.down
+}
+
+// offersTaskList reports whether m is in the session and offered
+// tasks/list.
+func (m *member) offersTaskList() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.initialized && !m.down && m.listsTasks
 }
 
 // markDown takes the member out of the session; it reports whether it
@@ -111,7 +128,9 @@ func (c *conn) forward(ctx context.Context, m *member, msg *pipeline.Message, pa
 		return nil
 	}
 	c.mu.Lock()
-	c.pending[string(gid)] = &pend{m: m, clientID: msg.ID, method: msg.Method}
+	p := &pend{m: m, clientID: msg.ID, method: msg.Method}
+	p.asked, p.own = readURIs(msg, params)
+	c.pending[string(gid)] = p
 	c.byClient[msg.IDKey()] = string(gid)
 	c.mu.Unlock()
 	if err := m.sendRaw(ctx, raw); err != nil && c.take(string(gid), m) != nil {

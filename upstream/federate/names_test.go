@@ -3,6 +3,7 @@ package federate
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -194,5 +195,30 @@ func TestServerOf(t *testing.T) {
 	always, _ := New(Config{Servers: []Server{{Name: "a", Upstream: ups[0]}, {Name: "b", Upstream: ups[1]}}})
 	if got := always.ServerOf("prompts/get", "b_greet"); got != "b" {
 		t.Errorf("prefix always: %q", got)
+	}
+}
+
+// TestHiddenCounted: with prefix never, each name a later server lists
+// too is told to Hidden once, however often the lists are read.
+func TestHiddenCounted(t *testing.T) {
+	_, _, ups := twoPeers(t, 0)
+	var mu sync.Mutex
+	hidden := map[string]int{}
+	c := openConfig(t, Config{Prefix: PrefixNever, Servers: []Server{{Name: "alpha", Upstream: ups[0]}, {Name: "beta", Upstream: ups[1]}},
+		Hidden: func(list string) {
+			mu.Lock()
+			defer mu.Unlock()
+			hidden[list]++
+		}})
+	c.initialize()
+	for range 2 {
+		c.names("tools/list", "tools", "name")
+		c.names("prompts/list", "prompts", "name")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// echo and ask are both servers' tools, greet both servers' prompt.
+	if hidden["tools"] != 2 || hidden["prompts"] != 1 || len(hidden) != 2 {
+		t.Errorf("hidden %v, want tools 2 (echo, ask), prompts 1 (greet)", hidden)
 	}
 }

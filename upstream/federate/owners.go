@@ -21,8 +21,10 @@ func (f *Federation) note(k kind, cat *catalog) {
 		for uri, r := range cat.uris {
 			m[uri] = r
 		}
-	default:
-		return
+	case kTemplates:
+		for _, t := range cat.templates {
+			m[t.text] = Ref{Server: t.server, Own: t.own}
+		}
 	}
 	f.owners[k].Store(&m)
 }

@@ -88,11 +88,8 @@ func (c *conn) tryRejoin(m *member) bool {
 	for _, uri := range c.subscriptionsOf(m) {
 		_, _ = c.call(ctx, m, "resources/subscribe", map[string]string{"uri": uri})
 	}
-	m.mu.Lock()
-	ok := !m.down
-	m.initialized = ok
-	m.mu.Unlock()
-	return ok
+	m.setInitialized(ans.Result)
+	return m.ready()
 }
 
 // noteSession keeps what a rejoin replays: the client's initialize params

@@ -161,16 +161,19 @@ func uriOwner(resources, templates *catalog, servers []string, uri string, templ
 	if uri == "" {
 		return Ref{}, false
 	}
-	if !template {
-		if r, ok := resources.uris[uri]; ok {
-			return r, true
-		}
-		if i, own, ok := UnwrapURI(uri, servers); ok {
-			return Ref{Server: i, Own: own}, true
-		}
+	if r, ok := resources.uris[uri]; ok && !template {
+		return r, true
 	}
 	for _, t := range templates.templates {
-		if (template && t.text == uri) || (!template && t.re.MatchString(uri)) {
+		if template && t.text == uri {
+			return Ref{Server: t.server, Own: t.own}, true
+		}
+	}
+	if i, own, ok := UnwrapURI(uri, servers); ok {
+		return Ref{Server: i, Own: own}, true
+	}
+	for _, t := range templates.templates {
+		if !template && t.re.MatchString(uri) {
 			return Ref{Server: t.server, Own: uri}, true
 		}
 	}

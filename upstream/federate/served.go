@@ -39,8 +39,8 @@ func (c *conn) Resolve(method, target string) (server, own string) {
 		if ref, ok := c.current(k).table.Resolve(target); ok {
 			return c.f.names[ref.Server], ref.Own
 		}
-	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		if ref, ok := c.uriOwner(target, false); ok {
+	case "resources/read", "resources/subscribe", "resources/unsubscribe", "completion/complete":
+		if ref, ok := c.uriOwner(target, method == "completion/complete"); ok {
 			return c.f.names[ref.Server], ref.Own
 		}
 	}

@@ -3,7 +3,6 @@ package federate
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -123,59 +122,4 @@ func (f *Federation) notifyAll(ctx context.Context, req *upstream.StatelessReque
 			_ = st.Call(ctx, req, func(*pipeline.Message, int) {})
 		}
 	})
-}
-
-// listen opens the client's subscriptions/listen on every server and
-// passes on what they send: the first acknowledgement, and every
-// notification (a list_changed also drops the user's merged lists of that
-// kind, which route calls). It ends when the client goes away, or when every server
-// ended its stream (then with an empty result). A listen for task ids
-// listens only on the server that minted them.
-func (f *Federation) listen(ctx context.Context, req *upstream.StatelessRequest, deliver func(*pipeline.Message, int)) error {
-	only, req, ans := f.untagTasks(req)
-	if ans != nil {
-		deliver(ans, http.StatusOK)
-		return nil
-	}
-	var mu sync.Mutex
-	acked := false
-	errs := make([]error, len(f.names))
-	f.eachServer(func(i int) {
-		st := f.stateless(i)
-		switch {
-		case only >= 0 && i != only:
-			return
-		case st == nil:
-			errs[i] = upstream.ErrSessionfulOnly
-			return
-		}
-		errs[i] = st.Call(ctx, req, f.tagTasks(i, req.Message.Method, func(m *pipeline.Message, status int) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case m.IsResponse():
-				return // one server's stream ended: the others go on
-			case m.Method == "notifications/subscriptions/acknowledged":
-				if acked {
-					return
-				}
-				acked = true
-			}
-			f.known.forget(req.User, m.Method)
-			deliver(m, status)
-		}))
-	})
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if only >= 0 {
-		errs = errs[only : only+1]
-	}
-	for _, err := range errs {
-		if err == nil {
-			deliver(pipeline.NewResult(req.Message.ID, json.RawMessage(`{}`)), http.StatusOK)
-			return nil
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -38,7 +38,12 @@ func (f *Federation) routeStateless(ctx context.Context, req *upstream.Stateless
 			return nil
 		}
 	}
-	return f.callServer(ctx, i, &r, deliver)
+	return f.callServer(ctx, i, &r, func(m *pipeline.Message, status int) {
+		if m.IsResponse() && mayHoldURIs(m, req.Message.Method) {
+			m = urisForClient(m, req.Message.Method, f.statelessURIs(req.User, i, req.Message, params))
+		}
+		deliver(m, status)
+	})
 }
 
 // callServer sends the client's request req to server i, as it is; the
