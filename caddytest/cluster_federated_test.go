@@ -21,30 +21,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// startClusterSite is startClusterInstance with the handler's upstream
-// lines (a federation's server blocks) written by the caller.
-func startClusterSite(t *testing.T, key, upstreams string) *caddyProcess {
-	t.Helper()
-	p := runCaddyProcess(t, "", fmt.Sprintf(`	mcp_proxy /mcp {
-		name api
-		cluster {
-			key {env.MCP_SESSION_KEY}
-		}
-%s	}
-`, upstreams), "MCP_SESSION_KEY="+key)
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	if !poll(30*time.Second, func() bool {
-		resp, err := c.Get(p.base + "/ready")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	}) {
-		t.Fatalf("caddy not serving %s:\n%s", p.base, p.output.String())
-	}
-	return p
-}
-
 // clusterKey is a fixed cluster key, base64.
 func clusterKey() string {
 	key := make([]byte, 32)
