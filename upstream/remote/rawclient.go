@@ -4,14 +4,19 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // rawClient is the RoundTripper of a plain http:// upstream reached with
@@ -134,7 +139,7 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	err = req.Write(conn.bw)
+	err = writeRequest(conn.bw, req)
 	if err == nil {
 		err = conn.bw.Flush()
 	}
@@ -159,6 +164,82 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	conn.lim.n = -1
 	resp.Body = &rawBody{body: resp.Body, c: c, conn: conn, stop: stop, ctx: ctx, reuse: !resp.Close}
 	return resp, nil
+}
+
+// writeRequest writes req as http.Transport would: headers checked as it
+// checks them, then what Request.Write writes. The requests this
+// package makes (a body of known length, or none) are written directly:
+// Request.Write sorted the headers through a pool and built a transfer
+// writer, a dozen allocations per call.
+func writeRequest(bw *bufio.Writer, req *http.Request) error {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if req.ContentLength < 0 || (hasBody != (req.ContentLength > 0)) || len(req.TransferEncoding) > 0 ||
+		req.Trailer != nil || req.Close || req.URL.Opaque != "" {
+		return req.Write(bw)
+	}
+	for k, vs := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			closeBody(req)
+			return fmt.Errorf("net/http: invalid header field name %q", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				closeBody(req)
+				return fmt.Errorf("net/http: invalid header field value for %q", k)
+			}
+		}
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	_, _ = bw.WriteString(req.Method)
+	_ = bw.WriteByte(' ')
+	_, _ = bw.WriteString(req.URL.RequestURI())
+	_, _ = bw.WriteString(" HTTP/1.1\r\nHost: ")
+	_, _ = bw.WriteString(host)
+	_, _ = bw.WriteString("\r\n")
+	ua, set := req.Header["User-Agent"]
+	switch {
+	case !set:
+		_, _ = bw.WriteString("User-Agent: Go-http-client/1.1\r\n")
+	case len(ua) > 0 && ua[0] != "": // an empty one is left out
+		_, _ = bw.WriteString("User-Agent: ")
+		_, _ = bw.WriteString(strings.Trim(ua[0], " \t"))
+		_, _ = bw.WriteString("\r\n")
+	}
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue // written above or below, as Request.Write does
+		}
+		for _, v := range vs {
+			_, _ = bw.WriteString(k)
+			_, _ = bw.WriteString(": ")
+			_, _ = bw.WriteString(strings.Trim(v, " \t"))
+			_, _ = bw.WriteString("\r\n")
+		}
+	}
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		hasBody = true // an empty one too: many servers expect the length
+	}
+	if hasBody {
+		_, _ = bw.WriteString("Content-Length: ")
+		var n [20]byte
+		_, _ = bw.Write(strconv.AppendInt(n[:0], req.ContentLength, 10))
+		_, _ = bw.WriteString("\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	if req.ContentLength > 0 {
+		var written int64
+		written, err = io.Copy(bw, req.Body)
+		closeBody(req)
+		if err == nil && written != req.ContentLength {
+			err = fmt.Errorf("http: ContentLength=%d with Body length %d", req.ContentLength, written)
+		}
+	}
+	return err
 }
 
 // closeBody closes the body of a request that is not sent, as a

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -327,5 +328,79 @@ func TestSendKeepsOrder(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(log, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the transport saw\n%s\nwant\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestWriteRequest: writeRequest writes what Request.Write writes (read
+// back by the server's parser), and refuses what http.Transport refuses.
+func TestWriteRequest(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		method  string
+		url     string
+		body    string
+		header  http.Header
+		host    string
+		wantErr bool
+	}{
+		{name: "post", method: "POST", url: "http://up.example:8080/mcp", body: `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
+			header: http.Header{"Content-Type": {"application/json"}, "Mcp-Session-Id": {"s-1"}, "X-Two": {"a", " b "}}},
+		{name: "get with a query", method: "GET", url: "http://up.example/mcp?key=v%20w", header: http.Header{"Accept": {"text/event-stream"}, "Last-Event-Id": {"7"}}},
+		{name: "delete", method: "DELETE", url: "http://up.example/mcp"},
+		{name: "empty post", method: "POST", url: "http://up.example/mcp"},
+		{name: "own user agent and host", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"User-Agent": {"mine"}}, host: "other.example"},
+		{name: "value with a line break", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"Authorization": {"Bearer x\r\nX-Evil: 1"}}, wantErr: true},
+		{name: "bad name", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"Bad Name": {"v"}}, wantErr: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mk := func() *http.Request {
+				var body io.Reader
+				if c.body != "" {
+					body = strings.NewReader(c.body)
+				}
+				req, err := http.NewRequest(c.method, c.url, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range c.header {
+					req.Header[k] = v
+				}
+				req.Host = c.host
+				return req
+			}
+			var got, want strings.Builder
+			gw, ww := bufio.NewWriter(&got), bufio.NewWriter(&want)
+			if c.wantErr {
+				// http.Transport refuses it before sending anything.
+				_, terr := new(http.Transport).RoundTrip(mk())
+				if gerr := writeRequest(gw, mk()); gerr == nil || terr == nil || gerr.Error() != terr.Error() {
+					t.Errorf("writeRequest: %v; http.Transport: %v", gerr, terr)
+				}
+				return
+			}
+			if err := writeRequest(gw, mk()); err != nil {
+				t.Fatal(err)
+			}
+			if err := mk().Write(ww); err != nil {
+				t.Fatal(err)
+			}
+			_, _ = gw.Flush(), ww.Flush()
+			read := func(s string) *http.Request {
+				r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(s)))
+				if err != nil {
+					t.Fatalf("%v in %q", err, s)
+				}
+				b, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(strings.NewReader(string(b)))
+				return r
+			}
+			g, w := read(got.String()), read(want.String())
+			gb, _ := io.ReadAll(g.Body)
+			wb, _ := io.ReadAll(w.Body)
+			if g.Method != w.Method || g.RequestURI != w.RequestURI || g.Host != w.Host || g.ContentLength != w.ContentLength ||
+				string(gb) != string(wb) || fmt.Sprint(g.Header) != fmt.Sprint(w.Header) {
+				t.Errorf("writeRequest wrote\n%q\nRequest.Write\n%q", got.String(), want.String())
+			}
+		})
 	}
 }
