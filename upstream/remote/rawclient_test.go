@@ -404,3 +404,20 @@ func TestWriteRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaType: the exact forms servers send take a shortcut; every
+// value reads as mime.ParseMediaType reads it.
+func TestMediaType(t *testing.T) {
+	for _, c := range []struct{ v, want string }{
+		{"text/event-stream", "text/event-stream"},
+		{"application/json", "application/json"},
+		{"application/json; charset=utf-8", "application/json"},
+		{"Text/Event-Stream", "text/event-stream"},
+		{"", ""},
+		{"not a type;", ""},
+	} {
+		if got := mediaType(http.Header{"Content-Type": {c.v}}); got != c.want {
+			t.Errorf("mediaType(%q) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}

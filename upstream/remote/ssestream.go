@@ -122,7 +122,12 @@ func releaseEventReader(r *sse.Reader) {
 // mediaType returns the response's media type, lower case, without
 // parameters.
 func mediaType(h http.Header) string {
-	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	v := h.Get("Content-Type")
+	switch v {
+	case "text/event-stream", "application/json":
+		return v // as servers send them: what ParseMediaType returns, without its map
+	}
+	mt, _, err := mime.ParseMediaType(v)
 	if err != nil {
 		return ""
 	}
