@@ -51,7 +51,7 @@ type rawClient struct {
 func newRawClient(rt http.RoundTripper, u *url.URL) *rawClient {
 	tr, ok := rt.(*http.Transport)
 	if !ok || u.Scheme != "http" || tr.DisableKeepAlives || tr.MaxConnsPerHost > 0 ||
-		tr.ResponseHeaderTimeout > 0 || tr.Dial != nil || tr.OnProxyConnectResponse != nil ||
+		tr.ResponseHeaderTimeout > 0 || legacyDial(tr) || tr.OnProxyConnectResponse != nil ||
 		(tr.Protocols != nil && !tr.Protocols.HTTP1()) {
 		return nil
 	}
@@ -77,6 +77,13 @@ func newRawClient(rt http.RoundTripper, u *url.URL) *rawClient {
 		c.maxHeader = 10 << 20 // http.Transport's default
 	}
 	return c
+}
+
+// legacyDial reports whether tr dials with its deprecated Dial hook
+// alone, which the raw client does not call.
+func legacyDial(tr *http.Transport) bool {
+	//lint:ignore SA1019 only read, to leave such a transport its own dialling
+	return tr.DialContext == nil && tr.Dial != nil
 }
 
 // rawConn is one keep-alive connection to the upstream.
