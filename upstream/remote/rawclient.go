@@ -38,10 +38,9 @@ type rawClient struct {
 	maxHeader   int64
 	rbuf, wbuf  int
 
-	mu     sync.Mutex
-	idle   []*rawConn // the most recently used last
-	sweep  *time.Timer
-	closed bool
+	mu    sync.Mutex
+	idle  []*rawConn // the most recently used last
+	sweep *time.Timer
 }
 
 // newRawClient returns the raw client for u and rt, or nil when rt is not
@@ -130,6 +129,10 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		return c.tr.RoundTrip(req)
 	}
 	ctx := req.Context()
+	if ctx.Err() != nil {
+		closeBody(req)
+		return nil, context.Cause(ctx)
+	}
 	conn, err := c.get(ctx)
 	if err != nil {
 		closeBody(req)
@@ -309,12 +312,11 @@ func (c *rawClient) reusable(conn *rawConn) bool {
 	return alive
 }
 
-// put keeps conn for the next request, or closes it when the pool is full
-// or closed.
+// put keeps conn for the next request, or closes it when the pool is full.
 func (c *rawClient) put(conn *rawConn) {
 	conn.used = time.Now()
 	c.mu.Lock()
-	if c.closed || len(c.idle) >= c.maxIdle {
+	if len(c.idle) >= c.maxIdle {
 		c.mu.Unlock()
 		_ = conn.Close()
 		return
@@ -342,7 +344,7 @@ func (c *rawClient) closeStale() {
 	clear(c.idle[len(keep):])
 	c.idle = keep
 	c.sweep = nil
-	if len(c.idle) > 0 && !c.closed {
+	if len(c.idle) > 0 {
 		c.sweep = time.AfterFunc(c.idleTimeout, c.closeStale)
 	}
 	c.mu.Unlock()

@@ -421,3 +421,38 @@ func TestMediaType(t *testing.T) {
 		}
 	}
 }
+
+// TestRawClientClosesStale: connections idle past IdleConnTimeout are
+// closed by the sweep and never handed out again; fresh ones stay.
+func TestRawClientClosesStale(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	defer ts.Close()
+	c := rawFor(t, ts.URL)
+	if _, err := rawPost(context.Background(), t, c, ts.URL); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	if len(c.idle) != 1 {
+		c.mu.Unlock()
+		t.Fatalf("%d idle connections, want 1", len(c.idle))
+	}
+	stale := c.idle[0]
+	stale.used = time.Now().Add(-2 * c.idleTimeout)
+	c.mu.Unlock()
+	if c.reusable(stale) {
+		t.Error("a connection idle past the timeout is reusable")
+	}
+	c.closeStale()
+	c.mu.Lock()
+	idle := len(c.idle)
+	c.mu.Unlock()
+	if idle != 0 {
+		t.Errorf("%d idle connections after the sweep, want 0", idle)
+	}
+	if _, err := stale.Read(make([]byte, 1)); err == nil {
+		t.Error("the stale connection is still open")
+	}
+	if got, err := rawPost(context.Background(), t, c, ts.URL); err != nil || got != "ok" {
+		t.Fatalf("after the sweep: %q, %v", got, err)
+	}
+}
