@@ -426,11 +426,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	h.server.ServeHTTP(rec, r)
-	var method string
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		method, _ = repl.GetString(mcphttp.PlaceholderMethod) // set by mcphttp.PublishRequestInfo
-	}
-	h.metrics.observeRecorded(method, rec, time.Since(start))
+	info, _ := mcphttp.PublishedInfo(r) // by the observer's OnRequest
+	h.metrics.observeRecorded(info.Method, rec, time.Since(start))
 	return nil
 }
 

@@ -257,11 +257,22 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 // Flush implements http.Flusher for writers that look for it directly.
-func (s *statusRecorder) Flush() {
+func (s *statusRecorder) Flush() { _ = s.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls: the writer
+// below's own flush, found without making a ResponseController per flush.
+func (s *statusRecorder) FlushError() error {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
-	_ = http.NewResponseController(s.ResponseWriter).Flush()
+	switch w := s.ResponseWriter.(type) {
+	case interface{ FlushError() error }:
+		return w.FlushError()
+	case http.Flusher:
+		w.Flush()
+		return nil
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
 }
 
 // Unwrap is for http.ResponseController.

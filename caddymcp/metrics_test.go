@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -268,5 +269,42 @@ func TestRequestOutcomeOfPolicy(t *testing.T) {
 				t.Errorf("requests_total{method=%q,outcome=%q} rose by %v, want 1", c.method, c.want, got)
 			}
 		})
+	}
+}
+
+// flushErrWriter is a ResponseWriter whose flush fails, as Caddy's own
+// writers report a broken connection.
+type flushErrWriter struct {
+	*httptest.ResponseRecorder
+	flushes int
+}
+
+var errFlushBroken = errors.New("broken pipe")
+
+func (w *flushErrWriter) FlushError() error { w.flushes++; return errFlushBroken }
+
+// TestStatusRecorderFlushError: a flush through the recorder reaches the
+// writer underneath and brings back its error (http.Flusher's Flush had
+// no way to).
+func TestStatusRecorderFlushError(t *testing.T) {
+	inner := &flushErrWriter{ResponseRecorder: httptest.NewRecorder()}
+	rec := &statusRecorder{ResponseWriter: inner}
+	if err := http.NewResponseController(rec).Flush(); !errors.Is(err, errFlushBroken) {
+		t.Errorf("flush: %v, want %v", err, errFlushBroken)
+	}
+	if inner.flushes != 1 || rec.status != http.StatusOK {
+		t.Errorf("flushes %d, status %d", inner.flushes, rec.status)
+	}
+}
+
+// BenchmarkStatusRecorderFlush is a flush of an SSE event through the
+// recorder, as the front's writer makes it (one ResponseController per
+// stream).
+func BenchmarkStatusRecorderFlush(b *testing.B) {
+	inner := &flushErrWriter{ResponseRecorder: httptest.NewRecorder()}
+	rc := http.NewResponseController(&statusRecorder{ResponseWriter: inner})
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = rc.Flush()
 	}
 }

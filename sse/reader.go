@@ -65,6 +65,27 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: max, lineMax: max + 64}
 }
 
+// Reset makes r read events of at most max bytes from src, as a new
+// Reader would, keeping its buffers: a client reading one short stream per
+// request (a POST's answer) need not allocate a read buffer for each.
+func (r *Reader) Reset(src io.Reader, max int) {
+	r.br.Reset(src)
+	r.max, r.lineMax = max, max+64
+	r.started, r.skipLF = false, false
+	r.ev = Event{}
+	if cap(r.line) > maxKeptBuffer {
+		r.line = nil
+	}
+	if cap(r.data) > maxKeptBuffer {
+		r.data = nil
+	}
+	r.line, r.data = r.line[:0], r.data[:0]
+}
+
+// maxKeptBuffer is the largest line or data buffer Reset keeps: a reader
+// that once held a huge message does not keep its memory.
+const maxKeptBuffer = 64 << 10
+
 // Next returns the next event block that had at least one field. At the end
 // of the body it returns io.EOF (an unterminated last block is discarded, as
 // EventSource does); other errors are the body's read errors.

@@ -105,3 +105,35 @@ func TestSSEReaderIsIncremental(t *testing.T) {
 	}
 	pw.Close()
 }
+
+// TestReaderReset: a reader reset onto another body reads it as a new
+// reader would, whatever the first left half read (a partial event, a CR
+// awaiting its LF, a byte-order mark not yet seen, a smaller limit).
+func TestReaderReset(t *testing.T) {
+	all := func(r *Reader) []string {
+		var got []string
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				return append(got, "err: "+err.Error())
+			}
+			got = append(got, fmt.Sprintf("%q %q %q %v", ev.Name, ev.ID, ev.Data, ev.TooLarge))
+		}
+	}
+	second := "\xEF\xBB\xBFid: 2\ndata: {\"b\":2}\n\nevent: close\ndata: x\n\n"
+	for _, first := range []string{
+		"id: 1\ndata: {\"a\":1}\n\ndata: half an ev",
+		"data: cr\r",
+		"",
+		"data: " + strings.Repeat("x", 100) + "\n\n",
+	} {
+		r := NewReader(strings.NewReader(first), 64)
+		_ = all(r)
+		r.Reset(strings.NewReader(second), 1024)
+		got := all(r)
+		want := all(NewReader(strings.NewReader(second), 1024))
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("after %q: %v, want %v", first, got, want)
+		}
+	}
+}

@@ -53,11 +53,15 @@ func newSSEWriter(w http.ResponseWriter) *sseWriter {
 }
 
 // writeWhole sends the headers and every buffered event as a complete
-// body with a Content-Length, in one write, and releases the writer.
+// body with a Content-Length, and releases the writer. It does not flush:
+// the server sends the response, in one write, as the handler returns,
+// as it does a plain JSON answer (a flush here went through every wrapper
+// of the ResponseWriter, Caddy's write deadline included, for the same
+// write).
 func (sw *sseWriter) writeWhole(status int) error {
 	sw.w.Header().Set("Content-Length", strconv.Itoa(len(sw.buf)))
 	sw.w.WriteHeader(status)
-	err := sw.flush()
+	err := sw.write()
 	sw.release()
 	return err
 }

@@ -138,10 +138,15 @@ func (h *HTTP) reconnected(kind Reconnect) {
 // RelatedReceiver learns which request each POST-stream message belongs
 // to. The conns implement Listener.
 type HTTP struct {
-	url     string
-	name    string // url without query (which may hold a credential), for messages and logs
-	cfg     Config
-	client  *http.Client
+	url    string
+	name   string // url without query (which may hold a credential), for messages and logs
+	cfg    Config
+	client *http.Client
+	// rt is client's Transport, which the requests of the conns' hot path
+	// call directly: client only reports redirects (it follows none), and
+	// its Do costs a header copier, a URL copy and an error wrapper each.
+	rt      http.RoundTripper
+	raw     *rawClient      // rt, for a plain http:// upstream (rawclient.go)
 	ownTr   *http.Transport // the default transport, if we built it
 	headers func(ctx context.Context) http.Header
 	logger  *zap.Logger
@@ -194,8 +199,12 @@ func NewHTTP(cfg Config) (*HTTP, error) {
 		h.ownTr = defaultTransport()
 		rt = h.ownTr
 	}
+	h.rt = rt
+	if h.raw = newRawClient(rt, u); h.raw != nil {
+		h.rt = h.raw
+	}
 	h.client = &http.Client{
-		Transport: rt,
+		Transport: h.rt,
 		// A redirect is reported, not followed: the session id and the
 		// configured headers must not travel to another URL unasked.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -250,6 +259,9 @@ func (h *HTTP) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn, er
 // (a transport passed in Config belongs to the caller). Connections in
 // use are not affected; call it when the upstream is unloaded.
 func (h *HTTP) CloseIdleConnections() {
+	if h.raw != nil {
+		h.raw.closeIdle()
+	}
 	if h.ownTr != nil {
 		h.ownTr.CloseIdleConnections()
 	}

@@ -71,6 +71,12 @@ type httpConn struct {
 	gone      bool                 // the upstream ended the session (404)
 	lastAuth  string               // the latest client Authorization (PassAuthorization)
 	haveAuth  bool                 // lastAuth was set
+	// lastWritten is closed once the last request Send handed over
+	// without waiting is on the wire: the next message's POST waits for it.
+	lastWritten chan struct{}
+	// sidHeader and versionHeader are sessionHeaders' values, shared by
+	// the requests that carry them.
+	sidHeader, versionHeader []string
 
 	get getStream
 
@@ -137,16 +143,19 @@ func (c *httpConn) abort(id json.RawMessage) {
 // most MaxInFlight POSTs per session), then hands m to a goroutine that
 // makes the request and reads the response as it arrives.
 //
-// For a request, Send returns once the request was written (or failed);
-// from then on the request is always answered through the Receiver, by the
-// server or by an error response with its id (see GatewayError) when the
-// exchange fails, unless the conn ends first (Close, or Closed when the
-// server answers 404 to our session id: then everything in flight is the
-// Receiver's to answer). For a notification or a response, Send returns once the
-// server accepted it (202), or the error. A Send that returns an error sent
-// nothing that will be answered. ctx bounds only the wait: the request
-// itself lives until it is answered or the conn closes, since a 2025 client
-// that disconnects has not cancelled.
+// For a request, Send returns as soon as the POST is handed over (the
+// initialize of a probing conn: once its status arrived); from then on the
+// request is always answered through the Receiver, by the server or by an
+// error response with its id (see GatewayError) when the exchange fails,
+// unless the conn ends first (Close, or Closed when the server answers 404
+// to our session id: then everything in flight is the Receiver's to
+// answer). For a notification or a response, Send returns once the server
+// accepted it (202), or the error. A Send that returns an error sent
+// nothing that will be answered. The server gets the messages in the order
+// of their Sends: a message's POST starts once the previous request's POST
+// is on the wire. ctx bounds only the waits: the request itself lives
+// until it is answered or the conn closes, since a 2025 client that
+// disconnects has not cancelled.
 func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 	if c.ctx.Err() != nil {
 		return c.endedErr()
@@ -163,7 +172,21 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 			return c.endedErr()
 		}
 	}
-	x := &exchange{post: post{m: m, ctx: c.ctx, handed: make(chan error, 1)}, c: c}
+	x := &exchange{post: post{m: m, ctx: c.ctx}, c: c}
+	// A request does not wait for its write (a goroutine switch and a
+	// wake-up per call, issue 27): the next message waits for it instead.
+	early := m.IsRequest() && !x.probing()
+	if early {
+		x.written = make(chan struct{})
+	} else {
+		x.handed = make(chan error, 1)
+	}
+	if err := c.follow(ctx, x.written); err != nil {
+		if m.IsRequest() {
+			<-c.slots
+		}
+		return err
+	}
 	if m.IsRequest() {
 		x.ctx, x.cancel = context.WithCancel(c.ctx)
 		c.track(x)
@@ -182,7 +205,34 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 		// session's slot (and the client's answer) forever.
 		defer c.abort(m.CancelledRequestID())
 	}
+	if early {
+		return nil
+	}
 	return x.wait(ctx)
+}
+
+// follow waits until the last request handed over without waiting is on
+// the wire (or failed), so that the next message cannot overtake it, and
+// makes written, if set, the one the next message waits for.
+func (c *httpConn) follow(ctx context.Context, written chan struct{}) error {
+	c.mu.Lock()
+	prev := c.lastWritten
+	c.mu.Unlock()
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.ctx.Done():
+			return c.endedErr()
+		}
+	}
+	if written != nil {
+		c.mu.Lock()
+		c.lastWritten = written
+		c.mu.Unlock()
+	}
+	return nil
 }
 
 // endedErr is Send's error once the conn ended.
@@ -273,11 +323,32 @@ func (c *httpConn) deliver(m *pipeline.Message, related json.RawMessage) {
 	c.recv.Deliver(m)
 }
 
-// session returns the upstream session id and the negotiated revision.
-func (c *httpConn) session() (id, version string) {
+// The values of the transport's constant headers.
+var (
+	contentTypeJSON = []string{"application/json"}
+	acceptPost      = []string{"application/json, text/event-stream"}
+	acceptGet       = []string{"text/event-stream"}
+)
+
+// sessionHeaders returns the values of the Mcp-Session-Id and
+// MCP-Protocol-Version headers (nil: not sent), made once per value
+// rather than once per request.
+func (c *httpConn) sessionHeaders() (sid, version []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sessionID, c.version
+	if c.sessionID != "" {
+		if len(c.sidHeader) == 0 || c.sidHeader[0] != c.sessionID {
+			c.sidHeader = []string{c.sessionID}
+		}
+		sid = c.sidHeader
+	}
+	if c.version != "" {
+		if len(c.versionHeader) == 0 || c.versionHeader[0] != c.version {
+			c.versionHeader = []string{c.version}
+		}
+		version = c.versionHeader
+	}
+	return sid, version
 }
 
 // setHeaders sets the headers of a request to the server: the configured
@@ -300,19 +371,20 @@ func (c *httpConn) setHeaders(req *http.Request, lastEventID string) {
 	for k, v := range upstream.TraceHeader(req.Context()) {
 		req.Header[k] = v // the exchange's traceparent, when traced
 	}
+	// Shared values: a transport only reads a request's headers.
 	switch req.Method {
 	case http.MethodPost:
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header["Content-Type"] = contentTypeJSON
+		req.Header["Accept"] = acceptPost
 	case http.MethodGet:
-		req.Header.Set("Accept", "text/event-stream")
+		req.Header["Accept"] = acceptGet
 	}
-	sid, version := c.session()
-	if sid != "" {
-		req.Header.Set(headerSessionID, sid)
+	sid, version := c.sessionHeaders()
+	if sid != nil {
+		req.Header[headerSessionID] = sid
 	}
-	if version != "" {
-		req.Header.Set(headerProtocolVersion, version)
+	if version != nil {
+		req.Header[headerProtocolVersion] = version
 	}
 	if lastEventID != "" {
 		req.Header.Set(headerLastEventID, lastEventID)
@@ -380,7 +452,7 @@ func (c *httpConn) doURL(parent context.Context, method, target string, body []b
 	}
 	c.setHeaders(req, lastEventID)
 	timer := time.AfterFunc(c.h.cfg.ResponseHeaderTimeout, func() { cancel(errNoHeaders) })
-	resp, err := c.h.client.Do(req)
+	resp, err := c.h.rt.RoundTrip(req) // what client.Do would do: it follows no redirect
 	if !timer.Stop() && err == nil {
 		// The timer fired as the headers arrived: the body is cancelled.
 		_ = resp.Body.Close()

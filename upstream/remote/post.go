@@ -17,12 +17,24 @@ import (
 type post struct {
 	m      *pipeline.Message
 	ctx    context.Context // the conn's (or a child of it), with the client's Authorization
-	handed chan error      // Send's result, sent once
-	once   sync.Once
+	handed chan error      // Send's result, sent once; nil when Send does not wait
+	// written is closed at the handoff, when it is set: the message is on
+	// the wire (or failed), so the conn's next message may follow it.
+	written chan struct{}
+	once    sync.Once
 }
 
 // handoff releases Send with its result; only the first call counts.
-func (p *post) handoff(err error) { p.once.Do(func() { p.handed <- err }) }
+func (p *post) handoff(err error) {
+	p.once.Do(func() {
+		if p.handed != nil {
+			p.handed <- err
+		}
+		if p.written != nil {
+			close(p.written)
+		}
+	})
+}
 
 // wait is Send's end: the POST's result, or, if ctx ends first, nil for a
 // request (it is on its way and will be answered) and ctx's error for

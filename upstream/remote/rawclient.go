@@ -1,0 +1,428 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// rawClient is the RoundTripper of a plain http:// upstream reached with
+// an *http.Transport that uses no feature it lacks: it makes each HTTP/1.1
+// request on the calling goroutine, writing the request and reading the
+// response on a pooled keep-alive connection itself. http.Transport runs two
+// goroutines per connection (a reader and a writer) and hands every request
+// and response between them and the caller; on a proxied call that was four
+// goroutine switches and their wake-ups, a quarter of the gateway's
+// scheduling work (issue 27). Requests to another host or scheme (an
+// HTTP+SSE endpoint elsewhere) go to the transport.
+type rawClient struct {
+	tr          *http.Transport
+	host        string // the upstream's host:port, as in its URL
+	addr        string // what to dial (host with the default port)
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	idleTimeout time.Duration
+	maxIdle     int
+	maxHeader   int64
+	rbuf, wbuf  int
+
+	mu    sync.Mutex
+	idle  []*rawConn // the most recently used last
+	sweep *time.Timer
+}
+
+// newRawClient returns the raw client for u and rt, or nil when rt is not
+// an *http.Transport whose settings it honours entirely (a proxy, HTTP/2
+// without TLS, a connection limit, its own header timeout, no keep-alive)
+// or u is not plain http.
+func newRawClient(rt http.RoundTripper, u *url.URL) *rawClient {
+	tr, ok := rt.(*http.Transport)
+	if !ok || u.Scheme != "http" || tr.DisableKeepAlives || tr.MaxConnsPerHost > 0 ||
+		tr.ResponseHeaderTimeout > 0 || legacyDial(tr) || tr.OnProxyConnectResponse != nil ||
+		(tr.Protocols != nil && !tr.Protocols.HTTP1()) {
+		return nil
+	}
+	if tr.Proxy != nil {
+		if p, err := tr.Proxy(&http.Request{Method: http.MethodPost, URL: u, Header: http.Header{}}); err != nil || p != nil {
+			return nil
+		}
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	c := &rawClient{tr: tr, host: u.Host, addr: net.JoinHostPort(u.Hostname(), port), dial: tr.DialContext,
+		idleTimeout: tr.IdleConnTimeout, maxIdle: tr.MaxIdleConnsPerHost, maxHeader: tr.MaxResponseHeaderBytes,
+		rbuf: tr.ReadBufferSize, wbuf: tr.WriteBufferSize}
+	if c.dial == nil {
+		c.dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	if c.maxIdle <= 0 {
+		c.maxIdle = http.DefaultMaxIdleConnsPerHost
+	}
+	if c.maxHeader <= 0 {
+		c.maxHeader = 10 << 20 // http.Transport's default
+	}
+	return c
+}
+
+// legacyDial reports whether tr dials with its deprecated Dial hook
+// alone, which the raw client does not call.
+func legacyDial(tr *http.Transport) bool {
+	//lint:ignore SA1019 only read, to leave such a transport its own dialling
+	return tr.DialContext == nil && tr.Dial != nil
+}
+
+// rawConn is one keep-alive connection to the upstream.
+type rawConn struct {
+	net.Conn
+	sys  syscall.RawConn // its descriptor, for peekable; nil if it has none
+	lim  limitedReader   // the connection under br: bounds the response header
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	used time.Time // when it went idle
+}
+
+// limitedReader reads from a connection, at most n bytes while n >= 0.
+type limitedReader struct {
+	c net.Conn
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if l.n > 0 && int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.c.Read(p)
+	if l.n > 0 {
+		l.n -= int64(n)
+	}
+	return n, err
+}
+
+var errHeaderTooLarge = errors.New("the response header exceeds the transport's MaxResponseHeaderBytes")
+
+// aLongTimeAgo is a deadline that has passed: set, it ends a blocked read
+// or write at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// RoundTrip makes req on a pooled connection (or a new one) and returns
+// the response as soon as its header is read; its body reads from the
+// connection, which goes back to the pool once the body was read to its end.
+func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" {
+		return c.tr.RoundTrip(req)
+	}
+	ctx := req.Context()
+	if ctx.Err() != nil {
+		closeBody(req)
+		return nil, context.Cause(ctx)
+	}
+	conn, err := c.get(ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	// A cancelled request ends a blocked read or write at once; the
+	// connection is not used again.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		_ = conn.Close()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, err
+	}
+	err = writeRequest(conn.bw, req)
+	if err == nil {
+		err = conn.bw.Flush()
+	}
+	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+	if err != nil {
+		return fail(err)
+	}
+	var resp *http.Response
+	for {
+		conn.lim.n = c.maxHeader
+		resp, err = http.ReadResponse(conn.br, req)
+		if err != nil {
+			return fail(err)
+		}
+		// A 1xx other than 101 is followed by the real response.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	conn.lim.n = -1
+	resp.Body = &rawBody{body: resp.Body, c: c, conn: conn, stop: stop, ctx: ctx, reuse: !resp.Close}
+	return resp, nil
+}
+
+// writeRequest writes req as http.Transport would: headers checked as it
+// checks them, then what Request.Write writes. The requests this
+// package makes (a body of known length, or none) are written directly:
+// Request.Write sorted the headers through a pool and built a transfer
+// writer, a dozen allocations per call.
+func writeRequest(bw *bufio.Writer, req *http.Request) error {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if req.ContentLength < 0 || (hasBody != (req.ContentLength > 0)) || len(req.TransferEncoding) > 0 ||
+		req.Trailer != nil || req.Close || req.URL.Opaque != "" {
+		return req.Write(bw)
+	}
+	for k, vs := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			closeBody(req)
+			return fmt.Errorf("net/http: invalid header field name %q", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				closeBody(req)
+				return fmt.Errorf("net/http: invalid header field value for %q", k)
+			}
+		}
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	_, _ = bw.WriteString(req.Method)
+	_ = bw.WriteByte(' ')
+	_, _ = bw.WriteString(req.URL.RequestURI())
+	_, _ = bw.WriteString(" HTTP/1.1\r\nHost: ")
+	_, _ = bw.WriteString(host)
+	_, _ = bw.WriteString("\r\n")
+	ua, set := req.Header["User-Agent"]
+	switch {
+	case !set:
+		_, _ = bw.WriteString("User-Agent: Go-http-client/1.1\r\n")
+	case len(ua) > 0 && ua[0] != "": // an empty one is left out
+		_, _ = bw.WriteString("User-Agent: ")
+		_, _ = bw.WriteString(strings.Trim(ua[0], " \t"))
+		_, _ = bw.WriteString("\r\n")
+	}
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue // written above or below, as Request.Write does
+		}
+		for _, v := range vs {
+			_, _ = bw.WriteString(k)
+			_, _ = bw.WriteString(": ")
+			_, _ = bw.WriteString(strings.Trim(v, " \t"))
+			_, _ = bw.WriteString("\r\n")
+		}
+	}
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		hasBody = true // an empty one too: many servers expect the length
+	}
+	if hasBody {
+		_, _ = bw.WriteString("Content-Length: ")
+		var n [20]byte
+		_, _ = bw.Write(strconv.AppendInt(n[:0], req.ContentLength, 10))
+		_, _ = bw.WriteString("\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	if req.ContentLength > 0 {
+		var written int64
+		written, err = io.Copy(bw, req.Body)
+		closeBody(req)
+		if err == nil && written != req.ContentLength {
+			err = fmt.Errorf("http: ContentLength=%d with Body length %d", req.ContentLength, written)
+		}
+	}
+	return err
+}
+
+// closeBody closes the body of a request that is not sent, as a
+// RoundTripper must.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// get returns an idle connection that the server has not closed, or dials a
+// new one.
+func (c *rawClient) get(ctx context.Context) (*rawConn, error) {
+	for {
+		c.mu.Lock()
+		if len(c.idle) == 0 {
+			c.mu.Unlock()
+			break
+		}
+		conn := c.idle[len(c.idle)-1]
+		c.idle[len(c.idle)-1] = nil
+		c.idle = c.idle[:len(c.idle)-1]
+		c.mu.Unlock()
+		if !c.reusable(conn) {
+			_ = conn.Close()
+			continue
+		}
+		return conn, nil
+	}
+	nc, err := c.dial(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	conn := &rawConn{Conn: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		conn.sys, _ = sc.SyscallConn()
+	}
+	conn.lim = limitedReader{c: nc, n: -1}
+	conn.br = bufio.NewReaderSize(&conn.lim, max(c.rbuf, 4096))
+	conn.bw = bufio.NewWriterSize(nc, max(c.wbuf, 4096))
+	return conn, nil
+}
+
+// trustIdle is how long a connection that cannot be asked whether the
+// server closed it is used again after its last response.
+const trustIdle = time.Second
+
+// reusable reports whether an idle connection may carry the next request:
+// not idle too long, and not closed by the server (or, if that cannot be
+// asked, used within trustIdle).
+func (c *rawClient) reusable(conn *rawConn) bool {
+	idle := time.Since(conn.used)
+	if c.idleTimeout > 0 && idle > c.idleTimeout {
+		return false
+	}
+	alive, asked := peekable(conn.sys)
+	if !asked {
+		return idle < trustIdle
+	}
+	return alive
+}
+
+// put keeps conn for the next request, or closes it when the pool is full.
+func (c *rawClient) put(conn *rawConn) {
+	conn.used = time.Now()
+	c.mu.Lock()
+	if len(c.idle) >= c.maxIdle {
+		c.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	c.idle = append(c.idle, conn)
+	if c.sweep == nil && c.idleTimeout > 0 {
+		c.sweep = time.AfterFunc(c.idleTimeout, c.closeStale)
+	}
+	c.mu.Unlock()
+}
+
+// closeStale closes the connections idle for longer than the idle timeout,
+// and looks again later while any are left.
+func (c *rawClient) closeStale() {
+	c.mu.Lock()
+	var stale []*rawConn
+	keep := c.idle[:0]
+	for _, conn := range c.idle {
+		if time.Since(conn.used) >= c.idleTimeout {
+			stale = append(stale, conn)
+		} else {
+			keep = append(keep, conn)
+		}
+	}
+	clear(c.idle[len(keep):])
+	c.idle = keep
+	c.sweep = nil
+	if len(c.idle) > 0 {
+		c.sweep = time.AfterFunc(c.idleTimeout, c.closeStale)
+	}
+	c.mu.Unlock()
+	for _, conn := range stale {
+		_ = conn.Close()
+	}
+}
+
+// closeIdle closes the idle connections (not the transport's). The
+// client stays usable.
+func (c *rawClient) closeIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, conn := range idle {
+		_ = conn.Close()
+	}
+}
+
+// rawBody is a response body read from a pooled connection: read to its
+// end, the connection goes back to the pool; closed before, it is closed.
+// Close may come from another goroutine while a Read waits: closing the
+// connection ends that Read.
+type rawBody struct {
+	body  io.ReadCloser
+	c     *rawClient
+	conn  *rawConn
+	stop  func() bool // stops the request's cancellation
+	ctx   context.Context
+	reuse bool // the response did not say Connection: close
+
+	mu   sync.Mutex
+	done bool
+	err  error // what Read returns once done
+}
+
+func (b *rawBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	done, derr := b.done, b.err
+	b.mu.Unlock()
+	if done {
+		return 0, derr
+	}
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		b.release(b.reuse, err)
+	case err != nil:
+		if b.ctx.Err() != nil {
+			err = context.Cause(b.ctx) // not the deadline that ended the read
+		}
+		b.release(false, err)
+	}
+	return n, err
+}
+
+func (b *rawBody) Close() error {
+	b.release(false, errBodyClosed)
+	return nil
+}
+
+var errBodyClosed = errors.New("http: read on closed response body")
+
+// release ends the request once: the connection goes back to the pool if
+// reuse holds, the request was not cancelled meanwhile and nothing
+// follows the response; else it is closed.
+func (b *rawBody) release(reuse bool, err error) {
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return
+	}
+	b.done, b.err = true, err
+	b.mu.Unlock()
+	if b.stop() && reuse && b.conn.br.Buffered() == 0 {
+		b.c.put(b.conn)
+		return
+	}
+	_ = b.conn.Close()
+}
