@@ -38,6 +38,9 @@ import (
 // answered.
 func (s *Server) clusterHop(w http.ResponseWriter, r *http.Request) bool {
 	if tok := r.Header.Get(HopHeader); tok != "" {
+		if r.Method == http.MethodPost && isStatelessVersion(r.Header.Get("Mcp-Protocol-Version")) {
+			return false // its token binds its body: judged once it is read (statelessHop)
+		}
 		return !s.acceptHop(w, r, tok)
 	}
 	c := s.cfg.Cluster
