@@ -48,7 +48,11 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if sse2024 {
 		// A POST to a 2024-11-05 session's endpoint is that session's,
 		// whatever its _meta or headers say (a dual-era client's
-		// server/discover probe, which the session answers).
+		// server/discover probe, which the session answers), and is
+		// served at the session's revision rather than at 2026-07-28.
+		if isStatelessVersion(headerVersion) {
+			headerVersion = ""
+		}
 		s.serveSSE2024Post(w, r, sse2024ID, msgs, batch, headerVersion)
 		return
 	}

@@ -32,13 +32,14 @@ func dualEra(s *setup) {
 // session's, whatever its _meta and MCP-Protocol-Version say: a 2026-07-28
 // server/discover there is answered 202, and -32601 on the stream, by the
 // gateway (the upstream, which would answer it, never sees it); any other
-// request goes to the session's upstream. Failed before: 400, "2026-07-28
+// request goes to the session's upstream, at the session's revision. Failed before: 400, "2026-07-28
 // requests need the MCP-Protocol-Version header", or with that header it was
 // served as a 2026-07-28 request.
 func TestSSE2024Discover(t *testing.T) {
 	t.Parallel()
 	for _, version := range []string{"", "2026-07-28"} {
-		h := newHarness(t, dualEra)
+		stage := &holdStage{hold: func(*pipeline.Exchange, *pipeline.Message) <-chan struct{} { return nil }}
+		h := newHarness(t, dualEra, func(s *setup) { s.cfg.Chain = pipeline.NewChain(stage) })
 		lc := h.openSSE2024(t, req{})
 		rp := lc.h.doAt(t, lc.endpoint, req{accept: "application/json", version: version, body: discoverBody})
 		wantStatus(t, rp, 202)
@@ -52,6 +53,11 @@ func TestSSE2024Discover(t *testing.T) {
 		lc.nextResponse(t, "7")
 		if got := h.up.conn(t, 0).receivedSummary(); strings.Contains(got, "server/discover") || !strings.Contains(got, "tools/list") {
 			t.Errorf("the upstream got %s", got)
+		}
+		for _, ex := range stage.exchanges() {
+			if ex.Direction == pipeline.ToServer && isStatelessVersion(ex.ProtocolVersion) {
+				t.Errorf("header %q: a stage saw a message of the session at %s", version, ex.ProtocolVersion)
+			}
 		}
 	}
 }
