@@ -3,6 +3,7 @@ package caddytest
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -196,6 +197,72 @@ func stdioSSE2024ThroughB(t *testing.T, addrA, addrB string) {
 		}
 	}
 	stream.waitFor(t, "Echo: old", 10*time.Second)
+}
+
+// TestClusterStdioTasks2026: two Caddy processes sharing a cluster key,
+// each with caddytest/taskserver over stdio (named after its instance),
+// serving 2026-07-28. A task made through A is followed through B —
+// tasks/get to its result, done by A's process, and a
+// subscriptions/listen naming it, which streams through — because B
+// forwards each request to A, which the sealed task id names. Once A is
+// killed, the task id through B is -32602, naming no address. Failed
+// before: B answered the task's requests -32602.
+func TestClusterStdioTasks2026(t *testing.T) {
+	requireIntegration(t)
+	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("t", 32)))
+	start := func(addr, name string) *caddyProcess {
+		p := runCaddyProcessAt(t, addr, "", fmt.Sprintf(`	mcp_proxy /mcp {
+		name tasks
+		cluster {
+			key {env.MCP_SESSION_KEY}
+			node_url http://%s
+		}
+		stdio %s -name %s {
+			protocol modern
+		}
+	}
+`, addr, caddyfileQuote(taskServer.get(t)), name), "MCP_SESSION_KEY="+key)
+		waitProcessServing(t, p)
+		return p
+	}
+	addrA, addrB := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	a := start(addrA, "A")
+	start(addrB, "B")
+	ca := &taskClient{wireClient: newWireClient(t, "http://"+addrA+"/mcp")}
+	cb := &taskClient{wireClient: newWireClient(t, "http://"+addrB+"/mcp")}
+
+	m := ca.call("tools/call", `{"name":"slow","arguments":{}}`, "slow")
+	var created taskState
+	if m.Error != nil || json.Unmarshal(m.Result, &created) != nil || !strings.HasPrefix(created.TaskID, "mcpgw.") {
+		t.Fatalf("tools/call through A: %+v %s", m.Error, m.Result)
+	}
+	id := created.TaskID
+	var got taskState
+	for polls := 0; got.Status != "completed"; polls++ {
+		if polls == 10 {
+			t.Fatalf("task still %q after 10 polls through B", got.Status)
+		}
+		m := cb.call("tasks/get", `{"taskId":"`+id+`"}`, id)
+		if m.Error != nil || json.Unmarshal(m.Result, &got) != nil || !strings.HasPrefix(got.TaskID, "mcpgw.") {
+			t.Fatalf("tasks/get through B: %+v %s", m.Error, m.Result)
+		}
+	}
+	if len(got.Result.Content) != 1 || got.Result.Content[0].Text != "done by A" {
+		t.Errorf("the task's result through B: %+v, want done by A", got.Result)
+	}
+	if acked, notified := cb.listenTasks(id); len(acked) != 1 || len(notified) != 1 {
+		t.Errorf("subscriptions/listen through B: acknowledged %q, notified %q; want the task each", acked, notified)
+	}
+
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-a.exited
+	resp, text := cb.send("tasks/get", `{"taskId":"`+id+`"}`, id)
+	m = responseTo(t, resp, text, fmt.Sprint(cb.id))
+	if m.Error == nil || m.Error.Code != -32602 || strings.Contains(text, "127.0.0.1") {
+		t.Errorf("the killed owner's task through B: %s", text)
+	}
 }
 
 // postPing POSTs a ping on session sid to url and returns the status.

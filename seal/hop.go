@@ -2,6 +2,8 @@ package seal
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"time"
 )
@@ -35,7 +37,8 @@ type Hop struct {
 const hopPlain = 8 + NonceSize
 
 // SealHop returns a fresh hop token for a request of method naming
-// session sessionID, made at now and bound to b.
+// session sessionID (for a request that names none, the RequestSubject
+// of its body), made at now and bound to b.
 func (r *Ring) SealHop(b Binding, sessionID, method string, now time.Time) string {
 	var pt [hopPlain]byte
 	binary.BigEndian.PutUint64(pt[:8], uint64(max(now.UnixMilli(), 0)))
@@ -57,6 +60,16 @@ func (r *Ring) OpenHop(token string, b Binding, sessionID, method string) (Hop, 
 	h := Hop{Issued: time.UnixMilli(int64(binary.BigEndian.Uint64(pt[:8])))}
 	copy(h.Nonce[:], pt[8:])
 	return h, nil
+}
+
+// RequestSubject is what the hop token of a request that names no session
+// (a 2026-07-28 request, forwarded for the tags it carries) binds in a
+// session id's place: a digest of the request's body, so that the token
+// serves that one request and no other of the same user. It never equals a
+// session id: ':' is in none.
+func RequestSubject(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "body:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // hopAD is a hop token's binding: each part with its length, so that no

@@ -121,3 +121,21 @@ func BenchmarkHop(b *testing.B) {
 		}
 	}
 }
+
+// TestRequestSubject: a hop token made for one request body opens for that
+// body only, and the subject of a body is never a session id's.
+func TestRequestSubject(t *testing.T) {
+	r := mustRing(t, mustKey(t))
+	b := Binding{Endpoint: "api", User: "alice"}
+	get, cancel := []byte(`{"jsonrpc":"2.0","id":1,"method":"tasks/get"}`), []byte(`{"jsonrpc":"2.0","id":1,"method":"tasks/cancel"}`)
+	tok := r.SealHop(b, RequestSubject(get), "POST", time.Now())
+	if _, err := r.OpenHop(tok, b, RequestSubject(get), "POST"); err != nil {
+		t.Fatalf("the token for its body: %v", err)
+	}
+	if _, err := r.OpenHop(tok, b, RequestSubject(cancel), "POST"); err != ErrInvalid {
+		t.Errorf("the token for another body: %v, want ErrInvalid", err)
+	}
+	if s := RequestSubject(get); !strings.HasPrefix(s, "body:") || RequestSubject(get) != s || RequestSubject(cancel) == s {
+		t.Errorf("RequestSubject = %q: want a stable digest with a ':' no session id has", s)
+	}
+}

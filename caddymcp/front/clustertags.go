@@ -33,7 +33,7 @@ func (c *Cluster) sealTags(m *pipeline.Message, user string) *pipeline.Message {
 // request is answered tags.Invalid). It is the seam for forwarding a
 // 2026-07-28 request to its owner.
 func (c *Cluster) TagOwner(m *pipeline.Message, user string) (owner string, ok bool) {
-	_, owner, err := tags.OpenIn(m, c.codec(user))
+	owner, err := tags.OwnerIn(m, c.codec(user))
 	return owner, err == nil
 }
 

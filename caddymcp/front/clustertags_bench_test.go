@@ -45,6 +45,9 @@ func BenchmarkStatelessListTags(b *testing.B) {
 	}{
 		{"no-cluster", nil},
 		{"cluster", &Cluster{Ring: testRing(&testing.T{}), Endpoint: "api"}},
+		// An instance that may forward: each tagged request's owner is
+		// read before it is served (hopstateless.go).
+		{"cluster-node", &Cluster{Ring: testRing(&testing.T{}), Endpoint: "api", Node: "http://10.0.0.5:8080", Hops: NewHops()}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			store := NewStore(Limits{}, nil)

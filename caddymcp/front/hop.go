@@ -38,10 +38,13 @@ import (
 // answered.
 func (s *Server) clusterHop(w http.ResponseWriter, r *http.Request) bool {
 	if tok := r.Header.Get(HopHeader); tok != "" {
+		if r.Method == http.MethodPost && readsStateless(r) {
+			return false // its token binds its body: judged once it is read (statelessHop)
+		}
 		return !s.acceptHop(w, r, tok)
 	}
 	c := s.cfg.Cluster
-	if c.Hops == nil || isStatelessVersion(r.Header.Get("Mcp-Protocol-Version")) {
+	if c.Hops == nil || readsStateless(r) {
 		return false
 	}
 	id, sse2024 := heldSessionID(r)
@@ -107,6 +110,18 @@ func heldSessionID(r *http.Request) (id string, sse2024 bool) {
 		return sse2024SessionID(r)
 	}
 	return "", false
+}
+
+// readsStateless reports whether r is read as a 2026-07-28 request, as
+// far as its headers tell: by its MCP-Protocol-Version, unless it is a
+// POST to a 2024-11-05 session (the session in the query), which is that
+// session's whatever else it says (servePost).
+func readsStateless(r *http.Request) bool {
+	if !isStatelessVersion(r.Header.Get("Mcp-Protocol-Version")) {
+		return false
+	}
+	_, sse2024 := heldSessionID(r)
+	return !sse2024
 }
 
 // hopTarget is the owner's URL for a request to path?query: its node_url

@@ -45,6 +45,17 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	info := DescribeRequest(r, msgs, batch)
 	s.describe(r, &info)
+	if sse2024 {
+		// A POST to a 2024-11-05 session's endpoint is that session's,
+		// whatever its _meta or headers say (a dual-era client's
+		// server/discover probe, which the session answers), and is
+		// served at the session's revision rather than at 2026-07-28.
+		if isStatelessVersion(headerVersion) {
+			headerVersion = ""
+		}
+		s.serveSSE2024Post(w, r, sse2024ID, msgs, batch, headerVersion)
+		return
+	}
 	for _, m := range msgs {
 		if isStatelessVersion(headerVersion) || isStatelessVersion(m.MetaProtocolVersion()) {
 			// Stateless MCP (2026-07-28): sessions and their headers play
@@ -53,10 +64,6 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 			s.serveStateless(w, r, msgs, batch)
 			return
 		}
-	}
-	if sse2024 {
-		s.serveSSE2024Post(w, r, sse2024ID, msgs, batch, headerVersion)
-		return
 	}
 	if len(msgs) == 1 && msgs[0].Method == "initialize" {
 		if batch {

@@ -1,6 +1,7 @@
 package front
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -114,6 +115,18 @@ func (s *Server) serveSSE2024Post(w http.ResponseWriter, r *http.Request, id str
 		}
 	}
 	s.dispatch(w, r, sess, msgs, version)
+}
+
+// discoverInSSE2024 answers a server/discover sent in a 2024-11-05
+// session — the probe a dual-era client (the go-sdk's) makes first, over
+// whatever transport — as a server of the session revisions does: -32601,
+// which such a client reads as "initialize instead". The upstream never
+// sees it: a 2026-07-28 exchange half-begun in a session the gateway
+// serves at a 2025 revision would leave the session without its
+// initialize.
+func discoverInSSE2024(id json.RawMessage) *pipeline.Message {
+	return pipeline.NewError(id, pipeline.CodeMethodNotFound,
+		"server/discover is a 2026-07-28 request; this 2024-11-05 HTTP+SSE session serves the revisions up to 2025-11-25: send initialize")
 }
 
 // writeTransportMismatch refuses a request that names a session of the

@@ -278,14 +278,6 @@ func TestSSE2024BadInput(t *testing.T) {
 			status: http.StatusBadRequest, code: pipeline.CodeInvalidRequest, substr: "must be a request with an id",
 		},
 		{
-			name: "2026-07-28 _meta",
-			req: func(*sse2024Client, string) (string, req) {
-				return "", req{body: rpcRequest(7, "tools/list", `{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}`)}
-			},
-			status: http.StatusBadRequest, code: pipeline.CodeMethodNotFound, substr: "start with initialize",
-			wantID: "7",
-		},
-		{
 			name: "unknown sessionId",
 			req: func(*sse2024Client, string) (string, req) {
 				return sse2024Path + "?sessionId=0123456789abcdef0123456789abcdef", req{body: toolCall(1, "echo")}

@@ -131,6 +131,10 @@ func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeli
 		}
 		return
 	}
+	if sess.sse2024 && m.IsRequest() && m.Method == "server/discover" {
+		sess.failWith(m.IDKey(), discoverInSSE2024(m.ID)) // sse2024.go
+		return
+	}
 	if m.Method == "notifications/cancelled" {
 		// Only a cancel the pipeline let through ends the request: a
 		// stage that dropped or answered it cancelled nothing.

@@ -63,6 +63,9 @@ func (s *Server) serveStateless(w http.ResponseWriter, r *http.Request, msgs []*
 		writeErrorData(w, status, m.ID, code, msg, data)
 		return
 	}
+	if s.cfg.Cluster != nil && s.statelessHop(w, r, m) {
+		return // forwarded to the instance its task id names, or a refused hop (hopstateless.go)
+	}
 	if ctx, tr := mcptrace.Start(r, m, mcptrace.Info{ProtocolVersion: m.MetaProtocolVersion()}, s.cfg.Trace); tr != nil {
 		r = r.WithContext(ctx) // the stages, the taps and the upstream see the span
 		defer tr.End(nil)      // when nothing answered

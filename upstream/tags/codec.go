@@ -116,8 +116,39 @@ func OpenIn(m *pipeline.Message, c Codec) (out *pipeline.Message, owner string, 
 	if !m.IsRequest() || m.Params == nil || !bytes.Contains(m.Params, []byte(`"mcpgw`)) {
 		return m, "", nil
 	}
+	raw, changed, err := mapMembers(m.Raw, requestMembers, opener(c, &owner))
+	if err != nil || !changed {
+		return m, "", err
+	}
+	if out, err = pipeline.Parse(raw); err != nil {
+		return m, "", err
+	}
+	return out, owner, nil
+}
+
+// OwnerIn returns what OpenIn would of request m's owner, and its error,
+// without rebuilding m: the cost of reading where a request must go when
+// it is served elsewhere.
+func OwnerIn(m *pipeline.Message, c Codec) (owner string, err error) {
+	if !m.IsRequest() || m.Params == nil || !bytes.Contains(m.Params, []byte(`"mcpgw`)) {
+		return "", nil
+	}
+	open := opener(c, &owner)
+	_, _, err = mapMembers(m.Raw, requestMembers, func(s string) (string, error) {
+		_, err := open(s)
+		return s, err
+	})
+	if err != nil {
+		return "", err
+	}
+	return owner, nil
+}
+
+// opener returns the function that opens each tag of a request for
+// OpenIn and OwnerIn, recording the owner they share in owner.
+func opener(c Codec, owner *string) func(string) (string, error) {
 	first := true
-	raw, changed, err := mapMembers(m.Raw, requestMembers, func(s string) (string, error) {
+	return func(s string) (string, error) {
 		token, ok := strings.CutPrefix(s, sealedPrefix)
 		if !ok {
 			if strings.HasPrefix(s, prefix) {
@@ -126,19 +157,12 @@ func OpenIn(m *pipeline.Message, c Codec) (out *pipeline.Message, owner string, 
 			return s, nil
 		}
 		value, o, ok := c.Open(token)
-		if !ok || (!first && o != owner) {
+		if !ok || (!first && o != *owner) {
 			return "", ErrForged
 		}
-		first, owner = false, o
+		first, *owner = false, o
 		return prefix + value, nil
-	})
-	if err != nil || !changed {
-		return m, "", err
 	}
-	if out, err = pipeline.Parse(raw); err != nil {
-		return m, "", err
-	}
-	return out, owner, nil
 }
 
 // The members of a message that carry tags: strings at these paths; a

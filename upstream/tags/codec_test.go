@@ -83,11 +83,14 @@ func TestSealRoundTrip(t *testing.T) {
 			if err != nil || owner != tc.owner || member(t, in.Params, tc.param) != plain {
 				t.Fatalf("OpenIn = %s, owner %q, %v; want %q, owner %q", in.Params, owner, err, plain, tc.owner)
 			}
+			if owner, err := OwnerIn(req, c); err != nil || owner != tc.owner {
+				t.Fatalf("OwnerIn = %q, %v; want %q", owner, err, tc.owner)
+			}
 		})
 	}
 }
 
-// TestOpenInRefuses: with a cluster, a request's tag that is plain,
+// TestOpenInRefuses (and OwnerIn, which reads the same): with a cluster, a request's tag that is plain,
 // tampered, sealed for another endpoint or user or under another key, a
 // session id, or two tags of different owners are all ErrForged; what
 // carries no tag passes byte for byte.
@@ -119,6 +122,9 @@ func TestOpenInRefuses(t *testing.T) {
 			m := mustParse(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":`+tc.params+`}`)
 			if _, _, err := OpenIn(m, c); !errors.Is(err, ErrForged) {
 				t.Fatalf("OpenIn(%s) = %v, want ErrForged", tc.params, err)
+			}
+			if _, err := OwnerIn(m, c); !errors.Is(err, ErrForged) {
+				t.Fatalf("OwnerIn(%s) = %v, want ErrForged", tc.params, err)
 			}
 		})
 	}
