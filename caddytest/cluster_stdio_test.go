@@ -22,8 +22,7 @@ func startStdioClusterInstance(t *testing.T, key, addr string) *caddyProcess {
 	t.Helper()
 	node := node20(t)
 	everything := nodeModule(t, "@modelcontextprotocol", "server-everything", "dist", "index.js")
-	p := runCaddyProcessAt(t, freeLoopbackAddr(t), addr, "", fmt.Sprintf(`http://%s {
-	mcp_proxy /mcp {
+	p := runCaddySiteAt(t, addr, fmt.Sprintf(`	mcp_proxy /mcp {
 		name api
 		cluster {
 			key {env.MCP_SESSION_KEY}
@@ -31,10 +30,16 @@ func startStdioClusterInstance(t *testing.T, key, addr string) *caddyProcess {
 		}
 		stdio %s %s stdio
 	}
-}
-`, addr, addr, caddyfileQuote(node), caddyfileQuote(everything)), "MCP_SESSION_KEY="+key)
+`, addr, caddyfileQuote(node), caddyfileQuote(everything)), "MCP_SESSION_KEY="+key)
 	waitProcessServing(t, p)
 	return p
+}
+
+// runCaddySiteAt runs the built caddy with one site at addr (host:port),
+// whose body is site: a cluster instance whose node_url names addr.
+func runCaddySiteAt(t *testing.T, addr, site string, env ...string) *caddyProcess {
+	t.Helper()
+	return runCaddyProcessAt(t, freeLoopbackAddr(t), addr, "", "http://"+addr+" {\n"+site+"}\n", env...)
 }
 
 // twoInstances routes a client's requests: those that begin a session
@@ -211,7 +216,7 @@ func TestClusterStdioTasks2026(t *testing.T) {
 	requireIntegration(t)
 	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("t", 32)))
 	start := func(addr, name string) *caddyProcess {
-		p := runCaddyProcessAt(t, addr, "", fmt.Sprintf(`	mcp_proxy /mcp {
+		p := runCaddySiteAt(t, addr, fmt.Sprintf(`	mcp_proxy /mcp {
 		name tasks
 		cluster {
 			key {env.MCP_SESSION_KEY}
