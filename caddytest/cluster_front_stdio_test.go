@@ -3,6 +3,7 @@ package caddytest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,35 +46,26 @@ func TestClusterFrontConformanceStdio(t *testing.T) {
 // stdio sessions whose processes it ran, and only those. Through the front
 // (so through every instance left), each of them is 404, the go-sdk client
 // reports the session gone, and a new session works; every session owned
-// by another instance goes on, with the id it began with.
+// by another instance goes on, with the id it began with, and so does every
+// session of an HTTP upstream the instances also serve.
 func TestClusterFrontStdioKilled(t *testing.T) {
 	requireIntegration(t)
 	env := clusterKeyEnv(t)
+	up := startEchoUpstream(t)
 	// protocol legacy: the everything-server speaks 2026-07-28 too, and the
 	// go-sdk client would then use it, which has no sessions.
-	c := startClusterFront(t, env, "", stdioEverythingEndpoint(buildEverythingServer(t), "protocol legacy"))
+	c := startClusterFront(t, env, "", stdioEverythingEndpoint(buildEverythingServer(t), "protocol legacy"),
+		clusterEndpoint{path: "/echo", name: "echo", upstream: "http " + up.server.URL})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
 	owners := sessionOwners(t, env)
-	// Round robin places each session's initialize on the next instance;
-	// connect until every instance owns two, so that both the killed one's
-	// sessions and the others' are several.
-	var sessions []*mcp.ClientSession
-	count := map[string]int{}
-	for len(count) < clusterInstances || minCount(count) < 2 {
-		if len(sessions) == 8*clusterInstances {
-			t.Fatalf("%d sessions, owned %v", len(sessions), count)
-		}
-		cs := connectThrough(ctx, t, c.url+"/mcp", nil)
+	sessions, count := connectOwnedByEach(ctx, t, c, owners, 2)
+	var httpSessions []*mcp.ClientSession
+	for range clusterInstances {
+		cs := connectThrough(ctx, t, c.url+"/echo", nil)
 		t.Cleanup(func() { cs.Close() })
-		sessions = append(sessions, cs)
-		count[owners(cs.ID())]++
-	}
-	for _, n := range c.nodes {
-		if count[n.base] == 0 {
-			t.Fatalf("no session owned by instance %d: owners %v", n.index, count)
-		}
+		httpSessions = append(httpSessions, cs)
 	}
 	// use calls a tool on each session once through every instance running.
 	use := func(when string, sessions []*mcp.ClientSession, instances int) {
@@ -86,13 +78,26 @@ func TestClusterFrontStdioKilled(t *testing.T) {
 			}
 		}
 	}
+	useHTTP := func(when string) {
+		t.Helper()
+		for i, cs := range httpSessions {
+			for j := range clusterInstances {
+				if err := echoCall(ctx, cs, fmt.Sprintf("%s %d.%d", when, i, j)); err != nil {
+					t.Fatalf("%s: HTTP session %d: %v", when, i, err)
+				}
+			}
+		}
+	}
 	use("before the kill", sessions, clusterInstances)
+	useHTTP("before the kill")
 
 	killed := c.nodes[0]
 	var gone, live []*mcp.ClientSession
 	ids := map[*mcp.ClientSession]string{}
-	for _, cs := range sessions {
+	for _, cs := range append(sessions, httpSessions...) {
 		ids[cs] = cs.ID()
+	}
+	for _, cs := range sessions {
 		if owners(cs.ID()) == killed.base {
 			gone = append(gone, cs)
 		} else {
@@ -102,6 +107,54 @@ func TestClusterFrontStdioKilled(t *testing.T) {
 	c.kill(killed)
 
 	use("after the kill", live, clusterInstances-1)
+	useHTTP("after the kill")
+	checkSessionsGone(ctx, t, c, gone)
+	// The client begins again, on an instance still running.
+	again := connectThrough(ctx, t, c.url+"/mcp", nil)
+	defer again.Close()
+	if owners(again.ID()) == killed.base {
+		t.Errorf("a session begun after the kill is owned by the killed instance")
+	}
+	use("a new session", []*mcp.ClientSession{again}, clusterInstances-1)
+	use("after the new session", live, clusterInstances-1)
+	for i, cs := range append(live, httpSessions...) {
+		if cs.ID() != ids[cs] {
+			t.Errorf("session %d that went on changed id", i)
+		}
+	}
+	t.Logf("killed instance 0: %d stdio sessions ended; %d stdio sessions of other instances and %d of the HTTP upstream went on (owners %v)",
+		len(gone), len(live), len(httpSessions), count)
+}
+
+// connectOwnedByEach connects go-sdk clients through the front to /mcp
+// until every instance owns at least least of their sessions (round robin
+// places each initialize on the next instance), and returns the sessions
+// and how many each owner (by node_url) has.
+func connectOwnedByEach(ctx context.Context, t *testing.T, c *clusterFront, owners func(string) string, least int) ([]*mcp.ClientSession, map[string]int) {
+	t.Helper()
+	var sessions []*mcp.ClientSession
+	count := map[string]int{}
+	for len(count) < clusterInstances || minCount(count) < least {
+		if len(sessions) == 4*least*clusterInstances {
+			t.Fatalf("%d sessions, owned %v", len(sessions), count)
+		}
+		cs := connectThrough(ctx, t, c.url+"/mcp", nil)
+		t.Cleanup(func() { cs.Close() })
+		sessions = append(sessions, cs)
+		count[owners(cs.ID())]++
+	}
+	for _, n := range c.nodes {
+		if count[n.base] == 0 {
+			t.Fatalf("no session owned by instance %d (%s): owners %v", n.index, n.base, count)
+		}
+	}
+	return sessions, count
+}
+
+// checkSessionsGone checks that each of the sessions is 404 through every
+// instance left, and that the go-sdk client reports it gone.
+func checkSessionsGone(ctx context.Context, t *testing.T, c *clusterFront, gone []*mcp.ClientSession) {
+	t.Helper()
 	for i, cs := range gone {
 		for range clusterInstances - 1 {
 			if status, body := pingThrough(t, c.url+"/mcp", cs.ID(), ""); status != http.StatusNotFound {
@@ -113,20 +166,6 @@ func TestClusterFrontStdioKilled(t *testing.T) {
 			t.Errorf("session %d of the killed instance: the client reports %v, want the session missing", i, err)
 		}
 	}
-	// The client begins again, on an instance still running.
-	again := connectThrough(ctx, t, c.url+"/mcp", nil)
-	defer again.Close()
-	if owner := owners(again.ID()); owner == killed.base {
-		t.Errorf("a session begun after the kill is owned by the killed instance")
-	}
-	use("a new session", []*mcp.ClientSession{again}, clusterInstances-1)
-	use("after the new session", live, clusterInstances-1)
-	for i, cs := range live {
-		if cs.ID() != ids[cs] {
-			t.Errorf("live session %d changed id", i)
-		}
-	}
-	t.Logf("killed instance 0: %d sessions ended, %d went on (owners %v)", len(gone), len(live), count)
 }
 
 // sessionOwners returns a function naming the node_url of the instance
