@@ -184,13 +184,26 @@ func (c *clusterFront) stop(n *clusterNode) {
 	}
 }
 
-// kill ends instance n with SIGKILL: nothing of it runs any more.
+// kill ends instance n with SIGKILL: nothing of it runs any more. It
+// returns once the front's active health check has found n down, so that
+// the front sends it nothing more: until then a POST the front writes on a
+// kept-alive connection to n whose close it has not yet seen fails with a
+// 502 that reverse_proxy does not retry (it may have been sent), as behind
+// any load balancer that loses a node — the front's doing, not the
+// instances'.
 func (c *clusterFront) kill(n *clusterNode) {
 	c.t.Helper()
+	mark := len(c.front.output.String())
 	if err := n.proc.cmd.Process.Kill(); err != nil {
 		c.t.Fatal(err)
 	}
 	<-n.proc.exited
+	// Two failed checks: the first is logged just before it marks n
+	// unhealthy.
+	failed := `"msg":"HTTP request failed","host":"` + n.addr + `"`
+	waitUntil(c.t, 30*time.Second, fmt.Sprintf("the front finds instance %d down", n.index), func() bool {
+		return strings.Count(c.front.output.String()[mark:], failed) >= 2
+	})
 }
 
 // restart stops instance n, starts it again on the same port and waits
