@@ -2,7 +2,6 @@ package front
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -152,27 +151,22 @@ type errOwnerGone struct{ err error }
 func (e errOwnerGone) Error() string { return "the owner did not answer: " + e.err.Error() }
 
 // forward sends r to target (the owner's node_url, the client's path and
-// query) with token, and streams the owner's answer back: the request body
+// query: hopTarget) with token, and streams the owner's answer back: the request body
 // as it comes, each read of the answer flushed when it is an event stream.
 // It returns an errOwnerGone when the owner gave no answer, for the caller
 // to answer the client; once the answer has begun, a failure only ends it
 // (the client resumes a stream with Last-Event-ID, or re-sends).
 //
 // ctx is the hop's: the client's leaving, or the process's exit, ends it.
-func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, target, token string) error {
-	var body io.Reader
+func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, target *url.URL, token string) error {
+	out := &http.Request{Method: r.Method, URL: target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(r.Header)+2), Body: http.NoBody, ContentLength: r.ContentLength}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		body = r.Body
-	}
-	out, err := http.NewRequestWithContext(ctx, r.Method, target, body)
-	if err != nil {
-		return errOwnerGone{err}
-	}
-	out.ContentLength = r.ContentLength
-	if body == nil {
+		out.Body = r.Body
+	} else {
 		out.ContentLength = 0
 	}
-	out.Header = make(http.Header, len(r.Header)+2)
+	out = out.WithContext(ctx)
 	copyEndToEnd(out.Header, r.Header)
 	// The owner's route judges the request as this one's did: same Host
 	// (the same site, the same mcp_auth), same Authorization.
