@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,40 @@ func TestRequestSubject(t *testing.T) {
 	}
 	if s := RequestSubject(get); !strings.HasPrefix(s, "body:") || RequestSubject(get) != s || RequestSubject(cancel) == s {
 		t.Errorf("RequestSubject = %q: want a stable digest with a ':' no session id has", s)
+	}
+}
+
+// TestHopTokenFormat: SealHop and OpenHop make and open what Ring.Seal and
+// Ring.Open make of the same plaintext and binding, so instances of
+// different versions in one cluster (a rolling upgrade) accept each
+// other's tokens; and a binding longer than the pooled memory keeps still
+// seals and opens.
+func TestHopTokenFormat(t *testing.T) {
+	r := mustRing(t, mustKey(t))
+	now := time.UnixMilli(1_800_000_000_123)
+	for _, c := range []struct {
+		name string
+		b    Binding
+	}{
+		{"short", Binding{Endpoint: "api", User: "alice"}},
+		{"long user", Binding{Endpoint: "api", User: strings.Repeat("u", 5000)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok := r.SealHop(c.b, "sid", "POST", now)
+			pt, err := r.Open(tok, hopAD(c.b, "sid", "POST"))
+			if err != nil || len(pt) != hopPlain || int64(binary.BigEndian.Uint64(pt[:8])) != now.UnixMilli() {
+				t.Fatalf("Ring.Open of SealHop's token: %x, %v", pt, err)
+			}
+			var want [hopPlain]byte
+			binary.BigEndian.PutUint64(want[:8], uint64(now.UnixMilli()))
+			copy(want[8:], "0123456789abcdef")
+			h, err := r.OpenHop(r.Seal(want[:], hopAD(c.b, "sid", "POST")), c.b, "sid", "POST")
+			if err != nil || !h.Issued.Equal(now) || string(h.Nonce[:]) != "0123456789abcdef" {
+				t.Fatalf("OpenHop of Ring.Seal's token: %+v, %v", h, err)
+			}
+			if _, err := r.OpenHop(tok, c.b, "sid", "GET"); err == nil {
+				t.Fatal("a token opened for another method")
+			}
+		})
 	}
 }

@@ -2,14 +2,15 @@ package front
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/seal"
+	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
 
 // HopHeader carries the token of a request one instance forwards to the
@@ -32,7 +33,19 @@ const maxHopNonces = 1 << 20
 type Hops struct {
 	transport *http.Transport
 	guard     *seal.Guard
+
+	// raw holds a remote.RawTransport per plain http:// owner (its
+	// host): a hop made on the forwarding request's goroutine, without
+	// the transport's reader and writer goroutines per connection and
+	// the hand-offs between them, which were most of a hop's CPU.
+	mu  sync.Mutex
+	raw map[string]*remote.RawTransport
 }
+
+// maxRawOwners bounds the owners reached with a raw client; others go
+// through the transport. Owners are node_urls sealed with the cluster's
+// key, so they are the cluster's instances: a few.
+const maxRawOwners = 64
 
 // NewHops returns a Hops with its own connection pool.
 func NewHops() *Hops {
@@ -60,30 +73,75 @@ func NewHops() *Hops {
 			// owner's request_timeout; the client's leaving ends the hop.
 		},
 		guard: seal.NewGuard(HopWindow, maxHopNonces),
+		raw:   make(map[string]*remote.RawTransport),
 	}
+}
+
+// roundTripper is what carries a request to u: the owner's raw client
+// when u is plain http and the request's body has a known length (written
+// whole before the answer is read, which an owner reads whole before it
+// answers anyway); else the transport, which streams a body of unknown
+// length while the answer comes.
+func (h *Hops) roundTripper(u *url.URL, contentLength int64) http.RoundTripper {
+	if u.Scheme != "http" || contentLength < 0 {
+		return h.transport
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rt, ok := h.raw[u.Host]
+	if !ok && len(h.raw) < maxRawOwners {
+		rt = remote.NewRawTransport(h.transport, u)
+		h.raw[u.Host] = rt // nil too: the transport's settings rule it out
+	}
+	if rt == nil {
+		return h.transport
+	}
+	return rt
 }
 
 // CloseIdleConnections closes the pool's idle connections (tests, and a
 // process that stops being part of a cluster).
-func (h *Hops) CloseIdleConnections() { h.transport.CloseIdleConnections() }
-
-// hopByHop are the headers of one connection, which a proxy does not pass
-// on (RFC 9110, 7.6.1), besides those the Connection header names.
-var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect"}
-
-// copyEndToEnd copies the headers of src that are not hop-by-hop into dst.
-func copyEndToEnd(dst, src http.Header) {
-	for k, vv := range src {
-		dst[k] = append([]string(nil), vv...)
-	}
-	for _, f := range src.Values("Connection") {
-		for _, name := range strings.Split(f, ",") {
-			dst.Del(strings.TrimSpace(name))
+func (h *Hops) CloseIdleConnections() {
+	h.transport.CloseIdleConnections()
+	h.mu.Lock()
+	raws := make([]*remote.RawTransport, 0, len(h.raw))
+	for _, rt := range h.raw {
+		if rt != nil {
+			raws = append(raws, rt)
 		}
 	}
-	for _, k := range hopByHop {
-		dst.Del(k)
+	h.mu.Unlock()
+	for _, rt := range raws {
+		rt.CloseIdleConnections()
+	}
+}
+
+// isHopByHop reports whether the (canonical) header k belongs to one
+// connection, which a proxy does not pass on (RFC 9110, 7.6.1), besides
+// those the Connection header names.
+func isHopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect":
+		return true
+	}
+	return false
+}
+
+// copyEndToEnd copies the headers of src that are not hop-by-hop into dst.
+// The value slices are shared, not copied: src is a request or answer
+// that is passed on and not changed after, and dst's values are only
+// replaced (Set, Del), never changed in place.
+func copyEndToEnd(dst, src http.Header) {
+	for k, vv := range src {
+		if !isHopByHop(k) {
+			dst[k] = vv
+		}
+	}
+	for _, f := range src["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
+			dst.Del(strings.TrimSpace(name))
+		}
 	}
 }
 
@@ -93,26 +151,22 @@ type errOwnerGone struct{ err error }
 func (e errOwnerGone) Error() string { return "the owner did not answer: " + e.err.Error() }
 
 // forward sends r to target (the owner's node_url, the client's path and
-// query) with token, and streams the owner's answer back: the request body
+// query: hopTarget) with token, and streams the owner's answer back: the request body
 // as it comes, each read of the answer flushed when it is an event stream.
 // It returns an errOwnerGone when the owner gave no answer, for the caller
 // to answer the client; once the answer has begun, a failure only ends it
 // (the client resumes a stream with Last-Event-ID, or re-sends).
 //
 // ctx is the hop's: the client's leaving, or the process's exit, ends it.
-func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, target, token string) error {
-	var body io.Reader
+func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, target *url.URL, token string) error {
+	out := &http.Request{Method: r.Method, URL: target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(r.Header)+2), Body: http.NoBody, ContentLength: r.ContentLength}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		body = r.Body
-	}
-	out, err := http.NewRequestWithContext(ctx, r.Method, target, body)
-	if err != nil {
-		return errOwnerGone{err}
-	}
-	out.ContentLength = r.ContentLength
-	if body == nil {
+		out.Body = r.Body
+	} else {
 		out.ContentLength = 0
 	}
+	out = out.WithContext(ctx)
 	copyEndToEnd(out.Header, r.Header)
 	// The owner's route judges the request as this one's did: same Host
 	// (the same site, the same mcp_auth), same Authorization.
@@ -127,7 +181,7 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// The owner may answer before the body has all come (a stream both
 	// ways): without this, net/http would first drain the body here.
 	_ = http.NewResponseController(w).EnableFullDuplex()
-	resp, err := h.transport.RoundTrip(out)
+	resp, err := h.roundTripper(out.URL, out.ContentLength).RoundTrip(out)
 	if err != nil {
 		return errOwnerGone{err}
 	}

@@ -127,16 +127,16 @@ func readsStateless(r *http.Request) bool {
 // hopTarget is the owner's URL for a request to path?query: its node_url
 // with the path the client asked for appended (node_url may have a path
 // of its own, a prefix in front of the owner's site).
-func hopTarget(owner, path, query string) (string, bool) {
-	u, err := url.Parse(owner)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", false
-	}
+func hopTarget(owner, path, query string) (*url.URL, bool) {
 	t := strings.TrimSuffix(owner, "/") + path
 	if query != "" {
 		t += "?" + query
 	}
-	return t, true
+	u, err := url.Parse(t)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
 }
 
 // writeSessionNotFound is the answer to a request for a session that is
