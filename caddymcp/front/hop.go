@@ -83,21 +83,35 @@ func (s *Server) acceptHop(w http.ResponseWriter, r *http.Request, tok string) b
 	c := s.cfg.Cluster
 	id, sse2024 := heldSessionID(r)
 	err := seal.ErrInvalid
-	if c.Hops != nil && id != "" {
-		err = c.Hops.guard.Check(c.Ring, tok, seal.Binding{Endpoint: c.Endpoint, User: s.userID(r)}, id, r.Method, time.Now())
+	if id != "" {
+		err = c.checkHop(tok, seal.Binding{Endpoint: c.Endpoint, User: s.userID(r)}, id, r.Method)
 	}
 	switch {
 	case err == nil:
 		r.Header.Del(HopHeader)
 		return true
 	case errors.Is(err, seal.ErrBusy):
-		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, nil,
-			"Service Unavailable: too many requests forwarded between the gateway's instances; retry")
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, nil, hopsBusyMessage)
 	default:
 		s.cfg.Logger.Debug("refused a request with a hop token that is forged, stale, replayed, or made for another user, session or method")
 		writeSessionNotFound(w, sse2024)
 	}
 	return false
+}
+
+// hopsBusyMessage is the answer to a forwarded request this instance
+// cannot take now without forgetting tokens it must refuse (seal.ErrBusy).
+const hopsBusyMessage = "Service Unavailable: too many requests forwarded between the gateway's instances; retry"
+
+// checkHop judges the hop token tok of a request forwarded here: nil when
+// it opens for bind, subject (the session id, or a 2026-07-28 body's
+// digest) and method, and is fresh and new; seal.ErrInvalid when this
+// instance takes no forwarded requests.
+func (c *Cluster) checkHop(tok string, bind seal.Binding, subject, method string) error {
+	if c.Hops == nil {
+		return seal.ErrInvalid
+	}
+	return c.Hops.guard.Check(c.Ring, tok, bind, subject, method, time.Now())
 }
 
 // heldSessionID is the session a request names: Mcp-Session-Id, or the

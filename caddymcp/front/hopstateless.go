@@ -71,18 +71,13 @@ func (s *Server) statelessHop(w http.ResponseWriter, r *http.Request, m *pipelin
 // and new. Else it has answered: tags.Invalid whatever the reason, or 503
 // as acceptHop does.
 func (s *Server) acceptStatelessHop(w http.ResponseWriter, r *http.Request, m *pipeline.Message, bind seal.Binding, tok string) bool {
-	c := s.cfg.Cluster
-	err := seal.ErrInvalid
-	if c.Hops != nil {
-		err = c.Hops.guard.Check(c.Ring, tok, bind, seal.RequestSubject(m.Raw), r.Method, time.Now())
-	}
+	err := s.cfg.Cluster.checkHop(tok, bind, seal.RequestSubject(m.Raw), r.Method)
 	switch {
 	case err == nil:
 		r.Header.Del(HopHeader)
 		return true
 	case errors.Is(err, seal.ErrBusy):
-		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID,
-			"Service Unavailable: too many requests forwarded between the gateway's instances; retry")
+		writeRetryLater(w, http.StatusServiceUnavailable, DefaultRetryAfter, m.ID, hopsBusyMessage)
 	default:
 		s.cfg.Logger.Debug("refused a 2026-07-28 request with a hop token that is forged, stale, replayed, or made for another user or request")
 		writeMessage(w, http.StatusOK, tags.Invalid(m.ID))
