@@ -351,6 +351,11 @@ func TestWriteRequest(t *testing.T) {
 		{name: "own user agent and host", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"User-Agent": {"mine"}}, host: "other.example"},
 		{name: "value with a line break", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"Authorization": {"Bearer x\r\nX-Evil: 1"}}, wantErr: true},
 		{name: "bad name", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"Bad Name": {"v"}}, wantErr: true},
+		{name: "bad method", method: "PO ST", url: "http://up.example/mcp", body: "{}", wantErr: true},
+		// A hop forwards the client's Host: Request.Write sends an empty
+		// one rather than one that would add a header.
+		{name: "host with a line break", method: "POST", url: "http://up.example/mcp", body: "{}", host: "a.example\r\nX-Evil: 1"},
+		{name: "host with a zone", method: "POST", url: "http://up.example/mcp", body: "{}", host: "[fe80::1%25en0]:80"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mk := func() *http.Request {
@@ -358,10 +363,11 @@ func TestWriteRequest(t *testing.T) {
 				if c.body != "" {
 					body = strings.NewReader(c.body)
 				}
-				req, err := http.NewRequest(c.method, c.url, body)
+				req, err := http.NewRequest(http.MethodPost, c.url, body)
 				if err != nil {
 					t.Fatal(err)
 				}
+				req.Method = c.method // NewRequest refuses a bad one
 				for k, v := range c.header {
 					req.Header[k] = v
 				}
