@@ -145,9 +145,8 @@ type HTTP struct {
 	// rt is client's Transport, which the requests of the conns' hot path
 	// call directly: client only reports redirects (it follows none), and
 	// its Do costs a header copier, a URL copy and an error wrapper each.
-	rt      http.RoundTripper
-	raw     *rawClient      // rt, for a plain http:// upstream (rawclient.go)
-	ownTr   *http.Transport // the default transport, if we built it
+	rt      http.RoundTripper // a *rawClient for a plain http:// upstream (rawclient.go)
+	ownTr   *http.Transport   // the default transport, if we built it
 	headers func(ctx context.Context) http.Header
 	logger  *zap.Logger
 	peer    upstream.Peer // the server, as traces name it
@@ -200,8 +199,8 @@ func NewHTTP(cfg Config) (*HTTP, error) {
 		rt = h.ownTr
 	}
 	h.rt = rt
-	if h.raw = newRawClient(rt, u); h.raw != nil {
-		h.rt = h.raw
+	if raw := newRawClient(rt, u); raw != nil {
+		h.rt = raw
 	}
 	h.client = &http.Client{
 		Transport: h.rt,
@@ -259,8 +258,8 @@ func (h *HTTP) Open(ctx context.Context, r upstream.Receiver) (upstream.Conn, er
 // (a transport passed in Config belongs to the caller). Connections in
 // use are not affected; call it when the upstream is unloaded.
 func (h *HTTP) CloseIdleConnections() {
-	if h.raw != nil {
-		h.raw.closeIdle()
+	if raw, ok := h.rt.(*rawClient); ok {
+		raw.closeIdle()
 	}
 	if h.ownTr != nil {
 		h.ownTr.CloseIdleConnections()

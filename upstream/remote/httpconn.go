@@ -213,26 +213,40 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 
 // follow waits until the last request handed over without waiting is on
 // the wire (or failed), so that the next message cannot overtake it, and
-// makes written, if set, the one the next message waits for.
+// makes written, if set, the one the next message waits for. The two
+// happen under one lock, so that concurrent Sends form one chain: each
+// written closes only after the one before it.
 func (c *httpConn) follow(ctx context.Context, written chan struct{}) error {
 	c.mu.Lock()
 	prev := c.lastWritten
+	if written != nil {
+		c.lastWritten = written
+	}
 	c.mu.Unlock()
-	if prev != nil {
-		select {
-		case <-prev:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.ctx.Done():
-			return c.endedErr()
-		}
+	if prev == nil {
+		return nil
+	}
+	var err error
+	select {
+	case <-prev:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-c.ctx.Done():
+		err = c.endedErr()
 	}
 	if written != nil {
-		c.mu.Lock()
-		c.lastWritten = written
-		c.mu.Unlock()
+		// Nothing is sent for this Send, but a later one may wait for
+		// written already: it is done once prev is.
+		c.h.goTracked(func() {
+			select {
+			case <-prev:
+			case <-c.ctx.Done():
+			}
+			close(written)
+		})
 	}
-	return nil
+	return err
 }
 
 // endedErr is Send's error once the conn ended.

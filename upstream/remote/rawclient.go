@@ -183,9 +183,20 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 // writer, a dozen allocations per call.
 func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	hasBody := req.Body != nil && req.Body != http.NoBody
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	// Request.Write refuses a Host that would break the request line
+	// (and drops an IPv6 zone); the owner of a hop reads what is written.
 	if req.ContentLength < 0 || (hasBody != (req.ContentLength > 0)) || len(req.TransferEncoding) > 0 ||
-		req.Trailer != nil || req.Close || req.URL.Opaque != "" {
+		req.Trailer != nil || req.Close || req.URL.Opaque != "" || req.Method == "" ||
+		!httpguts.ValidHostHeader(host) || strings.IndexByte(host, '%') >= 0 {
 		return req.Write(bw)
+	}
+	if strings.IndexFunc(req.Method, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
+		closeBody(req)
+		return fmt.Errorf("net/http: invalid method %q", req.Method) // as http.Transport refuses it
 	}
 	for k, vs := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {
@@ -198,10 +209,6 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 				return fmt.Errorf("net/http: invalid header field value for %q", k)
 			}
 		}
-	}
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
 	}
 	_, _ = bw.WriteString(req.Method)
 	_ = bw.WriteByte(' ')

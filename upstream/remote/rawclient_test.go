@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,6 +332,68 @@ func TestSendKeepsOrder(t *testing.T) {
 	}
 }
 
+// TestFollowChains: Sends that overlap still form one chain, so that a
+// message sent after both waits for both requests' writes, not for the
+// one that happened to set its channel last.
+func TestFollowChains(t *testing.T) {
+	for range 200 {
+		c := &httpConn{ctx: context.Background()}
+		a, b := make(chan struct{}), make(chan struct{})
+		returned := make(chan chan struct{}, 2)
+		for _, w := range []chan struct{}{a, b} {
+			go func() {
+				if err := c.follow(context.Background(), w); err != nil {
+					t.Error(err)
+				}
+				returned <- w
+			}()
+		}
+		first := <-returned
+		for range 10 {
+			runtime.Gosched() // a chance for the other to return too soon
+		}
+		select {
+		case <-returned:
+			t.Fatal("a Send overlapping another did not wait for its write: one after both would wait for one only")
+		default:
+		}
+		close(first)
+		second := <-returned
+		c.mu.Lock()
+		last := c.lastWritten
+		c.mu.Unlock()
+		if last != second {
+			t.Fatal("the next message would not wait for the last request's write")
+		}
+		close(second)
+	}
+}
+
+// TestFollowCancelledKeepsChain: a request whose Send gave up waiting
+// sent nothing, but a message after it still follows the request before.
+func TestFollowCancelledKeepsChain(t *testing.T) {
+	h, err := NewHTTP(Config{URL: "http://127.0.0.1:1/mcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Wait()
+	c := &httpConn{ctx: context.Background(), h: h}
+	prev, mine := make(chan struct{}), make(chan struct{})
+	c.lastWritten = prev
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.follow(ctx, mine); !errors.Is(err, context.Canceled) {
+		t.Fatalf("follow = %v, want context.Canceled", err)
+	}
+	select {
+	case <-mine:
+		t.Fatal("the cancelled Send's channel closed before the write it followed")
+	default:
+	}
+	close(prev)
+	<-mine
+}
+
 // TestWriteRequest: writeRequest writes what Request.Write writes (read
 // back by the server's parser), and refuses what http.Transport refuses.
 func TestWriteRequest(t *testing.T) {
@@ -351,6 +414,11 @@ func TestWriteRequest(t *testing.T) {
 		{name: "own user agent and host", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"User-Agent": {"mine"}}, host: "other.example"},
 		{name: "value with a line break", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"Authorization": {"Bearer x\r\nX-Evil: 1"}}, wantErr: true},
 		{name: "bad name", method: "POST", url: "http://up.example/mcp", body: "{}", header: http.Header{"Bad Name": {"v"}}, wantErr: true},
+		{name: "bad method", method: "PO ST", url: "http://up.example/mcp", body: "{}", wantErr: true},
+		// A hop forwards the client's Host: Request.Write sends an empty
+		// one rather than one that would add a header.
+		{name: "host with a line break", method: "POST", url: "http://up.example/mcp", body: "{}", host: "a.example\r\nX-Evil: 1"},
+		{name: "host with a zone", method: "POST", url: "http://up.example/mcp", body: "{}", host: "[fe80::1%25en0]:80"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mk := func() *http.Request {
@@ -358,10 +426,11 @@ func TestWriteRequest(t *testing.T) {
 				if c.body != "" {
 					body = strings.NewReader(c.body)
 				}
-				req, err := http.NewRequest(c.method, c.url, body)
+				req, err := http.NewRequest(http.MethodPost, c.url, body)
 				if err != nil {
 					t.Fatal(err)
 				}
+				req.Method = c.method // NewRequest refuses a bad one
 				for k, v := range c.header {
 					req.Header[k] = v
 				}
