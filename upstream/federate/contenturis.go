@@ -78,10 +78,11 @@ func mayHoldURIs(resp *pipeline.Message, method string) bool {
 }
 
 // urisForClient is resp (a server's answer to a request of method) with
-// the URIs it wrote mapped by to; resp itself when none changes.
+// the URIs it wrote mapped by to; resp itself when none changes. The
+// caller asked mayHoldURIs first (scanning a large result once).
 func urisForClient(resp *pipeline.Message, method string, to uriMapper) *pipeline.Message {
-	f := uriFields[method]
-	if !mayHoldURIs(resp, method) {
+	f, ok := uriFields[method]
+	if !ok || resp.Result == nil {
 		return resp
 	}
 	raw, ok := pipeline.ValueAt(resp.Result, []string{f.list})
