@@ -20,15 +20,7 @@ func (m *Message) Target() string {
 	default:
 		return ""
 	}
-	v := topLevelMember(m.Params, key)
-	if v == nil || v[0] != '"' {
-		return ""
-	}
-	s, err := stringValue(key, v)
-	if err != nil {
-		return ""
-	}
-	return s
+	return stringMember(m.Params, key)
 }
 
 // topLevelMember returns the raw value of the member name of obj, a valid
@@ -78,7 +70,7 @@ func (m *Message) CompletionRef() (kind, name string) {
 		return "", ""
 	}
 	ref := topLevelMember(m.Params, "ref")
-	typ, key := refMember(ref, "type"), "name"
+	typ, key := stringMember(ref, "type"), "name"
 	switch typ {
 	case "ref/prompt":
 		kind = "prompt"
@@ -87,15 +79,16 @@ func (m *Message) CompletionRef() (kind, name string) {
 	default:
 		return "", ""
 	}
-	if name = refMember(ref, key); name == "" {
+	if name = stringMember(ref, key); name == "" {
 		return "", ""
 	}
 	return kind, name
 }
 
-// refMember is the string member key of the object ref, "" when absent.
-func refMember(ref []byte, key string) string {
-	v := topLevelMember(ref, key)
+// stringMember is the string member key of the object obj, "" when
+// absent or not a string.
+func stringMember(obj []byte, key string) string {
+	v := topLevelMember(obj, key)
 	if v == nil || v[0] != '"' {
 		return ""
 	}

@@ -416,8 +416,10 @@ func (s *Server) callStateless(ctx context.Context, up upstream.Stateless, req *
 	var busy *upstream.BusyError
 	switch {
 	case errors.As(err, &busy) && ctx.Err() == nil:
+		// busy's own text, not err's: a federation joins its servers'
+		// errors, and another server's may name its address
 		q.finish(&delivery{status: http.StatusServiceUnavailable, retryAfter: busy.RetryAfter, gateway: true,
-			m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+err.Error())})
+			m: pipeline.NewError(req.Message.ID, pipeline.CodeInternalError, "Service Unavailable: "+busy.Error())})
 	case errors.Is(err, upstream.ErrSessionfulOnly):
 		q.finish(&delivery{status: http.StatusBadRequest, gateway: true, m: pipeline.NewError(req.Message.ID, pipeline.CodeMethodNotFound,
 			"this endpoint's MCP server speaks only the 2025 revisions; start with initialize")})

@@ -250,3 +250,23 @@ func TestDiscoverSharedVersions(t *testing.T) {
 		t.Fatalf("got %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestStatelessBusyNamesNoUpstream: a busy upstream's 503 says only that
+// it is busy, even when the error also carries other upstreams' failures
+// (a federation joins its servers' errors) that name their addresses.
+func TestStatelessBusyNamesNoUpstream(t *testing.T) {
+	ts, _ := newStatelessServer(t, func(context.Context, *upstream.StatelessRequest, func(*pipeline.Message, int)) error {
+		return errors.Join(&upstream.BusyError{RetryAfter: time.Second, Err: errors.New("pool full")},
+			errors.New(`Post "http://10.9.8.7:3001/mcp": dial tcp 10.9.8.7:3001: connect: connection refused`))
+	})
+	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo",` + statelessMeta + `}}`
+	resp, err := http.DefaultClient.Do(statelessRequest(t, ts.URL, call, map[string]string{"Mcp-Method": "tools/call", "Mcp-Name": "echo"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "pool full") || strings.Contains(string(body), "10.9.8.7") {
+		t.Fatalf("got %d %s; want 503 saying the pool is full and naming no upstream address", resp.StatusCode, body)
+	}
+}

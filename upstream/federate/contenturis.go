@@ -24,11 +24,17 @@ type uriMapper func(own string) string
 // session's resources list; asked is the URI the client read by, which
 // stands for the server's own own (both "" when the request is no read).
 func (c *conn) sessionURIs(m *member, asked, own string) uriMapper {
+	return clientURIs(asked, own, func(u string) string { return c.current(kResources).clientURI(c.f.names, m.idx, u) })
+}
+
+// clientURIs maps own to asked, the URI the client read it by, and any
+// other URI by listed (the resources list the client was shown).
+func clientURIs(asked, own string, listed uriMapper) uriMapper {
 	return func(u string) string {
 		if u == own && asked != "" {
 			return asked
 		}
-		return c.current(kResources).clientURI(c.f.names, m.idx, u)
+		return listed(u)
 	}
 }
 
@@ -51,12 +57,7 @@ func readURIs(msg *pipeline.Message, params json.RawMessage) (asked, own string)
 // resources list.
 func (f *Federation) statelessURIs(user string, i int, msg *pipeline.Message, params json.RawMessage) uriMapper {
 	asked, own := readURIs(msg, params)
-	return func(u string) string {
-		if u == own && asked != "" {
-			return asked
-		}
-		return f.knownCatalog(user, kResources).clientURI(f.names, i, u)
-	}
+	return clientURIs(asked, own, func(u string) string { return f.knownCatalog(user, kResources).clientURI(f.names, i, u) })
 }
 
 // uriFields says where the URIs of each routed method's result are: the
@@ -77,10 +78,11 @@ func mayHoldURIs(resp *pipeline.Message, method string) bool {
 }
 
 // urisForClient is resp (a server's answer to a request of method) with
-// the URIs it wrote mapped by to; resp itself when none changes.
+// the URIs it wrote mapped by to; resp itself when none changes. The
+// caller asked mayHoldURIs first (scanning a large result once).
 func urisForClient(resp *pipeline.Message, method string, to uriMapper) *pipeline.Message {
-	f := uriFields[method]
-	if !mayHoldURIs(resp, method) {
+	f, ok := uriFields[method]
+	if !ok || resp.Result == nil {
 		return resp
 	}
 	raw, ok := pipeline.ValueAt(resp.Result, []string{f.list})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
@@ -183,5 +184,27 @@ func TestStatelessSharedURIsInAnswers(t *testing.T) {
 	}
 	if got, want := linkURIs(t, ans.Result), []string{"mcp+b:file:///readme", "mcp+b:file:///readme", "ui://b/app"}; !slices.Equal(got, want) {
 		t.Errorf("b_link: %v, want %v", got, want)
+	}
+}
+
+// TestCompletionRefReadAsRulesReadIt: a completion/complete routes by the
+// ref the rules judge (pipeline.Message.ServerQuery); a ref member spelled
+// in another case names nothing there, so it names no server here either.
+func TestCompletionRefReadAsRulesReadIt(t *testing.T) {
+	a, b := newPeer(t, "alpha", 0, completing("alpha")), newPeer(t, "beta", 0, completing("beta"))
+	sharedReadme(a, "alpha")
+	sharedReadme(b, "beta")
+	c := open(t, PrefixAlways, []string{"alpha", "beta"}, []upstream.Upstream{a.up, b.up})
+	c.initialize()
+	c.names("resources/templates/list", "resourceTemplates", "uriTemplate")
+	for _, ref := range []map[string]string{
+		{"type": "ref/resource", "URI": "mcp+beta:file:///docs/{page}"},
+		{"Type": "ref/resource", "uri": "mcp+beta:file:///docs/{page}"},
+	} {
+		ans := c.call("completion/complete", map[string]any{"ref": ref, "argument": map[string]string{"name": "page", "value": ""}})
+		var e pipeline.ErrorObject
+		if ans.Error == nil || json.Unmarshal(ans.Error, &e) != nil || e.Code != CodeResourceNotFound {
+			t.Errorf("ref %v: answer %s %s, want the gateway's Resource not found (no server)", ref, ans.Result, ans.Error)
+		}
 	}
 }

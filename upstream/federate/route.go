@@ -55,18 +55,13 @@ func (c *conn) target(ctx context.Context, msg *pipeline.Message, lookup bool) (
 		}
 		return c.byName(msg, k, what, msg.Target(), []string{"name"}, ctx, lookup)
 	case "completion/complete":
-		var p struct {
-			Ref struct {
-				Type string `json:"type"`
-				Name string `json:"name"`
-				URI  string `json:"uri"`
-			} `json:"ref"`
+		// read as the rules read it (ServerQuery): a ref member spelled in
+		// another case must not route where no rule looked
+		kind, name := msg.CompletionRef()
+		if kind == "prompt" {
+			return c.byName(msg, kPrompts, "prompt", name, []string{"ref", "name"}, ctx, lookup)
 		}
-		_ = json.Unmarshal(msg.Params, &p)
-		if p.Ref.Type == "ref/prompt" {
-			return c.byName(msg, kPrompts, "prompt", p.Ref.Name, []string{"ref", "name"}, ctx, lookup)
-		}
-		return c.byURI(msg, p.Ref.URI, true, ctx, lookup)
+		return c.byURI(msg, name, true, ctx, lookup)
 	}
 	return c.byURI(msg, msg.Target(), false, ctx, lookup)
 }

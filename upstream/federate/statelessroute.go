@@ -78,18 +78,13 @@ func (f *Federation) statelessTarget(ctx context.Context, req *upstream.Stateles
 	case "prompts/get":
 		return f.statelessByName(ctx, req, kPrompts, "prompt", msg.Target(), []string{"name"})
 	case "completion/complete":
-		var p struct {
-			Ref struct {
-				Type string `json:"type"`
-				Name string `json:"name"`
-				URI  string `json:"uri"`
-			} `json:"ref"`
+		// read as the rules read it (ServerQuery): a ref member spelled in
+		// another case must not route where no rule looked
+		kind, name := msg.CompletionRef()
+		if kind == "prompt" {
+			return f.statelessByName(ctx, req, kPrompts, "prompt", name, []string{"ref", "name"})
 		}
-		_ = json.Unmarshal(msg.Params, &p)
-		if p.Ref.Type == "ref/prompt" {
-			return f.statelessByName(ctx, req, kPrompts, "prompt", p.Ref.Name, []string{"ref", "name"})
-		}
-		return f.statelessByURI(ctx, req, p.Ref.URI, true)
+		return f.statelessByURI(ctx, req, name, true)
 	}
 	return f.statelessByURI(ctx, req, msg.Target(), false)
 }
