@@ -70,7 +70,15 @@ echo "go vet passed in $((SECONDS - start))s"
 
 section "go test -race -count=1 -timeout 15m ./..."
 start=$SECONDS
-go test -race -count=1 -timeout 15m ./... || fail "go test (after $((SECONDS - start))s)"
+# The output is kept so that, on a failure, the failing tests' own lines can
+# be printed again at the end: Caddy's JSON logs bury them, and CI shows the
+# tail of what was printed.
+log="$tmp/go-test.log"
+if ! go test -race -count=1 -timeout 15m ./... 2>&1 | tee "$log"; then
+	section "failures (repeated from above, without Caddy's JSON log lines)"
+	grep -vE '^\{"level"' "$log" | grep -E -A40 -- '--- FAIL|^panic:|^FAIL|^fatal error:|test timed out' | head -400 || true
+	fail "go test (after $((SECONDS - start))s)"
+fi
 echo "go test passed in $((SECONDS - start))s"
 
 section "all checks passed"
