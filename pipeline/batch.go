@@ -24,11 +24,17 @@ func parseBody(body []byte, w *Watch) (msgs []*Message, batch bool, err error) {
 		return nil, false, fmt.Errorf("%w: empty body", ErrParse)
 	}
 	if trimmed[0] != '[' {
-		m, err := w.Parse(trimmed)
-		if err != nil {
+		// The message and the list of one are one allocation: most
+		// bodies are a single message.
+		one := new(struct {
+			m    Message
+			list [1]*Message
+		})
+		if err := parseInto(&one.m, bytes.Clone(trimmed), w); err != nil {
 			return nil, false, err
 		}
-		return []*Message{m}, false, nil
+		one.list[0] = &one.m
+		return one.list[:], false, nil
 	}
 	var parts []json.RawMessage
 	if err := json.Unmarshal(trimmed, &parts); err != nil {

@@ -110,61 +110,72 @@ func trimmed(b []byte) ([]byte, error) {
 // parseOwned decodes raw, which the message takes ownership of: its fields
 // are sub-slices of raw (envelope.go). The member scan reads it with w.
 func parseOwned(raw []byte, w *Watch) (*Message, error) {
+	m := new(Message)
+	if err := parseInto(m, raw, w); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parseInto is parseOwned into a Message the caller provides (parseBody
+// allocates it with the one-element list it returns); m is garbage when it
+// fails.
+func parseInto(m *Message, raw []byte, w *Watch) error {
 	if !validJSON(raw) {
 		var v any
 		err := json.Unmarshal(raw, &v)
-		return nil, fmt.Errorf("%w: %v", ErrParse, err)
+		return fmt.Errorf("%w: %v", ErrParse, err)
 	}
 	if raw[0] != '{' {
-		return nil, fmt.Errorf("%w: a JSON-RPC message must be a JSON object", ErrInvalid)
+		return fmt.Errorf("%w: a JSON-RPC message must be a JSON object", ErrInvalid)
 	}
 	spans, err := scanEnvelope(raw, w)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	jsonrpc, err := stringValue("jsonrpc", spans[keyJSONRPC])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	method, err := stringValue("method", spans[keyMethod])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m := &Message{Raw: raw, Method: method, Params: spans[keyParams], Result: spans[keyResult], Error: spans[keyError]}
+	*m = Message{Raw: raw, Method: method, Params: spans[keyParams], Result: spans[keyResult], Error: spans[keyError]}
 	if jsonrpc != "2.0" {
-		return nil, fmt.Errorf("%w: \"jsonrpc\" must be \"2.0\"", ErrInvalid)
+		return fmt.Errorf("%w: \"jsonrpc\" must be \"2.0\"", ErrInvalid)
 	}
 	if id := spans[keyID]; id != nil {
 		if !validID(id) {
-			return nil, fmt.Errorf("%w: \"id\" must be a string, a number or null", ErrInvalid)
+			return fmt.Errorf("%w: \"id\" must be a string, a number or null", ErrInvalid)
 		}
 		m.ID = id
 	}
 	switch {
 	case method != "":
 		if m.Result != nil || m.Error != nil {
-			return nil, fmt.Errorf("%w: a message with \"method\" cannot carry \"result\" or \"error\"", ErrInvalid)
+			return fmt.Errorf("%w: a message with \"method\" cannot carry \"result\" or \"error\"", ErrInvalid)
 		}
 		if m.ID == nil {
 			m.Kind = KindNotification
 		} else {
 			if isNull(m.ID) {
-				return nil, fmt.Errorf("%w: a request id must not be null", ErrInvalid)
+				return fmt.Errorf("%w: a request id must not be null", ErrInvalid)
 			}
 			m.Kind = KindRequest
 		}
 	case m.Result != nil || m.Error != nil:
 		if (m.Result != nil) == (m.Error != nil) {
-			return nil, fmt.Errorf("%w: a response carries exactly one of \"result\" and \"error\"", ErrInvalid)
+			return fmt.Errorf("%w: a response carries exactly one of \"result\" and \"error\"", ErrInvalid)
 		}
 		if m.ID == nil {
-			return nil, fmt.Errorf("%w: a response must carry an \"id\"", ErrInvalid)
+			return fmt.Errorf("%w: a response must carry an \"id\"", ErrInvalid)
 		}
 		m.Kind = KindResponse
 	default:
-		return nil, fmt.Errorf("%w: neither \"method\" nor \"result\"/\"error\" is present", ErrInvalid)
+		return fmt.Errorf("%w: neither \"method\" nor \"result\"/\"error\" is present", ErrInvalid)
 	}
-	return m, nil
+	return nil
 }
 
 // validID reports whether id is a JSON string, number or null.

@@ -2,6 +2,7 @@ package front
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -341,4 +342,32 @@ func TestSessionBoundToUser(t *testing.T) {
 	wantError(t, other, http.StatusForbidden, pipeline.CodeInvalidRequest, "another user")
 	same := h.do(t, req{user: "alice", sid: sid, version: Version20250618, body: toolCall(1, "echo")})
 	wantStatus(t, same, http.StatusOK)
+}
+
+// TestMaxMessageSizeBoundary: a body of exactly max_message_size bytes is
+// served; one byte more is refused with 413 before it is parsed.
+func TestMaxMessageSizeBoundary(t *testing.T) {
+	const v = Version20250618
+	body := initBody(v)
+	for _, tc := range []struct {
+		name   string
+		limit  int64
+		status int
+	}{
+		{"at the limit", int64(len(body)), http.StatusOK},
+		{"one byte over", int64(len(body)) - 1, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(s *setup) { s.cfg.MaxMessageSize = tc.limit })
+			rp := h.do(t, req{body: body})
+			if tc.status == http.StatusOK {
+				wantStatus(t, rp, http.StatusOK)
+				if m := rp.only(t); m.Error != nil {
+					t.Fatalf("initialize at the limit failed: %s", m.raw)
+				}
+				return
+			}
+			wantError(t, rp, tc.status, pipeline.CodeInvalidRequest, "max_message_size ("+strconv.Itoa(len(body)-1)+" bytes)")
+		})
+	}
 }

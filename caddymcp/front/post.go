@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -93,17 +94,20 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 // readMessages reads and parses a POST's body, at most max_message_size
 // bytes. When ok is false it has answered the client.
 func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) (msgs []*pipeline.Message, batch, ok bool) {
-	buf := bodyBufs.Get().(*bytes.Buffer)
-	defer releaseBodyBuf(buf)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageSize))
-	body := buf.Bytes()
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, nil, pipeline.CodeInvalidRequest,
-				"Request Entity Too Large: the message exceeds max_message_size ("+strconv.FormatInt(s.cfg.MaxMessageSize, 10)+" bytes)")
-			return nil, false, false
-		}
+	b := bodyBufs.Get().(*bodyBuf)
+	defer releaseBodyBuf(b)
+	// One byte past the limit tells a body that is too large from one that
+	// fills it exactly (http.MaxBytesReader's way, without its allocation).
+	b.limit = io.LimitedReader{R: r.Body, N: s.cfg.MaxMessageSize + 1}
+	_, err := b.buf.ReadFrom(&b.limit)
+	b.limit.R = nil
+	body := b.buf.Bytes()
+	switch {
+	case int64(len(body)) > s.cfg.MaxMessageSize:
+		writeError(w, http.StatusRequestEntityTooLarge, nil, pipeline.CodeInvalidRequest,
+			"Request Entity Too Large: the message exceeds max_message_size ("+strconv.FormatInt(s.cfg.MaxMessageSize, 10)+" bytes)")
+		return nil, false, false
+	case err != nil:
 		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
 		return nil, false, false
 	}
@@ -125,15 +129,21 @@ func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) (msgs []*p
 // bodyBufs recycles the buffers POST bodies are read into: ParseBody copies
 // what its messages keep, so a buffer is free again once it returns, and a
 // body no longer costs a buffer grown from 512 bytes each call.
-var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodyBufs = sync.Pool{New: func() any { return new(bodyBuf) }}
+
+// bodyBuf is a POST body's buffer and the reader that bounds it.
+type bodyBuf struct {
+	buf   bytes.Buffer
+	limit io.LimitedReader
+}
 
 // maxPooledBody is the largest body buffer kept for reuse: any body of the
 // default max_message_size, not one that a raised limit let grow huge.
 const maxPooledBody = DefaultMaxMessageSize
 
-func releaseBodyBuf(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBody {
-		b.Reset()
+func releaseBodyBuf(b *bodyBuf) {
+	if b.buf.Cap() <= maxPooledBody {
+		b.buf.Reset()
 		bodyBufs.Put(b)
 	}
 }
