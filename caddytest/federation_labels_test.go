@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,16 +99,20 @@ func TestFederationSeesServers(t *testing.T) {
 // federatedEchoes lists the tools, calls everything_echo and then more.
 func federatedEchoes(ctx context.Context, t *testing.T, endpoint string, more func(*mcp.ClientSession)) string {
 	t.Helper()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest-fedlabels", Version: "0"}, nil).Connect(ctx,
-		&mcp.StreamableClientTransport{Endpoint: endpoint, DisableStandaloneSSE: true}, nil)
+	changed := make(chan struct{}, 8)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "caddytest-fedlabels", Version: "0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	}).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	names := toolNames(ctx, t, cs)
-	if !slices.Contains(names, "everything_echo") || !slices.Contains(names, "docs_echo") {
-		t.Fatalf("tools: %v", names)
-	}
+	federatedToolNames(ctx, t, cs, changed, "everything_echo", "docs_echo")
 	out := callText(ctx, t, cs, "everything_echo", map[string]any{"message": "hi"})
 	if more != nil {
 		more(cs)
