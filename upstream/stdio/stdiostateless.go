@@ -164,11 +164,12 @@ func NewWithOptions(p *pool.Pool, maxMessageSize int, logger *zap.Logger, opts O
 // user's share (dropped when none runs), except notifications/cancelled and
 // notifications/progress, whose ids mean nothing upstream: those are dropped.
 //
-// With Shared above 1, a task id a process mints reaches the client tagged
-// with that process (package tags, Kinds Tasks), and a request naming a
-// tagged task id goes to that process, whatever its load; one naming a
-// process that exited, or a forged one, is answered -32602, as a server
-// answers a task it does not know.
+// With Shared above 1, what a process mints and only it may understand — a
+// list's nextCursor, an input_required result's requestState, a task id —
+// reaches the client tagged with that process (package tags, Kinds All),
+// and a request carrying such a tag goes to that process, whatever its
+// load; one naming a process that exited, or a forged one, is answered
+// -32602, as a server answers a cursor or task it does not know.
 func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	if req == nil || req.Message == nil || deliver == nil {
 		return errors.New("upstream: Call needs a request message and a deliver function")
@@ -192,7 +193,7 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	default:
 		return errors.New("upstream: 2026-07-28 clients send no responses")
 	}
-	name, msg, err := tags.Untag(msg, tags.Tasks)
+	name, msg, err := tags.Untag(msg, tags.All)
 	if err != nil {
 		deliver(tags.Invalid(msg.ID), 200) // ErrForged, or params it cannot rebuild
 		return nil
@@ -213,7 +214,7 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 		return err
 	}
 	defer s.releaseShared(sp, listen)
-	deliver = s.tagTasks(ctx, sp, msg.Method, deliver)
+	deliver = s.tagProcess(ctx, sp, msg.Method, deliver)
 	msg, _, end := upstream.TraceExchange(ctx, s.Peer(), msg)
 	if end == nil {
 		return sp.mux.call(ctx, msg, deliver)
@@ -229,12 +230,14 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	return err
 }
 
-// tagTasks tags the task ids sp mints in what it delivers, when the share
-// may hold more than one process: a task lives in the process that made
-// it, and the request that names it must come back there (acquireNamed).
-// With a cluster (tags.Clustered) every process tags, as Owned: the
-// process lives on this instance, and the sealed tag names it as owner.
-func (s *Upstream) tagTasks(ctx context.Context, sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
+// tagProcess tags the cursors, requestState and task ids sp mints in what
+// it delivers, when the share may hold more than one process: a task lives
+// in the process that made it, and a server may mint cursors and
+// requestState that only that process can read back, so the request that
+// brings one must come back there (acquireNamed). With a cluster
+// (tags.Clustered) every process tags, as Owned: the process lives on
+// this instance, and the sealed tag names it as owner.
+func (s *Upstream) tagProcess(ctx context.Context, sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
 	name := sp.name
 	if tags.Clustered(ctx) {
 		name = tags.Owned(name)
@@ -243,9 +246,9 @@ func (s *Upstream) tagTasks(ctx context.Context, sp *sharedProc, method string, 
 	}
 	return func(m *pipeline.Message, status int) {
 		if m.IsResponse() {
-			m = tags.Tag(m, method, name, tags.Tasks)
+			m = tags.Tag(m, method, name, tags.All)
 		} else {
-			m = tags.Notification(m, name, tags.Tasks)
+			m = tags.Notification(m, name, tags.All)
 		}
 		deliver(m, status)
 	}
