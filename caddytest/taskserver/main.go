@@ -20,6 +20,14 @@
 // Its tool "hold" never answers, so a test can keep a request in flight
 // on one process.
 //
+// With -local, what it mints for a 2026 client is understood only by the
+// process that minted it, as a server that keeps its pagination or a
+// multi-round-trip call in memory does: tools/list is one tool a page
+// (slow, ask, hold) whose nextCursor holds a secret of the process, and
+// the tool "ask" answers input_required with that secret as requestState,
+// then "answered by <name>" to the retry that brings it back; a cursor or
+// requestState of another process is -32602.
+//
 // A 2026 subscriptions/listen naming task ids gets their states as
 // notifications/tasks, then the subscription ends.
 package main
@@ -61,6 +69,8 @@ type params struct {
 	Task   json.RawMessage `json:"task"` // 2025-11-25: a task-augmented request
 	TaskID string          `json:"taskId"`
 	Cursor string          `json:"cursor"`
+	// RequestState is a multi-round-trip retry's state (-local's "ask").
+	RequestState string `json:"requestState"`
 	// Notifications is a subscriptions/listen's filter.
 	Notifications struct {
 		TaskIDs []string `json:"taskIds"`
@@ -79,6 +89,9 @@ type server struct {
 	n      int
 	tasks  map[string]int
 	legacy bool // stdio: the process was initialized (2025-11-25)
+	// secret is in every cursor and requestState a -local process mints
+	// ("" without -local).
+	secret string
 }
 
 // handle answers m; legacy says it is of the 2025-11-25 revision.
@@ -99,10 +112,18 @@ func (s *server) handle(m *message, legacy bool) *message {
 			"capabilities": map[string]any{"tools": map[string]any{}, "tasks": map[string]any{"list": map[string]any{}, "requests": map[string]any{"tools": map[string]any{"call": map[string]any{}}}}},
 			"serverInfo":   map[string]string{"name": s.name, "version": "1"}}
 	case "tools/list":
+		if s.secret != "" {
+			out.Result, out.Error = s.localPage(p.Cursor)
+			break
+		}
 		out.Result = map[string]any{"tools": []any{map[string]any{"name": "slow", "inputSchema": map[string]string{"type": "object"}}}}
 	case "tools/call":
 		if p.Name == "hold" {
 			return nil // never answers: keeps the request in flight on this process
+		}
+		if p.Name == "ask" && s.secret != "" {
+			out.Result, out.Error = s.ask(p.RequestState)
+			break
 		}
 		if legacy {
 			out.Result, out.Error = s.legacyCall(p)
@@ -332,9 +353,13 @@ func (s *server) serveStdio(in io.Reader, out io.Writer) error {
 
 func main() {
 	name := flag.String("name", "A", "the replica's name, in its task ids and results")
+	local := flag.Bool("local", false, "mint cursors and requestState only this process understands")
 	addr := flag.String("http", "", "serve Streamable HTTP at /mcp on this address instead of stdio")
 	flag.Parse()
 	s := &server{name: *name, tasks: make(map[string]int)}
+	if *local {
+		s.secret = newSecret()
+	}
 	if *addr == "" {
 		if err := s.serveStdio(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)
