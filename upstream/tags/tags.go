@@ -67,6 +67,19 @@ func Open(s string) (name, value string, ok bool) {
 	return strings.Cut(rest, ":")
 }
 
+// Inner is the upstream's own string under every tag of s (s itself when
+// it is no tag): what two tags of copies of one server that mint the same
+// strings (two shared processes, two members of a group) have in common.
+func Inner(s string) string {
+	for {
+		_, value, ok := Open(s)
+		if !ok {
+			return s
+		}
+		s = value
+	}
+}
+
 // Invalid answers request id whose cursor, requestState or task id no
 // upstream that can take it now minted (a forged tag, or one naming an
 // upstream or a process that is gone): -32602, as a server answers an

@@ -68,3 +68,14 @@ func TestCreated(t *testing.T) {
 		}
 	}
 }
+
+// TestInner: the upstream's own string under any number of tags.
+func TestInner(t *testing.T) {
+	for in, want := range map[string]string{
+		"c": "c", "mcpgw:a:c": "c", "mcpgw:a:mcpgw:2:c:d": "c:d", "mcpgw:a": "mcpgw:a", "": "",
+	} {
+		if got := Inner(in); got != want {
+			t.Errorf("Inner(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
