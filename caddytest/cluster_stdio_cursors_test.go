@@ -8,7 +8,7 @@ import (
 )
 
 // TestClusterStdioCursors2026: two Caddy processes sharing a cluster key,
-// each with caddytest/taskserver -local over stdio, whose cursors and
+// each with caddytest/taskserver -cursors local over stdio, whose cursors and
 // requestState only the process that minted them understands. A
 // tools/list begun through A is paged to its end through B, and an
 // input_required call begun through A is retried through B, because the
@@ -20,8 +20,8 @@ func TestClusterStdioCursors2026(t *testing.T) {
 	requireIntegration(t)
 	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("c", 32)))
 	addrA, addrB := freeLoopbackAddr(t), freeLoopbackAddr(t)
-	startTaskClusterInstance(t, key, addrA, "A", "-local")
-	startTaskClusterInstance(t, key, addrB, "B", "-local")
+	startTaskClusterInstance(t, key, addrA, "A", "-cursors", "local")
+	startTaskClusterInstance(t, key, addrB, "B", "-cursors", "local")
 	ca := &taskClient{wireClient: newWireClient(t, "http://"+addrA+"/mcp")}
 	cb := &taskClient{wireClient: newWireClient(t, "http://"+addrB+"/mcp")}
 

@@ -101,7 +101,7 @@ func fillFirstProcess(t *testing.T, url, endpoint string) (release func()) {
 
 // TestCursorsSharedStdio: one stdio upstream with the default shared 2 of
 // a server whose cursors and requestState only the process that minted
-// them understands (caddytest/taskserver -local). While the first process
+// them understands (caddytest/taskserver -cursors local). While the first process
 // is full, the second answers the first page of tools/list and an
 // input_required call; once both are idle, the next pages and the retry
 // (each of which would go to the first process, the least loaded) reach
@@ -109,7 +109,7 @@ func fillFirstProcess(t *testing.T, url, endpoint string) (release func()) {
 // Failed before: the cursor and requestState were not tagged, and the
 // first process answered them -32602.
 func TestCursorsSharedStdio(t *testing.T) {
-	site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\tname cursors-shared\n\t\tmax_in_flight 100\n\t\tstdio %s -local {\n\t\t\tprotocol modern\n\t\t}\n\t}\n}\n", caddyfileQuote(taskServer.get(t)))
+	site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\tname cursors-shared\n\t\tmax_in_flight 100\n\t\tstdio %s -cursors local {\n\t\t\tprotocol modern\n\t\t}\n\t}\n}\n", caddyfileQuote(taskServer.get(t)))
 	url := startProxy(t, site) + "/mcp"
 	c := &taskClient{wireClient: newWireClient(t, url)}
 	release := fillFirstProcess(t, url, "cursors-shared")

@@ -7,17 +7,17 @@ import (
 	"strings"
 )
 
-// localTools are the pages of a -local tools/list, one tool each.
+// localTools are the pages of a -cursors tools/list, one tool each.
 var localTools = []string{"slow", "ask", "hold"}
 
-// newSecret is a -local process's own secret.
+// newSecret is a -cursors local process's own secret.
 func newSecret() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// localPage answers a -local tools/list: the page cursor names, whose
+// localPage answers a -cursors tools/list: the page cursor names, whose
 // cursor must be this process's ("<secret>.<page>").
 func (s *server) localPage(cursor string) (any, *rpcError) {
 	n := 1
@@ -35,7 +35,7 @@ func (s *server) localPage(cursor string) (any, *rpcError) {
 	return out, nil
 }
 
-// ask answers -local's tool "ask": input_required with this process's
+// ask answers -cursors's tool "ask": input_required with this process's
 // secret as requestState, then the result to the retry that brings it.
 func (s *server) ask(state string) (any, *rpcError) {
 	switch state {

@@ -20,13 +20,14 @@
 // Its tool "hold" never answers, so a test can keep a request in flight
 // on one process.
 //
-// With -local, what it mints for a 2026 client is understood only by the
-// process that minted it, as a server that keeps its pagination or a
-// multi-round-trip call in memory does: tools/list is one tool a page
-// (slow, ask, hold) whose nextCursor holds a secret of the process, and
-// the tool "ask" answers input_required with that secret as requestState,
-// then "answered by <name>" to the retry that brings it back; a cursor or
-// requestState of another process is -32602.
+// With -cursors, tools/list is one tool a page (slow, ask, hold) and the
+// tool "ask" answers a 2026 client input_required, then "answered by
+// <name>" to the retry that brings its requestState back. With -cursors
+// local the nextCursor and requestState hold a secret of the process, so
+// only the process that minted them understands them (as a server that
+// keeps its pagination or a multi-round-trip call in memory): another
+// process answers them -32602. With -cursors any, every process reads
+// them alike.
 //
 // A 2026 subscriptions/listen naming task ids gets their states as
 // notifications/tasks, then the subscription ends.
@@ -89,8 +90,8 @@ type server struct {
 	n      int
 	tasks  map[string]int
 	legacy bool // stdio: the process was initialized (2025-11-25)
-	// secret is in every cursor and requestState a -local process mints
-	// ("" without -local).
+	// secret is in every cursor and requestState it mints: the process's
+	// own with -cursors local, "any" with -cursors any, "" without.
 	secret string
 }
 
@@ -353,12 +354,18 @@ func (s *server) serveStdio(in io.Reader, out io.Writer) error {
 
 func main() {
 	name := flag.String("name", "A", "the replica's name, in its task ids and results")
-	local := flag.Bool("local", false, "mint cursors and requestState only this process understands")
+	cursors := flag.String("cursors", "", "page tools/list and serve ask: local (cursors and requestState only this process understands) or any")
 	addr := flag.String("http", "", "serve Streamable HTTP at /mcp on this address instead of stdio")
 	flag.Parse()
 	s := &server{name: *name, tasks: make(map[string]int)}
-	if *local {
+	switch *cursors {
+	case "local":
 		s.secret = newSecret()
+	case "any":
+		s.secret = "any"
+	case "":
+	default:
+		log.Fatalf("-cursors must be local or any, got %q", *cursors)
 	}
 	if *addr == "" {
 		if err := s.serveStdio(os.Stdin, os.Stdout); err != nil {

@@ -168,8 +168,10 @@ func NewWithOptions(p *pool.Pool, maxMessageSize int, logger *zap.Logger, opts O
 // list's nextCursor, an input_required result's requestState, a task id —
 // reaches the client tagged with that process (package tags, Kinds All),
 // and a request carrying such a tag goes to that process, whatever its
-// load; one naming a process that exited, or a forged one, is answered
-// -32602, as a server answers a cursor or task it does not know.
+// load. A task id naming a process the user's share does not hold (it
+// exited, or the tag is forged) is answered -32602, as a server answers a
+// task it does not know; a cursor or requestState naming one goes to any
+// process of the share, which judges it (see namesTask).
 func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	if req == nil || req.Message == nil || deliver == nil {
 		return errors.New("upstream: Call needs a request message and a deliver function")
@@ -206,12 +208,18 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	listen := msg.Method == "subscriptions/listen"
 	var sp *sharedProc
 	if name != "" {
-		if sp = s.acquireNamed(sh, tags.Process(name), listen); sp == nil {
+		sp = s.acquireNamed(sh, tags.Process(name), listen)
+		if sp == nil && namesTask(msg) {
 			deliver(tags.Invalid(msg.ID), 200) // as the server answers a task it does not know
 			return nil
 		}
-	} else if sp, err = s.acquireShared(ctx, sh, listen); err != nil {
-		return err
+	}
+	if sp == nil {
+		// Untagged, or a cursor or requestState of a process this share
+		// does not hold (see namesTask): any process, which judges it.
+		if sp, err = s.acquireShared(ctx, sh, listen); err != nil {
+			return err
+		}
 	}
 	defer s.releaseShared(sp, listen)
 	deliver = s.tagProcess(ctx, sp, msg.Method, deliver)
@@ -253,6 +261,28 @@ func (s *Upstream) tagProcess(ctx context.Context, sp *sharedProc, method string
 		deliver(m, status)
 	}
 }
+
+// namesTask reports whether request m (untagged) names a task: a task
+// lives in the process that made it and nowhere else, so a request naming
+// one of a process that is gone is answered as an unknown task. A cursor
+// or requestState of such a process goes to any process of the share
+// instead: most servers mint them so that any copy can read them back,
+// one that cannot answers as it does to a cursor it does not know, and a
+// cached page of a list (shared by every user, and kept after its process
+// exits) must not name a process for good.
+func namesTask(m *pipeline.Message) bool {
+	if _, ok := pipeline.ValueAt(m.Params, taskIDPath); ok {
+		return true
+	}
+	_, ok := pipeline.ValueAt(m.Params, listenIDsPath)
+	return ok
+}
+
+// The params members that name tasks.
+var (
+	taskIDPath    = []string{"taskId"}
+	listenIDsPath = []string{"notifications", "taskIds"}
+)
 
 // notify forwards a client notification to the least loaded process of the
 // user's share.

@@ -15,23 +15,14 @@ import (
 
 // TestSharedProcessCursors: with two shared processes of a server whose
 // cursors and requestState only the process that minted them understands
-// (caddytest/taskserver -local), a tools/list paged while the second
-// process mints every page returns every page, and an input_required
-// call's retry completes, though each later request alone would go to the
-// first process (the least loaded); a cursor of a process that exited is
-// -32602, naming no command. Failed before: the cursor and requestState
-// were not tagged, and the first process answered the second page
-// -32602 "invalid cursor".
+// (caddytest/taskserver -cursors local), a tools/list paged while the
+// second process mints every page returns every page, and an
+// input_required call's retry completes, though each later request alone
+// would go to the first process (the least loaded). Failed before: the
+// cursor and requestState were not tagged, and the first process
+// answered the second page -32602 "invalid cursor".
 func TestSharedProcessCursors(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "taskserver")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/caddy-mcp/caddy-mcp/caddytest/taskserver").CombinedOutput(); err != nil {
-		t.Fatalf("building the task server: %v\n%s", err, out)
-	}
-	p, err := pool.New(pool.Config{Command: bin, Args: []string{"-local"}, MaxProcesses: 4, Warm: pool.NoWarm, StopTimeout: 500 * time.Millisecond, AcquireTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := upstreamOn(t, p, Options{Protocol: ProtocolModern, Shared: 2, MaxInFlight: 1})
+	s := cursorServer(t, "local")
 
 	// Hold the first process at its limit while the second mints the
 	// first page and the requestState.
@@ -69,20 +60,68 @@ func TestSharedProcessCursors(t *testing.T) {
 	if retry.Error != nil || !strings.Contains(string(retry.Result), "answered by A") {
 		t.Errorf("the retry with the requestState: %s", retry.Raw)
 	}
+}
 
-	_, second := listPage(t, s, "")
-	s.shared.mu.Lock()
-	gone := s.shared.anon.procs[0]
-	s.shared.mu.Unlock()
-	if !strings.HasPrefix(second, "mcpgw:"+gone.name+":") {
-		t.Fatalf("the first page went to process %s, not the least loaded %s", second, gone.name)
+// TestCursorOfGoneProcess: a cursor or requestState naming a process the
+// share no longer holds (it exited; or a page of a list cached for
+// everyone named another user's process) goes to a process of the share,
+// which judges it: a server whose cursors every process reads alike
+// (-cursors any) serves the next page and completes the retry; one whose
+// cursors only their process understands (-cursors local) answers as it
+// answers a cursor it does not know (its own -32602, naming no command).
+// A task id naming such a process is the gateway's -32602
+// (TestSharedProcessTasks).
+func TestCursorOfGoneProcess(t *testing.T) {
+	for _, tc := range []struct {
+		mode        string
+		page, retry string // what the next page and the retry answer
+	}{
+		{"any", `"name":"ask"`, "answered by A"},
+		{"local", `"message":"invalid cursor"`, `"message":"invalid requestState"`},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			s := cursorServer(t, tc.mode)
+			_, cursor := listPage(t, s, "")
+			asked := callOnce(t, s, taskRequest(t, "tools/call", `"name":"ask","arguments":{}`))[0]
+			var state struct {
+				RequestState string `json:"requestState"`
+			}
+			_ = json.Unmarshal(asked.Result, &state)
+			s.shared.mu.Lock()
+			gone := s.shared.anon.procs[0]
+			s.shared.mu.Unlock()
+			if !strings.HasPrefix(cursor, "mcpgw:"+gone.name+":") || !strings.HasPrefix(state.RequestState, "mcpgw:"+gone.name+":") {
+				t.Fatalf("cursor %q and requestState %q, want both tagged with process %s", cursor, state.RequestState, gone.name)
+			}
+			gone.mux.close()
+			waitShared(t, s, func(sh *share) bool { return len(sh.procs) == 0 })
+			for _, c := range []struct{ params, want string }{
+				{`"cursor":"` + cursor + `"`, tc.page},
+				{`"name":"ask","arguments":{},"inputResponses":{"name":{"action":"accept","content":{"name":"x"}}},"requestState":"` + state.RequestState + `"`, tc.retry},
+			} {
+				method := map[bool]string{true: "tools/list", false: "tools/call"}[strings.HasPrefix(c.params, `"cursor"`)]
+				m := callOnce(t, s, taskRequest(t, method, c.params))[0]
+				if !strings.Contains(string(m.Raw), c.want) || strings.Contains(string(m.Raw), "taskserver") {
+					t.Errorf("%s of the exited process: %s, want %s", method, m.Raw, c.want)
+				}
+			}
+		})
 	}
-	gone.mux.close()
-	waitShared(t, s, func(sh *share) bool { return len(sh.procs) == 1 })
-	m := callOnce(t, s, taskRequest(t, "tools/list", `"cursor":"`+second+`"`))[0]
-	if errorCode(m) != pipeline.CodeInvalidParams || strings.Contains(string(m.Raw), bin) {
-		t.Errorf("the cursor of an exited process: %s", m.Raw)
+}
+
+// cursorServer is a stdio upstream of two shared processes (at most one
+// request in flight each) of caddytest/taskserver -cursors mode.
+func cursorServer(t *testing.T, mode string) *Upstream {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "taskserver")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/caddy-mcp/caddy-mcp/caddytest/taskserver").CombinedOutput(); err != nil {
+		t.Fatalf("building the task server: %v\n%s", err, out)
 	}
+	p, err := pool.New(pool.Config{Command: bin, Args: []string{"-cursors", mode}, MaxProcesses: 4, Warm: pool.NoWarm, StopTimeout: 500 * time.Millisecond, AcquireTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return upstreamOn(t, p, Options{Protocol: ProtocolModern, Shared: 2, MaxInFlight: 1})
 }
 
 // listPage asks the tools/list page of cursor ("" the first) and returns
