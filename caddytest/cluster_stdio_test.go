@@ -215,24 +215,9 @@ func stdioSSE2024ThroughB(t *testing.T, addrA, addrB string) {
 func TestClusterStdioTasks2026(t *testing.T) {
 	requireIntegration(t)
 	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("t", 32)))
-	start := func(addr, name string) *caddyProcess {
-		p := runCaddySiteAt(t, addr, fmt.Sprintf(`	mcp_proxy /mcp {
-		name tasks
-		cluster {
-			key {env.MCP_SESSION_KEY}
-			node_url http://%s
-		}
-		stdio %s -name %s {
-			protocol modern
-		}
-	}
-`, addr, caddyfileQuote(taskServer.get(t)), name), "MCP_SESSION_KEY="+key)
-		waitProcessServing(t, p)
-		return p
-	}
 	addrA, addrB := freeLoopbackAddr(t), freeLoopbackAddr(t)
-	a := start(addrA, "A")
-	start(addrB, "B")
+	a := startTaskClusterInstance(t, key, addrA, "A")
+	startTaskClusterInstance(t, key, addrB, "B")
 	ca := &taskClient{wireClient: newWireClient(t, "http://"+addrA+"/mcp")}
 	cb := &taskClient{wireClient: newWireClient(t, "http://"+addrB+"/mcp")}
 
@@ -268,6 +253,27 @@ func TestClusterStdioTasks2026(t *testing.T) {
 	if m.Error == nil || m.Error.Code != -32602 || strings.Contains(text, "127.0.0.1") {
 		t.Errorf("the killed owner's task through B: %s", text)
 	}
+}
+
+// startTaskClusterInstance runs a Caddy at addr, an instance of the
+// cluster of key whose stdio upstream is caddytest/taskserver named name,
+// with flags (such as -local) after the name, serving 2026-07-28.
+func startTaskClusterInstance(t *testing.T, key, addr, name string, flags ...string) *caddyProcess {
+	t.Helper()
+	args := strings.Join(append([]string{"-name", name}, flags...), " ")
+	p := runCaddySiteAt(t, addr, fmt.Sprintf(`	mcp_proxy /mcp {
+		name tasks
+		cluster {
+			key {env.MCP_SESSION_KEY}
+			node_url http://%s
+		}
+		stdio %s %s {
+			protocol modern
+		}
+	}
+`, addr, caddyfileQuote(taskServer.get(t)), args), "MCP_SESSION_KEY="+key)
+	waitProcessServing(t, p)
+	return p
 }
 
 // postPing POSTs a ping on session sid to url and returns the status.

@@ -35,10 +35,41 @@ func TestTasksSharedStdio(t *testing.T) {
 	}
 	first := create()
 
-	ctx, release := context.WithCancel(context.Background())
+	release := fillFirstProcess(t, url, "tasks-shared")
+	second := create() // the first process is at its 64
+	release()
+
+	if first == second || !strings.HasPrefix(first, "mcpgw:") || !strings.HasPrefix(second, "mcpgw:") {
+		t.Fatalf("tasks %q and %q, want each tagged with its own process", first, second)
+	}
+	for _, id := range []string{first, second} {
+		var got taskState
+		for polls := 0; got.Status != "completed"; polls++ {
+			if polls == 10 {
+				t.Fatalf("task %s still %q after 10 polls", id, got.Status)
+			}
+			m := c.call("tasks/get", `{"taskId":"`+id+`"}`, id)
+			if m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != id {
+				t.Fatalf("tasks/get %s: %+v %s", id, m.Error, m.Result)
+			}
+		}
+	}
+}
+
+// fillFirstProcess holds 65 calls that never answer in flight on the
+// stdio upstream (caddytest/taskserver's "hold") of the endpoint named
+// endpoint at url, so that the first shared process is at its 64 and the
+// second has started, and returns what ends them (and waits for them).
+func fillFirstProcess(t *testing.T, url, endpoint string) (release func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	var holds sync.WaitGroup
 	hc := &http.Client{}
-	defer hc.CloseIdleConnections()
+	release = func() {
+		cancel()
+		holds.Wait()
+		hc.CloseIdleConnections()
+	}
 	for i := range 65 {
 		holds.Add(1)
 		go func() {
@@ -55,34 +86,55 @@ func TestTasksSharedStdio(t *testing.T) {
 			}
 		}()
 	}
-	const assigned = `caddy_mcp_processes{endpoint="tasks-shared",state="assigned"}`
+	assigned := `caddy_mcp_processes{endpoint="` + endpoint + `",state="assigned"}`
 	if !poll(20*time.Second, func() bool { return scrape(t)[assigned] == 2 }) {
 		release()
-		holds.Wait()
 		for k, v := range scrape(t) {
-			if strings.Contains(k, "tasks-shared") {
+			if strings.Contains(k, endpoint) {
 				t.Log(k, v)
 			}
 		}
 		t.Fatalf("the second shared process never started")
 	}
-	second := create() // the first process is at its 64
-	release()
-	holds.Wait()
+	return release
+}
 
-	if first == second || !strings.HasPrefix(first, "mcpgw:") || !strings.HasPrefix(second, "mcpgw:") {
-		t.Fatalf("tasks %q and %q, want each tagged with its own process", first, second)
+// TestCursorsSharedStdio: one stdio upstream with the default shared 2 of
+// a server whose cursors and requestState only the process that minted
+// them understands (caddytest/taskserver -cursors local). While the first process
+// is full, the second answers the first page of tools/list and an
+// input_required call; once both are idle, the next pages and the retry
+// (each of which would go to the first process, the least loaded) reach
+// the second through the gateway: every page comes, the retry completes.
+// Failed before: the cursor and requestState were not tagged, and the
+// first process answered them -32602.
+func TestCursorsSharedStdio(t *testing.T) {
+	site := fmt.Sprintf(siteAddr+" {\n\tbind 127.0.0.1\n\tmcp_proxy /mcp {\n\t\tname cursors-shared\n\t\tmax_in_flight 100\n\t\tstdio %s -cursors local {\n\t\t\tprotocol modern\n\t\t}\n\t}\n}\n", caddyfileQuote(taskServer.get(t)))
+	url := startProxy(t, site) + "/mcp"
+	c := &taskClient{wireClient: newWireClient(t, url)}
+	release := fillFirstProcess(t, url, "cursors-shared")
+	names, cursor := c.toolsPage("")
+	m := c.call("tools/call", `{"name":"ask","arguments":{}}`, "ask")
+	release()
+	var asked struct {
+		RequestState string `json:"requestState"`
 	}
-	for _, id := range []string{first, second} {
-		var got taskState
-		for polls := 0; got.Status != "completed"; polls++ {
-			if polls == 10 {
-				t.Fatalf("task %s still %q after 10 polls", id, got.Status)
-			}
-			m := c.call("tasks/get", `{"taskId":"`+id+`"}`, id)
-			if m.Error != nil || json.Unmarshal(m.Result, &got) != nil || got.TaskID != id {
-				t.Fatalf("tasks/get %s: %+v %s", id, m.Error, m.Result)
-			}
+	if m.Error != nil || json.Unmarshal(m.Result, &asked) != nil || !strings.HasPrefix(asked.RequestState, "mcpgw:") {
+		t.Fatalf("ask: %+v %s, want a tagged requestState", m.Error, m.Result)
+	}
+	for pages := 1; cursor != ""; pages++ {
+		if pages == 10 {
+			t.Fatalf("still paging after 10 pages: %v", names)
 		}
+		var page []string
+		page, cursor = c.toolsPage(cursor)
+		names = append(names, page...)
+	}
+	if got := strings.Join(names, ","); got != "slow,ask,hold" {
+		t.Errorf("paged tools/list: %s, want slow,ask,hold", got)
+	}
+	m = c.call("tools/call", `{"name":"ask","arguments":{},"inputResponses":{"name":{"action":"accept","content":{"name":"x"}}},"requestState":"`+asked.RequestState+`"}`, "ask")
+	if m.Error != nil || !strings.Contains(string(m.Result), "answered by A") {
+		t.Errorf("the retry: %+v %s", m.Error, m.Result)
 	}
 }

@@ -20,6 +20,15 @@
 // Its tool "hold" never answers, so a test can keep a request in flight
 // on one process.
 //
+// With -cursors, tools/list is one tool a page (slow, ask, hold) and the
+// tool "ask" answers a 2026 client input_required, then "answered by
+// <name>" to the retry that brings its requestState back. With -cursors
+// local the nextCursor and requestState hold a secret of the process, so
+// only the process that minted them understands them (as a server that
+// keeps its pagination or a multi-round-trip call in memory): another
+// process answers them -32602. With -cursors any, every process reads
+// them alike.
+//
 // A 2026 subscriptions/listen naming task ids gets their states as
 // notifications/tasks, then the subscription ends.
 package main
@@ -61,6 +70,8 @@ type params struct {
 	Task   json.RawMessage `json:"task"` // 2025-11-25: a task-augmented request
 	TaskID string          `json:"taskId"`
 	Cursor string          `json:"cursor"`
+	// RequestState is a multi-round-trip retry's state (-local's "ask").
+	RequestState string `json:"requestState"`
 	// Notifications is a subscriptions/listen's filter.
 	Notifications struct {
 		TaskIDs []string `json:"taskIds"`
@@ -79,6 +90,9 @@ type server struct {
 	n      int
 	tasks  map[string]int
 	legacy bool // stdio: the process was initialized (2025-11-25)
+	// secret is in every cursor and requestState it mints: the process's
+	// own with -cursors local, "any" with -cursors any, "" without.
+	secret string
 }
 
 // handle answers m; legacy says it is of the 2025-11-25 revision.
@@ -99,10 +113,18 @@ func (s *server) handle(m *message, legacy bool) *message {
 			"capabilities": map[string]any{"tools": map[string]any{}, "tasks": map[string]any{"list": map[string]any{}, "requests": map[string]any{"tools": map[string]any{"call": map[string]any{}}}}},
 			"serverInfo":   map[string]string{"name": s.name, "version": "1"}}
 	case "tools/list":
+		if s.secret != "" {
+			out.Result, out.Error = s.localPage(p.Cursor)
+			break
+		}
 		out.Result = map[string]any{"tools": []any{map[string]any{"name": "slow", "inputSchema": map[string]string{"type": "object"}}}}
 	case "tools/call":
 		if p.Name == "hold" {
 			return nil // never answers: keeps the request in flight on this process
+		}
+		if p.Name == "ask" && s.secret != "" {
+			out.Result, out.Error = s.ask(p.RequestState)
+			break
 		}
 		if legacy {
 			out.Result, out.Error = s.legacyCall(p)
@@ -332,9 +354,19 @@ func (s *server) serveStdio(in io.Reader, out io.Writer) error {
 
 func main() {
 	name := flag.String("name", "A", "the replica's name, in its task ids and results")
+	cursors := flag.String("cursors", "", "page tools/list and serve ask: local (cursors and requestState only this process understands) or any")
 	addr := flag.String("http", "", "serve Streamable HTTP at /mcp on this address instead of stdio")
 	flag.Parse()
 	s := &server{name: *name, tasks: make(map[string]int)}
+	switch *cursors {
+	case "local":
+		s.secret = newSecret()
+	case "any":
+		s.secret = "any"
+	case "":
+	default:
+		log.Fatalf("-cursors must be local or any, got %q", *cursors)
+	}
 	if *addr == "" {
 		if err := s.serveStdio(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)

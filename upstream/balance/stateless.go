@@ -20,13 +20,19 @@ import (
 // available members do, Call returns upstream.ErrSessionfulOnly, and the
 // client falls back to initialize.
 func (g *Group) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
-	name, msg, err := tags.Untag(req.Message, tags.All)
-	if errors.Is(err, tags.ErrForged) {
-		deliver(tags.Invalid(req.Message.ID), 200)
-		return nil
-	}
-	if err != nil {
-		return err
+	name, msg := "", req.Message
+	if len(g.members) > 1 {
+		// A group of one tags nothing (callOn): a tag in the request is
+		// its member's own (a shared stdio process's), which it reads.
+		var err error
+		name, msg, err = tags.Untag(req.Message, tags.All)
+		if errors.Is(err, tags.ErrForged) {
+			deliver(tags.Invalid(req.Message.ID), 200)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if name != "" {
 		// What a member minted only it understands: another member must

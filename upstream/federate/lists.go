@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
 // listTimeout bounds the gateway's own reading of the servers' lists.
@@ -87,6 +88,19 @@ func (cat *catalog) find(server int, cursor string) (int, int, bool) {
 	for j, p := range cat.pages[server] {
 		if p.cursor == cursor {
 			return server, j, true
+		}
+	}
+	// A server behind tags (a stdio server's shared processes, a group's
+	// members) may have answered this read from another copy than the
+	// one that minted cursor: the copy's own cursor then names the same
+	// page, for a server whose cursors every copy reads alike (one whose
+	// cursors only the copy understands got every page of this read from
+	// one copy, and its cursor is not found).
+	if inner := tags.Inner(cursor); inner != cursor {
+		for j, p := range cat.pages[server] {
+			if tags.Inner(p.cursor) == inner {
+				return server, j, true
+			}
 		}
 	}
 	return 0, 0, false

@@ -46,7 +46,7 @@ type share struct {
 // sharedProc is one shared process and its requests in flight.
 type sharedProc struct {
 	share   *share
-	name    string // tags its task ids; never reused, so an exited one's tags stay unknown
+	name    string // tags what it mints; never reused, so an exited one's tags stay unknown
 	mux     *mux
 	load    int // requests in flight, listens aside; guarded by sharedSet.mu
 	listens int // subscriptions/listen streams open on it

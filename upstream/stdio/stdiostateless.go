@@ -164,11 +164,14 @@ func NewWithOptions(p *pool.Pool, maxMessageSize int, logger *zap.Logger, opts O
 // user's share (dropped when none runs), except notifications/cancelled and
 // notifications/progress, whose ids mean nothing upstream: those are dropped.
 //
-// With Shared above 1, a task id a process mints reaches the client tagged
-// with that process (package tags, Kinds Tasks), and a request naming a
-// tagged task id goes to that process, whatever its load; one naming a
-// process that exited, or a forged one, is answered -32602, as a server
-// answers a task it does not know.
+// With Shared above 1, what a process mints and only it may understand — a
+// list's nextCursor, an input_required result's requestState, a task id —
+// reaches the client tagged with that process (package tags, Kinds All),
+// and a request carrying such a tag goes to that process, whatever its
+// load. A task id naming a process the user's share does not hold (it
+// exited, or the tag is forged) is answered -32602, as a server answers a
+// task it does not know; a cursor or requestState naming one goes to any
+// process of the share, which judges it (see namesTask).
 func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, deliver func(m *pipeline.Message, status int)) error {
 	if req == nil || req.Message == nil || deliver == nil {
 		return errors.New("upstream: Call needs a request message and a deliver function")
@@ -192,7 +195,7 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	default:
 		return errors.New("upstream: 2026-07-28 clients send no responses")
 	}
-	name, msg, err := tags.Untag(msg, tags.Tasks)
+	name, msg, err := tags.Untag(msg, tags.All)
 	if err != nil {
 		deliver(tags.Invalid(msg.ID), 200) // ErrForged, or params it cannot rebuild
 		return nil
@@ -205,15 +208,21 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	listen := msg.Method == "subscriptions/listen"
 	var sp *sharedProc
 	if name != "" {
-		if sp = s.acquireNamed(sh, tags.Process(name), listen); sp == nil {
+		sp = s.acquireNamed(sh, tags.Process(name), listen)
+		if sp == nil && namesTask(msg) {
 			deliver(tags.Invalid(msg.ID), 200) // as the server answers a task it does not know
 			return nil
 		}
-	} else if sp, err = s.acquireShared(ctx, sh, listen); err != nil {
-		return err
+	}
+	if sp == nil {
+		// Untagged, or a cursor or requestState of a process this share
+		// does not hold (see namesTask): any process, which judges it.
+		if sp, err = s.acquireShared(ctx, sh, listen); err != nil {
+			return err
+		}
 	}
 	defer s.releaseShared(sp, listen)
-	deliver = s.tagTasks(ctx, sp, msg.Method, deliver)
+	deliver = s.tagProcess(ctx, sp, msg.Method, deliver)
 	msg, _, end := upstream.TraceExchange(ctx, s.Peer(), msg)
 	if end == nil {
 		return sp.mux.call(ctx, msg, deliver)
@@ -229,12 +238,14 @@ func (s *Upstream) Call(ctx context.Context, req *upstream.StatelessRequest, del
 	return err
 }
 
-// tagTasks tags the task ids sp mints in what it delivers, when the share
-// may hold more than one process: a task lives in the process that made
-// it, and the request that names it must come back there (acquireNamed).
-// With a cluster (tags.Clustered) every process tags, as Owned: the
-// process lives on this instance, and the sealed tag names it as owner.
-func (s *Upstream) tagTasks(ctx context.Context, sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
+// tagProcess tags the cursors, requestState and task ids sp mints in what
+// it delivers, when the share may hold more than one process: a task lives
+// in the process that made it, and a server may mint cursors and
+// requestState that only that process can read back, so the request that
+// brings one must come back there (acquireNamed). With a cluster
+// (tags.Clustered) every process tags, as Owned: the process lives on
+// this instance, and the sealed tag names it as owner.
+func (s *Upstream) tagProcess(ctx context.Context, sp *sharedProc, method string, deliver func(*pipeline.Message, int)) func(*pipeline.Message, int) {
 	name := sp.name
 	if tags.Clustered(ctx) {
 		name = tags.Owned(name)
@@ -243,13 +254,35 @@ func (s *Upstream) tagTasks(ctx context.Context, sp *sharedProc, method string, 
 	}
 	return func(m *pipeline.Message, status int) {
 		if m.IsResponse() {
-			m = tags.Tag(m, method, name, tags.Tasks)
+			m = tags.Tag(m, method, name, tags.All)
 		} else {
-			m = tags.Notification(m, name, tags.Tasks)
+			m = tags.Notification(m, name, tags.All)
 		}
 		deliver(m, status)
 	}
 }
+
+// namesTask reports whether request m (untagged) names a task: a task
+// lives in the process that made it and nowhere else, so a request naming
+// one of a process that is gone is answered as an unknown task. A cursor
+// or requestState of such a process goes to any process of the share
+// instead: most servers mint them so that any copy can read them back,
+// one that cannot answers as it does to a cursor it does not know, and a
+// cached page of a list (shared by every user, and kept after its process
+// exits) must not name a process for good.
+func namesTask(m *pipeline.Message) bool {
+	if _, ok := pipeline.ValueAt(m.Params, taskIDPath); ok {
+		return true
+	}
+	_, ok := pipeline.ValueAt(m.Params, listenIDsPath)
+	return ok
+}
+
+// The params members that name tasks.
+var (
+	taskIDPath    = []string{"taskId"}
+	listenIDsPath = []string{"notifications", "taskIds"}
+)
 
 // notify forwards a client notification to the least loaded process of the
 // user's share.

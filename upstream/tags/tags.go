@@ -67,6 +67,19 @@ func Open(s string) (name, value string, ok bool) {
 	return strings.Cut(rest, ":")
 }
 
+// Inner is the upstream's own string under every tag of s (s itself when
+// it is no tag): what two tags of copies of one server that mint the same
+// strings (two shared processes, two members of a group) have in common.
+func Inner(s string) string {
+	for {
+		_, value, ok := Open(s)
+		if !ok {
+			return s
+		}
+		s = value
+	}
+}
+
 // Invalid answers request id whose cursor, requestState or task id no
 // upstream that can take it now minted (a forged tag, or one naming an
 // upstream or a process that is gone): -32602, as a server answers an
@@ -135,38 +148,50 @@ func Tag(resp *pipeline.Message, method, name string, k Kinds) *pipeline.Message
 }
 
 // tagMembers tags the members of obj an upstream minted (nextCursor only
-// when cursor and k tags all), and reports whether it tagged any.
+// when cursor and k tags all), and reports whether it tagged any. Only
+// those members' spans are read and replaced (pipeline's pointers): a
+// large list passes as raw bytes, its members in their order.
 func tagMembers(obj json.RawMessage, name string, k Kinds, cursor bool) (json.RawMessage, bool) {
-	keys := make([]string, 0, 3)
-	if cursor && k == All && bytes.Contains(obj, []byte(`"nextCursor"`)) {
-		keys = append(keys, "nextCursor")
+	changed := false
+	if cursor && k == All {
+		obj, changed = tagMember(obj, name, "nextCursor")
 	}
 	for _, key := range k.results() {
-		if bytes.Contains(obj, []byte(`"`+key+`"`)) {
-			keys = append(keys, key)
+		var c bool
+		if obj, c = tagMember(obj, name, key); c {
+			changed = true
 		}
 	}
-	if len(keys) == 0 {
+	return obj, changed
+}
+
+// memberPaths are the one-member paths tagMember reads, made once.
+var memberPaths = map[string][]string{"nextCursor": {"nextCursor"}, "requestState": {"requestState"}, "taskId": {"taskId"}}
+
+// quotedMembers are the member names as they appear in JSON, for the byte
+// search that spares a walk of a message without them.
+var quotedMembers = map[string][]byte{"nextCursor": []byte(`"nextCursor"`), "requestState": []byte(`"requestState"`), "taskId": []byte(`"taskId"`)}
+
+// tagMember tags obj's string member key, when it has a non-empty one.
+func tagMember(obj json.RawMessage, name, key string) (json.RawMessage, bool) {
+	if !bytes.Contains(obj, quotedMembers[key]) {
 		return obj, false
 	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(obj, &members) != nil {
+	path := memberPaths[key]
+	raw, ok := pipeline.ValueAt(obj, path)
+	var s string
+	if !ok || len(raw) < 3 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil || s == "" {
 		return obj, false
 	}
-	changed := false
-	for _, key := range keys {
-		var s string
-		if raw, ok := members[key]; !ok || json.Unmarshal(raw, &s) != nil || s == "" {
-			continue
-		}
-		members[key], _ = json.Marshal(Seal(name, s))
-		changed = true
-	}
-	if !changed {
+	sealed, err := json.Marshal(Seal(name, s))
+	if err != nil {
 		return obj, false
 	}
-	b, err := json.Marshal(members)
-	return b, err == nil
+	out, err := pipeline.SetAt(obj, path, sealed)
+	if err != nil {
+		return obj, false
+	}
+	return out, true
 }
 
 // withParams rebuilds request m with other params.

@@ -34,9 +34,23 @@ func TestKinds(t *testing.T) {
 			t.Errorf("Untag(%s, %d) = %q, %s, %v", tc.params, tc.kinds, name, out.Params, err)
 		}
 	}
-	resp := pipeline.NewResult([]byte("1"), []byte(`{"nextCursor":"c","taskId":"t","requestState":"s"}`))
-	if got := string(Tag(resp, "tools/list", "2", Tasks).Result); got != `{"nextCursor":"c","requestState":"s","taskId":"mcpgw:2:t"}` {
-		t.Errorf("Tag with Tasks: %s", got)
+	// Tag touches only the members it tags: the rest of the result keeps
+	// its bytes and its order.
+	for _, tc := range []struct {
+		kinds          Kinds
+		method, result string
+		want           string
+	}{
+		{Tasks, "tools/list", `{"nextCursor":"c","taskId":"t","requestState":"s"}`, `{"nextCursor":"c","taskId":"mcpgw:2:t","requestState":"s"}`},
+		{All, "tools/list", `{"nextCursor":"c","taskId":"t","requestState":"s"}`, `{"nextCursor":"mcpgw:2:c","taskId":"mcpgw:2:t","requestState":"mcpgw:2:s"}`},
+		{All, "tools/call", `{"nextCursor":"c", "requestState":"s"}`, `{"nextCursor":"c", "requestState":"mcpgw:2:s"}`},
+		{All, "tools/list", `{"tools":[{"name":"x","nextCursor":"n"}],"nextCursor":""}`, `{"tools":[{"name":"x","nextCursor":"n"}],"nextCursor":""}`},
+		{All, "tools/call", `{"requestState":7,"taskId":null}`, `{"requestState":7,"taskId":null}`},
+	} {
+		resp := pipeline.NewResult([]byte("1"), []byte(tc.result))
+		if got := string(Tag(resp, tc.method, "2", tc.kinds).Result); got != tc.want {
+			t.Errorf("Tag(%s, %s, %d) = %s, want %s", tc.method, tc.result, tc.kinds, got, tc.want)
+		}
 	}
 }
 
@@ -51,6 +65,17 @@ func TestCreated(t *testing.T) {
 		got := Created(pipeline.NewResult([]byte("1"), []byte(tc.result)), "a")
 		if string(got.Result) != tc.want {
 			t.Errorf("Created(%s) = %s, want %s", tc.result, got.Result, tc.want)
+		}
+	}
+}
+
+// TestInner: the upstream's own string under any number of tags.
+func TestInner(t *testing.T) {
+	for in, want := range map[string]string{
+		"c": "c", "mcpgw:a:c": "c", "mcpgw:a:mcpgw:2:c:d": "c:d", "mcpgw:a": "mcpgw:a", "": "",
+	} {
+		if got := Inner(in); got != want {
+			t.Errorf("Inner(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
