@@ -426,8 +426,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	h.server.ServeHTTP(rec, r)
-	info, _ := mcphttp.PublishedInfo(r) // by the observer's OnRequest
-	h.metrics.observeRecorded(info.Method, rec, time.Since(start))
+	method := rec.method // the observer's OnRequest left it here
+	if !rec.described {
+		// Not described on rec (refused before, or described on a
+		// wrapper): what the request last published, maybe the mcp
+		// matcher's description. Reading the replacer back costs a
+		// context walk and a look through every placeholder provider.
+		info, _ := mcphttp.PublishedInfo(r)
+		method = info.Method
+	}
+	h.metrics.observeRecorded(method, rec, time.Since(start))
 	return nil
 }
 

@@ -229,6 +229,11 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status   int
 	answered atomic.Uint32 // the worst answerOutcome so far, set by noteAnswer, maybe on another goroutine
+	// What the observer's last OnRequest published, when it was told on
+	// this writer: the Handler then need not read it back from the
+	// request's replacer. On the request's goroutine only.
+	described bool
+	method    string
 }
 
 // noteAnswer records the outcome of one of the POST's answers, keeping

@@ -22,9 +22,13 @@ type observer struct {
 
 var _ front.Observer = (*observer)(nil)
 
-// OnRequest sets the request's placeholders and log fields.
-func (o *observer) OnRequest(r *http.Request, info *front.RequestInfo) {
+// OnRequest sets the request's placeholders and log fields, and tells the
+// Handler's statusRecorder the method its metrics count the POST under.
+func (o *observer) OnRequest(w http.ResponseWriter, r *http.Request, info *front.RequestInfo) {
 	mcphttp.PublishRequestInfo(r, info)
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.described, rec.method = true, info.Method
+	}
 	server := "" // {http.mcp.server} is empty, not left as written, without server blocks
 	switch {
 	case o.server == nil:

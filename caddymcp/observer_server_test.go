@@ -44,7 +44,7 @@ func TestServerPlaceholder(t *testing.T) {
 			r := httptest.NewRequest("POST", "/mcp", nil)
 			r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
 			info := front.DescribeRequest(r, []*pipeline.Message{m}, false)
-			(&observer{server: tt.server}).OnRequest(r, &info)
+			(&observer{server: tt.server}).OnRequest(httptest.NewRecorder(), r, &info)
 			if got, _ := repl.GetString(PlaceholderServer); got != tt.want {
 				t.Errorf("{%s} = %q, want %q", PlaceholderServer, got, tt.want)
 			}

@@ -118,7 +118,8 @@ func (s *Server) answerPrimed(w http.ResponseWriter, r *http.Request, sess *Sess
 			if sess.isClosed() {
 				w.Header().Del("Mcp-Session-Id") // naming it would only earn a 404
 			}
-			sw := newSSEWriter(w)
+			var sw sseWriter // on the stack: writeWhole releases it here
+			sw.init(w)
 			sw.sealFor(sess, st, 0)
 			sw.eventAt(st.index, 0, nil)
 			var last uint64

@@ -60,8 +60,10 @@ func (NoClients) PublicPath(r *http.Request) string { return r.URL.EscapedPath()
 type Observer interface {
 	// OnRequest is told what each parsed POST asks, before anything is
 	// answered, and told again when the session or revision becomes known
-	// later. It runs on the request's goroutine and must not keep info.
-	OnRequest(r *http.Request, info *RequestInfo)
+	// later. It runs on the request's goroutine and must not keep info. w
+	// is the ResponseWriter the POST is being answered on at that point,
+	// the one the Server was given or a wrapper of it.
+	OnRequest(w http.ResponseWriter, r *http.Request, info *RequestInfo)
 	// OnAnswer is told of the answer each request gets — the server's, a
 	// pipeline stage's, or the gateway's own error — with what the
 	// request asked. It runs on whatever goroutine answers and must keep
@@ -118,9 +120,9 @@ func (s *Server) clientKey(r *http.Request) string {
 }
 
 // describe hands the description of a request to Observer.OnRequest.
-func (s *Server) describe(r *http.Request, info *RequestInfo) {
+func (s *Server) describe(w http.ResponseWriter, r *http.Request, info *RequestInfo) {
 	if s.cfg.Observer != nil {
-		s.cfg.Observer.OnRequest(r, info)
+		s.cfg.Observer.OnRequest(w, r, info)
 	}
 }
 

@@ -45,7 +45,7 @@ type testObserver struct {
 	onStream  func(ClientStream, int)
 }
 
-func (o testObserver) OnRequest(r *http.Request, info *RequestInfo) {
+func (o testObserver) OnRequest(_ http.ResponseWriter, r *http.Request, info *RequestInfo) {
 	if o.onRequest != nil {
 		o.onRequest(r, info)
 	}

@@ -45,7 +45,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := DescribeRequest(r, msgs, batch)
-	s.describe(r, &info)
+	s.describe(w, r, &info)
 	if sse2024 {
 		// A POST to a 2024-11-05 session's endpoint is that session's,
 		// whatever its _meta or headers say (a dual-era client's
@@ -80,7 +80,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if info.ProtocolVersion == "" {
 		info.ProtocolVersion = version
-		s.describe(r, &info)
+		s.describe(w, r, &info)
 	}
 	for _, m := range msgs {
 		if m.Method == "initialize" {
@@ -213,7 +213,7 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request, m *pipeline.
 		w.Header().Set("Mcp-Session-Id", sess.id)
 	}
 	info.SessionID = sess.id
-	s.describe(r, info)
+	s.describe(w, r, info)
 	s.dispatch(w, r, sess, []*pipeline.Message{m}, requested)
 }
 

@@ -42,6 +42,15 @@ func startSSE(w http.ResponseWriter, status int) *sseWriter {
 // the caller either starts the stream (startSSE) or, knowing every event,
 // sends it whole (writeWhole).
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
+	sw := new(sseWriter)
+	sw.init(w)
+	return sw
+}
+
+// init is newSSEWriter on a writer the caller holds: a whole answer
+// (writeWhole) framed by a writer on the caller's stack allocates no
+// writer of its own.
+func (sw *sseWriter) init(w http.ResponseWriter) {
 	// The three values share one allocation; each header gets its own
 	// slice of it (capacity 1), as Header.Set would give it.
 	v := make([]string, 3)
@@ -49,7 +58,7 @@ func newSSEWriter(w http.ResponseWriter) *sseWriter {
 	h := w.Header()
 	h["Content-Type"], h["Cache-Control"], h["X-Accel-Buffering"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	p := sseBufs.Get().(*[]byte)
-	return &sseWriter{w: w, rc: *http.NewResponseController(w), buf: (*p)[:0], pooled: p}
+	*sw = sseWriter{w: w, rc: *http.NewResponseController(w), buf: (*p)[:0], pooled: p}
 }
 
 // writeWhole sends the headers and every buffered event as a complete
