@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
@@ -162,31 +161,27 @@ func (f *Federation) joinInitParams(version string) json.RawMessage {
 	return b
 }
 
-// named is msg with its upstream event id naming the server, for a
-// cluster's resume (ResumeGet): <server>:<event id>.
-func (m *member) named(msg *pipeline.Message) *pipeline.Message {
-	if msg.EventID != "" {
-		msg.EventID = m.name + ":" + msg.EventID
-	}
-	return msg
-}
-
 // ResumeGet makes the standalone stream of the server the event id names
 // (as named made it) pick up after that server's event id
 // (upstream.GetResumer). The other servers' streams open afresh: the id
 // carries one server's place.
 func (c *conn) ResumeGet(eventID string) bool {
 	server, id, ok := strings.Cut(eventID, ":")
-	if !ok {
-		return false
-	}
-	for _, m := range c.members {
-		if m.name == server {
-			r, ok := m.conn().(upstream.GetResumer)
-			return ok && r.ResumeGet(id)
-		}
+	if m := c.memberNamed(server); ok && m != nil {
+		r, ok := m.conn().(upstream.GetResumer)
+		return ok && r.ResumeGet(id)
 	}
 	return false
+}
+
+// memberNamed is the member of server name, nil if none.
+func (c *conn) memberNamed(name string) *member {
+	for _, m := range c.members {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
 }
 
 // Interface guards.

@@ -2,6 +2,7 @@ package federate
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -108,8 +109,12 @@ func TestResumeGetNamesServer(t *testing.T) {
 	fc := c.conn.(*conn)
 	msg, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","method":"notifications/message","params":{}}`))
 	msg.EventID = "_3"
-	if got := fc.members[1].named(msg).EventID; got != "beta:_3" {
+	if got := fc.members[1].named(msg, nil).EventID; got != "beta:_3" {
 		t.Fatalf("named: %q", got)
+	}
+	msg.EventID = "_4" // on the stream answering the gateway's request 5
+	if got := fc.members[1].named(msg, json.RawMessage("5")).EventID; got != "beta:5:_4" {
+		t.Fatalf("named on a request's stream: %q", got)
 	}
 	for id, want := range map[string]bool{"beta:_3": true, "gamma:_3": false, "_3": false} {
 		if got := fc.ResumeGet(id); got != want {
