@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"sync"
 
@@ -19,6 +20,17 @@ import (
 // gets a session of its own on the joining instance, as a failed server's
 // rejoin makes one; the id does not change, so every instance that joins
 // makes its own such session.
+
+// A joined session's gateway ids start at a random point at or above
+// joinedIDBase, so that they do not repeat the ids that the instance that
+// began the session sends the same server sessions (counting from 1), nor
+// those of another instance that joined it: a server would take a second
+// request under an id in flight for the answer to the first. They stay
+// exact as JSON numbers (below 2^53).
+const (
+	joinedIDBase   = 1 << 32
+	joinedIDSpread = 1 << 40
+)
 
 // ExistingSessions returns the server session of every server in the
 // session (upstream.SessionsJoinable). A server whose session cannot be
@@ -78,6 +90,7 @@ func (f *Federation) AttachSessions(ctx context.Context, r upstream.Receiver, ve
 		return nil, errors.New("federate: AttachSessions needs a Receiver")
 	}
 	c := newConn(f, r)
+	c.nextID = joinedIDBase + rand.Int64N(joinedIDSpread)
 	c.initParams = f.joinInitParams(version)
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.InitTimeout)
 	defer cancel()

@@ -36,6 +36,28 @@ func attachClient(t *testing.T, names []string, ups []upstream.Upstream, es []up
 	return c
 }
 
+// TestJoinedIDs: the gateway ids of a joined session do not count from 1,
+// as those of the instance that began it do: a server in both sessions
+// would otherwise get two requests in flight under one id.
+func TestJoinedIDs(t *testing.T) {
+	a := newPeer(t, "alpha", 0)
+	names, ups := []string{"alpha"}, []upstream.Upstream{a.up}
+	t.Cleanup(func() {
+		for ss := range a.srv.Sessions() {
+			_ = ss.Close()
+		}
+	})
+	first := open(t, PrefixAlways, names, ups)
+	first.initialize()
+	es, _ := first.conn.(upstream.SessionsJoinable).ExistingSessions()
+	joined, other := attachClient(t, names, ups, es), attachClient(t, names, ups, es)
+	began, j1, j2 := first.conn.(*conn).newID(), joined.conn.(*conn).newID(), other.conn.(*conn).newID()
+	var n int64
+	if err := json.Unmarshal(j1, &n); err != nil || n < joinedIDBase || string(j1) == string(j2) || string(began) == string(j1) {
+		t.Errorf("ids: %s where the session began, %s and %s where it was joined", began, j1, j2)
+	}
+}
+
 // TestAttachSessions: a federated session's server sessions, named by
 // ExistingSessions, are joined by another federation of the same servers
 // with no new initialize; a server the names leave out gets a session of
