@@ -19,8 +19,9 @@ import (
 // a cluster; one that lands on another instance (the first stopped, the
 // balancer chose otherwise) asks the upstream for its standalone stream
 // after that upstream event id, so that what the server sent meanwhile is
-// not lost. What the upstream gave no event id to lived only in the
-// minting instance's buffer. Without a cluster nothing here runs: ids are
+// not lost; a POST's stream, whose ids also carry the request it answers,
+// goes on with that request there (clusterresume.go). What the upstream
+// gave no event id to lived only in the minting instance's buffer. Without a cluster nothing here runs: ids are
 // <stream>_<seq> as always.
 
 // eventSealer seals the event ids of one client stream.
