@@ -2,6 +2,7 @@ package front
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/seal"
 	"github.com/caddy-mcp/caddy-mcp/upstream/federate"
 )
 
@@ -214,4 +216,34 @@ func resumeOnB(t *testing.T, a, b *instance, up *slowUpstream, tool string) []st
 		return !strings.Contains(ev.data, `"result"`) && !strings.Contains(ev.data, `"error"`)
 	})
 	return got
+}
+
+// TestNoteAsk: a POST stream's event ids carry the one request it answers;
+// a stream of two (a batch) carries none, nor does one whose id is over the
+// bound; a target over its bound leaves the method out, so that another
+// instance answers an error rather than let its stages judge the answer
+// without it.
+func TestNoteAsk(t *testing.T) {
+	long := strings.Repeat("x", maxAskTarget+1)
+	ask := func(id, target string) *call {
+		return &call{id: json.RawMessage(id), method: "tools/call", target: target}
+	}
+	for _, c := range []struct {
+		name  string
+		calls []*call
+		want  seal.EventRequest
+	}{
+		{"one", []*call{ask("7", "slow")}, seal.EventRequest{ID: "7", Method: "tools/call", Target: "slow"}},
+		{"a batch", []*call{ask("7", "slow"), ask("8", "slow")}, seal.EventRequest{}},
+		{"a long id", []*call{ask(`"`+strings.Repeat("i", maxAskID)+`"`, "slow")}, seal.EventRequest{}},
+		{"a long target", []*call{ask("7", long)}, seal.EventRequest{ID: "7"}},
+	} {
+		st := newStream(1, replayLimits{events: 4, bytes: 1 << 10})
+		for _, cl := range c.calls {
+			st.noteAsk(cl)
+		}
+		if got := st.askOf(); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
 }
