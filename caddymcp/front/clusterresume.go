@@ -46,26 +46,34 @@ const (
 // noteAsk records, in a cluster, the request c this POST stream answers,
 // for its event ids; a stream of several requests records none.
 func (st *stream) noteAsk(c *call) {
-	if st.index == getStreamIndex || len(c.id) > maxAskID {
+	if st.index == getStreamIndex {
 		return
 	}
-	q := &seal.EventRequest{ID: string(c.id), Method: c.method, Target: c.target}
-	if len(q.Target) > maxAskTarget {
-		q.Method, q.Target = "", ""
+	q := &severalAsks // as good as none: an id over the bound
+	switch {
+	case len(c.id) > maxAskID:
+	case len(c.target) > maxAskTarget:
+		q = &seal.EventRequest{ID: string(c.id)}
+	default:
+		q = &seal.EventRequest{ID: string(c.id), Method: c.method, Target: c.target}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.asked {
-		q = nil
+	if st.ask != nil {
+		q = &severalAsks
 	}
-	st.ask, st.asked = q, true
+	st.ask = q
 }
+
+// severalAsks is the ask of a stream that answers more than one request,
+// or one whose id is over the bound: its event ids carry none.
+var severalAsks seal.EventRequest
 
 // askOf is the request the stream answers (zero: none or several).
 func (st *stream) askOf() seal.EventRequest {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.ask == nil {
+	if st.ask == nil || st.ask == &severalAsks {
 		return seal.EventRequest{}
 	}
 	return *st.ask

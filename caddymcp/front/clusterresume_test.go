@@ -236,6 +236,7 @@ func TestNoteAsk(t *testing.T) {
 		{"one", []*call{ask("7", "slow")}, seal.EventRequest{ID: "7", Method: "tools/call", Target: "slow"}},
 		{"a batch", []*call{ask("7", "slow"), ask("8", "slow")}, seal.EventRequest{}},
 		{"a long id", []*call{ask(`"`+strings.Repeat("i", maxAskID)+`"`, "slow")}, seal.EventRequest{}},
+		{"a batch of a long id", []*call{ask(`"`+strings.Repeat("i", maxAskID)+`"`, "slow"), ask("8", "slow")}, seal.EventRequest{}},
 		{"a long target", []*call{ask("7", long)}, seal.EventRequest{ID: "7"}},
 	} {
 		st := newStream(1, replayLimits{events: 4, bytes: 1 << 10})

@@ -41,8 +41,7 @@ type stream struct {
 	delivered uint64             // highest seq written to some reader
 	evicted   uint64             // events evicted before any reader wrote them
 	sse       bool               // a stage holds a request of this stream: answer it as SSE at once (stages_inbound.go)
-	ask       *seal.EventRequest // in a cluster, the one request this POST stream answers (clusterresume.go)
-	asked     bool               // a request was noted: a second one (a batch) leaves ask nil
+	ask       *seal.EventRequest // in a cluster, the one request this POST stream answers; severalAsks: more (clusterresume.go)
 
 	budget   *replayBudget // the store's bound on all buffers; nil: none
 	charged  bool          // registered with budget
