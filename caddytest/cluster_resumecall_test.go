@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,15 +21,21 @@ import (
 // call's result reaches the client, as written by the endpoint's
 // to_client intercept rule on that tool (b's stages judge the answer
 // knowing the request it answers) — on an endpoint of one server and on a
-// federated one (whose server knows the call by a's request id).
+// federated one (whose server knows the call by a's request id). When the
+// server keeps no events the answer cannot be had: the call fails at once
+// with the gateway's error, which says to send it again.
 func TestClusterResumeCallProcesses(t *testing.T) {
 	requireIntegration(t)
-	for _, c := range []struct{ name, tool, upstream string }{
-		{"one server", "slow", "http %s"},
-		{"federated", "slow", "server alpha {\n\t\t\thttp %s\n\t\t}"},
+	for _, c := range []struct {
+		name, tool, upstream string
+		keep                 bool // the server keeps its events
+	}{
+		{"one server", "slow", "http %s", true},
+		{"federated", "slow", "server alpha {\n\t\t\thttp %s\n\t\t}", true},
+		{"no events kept", "slow", "http %s", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			up, free := slowToolServer(t)
+			up, free := slowToolServer(t, c.keep)
 			lines := fmt.Sprintf(c.upstream, up) + "\n\t\tintercept judged {\n\t\t\tdirection to_client\n\t\t\ttool " + c.tool +
 				"\n\t\t\tset /result/content/0/text `\"judged\"`\n\t\t}\n"
 			key := clusterKey()
@@ -78,6 +85,12 @@ func TestClusterResumeCallProcesses(t *testing.T) {
 			close(gate)
 			select {
 			case got := <-done:
+				if !c.keep {
+					if got.err == nil || !strings.Contains(got.err.Error(), "send the request again") {
+						t.Fatalf("the call answered %+v, %v; want the gateway's error", got.res, got.err)
+					}
+					return
+				}
 				if got.err != nil {
 					t.Fatalf("the call failed: %v", got.err)
 				}
@@ -95,9 +108,9 @@ func TestClusterResumeCallProcesses(t *testing.T) {
 }
 
 // slowToolServer is a go-sdk server over Streamable HTTP, keeping its
-// events, with one tool, slow, that sends a progress, waits for free, then
-// answers "done".
-func slowToolServer(t *testing.T) (url string, free func()) {
+// events if keep, with one tool, slow, that sends a progress, waits for
+// free, then answers "done".
+func slowToolServer(t *testing.T, keep bool) (url string, free func()) {
 	t.Helper()
 	release := make(chan struct{})
 	var once sync.Once
@@ -108,8 +121,11 @@ func slowToolServer(t *testing.T) (url string, free func()) {
 		<-release
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil, nil
 	})
-	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
-		&mcp.StreamableHTTPOptions{EventStore: mcp.NewMemoryEventStore(nil)}))
+	opts := &mcp.StreamableHTTPOptions{}
+	if keep {
+		opts.EventStore = mcp.NewMemoryEventStore(nil)
+	}
+	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, opts))
 	t.Cleanup(func() {
 		free()
 		up.Close()
