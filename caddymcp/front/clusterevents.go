@@ -21,8 +21,8 @@ import (
 // after that upstream event id, so that what the server sent meanwhile is
 // not lost; a POST's stream, whose ids also carry the request it answers,
 // goes on with that request there (clusterresume.go). What the upstream
-// gave no event id to lived only in the minting instance's buffer. Without a cluster nothing here runs: ids are
-// <stream>_<seq> as always.
+// gave no event id to lived only in the minting instance's buffer. Without
+// a cluster nothing here runs: ids are <stream>_<seq> as always.
 
 // eventSealer seals the event ids of one client stream.
 type eventSealer struct {
@@ -31,7 +31,7 @@ type eventSealer struct {
 	epoch uint64
 	get   bool   // the standalone stream: placed by the upstream's GET stream ids only
 	up    string // the upstream's event id as of the last event written
-	req   seal.EventRequest
+	req   seal.EventRequest // the request a POST stream answers (zero: none, or several)
 }
 
 // sealFor makes sw seal its event ids, in a cluster, for stream st of sess
