@@ -29,8 +29,8 @@ type eventSealer struct {
 	ring  *seal.Ring
 	bind  seal.Binding
 	epoch uint64
-	get   bool   // the standalone stream: placed by the upstream's GET stream ids only
-	up    string // the upstream's event id as of the last event written
+	get   bool              // the standalone stream: placed by the upstream's GET stream ids only
+	up    string            // the upstream's event id as of the last event written
 	req   seal.EventRequest // the request a POST stream answers (zero: none, or several)
 }
 
