@@ -21,7 +21,7 @@ import (
 // call's result reaches the client, as written by the endpoint's
 // to_client intercept rule on that tool (b's stages judge the answer
 // knowing the request it answers) — on an endpoint of one server and on a
-// federated one (whose server knows the call by a's request id). When the
+// federated one of two (whose server knows the call by a's request id). When the
 // server keeps no events the answer cannot be had: the call fails at once
 // with the gateway's error, which says to send it again.
 func TestClusterResumeCallProcesses(t *testing.T) {
@@ -31,7 +31,7 @@ func TestClusterResumeCallProcesses(t *testing.T) {
 		keep                 bool // the server keeps its events
 	}{
 		{"one server", "slow", "http %s", true},
-		{"federated", "slow", "server alpha {\n\t\t\thttp %s\n\t\t}", true},
+		{"federated", "alpha_slow", "server alpha {\n\t\t\thttp %[1]s\n\t\t}\n\t\tserver beta {\n\t\t\thttp %[1]s\n\t\t}", true},
 		{"no events kept", "slow", "http %s", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
