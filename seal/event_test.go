@@ -44,6 +44,33 @@ func TestEventRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEventRequest: a POST stream's event id carries the request it
+// answers — a known method as one byte, another spelled out — and opens
+// to it; an id without one (the standalone stream, or an earlier
+// release's) opens to none.
+func TestEventRequest(t *testing.T) {
+	r := mustRing(t, mustKey(t))
+	b := Binding{Endpoint: "api", User: "alice"}
+	plain := Event{Epoch: 0xfeedface01020304, Stream: 3, Seq: 2, Upstream: "abcdefgh_12"}
+	for _, c := range []struct {
+		name string
+		req  EventRequest
+	}{
+		{"none", EventRequest{}},
+		{"a tool call", EventRequest{ID: "7", Method: "tools/call", Target: "search_docs"}},
+		{"a string id", EventRequest{ID: `"req-1"`, Method: "resources/read", Target: "file:///a/b.txt"}},
+		{"a method spelled out", EventRequest{ID: "12", Method: "x/custom"}},
+	} {
+		e := plain
+		e.Request = c.req
+		id := r.SealEvent(b, e)
+		t.Logf("%s: %d characters", c.name, len(id))
+		if got, err := r.OpenEvent(id, b); err != nil || got != e {
+			t.Errorf("%s: OpenEvent = %+v, %v; sealed %+v", c.name, got, err, e)
+		}
+	}
+}
+
 // BenchmarkSealEvent is what a cluster adds to each event it writes.
 func BenchmarkSealEvent(b *testing.B) {
 	r := mustRing(b, mustKey(b))

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
@@ -89,4 +90,26 @@ type StreamResumer interface {
 	// after eventID, until the stream carried its response, ctx ends, or
 	// the server stops making progress. deliver is called on one goroutine.
 	ResumeStream(ctx context.Context, eventID string, deliver func(*pipeline.Message)) error
+}
+
+// ResumedCall is a client request that another instance of a cluster sent
+// upstream, whose answer stream this instance goes on with.
+type ResumedCall struct {
+	// ID is the request's id as the client wrote it (raw JSON).
+	ID json.RawMessage
+	// Method is the request's method, Target what it names
+	// (pipeline.Message.Target).
+	Method, Target string
+}
+
+// CallResumer is a Conn whose servers know a client's requests by ids of
+// its own (a federation), which can go on, from the upstream event id that
+// another instance of a cluster sealed into the client's event id, with
+// the stream that answers call: what it carries after that id reaches the
+// Conn's Receiver as call's (RelatedReceiver.DeliverRelated with call.ID),
+// its answer under the client's id, as if this Conn had sent the request.
+type CallResumer interface {
+	// ResumeCall returns once the answer was delivered (nil), or when ctx
+	// ends or the stream cannot be resumed (an error, nothing answered).
+	ResumeCall(ctx context.Context, eventID string, call ResumedCall) error
 }

@@ -109,6 +109,20 @@ func BenchmarkCallJSONCluster(b *testing.B) {
 	benchmarkCallIn(b, Version20250618, "application/json", &Cluster{Ring: ring, Endpoint: "api"})
 }
 
+// BenchmarkCallSSECluster is BenchmarkCallSSE on an endpoint with a
+// cluster: each event id sealed, with the request its stream answers.
+func BenchmarkCallSSECluster(b *testing.B) {
+	k, err := seal.ParseKey(seal.NewKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring, err := seal.NewRing(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkCallIn(b, Version20251125, "text/event-stream", &Cluster{Ring: ring, Endpoint: "api"})
+}
+
 // BenchmarkCallLarge is BenchmarkCallJSON with a 1 MiB tools/call: many
 // small objects in the arguments, as a call that writes files sends.
 func BenchmarkCallLarge(b *testing.B) {

@@ -1,7 +1,6 @@
 package front
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"net/http"
@@ -20,17 +19,19 @@ import (
 // a cluster; one that lands on another instance (the first stopped, the
 // balancer chose otherwise) asks the upstream for its standalone stream
 // after that upstream event id, so that what the server sent meanwhile is
-// not lost. What the upstream gave no event id to lived only in the
-// minting instance's buffer. Without a cluster nothing here runs: ids are
-// <stream>_<seq> as always.
+// not lost; a POST's stream, whose ids also carry the request it answers,
+// goes on with that request there (clusterresume.go). What the upstream
+// gave no event id to lived only in the minting instance's buffer. Without
+// a cluster nothing here runs: ids are <stream>_<seq> as always.
 
 // eventSealer seals the event ids of one client stream.
 type eventSealer struct {
 	ring  *seal.Ring
 	bind  seal.Binding
 	epoch uint64
-	get   bool   // the standalone stream: placed by the upstream's GET stream ids only
-	up    string // the upstream's event id as of the last event written
+	get   bool              // the standalone stream: placed by the upstream's GET stream ids only
+	up    string            // the upstream's event id as of the last event written
+	req   seal.EventRequest // the request a POST stream answers (zero: none, or several)
 }
 
 // sealFor makes sw seal its event ids, in a cluster, for stream st of sess
@@ -43,6 +44,9 @@ func (sw *sseWriter) sealFor(sess *Session, st *stream, cursor uint64) {
 	get := st.index == getStreamIndex
 	sw.seal = &eventSealer{ring: c.Ring, bind: seal.Binding{Endpoint: c.Endpoint, User: sess.user},
 		epoch: sess.eventEpoch(), get: get, up: st.upstreamIDAt(cursor, get)}
+	if !get {
+		sw.seal.req = st.askOf()
+	}
 }
 
 // resumedFrom sets the upstream's place on a stream that resumes another
@@ -59,7 +63,7 @@ func (e *eventSealer) id(stream, seq uint64, m *pipeline.Message) string {
 	if m != nil && m.EventID != "" && m.OnGetStream == e.get {
 		e.up = m.EventID
 	}
-	return e.ring.SealEvent(e.bind, seal.Event{Epoch: e.epoch, Stream: stream, Seq: seq, Upstream: e.up})
+	return e.ring.SealEvent(e.bind, seal.Event{Epoch: e.epoch, Stream: stream, Seq: seq, Upstream: e.up, Request: e.req})
 }
 
 // upstreamIDAt is the upstream's event id as of event seq of the stream:
@@ -92,11 +96,10 @@ func (s *Session) eventEpoch() uint64 {
 // placeSealedEvent opens a GET's sealed Last-Event-ID for sess: an id this
 // copy of the session minted resumes from its buffer (index, cursor); one
 // of another instance resumes the standalone stream from now on, with the
-// upstream's stream after the upstream event id it carries (from). A POST
-// stream another instance answered is answered as finished: its events
-// lived there (the upstream's answer stream is not resumed). An id that
-// does not open is malformed (400), as an id of no known form is without a
-// cluster. When ok is false it has answered the client.
+// upstream's stream after the upstream event id it carries (from), or goes
+// on with the request a POST's stream answered there (resumeCall). An id
+// that does not open is malformed (400), as an id of no known form is
+// without a cluster. When ok is false it has answered the client.
 func (s *Server) placeSealedEvent(w http.ResponseWriter, r *http.Request, sess *Session) (index, cursor uint64, resume bool, from string, ok bool) {
 	last := r.Header.Get("Last-Event-Id")
 	c := s.cfg.Cluster
@@ -108,8 +111,10 @@ func (s *Server) placeSealedEvent(w http.ResponseWriter, r *http.Request, sess *
 	case ev.Epoch == sess.eventEpoch():
 		return ev.Stream, ev.Seq, true, "", true
 	case ev.Stream != getStreamIndex:
-		st := s.resumeUpstreamStream(sess, ev.Upstream)
+		st := s.resumeCall(w, r, sess, ev)
 		if st == nil {
+			// No request to go on with (a batch's stream): its events
+			// lived on the other instance.
 			sw := startSSE(w, http.StatusOK)
 			_ = sw.flush()
 			sw.release()
@@ -118,34 +123,6 @@ func (s *Server) placeSealedEvent(w http.ResponseWriter, r *http.Request, sess *
 		return st.index, 0, true, ev.Upstream, true
 	}
 	return getStreamIndex, 0, false, ev.Upstream, true
-}
-
-// resumeUpstreamStream makes a new stream of sess that carries what the
-// upstream's answer stream of a POST another instance sent carries after
-// the upstream's event id from, read on a goroutine of its own until it
-// ends; nil when that cannot be: no upstream event id, an upstream that
-// resumes no such stream (a federation, whose servers know the requests by
-// the other instance's ids), or stages that judge what the server sends,
-// which would judge these messages without the request they answer.
-func (s *Server) resumeUpstreamStream(sess *Session, from string) *stream {
-	r, ok := sess.upstream().(upstream.StreamResumer)
-	if from == "" || !ok || sess.settings.Load().chain.Len() > 0 {
-		return nil
-	}
-	st, err := sess.newPostStream()
-	if err != nil {
-		return nil
-	}
-	ctx, cancel := sess.ctx, context.CancelFunc(func() {})
-	if s.cfg.RequestTimeout > 0 {
-		ctx, cancel = context.WithTimeout(sess.ctx, s.cfg.RequestTimeout)
-	}
-	sess.store.goTracked(func() {
-		defer cancel()
-		defer st.close()
-		_ = r.ResumeStream(ctx, from, func(m *pipeline.Message) { st.append(m) })
-	})
-	return st
 }
 
 // resumeUpstreamGet makes the upstream's standalone stream, if it opens

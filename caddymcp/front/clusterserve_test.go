@@ -76,14 +76,20 @@ type instance struct {
 	once  sync.Once
 }
 
-func newInstance(t *testing.T, upURL string, c *Cluster) *instance {
+// newInstance is an instance whose upstream is the server at upURL; opts
+// change its configuration (whose Upstream they may wrap).
+func newInstance(t *testing.T, upURL string, c *Cluster, opts ...func(*Config)) *instance {
 	t.Helper()
 	up, err := remote.NewHTTP(remote.Config{URL: upURL, Name: "up"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := &instance{store: NewStore(Limits{}, nil), up: up}
-	if in.srv, err = New(Config{Upstream: up, Store: in.store, Cluster: c, Clients: headerUsers}); err != nil {
+	cfg := Config{Upstream: up, Store: in.store, Cluster: c, Clients: headerUsers}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if in.srv, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(in.stop)
@@ -95,6 +101,9 @@ func (in *instance) stop() {
 	in.once.Do(func() {
 		in.srv.Exit()
 		in.store.Close("the instance stops")
+		if w, ok := in.srv.cfg.Upstream.(interface{ Wait() }); ok {
+			w.Wait() // a federation over up
+		}
 		in.up.Wait()
 		in.up.CloseIdleConnections()
 	})

@@ -45,11 +45,25 @@ var (
 // stages judge it with the token that asked, not the session's first.
 func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWriter, claim func(string) (string, bool), tr *mcptrace.Request) error {
 	set := s.settings.Load()
-	key := m.IDKey()
-	var token string
+	c := &call{id: m.ID, stream: st, method: m.Method, post: post, claim: claim, trace: tr}
 	if t := m.ProgressToken(); t != nil {
-		token = string(t)
+		c.token = string(t)
 	}
+	// In a cluster the stream's event ids carry the target, for the
+	// instance that may go on with the call (clusterresume.go).
+	if set.observer != nil || !set.chain.Empty() || set.cluster != nil {
+		c.target = m.Target()
+	}
+	if set.observer != nil {
+		c.params, c.start = m.Params, time.Now()
+	}
+	return s.track(c, set)
+}
+
+// track registers call c as in flight, waiting for a response on its
+// stream.
+func (s *Session) track(c *call, set *sessionSettings) error {
+	key := string(c.id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -60,21 +74,17 @@ func (s *Session) begin(m *pipeline.Message, st *stream, post http.ResponseWrite
 	case set.maxInFlight > 0 && len(s.inflight) >= set.maxInFlight:
 		return errTooManyCalls
 	}
-	c := &call{id: m.ID, stream: st, token: token, method: m.Method, post: post, claim: claim, trace: tr}
-	if set.observer != nil || !set.chain.Empty() {
-		c.target = m.Target()
-	}
-	if set.observer != nil {
-		c.params, c.start = m.Params, time.Now()
-	}
-	if token != "" {
-		s.tokens[token] = st
+	if c.token != "" {
+		s.tokens[c.token] = c.stream
 	}
 	if set.requestTimeout > 0 {
 		c.timer = time.AfterFunc(set.requestTimeout, func() { s.timeout(key, c, set.requestTimeout) })
 	}
 	s.inflight[key] = c
-	st.expect()
+	c.stream.expect()
+	if set.cluster != nil {
+		c.stream.noteAsk(c)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/seal"
 )
 
 // replayLimits bound one stream's replay buffer.
@@ -31,15 +32,16 @@ type stream struct {
 
 	mu        sync.Mutex
 	events    []event
-	size      int           // bytes held
-	nextSeq   uint64        // seq of the next event; the first is 1, 0 is the priming event
-	closed    bool          // no more events will come
-	pending   int           // requests whose responses this POST stream still waits for
-	wake      chan struct{} // made by the first read that may wait, closed and dropped by signalLocked
-	reader    chan struct{} // closed to tell the current reader to yield
-	delivered uint64        // highest seq written to some reader
-	evicted   uint64        // events evicted before any reader wrote them
-	sse       bool          // a stage holds a request of this stream: answer it as SSE at once (stages_inbound.go)
+	size      int                // bytes held
+	nextSeq   uint64             // seq of the next event; the first is 1, 0 is the priming event
+	closed    bool               // no more events will come
+	pending   int                // requests whose responses this POST stream still waits for
+	wake      chan struct{}      // made by the first read that may wait, closed and dropped by signalLocked
+	reader    chan struct{}      // closed to tell the current reader to yield
+	delivered uint64             // highest seq written to some reader
+	evicted   uint64             // events evicted before any reader wrote them
+	sse       bool               // a stage holds a request of this stream: answer it as SSE at once (stages_inbound.go)
+	ask       *seal.EventRequest // in a cluster, the one request this POST stream answers; severalAsks: more (clusterresume.go)
 
 	budget   *replayBudget // the store's bound on all buffers; nil: none
 	charged  bool          // registered with budget

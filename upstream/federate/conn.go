@@ -69,12 +69,17 @@ func newConn(f *Federation, r upstream.Receiver) *conn {
 	return c
 }
 
-// newID returns a fresh gateway id, as raw JSON.
+// newID returns a fresh gateway id, as raw JSON: one no request in flight
+// has, not even one another instance of a cluster sent (ResumeCall).
 func (c *conn) newID() json.RawMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nextID++
-	return json.RawMessage(strconv.FormatInt(c.nextID, 10))
+	for {
+		c.nextID++
+		if id := strconv.FormatInt(c.nextID, 10); c.pending[id] == nil {
+			return json.RawMessage(id)
+		}
+	}
 }
 
 // Send takes one client message.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"sync"
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
@@ -20,6 +20,17 @@ import (
 // gets a session of its own on the joining instance, as a failed server's
 // rejoin makes one; the id does not change, so every instance that joins
 // makes its own such session.
+
+// A joined session's gateway ids start at a random point at or above
+// joinedIDBase, so that they do not repeat the ids that the instance that
+// began the session sends the same server sessions (counting from 1), nor
+// those of another instance that joined it: a server would take a second
+// request under an id in flight for the answer to the first. They stay
+// exact as JSON numbers (below 2^53).
+const (
+	joinedIDBase   = 1 << 32
+	joinedIDSpread = 1 << 40
+)
 
 // ExistingSessions returns the server session of every server in the
 // session (upstream.SessionsJoinable). A server whose session cannot be
@@ -79,6 +90,7 @@ func (f *Federation) AttachSessions(ctx context.Context, r upstream.Receiver, ve
 		return nil, errors.New("federate: AttachSessions needs a Receiver")
 	}
 	c := newConn(f, r)
+	c.nextID = joinedIDBase + rand.Int64N(joinedIDSpread)
 	c.initParams = f.joinInitParams(version)
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.InitTimeout)
 	defer cancel()
@@ -162,31 +174,27 @@ func (f *Federation) joinInitParams(version string) json.RawMessage {
 	return b
 }
 
-// named is msg with its upstream event id naming the server, for a
-// cluster's resume (ResumeGet): <server>:<event id>.
-func (m *member) named(msg *pipeline.Message) *pipeline.Message {
-	if msg.EventID != "" {
-		msg.EventID = m.name + ":" + msg.EventID
-	}
-	return msg
-}
-
 // ResumeGet makes the standalone stream of the server the event id names
 // (as named made it) pick up after that server's event id
 // (upstream.GetResumer). The other servers' streams open afresh: the id
 // carries one server's place.
 func (c *conn) ResumeGet(eventID string) bool {
 	server, id, ok := strings.Cut(eventID, ":")
-	if !ok {
-		return false
-	}
-	for _, m := range c.members {
-		if m.name == server {
-			r, ok := m.conn().(upstream.GetResumer)
-			return ok && r.ResumeGet(id)
-		}
+	if m := c.memberNamed(server); ok && m != nil {
+		r, ok := m.conn().(upstream.GetResumer)
+		return ok && r.ResumeGet(id)
 	}
 	return false
+}
+
+// memberNamed is the member of server name, nil if none.
+func (c *conn) memberNamed(name string) *member {
+	for _, m := range c.members {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
 }
 
 // Interface guards.

@@ -2,6 +2,7 @@ package federate
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -33,6 +34,28 @@ func attachClient(t *testing.T, names []string, ups []upstream.Upstream, es []up
 		f.Wait()
 	})
 	return c
+}
+
+// TestJoinedIDs: the gateway ids of a joined session do not count from 1,
+// as those of the instance that began it do: a server in both sessions
+// would otherwise get two requests in flight under one id.
+func TestJoinedIDs(t *testing.T) {
+	a := newPeer(t, "alpha", 0)
+	names, ups := []string{"alpha"}, []upstream.Upstream{a.up}
+	t.Cleanup(func() {
+		for ss := range a.srv.Sessions() {
+			_ = ss.Close()
+		}
+	})
+	first := open(t, PrefixAlways, names, ups)
+	first.initialize()
+	es, _ := first.conn.(upstream.SessionsJoinable).ExistingSessions()
+	joined, other := attachClient(t, names, ups, es), attachClient(t, names, ups, es)
+	began, j1, j2 := first.conn.(*conn).newID(), joined.conn.(*conn).newID(), other.conn.(*conn).newID()
+	var n int64
+	if err := json.Unmarshal(j1, &n); err != nil || n < joinedIDBase || string(j1) == string(j2) || string(began) == string(j1) {
+		t.Errorf("ids: %s where the session began, %s and %s where it was joined", began, j1, j2)
+	}
 }
 
 // TestAttachSessions: a federated session's server sessions, named by
@@ -108,8 +131,12 @@ func TestResumeGetNamesServer(t *testing.T) {
 	fc := c.conn.(*conn)
 	msg, _ := pipeline.Parse([]byte(`{"jsonrpc":"2.0","method":"notifications/message","params":{}}`))
 	msg.EventID = "_3"
-	if got := fc.members[1].named(msg).EventID; got != "beta:_3" {
+	if got := fc.members[1].named(msg, nil).EventID; got != "beta:_3" {
 		t.Fatalf("named: %q", got)
+	}
+	msg.EventID = "_4" // on the stream answering the gateway's request 5
+	if got := fc.members[1].named(msg, json.RawMessage("5")).EventID; got != "beta:5:_4" {
+		t.Fatalf("named on a request's stream: %q", got)
 	}
 	for id, want := range map[string]bool{"beta:_3": true, "gamma:_3": false, "_3": false} {
 		if got := fc.ResumeGet(id); got != want {

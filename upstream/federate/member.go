@@ -103,12 +103,12 @@ func (m *member) sendRaw(ctx context.Context, raw []byte) error {
 }
 
 // Deliver takes one message from the server (upstream.Receiver).
-func (m *member) Deliver(msg *pipeline.Message) { m.c.fromServer(m, m.named(msg), nil) }
+func (m *member) Deliver(msg *pipeline.Message) { m.c.fromServer(m, m.named(msg, nil), nil) }
 
 // DeliverRelated takes a message the server relates to one of the
 // gateway's requests (upstream.RelatedReceiver).
 func (m *member) DeliverRelated(msg *pipeline.Message, requestID json.RawMessage) {
-	m.c.fromServer(m, m.named(msg), requestID)
+	m.c.fromServer(m, m.named(msg, requestID), requestID)
 }
 
 // Closed reports that the server's side of the session ended.
