@@ -168,6 +168,8 @@ type errOwnerGone struct{ err error }
 
 func (e errOwnerGone) Error() string { return "the owner did not answer: " + e.err.Error() }
 
+func (e errOwnerGone) Unwrap() error { return e.err }
+
 // hopTo is where and how a request is forwarded.
 type hopTo struct {
 	target *url.URL // the owner's node_url, the client's path and query (hopTarget)
