@@ -3,6 +3,7 @@ package caddymcp
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -23,9 +24,12 @@ func (c *ClusterConfig) unmarshalTrustPool(d *caddyfile.Dispenser) error {
 		return d.Err("node_trust_pool needs a CA pool source, e.g. node_trust_pool file /etc/caddy/cluster-ca.pem, or node_trust_pool pki_root local")
 	}
 	name := d.Val()
-	unm, err := caddyfile.UnmarshalModule(d, "tls.ca_pool.source."+name)
+	if _, err := caddy.GetModule(caPoolSources + "." + name); err != nil {
+		return d.Errf("node_trust_pool: unknown CA pool source %q (the sources are: %s)", name, strings.Join(caPoolSourceNames(), ", "))
+	}
+	unm, err := caddyfile.UnmarshalModule(d, caPoolSources+"."+name)
 	if err != nil {
-		return err
+		return fmt.Errorf("node_trust_pool %s: %w", name, err) // err names the line
 	}
 	ca, ok := unm.(caddytls.CA)
 	if !ok {
@@ -33,6 +37,18 @@ func (c *ClusterConfig) unmarshalTrustPool(d *caddyfile.Dispenser) error {
 	}
 	c.NodeTrustPool = caddyconfig.JSONModuleObject(ca, "provider", name, nil)
 	return nil
+}
+
+// caPoolSources is the namespace of Caddy's CA pool source modules.
+const caPoolSources = "tls.ca_pool.source"
+
+// caPoolSourceNames are the names of the CA pool sources this Caddy has.
+func caPoolSourceNames() []string {
+	var names []string
+	for _, m := range caddy.GetModules(caPoolSources) {
+		names = append(names, m.ID.Name())
+	}
+	return names
 }
 
 // provisionHopTLS loads the cluster's trust pool and resolves its server
