@@ -143,3 +143,24 @@ func TestHopRetriesStaleConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestStatelessHopRetriesStaleConnection: a 2026-07-28 request that B
+// forwards to the owner of its task over a kept-alive connection the owner
+// closes just as the request goes is sent again, with its token, on a new
+// connection: the client gets the task, not -32602. Failed before.
+func TestStatelessHopRetriesStaleConnection(t *testing.T) {
+	ring := testRing(t)
+	a, b := newTaskNode(t, ring), newTaskNode(t, ring)
+	proxy := startStaleProxy(t, strings.TrimPrefix(a.ts.URL, "http://"), false)
+	a.c.Node, a.node = proxy.url(), proxy.url()
+	task := createTask(t, a, "alice")
+	for i := range 2 {
+		status, _, body := postTask(t, b.ts.URL, "alice", "tasks/get", taskBody(10+i, "tasks/get", task), nil)
+		if m := decodeMsg(t, []byte(body)); status != http.StatusOK || m.Error != nil {
+			t.Fatalf("tasks/get %d through B: %d %s", i+1, status, body)
+		}
+	}
+	if got := a.served(); got != 2 {
+		t.Errorf("A's upstream served %d requests, want 2", got)
+	}
+}
