@@ -228,18 +228,18 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	return nil
 }
 
-// setHopBody gives out the body of r. A body of known length up to max is
+// setHopBody gives out the body of r. A body of known length up to limit is
 // read first, so that a hop that meets a stale connection can send it
 // again (GetBody): the owner reads a message whole before it answers
 // anyway. A longer one, or one of unknown length, streams as it comes, and
 // is not sent again.
-func setHopBody(out, r *http.Request, max int64) error {
+func setHopBody(out, r *http.Request, limit int64) error {
 	switch {
 	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
 		out.Body, out.ContentLength = http.NoBody, 0
 	case r.GetBody != nil: // already in memory (statelessHop)
 		out.Body, out.GetBody = r.Body, r.GetBody
-	case r.ContentLength > 0 && r.ContentLength <= max:
+	case r.ContentLength > 0 && r.ContentLength <= limit:
 		b := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			return err

@@ -24,9 +24,10 @@ type staleProxy struct {
 	deliver bool
 	wg      sync.WaitGroup
 
-	mu    sync.Mutex
-	first bool
-	conns []net.Conn
+	mu     sync.Mutex
+	first  bool
+	closed bool // the test ended: a connection accepted now is closed at once
+	conns  []net.Conn
 }
 
 func startStaleProxy(t *testing.T, owner string, deliver bool) *staleProxy {
@@ -40,6 +41,7 @@ func startStaleProxy(t *testing.T, owner string, deliver bool) *staleProxy {
 	t.Cleanup(func() {
 		_ = ln.Close()
 		p.mu.Lock()
+		p.closed = true
 		for _, c := range p.conns {
 			_ = c.Close()
 		}
@@ -63,10 +65,15 @@ func (p *staleProxy) accept() {
 			continue
 		}
 		p.mu.Lock()
-		first := p.first
+		first, closed := p.first, p.closed
 		p.first = false
 		p.conns = append(p.conns, client, owner)
 		p.mu.Unlock()
+		if closed {
+			_ = client.Close()
+			_ = owner.Close()
+			continue
+		}
 		if first {
 			p.wg.Go(func() { p.stale(client, owner) })
 			continue

@@ -27,6 +27,7 @@ type dropServer struct {
 	wg         sync.WaitGroup
 
 	mu       sync.Mutex
+	closed   bool // the test ended: a connection accepted now is closed at once
 	conns    int
 	received []string // method and body of each request read, in order
 	keyed    []bool   // whether each carried an Idempotency-Key on the wire
@@ -44,6 +45,7 @@ func startDropServer(t *testing.T, closeFirst bool) *dropServer {
 	t.Cleanup(func() {
 		_ = ln.Close()
 		s.mu.Lock()
+		s.closed = true
 		for _, c := range s.open {
 			_ = c.Close()
 		}
@@ -63,9 +65,13 @@ func (s *dropServer) accept() {
 		}
 		s.mu.Lock()
 		s.conns++
-		first := s.conns == 1
+		first, closed := s.conns == 1, s.closed
 		s.open = append(s.open, conn)
 		s.mu.Unlock()
+		if closed {
+			_ = conn.Close()
+			continue
+		}
 		s.wg.Go(func() { s.serve(conn, first) })
 	}
 }
