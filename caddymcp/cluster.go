@@ -1,6 +1,7 @@
 package caddymcp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -31,6 +32,15 @@ type ClusterConfig struct {
 	// others forward their requests there. Required with a stdio upstream;
 	// placeholders are resolved when the endpoint is provisioned.
 	NodeURL string `json:"node_url,omitempty"`
+	// NodeTrustPool is the CA pool (a tls.ca_pool.source module: file,
+	// inline, storage, pki_root, http, …) the certificates of the other
+	// instances' https node_urls are checked against; without it, the
+	// system's roots.
+	NodeTrustPool json.RawMessage `json:"node_trust_pool,omitempty" caddy:"namespace=tls.ca_pool.source inline_key=provider"`
+	// NodeServerName is the name those certificates are checked for (and
+	// sent as SNI) in place of each node_url's host: one name the
+	// instances' certificates share when node_urls are addresses.
+	NodeServerName string `json:"node_server_name,omitempty"`
 }
 
 // unmarshalCluster reads a cluster block:
@@ -38,6 +48,8 @@ type ClusterConfig struct {
 //	cluster {
 //	    key <base64-32-bytes>|storage...
 //	    node_url <url>
+//	    node_trust_pool <module> [<args...>] { ... }
+//	    node_server_name <name>
 //	}
 func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
 	if h.Cluster != nil {
@@ -64,6 +76,18 @@ func (h *Handler) unmarshalCluster(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			c.NodeURL = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "node_trust_pool":
+			if err := c.unmarshalTrustPool(d); err != nil {
+				return err
+			}
+		case "node_server_name":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			c.NodeServerName = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
 			}
@@ -163,7 +187,11 @@ func (h *Handler) provisionCluster(ctx caddy.Context) (*front.Cluster, error) {
 	} else if h.hasStdio() {
 		return nil, errors.New("mcp_proxy: " + errNeedsNode)
 	}
-	return &front.Cluster{Ring: ring, Endpoint: h.Name, Node: node, Hops: clusterHops()}, nil
+	hopTLS, err := h.provisionHopTLS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &front.Cluster{Ring: ring, Endpoint: h.Name, Node: node, Hops: clusterHops(), HopTLS: hopTLS}, nil
 }
 
 // checkNodeURL accepts an absolute http or https URL with a host.

@@ -67,6 +67,22 @@ func TestClusterCaddyfile(t *testing.T) {
 		{name: "a group with a stdio member, without node_url", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\nhttp http://y\nstdio npx server\n}", err: "cluster needs node_url", at: "at Testfile:3"},
 		{name: "a federated stdio server, without node_url", input: "mcp_proxy {\nname a\ncluster {\nkey k\n}\nserver s {\nstdio npx server\n}\nserver h {\nhttp http://y\n}\n}", err: "cluster needs node_url", at: "at Testfile:3"},
 		{name: "node_url twice on a line", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_url a b\n}\nhttp http://y\n}", err: "wrong argument count", at: "at Testfile:5"},
+		{
+			name:  "a trust pool of files and a server name",
+			input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_url https://10.0.0.5:8443\nnode_trust_pool file /etc/caddy/ca.pem\nnode_server_name mcp-node.internal\n}\nhttp http://y\n}",
+			json:  `{"keys":["k"],"node_url":"https://10.0.0.5:8443","node_trust_pool":{"pem_files":["/etc/caddy/ca.pem"],"provider":"file"},"node_server_name":"mcp-node.internal"}`,
+		},
+		{
+			name:  "the root of Caddy's local CA, in a block",
+			input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_trust_pool pki_root {\nauthority local\n}\nnode_url https://10.0.0.5:8443\n}\nhttp http://y\n}",
+			json:  `{"keys":["k"],"node_url":"https://10.0.0.5:8443","node_trust_pool":{"authority":["local"],"provider":"pki_root"}}`,
+		},
+		{name: "a trust pool without a source", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_trust_pool\n}\nhttp http://y\n}", err: "node_trust_pool needs a CA pool source", at: "at Testfile:5"},
+		{name: "an unknown trust pool source", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_trust_pool system_roots_please\n}\nhttp http://y\n}", err: `node_trust_pool: unknown CA pool source "system_roots_please" (the sources are: `, at: "at Testfile:5"},
+		{name: "a file pool without a file", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_trust_pool file\n}\nhttp http://y\n}", err: "node_trust_pool file: no certificates specified", at: "at Testfile:5"},
+		{name: "a trust pool twice", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_trust_pool file a.pem\nnode_trust_pool file b.pem\n}\nhttp http://y\n}", err: "node_trust_pool is set twice", at: "at Testfile:6"},
+		{name: "a server name without a name", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_server_name\n}\nhttp http://y\n}", err: "wrong argument count", at: "at Testfile:5"},
+		{name: "two server names", input: "mcp_proxy {\nname a\ncluster {\nkey k\nnode_server_name a b\n}\nhttp http://y\n}", err: "wrong argument count", at: "at Testfile:5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h Handler

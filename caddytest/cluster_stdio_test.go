@@ -48,6 +48,9 @@ func runCaddySiteAt(t *testing.T, addr, site string, env ...string) *caddyProces
 type twoInstances struct {
 	mu           sync.Mutex
 	begin, serve string // host:port
+
+	scheme string            // the instances' scheme; "": as the request's
+	base   http.RoundTripper // nil: http.DefaultTransport
 }
 
 func (ti *twoInstances) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -60,6 +63,12 @@ func (ti *twoInstances) RoundTrip(r *http.Request) (*http.Response, error) {
 	ti.mu.Unlock()
 	r.URL.Host = to
 	r.Host = to
+	if ti.scheme != "" {
+		r.URL.Scheme = ti.scheme
+	}
+	if ti.base != nil {
+		return ti.base.RoundTrip(r)
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 

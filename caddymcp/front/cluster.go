@@ -30,6 +30,10 @@ type Cluster struct {
 	// judges the ones forwarded here; nil: nothing is forwarded, and a
 	// request that says it was is refused.
 	Hops *Hops
+	// HopTLS is how the certificate of another instance's https node_url
+	// is checked (node_trust_pool, node_server_name); zero: against the
+	// system's roots.
+	HopTLS HopTLS
 }
 
 // mintSessionID returns the id of a new session of user that asked for

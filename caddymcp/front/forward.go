@@ -1,7 +1,11 @@
 package front
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -9,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/seal"
 	"github.com/caddy-mcp/caddy-mcp/upstream/remote"
 )
@@ -40,6 +47,9 @@ type Hops struct {
 	// the hand-offs between them, which were most of a hop's CPU.
 	mu  sync.Mutex
 	raw map[string]*remote.RawTransport
+	// tlsVariants are the transports of node_trust_pool and
+	// node_server_name settings (hoptls.go), the least recently made first.
+	tlsVariants []hopTLSTransport
 }
 
 // maxRawOwners bounds the owners reached with a raw client; others go
@@ -81,8 +91,12 @@ func NewHops() *Hops {
 // when u is plain http and the request's body has a known length (written
 // whole before the answer is read, which an owner reads whole before it
 // answers anyway); else the transport, which streams a body of unknown
-// length while the answer comes.
-func (h *Hops) roundTripper(u *url.URL, contentLength int64) http.RoundTripper {
+// length while the answer comes, and checks an https owner's certificate
+// with t.
+func (h *Hops) roundTripper(u *url.URL, contentLength int64, t HopTLS) http.RoundTripper {
+	if u.Scheme == "https" {
+		return h.tlsTransport(t)
+	}
 	if u.Scheme != "http" || contentLength < 0 {
 		return h.transport
 	}
@@ -110,9 +124,13 @@ func (h *Hops) CloseIdleConnections() {
 			raws = append(raws, rt)
 		}
 	}
+	variants := append([]hopTLSTransport(nil), h.tlsVariants...)
 	h.mu.Unlock()
 	for _, rt := range raws {
 		rt.CloseIdleConnections()
+	}
+	for _, v := range variants {
+		v.tr.CloseIdleConnections()
 	}
 }
 
@@ -150,28 +168,46 @@ type errOwnerGone struct{ err error }
 
 func (e errOwnerGone) Error() string { return "the owner did not answer: " + e.err.Error() }
 
-// forward sends r to target (the owner's node_url, the client's path and
-// query: hopTarget) with token, and streams the owner's answer back: the request body
-// as it comes, each read of the answer flushed when it is an event stream.
-// It returns an errOwnerGone when the owner gave no answer, for the caller
-// to answer the client; once the answer has begun, a failure only ends it
-// (the client resumes a stream with Last-Event-ID, or re-sends).
+func (e errOwnerGone) Unwrap() error { return e.err }
+
+// hopTo is where and how a request is forwarded.
+type hopTo struct {
+	target *url.URL // the owner's node_url, the client's path and query (hopTarget)
+	token  string   // the hop token (seal.SealHop)
+	tls    HopTLS   // how an https owner's certificate is checked
+	replay int64    // the largest body kept to be sent again (max_message_size)
+}
+
+// forward sends r to the owner with the hop token, and streams the owner's
+// answer back: the request body as it comes, each read of the answer
+// flushed when it is an event stream. It returns an errOwnerGone when the
+// owner gave no answer, for the caller to answer the client; once the
+// answer has begun, a failure only ends it (the client resumes a stream
+// with Last-Event-ID, or re-sends).
 //
 // ctx is the hop's: the client's leaving, or the process's exit, ends it.
-func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, target *url.URL, token string) error {
-	out := &http.Request{Method: r.Method, URL: target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(r.Header)+2), Body: http.NoBody, ContentLength: r.ContentLength}
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		out.Body = r.Body
-	} else {
-		out.ContentLength = 0
+func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, to hopTo) error {
+	out := &http.Request{Method: r.Method, URL: to.target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(r.Header)+3), ContentLength: r.ContentLength}
+	if err := setHopBody(out, r, to.replay); err != nil {
+		writeError(w, http.StatusBadRequest, nil, pipeline.CodeParseError, "Bad Request: reading the body failed: "+err.Error())
+		return nil
 	}
 	out = out.WithContext(ctx)
 	copyEndToEnd(out.Header, r.Header)
 	// The owner's route judges the request as this one's did: same Host
 	// (the same site, the same mcp_auth), same Authorization.
 	out.Host = r.Host
-	out.Header.Set(HopHeader, token)
+	out.Header.Set(HopHeader, to.token)
+	// The owner takes a hop token once (seal.Guard): a request it has read
+	// is refused if it comes again, never served twice. So a hop whose
+	// kept-alive connection ended before the answer came (the owner closed
+	// it as the request went) may be sent again on a new connection, with
+	// the same token, as net/http and the raw client send again a request
+	// marked idempotent. The entry without a value is not sent.
+	if _, ok := out.Header["Idempotency-Key"]; !ok {
+		out.Header["Idempotency-Key"] = nil
+	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
@@ -181,7 +217,7 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// The owner may answer before the body has all come (a stream both
 	// ways): without this, net/http would first drain the body here.
 	_ = http.NewResponseController(w).EnableFullDuplex()
-	resp, err := h.roundTripper(out.URL, out.ContentLength).RoundTrip(out)
+	resp, err := h.roundTripper(out.URL, out.ContentLength, to.tls).RoundTrip(out)
 	if err != nil {
 		return errOwnerGone{err}
 	}
@@ -190,6 +226,46 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	w.WriteHeader(resp.StatusCode)
 	copyAnswer(w, resp)
 	return nil
+}
+
+// setHopBody gives out the body of r. A body of known length up to limit is
+// read first, so that a hop that meets a stale connection can send it
+// again (GetBody): the owner reads a message whole before it answers
+// anyway. A longer one, or one of unknown length, streams as it comes, and
+// is not sent again.
+func setHopBody(out, r *http.Request, limit int64) error {
+	switch {
+	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
+		out.Body, out.ContentLength = http.NoBody, 0
+	case r.GetBody != nil: // already in memory (statelessHop)
+		out.Body, out.GetBody = r.Body, r.GetBody
+	case r.ContentLength > 0 && r.ContentLength <= limit:
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return err
+		}
+		out.Body = io.NopCloser(bytes.NewReader(b))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	default:
+		out.Body = r.Body
+	}
+	return nil
+}
+
+// forwardHop forwards r to the owner at target with token (Hops.forward),
+// with the cluster's TLS settings.
+func (s *Server) forwardHop(ctx context.Context, w http.ResponseWriter, r *http.Request, target *url.URL, token string) error {
+	c := s.cfg.Cluster
+	return c.Hops.forward(ctx, w, r, hopTo{target: target, token: token, tls: c.HopTLS, replay: s.cfg.MaxMessageSize})
+}
+
+// logOwnerGone logs what the owner's not answering meant (msg) and why.
+func (s *Server) logOwnerGone(msg, owner string, err error) {
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &cert) {
+		msg += "; its certificate did not verify: set the cluster's node_trust_pool (and node_server_name) to the CA and name of the instances' certificates"
+	}
+	s.cfg.Logger.Warn(msg, zap.String("owner", owner), zap.Error(err))
 }
 
 // copyAnswer streams the owner's answer to the client until it ends, the

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-mcp/caddy-mcp/seal"
 )
 
@@ -63,12 +61,12 @@ func (s *Server) clusterHop(w http.ResponseWriter, r *http.Request) bool {
 	token := c.Ring.SealHop(seal.Binding{Endpoint: c.Endpoint, User: user}, id, r.Method, time.Now())
 	ctx, stop := s.untilExit(r.Context())
 	defer stop()
-	err := c.Hops.forward(ctx, w, r, target, token)
+	err := s.forwardHop(ctx, w, r, target, token)
 	if err != nil && r.Context().Err() == nil {
 		// The owner is gone (killed, restarted, unreachable): its sessions
 		// with it. The client starts over, on any instance.
-		s.cfg.Logger.Warn("the instance that owns a session did not answer a request forwarded to it; the client is told the session is gone",
-			zap.String("owner", sealed.Owner), zap.Error(err))
+		s.logOwnerGone("the instance that owns a session did not answer a request forwarded to it; the client is told the session is gone",
+			sealed.Owner, err)
 		writeSessionNotFound(w, sse2024)
 	}
 	return true

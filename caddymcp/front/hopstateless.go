@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 	"github.com/caddy-mcp/caddy-mcp/seal"
 	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
@@ -52,14 +50,15 @@ func (s *Server) statelessHop(w http.ResponseWriter, r *http.Request, m *pipelin
 	// it was parsed, which is what the token's digest is of.
 	fr := r.WithContext(r.Context())
 	fr.Body, fr.ContentLength = io.NopCloser(bytes.NewReader(m.Raw)), int64(len(m.Raw))
+	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(m.Raw)), nil }
 	ctx, stop := s.untilExit(r.Context())
 	defer stop()
-	err := c.Hops.forward(ctx, w, fr, target, token)
+	err := s.forwardHop(ctx, w, fr, target, token)
 	if err != nil && r.Context().Err() == nil {
 		// The owner is gone, its processes and their tasks with it: the
 		// client hears what it hears of a task no server knows.
-		s.cfg.Logger.Warn("the instance that owns a task did not answer a 2026-07-28 request forwarded to it; the client is told the task id is not valid",
-			zap.String("owner", owner), zap.Error(err))
+		s.logOwnerGone("the instance that owns a task did not answer a 2026-07-28 request forwarded to it; the client is told the task id is not valid",
+			owner, err)
 		writeMessage(w, http.StatusOK, tags.Invalid(m.ID))
 	}
 	return true

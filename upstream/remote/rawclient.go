@@ -90,15 +90,18 @@ type rawConn struct {
 	net.Conn
 	sys  syscall.RawConn // its descriptor, for peekable; nil if it has none
 	lim  limitedReader   // the connection under br: bounds the response header
+	cw   countedWriter   // the connection under bw
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used time.Time // when it went idle
 }
 
-// limitedReader reads from a connection, at most n bytes while n >= 0.
+// limitedReader reads from a connection, at most n bytes while n >= 0,
+// and counts what it read (got: whether any of an answer came).
 type limitedReader struct {
-	c net.Conn
-	n int64
+	c   net.Conn
+	n   int64
+	got int64
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -109,9 +112,23 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		p = p[:l.n]
 	}
 	n, err := l.c.Read(p)
+	l.got += int64(n)
 	if l.n > 0 {
 		l.n -= int64(n)
 	}
+	return n, err
+}
+
+// countedWriter writes to a connection and counts what it took (n:
+// whether any of a request was written).
+type countedWriter struct {
+	c net.Conn
+	n int64
+}
+
+func (w *countedWriter) Write(p []byte) (int, error) {
+	n, err := w.c.Write(p)
+	w.n += int64(n)
 	return n, err
 }
 
@@ -124,6 +141,9 @@ var aLongTimeAgo = time.Unix(1, 0)
 // RoundTrip makes req on a pooled connection (or a new one) and returns
 // the response as soon as its header is read; its body reads from the
 // connection, which goes back to the pool once the body was read to its end.
+// A request that failed on a pooled connection before any byte of the
+// answer came is made once more on a new connection when mayRetry allows
+// it (rawretry.go).
 func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" {
 		return c.tr.RoundTrip(req)
@@ -133,21 +153,35 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, context.Cause(ctx)
 	}
-	conn, err := c.get(ctx)
+	resp, again, err := c.roundTrip(ctx, req, false)
+	if again {
+		if retry, ok := rewind(req); ok {
+			resp, _, err = c.roundTrip(ctx, retry, true)
+		}
+	}
+	return resp, err
+}
+
+// roundTrip makes req once, on a pooled connection unless fresh. again
+// reports that it failed in a way that allows making it once more on a new
+// connection (mayRetry).
+func (c *rawClient) roundTrip(ctx context.Context, req *http.Request, fresh bool) (_ *http.Response, again bool, _ error) {
+	conn, reused, err := c.get(ctx, fresh)
 	if err != nil {
 		closeBody(req)
-		return nil, err
+		return nil, false, err
 	}
 	// A cancelled request ends a blocked read or write at once; the
 	// connection is not used again.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
-	fail := func(err error) (*http.Response, error) {
+	conn.cw.n, conn.lim.got = 0, 0
+	fail := func(err error, reading bool) (*http.Response, bool, error) {
 		stop()
 		_ = conn.Close()
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return nil, false, context.Cause(ctx)
 		}
-		return nil, err
+		return nil, reused && mayRetry(req, conn.cw.n == 0, reading && conn.lim.got == 0), err
 	}
 	err = writeRequest(conn.bw, req)
 	if err == nil {
@@ -157,14 +191,14 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
 	if err != nil {
-		return fail(err)
+		return fail(err, false)
 	}
 	var resp *http.Response
 	for {
 		conn.lim.n = c.maxHeader
 		resp, err = http.ReadResponse(conn.br, req)
 		if err != nil {
-			return fail(err)
+			return fail(err, true)
 		}
 		// A 1xx other than 101 is followed by the real response.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
@@ -173,7 +207,7 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	conn.lim.n = -1
 	resp.Body = &rawBody{body: resp.Body, c: c, conn: conn, stop: stop, ctx: ctx, reuse: !resp.Close}
-	return resp, nil
+	return resp, false, nil
 }
 
 // writeRequest writes req as http.Transport would: headers checked as it
@@ -267,10 +301,10 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// get returns an idle connection that the server has not closed, or dials a
-// new one.
-func (c *rawClient) get(ctx context.Context) (*rawConn, error) {
-	for {
+// get returns an idle connection that the server has not closed (reused),
+// or dials a new one: always when fresh.
+func (c *rawClient) get(ctx context.Context, fresh bool) (_ *rawConn, reused bool, _ error) {
+	for !fresh {
 		c.mu.Lock()
 		if len(c.idle) == 0 {
 			c.mu.Unlock()
@@ -284,20 +318,21 @@ func (c *rawClient) get(ctx context.Context) (*rawConn, error) {
 			_ = conn.Close()
 			continue
 		}
-		return conn, nil
+		return conn, true, nil
 	}
 	nc, err := c.dial(ctx, "tcp", c.addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	conn := &rawConn{Conn: nc}
 	if sc, ok := nc.(syscall.Conn); ok {
 		conn.sys, _ = sc.SyscallConn()
 	}
 	conn.lim = limitedReader{c: nc, n: -1}
+	conn.cw = countedWriter{c: nc}
 	conn.br = bufio.NewReaderSize(&conn.lim, max(c.rbuf, 4096))
-	conn.bw = bufio.NewWriterSize(nc, max(c.wbuf, 4096))
-	return conn, nil
+	conn.bw = bufio.NewWriterSize(&conn.cw, max(c.wbuf, 4096))
+	return conn, false, nil
 }
 
 // trustIdle is how long a connection that cannot be asked whether the
