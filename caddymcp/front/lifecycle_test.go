@@ -315,14 +315,21 @@ func TestBatchRefusedElement(t *testing.T) {
 	h := newHarness(t)
 	sid := h.initialize(t, Version20250326)
 	c := h.up.conn(t, 0)
-	p := h.start(t, req{sid: sid, body: "[" + toolCall(1, "wait") + "," + toolCall(1, "wait") + "]"})
+	// The third element reaching the server shows the second was judged
+	// (a batch's elements start in order) while the first was still in
+	// flight: released earlier, the first could end before the second
+	// starts, which then is no duplicate.
+	p := h.start(t, req{sid: sid, body: "[" + toolCall(1, "wait") + "," + toolCall(1, "wait") + "," + toolCall(2, "echo") + "]"})
 	c.waitMethod(t, "tools/call", "1")
+	c.waitMethod(t, "tools/call", "2")
 	h.up.releaseAll()
 	rp := p.wait(t)
 	wantStatus(t, rp, http.StatusOK)
-	var gotErr, gotResult bool
+	var gotErr, gotResult, gotOther bool
 	for _, m := range rp.messages(t) {
 		switch {
+		case string(m.ID) == "2" && m.Result != nil:
+			gotOther = true
 		case string(m.ID) != "1":
 			t.Errorf("unexpected message %s", m.raw)
 		case m.Error != nil:
@@ -331,8 +338,8 @@ func TestBatchRefusedElement(t *testing.T) {
 			gotResult = true
 		}
 	}
-	if !gotErr || !gotResult {
-		t.Errorf("want one result and one duplicate-id error, got %s", rp)
+	if !gotErr || !gotResult || !gotOther {
+		t.Errorf("want one result and one duplicate-id error for id 1 and a result for id 2, got %s", rp)
 	}
 }
 
