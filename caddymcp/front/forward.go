@@ -1,7 +1,9 @@
 package front
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -168,6 +170,10 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	out = out.WithContext(ctx)
 	copyEndToEnd(out.Header, r.Header)
+	if !replayableHop(out) {
+		http.Error(w, "the request body ended before its Content-Length", http.StatusBadRequest)
+		return nil
+	}
 	// The owner's route judges the request as this one's did: same Host
 	// (the same site, the same mcp_auth), same Authorization.
 	out.Host = r.Host
@@ -190,6 +196,37 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	w.WriteHeader(resp.StatusCode)
 	copyAnswer(w, resp)
 	return nil
+}
+
+// maxReplayBody bounds the request body a hop keeps to send again.
+const maxReplayBody = 1 << 20
+
+// replayableHop makes out replayable for the client that carries it: its
+// body (when it has one of a known length up to maxReplayBody) read whole
+// so that GetBody can give it again, and an Idempotency-Key header without
+// a value, which marks it idempotent and is not sent. A client sends a
+// replayable request again, on a new connection, when the pooled
+// connection it used was closed under it before a byte of the answer came
+// (upstream/remote's raw client and http.Transport alike): the owner
+// closed a kept-alive connection it had not read the request from — a
+// reload of the owner closes its old server's idle connections — and
+// telling the client that its session is gone would lose a live session.
+// Sent again, the request is never served twice: the owner records the
+// hop token's nonce when it reads the request, and refuses it a second
+// time. It reports false when the body ended before its length.
+func replayableHop(out *http.Request) bool {
+	out.Header["Idempotency-Key"] = nil
+	if out.ContentLength <= 0 || out.ContentLength > maxReplayBody {
+		return true
+	}
+	body := make([]byte, out.ContentLength)
+	_, err := io.ReadFull(out.Body, body)
+	if err != nil {
+		return false
+	}
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return true
 }
 
 // copyAnswer streams the owner's answer to the client until it ends, the

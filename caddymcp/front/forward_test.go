@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -341,5 +343,74 @@ func TestHopBusy(t *testing.T) {
 	resp, body := send(t, context.Background(), http.MethodPost, a.ts.URL, sid, "alice", toolCall(1, "echo"), HopHeader, tok)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("a full guard answered %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestHopSentAgainOnClosedConnection: a hop whose pooled connection the
+// owner closes under it without answering (a reload of the owner closes
+// its old server's idle connections as the request is written) is sent
+// again on a new connection, with the same body, instead of telling the
+// client that its session is gone.
+func TestHopSentAgainOnClosedConnection(t *testing.T) {
+	ring := testRing(t)
+	b := newNode(t, ring)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		accepted int
+		bodies   []string // what the owner read, in order
+	)
+	t.Cleanup(func() { ln.Close(); b.c.Hops.CloseIdleConnections(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted++
+			first := accepted == 1
+			mu.Unlock()
+			wg.Go(func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, _ := io.ReadAll(req.Body)
+					mu.Lock()
+					bodies = append(bodies, string(body))
+					mu.Unlock()
+					if first && i == 1 {
+						return // closed under the request, without a word
+					}
+					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+				}
+			})
+		}
+	})
+	sid, err := ring.SealSession(seal.Binding{Endpoint: "api", User: "alice"},
+		seal.Session{Owner: "http://" + ln.Addr().String() + "/", Issued: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if resp, body := send(t, context.Background(), http.MethodPost, b.ts.URL, sid, "alice", toolCall(i, "echo")); resp.StatusCode != http.StatusOK || body != "{}" {
+			t.Fatalf("call %d through B: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if accepted != 2 {
+		t.Errorf("the owner accepted %d connections, want 2", accepted)
+	}
+	if len(bodies) != 3 || bodies[1] != toolCall(1, "echo") || bodies[2] != bodies[1] {
+		t.Errorf("the owner read %q, want the second call twice", bodies)
 	}
 }

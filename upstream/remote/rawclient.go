@@ -124,6 +124,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 // RoundTrip makes req on a pooled connection (or a new one) and returns
 // the response as soon as its header is read; its body reads from the
 // connection, which goes back to the pool once the body was read to its end.
+//
+// A replayable request (http.Transport's rule: an idempotent method or an
+// Idempotency-Key header, and a body GetBody can make again) that failed
+// on a pooled connection before a byte of the answer came is sent once
+// more, on a new connection, as http.Transport does: the server closed the
+// kept-alive connection as the request was written (its idle timeout, or
+// a Caddy reload closing the old server's idle connections), so it never
+// read it.
 func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" {
 		return c.tr.RoundTrip(req)
@@ -133,21 +141,59 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, context.Cause(ctx)
 	}
-	conn, err := c.get(ctx)
+	conn, reused, err := c.get(ctx)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
+	resp, unanswered, err := c.try(ctx, req, conn)
+	if err == nil || !reused || !unanswered || ctx.Err() != nil || !replayable(req) {
+		return resp, err
+	}
+	again := *req
+	if req.GetBody != nil {
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			return nil, err
+		}
+		again.Body = body
+	}
+	if conn, err = c.dialConn(ctx); err != nil {
+		closeBody(&again)
+		return nil, err
+	}
+	resp, _, err = c.try(ctx, &again, conn)
+	return resp, err
+}
+
+// replayable reports whether req may be sent again after a failure, by
+// http.Transport's rule (Request.isReplayable).
+func replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+// try makes req on conn. unanswered reports, with an error, that no byte
+// of an answer came (the request, or part of it, may have been written).
+func (c *rawClient) try(ctx context.Context, req *http.Request, conn *rawConn) (resp *http.Response, unanswered bool, err error) {
 	// A cancelled request ends a blocked read or write at once; the
 	// connection is not used again.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
-	fail := func(err error) (*http.Response, error) {
+	fail := func(err error) (*http.Response, bool, error) {
 		stop()
 		_ = conn.Close()
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return nil, false, context.Cause(ctx)
 		}
-		return nil, err
+		return nil, unanswered, err
 	}
 	err = writeRequest(conn.bw, req)
 	if err == nil {
@@ -157,13 +203,14 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
 	if err != nil {
+		unanswered = true
 		return fail(err)
 	}
-	var resp *http.Response
-	for {
+	for first := true; ; first = false {
 		conn.lim.n = c.maxHeader
 		resp, err = http.ReadResponse(conn.br, req)
 		if err != nil {
+			unanswered = first && conn.lim.n == c.maxHeader && conn.br.Buffered() == 0
 			return fail(err)
 		}
 		// A 1xx other than 101 is followed by the real response.
@@ -173,7 +220,7 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	conn.lim.n = -1
 	resp.Body = &rawBody{body: resp.Body, c: c, conn: conn, stop: stop, ctx: ctx, reuse: !resp.Close}
-	return resp, nil
+	return resp, false, nil
 }
 
 // writeRequest writes req as http.Transport would: headers checked as it
@@ -267,9 +314,9 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// get returns an idle connection that the server has not closed, or dials a
-// new one.
-func (c *rawClient) get(ctx context.Context) (*rawConn, error) {
+// get returns an idle connection that the server has not closed (reused),
+// or dials a new one.
+func (c *rawClient) get(ctx context.Context) (conn *rawConn, reused bool, err error) {
 	for {
 		c.mu.Lock()
 		if len(c.idle) == 0 {
@@ -284,8 +331,14 @@ func (c *rawClient) get(ctx context.Context) (*rawConn, error) {
 			_ = conn.Close()
 			continue
 		}
-		return conn, nil
+		return conn, true, nil
 	}
+	conn, err = c.dialConn(ctx)
+	return conn, false, err
+}
+
+// dialConn dials a new connection.
+func (c *rawClient) dialConn(ctx context.Context) (*rawConn, error) {
 	nc, err := c.dial(ctx, "tcp", c.addr)
 	if err != nil {
 		return nil, err
