@@ -3,6 +3,7 @@ package front
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -187,7 +188,7 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// The owner may answer before the body has all come (a stream both
 	// ways): without this, net/http would first drain the body here.
 	_ = http.NewResponseController(w).EnableFullDuplex()
-	resp, err := h.roundTripper(out.URL, out.ContentLength).RoundTrip(out)
+	resp, err := h.roundTrip(ctx, out)
 	if err != nil {
 		return errOwnerGone{err}
 	}
@@ -198,22 +199,53 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	return nil
 }
 
+// hopAttempts bounds how many times a hop is sent.
+const hopAttempts = 3
+
+// roundTrip sends out to its owner, again (up to hopAttempts in all) when
+// it got no answer on a connection that was made: an owner being reloaded
+// drops a request its old server read once its shutdown had begun — on a
+// kept-alive connection or on a new one its old listener took just before
+// it closed — closing the connection without a word (net/http's
+// conn.serve). Sending the hop again never has it served twice: the owner
+// records the token's nonce when it serves a request, and refuses it after.
+// An owner that cannot be dialled is not asked again: it is gone.
+func (h *Hops) roundTrip(ctx context.Context, out *http.Request) (*http.Response, error) {
+	resp, err := h.roundTripper(out.URL, out.ContentLength).RoundTrip(out)
+	for attempt := 1; err != nil && attempt < hopAttempts && ctx.Err() == nil && !isDialError(err); attempt++ {
+		again := *out
+		if out.GetBody != nil {
+			body, gerr := out.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			again.Body = body
+		} else if out.Body != nil && out.Body != http.NoBody {
+			return nil, err // a body streamed once cannot be sent again
+		}
+		resp, err = h.roundTripper(again.URL, again.ContentLength).RoundTrip(&again)
+	}
+	return resp, err
+}
+
+// isDialError reports whether err is a failure to connect.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 // maxReplayBody bounds the request body a hop keeps to send again.
 const maxReplayBody = 1 << 20
 
-// replayableHop makes out replayable for the client that carries it: its
-// body (when it has one of a known length up to maxReplayBody) read whole
-// so that GetBody can give it again, and an Idempotency-Key header without
-// a value, which marks it idempotent and is not sent. A client sends a
-// replayable request again, on a new connection, when the pooled
-// connection it used was closed under it before a byte of the answer came
-// (upstream/remote's raw client and http.Transport alike): the owner
-// closed a kept-alive connection it had not read the request from — a
-// reload of the owner closes its old server's idle connections — and
-// telling the client that its session is gone would lose a live session.
-// Sent again, the request is never served twice: the owner records the
-// hop token's nonce when it reads the request, and refuses it a second
-// time. It reports false when the body ended before its length.
+// replayableHop makes out replayable: its body (when it has one of a
+// known length up to maxReplayBody) read whole so that GetBody can give it
+// again, and an Idempotency-Key header without a value, which marks it
+// idempotent for the client that carries it and is not sent. Such a client
+// sends it again, on a new connection, when the pooled connection it used
+// was closed under it before a byte of the answer came (upstream/remote's
+// raw client and http.Transport alike), and roundTrip sends it again when
+// it got no answer on any connection. It reports false when the body ended
+// before its length.
 func replayableHop(out *http.Request) bool {
 	out.Header["Idempotency-Key"] = nil
 	if out.ContentLength <= 0 || out.ContentLength > maxReplayBody {

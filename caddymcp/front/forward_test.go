@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -346,14 +347,51 @@ func TestHopBusy(t *testing.T) {
 	}
 }
 
-// TestHopSentAgainOnClosedConnection: a hop whose pooled connection the
-// owner closes under it without answering (a reload of the owner closes
-// its old server's idle connections as the request is written) is sent
-// again on a new connection, with the same body, instead of telling the
-// client that its session is gone.
+// TestHopSentAgainOnClosedConnection: a hop the owner closes the
+// connection under without answering is sent again on a new connection,
+// with the same body, instead of telling the client that its session is
+// gone: a reload of the owner closes its old server's idle keep-alive
+// connections as a request is written, and drops a request its old server
+// read once the shutdown had begun, on a new connection too.
 func TestHopSentAgainOnClosedConnection(t *testing.T) {
-	ring := testRing(t)
-	b := newNode(t, ring)
+	for _, tc := range []struct {
+		name string
+		drop func(conn, req int) bool // the owner closes conn under its req-th request
+	}{
+		{"kept-alive connection", func(conn, req int) bool { return conn == 1 && req == 1 }},
+		{"new connection", func(conn, req int) bool { return conn == 2 && req == 0 }},
+		{"two new connections", func(conn, req int) bool { return (conn == 2 || conn == 3) && req == 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := testRing(t)
+			b := newNode(t, ring)
+			owner, bodies := droppingOwner(t, b, tc.drop)
+			sid, err := ring.SealSession(seal.Binding{Endpoint: "api", User: "alice"}, seal.Session{Owner: owner, Issued: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if i == 1 && tc.name != "kept-alive connection" {
+					b.c.Hops.CloseIdleConnections() // the second call dials
+				}
+				if resp, body := send(t, context.Background(), http.MethodPost, b.ts.URL, sid, "alice", toolCall(i, "echo")); resp.StatusCode != http.StatusOK || body != "{}" {
+					t.Fatalf("call %d through B: %d %s", i, resp.StatusCode, body)
+				}
+			}
+			got := bodies()
+			if got[len(got)-1] != toolCall(1, "echo") || got[len(got)-2] != got[len(got)-1] {
+				t.Errorf("the owner read %q, want the second call sent again", got)
+			}
+		})
+	}
+}
+
+// droppingOwner runs an owner that answers every request {} but closes the
+// connection, unanswered, under those drop names (its connections and
+// their requests counted from 1 and 0); it returns its URL and what it has
+// read so far.
+func droppingOwner(t *testing.T, b *node, drop func(conn, req int) bool) (string, func() []string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +400,7 @@ func TestHopSentAgainOnClosedConnection(t *testing.T) {
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		accepted int
-		bodies   []string // what the owner read, in order
+		bodies   []string
 	)
 	t.Cleanup(func() { ln.Close(); b.c.Hops.CloseIdleConnections(); wg.Wait() })
 	wg.Go(func() {
@@ -373,7 +411,7 @@ func TestHopSentAgainOnClosedConnection(t *testing.T) {
 			}
 			mu.Lock()
 			accepted++
-			first := accepted == 1
+			n := accepted
 			mu.Unlock()
 			wg.Go(func() {
 				defer conn.Close()
@@ -387,7 +425,7 @@ func TestHopSentAgainOnClosedConnection(t *testing.T) {
 					mu.Lock()
 					bodies = append(bodies, string(body))
 					mu.Unlock()
-					if first && i == 1 {
+					if drop(n, i) {
 						return // closed under the request, without a word
 					}
 					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
@@ -395,22 +433,9 @@ func TestHopSentAgainOnClosedConnection(t *testing.T) {
 			})
 		}
 	})
-	sid, err := ring.SealSession(seal.Binding{Endpoint: "api", User: "alice"},
-		seal.Session{Owner: "http://" + ln.Addr().String() + "/", Issued: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 2 {
-		if resp, body := send(t, context.Background(), http.MethodPost, b.ts.URL, sid, "alice", toolCall(i, "echo")); resp.StatusCode != http.StatusOK || body != "{}" {
-			t.Fatalf("call %d through B: %d %s", i, resp.StatusCode, body)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if accepted != 2 {
-		t.Errorf("the owner accepted %d connections, want 2", accepted)
-	}
-	if len(bodies) != 3 || bodies[1] != toolCall(1, "echo") || bodies[2] != bodies[1] {
-		t.Errorf("the owner read %q, want the second call twice", bodies)
+	return "http://" + ln.Addr().String() + "/", func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(bodies)
 	}
 }
