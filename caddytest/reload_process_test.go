@@ -109,7 +109,8 @@ type loadLoop struct {
 	cs    []*mcp.ClientSession
 	calls []atomic.Int64
 
-	lost atomic.Int32 // sessions the client saw end
+	lost  atomic.Int32  // sessions the client saw end
+	ended []atomic.Bool // by client: its session ended, it calls no more
 
 	mu     sync.Mutex
 	failed map[string]int
@@ -119,7 +120,7 @@ type loadLoop struct {
 // connect makes n sessions at url.
 func (l *loadLoop) connect(ctx context.Context, t *testing.T, url string, n int) {
 	t.Helper()
-	l.wire, l.failed, l.calls = newWireLog(), map[string]int{}, make([]atomic.Int64, n)
+	l.wire, l.failed, l.calls, l.ended = newWireLog(), map[string]int{}, make([]atomic.Int64, n), make([]atomic.Bool, n)
 	for range n {
 		cs := connectThrough(ctx, t, url, &http.Client{Transport: l.wire})
 		t.Cleanup(func() { cs.Close() })
@@ -147,6 +148,7 @@ func (l *loadLoop) run(ctx context.Context, wg *sync.WaitGroup) {
 				}
 				if errors.Is(err, mcp.ErrConnectionClosed) || errors.Is(err, mcp.ErrSessionMissing) {
 					l.lost.Add(1)
+					l.ended[n].Store(true)
 					return // the session is gone: every later call fails at once
 				}
 			}
@@ -185,7 +187,7 @@ func underLoad(t *testing.T, loops []*loadLoop, reloads int, reload func(gen int
 			k := 0
 			for _, l := range loops {
 				for i := range l.calls {
-					if l.calls[i].Load() < marks[k]+20 {
+					if l.calls[i].Load() < marks[k]+20 && !l.ended[i].Load() {
 						return false
 					}
 					k++
@@ -325,18 +327,20 @@ func httpStatusKind(kind string) bool {
 }
 
 // TestClusterFrontReloadUnderLoad: the cluster of cluster_front_test.go,
-// with a stdio endpoint (two of every three requests forwarded to the
-// instance that owns the session) and an HTTP one, 8 go-sdk clients with
-// default settings calling in a loop on each through the front, while
-// every instance is reloaded in turn, three times. No session is lost: a
-// hop to an owner whose reload closed the kept-alive connection under it
-// is sent again, not answered as a lost session. The calls that fail are
-// the front's 502s: a POST it wrote onto a kept-alive connection to an
-// instance as the reload closed it, which reverse_proxy does not resend
-// (docs/cluster.md, Reloads).
+// its front told to resend a POST that got no answer (lb_retry_match POST,
+// request_buffers: docs/cluster.md, Reloads), with a stdio endpoint (two
+// of every three requests forwarded to the instance that owns the session)
+// and an HTTP one, 8 go-sdk clients with default settings calling in a
+// loop on each through the front, while every instance is reloaded in
+// turn, three times: no call fails and no session is lost — a hop whose
+// owner's reload closed the connection under it is sent again, not
+// answered as a lost session. (With reverse_proxy's defaults the front
+// answers 502 to a POST it wrote onto a kept-alive connection as the
+// instance's reload closed it: 12–27 of ~2,600–7,500 calls per run, none
+// reaching the upstream; a slower test, so not kept here.)
 func TestClusterFrontReloadUnderLoad(t *testing.T) {
 	up := startEchoUpstream(t)
-	c := startClusterFront(t, clusterKeyEnv(t), "",
+	c := startClusterFrontWith(t, frontRetryPOST, clusterKeyEnv(t), "",
 		stdioEverythingEndpoint(buildEverythingServer(t), "protocol legacy"),
 		clusterEndpoint{path: "/echo", name: "echo", upstream: "http " + up.server.URL})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -353,19 +357,9 @@ func TestClusterFrontReloadUnderLoad(t *testing.T) {
 		c.reload(c.endpoints...)
 	})
 	for _, l := range []*loadLoop{stdio, echo} {
-		if n := l.lost.Load(); n != 0 {
-			t.Errorf("%s: %d sessions lost", l.name, n)
+		if calls, failed := l.total(); failed != 0 || l.lost.Load() != 0 {
+			t.Errorf("%s: %d of %d calls failed, %d sessions lost:\n%s", l.name, failed, calls, l.lost.Load(), countsText(l.failed))
 		}
-		l.mu.Lock()
-		for text := range l.failed {
-			if !strings.HasSuffix(text, "rejected by transport: sending \"tools/call\": Bad Gateway") {
-				t.Errorf("%s: a call failed otherwise than with the front's 502: %s", l.name, text)
-			}
-		}
-		l.mu.Unlock()
-	}
-	if n := reachedUpstream(echo, up); n != 0 {
-		t.Errorf("%d failed calls reached the upstream", n)
 	}
 	for i, n := range c.nodes {
 		if log := n.proc.output.String()[mark[i]:]; strings.Contains(log, "did not answer a request forwarded") {
