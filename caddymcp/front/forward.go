@@ -247,7 +247,9 @@ const maxReplayBody = 1 << 20
 // it got no answer on any connection. It reports false when the body ended
 // before its length.
 func replayableHop(out *http.Request) bool {
-	out.Header["Idempotency-Key"] = nil
+	if _, set := out.Header["Idempotency-Key"]; !set {
+		out.Header["Idempotency-Key"] = nil // a client's own goes along
+	}
 	if out.ContentLength <= 0 || out.ContentLength > maxReplayBody {
 		return true
 	}

@@ -292,7 +292,7 @@ func TestForwarderStreams(t *testing.T) {
 	r, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.ts.URL+"/mcp?x=1", pr)
 	for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
 		"Mcp-Session-Id": sid, "Mcp-Protocol-Version": Version20250618, "X-Test-User": "alice", "Authorization": "Bearer t",
-		"Last-Event-ID": "7/3", "Connection": "X-Drop", "X-Drop": "1"} {
+		"Last-Event-ID": "7/3", "Connection": "X-Drop", "X-Drop": "1", "Idempotency-Key": "k1"} {
 		r.Header.Set(k, v)
 	}
 	type result struct {
@@ -307,7 +307,8 @@ func TestForwarderStreams(t *testing.T) {
 	}
 	h := within(t, seen, "the owner's request")
 	for k, want := range map[string]string{"Mcp-Session-Id": sid, "Mcp-Protocol-Version": Version20250618, "Authorization": "Bearer t",
-		"Last-Event-Id": "7/3", "X-Seen-Path": "/prefix/mcp?x=1", "X-Seen-Host": strings.TrimPrefix(b.ts.URL, "http://"), "X-Drop": ""} {
+		"Last-Event-Id": "7/3", "X-Seen-Path": "/prefix/mcp?x=1", "X-Seen-Host": strings.TrimPrefix(b.ts.URL, "http://"), "X-Drop": "",
+		"Idempotency-Key": "k1"} {
 		if got := h.Get(k); got != want {
 			t.Errorf("the owner got %s %q, want %q", k, got, want)
 		}
