@@ -27,6 +27,7 @@ type wireLog struct {
 	bad  map[string]int
 }
 
+// newWireLog returns a wireLog over a transport of its own.
 func newWireLog() *wireLog {
 	return &wireLog{next: http.DefaultTransport.(*http.Transport).Clone(), bad: map[string]int{}}
 }
@@ -62,13 +63,14 @@ func (w *wireLog) count(kind string) {
 	w.mu.Unlock()
 }
 
-// String lists the kinds, most frequent first.
+// String lists the kinds of failure.
 func (w *wireLog) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return countsText(w.bad)
 }
 
+// countsText lists the counts of m, most frequent first.
 func countsText(m map[string]int) string {
 	kinds := make([]string, 0, len(m))
 	for k := range m {
@@ -121,6 +123,7 @@ type loadLoop struct {
 func (l *loadLoop) connect(ctx context.Context, t *testing.T, url string, n int) {
 	t.Helper()
 	l.wire, l.failed, l.calls, l.ended = newWireLog(), map[string]int{}, make([]atomic.Int64, n), make([]atomic.Bool, n)
+	t.Cleanup(l.wire.next.(*http.Transport).CloseIdleConnections) // after the sessions close
 	for range n {
 		cs := connectThrough(ctx, t, url, &http.Client{Transport: l.wire})
 		t.Cleanup(func() { cs.Close() })
