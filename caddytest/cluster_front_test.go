@@ -88,6 +88,18 @@ type clusterFront struct {
 // to every instance.
 func startClusterFront(t *testing.T, env []string, extra string, endpoints ...clusterEndpoint) *clusterFront {
 	t.Helper()
+	return startClusterFrontWith(t, "", env, extra, endpoints...)
+}
+
+// frontRetryPOST are the reverse_proxy lines docs/cluster.md gives for a
+// front that resends a POST an instance's reload closed the connection
+// under.
+const frontRetryPOST = "\t\tlb_retry_match {\n\t\t\tmethod POST\n\t\t}\n\t\trequest_buffers 1MB\n"
+
+// startClusterFrontWith is startClusterFront with lines added to the
+// front's reverse_proxy block.
+func startClusterFrontWith(t *testing.T, frontLines string, env []string, extra string, endpoints ...clusterEndpoint) *clusterFront {
+	t.Helper()
 	requireIntegration(t)
 	c := &clusterFront{t: t, env: env, extra: extra, endpoints: endpoints}
 	upstreams := make([]string, clusterInstances)
@@ -112,9 +124,9 @@ func startClusterFront(t *testing.T, env []string, extra string, endpoints ...cl
 		health_uri /healthz
 		health_interval 100ms
 		health_timeout 2s
-	}
+%s	}
 }
-`, port, strings.Join(upstreams, " ")))
+`, port, strings.Join(upstreams, " "), frontLines))
 	c.url = "http://" + frontAddr
 	for _, n := range c.nodes {
 		c.waitRouted(n)

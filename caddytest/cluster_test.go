@@ -61,6 +61,7 @@ func waitProcessServing(t *testing.T, p *caddyProcess) {
 type echoUpstream struct {
 	server         *httptest.Server
 	inits, deletes atomic.Int32
+	echoed         sync.Map // every text echoed, as a key
 }
 
 // startEchoUpstream runs an echoUpstream until the test ends.
@@ -74,6 +75,7 @@ func startEchoUpstream(t *testing.T) *echoUpstream {
 		Text string `json:"text"`
 	}
 	mcp.AddTool(srv, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, a in) (*mcp.CallToolResult, any, error) {
+		e.echoed.Store(a.Text, true)
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
 	})
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)

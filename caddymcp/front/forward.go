@@ -217,7 +217,7 @@ func (h *Hops) forward(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// The owner may answer before the body has all come (a stream both
 	// ways): without this, net/http would first drain the body here.
 	_ = http.NewResponseController(w).EnableFullDuplex()
-	resp, err := h.roundTripper(out.URL, out.ContentLength, to.tls).RoundTrip(out)
+	resp, err := h.roundTrip(ctx, out, to.tls)
 	if err != nil {
 		return errOwnerGone{err}
 	}
@@ -266,6 +266,42 @@ func (s *Server) logOwnerGone(msg, owner string, err error) {
 		msg += "; its certificate did not verify: set the cluster's node_trust_pool (and node_server_name) to the CA and name of the instances' certificates"
 	}
 	s.cfg.Logger.Warn(msg, zap.String("owner", owner), zap.Error(err))
+}
+
+// hopAttempts bounds how many times a hop is sent.
+const hopAttempts = 3
+
+// roundTrip sends out to its owner, again (up to hopAttempts in all) when
+// it got no answer and its body can be sent again: an owner being reloaded
+// drops a request its old server read once its shutdown had begun — on a
+// kept-alive connection or on a new one its old listener took just before
+// it closed — closing the connection without a word (net/http's
+// conn.serve). Sending the hop again never has it served twice: the owner
+// records the token's nonce when it serves a request, and refuses it after.
+// An owner that cannot be dialled is not asked again: it is gone.
+func (h *Hops) roundTrip(ctx context.Context, out *http.Request, tlsCfg HopTLS) (*http.Response, error) {
+	rt := h.roundTripper(out.URL, out.ContentLength, tlsCfg)
+	resp, err := rt.RoundTrip(out)
+	for attempt := 1; err != nil && attempt < hopAttempts && ctx.Err() == nil && !isDialError(err); attempt++ {
+		again := *out
+		if out.GetBody != nil {
+			body, gerr := out.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			again.Body = body
+		} else if out.Body != nil && out.Body != http.NoBody {
+			return nil, err // a body streamed once cannot be sent again
+		}
+		resp, err = rt.RoundTrip(&again)
+	}
+	return resp, err
+}
+
+// isDialError reports whether err is a failure to connect.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // copyAnswer streams the owner's answer to the client until it ends, the

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -289,7 +292,7 @@ func TestForwarderStreams(t *testing.T) {
 	r, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.ts.URL+"/mcp?x=1", pr)
 	for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
 		"Mcp-Session-Id": sid, "Mcp-Protocol-Version": Version20250618, "X-Test-User": "alice", "Authorization": "Bearer t",
-		"Last-Event-ID": "7/3", "Connection": "X-Drop", "X-Drop": "1"} {
+		"Last-Event-ID": "7/3", "Connection": "X-Drop", "X-Drop": "1", "Idempotency-Key": "k1"} {
 		r.Header.Set(k, v)
 	}
 	type result struct {
@@ -304,7 +307,8 @@ func TestForwarderStreams(t *testing.T) {
 	}
 	h := within(t, seen, "the owner's request")
 	for k, want := range map[string]string{"Mcp-Session-Id": sid, "Mcp-Protocol-Version": Version20250618, "Authorization": "Bearer t",
-		"Last-Event-Id": "7/3", "X-Seen-Path": "/prefix/mcp?x=1", "X-Seen-Host": strings.TrimPrefix(b.ts.URL, "http://"), "X-Drop": ""} {
+		"Last-Event-Id": "7/3", "X-Seen-Path": "/prefix/mcp?x=1", "X-Seen-Host": strings.TrimPrefix(b.ts.URL, "http://"), "X-Drop": "",
+		"Idempotency-Key": "k1"} {
 		if got := h.Get(k); got != want {
 			t.Errorf("the owner got %s %q, want %q", k, got, want)
 		}
@@ -341,5 +345,98 @@ func TestHopBusy(t *testing.T) {
 	resp, body := send(t, context.Background(), http.MethodPost, a.ts.URL, sid, "alice", toolCall(1, "echo"), HopHeader, tok)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("a full guard answered %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestHopSentAgainOnClosedConnection: a hop the owner closes the
+// connection under without answering is sent again on a new connection,
+// with the same body, instead of telling the client that its session is
+// gone: a reload of the owner closes its old server's idle keep-alive
+// connections as a request is written, and drops a request its old server
+// read once the shutdown had begun, on a new connection too.
+func TestHopSentAgainOnClosedConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop func(conn, req int) bool // the owner closes conn under its req-th request
+	}{
+		{"kept-alive connection", func(conn, req int) bool { return conn == 1 && req == 1 }},
+		{"new connection", func(conn, req int) bool { return conn == 2 && req == 0 }},
+		{"two new connections", func(conn, req int) bool { return (conn == 2 || conn == 3) && req == 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := testRing(t)
+			b := newNode(t, ring)
+			owner, bodies := droppingOwner(t, b, tc.drop)
+			sid, err := ring.SealSession(seal.Binding{Endpoint: "api", User: "alice"}, seal.Session{Owner: owner, Issued: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if i == 1 && tc.name != "kept-alive connection" {
+					b.c.Hops.CloseIdleConnections() // the second call dials
+				}
+				if resp, body := send(t, context.Background(), http.MethodPost, b.ts.URL, sid, "alice", toolCall(i, "echo")); resp.StatusCode != http.StatusOK || body != "{}" {
+					t.Fatalf("call %d through B: %d %s", i, resp.StatusCode, body)
+				}
+			}
+			got := bodies()
+			if got[len(got)-1] != toolCall(1, "echo") || got[len(got)-2] != got[len(got)-1] {
+				t.Errorf("the owner read %q, want the second call sent again", got)
+			}
+		})
+	}
+}
+
+// droppingOwner runs an owner that answers every request {} but closes the
+// connection, unanswered, under those drop names (its connections and
+// their requests counted from 1 and 0); it returns its URL and what it has
+// read so far.
+func droppingOwner(t *testing.T, b *node, drop func(conn, req int) bool) (string, func() []string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		accepted int
+		bodies   []string
+	)
+	t.Cleanup(func() { ln.Close(); b.c.Hops.CloseIdleConnections(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted++
+			n := accepted
+			mu.Unlock()
+			wg.Go(func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, _ := io.ReadAll(req.Body)
+					mu.Lock()
+					bodies = append(bodies, string(body))
+					mu.Unlock()
+					if drop(n, i) {
+						return // closed under the request, without a word
+					}
+					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+				}
+			})
+		}
+	})
+	return "http://" + ln.Addr().String() + "/", func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(bodies)
 	}
 }

@@ -525,3 +525,106 @@ func TestRawClientClosesStale(t *testing.T) {
 		t.Fatalf("after the sweep: %q, %v", got, err)
 	}
 }
+
+// TestRawClientRetriesUnansweredOnReusedConnection: a connection the server
+// closes under the next request without answering (a Caddy reload closing
+// the old server's idle connections as the request is written) fails that
+// request unless it is replayable (http.Transport's rule); a replayable one
+// is sent again on a new connection, once.
+func TestRawClientRetriesUnansweredOnReusedConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		method    string
+		header    http.Header
+		wantRetry bool
+	}{
+		{"POST", http.MethodPost, nil, false},
+		{"POST with an unsent Idempotency-Key", http.MethodPost, http.Header{"Idempotency-Key": nil}, true},
+		{"POST with X-Idempotency-Key", http.MethodPost, http.Header{"X-Idempotency-Key": {"k"}}, true},
+		{"GET", http.MethodGet, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, accepted := serveThenDropSecond(t)
+			c := rawFor(t, target)
+			send := func() (string, error) {
+				var body io.Reader
+				if tc.method == http.MethodPost {
+					body = strings.NewReader(`{"x":1}`)
+				}
+				req, err := http.NewRequest(tc.method, target, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range tc.header {
+					req.Header[k] = v
+				}
+				resp, err := c.RoundTrip(req)
+				if err != nil {
+					return "", err
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				return string(b), err
+			}
+			if got, err := send(); err != nil || got != "ok" {
+				t.Fatalf("first request: %q, %v", got, err)
+			}
+			got, err := send()
+			if tc.wantRetry && (err != nil || got != "ok") {
+				t.Fatalf("second request: %q, %v; want it sent again on a new connection", got, err)
+			}
+			if !tc.wantRetry && err == nil {
+				t.Fatalf("second request answered %q: sent again though not replayable", got)
+			}
+			if want := int32(1 + btoi(tc.wantRetry)); accepted.Load() != want {
+				t.Errorf("%d connections, want %d", accepted.Load(), want)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// serveThenDropSecond runs a server whose first connection answers one
+// request (keep-alive) and is closed, unanswered, once the next request
+// has come; later connections answer every request.
+func serveThenDropSecond(t *testing.T) (target string, accepted *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = new(atomic.Int32)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := accepted.Add(1)
+			wg.Go(func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if n == 1 && i == 1 {
+						return // closed under the request, without a word
+					}
+					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			})
+		}
+	})
+	return "http://" + ln.Addr().String() + "/mcp", accepted
+}
