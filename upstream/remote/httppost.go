@@ -141,18 +141,16 @@ func (x *exchange) probing() bool {
 // 2025-03-26 servers, an array of them).
 func (x *exchange) readJSON(resp *response) {
 	c := x.c
-	body, ok, err := readBounded(resp.Body, c.h.cfg.MaxMessageSize)
+	msgs, tooLarge, err, perr := readJSONMessages(resp.Body, c.h.cfg.MaxMessageSize)
 	switch {
-	case !ok:
+	case tooLarge:
 		x.fail(c.badGateway("the response is larger than max_message_size (%d bytes)", c.h.cfg.MaxMessageSize))
 		return
 	case err != nil:
 		x.fail(c.streamError(err, context.Cause(resp.ctx)))
 		return
-	}
-	msgs, _, err := pipeline.ParseBody(body)
-	if err != nil {
-		x.fail(c.badGateway("the response is not JSON-RPC: %v", err))
+	case perr != nil:
+		x.fail(c.badGateway("the response is not JSON-RPC: %v", perr))
 		return
 	}
 	for _, m := range msgs {
