@@ -139,7 +139,8 @@ func (h *HTTP) reconnected(kind Reconnect) {
 // to. The conns implement Listener.
 type HTTP struct {
 	url    string
-	name   string // url without query (which may hold a credential), for messages and logs
+	u      *url.URL // url parsed, which requests copy and no one mutates (httpreq.go)
+	name   string   // url without query (which may hold a credential), for messages and logs
 	cfg    Config
 	client *http.Client
 	// rt is client's Transport, which the requests of the conns' hot path
@@ -187,7 +188,7 @@ func NewHTTP(cfg Config) (*HTTP, error) {
 	cfg.GetStreamGrace = cmp.Or(cfg.GetStreamGrace, DefaultGetStreamGrace)
 	cfg.MaxMessageSize = cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
-	h := &HTTP{url: u.String(), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger, peer: peerOf(cfg.Name, u),
+	h := &HTTP{url: u.String(), u: requestURL(u), name: displayURL(u), cfg: cfg, headers: cfg.Headers, logger: cfg.Logger, peer: peerOf(cfg.Name, u),
 		workers: newWorkers()}
 	if h.logger == nil {
 		h.logger = zap.NewNop()

@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -455,11 +454,7 @@ func (c *httpConn) doURL(parent context.Context, method, target string, body []b
 			},
 		})
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	req, err := c.h.newRequest(ctx, method, target, body)
 	if err != nil {
 		cancel(nil)
 		return nil, c.badGateway("%v", err)
