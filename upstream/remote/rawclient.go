@@ -419,9 +419,25 @@ type rawBody struct {
 	ctx   context.Context
 	reuse bool // the response did not say Connection: close
 
-	mu   sync.Mutex
-	done bool
-	err  error // what Read returns once done
+	mu       sync.Mutex
+	done     bool
+	err      error // what Read returns once done
+	deadline bool  // boundReads set a read deadline on the connection
+}
+
+// boundReads makes the body's reads fail once t has passed, with a read
+// deadline on its connection: how drain bounds reading a stream's end
+// without a timer and a goroutine per call (issue 27). A body already
+// released has nothing more to read, and its connection may be another
+// request's.
+func (b *rawBody) boundReads(t time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		b.deadline = true
+		_ = b.conn.SetReadDeadline(t)
+	}
+	return true
 }
 
 func (b *rawBody) Read(p []byte) (int, error) {
@@ -461,8 +477,12 @@ func (b *rawBody) release(reuse bool, err error) {
 		return
 	}
 	b.done, b.err = true, err
+	deadline := b.deadline
 	b.mu.Unlock()
 	if b.stop() && reuse && b.conn.br.Buffered() == 0 {
+		if deadline {
+			_ = b.conn.SetReadDeadline(time.Time{})
+		}
 		b.c.put(b.conn)
 		return
 	}

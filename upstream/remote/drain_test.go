@@ -1,0 +1,85 @@
+package remote
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
+
+// rtFunc is a RoundTripper that is not an *http.Transport, so the raw
+// client does not take its place.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHTTPDrainIsBounded: once the response arrived on a response stream,
+// what is left of the stream is read for at most drainTimeout, with the
+// raw client (a read deadline on its connection) and with any other
+// RoundTripper (cancelling the request). A server that keeps the stream
+// open loses the connection; one that ends it keeps it, and the deadline
+// does not follow the connection into the pool: the call after a pause
+// longer than drainTimeout uses it again.
+func TestHTTPDrainIsBounded(t *testing.T) {
+	var held, ended atomic.Int32
+	p := startPeer(t, fakeServer(func(w http.ResponseWriter, r *http.Request, m *pipeline.Message) {
+		startSSE(w)
+		writeSSE(w, "data: "+string(pipeline.NewResult(m.ID, []byte(`{"content":[]}`)).Raw)+"\n\n")
+		if strings.Contains(string(m.Params), "hold") {
+			held.Add(1)
+			<-r.Context().Done() // the gateway gave up the stream
+			ended.Add(1)
+		}
+	}))
+	for _, tc := range []struct {
+		name string
+		raw  bool
+	}{{"raw client", true}, {"other RoundTripper", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{URL: p.srv.URL}
+			if !tc.raw {
+				tr := defaultTransport()
+				t.Cleanup(tr.CloseIdleConnections)
+				cfg.Transport = rtFunc(tr.RoundTrip)
+			}
+			h := newTestHTTP(t, cfg)
+			if _, ok := h.rt.(*rawClient); ok != tc.raw {
+				t.Fatalf("the upstream's RoundTripper is %T", h.rt)
+			}
+			rec := newHTTPRecorder()
+			c := openConn(t, h, rec)
+			handshake(t, c, rec, "2025-11-25")
+			n := 0
+			call := func(args string) {
+				t.Helper()
+				n++
+				id := strconv.Itoa(n)
+				send(t, c, `{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"`+args+`"}}}`)
+				if d := rec.response(t, id); d.m.Error != nil {
+					t.Fatalf("call %s: %s", id, d.m.Raw)
+				}
+			}
+			call("end") // the notification's POST may still hold a connection
+			conns := p.newConns.Load()
+			call("end")
+			time.Sleep(2 * drainTimeout) // past the deadline the drain set
+			call("end")
+			if d := p.newConns.Load() - conns; d != 0 {
+				t.Errorf("calls on streams that ended took %d new connections, want 0", d)
+			}
+			h0, e0 := held.Load(), ended.Load()
+			call("hold")
+			eventually(t, "the held stream is given up", func() bool { return ended.Load() == e0+1 })
+			if held.Load() != h0+1 {
+				t.Fatalf("held %d streams, want %d", held.Load(), h0+1)
+			}
+			call("end") // on another connection
+			c.Close()
+			h.Wait()
+		})
+	}
+}
