@@ -22,17 +22,29 @@ func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r)
 // raw client (a read deadline on its connection) and with any other
 // RoundTripper (cancelling the request). A server that keeps the stream
 // open loses the connection; one that ends it keeps it, and the deadline
-// does not follow the connection into the pool: the call after a pause
-// longer than drainTimeout uses it again.
+// does not follow the raw client's connection into the pool: the call
+// after a pause longer than drainTimeout uses it again.
 func TestHTTPDrainIsBounded(t *testing.T) {
 	var held, ended atomic.Int32
+	end := make(chan struct{}, 1)
 	p := startPeer(t, fakeServer(func(w http.ResponseWriter, r *http.Request, m *pipeline.Message) {
+		if m == nil {
+			w.WriteHeader(http.StatusMethodNotAllowed) // no GET stream
+			return
+		}
 		startSSE(w)
 		writeSSE(w, "data: "+string(pipeline.NewResult(m.ID, []byte(`{"content":[]}`)).Raw)+"\n\n")
 		if strings.Contains(string(m.Params), "hold") {
 			held.Add(1)
 			<-r.Context().Done() // the gateway gave up the stream
 			ended.Add(1)
+			return
+		}
+		// The stream ends once the gateway has the response: its drain
+		// waits for the end, under the deadline it set.
+		select {
+		case <-end:
+		case <-r.Context().Done():
 		}
 	}))
 	for _, tc := range []struct {
@@ -62,13 +74,20 @@ func TestHTTPDrainIsBounded(t *testing.T) {
 				if d := rec.response(t, id); d.m.Error != nil {
 					t.Fatalf("call %s: %s", id, d.m.Raw)
 				}
+				if args == "end" {
+					end <- struct{}{}
+				}
+				// The exchange ends once the stream's end was read.
+				eventually(t, "the exchange ends", func() bool { return len(c.(*httpConn).slots) == 0 })
 			}
 			call("end") // the notification's POST may still hold a connection
 			conns := p.newConns.Load()
 			call("end")
 			time.Sleep(2 * drainTimeout) // past the deadline the drain set
 			call("end")
-			if d := p.newConns.Load() - conns; d != 0 {
+			// http.Transport pools the connection after its body's EOF,
+			// on its own goroutine: only the raw client's count is exact.
+			if d := p.newConns.Load() - conns; d != 0 && tc.raw {
 				t.Errorf("calls on streams that ended took %d new connections, want 0", d)
 			}
 			h0, e0 := held.Load(), ended.Load()
