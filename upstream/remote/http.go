@@ -152,6 +152,8 @@ type HTTP struct {
 	logger  *zap.Logger
 	peer    upstream.Peer // the server, as traces name it
 
+	headerTimers sync.Pool // of stopped *headerTimer (headertimer.go)
+
 	wg sync.WaitGroup // every goroutine of every conn
 	workers
 }

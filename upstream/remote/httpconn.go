@@ -471,9 +471,9 @@ func (c *httpConn) doURL(parent context.Context, method, target string, body []b
 		return nil, c.badGateway("%v", err)
 	}
 	c.setHeaders(req, lastEventID)
-	timer := time.AfterFunc(c.h.cfg.ResponseHeaderTimeout, func() { cancel(errNoHeaders) })
+	timer := c.h.startHeaderTimer(cancel)
 	resp, err := c.h.rt.RoundTrip(req) // what client.Do would do: it follows no redirect
-	if !timer.Stop() && err == nil {
+	if !c.h.stopHeaderTimer(timer) && err == nil {
 		// The timer fired as the headers arrived: the body is cancelled.
 		_ = resp.Body.Close()
 		err = errNoHeaders
