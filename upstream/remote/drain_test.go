@@ -11,12 +11,6 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
 )
 
-// rtFunc is a RoundTripper that is not an *http.Transport, so the raw
-// client does not take its place.
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // TestHTTPDrainIsBounded: once the response arrived on a response stream,
 // what is left of the stream is read for at most drainTimeout, with the
 // raw client (a read deadline on its connection) and with any other
@@ -56,7 +50,7 @@ func TestHTTPDrainIsBounded(t *testing.T) {
 			if !tc.raw {
 				tr := defaultTransport()
 				t.Cleanup(tr.CloseIdleConnections)
-				cfg.Transport = rtFunc(tr.RoundTrip)
+				cfg.Transport = roundTripFunc(tr.RoundTrip) // not an *http.Transport: no raw client
 			}
 			h := newTestHTTP(t, cfg)
 			if _, ok := h.rt.(*rawClient); ok != tc.raw {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -456,14 +455,9 @@ func (c *httpConn) do(parent context.Context, method string, body []byte, lastEv
 // endpoint of an HTTP+SSE session).
 func (c *httpConn) doURL(parent context.Context, method, target string, body []byte, lastEventID string, wrote func()) (*response, *exchangeError) {
 	ctx, cancel := context.WithCancelCause(parent)
-	if wrote != nil {
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteRequest: func(info httptrace.WroteRequestInfo) {
-				if info.Err == nil {
-					wrote()
-				}
-			},
-		})
+	raw, _ := c.h.rt.(*rawClient)
+	if wrote != nil && raw == nil {
+		ctx = withWroteTrace(ctx, wrote)
 	}
 	req, err := c.h.newRequest(ctx, method, target, body)
 	if err != nil {
@@ -472,7 +466,12 @@ func (c *httpConn) doURL(parent context.Context, method, target string, body []b
 	}
 	c.setHeaders(req, lastEventID)
 	timer := c.h.startHeaderTimer(cancel)
-	resp, err := c.h.rt.RoundTrip(req) // what client.Do would do: it follows no redirect
+	var resp *http.Response
+	if raw != nil {
+		resp, err = raw.roundTripWrote(req, wrote) // the write reported without a trace
+	} else {
+		resp, err = c.h.rt.RoundTrip(req) // what client.Do would do: it follows no redirect
+	}
 	if !c.h.stopHeaderTimer(timer) && err == nil {
 		// The timer fired as the headers arrived: the body is cancelled.
 		_ = resp.Body.Close()

@@ -145,7 +145,18 @@ var aLongTimeAgo = time.Unix(1, 0)
 // answer came is made once more on a new connection when mayRetry allows
 // it (rawretry.go).
 func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
+	return c.roundTripWrote(req, nil)
+}
+
+// roundTripWrote is RoundTrip that calls wrote, if set, once the request
+// is on the wire: what an httptrace.ClientTrace's WroteRequest reports,
+// without the trace, its closure and the context value that carries it
+// per request (issue 27). A request the transport makes gets that trace.
+func (c *rawClient) roundTripWrote(req *http.Request, wrote func()) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" {
+		if wrote != nil {
+			req = req.WithContext(withWroteTrace(req.Context(), wrote))
+		}
 		return c.tr.RoundTrip(req)
 	}
 	ctx := req.Context()
@@ -153,19 +164,31 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, context.Cause(ctx)
 	}
-	resp, again, err := c.roundTrip(ctx, req, false)
+	resp, again, err := c.roundTrip(ctx, req, false, wrote)
 	if again {
 		if retry, ok := rewind(req); ok {
-			resp, _, err = c.roundTrip(ctx, retry, true)
+			resp, _, err = c.roundTrip(ctx, retry, true, wrote)
 		}
 	}
 	return resp, err
 }
 
-// roundTrip makes req once, on a pooled connection unless fresh. again
-// reports that it failed in a way that allows making it once more on a new
-// connection (mayRetry).
-func (c *rawClient) roundTrip(ctx context.Context, req *http.Request, fresh bool) (_ *http.Response, again bool, _ error) {
+// withWroteTrace returns ctx with a ClientTrace that calls wrote once a
+// request was written without error.
+func withWroteTrace(ctx context.Context, wrote func()) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				wrote()
+			}
+		},
+	})
+}
+
+// roundTrip makes req once, on a pooled connection unless fresh, and
+// calls wrote, if set, once it is written. again reports that it failed in
+// a way that allows making it once more on a new connection (mayRetry).
+func (c *rawClient) roundTrip(ctx context.Context, req *http.Request, fresh bool, wrote func()) (_ *http.Response, again bool, _ error) {
 	conn, reused, err := c.get(ctx, fresh)
 	if err != nil {
 		closeBody(req)
@@ -189,6 +212,9 @@ func (c *rawClient) roundTrip(ctx context.Context, req *http.Request, fresh bool
 	}
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+	if wrote != nil && err == nil {
+		wrote()
 	}
 	if err != nil {
 		return fail(err, false)
