@@ -94,6 +94,9 @@ type rawConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used time.Time // when it went idle
+	// abort ends a blocked read or write at once; made once per
+	// connection, not a closure per request.
+	abort func()
 }
 
 // limitedReader reads from a connection, at most n bytes while n >= 0,
@@ -196,7 +199,7 @@ func (c *rawClient) roundTrip(ctx context.Context, req *http.Request, fresh bool
 	}
 	// A cancelled request ends a blocked read or write at once; the
 	// connection is not used again.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, conn.abort)
 	conn.cw.n, conn.lim.got = 0, 0
 	fail := func(err error, reading bool) (*http.Response, bool, error) {
 		stop()
@@ -351,6 +354,7 @@ func (c *rawClient) get(ctx context.Context, fresh bool) (_ *rawConn, reused boo
 		return nil, false, err
 	}
 	conn := &rawConn{Conn: nc}
+	conn.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	if sc, ok := nc.(syscall.Conn); ok {
 		conn.sys, _ = sc.SyscallConn()
 	}
