@@ -1,0 +1,91 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// rawBody is a response body read from a pooled connection: read to its
+// end, the connection goes back to the pool; closed before, it is closed.
+// Close may come from another goroutine while a Read waits: closing the
+// connection ends that Read.
+type rawBody struct {
+	body  io.ReadCloser
+	c     *rawClient
+	conn  *rawConn
+	stop  func() bool // stops the request's cancellation
+	ctx   context.Context
+	reuse bool // the response did not say Connection: close
+
+	mu       sync.Mutex
+	done     bool
+	err      error // what Read returns once done
+	deadline bool  // boundReads set a read deadline on the connection
+}
+
+// boundReads makes the body's reads fail once t has passed, with a read
+// deadline on its connection: how drain bounds reading a stream's end
+// without a timer and a goroutine per call (issue 27). A body already
+// released has nothing more to read, and its connection may be another
+// request's.
+func (b *rawBody) boundReads(t time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		b.deadline = true
+		_ = b.conn.SetReadDeadline(t)
+	}
+	return true
+}
+
+func (b *rawBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	done, derr := b.done, b.err
+	b.mu.Unlock()
+	if done {
+		return 0, derr
+	}
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		b.release(b.reuse, err)
+	case err != nil:
+		if b.ctx.Err() != nil {
+			err = context.Cause(b.ctx) // not the deadline that ended the read
+		}
+		b.release(false, err)
+	}
+	return n, err
+}
+
+func (b *rawBody) Close() error {
+	b.release(false, errBodyClosed)
+	return nil
+}
+
+var errBodyClosed = errors.New("http: read on closed response body")
+
+// release ends the request once: the connection goes back to the pool if
+// reuse holds, the request was not cancelled meanwhile and nothing
+// follows the response; else it is closed.
+func (b *rawBody) release(reuse bool, err error) {
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return
+	}
+	b.done, b.err = true, err
+	deadline := b.deadline
+	b.mu.Unlock()
+	if b.stop() && reuse && b.conn.br.Buffered() == 0 {
+		if deadline {
+			_ = b.conn.SetReadDeadline(time.Time{})
+		}
+		b.c.put(b.conn)
+		return
+	}
+	_ = b.conn.Close()
+}
