@@ -101,9 +101,32 @@ func (c *httpConn) endGrace(gen uint64) {
 		return
 	}
 	c.logger.Debug("closing the upstream GET stream: no client listened within the grace period")
+	g.endLocked()
+}
+
+// ReleaseGet closes the GET stream at once, without the grace period, if
+// nobody listens (upstream.GetReleaser): in a cluster the client's next
+// GET may land on another instance, which needs the server's one
+// standalone stream of the session.
+func (c *httpConn) ReleaseGet() {
+	g := &c.get
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.listeners > 0 || g.cancel == nil {
+		return
+	}
+	c.logger.Debug("closing the upstream GET stream: the client's GET ended, and may go on through another instance")
+	g.endLocked()
+}
+
+// endLocked ends the running loop and its grace timer; g.mu is held.
+func (g *getStream) endLocked() {
+	if g.grace != nil {
+		g.grace.Stop()
+		g.grace = nil
+	}
 	g.cancel()
 	g.cancel = nil
-	g.grace = nil
 }
 
 // stop ends the GET stream for good, with the conn.
@@ -214,4 +237,7 @@ func (c *httpConn) ResumeGet(eventID string) bool {
 	return true
 }
 
-var _ upstream.GetResumer = (*httpConn)(nil)
+var (
+	_ upstream.GetResumer  = (*httpConn)(nil)
+	_ upstream.GetReleaser = (*httpConn)(nil)
+)
