@@ -182,6 +182,10 @@ func (c *httpConn) getLoop(ctx context.Context, st *streamState) {
 			resp.close()
 			c.sessionEnded(fmt.Sprintf("%s to the GET stream", resp.Status))
 			return
+		case status == http.StatusConflict:
+			resp.close()
+			c.logGetConflict(&failures)
+			continue
 		case status < 200 || status > 299 || mediaType(resp.Header) != "text/event-stream":
 			body, _, _ := readBounded(resp.Body, 4<<10)
 			resp.close()
@@ -220,6 +224,27 @@ func (c *httpConn) logGetFailure(failures *int, msg string) {
 	}
 	if ce := c.logger.Check(lvl, "opening the upstream GET stream failed; retrying with backoff"); ce != nil {
 		ce.Write(zap.String("error", msg), zap.Int("attempt", *failures))
+	}
+}
+
+// conflictWarnAfter is how many refusals in a row (409) the GET stream
+// meets before one is logged as a warning.
+const conflictWarnAfter = 4
+
+// logGetConflict logs a 409 to the GET stream: the server holds the
+// session's one standalone stream for another connection. In a cluster
+// that is another instance, which lets go of it as its client's GET ends
+// (ReleaseGet): a reconnect may race that, so the first few are expected
+// and logged at debug level; a streak that lasts is a warning.
+func (c *httpConn) logGetConflict(failures *int) {
+	*failures++
+	lvl := zap.DebugLevel
+	if *failures == conflictWarnAfter {
+		lvl = zap.WarnLevel
+	}
+	msg := "the upstream holds this session's standalone stream for another connection (409; in a cluster, another instance that still holds it); retrying with backoff"
+	if ce := c.logger.Check(lvl, msg); ce != nil {
+		ce.Write(zap.Int("attempt", *failures))
 	}
 }
 
