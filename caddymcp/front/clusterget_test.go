@@ -142,34 +142,16 @@ func TestClusterStandaloneStreamMoves(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cs.Close()
-			get := func(url, last string) (*http.Response, context.CancelFunc) {
-				t.Helper()
-				ctx, cancel := context.WithCancel(ctx)
-				r, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				r.Header.Set("Accept", "text/event-stream")
-				r.Header.Set("Mcp-Session-Id", cs.ID())
-				r.Header.Set("Mcp-Protocol-Version", cs.InitializeResult().ProtocolVersion)
-				if last != "" {
-					r.Header.Set("Last-Event-ID", last)
-				}
-				resp, err := http.DefaultClient.Do(r)
-				if err != nil || resp.StatusCode != http.StatusOK {
-					cancel()
-					t.Fatalf("the client's GET: %v %v", resp, err)
-				}
-				return resp, cancel
-			}
-
 			var last string
 			if c.first {
-				resp, cancel := get(tsA.URL, "")
+				resp, cancel := openGet(t, tsA.URL, cs, "")
 				_ = parseSSE(resp.Body, func(ev sseEvent) bool { last = ev.id; return false })
 				log.waitFor(t, "a OK", "a opens the upstream's stream for its client")
 				cancel()
 				resp.Body.Close()
 				log.waitFor(t, "a end", "a lets go of the upstream's stream once its client's GET ended")
 			}
-			resp, cancel := get(tsB.URL, last)
+			resp, cancel := openGet(t, tsB.URL, cs, last)
 			defer cancel()
 			defer resp.Body.Close()
 			log.waitFor(t, "b OK", "b opens the upstream's stream for its client")
@@ -180,23 +162,7 @@ func TestClusterStandaloneStreamMoves(t *testing.T) {
 			mcp.AddTool(srv, &mcp.Tool{Name: "late"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
 				return nil, nil, nil
 			})
-			changed := make(chan bool, 1)
-			go func() {
-				found := false
-				_ = parseSSE(resp.Body, func(ev sseEvent) bool {
-					found = strings.Contains(ev.data, "notifications/tools/list_changed")
-					return !found
-				})
-				changed <- found
-			}()
-			select {
-			case ok := <-changed:
-				if !ok {
-					t.Error("the client's stream on b ended without tools/list_changed")
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("tools/list_changed never reached the client's stream on b")
-			}
+			waitListChanged(t, resp)
 
 			log.mu.Lock()
 			defer log.mu.Unlock()
@@ -235,5 +201,49 @@ func grouped(t *testing.T) func(*Config) {
 			t.Fatal(err)
 		}
 		cfg.Upstream = g
+	}
+}
+
+// openGet opens a GET stream of cs's session at url, after last.
+func openGet(t *testing.T, url string, cs *mcp.ClientSession, last string) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	r.Header.Set("Accept", "text/event-stream")
+	r.Header.Set("Mcp-Session-Id", cs.ID())
+	r.Header.Set("Mcp-Protocol-Version", cs.InitializeResult().ProtocolVersion)
+	if last != "" {
+		r.Header.Set("Last-Event-ID", last)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		cancel()
+		t.Fatalf("the client's GET: %v %v", resp, err)
+	}
+	return resp, cancel
+}
+
+// waitListChanged reads the stream resp until tools/list_changed comes.
+// The bound is not a measure: it comes at once, or never.
+func waitListChanged(t *testing.T, resp *http.Response) {
+	t.Helper()
+	changed := make(chan bool, 1)
+	go func() {
+		found := false
+		_ = parseSSE(resp.Body, func(ev sseEvent) bool {
+			found = strings.Contains(ev.data, "notifications/tools/list_changed")
+			return !found
+		})
+		changed <- found
+	}()
+	select {
+	case ok := <-changed:
+		if !ok {
+			t.Error("the client's stream ended without tools/list_changed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("tools/list_changed never reached the client's stream")
+		resp.Body.Close() // ends the reader
+		<-changed
 	}
 }
