@@ -82,6 +82,18 @@ type GetResumer interface {
 	ResumeGet(eventID string) bool
 }
 
+// GetReleaser is a Listener whose server's standalone stream a cluster
+// lets go of as soon as no client of this instance listens, without the
+// grace period: the client's next GET may land on another instance, and a
+// server keeps one standalone stream per session (a go-sdk server refuses
+// a second with 409), so an instance that held on to it would keep the
+// server's messages from the instance the client listens on.
+type GetReleaser interface {
+	// ReleaseGet closes the server's standalone stream now if no client
+	// listens (Listen); it changes nothing while one does.
+	ReleaseGet()
+}
+
 // StreamResumer is a Conn that can read, from the server's own event id, a
 // stream that a POST sent through another instance of a cluster was
 // answered with, for that instance's client to go on with here.

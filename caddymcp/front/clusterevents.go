@@ -135,3 +135,21 @@ func resumeUpstreamGet(l upstream.Listener, from string) {
 		r.ResumeGet(from)
 	}
 }
+
+// unlisten tells l its client's GET stream ended. In a cluster the
+// upstream's standalone stream is let go of at once rather than after its
+// grace period: the client's next GET (a reconnect, through a balancer)
+// may land on another instance, which can open that stream only once this
+// one closed it (the server keeps one per session), and meanwhile the
+// server's messages on it would reach this instance, where no client
+// listens. A client that comes back here resumes the upstream's stream
+// from its event id, as another instance would.
+func (s *Server) unlisten(l upstream.Listener) {
+	l.Listen(false)
+	if s.cfg.Cluster == nil {
+		return
+	}
+	if r, ok := l.(upstream.GetReleaser); ok {
+		r.ReleaseGet()
+	}
+}

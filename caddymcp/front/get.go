@@ -75,7 +75,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 		if l, ok := sess.upstream().(upstream.Listener); ok {
 			resumeUpstreamGet(l, from)
 			l.Listen(true)
-			defer l.Listen(false)
+			defer s.unlisten(l)
 		}
 	}
 	sw, ok := startGetStream(w, sess, st, cursor, index == getStreamIndex && !resume, from)

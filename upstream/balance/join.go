@@ -59,6 +59,14 @@ func (c *groupConn) Existing() (upstream.Existing, bool) {
 	return e, ok
 }
 
+// ReleaseGet passes a cluster's release on to the member's session
+// (upstream.GetReleaser).
+func (c *groupConn) ReleaseGet() {
+	if r, ok := c.current().inner.(upstream.GetReleaser); ok {
+		r.ReleaseGet()
+	}
+}
+
 // ResumeGet passes a cluster's resume on to the member's session
 // (upstream.GetResumer).
 func (c *groupConn) ResumeGet(eventID string) bool {
@@ -101,6 +109,7 @@ func (c *groupConn) Detach() {
 var (
 	_ upstream.Attacher      = (*Group)(nil)
 	_ upstream.GetResumer    = (*groupConn)(nil)
+	_ upstream.GetReleaser   = (*groupConn)(nil)
 	_ upstream.StreamResumer = (*groupConn)(nil)
 	_ upstream.Joinable      = (*groupConn)(nil)
 	_ upstream.Detacher      = (*groupConn)(nil)

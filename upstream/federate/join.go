@@ -187,6 +187,16 @@ func (c *conn) ResumeGet(eventID string) bool {
 	return false
 }
 
+// ReleaseGet passes a cluster's release on to every server's connection
+// (upstream.GetReleaser).
+func (c *conn) ReleaseGet() {
+	for _, m := range c.members {
+		if r, ok := m.conn().(upstream.GetReleaser); ok {
+			r.ReleaseGet()
+		}
+	}
+}
+
 // memberNamed is the member of server name, nil if none.
 func (c *conn) memberNamed(name string) *member {
 	for _, m := range c.members {
@@ -200,6 +210,7 @@ func (c *conn) memberNamed(name string) *member {
 // Interface guards.
 var (
 	_ upstream.GetResumer       = (*conn)(nil)
+	_ upstream.GetReleaser      = (*conn)(nil)
 	_ upstream.SessionsJoinable = (*conn)(nil)
 	_ upstream.SessionsAttacher = (*Federation)(nil)
 	_ upstream.Detacher         = (*conn)(nil)

@@ -101,9 +101,32 @@ func (c *httpConn) endGrace(gen uint64) {
 		return
 	}
 	c.logger.Debug("closing the upstream GET stream: no client listened within the grace period")
+	g.endLocked()
+}
+
+// ReleaseGet closes the GET stream at once, without the grace period, if
+// nobody listens (upstream.GetReleaser): in a cluster the client's next
+// GET may land on another instance, which needs the server's one
+// standalone stream of the session.
+func (c *httpConn) ReleaseGet() {
+	g := &c.get
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.listeners > 0 || g.cancel == nil {
+		return
+	}
+	c.logger.Debug("closing the upstream GET stream: the client's GET ended, and may go on through another instance")
+	g.endLocked()
+}
+
+// endLocked ends the running loop and its grace timer; g.mu is held.
+func (g *getStream) endLocked() {
+	if g.grace != nil {
+		g.grace.Stop()
+		g.grace = nil
+	}
 	g.cancel()
 	g.cancel = nil
-	g.grace = nil
 }
 
 // stop ends the GET stream for good, with the conn.
@@ -159,6 +182,10 @@ func (c *httpConn) getLoop(ctx context.Context, st *streamState) {
 			resp.close()
 			c.sessionEnded(fmt.Sprintf("%s to the GET stream", resp.Status))
 			return
+		case status == http.StatusConflict:
+			resp.close()
+			c.logGetConflict(&failures)
+			continue
 		case status < 200 || status > 299 || mediaType(resp.Header) != "text/event-stream":
 			body, _, _ := readBounded(resp.Body, 4<<10)
 			resp.close()
@@ -200,6 +227,27 @@ func (c *httpConn) logGetFailure(failures *int, msg string) {
 	}
 }
 
+// conflictWarnAfter is how many refusals in a row (409) the GET stream
+// meets before one is logged as a warning.
+const conflictWarnAfter = 4
+
+// logGetConflict logs a 409 to the GET stream: the server holds the
+// session's one standalone stream for another connection. In a cluster
+// that is another instance, which lets go of it as its client's GET ends
+// (ReleaseGet): a reconnect may race that, so the first few are expected
+// and logged at debug level; a streak that lasts is a warning.
+func (c *httpConn) logGetConflict(failures *int) {
+	*failures++
+	lvl := zap.DebugLevel
+	if *failures == conflictWarnAfter {
+		lvl = zap.WarnLevel
+	}
+	msg := "the upstream holds this session's standalone stream for another connection (409; in a cluster, another instance that still holds it); retrying with backoff"
+	if ce := c.logger.Check(lvl, msg); ce != nil {
+		ce.Write(zap.Int("attempt", *failures))
+	}
+}
+
 // ResumeGet makes the next GET loop start after eventID, an event id this
 // server gave on the session's GET stream to another instance of a
 // cluster (upstream.GetResumer).
@@ -214,4 +262,7 @@ func (c *httpConn) ResumeGet(eventID string) bool {
 	return true
 }
 
-var _ upstream.GetResumer = (*httpConn)(nil)
+var (
+	_ upstream.GetResumer  = (*httpConn)(nil)
+	_ upstream.GetReleaser = (*httpConn)(nil)
+)

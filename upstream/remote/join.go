@@ -66,11 +66,20 @@ func (c *autoConn) ResumeGet(eventID string) bool {
 	return false
 }
 
+// ReleaseGet passes a cluster's release on to the Streamable HTTP session
+// (upstream.GetReleaser).
+func (c *autoConn) ReleaseGet() {
+	if r, ok := c.current().(upstream.GetReleaser); ok {
+		r.ReleaseGet()
+	}
+}
+
 var (
-	_ upstream.GetResumer = (*autoConn)(nil)
-	_ upstream.Joinable   = (*autoConn)(nil)
-	_ upstream.Detacher   = (*autoConn)(nil)
-	_ upstream.Attacher   = (*Auto)(nil)
+	_ upstream.GetResumer  = (*autoConn)(nil)
+	_ upstream.GetReleaser = (*autoConn)(nil)
+	_ upstream.Joinable    = (*autoConn)(nil)
+	_ upstream.Detacher    = (*autoConn)(nil)
+	_ upstream.Attacher    = (*Auto)(nil)
 )
 
 // ErrSessionEnded is Attach's error for a session the server no longer has.
