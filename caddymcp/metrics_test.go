@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,9 +106,10 @@ caddy_mcp_sessions{endpoint="unit-state"} 0
 // does a result with isError; what the policy decided counts as blocked or
 // mocked.
 func TestToolLabels(t *testing.T) {
-	m := newEndpointMetrics("unit-tools")
+	endpoint := freshEndpoint("unit-tools")
+	m := newEndpointMetrics(endpoint)
 	calls := func(tool, outcome string) float64 {
-		return testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-tools", "", tool, outcome))
+		return testutil.ToFloat64(metrics.toolCalls.WithLabelValues(endpoint, "", tool, outcome))
 	}
 	answer := func(raw string) *pipeline.Message {
 		msg, err := pipeline.Parse([]byte(raw))
@@ -172,7 +174,8 @@ func TestToolLabels(t *testing.T) {
 // client-visible name it called and the server that owns it; a call no
 // list placed on a server yet, under server "".
 func TestToolLabelsServer(t *testing.T) {
-	m := newEndpointMetrics("unit-fed-tools")
+	endpoint := freshEndpoint("unit-fed-tools")
+	m := newEndpointMetrics(endpoint)
 	ok := pipeline.NewResult([]byte("1"), []byte(`{"content":[]}`))
 	m.onAnswer(nil, "tools/list", "", "", pipeline.NewResult([]byte("2"), []byte(`{"tools":[{"name":"docs_echo"},{"name":"github_echo"}]}`)), front.PolicyNone, mcpstate.CallOutcome(0))
 	for _, c := range []struct{ tool, server string }{{"docs_echo", "docs"}, {"docs_echo", "docs"}, {"github_echo", "github"}, {"github_echo", ""}} {
@@ -182,7 +185,7 @@ func TestToolLabelsServer(t *testing.T) {
 		server, tool string
 		want         float64
 	}{{"docs", "docs_echo", 2}, {"github", "github_echo", 1}, {"", "github_echo", 1}, {"", "docs_echo", 0}} {
-		if got := testutil.ToFloat64(metrics.toolCalls.WithLabelValues("unit-fed-tools", c.server, c.tool, outcomeOK)); got != c.want {
+		if got := testutil.ToFloat64(metrics.toolCalls.WithLabelValues(endpoint, c.server, c.tool, outcomeOK)); got != c.want {
 			t.Errorf("tool_calls_total{server=%q,tool=%q} = %v, want %v", c.server, c.tool, got, c.want)
 		}
 	}
@@ -194,9 +197,10 @@ func TestRegisterMetricsWithoutRegistry(t *testing.T) {
 	if err := registerMetrics(caddy.Context{}); err != nil {
 		t.Fatalf("registerMetrics without a registry: %v", err)
 	}
-	m := newEndpointMetrics("unit-validate")
+	endpoint := freshEndpoint("unit-validate")
+	m := newEndpointMetrics(endpoint)
 	m.observe("ping", http.StatusOK, answerOK, time.Millisecond)
-	if got := testutil.ToFloat64(metrics.requests.WithLabelValues("unit-validate", "ping", outcomeOK)); got != 1 {
+	if got := testutil.ToFloat64(metrics.requests.WithLabelValues(endpoint, "ping", outcomeOK)); got != 1 {
 		t.Errorf("requests_total{method=ping,outcome=ok} = %v, want 1", got)
 	}
 }
@@ -307,4 +311,14 @@ func BenchmarkStatusRecorderFlush(b *testing.B) {
 	for b.Loop() {
 		_ = rc.Flush()
 	}
+}
+
+// endpoints counts the endpoint names freshEndpoint made.
+var endpoints atomic.Int64
+
+// freshEndpoint is an endpoint name no earlier run of a test in this
+// process used: the collectors are the process's, and a test that counts
+// from zero would count what an earlier run (-count=N) left.
+func freshEndpoint(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, endpoints.Add(1))
 }
