@@ -166,11 +166,7 @@ func TestClusterSealedEventIDs(t *testing.T) {
 	a := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
 	ts := httptest.NewServer(a.srv)
 	defer ts.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := connectSDK(t, context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL})
 	defer cs.Close()
 	sess := a.store.get(cs.ID())
 	if sess == nil {

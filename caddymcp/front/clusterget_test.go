@@ -136,11 +136,7 @@ func TestClusterStandaloneStreamMoves(t *testing.T) {
 			defer tsA.Close()
 			defer tsB.Close()
 			ctx := context.Background()
-			cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-				Connect(ctx, &mcp.StreamableClientTransport{Endpoint: tsA.URL, DisableStandaloneSSE: true}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := connectSDK(t, ctx, &mcp.StreamableClientTransport{Endpoint: tsA.URL, DisableStandaloneSSE: true})
 			defer cs.Close()
 			var last string
 			if c.first {

@@ -161,11 +161,7 @@ func resumeOnB(t *testing.T, a, b *instance, up *slowUpstream, tool string) []st
 	tsA, tsB := httptest.NewServer(a.srv), httptest.NewServer(b.srv)
 	t.Cleanup(tsA.Close)
 	t.Cleanup(tsB.Close)
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := connectSDK(t, context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL})
 	t.Cleanup(func() { _ = cs.Close() })
 	if _, err := cs.ListTools(context.Background(), nil); err != nil { // a federation learns its names
 		t.Fatal(err)

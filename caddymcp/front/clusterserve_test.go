@@ -214,11 +214,7 @@ func TestClusterRejoinRefusals(t *testing.T) {
 	tsA := httptest.NewServer(a.srv)
 	defer tsA.Close()
 	ctx := context.Background()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: tsA.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := connectSDK(t, ctx, &mcp.StreamableClientTransport{Endpoint: tsA.URL})
 	defer cs.Close()
 	sid := cs.ID()
 	if s, err := ring.OpenSession(sid, seal.Binding{Endpoint: "api"}); err != nil || len(s.Upstreams) != 1 || s.Upstreams[0].SessionID == "" {
@@ -291,11 +287,7 @@ func TestClusterResumeElsewhere(t *testing.T) {
 	a := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
 	tsA := httptest.NewServer(a.srv)
 	defer tsA.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := connectSDK(t, context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL})
 	defer cs.Close()
 	for _, c := range []struct {
 		name, last string
@@ -354,11 +346,7 @@ func TestClusterEndsUpstream(t *testing.T) {
 			in := newInstance(t, up.url, &Cluster{Ring: testRing(t), Endpoint: "api"})
 			ts := httptest.NewServer(in.srv)
 			defer ts.Close()
-			cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-				Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := connectSDK(t, context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL})
 			defer cs.Close()
 			c.end(in, cs)
 			in.up.Wait() // for the DELETE sent in the background
@@ -378,11 +366,7 @@ func TestClusterConcurrentRejoin(t *testing.T) {
 	a := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
 	tsA := httptest.NewServer(a.srv)
 	defer tsA.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := connectSDK(t, context.Background(), &mcp.StreamableClientTransport{Endpoint: tsA.URL})
 	defer cs.Close()
 	b := newInstance(t, up.url, &Cluster{Ring: ring, Endpoint: "api"})
 	tsB := httptest.NewServer(b.srv)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.uber.org/goleak"
 
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
@@ -441,4 +442,14 @@ func (h *harness) session(t testing.TB, sid string) *Session {
 		t.Fatalf("session %s is not in the store", sid)
 	}
 	return s
+}
+
+// connectSDK connects a go-sdk client over tr; the caller closes it.
+func connectSDK(t testing.TB, ctx context.Context, tr mcp.Transport) *mcp.ClientSession {
+	t.Helper()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }

@@ -71,11 +71,7 @@ func TestSSE2024GoSDKClient(t *testing.T) {
 	h := newHarness(t, dualEra)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).
-		Connect(ctx, &mcp.SSEClientTransport{Endpoint: h.srv.URL + sse2024Path, HTTPClient: h.srv.Client()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := connectSDK(t, ctx, &mcp.SSEClientTransport{Endpoint: h.srv.URL + sse2024Path, HTTPClient: h.srv.Client()})
 	defer cs.Close()
 	if v := cs.InitializeResult().ProtocolVersion; v != Version20251125 {
 		t.Errorf("negotiated %q, want %s", v, Version20251125)
