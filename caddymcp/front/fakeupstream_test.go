@@ -137,6 +137,7 @@ type fakeConn struct {
 	waiters   map[string]chan *pipeline.Message // server request id -> client's answer
 	listening int                               // upstream.Listener count
 	listenLog []bool
+	awaited   map[string]bool // request id -> its Send was upstream.Awaited
 }
 
 // Listen implements upstream.Listener.
@@ -211,6 +212,12 @@ func (c *fakeConn) Send(ctx context.Context, m *pipeline.Message) error {
 	}
 	c.mu.Lock()
 	c.received = append(c.received, m)
+	if m.IsRequest() {
+		if c.awaited == nil {
+			c.awaited = make(map[string]bool)
+		}
+		c.awaited[m.IDKey()] = upstream.Awaited(ctx)
+	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 	var waiter chan *pipeline.Message

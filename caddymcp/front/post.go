@@ -309,7 +309,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, sess *Session,
 				continue
 			}
 		}
-		s.toServer(r, sess, ex, m)
+		s.toServer(r, sess, ex, m, len(msgs) == 1)
 	}
 	if st == nil {
 		w.WriteHeader(http.StatusAccepted)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy-mcp/caddy-mcp/caddymcp/mcptrace"
 	"github.com/caddy-mcp/caddy-mcp/pipeline"
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/tags"
 )
 
@@ -64,10 +65,18 @@ func (s *Session) releaseCall(key string) {
 
 // toServer runs the chain on a client message of a session and forwards
 // what it lets through. A message a stage holds goes on by itself.
-func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange, m *pipeline.Message) {
+//
+// alone says m is the POST's only message: a request's answer is then all
+// the handler waits for once it is sent, so the upstream may make the
+// exchange on this goroutine (upstream.WithAwaited).
+func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange, m *pipeline.Message, alone bool) {
 	v := sess.settings.Load().chain.Start(r.Context(), ex, m)
 	if v.Action != pipeline.Wait {
-		s.afterClientStages(r.Context(), sess, m, v)
+		ctx := r.Context()
+		if alone && m.IsRequest() && v.Action == pipeline.Continue {
+			ctx = upstream.WithAwaited(ctx)
+		}
+		s.afterClientStages(ctx, sess, m, v)
 		return
 	}
 	s.toServerHeld(r, sess, m, v)

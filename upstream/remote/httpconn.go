@@ -191,6 +191,10 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 	}
 	x.ctx = c.carryAuthorization(ctx, x.ctx)
 	x.ctx = upstream.WithTraceHeader(x.ctx, upstream.TraceHeader(ctx))
+	if raw, ok := c.h.rt.(*rawClient); ok && early && upstream.Awaited(ctx) {
+		c.sendInline(x, raw) // httpinline.go
+		return nil
+	}
 	c.h.goTracked(func() {
 		if m.IsRequest() {
 			defer func() { c.untrack(x); <-c.slots }()
@@ -416,24 +420,41 @@ func (c *httpConn) do(parent context.Context, method string, body []byte, lastEv
 // doURL is do with another target than the upstream's URL (the message
 // endpoint of an HTTP+SSE session).
 func (c *httpConn) doURL(parent context.Context, method, target string, body []byte, lastEventID string, wrote func()) (*response, *exchangeError) {
-	ctx, cancel := context.WithCancelCause(parent)
 	raw, _ := c.h.rt.(*rawClient)
-	if wrote != nil && raw == nil {
-		ctx = withWroteTrace(ctx, wrote)
+	req, cancel, xerr := c.request(parent, method, target, body, lastEventID, wrote != nil && raw == nil, wrote)
+	if xerr != nil {
+		return nil, xerr
 	}
-	req, err := c.h.newRequest(ctx, method, target, body)
-	if err != nil {
-		cancel(nil)
-		return nil, c.badGateway("%v", err)
-	}
-	c.setHeaders(req, lastEventID)
 	timer := c.h.startHeaderTimer(cancel)
 	var resp *http.Response
+	var err error
 	if raw != nil {
 		resp, err = raw.roundTripWrote(req, wrote) // the write reported without a trace
 	} else {
 		resp, err = c.h.rt.RoundTrip(req) // what client.Do would do: it follows no redirect
 	}
+	return c.response(req, cancel, timer, resp, err)
+}
+
+// request makes a request to the server, cancelled with parent or with
+// cancel; traced, it reports its write to wrote through httptrace.
+func (c *httpConn) request(parent context.Context, method, target string, body []byte, lastEventID string, traced bool, wrote func()) (*http.Request, context.CancelCauseFunc, *exchangeError) {
+	ctx, cancel := context.WithCancelCause(parent)
+	if traced {
+		ctx = withWroteTrace(ctx, wrote)
+	}
+	req, err := c.h.newRequest(ctx, method, target, body)
+	if err != nil {
+		cancel(nil)
+		return nil, nil, c.badGateway("%v", err)
+	}
+	c.setHeaders(req, lastEventID)
+	return req, cancel, nil
+}
+
+// response is the end of a round trip: the header timer stopped, and
+// the response, with an idle timer on its body when IdleTimeout is set.
+func (c *httpConn) response(req *http.Request, cancel context.CancelCauseFunc, timer *headerTimer, resp *http.Response, err error) (*response, *exchangeError) {
 	if !c.h.stopHeaderTimer(timer) && err == nil {
 		// The timer fired as the headers arrived: the body is cancelled.
 		_ = resp.Body.Close()
@@ -441,9 +462,9 @@ func (c *httpConn) doURL(parent context.Context, method, target string, body []b
 	}
 	if err != nil {
 		cancel(nil)
-		return nil, c.transportError(ctx, err)
+		return nil, c.transportError(req.Context(), err)
 	}
-	r := &response{Response: resp, sentSession: req.Header.Get(headerSessionID) != "", ctx: ctx, cancel: cancel}
+	r := &response{Response: resp, sentSession: req.Header.Get(headerSessionID) != "", ctx: req.Context(), cancel: cancel}
 	if d := c.h.cfg.IdleTimeout; d > 0 {
 		r.idle = time.AfterFunc(d, func() { cancel(errIdle) })
 		r.Body = &idleBody{ReadCloser: resp.Body, timer: r.idle, d: d}

@@ -20,17 +20,27 @@ type exchange struct {
 	cancel   context.CancelFunc
 	answered bool // the response to request m arrived
 	status   int  // the upstream's HTTP status, once its headers arrived
+
+	// The state of an exchange begun on its caller's goroutine
+	// (httpinline.go).
+	inline bool   // on the caller's goroutine now: nothing may wait
+	in     inPost // the POST begun there
+	later  func() // what is left to a goroutine of its own
 }
 
 // run makes the POST and reads the answer.
 func (x *exchange) run() {
-	c := x.c
 	defer x.handoff(nil)
 	var wrote func()
 	if x.m.IsRequest() && !x.probing() {
 		wrote = func() { x.handoff(nil) }
 	}
-	resp, xerr := c.do(x.ctx, http.MethodPost, x.m.Raw, "", wrote)
+	x.answer(x.c.do(x.ctx, http.MethodPost, x.m.Raw, "", wrote))
+}
+
+// answer reads what the server answered the POST.
+func (x *exchange) answer(resp *response, xerr *exchangeError) {
+	c := x.c
 	if xerr != nil {
 		x.fail(xerr)
 		return
@@ -167,9 +177,12 @@ func (x *exchange) readJSON(resp *response) {
 // resumed with GET and Last-Event-ID, after the server's retry hint or a
 // backoff, until the response arrives or resuming stops making progress.
 func (x *exchange) readStream(resp *response) {
+	x.followStream(resp, &streamState{}, 0)
+}
+
+// followStream reads the response stream resp and its resumptions.
+func (x *exchange) followStream(resp *response, st *streamState, attempts int) {
 	c := x.c
-	st := &streamState{}
-	attempts := 0
 	for {
 		progress, err := c.readEvents(resp.Body, st, x.deliver, func() bool { return x.answered })
 		cause := context.Cause(resp.ctx)
@@ -190,44 +203,71 @@ func (x *exchange) readStream(resp *response) {
 		if progress {
 			attempts = 0
 		}
-		var last *exchangeError
-		for resp = nil; resp == nil; {
-			if attempts++; attempts > maxResumeAttempts {
-				msg := "the response stream ended before the response, and resuming it made no progress"
-				public := msg
-				if last != nil {
-					msg += ": " + last.msg
-				}
-				x.fail(c.badGateway("%s", msg).withPublic(public))
-				return
+		if x.inline {
+			// Resuming waits (a backoff, a GET): not on the caller's
+			// goroutine.
+			x.resumeLater(st, attempts, progress)
+			return
+		}
+		if resp = x.resumeStream(st, &attempts, progress); resp == nil {
+			return
+		}
+	}
+}
+
+// resumeLater leaves resuming the stream to x.later. (Its own function, so
+// that followStream's variables stay on its stack.)
+func (x *exchange) resumeLater(st *streamState, attempts int, progress bool) {
+	x.later = func() {
+		if resp := x.resumeStream(st, &attempts, progress); resp != nil {
+			x.followStream(resp, st, attempts)
+		}
+	}
+}
+
+// resumeStream resumes a response stream that ended before the response,
+// after the server's retry hint or a backoff: the next response, or nil
+// when the exchange is over (failed, or its conn ended). attempts counts
+// the tries since the last progress.
+func (x *exchange) resumeStream(st *streamState, attempts *int, progress bool) *response {
+	c := x.c
+	var last *exchangeError
+	for {
+		if *attempts++; *attempts > maxResumeAttempts {
+			msg := "the response stream ended before the response, and resuming it made no progress"
+			public := msg
+			if last != nil {
+				msg += ": " + last.msg
 			}
-			if !sleep(x.ctx, reconnectDelay(&st.backoff, st.retry, progress)) {
-				return
-			}
-			progress = false
-			c.h.reconnected(ReconnectResume)
-			r, xerr := c.do(x.ctx, http.MethodGet, nil, st.lastID, nil)
-			if xerr != nil {
-				last = xerr
-				continue
-			}
-			switch {
-			case r.StatusCode == http.StatusNotFound && r.sentSession:
-				r.close()
-				c.sessionEnded(fmt.Sprintf("%s to a GET resuming a response stream", r.Status))
-				return
-			case r.StatusCode >= 200 && r.StatusCode <= 299 && mediaType(r.Header) == "text/event-stream":
-				resp = r
-			default:
-				body, _, _ := readBounded(r.Body, 4<<10)
-				r.close()
-				last = c.statusError(r.Response, body)
-				if !retryable(r.StatusCode) {
-					last.msg = "resuming the response stream failed: " + last.msg
-					last.public = "resuming the response stream failed: " + last.public
-					x.fail(last)
-					return
-				}
+			x.fail(c.badGateway("%s", msg).withPublic(public))
+			return nil
+		}
+		if !sleep(x.ctx, reconnectDelay(&st.backoff, st.retry, progress)) {
+			return nil
+		}
+		progress = false
+		c.h.reconnected(ReconnectResume)
+		r, xerr := c.do(x.ctx, http.MethodGet, nil, st.lastID, nil)
+		if xerr != nil {
+			last = xerr
+			continue
+		}
+		switch {
+		case r.StatusCode == http.StatusNotFound && r.sentSession:
+			r.close()
+			c.sessionEnded(fmt.Sprintf("%s to a GET resuming a response stream", r.Status))
+			return nil
+		case r.StatusCode >= 200 && r.StatusCode <= 299 && mediaType(r.Header) == "text/event-stream":
+			return r
+		default:
+			body, _, _ := readBounded(r.Body, 4<<10)
+			r.close()
+			last = c.statusError(r.Response, body)
+			if !retryable(r.StatusCode) {
+				last.msg = "resuming the response stream failed: " + last.msg
+				last.public = "resuming the response stream failed: " + last.public
+				x.fail(last)
+				return nil
 			}
 		}
 	}

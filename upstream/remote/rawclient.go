@@ -168,9 +168,15 @@ func (c *rawClient) roundTripWrote(req *http.Request, wrote func()) (*http.Respo
 		return nil, context.Cause(ctx)
 	}
 	resp, again, err := c.roundTrip(ctx, req, false, wrote)
+	return c.orAgain(req, wrote, resp, again, err)
+}
+
+// orAgain makes req once more on a new connection when its first try
+// failed on a pooled one in a way that allows it (again, see mayRetry).
+func (c *rawClient) orAgain(req *http.Request, wrote func(), resp *http.Response, again bool, err error) (*http.Response, error) {
 	if again {
 		if retry, ok := rewind(req); ok {
-			resp, _, err = c.roundTrip(ctx, retry, true, wrote)
+			resp, _, err = c.roundTrip(req.Context(), retry, true, wrote)
 		}
 	}
 	return resp, err
@@ -197,46 +203,72 @@ func (c *rawClient) roundTrip(ctx context.Context, req *http.Request, fresh bool
 		closeBody(req)
 		return nil, false, err
 	}
-	// A cancelled request ends a blocked read or write at once; the
-	// connection is not used again.
-	stop := context.AfterFunc(ctx, conn.abort)
-	conn.cw.n, conn.lim.got = 0, 0
-	fail := func(err error, reading bool) (*http.Response, bool, error) {
-		stop()
-		_ = conn.Close()
-		if ctx.Err() != nil {
-			return nil, false, context.Cause(ctx)
-		}
-		return nil, reused && mayRetry(req, conn.cw.n == 0, reading && conn.lim.got == 0), err
+	x := rawCall{c: c, ctx: ctx, req: req, conn: conn, reused: reused}
+	if again, err := x.send(wrote); err != nil {
+		return nil, again, err
 	}
-	err = writeRequest(conn.bw, req)
+	return x.receive()
+}
+
+// rawCall is one request of the raw client on one of its connections.
+type rawCall struct {
+	c      *rawClient
+	ctx    context.Context
+	req    *http.Request
+	conn   *rawConn
+	reused bool        // conn came from the pool
+	stop   func() bool // stops the request's cancellation
+}
+
+// send writes the request and calls wrote, if set, once it is written.
+// A cancelled request ends a blocked read or write at once; the
+// connection is not used again.
+func (x *rawCall) send(wrote func()) (again bool, _ error) {
+	x.stop = context.AfterFunc(x.ctx, x.conn.abort)
+	x.conn.cw.n, x.conn.lim.got = 0, 0
+	err := writeRequest(x.conn.bw, x.req)
 	if err == nil {
-		err = conn.bw.Flush()
+		err = x.conn.bw.Flush()
 	}
-	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.WroteRequest != nil {
+	if trace := httptrace.ContextClientTrace(x.ctx); trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
 	if wrote != nil && err == nil {
 		wrote()
 	}
 	if err != nil {
-		return fail(err, false)
+		_, again, err = x.fail(err, false)
+		return again, err
 	}
-	var resp *http.Response
+	return false, nil
+}
+
+// receive reads the response header; the body reads from the connection.
+func (x *rawCall) receive() (*http.Response, bool, error) {
+	conn := x.conn
 	for {
-		conn.lim.n = c.maxHeader
-		resp, err = http.ReadResponse(conn.br, req)
+		conn.lim.n = x.c.maxHeader
+		resp, err := http.ReadResponse(conn.br, x.req)
 		if err != nil {
-			return fail(err, true)
+			return x.fail(err, true)
 		}
 		// A 1xx other than 101 is followed by the real response.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
+			conn.lim.n = -1
+			resp.Body = &rawBody{body: resp.Body, c: x.c, conn: conn, stop: x.stop, ctx: x.ctx, reuse: !resp.Close}
+			return resp, false, nil
 		}
 	}
-	conn.lim.n = -1
-	resp.Body = &rawBody{body: resp.Body, c: c, conn: conn, stop: stop, ctx: ctx, reuse: !resp.Close}
-	return resp, false, nil
+}
+
+// fail ends a request that failed: its connection is closed.
+func (x *rawCall) fail(err error, reading bool) (*http.Response, bool, error) {
+	x.stop()
+	_ = x.conn.Close()
+	if x.ctx.Err() != nil {
+		return nil, false, context.Cause(x.ctx)
+	}
+	return nil, x.reused && mayRetry(x.req, x.conn.cw.n == 0, reading && x.conn.lim.got == 0), err
 }
 
 // writeRequest writes req as http.Transport would: headers checked as it
@@ -333,21 +365,10 @@ func closeBody(req *http.Request) {
 // get returns an idle connection that the server has not closed (reused),
 // or dials a new one: always when fresh.
 func (c *rawClient) get(ctx context.Context, fresh bool) (_ *rawConn, reused bool, _ error) {
-	for !fresh {
-		c.mu.Lock()
-		if len(c.idle) == 0 {
-			c.mu.Unlock()
-			break
+	if !fresh {
+		if conn := c.getIdle(); conn != nil {
+			return conn, true, nil
 		}
-		conn := c.idle[len(c.idle)-1]
-		c.idle[len(c.idle)-1] = nil
-		c.idle = c.idle[:len(c.idle)-1]
-		c.mu.Unlock()
-		if !c.reusable(conn) {
-			_ = conn.Close()
-			continue
-		}
-		return conn, true, nil
 	}
 	nc, err := c.dial(ctx, "tcp", c.addr)
 	if err != nil {

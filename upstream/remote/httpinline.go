@@ -1,0 +1,91 @@
+package remote
+
+import (
+	"context"
+	"net/http"
+)
+
+// inPost is the POST of an exchange begun on its caller's goroutine
+// (rawinline.go): written there, and answered there too when the whole
+// response came within inlineWait.
+type inPost struct {
+	req     *http.Request
+	cancel  context.CancelCauseFunc
+	timer   *headerTimer
+	wrote   func()
+	call    rawCall
+	started bool  // the request was written on call (or failed to be)
+	again   bool  // it failed in a way that allows a try on a new connection
+	err     error // that failure
+}
+
+// sendInline makes the exchange of an awaited request (see
+// upstream.WithAwaited) on the caller's goroutine as far as that goes
+// without waiting on the server; what is left goes on on a goroutine of
+// its own, as every exchange did before.
+func (c *httpConn) sendInline(x *exchange, raw *rawClient) {
+	if x.runInline(raw) {
+		c.untrack(x)
+		<-c.slots
+		return
+	}
+	c.h.goTracked(func() {
+		defer func() { c.untrack(x); <-c.slots }()
+		x.goOn(raw)
+	})
+}
+
+// runInline begins the POST on an idle connection and, when the whole
+// response is in within inlineWait, reads it: true when the exchange is
+// over, false when goOn must go on with it.
+func (x *exchange) runInline(raw *rawClient) bool {
+	c := x.c
+	in := &x.in
+	in.wrote = func() { x.handoff(nil) }
+	req, cancel, xerr := c.request(x.ctx, http.MethodPost, c.h.url, x.m.Raw, "", false, nil)
+	if xerr != nil {
+		x.answer(nil, xerr)
+		x.handoff(nil)
+		return true
+	}
+	in.req, in.cancel = req, cancel
+	in.timer = c.h.startHeaderTimer(cancel)
+	in.started, in.again, in.err = raw.startInline(&in.call, req, in.wrote)
+	if !in.started || in.err != nil || !in.call.whole(inlineWait) {
+		return false
+	}
+	resp, again, err := in.call.receive()
+	if again {
+		in.again, in.err = again, err // a new connection: a dial may wait
+		return false
+	}
+	x.inline = true
+	x.answer(c.response(req, cancel, in.timer, resp, err))
+	x.inline = false
+	x.handoff(nil)
+	return x.later == nil
+}
+
+// goOn is the rest of an exchange that runInline began, on a goroutine
+// of its own.
+func (x *exchange) goOn(raw *rawClient) {
+	defer x.handoff(nil)
+	if x.later != nil {
+		x.later()
+		return
+	}
+	in := &x.in
+	var resp *http.Response
+	var again bool
+	var err error
+	switch {
+	case !in.started:
+		resp, err = raw.roundTripWrote(in.req, in.wrote)
+	case in.err != nil:
+		again, err = in.again, in.err
+	default:
+		resp, again, err = in.call.receive()
+	}
+	resp, err = raw.orAgain(in.req, in.wrote, resp, again, err)
+	x.answer(x.c.response(in.req, in.cancel, in.timer, resp, err))
+}

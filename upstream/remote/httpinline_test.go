@@ -1,0 +1,217 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/caddy-mcp/caddy-mcp/upstream"
+)
+
+// setInlineWaits sets how long an awaited Send waits for its answer, for
+// one test (the package's tests do not run in parallel).
+func setInlineWaits(t *testing.T, first, more time.Duration) {
+	t.Helper()
+	oldFirst, oldMore := inlineWait, inlineMore
+	inlineWait, inlineMore = first, more
+	t.Cleanup(func() { inlineWait, inlineMore = oldFirst, oldMore })
+}
+
+// sendAwaited sends raw as a request whose caller waits for its answer.
+func sendAwaited(t *testing.T, c upstream.Conn, raw string) {
+	t.Helper()
+	if err := c.Send(upstream.WithAwaited(context.Background()), mustParse(t, raw)); err != nil {
+		t.Fatalf("Send(%s): %v", raw, err)
+	}
+}
+
+// TestAwaitedAnsweredInline: an awaited request to a go-sdk server that
+// answers at once is answered before Send returns, with a JSON answer and
+// with an SSE stream, on the connection the earlier requests used. (The
+// waits are long here so that a loaded machine cannot make the answer late;
+// a late one would go on on a goroutine, which the tests below cover.)
+func TestAwaitedAnsweredInline(t *testing.T) {
+	setInlineWaits(t, 10*time.Second, 10*time.Second)
+	for _, tc := range []struct {
+		name string
+		json bool
+	}{{"SSE answers", false}, {"JSON answers", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := startGoSDKPeer(t, &mcp.StreamableHTTPOptions{JSONResponse: tc.json})
+			h := newTestHTTP(t, Config{URL: p.srv.URL})
+			rec := newHTTPRecorder()
+			c := openConn(t, h, rec)
+			handshake(t, c, rec, "2025-06-18")
+			// The handshake's last POST may still be draining its
+			// connection: one pooled connection must be idle.
+			send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"echo","arguments":{"text":"warm"}}}`)
+			rec.response(t, `"warm"`)
+			eventually(t, "an idle connection", func() bool {
+				raw := h.rt.(*rawClient)
+				raw.mu.Lock()
+				defer raw.mu.Unlock()
+				return len(raw.idle) > 0
+			})
+			conns := p.newConns.Load()
+			for i := range 3 {
+				id := `"inline-` + string(rune('a'+i)) + `"`
+				sendAwaited(t, c, `{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"inline"}}}`)
+				var answered bool
+				for _, d := range rec.all() {
+					if d.m.IsResponse() && string(d.m.ID) == id {
+						answered = true
+						if !strings.Contains(string(d.m.Result), "inline") || string(d.related) != id {
+							t.Errorf("answer %s (related %s)", d.m.Raw, d.related)
+						}
+					}
+				}
+				if !answered {
+					t.Fatalf("call %s: Send returned before its answer was delivered; have %s", id, rec.dump())
+				}
+			}
+			if n := p.newConns.Load(); n != conns {
+				t.Errorf("the awaited calls opened %d new connections, want 0 (each reuses the pooled one)", n-conns)
+			}
+		})
+	}
+}
+
+// TestAwaitedSlowAnswerGoesOn: a server that takes longer than the wait
+// does not hold Send up: the rest of the exchange goes on by itself, and
+// the answer arrives once the server sends it. So does a stream that sends
+// a progress notification first and answers later: the notification is
+// delivered while the server still works (a server request there, such as
+// an elicitation, must reach the client before the server can answer).
+func TestAwaitedSlowAnswerGoesOn(t *testing.T) {
+	setInlineWaits(t, 5*time.Millisecond, time.Millisecond)
+	release := make(chan struct{})
+	reached := make(chan string, 4)
+	srv := newScriptedServer(t, func(w http.ResponseWriter, _ *http.Request, id json.RawMessage, tool string) {
+		reached <- tool
+		switch tool {
+		case "slow-json":
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":`+string(id)+`,"result":{"content":[]}}`)
+		case "progress-first":
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+			w.(http.Flusher).Flush()
+			<-release
+			_, _ = io.WriteString(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":"+string(id)+",\"result\":{\"content\":[]}}\n\n")
+		}
+	})
+	h := newTestHTTP(t, Config{URL: srv})
+	rec := newHTTPRecorder()
+	c := openConn(t, h, rec)
+	handshake(t, c, rec, "2025-06-18")
+
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		sendAwaited(t, c, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow-json"}}`)
+		sendAwaited(t, c, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"progress-first"}}`)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Send waited for a server that had not answered")
+	}
+	rec.waitFor(t, 1, func(d delivery) bool {
+		return d.m.Method == "notifications/progress" && string(d.related) == "2"
+	})
+	for _, d := range rec.all() {
+		if d.m.IsResponse() && (string(d.m.ID) == "1" || string(d.m.ID) == "2") {
+			t.Fatalf("an answer came before the server sent it: %s", d.m.Raw)
+		}
+	}
+	close(release)
+	for _, id := range []string{"1", "2"} {
+		if d := rec.response(t, id); d.m.Result == nil {
+			t.Errorf("answer %s", d.m.Raw)
+		}
+	}
+}
+
+// TestAwaitedCancelEndsTheWait: a client's cancellation ends an awaited
+// Send that waits for its answer on the caller's goroutine at once.
+func TestAwaitedCancelEndsTheWait(t *testing.T) {
+	setInlineWaits(t, time.Hour, time.Hour)
+	aborted, testDone := make(chan struct{}), make(chan struct{})
+	defer close(testDone)
+	reached := make(chan string, 4)
+	srv := newScriptedServer(t, func(_ http.ResponseWriter, r *http.Request, _ json.RawMessage, tool string) {
+		reached <- tool
+		select { // FAULT INJECTION: no answer until the POST is aborted
+		case <-r.Context().Done():
+			close(aborted)
+		case <-testDone:
+		}
+	})
+	h := newTestHTTP(t, Config{URL: srv})
+	rec := newHTTPRecorder()
+	c := openConn(t, h, rec)
+	handshake(t, c, rec, "2025-06-18")
+
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		sendAwaited(t, c, `{"jsonrpc":"2.0","id":"hang","method":"tools/call","params":{"name":"hang"}}`)
+	}()
+	select {
+	case <-reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the server")
+	}
+	send(t, c, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"hang"}}`)
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancellation did not end the awaited Send's wait")
+	}
+	select {
+	case <-aborted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled request's POST was not aborted")
+	}
+}
+
+// newScriptedServer starts a Streamable HTTP server that answers the
+// handshake and notifications itself and hands each tools/call to call,
+// and returns its URL.
+func newScriptedServer(t *testing.T, call func(w http.ResponseWriter, r *http.Request, id json.RawMessage, tool string)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				Name string `json:"name"`
+			} `json:"params"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &m)
+		switch {
+		case m.Method == "initialize":
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Mcp-Session-Id", "s1")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"t","version":"1"}}}`)
+		case m.ID == nil || m.Method == "":
+			w.WriteHeader(http.StatusAccepted)
+		case r.Method == http.MethodPost:
+			call(w, r, m.ID, m.Params.Name)
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -1,0 +1,103 @@
+package remote
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+)
+
+// An awaited request (upstream.WithAwaited) is made on the caller's
+// goroutine: written there, and its answer read there too when the whole
+// response is in within inlineWait. That spares the goroutine that would
+// make the request, and the two hand-offs between it and the caller, on
+// most calls (issue 27). Whatever would make the caller wait longer (a dial,
+// a large body, an answer that is slow or streams) goes on as before, on a
+// goroutine of its own.
+
+// inlineWait is how long the caller waits for the first bytes of an
+// awaited request's response before the rest is left to a goroutine. It
+// delays the caller's own timers (the priming hold of the answer, the
+// request timeout) by at most that much, and only for a slow answer.
+var inlineWait = 20 * time.Millisecond
+
+// inlineMaxBody is the largest request body written on the caller's
+// goroutine: a write that size fits in the socket's buffer of a connection
+// whose last response was read, so it does not wait for the server.
+const inlineMaxBody = 16 << 10
+
+// inlineMore is how long the caller waits for the rest of a response whose
+// first bytes came without all of it (see whole).
+var inlineMore = time.Millisecond
+
+// startInline writes req on an idle pooled connection, calling wrote once
+// it is written, and leaves x ready to receive its response. started is
+// false, with nothing done, when that would mean waiting: no idle
+// connection (a dial), a large body, or a request for the transport.
+func (c *rawClient) startInline(x *rawCall, req *http.Request, wrote func()) (started, again bool, err error) {
+	ctx := req.Context()
+	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" ||
+		req.ContentLength > inlineMaxBody || ctx.Err() != nil {
+		return false, false, nil
+	}
+	conn := c.getIdle()
+	if conn == nil {
+		return false, false, nil
+	}
+	*x = rawCall{c: c, ctx: ctx, req: req, conn: conn, reused: true}
+	again, err = x.send(wrote)
+	return true, again, err
+}
+
+// getIdle returns an idle connection the server has not closed, or nil.
+func (c *rawClient) getIdle() *rawConn {
+	for {
+		c.mu.Lock()
+		if len(c.idle) == 0 {
+			c.mu.Unlock()
+			return nil
+		}
+		conn := c.idle[len(c.idle)-1]
+		c.idle[len(c.idle)-1] = nil
+		c.idle = c.idle[:len(c.idle)-1]
+		c.mu.Unlock()
+		if c.reusable(conn) {
+			return conn
+		}
+		_ = conn.Close()
+	}
+}
+
+// whole waits at most d for the first bytes of the response and reports
+// whether all of it (header and body) is in the connection's buffer:
+// receiving and reading it then never waits on the server.
+func (x *rawCall) whole(d time.Duration) bool {
+	conn := x.conn
+	conn.lim.n = x.c.maxHeader
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	_, err := conn.br.Peek(1)
+	whole := err == nil && wholeResponse(peekBuffered(conn.br))
+	if err == nil && !whole {
+		// Servers often send the end of a stream (or the rest of a
+		// body) in a write of its own right after the first: it is
+		// worth a moment more, not a goroutine.
+		_ = conn.SetReadDeadline(time.Now().Add(inlineMore))
+		if _, err = conn.br.Peek(conn.br.Buffered() + 1); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			whole = wholeResponse(peekBuffered(conn.br))
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	if x.ctx.Err() != nil {
+		// The cancellation's abort may have come before the line above
+		// cleared its deadline: the connection must stay aborted.
+		conn.abort()
+	}
+	return whole // else a late answer (the deadline) or a failure: receive tells
+}
+
+// peekBuffered returns what br holds, without reading.
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
+}
