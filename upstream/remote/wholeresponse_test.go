@@ -18,9 +18,9 @@ var wholeResponses = map[string]string{
 		"1e\r\nevent: message\ndata: {\"a\":1}\n\n\r\n0\r\n\r\n",
 	"two chunks, an extension, upper-case hex": "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n" +
 		"3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
-	"a trailer": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: 1\r\n\r\n",
-	"no body (202)": "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
-	"no body (204)": "HTTP/1.1 204 No Content\r\n\r\n",
+	"a trailer":       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: 1\r\n\r\n",
+	"no body (202)":   "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+	"no body (204)":   "HTTP/1.1 204 No Content\r\n\r\n",
 	"an error status": "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nnot found",
 }
 
