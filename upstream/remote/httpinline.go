@@ -59,8 +59,15 @@ func (x *exchange) runInline(raw *rawClient) bool {
 		in.again, in.err = again, err // a new connection: a dial may wait
 		return false
 	}
+	r, xerr := c.response(req, cancel, in.timer, resp, err)
+	if xerr == nil && (r.StatusCode < 200 || r.StatusCode > 299) {
+		// A failure status may end the session (a 404), whose Receiver
+		// may in turn end the client's: not from the client's handler.
+		x.later = func() { x.answer(r, nil) }
+		return false
+	}
 	x.inline = true
-	x.answer(c.response(req, cancel, in.timer, resp, err))
+	x.answer(r, xerr)
 	x.inline = false
 	x.handoff(nil)
 	return x.later == nil

@@ -37,6 +37,9 @@ func (b *rawBody) boundReads(t time.Time) bool {
 	if !b.done {
 		b.deadline = true
 		_ = b.conn.SetReadDeadline(t)
+		if b.ctx.Err() != nil {
+			b.conn.abort() // the cancellation's abort may have come just before
+		}
 	}
 	return true
 }

@@ -75,25 +75,30 @@ func (c *rawClient) getIdle() *rawConn {
 func (x *rawCall) whole(d time.Duration) bool {
 	conn := x.conn
 	conn.lim.n = x.c.maxHeader
-	_ = conn.SetReadDeadline(time.Now().Add(d))
+	x.readDeadline(time.Now().Add(d))
 	_, err := conn.br.Peek(1)
 	whole := err == nil && wholeResponse(peekBuffered(conn.br))
 	if err == nil && !whole {
 		// Servers often send the end of a stream (or the rest of a
 		// body) in a write of its own right after the first: it is
 		// worth a moment more, not a goroutine.
-		_ = conn.SetReadDeadline(time.Now().Add(inlineMore))
+		x.readDeadline(time.Now().Add(inlineMore))
 		if _, err = conn.br.Peek(conn.br.Buffered() + 1); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			whole = wholeResponse(peekBuffered(conn.br))
 		}
 	}
-	_ = conn.SetReadDeadline(time.Time{})
-	if x.ctx.Err() != nil {
-		// The cancellation's abort may have come before the line above
-		// cleared its deadline: the connection must stay aborted.
-		conn.abort()
-	}
+	x.readDeadline(time.Time{})
 	return whole // else a late answer (the deadline) or a failure: receive tells
+}
+
+// readDeadline sets the connection's read deadline, unless the request
+// was cancelled: the cancellation's abort (a deadline in the past) may
+// have come just before, and must hold.
+func (x *rawCall) readDeadline(t time.Time) {
+	_ = x.conn.SetReadDeadline(t)
+	if x.ctx.Err() != nil {
+		x.conn.abort()
+	}
 }
 
 // peekBuffered returns what br holds, without reading.
