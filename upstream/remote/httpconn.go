@@ -40,7 +40,8 @@ const drainTimeout = 100 * time.Millisecond
 
 // httpConn is one client session's upstream session over Streamable HTTP.
 // Every POST runs in a goroutine of its own that reads the response as it
-// arrives; the GET stream runs only while the client listens.
+// arrives, except what an awaited request does on its caller's goroutine
+// (httpinline.go); the GET stream runs only while the client listens.
 type httpConn struct {
 	h       *HTTP
 	recv    upstream.Receiver
@@ -153,7 +154,10 @@ func (c *httpConn) abort(id json.RawMessage) {
 // of their Sends: a message's POST starts once the previous request's POST
 // is on the wire. ctx bounds only the waits: the request itself lives
 // until it is answered or the conn closes, since a 2025 client that
-// disconnects has not cancelled.
+// disconnects has not cancelled. An awaited request (upstream.WithAwaited)
+// on a plain http:// upstream is written on the caller's goroutine, and
+// answered before Send returns when its whole response comes within
+// inlineWait (httpinline.go).
 func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 	if c.ctx.Err() != nil {
 		return c.endedErr()
