@@ -51,7 +51,11 @@ func (x *exchange) runInline(raw *rawClient) bool {
 	in.req, in.cancel = req, cancel
 	in.timer = c.h.startHeaderTimer(cancel)
 	in.started, in.again, in.err = raw.startInline(&in.call, req, in.wrote)
-	if !in.started || in.err != nil || !in.call.whole(inlineWait) {
+	if !in.started || in.err != nil {
+		return false
+	}
+	got := in.call.ready(inlineWait)
+	if got == partOfIt {
 		return false
 	}
 	resp, again, err := in.call.receive()
@@ -60,11 +64,16 @@ func (x *exchange) runInline(raw *rawClient) bool {
 		return false
 	}
 	r, xerr := c.response(req, cancel, in.timer, resp, err)
-	if xerr == nil && (r.StatusCode < 200 || r.StatusCode > 299) {
+	if xerr == nil && (r.StatusCode < 200 || r.StatusCode > 299 ||
+		(got == eventsSoFar && mediaType(r.Header) != "text/event-stream")) {
 		// A failure status may end the session (a 404), whose Receiver
 		// may in turn end the client's: not from the client's handler.
+		// And only events are read in part here.
 		x.later = func() { x.answer(r, nil) }
 		return false
+	}
+	if xerr == nil && got == eventsSoFar {
+		setNoWait(r, true)
 	}
 	x.inline = true
 	x.answer(r, xerr)
@@ -95,4 +104,23 @@ func (x *exchange) goOn(raw *rawClient) {
 	}
 	resp, err = raw.orAgain(in.req, in.wrote, resp, again, err)
 	x.answer(x.c.response(in.req, in.cancel, in.timer, resp, err))
+}
+
+// setNoWait makes the reads of resp's body fail rather than wait for the
+// server (rawBody.noWait), or wait again.
+func setNoWait(resp *response, on bool) {
+	if tl, ok := resp.Body.(tailLeaver); ok {
+		tl.setNoWait(on)
+	}
+}
+
+// leaveTail ends a response stream whose answer came without waiting for
+// its end: the connection keeps the rest for its next request
+// (rawBody.leaveTail); a body that cannot do that is drained.
+func leaveTail(resp *response) {
+	if tl, ok := resp.Body.(tailLeaver); ok {
+		tl.leaveTail()
+		return
+	}
+	resp.drain()
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,13 +18,14 @@ import (
 	"github.com/caddy-mcp/caddy-mcp/upstream"
 )
 
-// setInlineWaits sets how long an awaited Send waits for its answer, for
-// one test (the package's tests do not run in parallel).
+// setInlineWaits sets how long an awaited Send waits for its answer, and
+// a request for the end of the stream before it, for one test (the
+// package's tests do not run in parallel).
 func setInlineWaits(t *testing.T, first, more time.Duration) {
 	t.Helper()
-	oldFirst, oldMore := inlineWait, inlineMore
-	inlineWait, inlineMore = first, more
-	t.Cleanup(func() { inlineWait, inlineMore = oldFirst, oldMore })
+	oldFirst, oldMore, oldTail := inlineWait, inlineMore, tailWait
+	inlineWait, inlineMore, tailWait = first, more, more
+	t.Cleanup(func() { inlineWait, inlineMore, tailWait = oldFirst, oldMore, oldTail })
 }
 
 // sendAwaited sends raw as a request whose caller waits for its answer.
@@ -92,6 +96,9 @@ func TestAwaitedAnsweredInline(t *testing.T) {
 func TestAwaitedSlowAnswerGoesOn(t *testing.T) {
 	setInlineWaits(t, 5*time.Millisecond, time.Millisecond)
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the server's Close, which waits for its handlers
 	reached := make(chan string, 4)
 	srv := newScriptedServer(t, func(w http.ResponseWriter, _ *http.Request, id json.RawMessage, tool string) {
 		reached <- tool
@@ -122,7 +129,6 @@ func TestAwaitedSlowAnswerGoesOn(t *testing.T) {
 	select {
 	case <-returned:
 	case <-time.After(10 * time.Second):
-		close(release)
 		t.Fatal("Send waited for a server that had not answered")
 	}
 	rec.waitFor(t, 1, func(d delivery) bool {
@@ -133,7 +139,7 @@ func TestAwaitedSlowAnswerGoesOn(t *testing.T) {
 			t.Fatalf("an answer came before the server sent it: %s", d.m.Raw)
 		}
 	}
-	close(release)
+	let()
 	for _, id := range []string{"1", "2"} {
 		if d := rec.response(t, id); d.m.Result == nil {
 			t.Errorf("answer %s", d.m.Raw)
@@ -187,9 +193,9 @@ func TestAwaitedCancelEndsTheWait(t *testing.T) {
 // newScriptedServer starts a Streamable HTTP server that answers the
 // handshake and notifications itself and hands each tools/call to call,
 // and returns its URL.
-func newScriptedServer(t *testing.T, call func(w http.ResponseWriter, r *http.Request, id json.RawMessage, tool string)) string {
+func newScriptedServer(t *testing.T, call func(w http.ResponseWriter, r *http.Request, id json.RawMessage, tool string), connState ...func(net.Conn, http.ConnState)) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m struct {
 			ID     json.RawMessage `json:"id"`
 			Method string          `json:"method"`
@@ -212,6 +218,86 @@ func newScriptedServer(t *testing.T, call func(w http.ResponseWriter, r *http.Re
 			w.WriteHeader(http.StatusMethodNotAllowed)
 		}
 	}))
+	if len(connState) > 0 {
+		srv.Config.ConnState = connState[0]
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestAwaitedStreamEndsLater: a server that sends its answer on an SSE
+// stream and ends the stream only later (go-sdk sends the end in a write of
+// its own) is answered before Send returns, without waiting for that end;
+// the connection keeps the stream's rest, and the next request reads it
+// and uses the same connection.
+func TestAwaitedStreamEndsLater(t *testing.T) {
+	setInlineWaits(t, 10*time.Second, 10*time.Second) // the stream's end comes once the test says so
+	for _, tc := range []struct{ name, eol string }{{"LF lines", "\n"}, {"CRLF lines", "\r\n"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			end := make(chan struct{})
+			var newConns atomic.Int32
+			srv := newScriptedServer(t, func(w http.ResponseWriter, _ *http.Request, id json.RawMessage, tool string) {
+				if tool == "quick" {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":`+string(id)+`,"result":{"content":[]}}`)
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, "event: message"+tc.eol+"data: {\"jsonrpc\":\"2.0\",\"id\":"+string(id)+",\"result\":{\"content\":[]}}"+tc.eol+tc.eol)
+				w.(http.Flusher).Flush()
+				<-end
+			}, func(c net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					newConns.Add(1)
+				}
+			})
+			h := newTestHTTP(t, Config{URL: srv})
+			rec := newHTTPRecorder()
+			c := openConn(t, h, rec)
+			handshake(t, c, rec, "2025-06-18")
+			send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"quick"}}`)
+			rec.response(t, `"warm"`)
+			eventually(t, "an idle connection", func() bool {
+				raw := h.rt.(*rawClient)
+				raw.mu.Lock()
+				defer raw.mu.Unlock()
+				return len(raw.idle) > 0
+			})
+			conns := newConns.Load()
+
+			returned := make(chan struct{})
+			go func() {
+				defer close(returned)
+				sendAwaited(t, c, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"answer-then-wait"}}`)
+			}()
+			select {
+			case <-returned:
+			case <-time.After(5 * time.Second):
+				close(end)
+				t.Fatal("Send waited for the end of a stream whose answer had come")
+			}
+			if !answeredNow(rec, "1") {
+				t.Fatalf("Send returned before the answer was delivered: %s", rec.dump())
+			}
+			close(end)
+			sendAwaited(t, c, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"quick"}}`)
+			if !answeredNow(rec, "2") {
+				t.Fatalf("the next call: Send returned before the answer was delivered: %s", rec.dump())
+			}
+			if n := newConns.Load() - conns; n != 0 {
+				t.Errorf("%d new connections, want 0: the next request reads the stream's end and reuses the connection", n)
+			}
+		})
+	}
+}
+
+// answeredNow reports whether the response with the raw id was delivered.
+func answeredNow(rec *httpRecorder, id string) bool {
+	for _, d := range rec.all() {
+		if d.m.IsResponse() && string(d.m.ID) == id && d.m.Result != nil {
+			return true
+		}
+	}
+	return false
 }

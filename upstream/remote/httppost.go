@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,9 +24,10 @@ type exchange struct {
 
 	// The state of an exchange begun on its caller's goroutine
 	// (httpinline.go).
-	inline bool   // on the caller's goroutine now: nothing may wait
-	in     inPost // the POST begun there
-	later  func() // what is left to a goroutine of its own
+	inline bool      // on the caller's goroutine now: nothing may wait
+	in     inPost    // the POST begun there
+	later  func()    // what is left to a goroutine of its own
+	kept   *response // the response later goes on reading: not closed yet
 }
 
 // run makes the POST and reads the answer.
@@ -45,7 +47,11 @@ func (x *exchange) answer(resp *response, xerr *exchangeError) {
 		x.fail(xerr)
 		return
 	}
-	defer resp.close()
+	defer func() {
+		if x.kept != resp {
+			resp.close()
+		}
+	}()
 	switch {
 	case resp.StatusCode == http.StatusNotFound && resp.sentSession:
 		c.sessionEnded(fmt.Sprintf("%s to a POST", resp.Status))
@@ -185,8 +191,17 @@ func (x *exchange) followStream(resp *response, st *streamState, attempts int) {
 	c := x.c
 	for {
 		progress, err := c.readEvents(resp.Body, st, x.deliver, func() bool { return x.answered })
+		if x.inline && !x.answered && errors.Is(err, errWouldWait) {
+			// The events so far are read: the rest comes on a
+			// goroutine of its own.
+			x.streamLater(resp, st, attempts)
+			return
+		}
 		cause := context.Cause(resp.ctx)
-		if x.answered {
+		switch {
+		case x.answered && x.inline:
+			leaveTail(resp) // httpinline.go
+		case x.answered:
 			resp.drain()
 		}
 		resp.close()
@@ -212,6 +227,16 @@ func (x *exchange) followStream(resp *response, st *streamState, attempts int) {
 		if resp = x.resumeStream(st, &attempts, progress); resp == nil {
 			return
 		}
+	}
+}
+
+// streamLater leaves reading the rest of resp to x.later, which reads it
+// as any goroutine does (waiting for the server).
+func (x *exchange) streamLater(resp *response, st *streamState, attempts int) {
+	x.kept = resp
+	x.later = func() {
+		setNoWait(resp, false)
+		x.followStream(resp, st, attempts)
 	}
 }
 

@@ -27,7 +27,17 @@ func (r *response) drain() {
 		t := time.AfterFunc(drainTimeout, func() { r.cancel(nil) })
 		defer t.Stop()
 	}
-	_, _ = io.CopyN(io.Discard, r.Body, 64<<10)
+	_, _ = io.CopyN(io.Discard, r.Body, drainLimit)
+}
+
+// drainLimit is the most of a body drain reads for the connection's sake.
+const drainLimit = 64 << 10
+
+// tailLeaver is a response body that can end without being read to its
+// end, its connection kept (rawBody.leaveTail).
+type tailLeaver interface {
+	leaveTail() bool
+	setNoWait(bool)
 }
 
 // readBounder is a response body whose reads may be made to fail after a
@@ -57,6 +67,17 @@ type idleBody struct {
 func (b *idleBody) boundReads(t time.Time) bool {
 	rb, ok := b.ReadCloser.(readBounder)
 	return ok && rb.boundReads(t)
+}
+
+func (b *idleBody) leaveTail() bool {
+	tl, ok := b.ReadCloser.(tailLeaver)
+	return ok && tl.leaveTail()
+}
+
+func (b *idleBody) setNoWait(on bool) {
+	if tl, ok := b.ReadCloser.(tailLeaver); ok {
+		tl.setNoWait(on)
+	}
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {

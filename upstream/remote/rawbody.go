@@ -24,7 +24,15 @@ type rawBody struct {
 	done     bool
 	err      error // what Read returns once done
 	deadline bool  // boundReads set a read deadline on the connection
+
+	// noWait makes Read fail with errWouldWait rather than read the
+	// connection: set while the body is read on the caller's goroutine,
+	// where all of it that can be read is in the buffer (rawinline.go).
+	noWait bool
 }
+
+// errWouldWait is a read of a body that would have waited for the server.
+var errWouldWait = errors.New("reading the response would wait for the server")
 
 // boundReads makes the body's reads fail once t has passed, with a read
 // deadline on its connection: how drain bounds reading a stream's end
@@ -46,10 +54,15 @@ func (b *rawBody) boundReads(t time.Time) bool {
 
 func (b *rawBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	done, derr := b.done, b.err
+	done, derr, noWait := b.done, b.err, b.noWait
 	b.mu.Unlock()
 	if done {
 		return 0, derr
+	}
+	if noWait && b.conn.br.Buffered() <= len("\r\n") {
+		// What is buffered is whole chunks: at most the line end of the
+		// last one is left, which the next chunk's read would wait after.
+		return 0, errWouldWait
 	}
 	n, err := b.body.Read(p)
 	switch {
@@ -91,4 +104,38 @@ func (b *rawBody) release(reuse bool, err error) {
 		return
 	}
 	_ = b.conn.Close()
+}
+
+// leaveTail ends the body without reading the rest of it: its connection
+// goes back to the pool with the rest (conn.tail), which the next request
+// on it reads first (finishTail). That is how the caller's goroutine ends a
+// stream whose answer came: the stream's end usually comes in a write of
+// the server's own a moment later, not worth a wait for it (issue 27).
+// It reports false when the body was over already.
+func (b *rawBody) leaveTail() bool {
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return false
+	}
+	b.done, b.err = true, errBodyClosed
+	deadline := b.deadline
+	b.mu.Unlock()
+	if !b.stop() || !b.reuse {
+		_ = b.conn.Close()
+		return true
+	}
+	if deadline {
+		_ = b.conn.SetReadDeadline(time.Time{})
+	}
+	b.conn.tail = b.body
+	b.c.put(b.conn)
+	return true
+}
+
+// setNoWait sets noWait (see there).
+func (b *rawBody) setNoWait(on bool) {
+	b.mu.Lock()
+	b.noWait = on
+	b.mu.Unlock()
 }

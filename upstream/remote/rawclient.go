@@ -97,6 +97,9 @@ type rawConn struct {
 	// abort ends a blocked read or write at once; made once per
 	// connection, not a closure per request.
 	abort func()
+	// tail is the rest of the last response's body, left unread
+	// (rawBody.leaveTail): the next request reads it first.
+	tail io.Reader
 }
 
 // limitedReader reads from a connection, at most n bytes while n >= 0,

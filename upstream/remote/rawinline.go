@@ -3,6 +3,7 @@ package remote
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"time"
@@ -62,33 +63,56 @@ func (c *rawClient) getIdle() *rawConn {
 		c.idle[len(c.idle)-1] = nil
 		c.idle = c.idle[:len(c.idle)-1]
 		c.mu.Unlock()
-		if c.reusable(conn) {
+		if c.finishTail(conn) && c.reusable(conn) {
 			return conn
 		}
 		_ = conn.Close()
 	}
 }
 
-// whole waits at most d for the first bytes of the response and reports
-// whether all of it (header and body) is in the connection's buffer:
-// receiving and reading it then never waits on the server.
-func (x *rawCall) whole(d time.Duration) bool {
+// tailWait bounds reading the rest of a body that a connection was put
+// back with: normally the stream's end, which came long before the next
+// request; a server that has not ended its stream by then loses the
+// connection.
+var tailWait = time.Millisecond
+
+// finishTail reads what is left of the last response on conn, if it was
+// put back with some, and reports whether the body ended there.
+func (c *rawClient) finishTail(conn *rawConn) bool {
+	if conn.tail == nil {
+		return true
+	}
+	tail := conn.tail
+	conn.tail = nil
+	_ = conn.SetReadDeadline(time.Now().Add(tailWait))
+	n, err := io.CopyN(io.Discard, tail, drainLimit+1)
+	_ = conn.SetReadDeadline(time.Time{})
+	return err == io.EOF && n <= drainLimit && conn.br.Buffered() == 0
+}
+
+// ready waits at most d for the first bytes of the response and tells how
+// much of it is in the connection's buffer (bufferedResponse): all of it,
+// or events so far, can be read without waiting on the server.
+func (x *rawCall) ready(d time.Duration) buffered {
 	conn := x.conn
 	conn.lim.n = x.c.maxHeader
 	x.readDeadline(time.Now().Add(d))
 	_, err := conn.br.Peek(1)
-	whole := err == nil && wholeResponse(peekBuffered(conn.br))
-	if err == nil && !whole {
-		// Servers often send the end of a stream (or the rest of a
-		// body) in a write of its own right after the first: it is
-		// worth a moment more, not a goroutine.
+	got := partOfIt
+	if err == nil {
+		got = bufferedResponse(peekBuffered(conn.br))
+	}
+	if err == nil && got == partOfIt {
+		// Servers often send the rest of a body in a write of its own
+		// right after the first: it is worth a moment more, not a
+		// goroutine.
 		x.readDeadline(time.Now().Add(inlineMore))
 		if _, err = conn.br.Peek(conn.br.Buffered() + 1); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			whole = wholeResponse(peekBuffered(conn.br))
+			got = bufferedResponse(peekBuffered(conn.br))
 		}
 	}
 	x.readDeadline(time.Time{})
-	return whole // else a late answer (the deadline) or a failure: receive tells
+	return got // partOfIt: a late answer (the deadline) or a failure, which receive tells
 }
 
 // readDeadline sets the connection's read deadline, unless the request

@@ -110,3 +110,32 @@ func (e eofReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// TestBufferedEventsSoFar: a stream's whole chunks that end with an
+// event are readable so far; a chunk cut short, an event cut short, a
+// failure status or a length-framed body are not.
+func TestBufferedEventsSoFar(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for _, tc := range []struct {
+		name, resp string
+		want       buffered
+	}{
+		{"one event", head + "f\r\ndata: {\"a\":1}\n\n\r\n", eventsSoFar},
+		{"two chunks, CRLF lines", head + "a\r\ndata: {}\r\n\r\n2\r\n\r\n\r\n", eventsSoFar},
+		{"lone CR lines", head + "9\r\ndata: 1\r\r\r\n", eventsSoFar},
+		{"and its end", head + "f\r\ndata: {\"a\":1}\n\n\r\n0\r\n\r\n", allOfIt},
+		{"the end cut short", head + "f\r\ndata: {\"a\":1}\n\n\r\n0\r\n", partOfIt},
+		{"a chunk cut short", head + "f\r\ndata: {\"a\":1}\n", partOfIt},
+		{"without its line end", head + "f\r\ndata: {\"a\":1}\n\n", partOfIt},
+		{"an event cut short", head + "e\r\ndata: {\"a\":1}\n\r\n", partOfIt},
+		{"a second chunk's size only", head + "f\r\ndata: {\"a\":1}\n\n\r\n10\r\n", partOfIt},
+		{"no chunk yet", head, partOfIt},
+		{"a failure status", "HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nx\n\n\n\r\n", partOfIt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := bufferedResponse([]byte(tc.resp)); got != tc.want {
+				t.Errorf("bufferedResponse(%q) = %d, want %d", tc.resp, got, tc.want)
+			}
+		})
+	}
+}
