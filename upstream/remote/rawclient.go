@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -409,6 +410,7 @@ func (c *rawClient) reusable(conn *rawConn) bool {
 }
 
 // put keeps conn for the next request, or closes it when the pool is full.
+// The pool is taken from its end, the connection used last first.
 func (c *rawClient) put(conn *rawConn) {
 	conn.used = time.Now()
 	c.mu.Lock()
@@ -417,7 +419,13 @@ func (c *rawClient) put(conn *rawConn) {
 		_ = conn.Close()
 		return
 	}
-	c.idle = append(c.idle, conn)
+	if conn.tail != nil {
+		// Taken last: the rest of its body, which the next request
+		// reads first, has the most time to come (finishTail).
+		c.idle = slices.Insert(c.idle, 0, conn)
+	} else {
+		c.idle = append(c.idle, conn)
+	}
 	if c.sweep == nil && c.idleTimeout > 0 {
 		c.sweep = time.AfterFunc(c.idleTimeout, c.closeStale)
 	}
