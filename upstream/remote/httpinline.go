@@ -116,11 +116,15 @@ func setNoWait(resp *response, on bool) {
 
 // leaveTail ends a response stream whose answer came without waiting for
 // its end: the connection keeps the rest for its next request
-// (rawBody.leaveTail); a body that cannot do that is drained.
-func leaveTail(resp *response) {
-	if tl, ok := resp.Body.(tailLeaver); ok {
-		tl.leaveTail()
+// (rawBody.leaveTail), or the stream is drained on a goroutine of its own.
+func (x *exchange) leaveTail(resp *response) {
+	if tl, ok := resp.Body.(tailLeaver); ok && tl.leaveTail() {
 		return
 	}
-	resp.drain()
+	x.kept = resp
+	x.later = func() {
+		setNoWait(resp, false)
+		resp.drain()
+		resp.close()
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,7 +100,6 @@ func TestAwaitedSlowAnswerGoesOn(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	let := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(let) // before the server's Close, which waits for its handlers
 	reached := make(chan string, 4)
 	srv := newScriptedServer(t, func(w http.ResponseWriter, _ *http.Request, id json.RawMessage, tool string) {
 		reached <- tool
@@ -115,6 +116,7 @@ func TestAwaitedSlowAnswerGoesOn(t *testing.T) {
 			_, _ = io.WriteString(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":"+string(id)+",\"result\":{\"content\":[]}}\n\n")
 		}
 	})
+	t.Cleanup(let) // cleanups run last first: before the server's Close, which waits for its handlers
 	h := newTestHTTP(t, Config{URL: srv})
 	rec := newHTTPRecorder()
 	c := openConn(t, h, rec)
@@ -300,4 +302,61 @@ func answeredNow(rec *httpRecorder, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestTailMissPausesTails: a server that keeps a stream open after its
+// answer costs the connection its next request would have used, and for a
+// while streams are drained on a goroutine again; the answers are not
+// late either way.
+func TestTailMissPausesTails(t *testing.T) {
+	setInlineWaits(t, 10*time.Second, 10*time.Millisecond)
+	end := make(chan struct{})
+	srv := newScriptedServer(t, func(w http.ResponseWriter, _ *http.Request, id json.RawMessage, tool string) {
+		if tool == "quick" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":`+string(id)+`,"result":{"content":[]}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":"+string(id)+",\"result\":{\"content\":[]}}\n\n")
+		w.(http.Flusher).Flush()
+		<-end // FAULT INJECTION: the stream stays open after the answer
+	})
+	t.Cleanup(func() { close(end) }) // cleanups run last first: before the server's Close
+	// One idle connection at most, so that the next request takes the one
+	// put back with the rest.
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	t.Cleanup(tr.CloseIdleConnections)
+	h := newTestHTTP(t, Config{URL: srv, Transport: tr})
+	raw := h.rt.(*rawClient)
+	rec := newHTTPRecorder()
+	c := openConn(t, h, rec)
+	handshake(t, c, rec, "2025-06-18")
+	send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"quick"}}`)
+	rec.response(t, `"warm"`)
+	eventually(t, "an idle connection", func() bool {
+		raw.mu.Lock()
+		defer raw.mu.Unlock()
+		return len(raw.idle) > 0
+	})
+
+	for i, want := range []bool{true, false} { // tails left before the miss, not after it
+		id := strconv.Itoa(10 + i)
+		sendAwaited(t, c, `{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call","params":{"name":"hold"}}`)
+		if !answeredNow(rec, id) {
+			t.Fatalf("call %s: Send returned before the answer was delivered: %s", id, rec.dump())
+		}
+		raw.mu.Lock()
+		left := slices.ContainsFunc(raw.idle, func(c *rawConn) bool { return c.tail != nil })
+		raw.mu.Unlock()
+		if left != want {
+			t.Fatalf("call %s: a connection put back with the stream's rest: %v, want %v", id, left, want)
+		}
+		// The next request finds the rest missing: that connection goes.
+		sendAwaited(t, c, `{"jsonrpc":"2.0","id":"q`+id+`","method":"tools/call","params":{"name":"quick"}}`)
+		rec.response(t, `"q`+id+`"`)
+		if raw.tailsOK() {
+			t.Fatalf("call %s: tails still left after a rest that did not come", id)
+		}
+	}
 }

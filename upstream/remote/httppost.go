@@ -200,11 +200,13 @@ func (x *exchange) followStream(resp *response, st *streamState, attempts int) {
 		cause := context.Cause(resp.ctx)
 		switch {
 		case x.answered && x.inline:
-			leaveTail(resp) // httpinline.go
+			x.leaveTail(resp) // httpinline.go
 		case x.answered:
 			resp.drain()
 		}
-		resp.close()
+		if x.kept != resp {
+			resp.close()
+		}
 		switch {
 		case x.answered || x.ctx.Err() != nil:
 			return

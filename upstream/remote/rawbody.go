@@ -111,10 +111,15 @@ func (b *rawBody) release(reuse bool, err error) {
 // on it reads first (finishTail). That is how the caller's goroutine ends a
 // stream whose answer came: the stream's end usually comes in a write of
 // the server's own a moment later, not worth a wait for it (issue 27).
-// It reports false when the body was over already.
+// It reports false, and does nothing, when a recent rest did not come in
+// time (tailsOK); a body over already has nothing to leave.
 func (b *rawBody) leaveTail() bool {
 	b.mu.Lock()
 	if b.done {
+		b.mu.Unlock()
+		return true
+	}
+	if !b.c.tailsOK() {
 		b.mu.Unlock()
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ type rawClient struct {
 	mu    sync.Mutex
 	idle  []*rawConn // the most recently used last
 	sweep *time.Timer
+
+	tailMissed atomic.Int64 // when a rest of a body last failed to come (finishTail), in Unix ns
 }
 
 // newRawClient returns the raw client for u and rt, or nil when rt is not

@@ -71,10 +71,23 @@ func (c *rawClient) getIdle() *rawConn {
 }
 
 // tailWait bounds reading the rest of a body that a connection was put
-// back with: normally the stream's end, which came long before the next
-// request; a server that has not ended its stream by then loses the
-// connection.
-var tailWait = time.Millisecond
+// back with: normally the stream's end, which the server sends right after
+// the answer. A request on that connection could not be answered before
+// the server sent it anyway (HTTP/1.1 answers in order), so the wait costs
+// little; a server that has not ended its stream by then loses the
+// connection, and for tailPause no connection is put back with a rest.
+var tailWait = 10 * time.Millisecond
+
+// tailPause is how long after a rest did not come within tailWait streams
+// are drained on a goroutine again instead (see leaveTail).
+const tailPause = time.Minute
+
+// tailsOK reports whether a connection may be put back with the rest of
+// a body: no rest failed to come within tailPause.
+func (c *rawClient) tailsOK() bool {
+	t := c.tailMissed.Load()
+	return t == 0 || time.Since(time.Unix(0, t)) > tailPause
+}
 
 // finishTail reads what is left of the last response on conn, if it was
 // put back with some, and reports whether the body ended there.
@@ -87,7 +100,11 @@ func (c *rawClient) finishTail(conn *rawConn) bool {
 	_ = conn.SetReadDeadline(time.Now().Add(tailWait))
 	n, err := io.CopyN(io.Discard, tail, drainLimit+1)
 	_ = conn.SetReadDeadline(time.Time{})
-	return err == io.EOF && n <= drainLimit && conn.br.Buffered() == 0
+	if err != io.EOF || n > drainLimit || conn.br.Buffered() != 0 {
+		c.tailMissed.Store(time.Now().UnixNano())
+		return false
+	}
+	return true
 }
 
 // ready waits at most d for the first bytes of the response and tells how
