@@ -8,18 +8,28 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/caddy-mcp/caddy-mcp/upstream"
 	"github.com/caddy-mcp/caddy-mcp/upstream/internal/upstreamtest"
 )
 
 // BenchmarkHTTPRoundTrip measures a tools/call through the HTTP upstream to
 // a go-sdk Streamable HTTP server on loopback.
+//
+// The awaited cases send each call as the front sends a POST's only
+// request (upstream.WithAwaited): on the caller's goroutine (httpinline.go).
 func BenchmarkHTTPRoundTrip(b *testing.B) {
-	for _, jsonResponse := range []bool{false, true} {
-		name := "sse"
-		if jsonResponse {
-			name = "json"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name         string
+		jsonResponse bool
+		run          func(*testing.B, upstream.Conn, upstreamtest.ChanReceiver)
+	}{
+		{"sse", false, upstreamtest.BenchmarkRoundTrips},
+		{"json", true, upstreamtest.BenchmarkRoundTrips},
+		{"sse/awaited", false, upstreamtest.BenchmarkAwaitedRoundTrips},
+		{"json/awaited", true, upstreamtest.BenchmarkAwaitedRoundTrips},
+	} {
+		jsonResponse := tc.jsonResponse
+		b.Run(tc.name, func(b *testing.B) {
 			srv := mcp.NewServer(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
 			type echoArgs struct {
 				Text string `json:"text"`
@@ -39,7 +49,7 @@ func BenchmarkHTTPRoundTrip(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			upstreamtest.BenchmarkRoundTrips(b, conn, rec)
+			tc.run(b, conn, rec)
 			b.StopTimer()
 			conn.Close()
 			h.Wait()

@@ -26,8 +26,18 @@ func (c ChanReceiver) Closed(error) {}
 // delivered) one after the other. The server must have an echo tool; rec
 // must be the Receiver conn was opened with.
 func BenchmarkRoundTrips(b *testing.B, conn upstream.Conn, rec ChanReceiver) {
+	benchmarkRoundTrips(context.Background(), b, conn, rec)
+}
+
+// BenchmarkAwaitedRoundTrips is BenchmarkRoundTrips with each call sent as
+// a client POST's only request is (upstream.WithAwaited).
+func BenchmarkAwaitedRoundTrips(b *testing.B, conn upstream.Conn, rec ChanReceiver) {
+	benchmarkRoundTrips(upstream.WithAwaited(context.Background()), b, conn, rec)
+}
+
+func benchmarkRoundTrips(callCtx context.Context, b *testing.B, conn upstream.Conn, rec ChanReceiver) {
 	ctx := context.Background()
-	send := func(raw string) {
+	send := func(ctx context.Context, raw string) {
 		m, err := pipeline.Parse([]byte(raw))
 		if err != nil {
 			b.Fatal(err)
@@ -36,14 +46,14 @@ func BenchmarkRoundTrips(b *testing.B, conn upstream.Conn, rec ChanReceiver) {
 			b.Fatal(err)
 		}
 	}
-	send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
+	send(ctx, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
 	<-rec
-	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(ctx, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		send(`{"jsonrpc":"2.0","id":` + strconv.Itoa(i) + `,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`)
+		send(callCtx, `{"jsonrpc":"2.0","id":`+strconv.Itoa(i)+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`)
 		if m := <-rec; !m.IsResponse() {
 			b.Fatalf("got %s", m.Raw)
 		}
