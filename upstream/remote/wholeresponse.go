@@ -38,11 +38,19 @@ func bufferedResponse(b []byte) buffered {
 		return partOfIt
 	}
 	head, body := b[:end+2], b[end+4:]
+	if n := bytes.Count(head, crlf); bytes.Count(head, []byte("\n")) != n || bytes.Count(head, []byte("\r")) != n {
+		return partOfIt // a bare LF ends a line for net/http: it may read another header
+	}
 	status, head, _ := bytes.Cut(head, crlf)
-	if len(status) < 12 || !bytes.HasPrefix(status, []byte("HTTP/1.")) || status[8] != ' ' {
+	// HTTP/1.0 ignores Transfer-Encoding: its body may end with the
+	// connection.
+	if len(status) < 12 || !bytes.HasPrefix(status, []byte("HTTP/1.1 ")) {
 		return partOfIt
 	}
 	code := status[9:12]
+	if _, ok := parseDecimal(code); !ok {
+		return partOfIt
+	}
 	switch {
 	case code[0] == '1':
 		return partOfIt // an interim response: another follows

@@ -68,6 +68,9 @@ func TestWholeResponseRefuses(t *testing.T) {
 		{"a chunk longer than it says", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nok\r\n0\r\n\r\n"},
 		{"a huge chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nok\r\n0\r\n\r\n"},
 		{"not HTTP/1.x", "HTTP/2 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"HTTP/1.0, chunked (a body to the connection's end)", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"a line that ends with a bare LF", "HTTP/1.1 200 \n\r\nContent-Length:0\r\n\r\nmore"},
+		{"a status that is not a number", "HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok"},
 		{"a header line without a colon", "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
