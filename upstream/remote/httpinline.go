@@ -6,8 +6,8 @@ import (
 )
 
 // inPost is the POST of an exchange begun on its caller's goroutine
-// (rawinline.go): written there, and answered there too when the whole
-// response came within inlineWait.
+// (rawinline.go): written there, and answered there too when enough of the
+// response came within inlineWait (rawCall.ready).
 type inPost struct {
 	req     *http.Request
 	cancel  context.CancelCauseFunc
@@ -35,9 +35,9 @@ func (c *httpConn) sendInline(x *exchange, raw *rawClient) {
 	})
 }
 
-// runInline begins the POST on an idle connection and, when the whole
-// response is in within inlineWait, reads it: true when the exchange is
-// over, false when goOn must go on with it.
+// runInline begins the POST on an idle connection and, when what came
+// within inlineWait can be read without waiting (rawCall.ready), reads it:
+// true when the exchange is over, false when goOn must go on with it.
 func (x *exchange) runInline(raw *rawClient) bool {
 	c := x.c
 	in := &x.in
