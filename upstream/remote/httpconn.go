@@ -156,7 +156,7 @@ func (c *httpConn) abort(id json.RawMessage) {
 // until it is answered or the conn closes, since a 2025 client that
 // disconnects has not cancelled. An awaited request (upstream.WithAwaited)
 // on a plain http:// upstream is written on the caller's goroutine, and
-// answered before Send returns when its whole response comes within
+// answered before Send returns when enough of its response comes within
 // inlineWait (httpinline.go).
 func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 	if c.ctx.Err() != nil {

@@ -54,17 +54,7 @@ func TestAwaitedAnsweredInline(t *testing.T) {
 			h := newTestHTTP(t, Config{URL: p.srv.URL})
 			rec := newHTTPRecorder()
 			c := openConn(t, h, rec)
-			handshake(t, c, rec, "2025-06-18")
-			// The handshake's last POST may still be draining its
-			// connection: one pooled connection must be idle.
-			send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"echo","arguments":{"text":"warm"}}}`)
-			rec.response(t, `"warm"`)
-			eventually(t, "an idle connection", func() bool {
-				raw := h.rt.(*rawClient)
-				raw.mu.Lock()
-				defer raw.mu.Unlock()
-				return len(raw.idle) > 0
-			})
+			warmUp(t, h, c, rec, "echo")
 			conns := p.newConns.Load()
 			for i := range 3 {
 				id := `"inline-` + string(rune('a'+i)) + `"`
@@ -257,15 +247,7 @@ func TestAwaitedStreamEndsLater(t *testing.T) {
 			h := newTestHTTP(t, Config{URL: srv})
 			rec := newHTTPRecorder()
 			c := openConn(t, h, rec)
-			handshake(t, c, rec, "2025-06-18")
-			send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"quick"}}`)
-			rec.response(t, `"warm"`)
-			eventually(t, "an idle connection", func() bool {
-				raw := h.rt.(*rawClient)
-				raw.mu.Lock()
-				defer raw.mu.Unlock()
-				return len(raw.idle) > 0
-			})
+			warmUp(t, h, c, rec, "quick")
 			conns := newConns.Load()
 
 			returned := make(chan struct{})
@@ -331,14 +313,7 @@ func TestTailMissPausesTails(t *testing.T) {
 	raw := h.rt.(*rawClient)
 	rec := newHTTPRecorder()
 	c := openConn(t, h, rec)
-	handshake(t, c, rec, "2025-06-18")
-	send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"quick"}}`)
-	rec.response(t, `"warm"`)
-	eventually(t, "an idle connection", func() bool {
-		raw.mu.Lock()
-		defer raw.mu.Unlock()
-		return len(raw.idle) > 0
-	})
+	warmUp(t, h, c, rec, "quick")
 
 	for i, want := range []bool{true, false} { // tails left before the miss, not after it
 		id := strconv.Itoa(10 + i)
@@ -359,4 +334,20 @@ func TestTailMissPausesTails(t *testing.T) {
 			t.Fatalf("call %s: tails still left after a rest that did not come", id)
 		}
 	}
+}
+
+// warmUp initializes c's session and makes one call of tool, then waits
+// until a pooled connection is idle (the handshake's last POST may still
+// be draining its own): the next awaited call can be made inline.
+func warmUp(t *testing.T, h *HTTP, c upstream.Conn, rec *httpRecorder, tool string) {
+	t.Helper()
+	handshake(t, c, rec, "2025-06-18")
+	send(t, c, `{"jsonrpc":"2.0","id":"warm","method":"tools/call","params":{"name":"`+tool+`","arguments":{"text":"warm"}}}`)
+	rec.response(t, `"warm"`)
+	raw := h.rt.(*rawClient)
+	eventually(t, "an idle connection", func() bool {
+		raw.mu.Lock()
+		defer raw.mu.Unlock()
+		return len(raw.idle) > 0
+	})
 }

@@ -163,7 +163,7 @@ func (c *rawClient) RoundTrip(req *http.Request) (*http.Response, error) {
 // without the trace, its closure and the context value that carries it
 // per request (issue 27). A request the transport makes gets that trace.
 func (c *rawClient) roundTripWrote(req *http.Request, wrote func()) (*http.Response, error) {
-	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" {
+	if !c.makes(req) {
 		if wrote != nil {
 			req = req.WithContext(withWroteTrace(req.Context(), wrote))
 		}
@@ -187,6 +187,13 @@ func (c *rawClient) orAgain(req *http.Request, wrote func(), resp *http.Response
 		}
 	}
 	return resp, err
+}
+
+// makes reports whether the raw client makes req itself: a plain http://
+// request to its upstream's host that sets no Connection header. Others
+// go to the transport.
+func (c *rawClient) makes(req *http.Request) bool {
+	return req.URL.Scheme == "http" && req.URL.Host == c.host && req.Header.Get("Connection") == ""
 }
 
 // withWroteTrace returns ctx with a ClientTrace that calls wrote once a

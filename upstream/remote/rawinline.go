@@ -10,8 +10,9 @@ import (
 )
 
 // An awaited request (upstream.WithAwaited) is made on the caller's
-// goroutine: written there, and its answer read there too when the whole
-// response is in within inlineWait. That spares the goroutine that would
+// goroutine: written there, and its answer read there too when enough of
+// the response is in within inlineWait (ready: all of it, or an SSE
+// stream's events so far). That spares the goroutine that would
 // make the request, and the two hand-offs between it and the caller, on
 // most calls (issue 27). Whatever would make the caller wait longer (a dial,
 // a large body, an answer that is slow or streams) goes on as before, on a
@@ -29,7 +30,7 @@ var inlineWait = 20 * time.Millisecond
 const inlineMaxBody = 16 << 10
 
 // inlineMore is how long the caller waits for the rest of a response whose
-// first bytes came without all of it (see whole).
+// first bytes came without enough of it (see ready).
 var inlineMore = time.Millisecond
 
 // startInline writes req on an idle pooled connection, calling wrote once
@@ -38,8 +39,7 @@ var inlineMore = time.Millisecond
 // connection (a dial), a large body, or a request for the transport.
 func (c *rawClient) startInline(x *rawCall, req *http.Request, wrote func()) (started, again bool, err error) {
 	ctx := req.Context()
-	if req.URL.Scheme != "http" || req.URL.Host != c.host || req.Header.Get("Connection") != "" ||
-		req.ContentLength > inlineMaxBody || ctx.Err() != nil {
+	if !c.makes(req) || req.ContentLength > inlineMaxBody || ctx.Err() != nil {
 		return false, false, nil
 	}
 	conn := c.getIdle()
