@@ -1,33 +1,28 @@
 package upstream
 
-import "context"
+import (
+	"context"
 
-// awaitedKey marks a Send whose caller waits for the request's answer and
-// for nothing else once Send returns.
-type awaitedKey struct{}
+	"github.com/caddy-mcp/caddy-mcp/pipeline"
+)
 
-// WithAwaited returns ctx for the Send of a request whose caller, once Send
-// returns, does nothing but wait for that request's answer (a client POST
-// that carries this one request). An upstream may then make the exchange on
-// the caller's goroutine as far as it goes without waiting on the server for
-// long, which spares a goroutine hand-off each way per call (issue 27). A
-// caller that sends other messages after this one, or that fans one message
-// out to several servers, must not pass it on (see WithoutAwaited).
-func WithAwaited(ctx context.Context) context.Context {
-	return context.WithValue(ctx, awaitedKey{}, true)
+// AwaitedSender is a Conn that can send a request whose caller, once the
+// send returns, does nothing but wait for that request's answer (a client
+// POST that carries this one request). It may then make the exchange on the
+// caller's goroutine as far as that goes without waiting on the server for
+// long, which spares a goroutine hand-off each way per call (issue 27).
+// A Conn that wraps others implements it only where one client request
+// stays one request to one server: a layer that fans a request out (a
+// federation) does not, so none of its requests holds up the next.
+type AwaitedSender interface {
+	SendAwaited(ctx context.Context, m *pipeline.Message) error
 }
 
-// WithoutAwaited returns ctx without the mark of WithAwaited, for a layer
-// that sends one client request as several.
-func WithoutAwaited(ctx context.Context) context.Context {
-	if !Awaited(ctx) {
-		return ctx
+// SendAwaited sends m on conn as an awaited request when conn can (see
+// AwaitedSender), else with Send.
+func SendAwaited(ctx context.Context, conn Conn, m *pipeline.Message) error {
+	if a, ok := conn.(AwaitedSender); ok {
+		return a.SendAwaited(ctx, m)
 	}
-	return context.WithValue(ctx, awaitedKey{}, false)
-}
-
-// Awaited reports whether ctx carries the mark of WithAwaited.
-func Awaited(ctx context.Context) bool {
-	v, _ := ctx.Value(awaitedKey{}).(bool)
-	return v
+	return conn.Send(ctx, m)
 }

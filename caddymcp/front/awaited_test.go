@@ -6,7 +6,7 @@ import (
 )
 
 // TestAwaitedSends: the upstream hears that the handler waits for nothing
-// but a request's answer (upstream.WithAwaited) exactly when the POST
+// but a request's answer (upstream.AwaitedSender) exactly when the POST
 // carries that one message; a batch's requests are sent one after another,
 // and none may hold up the next.
 func TestAwaitedSends(t *testing.T) {

@@ -137,7 +137,7 @@ type fakeConn struct {
 	waiters   map[string]chan *pipeline.Message // server request id -> client's answer
 	listening int                               // upstream.Listener count
 	listenLog []bool
-	awaited   map[string]bool // request id -> its Send was upstream.Awaited
+	awaited   map[string]bool // request id -> it came through SendAwaited
 }
 
 // Listen implements upstream.Listener.
@@ -205,6 +205,16 @@ func (c *fakeConn) Close() { c.stop() }
 
 // Send implements upstream.Conn: it records m and hands it to the script.
 func (c *fakeConn) Send(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, false)
+}
+
+// SendAwaited implements upstream.AwaitedSender: the message is handled as
+// Send handles it, and c.awaited records how it came.
+func (c *fakeConn) SendAwaited(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, true)
+}
+
+func (c *fakeConn) send(ctx context.Context, m *pipeline.Message, awaited bool) error {
 	select {
 	case <-c.done:
 		return upstream.ErrClosed
@@ -216,7 +226,7 @@ func (c *fakeConn) Send(ctx context.Context, m *pipeline.Message) error {
 		if c.awaited == nil {
 			c.awaited = make(map[string]bool)
 		}
-		c.awaited[m.IDKey()] = upstream.Awaited(ctx)
+		c.awaited[m.IDKey()] = awaited
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})

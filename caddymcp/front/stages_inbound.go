@@ -68,15 +68,11 @@ func (s *Session) releaseCall(key string) {
 //
 // alone says m is the POST's only message: a request's answer is then all
 // the handler waits for once it is sent, so the upstream may make the
-// exchange on this goroutine (upstream.WithAwaited).
+// exchange on this goroutine (upstream.AwaitedSender).
 func (s *Server) toServer(r *http.Request, sess *Session, ex *pipeline.Exchange, m *pipeline.Message, alone bool) {
 	v := sess.settings.Load().chain.Start(r.Context(), ex, m)
 	if v.Action != pipeline.Wait {
-		ctx := r.Context()
-		if alone && m.IsRequest() && v.Action == pipeline.Continue {
-			ctx = upstream.WithAwaited(ctx)
-		}
-		s.afterClientStages(ctx, sess, m, v)
+		s.afterClientStages(r.Context(), sess, m, v, alone && m.IsRequest())
 		return
 	}
 	s.toServerHeld(r, sess, m, v)
@@ -118,7 +114,7 @@ func (s *Server) toServerHeld(r *http.Request, sess *Session, m *pipeline.Messag
 		}
 		ctx, cancel := context.WithTimeout(mcptrace.Carry(r.Context(), sess.ctx), sendTimeout)
 		defer cancel()
-		s.afterClientStages(ctx, sess, m, v)
+		s.afterClientStages(ctx, sess, m, v, false)
 	}
 	if !sess.store.goTracked(held) {
 		if m.IsRequest() {
@@ -131,8 +127,10 @@ func (s *Server) toServerHeld(r *http.Request, sess *Session, m *pipeline.Messag
 // be long gone.
 const sendTimeout = 30 * time.Second
 
-// afterClientStages carries out the chain's verdict on a client message.
-func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeline.Message, v pipeline.Verdict) {
+// afterClientStages carries out the chain's verdict on a client message;
+// awaited says the caller waits for nothing but its answer once it is sent
+// (see toServer).
+func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeline.Message, v pipeline.Verdict, awaited bool) {
 	switch v.Action {
 	case pipeline.Respond:
 		if m.IsRequest() {
@@ -168,7 +166,13 @@ func (s *Server) afterClientStages(ctx context.Context, sess *Session, m *pipeli
 	if m.IsRequest() {
 		ctx, msg = sess.traceExchange(ctx, conn, msg) // tracing.go
 	}
-	if err := conn.Send(ctx, msg); err != nil {
+	var err error
+	if awaited {
+		err = upstream.SendAwaited(ctx, conn, msg)
+	} else {
+		err = conn.Send(ctx, msg)
+	}
+	if err != nil {
 		if m.IsRequest() {
 			msg, data := publicFailure(s.cfg.Logger, s.cfg.VerboseErrors, "the request could not be sent to the upstream MCP server",
 				"sending a request to the upstream MCP server failed", err, zap.String("session", sess.id))

@@ -49,6 +49,16 @@ type memberConn struct {
 // is remembered until answered, to be sent to the next member if this one
 // gives no answer.
 func (c *groupConn) Send(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, false)
+}
+
+// SendAwaited is Send for an awaited request (upstream.AwaitedSender): the
+// member serving the session gets it as one.
+func (c *groupConn) SendAwaited(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, true)
+}
+
+func (c *groupConn) send(ctx context.Context, m *pipeline.Message, awaited bool) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -59,6 +69,9 @@ func (c *groupConn) Send(ctx context.Context, m *pipeline.Message) error {
 		c.init = &pendingInit{ctx: context.WithoutCancel(ctx), msg: m, key: m.IDKey(), start: time.Now()}
 	}
 	c.mu.Unlock()
+	if awaited {
+		return upstream.SendAwaited(ctx, cur.inner, m)
+	}
 	return cur.inner.Send(ctx, m)
 }
 

@@ -90,9 +90,6 @@ func (c *conn) Send(ctx context.Context, m *pipeline.Message) error {
 	if closed {
 		return upstream.ErrClosed
 	}
-	// One client request may become several (lists, broadcasts), sent
-	// one after another: none of them may hold up the next.
-	ctx = upstream.WithoutAwaited(ctx)
 	switch {
 	case m.IsResponse():
 		return c.answerServer(ctx, m)

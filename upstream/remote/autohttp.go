@@ -174,6 +174,16 @@ func (c *autoConn) current() upstream.Conn {
 // ResponseHeaderTimeout and the conn, not by ctx: its outcome decides the
 // session's transport.
 func (c *autoConn) Send(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, false)
+}
+
+// SendAwaited is Send for an awaited request (upstream.AwaitedSender),
+// once the transport is known.
+func (c *autoConn) SendAwaited(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, true)
+}
+
+func (c *autoConn) send(ctx context.Context, m *pipeline.Message, awaited bool) error {
 	c.mu.Lock()
 	first := !c.probing
 	c.probing = true
@@ -184,6 +194,9 @@ func (c *autoConn) Send(ctx context.Context, m *pipeline.Message) error {
 		case <-c.decided:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if awaited {
+			return upstream.SendAwaited(ctx, c.current(), m)
 		}
 		return c.current().Send(ctx, m)
 	}

@@ -16,7 +16,7 @@ import (
 // a go-sdk Streamable HTTP server on loopback.
 //
 // The awaited cases send each call as the front sends a POST's only
-// request (upstream.WithAwaited): on the caller's goroutine (httpinline.go).
+// request (upstream.AwaitedSender): on the caller's goroutine (httpinline.go).
 func BenchmarkHTTPRoundTrip(b *testing.B) {
 	for _, tc := range []struct {
 		name         string

@@ -154,11 +154,20 @@ func (c *httpConn) abort(id json.RawMessage) {
 // of their Sends: a message's POST starts once the previous request's POST
 // is on the wire. ctx bounds only the waits: the request itself lives
 // until it is answered or the conn closes, since a 2025 client that
-// disconnects has not cancelled. An awaited request (upstream.WithAwaited)
-// on a plain http:// upstream is written on the caller's goroutine, and
+// disconnects has not cancelled. An awaited request (SendAwaited) on a
+// plain http:// upstream is written on the caller's goroutine, and
 // answered before Send returns when enough of its response comes within
 // inlineWait (httpinline.go).
 func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, false)
+}
+
+// SendAwaited is Send for an awaited request (upstream.AwaitedSender).
+func (c *httpConn) SendAwaited(ctx context.Context, m *pipeline.Message) error {
+	return c.send(ctx, m, true)
+}
+
+func (c *httpConn) send(ctx context.Context, m *pipeline.Message, awaited bool) error {
 	if c.ctx.Err() != nil {
 		return c.endedErr()
 	}
@@ -195,7 +204,7 @@ func (c *httpConn) Send(ctx context.Context, m *pipeline.Message) error {
 	}
 	x.ctx = c.carryAuthorization(ctx, x.ctx)
 	x.ctx = upstream.WithTraceHeader(x.ctx, upstream.TraceHeader(ctx))
-	if raw, ok := c.h.rt.(*rawClient); ok && early && upstream.Awaited(ctx) {
+	if raw, ok := c.h.rt.(*rawClient); ok && early && awaited {
 		c.sendInline(x, raw) // httpinline.go
 		return nil
 	}

@@ -20,7 +20,7 @@ type inPost struct {
 }
 
 // sendInline makes the exchange of an awaited request (see
-// upstream.WithAwaited) on the caller's goroutine as far as that goes
+// upstream.AwaitedSender) on the caller's goroutine as far as that goes
 // without waiting on the server; what is left goes on on a goroutine of
 // its own, as every exchange did before.
 func (c *httpConn) sendInline(x *exchange, raw *rawClient) {

@@ -33,7 +33,7 @@ func setInlineWaits(t *testing.T, first, more time.Duration) {
 // sendAwaited sends raw as a request whose caller waits for its answer.
 func sendAwaited(t *testing.T, c upstream.Conn, raw string) {
 	t.Helper()
-	if err := c.Send(upstream.WithAwaited(context.Background()), mustParse(t, raw)); err != nil {
+	if err := upstream.SendAwaited(context.Background(), c, mustParse(t, raw)); err != nil {
 		t.Fatalf("Send(%s): %v", raw, err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// An awaited request (upstream.WithAwaited) is made on the caller's
+// An awaited request (upstream.AwaitedSender) is made on the caller's
 // goroutine: written there, and its answer read there too when enough of
 // the response is in within inlineWait (ready: all of it, or an SSE
 // stream's events so far). That spares the goroutine that would

@@ -26,34 +26,39 @@ func (c ChanReceiver) Closed(error) {}
 // delivered) one after the other. The server must have an echo tool; rec
 // must be the Receiver conn was opened with.
 func BenchmarkRoundTrips(b *testing.B, conn upstream.Conn, rec ChanReceiver) {
-	benchmarkRoundTrips(context.Background(), b, conn, rec)
+	benchmarkRoundTrips(b, conn, rec, false)
 }
 
 // BenchmarkAwaitedRoundTrips is BenchmarkRoundTrips with each call sent as
-// a client POST's only request is (upstream.WithAwaited).
+// a client POST's only request is (upstream.SendAwaited).
 func BenchmarkAwaitedRoundTrips(b *testing.B, conn upstream.Conn, rec ChanReceiver) {
-	benchmarkRoundTrips(upstream.WithAwaited(context.Background()), b, conn, rec)
+	benchmarkRoundTrips(b, conn, rec, true)
 }
 
-func benchmarkRoundTrips(callCtx context.Context, b *testing.B, conn upstream.Conn, rec ChanReceiver) {
+func benchmarkRoundTrips(b *testing.B, conn upstream.Conn, rec ChanReceiver, awaited bool) {
 	ctx := context.Background()
-	send := func(ctx context.Context, raw string) {
+	send := func(awaited bool, raw string) {
 		m, err := pipeline.Parse([]byte(raw))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := conn.Send(ctx, m); err != nil {
+		if awaited {
+			err = upstream.SendAwaited(ctx, conn, m)
+		} else {
+			err = conn.Send(ctx, m)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	send(ctx, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
+	send(false, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
 	<-rec
-	send(ctx, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(false, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		send(callCtx, `{"jsonrpc":"2.0","id":`+strconv.Itoa(i)+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`)
+		send(awaited, `{"jsonrpc":"2.0","id":`+strconv.Itoa(i)+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`)
 		if m := <-rec; !m.IsResponse() {
 			b.Fatalf("got %s", m.Raw)
 		}
